@@ -1,0 +1,386 @@
+/* Tells interpreters from other processes by name, mapped libpython and ELF contents, cheaply on every tick. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <glib/gi18n.h>
+
+#include "pymemd-discovery.h"
+#include "pymemd-error.h"
+#include "pymemd-pidfiles.h"
+#include "pymemd-smaps.h"
+
+/* Bounds on what one examination reads. */
+#define MAX_MAPS_BYTES (G_GUINT64_CONSTANT (64) << 20)
+#define MAX_CMDLINE 4096
+
+/* What we remember of a process that is not an interpreter: enough to
+ * notice an exec (the executable changes) without reading anything. */
+typedef struct {
+  guint64 exe_dev;
+  guint64 exe_inode;
+  guint   checked_at;
+} OtherProcess;
+
+struct _PymemdDiscovery
+{
+  GObject         parent_instance;
+  PymemdProcfs   *procfs;
+  PymemdElfCache *elf_cache;
+  GHashTable     *interpreters; /* pid -> PymemdProcess */
+  GHashTable     *others;       /* pid -> OtherProcess */
+  guint           update_count;
+  guint           recheck_interval;
+};
+
+G_DEFINE_TYPE (PymemdDiscovery, pymemd_discovery, G_TYPE_OBJECT)
+
+static void
+pymemd_discovery_finalize (GObject *object)
+{
+  PymemdDiscovery *self = PYMEMD_DISCOVERY (object);
+
+  g_hash_table_unref (self->interpreters);
+  g_hash_table_unref (self->others);
+  g_object_unref (self->procfs);
+  g_object_unref (self->elf_cache);
+  G_OBJECT_CLASS (pymemd_discovery_parent_class)->finalize (object);
+}
+
+static void
+pymemd_discovery_class_init (PymemdDiscoveryClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = pymemd_discovery_finalize;
+}
+
+static void
+pymemd_discovery_init (PymemdDiscovery *self)
+{
+  self->interpreters = g_hash_table_new_full (NULL, NULL, NULL, g_object_unref);
+  self->others = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  self->recheck_interval = 15;
+}
+
+PymemdDiscovery *
+pymemd_discovery_new (PymemdProcfs *procfs, PymemdElfCache *elf_cache)
+{
+  PymemdDiscovery *self = g_object_new (PYMEMD_TYPE_DISCOVERY, NULL);
+
+  self->procfs = g_object_ref (procfs);
+  self->elf_cache = g_object_ref (elf_cache);
+  return self;
+}
+
+void
+pymemd_discovery_set_recheck_interval (PymemdDiscovery *self, guint updates)
+{
+  self->recheck_interval = MAX (updates, 1);
+}
+
+static const char *
+path_basename (const char *path)
+{
+  const char *slash = strrchr (path, '/');
+  return slash != NULL ? slash + 1 : path;
+}
+
+/* Looks the mapped file up in the ELF cache, opening it as the process sees
+ * it: map_files (the very inode mapped, even in a container) or its root. */
+static gboolean
+inspect_mapped_file (PymemdDiscovery     *self,
+                     int                  pid,
+                     const PymemdMapping *m,
+                     PymemdElfInfo       *info)
+{
+  int root_fd = pymemd_procfs_get_root_fd (self->procfs);
+  dev_t dev = makedev (m->dev_major, m->dev_minor);
+  g_autofree char *by_range = g_strdup_printf ("%d/map_files/%" G_GINT64_MODIFIER "x-%"
+                                               G_GINT64_MODIFIER "x", pid, m->start, m->end);
+  g_autofree char *by_root = NULL;
+
+  if (pymemd_elf_cache_lookup (self->elf_cache, dev, m->inode, root_fd, by_range, info))
+    return TRUE;
+  by_root = g_strdup_printf ("%d/root%s", pid, m->path);
+  return pymemd_elf_cache_lookup (self->elf_cache, dev, m->inode, root_fd, by_root, info);
+}
+
+typedef struct {
+  gboolean is_python;
+  gboolean exe_is_python;
+  guint    python_version;
+} Verdict;
+
+static void
+judge_mappings (PymemdDiscovery *self, int pid, const char *exe, GArray *mappings,
+                Verdict *verdict)
+{
+  guint64 last_inode = 0;
+
+  for (guint i = 0; i < mappings->len; i++)
+    {
+      const PymemdMapping *m = &g_array_index (mappings, PymemdMapping, i);
+      PymemdElfInfo info;
+
+      if (m->path == NULL || m->path[0] != '/' || m->perms[2] != 'x' || m->inode == 0 ||
+          m->inode == last_inode)
+        continue;
+      last_inode = m->inode;
+
+      if (g_str_has_prefix (path_basename (m->path), "libpython"))
+        {
+          verdict->is_python = TRUE;
+          if (verdict->python_version == 0)
+            verdict->python_version = pymemd_python_version_from_name (path_basename (m->path));
+        }
+      if (!inspect_mapped_file (self, pid, m, &info) || !info.has_runtime)
+        continue;
+      verdict->is_python = TRUE;
+      if (info.python_version != 0)
+        verdict->python_version = info.python_version;
+      if (exe != NULL && strcmp (m->path, exe) == 0)
+        verdict->exe_is_python = TRUE;
+    }
+}
+
+static GArray *
+read_maps (int dir_fd, GError **error)
+{
+  g_autoptr(GArray) mappings = pymemd_mapping_array_new ();
+  int fd = pymemd_procfs_open_at (dir_fd, "maps", error);
+  gboolean ok;
+
+  if (fd < 0)
+    return NULL;
+  ok = pymemd_smaps_parse_fd (fd, "maps", MAX_MAPS_BYTES, TRUE, mappings, error);
+  close (fd);
+  return ok ? g_steal_pointer (&mappings) : NULL;
+}
+
+static char *
+read_cmdline (int dir_fd)
+{
+  char buf[MAX_CMDLINE];
+  gssize len = pymemd_procfs_read_prefix_at (dir_fd, "cmdline", buf, sizeof buf, NULL);
+
+  return len >= 0 ? pymemd_cmdline_to_string (buf, (gsize) len) : g_strdup ("");
+}
+
+PymemdProcess *
+pymemd_discovery_examine (PymemdDiscovery *self, int pid, GError **error)
+{
+  char buf[4096];
+  g_autoptr(GArray) mappings = NULL;
+  g_autofree char *exe = NULL;
+  g_autofree char *cmdline = NULL;
+  Verdict verdict = { FALSE, FALSE, 0 };
+  PymemdStat stat_info;
+  PymemdProcess *process;
+  struct stat st;
+  guint32 uid;
+  int dir_fd;
+
+  dir_fd = pymemd_procfs_open_pid_dir (self->procfs, pid, error);
+  if (dir_fd < 0)
+    return NULL;
+
+  exe = pymemd_procfs_readlink_at (dir_fd, "exe", error);
+  if (exe == NULL || pymemd_procfs_read_file_at (dir_fd, "stat", buf, sizeof buf, error) < 0 ||
+      !pymemd_stat_parse (buf, &stat_info, error))
+    goto fail;
+  /* An unreadable exe target (deleted, other mount namespace) still has a name. */
+  if (fstatat (dir_fd, "exe", &st, 0) < 0)
+    memset (&st, 0, sizeof st);
+
+  if (g_str_has_prefix (path_basename (exe), "python"))
+    {
+      verdict.is_python = verdict.exe_is_python = TRUE;
+      verdict.python_version = pymemd_python_version_from_name (path_basename (exe));
+    }
+  mappings = read_maps (dir_fd, error);
+  if (mappings == NULL)
+    goto fail;
+  judge_mappings (self, pid, exe, mappings, &verdict);
+
+  if (!verdict.is_python)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_NOT_PYTHON,
+                   _("Process %d (%s) is not a Python interpreter"), pid, stat_info.comm);
+      goto fail;
+    }
+  if (pymemd_procfs_read_file_at (dir_fd, "status", buf, sizeof buf, error) < 0 ||
+      !pymemd_status_parse_uid (buf, &uid, error))
+    goto fail;
+  cmdline = read_cmdline (dir_fd);
+
+  process = pymemd_process_new (pid, stat_info.start_time, dir_fd);
+  pymemd_process_set_identity (process, uid, exe, cmdline, verdict.exe_is_python,
+                               verdict.python_version, (guint64) st.st_dev,
+                               (guint64) st.st_ino);
+  return process;
+
+fail:
+  close (dir_fd);
+  return NULL;
+}
+
+/* The executable's (dev, inode), or zeros where there is none (kernel
+ * threads, zombies) or we may not look. */
+static void
+stat_exe (int dirfd, const char *name, guint64 *dev, guint64 *inode, gboolean *alive)
+{
+  struct stat st;
+
+  if (fstatat (dirfd, name, &st, 0) == 0)
+    {
+      *dev = (guint64) st.st_dev;
+      *inode = (guint64) st.st_ino;
+      *alive = TRUE;
+      return;
+    }
+  *dev = *inode = 0;
+  *alive = errno != ESRCH && errno != ENOENT;
+}
+
+static void
+remember_other (PymemdDiscovery *self, int pid, guint64 dev, guint64 inode)
+{
+  OtherProcess *other = g_new0 (OtherProcess, 1);
+
+  other->exe_dev = dev;
+  other->exe_inode = inode;
+  other->checked_at = self->update_count;
+  g_hash_table_replace (self->others, GINT_TO_POINTER (pid), other);
+}
+
+/* Is the known interpreter at PID still that same process, running the
+ * same executable? Its directory fd fails once it has exited. */
+static gboolean
+still_same_interpreter (PymemdProcess *process)
+{
+  guint64 dev, inode;
+  gboolean alive;
+
+  stat_exe (pymemd_process_get_dir_fd (process), "exe", &dev, &inode, &alive);
+  return alive && pymemd_process_same_exe (process, dev, inode);
+}
+
+static void
+update_pid (PymemdDiscovery *self, int pid, GPtrArray *added, GPtrArray *removed)
+{
+  PymemdProcess *known = g_hash_table_lookup (self->interpreters, GINT_TO_POINTER (pid));
+  OtherProcess *other;
+  char name[48];
+  guint64 dev, inode;
+  gboolean alive;
+  g_autoptr(GError) error = NULL;
+  PymemdProcess *process;
+
+  if (known != NULL)
+    {
+      if (still_same_interpreter (known))
+        return;
+      if (removed != NULL)
+        g_ptr_array_add (removed, g_object_ref (known));
+      g_hash_table_remove (self->interpreters, GINT_TO_POINTER (pid));
+    }
+
+  g_snprintf (name, sizeof name, "%d/exe", pid);
+  stat_exe (pymemd_procfs_get_root_fd (self->procfs), name, &dev, &inode, &alive);
+  other = g_hash_table_lookup (self->others, GINT_TO_POINTER (pid));
+  if (other != NULL && other->exe_dev == dev && other->exe_inode == inode &&
+      self->update_count - other->checked_at < self->recheck_interval)
+    return;
+  if (!alive)
+    {
+      g_hash_table_remove (self->others, GINT_TO_POINTER (pid));
+      return;
+    }
+
+  process = pymemd_discovery_examine (self, pid, &error);
+  if (process == NULL)
+    {
+      if (!g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_NOT_PYTHON) &&
+          !g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_GONE))
+        g_debug ("pid %d: %s", pid, error->message);
+      remember_other (self, pid, dev, inode);
+      return;
+    }
+  g_hash_table_remove (self->others, GINT_TO_POINTER (pid));
+  g_hash_table_insert (self->interpreters, GINT_TO_POINTER (pid), process);
+  if (added != NULL)
+    g_ptr_array_add (added, g_object_ref (process));
+}
+
+gboolean
+pymemd_discovery_update (PymemdDiscovery *self,
+                         GPtrArray       *added,
+                         GPtrArray       *removed,
+                         GError         **error)
+{
+  g_autoptr(GArray) pids = pymemd_procfs_list_pids (self->procfs, error);
+  g_autoptr(GHashTable) present = NULL;
+  GHashTableIter iter;
+  gpointer key, value;
+
+  if (pids == NULL)
+    return FALSE;
+  self->update_count++;
+
+  present = g_hash_table_new (NULL, NULL);
+  for (guint i = 0; i < pids->len; i++)
+    {
+      int pid = g_array_index (pids, int, i);
+      g_hash_table_add (present, GINT_TO_POINTER (pid));
+      update_pid (self, pid, added, removed);
+    }
+
+  g_hash_table_iter_init (&iter, self->interpreters);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    if (!g_hash_table_contains (present, key))
+      {
+        if (removed != NULL)
+          g_ptr_array_add (removed, g_object_ref (value));
+        g_hash_table_iter_remove (&iter);
+      }
+  g_hash_table_iter_init (&iter, self->others);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    if (!g_hash_table_contains (present, key))
+      g_hash_table_iter_remove (&iter);
+  return TRUE;
+}
+
+static gint
+compare_by_pid (gconstpointer a, gconstpointer b)
+{
+  int x = pymemd_process_get_pid (*(PymemdProcess *const *) a);
+  int y = pymemd_process_get_pid (*(PymemdProcess *const *) b);
+  return (x > y) - (x < y);
+}
+
+GPtrArray *
+pymemd_discovery_get_processes (PymemdDiscovery *self)
+{
+  GPtrArray *processes = g_ptr_array_new_with_free_func (g_object_unref);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->interpreters);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (processes, g_object_ref (value));
+  g_ptr_array_sort (processes, compare_by_pid);
+  return processes;
+}
+
+void
+pymemd_discovery_forget (PymemdDiscovery *self, PymemdProcess *process)
+{
+  gpointer pid = GINT_TO_POINTER (pymemd_process_get_pid (process));
+
+  if (g_hash_table_lookup (self->interpreters, pid) == process)
+    g_hash_table_remove (self->interpreters, pid);
+}

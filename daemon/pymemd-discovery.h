@@ -1,0 +1,43 @@
+/* Finds the CPython interpreters among all processes and keeps their identities across scans. */
+#pragma once
+
+#include <glib-object.h>
+
+#include "pymemd-elf.h"
+#include "pymemd-process.h"
+#include "pymemd-procfs.h"
+
+G_BEGIN_DECLS
+
+#define PYMEMD_TYPE_DISCOVERY (pymemd_discovery_get_type ())
+G_DECLARE_FINAL_TYPE (PymemdDiscovery, pymemd_discovery, PYMEMD, DISCOVERY, GObject)
+
+PymemdDiscovery *pymemd_discovery_new (PymemdProcfs   *procfs,
+                                       PymemdElfCache *elf_cache);
+
+/* A process found not to be Python is looked at again (it may dlopen
+ * libpython later) after this many updates. */
+void       pymemd_discovery_set_recheck_interval (PymemdDiscovery *self,
+                                                  guint            updates);
+
+/* Rescans the process list. ADDED and REMOVED, when not NULL, receive the
+ * PymemdProcess objects that appeared or went away. */
+gboolean   pymemd_discovery_update (PymemdDiscovery *self,
+                                    GPtrArray       *added,
+                                    GPtrArray       *removed,
+                                    GError         **error);
+
+/* The interpreters known now, sorted by pid (a new array of new refs). */
+GPtrArray *pymemd_discovery_get_processes (PymemdDiscovery *self);
+
+/* Drops PROCESS, which the caller found gone (its reads failed). */
+void       pymemd_discovery_forget (PymemdDiscovery *self,
+                                    PymemdProcess   *process);
+
+/* Examines one pid now: a new PymemdProcess if it is an interpreter; NULL
+ * with PYMEMD_ERROR_NOT_PYTHON or another error otherwise. */
+PymemdProcess *pymemd_discovery_examine (PymemdDiscovery *self,
+                                         int              pid,
+                                         GError         **error);
+
+G_END_DECLS

@@ -1,0 +1,250 @@
+/* Reads ELF symbol tables with libelf to find interpreters that a file name would not reveal. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gi18n.h>
+
+#include "pymemd-elf.h"
+#include "pymemd-error.h"
+
+/* Files bigger than this are not parsed (no interpreter is that large;
+ * a huge data file mapped executable should not cost us a scan). */
+#define MAX_ELF_SIZE (G_GUINT64_CONSTANT (1) << 31)
+/* Bounds the cache: a host rarely has more distinct mapped binaries. */
+#define MAX_CACHE_ENTRIES 16384
+
+typedef struct {
+  guint64 dev;
+  guint64 inode;
+} ElfKey;
+
+struct _PymemdElfCache
+{
+  GObject     parent_instance;
+  GHashTable *entries; /* ElfKey* -> PymemdElfInfo* */
+};
+
+G_DEFINE_TYPE (PymemdElfCache, pymemd_elf_cache, G_TYPE_OBJECT)
+
+static guint
+elf_key_hash (gconstpointer p)
+{
+  const ElfKey *key = p;
+  return (guint) (key->inode ^ (key->inode >> 32) ^ (key->dev * 2654435761u));
+}
+
+static gboolean
+elf_key_equal (gconstpointer a, gconstpointer b)
+{
+  const ElfKey *x = a, *y = b;
+  return x->dev == y->dev && x->inode == y->inode;
+}
+
+static void
+pymemd_elf_cache_finalize (GObject *object)
+{
+  PymemdElfCache *self = PYMEMD_ELF_CACHE (object);
+
+  g_hash_table_unref (self->entries);
+  G_OBJECT_CLASS (pymemd_elf_cache_parent_class)->finalize (object);
+}
+
+static void
+pymemd_elf_cache_class_init (PymemdElfCacheClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = pymemd_elf_cache_finalize;
+  elf_version (EV_CURRENT);
+}
+
+static void
+pymemd_elf_cache_init (PymemdElfCache *self)
+{
+  self->entries = g_hash_table_new_full (elf_key_hash, elf_key_equal, g_free, g_free);
+}
+
+PymemdElfCache *
+pymemd_elf_cache_new (void)
+{
+  return g_object_new (PYMEMD_TYPE_ELF_CACHE, NULL);
+}
+
+guint
+pymemd_elf_cache_get_size (PymemdElfCache *self)
+{
+  return g_hash_table_size (self->entries);
+}
+
+guint
+pymemd_python_version_from_name (const char *basename)
+{
+  const char *p;
+  guint64 major, minor;
+  char *end;
+
+  if (g_str_has_prefix (basename, "libpython"))
+    p = basename + strlen ("libpython");
+  else if (g_str_has_prefix (basename, "python"))
+    p = basename + strlen ("python");
+  else
+    return 0;
+
+  major = g_ascii_strtoull (p, &end, 10);
+  if (end == p || *end != '.' || major < 2 || major > 9)
+    return 0;
+  p = end + 1;
+  minor = g_ascii_strtoull (p, &end, 10);
+  if (end == p || minor > 99)
+    return 0;
+  return (guint) (major * 100 + minor);
+}
+
+/* Py_Version (3.11+) is a const in the file: read its value from the
+ * section that holds it, so renamed builds still tell their version. */
+static guint
+read_py_version (Elf *elf, const GElf_Sym *sym)
+{
+  Elf_Scn *scn = NULL;
+
+  if (sym->st_shndx == SHN_UNDEF || sym->st_shndx >= SHN_LORESERVE || sym->st_size < 4)
+    return 0;
+  scn = elf_getscn (elf, sym->st_shndx);
+  if (scn != NULL)
+    {
+      GElf_Shdr shdr;
+      Elf_Data *data;
+      guint64 offset;
+      guint32 hex;
+
+      if (gelf_getshdr (scn, &shdr) == NULL || shdr.sh_type == SHT_NOBITS)
+        return 0;
+      data = elf_getdata (scn, NULL);
+      if (data == NULL || sym->st_value < shdr.sh_addr)
+        return 0;
+      offset = sym->st_value - shdr.sh_addr;
+      if (offset + 4 > data->d_size)
+        return 0;
+      /* PY_VERSION_HEX: 0xMMmmppLS; the low 32 bits on little-endian hosts. */
+      memcpy (&hex, (const char *) data->d_buf + offset, sizeof hex);
+      if (((hex >> 24) & 0xff) < 2 || ((hex >> 24) & 0xff) > 9)
+        return 0;
+      return ((hex >> 24) & 0xff) * 100 + ((hex >> 16) & 0xff);
+    }
+  return 0;
+}
+
+static void
+scan_symbols (Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, PymemdElfInfo *info)
+{
+  Elf_Data *data = elf_getdata (scn, NULL);
+  gsize count;
+
+  if (data == NULL || shdr->sh_entsize == 0)
+    return;
+  count = shdr->sh_size / shdr->sh_entsize;
+  for (gsize i = 0; i < count; i++)
+    {
+      GElf_Sym sym;
+      const char *name;
+
+      if (gelf_getsym (data, (int) i, &sym) == NULL || sym.st_shndx == SHN_UNDEF)
+        continue;
+      name = elf_strptr (elf, shdr->sh_link, sym.st_name);
+      if (name == NULL || (name[0] != '_' && name[0] != 'P'))
+        continue;
+      if (strcmp (name, "_PyRuntime") == 0)
+        info->has_runtime = TRUE;
+      else if (strcmp (name, "Py_Version") == 0 && info->python_version == 0)
+        info->python_version = read_py_version (elf, &sym);
+    }
+}
+
+gboolean
+pymemd_elf_inspect_fd (int fd, PymemdElfInfo *info, GError **error)
+{
+  struct stat st;
+  Elf *elf;
+  Elf_Scn *scn = NULL;
+  size_t shstrndx;
+
+  memset (info, 0, sizeof *info);
+  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || (guint64) st.st_size > MAX_ELF_SIZE)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED,
+                   _("Not a regular file of reasonable size"));
+      return FALSE;
+    }
+  elf = elf_begin (fd, ELF_C_READ_MMAP, NULL);
+  if (elf == NULL || elf_kind (elf) != ELF_K_ELF || elf_getshdrstrndx (elf, &shstrndx) != 0)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE, _("Not an ELF file: %s"),
+                   elf_errmsg (-1));
+      if (elf != NULL)
+        elf_end (elf);
+      return FALSE;
+    }
+
+  /* .dynsym is enough for dynamic builds; a static or stripped build may
+   * only have the .PyRuntime section (3.11+) or a full .symtab. */
+  while ((scn = elf_nextscn (elf, scn)) != NULL)
+    {
+      GElf_Shdr shdr;
+      const char *name;
+
+      if (gelf_getshdr (scn, &shdr) == NULL)
+        continue;
+      name = elf_strptr (elf, shstrndx, shdr.sh_name);
+      if (name != NULL && strcmp (name, ".PyRuntime") == 0)
+        info->has_runtime = TRUE;
+      if (shdr.sh_type == SHT_DYNSYM || shdr.sh_type == SHT_SYMTAB)
+        scan_symbols (elf, scn, &shdr, info);
+    }
+  elf_end (elf);
+  return TRUE;
+}
+
+gboolean
+pymemd_elf_cache_lookup (PymemdElfCache *self,
+                         dev_t           dev,
+                         guint64         inode,
+                         int             dirfd,
+                         const char     *path,
+                         PymemdElfInfo  *info)
+{
+  ElfKey key = { (guint64) dev, inode };
+  PymemdElfInfo *cached = g_hash_table_lookup (self->entries, &key);
+  struct stat st;
+  int fd;
+
+  if (cached != NULL)
+    {
+      *info = *cached;
+      return TRUE;
+    }
+
+  memset (info, 0, sizeof *info);
+  fd = openat (dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0)
+    return FALSE; /* not cached: a later look may have the rights or the file */
+  /* The path may name a newer file than the one mapped (an upgrade
+   * replaced it): never cache what we read under the wrong key. */
+  if (fstat (fd, &st) < 0 || (guint64) st.st_dev != key.dev || (guint64) st.st_ino != key.inode)
+    {
+      close (fd);
+      return FALSE;
+    }
+  pymemd_elf_inspect_fd (fd, info, NULL);
+  close (fd);
+
+  if (g_hash_table_size (self->entries) >= MAX_CACHE_ENTRIES)
+    g_hash_table_remove_all (self->entries);
+  g_hash_table_insert (self->entries, g_memdup2 (&key, sizeof key),
+                       g_memdup2 (info, sizeof *info));
+  return TRUE;
+}

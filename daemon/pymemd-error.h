@@ -1,0 +1,29 @@
+/* The registered error domain shared by the daemon core, the D-Bus layer and the tests. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define PYMEMD_ERROR (pymemd_error_quark ())
+
+typedef enum {
+  PYMEMD_ERROR_FAILED,        /* something unexpected; the message says what */
+  PYMEMD_ERROR_GONE,          /* the process exited while we looked at it */
+  PYMEMD_ERROR_PARSE,         /* /proc (or other) text we could not understand */
+  PYMEMD_ERROR_TOO_LARGE,     /* input over its documented bound */
+  PYMEMD_ERROR_ACCESS_DENIED, /* the kernel or policy refused */
+  PYMEMD_ERROR_BUDGET,        /* skipped: the per-process cost budget would be exceeded */
+  PYMEMD_ERROR_INVALID_ARGS,  /* a caller's argument was out of range */
+  PYMEMD_ERROR_NOT_PYTHON,    /* the process is not a CPython interpreter */
+} PymemdError;
+
+#define PYMEMD_ERROR_LAST PYMEMD_ERROR_NOT_PYTHON
+
+GQuark pymemd_error_quark (void);
+
+/* Maps errno from reading /proc into PymemdError codes: a vanished process
+ * (ENOENT, ESRCH) is GONE, EACCES/EPERM is ACCESS_DENIED. */
+PymemdError pymemd_error_from_errno (int errsv);
+
+G_END_DECLS

@@ -1,0 +1,87 @@
+/* Reads identity facts from /proc/PID/{stat,status,cmdline}, trusting none of their text. */
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gi18n.h>
+
+#include "pymemd-error.h"
+#include "pymemd-pidfiles.h"
+
+gboolean
+pymemd_stat_parse (const char *text, PymemdStat *stat, GError **error)
+{
+  const char *open = strchr (text, '(');
+  const char *close = strrchr (text, ')'); /* comm may contain ')' */
+  g_auto(GStrv) fields = NULL;
+  gsize comm_len;
+  guint64 value;
+
+  memset (stat, 0, sizeof *stat);
+  if (open == NULL || close == NULL || close < open || close[1] != ' ')
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE,
+                   _("stat: no “(comm)” field"));
+      return FALSE;
+    }
+  comm_len = MIN ((gsize) (close - open - 1), sizeof stat->comm - 1);
+  memcpy (stat->comm, open + 1, comm_len);
+  stat->comm[comm_len] = '\0';
+
+  /* After comm: field 3 (state) is fields[0], field 22 is fields[19]. */
+  fields = g_strsplit (close + 2, " ", 24);
+  if (g_strv_length (fields) < 21 || strlen (fields[0]) != 1 ||
+      !g_ascii_string_to_unsigned (fields[19], 10, 0, G_MAXUINT64, &value, NULL))
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE,
+                   _("stat: truncated or malformed after comm"));
+      return FALSE;
+    }
+  stat->state = fields[0][0];
+  stat->start_time = value;
+  return TRUE;
+}
+
+gboolean
+pymemd_status_parse_uid (const char *text, guint32 *uid, GError **error)
+{
+  const char *line = strstr (text, "\nUid:");
+  guint64 value;
+  char *end;
+
+  if (line == NULL)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE, _("status: no Uid line"));
+      return FALSE;
+    }
+  line += strlen ("\nUid:");
+  while (*line == '\t' || *line == ' ')
+    line++;
+  value = g_ascii_strtoull (line, &end, 10);
+  if (end == line || (*end != '\t' && *end != ' ' && *end != '\n') || value > G_MAXUINT32)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE, _("status: malformed Uid line"));
+      return FALSE;
+    }
+  *uid = (guint32) value;
+  return TRUE;
+}
+
+char *
+pymemd_cmdline_to_string (const char *data, gsize len)
+{
+  g_autofree char *copy = g_strndup (data, len);
+
+  /* argv ends with a NUL: drop it, join the rest. */
+  while (len > 0 && data[len - 1] == '\0')
+    len--;
+  for (gsize i = 0; i < len; i++)
+    {
+      if (copy[i] == '\0')
+        copy[i] = ' ';
+      else if ((guchar) copy[i] < 0x20 || copy[i] == 0x7f)
+        copy[i] = '?';
+    }
+  copy[len] = '\0';
+  return g_utf8_make_valid (copy, -1);
+}

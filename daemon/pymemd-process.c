@@ -1,0 +1,225 @@
+/* Holds what the scanner last learnt about one process; no I/O happens here. */
+#include "config.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "pymemd-process.h"
+
+struct _PymemdProcess
+{
+  GObject  parent_instance;
+
+  int      pid;
+  guint64  start_time;
+  int      dir_fd;
+
+  guint32  uid;
+  char    *exe;
+  char    *cmdline;
+  gboolean exe_is_python;
+  guint    python_version;
+  guint64  exe_dev;
+  guint64  exe_inode;
+
+  gboolean       has_rollup;
+  PymemdCounters rollup;
+  gint64         sampled_at;
+
+  gboolean            has_categories;
+  PymemdCategoryUsage categories[PYMEMD_N_CATEGORIES];
+  GError             *detail_error;
+
+  gboolean           has_exact;
+  PymemdExactFigures exact;
+  GError            *exact_error;
+};
+
+G_DEFINE_TYPE (PymemdProcess, pymemd_process, G_TYPE_OBJECT)
+
+static void
+pymemd_process_finalize (GObject *object)
+{
+  PymemdProcess *self = PYMEMD_PROCESS (object);
+
+  if (self->dir_fd >= 0)
+    close (self->dir_fd);
+  g_free (self->exe);
+  g_free (self->cmdline);
+  g_clear_error (&self->detail_error);
+  g_clear_error (&self->exact_error);
+  G_OBJECT_CLASS (pymemd_process_parent_class)->finalize (object);
+}
+
+static void
+pymemd_process_class_init (PymemdProcessClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = pymemd_process_finalize;
+}
+
+static void
+pymemd_process_init (PymemdProcess *self)
+{
+  self->dir_fd = -1;
+}
+
+PymemdProcess *
+pymemd_process_new (int pid, guint64 start_time, int dir_fd)
+{
+  PymemdProcess *self = g_object_new (PYMEMD_TYPE_PROCESS, NULL);
+
+  self->pid = pid;
+  self->start_time = start_time;
+  self->dir_fd = dir_fd;
+  return self;
+}
+
+int
+pymemd_process_get_pid (PymemdProcess *self)
+{
+  return self->pid;
+}
+
+guint64
+pymemd_process_get_start_time (PymemdProcess *self)
+{
+  return self->start_time;
+}
+
+int
+pymemd_process_get_dir_fd (PymemdProcess *self)
+{
+  return self->dir_fd;
+}
+
+void
+pymemd_process_set_identity (PymemdProcess *self,
+                             guint32        uid,
+                             const char    *exe,
+                             const char    *cmdline,
+                             gboolean       exe_is_python,
+                             guint          python_version,
+                             guint64        exe_dev,
+                             guint64        exe_inode)
+{
+  self->uid = uid;
+  g_free (self->exe);
+  self->exe = g_strdup (exe);
+  g_free (self->cmdline);
+  self->cmdline = g_strdup (cmdline);
+  self->exe_is_python = exe_is_python;
+  self->python_version = python_version;
+  self->exe_dev = exe_dev;
+  self->exe_inode = exe_inode;
+}
+
+guint32
+pymemd_process_get_uid (PymemdProcess *self)
+{
+  return self->uid;
+}
+
+const char *
+pymemd_process_get_exe (PymemdProcess *self)
+{
+  return self->exe;
+}
+
+const char *
+pymemd_process_get_cmdline (PymemdProcess *self)
+{
+  return self->cmdline;
+}
+
+gboolean
+pymemd_process_get_exe_is_python (PymemdProcess *self)
+{
+  return self->exe_is_python;
+}
+
+guint
+pymemd_process_get_python_version (PymemdProcess *self)
+{
+  return self->python_version;
+}
+
+gboolean
+pymemd_process_same_exe (PymemdProcess *self, guint64 dev, guint64 inode)
+{
+  return self->exe_dev == dev && self->exe_inode == inode;
+}
+
+void
+pymemd_process_set_rollup (PymemdProcess *self, const PymemdCounters *rollup, gint64 when)
+{
+  self->rollup = *rollup;
+  self->has_rollup = TRUE;
+  self->sampled_at = when;
+}
+
+const PymemdCounters *
+pymemd_process_get_rollup (PymemdProcess *self)
+{
+  return self->has_rollup ? &self->rollup : NULL;
+}
+
+gint64
+pymemd_process_get_sampled_at (PymemdProcess *self)
+{
+  return self->sampled_at;
+}
+
+void
+pymemd_process_set_categories (PymemdProcess *self, const PymemdCategoryUsage *usage)
+{
+  memcpy (self->categories, usage, sizeof self->categories);
+  self->has_categories = TRUE;
+  g_clear_error (&self->detail_error);
+}
+
+const PymemdCategoryUsage *
+pymemd_process_get_categories (PymemdProcess *self)
+{
+  return self->has_categories ? self->categories : NULL;
+}
+
+void
+pymemd_process_set_detail_error (PymemdProcess *self, const GError *error)
+{
+  g_clear_error (&self->detail_error);
+  self->detail_error = g_error_copy (error);
+}
+
+const GError *
+pymemd_process_get_detail_error (PymemdProcess *self)
+{
+  return self->detail_error;
+}
+
+void
+pymemd_process_set_exact (PymemdProcess *self, const PymemdExactFigures *exact)
+{
+  self->exact = *exact;
+  self->has_exact = TRUE;
+  g_clear_error (&self->exact_error);
+}
+
+const PymemdExactFigures *
+pymemd_process_get_exact (PymemdProcess *self)
+{
+  return self->has_exact ? &self->exact : NULL;
+}
+
+void
+pymemd_process_set_exact_error (PymemdProcess *self, const GError *error)
+{
+  g_clear_error (&self->exact_error);
+  self->exact_error = g_error_copy (error);
+  self->has_exact = FALSE;
+}
+
+const GError *
+pymemd_process_get_exact_error (PymemdProcess *self)
+{
+  return self->exact_error;
+}

@@ -1,0 +1,70 @@
+/* The model of one watched interpreter: identity, latest sample, latest detail and exact figures. */
+#pragma once
+
+#include <glib-object.h>
+
+#include "pymemd-classify.h"
+#include "pymemd-exact.h"
+#include "pymemd-smaps.h"
+
+G_BEGIN_DECLS
+
+#define PYMEMD_TYPE_PROCESS (pymemd_process_get_type ())
+G_DECLARE_FINAL_TYPE (PymemdProcess, pymemd_process, PYMEMD, PROCESS, GObject)
+
+typedef struct {
+  PymemdCounters counters;
+  guint          n_mappings;
+} PymemdCategoryUsage;
+
+/* Takes ownership of DIR_FD, an open /proc/PID directory. */
+PymemdProcess *pymemd_process_new (int         pid,
+                                   guint64     start_time,
+                                   int         dir_fd);
+
+int         pymemd_process_get_pid (PymemdProcess *self);
+guint64     pymemd_process_get_start_time (PymemdProcess *self);
+int         pymemd_process_get_dir_fd (PymemdProcess *self);
+
+/* What discovery learnt: set once per identity, refreshed on exec. */
+void        pymemd_process_set_identity (PymemdProcess *self,
+                                         guint32        uid,
+                                         const char    *exe,
+                                         const char    *cmdline,
+                                         gboolean       exe_is_python,
+                                         guint          python_version,
+                                         guint64        exe_dev,
+                                         guint64        exe_inode);
+guint32     pymemd_process_get_uid (PymemdProcess *self);
+const char *pymemd_process_get_exe (PymemdProcess *self);
+const char *pymemd_process_get_cmdline (PymemdProcess *self);
+gboolean    pymemd_process_get_exe_is_python (PymemdProcess *self);
+guint       pymemd_process_get_python_version (PymemdProcess *self);
+gboolean    pymemd_process_same_exe (PymemdProcess *self,
+                                     guint64        dev,
+                                     guint64        inode);
+
+/* The latest smaps_rollup sample (NULL before the first). */
+void                  pymemd_process_set_rollup (PymemdProcess        *self,
+                                                 const PymemdCounters *rollup,
+                                                 gint64                when);
+const PymemdCounters *pymemd_process_get_rollup (PymemdProcess *self);
+gint64                pymemd_process_get_sampled_at (PymemdProcess *self);
+
+/* The latest detail pass: per-category usage, or why there is none. */
+void  pymemd_process_set_categories (PymemdProcess             *self,
+                                     const PymemdCategoryUsage *usage);
+const PymemdCategoryUsage *pymemd_process_get_categories (PymemdProcess *self);
+void  pymemd_process_set_detail_error (PymemdProcess *self,
+                                       const GError  *error);
+const GError *pymemd_process_get_detail_error (PymemdProcess *self);
+
+/* The latest exact pass, or why there is none. */
+void  pymemd_process_set_exact (PymemdProcess            *self,
+                                const PymemdExactFigures *exact);
+const PymemdExactFigures *pymemd_process_get_exact (PymemdProcess *self);
+void  pymemd_process_set_exact_error (PymemdProcess *self,
+                                      const GError  *error);
+const GError *pymemd_process_get_exact_error (PymemdProcess *self);
+
+G_END_DECLS

@@ -1,0 +1,77 @@
+/* The one door to procfs: every /proc read of the core goes through a root that tests can point at fixtures. */
+#pragma once
+
+#include <glib-object.h>
+
+G_BEGIN_DECLS
+
+#define PYMEMD_TYPE_PROCFS (pymemd_procfs_get_type ())
+G_DECLARE_FINAL_TYPE (PymemdProcfs, pymemd_procfs, PYMEMD, PROCFS, GObject)
+
+PymemdProcfs *pymemd_procfs_new (const char *root,
+                                  GError    **error);
+const char   *pymemd_procfs_get_root (PymemdProcfs *self);
+int           pymemd_procfs_get_root_fd (PymemdProcfs *self);
+gsize         pymemd_procfs_get_page_size (PymemdProcfs *self);
+
+/* Numeric entries of the root, sorted. */
+GArray       *pymemd_procfs_list_pids (PymemdProcfs *self,
+                                       GError      **error);
+/* A directory fd on /proc/PID. Reads through it fail with ESRCH once that
+ * process is gone, even if the pid has been reused: it names the process. */
+int           pymemd_procfs_open_pid_dir (PymemdProcfs *self,
+                                          int           pid,
+                                          GError      **error);
+char         *pymemd_procfs_read_boot_id (PymemdProcfs *self,
+                                          GError      **error);
+
+/* Reads the whole of DIRFD/NAME into BUF (NUL-terminated), failing with
+ * PYMEMD_ERROR_TOO_LARGE if it does not fit in SIZE - 1 bytes. */
+gssize        pymemd_procfs_read_file_at (int          dirfd,
+                                          const char  *name,
+                                          char        *buf,
+                                          gsize        size,
+                                          GError     **error);
+/* Reads at most SIZE - 1 bytes of DIRFD/NAME: for files whose head is enough. */
+gssize        pymemd_procfs_read_prefix_at (int          dirfd,
+                                            const char  *name,
+                                            char        *buf,
+                                            gsize        size,
+                                            GError     **error);
+char         *pymemd_procfs_readlink_at (int          dirfd,
+                                         const char  *name,
+                                         GError     **error);
+int           pymemd_procfs_open_at (int          dirfd,
+                                     const char  *name,
+                                     GError     **error);
+
+/* Streams a large /proc file line by line through one buffer: bounded
+ * memory, and few read(2) calls however long the file. */
+typedef struct {
+  int      fd;
+  char    *buf;
+  gsize    size;
+  gsize    start;
+  gsize    end;
+  guint64  total;
+  guint64  max_total;
+  guint    line_no;
+  gboolean eof;
+  gboolean unterminated; /* the last line had no newline: truncated */
+  const char *name;
+} PymemdLineReader;
+
+void     pymemd_line_reader_init (PymemdLineReader *reader,
+                                  int               fd,
+                                  const char       *name,
+                                  gsize             buffer_size,
+                                  guint64           max_total);
+/* TRUE and a line (without its newline, NUL-terminated) while there is one;
+ * FALSE at the end (ERROR unset) or on failure (ERROR set). */
+gboolean pymemd_line_reader_next (PymemdLineReader *reader,
+                                  char            **line,
+                                  gsize            *len,
+                                  GError          **error);
+void     pymemd_line_reader_clear (PymemdLineReader *reader);
+
+G_END_DECLS

@@ -1,0 +1,330 @@
+/* Turns discovery results into samples: reads each interpreter's procfs files once per pass and records the figures. */
+#include "config.h"
+
+#include <unistd.h>
+
+#include <glib/gi18n.h>
+
+#include "pymemd-classify.h"
+#include "pymemd-error.h"
+#include "pymemd-scanner.h"
+#include "pymemd-smaps.h"
+
+/* smaps_rollup is under 1 KiB today; room for many new fields. */
+#define ROLLUP_BUFFER 8192
+
+struct _PymemdScanner
+{
+  GObject          parent_instance;
+  PymemdProcfs    *procfs;
+  PymemdDiscovery *discovery;
+  PymemdExact     *exact;
+  GError          *exact_error;
+  char            *boot_id;
+  gint64           timestamp;
+  PymemdScanBudget budget;
+  gboolean         has_python_set;
+  PymemdPythonSet  python_set;
+};
+
+G_DEFINE_TYPE (PymemdScanner, pymemd_scanner, G_TYPE_OBJECT)
+
+static void
+pymemd_scanner_finalize (GObject *object)
+{
+  PymemdScanner *self = PYMEMD_SCANNER (object);
+
+  g_clear_object (&self->exact);
+  g_clear_error (&self->exact_error);
+  g_object_unref (self->discovery);
+  g_object_unref (self->procfs);
+  g_free (self->boot_id);
+  G_OBJECT_CLASS (pymemd_scanner_parent_class)->finalize (object);
+}
+
+static void
+pymemd_scanner_class_init (PymemdScannerClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = pymemd_scanner_finalize;
+}
+
+static void
+pymemd_scanner_init (PymemdScanner *self)
+{
+  /* Defaults from tests/bench/smaps-stall: see docs/pymemd.8, BUDGETS. */
+  self->budget.detail_max_rss = G_GUINT64_CONSTANT (16) << 30;
+  self->budget.detail_max_bytes = G_GUINT64_CONSTANT (256) << 20;
+  self->budget.exact_max_mapped = G_GUINT64_CONSTANT (64) << 30;
+}
+
+PymemdScanner *
+pymemd_scanner_new (PymemdProcfs *procfs, GError **error)
+{
+  g_autoptr(PymemdScanner) self = g_object_new (PYMEMD_TYPE_SCANNER, NULL);
+  g_autoptr(PymemdElfCache) elf_cache = pymemd_elf_cache_new ();
+
+  self->procfs = g_object_ref (procfs);
+  self->boot_id = pymemd_procfs_read_boot_id (procfs, error);
+  if (self->boot_id == NULL)
+    return NULL;
+  self->discovery = pymemd_discovery_new (procfs, elf_cache);
+  return g_steal_pointer (&self);
+}
+
+void
+pymemd_scanner_get_budget (PymemdScanner *self, PymemdScanBudget *budget)
+{
+  *budget = self->budget;
+}
+
+void
+pymemd_scanner_set_budget (PymemdScanner *self, const PymemdScanBudget *budget)
+{
+  self->budget = *budget;
+}
+
+PymemdProcfs *
+pymemd_scanner_get_procfs (PymemdScanner *self)
+{
+  return self->procfs;
+}
+
+const char *
+pymemd_scanner_get_boot_id (PymemdScanner *self)
+{
+  return self->boot_id;
+}
+
+gint64
+pymemd_scanner_get_timestamp (PymemdScanner *self)
+{
+  return self->timestamp;
+}
+
+const PymemdPythonSet *
+pymemd_scanner_get_python_set (PymemdScanner *self)
+{
+  return self->has_python_set ? &self->python_set : NULL;
+}
+
+const GError *
+pymemd_scanner_get_exact_error (PymemdScanner *self)
+{
+  return self->exact_error;
+}
+
+GPtrArray *
+pymemd_scanner_get_processes (PymemdScanner *self)
+{
+  GPtrArray *processes = pymemd_discovery_get_processes (self->discovery);
+
+  for (guint i = processes->len; i > 0; i--)
+    if (pymemd_process_get_rollup (g_ptr_array_index (processes, i - 1)) == NULL)
+      g_ptr_array_remove_index (processes, i - 1);
+  return processes;
+}
+
+static gboolean
+sample_rollup (PymemdProcess *process, GError **error)
+{
+  char buf[ROLLUP_BUFFER];
+  PymemdCounters counters;
+  gssize len;
+
+  len = pymemd_procfs_read_file_at (pymemd_process_get_dir_fd (process), "smaps_rollup",
+                                    buf, sizeof buf, error);
+  if (len < 0 || !pymemd_rollup_parse (buf, (gsize) len, &counters, error))
+    return FALSE;
+  pymemd_process_set_rollup (process, &counters, g_get_real_time ());
+  return TRUE;
+}
+
+static GArray *
+read_smaps (PymemdScanner *self, PymemdProcess *process, GError **error)
+{
+  g_autoptr(GArray) mappings = pymemd_mapping_array_new ();
+  const PymemdCounters *rollup = pymemd_process_get_rollup (process);
+  gboolean ok;
+  int fd;
+
+  if (rollup != NULL && rollup->value[PYMEMD_FIELD_RSS] > self->budget.detail_max_rss)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_BUDGET,
+                   _("RSS %" G_GUINT64_FORMAT " bytes is over the detail budget of %"
+                     G_GUINT64_FORMAT " bytes: reading smaps would stall the process"),
+                   rollup->value[PYMEMD_FIELD_RSS], self->budget.detail_max_rss);
+      return NULL;
+    }
+  fd = pymemd_procfs_open_at (pymemd_process_get_dir_fd (process), "smaps", error);
+  if (fd < 0)
+    return NULL;
+  ok = pymemd_smaps_parse_fd (fd, "smaps", self->budget.detail_max_bytes, FALSE, mappings,
+                              error);
+  close (fd);
+  return ok ? g_steal_pointer (&mappings) : NULL;
+}
+
+static void
+summarise_categories (PymemdProcess *process, GArray *mappings)
+{
+  PymemdCategoryUsage usage[PYMEMD_N_CATEGORIES] = { 0 };
+  PymemdClassifyContext context = {
+    .exe_path = pymemd_process_get_exe (process),
+    .exe_is_python = pymemd_process_get_exe_is_python (process),
+    .python_version = pymemd_process_get_python_version (process),
+  };
+
+  guint32 present = 0;
+
+  pymemd_classify_mappings (mappings, &context);
+  for (guint i = 0; i < mappings->len; i++)
+    {
+      const PymemdMapping *m = &g_array_index (mappings, PymemdMapping, i);
+      pymemd_counters_add (&usage[m->category].counters, &m->counters);
+      usage[m->category].n_mappings++;
+      present |= m->counters.present;
+    }
+  /* An empty category has zero bytes of every field the kernel reports. */
+  for (guint i = 0; i < PYMEMD_N_CATEGORIES; i++)
+    usage[i].counters.present = present;
+  pymemd_process_set_categories (process, usage);
+}
+
+static guint64
+resident_span (GArray *mappings)
+{
+  guint64 span = 0;
+
+  for (guint i = 0; i < mappings->len; i++)
+    {
+      const PymemdMapping *m = &g_array_index (mappings, PymemdMapping, i);
+      if (m->counters.value[PYMEMD_FIELD_RSS] > 0 || m->counters.value[PYMEMD_FIELD_SWAP] > 0)
+        span += m->end - m->start;
+    }
+  return span;
+}
+
+static gboolean
+ensure_exact (PymemdScanner *self)
+{
+  if (self->exact == NULL && self->exact_error == NULL)
+    self->exact = pymemd_exact_new (self->procfs, &self->exact_error);
+  return self->exact != NULL;
+}
+
+static void
+add_to_exact (PymemdScanner *self, guint slot, PymemdProcess *process, GArray *mappings)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 span = resident_span (mappings);
+
+  if (span > self->budget.exact_max_mapped)
+    g_set_error (&error, PYMEMD_ERROR, PYMEMD_ERROR_BUDGET,
+                 _("Resident mappings span %" G_GUINT64_FORMAT " bytes, over the exact "
+                   "budget of %" G_GUINT64_FORMAT " bytes"),
+                 span, self->budget.exact_max_mapped);
+  else
+    pymemd_exact_add_process (self->exact, slot, pymemd_process_get_dir_fd (process),
+                              mappings, &error);
+  if (error != NULL)
+    pymemd_process_set_exact_error (process, error);
+  /* Hidden PFNs are a property of the host, not the process. */
+  if (g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_ACCESS_DENIED))
+    {
+      g_clear_error (&self->exact_error);
+      self->exact_error = g_error_copy (error);
+      g_clear_object (&self->exact);
+    }
+}
+
+static void
+finish_exact (PymemdScanner *self, GPtrArray *processes)
+{
+  g_autofree PymemdExactFigures *figures = g_new0 (PymemdExactFigures, MAX (processes->len, 1));
+  g_autoptr(GError) error = NULL;
+
+  if (!pymemd_exact_finish (self->exact, figures, &self->python_set, &error))
+    {
+      g_warning ("Exact pass failed: %s", error->message);
+      self->has_python_set = FALSE;
+      return;
+    }
+  self->has_python_set = TRUE;
+  for (guint i = 0; i < processes->len; i++)
+    {
+      PymemdProcess *process = g_ptr_array_index (processes, i);
+      if (pymemd_process_get_exact_error (process) == NULL)
+        pymemd_process_set_exact (process, &figures[i]);
+    }
+}
+
+static void
+drop_gone (PymemdScanner *self, GPtrArray *processes, guint index)
+{
+  pymemd_discovery_forget (self->discovery, g_ptr_array_index (processes, index));
+  g_ptr_array_remove_index (processes, index);
+}
+
+gboolean
+pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
+{
+  g_autoptr(GPtrArray) processes = NULL;
+  g_autoptr(GArray) gone = NULL;
+  gboolean exact;
+
+  if (!pymemd_discovery_update (self->discovery, NULL, NULL, error))
+    return FALSE;
+  processes = pymemd_discovery_get_processes (self->discovery);
+  self->timestamp = g_get_real_time ();
+
+  for (guint i = processes->len; i > 0 && (flags & PYMEMD_SCAN_ROLLUP); i--)
+    {
+      g_autoptr(GError) local_error = NULL;
+
+      if (sample_rollup (g_ptr_array_index (processes, i - 1), &local_error))
+        continue;
+      if (g_error_matches (local_error, PYMEMD_ERROR, PYMEMD_ERROR_GONE))
+        {
+          drop_gone (self, processes, i - 1);
+          continue;
+        }
+      g_debug ("pid %d: %s", pymemd_process_get_pid (g_ptr_array_index (processes, i - 1)),
+               local_error->message);
+      g_ptr_array_remove_index (processes, i - 1);
+    }
+
+  if (!(flags & (PYMEMD_SCAN_DETAIL | PYMEMD_SCAN_EXACT)))
+    return TRUE;
+
+  exact = (flags & PYMEMD_SCAN_EXACT) && ensure_exact (self);
+  if (exact)
+    pymemd_exact_begin (self->exact, processes->len);
+  gone = g_array_new (FALSE, FALSE, sizeof (guint));
+  for (guint i = 0; i < processes->len; i++)
+    {
+      PymemdProcess *process = g_ptr_array_index (processes, i);
+      g_autoptr(GError) local_error = NULL;
+      g_autoptr(GArray) mappings = read_smaps (self, process, &local_error);
+
+      if (g_error_matches (local_error, PYMEMD_ERROR, PYMEMD_ERROR_GONE))
+        g_array_append_val (gone, i);
+      if (mappings == NULL)
+        {
+          pymemd_process_set_detail_error (process, local_error);
+          pymemd_process_set_exact_error (process, local_error);
+          continue;
+        }
+      summarise_categories (process, mappings);
+      if (exact && self->exact != NULL)
+        add_to_exact (self, i, process, mappings);
+    }
+  if (exact && self->exact != NULL)
+    finish_exact (self, processes);
+  else if (self->exact_error != NULL)
+    for (guint i = 0; i < processes->len; i++)
+      pymemd_process_set_exact_error (g_ptr_array_index (processes, i), self->exact_error);
+  /* Slots are indices: drop the vanished only once the exact pass is done. */
+  for (guint i = gone->len; i > 0; i--)
+    drop_gone (self, processes, g_array_index (gone, guint, i - 1));
+  return TRUE;
+}

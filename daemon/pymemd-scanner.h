@@ -1,0 +1,52 @@
+/* Runs the passes over all interpreters: rollup every tick, detail and exact on their own cadence, within budgets. */
+#pragma once
+
+#include <glib-object.h>
+
+#include "pymemd-discovery.h"
+#include "pymemd-exact.h"
+#include "pymemd-procfs.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  PYMEMD_SCAN_ROLLUP = 1 << 0, /* smaps_rollup of every interpreter */
+  PYMEMD_SCAN_DETAIL = 1 << 1, /* smaps, classified into categories */
+  PYMEMD_SCAN_EXACT  = 1 << 2, /* pagemap + kpagecount; implies DETAIL */
+} PymemdScanFlags;
+
+#define PYMEMD_SCAN_ALL (PYMEMD_SCAN_ROLLUP | PYMEMD_SCAN_DETAIL | PYMEMD_SCAN_EXACT)
+
+/* Per-process cost bounds of the slow passes (see docs/pymemd.8). */
+typedef struct {
+  guint64 detail_max_rss;     /* skip smaps of processes with more RSS (bytes) */
+  guint64 detail_max_bytes;   /* stop reading a smaps file past this size */
+  guint64 exact_max_mapped;   /* skip pagemap when resident mappings span more (bytes) */
+} PymemdScanBudget;
+
+#define PYMEMD_TYPE_SCANNER (pymemd_scanner_get_type ())
+G_DECLARE_FINAL_TYPE (PymemdScanner, pymemd_scanner, PYMEMD, SCANNER, GObject)
+
+PymemdScanner *pymemd_scanner_new (PymemdProcfs *procfs,
+                                   GError      **error);
+
+void        pymemd_scanner_get_budget (PymemdScanner    *self,
+                                       PymemdScanBudget *budget);
+void        pymemd_scanner_set_budget (PymemdScanner          *self,
+                                       const PymemdScanBudget *budget);
+
+gboolean    pymemd_scanner_scan (PymemdScanner   *self,
+                                 PymemdScanFlags  flags,
+                                 GError         **error);
+
+PymemdProcfs *pymemd_scanner_get_procfs (PymemdScanner *self);
+const char *pymemd_scanner_get_boot_id (PymemdScanner *self);
+gint64      pymemd_scanner_get_timestamp (PymemdScanner *self);
+/* The interpreters with a sample, sorted by pid (new array, new refs). */
+GPtrArray  *pymemd_scanner_get_processes (PymemdScanner *self);
+/* NULL until an exact pass has succeeded. */
+const PymemdPythonSet *pymemd_scanner_get_python_set (PymemdScanner *self);
+/* Why the exact pass cannot run here, or NULL. */
+const GError *pymemd_scanner_get_exact_error (PymemdScanner *self);
+
+G_END_DECLS
