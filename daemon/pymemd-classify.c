@@ -159,10 +159,21 @@ is_shared_object (const char *basename)
   return so != NULL && (so[3] == '\0' || so[3] == '.');
 }
 
+/* The kernel appends " (deleted)" to files unlinked since they were
+ * mapped, in maps and in the exe link alike (an upgraded interpreter). */
+static char *
+strip_deleted (const char *path)
+{
+  if (g_str_has_suffix (path, " (deleted)"))
+    return g_strndup (path, strlen (path) - strlen (" (deleted)"));
+  return g_strdup (path);
+}
+
 static PymemdCategory
 classify_file (const PymemdMapping *m, const PymemdClassifyContext *context)
 {
   g_autofree char *path = NULL;
+  g_autofree char *exe = NULL;
   const char *basename;
 
   /* shmem first: these live under /dev and are shared whatever their name. */
@@ -170,15 +181,14 @@ classify_file (const PymemdMapping *m, const PymemdClassifyContext *context)
       g_str_has_prefix (m->path, "/SYSV"))
     return PYMEMD_CATEGORY_SHMEM;
 
-  path = g_str_has_suffix (m->path, " (deleted)")
-           ? g_strndup (m->path, strlen (m->path) - strlen (" (deleted)"))
-           : g_strdup (m->path);
+  path = strip_deleted (m->path);
+  exe = context->exe_path != NULL ? strip_deleted (context->exe_path) : NULL;
   basename = strrchr (path, '/');
   basename = basename != NULL ? basename + 1 : path;
 
   if (g_str_has_prefix (basename, "libpython"))
     return PYMEMD_CATEGORY_INTERPRETER;
-  if (context->exe_path != NULL && strcmp (path, context->exe_path) == 0)
+  if (exe != NULL && strcmp (path, exe) == 0)
     return context->exe_is_python ? PYMEMD_CATEGORY_INTERPRETER : PYMEMD_CATEGORY_LIBRARIES;
   if (is_shared_object (basename))
     {

@@ -131,15 +131,19 @@ judge_mappings (PymemdDiscovery *self, int pid, const char *exe, GArray *mapping
         continue;
       last_inode = m->inode;
 
-      if (g_str_has_prefix (path_basename (m->path), "libpython"))
+      /* The ELF decides; the name only where the file cannot be read (a
+       * data file called libpython-something is no interpreter). */
+      if (inspect_mapped_file (self, pid, m, &info))
         {
-          verdict->is_python = TRUE;
-          if (verdict->python_version == 0)
-            verdict->python_version = pymemd_python_version_from_name (path_basename (m->path));
+          if (!info.has_runtime)
+            continue;
         }
-      if (!inspect_mapped_file (self, pid, m, &info) || !info.has_runtime)
+      else if (pymemd_python_version_from_name (path_basename (m->path)) == 0 ||
+               !g_str_has_prefix (path_basename (m->path), "libpython"))
         continue;
       verdict->is_python = TRUE;
+      if (info.python_version == 0)
+        info.python_version = pymemd_python_version_from_name (path_basename (m->path));
       if (info.python_version != 0)
         verdict->python_version = info.python_version;
       if (exe != NULL && strcmp (m->path, exe) == 0)

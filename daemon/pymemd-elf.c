@@ -60,7 +60,6 @@ static void
 pymemd_elf_cache_class_init (PymemdElfCacheClass *klass)
 {
   G_OBJECT_CLASS (klass)->finalize = pymemd_elf_cache_finalize;
-  elf_version (EV_CURRENT);
 }
 
 static void
@@ -174,6 +173,7 @@ pymemd_elf_inspect_fd (int fd, PymemdElfInfo *info, GError **error)
   size_t shstrndx;
 
   memset (info, 0, sizeof *info);
+  elf_version (EV_CURRENT); /* libelf refuses to work until told; idempotent */
   if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || (guint64) st.st_size > MAX_ELF_SIZE)
     {
       g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED,

@@ -70,7 +70,9 @@ pymemd_status_parse_uid (const char *text, guint32 *uid, GError **error)
 char *
 pymemd_cmdline_to_string (const char *data, gsize len)
 {
-  g_autofree char *copy = g_strndup (data, len);
+  g_autofree char *copy = g_malloc (len + 1);
+
+  memcpy (copy, data, len); /* not g_strndup: that stops at the first NUL */
 
   /* argv ends with a NUL: drop it, join the rest. */
   while (len > 0 && data[len - 1] == '\0')

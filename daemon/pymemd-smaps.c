@@ -211,6 +211,15 @@ parse_field_line (const char     *line,
                    _("Not a “Field: value” line: “%.80s”"), line);
       return FALSE;
     }
+  /* Keys are identifiers: anything else (a mangled header) is garbage,
+   * not an unknown field to skip. */
+  for (p = line; p < colon; p++)
+    if (!g_ascii_isalnum (*p) && *p != '_')
+      {
+        g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE,
+                     _("Neither a mapping header nor a field: “%.80s”"), line);
+        return FALSE;
+      }
   field = lookup_field (line, (gsize) (colon - line), cursor);
   if (field < 0)
     return TRUE;
