@@ -1,0 +1,396 @@
+/* Tests CPython detection in ELF files, version parsing from file names, and the (dev, inode) cache. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "pymemd-elf.h"
+#include "pymemd-error.h"
+#include "testutil.h"
+
+#define PYTHON311 "/usr/bin/python3.11"
+#define TRUE_BIN "/bin/true"
+
+/* libelf needs elf_version () before any use; the library does that when
+ * the first PymemdElfCache class is made. Tests of the inspection itself
+ * make one first (see /elf/inspect/standalone for why). */
+static void
+init_libelf (void)
+{
+  g_object_unref (pymemd_elf_cache_new ());
+}
+
+static int
+open_or_die (const char *path)
+{
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+
+  if (fd < 0)
+    g_error ("open %s: %s", path, g_strerror (errno));
+  return fd;
+}
+
+/* A temporary file holding LEN bytes of DATA; its path is returned. */
+static char *
+temp_file_with (const char *data, gsize len)
+{
+  g_autoptr(GError) error = NULL;
+  char *path = NULL;
+  int fd = g_file_open_tmp ("pymemd-test-elf-XXXXXX", &path, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (write (fd, data, len), ==, (gssize) len);
+  close (fd);
+  return path;
+}
+
+static gboolean
+inspect_path (const char *path, PymemdElfInfo *info, GError **error)
+{
+  int fd = open_or_die (path);
+  gboolean ok = pymemd_elf_inspect_fd (fd, info, error);
+
+  close (fd);
+  return ok;
+}
+
+/* --- pymemd_elf_inspect_fd --- */
+
+/* The documented contract has no set-up step: inspecting a file must work
+ * in a process that never made a PymemdElfCache. Runs in a fresh
+ * subprocess: once any test has made a cache, libelf is initialised for
+ * good and this would prove nothing. */
+static void
+test_inspect_standalone (void)
+{
+  if (!g_file_test (PYTHON311, G_FILE_TEST_IS_REGULAR))
+    {
+      g_test_skip (PYTHON311 " is not installed");
+      return;
+    }
+  if (g_test_subprocess ())
+    {
+      g_autoptr(GError) error = NULL;
+      PymemdElfInfo info;
+      gboolean ok = inspect_path (PYTHON311, &info, &error);
+
+      g_assert_no_error (error);
+      g_assert_true (ok);
+      g_assert_true (info.has_runtime);
+      g_assert_cmpuint (info.python_version, ==, 311);
+      return;
+    }
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+  g_test_trap_assert_passed ();
+}
+
+static void
+test_inspect_python (void)
+{
+  g_autoptr(GError) error = NULL;
+  PymemdElfInfo info;
+
+  if (!g_file_test (PYTHON311, G_FILE_TEST_IS_REGULAR))
+    {
+      g_test_skip (PYTHON311 " is not installed");
+      return;
+    }
+  init_libelf ();
+  g_assert_true (inspect_path (PYTHON311, &info, &error));
+  g_assert_no_error (error);
+  /* Debian's python3.11 exports _PyRuntime and Py_Version = 0x030b..: 3.11 */
+  g_assert_true (info.has_runtime);
+  g_assert_cmpuint (info.python_version, ==, 311);
+}
+
+static void
+test_inspect_libpython (void)
+{
+  const char *path = "/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0";
+  g_autoptr(GError) error = NULL;
+  PymemdElfInfo info;
+
+  if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
+    {
+      g_test_skip ("libpython3.11 is not installed");
+      return;
+    }
+  init_libelf ();
+  g_assert_true (inspect_path (path, &info, &error));
+  g_assert_no_error (error);
+  g_assert_true (info.has_runtime);
+  g_assert_cmpuint (info.python_version, ==, 311);
+}
+
+static void
+test_inspect_not_python (void)
+{
+  g_autoptr(GError) error = NULL;
+  PymemdElfInfo info;
+
+  init_libelf ();
+  memset (&info, 0xaa, sizeof info);
+  g_assert_true (inspect_path (TRUE_BIN, &info, &error));
+  g_assert_no_error (error);
+  g_assert_false (info.has_runtime);
+  g_assert_cmpuint (info.python_version, ==, 0);
+}
+
+static void
+test_inspect_not_elf (void)
+{
+  static const char *const contents[] = {
+    "#!/bin/sh\necho not an ELF file\n",
+    "\177ELF",                 /* the magic and nothing else */
+    "\177ELX\002\001\001\000", /* almost the magic */
+  };
+
+  init_libelf ();
+  for (guint i = 0; i < G_N_ELEMENTS (contents); i++)
+    {
+      g_autofree char *path = temp_file_with (contents[i], strlen (contents[i]));
+      g_autoptr(GError) error = NULL;
+      PymemdElfInfo info;
+
+      g_test_message ("case %u", i);
+      memset (&info, 0xaa, sizeof info);
+      g_assert_false (inspect_path (path, &info, &error));
+      g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE);
+      g_assert_false (info.has_runtime);
+      g_assert_cmpuint (info.python_version, ==, 0);
+      g_unlink (path);
+    }
+}
+
+static void
+test_inspect_empty (void)
+{
+  g_autofree char *path = temp_file_with ("", 0);
+  g_autoptr(GError) error = NULL;
+  PymemdElfInfo info;
+
+  init_libelf ();
+  g_assert_false (inspect_path (path, &info, &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE);
+  g_assert_false (info.has_runtime);
+  g_unlink (path);
+}
+
+static void
+test_inspect_not_regular (void)
+{
+  g_autoptr(GError) error = NULL;
+  PymemdElfInfo info;
+  int fd = open ("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  init_libelf ();
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_false (pymemd_elf_inspect_fd (fd, &info, &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED);
+  close (fd);
+}
+
+static void
+test_inspect_truncated (void)
+{
+  g_autofree char *data = NULL;
+  gsize len;
+
+  /* The first 64 bytes (the ELF header) and 4 KiB of /bin/true: whatever
+   * libelf makes of them, they never hold an interpreter. */
+  init_libelf ();
+  g_assert_true (g_file_get_contents (TRUE_BIN, &data, &len, NULL));
+  g_assert_cmpuint (len, >, 4096);
+  for (gsize cut = 64; cut <= 4096; cut *= 64)
+    {
+      g_autofree char *path = temp_file_with (data, cut);
+      g_autoptr(GError) error = NULL;
+      PymemdElfInfo info;
+      gboolean ok = inspect_path (path, &info, &error);
+
+      g_test_message ("%" G_GSIZE_FORMAT " bytes: %s", cut, ok ? "ok" : error->message);
+      if (!ok)
+        g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE);
+      g_assert_false (info.has_runtime);
+      g_assert_cmpuint (info.python_version, ==, 0);
+      g_unlink (path);
+    }
+}
+
+/* --- pymemd_python_version_from_name --- */
+
+static void
+test_version_from_name (void)
+{
+  static const struct {
+    const char *name;
+    guint       version;
+  } cases[] = {
+    { "python3.11", 311 },
+    { "python3.12", 312 },
+    { "python2.7", 207 },
+    { "libpython3.6m.so.1.0", 306 },
+    { "libpython3.11.so.1.0", 311 },
+    { "libpython2.7.so", 207 },
+    { "python", 0 },
+    { "python3", 0 },
+    { "pythonista", 0 },
+    { "python3.x", 0 },
+    { "python3.", 0 },
+    { "python.11", 0 },
+    { "python1.5", 0 },     /* majors 2 to 9 only */
+    { "python10.1", 0 },
+    { "python3.100", 0 },   /* minors up to 99 */
+    { "Python3.11", 0 },
+    { "ipython3.11", 0 },
+    { "libpython", 0 },
+    { "", 0 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_test_message ("“%s”", cases[i].name);
+      g_assert_cmpuint (pymemd_python_version_from_name (cases[i].name), ==, cases[i].version);
+    }
+}
+
+/* --- PymemdElfCache --- */
+
+static void
+stat_or_die (const char *path, struct stat *st)
+{
+  if (stat (path, st) < 0)
+    g_error ("stat %s: %s", path, g_strerror (errno));
+}
+
+static void
+test_cache_lookup_twice (void)
+{
+  g_autoptr(PymemdElfCache) cache = pymemd_elf_cache_new ();
+  gboolean have_python = g_file_test (PYTHON311, G_FILE_TEST_IS_REGULAR);
+  const char *path = have_python ? PYTHON311 : TRUE_BIN;
+  PymemdElfInfo info;
+  struct stat st;
+
+  stat_or_die (path, &st);
+  g_assert_cmpuint (pymemd_elf_cache_get_size (cache), ==, 0);
+
+  g_assert_true (pymemd_elf_cache_lookup (cache, st.st_dev, st.st_ino, AT_FDCWD, path, &info));
+  g_assert_cmpuint (pymemd_elf_cache_get_size (cache), ==, 1);
+  g_assert_cmpint (info.has_runtime, ==, have_python);
+  g_assert_cmpuint (info.python_version, ==, have_python ? 311 : 0);
+
+  /* The second look is served from the cache: the path is not even opened. */
+  memset (&info, 0, sizeof info);
+  g_assert_true (pymemd_elf_cache_lookup (cache, st.st_dev, st.st_ino, AT_FDCWD,
+                                          "/nonexistent/pymemd-test", &info));
+  g_assert_cmpuint (pymemd_elf_cache_get_size (cache), ==, 1);
+  g_assert_cmpint (info.has_runtime, ==, have_python);
+  g_assert_cmpuint (info.python_version, ==, have_python ? 311 : 0);
+
+  /* And so is a third, by the same path relative to a directory fd. */
+  {
+    g_autofree char *dirname = g_path_get_dirname (path);
+    g_autofree char *basename = g_path_get_basename (path);
+    int dirfd = open (dirname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    g_assert_cmpint (dirfd, >=, 0);
+    g_assert_true (pymemd_elf_cache_lookup (cache, st.st_dev, st.st_ino, dirfd, basename, &info));
+    g_assert_cmpuint (pymemd_elf_cache_get_size (cache), ==, 1);
+    g_assert_cmpint (info.has_runtime, ==, have_python);
+    close (dirfd);
+  }
+}
+
+static void
+test_cache_wrong_file (void)
+{
+  g_autoptr(PymemdElfCache) cache = pymemd_elf_cache_new ();
+  g_autofree char *other = temp_file_with ("not the same file\n", 18);
+  PymemdElfInfo info;
+  struct stat st;
+
+  stat_or_die (TRUE_BIN, &st);
+
+  /* (dev, inode) of /bin/true, but the path names another file: an
+   * upgrade replaced it. Nothing is read under the wrong key. */
+  memset (&info, 0xaa, sizeof info);
+  g_assert_false (pymemd_elf_cache_lookup (cache, st.st_dev, st.st_ino, AT_FDCWD, other, &info));
+  g_assert_cmpuint (pymemd_elf_cache_get_size (cache), ==, 0);
+  g_assert_false (info.has_runtime);
+  g_assert_cmpuint (info.python_version, ==, 0);
+
+  if (g_file_test (PYTHON311, G_FILE_TEST_IS_REGULAR))
+    {
+      struct stat python_st;
+
+      /* python3.11 under /bin/true's key must not be cached as "a runtime"... */
+      g_assert_false (pymemd_elf_cache_lookup (cache, st.st_dev, st.st_ino, AT_FDCWD, PYTHON311, &info));
+      g_assert_cmpuint (pymemd_elf_cache_get_size (cache), ==, 0);
+      /* ...nor /bin/true under python3.11's as "no runtime". */
+      stat_or_die (PYTHON311, &python_st);
+      g_assert_false (pymemd_elf_cache_lookup (cache, python_st.st_dev, python_st.st_ino, AT_FDCWD,
+                                               TRUE_BIN, &info));
+      g_assert_cmpuint (pymemd_elf_cache_get_size (cache), ==, 0);
+      g_assert_true (pymemd_elf_cache_lookup (cache, python_st.st_dev, python_st.st_ino, AT_FDCWD,
+                                              PYTHON311, &info));
+      g_assert_true (info.has_runtime);
+      g_assert_cmpuint (info.python_version, ==, 311);
+      g_assert_cmpuint (pymemd_elf_cache_get_size (cache), ==, 1);
+    }
+
+  /* The right path for the key is then looked at and cached. */
+  g_assert_true (pymemd_elf_cache_lookup (cache, st.st_dev, st.st_ino, AT_FDCWD, TRUE_BIN, &info));
+  g_assert_false (info.has_runtime);
+  g_assert_cmpuint (pymemd_elf_cache_get_size (cache), ==,
+                    g_file_test (PYTHON311, G_FILE_TEST_IS_REGULAR) ? 2 : 1);
+  g_unlink (other);
+}
+
+static void
+test_cache_unreadable_and_not_elf (void)
+{
+  g_autoptr(PymemdElfCache) cache = pymemd_elf_cache_new ();
+  g_autofree char *text = temp_file_with ("plain text\n", 11);
+  PymemdElfInfo info;
+  struct stat st;
+
+  /* A path that cannot be opened is not cached: a later look may succeed. */
+  g_assert_false (pymemd_elf_cache_lookup (cache, 1, 1, AT_FDCWD, "/nonexistent/pymemd-test", &info));
+  g_assert_cmpuint (pymemd_elf_cache_get_size (cache), ==, 0);
+
+  /* A readable file that is not ELF is remembered as "no runtime". */
+  stat_or_die (text, &st);
+  memset (&info, 0xaa, sizeof info);
+  g_assert_true (pymemd_elf_cache_lookup (cache, st.st_dev, st.st_ino, AT_FDCWD, text, &info));
+  g_assert_false (info.has_runtime);
+  g_assert_cmpuint (info.python_version, ==, 0);
+  g_assert_cmpuint (pymemd_elf_cache_get_size (cache), ==, 1);
+  g_unlink (text);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/elf/inspect/standalone", test_inspect_standalone);
+  g_test_add_func ("/elf/inspect/python", test_inspect_python);
+  g_test_add_func ("/elf/inspect/libpython", test_inspect_libpython);
+  g_test_add_func ("/elf/inspect/not-python", test_inspect_not_python);
+  g_test_add_func ("/elf/inspect/not-elf", test_inspect_not_elf);
+  g_test_add_func ("/elf/inspect/empty", test_inspect_empty);
+  g_test_add_func ("/elf/inspect/not-regular", test_inspect_not_regular);
+  g_test_add_func ("/elf/inspect/truncated", test_inspect_truncated);
+  g_test_add_func ("/elf/version-from-name", test_version_from_name);
+  g_test_add_func ("/elf/cache/lookup-twice", test_cache_lookup_twice);
+  g_test_add_func ("/elf/cache/wrong-file", test_cache_wrong_file);
+  g_test_add_func ("/elf/cache/unreadable-and-not-elf", test_cache_unreadable_and_not_elf);
+
+  return g_test_run ();
+}

@@ -1,0 +1,248 @@
+/* Runs the real pymemd binary: its command line, exit codes, and the --once JSON report on fixtures and live processes. */
+#include "config.h"
+
+#include <string.h>
+
+#include <json-glib/json-glib.h>
+
+#include "testutil.h"
+
+typedef struct {
+  int   status;
+  char *out;
+  char *err;
+} Run;
+
+static void
+run_clear (Run *run)
+{
+  g_free (run->out);
+  g_free (run->err);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
+
+static const char *
+pymemd_bin (void)
+{
+  const char *bin = g_getenv ("PYMEMD_BIN");
+  g_assert_nonnull (bin);
+  return bin;
+}
+
+/* Runs pymemd with the NULL-terminated arguments; returns its exit code. */
+static int
+run_pymemd (Run *run, ...)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  const char *arg;
+  va_list args;
+
+  g_ptr_array_add (argv, (gpointer) pymemd_bin ());
+  va_start (args, run);
+  while ((arg = va_arg (args, const char *)) != NULL)
+    g_ptr_array_add (argv, (gpointer) arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                               &run->out, &run->err, &run->status, &error));
+  g_assert_no_error (error);
+  g_assert_true (WIFEXITED (run->status));
+  return WEXITSTATUS (run->status);
+}
+
+static JsonObject *
+parse_report (Run *run, JsonParser *parser)
+{
+  g_autoptr(GError) error = NULL;
+  JsonObject *report;
+
+  g_assert_true (json_parser_load_from_data (parser, run->out, -1, &error));
+  g_assert_no_error (error);
+  report = json_node_get_object (json_parser_get_root (parser));
+  g_assert_cmpint (json_object_get_int_member (report, "version"), ==, 1);
+  g_assert_cmpint (json_object_get_int_member (report, "page_size"), >=, 4096);
+  g_assert_true (json_object_has_member (report, "totals"));
+  g_assert_true (json_object_has_member (report, "python_set"));
+  return report;
+}
+
+static JsonObject *
+find_process (JsonObject *report, gint64 pid)
+{
+  JsonArray *processes = json_object_get_array_member (report, "processes");
+
+  for (guint i = 0; i < json_array_get_length (processes); i++)
+    {
+      JsonObject *p = json_array_get_object_element (processes, i);
+      if (json_object_get_int_member (p, "pid") == pid)
+        return p;
+    }
+  return NULL;
+}
+
+static void
+test_version (void)
+{
+  g_auto(Run) run = { 0 };
+
+  g_assert_cmpint (run_pymemd (&run, "--version", NULL), ==, 0);
+  g_assert_cmpstr (run.out, ==, "pymemd " PACKAGE_VERSION "\n");
+}
+
+static void
+test_usage_errors (void)
+{
+  g_auto(Run) bad_option = { 0 };
+  g_auto(Run) extra = { 0 };
+  g_auto(Run) no_mode = { 0 };
+  g_auto(Run) help = { 0 };
+
+  g_assert_cmpint (run_pymemd (&bad_option, "--no-such-option", NULL), ==, 2);
+  g_assert_nonnull (strstr (bad_option.err, "no-such-option"));
+  g_assert_cmpint (run_pymemd (&extra, "--once", "stray", NULL), ==, 2);
+  g_assert_nonnull (strstr (extra.err, "stray"));
+  g_assert_cmpint (run_pymemd (&no_mode, NULL), ==, 2);
+  g_assert_cmpint (run_pymemd (&help, "--help", NULL), ==, 0);
+  g_assert_nonnull (strstr (help.out, "--once"));
+  g_assert_nonnull (strstr (help.out, "--proc"));
+}
+
+static void
+test_bad_proc_root (void)
+{
+  g_auto(Run) run = { 0 };
+
+  g_assert_cmpint (run_pymemd (&run, "--once", "--proc", "/nonexistent/proc", NULL), ==, 1);
+  g_assert_cmpstr (run.out, ==, "");
+  g_assert_nonnull (strstr (run.err, "/nonexistent/proc"));
+  g_assert_null (strchr (strchr (run.err, '\n') + 1, '\n')); /* one line */
+}
+
+/* The fixture root: two interpreters, no frame counts (exact false, with
+ * the reason), and the figures of the captured smaps_rollup files. */
+static void
+test_fixture_report (void)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *root = pymemd_test_data_path ("proc-mixed");
+  JsonObject *report, *p, *categories, *totals;
+
+  if (!g_file_test ("/usr/bin/python3.11", G_FILE_TEST_EXISTS))
+    {
+      g_test_skip ("fixtures need /usr/bin/python3.11 as their exe target");
+      return;
+    }
+  g_assert_cmpint (run_pymemd (&run, "--once", "--proc", root, NULL), ==, 0);
+  report = parse_report (&run, parser);
+  g_assert_false (json_object_get_boolean_member (report, "exact"));
+  g_assert_nonnull (strstr (json_object_get_string_member (report, "exact_error"), "kpagecount"));
+  g_assert_cmpstr (json_object_get_string_member (report, "boot_id"), ==,
+                   "bdd88ea5-1c0a-41c1-acba-fb710f7f06f2");
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (report, "processes")), ==, 2);
+  g_assert_null (find_process (report, 1003));
+
+  /* 1002: smaps_rollup says Rss 128960 kB, Pss 124387 kB, Private_Dirty 119892 kB. */
+  p = find_process (report, 1002);
+  g_assert_nonnull (p);
+  g_assert_cmpint (json_object_get_int_member (p, "rss"), ==, 128960 * 1024);
+  g_assert_cmpint (json_object_get_int_member (p, "pss"), ==, 124387 * 1024);
+  g_assert_cmpint (json_object_get_int_member (p, "private_dirty"), ==, 119892 * 1024);
+  g_assert_cmpstr (json_object_get_string_member (p, "python_version"), ==, "3.11");
+  g_assert_cmpint (json_object_get_int_member (p, "uid"), ==, 0);
+  g_assert_true (json_object_get_null_member (p, "exact"));
+  categories = json_object_get_object_member (p, "categories");
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (categories, "shmem"),
+                                               "rss"), ==, 1024 * 1024);
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (categories, "stack"),
+                                               "mappings"), >=, 7);
+
+  totals = json_object_get_object_member (report, "totals");
+  g_assert_cmpint (json_object_get_int_member (totals, "processes"), ==, 2);
+  g_assert_cmpint (json_object_get_int_member (totals, "rss"), ==, (8872 + 128960) * 1024);
+  /* Without frame counts only pages mapped once are vouched for. */
+  g_assert_true (json_object_get_null_member (json_object_get_object_member (report, "python_set"),
+                                              "shared_only_python"));
+}
+
+/* A kernel without Pss_Dirty/SwapPss/Locked: those are null, not 0. */
+static void
+test_absent_fields (void)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *src = pymemd_test_data_path ("proc-mixed");
+  g_autofree char *old = pymemd_test_data_path ("bad/smaps_rollup-missing-fields");
+  g_autofree char *tmp = pymemd_test_mkdtemp ();
+  g_autofree char *root = g_build_filename (tmp, "proc", NULL);
+  g_autofree char *target = g_build_filename (root, "1002", "smaps_rollup", NULL);
+  g_autofree char *text = NULL;
+  JsonObject *p;
+
+  if (!g_file_test ("/usr/bin/python3.11", G_FILE_TEST_EXISTS))
+    {
+      g_test_skip ("fixtures need /usr/bin/python3.11 as their exe target");
+      return;
+    }
+  pymemd_test_copy_tree (src, root);
+  g_assert_true (g_file_get_contents (old, &text, NULL, NULL));
+  g_assert_true (g_file_set_contents (target, text, -1, NULL));
+  g_assert_cmpint (run_pymemd (&run, "--once", "--proc", root, NULL), ==, 0);
+  p = find_process (parse_report (&run, parser), 1002);
+  g_assert_true (json_object_get_null_member (p, "pss_dirty"));
+  g_assert_true (json_object_get_null_member (p, "swap_pss"));
+  g_assert_true (json_object_get_null_member (p, "locked"));
+  g_assert_cmpint (json_object_get_int_member (p, "rss"), ==, 128960 * 1024);
+  pymemd_test_rm_rf (tmp);
+}
+
+static void
+test_live_process (void)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  PymemdTestChild child;
+  JsonObject *report, *p;
+
+  if (pymemd_test_python () == NULL)
+    {
+      g_test_skip ("no python3");
+      return;
+    }
+  g_assert_true (pymemd_test_child_spawn_python (
+    &child, "import sys\nb = bytearray(16 << 20)\nb[::4096] = b'x' * 4096\n"
+            "print('ready', flush=True)\nsys.stdin.read()\n", NULL, &error));
+  g_assert_cmpint (run_pymemd (&run, "--once", NULL), ==, 0);
+  report = parse_report (&run, parser);
+  p = find_process (report, child.pid);
+  g_assert_nonnull (p);
+  g_assert_cmpint (json_object_get_int_member (p, "private_dirty"), >=, 16 << 20);
+  g_assert_true (g_str_has_suffix (json_object_get_string_member (p, "cmdline"), "sys.stdin.read()?")); /* newline shown as ? */
+  g_assert_false (json_object_get_null_member (p, "categories"));
+  if (pymemd_test_is_root ())
+    {
+      JsonObject *exact = json_object_get_object_member (p, "exact");
+      g_assert_true (json_object_get_boolean_member (report, "exact"));
+      g_assert_cmpint (json_object_get_int_member (exact, "uss"), >=, 16 << 20);
+      g_assert_true (json_object_has_member (json_object_get_object_member (exact, "sharing"), "2-4"));
+    }
+  pymemd_test_child_stop (&child);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/once/version", test_version);
+  g_test_add_func ("/once/usage-errors", test_usage_errors);
+  g_test_add_func ("/once/bad-proc-root", test_bad_proc_root);
+  g_test_add_func ("/once/fixture-report", test_fixture_report);
+  g_test_add_func ("/once/absent-fields", test_absent_fields);
+  g_test_add_func ("/once/live-process", test_live_process);
+  return g_test_run ();
+}

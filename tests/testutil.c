@@ -1,0 +1,185 @@
+/* Test helpers: spawning real interpreters that say when they are ready, and throwaway fixture trees. */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+#include "testutil.h"
+
+char *
+pymemd_test_data_path (const char *name)
+{
+  return g_test_build_filename (G_TEST_DIST, "data", name, NULL);
+}
+
+const char *
+pymemd_test_python (void)
+{
+  static char *python = NULL;
+
+  if (python == NULL)
+    {
+      const char *env = g_getenv ("PYTHON3");
+      if (env != NULL && *env != '\0' && g_file_test (env, G_FILE_TEST_IS_EXECUTABLE))
+        python = g_strdup (env);
+      else if (g_file_test ("/usr/bin/python3", G_FILE_TEST_IS_EXECUTABLE))
+        python = g_strdup ("/usr/bin/python3");
+    }
+  return python;
+}
+
+gboolean
+pymemd_test_is_root (void)
+{
+  return geteuid () == 0;
+}
+
+char *
+pymemd_test_child_read_line (PymemdTestChild *child, GError **error)
+{
+  GString *line = g_string_new (NULL);
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      struct pollfd pfd = { child->stdout_fd, POLLIN, 0 };
+      gint64 left = (deadline - g_get_monotonic_time ()) / 1000;
+      char c;
+      gssize n;
+
+      if (left <= 0 || poll (&pfd, 1, (int) left) == 0)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                       "child %d printed no line within 30 s", child->pid);
+          break;
+        }
+      n = read (child->stdout_fd, &c, 1);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          g_set_error (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE,
+                       "child %d closed stdout before a full line", child->pid);
+          break;
+        }
+      if (c == '\n')
+        return g_string_free (line, FALSE);
+      g_string_append_c (line, c);
+    }
+  g_string_free (line, TRUE);
+  return NULL;
+}
+
+/* A test that aborts must not leave its interpreters behind. */
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+gboolean
+pymemd_test_child_spawn (PymemdTestChild    *child,
+                         const char *const  *argv,
+                         char              **ready_line,
+                         GError            **error)
+{
+  g_autofree char *line = NULL;
+
+  memset (child, 0, sizeof *child);
+  if (!g_spawn_async_with_pipes (NULL, (char **) argv, NULL,
+                                 G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH,
+                                 die_with_parent, NULL, &child->pid, &child->stdin_fd,
+                                 &child->stdout_fd, NULL, error))
+    return FALSE;
+  line = pymemd_test_child_read_line (child, error);
+  if (line == NULL)
+    {
+      pymemd_test_child_stop (child);
+      return FALSE;
+    }
+  if (ready_line != NULL)
+    *ready_line = g_steal_pointer (&line);
+  return TRUE;
+}
+
+gboolean
+pymemd_test_child_spawn_python (PymemdTestChild *child,
+                                const char      *code,
+                                char           **ready_line,
+                                GError         **error)
+{
+  const char *argv[] = { pymemd_test_python (), "-c", code, NULL };
+
+  g_assert_nonnull (argv[0]);
+  return pymemd_test_child_spawn (child, argv, ready_line, error);
+}
+
+void
+pymemd_test_child_send (PymemdTestChild *child, const char *line)
+{
+  g_autofree char *text = g_strconcat (line, "\n", NULL);
+  gsize len = strlen (text);
+
+  g_assert_cmpint (write (child->stdin_fd, text, len), ==, (gssize) len);
+}
+
+void
+pymemd_test_child_stop (PymemdTestChild *child)
+{
+  if (child->pid > 0)
+    {
+      kill (child->pid, SIGKILL);
+      waitpid (child->pid, NULL, 0);
+      g_spawn_close_pid (child->pid);
+      child->pid = 0;
+    }
+  if (child->stdin_fd > 0)
+    close (child->stdin_fd);
+  if (child->stdout_fd > 0)
+    close (child->stdout_fd);
+  child->stdin_fd = child->stdout_fd = -1;
+}
+
+char *
+pymemd_test_mkdtemp (void)
+{
+  g_autoptr(GError) error = NULL;
+  char *dir = g_dir_make_tmp ("pymemd-test-XXXXXX", &error);
+
+  g_assert_no_error (error);
+  return dir;
+}
+
+void
+pymemd_test_rm_rf (const char *path)
+{
+  const char *argv[] = { "rm", "-rf", "--", path, NULL };
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+                &status, &error);
+  g_assert_no_error (error);
+}
+
+void
+pymemd_test_copy_tree (const char *src, const char *dest)
+{
+  const char *argv[] = { "cp", "-a", "--", src, dest, NULL };
+  g_autoptr(GError) error = NULL;
+  int status;
+
+  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+                &status, &error);
+  g_assert_no_error (error);
+  g_spawn_check_wait_status (status, &error);
+  g_assert_no_error (error);
+}

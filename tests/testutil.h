@@ -1,0 +1,52 @@
+/* Shared by the test programs: fixture paths, real Python children with a ready handshake, temporary trees. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* tests/data/NAME in the source tree. */
+char    *pymemd_test_data_path (const char *name);
+
+/* The python3 the tests run (PYTHON3 from configure, else /usr/bin/python3),
+ * or NULL when there is none: callers g_test_skip (). */
+const char *pymemd_test_python (void);
+
+gboolean pymemd_test_is_root (void);
+
+typedef struct {
+  GPid pid;
+  int  stdin_fd;   /* writing a line (or closing) tells the child to go on/exit */
+  int  stdout_fd;
+} PymemdTestChild;
+
+/* Runs ARGV (argv[0] searched in PATH unless absolute) and waits, up to
+ * 30 s, for it to print one line on stdout (its "ready"), which is
+ * returned in READY_LINE if not NULL. */
+gboolean pymemd_test_child_spawn (PymemdTestChild *child,
+                                  const char *const *argv,
+                                  char           **ready_line,
+                                  GError         **error);
+/* python3 -c CODE; CODE must print a line when it is ready. */
+gboolean pymemd_test_child_spawn_python (PymemdTestChild *child,
+                                         const char      *code,
+                                         char           **ready_line,
+                                         GError         **error);
+/* Reads the next line the child prints (30 s at most). */
+char    *pymemd_test_child_read_line (PymemdTestChild *child,
+                                      GError         **error);
+/* Sends a line to the child's stdin. */
+void     pymemd_test_child_send (PymemdTestChild *child,
+                                 const char      *line);
+/* SIGKILLs the child if alive and reaps it. */
+void     pymemd_test_child_stop (PymemdTestChild *child);
+
+/* A fresh temporary directory, removed with its contents by
+ * pymemd_test_rm_rf (). */
+char    *pymemd_test_mkdtemp (void);
+void     pymemd_test_rm_rf (const char *path);
+/* Copies the directory tree SRC to DEST (symlinks copied as symlinks). */
+void     pymemd_test_copy_tree (const char *src,
+                                const char *dest);
+
+G_END_DECLS
