@@ -182,4 +182,11 @@ pymemd_test_copy_tree (const char *src, const char *dest)
   g_assert_no_error (error);
   g_spawn_check_wait_status (status, &error);
   g_assert_no_error (error);
+  {
+    /* The source tree is read-only under make distcheck; copies are ours. */
+    const char *chmod_argv[] = { "chmod", "-R", "u+w", dest, NULL };
+    g_spawn_sync (NULL, (char **) chmod_argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL,
+                  NULL, &status, &error);
+    g_assert_no_error (error);
+  }
 }

@@ -1,0 +1,24 @@
+#!/bin/sh
+# Installs, with apt-get, whatever pymemd needs to build, test and show its
+# report that is not installed yet. Run as root on Debian or Ubuntu.
+set -eu
+
+packages="build-essential autoconf automake autopoint gettext pkg-config
+libglib2.0-dev libjson-glib-dev libelf-dev python3 python3-dev jq"
+
+missing=""
+for p in $packages; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+    missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "pymemd: missing packages:$missing; run this as root (or: sudo apt-get install$missing)" >&2
+  exit 1
+fi
+echo "pymemd: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing
