@@ -210,7 +210,10 @@ test_real_python (void)
   g_assert_no_error (error);
   g_assert_nonnull (process);
   g_assert_cmpuint (pymemd_process_get_python_version (process), >=, 300);
-  g_assert_true (g_str_has_prefix (g_path_get_basename (pymemd_process_get_exe (process)), "python3."));
+  {
+    g_autofree char *name = g_path_get_basename (pymemd_process_get_exe (process));
+    g_assert_true (g_str_has_prefix (name, "python3."));
+  }
   g_assert_true (pymemd_process_get_exe_is_python (process));
   pymemd_test_child_stop (&child);
 }
