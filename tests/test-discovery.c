@@ -313,6 +313,31 @@ test_embedded (void)
   pymemd_test_child_stop (&child);
 }
 
+/* gdb links libpython and runs Python commands: an embedded interpreter. */
+static void
+test_gdb (void)
+{
+  PymemdTestChild child;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PymemdProcess) process = NULL;
+  g_autofree char *gdb = g_find_program_in_path ("gdb");
+  const char *argv[] = { gdb, "-nx", "-batch", "-ex", "python print('ready')",
+                         "-ex", "python import sys; sys.stdin.read()", NULL };
+
+  if (gdb == NULL)
+    {
+      g_test_skip ("no gdb");
+      return;
+    }
+  g_assert_true (pymemd_test_child_spawn (&child, argv, NULL, &error));
+  /* It printed "ready" from Python: it must be found. */
+  process = examine_real (child.pid, &error);
+  g_assert_no_error (error);
+  g_assert_false (pymemd_process_get_exe_is_python (process));
+  g_assert_cmpuint (pymemd_process_get_python_version (process), >=, 300);
+  pymemd_test_child_stop (&child);
+}
+
 static void
 test_not_python (void)
 {
@@ -441,6 +466,7 @@ main (int argc, char **argv)
   g_test_add_func ("/discovery/renamed-argv0", test_renamed_argv0);
   g_test_add_func ("/discovery/renamed-binary", test_renamed_binary);
   g_test_add_func ("/discovery/embedded", test_embedded);
+  g_test_add_func ("/discovery/gdb", test_gdb);
   g_test_add_func ("/discovery/not-python", test_not_python);
   g_test_add_func ("/discovery/pid-reuse-real", test_pid_reuse_real);
   g_test_add_func ("/discovery/exit-real", test_exit_real);
