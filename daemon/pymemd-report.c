@@ -173,6 +173,8 @@ pymemd_report_build (PymemdScanner *scanner)
 
   for (guint i = 0; i < processes->len; i++)
     pymemd_counters_add (&totals, pymemd_process_get_rollup (g_ptr_array_index (processes, i)));
+  if (processes->len == 0)
+    totals.present = (1u << PYMEMD_N_FIELDS) - 1; /* nothing to sum is 0, not unknown */
 
   json_builder_begin_object (builder);
   add_size (builder, "version", PYMEMD_REPORT_VERSION);

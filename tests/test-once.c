@@ -233,6 +233,54 @@ test_live_process (void)
   pymemd_test_child_stop (&child);
 }
 
+/* As an ordinary user: own processes only, smaps figures, no exact pass
+ * and the reason why. Runs both sides as nobody through setpriv. */
+static void
+test_unprivileged (void)
+{
+  g_autofree char *setpriv = g_find_program_in_path ("setpriv");
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *out = NULL;
+  PymemdTestChild child;
+  JsonObject *report, *p;
+  int status;
+
+  if (!pymemd_test_is_root () || setpriv == NULL || pymemd_test_python () == NULL)
+    {
+      g_test_skip ("needs root, setpriv and python3 to act as nobody");
+      return;
+    }
+  {
+    const char *argv[] = { setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                           pymemd_test_python (), "-c", "import sys; print('ready', flush=True); sys.stdin.read()",
+                           NULL };
+    g_assert_true (pymemd_test_child_spawn (&child, argv, NULL, &error));
+  }
+  {
+    const char *argv[] = { setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                           pymemd_bin (), "--once", NULL };
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+                                 NULL, &out, NULL, &status, &error));
+  }
+  g_assert_no_error (error);
+  g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+  g_assert_true (json_parser_load_from_data (parser, out, -1, &error));
+  report = json_node_get_object (json_parser_get_root (parser));
+  g_assert_false (json_object_get_boolean_member (report, "exact"));
+  g_assert_nonnull (strstr (json_object_get_string_member (report, "exact_error"), "root"));
+  /* Its own interpreter is there with smaps figures; root's are not. */
+  p = find_process (report, child.pid);
+  g_assert_nonnull (p);
+  g_assert_cmpint (json_object_get_int_member (p, "rss"), >, 0);
+  g_assert_false (json_object_get_null_member (p, "categories"));
+  g_assert_true (json_object_get_null_member (p, "exact"));
+  for (guint i = 0; i < json_array_get_length (json_object_get_array_member (report, "processes")); i++)
+    g_assert_cmpint (json_object_get_int_member (json_array_get_object_element (
+                       json_object_get_array_member (report, "processes"), i), "uid"), !=, 0);
+  pymemd_test_child_stop (&child);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -244,5 +292,6 @@ main (int argc, char **argv)
   g_test_add_func ("/once/fixture-report", test_fixture_report);
   g_test_add_func ("/once/absent-fields", test_absent_fields);
   g_test_add_func ("/once/live-process", test_live_process);
+  g_test_add_func ("/once/unprivileged", test_unprivileged);
   return g_test_run ();
 }

@@ -4,7 +4,7 @@
 set -eu
 
 packages="build-essential autoconf automake autopoint gettext pkg-config
-libglib2.0-dev libjson-glib-dev libelf-dev python3 python3-dev jq"
+libglib2.0-dev libjson-glib-dev libelf-dev python3 python3-dev jq valgrind gdb"
 
 missing=""
 for p in $packages; do

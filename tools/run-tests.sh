@@ -1,7 +1,8 @@
 #!/bin/sh
 # The README's second command: installs what is missing, then builds and
-# runs every test twice, in _build (warnings are errors) and in _build-asan
-# (AddressSanitizer + UndefinedBehaviorSanitizer), each out of tree.
+# runs every test three times, each out of tree: in _build (warnings are
+# errors), in _build-asan (AddressSanitizer + UndefinedBehaviorSanitizer) and
+# in _build-valgrind (every test program under valgrind).
 # Set PYMEMD_DISTCHECK=1 to also run make distcheck.
 set -eu
 cd "$(dirname "$0")/.."
@@ -12,17 +13,18 @@ NOCONFIGURE=1 ./autogen.sh >/dev/null 2>&1
 [ -f Makefile ] && make -s distclean >/dev/null 2>&1 || true
 
 status=0
-for variant in plain asan; do
+for variant in plain asan valgrind; do
   dir="$src/_build"
   flags="--enable-werror"
-  if [ "$variant" = asan ]; then
-    dir="$src/_build-asan"
-    flags="$flags --enable-sanitizers"
-  fi
+  valgrind=0
+  case $variant in
+    asan) dir="$src/_build-asan"; flags="$flags --enable-sanitizers" ;;
+    valgrind) dir="$src/_build-valgrind"; valgrind=1 ;;
+  esac
   rm -rf "$dir"
   mkdir -p "$dir"
   (cd "$dir" && "$src/configure" --quiet $flags && make -s -j"$(nproc)" &&
-   make -s -j"$(nproc)" check) || status=1
+   make -s -j"$(nproc)" check PYMEMD_VALGRIND=$valgrind) || status=1
 done
 
 if [ "${PYMEMD_DISTCHECK:-0}" = 1 ]; then
