@@ -211,12 +211,10 @@ at_eof (int fd)
   return n == 0;
 }
 
-gssize
-pymemd_procfs_read_file_at (int         dirfd,
-                            const char *name,
-                            char       *buf,
-                            gsize       size,
-                            GError    **error)
+/* Reads DIRFD/NAME into BUF; with WHOLE, a file longer than the buffer is
+ * an error rather than cut short. */
+static gssize
+read_at (int dirfd, const char *name, char *buf, gsize size, gboolean whole, GError **error)
 {
   gsize len;
   int fd;
@@ -231,7 +229,7 @@ pymemd_procfs_read_file_at (int         dirfd,
       close (fd);
       return -1;
     }
-  if (len == size - 1 && !at_eof (fd))
+  if (whole && len == size - 1 && !at_eof (fd))
     {
       close (fd);
       g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_TOO_LARGE,
@@ -243,24 +241,15 @@ pymemd_procfs_read_file_at (int         dirfd,
 }
 
 gssize
-pymemd_procfs_read_prefix_at (int         dirfd,
-                              const char *name,
-                              char       *buf,
-                              gsize       size,
-                              GError    **error)
+pymemd_procfs_read_file_at (int dirfd, const char *name, char *buf, gsize size, GError **error)
 {
-  gsize len;
-  int fd;
+  return read_at (dirfd, name, buf, size, TRUE, error);
+}
 
-  g_return_val_if_fail (size > 1, -1);
-
-  fd = pymemd_procfs_open_at (dirfd, name, error);
-  if (fd < 0)
-    return -1;
-  if (!read_up_to (fd, buf, size, &len, name, error))
-    len = (gsize) -1;
-  close (fd);
-  return (gssize) len;
+gssize
+pymemd_procfs_read_prefix_at (int dirfd, const char *name, char *buf, gsize size, GError **error)
+{
+  return read_at (dirfd, name, buf, size, FALSE, error);
 }
 
 char *

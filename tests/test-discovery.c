@@ -44,38 +44,6 @@ update (PymemdDiscovery *discovery, GPtrArray *added, GPtrArray *removed)
   g_assert_no_error (error);
 }
 
-static char *
-copy_fixture (const char *name)
-{
-  g_autofree char *src = pymemd_test_data_path (name);
-  char *tmp = pymemd_test_mkdtemp ();
-  char *root = g_build_filename (tmp, "proc", NULL);
-
-  pymemd_test_copy_tree (src, root);
-  g_free (tmp);
-  return root;
-}
-
-static void
-remove_fixture (char *root)
-{
-  g_autofree char *tmp = g_path_get_dirname (root);
-  pymemd_test_rm_rf (tmp);
-  g_free (root);
-}
-
-static gboolean
-have_fixture_python (void)
-{
-  /* The fixtures' exe links point at Debian 12's interpreter. */
-  if (!g_file_test ("/usr/bin/python3.11", G_FILE_TEST_EXISTS))
-    {
-      g_test_skip ("fixtures need /usr/bin/python3.11 as their exe target");
-      return FALSE;
-    }
-  return TRUE;
-}
-
 static void
 test_fixture (void)
 {
@@ -85,7 +53,7 @@ test_fixture (void)
   g_autoptr(GPtrArray) processes = NULL;
   PymemdProcess *p;
 
-  if (!have_fixture_python ())
+  if (!pymemd_test_need_fixture_python ())
     return;
   root = pymemd_test_data_path ("proc-mixed");
   discovery = discovery_for (root);
@@ -137,9 +105,9 @@ test_pid_reuse_fixture (void)
   g_autoptr(GPtrArray) removed = g_ptr_array_new_with_free_func (g_object_unref);
   g_autofree char *dir = NULL, *saved = NULL;
 
-  if (!have_fixture_python ())
+  if (!pymemd_test_need_fixture_python ())
     return;
-  root = copy_fixture ("proc-mixed");
+  root = pymemd_test_copy_fixture ("proc-mixed");
   discovery = discovery_for (root);
   update (discovery, NULL, NULL);
 
@@ -157,7 +125,7 @@ test_pid_reuse_fixture (void)
   g_assert_cmpuint (pymemd_process_get_start_time (g_ptr_array_index (removed, 0)), ==, 25589);
   g_assert_cmpint (pymemd_process_get_pid (g_ptr_array_index (added, 0)), ==, 1001);
   g_assert_cmpuint (pymemd_process_get_start_time (g_ptr_array_index (added, 0)), ==, 999999);
-  remove_fixture (root);
+  pymemd_test_remove_fixture (root);
 }
 
 /* An interpreter that execs into something else stops being one. */
@@ -170,9 +138,9 @@ test_exec_fixture (void)
   g_autoptr(GPtrArray) processes = NULL;
   g_autofree char *exe = NULL;
 
-  if (!have_fixture_python ())
+  if (!pymemd_test_need_fixture_python ())
     return;
-  root = copy_fixture ("proc-mixed");
+  root = pymemd_test_copy_fixture ("proc-mixed");
   discovery = discovery_for (root);
   update (discovery, NULL, NULL);
   exe = g_strdup_printf ("%s/1002/exe", root);
@@ -183,7 +151,7 @@ test_exec_fixture (void)
   processes = pymemd_discovery_get_processes (discovery);
   g_assert_null (find_pid (processes, 1002));
   g_assert_nonnull (find_pid (processes, 1001));
-  remove_fixture (root);
+  pymemd_test_remove_fixture (root);
 }
 
 static PymemdProcess *

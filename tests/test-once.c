@@ -131,11 +131,8 @@ test_fixture_report (void)
   g_autofree char *root = pymemd_test_data_path ("proc-mixed");
   JsonObject *report, *p, *categories, *totals;
 
-  if (!g_file_test ("/usr/bin/python3.11", G_FILE_TEST_EXISTS))
-    {
-      g_test_skip ("fixtures need /usr/bin/python3.11 as their exe target");
-      return;
-    }
+  if (!pymemd_test_need_fixture_python ())
+    return;
   g_assert_cmpint (run_pymemd (&run, "--once", "--proc", root, NULL), ==, 0);
   report = parse_report (&run, parser);
   g_assert_false (json_object_get_boolean_member (report, "exact"));
@@ -174,20 +171,16 @@ test_absent_fields (void)
 {
   g_auto(Run) run = { 0 };
   g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autofree char *src = pymemd_test_data_path ("proc-mixed");
   g_autofree char *old = pymemd_test_data_path ("bad/smaps_rollup-missing-fields");
-  g_autofree char *tmp = pymemd_test_mkdtemp ();
-  g_autofree char *root = g_build_filename (tmp, "proc", NULL);
-  g_autofree char *target = g_build_filename (root, "1002", "smaps_rollup", NULL);
+  g_autofree char *target = NULL;
   g_autofree char *text = NULL;
+  char *root;
   JsonObject *p;
 
-  if (!g_file_test ("/usr/bin/python3.11", G_FILE_TEST_EXISTS))
-    {
-      g_test_skip ("fixtures need /usr/bin/python3.11 as their exe target");
-      return;
-    }
-  pymemd_test_copy_tree (src, root);
+  if (!pymemd_test_need_fixture_python ())
+    return;
+  root = pymemd_test_copy_fixture ("proc-mixed");
+  target = g_build_filename (root, "1002", "smaps_rollup", NULL);
   g_assert_true (g_file_get_contents (old, &text, NULL, NULL));
   g_assert_true (g_file_set_contents (target, text, -1, NULL));
   g_assert_cmpint (run_pymemd (&run, "--once", "--proc", root, NULL), ==, 0);
@@ -196,7 +189,7 @@ test_absent_fields (void)
   g_assert_true (json_object_get_null_member (p, "swap_pss"));
   g_assert_true (json_object_get_null_member (p, "locked"));
   g_assert_cmpint (json_object_get_int_member (p, "rss"), ==, 128960 * 1024);
-  pymemd_test_rm_rf (tmp);
+  pymemd_test_remove_fixture (root);
 }
 
 static void

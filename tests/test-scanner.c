@@ -187,25 +187,6 @@ test_rollup_equals_mappings (void)
   pymemd_test_child_stop (&child);
 }
 
-static char *
-copy_fixture (const char *name)
-{
-  g_autofree char *src = pymemd_test_data_path (name);
-  g_autofree char *tmp = pymemd_test_mkdtemp ();
-  char *root = g_build_filename (tmp, "proc", NULL);
-
-  pymemd_test_copy_tree (src, root);
-  return root;
-}
-
-static void
-remove_fixture (char *root)
-{
-  g_autofree char *tmp = g_path_get_dirname (root);
-  pymemd_test_rm_rf (tmp);
-  g_free (root);
-}
-
 /* A process whose files vanish between passes is skipped, and the scan
  * goes on: 1002 loses smaps_rollup, the GTK app loses smaps. */
 static void
@@ -217,12 +198,9 @@ test_vanishing (void)
   g_autoptr(GPtrArray) processes = NULL;
   g_autofree char *rollup = NULL, *smaps = NULL;
 
-  if (!g_file_test ("/usr/bin/python3.11", G_FILE_TEST_EXISTS))
-    {
-      g_test_skip ("fixtures need /usr/bin/python3.11 as their exe target");
-      return;
-    }
-  root = copy_fixture ("proc-mixed");
+  if (!pymemd_test_need_fixture_python ())
+    return;
+  root = pymemd_test_copy_fixture ("proc-mixed");
   rollup = g_build_filename (root, "1002", "smaps_rollup", NULL);
   smaps = g_build_filename (root, "1001", "smaps", NULL);
   scanner = scanner_for (root);
@@ -247,7 +225,7 @@ test_vanishing (void)
   g_assert_no_error (error);
   processes = pymemd_scanner_get_processes (scanner);
   g_assert_cmpuint (processes->len, ==, 0);
-  remove_fixture (root);
+  pymemd_test_remove_fixture (root);
 }
 
 /* Real processes that exit while scans run: every scan succeeds. */

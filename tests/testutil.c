@@ -42,6 +42,15 @@ pymemd_test_is_root (void)
   return geteuid () == 0;
 }
 
+gboolean
+pymemd_test_need_fixture_python (void)
+{
+  if (g_file_test ("/usr/bin/python3.11", G_FILE_TEST_EXISTS))
+    return TRUE;
+  g_test_skip ("fixtures need /usr/bin/python3.11 as their exe target");
+  return FALSE;
+}
+
 char *
 pymemd_test_child_read_line (PymemdTestChild *child, GError **error)
 {
@@ -189,4 +198,24 @@ pymemd_test_copy_tree (const char *src, const char *dest)
                   NULL, &status, &error);
     g_assert_no_error (error);
   }
+}
+
+char *
+pymemd_test_copy_fixture (const char *name)
+{
+  g_autofree char *src = pymemd_test_data_path (name);
+  g_autofree char *tmp = pymemd_test_mkdtemp ();
+  char *root = g_build_filename (tmp, "proc", NULL);
+
+  pymemd_test_copy_tree (src, root);
+  return root;
+}
+
+void
+pymemd_test_remove_fixture (char *root)
+{
+  g_autofree char *tmp = g_path_get_dirname (root);
+
+  pymemd_test_rm_rf (tmp);
+  g_free (root);
 }

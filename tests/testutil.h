@@ -14,6 +14,10 @@ const char *pymemd_test_python (void);
 
 gboolean pymemd_test_is_root (void);
 
+/* The captured fixtures' exe links point at Debian 12's interpreter; FALSE
+ * (and the test marked skipped) where it is not installed. */
+gboolean pymemd_test_need_fixture_python (void);
+
 typedef struct {
   GPid pid;
   int  stdin_fd;   /* writing a line (or closing) tells the child to go on/exit */
@@ -45,6 +49,10 @@ void     pymemd_test_child_stop (PymemdTestChild *child);
  * pymemd_test_rm_rf (). */
 char    *pymemd_test_mkdtemp (void);
 void     pymemd_test_rm_rf (const char *path);
+/* A writable copy of tests/data/NAME as DIR/proc in a new temporary DIR;
+ * pymemd_test_remove_fixture () removes DIR. */
+char    *pymemd_test_copy_fixture (const char *name);
+void     pymemd_test_remove_fixture (char *root);
 /* Copies the directory tree SRC to DEST (symlinks copied as symlinks). */
 void     pymemd_test_copy_tree (const char *src,
                                 const char *dest);
