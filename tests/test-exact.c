@@ -14,6 +14,8 @@
 
 #define PRESENT (G_GUINT64_CONSTANT (1) << 63)
 #define SWAPPED (G_GUINT64_CONSTANT (1) << 62)
+#define EXCLUSIVE (G_GUINT64_CONSTANT (1) << 56)
+#define FILE_PAGE (G_GUINT64_CONSTANT (1) << 61)
 #define KPF_ANON (G_GUINT64_CONSTANT (1) << 12)
 #define KPF_ZERO (G_GUINT64_CONSTANT (1) << 24)
 
@@ -99,7 +101,10 @@ fixture_teardown (Fixture *f, gconstpointer data)
  *     nobody else), 200 (B and one non-Python mapper), one swapped page and
  *     one absent page;
  *   B maps 101, 200, the zero page 300 (free) and 5000 (B's alone, far
- *     away in frame numbers so that kpagecount is read in two windows). */
+ *     away in frame numbers so that kpagecount is read in two windows);
+ *   each also maps one page that pagemap marks exclusive (A's anonymous,
+ *     B's a file page): those have no kpagecount entry at all, since a
+ *     page mapped once needs none. */
 static void
 test_hand_counted (Fixture *f, gconstpointer data)
 {
@@ -124,15 +129,17 @@ test_hand_counted (Fixture *f, gconstpointer data)
   set_page (f, 1, 0x10000 + 3 * p, 0);
   set_page (f, 1, 0x10000 + 4 * p, SWAPPED | 0x1234);
   set_page (f, 1, 0x40000, PRESENT | 100);
+  set_page (f, 1, 0x40000 + p, PRESENT | EXCLUSIVE | 9000000);
   add_mapping (map_a, 0x10000, 0x10000 + 5 * p, 3 * p);
   add_mapping (map_a, 0x20000, 0x20000 + 4 * p, 0); /* no pages: not read */
-  add_mapping (map_a, 0x40000, 0x40000 + p, p);
+  add_mapping (map_a, 0x40000, 0x40000 + 2 * p, 2 * p);
 
   set_page (f, 2, 0x80000, PRESENT | 101);
   set_page (f, 2, 0x80000 + p, PRESENT | 200);
   set_page (f, 2, 0x80000 + 2 * p, PRESENT | 300);
   set_page (f, 2, 0x80000 + 3 * p, PRESENT | 5000);
-  add_mapping (map_b, 0x80000, 0x80000 + 4 * p, 4 * p);
+  set_page (f, 2, 0x80000 + 4 * p, PRESENT | EXCLUSIVE | FILE_PAGE | 9000001);
+  add_mapping (map_b, 0x80000, 0x80000 + 5 * p, 5 * p);
 
   exact = pymemd_exact_new (f->procfs, &error);
   g_assert_no_error (error);
@@ -148,23 +155,23 @@ test_hand_counted (Fixture *f, gconstpointer data)
   close (fd_a);
   close (fd_b);
 
-  g_assert_cmpuint (figures[0].resident, ==, 3 * p);
-  g_assert_cmpuint (figures[0].uss, ==, p);
-  g_assert_cmpuint (figures[0].pss, ==, p + p / 2 + p / 3);
+  g_assert_cmpuint (figures[0].resident, ==, 4 * p);
+  g_assert_cmpuint (figures[0].uss, ==, 2 * p);
+  g_assert_cmpuint (figures[0].pss, ==, 2 * p + p / 2 + p / 3);
   g_assert_cmpuint (figures[0].swapped, ==, p);
-  g_assert_cmpuint (figures[0].sharing[PYMEMD_SHARING_1], ==, 0);
+  g_assert_cmpuint (figures[0].sharing[PYMEMD_SHARING_1], ==, p);
   g_assert_cmpuint (figures[0].sharing[PYMEMD_SHARING_2_TO_4], ==, 3 * p);
 
-  g_assert_cmpuint (figures[1].resident, ==, 3 * p);
-  g_assert_cmpuint (figures[1].uss, ==, p);
-  g_assert_cmpuint (figures[1].pss, ==, p / 2 + p / 3 + p);
+  g_assert_cmpuint (figures[1].resident, ==, 4 * p);
+  g_assert_cmpuint (figures[1].uss, ==, 2 * p);
+  g_assert_cmpuint (figures[1].pss, ==, p / 2 + p / 3 + 2 * p);
   g_assert_cmpuint (figures[1].swapped, ==, 0);
-  g_assert_cmpuint (figures[1].sharing[PYMEMD_SHARING_1], ==, p);
+  g_assert_cmpuint (figures[1].sharing[PYMEMD_SHARING_1], ==, 2 * p);
   g_assert_cmpuint (figures[1].sharing[PYMEMD_SHARING_2_TO_4], ==, 2 * p);
   g_assert_cmpuint (figures[1].sharing[PYMEMD_SHARING_MORE], ==, 0);
 
-  g_assert_cmpuint (set.freed_if_all_exit, ==, 3 * p);           /* 100, 101, 5000 */
-  g_assert_cmpuint (set.freed_if_all_exit_anonymous, ==, 2 * p); /* 100, 5000 */
+  g_assert_cmpuint (set.freed_if_all_exit, ==, 5 * p);           /* 100, 101, 5000, both exclusive */
+  g_assert_cmpuint (set.freed_if_all_exit_anonymous, ==, 3 * p); /* 100, 5000, A's exclusive */
   g_assert_cmpuint (set.shared_only_python, ==, p);              /* 101 */
 }
 
