@@ -25,6 +25,8 @@ struct _PymemdProcess
   gboolean       has_rollup;
   PymemdCounters rollup;
   gint64         sampled_at;
+  gint64         rollup_cost_us;
+  guint64        rollup_due;
 
   gboolean            has_categories;
   PymemdCategoryUsage categories[PYMEMD_N_CATEGORIES];
@@ -150,11 +152,33 @@ pymemd_process_same_exe (PymemdProcess *self, guint64 dev, guint64 inode)
 }
 
 void
-pymemd_process_set_rollup (PymemdProcess *self, const PymemdCounters *rollup, gint64 when)
+pymemd_process_set_rollup (PymemdProcess        *self,
+                           const PymemdCounters *rollup,
+                           gint64                when,
+                           gint64                cost_us)
 {
   self->rollup = *rollup;
   self->has_rollup = TRUE;
   self->sampled_at = when;
+  self->rollup_cost_us = cost_us;
+}
+
+gint64
+pymemd_process_get_rollup_cost (PymemdProcess *self)
+{
+  return self->rollup_cost_us;
+}
+
+guint64
+pymemd_process_get_rollup_due (PymemdProcess *self)
+{
+  return self->rollup_due;
+}
+
+void
+pymemd_process_set_rollup_due (PymemdProcess *self, guint64 tick)
+{
+  self->rollup_due = tick;
 }
 
 const PymemdCounters *

@@ -44,10 +44,17 @@ gboolean    pymemd_process_same_exe (PymemdProcess *self,
                                      guint64        dev,
                                      guint64        inode);
 
-/* The latest smaps_rollup sample (NULL before the first). */
+/* The latest smaps_rollup sample (NULL before the first), and how long
+ * reading it took: the kernel held the process's mmap lock that long. */
 void                  pymemd_process_set_rollup (PymemdProcess        *self,
                                                  const PymemdCounters *rollup,
-                                                 gint64                when);
+                                                 gint64                when,
+                                                 gint64                cost_us);
+gint64                pymemd_process_get_rollup_cost (PymemdProcess *self);
+/* The scanner's tick at which the next rollup sample is due. */
+guint64               pymemd_process_get_rollup_due (PymemdProcess *self);
+void                  pymemd_process_set_rollup_due (PymemdProcess *self,
+                                                     guint64        tick);
 const PymemdCounters *pymemd_process_get_rollup (PymemdProcess *self);
 gint64                pymemd_process_get_sampled_at (PymemdProcess *self);
 

@@ -17,8 +17,11 @@ typedef enum {
 
 #define PYMEMD_SCAN_ALL (PYMEMD_SCAN_ROLLUP | PYMEMD_SCAN_DETAIL | PYMEMD_SCAN_EXACT)
 
-/* Per-process cost bounds of the slow passes (see docs/pymemd.8). */
+/* Per-process cost bounds (see docs/pymemd.8, BUDGETS). */
 typedef struct {
+  guint64 rollup_max_stall_us; /* a process whose smaps_rollup read takes longer
+                                  is sampled on fewer ticks, keeping its stall
+                                  to this much per tick on average */
   guint64 detail_max_rss;     /* skip smaps of processes with more RSS (bytes) */
   guint64 detail_max_bytes;   /* stop reading a smaps file past this size */
   guint64 exact_max_mapped;   /* skip pagemap when resident mappings span more (bytes) */

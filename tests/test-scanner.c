@@ -288,6 +288,44 @@ test_budget (void)
   pymemd_test_child_stop (&child);
 }
 
+/* A process whose smaps_rollup read costs more than the stall budget is
+ * sampled on fewer ticks; within budget, on every tick. */
+static void
+test_rollup_pacing (void)
+{
+  g_autoptr(PymemdScanner) scanner = scanner_for ("/proc");
+  g_autoptr(PymemdProcess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  PymemdScanBudget budget;
+  PymemdTestChild child;
+  gint64 first, cost;
+
+  if (!need_python ())
+    return;
+  g_assert_true (pymemd_test_child_spawn_python (&child, IDLE, NULL, &error));
+  pymemd_scanner_get_budget (scanner, &budget);
+  g_assert_cmpuint (budget.rollup_max_stall_us, >=, 1000);
+
+  process = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP, child.pid);
+  first = pymemd_process_get_sampled_at (process);
+  g_clear_object (&process);
+  process = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP, child.pid);
+  g_assert_cmpint (pymemd_process_get_sampled_at (process), >, first);
+  cost = pymemd_process_get_rollup_cost (process);
+  g_assert_cmpint (cost, >, 0);
+  g_clear_object (&process);
+
+  /* A budget of 1 us: the next sample is due "cost" ticks later. */
+  budget.rollup_max_stall_us = 1;
+  pymemd_scanner_set_budget (scanner, &budget);
+  process = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP, child.pid);
+  first = pymemd_process_get_sampled_at (process);
+  g_clear_object (&process);
+  process = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP, child.pid);
+  g_assert_cmpint (pymemd_process_get_sampled_at (process), ==, first);
+  pymemd_test_child_stop (&child);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -299,5 +337,6 @@ main (int argc, char **argv)
   g_test_add_func ("/scanner/vanishing", test_vanishing);
   g_test_add_func ("/scanner/churn", test_churn);
   g_test_add_func ("/scanner/budget", test_budget);
+  g_test_add_func ("/scanner/rollup-pacing", test_rollup_pacing);
   return g_test_run ();
 }
