@@ -205,10 +205,15 @@ pymemd_discovery_examine (PymemdDiscovery *self, int pid, GError **error)
       verdict.is_python = verdict.exe_is_python = TRUE;
       verdict.python_version = pymemd_python_version_from_name (path_basename (exe));
     }
-  mappings = read_maps (dir_fd, error);
-  if (mappings == NULL)
-    goto fail;
-  judge_mappings (self, pid, exe, mappings, &verdict);
+  /* An interpreter named for its version (python3.11) needs no look at its
+   * mappings: reading maps costs as much as the rest of discovery. */
+  if (verdict.python_version == 0)
+    {
+      mappings = read_maps (dir_fd, error);
+      if (mappings == NULL)
+        goto fail;
+      judge_mappings (self, pid, exe, mappings, &verdict);
+    }
 
   if (!verdict.is_python)
     {

@@ -67,6 +67,20 @@ pymemd_status_parse_uid (const char *text, guint32 *uid, GError **error)
   return TRUE;
 }
 
+gboolean
+pymemd_statm_parse_resident (const char *text, guint64 *pages, GError **error)
+{
+  g_auto(GStrv) fields = g_strsplit (text, " ", 3);
+
+  if (g_strv_length (fields) < 3 ||
+      !g_ascii_string_to_unsigned (fields[1], 10, 0, G_MAXUINT64 / 65536, pages, NULL))
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE, _("statm: malformed"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 char *
 pymemd_cmdline_to_string (const char *data, gsize len)
 {

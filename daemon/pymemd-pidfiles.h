@@ -19,6 +19,10 @@ gboolean pymemd_stat_parse (const char *text,
 gboolean pymemd_status_parse_uid (const char *text,
                                   guint32    *uid,
                                   GError    **error);
+/* The resident page count, field 2 of /proc/PID/statm. */
+gboolean pymemd_statm_parse_resident (const char *text,
+                                      guint64    *pages,
+                                      GError    **error);
 /* NUL-separated argv of LEN bytes as one line: NULs become spaces, other
  * control characters '?'; invalid UTF-8 is replaced. */
 char    *pymemd_cmdline_to_string (const char *data,

@@ -7,6 +7,7 @@
 
 #include "pymemd-classify.h"
 #include "pymemd-error.h"
+#include "pymemd-pidfiles.h"
 #include "pymemd-scanner.h"
 #include "pymemd-smaps.h"
 
@@ -128,6 +129,19 @@ pymemd_scanner_get_processes (PymemdScanner *self)
   return processes;
 }
 
+static void
+set_sample (PymemdScanner *self, PymemdProcess *process, const PymemdCounters *counters,
+            gint64 cost)
+{
+  guint64 budget = MAX (self->budget.rollup_max_stall_us, 1);
+
+  pymemd_process_set_rollup (process, counters, g_get_real_time (), cost);
+  /* A huge process stalls for the whole read: sample it on every k-th tick
+   * so that its stall stays within budget on average. */
+  pymemd_process_set_rollup_due (process,
+                                 self->tick + MAX (1, ((guint64) cost + budget - 1) / budget));
+}
+
 static gboolean
 sample_rollup (PymemdScanner *self, PymemdProcess *process, GError **error)
 {
@@ -142,38 +156,8 @@ sample_rollup (PymemdScanner *self, PymemdProcess *process, GError **error)
   cost = g_get_monotonic_time () - start;
   if (len < 0 || !pymemd_rollup_parse (buf, (gsize) len, &counters, error))
     return FALSE;
-  pymemd_process_set_rollup (process, &counters, g_get_real_time (), cost);
-  /* A huge process stalls for the whole read: sample it on every k-th tick
-   * so that its stall stays within budget on average. */
-  pymemd_process_set_rollup_due (
-    process, self->tick + MAX (1, ((guint64) cost + self->budget.rollup_max_stall_us - 1) /
-                                    MAX (self->budget.rollup_max_stall_us, 1)));
+  set_sample (self, process, &counters, cost);
   return TRUE;
-}
-
-static GArray *
-read_smaps (PymemdScanner *self, PymemdProcess *process, GError **error)
-{
-  g_autoptr(GArray) mappings = pymemd_mapping_array_new ();
-  const PymemdCounters *rollup = pymemd_process_get_rollup (process);
-  gboolean ok;
-  int fd;
-
-  if (rollup != NULL && rollup->value[PYMEMD_FIELD_RSS] > self->budget.detail_max_rss)
-    {
-      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_BUDGET,
-                   _("RSS %" G_GUINT64_FORMAT " bytes is over the detail budget of %"
-                     G_GUINT64_FORMAT " bytes: reading smaps would stall the process"),
-                   rollup->value[PYMEMD_FIELD_RSS], self->budget.detail_max_rss);
-      return NULL;
-    }
-  fd = pymemd_procfs_open_at (pymemd_process_get_dir_fd (process), "smaps", error);
-  if (fd < 0)
-    return NULL;
-  ok = pymemd_smaps_parse_fd (fd, "smaps", self->budget.detail_max_bytes, FALSE, mappings,
-                              error);
-  close (fd);
-  return ok ? g_steal_pointer (&mappings) : NULL;
 }
 
 static void
@@ -200,6 +184,62 @@ summarise_categories (PymemdProcess *process, GArray *mappings)
   for (guint i = 0; i < PYMEMD_N_CATEGORIES; i++)
     usage[i].counters.present = present;
   pymemd_process_set_categories (process, usage);
+}
+
+/* The detail budget is decided on statm's resident count, which the kernel
+ * keeps as a counter: no page-table walk, no stall. */
+static gboolean
+within_detail_budget (PymemdScanner *self, PymemdProcess *process, GError **error)
+{
+  char buf[256];
+  guint64 resident;
+
+  if (pymemd_procfs_read_file_at (pymemd_process_get_dir_fd (process), "statm", buf,
+                                  sizeof buf, error) < 0 ||
+      !pymemd_statm_parse_resident (buf, &resident, error))
+    return FALSE;
+  resident *= pymemd_procfs_get_page_size (self->procfs);
+  if (resident > self->budget.detail_max_rss)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_BUDGET,
+                   _("RSS %" G_GUINT64_FORMAT " bytes is over the detail budget of %"
+                     G_GUINT64_FORMAT " bytes: reading smaps would stall the process"),
+                   resident, self->budget.detail_max_rss);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Reads and classifies smaps. Its per-mapping figures also make this
+ * tick's sample: reading smaps_rollup as well would walk the process's
+ * page tables (and stall it) a second time for the same numbers. */
+static GArray *
+read_detail (PymemdScanner *self, PymemdProcess *process, GError **error)
+{
+  g_autoptr(GArray) mappings = pymemd_mapping_array_new ();
+  PymemdCounters sum = { { 0 }, 0 };
+  gint64 start, cost;
+  gboolean ok;
+  int fd;
+
+  if (!within_detail_budget (self, process, error))
+    return NULL;
+  fd = pymemd_procfs_open_at (pymemd_process_get_dir_fd (process), "smaps", error);
+  if (fd < 0)
+    return NULL;
+  start = g_get_monotonic_time ();
+  ok = pymemd_smaps_parse_fd (fd, "smaps", self->budget.detail_max_bytes, FALSE, mappings,
+                              error);
+  cost = g_get_monotonic_time () - start;
+  close (fd);
+  if (!ok)
+    return NULL;
+
+  summarise_categories (process, mappings);
+  for (guint i = 0; i < mappings->len; i++)
+    pymemd_counters_add (&sum, &g_array_index (mappings, PymemdMapping, i).counters);
+  set_sample (self, process, &sum, cost);
+  return g_steal_pointer (&mappings);
 }
 
 static guint64
@@ -270,79 +310,77 @@ finish_exact (PymemdScanner *self, GPtrArray *processes)
     }
 }
 
+/* A process that could not be sampled is left out of this scan; one that
+ * exited is forgotten, so a new process with its pid is examined afresh. */
 static void
-drop_gone (PymemdScanner *self, GPtrArray *processes, guint index)
+drop_failed (PymemdScanner *self, GArray *drop, guint index, PymemdProcess *process,
+             const GError *error)
 {
-  pymemd_discovery_forget (self->discovery, g_ptr_array_index (processes, index));
-  g_ptr_array_remove_index (processes, index);
+  if (g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_GONE))
+    pymemd_discovery_forget (self->discovery, process);
+  else
+    g_debug ("pid %d: %s", pymemd_process_get_pid (process), error->message);
+  g_array_append_val (drop, index);
 }
 
 gboolean
 pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
 {
   g_autoptr(GPtrArray) processes = NULL;
-  g_autoptr(GArray) gone = NULL;
+  g_autoptr(GArray) drop = g_array_new (FALSE, FALSE, sizeof (guint));
+  gboolean detail = (flags & (PYMEMD_SCAN_DETAIL | PYMEMD_SCAN_EXACT)) != 0;
   gboolean exact;
 
   if (!pymemd_discovery_update (self->discovery, NULL, NULL, error))
     return FALSE;
   processes = pymemd_discovery_get_processes (self->discovery);
   self->timestamp = g_get_real_time ();
-  if (flags & PYMEMD_SCAN_ROLLUP)
-    self->tick++;
-
-  for (guint i = processes->len; i > 0 && (flags & PYMEMD_SCAN_ROLLUP); i--)
-    {
-      PymemdProcess *process = g_ptr_array_index (processes, i - 1);
-      g_autoptr(GError) local_error = NULL;
-
-      if (pymemd_process_get_rollup_due (process) > self->tick &&
-          pymemd_process_get_rollup (process) != NULL)
-        continue;
-      if (sample_rollup (self, process, &local_error))
-        continue;
-      if (g_error_matches (local_error, PYMEMD_ERROR, PYMEMD_ERROR_GONE))
-        {
-          drop_gone (self, processes, i - 1);
-          continue;
-        }
-      g_debug ("pid %d: %s", pymemd_process_get_pid (g_ptr_array_index (processes, i - 1)),
-               local_error->message);
-      g_ptr_array_remove_index (processes, i - 1);
-    }
-
-  if (!(flags & (PYMEMD_SCAN_DETAIL | PYMEMD_SCAN_EXACT)))
-    return TRUE;
+  self->tick++;
 
   exact = (flags & PYMEMD_SCAN_EXACT) && ensure_exact (self);
   if (exact)
     pymemd_exact_begin (self->exact, processes->len);
-  gone = g_array_new (FALSE, FALSE, sizeof (guint));
+
   for (guint i = 0; i < processes->len; i++)
     {
       PymemdProcess *process = g_ptr_array_index (processes, i);
       g_autoptr(GError) local_error = NULL;
-      g_autoptr(GArray) mappings = read_smaps (self, process, &local_error);
 
-      if (g_error_matches (local_error, PYMEMD_ERROR, PYMEMD_ERROR_GONE))
-        g_array_append_val (gone, i);
-      if (mappings == NULL)
+      if (detail)
         {
+          g_autoptr(GArray) mappings = read_detail (self, process, &local_error);
+
+          if (mappings != NULL)
+            {
+              if (exact && self->exact != NULL)
+                add_to_exact (self, i, process, mappings);
+              continue;
+            }
           pymemd_process_set_detail_error (process, local_error);
           pymemd_process_set_exact_error (process, local_error);
-          continue;
+          /* Over budget: it still gets its (paced) rollup sample below. */
+          if (!g_error_matches (local_error, PYMEMD_ERROR, PYMEMD_ERROR_BUDGET))
+            {
+              drop_failed (self, drop, i, process, local_error);
+              continue;
+            }
+          g_clear_error (&local_error);
         }
-      summarise_categories (process, mappings);
-      if (exact && self->exact != NULL)
-        add_to_exact (self, i, process, mappings);
+      else if (!(flags & PYMEMD_SCAN_ROLLUP) ||
+               (pymemd_process_get_rollup_due (process) > self->tick &&
+                pymemd_process_get_rollup (process) != NULL))
+        continue;
+      if (!sample_rollup (self, process, &local_error))
+        drop_failed (self, drop, i, process, local_error);
     }
+
   if (exact && self->exact != NULL)
     finish_exact (self, processes);
-  else if (self->exact_error != NULL)
+  else if (detail && self->exact_error != NULL)
     for (guint i = 0; i < processes->len; i++)
       pymemd_process_set_exact_error (g_ptr_array_index (processes, i), self->exact_error);
-  /* Slots are indices: drop the vanished only once the exact pass is done. */
-  for (guint i = gone->len; i > 0; i--)
-    drop_gone (self, processes, g_array_index (gone, guint, i - 1));
+  /* Slots are indices: drop processes only once the exact pass is done. */
+  for (guint i = drop->len; i > 0; i--)
+    g_ptr_array_remove_index (processes, g_array_index (drop, guint, i - 1));
   return TRUE;
 }
