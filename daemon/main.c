@@ -5,10 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
 
+#include "pymemd-daemon.h"
 #include "pymemd-error.h"
 #include "pymemd-report.h"
 #include "pymemd-scanner.h"
@@ -58,10 +60,34 @@ int
 main (int argc, char **argv)
 {
   gboolean once = FALSE, version = FALSE, verbose = FALSE;
+  gboolean system_bus = FALSE, session_bus = FALSE, replace = FALSE;
+  double interval = 0, detail_interval = 0;
   g_autofree char *proc_root = NULL;
+  g_autofree char *address = NULL;
+  g_autofree char *config_path = NULL;
+  g_autofree char *state_dir = NULL;
+  g_autofree char *runtime_dir = NULL;
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
+  PymemdDaemonOptions options = { 0 };
   const GOptionEntry entries[] = {
+    { "system", 0, 0, G_OPTION_ARG_NONE, &system_bus,
+      N_("Serve on the system bus (the default as root)"), NULL },
+    { "session", 0, 0, G_OPTION_ARG_NONE, &session_bus,
+      N_("Serve on the session bus, watching only this user's processes"), NULL },
+    { "address", 0, 0, G_OPTION_ARG_STRING, &address, N_("Serve on the bus at ADDRESS"),
+      N_("ADDRESS") },
+    { "replace", 0, 0, G_OPTION_ARG_NONE, &replace, N_("Replace a running pymemd"), NULL },
+    { "interval", 0, 0, G_OPTION_ARG_DOUBLE, &interval,
+      N_("Seconds between rollup scans (default 2)"), N_("SECONDS") },
+    { "detail-interval", 0, 0, G_OPTION_ARG_DOUBLE, &detail_interval,
+      N_("Seconds between detail and exact passes (default 30)"), N_("SECONDS") },
+    { "config", 0, 0, G_OPTION_ARG_FILENAME, &config_path,
+      N_("Read the configuration from FILE"), N_("FILE") },
+    { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
+      N_("Keep state in DIR (default $STATE_DIRECTORY or /var/lib/pymemd)"), N_("DIR") },
+    { "runtime-dir", 0, 0, G_OPTION_ARG_FILENAME, &runtime_dir,
+      N_("Keep sockets in DIR (default $RUNTIME_DIRECTORY or /run/pymemd)"), N_("DIR") },
     { "once", 0, 0, G_OPTION_ARG_NONE, &once,
       N_("Scan once (rollup, detail and exact passes), print a JSON report and exit"), NULL },
     { "proc", 0, 0, G_OPTION_ARG_FILENAME, &proc_root,
@@ -100,11 +126,40 @@ main (int argc, char **argv)
     g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
   raise_fd_limit ();
 
-  if (!once)
+  if (once)
+    return run_once (proc_root != NULL ? proc_root : "/proc");
+
+  if ((system_bus + session_bus + (address != NULL)) > 1)
     {
-      g_printerr ("pymemd: %s\n",
-                  _("This version only scans once: run “pymemd --once”"));
+      g_printerr ("pymemd: %s\n", _("Choose one of --system, --session and --address"));
       return EXIT_USAGE;
     }
-  return run_once (proc_root != NULL ? proc_root : "/proc");
+  if (session_bus && geteuid () == 0)
+    {
+      g_printerr ("pymemd: %s\n",
+                  _("--session watches one user's processes and refuses to run as root; "
+                    "use --system"));
+      return EXIT_USAGE;
+    }
+  if (!session_bus && address == NULL && geteuid () != 0)
+    {
+      g_printerr ("pymemd: %s\n",
+                  _("The system service runs as root; as a user, run “pymemd --session”"));
+      return EXIT_USAGE;
+    }
+  options.bus = address != NULL ? PYMEMD_BUS_ADDRESS
+                : session_bus   ? PYMEMD_BUS_SESSION
+                                : PYMEMD_BUS_SYSTEM;
+  options.address = address;
+  options.replace = replace;
+  options.config_path = config_path;
+  options.proc_root = proc_root != NULL ? proc_root : "/proc";
+  options.interval = interval;
+  options.detail_interval = detail_interval;
+  if (interval < 0 || detail_interval < 0)
+    {
+      g_printerr ("pymemd: %s\n", _("Intervals are positive numbers of seconds"));
+      return EXIT_USAGE;
+    }
+  return pymemd_daemon_run (&options);
 }

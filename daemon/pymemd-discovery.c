@@ -36,6 +36,7 @@ struct _PymemdDiscovery
   GHashTable     *others;       /* pid -> OtherProcess */
   guint           update_count;
   guint           recheck_interval;
+  gint64          owner;
 };
 
 G_DEFINE_TYPE (PymemdDiscovery, pymemd_discovery, G_TYPE_OBJECT)
@@ -64,6 +65,7 @@ pymemd_discovery_init (PymemdDiscovery *self)
   self->interpreters = g_hash_table_new_full (NULL, NULL, NULL, g_object_unref);
   self->others = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   self->recheck_interval = 15;
+  self->owner = -1;
 }
 
 PymemdDiscovery *
@@ -74,6 +76,12 @@ pymemd_discovery_new (PymemdProcfs *procfs, PymemdElfCache *elf_cache)
   self->procfs = g_object_ref (procfs);
   self->elf_cache = g_object_ref (elf_cache);
   return self;
+}
+
+void
+pymemd_discovery_set_owner (PymemdDiscovery *self, gint64 owner)
+{
+  self->owner = owner;
 }
 
 void
@@ -311,6 +319,11 @@ update_pid (PymemdDiscovery *self, int pid, GPtrArray *added, GPtrArray *removed
     }
 
   process = pymemd_discovery_examine (self, pid, &error);
+  if (process != NULL && self->owner >= 0 && pymemd_process_get_uid (process) != self->owner)
+    {
+      g_clear_object (&process);
+      g_set_error (&error, PYMEMD_ERROR, PYMEMD_ERROR_NOT_PYTHON, "another user's");
+    }
   if (process == NULL)
     {
       if (!g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_NOT_PYTHON) &&

@@ -20,6 +20,10 @@ PymemdDiscovery *pymemd_discovery_new (PymemdProcfs   *procfs,
 void       pymemd_discovery_set_recheck_interval (PymemdDiscovery *self,
                                                   guint            updates);
 
+/* Only OWNER's interpreters are reported (-1, the default: everyone's). */
+void       pymemd_discovery_set_owner (PymemdDiscovery *self,
+                                       gint64           owner);
+
 /* Rescans the process list. ADDED and REMOVED, when not NULL, receive the
  * PymemdProcess objects that appeared or went away. */
 gboolean   pymemd_discovery_update (PymemdDiscovery *self,

@@ -15,6 +15,8 @@ static const GDBusErrorEntry pymemd_error_entries[] = {
   { PYMEMD_ERROR_BUDGET, "org.pymemd.Error.Budget" },
   { PYMEMD_ERROR_INVALID_ARGS, "org.pymemd.Error.InvalidArgs" },
   { PYMEMD_ERROR_NOT_PYTHON, "org.pymemd.Error.NotPython" },
+  { PYMEMD_ERROR_NO_SUCH_PROCESS, "org.pymemd.Error.NoSuchProcess" },
+  { PYMEMD_ERROR_LIMIT_EXCEEDED, "org.pymemd.Error.LimitExceeded" },
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (pymemd_error_entries) == PYMEMD_ERROR_LAST + 1);

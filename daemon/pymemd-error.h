@@ -16,9 +16,11 @@ typedef enum {
   PYMEMD_ERROR_BUDGET,        /* skipped: the per-process cost budget would be exceeded */
   PYMEMD_ERROR_INVALID_ARGS,  /* a caller's argument was out of range */
   PYMEMD_ERROR_NOT_PYTHON,    /* the process is not a CPython interpreter */
+  PYMEMD_ERROR_NO_SUCH_PROCESS, /* no watched interpreter has that pid */
+  PYMEMD_ERROR_LIMIT_EXCEEDED,  /* a per-client or global limit is reached */
 } PymemdError;
 
-#define PYMEMD_ERROR_LAST PYMEMD_ERROR_NOT_PYTHON
+#define PYMEMD_ERROR_LAST PYMEMD_ERROR_LIMIT_EXCEEDED
 
 GQuark pymemd_error_quark (void);
 

@@ -31,6 +31,7 @@ struct _PymemdProcess
   gboolean            has_categories;
   PymemdCategoryUsage categories[PYMEMD_N_CATEGORIES];
   GError             *detail_error;
+  GArray             *top_mappings;
 
   gboolean           has_exact;
   PymemdExactFigures exact;
@@ -50,6 +51,7 @@ pymemd_process_finalize (GObject *object)
   g_free (self->cmdline);
   g_clear_error (&self->detail_error);
   g_clear_error (&self->exact_error);
+  g_clear_pointer (&self->top_mappings, g_array_unref);
   G_OBJECT_CLASS (pymemd_process_parent_class)->finalize (object);
 }
 
@@ -218,6 +220,19 @@ const GError *
 pymemd_process_get_detail_error (PymemdProcess *self)
 {
   return self->detail_error;
+}
+
+void
+pymemd_process_set_top_mappings (PymemdProcess *self, GArray *mappings)
+{
+  g_clear_pointer (&self->top_mappings, g_array_unref);
+  self->top_mappings = g_array_ref (mappings);
+}
+
+GArray *
+pymemd_process_get_top_mappings (PymemdProcess *self)
+{
+  return self->top_mappings;
 }
 
 void

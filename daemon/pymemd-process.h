@@ -66,6 +66,11 @@ void  pymemd_process_set_detail_error (PymemdProcess *self,
                                        const GError  *error);
 const GError *pymemd_process_get_detail_error (PymemdProcess *self);
 
+/* The largest mappings of the latest detail pass, by PSS (PymemdMapping). */
+void    pymemd_process_set_top_mappings (PymemdProcess *self,
+                                         GArray        *mappings);
+GArray *pymemd_process_get_top_mappings (PymemdProcess *self);
+
 /* The latest exact pass, or why there is none. */
 void  pymemd_process_set_exact (PymemdProcess            *self,
                                 const PymemdExactFigures *exact);

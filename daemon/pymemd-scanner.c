@@ -13,6 +13,8 @@
 
 /* smaps_rollup is under 1 KiB today; room for many new fields. */
 #define ROLLUP_BUFFER 8192
+/* How many of its largest mappings a process keeps between detail passes. */
+#define TOP_MAPPINGS 16
 
 struct _PymemdScanner
 {
@@ -88,6 +90,12 @@ pymemd_scanner_set_budget (PymemdScanner *self, const PymemdScanBudget *budget)
   self->budget = *budget;
 }
 
+void
+pymemd_scanner_set_owner (PymemdScanner *self, gint64 owner)
+{
+  pymemd_discovery_set_owner (self->discovery, owner);
+}
+
 PymemdProcfs *
 pymemd_scanner_get_procfs (PymemdScanner *self)
 {
@@ -158,6 +166,31 @@ sample_rollup (PymemdScanner *self, PymemdProcess *process, GError **error)
     return FALSE;
   set_sample (self, process, &counters, cost);
   return TRUE;
+}
+
+static gint
+compare_pss_descending (gconstpointer a, gconstpointer b)
+{
+  guint64 x = ((const PymemdMapping *) a)->counters.value[PYMEMD_FIELD_PSS];
+  guint64 y = ((const PymemdMapping *) b)->counters.value[PYMEMD_FIELD_PSS];
+  return (x < y) - (x > y);
+}
+
+static void
+keep_top_mappings (PymemdProcess *process, GArray *mappings)
+{
+  g_autoptr(GArray) sorted = g_array_sized_new (FALSE, FALSE, sizeof (PymemdMapping), mappings->len);
+  g_autoptr(GArray) top = pymemd_mapping_array_new ();
+
+  g_array_append_vals (sorted, mappings->data, mappings->len); /* shallow: paths borrowed */
+  g_array_sort (sorted, compare_pss_descending);
+  for (guint i = 0; i < MIN (sorted->len, TOP_MAPPINGS); i++)
+    {
+      PymemdMapping copy = g_array_index (sorted, PymemdMapping, i);
+      copy.path = g_strdup (copy.path);
+      g_array_append_val (top, copy);
+    }
+  pymemd_process_set_top_mappings (process, top);
 }
 
 static void
@@ -236,6 +269,7 @@ read_detail (PymemdScanner *self, PymemdProcess *process, GError **error)
     return NULL;
 
   summarise_categories (process, mappings);
+  keep_top_mappings (process, mappings);
   for (guint i = 0; i < mappings->len; i++)
     pymemd_counters_add (&sum, &g_array_index (mappings, PymemdMapping, i).counters);
   set_sample (self, process, &sum, cost);

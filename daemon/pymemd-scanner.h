@@ -42,6 +42,9 @@ gboolean    pymemd_scanner_scan (PymemdScanner   *self,
                                  PymemdScanFlags  flags,
                                  GError         **error);
 
+/* Watch only OWNER's processes (session mode); -1: everyone's. */
+void        pymemd_scanner_set_owner (PymemdScanner *self,
+                                      gint64         owner);
 PymemdProcfs *pymemd_scanner_get_procfs (PymemdScanner *self);
 const char *pymemd_scanner_get_boot_id (PymemdScanner *self);
 gint64      pymemd_scanner_get_timestamp (PymemdScanner *self);

@@ -47,7 +47,7 @@ update (PymemdDiscovery *discovery, GPtrArray *added, GPtrArray *removed)
 static void
 test_fixture (void)
 {
-  g_autofree char *root = NULL;
+  char *root;
   g_autoptr(PymemdDiscovery) discovery = NULL;
   g_autoptr(GPtrArray) added = g_ptr_array_new_with_free_func (g_object_unref);
   g_autoptr(GPtrArray) processes = NULL;
@@ -55,7 +55,7 @@ test_fixture (void)
 
   if (!pymemd_test_need_fixture_python ())
     return;
-  root = pymemd_test_data_path ("proc-mixed");
+  root = pymemd_test_copy_fixture ("proc-mixed");
   discovery = discovery_for (root);
   update (discovery, added, NULL);
   processes = pymemd_discovery_get_processes (discovery);
@@ -77,6 +77,7 @@ test_fixture (void)
   g_ptr_array_set_size (added, 0);
   update (discovery, added, NULL);
   g_assert_cmpuint (added->len, ==, 0);
+  pymemd_test_remove_fixture (root);
 }
 
 static void

@@ -104,10 +104,38 @@ test_usage_errors (void)
   g_assert_nonnull (strstr (bad_option.err, "no-such-option"));
   g_assert_cmpint (run_pymemd (&extra, "--once", "stray", NULL), ==, 2);
   g_assert_nonnull (strstr (extra.err, "stray"));
-  g_assert_cmpint (run_pymemd (&no_mode, NULL), ==, 2);
+  g_assert_cmpint (run_pymemd (&no_mode, "--system", "--session", NULL), ==, 2);
+  g_assert_nonnull (strstr (no_mode.err, "--session"));
   g_assert_cmpint (run_pymemd (&help, "--help", NULL), ==, 0);
   g_assert_nonnull (strstr (help.out, "--once"));
   g_assert_nonnull (strstr (help.out, "--proc"));
+}
+
+/* Service options that can be refused before touching any bus. */
+static void
+test_service_usage (void)
+{
+  g_auto(Run) session_root = { 0 };
+  g_auto(Run) negative = { 0 };
+  g_auto(Run) too_short = { 0 };
+  g_auto(Run) bad_config = { 0 };
+  g_autofree char *tmp = pymemd_test_mkdtemp ();
+  g_autofree char *conf = g_build_filename (tmp, "pymemd.conf", NULL);
+
+  if (pymemd_test_is_root ())
+    {
+      g_assert_cmpint (run_pymemd (&session_root, "--session", NULL), ==, 2);
+      g_assert_nonnull (strstr (session_root.err, "root"));
+    }
+  g_assert_cmpint (run_pymemd (&negative, "--address", "unix:path=/nonexistent", "--interval", "-1", NULL), ==, 2);
+  /* Bounds are checked like the file's, and before connecting. */
+  g_assert_cmpint (run_pymemd (&too_short, "--address", "unix:path=/nonexistent", "--interval", "0.1", NULL), ==, 1);
+  g_assert_nonnull (strstr (too_short.err, "0.1"));
+  g_assert_true (g_file_set_contents (conf, "[monitor]\ninterval=zero\n", -1, NULL));
+  g_assert_cmpint (run_pymemd (&bad_config, "--address", "unix:path=/nonexistent", "--config", conf, NULL), ==, 1);
+  g_assert_nonnull (strstr (bad_config.err, "interval=zero"));
+  g_assert_null (strchr (strchr (bad_config.err, '\n') + 1, '\n'));
+  pymemd_test_rm_rf (tmp);
 }
 
 static void
@@ -128,11 +156,12 @@ test_fixture_report (void)
 {
   g_auto(Run) run = { 0 };
   g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autofree char *root = pymemd_test_data_path ("proc-mixed");
+  char *root;
   JsonObject *report, *p, *categories, *totals;
 
   if (!pymemd_test_need_fixture_python ())
     return;
+  root = pymemd_test_copy_fixture ("proc-mixed");
   g_assert_cmpint (run_pymemd (&run, "--once", "--proc", root, NULL), ==, 0);
   report = parse_report (&run, parser);
   g_assert_false (json_object_get_boolean_member (report, "exact"));
@@ -165,6 +194,7 @@ test_fixture_report (void)
   /* Without frame counts only pages mapped once are vouched for. */
   g_assert_true (json_object_get_null_member (json_object_get_object_member (report, "python_set"),
                                               "shared_only_python"));
+  pymemd_test_remove_fixture (root);
 }
 
 /* A kernel without Pss_Dirty/SwapPss/Locked: those are null, not 0. */
@@ -293,6 +323,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/once/version", test_version);
   g_test_add_func ("/once/usage-errors", test_usage_errors);
+  g_test_add_func ("/once/service-usage", test_service_usage);
   g_test_add_func ("/once/bad-proc-root", test_bad_proc_root);
   g_test_add_func ("/once/fixture-report", test_fixture_report);
   g_test_add_func ("/once/absent-fields", test_absent_fields);

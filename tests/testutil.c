@@ -200,6 +200,28 @@ pymemd_test_copy_tree (const char *src, const char *dest)
   }
 }
 
+/* make dist stores symlinks as copies of their targets, so the fixtures
+ * keep each exe link's target in exe-target and the copy makes the link. */
+static void
+make_exe_links (const char *root)
+{
+  g_autoptr(GDir) dir = g_dir_open (root, 0, NULL);
+  const char *name;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *target_file = g_build_filename (root, name, "exe-target", NULL);
+      g_autofree char *link = g_build_filename (root, name, "exe", NULL);
+      g_autofree char *target = NULL;
+
+      if (!g_file_get_contents (target_file, &target, NULL, NULL))
+        continue;
+      g_strstrip (target);
+      g_assert_cmpint (symlink (target, link), ==, 0);
+    }
+}
+
 char *
 pymemd_test_copy_fixture (const char *name)
 {
@@ -208,6 +230,7 @@ pymemd_test_copy_fixture (const char *name)
   char *root = g_build_filename (tmp, "proc", NULL);
 
   pymemd_test_copy_tree (src, root);
+  make_exe_links (root);
   return root;
 }
 

@@ -1,0 +1,176 @@
+/* Resolves callers to a PymemdViewer: uid via the bus daemon, the inspect-all authorisation via polkit. */
+#include "config.h"
+
+#include <polkit/polkit.h>
+
+#include <glib/gi18n.h>
+
+#include "pymemd-auth.h"
+#include "pymemd-error.h"
+
+struct _PymemdAuth
+{
+  GObject          parent_instance;
+  gboolean         use_polkit;
+  PolkitAuthority *authority;
+  gboolean         authority_failed;
+};
+
+G_DEFINE_TYPE (PymemdAuth, pymemd_auth, G_TYPE_OBJECT)
+
+typedef struct {
+  char        *sender;
+  gboolean     want_all;
+  PymemdViewer viewer;
+} ViewerRequest;
+
+static void
+viewer_request_free (gpointer data)
+{
+  ViewerRequest *request = data;
+
+  g_free (request->sender);
+  g_free (request);
+}
+
+static void
+pymemd_auth_finalize (GObject *object)
+{
+  PymemdAuth *self = PYMEMD_AUTH (object);
+
+  g_clear_object (&self->authority);
+  G_OBJECT_CLASS (pymemd_auth_parent_class)->finalize (object);
+}
+
+static void
+pymemd_auth_class_init (PymemdAuthClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = pymemd_auth_finalize;
+}
+
+static void
+pymemd_auth_init (PymemdAuth *self)
+{
+}
+
+PymemdAuth *
+pymemd_auth_new (gboolean use_polkit)
+{
+  PymemdAuth *self = g_object_new (PYMEMD_TYPE_AUTH, NULL);
+
+  self->use_polkit = use_polkit;
+  return self;
+}
+
+static void
+check_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  ViewerRequest *request = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PolkitAuthorizationResult) answer =
+    polkit_authority_check_authorization_finish (POLKIT_AUTHORITY (source), result, &error);
+
+  if (answer == NULL)
+    g_warning ("polkit: %s", error->message); /* deny, but keep serving */
+  request->viewer.sees_all = answer != NULL && polkit_authorization_result_get_is_authorized (answer);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void
+ask_polkit (PymemdAuth *self, GTask *task)
+{
+  ViewerRequest *request = g_task_get_task_data (task);
+  g_autoptr(PolkitSubject) subject = polkit_system_bus_name_new (request->sender);
+
+  polkit_authority_check_authorization (self->authority, subject, PYMEMD_ACTION_INSPECT_ALL,
+                                        NULL, POLKIT_CHECK_AUTHORIZATION_FLAGS_NONE,
+                                        g_task_get_cancellable (task), check_done, task);
+}
+
+static void
+authority_ready (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  PymemdAuth *self = g_task_get_source_object (task);
+  g_autoptr(GError) error = NULL;
+
+  self->authority = polkit_authority_get_finish (result, &error);
+  if (self->authority == NULL)
+    {
+      /* No polkit here: only root and owners see details. Said once. */
+      g_warning ("polkit is not available (%s): only root sees other users' processes",
+                 error->message);
+      self->authority_failed = TRUE;
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  ask_polkit (self, g_steal_pointer (&task));
+}
+
+static void
+uid_ready (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  PymemdAuth *self = g_task_get_source_object (task);
+  ViewerRequest *request = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
+                                                             &error);
+
+  if (reply == NULL)
+    {
+      g_task_return_new_error (task, PYMEMD_ERROR, PYMEMD_ERROR_ACCESS_DENIED,
+                               _("Cannot tell who is calling: %s"), error->message);
+      return;
+    }
+  g_variant_get (reply, "(u)", &request->viewer.uid);
+  request->viewer.sees_all = request->viewer.uid == 0;
+
+  if (request->viewer.sees_all || !request->want_all || !self->use_polkit ||
+      self->authority_failed)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  if (self->authority == NULL)
+    polkit_authority_get_async (g_task_get_cancellable (task), authority_ready,
+                                g_steal_pointer (&task));
+  else
+    ask_polkit (self, g_steal_pointer (&task));
+}
+
+void
+pymemd_auth_get_viewer_async (PymemdAuth         *self,
+                              GDBusConnection    *connection,
+                              const char         *sender,
+                              gboolean            want_all,
+                              GCancellable       *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer            user_data)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+  ViewerRequest *request = g_new0 (ViewerRequest, 1);
+
+  request->sender = g_strdup (sender);
+  request->want_all = want_all;
+  g_task_set_task_data (task, request, viewer_request_free);
+  g_dbus_connection_call (connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                          "org.freedesktop.DBus", "GetConnectionUnixUser",
+                          g_variant_new ("(s)", sender), G_VARIANT_TYPE ("(u)"),
+                          G_DBUS_CALL_FLAGS_NONE, 5000, cancellable, uid_ready, task);
+}
+
+gboolean
+pymemd_auth_get_viewer_finish (PymemdAuth   *self,
+                               GAsyncResult *result,
+                               PymemdViewer *viewer,
+                               GError      **error)
+{
+  GTask *task = G_TASK (result);
+
+  if (!g_task_propagate_boolean (task, error))
+    return FALSE;
+  *viewer = ((ViewerRequest *) g_task_get_task_data (task))->viewer;
+  return TRUE;
+}

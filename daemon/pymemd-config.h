@@ -1,0 +1,52 @@
+/* The daemon's settings: the defaults, overridden by a strictly validated pymemd.conf (see pymemd.conf(5)). */
+#pragma once
+
+#include <glib-object.h>
+
+#include "pymemd-scanner.h"
+
+G_BEGIN_DECLS
+
+/* Who may attach the helper to a process ([access] attach). Admins are root
+ * and holders of the polkit action org.pymemd.attach. */
+typedef enum {
+  PYMEMD_ATTACH_NONE,  /* nobody */
+  PYMEMD_ATTACH_ADMIN, /* admins, to any process */
+  PYMEMD_ATTACH_OWN,   /* a process's owner to it, and admins to any */
+} PymemdAttachPolicy;
+
+#define PYMEMD_TYPE_CONFIG (pymemd_config_get_type ())
+G_DECLARE_FINAL_TYPE (PymemdConfig, pymemd_config, PYMEMD, CONFIG, GObject)
+
+PymemdConfig *pymemd_config_new (void);
+/* The defaults overridden by PATH. A missing PATH gives the defaults with
+ * MISSING_OK, else PYMEMD_ERROR_GONE; bad content is
+ * PYMEMD_ERROR_INVALID_ARGS, with a one-line message naming the file, the
+ * key, the value and what it may be. */
+PymemdConfig *pymemd_config_load (const char *path,
+                                  gboolean    missing_ok,
+                                  GError    **error);
+
+/* A copy of SELF with the command line's intervals (0: keep SELF's),
+ * validated like the file's. */
+PymemdConfig *pymemd_config_with_intervals (PymemdConfig *self,
+                                            double        interval,
+                                            double        detail_interval,
+                                            GError      **error);
+
+/* The file the settings came from, or NULL for the defaults. */
+const char   *pymemd_config_get_path (PymemdConfig *self);
+/* Seconds between rollup passes. */
+double        pymemd_config_get_interval (PymemdConfig *self);
+/* Seconds between detail (and exact) passes; at least the interval. */
+double        pymemd_config_get_detail_interval (PymemdConfig *self);
+void          pymemd_config_get_budget (PymemdConfig     *self,
+                                        PymemdScanBudget *out);
+/* The change threshold of subscriptions that set none. */
+guint64       pymemd_config_get_min_change_bytes (PymemdConfig *self);
+/* Seconds: the floor for subscriptions' min-interval. */
+double        pymemd_config_get_min_signal_interval (PymemdConfig *self);
+guint         pymemd_config_get_max_subscriptions_per_client (PymemdConfig *self);
+PymemdAttachPolicy pymemd_config_get_attach (PymemdConfig *self);
+
+G_END_DECLS

@@ -1,0 +1,233 @@
+/* Runs pymemd as a service: owns org.pymemd.Monitor1, talks to systemd, reloads its configuration on SIGHUP. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+#include <glib/gi18n.h>
+#include <systemd/sd-daemon.h>
+
+#include "pymemd-auth.h"
+#include "pymemd-config.h"
+#include "pymemd-daemon.h"
+#include "pymemd-dbus.h"
+#include "pymemd-monitor.h"
+
+#define DEFAULT_CONFIG SYSCONFDIR "/pymemd/pymemd.conf"
+
+typedef struct {
+  const PymemdDaemonOptions *options;
+  GMainLoop                 *loop;
+  GDBusConnection           *connection;
+  PymemdMonitor             *monitor;
+  PymemdAuth                *auth;
+  PymemdDbusService         *service;
+  int                        status;
+  gboolean                   ready;
+} Daemon;
+
+static PymemdConfig *
+load_config (const PymemdDaemonOptions *options, GError **error)
+{
+  const char *path = options->config_path != NULL ? options->config_path : DEFAULT_CONFIG;
+
+  /* The default file may be absent; one named on the command line may not. */
+  return pymemd_config_load (path, options->config_path == NULL, error);
+}
+
+static void
+notify_status (Daemon *daemon)
+{
+  GPtrArray *processes = pymemd_monitor_get_processes (daemon->monitor);
+
+  sd_notifyf (0, "STATUS=Watching %u Python processes, %u subscriptions", processes->len,
+              daemon->service != NULL ? pymemd_dbus_service_get_subscription_count (daemon->service) : 0);
+}
+
+static void
+on_scanned (PymemdMonitor *monitor, gboolean full, Daemon *daemon)
+{
+  notify_status (daemon);
+}
+
+static gboolean
+on_watchdog (gpointer data)
+{
+  sd_notify (0, "WATCHDOG=1");
+  return G_SOURCE_CONTINUE;
+}
+
+/* A watchdog object in all but name: ping at half of WATCHDOG_USEC. */
+static void
+start_watchdog (void)
+{
+  guint64 usec = 0;
+
+  if (sd_watchdog_enabled (0, &usec) > 0 && usec > 0)
+    g_timeout_add ((guint) MAX (usec / 2000, 1), on_watchdog, NULL);
+}
+
+static gboolean
+on_quit (gpointer data)
+{
+  Daemon *daemon = data;
+
+  g_message ("Stopping on signal");
+  sd_notify (0, "STOPPING=1");
+  g_main_loop_quit (daemon->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_reload (gpointer data)
+{
+  Daemon *daemon = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PymemdConfig) config = NULL;
+
+  sd_notify (0, "RELOADING=1");
+  config = load_config (daemon->options, &error);
+  if (config == NULL)
+    g_warning ("Configuration not reloaded, keeping the old one: %s", error->message);
+  else
+    {
+      pymemd_monitor_set_config (daemon->monitor, config);
+      pymemd_dbus_service_config_changed (daemon->service);
+      g_message ("Configuration reloaded from %s", pymemd_config_get_path (config) != NULL
+                                                      ? pymemd_config_get_path (config)
+                                                      : "defaults");
+    }
+  sd_notify (0, "READY=1");
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_name_acquired (GDBusConnection *connection, const char *name, gpointer data)
+{
+  Daemon *daemon = data;
+
+  g_debug ("Acquired %s", name);
+  if (!daemon->ready)
+    {
+      daemon->ready = TRUE;
+      notify_status (daemon);
+      sd_notify (0, "READY=1");
+    }
+}
+
+static void
+on_name_lost (GDBusConnection *connection, const char *name, gpointer data)
+{
+  Daemon *daemon = data;
+
+  if (connection == NULL)
+    g_printerr ("pymemd: %s\n", _("Lost the connection to the bus"));
+  else if (!daemon->ready)
+    g_printerr ("pymemd: %s %s\n", name,
+                _("is owned by another process (stop it, or start with --replace)"));
+  else
+    g_printerr ("pymemd: %s %s\n", name, _("was taken over by another process"));
+  daemon->status = EXIT_FAILURE;
+  g_main_loop_quit (daemon->loop);
+}
+
+static GDBusConnection *
+connect_bus (const PymemdDaemonOptions *options, GError **error)
+{
+  switch (options->bus)
+    {
+    case PYMEMD_BUS_SYSTEM:
+      return g_bus_get_sync (G_BUS_TYPE_SYSTEM, NULL, error);
+    case PYMEMD_BUS_SESSION:
+      return g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, error);
+    case PYMEMD_BUS_ADDRESS:
+    default:
+      return g_dbus_connection_new_for_address_sync (
+        options->address,
+        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+          G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+        NULL, NULL, error);
+    }
+}
+
+int
+pymemd_daemon_run (const PymemdDaemonOptions *options)
+{
+  Daemon daemon = { options, NULL, NULL, NULL, NULL, NULL, EXIT_SUCCESS, FALSE };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PymemdConfig) config = NULL;
+  g_autoptr(PymemdProcfs) procfs = NULL;
+  GBusNameOwnerFlags flags = G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT;
+  guint owner_id;
+
+  config = load_config (options, &error);
+  if (config == NULL)
+    {
+      g_printerr ("pymemd: %s\n", error->message);
+      return EXIT_FAILURE;
+    }
+  if (options->interval > 0 || options->detail_interval > 0)
+    {
+      /* Command-line intervals win over the file; checked like the file. */
+      g_autoptr(PymemdConfig) overridden =
+        pymemd_config_with_intervals (config, options->interval, options->detail_interval, &error);
+      if (overridden == NULL)
+        {
+          g_printerr ("pymemd: %s\n", error->message);
+          return EXIT_FAILURE;
+        }
+      g_set_object (&config, overridden);
+    }
+  procfs = pymemd_procfs_new (options->proc_root, &error);
+  if (procfs == NULL)
+    {
+      g_printerr ("pymemd: %s\n", error->message);
+      return EXIT_FAILURE;
+    }
+  daemon.connection = connect_bus (options, &error);
+  if (daemon.connection == NULL)
+    {
+      g_printerr ("pymemd: %s: %s\n", _("Cannot connect to the bus"), error->message);
+      return EXIT_FAILURE;
+    }
+  daemon.monitor = pymemd_monitor_new (procfs, config,
+                                       options->bus == PYMEMD_BUS_SESSION ? (gint64) getuid () : -1,
+                                       &error);
+  if (daemon.monitor == NULL)
+    {
+      g_printerr ("pymemd: %s\n", error->message);
+      g_object_unref (daemon.connection);
+      return EXIT_FAILURE;
+    }
+  pymemd_monitor_start (daemon.monitor);
+  daemon.auth = pymemd_auth_new (options->bus != PYMEMD_BUS_SESSION);
+  daemon.service = pymemd_dbus_service_new (daemon.connection, daemon.monitor, daemon.auth, &error);
+  if (daemon.service == NULL)
+    {
+      g_printerr ("pymemd: %s\n", error->message);
+      return EXIT_FAILURE;
+    }
+  g_signal_connect (daemon.monitor, "scanned", G_CALLBACK (on_scanned), &daemon);
+
+  daemon.loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGTERM, on_quit, &daemon);
+  g_unix_signal_add (SIGINT, on_quit, &daemon);
+  g_unix_signal_add (SIGHUP, on_reload, &daemon);
+  start_watchdog ();
+  if (options->replace)
+    flags |= G_BUS_NAME_OWNER_FLAGS_REPLACE;
+  owner_id = g_bus_own_name_on_connection (daemon.connection, "org.pymemd.Monitor1", flags,
+                                           on_name_acquired, on_name_lost, &daemon, NULL);
+
+  g_main_loop_run (daemon.loop);
+
+  g_bus_unown_name (owner_id);
+  g_clear_object (&daemon.service);
+  g_clear_object (&daemon.auth);
+  g_clear_object (&daemon.monitor);
+  g_dbus_connection_flush_sync (daemon.connection, NULL, NULL);
+  g_clear_object (&daemon.connection);
+  g_main_loop_unref (daemon.loop);
+  return daemon.status;
+}

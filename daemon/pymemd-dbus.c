@@ -1,0 +1,667 @@
+/* Translates between the bus and the monitor: builds replies and signals, checks who may see what; no accounting here. */
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gi18n.h>
+
+#include "pymemd-dbus.h"
+#include "pymemd-dbus-generated.h"
+#include "pymemd-error.h"
+#include "pymemd-report.h"
+#include "pymemd-subscriptions.h"
+
+#define PROCESS_PATH_PREFIX PYMEMD_DBUS_PATH "/process/"
+
+struct _PymemdDbusService
+{
+  GObject                   parent_instance;
+  GDBusConnection          *connection;
+  PymemdMonitor            *monitor;
+  PymemdAuth               *auth;
+  PymemdDbusMonitor1       *manager;
+  GDBusObjectManagerServer *object_manager;
+  GHashTable               *exported;   /* object path -> PymemdDbusObjectSkeleton */
+  PymemdSubscriptions      *subscriptions;
+  GHashTable               *name_watches; /* sender -> watch id */
+  gulong                    scanned_id;
+};
+
+G_DEFINE_TYPE (PymemdDbusService, pymemd_dbus_service, G_TYPE_OBJECT)
+
+/* The figures GetProcesses gives for a process seen in detail. */
+static const PymemdField sample_fields[] = {
+  PYMEMD_FIELD_RSS,           PYMEMD_FIELD_PSS,          PYMEMD_FIELD_PSS_DIRTY,
+  PYMEMD_FIELD_PSS_ANON,      PYMEMD_FIELD_PSS_FILE,     PYMEMD_FIELD_PSS_SHMEM,
+  PYMEMD_FIELD_SWAP,          PYMEMD_FIELD_SWAP_PSS,     PYMEMD_FIELD_SHARED_CLEAN,
+  PYMEMD_FIELD_SHARED_DIRTY,  PYMEMD_FIELD_PRIVATE_CLEAN, PYMEMD_FIELD_PRIVATE_DIRTY,
+  PYMEMD_FIELD_ANONYMOUS,     PYMEMD_FIELD_LOCKED,
+};
+
+static char *
+process_path (PymemdProcess *process)
+{
+  return g_strdup_printf (PROCESS_PATH_PREFIX "%d_%" G_GUINT64_FORMAT,
+                          pymemd_process_get_pid (process),
+                          pymemd_process_get_start_time (process));
+}
+
+static char *
+python_version_string (PymemdProcess *process)
+{
+  guint v = pymemd_process_get_python_version (process);
+  return v != 0 ? g_strdup_printf ("%u.%u", v / 100, v % 100) : g_strdup ("");
+}
+
+static const char *
+process_name (PymemdProcess *process)
+{
+  const char *exe = pymemd_process_get_exe (process);
+  const char *slash = exe != NULL ? strrchr (exe, '/') : NULL;
+  return slash != NULL ? slash + 1 : (exe != NULL ? exe : "");
+}
+
+static void
+add_counters (GVariantBuilder *builder, const PymemdCounters *c)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (sample_fields); i++)
+    if (pymemd_counters_has (c, sample_fields[i]))
+      g_variant_builder_add (builder, "{st}", pymemd_field_name (sample_fields[i]),
+                             c->value[sample_fields[i]]);
+  g_variant_builder_add (builder, "{st}", "uss",
+                         c->value[PYMEMD_FIELD_PRIVATE_CLEAN] + c->value[PYMEMD_FIELD_PRIVATE_DIRTY]);
+}
+
+/* The a{st} of MemoryChanged and of the Totals property. */
+static GVariant *
+counters_variant (const PymemdCounters *c)
+{
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{st}"));
+  add_counters (&builder, c);
+  return g_variant_builder_end (&builder);
+}
+
+static void
+add_summary (GVariantBuilder *builder, PymemdProcess *process, gboolean restricted)
+{
+  const PymemdCounters *rollup = pymemd_process_get_rollup (process);
+  const PymemdExactFigures *exact = pymemd_process_get_exact (process);
+  g_autofree char *path = process_path (process);
+  g_autofree char *version = python_version_string (process);
+
+  g_variant_builder_add (builder, "{sv}", "pid", g_variant_new_uint32 ((guint32) pymemd_process_get_pid (process)));
+  g_variant_builder_add (builder, "{sv}", "start_time", g_variant_new_uint64 (pymemd_process_get_start_time (process)));
+  g_variant_builder_add (builder, "{sv}", "uid", g_variant_new_uint32 (pymemd_process_get_uid (process)));
+  g_variant_builder_add (builder, "{sv}", "name", g_variant_new_string (process_name (process)));
+  g_variant_builder_add (builder, "{sv}", "cmdline", g_variant_new_string (pymemd_process_get_cmdline (process)));
+  g_variant_builder_add (builder, "{sv}", "python_version", g_variant_new_string (version));
+  g_variant_builder_add (builder, "{sv}", "object_path", g_variant_new_object_path (path));
+  g_variant_builder_add (builder, "{sv}", "sampled_at", g_variant_new_int64 (pymemd_process_get_sampled_at (process)));
+  g_variant_builder_add (builder, "{sv}", "restricted", g_variant_new_boolean (restricted));
+  /* What /proc/PID/status shows every user: VmRSS and VmSwap. */
+  g_variant_builder_add (builder, "{sv}", "rss", g_variant_new_uint64 (rollup->value[PYMEMD_FIELD_RSS]));
+  g_variant_builder_add (builder, "{sv}", "swap", g_variant_new_uint64 (rollup->value[PYMEMD_FIELD_SWAP]));
+  if (restricted)
+    return;
+  for (guint i = 0; i < G_N_ELEMENTS (sample_fields); i++)
+    if (sample_fields[i] != PYMEMD_FIELD_RSS && sample_fields[i] != PYMEMD_FIELD_SWAP &&
+        pymemd_counters_has (rollup, sample_fields[i]))
+      g_variant_builder_add (builder, "{sv}", pymemd_field_name (sample_fields[i]),
+                             g_variant_new_uint64 (rollup->value[sample_fields[i]]));
+  g_variant_builder_add (builder, "{sv}", "uss",
+                         g_variant_new_uint64 (rollup->value[PYMEMD_FIELD_PRIVATE_CLEAN] +
+                                               rollup->value[PYMEMD_FIELD_PRIVATE_DIRTY]));
+  if (exact != NULL)
+    {
+      g_variant_builder_add (builder, "{sv}", "exact_uss", g_variant_new_uint64 (exact->uss));
+      g_variant_builder_add (builder, "{sv}", "exact_pss", g_variant_new_uint64 (exact->pss));
+    }
+}
+
+static GVariant *
+details_variant (PymemdProcess *process)
+{
+  GVariantBuilder builder;
+  const PymemdCategoryUsage *categories = pymemd_process_get_categories (process);
+  const PymemdExactFigures *exact = pymemd_process_get_exact (process);
+  const GError *detail_error = pymemd_process_get_detail_error (process);
+  const GError *exact_error = pymemd_process_get_exact_error (process);
+  GArray *top = pymemd_process_get_top_mappings (process);
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  add_summary (&builder, process, FALSE);
+  if (categories != NULL)
+    {
+      GVariantBuilder cats;
+      g_variant_builder_init (&cats, G_VARIANT_TYPE ("a{sa{st}}"));
+      for (guint i = 0; i < PYMEMD_N_CATEGORIES; i++)
+        {
+          GVariantBuilder one;
+          const PymemdCounters *c = &categories[i].counters;
+
+          g_variant_builder_init (&one, G_VARIANT_TYPE ("a{st}"));
+          g_variant_builder_add (&one, "{st}", "mappings", (guint64) categories[i].n_mappings);
+          g_variant_builder_add (&one, "{st}", "size", c->value[PYMEMD_FIELD_SIZE]);
+          g_variant_builder_add (&one, "{st}", "shared",
+                                 c->value[PYMEMD_FIELD_SHARED_CLEAN] + c->value[PYMEMD_FIELD_SHARED_DIRTY]);
+          add_counters (&one, c);
+          g_variant_builder_add (&cats, "{s@a{st}}", pymemd_category_name (i),
+                                 g_variant_builder_end (&one));
+        }
+      g_variant_builder_add (&builder, "{sv}", "categories", g_variant_builder_end (&cats));
+    }
+  if (detail_error != NULL)
+    g_variant_builder_add (&builder, "{sv}", "categories_error", g_variant_new_string (detail_error->message));
+  if (exact != NULL)
+    {
+      GVariantBuilder e, sharing;
+
+      g_variant_builder_init (&e, G_VARIANT_TYPE ("a{st}"));
+      g_variant_builder_add (&e, "{st}", "uss", exact->uss);
+      g_variant_builder_add (&e, "{st}", "pss", exact->pss);
+      g_variant_builder_add (&e, "{st}", "resident", exact->resident);
+      g_variant_builder_add (&e, "{st}", "swap", exact->swapped);
+      g_variant_builder_add (&builder, "{sv}", "exact", g_variant_builder_end (&e));
+      g_variant_builder_init (&sharing, G_VARIANT_TYPE ("a{st}"));
+      for (guint i = 0; i < PYMEMD_N_SHARING_BUCKETS; i++)
+        g_variant_builder_add (&sharing, "{st}", pymemd_sharing_bucket_name (i), exact->sharing[i]);
+      g_variant_builder_add (&builder, "{sv}", "sharing", g_variant_builder_end (&sharing));
+    }
+  if (exact_error != NULL)
+    g_variant_builder_add (&builder, "{sv}", "exact_error", g_variant_new_string (exact_error->message));
+  if (top != NULL)
+    {
+      GVariantBuilder maps;
+      g_variant_builder_init (&maps, G_VARIANT_TYPE ("a(stta{st})"));
+      for (guint i = 0; i < top->len; i++)
+        {
+          const PymemdMapping *m = &g_array_index (top, PymemdMapping, i);
+          g_variant_builder_add (&maps, "(stt@a{st})", m->path != NULL ? m->path : "[anon]",
+                                 m->start, m->end, counters_variant (&m->counters));
+        }
+      g_variant_builder_add (&builder, "{sv}", "mappings", g_variant_builder_end (&maps));
+    }
+  return g_variant_builder_end (&builder);
+}
+
+/* ---- method calls: each resolves the caller first, off the main loop ---- */
+
+typedef struct {
+  PymemdDbusService     *self;
+  GDBusMethodInvocation *invocation;
+  guint                  pid;
+  GVariant              *options;
+} Call;
+
+static Call *
+call_new (PymemdDbusService *self, GDBusMethodInvocation *invocation)
+{
+  Call *call = g_new0 (Call, 1);
+
+  call->self = g_object_ref (self);
+  call->invocation = g_object_ref (invocation);
+  return call;
+}
+
+static void
+call_free (Call *call)
+{
+  g_object_unref (call->self);
+  g_object_unref (call->invocation);
+  g_clear_pointer (&call->options, g_variant_unref);
+  g_free (call);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Call, call_free)
+
+/* Whether CALLER needs polkit to see everything: only if some process
+ * belongs to another user (the uid is not known yet: any non-uniform set). */
+static gboolean
+several_owners (PymemdDbusService *self)
+{
+  GPtrArray *processes = pymemd_monitor_get_processes (self->monitor);
+
+  for (guint i = 1; i < processes->len; i++)
+    if (pymemd_process_get_uid (g_ptr_array_index (processes, i)) !=
+        pymemd_process_get_uid (g_ptr_array_index (processes, 0)))
+      return TRUE;
+  return processes->len > 0;
+}
+
+static void
+resolve_caller (Call *call, gboolean want_all, GAsyncReadyCallback done)
+{
+  pymemd_auth_get_viewer_async (call->self->auth, call->self->connection,
+                                g_dbus_method_invocation_get_sender (call->invocation),
+                                want_all, NULL, done, call);
+}
+
+static gboolean
+finish_caller (Call *call, GAsyncResult *result, PymemdViewer *viewer)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (pymemd_auth_get_viewer_finish (call->self->auth, result, viewer, &error))
+    return TRUE;
+  g_dbus_method_invocation_return_gerror (call->invocation, error);
+  return FALSE;
+}
+
+static void
+get_processes_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(Call) call = data;
+  GPtrArray *processes = pymemd_monitor_get_processes (call->self->monitor);
+  GVariantBuilder builder;
+  PymemdViewer viewer;
+
+  if (!finish_caller (call, result, &viewer))
+    return;
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < processes->len; i++)
+    {
+      PymemdProcess *process = g_ptr_array_index (processes, i);
+      g_variant_builder_open (&builder, G_VARIANT_TYPE_VARDICT);
+      add_summary (&builder, process, !pymemd_viewer_may_see (&viewer, process));
+      g_variant_builder_close (&builder);
+    }
+  pymemd_dbus_monitor1_complete_get_processes (call->self->manager, call->invocation,
+                                               g_variant_builder_end (&builder));
+}
+
+static gboolean
+handle_get_processes (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation,
+                      PymemdDbusService *self)
+{
+  Call *call = call_new (self, invocation);
+
+  resolve_caller (call, several_owners (self), get_processes_done);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+details_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(Call) call = data;
+  PymemdProcess *process = pymemd_monitor_find (call->self->monitor, call->pid);
+  PymemdViewer viewer;
+
+  if (!finish_caller (call, result, &viewer))
+    return;
+  if (process == NULL) /* exited while we asked polkit */
+    g_dbus_method_invocation_return_error (call->invocation, PYMEMD_ERROR,
+                                           PYMEMD_ERROR_NO_SUCH_PROCESS,
+                                           _("Process %u has exited"), call->pid);
+  else if (!pymemd_viewer_may_see (&viewer, process))
+    g_dbus_method_invocation_return_error (call->invocation, PYMEMD_ERROR,
+                                           PYMEMD_ERROR_ACCESS_DENIED,
+                                           _("Process %u belongs to another user: seeing it in "
+                                             "detail needs root or the %s authorization"),
+                                           call->pid, PYMEMD_ACTION_INSPECT_ALL);
+  else
+    g_dbus_method_invocation_return_value (call->invocation,
+                                           g_variant_new ("(@a{sv})", details_variant (process)));
+}
+
+static void
+start_details (PymemdDbusService *self, GDBusMethodInvocation *invocation, guint pid)
+{
+  PymemdProcess *process = pymemd_monitor_find (self->monitor, pid);
+  Call *call;
+
+  if (process == NULL)
+    {
+      g_dbus_method_invocation_return_error (invocation, PYMEMD_ERROR,
+                                             PYMEMD_ERROR_NO_SUCH_PROCESS,
+                                             _("No Python process with pid %u is watched"), pid);
+      return;
+    }
+  call = call_new (self, invocation);
+  call->pid = pid;
+  resolve_caller (call, TRUE, details_done);
+}
+
+static gboolean
+handle_get_process_details (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation,
+                            guint pid, PymemdDbusService *self)
+{
+  start_details (self, invocation, pid);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_process_get_details (PymemdDbusProcess1 *object, GDBusMethodInvocation *invocation,
+                            PymemdDbusService *self)
+{
+  start_details (self, invocation, pymemd_dbus_process1_get_pid (object));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_rescan (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation,
+               PymemdDbusService *self)
+{
+  pymemd_monitor_rescan (self->monitor);
+  pymemd_dbus_monitor1_complete_rescan (manager, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+on_subscriber_vanished (GDBusConnection *connection, const char *name, gpointer data)
+{
+  PymemdDbusService *self = data;
+  guint n = pymemd_subscriptions_remove_sender (self->subscriptions, name);
+
+  g_debug ("%s left the bus: %u subscriptions dropped", name, n);
+  g_hash_table_remove (self->name_watches, name);
+}
+
+static void
+watch_sender (PymemdDbusService *self, const char *sender)
+{
+  guint id;
+
+  if (g_hash_table_contains (self->name_watches, sender))
+    return;
+  id = g_bus_watch_name_on_connection (self->connection, sender, G_BUS_NAME_WATCHER_FLAGS_NONE,
+                                       NULL, on_subscriber_vanished, self, NULL);
+  g_hash_table_insert (self->name_watches, g_strdup (sender), GUINT_TO_POINTER (id));
+}
+
+static void
+subscribe_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(Call) call = data;
+  PymemdDbusService *self = call->self;
+  PymemdConfig *config = pymemd_monitor_get_config (self->monitor);
+  const char *sender = g_dbus_method_invocation_get_sender (call->invocation);
+  PymemdSubscriptionOptions options;
+  g_autoptr(GError) error = NULL;
+  PymemdViewer viewer;
+  guint id;
+
+  if (!finish_caller (call, result, &viewer))
+    return;
+  if (!pymemd_subscription_options_parse (
+        call->options, pymemd_config_get_min_change_bytes (config),
+        (gint64) (pymemd_config_get_min_signal_interval (config) * G_USEC_PER_SEC), &options,
+        &error) ||
+      (id = pymemd_subscriptions_add (self->subscriptions, sender, &viewer, &options,
+                                      pymemd_monitor_get_processes (self->monitor), &error)) == 0)
+    {
+      pymemd_subscription_options_clear (&options);
+      g_dbus_method_invocation_return_gerror (call->invocation, error);
+      return;
+    }
+  watch_sender (self, sender);
+  pymemd_dbus_monitor1_complete_subscribe (self->manager, call->invocation, id);
+}
+
+static gboolean
+handle_subscribe (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation,
+                  GVariant *options, PymemdDbusService *self)
+{
+  PymemdSubscriptionOptions parsed;
+  g_autoptr(GError) error = NULL;
+  Call *call;
+
+  /* Reject bad options before asking anyone anything. */
+  if (!pymemd_subscription_options_parse (options, 0, 0, &parsed, &error))
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  pymemd_subscription_options_clear (&parsed);
+  call = call_new (self, invocation);
+  call->options = g_variant_ref (options);
+  resolve_caller (call, TRUE, subscribe_done);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_unsubscribe (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation, guint id,
+                    PymemdDbusService *self)
+{
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
+  g_autoptr(GError) error = NULL;
+
+  if (!pymemd_subscriptions_remove (self->subscriptions, sender, id, &error))
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  if (pymemd_subscriptions_count_for (self->subscriptions, sender) == 0)
+    {
+      guint watch = GPOINTER_TO_UINT (g_hash_table_lookup (self->name_watches, sender));
+      if (watch != 0)
+        g_bus_unwatch_name (watch);
+      g_hash_table_remove (self->name_watches, sender);
+    }
+  pymemd_dbus_monitor1_complete_unsubscribe (manager, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* ---- after each scan ---- */
+
+static void
+emit_memory_changed (const char *sender, guint id, PymemdProcess *process, gpointer data)
+{
+  PymemdDbusService *self = data;
+  g_autofree char *path = process_path (process);
+  g_autoptr(GError) error = NULL;
+
+  if (!g_dbus_connection_emit_signal (self->connection, sender, PYMEMD_DBUS_PATH,
+                                      "org.pymemd.Monitor1", "MemoryChanged",
+                                      g_variant_new ("(uout@a{st})", id, path,
+                                                     (guint32) pymemd_process_get_pid (process),
+                                                     pymemd_process_get_start_time (process),
+                                                     counters_variant (pymemd_process_get_rollup (process))),
+                                      &error))
+    g_debug ("MemoryChanged to %s: %s", sender, error->message);
+}
+
+static void
+update_process_object (PymemdDbusService *self, PymemdDbusProcess1 *iface, PymemdProcess *process)
+{
+  const PymemdCounters *rollup = pymemd_process_get_rollup (process);
+  guint64 threshold = pymemd_config_get_min_change_bytes (pymemd_monitor_get_config (self->monitor));
+  guint64 old_rss = pymemd_dbus_process1_get_rss (iface);
+  guint64 rss = rollup->value[PYMEMD_FIELD_RSS];
+
+  /* PropertiesChanged goes to every client: only for changes that matter. */
+  if ((rss > old_rss ? rss - old_rss : old_rss - rss) >= MAX (threshold, 1) || old_rss == 0)
+    pymemd_dbus_process1_set_rss (iface, rss);
+  if (pymemd_dbus_process1_get_swap (iface) != rollup->value[PYMEMD_FIELD_SWAP])
+    pymemd_dbus_process1_set_swap (iface, rollup->value[PYMEMD_FIELD_SWAP]);
+}
+
+static void
+export_process (PymemdDbusService *self, const char *path, PymemdProcess *process)
+{
+  g_autoptr(PymemdDbusObjectSkeleton) object = pymemd_dbus_object_skeleton_new (path);
+  PymemdDbusProcess1 *iface = pymemd_dbus_process1_skeleton_new ();
+  g_autofree char *version = python_version_string (process);
+
+  pymemd_dbus_process1_set_pid (iface, (guint) pymemd_process_get_pid (process));
+  pymemd_dbus_process1_set_start_time (iface, pymemd_process_get_start_time (process));
+  pymemd_dbus_process1_set_uid (iface, pymemd_process_get_uid (process));
+  pymemd_dbus_process1_set_name (iface, process_name (process));
+  pymemd_dbus_process1_set_cmdline (iface, pymemd_process_get_cmdline (process));
+  pymemd_dbus_process1_set_python_version (iface, version);
+  update_process_object (self, iface, process);
+  g_signal_connect (iface, "handle-get-details", G_CALLBACK (handle_process_get_details), self);
+  pymemd_dbus_object_skeleton_set_process1 (object, iface);
+  g_object_unref (iface);
+  g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (object));
+  g_hash_table_insert (self->exported, g_strdup (path), g_object_ref (object));
+}
+
+static void
+sync_objects (PymemdDbusService *self, GPtrArray *processes)
+{
+  g_autoptr(GHashTable) current = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  GHashTableIter iter;
+  gpointer key;
+
+  for (guint i = 0; i < processes->len; i++)
+    {
+      PymemdProcess *process = g_ptr_array_index (processes, i);
+      char *path = process_path (process);
+      PymemdDbusObject *object = g_hash_table_lookup (self->exported, path);
+
+      if (object == NULL)
+        export_process (self, path, process);
+      else
+        {
+          PymemdDbusProcess1 *iface = pymemd_dbus_object_get_process1 (object);
+          update_process_object (self, iface, process);
+          g_object_unref (iface);
+        }
+      g_hash_table_add (current, path);
+    }
+  g_hash_table_iter_init (&iter, self->exported);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    if (!g_hash_table_contains (current, key))
+      {
+        g_dbus_object_manager_server_unexport (self->object_manager, key);
+        g_hash_table_iter_remove (&iter);
+      }
+}
+
+static GVariant *
+python_set_variant (const PymemdPythonSet *set)
+{
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{st}"));
+  if (set != NULL)
+    {
+      g_variant_builder_add (&builder, "{st}", "shared_only_python", set->shared_only_python);
+      g_variant_builder_add (&builder, "{st}", "freed_if_all_exit", set->freed_if_all_exit);
+      g_variant_builder_add (&builder, "{st}", "freed_if_all_exit_anonymous",
+                             set->freed_if_all_exit_anonymous);
+    }
+  return g_variant_builder_end (&builder);
+}
+
+static void
+update_manager (PymemdDbusService *self, GPtrArray *processes)
+{
+  PymemdScanner *scanner = pymemd_monitor_get_scanner (self->monitor);
+  PymemdCounters totals = { { 0 }, 0 };
+
+  for (guint i = 0; i < processes->len; i++)
+    pymemd_counters_add (&totals, pymemd_process_get_rollup (g_ptr_array_index (processes, i)));
+  pymemd_dbus_monitor1_set_process_count (self->manager, processes->len);
+  pymemd_dbus_monitor1_set_totals (self->manager, counters_variant (&totals));
+  pymemd_dbus_monitor1_set_python_set (self->manager,
+                                       python_set_variant (pymemd_scanner_get_python_set (scanner)));
+  pymemd_dbus_monitor1_set_exact_available (self->manager,
+                                            pymemd_scanner_get_exact_error (scanner) == NULL);
+}
+
+static void
+on_scanned (PymemdMonitor *monitor, gboolean full, PymemdDbusService *self)
+{
+  GPtrArray *processes = pymemd_monitor_get_processes (monitor);
+
+  sync_objects (self, processes);
+  update_manager (self, processes);
+  pymemd_subscriptions_evaluate (self->subscriptions, processes, g_get_monotonic_time (),
+                                 emit_memory_changed, self);
+}
+
+/* ---- lifecycle ---- */
+
+static void
+remove_watch (gpointer data)
+{
+  g_bus_unwatch_name (GPOINTER_TO_UINT (data));
+}
+
+static void
+pymemd_dbus_service_finalize (GObject *object)
+{
+  PymemdDbusService *self = PYMEMD_DBUS_SERVICE (object);
+
+  g_signal_handler_disconnect (self->monitor, self->scanned_id);
+  g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->manager));
+  g_hash_table_unref (self->name_watches);
+  g_hash_table_unref (self->exported);
+  pymemd_subscriptions_free (self->subscriptions);
+  g_object_unref (self->object_manager);
+  g_object_unref (self->manager);
+  g_object_unref (self->auth);
+  g_object_unref (self->monitor);
+  g_object_unref (self->connection);
+  G_OBJECT_CLASS (pymemd_dbus_service_parent_class)->finalize (object);
+}
+
+static void
+pymemd_dbus_service_class_init (PymemdDbusServiceClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = pymemd_dbus_service_finalize;
+}
+
+static void
+pymemd_dbus_service_init (PymemdDbusService *self)
+{
+  self->exported = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->name_watches = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, remove_watch);
+}
+
+void
+pymemd_dbus_service_config_changed (PymemdDbusService *self)
+{
+  PymemdConfig *config = pymemd_monitor_get_config (self->monitor);
+
+  pymemd_dbus_monitor1_set_interval (self->manager, pymemd_config_get_interval (config));
+  pymemd_dbus_monitor1_set_detail_interval (self->manager, pymemd_config_get_detail_interval (config));
+  pymemd_subscriptions_set_max_per_client (self->subscriptions,
+                                           pymemd_config_get_max_subscriptions_per_client (config));
+}
+
+guint
+pymemd_dbus_service_get_subscription_count (PymemdDbusService *self)
+{
+  return pymemd_subscriptions_count (self->subscriptions);
+}
+
+PymemdDbusService *
+pymemd_dbus_service_new (GDBusConnection *connection,
+                         PymemdMonitor   *monitor,
+                         PymemdAuth      *auth,
+                         GError         **error)
+{
+  g_autoptr(PymemdDbusService) self = g_object_new (PYMEMD_TYPE_DBUS_SERVICE, NULL);
+  PymemdScanner *scanner = pymemd_monitor_get_scanner (monitor);
+
+  self->connection = g_object_ref (connection);
+  self->monitor = g_object_ref (monitor);
+  self->auth = g_object_ref (auth);
+  self->subscriptions = pymemd_subscriptions_new (16);
+  self->manager = pymemd_dbus_monitor1_skeleton_new ();
+  pymemd_dbus_monitor1_set_version (self->manager, PACKAGE_VERSION);
+  pymemd_dbus_monitor1_set_boot_id (self->manager, pymemd_scanner_get_boot_id (scanner));
+  pymemd_dbus_monitor1_set_totals (self->manager, counters_variant (&(PymemdCounters) { { 0 }, 0 }));
+  pymemd_dbus_monitor1_set_python_set (self->manager, python_set_variant (NULL));
+  pymemd_dbus_service_config_changed (self);
+
+  g_signal_connect (self->manager, "handle-get-processes", G_CALLBACK (handle_get_processes), self);
+  g_signal_connect (self->manager, "handle-get-process-details",
+                    G_CALLBACK (handle_get_process_details), self);
+  g_signal_connect (self->manager, "handle-rescan", G_CALLBACK (handle_rescan), self);
+  g_signal_connect (self->manager, "handle-subscribe", G_CALLBACK (handle_subscribe), self);
+  g_signal_connect (self->manager, "handle-unsubscribe", G_CALLBACK (handle_unsubscribe), self);
+
+  self->object_manager = g_dbus_object_manager_server_new (PYMEMD_DBUS_PATH);
+  g_dbus_object_manager_server_set_connection (self->object_manager, connection);
+  if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (self->manager), connection,
+                                         PYMEMD_DBUS_PATH, error))
+    return NULL;
+  self->scanned_id = g_signal_connect (monitor, "scanned", G_CALLBACK (on_scanned), self);
+  on_scanned (monitor, TRUE, self);
+  return g_steal_pointer (&self);
+}

@@ -1,0 +1,27 @@
+/* The D-Bus face of the monitor: org.pymemd.Monitor1, one org.pymemd.Process1 object per interpreter, subscriptions. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "pymemd-auth.h"
+#include "pymemd-monitor.h"
+
+G_BEGIN_DECLS
+
+#define PYMEMD_DBUS_PATH "/org/pymemd/Monitor1"
+
+#define PYMEMD_TYPE_DBUS_SERVICE (pymemd_dbus_service_get_type ())
+G_DECLARE_FINAL_TYPE (PymemdDbusService, pymemd_dbus_service, PYMEMD, DBUS_SERVICE, GObject)
+
+/* Exports the API on CONNECTION; it follows MONITOR's scans from then on. */
+PymemdDbusService *pymemd_dbus_service_new (GDBusConnection *connection,
+                                            PymemdMonitor   *monitor,
+                                            PymemdAuth      *auth,
+                                            GError         **error);
+
+/* Applies the monitor's (new) configuration: intervals, subscription limits. */
+void               pymemd_dbus_service_config_changed (PymemdDbusService *self);
+
+guint              pymemd_dbus_service_get_subscription_count (PymemdDbusService *self);
+
+G_END_DECLS

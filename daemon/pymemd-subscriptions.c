@@ -1,0 +1,369 @@
+/* Keeps subscriptions, validates their options and decides which changes are worth a signal to whom. */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <glib/gi18n.h>
+
+#include "pymemd-error.h"
+#include "pymemd-subscriptions.h"
+
+typedef struct {
+  guint64 pss;     /* what the subscriber was last told (or the baseline) */
+  gint64  sent_at; /* monotonic µs, 0: never */
+} Told;
+
+typedef struct {
+  guint                     id;
+  char                     *sender;
+  PymemdViewer              viewer;
+  PymemdSubscriptionOptions options;
+  GHashTable               *pids; /* set of pids, NULL: all */
+  GHashTable               *told; /* "pid:start" -> Told */
+} Subscription;
+
+struct _PymemdSubscriptions
+{
+  GHashTable *by_id; /* id -> Subscription */
+  guint       next_id;
+  guint       max_per_client;
+};
+
+void
+pymemd_subscription_options_clear (PymemdSubscriptionOptions *options)
+{
+  g_clear_pointer (&options->pids, g_array_unref);
+}
+
+static void
+subscription_free (gpointer data)
+{
+  Subscription *sub = data;
+
+  g_free (sub->sender);
+  pymemd_subscription_options_clear (&sub->options);
+  g_clear_pointer (&sub->pids, g_hash_table_unref);
+  g_hash_table_unref (sub->told);
+  g_free (sub);
+}
+
+static gboolean
+bad_option (GError **error, const char *key, const char *why)
+{
+  g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,
+               _("Subscribe option “%s”: %s"), key, why);
+  return FALSE;
+}
+
+gboolean
+pymemd_subscription_options_parse (GVariant                  *dict,
+                                   guint64                    default_min_bytes,
+                                   gint64                     min_interval_floor_us,
+                                   PymemdSubscriptionOptions *options,
+                                   GError                   **error)
+{
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+  gboolean have_bytes = FALSE, have_percent = FALSE;
+
+  memset (options, 0, sizeof *options);
+  options->min_interval_us = min_interval_floor_us;
+  if (g_variant_n_children (dict) > PYMEMD_SUBSCRIPTION_MAX_OPTIONS)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,
+                   _("Subscribe takes at most %d options"), PYMEMD_SUBSCRIPTION_MAX_OPTIONS);
+      return FALSE;
+    }
+
+  g_variant_iter_init (&iter, dict);
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
+    {
+      g_autoptr(GVariant) owned = value;
+
+      if (strcmp (key, "pids") == 0)
+        {
+          gsize n;
+          const guint32 *pids;
+
+          if (!g_variant_is_of_type (value, G_VARIANT_TYPE ("au")))
+            return bad_option (error, key, _("must be an array of uint32 (au)"));
+          pids = g_variant_get_fixed_array (value, &n, sizeof (guint32));
+          if (n == 0 || n > PYMEMD_SUBSCRIPTION_MAX_PIDS)
+            return bad_option (error, key, _("must list 1 to 4096 pids"));
+          g_clear_pointer (&options->pids, g_array_unref);
+          options->pids = g_array_sized_new (FALSE, FALSE, sizeof (guint32), (guint) n);
+          g_array_append_vals (options->pids, pids, (guint) n);
+        }
+      else if (strcmp (key, "min-change-bytes") == 0)
+        {
+          if (!g_variant_is_of_type (value, G_VARIANT_TYPE_UINT64))
+            return bad_option (error, key, _("must be a uint64 (t)"));
+          options->min_change_bytes = g_variant_get_uint64 (value);
+          have_bytes = TRUE;
+        }
+      else if (strcmp (key, "min-change-percent") == 0)
+        {
+          double percent;
+          if (!g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE))
+            return bad_option (error, key, _("must be a double (d)"));
+          percent = g_variant_get_double (value);
+          if (!isfinite (percent) || percent < 0 || percent > 100)
+            return bad_option (error, key, _("must be between 0 and 100"));
+          options->min_change_percent = percent;
+          have_percent = TRUE;
+        }
+      else if (strcmp (key, "min-interval") == 0)
+        {
+          double seconds;
+          if (!g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE))
+            return bad_option (error, key, _("must be a double (d), in seconds"));
+          seconds = g_variant_get_double (value);
+          if (!isfinite (seconds) || seconds < 0 || seconds > 86400)
+            return bad_option (error, key, _("must be between 0 and 86400 seconds"));
+          options->min_interval_us = MAX ((gint64) (seconds * G_USEC_PER_SEC),
+                                          min_interval_floor_us);
+        }
+      else
+        {
+          pymemd_subscription_options_clear (options);
+          return bad_option (error, key,
+                             _("unknown (known: pids, min-change-bytes, min-change-percent, "
+                               "min-interval)"));
+        }
+    }
+  if (!have_bytes && !have_percent)
+    options->min_change_bytes = default_min_bytes;
+  return TRUE;
+}
+
+gboolean
+pymemd_viewer_may_see (const PymemdViewer *viewer, PymemdProcess *process)
+{
+  return viewer->sees_all || viewer->uid == 0 || viewer->uid == pymemd_process_get_uid (process);
+}
+
+PymemdSubscriptions *
+pymemd_subscriptions_new (guint max_per_client)
+{
+  PymemdSubscriptions *self = g_new0 (PymemdSubscriptions, 1);
+
+  self->by_id = g_hash_table_new_full (NULL, NULL, NULL, subscription_free);
+  self->next_id = 1;
+  self->max_per_client = max_per_client;
+  return self;
+}
+
+void
+pymemd_subscriptions_free (PymemdSubscriptions *self)
+{
+  g_hash_table_unref (self->by_id);
+  g_free (self);
+}
+
+void
+pymemd_subscriptions_set_max_per_client (PymemdSubscriptions *self, guint max_per_client)
+{
+  self->max_per_client = max_per_client;
+}
+
+static char *
+process_key (PymemdProcess *process)
+{
+  return g_strdup_printf ("%d:%" G_GUINT64_FORMAT, pymemd_process_get_pid (process),
+                          pymemd_process_get_start_time (process));
+}
+
+static gboolean
+wants (Subscription *sub, PymemdProcess *process)
+{
+  if (sub->pids != NULL &&
+      !g_hash_table_contains (sub->pids, GINT_TO_POINTER (pymemd_process_get_pid (process))))
+    return FALSE;
+  return pymemd_viewer_may_see (&sub->viewer, process);
+}
+
+static guint64
+pss_of (PymemdProcess *process)
+{
+  const PymemdCounters *rollup = pymemd_process_get_rollup (process);
+  return rollup != NULL ? rollup->value[PYMEMD_FIELD_PSS] : 0;
+}
+
+guint
+pymemd_subscriptions_count (PymemdSubscriptions *self)
+{
+  return g_hash_table_size (self->by_id);
+}
+
+guint
+pymemd_subscriptions_count_for (PymemdSubscriptions *self, const char *sender)
+{
+  GHashTableIter iter;
+  gpointer value;
+  guint n = 0;
+
+  g_hash_table_iter_init (&iter, self->by_id);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (strcmp (((Subscription *) value)->sender, sender) == 0)
+      n++;
+  return n;
+}
+
+guint
+pymemd_subscriptions_add (PymemdSubscriptions       *self,
+                          const char                *sender,
+                          const PymemdViewer        *viewer,
+                          PymemdSubscriptionOptions *options,
+                          GPtrArray                 *processes,
+                          GError                   **error)
+{
+  Subscription *sub;
+
+  if (pymemd_subscriptions_count_for (self, sender) >= self->max_per_client)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED,
+                   _("A client may hold %u subscriptions; unsubscribe one first"),
+                   self->max_per_client);
+      return 0;
+    }
+  if (pymemd_subscriptions_count (self) >= PYMEMD_SUBSCRIPTIONS_MAX_TOTAL)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED,
+                   _("The daemon holds %d subscriptions, its maximum"),
+                   PYMEMD_SUBSCRIPTIONS_MAX_TOTAL);
+      return 0;
+    }
+
+  sub = g_new0 (Subscription, 1);
+  sub->id = self->next_id++;
+  if (self->next_id == 0)
+    self->next_id = 1;
+  sub->sender = g_strdup (sender);
+  sub->viewer = *viewer;
+  sub->options = *options;
+  memset (options, 0, sizeof *options);
+  sub->told = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  if (sub->options.pids != NULL)
+    {
+      sub->pids = g_hash_table_new (NULL, NULL);
+      for (guint i = 0; i < sub->options.pids->len; i++)
+        g_hash_table_add (sub->pids,
+                          GINT_TO_POINTER ((int) g_array_index (sub->options.pids, guint32, i)));
+    }
+  for (guint i = 0; i < processes->len; i++)
+    {
+      PymemdProcess *process = g_ptr_array_index (processes, i);
+      Told *told;
+
+      if (!wants (sub, process))
+        continue;
+      told = g_new0 (Told, 1);
+      told->pss = pss_of (process);
+      g_hash_table_insert (sub->told, process_key (process), told);
+    }
+  g_hash_table_insert (self->by_id, GUINT_TO_POINTER (sub->id), sub);
+  return sub->id;
+}
+
+gboolean
+pymemd_subscriptions_remove (PymemdSubscriptions *self,
+                             const char          *sender,
+                             guint                id,
+                             GError             **error)
+{
+  Subscription *sub = g_hash_table_lookup (self->by_id, GUINT_TO_POINTER (id));
+
+  /* Someone else's subscription is reported as unknown, not as denied. */
+  if (sub == NULL || strcmp (sub->sender, sender) != 0)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,
+                   _("No subscription %u of this client"), id);
+      return FALSE;
+    }
+  g_hash_table_remove (self->by_id, GUINT_TO_POINTER (id));
+  return TRUE;
+}
+
+guint
+pymemd_subscriptions_remove_sender (PymemdSubscriptions *self, const char *sender)
+{
+  GHashTableIter iter;
+  gpointer value;
+  guint n = 0;
+
+  g_hash_table_iter_init (&iter, self->by_id);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (strcmp (((Subscription *) value)->sender, sender) == 0)
+      {
+        g_hash_table_iter_remove (&iter);
+        n++;
+      }
+  return n;
+}
+
+static gboolean
+past_thresholds (const PymemdSubscriptionOptions *o, guint64 before, guint64 now)
+{
+  guint64 change = now > before ? now - before : before - now;
+
+  if (change == 0 || change < o->min_change_bytes)
+    return FALSE;
+  if (o->min_change_percent > 0 &&
+      (before == 0 ? FALSE : (double) change * 100.0 / (double) before < o->min_change_percent))
+    return FALSE;
+  return TRUE;
+}
+
+void
+pymemd_subscriptions_evaluate (PymemdSubscriptions   *self,
+                               GPtrArray             *processes,
+                               gint64                 now,
+                               PymemdSubscriptionEmit emit,
+                               gpointer               user_data)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->by_id);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Subscription *sub = value;
+      g_autoptr(GHashTable) alive = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      GHashTableIter told_iter;
+      gpointer key;
+
+      for (guint i = 0; i < processes->len; i++)
+        {
+          PymemdProcess *process = g_ptr_array_index (processes, i);
+          g_autofree char *k = NULL;
+          Told *told;
+          guint64 pss;
+
+          if (!wants (sub, process))
+            continue;
+          k = process_key (process);
+          pss = pss_of (process);
+          told = g_hash_table_lookup (sub->told, k);
+          if (told == NULL)
+            {
+              /* New since the last tick: its first figures are news. */
+              told = g_new0 (Told, 1);
+              g_hash_table_insert (sub->told, g_strdup (k), told);
+            }
+          g_hash_table_add (alive, g_strdup (k));
+          if (!past_thresholds (&sub->options, told->pss, pss) ||
+              (told->sent_at != 0 && now - told->sent_at < sub->options.min_interval_us))
+            continue;
+          told->pss = pss;
+          told->sent_at = now;
+          emit (sub->sender, sub->id, process, user_data);
+        }
+      /* Forget processes that are gone. */
+      g_hash_table_iter_init (&told_iter, sub->told);
+      while (g_hash_table_iter_next (&told_iter, &key, NULL))
+        if (!g_hash_table_contains (alive, key))
+          g_hash_table_iter_remove (&told_iter);
+    }
+}

@@ -1,0 +1,414 @@
+/* Tests pymemd.conf loading: the defaults, the shipped file, every key set, and every kind of bad input refused with a message naming it. */
+#include "config.h"
+
+#include <string.h>
+
+#include "pymemd-config.h"
+#include "pymemd-error.h"
+#include "testutil.h"
+
+#define MIB (G_GUINT64_CONSTANT (1) << 20)
+#define GIB (G_GUINT64_CONSTANT (1) << 30)
+
+typedef struct {
+  char *dir;
+  char *path; /* DIR/pymemd.conf, written by write_config () */
+} Fixture;
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  f->dir = pymemd_test_mkdtemp ();
+  f->path = g_build_filename (f->dir, "pymemd.conf", NULL);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  pymemd_test_rm_rf (f->dir);
+  g_free (f->path);
+  g_free (f->dir);
+}
+
+static void
+write_config (Fixture *f, const char *contents, gssize length)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_file_set_contents (f->path, contents, length, &error);
+  g_assert_no_error (error);
+}
+
+static void
+assert_defaults (PymemdConfig *config)
+{
+  PymemdScanBudget budget;
+
+  g_assert_cmpfloat (pymemd_config_get_interval (config), ==, 2);
+  g_assert_cmpfloat (pymemd_config_get_detail_interval (config), ==, 30);
+  pymemd_config_get_budget (config, &budget);
+  g_assert_cmpuint (budget.rollup_max_stall_us, ==, 5000);
+  g_assert_cmpuint (budget.detail_max_rss, ==, 4096 * MIB);
+  g_assert_cmpuint (budget.detail_max_bytes, ==, 256 * MIB);
+  g_assert_cmpuint (budget.exact_max_mapped, ==, 64 * GIB);
+  g_assert_cmpuint (pymemd_config_get_min_change_bytes (config), ==, 1048576);
+  g_assert_cmpfloat (pymemd_config_get_min_signal_interval (config), ==, 2);
+  g_assert_cmpuint (pymemd_config_get_max_subscriptions_per_client (config), ==, 16);
+  g_assert_cmpint (pymemd_config_get_attach (config), ==, PYMEMD_ATTACH_OWN);
+}
+
+static gboolean
+message_has_all (const GError *error, const char *const *needles)
+{
+  for (guint i = 0; needles[i] != NULL; i++)
+    if (strstr (error->message, needles[i]) == NULL)
+      return FALSE;
+  return TRUE;
+}
+
+/* Loads CONTENTS and expects CODE with a one-line message naming the file
+ * and containing each of NEEDLES. */
+static void
+assert_refused (Fixture *f, const char *contents, PymemdError code, const char *const *needles)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PymemdConfig) config = NULL;
+
+  write_config (f, contents, -1);
+  config = pymemd_config_load (f->path, FALSE, &error);
+  if (error == NULL || !message_has_all (error, needles))
+    g_test_message ("config «%s» gave: %s", contents, error != NULL ? error->message : "no error");
+  g_assert_null (config);
+  g_assert_error (error, PYMEMD_ERROR, (int) code);
+  g_assert_true (g_str_has_prefix (error->message, f->path));
+  g_assert_null (strchr (error->message, '\n'));
+  g_assert_true (message_has_all (error, needles));
+}
+
+/* [GROUP] KEY=VALUE alone must be refused with a message naming both. */
+static void
+assert_value_refused (Fixture *f, const char *group, const char *key, const char *value)
+{
+  g_autofree char *contents = g_strdup_printf ("[%s]\n%s=%s\n", group, key, value);
+  g_autofree char *pair = g_strdup_printf ("[%s] %s=%s:", group, key, value);
+  const char *needles[] = { pair, NULL };
+
+  assert_refused (f, contents, PYMEMD_ERROR_INVALID_ARGS, needles);
+}
+
+static PymemdConfig *
+load_ok (Fixture *f, const char *contents)
+{
+  g_autoptr(GError) error = NULL;
+  PymemdConfig *config;
+
+  write_config (f, contents, -1);
+  config = pymemd_config_load (f->path, FALSE, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (config);
+  return config;
+}
+
+static void
+test_defaults (void)
+{
+  g_autoptr(PymemdConfig) config = pymemd_config_new ();
+
+  assert_defaults (config);
+  g_assert_null (pymemd_config_get_path (config));
+}
+
+static void
+test_shipped_file (void)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "..", "data", "pymemd.conf", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PymemdConfig) config = pymemd_config_load (path, FALSE, &error);
+
+  g_assert_no_error (error);
+  assert_defaults (config);
+  g_assert_cmpstr (pymemd_config_get_path (config), ==, path);
+}
+
+static void
+test_every_key (void)
+{
+  g_autofree char *path = pymemd_test_data_path ("config/full.conf");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PymemdConfig) config = pymemd_config_load (path, FALSE, &error);
+  PymemdScanBudget budget;
+
+  g_assert_no_error (error);
+  g_assert_cmpfloat (pymemd_config_get_interval (config), ==, 1.5);
+  g_assert_cmpfloat (pymemd_config_get_detail_interval (config), ==, 45);
+  pymemd_config_get_budget (config, &budget);
+  g_assert_cmpuint (budget.rollup_max_stall_us, ==, 250);
+  g_assert_cmpuint (budget.detail_max_rss, ==, 8192 * MIB);
+  g_assert_cmpuint (budget.detail_max_bytes, ==, 512 * MIB);
+  g_assert_cmpuint (budget.exact_max_mapped, ==, 128 * GIB);
+  g_assert_cmpuint (pymemd_config_get_min_change_bytes (config), ==, 4096);
+  g_assert_cmpfloat (pymemd_config_get_min_signal_interval (config), ==, 0.25);
+  g_assert_cmpuint (pymemd_config_get_max_subscriptions_per_client (config), ==, 64);
+  g_assert_cmpint (pymemd_config_get_attach (config), ==, PYMEMD_ATTACH_ADMIN);
+  g_assert_cmpstr (pymemd_config_get_path (config), ==, path);
+}
+
+/* Bounds are inclusive; keys left out keep their defaults. */
+static void
+test_bounds_accepted (Fixture *f, gconstpointer data)
+{
+  g_autoptr(PymemdConfig) low = NULL;
+  g_autoptr(PymemdConfig) high = NULL;
+  g_autoptr(PymemdConfig) partial = NULL;
+  g_autoptr(PymemdConfig) empty = NULL;
+  PymemdScanBudget budget;
+
+  low = load_ok (f,
+                 "[monitor]\ninterval=0.5\ndetail-interval=0.5\n"
+                 "[budget]\nrollup-max-stall-ms=0.1\ndetail-max-rss-mib=1\n"
+                 "detail-max-smaps-mib=1\nexact-max-mapped-gib=1\n"
+                 "[signals]\nmin-change-bytes=0\nmin-interval=0\nmax-subscriptions-per-client=1\n"
+                 "[access]\nattach=none\n");
+  g_assert_cmpfloat (pymemd_config_get_interval (low), ==, 0.5);
+  g_assert_cmpfloat (pymemd_config_get_detail_interval (low), ==, 0.5);
+  pymemd_config_get_budget (low, &budget);
+  g_assert_cmpuint (budget.rollup_max_stall_us, ==, 100);
+  g_assert_cmpuint (budget.detail_max_rss, ==, MIB);
+  g_assert_cmpuint (budget.detail_max_bytes, ==, MIB);
+  g_assert_cmpuint (budget.exact_max_mapped, ==, GIB);
+  g_assert_cmpuint (pymemd_config_get_min_change_bytes (low), ==, 0);
+  g_assert_cmpfloat (pymemd_config_get_min_signal_interval (low), ==, 0);
+  g_assert_cmpuint (pymemd_config_get_max_subscriptions_per_client (low), ==, 1);
+  g_assert_cmpint (pymemd_config_get_attach (low), ==, PYMEMD_ATTACH_NONE);
+
+  high = load_ok (f,
+                  "[monitor]\ninterval=3600\ndetail-interval=86400\n"
+                  "[budget]\nrollup-max-stall-ms=1000\ndetail-max-rss-mib=1048576\n"
+                  "detail-max-smaps-mib=4096\nexact-max-mapped-gib=65536\n"
+                  "[signals]\nmin-change-bytes=1099511627776\nmin-interval=86400\n"
+                  "max-subscriptions-per-client=1024\n");
+  g_assert_cmpfloat (pymemd_config_get_interval (high), ==, 3600);
+  g_assert_cmpfloat (pymemd_config_get_detail_interval (high), ==, 86400);
+  pymemd_config_get_budget (high, &budget);
+  g_assert_cmpuint (budget.rollup_max_stall_us, ==, 1000000);
+  g_assert_cmpuint (budget.detail_max_rss, ==, 1048576 * MIB);
+  g_assert_cmpuint (budget.detail_max_bytes, ==, 4096 * MIB);
+  g_assert_cmpuint (budget.exact_max_mapped, ==, 65536 * GIB);
+  g_assert_cmpuint (pymemd_config_get_min_change_bytes (high), ==, G_GUINT64_CONSTANT (1) << 40);
+  g_assert_cmpfloat (pymemd_config_get_min_signal_interval (high), ==, 86400);
+  g_assert_cmpuint (pymemd_config_get_max_subscriptions_per_client (high), ==, 1024);
+  g_assert_cmpint (pymemd_config_get_attach (high), ==, PYMEMD_ATTACH_OWN);
+
+  partial = load_ok (f, "# only one key\n[signals]\nmin-interval = 7 \n[budget]\n");
+  g_assert_cmpfloat (pymemd_config_get_min_signal_interval (partial), ==, 7);
+  g_assert_cmpfloat (pymemd_config_get_interval (partial), ==, 2);
+  g_assert_cmpuint (pymemd_config_get_min_change_bytes (partial), ==, MIB);
+
+  empty = load_ok (f, "");
+  assert_defaults (empty);
+}
+
+static const struct {
+  const char *group, *key, *low, *high;
+} ranges[] = {
+  { "monitor", "interval", "0.4", "3601" },
+  { "monitor", "detail-interval", "1.9", "86401" },
+  { "budget", "rollup-max-stall-ms", "0.09", "1000.1" },
+  { "budget", "detail-max-rss-mib", "0", "1048577" },
+  { "budget", "detail-max-smaps-mib", "0", "4097" },
+  { "budget", "exact-max-mapped-gib", "0", "65537" },
+  { "signals", "min-change-bytes", NULL, "1099511627777" },
+  { "signals", "min-interval", NULL, "86400.5" },
+  { "signals", "max-subscriptions-per-client", "0", "1025" },
+};
+
+static void
+test_out_of_range (Fixture *f, gconstpointer data)
+{
+  g_autofree char *example = g_strdup_printf ("%s: [monitor] interval=0.1: "
+                                              "must be between 0.5 and 3600 seconds", f->path);
+  g_autoptr(GError) error = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (ranges); i++)
+    {
+      if (ranges[i].low != NULL)
+        assert_value_refused (f, ranges[i].group, ranges[i].key, ranges[i].low);
+      assert_value_refused (f, ranges[i].group, ranges[i].key, ranges[i].high);
+    }
+  assert_value_refused (f, "signals", "max-subscriptions-per-client", "99999999999999999999999");
+
+  /* The whole message, as the brief for this module gave it. */
+  write_config (f, "[monitor]\ninterval=0.1\n", -1);
+  g_assert_null (pymemd_config_load (f->path, FALSE, &error));
+  g_assert_cmpstr (error->message, ==, example);
+}
+
+static void
+test_junk (Fixture *f, gconstpointer data)
+{
+  const char *junk[] = {
+    "2x", "", "-1", "+1", "nan", "inf", "-inf", "0x10", "1e3", "1 2", "1..2", ".", "\\s2", "２",
+  };
+
+  const char *whole[] = { "detail-max-rss-mib=1.5: not a plain whole number", NULL };
+
+  for (guint i = 0; i < G_N_ELEMENTS (ranges); i++)
+    for (guint j = 0; j < G_N_ELEMENTS (junk); j++)
+      assert_value_refused (f, ranges[i].group, ranges[i].key, junk[j]);
+  assert_refused (f, "[budget]\ndetail-max-rss-mib=1.5\n", PYMEMD_ERROR_INVALID_ARGS, whole);
+}
+
+static void
+test_attach (Fixture *f, gconstpointer data)
+{
+  const char *choices[] = { "none", "admin", "own", NULL };
+
+  for (guint i = 0; choices[i] != NULL; i++)
+    {
+      g_autofree char *contents = g_strdup_printf ("[access]\nattach=%s\n", choices[i]);
+      g_autoptr(PymemdConfig) config = load_ok (f, contents);
+      g_assert_cmpint (pymemd_config_get_attach (config), ==, (int) i);
+    }
+  assert_value_refused (f, "access", "attach", "maybe");
+  assert_value_refused (f, "access", "attach", "Own");
+  assert_value_refused (f, "access", "attach", "");
+  {
+    const char *needles[] = { "attach=maybe", "none", "admin", "own", NULL };
+    assert_refused (f, "[access]\nattach=maybe\n", PYMEMD_ERROR_INVALID_ARGS, needles);
+  }
+}
+
+static void
+test_detail_below_interval (Fixture *f, gconstpointer data)
+{
+  const char *explicit[] = { "detail-interval=5", "interval (10 seconds)", NULL };
+  const char *defaulted[] = { "interval=60", "detail-interval", "30", NULL };
+
+  assert_refused (f, "[monitor]\ninterval=10\ndetail-interval=5\n",
+                  PYMEMD_ERROR_INVALID_ARGS, explicit);
+  assert_refused (f, "[monitor]\ndetail-interval=5\ninterval=10\n",
+                  PYMEMD_ERROR_INVALID_ARGS, explicit);
+  assert_refused (f, "[monitor]\ninterval=60\n", PYMEMD_ERROR_INVALID_ARGS, defaulted);
+}
+
+static void
+test_unknown_names (Fixture *f, gconstpointer data)
+{
+  const char *key[] = { "[monitor] intervall:", "detail-interval", NULL };
+  const char *group[] = { "[monitr]", "[monitor]", NULL };
+  const char *syntax[] = { "interval", NULL };
+  const char *no_group[] = { "group", NULL };
+
+  assert_refused (f, "[monitor]\nintervall=2\n", PYMEMD_ERROR_INVALID_ARGS, key);
+  assert_refused (f, "[monitr]\ninterval=2\n", PYMEMD_ERROR_INVALID_ARGS, group);
+  /* GKeyFile's own complaints: a key before any group, a line that is no
+   * key=value. */
+  assert_refused (f, "interval=2\n", PYMEMD_ERROR_INVALID_ARGS, no_group);
+  assert_refused (f, "[monitor]\ninterval\n", PYMEMD_ERROR_INVALID_ARGS, syntax);
+}
+
+static void
+test_size_limit (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PymemdConfig) config = NULL;
+  g_autofree char *text = g_malloc (70 * 1024);
+
+  /* Exactly 64 KiB of comments is fine, a byte more is not. */
+  memset (text, '#', 64 * 1024);
+  text[64 * 1024 - 1] = '\n';
+  write_config (f, text, 64 * 1024);
+  config = pymemd_config_load (f->path, FALSE, &error);
+  g_assert_no_error (error);
+  assert_defaults (config);
+  g_clear_object (&config);
+
+  memset (text, '#', 70 * 1024);
+  for (gsize i = 79; i < 70 * 1024; i += 80)
+    text[i] = '\n';
+  for (gsize length = 64 * 1024 + 1; length <= 70 * 1024; length += 6 * 1024 - 1)
+    {
+      write_config (f, text, (gssize) length);
+      config = pymemd_config_load (f->path, TRUE, &error);
+      g_assert_null (config);
+      g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_TOO_LARGE);
+      g_assert_true (g_str_has_prefix (error->message, f->path));
+      g_clear_error (&error);
+    }
+}
+
+static void
+test_missing (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PymemdConfig) config = pymemd_config_load (f->path, TRUE, &error);
+
+  g_assert_no_error (error);
+  assert_defaults (config);
+  g_assert_null (pymemd_config_get_path (config));
+  g_clear_object (&config);
+
+  config = pymemd_config_load (f->path, FALSE, &error);
+  g_assert_null (config);
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_GONE);
+  g_assert_nonnull (strstr (error->message, f->path));
+  g_clear_error (&error);
+
+  /* Only a missing file is ok to miss: a directory is an error. */
+  config = pymemd_config_load (f->dir, TRUE, &error);
+  g_assert_null (config);
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED);
+}
+
+static void
+test_binary (Fixture *f, gconstpointer data)
+{
+  const char nul[] = "[monitor]\ninterval=2\0\ninterval=3000\n";
+  g_autoptr(GRand) noise_rand = g_rand_new_with_seed (20261101);
+  guint32 noise[1024];
+  const char *line2[] = { "line 2", NULL };
+
+  for (int round = 0; round < 20; round++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      for (guint i = 0; i < G_N_ELEMENTS (noise); i++)
+        noise[i] = g_rand_int (noise_rand);
+      write_config (f, (const char *) noise, sizeof noise);
+      g_assert_null (pymemd_config_load (f->path, FALSE, &error));
+      g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS);
+    }
+
+  assert_refused (f, "[monitor]\n# caf\xe9\n\xff\xfe=1\n", PYMEMD_ERROR_INVALID_ARGS, line2);
+  assert_refused (f, "[mon\xc3\x28itor]\n", PYMEMD_ERROR_INVALID_ARGS, (const char *[]){ "line 1", NULL });
+  {
+    g_autoptr(GError) error = NULL;
+
+    write_config (f, nul, sizeof nul - 1);
+    g_assert_null (pymemd_config_load (f->path, FALSE, &error));
+    g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS);
+    g_assert_nonnull (strstr (error->message, "line 2"));
+  }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/config/defaults", test_defaults);
+  g_test_add_func ("/config/shipped-file", test_shipped_file);
+  g_test_add_func ("/config/every-key", test_every_key);
+#define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+  ADD ("/config/bounds-accepted", test_bounds_accepted);
+  ADD ("/config/out-of-range", test_out_of_range);
+  ADD ("/config/junk", test_junk);
+  ADD ("/config/attach", test_attach);
+  ADD ("/config/detail-below-interval", test_detail_below_interval);
+  ADD ("/config/unknown-names", test_unknown_names);
+  ADD ("/config/size-limit", test_size_limit);
+  ADD ("/config/missing", test_missing);
+  ADD ("/config/binary", test_binary);
+#undef ADD
+  return g_test_run ();
+}
