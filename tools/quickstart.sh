@@ -1,24 +1,54 @@
 #!/bin/sh
-# The README's first command: installs what is missing, builds pymemd, and
-# shows the Python processes running now with what they cost.
+# The README's first command: installs what is missing, builds and installs
+# pymemd, starts the service (under systemd where PID 1 is systemd; otherwise
+# directly, on the system bus, starting that bus if none runs) and shows the
+# Python processes running now, as the service reports them over D-Bus.
 set -eu
 cd "$(dirname "$0")/.."
 
 tools/install-deps.sh
 [ -x configure ] || NOCONFIGURE=1 ./autogen.sh >/dev/null
-[ -f Makefile ] || ./configure --quiet
+[ -f Makefile ] || ./configure --quiet --prefix=/usr/local --sysconfdir=/etc
 make -s -j"$(nproc)" >/dev/null
+make -s install >/dev/null
 
-./daemon/pymemd --once > pymemd-report.json
-jq -r '
-  def row: [.pid, (.python_version // "?"), .pss, (if .exact then .exact.uss else .uss end),
-            .private_dirty, .shared_clean + .shared_dirty, .swap,
-            (.cmdline | .[0:60])];
-  (["PID", "PY", "PSS", "USS", "PRIV_DIRTY", "SHARED", "SWAP", "COMMAND"] | @tsv),
-  (.processes | sort_by(-.pss) | .[] | row | @tsv)' pymemd-report.json |
-  numfmt --header --field=3-7 --to=iec-i --suffix=B --invalid=ignore |
+if [ "$(ps -p 1 -o comm=)" = systemd ]; then
+  systemctl daemon-reload
+  systemctl reload dbus.service 2>/dev/null || true # read the new bus policy
+  systemctl restart pymemd.service
+  echo "pymemd runs as pymemd.service (journalctl -u pymemd)"
+else
+  if [ -S /run/dbus/system_bus_socket ]; then
+    dbus-send --system --type=method_call --dest=org.freedesktop.DBus / \
+      org.freedesktop.DBus.ReloadConfig
+  else
+    mkdir -p /run/dbus
+    dbus-daemon --system --fork
+  fi
+  mkdir -p /run/pymemd
+  setsid /usr/local/sbin/pymemd --system --replace </dev/null >/run/pymemd/pymemd.log 2>&1 &
+  echo "pymemd runs in the background (no systemd here); log: /run/pymemd/pymemd.log"
+fi
+
+i=0
+until busctl --system status org.pymemd.Monitor1 >/dev/null 2>&1; do
+  i=$((i + 1))
+  if [ $i -gt 50 ]; then
+    echo "pymemd did not appear on the system bus" >&2
+    exit 1
+  fi
+  sleep 0.2
+done
+
+busctl --system --json=short call org.pymemd.Monitor1 /org/pymemd/Monitor1 \
+  org.pymemd.Monitor1 GetProcesses |
+  jq -r '
+    def v(k): .[k].data // 0;
+    (["PID", "USER", "PY", "PSS", "USS", "PRIV_DIRTY", "SWAP", "COMMAND"] | @tsv),
+    (.data[0] | sort_by(-v("pss")) | .[] |
+      [v("pid"), v("uid"), (.python_version.data // "?"), v("pss"), v("uss"),
+       v("private_dirty"), v("swap"), (.cmdline.data | .[0:60])] | @tsv)' |
+  numfmt --header --field=4-7 --to=iec-i --suffix=B --invalid=ignore |
   column -t -s "$(printf '\t')"
-jq -r '"\n\(.totals.processes) Python processes: PSS \(.totals.pss), USS \(.totals.uss) bytes; " +
-       "freed if all exit: \(.python_set.freed_if_all_exit) bytes" +
-       (if .exact then " (exact)" else " (smaps estimate: \(.exact_error))" end)' pymemd-report.json
-echo "Full report: pymemd-report.json (./daemon/pymemd --once)"
+echo
+echo "Live on the bus: gdbus introspect --system --dest org.pymemd.Monitor1 --object-path /org/pymemd/Monitor1"
