@@ -7,10 +7,15 @@ set -eu
 cd "$(dirname "$0")/.."
 
 tools/install-deps.sh
-[ -x configure ] || NOCONFIGURE=1 ./autogen.sh >/dev/null
-[ -f Makefile ] || ./configure --quiet --prefix=/usr/local --sysconfdir=/etc
-make -s -j"$(nproc)" >/dev/null
-make -s install >/dev/null
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if ! { [ -x configure ] || NOCONFIGURE=1 ./autogen.sh; } >"$log" 2>&1 ||
+   ! { [ -f Makefile ] || ./configure --prefix=/usr/local --sysconfdir=/etc; } >>"$log" 2>&1 ||
+   ! make -j"$(nproc)" >>"$log" 2>&1 || ! make install >>"$log" 2>&1; then
+  cat "$log" >&2
+  echo "pymemd: the build failed (above)" >&2
+  exit 1
+fi
 
 if [ "$(ps -p 1 -o comm=)" = systemd ]; then
   systemctl daemon-reload
@@ -50,5 +55,7 @@ busctl --system --json=short call org.pymemd.Monitor1 /org/pymemd/Monitor1 \
        v("private_dirty"), v("swap"), (.cmdline.data | .[0:60])] | @tsv)' |
   numfmt --header --field=4-7 --to=iec-i --suffix=B --invalid=ignore |
   column -t -s "$(printf '\t')"
+[ "$(busctl --system get-property org.pymemd.Monitor1 /org/pymemd/Monitor1 \
+      org.pymemd.Monitor1 ProcessCount)" != "u 0" ] || echo "(no Python process is running now)"
 echo
 echo "Live on the bus: gdbus introspect --system --dest org.pymemd.Monitor1 --object-path /org/pymemd/Monitor1"
