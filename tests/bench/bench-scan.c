@@ -13,15 +13,15 @@
  *                   and parsing; the floor does neither.
  *
  *   --detail        full pass: N x pymemd_scanner_scan (PYMEMD_SCAN_ALL)
- *                   vs the floor: for every pid, smaps_rollup (4 KiB reads),
- *                   all of /proc/PID/smaps (64 KiB reads, scanned only for
+ *                   vs the floor: for every pid (no smaps_rollup: a full
+ *                   pass takes its samples from smaps), all of /proc/PID/smaps (64 KiB reads, scanned only for
  *                   header, Rss: and Swap: lines), then pread of
  *                   /proc/PID/pagemap over every mapping with Rss or Swap > 0
  *                   (8192 entries a pread, as pymemd does).  The floor does
  *                   NOT read /proc/kpagecount or /proc/kpageflags (pymemd
  *                   does, in windows over the sorted PFNs): the ratio
  *                   charges that to pymemd.  Also printed: scanner
- *                   ROLLUP|DETAIL vs the floor without pagemap.
+ *                   ROLLUP|DETAIL vs the floor of smaps alone.
  *
  *   --exact-only PID   the exact pass alone on one process:
  *                   pymemd_exact_begin + pymemd_exact_add_process +
@@ -366,7 +366,8 @@ mode_scan (PymemdScanner *scanner, gboolean detail, guint iterations, guint repe
   g_autofree Cost *scan_detail = g_new (Cost, repeat);
   g_autofree Cost *floor_detail = g_new (Cost, repeat);
   PymemdScanFlags flags = detail ? PYMEMD_SCAN_ALL : PYMEMD_SCAN_ROLLUP;
-  FloorParts parts = detail ? FLOOR_ROLLUP | FLOOR_SMAPS | FLOOR_PAGEMAP : FLOOR_ROLLUP;
+  /* A full pass takes its samples from smaps and never reads smaps_rollup. */
+  FloorParts parts = detail ? FLOOR_SMAPS | FLOOR_PAGEMAP : FLOOR_ROLLUP;
   guint64 bytes_all = 0, bytes_detail = 0;
   Cost ms, mf;
 
@@ -390,7 +391,7 @@ mode_scan (PymemdScanner *scanner, gboolean detail, guint iterations, guint repe
         {
           scan_detail[r] = run_scanner (scanner, PYMEMD_SCAN_ROLLUP | PYMEMD_SCAN_DETAIL,
                                         iterations);
-          floor_detail[r] = run_floor (pids, FLOOR_ROLLUP | FLOOR_SMAPS, iterations, page_size);
+          floor_detail[r] = run_floor (pids, FLOOR_SMAPS, iterations, page_size);
           bytes_detail = floor_bytes;
         }
       fprintf (stderr, "  rep %u: scanner %.3f ms, floor %.3f ms (cpu per pass)\n", r + 1,
@@ -413,13 +414,12 @@ mode_scan (PymemdScanner *scanner, gboolean detail, guint iterations, guint repe
     {
       Cost sd = median_cost (scan_detail, repeat), fd = median_cost (floor_detail, repeat);
 
-      printf ("floor reads %" G_GUINT64_FORMAT " bytes per pass (rollup + smaps + pagemap; "
+      printf ("floor reads %" G_GUINT64_FORMAT " bytes per pass (smaps + pagemap; "
               "no kpagecount/kpageflags)\n", bytes_all);
-      print_pair ("full pass (rollup+detail+exact)", "pymemd ALL", ms,
+      print_pair ("full pass (detail+exact)", "pymemd ALL", ms,
                   "floor", mf);
-      printf ("floor reads %" G_GUINT64_FORMAT " bytes per pass (rollup + smaps)\n",
-              bytes_detail);
-      print_pair ("rollup+detail (no exact)", "pymemd R|D", sd, "floor", fd);
+      printf ("floor reads %" G_GUINT64_FORMAT " bytes per pass (smaps)\n", bytes_detail);
+      print_pair ("detail (no exact)", "pymemd R|D", sd, "floor", fd);
       printf ("RESULT mode=detail pids=%u scanner_cpu_ms=%.4f floor_cpu_ms=%.4f ratio=%.3f "
               "scanner_wall_ms=%.4f floor_wall_ms=%.4f detail_cpu_ms=%.4f "
               "detail_floor_cpu_ms=%.4f\n",
@@ -431,7 +431,7 @@ mode_scan (PymemdScanner *scanner, gboolean detail, guint iterations, guint repe
 
 /* The frame windows pymemd-exact.c reads kpagecount/kpageflags in: the
  * sorted, distinct PFNs of present pages, grouped while a window spans under
- * 32768 frames and no gap exceeds 512 (KPAGE_WINDOW, KPAGE_MAX_GAP). */
+ * 32768 frames and no gap exceeds 16 (KPAGE_WINDOW, KPAGE_MAX_GAP). */
 typedef struct {
   guint64 first;
   guint64 n;
@@ -484,7 +484,7 @@ kpage_windows (int dir_fd, GArray *mappings, gsize page_size, guint64 *frames)
       guint64 last = v[i];
       for (n = i + 1; n < pfns->len; n++)
         {
-          if (v[n] - w.first >= 32768 || v[n] - last > 512)
+          if (v[n] - w.first >= 32768 || v[n] - last > 16)
             break;
           last = v[n];
         }
