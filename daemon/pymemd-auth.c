@@ -134,8 +134,11 @@ uid_ready (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   if (self->authority == NULL)
-    polkit_authority_get_async (g_task_get_cancellable (task), authority_ready,
-                                g_steal_pointer (&task));
+    {
+      /* Not in one call: the order arguments are evaluated in is unspecified. */
+      GCancellable *cancellable = g_task_get_cancellable (task);
+      polkit_authority_get_async (cancellable, authority_ready, g_steal_pointer (&task));
+    }
   else
     ask_polkit (self, g_steal_pointer (&task));
 }

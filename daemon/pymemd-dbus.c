@@ -193,6 +193,7 @@ typedef struct {
   GDBusMethodInvocation *invocation;
   guint                  pid;
   GVariant              *options;
+  gboolean               asked_polkit;
 } Call;
 
 static Call *
@@ -216,49 +217,66 @@ call_free (Call *call)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Call, call_free)
 
-/* Whether CALLER needs polkit to see everything: only if some process
- * belongs to another user (the uid is not known yet: any non-uniform set). */
+/* Whether VIEWER lacks the right to see some process it would see now:
+ * only then is polkit worth asking. */
 static gboolean
-several_owners (PymemdDbusService *self)
+needs_polkit (PymemdDbusService *self, const PymemdViewer *viewer, PymemdProcess *only)
 {
   GPtrArray *processes = pymemd_monitor_get_processes (self->monitor);
 
-  for (guint i = 1; i < processes->len; i++)
-    if (pymemd_process_get_uid (g_ptr_array_index (processes, i)) !=
-        pymemd_process_get_uid (g_ptr_array_index (processes, 0)))
+  if (only != NULL)
+    return !pymemd_viewer_may_see (viewer, only);
+  for (guint i = 0; i < processes->len; i++)
+    if (!pymemd_viewer_may_see (viewer, g_ptr_array_index (processes, i)))
       return TRUE;
-  return processes->len > 0;
+  return FALSE;
 }
 
+/* First the caller's uid alone; polkit only on a second round, when the
+ * uid is not enough (see finish_caller). */
 static void
-resolve_caller (Call *call, gboolean want_all, GAsyncReadyCallback done)
+resolve_caller (Call *call, GAsyncReadyCallback done)
 {
   pymemd_auth_get_viewer_async (call->self->auth, call->self->connection,
                                 g_dbus_method_invocation_get_sender (call->invocation),
-                                want_all, NULL, done, call);
+                                call->asked_polkit, NULL, done, call);
 }
 
+/* FALSE when the call was answered (an error) or went for polkit (DONE
+ * runs again): the caller of finish_caller then just returns. ONLY is the
+ * process the call is about, or NULL for all. */
 static gboolean
-finish_caller (Call *call, GAsyncResult *result, PymemdViewer *viewer)
+finish_caller (Call *call, GAsyncResult *result, PymemdViewer *viewer, PymemdProcess *only,
+               GAsyncReadyCallback done)
 {
   g_autoptr(GError) error = NULL;
 
-  if (pymemd_auth_get_viewer_finish (call->self->auth, result, viewer, &error))
-    return TRUE;
-  g_dbus_method_invocation_return_gerror (call->invocation, error);
-  return FALSE;
+  if (!pymemd_auth_get_viewer_finish (call->self->auth, result, viewer, &error))
+    {
+      g_dbus_method_invocation_return_gerror (call->invocation, error);
+      call_free (call);
+      return FALSE;
+    }
+  if (!call->asked_polkit && needs_polkit (call->self, viewer, only))
+    {
+      call->asked_polkit = TRUE;
+      resolve_caller (call, done);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static void
 get_processes_done (GObject *source, GAsyncResult *result, gpointer data)
 {
-  g_autoptr(Call) call = data;
-  GPtrArray *processes = pymemd_monitor_get_processes (call->self->monitor);
+  Call *call = data;
+  GPtrArray *processes;
   GVariantBuilder builder;
   PymemdViewer viewer;
 
-  if (!finish_caller (call, result, &viewer))
+  if (!finish_caller (call, result, &viewer, NULL, get_processes_done))
     return;
+  processes = pymemd_monitor_get_processes (call->self->monitor);
   g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
   for (guint i = 0; i < processes->len; i++)
     {
@@ -269,6 +287,7 @@ get_processes_done (GObject *source, GAsyncResult *result, gpointer data)
     }
   pymemd_dbus_monitor1_complete_get_processes (call->self->manager, call->invocation,
                                                g_variant_builder_end (&builder));
+  call_free (call);
 }
 
 static gboolean
@@ -277,18 +296,18 @@ handle_get_processes (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invoca
 {
   Call *call = call_new (self, invocation);
 
-  resolve_caller (call, several_owners (self), get_processes_done);
+  resolve_caller (call, get_processes_done);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
 static void
 details_done (GObject *source, GAsyncResult *result, gpointer data)
 {
-  g_autoptr(Call) call = data;
+  Call *call = data;
   PymemdProcess *process = pymemd_monitor_find (call->self->monitor, call->pid);
   PymemdViewer viewer;
 
-  if (!finish_caller (call, result, &viewer))
+  if (!finish_caller (call, result, &viewer, process, details_done))
     return;
   if (process == NULL) /* exited while we asked polkit */
     g_dbus_method_invocation_return_error (call->invocation, PYMEMD_ERROR,
@@ -303,6 +322,7 @@ details_done (GObject *source, GAsyncResult *result, gpointer data)
   else
     g_dbus_method_invocation_return_value (call->invocation,
                                            g_variant_new ("(@a{sv})", details_variant (process)));
+  call_free (call);
 }
 
 static void
@@ -320,7 +340,7 @@ start_details (PymemdDbusService *self, GDBusMethodInvocation *invocation, guint
     }
   call = call_new (self, invocation);
   call->pid = pid;
-  resolve_caller (call, TRUE, details_done);
+  resolve_caller (call, details_done);
 }
 
 static gboolean
@@ -382,8 +402,11 @@ subscribe_done (GObject *source, GAsyncResult *result, gpointer data)
   PymemdViewer viewer;
   guint id;
 
-  if (!finish_caller (call, result, &viewer))
-    return;
+  if (!pymemd_auth_get_viewer_finish (self->auth, result, &viewer, &error))
+    {
+      g_dbus_method_invocation_return_gerror (call->invocation, error);
+      return;
+    }
   if (!pymemd_subscription_options_parse (
         call->options, pymemd_config_get_min_change_bytes (config),
         (gint64) (pymemd_config_get_min_signal_interval (config) * G_USEC_PER_SEC), &options,
@@ -416,7 +439,9 @@ handle_subscribe (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation
   pymemd_subscription_options_clear (&parsed);
   call = call_new (self, invocation);
   call->options = g_variant_ref (options);
-  resolve_caller (call, TRUE, subscribe_done);
+  /* Processes of other users may start later: ask polkit now. */
+  call->asked_polkit = TRUE;
+  resolve_caller (call, subscribe_done);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
