@@ -72,7 +72,16 @@ check_done (GObject *source, GAsyncResult *result, gpointer user_data)
     polkit_authority_check_authorization_finish (POLKIT_AUTHORITY (source), result, &error);
 
   if (answer == NULL)
-    g_warning ("polkit: %s", error->message); /* deny, but keep serving */
+    {
+      /* Deny and keep serving; say so once, not on every call. */
+      static gboolean warned = FALSE;
+      if (!warned)
+        g_warning ("polkit: %s (denying %s while it does not answer)", error->message,
+                   PYMEMD_ACTION_INSPECT_ALL);
+      else
+        g_debug ("polkit: %s", error->message);
+      warned = TRUE;
+    }
   request->viewer.sees_all = answer != NULL && polkit_authorization_result_get_is_authorized (answer);
   g_task_return_boolean (task, TRUE);
 }

@@ -457,13 +457,9 @@ handle_unsubscribe (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocati
       g_dbus_method_invocation_return_gerror (invocation, error);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
+  /* The table's value destroy function unwatches the name. */
   if (pymemd_subscriptions_count_for (self->subscriptions, sender) == 0)
-    {
-      guint watch = GPOINTER_TO_UINT (g_hash_table_lookup (self->name_watches, sender));
-      if (watch != 0)
-        g_bus_unwatch_name (watch);
-      g_hash_table_remove (self->name_watches, sender);
-    }
+    g_hash_table_remove (self->name_watches, sender);
   pymemd_dbus_monitor1_complete_unsubscribe (manager, invocation);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
