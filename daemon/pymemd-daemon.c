@@ -31,9 +31,18 @@ static PymemdConfig *
 load_config (const PymemdDaemonOptions *options, GError **error)
 {
   const char *path = options->config_path != NULL ? options->config_path : DEFAULT_CONFIG;
+  g_autoptr(PymemdConfig) config = NULL;
 
   /* The default file may be absent; one named on the command line may not. */
-  return pymemd_config_load (path, options->config_path == NULL, error);
+  config = pymemd_config_load (path, options->config_path == NULL, error);
+  if (config == NULL)
+    return NULL;
+  /* Command-line intervals win over the file, at start and on every reload;
+   * checked like the file. */
+  if (options->interval > 0 || options->detail_interval > 0)
+    return pymemd_config_with_intervals (config, options->interval, options->detail_interval,
+                                         error);
+  return g_steal_pointer (&config);
 }
 
 static void
@@ -166,18 +175,6 @@ pymemd_daemon_run (const PymemdDaemonOptions *options)
     {
       g_printerr ("pymemd: %s\n", error->message);
       return EXIT_FAILURE;
-    }
-  if (options->interval > 0 || options->detail_interval > 0)
-    {
-      /* Command-line intervals win over the file; checked like the file. */
-      g_autoptr(PymemdConfig) overridden =
-        pymemd_config_with_intervals (config, options->interval, options->detail_interval, &error);
-      if (overridden == NULL)
-        {
-          g_printerr ("pymemd: %s\n", error->message);
-          return EXIT_FAILURE;
-        }
-      g_set_object (&config, overridden);
     }
   procfs = pymemd_procfs_new (options->proc_root, &error);
   if (procfs == NULL)

@@ -410,9 +410,14 @@ subscribe_done (GObject *source, GAsyncResult *result, gpointer data)
   if (!pymemd_subscription_options_parse (
         call->options, pymemd_config_get_min_change_bytes (config),
         (gint64) (pymemd_config_get_min_signal_interval (config) * G_USEC_PER_SEC), &options,
-        &error) ||
-      (id = pymemd_subscriptions_add (self->subscriptions, sender, &viewer, &options,
-                                      pymemd_monitor_get_processes (self->monitor), &error)) == 0)
+        &error))
+    {
+      g_dbus_method_invocation_return_gerror (call->invocation, error);
+      return;
+    }
+  id = pymemd_subscriptions_add (self->subscriptions, sender, &viewer, &options,
+                                 pymemd_monitor_get_processes (self->monitor), &error);
+  if (id == 0)
     {
       pymemd_subscription_options_clear (&options);
       g_dbus_method_invocation_return_gerror (call->invocation, error);

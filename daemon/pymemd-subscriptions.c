@@ -56,12 +56,12 @@ bad_option (GError **error, const char *key, const char *why)
   return FALSE;
 }
 
-gboolean
-pymemd_subscription_options_parse (GVariant                  *dict,
-                                   guint64                    default_min_bytes,
-                                   gint64                     min_interval_floor_us,
-                                   PymemdSubscriptionOptions *options,
-                                   GError                   **error)
+static gboolean
+parse_options (GVariant                  *dict,
+               guint64                    default_min_bytes,
+               gint64                     min_interval_floor_us,
+               PymemdSubscriptionOptions *options,
+               GError                   **error)
 {
   GVariantIter iter;
   const char *key;
@@ -126,16 +126,27 @@ pymemd_subscription_options_parse (GVariant                  *dict,
                                           min_interval_floor_us);
         }
       else
-        {
-          pymemd_subscription_options_clear (options);
-          return bad_option (error, key,
-                             _("unknown (known: pids, min-change-bytes, min-change-percent, "
-                               "min-interval)"));
-        }
+        return bad_option (error, key,
+                           _("unknown (known: pids, min-change-bytes, min-change-percent, "
+                             "min-interval)"));
     }
   if (!have_bytes && !have_percent)
     options->min_change_bytes = default_min_bytes;
   return TRUE;
+}
+
+gboolean
+pymemd_subscription_options_parse (GVariant                  *dict,
+                                   guint64                    default_min_bytes,
+                                   gint64                     min_interval_floor_us,
+                                   PymemdSubscriptionOptions *options,
+                                   GError                   **error)
+{
+  if (parse_options (dict, default_min_bytes, min_interval_floor_us, options, error))
+    return TRUE;
+  /* Leave nothing behind: pids may have been parsed before a bad option. */
+  pymemd_subscription_options_clear (options);
+  return FALSE;
 }
 
 gboolean
