@@ -1,0 +1,1730 @@
+/* Runs the real pymemd as a service on a private system bus (the real D-Bus policy, polkit mocked by python3-dbusmock) against real Python processes: the API, signals, access control, reload, sd_notify and --replace. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib-unix.h>
+#include <json-glib/json-glib.h>
+
+#include "pymemd-dbus-generated.h"
+#include "testutil.h"
+
+#define BUS_NAME      "org.pymemd.Monitor1"
+#define MANAGER_PATH  "/org/pymemd/Monitor1"
+#define MANAGER_IFACE "org.pymemd.Monitor1"
+#define PROCESS_IFACE "org.pymemd.Process1"
+#define PROCESS_PREFIX MANAGER_PATH "/process/"
+#define POLKIT_NAME   "org.freedesktop.PolicyKit1"
+#define POLKIT_PATH   "/org/freedesktop/PolicyKit1/Authority"
+#define INSPECT_ALL   "org.pymemd.inspect-all"
+#define MIB           (G_GUINT64_CONSTANT (1) << 20)
+
+/* A failed check with a message, reported like g_assert's (TAP "Bail out!"). */
+#define fail(...)                                                                 \
+  G_STMT_START                                                                    \
+  {                                                                               \
+    char *fail_message_ = g_strdup_printf (__VA_ARGS__);                          \
+    g_assertion_message (G_LOG_DOMAIN, __FILE__, __LINE__, G_STRFUNC, fail_message_); \
+    g_abort ();                                                                   \
+  }                                                                               \
+  G_STMT_END
+
+/* An interpreter with 8 MiB of its own; each line N on its stdin makes it
+ * allocate and touch N MiB more, then print "done". Ends at EOF, so it
+ * outlives no test even where PR_SET_PDEATHSIG is cleared (setpriv). */
+static const char child_code[] =
+  "import sys\n"
+  "b = bytearray(8 << 20)\n"
+  "b[::4096] = b'x' * 2048\n"
+  "print('ready', flush=True)\n"
+  "held = []\n"
+  "for line in sys.stdin:\n"
+  "    n = int(line) << 20\n"
+  "    a = bytearray(n)\n"
+  "    a[::4096] = b'x' * (n >> 12)\n"
+  "    held.append(a)\n"
+  "    print('done', flush=True)\n";
+
+/* ---- what to print when an assertion aborts the program ---- */
+
+#define MAX_LOGS 8
+static char abort_logs[MAX_LOGS][512];
+
+static void
+write_all (int fd, const char *data, size_t len)
+{
+  while (len > 0)
+    {
+      ssize_t n = write (fd, data, len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return;
+      data += n;
+      len -= (size_t) n;
+    }
+}
+
+/* Async-signal-safe: the logs of the bus, polkit and the daemons. */
+static void
+dump_logs_on_abort (int sig)
+{
+  for (guint i = 0; i < MAX_LOGS; i++)
+    {
+      char buf[4096];
+      ssize_t n;
+      int fd;
+
+      if (abort_logs[i][0] == '\0')
+        continue;
+      write_all (STDERR_FILENO, "\n----- ", 7);
+      write_all (STDERR_FILENO, abort_logs[i], strlen (abort_logs[i]));
+      write_all (STDERR_FILENO, " -----\n", 7);
+      fd = open (abort_logs[i], O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        continue;
+      while ((n = read (fd, buf, sizeof buf)) > 0)
+        write_all (STDERR_FILENO, buf, (size_t) n);
+      close (fd);
+    }
+  signal (SIGABRT, SIG_DFL);
+  raise (SIGABRT);
+}
+
+static void
+register_log (const char *path)
+{
+  for (guint i = 0; i < MAX_LOGS; i++)
+    if (abort_logs[i][0] == '\0')
+      {
+        g_strlcpy (abort_logs[i], path, sizeof abort_logs[i]);
+        return;
+      }
+}
+
+static void
+forget_logs (void)
+{
+  memset (abort_logs, 0, sizeof abort_logs);
+}
+
+/* ---- prerequisites ---- */
+
+static const char *skip_reason;
+static const char *mock_python;
+static char *setpriv_path;
+static char *gdbus_path;
+
+static gboolean
+python_has_dbusmock (const char *python)
+{
+  const char *argv[] = { python, "-c", "import dbusmock", NULL };
+  int status;
+
+  return python != NULL &&
+         g_spawn_sync (NULL, (char **) argv, NULL,
+                       G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
+                       NULL, NULL, &status, NULL) &&
+         g_spawn_check_wait_status (status, NULL);
+}
+
+static void
+check_prerequisites (void)
+{
+  g_autofree char *dbus_daemon = g_find_program_in_path ("dbus-daemon");
+
+  setpriv_path = g_find_program_in_path ("setpriv");
+  gdbus_path = g_find_program_in_path ("gdbus");
+  if (!pymemd_test_is_root ())
+    skip_reason = "needs root (the daemon reads every process and page frame counts)";
+  else if (g_getenv ("PYMEMD_BIN") == NULL)
+    skip_reason = "PYMEMD_BIN is not set";
+  else if (dbus_daemon == NULL)
+    skip_reason = "needs dbus-daemon";
+  else if (pymemd_test_python () == NULL)
+    skip_reason = "needs python3";
+  else if (python_has_dbusmock (pymemd_test_python ()))
+    mock_python = pymemd_test_python ();
+  else if (python_has_dbusmock ("/usr/bin/python3"))
+    mock_python = "/usr/bin/python3";
+  else
+    skip_reason = "needs python3-dbusmock (for the polkit mock)";
+}
+
+/* ---- processes ---- */
+
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+/* Spawns ARGV with ENVP, stdin /dev/null, stdout and stderr appended to
+ * LOG (stdout to *STDOUT_PIPE instead when not NULL). */
+static GPid
+spawn_logged (const char *const *argv,
+              const char *const *envp,
+              const char        *log,
+              int               *stdout_pipe)
+{
+  g_autoptr(GError) error = NULL;
+  int log_fd = open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  GPid pid = 0;
+
+  g_assert_cmpint (log_fd, >=, 0);
+  register_log (log);
+  g_spawn_async_with_pipes_and_fds (NULL, argv, envp, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH,
+                                    die_with_parent,
+                                    NULL, -1, stdout_pipe != NULL ? -1 : log_fd, log_fd, NULL,
+                                    NULL, 0, &pid, NULL, stdout_pipe, NULL, &error);
+  g_assert_no_error (error);
+  close (log_fd);
+  return pid;
+}
+
+/* SIGTERM, then SIGKILL after 5 s; returns the wait status. */
+static int
+terminate (GPid pid)
+{
+  int status = 0;
+
+  kill (pid, SIGTERM);
+  for (int i = 0; i < 500; i++)
+    {
+      if (waitpid (pid, &status, WNOHANG) == pid)
+        return status;
+      g_usleep (10000);
+    }
+  kill (pid, SIGKILL);
+  waitpid (pid, &status, 0);
+  return status;
+}
+
+static guint64
+proc_start_time (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
+  g_autofree char *text = NULL;
+  g_auto(GStrv) fields = NULL;
+  char *end;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  end = strrchr (text, ')');
+  g_assert_nonnull (end);
+  fields = g_strsplit (end + 2, " ", -1);
+  g_assert_cmpuint (g_strv_length (fields), >, 19);
+  return g_ascii_strtoull (fields[19], NULL, 10); /* field 22, starttime */
+}
+
+static char *
+expected_path (GPid pid)
+{
+  return g_strdup_printf (PROCESS_PREFIX "%d_%" G_GUINT64_FORMAT, pid, proc_start_time (pid));
+}
+
+static void
+spawn_child (PymemdTestChild *child)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (pymemd_test_child_spawn_python (child, child_code, NULL, &error));
+  g_assert_no_error (error);
+}
+
+static uid_t
+nobody_uid (void)
+{
+  struct passwd *pw = getpwnam ("nobody");
+
+  g_assert_nonnull (pw);
+  return pw->pw_uid;
+}
+
+/* ---- the fixture: bus, polkit mock, daemons ---- */
+
+typedef struct {
+  GPid       pid;
+  gboolean   exited;
+  int        wait_status;
+  gboolean   expect_exit;
+  int        notify_fd;
+  guint      notify_source;
+  char      *log;
+  GPtrArray *notices; /* every line received on its NOTIFY_SOCKET */
+} Daemon;
+
+typedef struct {
+  gboolean         skipped;
+  char            *tmp;
+  GPid             bus_pid;
+  int              bus_stdout;
+  char            *address;
+  GPid             polkit_pid;
+  GDBusConnection *conn;
+  Daemon           daemons[2];
+  guint            n_daemons;
+  guint            n_spawned; /* names each daemon's log and socket */
+} Fixture;
+
+static gboolean
+wake (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+typedef gboolean (*Condition) (gpointer data);
+
+/* Runs the main context until COND holds or SECONDS pass. */
+static gboolean
+wait_until (Condition cond, gpointer data, double seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC);
+  guint tick = g_timeout_add (20, wake, NULL);
+  gboolean ok;
+
+  while (!(ok = cond (data)) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (tick);
+  return ok;
+}
+
+static gboolean
+never (gpointer data)
+{
+  return FALSE;
+}
+
+/* Keeps the main context running for SECONDS (signals are dispatched). */
+static void
+run_for (double seconds)
+{
+  wait_until (never, NULL, seconds);
+}
+
+static GVariant *
+call (Fixture *fx, const char *dest, const char *path, const char *iface, const char *method,
+      GVariant *args, const char *reply_type, GError **error)
+{
+  return g_dbus_connection_call_sync (fx->conn, dest, path, iface, method, args,
+                                      reply_type != NULL ? G_VARIANT_TYPE (reply_type) : NULL,
+                                      G_DBUS_CALL_FLAGS_NONE, 10000, NULL, error);
+}
+
+static GVariant *
+call_manager (Fixture *fx, const char *method, GVariant *args, const char *reply_type,
+              GError **error)
+{
+  return call (fx, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, method, args, reply_type, error);
+}
+
+static void
+assert_dbus_error (const GError *error, const char *name)
+{
+  g_autofree char *remote = NULL;
+
+  g_assert_nonnull (error);
+  remote = g_dbus_error_get_remote_error (error);
+  if (g_strcmp0 (remote, name) != 0)
+    fail ("expected %s, got %s: %s", name, remote, error->message);
+}
+
+static gboolean
+on_notify (int fd, GIOCondition condition, gpointer data)
+{
+  Daemon *d = data;
+  char buf[4096];
+  ssize_t n;
+
+  while ((n = recv (fd, buf, sizeof buf - 1, 0)) > 0)
+    {
+      g_auto(GStrv) lines = NULL;
+
+      buf[n] = '\0';
+      lines = g_strsplit (buf, "\n", -1);
+      for (guint i = 0; lines[i] != NULL; i++)
+        if (lines[i][0] != '\0')
+          g_ptr_array_add (d->notices, g_strdup (lines[i]));
+    }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_daemon_exit (GPid pid, int status, gpointer data)
+{
+  Daemon *d = data;
+
+  d->exited = TRUE;
+  d->wait_status = status;
+  g_spawn_close_pid (pid);
+}
+
+static guint
+count_notices (Daemon *d, const char *line)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < d->notices->len; i++)
+    if (strcmp (g_ptr_array_index (d->notices, i), line) == 0)
+      n++;
+  return n;
+}
+
+static const char *
+last_status (Daemon *d)
+{
+  for (guint i = d->notices->len; i > 0; i--)
+    if (g_str_has_prefix (g_ptr_array_index (d->notices, i - 1), "STATUS="))
+      return g_ptr_array_index (d->notices, i - 1);
+  return NULL;
+}
+
+static char *
+read_log (Daemon *d)
+{
+  char *text = NULL;
+
+  g_assert_true (g_file_get_contents (d->log, &text, NULL, NULL));
+  return text;
+}
+
+/* Starts pymemd on the fixture's bus with the NULL-terminated extra
+ * arguments; its stderr goes to a log, its sd_notify messages to a socket
+ * of its own. */
+static Daemon *
+daemon_spawn (Fixture *fx, ...)
+{
+  Daemon *d = &fx->daemons[fx->n_daemons];
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autofree char *notify_path = g_strdup_printf ("%s/notify-%u", fx->tmp, fx->n_spawned);
+  g_auto(GStrv) envp = g_get_environ ();
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  const char *arg;
+  va_list args;
+
+  g_assert_cmpuint (fx->n_daemons, <, G_N_ELEMENTS (fx->daemons));
+  fx->n_daemons++;
+  d->log = g_strdup_printf ("%s/pymemd-%u.log", fx->tmp, fx->n_spawned++);
+  d->notices = g_ptr_array_new_with_free_func (g_free);
+
+  d->notify_fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  g_assert_cmpint (d->notify_fd, >=, 0);
+  g_assert_cmpuint (strlen (notify_path), <, sizeof addr.sun_path);
+  strcpy (addr.sun_path, notify_path);
+  g_assert_cmpint (bind (d->notify_fd, (struct sockaddr *) &addr, sizeof addr), ==, 0);
+  d->notify_source = g_unix_fd_add (d->notify_fd, G_IO_IN, on_notify, d);
+
+  envp = g_environ_setenv (envp, "DBUS_SYSTEM_BUS_ADDRESS", fx->address, TRUE);
+  envp = g_environ_setenv (envp, "NOTIFY_SOCKET", notify_path, TRUE);
+  envp = g_environ_unsetenv (envp, "WATCHDOG_USEC");
+  envp = g_environ_unsetenv (envp, "WATCHDOG_PID");
+  /* A critical in the daemon is a bug: make it fail the test. */
+  if (g_environ_getenv (envp, "G_DEBUG") == NULL)
+    envp = g_environ_setenv (envp, "G_DEBUG", "fatal-criticals", TRUE);
+
+  g_ptr_array_add (argv, (gpointer) g_getenv ("PYMEMD_BIN"));
+  g_ptr_array_add (argv, (gpointer) "--address");
+  g_ptr_array_add (argv, fx->address);
+  g_ptr_array_add (argv, (gpointer) "--interval");
+  g_ptr_array_add (argv, (gpointer) "0.5");
+  g_ptr_array_add (argv, (gpointer) "--detail-interval");
+  g_ptr_array_add (argv, (gpointer) "1");
+  va_start (args, fx);
+  while ((arg = va_arg (args, const char *)) != NULL)
+    g_ptr_array_add (argv, (gpointer) arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+
+  d->pid = spawn_logged ((const char *const *) argv->pdata, (const char *const *) envp, d->log,
+                         NULL);
+  g_child_watch_add (d->pid, on_daemon_exit, d);
+  return d;
+}
+
+static GPid
+owner_pid (Fixture *fx)
+{
+  g_autoptr(GVariant) reply = call (fx, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                    "org.freedesktop.DBus", "GetConnectionUnixProcessID",
+                                    g_variant_new ("(s)", BUS_NAME), "(u)", NULL);
+  guint32 pid = 0;
+
+  if (reply != NULL)
+    g_variant_get (reply, "(u)", &pid);
+  return (GPid) pid;
+}
+
+typedef struct {
+  Fixture *fx;
+  Daemon  *d;
+} DaemonWait;
+
+static gboolean
+daemon_ready_or_gone (gpointer data)
+{
+  DaemonWait *w = data;
+
+  return w->d->exited ||
+         (count_notices (w->d, "READY=1") > 0 && owner_pid (w->fx) == w->d->pid);
+}
+
+static gboolean
+daemon_gone (gpointer data)
+{
+  return ((Daemon *) data)->exited;
+}
+
+/* Waits for READY=1 on the notify socket and for the daemon to own the name. */
+static void
+daemon_wait_ready (Fixture *fx, Daemon *d)
+{
+  DaemonWait w = { fx, d };
+
+  if (!wait_until (daemon_ready_or_gone, &w, 15) || d->exited)
+    fail ("pymemd (pid %d) %s", d->pid,
+             d->exited ? "exited before it was ready" : "was not ready within 15 s");
+}
+
+static Daemon *
+daemon_start (Fixture *fx)
+{
+  Daemon *d = daemon_spawn (fx, NULL);
+
+  daemon_wait_ready (fx, d);
+  return d;
+}
+
+static void
+daemon_stop (Daemon *d)
+{
+  if (d->pid == 0)
+    return;
+  if (d->exited && !d->expect_exit)
+    fail ("pymemd (pid %d) died during the test: wait status 0x%x", d->pid, d->wait_status);
+  if (!d->exited)
+    {
+      kill (d->pid, SIGTERM);
+      if (!wait_until (daemon_gone, d, 10))
+        {
+          kill (d->pid, SIGKILL);
+          fail ("pymemd (pid %d) did not stop within 10 s of SIGTERM", d->pid);
+        }
+      if (!WIFEXITED (d->wait_status) || WEXITSTATUS (d->wait_status) != 0)
+        fail ("pymemd (pid %d) stopped with wait status 0x%x", d->pid, d->wait_status);
+    }
+  {
+    /* A warning from GLib itself (an invalid id, a failed precondition) is
+     * a bug in the daemon even when it survives it. */
+    g_autofree char *log = read_log (d);
+    if (strstr (log, "GLib-") != NULL)
+      fail ("pymemd (pid %d) logged a GLib warning", d->pid);
+  }
+  g_source_remove (d->notify_source);
+  close (d->notify_fd);
+  g_ptr_array_unref (d->notices);
+  g_free (d->log);
+  memset (d, 0, sizeof *d);
+}
+
+static gboolean
+polkit_up (gpointer data)
+{
+  Fixture *fx = data;
+  g_autoptr(GVariant) reply = call (fx, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                    "org.freedesktop.DBus", "NameHasOwner",
+                                    g_variant_new ("(s)", POLKIT_NAME), "(b)", NULL);
+  gboolean has = FALSE;
+
+  if (reply != NULL)
+    g_variant_get (reply, "(b)", &has);
+  return has || waitpid (fx->polkit_pid, NULL, WNOHANG) == fx->polkit_pid;
+}
+
+static void
+write_bus_config (Fixture *fx, const char *path)
+{
+  g_autofree char *policy_rel = g_test_build_filename (G_TEST_DIST, "..", "data",
+                                                       "org.pymemd.Monitor1.conf", NULL);
+  g_autofree char *policy = g_canonicalize_filename (policy_rel, NULL);
+  g_autofree char *escaped = g_markup_escape_text (policy, -1);
+  g_autofree char *tmp = g_markup_escape_text (fx->tmp, -1);
+  g_autofree char *text = NULL;
+
+  g_assert_true (g_file_test (policy, G_FILE_TEST_IS_REGULAR));
+  /* Debian's system.conf, minus activation, plus polkit's name for the
+   * mock, plus the real policy of pymemd from the source tree. */
+  text = g_strdup_printf (
+    "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+    " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+    "<busconfig>\n"
+    "  <type>system</type>\n"
+    "  <listen>unix:path=%s/bus</listen>\n"
+    "  <auth>EXTERNAL</auth>\n"
+    "  <policy context=\"default\">\n"
+    "    <allow user=\"*\"/>\n"
+    "    <deny own=\"*\"/>\n"
+    "    <deny send_type=\"method_call\"/>\n"
+    "    <allow send_type=\"signal\"/>\n"
+    "    <allow send_requested_reply=\"true\" send_type=\"method_return\"/>\n"
+    "    <allow send_requested_reply=\"true\" send_type=\"error\"/>\n"
+    "    <allow receive_type=\"method_call\"/>\n"
+    "    <allow receive_type=\"method_return\"/>\n"
+    "    <allow receive_type=\"error\"/>\n"
+    "    <allow receive_type=\"signal\"/>\n"
+    "    <allow send_destination=\"org.freedesktop.DBus\" send_interface=\"org.freedesktop.DBus\"/>\n"
+    "    <allow send_destination=\"org.freedesktop.DBus\"\n"
+    "           send_interface=\"org.freedesktop.DBus.Introspectable\"/>\n"
+    "    <allow send_destination=\"org.freedesktop.DBus\"\n"
+    "           send_interface=\"org.freedesktop.DBus.Properties\"/>\n"
+    "    <deny send_destination=\"org.freedesktop.DBus\" send_interface=\"org.freedesktop.DBus\"\n"
+    "          send_member=\"UpdateActivationEnvironment\"/>\n"
+    "  </policy>\n"
+    "  <policy user=\"root\">\n"
+    "    <allow own=\"" POLKIT_NAME "\"/>\n"
+    "    <allow send_destination=\"" POLKIT_NAME "\"/>\n"
+    "  </policy>\n"
+    "  <include>%s</include>\n"
+    "</busconfig>\n",
+    tmp, escaped);
+  g_assert_true (g_file_set_contents (path, text, -1, NULL));
+}
+
+static void
+fixture_setup (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *bus_log = NULL;
+  g_autofree char *polkit_log = NULL;
+  g_autofree char *line = NULL;
+  g_auto(GStrv) envp = NULL;
+
+  memset (fx, 0, sizeof *fx);
+  if (skip_reason != NULL)
+    {
+      g_test_skip (skip_reason);
+      fx->skipped = TRUE;
+      return;
+    }
+  /* nobody must reach the bus socket in it. */
+  fx->tmp = pymemd_test_mkdtemp ();
+  g_assert_cmpint (chmod (fx->tmp, 0755), ==, 0);
+  g_test_message ("logs in %s", fx->tmp);
+
+  config = g_build_filename (fx->tmp, "bus.conf", NULL);
+  write_bus_config (fx, config);
+  bus_log = g_build_filename (fx->tmp, "dbus-daemon.log", NULL);
+  {
+    g_autofree char *config_arg = g_strconcat ("--config-file=", config, NULL);
+    const char *argv[] = { "dbus-daemon", config_arg, "--nofork",
+                           "--print-address", NULL };
+    PymemdTestChild reader = { 0 };
+
+    fx->bus_pid = spawn_logged (argv, NULL, bus_log, &fx->bus_stdout);
+    reader.pid = fx->bus_pid;
+    reader.stdout_fd = fx->bus_stdout;
+    line = pymemd_test_child_read_line (&reader, &error);
+    g_assert_no_error (error);
+  }
+  fx->address = g_strdup (g_strstrip (line));
+  g_assert_true (g_str_has_prefix (fx->address, "unix:path="));
+
+  fx->conn = g_dbus_connection_new_for_address_sync (
+    fx->address,
+    G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+    NULL, NULL, &error);
+  g_assert_no_error (error);
+
+  /* The polkit mock; by default it denies every action. */
+  polkit_log = g_build_filename (fx->tmp, "polkitd-mock.log", NULL);
+  envp = g_environ_setenv (g_get_environ (), "DBUS_SYSTEM_BUS_ADDRESS", fx->address, TRUE);
+  {
+    const char *argv[] = { mock_python, "-m", "dbusmock", "--system", "--template", "polkitd",
+                           NULL };
+    fx->polkit_pid = spawn_logged (argv, (const char *const *) envp, polkit_log, NULL);
+  }
+  g_assert_true (wait_until (polkit_up, fx, 20));
+  g_assert_cmpint (kill (fx->polkit_pid, 0), ==, 0);
+}
+
+static void
+fixture_teardown (Fixture *fx, gconstpointer data)
+{
+  if (fx->skipped)
+    return;
+  for (guint i = 0; i < fx->n_daemons; i++)
+    daemon_stop (&fx->daemons[i]);
+  if (fx->conn != NULL)
+    {
+      g_dbus_connection_close_sync (fx->conn, NULL, NULL);
+      g_clear_object (&fx->conn);
+    }
+  if (fx->polkit_pid != 0)
+    {
+      terminate (fx->polkit_pid);
+      g_spawn_close_pid (fx->polkit_pid);
+    }
+  if (fx->bus_pid != 0)
+    {
+      terminate (fx->bus_pid);
+      g_spawn_close_pid (fx->bus_pid);
+      close (fx->bus_stdout);
+    }
+  /* Let GLib drop what it still holds for the connection. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  forget_logs ();
+  pymemd_test_rm_rf (fx->tmp);
+  g_free (fx->tmp);
+  g_free (fx->address);
+}
+
+/* ---- helpers on the API ---- */
+
+static GVariant *
+get_processes (Fixture *fx)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = call_manager (fx, "GetProcesses", NULL, "(aa{sv})", &error);
+
+  g_assert_no_error (error);
+  return g_variant_get_child_value (reply, 0);
+}
+
+/* The a{sv} of PID in an aa{sv}, or NULL. */
+static GVariant *
+find_entry (GVariant *list, GPid pid)
+{
+  for (gsize i = 0; i < g_variant_n_children (list); i++)
+    {
+      g_autoptr(GVariant) entry = g_variant_get_child_value (list, i);
+      guint32 p;
+
+      if (g_variant_lookup (entry, "pid", "u", &p) && p == (guint32) pid)
+        return g_steal_pointer (&entry);
+    }
+  return NULL;
+}
+
+static guint64
+entry_uint64 (GVariant *entry, const char *key)
+{
+  guint64 v = 0;
+
+  if (!g_variant_lookup (entry, key, "t", &v))
+    fail ("no %s (t) in %s", key, g_variant_print (entry, FALSE));
+  return v;
+}
+
+typedef struct {
+  Fixture *fx;
+  GPid     pid;
+} Watched;
+
+static gboolean
+is_watched (gpointer data)
+{
+  Watched *w = data;
+  g_autoptr(GVariant) list = get_processes (w->fx);
+  g_autoptr(GVariant) entry = find_entry (list, w->pid);
+
+  return entry != NULL;
+}
+
+static void
+wait_watched (Fixture *fx, GPid pid)
+{
+  Watched w = { fx, pid };
+
+  if (!wait_until (is_watched, &w, 5))
+    fail ("pid %d was not watched within 5 s", pid);
+}
+
+static guint32
+subscribe (Fixture *fx, GDBusConnection *conn, GVariant *options, GError **error)
+{
+  g_autoptr(GVariant) reply =
+    g_dbus_connection_call_sync (conn, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "Subscribe",
+                                 g_variant_new ("(@a{sv})", options), G_VARIANT_TYPE ("(u)"),
+                                 G_DBUS_CALL_FLAGS_NONE, 10000, NULL, error);
+  guint32 id = 0;
+
+  if (reply != NULL)
+    g_variant_get (reply, "(u)", &id);
+  return id;
+}
+
+static GVariant *
+no_options (void)
+{
+  return g_variant_new_parsed ("@a{sv} {}");
+}
+
+static GDBusConnection *
+connect_bus (Fixture *fx)
+{
+  g_autoptr(GError) error = NULL;
+  GDBusConnection *conn = g_dbus_connection_new_for_address_sync (
+    fx->address,
+    G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+    NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  return conn;
+}
+
+static void
+assert_close (const char *what, guint64 bus, guint64 once)
+{
+  guint64 diff = bus > once ? bus - once : once - bus;
+  guint64 tolerance = MAX (MAX (bus, once) / 20, 256 * 1024); /* 5 %, or 256 KiB */
+
+  if (diff > tolerance)
+    fail ("%s: %" G_GUINT64_FORMAT " on the bus, %" G_GUINT64_FORMAT " from --once", what,
+             bus, once);
+}
+
+/* ---- 1. GetProcesses and the objects agree with --once ---- */
+
+static JsonObject *
+once_process (JsonParser *parser, GPid pid, gboolean *exact)
+{
+  const char *argv[] = { g_getenv ("PYMEMD_BIN"), "--once", NULL };
+  g_autofree char *out = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonObject *report;
+  JsonArray *processes;
+  int status;
+
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
+                               &out, NULL, &status, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_spawn_check_wait_status (status, NULL));
+  g_assert_true (json_parser_load_from_data (parser, out, -1, &error));
+  g_assert_no_error (error);
+  report = json_node_get_object (json_parser_get_root (parser));
+  *exact = json_object_get_boolean_member (report, "exact");
+  processes = json_object_get_array_member (report, "processes");
+  for (guint i = 0; i < json_array_get_length (processes); i++)
+    {
+      JsonObject *p = json_array_get_object_element (processes, i);
+      if (json_object_get_int_member (p, "pid") == pid)
+        return p;
+    }
+  fail ("pid %d is not in the --once report", pid);
+}
+
+static void
+test_get_processes (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GVariant) list = NULL;
+  g_autoptr(GVariant) entry = NULL;
+  g_autoptr(GVariant) objects = NULL;
+  g_autoptr(GVariant) props = NULL;
+  PymemdDbusMonitor1 *manager;
+  PymemdDbusProcess1 *process;
+  g_autoptr(GVariant) details = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *boot_id = NULL;
+  const char *s, *object_path;
+  PymemdTestChild child;
+  JsonObject *once;
+  gboolean exact = FALSE, restricted = TRUE;
+  Daemon *d;
+  guint32 u;
+  guint64 t;
+
+  if (fx->skipped)
+    return;
+  spawn_child (&child);
+  path = expected_path (child.pid);
+  d = daemon_start (fx);
+
+  /* sd_notify: ready, and a status line naming what is watched. */
+  g_assert_cmpuint (count_notices (d, "READY=1"), ==, 1);
+  g_assert_nonnull (last_status (d));
+  g_assert_true (g_str_has_prefix (last_status (d), "STATUS=Watching "));
+  g_assert_true (g_str_has_suffix (last_status (d), ", 0 subscriptions"));
+
+  wait_watched (fx, child.pid);
+  run_for (1.2); /* a detail pass and a couple of ticks on the idle child */
+  list = get_processes (fx);
+  once = once_process (parser, child.pid, &exact);
+  entry = find_entry (list, child.pid);
+  g_assert_nonnull (entry);
+  {
+    g_autofree char *printed = g_variant_print (entry, FALSE);
+    g_test_message ("on the bus: %s", printed);
+  }
+
+  g_assert_true (g_variant_lookup (entry, "start_time", "t", &t));
+  g_assert_cmpuint (t, ==, proc_start_time (child.pid));
+  g_assert_cmpuint (t, ==, (guint64) json_object_get_int_member (once, "start_time"));
+  g_assert_true (g_variant_lookup (entry, "uid", "u", &u));
+  g_assert_cmpuint (u, ==, 0);
+  g_assert_cmpuint (u, ==, (guint64) json_object_get_int_member (once, "uid"));
+  g_assert_true (g_variant_lookup (entry, "cmdline", "&s", &s));
+  g_assert_cmpstr (s, ==, json_object_get_string_member (once, "cmdline"));
+  g_assert_true (g_str_has_prefix (s, pymemd_test_python ()));
+  g_assert_true (g_variant_lookup (entry, "python_version", "&s", &s));
+  g_assert_cmpstr (s, !=, "");
+  g_assert_cmpstr (s, ==, json_object_get_string_member (once, "python_version"));
+  g_assert_true (g_variant_lookup (entry, "object_path", "&o", &object_path));
+  g_assert_cmpstr (object_path, ==, path);
+  g_assert_true (g_variant_lookup (entry, "restricted", "b", &restricted));
+  g_assert_false (restricted);
+  g_assert_cmpuint (entry_uint64 (entry, "private_dirty"), >=, 8 * MIB);
+  assert_close ("rss", entry_uint64 (entry, "rss"), (guint64) json_object_get_int_member (once, "rss"));
+  assert_close ("pss", entry_uint64 (entry, "pss"), (guint64) json_object_get_int_member (once, "pss"));
+  assert_close ("uss", entry_uint64 (entry, "uss"), (guint64) json_object_get_int_member (once, "uss"));
+  assert_close ("private_dirty", entry_uint64 (entry, "private_dirty"),
+                (guint64) json_object_get_int_member (once, "private_dirty"));
+
+  /* The object of the process, in GetManagedObjects and through the
+   * generated proxy. */
+  objects = call (fx, BUS_NAME, MANAGER_PATH, "org.freedesktop.DBus.ObjectManager",
+                  "GetManagedObjects", NULL, "(a{oa{sa{sv}}})", &error);
+  g_assert_no_error (error);
+  {
+    g_autoptr(GVariant) all = g_variant_get_child_value (objects, 0);
+    g_autoptr(GVariant) ifaces = g_variant_lookup_value (all, path, G_VARIANT_TYPE ("a{sa{sv}}"));
+
+    g_assert_nonnull (ifaces);
+    props = g_variant_lookup_value (ifaces, PROCESS_IFACE, G_VARIANT_TYPE_VARDICT);
+    g_assert_nonnull (props);
+    g_assert_true (g_variant_lookup (props, "Pid", "u", &u));
+    g_assert_cmpuint (u, ==, (guint32) child.pid);
+    g_assert_true (g_variant_lookup (props, "StartTime", "t", &t));
+    g_assert_cmpuint (t, ==, proc_start_time (child.pid));
+    g_assert_true (g_variant_lookup (props, "Uid", "u", &u));
+    g_assert_cmpuint (u, ==, 0);
+    g_assert_true (g_variant_lookup (props, "Cmdline", "&s", &s));
+    g_assert_cmpstr (s, ==, json_object_get_string_member (once, "cmdline"));
+    g_assert_true (g_variant_lookup (props, "PythonVersion", "&s", &s));
+    g_assert_cmpstr (s, ==, json_object_get_string_member (once, "python_version"));
+    g_assert_true (g_variant_lookup (props, "Rss", "t", &t));
+    assert_close ("Rss", t, (guint64) json_object_get_int_member (once, "rss"));
+  }
+  process = pymemd_dbus_process1_proxy_new_sync (fx->conn, G_DBUS_PROXY_FLAGS_NONE, BUS_NAME, path,
+                                                 NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (pymemd_dbus_process1_get_pid (process), ==, (guint) child.pid);
+  g_assert_cmpuint (pymemd_dbus_process1_get_start_time (process), ==, proc_start_time (child.pid));
+  g_assert_true (pymemd_dbus_process1_call_get_details_sync (process, G_DBUS_CALL_FLAGS_NONE, -1,
+                                                            &details, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_variant_lookup (details, "pid", "u", &u));
+  g_assert_cmpuint (u, ==, (guint32) child.pid);
+  {
+    g_autoptr(GVariant) categories = g_variant_lookup_value (details, "categories", NULL);
+    g_assert_nonnull (categories);
+    g_assert_cmpuint (g_variant_n_children (categories), >, 0);
+  }
+  g_object_unref (process);
+
+  /* The manager's properties. */
+  manager = pymemd_dbus_monitor1_proxy_new_sync (fx->conn, G_DBUS_PROXY_FLAGS_NONE, BUS_NAME,
+                                                 MANAGER_PATH, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (pymemd_dbus_monitor1_get_version (manager), ==, PACKAGE_VERSION);
+  g_assert_cmpfloat (pymemd_dbus_monitor1_get_interval (manager), ==, 0.5);
+  g_assert_cmpfloat (pymemd_dbus_monitor1_get_detail_interval (manager), ==, 1.0);
+  g_assert_cmpuint (pymemd_dbus_monitor1_get_process_count (manager), >=, 1);
+  g_assert_true (g_file_get_contents ("/proc/sys/kernel/random/boot_id", &boot_id, NULL, NULL));
+  g_assert_cmpstr (pymemd_dbus_monitor1_get_boot_id (manager), ==, g_strstrip (boot_id));
+  g_assert_true (exact); /* root reads page frame counts */
+  g_assert_true (pymemd_dbus_monitor1_get_exact_available (manager));
+  {
+    g_autoptr(GVariant) totals = pymemd_dbus_monitor1_dup_totals (manager);
+    guint64 rss = 0;
+    g_assert_true (g_variant_lookup (totals, "rss", "t", &rss));
+    g_assert_cmpuint (rss, >=, entry_uint64 (entry, "rss"));
+  }
+  g_object_unref (manager);
+  pymemd_test_child_stop (&child);
+}
+
+/* ---- 2. processes appear and disappear ---- */
+
+typedef struct {
+  GPtrArray *events; /* "+PATH" for InterfacesAdded, "-PATH" for InterfacesRemoved */
+  char      *want;
+} ObjectEvents;
+
+static void
+on_object_manager_signal (GDBusConnection *conn, const char *sender, const char *path,
+                          const char *iface, const char *signal, GVariant *params, gpointer data)
+{
+  ObjectEvents *ev = data;
+  const char *object;
+
+  g_variant_get_child (params, 0, "&o", &object);
+  g_ptr_array_add (ev->events, g_strconcat (strcmp (signal, "InterfacesAdded") == 0 ? "+" : "-",
+                                            object, NULL));
+}
+
+static gboolean
+has_event (gpointer data)
+{
+  ObjectEvents *ev = data;
+
+  for (guint i = 0; i < ev->events->len; i++)
+    if (strcmp (g_ptr_array_index (ev->events, i), ev->want) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+has_object (Fixture *fx, const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) objects = call (fx, BUS_NAME, MANAGER_PATH,
+                                      "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
+                                      NULL, "(a{oa{sa{sv}}})", &error);
+  g_autoptr(GVariant) all = NULL;
+  g_autoptr(GVariant) ifaces = NULL;
+
+  g_assert_no_error (error);
+  all = g_variant_get_child_value (objects, 0);
+  ifaces = g_variant_lookup_value (all, path, NULL);
+  return ifaces != NULL;
+}
+
+static void
+test_appear_disappear (Fixture *fx, gconstpointer data)
+{
+  ObjectEvents ev = { NULL, NULL };
+  g_autofree char *path = NULL;
+  PymemdTestChild child;
+  guint sub;
+  gint64 start;
+
+  if (fx->skipped)
+    return;
+  daemon_start (fx);
+  ev.events = g_ptr_array_new_with_free_func (g_free);
+  sub = g_dbus_connection_signal_subscribe (fx->conn, NULL, "org.freedesktop.DBus.ObjectManager",
+                                            NULL, MANAGER_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                            on_object_manager_signal, &ev, NULL);
+  /* The match rule is in place once a call has made the round trip. */
+  g_variant_unref (get_processes (fx));
+
+  spawn_child (&child);
+  start = g_get_monotonic_time ();
+  path = expected_path (child.pid);
+  ev.want = g_strconcat ("+", path, NULL);
+  if (!wait_until (has_event, &ev, 2.0))
+    fail ("no InterfacesAdded for %s within 2 s", path);
+  g_test_message ("appeared after %.2f s", (g_get_monotonic_time () - start) / 1e6);
+  g_assert_true (has_object (fx, path));
+
+  pymemd_test_child_stop (&child);
+  start = g_get_monotonic_time ();
+  g_free (ev.want);
+  ev.want = g_strconcat ("-", path, NULL);
+  if (!wait_until (has_event, &ev, 2.0))
+    fail ("no InterfacesRemoved for %s within 2 s", path);
+  g_test_message ("gone after %.2f s", (g_get_monotonic_time () - start) / 1e6);
+  g_assert_false (has_object (fx, path));
+
+  g_dbus_connection_signal_unsubscribe (fx->conn, sub);
+  g_free (ev.want);
+  g_ptr_array_unref (ev.events);
+}
+
+/* ---- 3. MemoryChanged ---- */
+
+typedef struct {
+  guint32  subscription;
+  char    *path;
+  guint32  pid;
+  guint64  start_time;
+  guint64  pss;
+} Change;
+
+typedef struct {
+  GArray  *changes; /* of Change */
+  guint32  want_subscription;
+} Changes;
+
+static void
+change_clear (gpointer data)
+{
+  g_free (((Change *) data)->path);
+}
+
+static void
+on_memory_changed (GDBusConnection *conn, const char *sender, const char *path,
+                   const char *iface, const char *signal, GVariant *params, gpointer data)
+{
+  Changes *changes = data;
+  g_autoptr(GVariant) sample = NULL;
+  Change c = { 0 };
+
+  g_variant_get (params, "(uout@a{st})", &c.subscription, &c.path, &c.pid, &c.start_time, &sample);
+  g_variant_lookup (sample, "pss", "t", &c.pss);
+  g_array_append_val (changes->changes, c);
+}
+
+static Changes *
+changes_new (void)
+{
+  Changes *changes = g_new0 (Changes, 1);
+
+  changes->changes = g_array_new (FALSE, TRUE, sizeof (Change));
+  g_array_set_clear_func (changes->changes, change_clear);
+  return changes;
+}
+
+static void
+changes_free (Changes *changes)
+{
+  g_array_unref (changes->changes);
+  g_free (changes);
+}
+
+static guint
+changes_for (Changes *changes, guint32 subscription)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < changes->changes->len; i++)
+    if (g_array_index (changes->changes, Change, i).subscription == subscription)
+      n++;
+  return n;
+}
+
+static gboolean
+has_change (gpointer data)
+{
+  Changes *changes = data;
+
+  return changes_for (changes, changes->want_subscription) > 0;
+}
+
+static guint
+subscribe_memory_changed (GDBusConnection *conn, Changes *changes)
+{
+  return g_dbus_connection_signal_subscribe (conn, NULL, MANAGER_IFACE, "MemoryChanged",
+                                             MANAGER_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                             on_memory_changed, changes, NULL);
+}
+
+static void
+test_memory_changed (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GDBusConnection) observer = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) list = NULL;
+  g_autoptr(GVariant) entry = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *done = NULL;
+  Changes *mine = changes_new ();
+  Changes *theirs = changes_new ();
+  PymemdTestChild busy, idle;
+  guint sub_mine, sub_theirs;
+  guint32 id, quiet_id;
+  const Change *c = NULL;
+  guint64 baseline;
+  gint64 start;
+
+  if (fx->skipped)
+    return;
+  spawn_child (&busy);
+  spawn_child (&idle);
+  path = expected_path (busy.pid);
+  daemon_start (fx);
+  wait_watched (fx, busy.pid);
+  wait_watched (fx, idle.pid);
+
+  /* A second client listening for the same signal must not get ours. */
+  observer = connect_bus (fx);
+  sub_theirs = subscribe_memory_changed (observer, theirs);
+  sub_mine = subscribe_memory_changed (fx->conn, mine);
+
+  list = get_processes (fx);
+  entry = find_entry (list, busy.pid);
+  baseline = entry_uint64 (entry, "pss");
+  id = subscribe (fx, fx->conn,
+                  g_variant_new_parsed ("{'pids': <[%u]>, 'min-change-bytes': <%t>}",
+                                        (guint32) busy.pid, (guint64) (16 * MIB)),
+                  &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (id, >, 0);
+
+  pymemd_test_child_send (&busy, "32");
+  start = g_get_monotonic_time ();
+  done = pymemd_test_child_read_line (&busy, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (done, ==, "done");
+  mine->want_subscription = id;
+  if (!wait_until (has_change, mine, 3.0))
+    fail ("no MemoryChanged for pid %d within 3 s of allocating 32 MiB", busy.pid);
+  g_test_message ("MemoryChanged after %.2f s", (g_get_monotonic_time () - start) / 1e6);
+  for (guint i = 0; i < mine->changes->len; i++)
+    if (g_array_index (mine->changes, Change, i).subscription == id)
+      c = &g_array_index (mine->changes, Change, i);
+  g_assert_nonnull (c);
+  g_assert_cmpuint (c->pid, ==, (guint32) busy.pid);
+  g_assert_cmpstr (c->path, ==, path);
+  g_assert_cmpuint (c->start_time, ==, proc_start_time (busy.pid));
+  g_assert_cmpuint (c->pss, >=, baseline + 16 * MIB);
+  /* Only for the pid asked for. */
+  for (guint i = 0; i < mine->changes->len; i++)
+    g_assert_cmpuint (g_array_index (mine->changes, Change, i).pid, ==, (guint32) busy.pid);
+
+  /* An idle process: nothing to tell for two seconds. (Its share of the
+   * interpreter's pages, under 2 MiB with three interpreters sharing them,
+   * moves as other tests start and stop interpreters: 4 MiB is above that.) */
+  quiet_id = subscribe (fx, fx->conn,
+                        g_variant_new_parsed ("{'pids': <[%u]>, 'min-change-bytes': <%t>}",
+                                              (guint32) idle.pid, (guint64) (4 * MIB)),
+                        &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (quiet_id, !=, id);
+  run_for (2.0);
+  g_assert_cmpuint (changes_for (mine, quiet_id), ==, 0);
+  /* Unicast: the observer saw none of it. */
+  g_assert_cmpuint (theirs->changes->len, ==, 0);
+
+  g_dbus_connection_signal_unsubscribe (fx->conn, sub_mine);
+  g_dbus_connection_signal_unsubscribe (observer, sub_theirs);
+  g_dbus_connection_close_sync (observer, NULL, NULL);
+  changes_free (mine);
+  changes_free (theirs);
+  pymemd_test_child_stop (&busy);
+  pymemd_test_child_stop (&idle);
+}
+
+/* ---- 4. a subscriber that leaves the bus loses its subscriptions ---- */
+
+typedef struct {
+  Daemon     *d;
+  const char *suffix;
+} StatusWait;
+
+static gboolean
+status_ends_with (gpointer data)
+{
+  StatusWait *w = data;
+  const char *status = last_status (w->d);
+
+  return status != NULL && g_str_has_suffix (status, w->suffix);
+}
+
+static void
+wait_status (Daemon *d, const char *suffix)
+{
+  StatusWait w = { d, suffix };
+
+  if (!wait_until (status_ends_with, &w, 3.0))
+    fail ("the status did not end with \"%s\" within 3 s: %s", suffix, last_status (d));
+}
+
+static void
+test_subscriber_leaves (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GDBusConnection) client = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  guint32 theirs, mine;
+  Daemon *d;
+
+  if (fx->skipped)
+    return;
+  d = daemon_start (fx);
+  client = connect_bus (fx);
+  theirs = subscribe (fx, client, no_options (), &error);
+  g_assert_no_error (error);
+  subscribe (fx, client, no_options (), &error);
+  g_assert_no_error (error);
+  mine = subscribe (fx, fx->conn, no_options (), &error);
+  g_assert_no_error (error);
+  wait_status (d, ", 3 subscriptions");
+
+  /* Another client's subscription cannot be cancelled by us. */
+  reply = call_manager (fx, "Unsubscribe", g_variant_new ("(u)", theirs), NULL, &error);
+  assert_dbus_error (error, "org.pymemd.Error.InvalidArgs");
+  g_clear_error (&error);
+
+  g_assert_true (g_dbus_connection_close_sync (client, NULL, &error));
+  g_assert_no_error (error);
+  wait_status (d, ", 1 subscriptions");
+
+  /* And ours goes with Unsubscribe (the watch on us with it). */
+  reply = call_manager (fx, "Unsubscribe", g_variant_new ("(u)", mine), "()", &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&reply, g_variant_unref);
+  wait_status (d, ", 0 subscriptions");
+  reply = call_manager (fx, "Unsubscribe", g_variant_new ("(u)", mine), NULL, &error);
+  assert_dbus_error (error, "org.pymemd.Error.InvalidArgs");
+}
+
+/* ---- 5. access control, as nobody ---- */
+
+typedef struct {
+  int   status;
+  char *out;
+  char *err;
+} Run;
+
+static void
+run_clear (Run *run)
+{
+  g_free (run->out);
+  g_free (run->err);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
+
+/* gdbus call as nobody: TRUE if it succeeded. */
+static gboolean
+gdbus_as_nobody (Fixture *fx, Run *run, const char *path, const char *method, const char *arg)
+{
+  const char *argv[] = { setpriv_path, "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                         gdbus_path, "call", "--address", fx->address, "--dest", BUS_NAME,
+                         "--object-path", path, "--method", method, arg, NULL };
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_spawn_sync ("/", (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &run->out,
+                               &run->err, &run->status, &error));
+  g_assert_no_error (error);
+  g_test_message ("as nobody: %s %s -> %.300s%s%s", method, arg != NULL ? arg : "", run->out,
+                  strlen (run->out) > 300 ? "..." : "", run->err);
+  return g_spawn_check_wait_status (run->status, NULL);
+}
+
+/* GetProcesses as nobody, parsed. */
+static GVariant *
+nobody_get_processes (Fixture *fx)
+{
+  g_auto(Run) run = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+
+  g_assert_true (gdbus_as_nobody (fx, &run, MANAGER_PATH, MANAGER_IFACE ".GetProcesses", NULL));
+  reply = g_variant_parse (G_VARIANT_TYPE ("(aa{sv})"), run.out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  return g_variant_get_child_value (reply, 0);
+}
+
+static void
+set_allowed (Fixture *fx, const char *const *actions)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = call (fx, POLKIT_NAME, POLKIT_PATH, "org.freedesktop.DBus.Mock",
+                                    "SetAllowed", g_variant_new ("(^as)", actions), "()", &error);
+
+  g_assert_no_error (error);
+}
+
+static const char *const detail_keys[] = {
+  "pss", "pss_dirty", "uss", "shared_clean", "shared_dirty", "private_clean", "private_dirty",
+  "anonymous", "swap_pss", "exact_uss", "exact_pss", "categories", "mappings", NULL
+};
+
+static void
+test_access_control (Fixture *fx, gconstpointer data)
+{
+  const char *const none[] = { NULL };
+  const char *const inspect_all[] = { INSPECT_ALL, NULL };
+  g_autoptr(GVariant) list = NULL;
+  g_autoptr(GVariant) root_entry = NULL;
+  g_autoptr(GVariant) own_entry = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *pid_arg = NULL;
+  g_autofree char *own_pid_arg = NULL;
+  g_autofree char *root_path = NULL;
+  g_autofree char *text = NULL;
+  PymemdTestChild root_child, own_child;
+  const char *s;
+  gboolean restricted;
+  guint32 uid;
+
+  if (fx->skipped)
+    return;
+  if (setpriv_path == NULL || gdbus_path == NULL)
+    {
+      g_test_skip ("needs setpriv and gdbus to call as nobody");
+      return;
+    }
+  spawn_child (&root_child);
+  {
+    const char *argv[] = { setpriv_path, "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                           pymemd_test_python (), "-c", child_code, NULL };
+    g_assert_true (pymemd_test_child_spawn (&own_child, argv, NULL, &error));
+    g_assert_no_error (error);
+  }
+  root_path = expected_path (root_child.pid);
+  pid_arg = g_strdup_printf ("%d", root_child.pid);
+  own_pid_arg = g_strdup_printf ("%d", own_child.pid);
+  daemon_start (fx);
+  wait_watched (fx, root_child.pid);
+  wait_watched (fx, own_child.pid);
+  set_allowed (fx, none);
+
+  /* Without the authorization: root's interpreters at /proc/PID/status
+   * level, nobody's own in detail. */
+  list = nobody_get_processes (fx);
+  root_entry = find_entry (list, root_child.pid);
+  g_assert_nonnull (root_entry);
+  text = g_variant_print (root_entry, FALSE);
+  g_assert_true (g_variant_lookup (root_entry, "restricted", "b", &restricted));
+  g_assert_true (restricted);
+  g_assert_cmpuint (entry_uint64 (root_entry, "rss"), >=, 8 * MIB);
+  g_assert_true (g_variant_lookup (root_entry, "cmdline", "&s", &s));
+  g_assert_true (g_variant_lookup (root_entry, "uid", "u", &uid));
+  g_assert_cmpuint (uid, ==, 0);
+  g_assert_false (g_variant_lookup (root_entry, "pss", "t", NULL));
+  for (gsize i = 0; i < g_variant_n_children (list); i++)
+    {
+      g_autoptr(GVariant) entry = g_variant_get_child_value (list, i);
+      g_autofree char *printed = g_variant_print (entry, FALSE);
+
+      g_assert_true (g_variant_lookup (entry, "uid", "u", &uid));
+      g_assert_true (g_variant_lookup (entry, "restricted", "b", &restricted));
+      g_assert_cmpint (restricted, ==, uid != nobody_uid ());
+      if (restricted)
+        for (guint k = 0; detail_keys[k] != NULL; k++)
+          {
+            g_autoptr(GVariant) value = g_variant_lookup_value (entry, detail_keys[k], NULL);
+            if (value != NULL)
+              fail ("a restricted entry has %s: %s", detail_keys[k], printed);
+          }
+    }
+  g_assert_null (strstr (text, ".so")); /* no mapping paths */
+  g_assert_null (strstr (text, "pss"));
+  own_entry = find_entry (list, own_child.pid);
+  g_assert_nonnull (own_entry);
+  g_assert_true (g_variant_lookup (own_entry, "restricted", "b", &restricted));
+  g_assert_false (restricted);
+  g_assert_cmpuint (entry_uint64 (own_entry, "uss"), >=, 8 * MIB);
+
+  {
+    g_auto(Run) denied = { 0 };
+    g_auto(Run) object_denied = { 0 };
+    g_auto(Run) own = { 0 };
+
+    g_assert_false (gdbus_as_nobody (fx, &denied, MANAGER_PATH, MANAGER_IFACE ".GetProcessDetails",
+                                     pid_arg));
+    g_assert_nonnull (strstr (denied.err, "org.pymemd.Error.AccessDenied"));
+    g_assert_false (gdbus_as_nobody (fx, &object_denied, root_path, PROCESS_IFACE ".GetDetails",
+                                     NULL));
+    g_assert_nonnull (strstr (object_denied.err, "org.pymemd.Error.AccessDenied"));
+    g_assert_true (gdbus_as_nobody (fx, &own, MANAGER_PATH, MANAGER_IFACE ".GetProcessDetails",
+                                    own_pid_arg));
+    g_assert_nonnull (strstr (own.out, "'categories'"));
+  }
+
+  /* With org.pymemd.inspect-all: everything. */
+  set_allowed (fx, inspect_all);
+  {
+    g_auto(Run) allowed = { 0 };
+    g_autoptr(GVariant) all = NULL;
+    g_autoptr(GVariant) entry = NULL;
+
+    g_assert_true (gdbus_as_nobody (fx, &allowed, MANAGER_PATH,
+                                    MANAGER_IFACE ".GetProcessDetails", pid_arg));
+    g_assert_nonnull (strstr (allowed.out, "'categories'"));
+    g_assert_nonnull (strstr (allowed.out, "'pss'"));
+    all = nobody_get_processes (fx);
+    entry = find_entry (all, root_child.pid);
+    g_assert_true (g_variant_lookup (entry, "restricted", "b", &restricted));
+    g_assert_false (restricted);
+    g_assert_cmpuint (entry_uint64 (entry, "pss"), >, 0);
+  }
+  set_allowed (fx, none);
+  {
+    g_auto(Run) denied_again = { 0 };
+    g_assert_false (gdbus_as_nobody (fx, &denied_again, MANAGER_PATH,
+                                     MANAGER_IFACE ".GetProcessDetails", pid_arg));
+    g_assert_nonnull (strstr (denied_again.err, "org.pymemd.Error.AccessDenied"));
+  }
+  pymemd_test_child_stop (&root_child);
+  pymemd_test_child_stop (&own_child);
+}
+
+/* ---- 6. invalid arguments ---- */
+
+static void
+expect_subscribe_error (Fixture *fx, GVariant *options, const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = g_variant_print (options, TRUE);
+
+  g_variant_ref_sink (options);
+  g_assert_cmpuint (subscribe (fx, fx->conn, options, &error), ==, 0);
+  g_test_message ("Subscribe (%s): %s", text, error != NULL ? error->message : "no error");
+  assert_dbus_error (error, name);
+  g_variant_unref (options);
+}
+
+static void
+test_invalid_args (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariantBuilder) many = g_variant_builder_new (G_VARIANT_TYPE_VARDICT);
+  PymemdTestChild child;
+
+  if (fx->skipped)
+    return;
+  spawn_child (&child);
+  daemon_start (fx);
+  wait_watched (fx, child.pid);
+
+  reply = call_manager (fx, "GetProcessDetails", g_variant_new ("(u)", 999999999u), NULL, &error);
+  assert_dbus_error (error, "org.pymemd.Error.NoSuchProcess");
+  g_clear_error (&error);
+  /* A live process that is not Python: this test program. */
+  reply = call_manager (fx, "GetProcessDetails", g_variant_new ("(u)", (guint32) getpid ()), NULL,
+                        &error);
+  assert_dbus_error (error, "org.pymemd.Error.NoSuchProcess");
+  g_clear_error (&error);
+
+  expect_subscribe_error (fx, g_variant_new_parsed ("{'no-such-key': <true>}"),
+                          "org.pymemd.Error.InvalidArgs");
+  expect_subscribe_error (fx, g_variant_new_parsed ("{'pids': <[1, 2]>}"), /* ai, not au */
+                          "org.pymemd.Error.InvalidArgs");
+  expect_subscribe_error (fx, g_variant_new_parsed ("{'pids': <'1'>}"),
+                          "org.pymemd.Error.InvalidArgs");
+  expect_subscribe_error (fx, g_variant_new_parsed ("{'pids': <@au []>}"),
+                          "org.pymemd.Error.InvalidArgs");
+  /* pids parsed first, then a bad option. */
+  expect_subscribe_error (fx, g_variant_new_parsed ("{'pids': <[uint32 1]>, 'min-change-bytes': <-1>}"),
+                          "org.pymemd.Error.InvalidArgs");
+  for (guint i = 0; i < 17; i++)
+    {
+      g_autofree char *key = g_strdup_printf ("key-%u", i);
+      g_variant_builder_add (many, "{sv}", key, g_variant_new_boolean (TRUE));
+    }
+  expect_subscribe_error (fx, g_variant_builder_end (many), "org.pymemd.Error.InvalidArgs");
+  expect_subscribe_error (fx, g_variant_new_parsed ("{'min-change-percent': <150.0>}"),
+                          "org.pymemd.Error.InvalidArgs");
+  expect_subscribe_error (fx, g_variant_new_parsed ("{'min-change-percent': <50>}"),
+                          "org.pymemd.Error.InvalidArgs");
+  expect_subscribe_error (fx, g_variant_new_parsed ("{'min-interval': <-1.0>}"),
+                          "org.pymemd.Error.InvalidArgs");
+  expect_subscribe_error (fx, g_variant_new_parsed ("{'min-interval': <1e300>}"),
+                          "org.pymemd.Error.InvalidArgs");
+
+  /* 16 subscriptions a client (the default), not 17. */
+  for (guint i = 0; i < 16; i++)
+    {
+      g_assert_cmpuint (subscribe (fx, fx->conn, no_options (), &error), >, 0);
+      g_assert_no_error (error);
+    }
+  expect_subscribe_error (fx, no_options (), "org.pymemd.Error.LimitExceeded");
+
+  reply = call_manager (fx, "Unsubscribe", g_variant_new ("(u)", 12345u), NULL, &error);
+  assert_dbus_error (error, "org.pymemd.Error.InvalidArgs");
+  g_clear_error (&error);
+
+  /* Still serving. */
+  {
+    g_autoptr(GVariant) list = get_processes (fx);
+    g_autoptr(GVariant) entry = find_entry (list, child.pid);
+    g_assert_nonnull (entry);
+  }
+  pymemd_test_child_stop (&child);
+}
+
+/* ---- 7. SIGHUP ---- */
+
+typedef struct {
+  Daemon *d;
+  guint   ready_before;
+} ReloadWait;
+
+static gboolean
+reloaded (gpointer data)
+{
+  ReloadWait *w = data;
+
+  return count_notices (w->d, "READY=1") > w->ready_before;
+}
+
+/* Rewrites the configuration, sends SIGHUP and waits for the reload to end. */
+static void
+reload (Daemon *d, const char *path, const char *contents)
+{
+  guint reloading = count_notices (d, "RELOADING=1");
+  ReloadWait w = { d, count_notices (d, "READY=1") };
+
+  g_assert_true (g_file_set_contents (path, contents, -1, NULL));
+  g_assert_cmpint (kill (d->pid, SIGHUP), ==, 0);
+  if (!wait_until (reloaded, &w, 5.0))
+    fail ("pymemd did not notify READY=1 within 5 s of SIGHUP");
+  g_assert_cmpuint (count_notices (d, "RELOADING=1"), ==, reloading + 1);
+  g_assert_false (d->exited);
+}
+
+static double
+get_interval (Fixture *fx)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = call (fx, BUS_NAME, MANAGER_PATH, "org.freedesktop.DBus.Properties",
+                                    "Get", g_variant_new ("(ss)", MANAGER_IFACE, "Interval"),
+                                    "(v)", &error);
+  g_autoptr(GVariant) value = NULL;
+
+  g_assert_no_error (error);
+  g_variant_get (reply, "(v)", &value);
+  return g_variant_get_double (value);
+}
+
+static void
+test_reload (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *config = NULL;
+  g_autofree char *log = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDBusConnection) client = NULL;
+  Daemon *d;
+
+  if (fx->skipped)
+    return;
+  config = g_build_filename (fx->tmp, "pymemd.conf", NULL);
+  g_assert_true (g_file_set_contents (config, "[signals]\nmax-subscriptions-per-client=16\n", -1,
+                                      NULL));
+  d = daemon_spawn (fx, "--config", config, NULL);
+  daemon_wait_ready (fx, d);
+  g_assert_cmpfloat (get_interval (fx), ==, 0.5);
+
+  reload (d, config, "this is not a key file\n[[[\n");
+  g_assert_cmpfloat (get_interval (fx), ==, 0.5);
+  reload (d, config, "[monitor]\ninterval=0.1\n");
+  g_assert_cmpfloat (get_interval (fx), ==, 0.5);
+  reload (d, config, "[signals]\nmax-subscriptions-per-client=0\n");
+  log = read_log (d);
+  g_assert_nonnull (strstr (log, "interval=0.1"));
+  g_assert_nonnull (strstr (log, "Configuration not reloaded"));
+  g_assert_null (strstr (log, "Configuration reloaded"));
+  /* The old limit still holds: three subscriptions are fine. */
+  client = connect_bus (fx);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_assert_cmpuint (subscribe (fx, client, no_options (), &error), >, 0);
+      g_assert_no_error (error);
+    }
+  g_dbus_connection_close_sync (client, NULL, NULL);
+  g_clear_object (&client);
+
+  /* A valid file takes effect; the command line's interval still wins. */
+  reload (d, config, "[monitor]\ninterval=5\n[signals]\nmax-subscriptions-per-client=2\n");
+  g_free (log);
+  log = read_log (d);
+  g_assert_nonnull (strstr (log, "Configuration reloaded"));
+  g_assert_cmpfloat (get_interval (fx), ==, 0.5);
+  for (guint i = 0; i < 2; i++)
+    {
+      g_assert_cmpuint (subscribe (fx, fx->conn, no_options (), &error), >, 0);
+      g_assert_no_error (error);
+    }
+  g_assert_cmpuint (subscribe (fx, fx->conn, no_options (), &error), ==, 0);
+  assert_dbus_error (error, "org.pymemd.Error.LimitExceeded");
+}
+
+/* ---- 8. sd_notify and SIGTERM ---- */
+
+static void
+test_sigterm (Fixture *fx, gconstpointer data)
+{
+  Daemon *d;
+  gint64 start;
+
+  if (fx->skipped)
+    return;
+  d = daemon_start (fx);
+  g_assert_cmpuint (count_notices (d, "READY=1"), ==, 1);
+  g_assert_cmpint (kill (d->pid, SIGTERM), ==, 0);
+  start = g_get_monotonic_time ();
+  if (!wait_until (daemon_gone, d, 2.0))
+    fail ("pymemd did not exit within 2 s of SIGTERM");
+  g_test_message ("exited %.3f s after SIGTERM", (g_get_monotonic_time () - start) / 1e6);
+  g_assert_true (WIFEXITED (d->wait_status));
+  g_assert_cmpint (WEXITSTATUS (d->wait_status), ==, 0);
+  g_assert_cmpuint (count_notices (d, "STOPPING=1"), ==, 1);
+  d->expect_exit = TRUE;
+  g_assert_cmpint (owner_pid (fx), ==, 0);
+}
+
+/* ---- 9. --replace ---- */
+
+static void
+test_replace (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *log = NULL;
+  Daemon *first, *refused, *second;
+
+  if (fx->skipped)
+    return;
+  first = daemon_start (fx);
+
+  /* Without --replace a second one gives up. */
+  refused = daemon_spawn (fx, NULL);
+  if (!wait_until (daemon_gone, refused, 10.0))
+    fail ("a second pymemd without --replace did not exit");
+  refused->expect_exit = TRUE;
+  g_assert_true (WIFEXITED (refused->wait_status));
+  g_assert_cmpint (WEXITSTATUS (refused->wait_status), ==, 1);
+  log = read_log (refused);
+  g_assert_nonnull (strstr (log, "--replace"));
+  g_assert_cmpuint (count_notices (refused, "READY=1"), ==, 0);
+  g_assert_false (first->exited);
+  daemon_stop (refused);
+  fx->n_daemons--;
+
+  second = daemon_spawn (fx, "--replace", NULL);
+  daemon_wait_ready (fx, second);
+  if (!wait_until (daemon_gone, first, 5.0))
+    fail ("the replaced pymemd did not exit within 5 s");
+  first->expect_exit = TRUE;
+  g_assert_true (WIFEXITED (first->wait_status));
+  g_assert_cmpint (WEXITSTATUS (first->wait_status), ==, 1);
+  g_free (log);
+  log = read_log (first);
+  g_assert_nonnull (strstr (log, "taken over"));
+  g_assert_cmpint (owner_pid (fx), ==, second->pid);
+  g_variant_unref (get_processes (fx));
+}
+
+int
+main (int argc, char **argv)
+{
+  struct sigaction action = { 0 };
+
+  g_test_init (&argc, &argv, NULL);
+  check_prerequisites ();
+  action.sa_handler = dump_logs_on_abort;
+  sigaction (SIGABRT, &action, NULL);
+
+  g_test_add ("/service/get-processes", Fixture, NULL, fixture_setup, test_get_processes,
+              fixture_teardown);
+  g_test_add ("/service/appear-disappear", Fixture, NULL, fixture_setup, test_appear_disappear,
+              fixture_teardown);
+  g_test_add ("/service/memory-changed", Fixture, NULL, fixture_setup, test_memory_changed,
+              fixture_teardown);
+  g_test_add ("/service/subscriber-leaves", Fixture, NULL, fixture_setup, test_subscriber_leaves,
+              fixture_teardown);
+  g_test_add ("/service/access-control", Fixture, NULL, fixture_setup, test_access_control,
+              fixture_teardown);
+  g_test_add ("/service/invalid-args", Fixture, NULL, fixture_setup, test_invalid_args,
+              fixture_teardown);
+  g_test_add ("/service/reload", Fixture, NULL, fixture_setup, test_reload, fixture_teardown);
+  g_test_add ("/service/sigterm", Fixture, NULL, fixture_setup, test_sigterm, fixture_teardown);
+  g_test_add ("/service/replace", Fixture, NULL, fixture_setup, test_replace, fixture_teardown);
+  return g_test_run ();
+}
