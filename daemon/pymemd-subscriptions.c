@@ -56,6 +56,22 @@ bad_option (GError **error, const char *key, const char *why)
   return FALSE;
 }
 
+/* A double option from 0 to MAX. */
+static gboolean
+get_double (GVariant *value, const char *key, double max, const char *allowed, double *out,
+            GError **error)
+{
+  double v;
+
+  if (!g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE))
+    return bad_option (error, key, allowed);
+  v = g_variant_get_double (value);
+  if (!isfinite (v) || v < 0 || v > max)
+    return bad_option (error, key, allowed);
+  *out = v;
+  return TRUE;
+}
+
 static gboolean
 parse_options (GVariant                  *dict,
                guint64                    default_min_bytes,
@@ -105,23 +121,17 @@ parse_options (GVariant                  *dict,
         }
       else if (strcmp (key, "min-change-percent") == 0)
         {
-          double percent;
-          if (!g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE))
-            return bad_option (error, key, _("must be a double (d)"));
-          percent = g_variant_get_double (value);
-          if (!isfinite (percent) || percent < 0 || percent > 100)
-            return bad_option (error, key, _("must be between 0 and 100"));
-          options->min_change_percent = percent;
+          if (!get_double (value, key, 100, _("must be a double (d) between 0 and 100"),
+                           &options->min_change_percent, error))
+            return FALSE;
           have_percent = TRUE;
         }
       else if (strcmp (key, "min-interval") == 0)
         {
           double seconds;
-          if (!g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE))
-            return bad_option (error, key, _("must be a double (d), in seconds"));
-          seconds = g_variant_get_double (value);
-          if (!isfinite (seconds) || seconds < 0 || seconds > 86400)
-            return bad_option (error, key, _("must be between 0 and 86400 seconds"));
+          if (!get_double (value, key, 86400,
+                           _("must be a double (d) between 0 and 86400 seconds"), &seconds, error))
+            return FALSE;
           options->min_interval_us = MAX ((gint64) (seconds * G_USEC_PER_SEC),
                                           min_interval_floor_us);
         }

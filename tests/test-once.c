@@ -7,21 +7,6 @@
 
 #include "testutil.h"
 
-typedef struct {
-  int   status;
-  char *out;
-  char *err;
-} Run;
-
-static void
-run_clear (Run *run)
-{
-  g_free (run->out);
-  g_free (run->err);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
-
 static const char *
 pymemd_bin (void)
 {
@@ -32,7 +17,7 @@ pymemd_bin (void)
 
 /* Runs pymemd with the NULL-terminated arguments; returns its exit code. */
 static int
-run_pymemd (Run *run, ...)
+run_pymemd (PymemdTestRun *run, ...)
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
@@ -54,7 +39,7 @@ run_pymemd (Run *run, ...)
 }
 
 static JsonObject *
-parse_report (Run *run, JsonParser *parser)
+parse_report (PymemdTestRun *run, JsonParser *parser)
 {
   g_autoptr(GError) error = NULL;
   JsonObject *report;
@@ -86,7 +71,7 @@ find_process (JsonObject *report, gint64 pid)
 static void
 test_version (void)
 {
-  g_auto(Run) run = { 0 };
+  g_auto(PymemdTestRun) run = { 0 };
 
   g_assert_cmpint (run_pymemd (&run, "--version", NULL), ==, 0);
   g_assert_cmpstr (run.out, ==, "pymemd " PACKAGE_VERSION "\n");
@@ -95,10 +80,10 @@ test_version (void)
 static void
 test_usage_errors (void)
 {
-  g_auto(Run) bad_option = { 0 };
-  g_auto(Run) extra = { 0 };
-  g_auto(Run) no_mode = { 0 };
-  g_auto(Run) help = { 0 };
+  g_auto(PymemdTestRun) bad_option = { 0 };
+  g_auto(PymemdTestRun) extra = { 0 };
+  g_auto(PymemdTestRun) no_mode = { 0 };
+  g_auto(PymemdTestRun) help = { 0 };
 
   g_assert_cmpint (run_pymemd (&bad_option, "--no-such-option", NULL), ==, 2);
   g_assert_nonnull (strstr (bad_option.err, "no-such-option"));
@@ -115,10 +100,10 @@ test_usage_errors (void)
 static void
 test_service_usage (void)
 {
-  g_auto(Run) session_root = { 0 };
-  g_auto(Run) negative = { 0 };
-  g_auto(Run) too_short = { 0 };
-  g_auto(Run) bad_config = { 0 };
+  g_auto(PymemdTestRun) session_root = { 0 };
+  g_auto(PymemdTestRun) negative = { 0 };
+  g_auto(PymemdTestRun) too_short = { 0 };
+  g_auto(PymemdTestRun) bad_config = { 0 };
   g_autofree char *tmp = pymemd_test_mkdtemp ();
   g_autofree char *conf = g_build_filename (tmp, "pymemd.conf", NULL);
 
@@ -141,7 +126,7 @@ test_service_usage (void)
 static void
 test_bad_proc_root (void)
 {
-  g_auto(Run) run = { 0 };
+  g_auto(PymemdTestRun) run = { 0 };
 
   g_assert_cmpint (run_pymemd (&run, "--once", "--proc", "/nonexistent/proc", NULL), ==, 1);
   g_assert_cmpstr (run.out, ==, "");
@@ -154,7 +139,7 @@ test_bad_proc_root (void)
 static void
 test_fixture_report (void)
 {
-  g_auto(Run) run = { 0 };
+  g_auto(PymemdTestRun) run = { 0 };
   g_autoptr(JsonParser) parser = json_parser_new ();
   char *root;
   JsonObject *report, *p, *categories, *totals;
@@ -201,7 +186,7 @@ test_fixture_report (void)
 static void
 test_absent_fields (void)
 {
-  g_auto(Run) run = { 0 };
+  g_auto(PymemdTestRun) run = { 0 };
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autofree char *smaps = NULL;
   g_autofree char *text = NULL;
@@ -237,7 +222,7 @@ test_absent_fields (void)
 static void
 test_live_process (void)
 {
-  g_auto(Run) run = { 0 };
+  g_auto(PymemdTestRun) run = { 0 };
   g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(GError) error = NULL;
   PymemdTestChild child;

@@ -1274,24 +1274,9 @@ test_subscriber_leaves (Fixture *fx, gconstpointer data)
 
 /* ---- 5. access control, as nobody ---- */
 
-typedef struct {
-  int   status;
-  char *out;
-  char *err;
-} Run;
-
-static void
-run_clear (Run *run)
-{
-  g_free (run->out);
-  g_free (run->err);
-}
-
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Run, run_clear)
-
 /* gdbus call as nobody: TRUE if it succeeded. */
 static gboolean
-gdbus_as_nobody (Fixture *fx, Run *run, const char *path, const char *method, const char *arg)
+gdbus_as_nobody (Fixture *fx, PymemdTestRun *run, const char *path, const char *method, const char *arg)
 {
   const char *argv[] = { setpriv_path, "--reuid=nobody", "--regid=nogroup", "--clear-groups",
                          gdbus_path, "call", "--address", fx->address, "--dest", BUS_NAME,
@@ -1310,7 +1295,7 @@ gdbus_as_nobody (Fixture *fx, Run *run, const char *path, const char *method, co
 static GVariant *
 nobody_get_processes (Fixture *fx)
 {
-  g_auto(Run) run = { 0 };
+  g_auto(PymemdTestRun) run = { 0 };
   g_autoptr(GError) error = NULL;
   g_autoptr(GVariant) reply = NULL;
 
@@ -1413,9 +1398,9 @@ test_access_control (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (entry_uint64 (own_entry, "uss"), >=, 8 * MIB);
 
   {
-    g_auto(Run) denied = { 0 };
-    g_auto(Run) object_denied = { 0 };
-    g_auto(Run) own = { 0 };
+    g_auto(PymemdTestRun) denied = { 0 };
+    g_auto(PymemdTestRun) object_denied = { 0 };
+    g_auto(PymemdTestRun) own = { 0 };
 
     g_assert_false (gdbus_as_nobody (fx, &denied, MANAGER_PATH, MANAGER_IFACE ".GetProcessDetails",
                                      pid_arg));
@@ -1431,7 +1416,7 @@ test_access_control (Fixture *fx, gconstpointer data)
   /* With org.pymemd.inspect-all: everything. */
   set_allowed (fx, inspect_all);
   {
-    g_auto(Run) allowed = { 0 };
+    g_auto(PymemdTestRun) allowed = { 0 };
     g_autoptr(GVariant) all = NULL;
     g_autoptr(GVariant) entry = NULL;
 
@@ -1447,7 +1432,7 @@ test_access_control (Fixture *fx, gconstpointer data)
   }
   set_allowed (fx, none);
   {
-    g_auto(Run) denied_again = { 0 };
+    g_auto(PymemdTestRun) denied_again = { 0 };
     g_assert_false (gdbus_as_nobody (fx, &denied_again, MANAGER_PATH,
                                      MANAGER_IFACE ".GetProcessDetails", pid_arg));
     g_assert_nonnull (strstr (denied_again.err, "org.pymemd.Error.AccessDenied"));

@@ -242,3 +242,10 @@ pymemd_test_remove_fixture (char *root)
   pymemd_test_rm_rf (tmp);
   g_free (root);
 }
+
+void
+pymemd_test_run_clear (PymemdTestRun *run)
+{
+  g_clear_pointer (&run->out, g_free);
+  g_clear_pointer (&run->err, g_free);
+}

@@ -58,4 +58,14 @@ void     pymemd_test_remove_fixture (char *root);
 void     pymemd_test_copy_tree (const char *src,
                                 const char *dest);
 
+/* What a finished command said: its wait status and output. */
+typedef struct {
+  int   status;
+  char *out;
+  char *err;
+} PymemdTestRun;
+
+void     pymemd_test_run_clear (PymemdTestRun *run);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PymemdTestRun, pymemd_test_run_clear)
+
 G_END_DECLS
