@@ -25,6 +25,8 @@ struct _PymemdDbusService
   PymemdSubscriptions      *subscriptions;
   GHashTable               *name_watches; /* sender -> watch id */
   gulong                    scanned_id;
+  GVariant                  *full_reply;   /* GetProcesses as root sees it, this tick */
+  GVariant                  *full_samples; /* GetSamples likewise */
 };
 
 G_DEFINE_TYPE (PymemdDbusService, pymemd_dbus_service, G_TYPE_OBJECT)
@@ -266,28 +268,118 @@ finish_caller (Call *call, GAsyncResult *result, PymemdViewer *viewer, PymemdPro
   return TRUE;
 }
 
-static void
-get_processes_done (GObject *source, GAsyncResult *result, gpointer data)
+static GVariant *
+build_processes (PymemdDbusService *self, const PymemdViewer *viewer)
 {
-  Call *call = data;
-  GPtrArray *processes;
+  GPtrArray *processes = pymemd_monitor_get_processes (self->monitor);
   GVariantBuilder builder;
-  PymemdViewer viewer;
 
-  if (!finish_caller (call, result, &viewer, NULL, get_processes_done))
-    return;
-  processes = pymemd_monitor_get_processes (call->self->monitor);
   g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
   for (guint i = 0; i < processes->len; i++)
     {
       PymemdProcess *process = g_ptr_array_index (processes, i);
       g_variant_builder_open (&builder, G_VARIANT_TYPE_VARDICT);
-      add_summary (&builder, process, !pymemd_viewer_may_see (&viewer, process));
+      add_summary (&builder, process, viewer != NULL && !pymemd_viewer_may_see (viewer, process));
       g_variant_builder_close (&builder);
     }
-  pymemd_dbus_monitor1_complete_get_processes (call->self->manager, call->invocation,
-                                               g_variant_builder_end (&builder));
+  return g_variant_builder_end (&builder);
+}
+
+static void
+get_processes_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Call *call = data;
+  PymemdDbusService *self = call->self;
+  PymemdViewer viewer;
+
+  if (!finish_caller (call, result, &viewer, NULL, get_processes_done))
+    return;
+  if (!needs_polkit (self, &viewer, NULL))
+    {
+      /* Whoever sees every process gets the same answer until the next scan:
+       * build and serialise it once, not per call. */
+      if (self->full_reply == NULL)
+        {
+          self->full_reply = g_variant_ref_sink (g_variant_new ("(@aa{sv})", build_processes (self, NULL)));
+          g_variant_get_data (self->full_reply);
+        }
+      g_dbus_method_invocation_return_value (call->invocation, self->full_reply);
+    }
+  else
+    pymemd_dbus_monitor1_complete_get_processes (self->manager, call->invocation,
+                                                 build_processes (self, &viewer));
   call_free (call);
+}
+
+/* Columns of fixed-size numbers: GDBus copies each as one block. */
+static GVariant *
+build_samples (PymemdDbusService *self, const PymemdViewer *viewer)
+{
+  GPtrArray *processes = pymemd_monitor_get_processes (self->monitor);
+  guint n = processes->len;
+  g_autofree guint32 *pid = g_new (guint32, MAX (n, 1));
+  g_autofree guint32 *uid = g_new (guint32, MAX (n, 1));
+  g_autofree guint8 *restricted = g_new (guint8, MAX (n, 1));
+  g_autofree guint64 *col = g_new (guint64, 6 * (gsize) MAX (n, 1));
+  guint64 *start = col, *rss = col + n, *pss = col + 2 * n, *uss = col + 3 * n;
+  guint64 *dirty = col + 4 * n, *swap = col + 5 * n;
+
+  for (guint i = 0; i < n; i++)
+    {
+      PymemdProcess *process = g_ptr_array_index (processes, i);
+      const PymemdCounters *c = pymemd_process_get_rollup (process);
+      gboolean hide = viewer != NULL && !pymemd_viewer_may_see (viewer, process);
+
+      pid[i] = (guint32) pymemd_process_get_pid (process);
+      start[i] = pymemd_process_get_start_time (process);
+      uid[i] = pymemd_process_get_uid (process);
+      restricted[i] = hide ? 1 : 0;
+      rss[i] = c->value[PYMEMD_FIELD_RSS];
+      swap[i] = c->value[PYMEMD_FIELD_SWAP];
+      pss[i] = hide ? 0 : c->value[PYMEMD_FIELD_PSS];
+      uss[i] = hide ? 0 : c->value[PYMEMD_FIELD_PRIVATE_CLEAN] + c->value[PYMEMD_FIELD_PRIVATE_DIRTY];
+      dirty[i] = hide ? 0 : c->value[PYMEMD_FIELD_PRIVATE_DIRTY];
+    }
+#define COLUMN(type, data, size) \
+  g_variant_new_fixed_array (G_VARIANT_TYPE (type), data, n, size)
+  return g_variant_new ("(@au@at@au@ab@at@at@at@at@at)",
+                        COLUMN ("u", pid, sizeof (guint32)), COLUMN ("t", start, sizeof (guint64)),
+                        COLUMN ("u", uid, sizeof (guint32)), COLUMN ("b", restricted, 1),
+                        COLUMN ("t", rss, sizeof (guint64)), COLUMN ("t", pss, sizeof (guint64)),
+                        COLUMN ("t", uss, sizeof (guint64)), COLUMN ("t", dirty, sizeof (guint64)),
+                        COLUMN ("t", swap, sizeof (guint64)));
+#undef COLUMN
+}
+
+static void
+get_samples_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Call *call = data;
+  PymemdDbusService *self = call->self;
+  PymemdViewer viewer;
+
+  if (!finish_caller (call, result, &viewer, NULL, get_samples_done))
+    return;
+  if (!needs_polkit (self, &viewer, NULL))
+    {
+      if (self->full_samples == NULL)
+        {
+          self->full_samples = g_variant_ref_sink (build_samples (self, NULL));
+          g_variant_get_data (self->full_samples);
+        }
+      g_dbus_method_invocation_return_value (call->invocation, self->full_samples);
+    }
+  else
+    g_dbus_method_invocation_return_value (call->invocation, build_samples (self, &viewer));
+  call_free (call);
+}
+
+static gboolean
+handle_get_samples (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation,
+                    PymemdDbusService *self)
+{
+  resolve_caller (call_new (self, invocation), get_samples_done);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
 static gboolean
@@ -593,6 +685,8 @@ on_scanned (PymemdMonitor *monitor, gboolean full, PymemdDbusService *self)
 {
   GPtrArray *processes = pymemd_monitor_get_processes (monitor);
 
+  g_clear_pointer (&self->full_reply, g_variant_unref);
+  g_clear_pointer (&self->full_samples, g_variant_unref);
   sync_objects (self, processes);
   update_manager (self, processes);
   pymemd_subscriptions_evaluate (self->subscriptions, processes, g_get_monotonic_time (),
@@ -616,6 +710,8 @@ pymemd_dbus_service_finalize (GObject *object)
   g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->manager));
   g_hash_table_unref (self->name_watches);
   g_hash_table_unref (self->exported);
+  g_clear_pointer (&self->full_reply, g_variant_unref);
+  g_clear_pointer (&self->full_samples, g_variant_unref);
   pymemd_subscriptions_free (self->subscriptions);
   g_object_unref (self->object_manager);
   g_object_unref (self->manager);
@@ -676,6 +772,7 @@ pymemd_dbus_service_new (GDBusConnection *connection,
   pymemd_dbus_service_config_changed (self);
 
   g_signal_connect (self->manager, "handle-get-processes", G_CALLBACK (handle_get_processes), self);
+  g_signal_connect (self->manager, "handle-get-samples", G_CALLBACK (handle_get_samples), self);
   g_signal_connect (self->manager, "handle-get-process-details",
                     G_CALLBACK (handle_get_process_details), self);
   g_signal_connect (self->manager, "handle-rescan", G_CALLBACK (handle_rescan), self);

@@ -892,6 +892,49 @@ test_get_processes (Fixture *fx, gconstpointer data)
   assert_close ("private_dirty", entry_uint64 (entry, "private_dirty"),
                 (guint64) json_object_get_int_member (once, "private_dirty"));
 
+  /* GetSamples: the same figures in columns, one row per process. */
+  {
+    g_autoptr(GVariant) samples = call_manager (fx, "GetSamples", NULL, "(auatauabatatatatat)",
+                                                &error);
+    g_autoptr(GVariant) pids = NULL, starts = NULL, hidden = NULL, rss = NULL, pss = NULL;
+    g_autoptr(GVariant) uss = NULL, dirty = NULL;
+    const guint32 *pid_col;
+    const guint64 *col;
+    const guint8 *hidden_col;
+    gsize n, row;
+
+    g_assert_no_error (error);
+    pids = g_variant_get_child_value (samples, 0);
+    starts = g_variant_get_child_value (samples, 1);
+    hidden = g_variant_get_child_value (samples, 3);
+    rss = g_variant_get_child_value (samples, 4);
+    pss = g_variant_get_child_value (samples, 5);
+    uss = g_variant_get_child_value (samples, 6);
+    dirty = g_variant_get_child_value (samples, 7);
+    pid_col = g_variant_get_fixed_array (pids, &n, sizeof (guint32));
+    for (row = 0; row < n && pid_col[row] != (guint32) child.pid; row++)
+      ;
+    g_assert_cmpuint (row, <, n);
+    for (guint i = 0; i < 8; i++)
+      {
+        g_autoptr(GVariant) column = g_variant_get_child_value (samples, i);
+        g_assert_cmpuint (g_variant_n_children (column), ==, n);
+      }
+    col = g_variant_get_fixed_array (starts, &n, sizeof (guint64));
+    g_assert_cmpuint (col[row], ==, t);
+    hidden_col = g_variant_get_fixed_array (hidden, &n, 1);
+    g_assert_cmpuint (hidden_col[row], ==, 0);
+    assert_close ("samples rss", ((const guint64 *) g_variant_get_fixed_array (rss, &n, 8))[row],
+                  entry_uint64 (entry, "rss"));
+    assert_close ("samples pss", ((const guint64 *) g_variant_get_fixed_array (pss, &n, 8))[row],
+                  entry_uint64 (entry, "pss"));
+    assert_close ("samples uss", ((const guint64 *) g_variant_get_fixed_array (uss, &n, 8))[row],
+                  entry_uint64 (entry, "uss"));
+    assert_close ("samples private_dirty",
+                  ((const guint64 *) g_variant_get_fixed_array (dirty, &n, 8))[row],
+                  entry_uint64 (entry, "private_dirty"));
+  }
+
   /* The object of the process, in GetManagedObjects and through the
    * generated proxy. */
   objects = call (fx, BUS_NAME, MANAGER_PATH, "org.freedesktop.DBus.ObjectManager",
@@ -1365,6 +1408,42 @@ test_access_control (Fixture *fx, gconstpointer data)
   list = nobody_get_processes (fx);
   root_entry = find_entry (list, root_child.pid);
   g_assert_nonnull (root_entry);
+  /* GetSamples as nobody: root's row restricted, its pss/uss/dirty 0;
+   * nobody's own row in full. */
+  {
+    g_auto(PymemdTestRun) run = { 0 };
+    g_autoptr(GVariant) samples = NULL;
+    g_autoptr(GVariant) pids = NULL, hidden = NULL, pss = NULL;
+    const guint32 *pid_col;
+    const guint8 *hidden_col;
+    const guint64 *pss_col;
+    gsize n;
+    guint seen = 0;
+
+    g_assert_true (gdbus_as_nobody (fx, &run, MANAGER_PATH, MANAGER_IFACE ".GetSamples", NULL));
+    samples = g_variant_parse (G_VARIANT_TYPE ("(auatauabatatatatat)"), run.out, NULL, NULL, &error);
+    g_assert_no_error (error);
+    pids = g_variant_get_child_value (samples, 0);
+    hidden = g_variant_get_child_value (samples, 3);
+    pss = g_variant_get_child_value (samples, 5);
+    pid_col = g_variant_get_fixed_array (pids, &n, sizeof (guint32));
+    hidden_col = g_variant_get_fixed_array (hidden, &n, 1);
+    pss_col = g_variant_get_fixed_array (pss, &n, sizeof (guint64));
+    for (gsize i = 0; i < n; i++)
+      if (pid_col[i] == (guint32) root_child.pid)
+        {
+          g_assert_cmpuint (hidden_col[i], ==, 1);
+          g_assert_cmpuint (pss_col[i], ==, 0);
+          seen++;
+        }
+      else if (pid_col[i] == (guint32) own_child.pid)
+        {
+          g_assert_cmpuint (hidden_col[i], ==, 0);
+          g_assert_cmpuint (pss_col[i], >, 0);
+          seen++;
+        }
+    g_assert_cmpuint (seen, ==, 2);
+  }
   text = g_variant_print (root_entry, FALSE);
   g_assert_true (g_variant_lookup (root_entry, "restricted", "b", &restricted));
   g_assert_true (restricted);

@@ -4,7 +4,7 @@
  *   bench-client wait ADDRESS [TIMEOUT_S]
  *       returns once org.pymemd.Monitor1 has an owner on the bus at ADDRESS.
  *   bench-client latency ADDRESS N PACE_MS [DAEMON_PID]
- *       on one connection: N calls of GetProcesses, then N calls of
+ *       on one connection: N calls of GetSamples, N of GetProcesses, then N calls of
  *       Properties.Get (Monitor1.Version) as the baseline (a round trip
  *       through the daemon's main loop with a tiny reply), each timed with
  *       CLOCK_MONOTONIC; a call starts PACE_MS after the previous one
@@ -144,6 +144,14 @@ call_get_processes (GDBusConnection *c, GError **error)
 }
 
 static GVariant *
+call_get_samples (GDBusConnection *c, GError **error)
+{
+  return g_dbus_connection_call_sync (c, NAME, PATH, IFACE, "GetSamples", NULL,
+                                      G_VARIANT_TYPE ("(auatauabatatatatat)"),
+                                      G_DBUS_CALL_FLAGS_NONE, 30000, NULL, error);
+}
+
+static GVariant *
 call_get_version (GDBusConnection *c, GError **error)
 {
   return g_dbus_connection_call_sync (c, NAME, PATH, "org.freedesktop.DBus.Properties", "Get",
@@ -195,7 +203,8 @@ time_calls (GDBusConnection *c, const char *what, CallFunc call, guint n, double
           continue;
         }
       bytes = g_variant_get_size (reply);
-      if (g_variant_is_of_type (reply, G_VARIANT_TYPE ("(aa{sv})")))
+      if (g_variant_is_of_type (reply, G_VARIANT_TYPE ("(aa{sv})")) ||
+          g_variant_is_of_type (reply, G_VARIANT_TYPE ("(auatauabatatatatat)")))
         {
           g_autoptr(GVariant) array = g_variant_get_child_value (reply, 0);
           items = g_variant_n_children (array);
@@ -221,6 +230,7 @@ mode_latency (const char *address, guint n, double pace_ms, int pid)
 {
   g_autoptr(GDBusConnection) c = connect_to (address);
 
+  time_calls (c, "GetSamples", call_get_samples, n, pace_ms, pid);
   time_calls (c, "GetProcesses", call_get_processes, n, pace_ms, pid);
   time_calls (c, "Get(Version)", call_get_version, n, pace_ms, pid);
   return 0;

@@ -194,20 +194,25 @@ row "daemon start-up to ready, CPU ms" "$startup_ms" "" "" "" \
 echo "b) latency: $CLIENT latency \$ADDR $CALLS $PACE_MS \$PID; then back to back (pace 0)"
 paced=$("$CLIENT" latency "$ADDR" "$CALLS" "$PACE_MS" "$DPID")
 b2b=$("$CLIENT" latency "$ADDR" "$CALLS" 0 "$DPID")
+# GetSamples is the bulk call top polls (columns of numbers); GetProcesses
+# adds names and command lines in dictionaries.
 for mode in paced b2b; do
   out=${!mode}
-  g=$(grep 'call=GetProcesses' <<< "$out"); v=$(grep 'call=Get(Version)' <<< "$out")
+  v=$(grep 'call=Get(Version)' <<< "$out")
   label="every ${PACE_MS} ms"; [[ $mode == b2b ]] && label="back to back"
-  row "GetProcesses p50 ms, $label" "$(field "$g" p50_ms)" "Get(Version) p50" \
-      "$(field "$v" p50_ms)" "$(div "$(field "$g" p50_ms)" "$(field "$v" p50_ms)")x" "(info)"
-  row "GetProcesses p99 ms, $label" "$(field "$g" p99_ms)" "Get(Version) p99" \
-      "$(field "$v" p99_ms)" "$(div "$(field "$g" p99_ms)" "$(field "$v" p99_ms)")x" \
-      "target p99 <= 5 ms"
-  row "GetProcesses max ms, $label" "$(field "$g" max_ms)" "Get(Version) max" \
-      "$(field "$v" max_ms)" "" \
-      "($(field "$g" items) processes, $(field "$g" reply_bytes) B, $(field "$g" errors) errors)"
+  for call in GetSamples GetProcesses; do
+    g=$(grep "call=$call " <<< "$out")
+    row "$call p50 ms, $label" "$(field "$g" p50_ms)" "Get(Version) p50" \
+        "$(field "$v" p50_ms)" "$(div "$(field "$g" p50_ms)" "$(field "$v" p50_ms)")x" "(info)"
+    row "$call p99 ms, $label" "$(field "$g" p99_ms)" "Get(Version) p99" \
+        "$(field "$v" p99_ms)" "$(div "$(field "$g" p99_ms)" "$(field "$v" p99_ms)")x" \
+        "target p99 <= 5 ms"
+    row "$call max ms, $label" "$(field "$g" max_ms)" "Get(Version) max" \
+        "$(field "$v" max_ms)" "" \
+        "($(field "$g" items) items, $(field "$g" reply_bytes) B, $(field "$g" errors) errors)"
+  done
 done
-g=$(grep 'call=GetProcesses' <<< "$b2b"); v=$(grep 'call=Get(Version)' <<< "$b2b")
+g=$(grep 'call=GetProcesses ' <<< "$b2b"); v=$(grep 'call=Get(Version)' <<< "$b2b")
 # Ticks that fell in the run, charged per call (the daemon's CPU includes them).
 tick_share=$(awk -v w="$(field "$g" wall_s)" -v t="$tick_cpu" -v n="$CALLS" \
              'BEGIN { printf "%.2f", w / 2 * t / n }')
