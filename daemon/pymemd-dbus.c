@@ -282,33 +282,41 @@ build_processes (PymemdDbusService *self, const PymemdViewer *viewer)
       add_summary (&builder, process, viewer != NULL && !pymemd_viewer_may_see (viewer, process));
       g_variant_builder_close (&builder);
     }
-  return g_variant_builder_end (&builder);
+  return g_variant_new ("(@aa{sv})", g_variant_builder_end (&builder));
+}
+
+/* Builds a reply for VIEWER; NULL: for one who sees every process. */
+typedef GVariant *(*BuildReply) (PymemdDbusService *self, const PymemdViewer *viewer);
+
+/* Whoever sees every process gets the same answer until the next scan:
+ * built and serialised once into CACHE, not per call. */
+static void
+return_view (Call *call, const PymemdViewer *viewer, GVariant **cache, BuildReply build)
+{
+  PymemdDbusService *self = call->self;
+
+  if (needs_polkit (self, viewer, NULL))
+    g_dbus_method_invocation_return_value (call->invocation, build (self, viewer));
+  else
+    {
+      if (*cache == NULL)
+        {
+          *cache = g_variant_ref_sink (build (self, NULL));
+          g_variant_get_data (*cache);
+        }
+      g_dbus_method_invocation_return_value (call->invocation, *cache);
+    }
+  call_free (call);
 }
 
 static void
 get_processes_done (GObject *source, GAsyncResult *result, gpointer data)
 {
   Call *call = data;
-  PymemdDbusService *self = call->self;
   PymemdViewer viewer;
 
-  if (!finish_caller (call, result, &viewer, NULL, get_processes_done))
-    return;
-  if (!needs_polkit (self, &viewer, NULL))
-    {
-      /* Whoever sees every process gets the same answer until the next scan:
-       * build and serialise it once, not per call. */
-      if (self->full_reply == NULL)
-        {
-          self->full_reply = g_variant_ref_sink (g_variant_new ("(@aa{sv})", build_processes (self, NULL)));
-          g_variant_get_data (self->full_reply);
-        }
-      g_dbus_method_invocation_return_value (call->invocation, self->full_reply);
-    }
-  else
-    pymemd_dbus_monitor1_complete_get_processes (self->manager, call->invocation,
-                                                 build_processes (self, &viewer));
-  call_free (call);
+  if (finish_caller (call, result, &viewer, NULL, get_processes_done))
+    return_view (call, &viewer, &call->self->full_reply, build_processes);
 }
 
 /* Columns of fixed-size numbers: GDBus copies each as one block. */
@@ -355,23 +363,10 @@ static void
 get_samples_done (GObject *source, GAsyncResult *result, gpointer data)
 {
   Call *call = data;
-  PymemdDbusService *self = call->self;
   PymemdViewer viewer;
 
-  if (!finish_caller (call, result, &viewer, NULL, get_samples_done))
-    return;
-  if (!needs_polkit (self, &viewer, NULL))
-    {
-      if (self->full_samples == NULL)
-        {
-          self->full_samples = g_variant_ref_sink (build_samples (self, NULL));
-          g_variant_get_data (self->full_samples);
-        }
-      g_dbus_method_invocation_return_value (call->invocation, self->full_samples);
-    }
-  else
-    g_dbus_method_invocation_return_value (call->invocation, build_samples (self, &viewer));
-  call_free (call);
+  if (finish_caller (call, result, &viewer, NULL, get_samples_done))
+    return_view (call, &viewer, &call->self->full_samples, build_samples);
 }
 
 static gboolean
