@@ -228,6 +228,13 @@ add_range (PymemdExact *self, guint slot, int pagemap_fd, guint64 start, guint64
   return TRUE;
 }
 
+static gboolean
+holds_pages (const PymemdMapping *m)
+{
+  return m->end <= USER_SPACE_END &&
+         (m->counters.value[PYMEMD_FIELD_RSS] != 0 || m->counters.value[PYMEMD_FIELD_SWAP] != 0);
+}
+
 gboolean
 pymemd_exact_add_process (PymemdExact *self,
                           guint        slot,
@@ -251,12 +258,17 @@ pymemd_exact_add_process (PymemdExact *self,
   for (guint i = 0; i < mappings->len; i++)
     {
       const PymemdMapping *m = &g_array_index (mappings, PymemdMapping, i);
+      guint64 end = m->end;
 
       /* smaps said which mappings hold pages: skip the rest unread. */
-      if (m->end > USER_SPACE_END ||
-          (m->counters.value[PYMEMD_FIELD_RSS] == 0 && m->counters.value[PYMEMD_FIELD_SWAP] == 0))
+      if (!holds_pages (m))
         continue;
-      if (!add_range (self, slot, fd, m->start, m->end, error))
+      /* Neighbouring mappings (a library's segments) are one pread. */
+      while (i + 1 < mappings->len &&
+             g_array_index (mappings, PymemdMapping, i + 1).start == end &&
+             holds_pages (&g_array_index (mappings, PymemdMapping, i + 1)))
+        end = g_array_index (mappings, PymemdMapping, ++i).end;
+      if (!add_range (self, slot, fd, m->start, end, error))
         {
           close (fd);
           g_array_set_size (self->keys, first_key);
