@@ -1,0 +1,515 @@
+/* Tests the history store on synthetic ticks: tiers, retention and size cap, identities, restarts, corrupt and unwritable files, growth slopes. */
+#include "config.h"
+
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "pymemd-error.h"
+#include "pymemd-history.h"
+#include "testutil.h"
+
+#define SECOND_US G_GINT64_CONSTANT (1000000)
+#define MINUTE_US (60 * SECOND_US)
+#define HOUR_US (60 * MINUTE_US)
+/* An hour boundary, so that buckets are easy to reason about. */
+#define BASE_US (G_GINT64_CONSTANT (1699999200) * SECOND_US)
+
+#define BOOT "3f1c0d2e-boot"
+
+typedef struct {
+  char          *dir;
+  char          *path;
+  PymemdHistory *history;
+} Fixture;
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->dir = pymemd_test_mkdtemp ();
+  f->path = g_build_filename (f->dir, "history.db", NULL);
+  f->history = pymemd_history_open (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (f->history);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  g_clear_object (&f->history);
+  pymemd_test_rm_rf (f->dir);
+  g_free (f->path);
+  g_free (f->dir);
+}
+
+static PymemdHistoryPoint
+point (gint32 pid, guint64 start_time, guint64 pss)
+{
+  PymemdHistoryPoint p = {
+    .pid = pid, .start_time = start_time, .uid = 1000, .exe = "/usr/bin/python3",
+    .cmdline = "python3 app.py", .rss = pss * 2, .pss = pss, .uss = pss / 2,
+    .private_dirty = pss / 4, .swap = pss / 8,
+  };
+  return p;
+}
+
+static void
+add_one (Fixture *f, gint64 t, gint32 pid, guint64 start_time, guint64 pss)
+{
+  g_autoptr(GError) error = NULL;
+  PymemdHistoryPoint p = point (pid, start_time, pss);
+
+  g_assert_true (pymemd_history_add_tick (f->history, BOOT, t, &p, 1, &error));
+  g_assert_no_error (error);
+}
+
+static GArray *
+query (Fixture *f, gint32 pid, guint64 start_time, gint64 since, gint64 until, gint64 resolution)
+{
+  g_autoptr(GError) error = NULL;
+  GArray *rows = pymemd_history_query (f->history, BOOT, pid, start_time, since, until, resolution, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (rows);
+  return rows;
+}
+
+#define ROW(rows, i) (&g_array_index ((rows), PymemdHistoryRow, (i)))
+
+/* A sample every 10 s for two hours; pss of sample i is a known function. */
+static guint64
+synthetic_pss (guint i)
+{
+  return 1000000 + (guint64) (i % 13) * 1000 + (guint64) i * 10;
+}
+
+static void
+write_synthetic (Fixture *f)
+{
+  for (guint i = 0; i < 720; i++)
+    add_one (f, BASE_US + (gint64) i * 10 * SECOND_US, 42, 7, synthetic_pss (i));
+}
+
+/* min/avg/max of synthetic_pss over samples [first, first + n). */
+static void
+expect_bucket (const PymemdHistoryRow *row, guint first, guint n)
+{
+  guint64 min = G_MAXUINT64, max = 0, sum = 0, uss_sum = 0, swap_min = G_MAXUINT64;
+
+  for (guint i = first; i < first + n; i++)
+    {
+      guint64 pss = synthetic_pss (i);
+      min = MIN (min, pss);
+      max = MAX (max, pss);
+      sum += pss;
+      uss_sum += pss / 2;
+      swap_min = MIN (swap_min, pss / 8);
+    }
+  g_assert_cmpuint (row->count, ==, n);
+  g_assert_cmpuint (row->pss_min, ==, min);
+  g_assert_cmpuint (row->pss_max, ==, max);
+  g_assert_cmpuint (row->pss_avg, ==, sum / n);
+  g_assert_cmpuint (row->uss_avg, ==, uss_sum / n);
+  g_assert_cmpuint (row->swap_min, ==, swap_min);
+}
+
+static void
+test_tiers (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GArray) minutes = NULL;
+  g_autoptr(GArray) hours = NULL;
+
+  write_synthetic (f);
+
+  minutes = query (f, 42, 7, BASE_US, BASE_US + 2 * HOUR_US, MINUTE_US);
+  g_assert_cmpuint (minutes->len, ==, 120);
+  for (guint m = 0; m < 120; m++)
+    {
+      g_assert_cmpint (ROW (minutes, m)->t, ==, BASE_US + m * MINUTE_US);
+      expect_bucket (ROW (minutes, m), m * 6, 6);
+    }
+
+  hours = query (f, 42, 7, BASE_US, BASE_US + 2 * HOUR_US, HOUR_US);
+  g_assert_cmpuint (hours->len, ==, 2);
+  expect_bucket (ROW (hours, 0), 0, 360);
+  expect_bucket (ROW (hours, 1), 360, 360);
+  g_assert_cmpint (ROW (hours, 1)->t, ==, BASE_US + HOUR_US);
+}
+
+static void
+test_query_tier (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 until = BASE_US + 2 * HOUR_US;
+  struct {
+    gint64 resolution;
+    guint  rows;
+    guint  count;
+  } cases[] = {
+    { 0, 720, 1 },
+    { SECOND_US, 720, 1 },
+    { 20 * SECOND_US, 360, 2 },
+    { MINUTE_US, 120, 6 },
+    { 5 * MINUTE_US, 24, 30 },
+    { HOUR_US, 2, 360 },
+    { 2 * HOUR_US, 1, 720 },
+  };
+
+  write_synthetic (f);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GArray) rows = query (f, 42, 7, BASE_US, until, cases[i].resolution);
+
+      g_assert_cmpuint (rows->len, ==, cases[i].rows);
+      for (guint r = 0; r < rows->len; r++)
+        g_assert_cmpuint (ROW (rows, r)->count, ==, cases[i].count);
+    }
+
+  /* With the raw samples gone, only the tiers answer: the resolution, not
+   * what happens to be there, picks the tier. */
+  g_assert_true (pymemd_history_enforce_retention (f->history, until, 1, 24 * HOUR_US, 24 * HOUR_US, 0,
+                                                   &error));
+  g_assert_no_error (error);
+  {
+    g_autoptr(GArray) raw = query (f, 42, 7, BASE_US, until, SECOND_US);
+    g_autoptr(GArray) minutes = query (f, 42, 7, BASE_US, until, MINUTE_US);
+    g_autoptr(GArray) hours = query (f, 42, 7, BASE_US, until, HOUR_US);
+
+    g_assert_cmpuint (raw->len, ==, 0);
+    g_assert_cmpuint (minutes->len, ==, 120);
+    g_assert_cmpuint (hours->len, ==, 2);
+  }
+}
+
+static void
+test_retention_age (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 now = BASE_US + 3 * HOUR_US;
+  g_autoptr(GArray) raw = NULL;
+  g_autoptr(GArray) minutes = NULL;
+  g_autoptr(GArray) hours = NULL;
+
+  for (gint64 t = BASE_US; t < now; t += 30 * SECOND_US)
+    add_one (f, t, 42, 7, 1000);
+
+  g_assert_true (pymemd_history_enforce_retention (f->history, now, 10 * MINUTE_US, HOUR_US, 2 * HOUR_US, 0,
+                                                   &error));
+  g_assert_no_error (error);
+
+  raw = query (f, 42, 7, 0, now, SECOND_US);
+  g_assert_cmpuint (raw->len, ==, 20);
+  g_assert_cmpint (ROW (raw, 0)->t, ==, now - 10 * MINUTE_US);
+  minutes = query (f, 42, 7, 0, now, MINUTE_US);
+  g_assert_cmpuint (minutes->len, ==, 60);
+  g_assert_cmpint (ROW (minutes, 0)->t, ==, now - HOUR_US);
+  hours = query (f, 42, 7, 0, now, HOUR_US);
+  g_assert_cmpuint (hours->len, ==, 2);
+  g_assert_cmpint (ROW (hours, 0)->t, ==, now - 2 * HOUR_US);
+
+  /* Once nothing of it is kept, the process itself goes. */
+  add_one (f, now, 43, 1, 1000);
+  g_assert_true (pymemd_history_enforce_retention (f->history, now + 100 * HOUR_US, HOUR_US, HOUR_US, HOUR_US, 0,
+                                                   &error));
+  g_assert_no_error (error);
+  {
+    g_autoptr(GArray) ended = pymemd_history_list_ended (f->history, 0, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (ended->len, ==, 0);
+  }
+}
+
+static guint64
+file_size (const char *path)
+{
+  struct stat st;
+
+  if (g_stat (path, &st) != 0)
+    return 0;
+  return (guint64) st.st_size;
+}
+
+static void
+test_size_cap (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *wal = g_strconcat (f->path, "-wal", NULL);
+  const guint64 max_bytes = 256 * 1024;
+  const guint n_procs = 20, n_ticks = 1500;
+  PymemdHistoryPoint points[20];
+  gint64 last = BASE_US + (gint64) (n_ticks - 1) * 2 * SECOND_US;
+
+  for (guint tick = 0; tick < n_ticks; tick++)
+    {
+      for (guint p = 0; p < n_procs; p++)
+        points[p] = point (100 + (gint32) p, 5, 1000000 + tick * 4096 + p);
+      g_assert_true (pymemd_history_add_tick (f->history, BOOT, BASE_US + (gint64) tick * 2 * SECOND_US, points,
+                                              n_procs, &error));
+      g_assert_no_error (error);
+    }
+  g_assert_cmpuint (file_size (f->path) + file_size (wal), >, 4 * max_bytes);
+
+  g_assert_true (pymemd_history_enforce_retention (f->history, last, 24 * HOUR_US, 24 * HOUR_US, 24 * HOUR_US,
+                                                   max_bytes, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (file_size (f->path) + file_size (wal), <=, max_bytes);
+
+  for (guint p = 0; p < n_procs; p++)
+    {
+      g_autoptr(GArray) rows = query (f, 100 + (gint32) p, 5, BASE_US, last + 1, SECOND_US);
+
+      /* The newest raw samples stay, the oldest went. */
+      g_assert_cmpuint (rows->len, >, 0);
+      g_assert_cmpuint (rows->len, <, n_ticks);
+      g_assert_cmpint (ROW (rows, rows->len - 1)->t, ==, last);
+      g_assert_cmpuint (ROW (rows, rows->len - 1)->pss_max, ==, 1000000 + (n_ticks - 1) * 4096 + p);
+    }
+}
+
+static void
+test_pid_reuse (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GArray) first = NULL;
+  g_autoptr(GArray) second = NULL;
+
+  add_one (f, BASE_US, 300, 1111, 5000);
+  add_one (f, BASE_US + 2 * SECOND_US, 300, 1111, 5000);
+  add_one (f, BASE_US + 4 * SECOND_US, 300, 2222, 9000);
+  add_one (f, BASE_US + 6 * SECOND_US, 300, 2222, 9000);
+
+  first = query (f, 300, 1111, BASE_US, BASE_US + HOUR_US, SECOND_US);
+  second = query (f, 300, 2222, BASE_US, BASE_US + HOUR_US, SECOND_US);
+  g_assert_cmpuint (first->len, ==, 2);
+  g_assert_cmpuint (second->len, ==, 2);
+  g_assert_cmpuint (ROW (first, 1)->pss_max, ==, 5000);
+  g_assert_cmpuint (ROW (second, 0)->pss_min, ==, 9000);
+  g_assert_cmpint (ROW (second, 0)->t, ==, BASE_US + 4 * SECOND_US);
+}
+
+static void
+test_reopen (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) rows = NULL;
+
+  add_one (f, BASE_US, 42, 7, 1000);
+  add_one (f, BASE_US + 2 * SECOND_US, 42, 7, 2000);
+  g_clear_object (&f->history);
+
+  f->history = pymemd_history_open (f->path, &error);
+  g_assert_no_error (error);
+  add_one (f, BASE_US + 10 * SECOND_US, 42, 7, 3000);
+
+  rows = query (f, 42, 7, BASE_US, BASE_US + MINUTE_US, SECOND_US);
+  g_assert_cmpuint (rows->len, ==, 3);
+  g_assert_cmpuint (ROW (rows, 0)->pss_avg, ==, 1000);
+  g_assert_cmpuint (ROW (rows, 2)->pss_avg, ==, 3000);
+}
+
+static void
+test_corrupt (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDir) dir = NULL;
+  g_autoptr(GArray) rows = NULL;
+  g_autofree char *garbage = g_malloc (8192);
+  g_autofree char *aside = NULL;
+  const char *name;
+
+  g_clear_object (&f->history);
+  pymemd_test_rm_rf (f->dir);
+  g_assert_cmpint (g_mkdir (f->dir, 0700), ==, 0);
+  for (guint i = 0; i < 8192; i++)
+    garbage[i] = (char) (i * 7 + 13);
+  g_assert_true (g_file_set_contents (f->path, garbage, 8192, &error));
+  g_assert_no_error (error);
+
+  f->history = pymemd_history_open (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (f->history);
+
+  dir = g_dir_open (f->dir, 0, &error);
+  g_assert_no_error (error);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_prefix (name, "history.db.corrupt-"))
+      aside = g_build_filename (f->dir, name, NULL);
+  g_assert_nonnull (aside);
+  {
+    g_autofree char *contents = NULL;
+    gsize length = 0;
+
+    g_assert_true (g_file_get_contents (aside, &contents, &length, &error));
+    g_assert_no_error (error);
+    g_assert_cmpmem (contents, length, garbage, 8192);
+  }
+
+  add_one (f, BASE_US, 42, 7, 1000);
+  rows = query (f, 42, 7, BASE_US, BASE_US + 1, SECOND_US);
+  g_assert_cmpuint (rows->len, ==, 1);
+}
+
+static void
+test_unopenable (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *under_file = g_build_filename (f->path, "history.db", NULL);
+  PymemdHistory *history = pymemd_history_open (under_file, &error);
+
+  g_assert_null (history);
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, under_file));
+}
+
+static void
+test_read_only (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *ro_dir = g_build_filename (f->dir, "ro", NULL);
+  g_autofree char *fresh = g_build_filename (ro_dir, "history.db", NULL);
+  PymemdHistory *history;
+
+  if (pymemd_test_is_root ())
+    {
+      g_test_skip ("root ignores file permissions");
+      return;
+    }
+
+  /* A new store in a read-only directory. */
+  g_assert_cmpint (g_mkdir (ro_dir, 0500), ==, 0);
+  history = pymemd_history_open (fresh, &error);
+  g_assert_null (history);
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, fresh));
+  g_clear_error (&error);
+
+  /* An existing store made read-only. */
+  add_one (f, BASE_US, 42, 7, 1000);
+  g_clear_object (&f->history);
+  g_assert_cmpint (g_chmod (f->path, 0400), ==, 0);
+  history = pymemd_history_open (f->path, &error);
+  g_assert_null (history);
+  g_assert_nonnull (error);
+  g_assert_nonnull (strstr (error->message, f->path));
+  g_chmod (ro_dir, 0700);
+}
+
+static double
+growth (Fixture *f, gint64 window, gint64 now)
+{
+  g_autoptr(GError) error = NULL;
+  double rate = 0;
+
+  g_assert_true (pymemd_history_growth (f->history, BOOT, 42, 7, window, now, &rate, &error));
+  g_assert_no_error (error);
+  return rate;
+}
+
+static void
+test_growth_linear (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 now = BASE_US + HOUR_US;
+  double rate;
+
+  /* 1000 bytes a second over an hour of 2-second ticks. */
+  for (gint64 t = BASE_US + 2 * SECOND_US; t <= now; t += 2 * SECOND_US)
+    add_one (f, t, 42, 7, 50000000 + (guint64) ((t - BASE_US) / SECOND_US) * 1000);
+  rate = growth (f, HOUR_US, now);
+  g_assert_cmpfloat_with_epsilon (rate, 3600000, 36000);
+
+  /* Too few samples in a short window is an error, not a guess. */
+  g_assert_false (pymemd_history_growth (f->history, BOOT, 42, 7, 3 * SECOND_US, now, &rate, &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS);
+}
+
+static void
+test_growth_outliers (Fixture *f, gconstpointer data)
+{
+  gint64 now = BASE_US + HOUR_US;
+  guint i = 0;
+
+  /* The same growth, with a few huge spikes and drops. */
+  for (gint64 t = BASE_US + 2 * SECOND_US; t <= now; t += 2 * SECOND_US, i++)
+    {
+      guint64 pss = 50000000 + (guint64) ((t - BASE_US) / SECOND_US) * 1000;
+
+      if (i % 90 == 45)
+        pss += 2000000000;
+      else if (i % 90 == 0)
+        pss -= 40000000;
+      add_one (f, t, 42, 7, pss);
+    }
+  g_assert_cmpfloat_with_epsilon (growth (f, HOUR_US, now), 3600000, 180000);
+}
+
+static void
+test_ended (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) ended = NULL;
+  g_autoptr(GArray) totals = NULL;
+  PymemdHistoryPoint both[] = { point (0, 0, 9000), point (1, 10, 100), point (2, 20, 200) };
+
+  g_assert_true (pymemd_history_add_tick (f->history, BOOT, BASE_US, both, 3, &error));
+  g_assert_no_error (error);
+  g_assert_true (pymemd_history_add_tick (f->history, BOOT, BASE_US + SECOND_US, both, 2, &error));
+  g_assert_no_error (error);
+  /* Ended once: a later tick without it keeps the first end time. */
+  g_assert_true (pymemd_history_add_tick (f->history, BOOT, BASE_US + 2 * SECOND_US, both, 2, &error));
+  g_assert_no_error (error);
+
+  ended = pymemd_history_list_ended (f->history, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ended->len, ==, 1);
+  {
+    PymemdHistoryProcess *p = &g_array_index (ended, PymemdHistoryProcess, 0);
+
+    g_assert_cmpstr (p->boot_id, ==, BOOT);
+    g_assert_cmpint (p->pid, ==, 2);
+    g_assert_cmpuint (p->start_time, ==, 20);
+    g_assert_cmpuint (p->uid, ==, 1000);
+    g_assert_cmpstr (p->exe, ==, "/usr/bin/python3");
+    g_assert_cmpstr (p->cmdline, ==, "python3 app.py");
+    g_assert_cmpint (p->first_seen, ==, BASE_US);
+    g_assert_cmpint (p->last_seen, ==, BASE_US);
+    g_assert_cmpint (p->ended, ==, BASE_US + SECOND_US);
+  }
+  g_clear_pointer (&ended, g_array_unref);
+  ended = pymemd_history_list_ended (f->history, BASE_US + 2 * SECOND_US, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ended->len, ==, 0);
+
+  /* The totals live under their own identity, whatever the boot. */
+  totals = pymemd_history_query (f->history, PYMEMD_HISTORY_TOTALS_BOOT_ID, PYMEMD_HISTORY_TOTALS_PID, 0,
+                                 BASE_US, BASE_US + MINUTE_US, SECOND_US, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (totals->len, ==, 3);
+  g_assert_cmpuint (ROW (totals, 0)->pss_avg, ==, 9000);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+#define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
+  ADD ("/history/tiers", test_tiers);
+  ADD ("/history/query-picks-tier", test_query_tier);
+  ADD ("/history/retention-age", test_retention_age);
+  ADD ("/history/size-cap", test_size_cap);
+  ADD ("/history/pid-reuse", test_pid_reuse);
+  ADD ("/history/reopen", test_reopen);
+  ADD ("/history/corrupt", test_corrupt);
+  ADD ("/history/unopenable", test_unopenable);
+  ADD ("/history/read-only", test_read_only);
+  ADD ("/history/growth-linear", test_growth_linear);
+  ADD ("/history/growth-outliers", test_growth_outliers);
+  ADD ("/history/ended", test_ended);
+#undef ADD
+  return g_test_run ();
+}
