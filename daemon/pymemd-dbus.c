@@ -70,8 +70,7 @@ add_counters (GVariantBuilder *builder, const PymemdCounters *c)
     if (pymemd_counters_has (c, sample_fields[i]))
       g_variant_builder_add (builder, "{st}", pymemd_field_name (sample_fields[i]),
                              c->value[sample_fields[i]]);
-  g_variant_builder_add (builder, "{st}", "uss",
-                         c->value[PYMEMD_FIELD_PRIVATE_CLEAN] + c->value[PYMEMD_FIELD_PRIVATE_DIRTY]);
+  g_variant_builder_add (builder, "{st}", "uss", pymemd_counters_uss (c));
 }
 
 /* The a{st} of MemoryChanged and of the Totals property. */
@@ -112,9 +111,7 @@ add_summary (GVariantBuilder *builder, PymemdProcess *process, gboolean restrict
         pymemd_counters_has (rollup, sample_fields[i]))
       g_variant_builder_add (builder, "{sv}", pymemd_field_name (sample_fields[i]),
                              g_variant_new_uint64 (rollup->value[sample_fields[i]]));
-  g_variant_builder_add (builder, "{sv}", "uss",
-                         g_variant_new_uint64 (rollup->value[PYMEMD_FIELD_PRIVATE_CLEAN] +
-                                               rollup->value[PYMEMD_FIELD_PRIVATE_DIRTY]));
+  g_variant_builder_add (builder, "{sv}", "uss", g_variant_new_uint64 (pymemd_counters_uss (rollup)));
   if (exact != NULL)
     {
       g_variant_builder_add (builder, "{sv}", "exact_uss", g_variant_new_uint64 (exact->uss));
@@ -345,7 +342,7 @@ build_samples (PymemdDbusService *self, const PymemdViewer *viewer)
       rss[i] = c->value[PYMEMD_FIELD_RSS];
       swap[i] = c->value[PYMEMD_FIELD_SWAP];
       pss[i] = hide ? 0 : c->value[PYMEMD_FIELD_PSS];
-      uss[i] = hide ? 0 : c->value[PYMEMD_FIELD_PRIVATE_CLEAN] + c->value[PYMEMD_FIELD_PRIVATE_DIRTY];
+      uss[i] = hide ? 0 : pymemd_counters_uss (c);
       dirty[i] = hide ? 0 : c->value[PYMEMD_FIELD_PRIVATE_DIRTY];
     }
 #define COLUMN(type, data, size) \
@@ -663,10 +660,9 @@ static void
 update_manager (PymemdDbusService *self, GPtrArray *processes)
 {
   PymemdScanner *scanner = pymemd_monitor_get_scanner (self->monitor);
-  PymemdCounters totals = { { 0 }, 0 };
+  PymemdCounters totals;
 
-  for (guint i = 0; i < processes->len; i++)
-    pymemd_counters_add (&totals, pymemd_process_get_rollup (g_ptr_array_index (processes, i)));
+  pymemd_process_sum_rollups (processes, &totals);
   pymemd_dbus_monitor1_set_process_count (self->manager, processes->len);
   pymemd_dbus_monitor1_set_totals (self->manager, counters_variant (&totals));
   pymemd_dbus_monitor1_set_python_set (self->manager,

@@ -165,6 +165,16 @@ pymemd_process_set_rollup (PymemdProcess        *self,
   self->rollup_cost_us = cost_us;
 }
 
+void
+pymemd_process_sum_rollups (GPtrArray *processes, PymemdCounters *totals)
+{
+  memset (totals, 0, sizeof *totals);
+  for (guint i = 0; i < processes->len; i++)
+    pymemd_counters_add (totals, pymemd_process_get_rollup (g_ptr_array_index (processes, i)));
+  if (processes->len == 0)
+    totals->present = (1u << PYMEMD_N_FIELDS) - 1;
+}
+
 gint64
 pymemd_process_get_rollup_cost (PymemdProcess *self)
 {

@@ -51,6 +51,10 @@ void                  pymemd_process_set_rollup (PymemdProcess        *self,
                                                  gint64                when,
                                                  gint64                cost_us);
 gint64                pymemd_process_get_rollup_cost (PymemdProcess *self);
+/* The sum of the samples of PROCESSES (PymemdProcess); with none, every
+ * field is present and 0: nothing to sum is 0, not unknown. */
+void                  pymemd_process_sum_rollups (GPtrArray      *processes,
+                                                  PymemdCounters *totals);
 /* The scanner's tick at which the next rollup sample is due. */
 guint64               pymemd_process_get_rollup_due (PymemdProcess *self);
 void                  pymemd_process_set_rollup_due (PymemdProcess *self,

@@ -37,8 +37,7 @@ add_counters (JsonBuilder *builder, const PymemdCounters *c)
   for (guint i = 0; i < G_N_ELEMENTS (report_fields); i++)
     add_field (builder, c, report_fields[i]);
   /* USS as smaps sees it: pages mapped once. */
-  add_size (builder, "uss",
-            c->value[PYMEMD_FIELD_PRIVATE_CLEAN] + c->value[PYMEMD_FIELD_PRIVATE_DIRTY]);
+  add_size (builder, "uss", pymemd_counters_uss (c));
 }
 
 static void
@@ -169,12 +168,9 @@ pymemd_report_build (PymemdScanner *scanner)
   g_autoptr(GPtrArray) processes = pymemd_scanner_get_processes (scanner);
   const GError *exact_error = pymemd_scanner_get_exact_error (scanner);
   const PymemdPythonSet *set = pymemd_scanner_get_python_set (scanner);
-  PymemdCounters totals = { { 0 }, 0 };
+  PymemdCounters totals;
 
-  for (guint i = 0; i < processes->len; i++)
-    pymemd_counters_add (&totals, pymemd_process_get_rollup (g_ptr_array_index (processes, i)));
-  if (processes->len == 0)
-    totals.present = (1u << PYMEMD_N_FIELDS) - 1; /* nothing to sum is 0, not unknown */
+  pymemd_process_sum_rollups (processes, &totals);
 
   json_builder_begin_object (builder);
   add_size (builder, "version", PYMEMD_REPORT_VERSION);
@@ -192,8 +188,7 @@ pymemd_report_build (PymemdScanner *scanner)
   add_counters (builder, &totals);
   json_builder_end_object (builder);
 
-  add_python_set (builder, set,
-                  totals.value[PYMEMD_FIELD_PRIVATE_CLEAN] + totals.value[PYMEMD_FIELD_PRIVATE_DIRTY]);
+  add_python_set (builder, set, pymemd_counters_uss (&totals));
 
   json_builder_set_member_name (builder, "processes");
   json_builder_begin_array (builder);

@@ -48,6 +48,13 @@ pymemd_counters_has (const PymemdCounters *c, PymemdField field)
   return (c->present & (1u << field)) != 0;
 }
 
+/* USS as smaps sees it: pages mapped once (Private_Clean + Private_Dirty). */
+static inline guint64
+pymemd_counters_uss (const PymemdCounters *c)
+{
+  return c->value[PYMEMD_FIELD_PRIVATE_CLEAN] + c->value[PYMEMD_FIELD_PRIVATE_DIRTY];
+}
+
 /* Adds B into A; a field is present in A when present in either. */
 void pymemd_counters_add (PymemdCounters       *a,
                           const PymemdCounters *b);
