@@ -147,7 +147,7 @@ set_sample (PymemdScanner *self, PymemdProcess *process, const PymemdCounters *c
   /* A huge process stalls for the whole read: sample it on every k-th tick
    * so that its stall stays within budget on average. */
   pymemd_process_set_rollup_due (process,
-                                 self->tick + MAX (1, ((guint64) cost + budget - 1) / budget));
+                                 self->tick + (cost <= 0 ? 1 : ((guint64) cost - 1) / budget + 1));
 }
 
 static gboolean
