@@ -1,0 +1,116 @@
+/* What every pymemctl subcommand shares: the bus and the daemon's proxy, error messages and exit codes, sizes, durations, tables and JSON. */
+#pragma once
+
+#include <stdio.h>
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+#include "pymemd-dbus-generated.h"
+
+G_BEGIN_DECLS
+
+/* DESIGN.md §4: 0 ok, 1 error with a one-line message on stderr, 2 usage. */
+#define PYMEMCTL_EXIT_OK      0
+#define PYMEMCTL_EXIT_FAILURE 1
+#define PYMEMCTL_EXIT_USAGE   2
+
+#define PYMEMCTL_BUS_NAME     "org.pymemd.Monitor1"
+#define PYMEMCTL_MANAGER_PATH "/org/pymemd/Monitor1"
+
+typedef enum {
+  PYMEMCTL_BUS_SYSTEM,
+  PYMEMCTL_BUS_SESSION,
+  PYMEMCTL_BUS_ADDRESS,
+} PymemctlBus;
+
+/* Connects to the bus; remembers which one, so that pymemctl_print_error ()
+ * can say where pymemd is not running. */
+GDBusConnection *pymemctl_bus_connect (PymemctlBus  bus,
+                                       const char  *address,
+                                       GError     **error);
+
+/* The proxy of the manager object, its properties loaded. Fails with
+ * G_DBUS_ERROR_SERVICE_UNKNOWN when nobody owns org.pymemd.Monitor1 (after
+ * D-Bus activation, where the bus offers it, was tried). */
+PymemdDbusMonitor1 *pymemctl_monitor_new (GDBusConnection *bus,
+                                          GError         **error);
+
+/* Prints ERROR as one line on stderr, saying what to do where it can
+ * (pymemd not running, access denied, unknown PID; PID 0 when the call was
+ * not about one process); returns PYMEMCTL_EXIT_FAILURE. */
+int pymemctl_print_error (const GError *error,
+                          guint32       pid);
+
+/* Prints "pymemctl: MESSAGE" and a hint to --help on stderr; returns
+ * PYMEMCTL_EXIT_USAGE. */
+int pymemctl_usage_error (const char *format,
+                          ...) G_GNUC_PRINTF (1, 2);
+
+/* Parses a pid argument ("1234"); FALSE (with a usage message in ERROR) for
+ * anything else. */
+gboolean pymemctl_parse_pid (const char *text,
+                             guint32    *pid,
+                             GError    **error);
+
+/* Sizes for people, in IEC units ("12.3 MiB"). */
+char *pymemctl_format_size (guint64 bytes);
+
+/* "90s", "10m", "2h", "3d", "1w", combinations such as "1h30m", or plain
+ * seconds ("600") into seconds; at least 1 s and at most 10 years. */
+gboolean pymemctl_parse_duration (const char *text,
+                                  gint64     *seconds,
+                                  GError    **error);
+/* The reverse, rounded to its two largest units ("1h 30m", "45s"). */
+char *pymemctl_format_duration (gint64 seconds);
+
+/* TEXT cut to at most WIDTH characters, ending in "…" when cut. */
+char *pymemctl_ellipsize (const char *text,
+                          guint       width);
+
+/* The user name of UID, or the number when it has none. */
+char *pymemctl_user_name (guint32 uid);
+
+/* TRUE when STREAM is a terminal and NO_COLOR is not set. */
+gboolean pymemctl_use_color (FILE *stream);
+
+/* A figure of an a{sv} (t) or a{st} dictionary; FALSE when absent, as the
+ * API leaves out what the kernel does not provide. */
+gboolean pymemctl_lookup_size (GVariant   *dict,
+                               const char *key,
+                               guint64    *value);
+/* The figure formatted for people, or "-" when absent. */
+char *pymemctl_format_figure (GVariant   *dict,
+                              const char *key);
+
+/* ---- tables: columns as wide as their widest cell (UTF-8 aware) ---- */
+
+typedef struct _PymemctlTable PymemctlTable;
+
+/* HEADERS is NULL-terminated; a header that starts with '>' is a
+ * right-aligned column (the '>' is not printed). */
+PymemctlTable *pymemctl_table_new (const char *const *headers);
+/* One cell per column, NULL-terminated; the strings are copied. */
+void pymemctl_table_add_row (PymemctlTable *table,
+                             ...) G_GNUC_NULL_TERMINATED;
+/* The same with an array of n_columns cells. */
+void pymemctl_table_add_rowv (PymemctlTable     *table,
+                              const char *const *cells);
+guint pymemctl_table_get_n_rows (PymemctlTable *table);
+/* Prints the header (bold where pymemctl_use_color (STREAM)) and the rows;
+ * the last column is not padded, a column of only empty cells is kept. */
+void pymemctl_table_print (PymemctlTable *table,
+                           FILE          *stream);
+void pymemctl_table_free (PymemctlTable *table);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PymemctlTable, pymemctl_table_free)
+
+/* ---- JSON: raw bytes, the API's own keys ---- */
+
+/* A GVariant as JSON (dictionaries as objects, numbers as numbers). */
+JsonNode *pymemctl_json_from_variant (GVariant *value);
+/* Prints NODE to stdout, pretty (one document) or on one line (a stream,
+ * as `watch --json` prints); FALSE (and a message) when stdout fails. */
+gboolean pymemctl_print_json (JsonNode *node,
+                              gboolean  one_line);
+
+G_END_DECLS
