@@ -24,11 +24,12 @@ typedef enum {
   PYMEMCTL_BUS_ADDRESS,
 } PymemctlBus;
 
-/* Connects to the bus; remembers which one, so that pymemctl_print_error ()
- * can say where pymemd is not running. */
-GDBusConnection *pymemctl_bus_connect (PymemctlBus  bus,
-                                       const char  *address,
-                                       GError     **error);
+/* The bus the global options chose (main calls this once). */
+void pymemctl_choose_bus (PymemctlBus  bus,
+                          const char  *address);
+/* Connects to that bus; pymemctl_print_error () says on which one pymemd
+ * is not running. */
+GDBusConnection *pymemctl_bus_connect (GError **error);
 
 /* The proxy of the manager object, its properties loaded. Fails with
  * G_DBUS_ERROR_SERVICE_UNKNOWN when nobody owns org.pymemd.Monitor1 (after
@@ -36,11 +37,29 @@ GDBusConnection *pymemctl_bus_connect (PymemctlBus  bus,
 PymemdDbusMonitor1 *pymemctl_monitor_new (GDBusConnection *bus,
                                           GError         **error);
 
+/* pymemctl_bus_connect () and pymemctl_monitor_new () in one. */
+PymemdDbusMonitor1 *pymemctl_monitor_connect (GError **error);
+
+/* Every data command's --json. */
+#define PYMEMCTL_JSON_OPTION(flag) \
+  { "json", 0, 0, G_OPTION_ARG_NONE, &(flag), N_("Print JSON (sizes in bytes)"), NULL }
+
 /* Prints ERROR as one line on stderr, saying what to do where it can
  * (pymemd not running, access denied, unknown PID; PID 0 when the call was
  * not about one process); returns PYMEMCTL_EXIT_FAILURE. */
 int pymemctl_print_error (const GError *error,
                           guint32       pid);
+
+/* Parses the options of a subcommand: ENTRIES, NULL-terminated, and
+ * --help; PARAMETERS is what follows the options in the usage line
+ * ("show PID"). FALSE when the arguments are wrong: the message is printed
+ * and *EXIT_CODE is PYMEMCTL_EXIT_USAGE (or PYMEMCTL_EXIT_OK after --help). */
+gboolean pymemctl_parse_options (int                *argc,
+                                 char             ***argv,
+                                 const char         *parameters,
+                                 const char         *summary,
+                                 const GOptionEntry *entries,
+                                 int                *exit_code);
 
 /* Prints "pymemctl: MESSAGE" and a hint to --help on stderr; returns
  * PYMEMCTL_EXIT_USAGE. */
@@ -71,6 +90,9 @@ char *pymemctl_ellipsize (const char *text,
 /* The user name of UID, or the number when it has none. */
 char *pymemctl_user_name (guint32 uid);
 
+/* The width of the terminal on STREAM, or 0 when it is not one. */
+guint pymemctl_terminal_width (FILE *stream);
+
 /* TRUE when STREAM is a terminal and NO_COLOR is not set. */
 gboolean pymemctl_use_color (FILE *stream);
 
@@ -87,9 +109,11 @@ char *pymemctl_format_figure (GVariant   *dict,
 
 typedef struct _PymemctlTable PymemctlTable;
 
-/* HEADERS is NULL-terminated; a header that starts with '>' is a
- * right-aligned column (the '>' is not printed). */
-PymemctlTable *pymemctl_table_new (const char *const *headers);
+/* HEADERS is NULL-terminated, untranslated (N_()) and translated here;
+ * ALIGN has one letter per column, 'l' (left) or 'r' (right, for figures),
+ * or is NULL for all left. */
+PymemctlTable *pymemctl_table_new (const char *const *headers,
+                                   const char        *align);
 /* One cell per column, NULL-terminated; the strings are copied. */
 void pymemctl_table_add_row (PymemctlTable *table,
                              ...) G_GNUC_NULL_TERMINATED;
@@ -112,5 +136,10 @@ JsonNode *pymemctl_json_from_variant (GVariant *value);
  * as `watch --json` prints); FALSE (and a message) when stdout fails. */
 gboolean pymemctl_print_json (JsonNode *node,
                               gboolean  one_line);
+/* pymemctl_print_json () of one document, as an exit code. */
+int pymemctl_print_json_document (JsonNode *node);
+
+/* The generated interface type has no cleanup function of its own. */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PymemdDbusMonitor1, g_object_unref)
 
 G_END_DECLS

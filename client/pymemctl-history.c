@@ -1,0 +1,318 @@
+/* pymemctl history PID: a table and sparklines of a process's PSS, USS and swap over a range, from GetHistory. */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "pymemctl-commands.h"
+#include "pymemctl-util.h"
+
+#define TABLE_ROWS  12
+#define CHART_WIDTH 60
+
+/* The series of GetHistory's reply, in its order after time and count. */
+enum { PSS_MIN, PSS_AVG, PSS_MAX, USS_MIN, USS_AVG, USS_MAX, SWAP_MIN, SWAP_AVG, SWAP_MAX, N_SERIES };
+
+static const char *const series_names[N_SERIES] = {
+  "pss_min", "pss_avg", "pss_max", "uss_min", "uss_avg", "uss_max", "swap_min", "swap_avg",
+  "swap_max",
+};
+
+typedef struct {
+  GVariant      *info;
+  GVariant      *arrays[2 + N_SERIES]; /* time, count, then the series */
+  gsize          n;
+  const gint64  *time;
+  const guint32 *count;
+  const guint64 *series[N_SERIES];
+} History;
+
+static void
+history_clear (History *history)
+{
+  g_clear_pointer (&history->info, g_variant_unref);
+  for (guint i = 0; i < G_N_ELEMENTS (history->arrays); i++)
+    g_clear_pointer (&history->arrays[i], g_variant_unref);
+}
+
+/* Checks that every column has as many buckets as the times. */
+static gboolean
+history_load (History *history, GError **error)
+{
+  gsize n;
+
+  history->time = g_variant_get_fixed_array (history->arrays[0], &history->n, sizeof (gint64));
+  history->count = g_variant_get_fixed_array (history->arrays[1], &n, sizeof (guint32));
+  if (n != history->n)
+    goto uneven;
+  for (guint i = 0; i < N_SERIES; i++)
+    {
+      history->series[i] = g_variant_get_fixed_array (history->arrays[2 + i], &n,
+                                                      sizeof (guint64));
+      if (n != history->n)
+        goto uneven;
+    }
+  return TRUE;
+
+uneven:
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                       _("pymemd answered GetHistory with columns of different lengths"));
+  return FALSE;
+}
+
+/* Buckets [FIRST, LAST) merged: min of the minima, max of the maxima,
+ * averages weighted by sample count. FALSE when they hold no sample. */
+typedef struct {
+  gint64  time;
+  guint64 count;
+  guint64 value[N_SERIES];
+} Span;
+
+static gboolean
+history_merge (const History *history, gsize first, gsize last, Span *span)
+{
+  double sums[N_SERIES] = { 0 };
+
+  memset (span, 0, sizeof *span);
+  span->time = history->time[first];
+  for (gsize b = first; b < last; b++)
+    {
+      guint32 count = history->count[b];
+
+      if (count == 0)
+        continue;
+      for (guint s = 0; s < N_SERIES; s++)
+        {
+          guint64 v = history->series[s][b];
+
+          if (s % 3 == 0)
+            span->value[s] = span->count == 0 ? v : MIN (span->value[s], v);
+          else if (s % 3 == 2)
+            span->value[s] = MAX (span->value[s], v);
+          else
+            sums[s] += (double) v * count;
+        }
+      span->count += count;
+    }
+  for (guint s = 1; s < N_SERIES; s += 3)
+    if (span->count > 0)
+      span->value[s] = (guint64) (sums[s] / (double) span->count);
+  return span->count > 0;
+}
+
+static char *
+format_time (gint64 usec, gboolean long_range)
+{
+  g_autoptr(GDateTime) time = g_date_time_new_from_unix_local (usec / G_USEC_PER_SEC);
+
+  return time != NULL ? g_date_time_format (time, long_range ? "%Y-%m-%d %H:%M" : "%H:%M:%S")
+                      : g_strdup ("?");
+}
+
+static void
+print_table (const History *history, gboolean long_range)
+{
+  const char *const headers[] = {
+    N_("TIME"), N_("SAMPLES"), N_("PSS MIN"), N_("PSS AVG"), N_("PSS MAX"), N_("USS AVG"),
+    N_("SWAP AVG"), NULL
+  };
+  const guint shown[] = { PSS_MIN, PSS_AVG, PSS_MAX, USS_AVG, SWAP_AVG };
+  g_autoptr(PymemctlTable) table = pymemctl_table_new (headers, "lrrrrrr");
+  gsize rows = MIN (history->n, TABLE_ROWS);
+
+  for (gsize r = 0; r < rows; r++)
+    {
+      const char *cells[G_N_ELEMENTS (headers)] = { NULL };
+      g_autofree char *time = NULL, *count = NULL;
+      g_autofree char *sizes[G_N_ELEMENTS (shown)] = { NULL };
+      Span span;
+
+      if (!history_merge (history, r * history->n / rows, (r + 1) * history->n / rows, &span))
+        continue;
+      cells[0] = time = format_time (span.time, long_range);
+      cells[1] = count = g_strdup_printf ("%" G_GUINT64_FORMAT, span.count);
+      for (guint i = 0; i < G_N_ELEMENTS (shown); i++)
+        cells[2 + i] = sizes[i] = pymemctl_format_size (span.value[shown[i]]);
+      pymemctl_table_add_rowv (table, cells);
+    }
+  pymemctl_table_print (table, stdout);
+}
+
+/* One sparkline of the averages of SERIES in WIDTH columns; a column
+ * without samples is blank. */
+static void
+print_sparkline (const History *history, const char *label, guint series, gsize width)
+{
+  static const char *const levels[] = { "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█" };
+  g_autofree guint64 *values = g_new0 (guint64, width);
+  g_autofree gboolean *present = g_new0 (gboolean, width);
+  g_autoptr(GString) line = g_string_new (NULL);
+  g_autofree char *low_text = NULL, *high_text = NULL;
+  guint64 low = G_MAXUINT64, high = 0;
+
+  for (gsize c = 0; c < width; c++)
+    {
+      Span span;
+
+      present[c] = history_merge (history, c * history->n / width, (c + 1) * history->n / width,
+                                  &span);
+      values[c] = span.value[series];
+      if (present[c])
+        {
+          low = MIN (low, values[c]);
+          high = MAX (high, values[c]);
+        }
+    }
+  for (gsize c = 0; c < width; c++)
+    {
+      guint level = high > low ? (guint) ((values[c] - low) * 7 / (high - low)) : 0;
+      g_string_append (line, present[c] ? levels[level] : " ");
+    }
+  low_text = pymemctl_format_size (low <= high ? low : 0);
+  high_text = pymemctl_format_size (high);
+  g_print ("%-5s %s  %s – %s\n", label, line->str, low_text, high_text);
+}
+
+static void
+print_history (const History *history, gint64 since_seconds)
+{
+  guint32 pid = 0;
+  const char *name = "?", *tier = "?";
+  double resolution = 0;
+  gint64 ended = 0;
+  g_autofree char *range = pymemctl_format_duration (since_seconds);
+  g_autofree char *bucket = NULL;
+  guint width = pymemctl_terminal_width (stdout);
+  gsize chart_width;
+
+  g_variant_lookup (history->info, "pid", "u", &pid);
+  g_variant_lookup (history->info, "name", "&s", &name);
+  g_variant_lookup (history->info, "tier", "&s", &tier);
+  g_variant_lookup (history->info, "resolution", "d", &resolution);
+  bucket = pymemctl_format_duration ((gint64) MAX (resolution, 1));
+  /* TRANSLATORS: pid, name, the range ("1h"), the bucket width ("30s"), the daemon's tier */
+  g_print (_("Process %u (%s), the last %s in buckets of %s (%s)\n"), pid, name, range, bucket,
+           tier);
+  if (g_variant_lookup (history->info, "ended", "x", &ended) && ended > 0)
+    {
+      g_autofree char *when = format_time (ended, TRUE);
+      g_print (_("The process ended at %s.\n"), when);
+    }
+  {
+    Span all;
+    if (history->n == 0 || !history_merge (history, 0, history->n, &all))
+      {
+        g_print ("%s\n", _("No samples in this range."));
+        return;
+      }
+  }
+  g_print ("\n");
+  print_table (history, since_seconds > 24 * 3600);
+  chart_width = width > 40 ? width - 30 : CHART_WIDTH;
+  chart_width = MIN (chart_width, history->n);
+  g_print ("\n");
+  print_sparkline (history, _("PSS"), PSS_AVG, chart_width);
+  print_sparkline (history, _("USS"), USS_AVG, chart_width);
+  print_sparkline (history, _("swap"), SWAP_AVG, chart_width);
+}
+
+static JsonNode *
+history_json (const History *history, gint64 since, gint64 until)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "info");
+  json_builder_add_value (builder, pymemctl_json_from_variant (history->info));
+  json_builder_set_member_name (builder, "since");
+  json_builder_add_int_value (builder, since);
+  json_builder_set_member_name (builder, "until");
+  json_builder_add_int_value (builder, until);
+  json_builder_set_member_name (builder, "buckets");
+  json_builder_begin_array (builder);
+  for (gsize b = 0; b < history->n; b++)
+    {
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "time");
+      json_builder_add_int_value (builder, history->time[b]);
+      json_builder_set_member_name (builder, "count");
+      json_builder_add_int_value (builder, history->count[b]);
+      for (guint s = 0; s < N_SERIES; s++)
+        {
+          json_builder_set_member_name (builder, series_names[s]);
+          json_builder_add_int_value (builder, (gint64) history->series[s][b]);
+        }
+      json_builder_end_object (builder);
+    }
+  json_builder_end_array (builder);
+  json_builder_end_object (builder);
+  return json_builder_get_root (builder);
+}
+
+static gboolean
+call_get_history (PymemdDbusMonitor1 *monitor, guint32 pid, gint64 since, double resolution,
+                  History *history, GError **error)
+{
+  GVariant **a = history->arrays;
+
+  return pymemd_dbus_monitor1_call_get_history_sync (monitor, pid, 0, since, 0, resolution,
+                                                     G_DBUS_CALL_FLAGS_NONE, -1, &history->info, &a[0], &a[1], &a[2], &a[3],
+                                                     &a[4], &a[5], &a[6], &a[7], &a[8], &a[9],
+                                                     &a[10], NULL, error) &&
+         history_load (history, error);
+}
+
+int
+pymemctl_history (int argc, char **argv)
+{
+  gboolean json = FALSE;
+  g_autofree char *since_text = NULL;
+  double resolution = 0;
+  const GOptionEntry entries[] = {
+    { "since", 0, 0, G_OPTION_ARG_STRING, &since_text,
+      N_("How far back: 90s, 10m, 2h, 3d, 1w (default 1h)"), N_("DURATION") },
+    { "resolution", 0, 0, G_OPTION_ARG_DOUBLE, &resolution,
+      N_("Seconds per bucket (default 0: the daemon picks)"), N_("SECONDS") },
+    PYMEMCTL_JSON_OPTION (json),
+    { NULL }
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PymemdDbusMonitor1) monitor = NULL;
+  History history = { 0 };
+  gint64 since_seconds = 3600, now = g_get_real_time (), since;
+  guint32 pid = 0;
+  int exit_code;
+
+  if (!pymemctl_parse_options (&argc, &argv, _("history PID"),
+                               _("Shows process PID's PSS, USS and swap over time: a table and "
+                                 "a chart, from the daemon's history store."),
+                               entries, &exit_code))
+    return exit_code;
+  if (argc < 2)
+    return pymemctl_usage_error ("%s", _("history needs a process ID"));
+  if (argc > 2)
+    return pymemctl_usage_error (_("Unexpected argument “%s”"), argv[2]);
+  if (!pymemctl_parse_pid (argv[1], &pid, &error) ||
+      (since_text != NULL && !pymemctl_parse_duration (since_text, &since_seconds, &error)))
+    return pymemctl_usage_error ("%s", error->message);
+  if (!(resolution >= 0 && resolution <= 366.0 * 24 * 3600))
+    return pymemctl_usage_error ("%s", _("--resolution is a number of seconds, 0 or more"));
+
+  since = now - since_seconds * G_USEC_PER_SEC;
+  if ((monitor = pymemctl_monitor_connect (&error)) == NULL ||
+      !call_get_history (monitor, pid, since, resolution, &history, &error))
+    {
+      history_clear (&history);
+      return pymemctl_print_error (error, pid);
+    }
+
+  exit_code = PYMEMCTL_EXIT_OK;
+  if (json)
+    {
+      g_autoptr(JsonNode) root = history_json (&history, since, now);
+      exit_code = pymemctl_print_json_document (root);
+    }
+  else
+    print_history (&history, since_seconds);
+  history_clear (&history);
+  return exit_code;
+}

@@ -1,0 +1,108 @@
+/* pymemctl list: one line per Python process, from GetProcesses. */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "pymemctl-commands.h"
+#include "pymemctl-util.h"
+
+/* Largest first: PSS where the caller may see it, else RSS. */
+static guint64
+sort_key (GVariant *entry)
+{
+  guint64 value = 0;
+
+  if (!pymemctl_lookup_size (entry, "pss", &value))
+    pymemctl_lookup_size (entry, "rss", &value);
+  return value;
+}
+
+static int
+compare_entries (gconstpointer a, gconstpointer b)
+{
+  guint64 ka = sort_key (*(GVariant **) a), kb = sort_key (*(GVariant **) b);
+
+  return ka < kb ? 1 : ka > kb ? -1 : 0;
+}
+
+static void
+print_table (GVariant *processes)
+{
+  const char *const headers[] = {
+    /* TRANSLATORS: column headers of pymemctl list */
+    N_("PID"), N_("USER"), N_("PY"), N_("PSS"), N_("USS"), N_("PRIV DIRTY"), N_("SWAP"),
+    N_("COMMAND"), NULL
+  };
+  g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  g_autoptr(PymemctlTable) table = pymemctl_table_new (headers, "rllrrrrl");
+  guint width = pymemctl_terminal_width (stdout);
+
+  for (gsize i = 0; i < g_variant_n_children (processes); i++)
+    g_ptr_array_add (entries, g_variant_get_child_value (processes, i));
+  g_ptr_array_sort (entries, compare_entries);
+
+  for (guint i = 0; i < entries->len; i++)
+    {
+      GVariant *entry = g_ptr_array_index (entries, i);
+      guint32 pid = 0, uid = 0;
+      const char *version = "", *cmdline = "";
+      g_autofree char *pid_text = NULL, *user = NULL, *pss = NULL, *uss = NULL;
+      g_autofree char *dirty = NULL, *swap = NULL, *command = NULL;
+
+      g_variant_lookup (entry, "pid", "u", &pid);
+      g_variant_lookup (entry, "uid", "u", &uid);
+      g_variant_lookup (entry, "python_version", "&s", &version);
+      g_variant_lookup (entry, "cmdline", "&s", &cmdline);
+      pid_text = g_strdup_printf ("%u", pid);
+      user = pymemctl_user_name (uid);
+      pss = pymemctl_format_figure (entry, "pss");
+      uss = pymemctl_format_figure (entry, "uss");
+      dirty = pymemctl_format_figure (entry, "private_dirty");
+      swap = pymemctl_format_figure (entry, "swap");
+      /* On a terminal the command line fills what is left of the width. */
+      command = pymemctl_ellipsize (cmdline, width > 80 ? width - 70 : width > 0 ? 10 : 0);
+      pymemctl_table_add_row (table, pid_text, user, *version != '\0' ? version : "?", pss, uss,
+                              dirty, swap, command, NULL);
+    }
+  pymemctl_table_print (table, stdout);
+  if (entries->len == 0)
+    g_print ("%s\n", _("(no Python process is running)"));
+}
+
+int
+pymemctl_list (int argc, char **argv)
+{
+  gboolean json = FALSE;
+  const GOptionEntry entries[] = { PYMEMCTL_JSON_OPTION (json), { NULL } };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PymemdDbusMonitor1) monitor = NULL;
+  g_autoptr(GVariant) processes = NULL;
+  int exit_code;
+
+  if (!pymemctl_parse_options (&argc, &argv, "list",
+                               _("Prints one line per Python process: the figures of its "
+                                 "latest sample (rollup), largest PSS first."),
+                               entries, &exit_code))
+    return exit_code;
+  if (argc > 1)
+    return pymemctl_usage_error (_("Unexpected argument “%s”"), argv[1]);
+
+  if ((monitor = pymemctl_monitor_connect (&error)) == NULL ||
+      !pymemd_dbus_monitor1_call_get_processes_sync (monitor, G_DBUS_CALL_FLAGS_NONE, -1, &processes, NULL, &error))
+    return pymemctl_print_error (error, 0);
+
+  if (json)
+    {
+      g_autoptr(JsonBuilder) builder = json_builder_new ();
+      g_autoptr(JsonNode) root = NULL;
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "processes");
+      json_builder_add_value (builder, pymemctl_json_from_variant (processes));
+      json_builder_end_object (builder);
+      root = json_builder_get_root (builder);
+      return pymemctl_print_json_document (root);
+    }
+  print_table (processes);
+  return PYMEMCTL_EXIT_OK;
+}
