@@ -21,6 +21,7 @@ typedef struct {
   const char *exe;
   const char *cmdline;
   guint64     rss, pss, uss, private_dirty, swap;
+  gint64      sampled_at; /* µs since the epoch; 0: the tick's time */
 } PymemdHistoryPoint;
 
 /* One bucket of a query; a raw sample is a bucket of count 1. */
@@ -43,15 +44,40 @@ typedef struct {
   gint64  first_seen, last_seen, ended; /* µs since the epoch */
 } PymemdHistoryProcess;
 
+/* A growth rate, as pymemd_history_growth_all () returns it. */
+typedef struct {
+  gint32  pid;
+  guint64 start_time;
+  double  bytes_per_hour;
+  guint   samples;
+} PymemdHistoryGrowth;
+
+/* A heap summary and when it was taken. */
+typedef struct {
+  gint64 t;
+  char   summary[]; /* JSON text */
+} PymemdHistoryHeapSummary;
+
 /* Creates or opens the store at PATH; a file that is not a sound database
- * is renamed to PATH.corrupt-<unix time> and a fresh store created. */
+ * is renamed to PATH.corrupt-<unix time> and a fresh store created.
+ * Processes a previous run left living are marked ended at their last
+ * sighting until a tick sees them again. */
 PymemdHistory *pymemd_history_open (const char *path,
                                     GError    **error);
+/* A store in memory, for when no file can be written; NAME is for messages. */
+PymemdHistory *pymemd_history_open_in_memory (const char *name,
+                                              GError    **error);
 
 const char *pymemd_history_get_path (PymemdHistory *self);
+gboolean    pymemd_history_is_in_memory (PymemdHistory *self);
+/* The store's size: the file and its WAL, or the memory it holds. */
+guint64     pymemd_history_get_bytes (PymemdHistory *self);
 
-/* Writes one tick in one transaction. Processes of BOOT_ID that were seen
- * before and are not in POINTS are marked ended at TIMESTAMP_US. */
+/* Writes one tick in one transaction: a raw sample per point (at its
+ * sampled_at: a sample already written is not written again). Processes of
+ * the previous tick that are not in POINTS are marked ended at
+ * TIMESTAMP_US. The first tick of a minute turns the minutes before it
+ * into rows of the minute and hour tiers. */
 gboolean pymemd_history_add_tick (PymemdHistory            *self,
                                   const char               *boot_id,
                                   gint64                    timestamp_us,
@@ -71,13 +97,32 @@ GArray *pymemd_history_query (PymemdHistory *self,
                               gint64         resolution_us,
                               GError       **error);
 
+/* The start time of the process with PID that lives, or else ended last. */
+gboolean pymemd_history_find_latest (PymemdHistory *self,
+                                     const char    *boot_id,
+                                     gint32         pid,
+                                     guint64       *start_time,
+                                     GError       **error);
+
+/* An identity's record (cleared with pymemd_history_process_clear ()), or
+ * PYMEMD_ERROR_NO_SUCH_PROCESS. */
+gboolean pymemd_history_get_process (PymemdHistory        *self,
+                                     const char           *boot_id,
+                                     gint32                pid,
+                                     guint64               start_time,
+                                     PymemdHistoryProcess *out,
+                                     GError              **error);
+void     pymemd_history_process_clear (PymemdHistoryProcess *process);
+
 /* PymemdHistoryProcess entries (cleared with the array) ended at or after SINCE_US. */
 GArray *pymemd_history_list_ended (PymemdHistory *self,
                                    gint64         since_us,
                                    GError       **error);
 
 /* The Theil–Sen slope of PSS over (NOW_US - WINDOW_US, NOW_US], on at most
- * 200 samples spread evenly over it; FALSE with an error below 3 samples. */
+ * 100 samples spread evenly over it, and how many samples the window has;
+ * raw samples, or the minute tier's averages when no raw samples are left.
+ * FALSE with an error below 3 samples. */
 gboolean pymemd_history_growth (PymemdHistory *self,
                                 const char    *boot_id,
                                 gint32         pid,
@@ -85,11 +130,45 @@ gboolean pymemd_history_growth (PymemdHistory *self,
                                 gint64         window_us,
                                 gint64         now_us,
                                 double        *bytes_per_hour,
+                                guint         *samples,
                                 GError       **error);
 
-/* Deletes each tier's rows older than its KEEP, then the oldest raw and
- * minute rows while the file is over MAX_BYTES (0: no cap), then the
- * processes left without rows. */
+/* PymemdHistoryGrowth of every process of the last tick (not the totals)
+ * seen over at least half the window, from one pass over the raw samples
+ * or, with FROM_MINUTES, over the minute tier. */
+GArray  *pymemd_history_growth_all (PymemdHistory *self,
+                                    gint64         window_us,
+                                    gint64         now_us,
+                                    gboolean       from_minutes,
+                                    GError       **error);
+
+/* Keeps SUMMARY (JSON text) of a process with history, taken at TIMESTAMP_US. */
+gboolean pymemd_history_add_heap_summary (PymemdHistory *self,
+                                          const char    *boot_id,
+                                          gint32         pid,
+                                          guint64        start_time,
+                                          gint64         timestamp_us,
+                                          const char    *summary,
+                                          GError       **error);
+/* PymemdHistoryHeapSummary (freed with the array) in [SINCE_US, UNTIL_US), oldest first. */
+GPtrArray *pymemd_history_list_heap_summaries (PymemdHistory *self,
+                                               const char    *boot_id,
+                                               gint32         pid,
+                                               guint64        start_time,
+                                               gint64         since_us,
+                                               gint64         until_us,
+                                               GError       **error);
+
+/* Copies everything SELF holds into the store at PATH (which must be a
+ * sound store, e.g. one pymemd_history_open () made): how an in-memory
+ * store is saved once the file can be written again. */
+gboolean pymemd_history_merge_into (PymemdHistory *self,
+                                    const char    *path,
+                                    GError       **error);
+
+/* Deletes each tier's rows older than its KEEP (heap summaries go with
+ * the hour tier), then the oldest raw and minute rows while the file is
+ * over MAX_BYTES (0: no cap), then the ended processes left without rows. */
 gboolean pymemd_history_enforce_retention (PymemdHistory *self,
                                            gint64         now_us,
                                            gint64         raw_keep_us,
