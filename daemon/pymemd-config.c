@@ -15,6 +15,8 @@
 
 #define MIB (G_GUINT64_CONSTANT (1) << 20)
 #define GIB (G_GUINT64_CONSTANT (1) << 30)
+#define MINUTE_US G_GINT64_CONSTANT (60000000)
+#define DAY_US (1440 * MINUTE_US)
 
 struct _PymemdConfig
 {
@@ -27,6 +29,7 @@ struct _PymemdConfig
   double             min_signal_interval;
   guint              max_subscriptions_per_client;
   PymemdAttachPolicy attach;
+  PymemdHistorySettings history;
 };
 
 G_DEFINE_TYPE (PymemdConfig, pymemd_config, G_TYPE_OBJECT)
@@ -45,6 +48,10 @@ static const char *const signals_keys[] = {
   "min-change-bytes", "min-interval", "max-subscriptions-per-client", NULL
 };
 static const char *const access_keys[] = { "attach", NULL };
+static const char *const history_keys[] = {
+  "raw-retention-minutes", "minute-retention-days", "hour-retention-days", "max-size-mib",
+  "growth-threshold-mib-per-hour", "growth-window-minutes", NULL
+};
 
 static const struct {
   const char        *name;
@@ -54,6 +61,7 @@ static const struct {
   { "budget", budget_keys },
   { "signals", signals_keys },
   { "access", access_keys },
+  { "history", history_keys },
 };
 
 static const char *const attach_names[] = {
@@ -93,6 +101,12 @@ pymemd_config_init (PymemdConfig *self)
   self->min_signal_interval = 2;
   self->max_subscriptions_per_client = 16;
   self->attach = PYMEMD_ATTACH_OWN;
+  self->history.raw_keep_us = 60 * MINUTE_US;
+  self->history.minute_keep_us = 14 * DAY_US;
+  self->history.hour_keep_us = 400 * DAY_US;
+  self->history.max_bytes = 256 * MIB;
+  self->history.growth_threshold = 16.0 * MIB;
+  self->history.growth_window_us = 30 * MINUTE_US;
 }
 
 PymemdConfig *
@@ -298,7 +312,7 @@ check_names (const ConfigSource *src, GError **error)
         {
           g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,
                        _("%s: [%s]: unknown group; known groups are "
-                         "[monitor], [budget], [signals] and [access]"),
+                         "[monitor], [budget], [signals], [access] and [history]"),
                        src->path, groups[g]);
           return FALSE;
         }
@@ -393,6 +407,34 @@ read_access (PymemdConfig *self, const ConfigSource *src, GError **error)
   return TRUE;
 }
 
+static gboolean
+read_history (PymemdConfig *self, const ConfigSource *src, GError **error)
+{
+  PymemdHistorySettings *h = &self->history;
+  guint64 raw_minutes = (guint64) (h->raw_keep_us / MINUTE_US);
+  guint64 minute_days = (guint64) (h->minute_keep_us / DAY_US);
+  guint64 hour_days = (guint64) (h->hour_keep_us / DAY_US);
+  guint64 max_mib = h->max_bytes / MIB;
+  guint64 window_minutes = (guint64) (h->growth_window_us / MINUTE_US);
+  double threshold_mib = h->growth_threshold / MIB;
+
+  if (!read_unsigned (src, "history", "raw-retention-minutes", 10, 10080, _("minutes"), &raw_minutes, error) ||
+      !read_unsigned (src, "history", "minute-retention-days", 1, 366, _("days"), &minute_days, error) ||
+      !read_unsigned (src, "history", "hour-retention-days", 1, 3660, _("days"), &hour_days, error) ||
+      !read_unsigned (src, "history", "max-size-mib", 1, 1048576, "MiB", &max_mib, error) ||
+      !read_double (src, "history", "growth-threshold-mib-per-hour", 0, 1048576, _("MiB per hour"),
+                    &threshold_mib, error) ||
+      !read_unsigned (src, "history", "growth-window-minutes", 5, 10080, _("minutes"), &window_minutes, error))
+    return FALSE;
+  h->raw_keep_us = (gint64) raw_minutes * MINUTE_US;
+  h->minute_keep_us = (gint64) minute_days * DAY_US;
+  h->hour_keep_us = (gint64) hour_days * DAY_US;
+  h->max_bytes = max_mib * MIB;
+  h->growth_threshold = threshold_mib * MIB;
+  h->growth_window_us = (gint64) window_minutes * MINUTE_US;
+  return TRUE;
+}
+
 static GKeyFile *
 read_key_file (const char *path, GError **error)
 {
@@ -450,7 +492,8 @@ pymemd_config_load (const char *path, gboolean missing_ok, GError **error)
       !read_monitor (self, &src, error) ||
       !read_budget (self, &src, error) ||
       !read_signals (self, &src, error) ||
-      !read_access (self, &src, error))
+      !read_access (self, &src, error) ||
+      !read_history (self, &src, error))
     return NULL;
   self->path = g_strdup (path);
   return g_steal_pointer (&self);
@@ -504,6 +547,12 @@ pymemd_config_get_attach (PymemdConfig *self)
   return self->attach;
 }
 
+void
+pymemd_config_get_history (PymemdConfig *self, PymemdHistorySettings *out)
+{
+  *out = self->history;
+}
+
 PymemdConfig *
 pymemd_config_with_intervals (PymemdConfig *self,
                               double        interval,
@@ -520,6 +569,7 @@ pymemd_config_with_intervals (PymemdConfig *self,
   copy->min_signal_interval = self->min_signal_interval;
   copy->max_subscriptions_per_client = self->max_subscriptions_per_client;
   copy->attach = self->attach;
+  copy->history = self->history;
   if (copy->interval < 0.5 || copy->interval > 3600)
     g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,
                  _("--interval %g: must be between 0.5 and 3600 seconds"), copy->interval);

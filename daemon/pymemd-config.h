@@ -15,6 +15,16 @@ typedef enum {
   PYMEMD_ATTACH_OWN,   /* a process's owner to it, and admins to any */
 } PymemdAttachPolicy;
 
+/* The history store's settings ([history]). */
+typedef struct {
+  gint64  raw_keep_us;
+  gint64  minute_keep_us;
+  gint64  hour_keep_us;
+  guint64 max_bytes;
+  double  growth_threshold; /* bytes per hour; 0: no GrowthSuspected */
+  gint64  growth_window_us;
+} PymemdHistorySettings;
+
 #define PYMEMD_TYPE_CONFIG (pymemd_config_get_type ())
 G_DECLARE_FINAL_TYPE (PymemdConfig, pymemd_config, PYMEMD, CONFIG, GObject)
 
@@ -48,5 +58,7 @@ guint64       pymemd_config_get_min_change_bytes (PymemdConfig *self);
 double        pymemd_config_get_min_signal_interval (PymemdConfig *self);
 guint         pymemd_config_get_max_subscriptions_per_client (PymemdConfig *self);
 PymemdAttachPolicy pymemd_config_get_attach (PymemdConfig *self);
+void          pymemd_config_get_history (PymemdConfig          *self,
+                                         PymemdHistorySettings *out);
 
 G_END_DECLS

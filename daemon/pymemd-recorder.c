@@ -1,0 +1,843 @@
+/* Keeps the history store on a thread of its own: the main loop hands it ticks and asks it questions, and never waits on SQLite. */
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "pymemd-error.h"
+#include "pymemd-recorder.h"
+
+#define SECOND_US G_GINT64_CONSTANT (1000000)
+#define MINUTE_US (60 * SECOND_US)
+#define HOUR_US (60 * MINUTE_US)
+
+/* Ticks queued beyond this are dropped: a store that slow is broken, and
+ * the queue must not grow without bound. */
+#define MAX_PENDING_TICKS 16
+/* How often retention runs (the first tick also runs it). */
+#define RETENTION_PERIOD_US (10 * MINUTE_US)
+/* An in-memory store holds at most this much, whatever max-size says. */
+#define MEMORY_MAX_BYTES (G_GUINT64_CONSTANT (32) << 20)
+/* An automatic resolution aims at this many buckets. */
+#define AUTO_BUCKETS 500
+
+typedef enum {
+  JOB_TICK,
+  JOB_QUERY,
+  JOB_ENDED,
+  JOB_GROWTH,
+  JOB_SETTINGS,
+  JOB_FLUSH,
+  JOB_STOP,
+} JobKind;
+
+typedef struct {
+  JobKind               kind;
+  GTask                *task;
+  char                 *boot_id;
+  gint32                pid;
+  guint64               start_time;
+  gint64                timestamp, since, until, resolution, window;
+  GArray               *points;
+  PymemdHistorySettings settings;
+  /* JOB_FLUSH */
+  GMutex               *mutex;
+  GCond                *cond;
+  gboolean             *done;
+} Job;
+
+/* The worker's way back to the recorder: cleared when the recorder goes,
+ * so that a delivery still queued on the main context finds nobody. */
+typedef struct {
+  gint            ref_count;
+  PymemdRecorder *recorder;
+} Link;
+
+static Link *
+link_ref (Link *link)
+{
+  g_atomic_int_inc (&link->ref_count);
+  return link;
+}
+
+static void
+link_unref (Link *link)
+{
+  if (g_atomic_int_dec_and_test (&link->ref_count))
+    g_free (link);
+}
+
+/* What a tick's writing tells the main loop. */
+typedef struct {
+  Link               *link;
+  PymemdRecorderState state;
+  guint64             bytes;
+  GArray             *growth; /* PymemdHistoryGrowth, NULL: unchanged */
+  GArray             *alerts; /* PymemdHistoryGrowth */
+} TickResult;
+
+typedef struct {
+  double bytes_per_hour;
+  guint  samples;
+} Growth;
+
+struct _PymemdRecorder
+{
+  GObject       parent_instance;
+  char         *path;
+  GMainContext *context;
+  GThread      *thread;
+  GAsyncQueue  *queue;
+  Link         *link;
+  gint          pending_ticks; /* atomic */
+  gint          drop_logged;   /* atomic */
+
+  /* The main thread's view. */
+  PymemdRecorderState state;
+  guint64             bytes;
+  GHashTable         *growth; /* "pid start_time" -> Growth */
+
+  /* The worker's alone. */
+  PymemdHistory        *file;
+  PymemdHistory        *memory;
+  PymemdHistorySettings settings;
+  double                retry_seconds;
+  gint64                next_retry;     /* monotonic µs */
+  gint64                next_retention; /* monotonic µs */
+  gint64                growth_minute;  /* the tick minute growth was last measured in */
+  GHashTable           *alerted;        /* "pid start_time" -> gint64 tick time of the last alert */
+  gboolean              failure_logged;
+};
+
+enum { SIGNAL_STATE_CHANGED, SIGNAL_GROWTH_SUSPECTED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+G_DEFINE_TYPE (PymemdRecorder, pymemd_recorder, G_TYPE_OBJECT)
+
+static void
+job_free (Job *job)
+{
+  g_clear_object (&job->task);
+  g_free (job->boot_id);
+  g_clear_pointer (&job->points, g_array_unref);
+  g_free (job);
+}
+
+static char *
+growth_key (gint32 pid, guint64 start_time)
+{
+  return g_strdup_printf ("%d %" G_GUINT64_FORMAT, pid, start_time);
+}
+
+static void
+point_clear (gpointer data)
+{
+  PymemdHistoryPoint *point = data;
+
+  g_free ((char *) point->exe);
+  g_free ((char *) point->cmdline);
+}
+
+GArray *
+pymemd_recorder_points_new (guint reserved)
+{
+  GArray *points = g_array_sized_new (FALSE, TRUE, sizeof (PymemdHistoryPoint), reserved);
+
+  g_array_set_clear_func (points, point_clear);
+  return points;
+}
+
+void
+pymemd_recorder_point_set_strings (PymemdHistoryPoint *point, const char *exe, const char *cmdline)
+{
+  g_free ((char *) point->exe);
+  g_free ((char *) point->cmdline);
+  point->exe = g_strdup (exe);
+  point->cmdline = g_strdup (cmdline);
+}
+
+const char *
+pymemd_recorder_state_to_string (PymemdRecorderState state)
+{
+  switch (state)
+    {
+    case PYMEMD_RECORDER_OK:
+      return "ok";
+    case PYMEMD_RECORDER_DEGRADED:
+      return "degraded";
+    case PYMEMD_RECORDER_DISABLED:
+    default:
+      return "disabled";
+    }
+}
+
+/* ---- the worker ---- */
+
+static PymemdHistory *
+active_store (PymemdRecorder *self)
+{
+  return self->file != NULL ? self->file : self->memory;
+}
+
+static PymemdRecorderState
+worker_state (PymemdRecorder *self)
+{
+  if (self->path == NULL)
+    return PYMEMD_RECORDER_DISABLED;
+  return self->file != NULL ? PYMEMD_RECORDER_OK : PYMEMD_RECORDER_DEGRADED;
+}
+
+static void
+ensure_memory (PymemdRecorder *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (self->memory != NULL)
+    return;
+  self->memory = pymemd_history_open_in_memory (self->path != NULL ? self->path : "(memory)", &error);
+  if (self->memory == NULL)
+    g_warning (_("History cannot even be kept in memory: %s"), error->message);
+}
+
+/* The file failed: history goes to memory until it can be written again. */
+static void
+fall_back (PymemdRecorder *self, const GError *error)
+{
+  g_clear_object (&self->file);
+  ensure_memory (self);
+  self->next_retry = g_get_monotonic_time () + (gint64) (self->retry_seconds * SECOND_US);
+  if (!self->failure_logged)
+    g_warning (_("History store %s cannot be used: %s; keeping history in memory and trying again "
+                 "every %g seconds"),
+               self->path, error->message, self->retry_seconds);
+  self->failure_logged = TRUE;
+}
+
+/* Opens the file, saving into it what memory holds. */
+static void
+try_file (PymemdRecorder *self)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PymemdHistory) file = NULL;
+
+  if (self->path == NULL || self->file != NULL || g_get_monotonic_time () < self->next_retry)
+    return;
+  file = pymemd_history_open (self->path, &error);
+  if (file != NULL && self->memory != NULL)
+    {
+      /* The merge writes through a connection of its own; the store is
+       * opened again afterwards so that it sees what was merged. */
+      g_clear_object (&file);
+      if (pymemd_history_merge_into (self->memory, self->path, &error))
+        file = pymemd_history_open (self->path, &error);
+    }
+  if (file == NULL)
+    {
+      fall_back (self, error);
+      return;
+    }
+  self->file = g_steal_pointer (&file);
+  g_clear_object (&self->memory);
+  if (self->failure_logged)
+    g_message (_("History store %s is written again"), self->path);
+  self->failure_logged = FALSE;
+}
+
+static void
+run_retention (PymemdRecorder *self, gint64 now)
+{
+  g_autoptr(GError) error = NULL;
+  PymemdHistory *store = active_store (self);
+  guint64 max_bytes = self->settings.max_bytes;
+
+  if (store == NULL || g_get_monotonic_time () < self->next_retention)
+    return;
+  self->next_retention = g_get_monotonic_time () + RETENTION_PERIOD_US;
+  if (pymemd_history_is_in_memory (store))
+    max_bytes = MIN (max_bytes, MEMORY_MAX_BYTES);
+  if (!pymemd_history_enforce_retention (store, now, self->settings.raw_keep_us, self->settings.minute_keep_us,
+                                         self->settings.hour_keep_us, max_bytes, &error) &&
+      store == self->file)
+    fall_back (self, error);
+}
+
+/* Once a minute: every living process's growth over the window, and the
+ * ones past the threshold not reported within the window. */
+static void
+measure_growth (PymemdRecorder *self, gint64 now, TickResult *result)
+{
+  g_autoptr(GError) error = NULL;
+  PymemdHistory *store = active_store (self);
+  gint64 minute = now - now % MINUTE_US;
+  const PymemdHistorySettings *s = &self->settings;
+  GArray *growth;
+
+  if (store == NULL || minute == self->growth_minute)
+    return;
+  self->growth_minute = minute;
+  growth = pymemd_history_growth_all (store, s->growth_window_us, now, s->growth_window_us > s->raw_keep_us,
+                                      &error);
+  if (growth == NULL)
+    {
+      g_debug ("Growth not measured: %s", error->message);
+      return;
+    }
+  result->growth = growth;
+  result->alerts = g_array_new (FALSE, FALSE, sizeof (PymemdHistoryGrowth));
+  for (guint i = 0; i < growth->len; i++)
+    {
+      const PymemdHistoryGrowth *g = &g_array_index (growth, PymemdHistoryGrowth, i);
+      g_autofree char *key = NULL;
+      gint64 *last;
+
+      if (s->growth_threshold <= 0 || g->bytes_per_hour < s->growth_threshold)
+        continue;
+      key = growth_key (g->pid, g->start_time);
+      last = g_hash_table_lookup (self->alerted, key);
+      if (last != NULL && now - *last < s->growth_window_us)
+        continue;
+      g_hash_table_insert (self->alerted, g_steal_pointer (&key), g_memdup2 (&now, sizeof now));
+      g_array_append_val (result->alerts, *g);
+    }
+  /* Forget alerts older than a window: those processes may be reported again. */
+  {
+    GHashTableIter iter;
+    gint64 *last;
+
+    g_hash_table_iter_init (&iter, self->alerted);
+    while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &last))
+      if (now - *last >= s->growth_window_us)
+        g_hash_table_iter_remove (&iter);
+  }
+}
+
+static gboolean
+deliver_tick (gpointer data)
+{
+  TickResult *result = data;
+  PymemdRecorder *self = result->link->recorder;
+  gboolean changed;
+
+  if (self == NULL)
+    return G_SOURCE_REMOVE;
+  changed = self->state != result->state || self->bytes != result->bytes;
+
+  self->state = result->state;
+  self->bytes = result->bytes;
+  if (result->growth != NULL)
+    {
+      g_hash_table_remove_all (self->growth);
+      for (guint i = 0; i < result->growth->len; i++)
+        {
+          const PymemdHistoryGrowth *g = &g_array_index (result->growth, PymemdHistoryGrowth, i);
+          Growth *cached = g_new (Growth, 1);
+
+          cached->bytes_per_hour = g->bytes_per_hour;
+          cached->samples = g->samples;
+          g_hash_table_insert (self->growth, growth_key (g->pid, g->start_time), cached);
+        }
+    }
+  if (changed)
+    g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0);
+  for (guint i = 0; result->alerts != NULL && i < result->alerts->len; i++)
+    {
+      const PymemdHistoryGrowth *g = &g_array_index (result->alerts, PymemdHistoryGrowth, i);
+
+      g_signal_emit (self, signals[SIGNAL_GROWTH_SUSPECTED], 0, (gint) g->pid, g->start_time, g->bytes_per_hour);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+tick_result_free (gpointer data)
+{
+  TickResult *result = data;
+
+  link_unref (result->link);
+  g_clear_pointer (&result->growth, g_array_unref);
+  g_clear_pointer (&result->alerts, g_array_unref);
+  g_free (result);
+}
+
+static void
+worker_tick (PymemdRecorder *self, Job *job)
+{
+  g_autoptr(GError) error = NULL;
+  TickResult *result = g_new0 (TickResult, 1);
+  PymemdHistory *store;
+
+  g_atomic_int_dec_and_test (&self->pending_ticks);
+  try_file (self);
+  if (self->file != NULL &&
+      !pymemd_history_add_tick (self->file, job->boot_id, job->timestamp,
+                                (const PymemdHistoryPoint *) (gpointer) job->points->data, job->points->len, &error))
+    {
+      fall_back (self, error);
+      g_clear_error (&error);
+    }
+  if (self->file == NULL)
+    {
+      ensure_memory (self);
+      if (self->memory != NULL &&
+          !pymemd_history_add_tick (self->memory, job->boot_id, job->timestamp,
+                                    (const PymemdHistoryPoint *) (gpointer) job->points->data, job->points->len,
+                                    &error))
+        g_debug ("In-memory history: %s", error->message);
+    }
+  run_retention (self, job->timestamp);
+  measure_growth (self, job->timestamp, result);
+
+  store = active_store (self);
+  result->link = link_ref (self->link);
+  result->state = worker_state (self);
+  result->bytes = store != NULL && !pymemd_history_is_in_memory (store) ? pymemd_history_get_bytes (store) : 0;
+  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, deliver_tick, result, tick_result_free);
+}
+
+/* A bucket width for SINCE..UNTIL: at most AUTO_BUCKETS buckets, whole
+ * seconds, minutes or hours as the tier needs. */
+static gint64
+pick_resolution (gint64 since, gint64 until)
+{
+  gint64 span = MAX (until - since, SECOND_US);
+  gint64 res = (span + AUTO_BUCKETS - 1) / AUTO_BUCKETS;
+  gint64 unit = res < MINUTE_US ? SECOND_US : res < HOUR_US ? MINUTE_US : HOUR_US;
+
+  return MAX ((res + unit - 1) / unit * unit, SECOND_US);
+}
+
+static void
+worker_query (PymemdRecorder *self, Job *job)
+{
+  g_autoptr(GError) error = NULL;
+  PymemdHistory *store = active_store (self);
+  g_autoptr(PymemdRecorderHistory) history = g_new0 (PymemdRecorderHistory, 1);
+  guint64 start_time = job->start_time;
+  gint64 lo, hi;
+
+  if (store == NULL)
+    {
+      g_task_return_new_error (job->task, PYMEMD_ERROR, PYMEMD_ERROR_FAILED, _("No history is kept"));
+      return;
+    }
+  if ((start_time == 0 && job->pid != 0 &&
+       !pymemd_history_find_latest (store, job->boot_id, job->pid, &start_time, &error)) ||
+      !pymemd_history_get_process (store, job->boot_id, job->pid, start_time, &history->process, &error))
+    {
+      g_task_return_error (job->task, g_steal_pointer (&error));
+      return;
+    }
+  /* The range the process was seen in: what an automatic resolution and
+   * the bucket limit are about, not 1970 to now. */
+  lo = MAX (job->since, history->process.first_seen - MINUTE_US);
+  hi = MIN (job->until, (history->process.ended != 0 ? history->process.ended : g_get_real_time ()) + MINUTE_US);
+  hi = MAX (hi, lo + 1);
+  history->resolution_us = job->resolution > 0 ? job->resolution : pick_resolution (lo, hi);
+  if ((hi - lo) / history->resolution_us > PYMEMD_RECORDER_MAX_BUCKETS)
+    {
+      g_task_return_new_error (job->task, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED,
+                               _("More than %d buckets: ask for a shorter range or a coarser resolution"),
+                               PYMEMD_RECORDER_MAX_BUCKETS);
+      return;
+    }
+  history->tier = history->resolution_us < MINUTE_US ? "raw" : history->resolution_us < HOUR_US ? "minute" : "hour";
+  history->rows = pymemd_history_query (store, job->boot_id, job->pid, start_time, job->since, job->until,
+                                        history->resolution_us, &error);
+  if (history->rows == NULL)
+    {
+      g_task_return_error (job->task, g_steal_pointer (&error));
+      return;
+    }
+  g_task_return_pointer (job->task, g_steal_pointer (&history), (GDestroyNotify) pymemd_recorder_history_free);
+}
+
+static void
+worker_ended (PymemdRecorder *self, Job *job)
+{
+  g_autoptr(GError) error = NULL;
+  PymemdHistory *store = active_store (self);
+  GArray *ended;
+
+  if (store == NULL)
+    {
+      g_task_return_new_error (job->task, PYMEMD_ERROR, PYMEMD_ERROR_FAILED, _("No history is kept"));
+      return;
+    }
+  ended = pymemd_history_list_ended (store, job->since, &error);
+  if (ended == NULL)
+    g_task_return_error (job->task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (job->task, ended, (GDestroyNotify) g_array_unref);
+}
+
+typedef struct {
+  double  bytes_per_hour;
+  guint   samples;
+  guint32 uid;
+} GrowthAnswer;
+
+static void
+worker_growth (PymemdRecorder *self, Job *job)
+{
+  g_autoptr(GError) error = NULL;
+  PymemdHistory *store = active_store (self);
+  g_autofree GrowthAnswer *answer = g_new0 (GrowthAnswer, 1);
+  guint64 start_time = job->start_time;
+  PymemdHistoryProcess process = { 0 };
+
+  if (store == NULL)
+    {
+      g_task_return_new_error (job->task, PYMEMD_ERROR, PYMEMD_ERROR_FAILED, _("No history is kept"));
+      return;
+    }
+  if ((start_time == 0 && !pymemd_history_find_latest (store, job->boot_id, job->pid, &start_time, &error)) ||
+      !pymemd_history_get_process (store, job->boot_id, job->pid, start_time, &process, &error))
+    {
+      g_task_return_error (job->task, g_steal_pointer (&error));
+      return;
+    }
+  answer->uid = process.uid;
+  pymemd_history_process_clear (&process);
+  if (!pymemd_history_growth (store, job->boot_id, job->pid, start_time, job->window, g_get_real_time (),
+                              &answer->bytes_per_hour, &answer->samples, &error))
+    g_task_return_error (job->task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (job->task, g_steal_pointer (&answer), g_free);
+}
+
+static gpointer
+worker_main (gpointer data)
+{
+  PymemdRecorder *self = data;
+
+  try_file (self);
+  if (self->file == NULL)
+    ensure_memory (self);
+  for (;;)
+    {
+      Job *job = g_async_queue_pop (self->queue);
+      JobKind kind = job->kind;
+
+      switch (kind)
+        {
+        case JOB_TICK:
+          worker_tick (self, job);
+          break;
+        case JOB_QUERY:
+          worker_query (self, job);
+          break;
+        case JOB_ENDED:
+          worker_ended (self, job);
+          break;
+        case JOB_GROWTH:
+          worker_growth (self, job);
+          break;
+        case JOB_SETTINGS:
+          self->settings = job->settings;
+          self->next_retention = 0;
+          break;
+        case JOB_FLUSH:
+          g_mutex_lock (job->mutex);
+          *job->done = TRUE;
+          g_cond_signal (job->cond);
+          g_mutex_unlock (job->mutex);
+          break;
+        case JOB_STOP:
+          break;
+        }
+      job_free (job);
+      if (kind == JOB_STOP)
+        break;
+    }
+  g_clear_object (&self->file);
+  g_clear_object (&self->memory);
+  return NULL;
+}
+
+/* ---- the main thread ---- */
+
+static void
+push (PymemdRecorder *self, Job *job)
+{
+  g_async_queue_push (self->queue, job);
+}
+
+static void
+pymemd_recorder_dispose (GObject *object)
+{
+  PymemdRecorder *self = PYMEMD_RECORDER (object);
+
+  if (self->thread != NULL)
+    {
+      Job *stop = g_new0 (Job, 1);
+
+      stop->kind = JOB_STOP;
+      push (self, stop);
+      g_thread_join (g_steal_pointer (&self->thread));
+      self->link->recorder = NULL;
+    }
+  G_OBJECT_CLASS (pymemd_recorder_parent_class)->dispose (object);
+}
+
+static void
+pymemd_recorder_finalize (GObject *object)
+{
+  PymemdRecorder *self = PYMEMD_RECORDER (object);
+
+  g_async_queue_unref (self->queue);
+  link_unref (self->link);
+  g_main_context_unref (self->context);
+  g_hash_table_unref (self->growth);
+  g_hash_table_unref (self->alerted);
+  g_free (self->path);
+  G_OBJECT_CLASS (pymemd_recorder_parent_class)->finalize (object);
+}
+
+static void
+pymemd_recorder_class_init (PymemdRecorderClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = pymemd_recorder_dispose;
+  object_class->finalize = pymemd_recorder_finalize;
+  signals[SIGNAL_STATE_CHANGED] = g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                                NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_GROWTH_SUSPECTED] = g_signal_new ("growth-suspected", G_TYPE_FROM_CLASS (klass),
+                                                   G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 3,
+                                                   G_TYPE_INT, G_TYPE_UINT64, G_TYPE_DOUBLE);
+}
+
+static void
+pymemd_recorder_init (PymemdRecorder *self)
+{
+  self->queue = g_async_queue_new ();
+  self->link = g_new0 (Link, 1);
+  self->link->ref_count = 1;
+  self->link->recorder = self;
+  self->growth = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->alerted = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+}
+
+PymemdRecorder *
+pymemd_recorder_new (const char *path, const PymemdHistorySettings *settings, double retry_seconds)
+{
+  PymemdRecorder *self = g_object_new (PYMEMD_TYPE_RECORDER, NULL);
+
+  g_return_val_if_fail (settings != NULL, NULL);
+
+  self->path = g_strdup (path);
+  self->settings = *settings;
+  self->retry_seconds = retry_seconds;
+  self->context = g_main_context_ref_thread_default ();
+  self->state = path != NULL ? PYMEMD_RECORDER_OK : PYMEMD_RECORDER_DISABLED;
+  self->thread = g_thread_new ("pymemd-history", worker_main, self);
+  return self;
+}
+
+void
+pymemd_recorder_set_settings (PymemdRecorder *self, const PymemdHistorySettings *settings)
+{
+  Job *job = g_new0 (Job, 1);
+
+  g_return_if_fail (PYMEMD_IS_RECORDER (self));
+  job->kind = JOB_SETTINGS;
+  job->settings = *settings;
+  push (self, job);
+}
+
+void
+pymemd_recorder_add_tick (PymemdRecorder *self, const char *boot_id, gint64 timestamp_us, GArray *points)
+{
+  Job *job;
+
+  g_return_if_fail (PYMEMD_IS_RECORDER (self));
+
+  if (g_atomic_int_get (&self->pending_ticks) >= MAX_PENDING_TICKS)
+    {
+      if (g_atomic_int_compare_and_exchange (&self->drop_logged, 0, 1))
+        g_warning (_("History store %s is more than %d ticks behind; dropping ticks until it catches up"),
+                   self->path != NULL ? self->path : "(memory)", MAX_PENDING_TICKS);
+      g_array_unref (points);
+      return;
+    }
+  g_atomic_int_set (&self->drop_logged, 0);
+  g_atomic_int_inc (&self->pending_ticks);
+  job = g_new0 (Job, 1);
+  job->kind = JOB_TICK;
+  job->boot_id = g_strdup (boot_id);
+  job->timestamp = timestamp_us;
+  job->points = points;
+  push (self, job);
+}
+
+PymemdRecorderState
+pymemd_recorder_get_state (PymemdRecorder *self)
+{
+  g_return_val_if_fail (PYMEMD_IS_RECORDER (self), PYMEMD_RECORDER_DISABLED);
+  return self->state;
+}
+
+const char *
+pymemd_recorder_get_path (PymemdRecorder *self)
+{
+  g_return_val_if_fail (PYMEMD_IS_RECORDER (self), "");
+  return self->path != NULL ? self->path : "";
+}
+
+guint64
+pymemd_recorder_get_bytes (PymemdRecorder *self)
+{
+  g_return_val_if_fail (PYMEMD_IS_RECORDER (self), 0);
+  return self->bytes;
+}
+
+gboolean
+pymemd_recorder_lookup_growth (PymemdRecorder *self, gint32 pid, guint64 start_time, double *bytes_per_hour,
+                               guint *samples)
+{
+  g_autofree char *key = growth_key (pid, start_time);
+  Growth *growth = g_hash_table_lookup (self->growth, key);
+
+  if (growth == NULL)
+    return FALSE;
+  if (bytes_per_hour != NULL)
+    *bytes_per_hour = growth->bytes_per_hour;
+  if (samples != NULL)
+    *samples = growth->samples;
+  return TRUE;
+}
+
+void
+pymemd_recorder_history_free (PymemdRecorderHistory *history)
+{
+  pymemd_history_process_clear (&history->process);
+  g_clear_pointer (&history->rows, g_array_unref);
+  g_free (history);
+}
+
+static Job *
+question (PymemdRecorder *self, JobKind kind, gpointer tag, GAsyncReadyCallback callback, gpointer user_data)
+{
+  Job *job = g_new0 (Job, 1);
+
+  job->kind = kind;
+  job->task = g_task_new (self, NULL, callback, user_data);
+  g_task_set_source_tag (job->task, tag);
+  return job;
+}
+
+void
+pymemd_recorder_query_async (PymemdRecorder     *self,
+                             const char         *boot_id,
+                             gint32              pid,
+                             guint64             start_time,
+                             gint64              since_us,
+                             gint64              until_us,
+                             gint64              resolution_us,
+                             GAsyncReadyCallback callback,
+                             gpointer            user_data)
+{
+  Job *job;
+
+  g_return_if_fail (PYMEMD_IS_RECORDER (self));
+  job = question (self, JOB_QUERY, pymemd_recorder_query_async, callback, user_data);
+  job->boot_id = g_strdup (boot_id);
+  job->pid = pid;
+  job->start_time = start_time;
+  job->since = since_us;
+  job->until = until_us;
+  job->resolution = resolution_us;
+  push (self, job);
+}
+
+PymemdRecorderHistory *
+pymemd_recorder_query_finish (PymemdRecorder *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+pymemd_recorder_list_ended_async (PymemdRecorder *self, gint64 since_us, GAsyncReadyCallback callback,
+                                  gpointer user_data)
+{
+  Job *job;
+
+  g_return_if_fail (PYMEMD_IS_RECORDER (self));
+  job = question (self, JOB_ENDED, pymemd_recorder_list_ended_async, callback, user_data);
+  job->since = since_us;
+  push (self, job);
+}
+
+GArray *
+pymemd_recorder_list_ended_finish (PymemdRecorder *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+pymemd_recorder_growth_async (PymemdRecorder     *self,
+                              const char         *boot_id,
+                              gint32              pid,
+                              guint64             start_time,
+                              gint64              window_us,
+                              GAsyncReadyCallback callback,
+                              gpointer            user_data)
+{
+  Job *job;
+
+  g_return_if_fail (PYMEMD_IS_RECORDER (self));
+  job = question (self, JOB_GROWTH, pymemd_recorder_growth_async, callback, user_data);
+  job->boot_id = g_strdup (boot_id);
+  job->pid = pid;
+  job->start_time = start_time;
+  job->window = window_us;
+  push (self, job);
+}
+
+gboolean
+pymemd_recorder_growth_finish (PymemdRecorder *self,
+                               GAsyncResult   *result,
+                               double         *bytes_per_hour,
+                               guint          *samples,
+                               guint          *uid,
+                               GError        **error)
+{
+  g_autofree GrowthAnswer *answer = NULL;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  answer = g_task_propagate_pointer (G_TASK (result), error);
+  if (answer == NULL)
+    return FALSE;
+  *bytes_per_hour = answer->bytes_per_hour;
+  *samples = answer->samples;
+  *uid = answer->uid;
+  return TRUE;
+}
+
+void
+pymemd_recorder_flush (PymemdRecorder *self)
+{
+  GMutex mutex;
+  GCond cond;
+  gboolean done = FALSE;
+  Job *job = g_new0 (Job, 1);
+
+  g_return_if_fail (PYMEMD_IS_RECORDER (self));
+  g_mutex_init (&mutex);
+  g_cond_init (&cond);
+  job->kind = JOB_FLUSH;
+  job->mutex = &mutex;
+  job->cond = &cond;
+  job->done = &done;
+  g_mutex_lock (&mutex);
+  push (self, job);
+  while (!done)
+    g_cond_wait (&cond, &mutex);
+  g_mutex_unlock (&mutex);
+  g_mutex_clear (&mutex);
+  g_cond_clear (&cond);
+  /* What the worker delivered to this thread's context, delivered now. */
+  while (g_main_context_iteration (self->context, FALSE))
+    ;
+}
