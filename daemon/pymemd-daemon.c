@@ -1,6 +1,7 @@
 /* Runs pymemd as a service: owns org.pymemd.Monitor1, talks to systemd, reloads its configuration on SIGHUP. */
 #include "config.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -13,8 +14,14 @@
 #include "pymemd-daemon.h"
 #include "pymemd-dbus.h"
 #include "pymemd-monitor.h"
+#include "pymemd-recorder.h"
 
 #define DEFAULT_CONFIG SYSCONFDIR "/pymemd/pymemd.conf"
+/* DESIGN.md: whatever the prefix, as systemd's StateDirectory=pymemd. */
+#define DEFAULT_STATE_DIR "/var/lib/pymemd"
+#define HISTORY_FILE "history.db"
+/* Seconds between attempts to write a store that failed. */
+#define HISTORY_RETRY_SECONDS 30
 
 typedef struct {
   const PymemdDaemonOptions *options;
@@ -22,6 +29,7 @@ typedef struct {
   GDBusConnection           *connection;
   PymemdMonitor             *monitor;
   PymemdAuth                *auth;
+  PymemdRecorder            *recorder;
   PymemdDbusService         *service;
   int                        status;
   gboolean                   ready;
@@ -101,8 +109,12 @@ on_reload (gpointer data)
     g_warning ("Configuration not reloaded, keeping the old one: %s", error->message);
   else
     {
+      PymemdHistorySettings history;
+
       pymemd_monitor_set_config (daemon->monitor, config);
       pymemd_dbus_service_config_changed (daemon->service);
+      pymemd_config_get_history (config, &history);
+      pymemd_recorder_set_settings (daemon->recorder, &history);
       g_message ("Configuration reloaded from %s", pymemd_config_get_path (config) != NULL
                                                       ? pymemd_config_get_path (config)
                                                       : "defaults");
@@ -160,10 +172,40 @@ connect_bus (const PymemdDaemonOptions *options, GError **error)
     }
 }
 
+/* Where history is kept: --state-dir, $STATE_DIRECTORY (systemd's
+ * StateDirectory=), the user's state directory in session mode, the system
+ * one otherwise; NULL (in memory only) on a bus given by address without a
+ * directory, which is how tests run. */
+static char *
+history_path (const PymemdDaemonOptions *options)
+{
+  const char *dir = options->state_dir;
+  g_autofree char *user_dir = NULL;
+
+  if (dir == NULL)
+    dir = g_getenv ("STATE_DIRECTORY");
+  if (dir == NULL && options->bus == PYMEMD_BUS_ADDRESS)
+    return NULL;
+  if (dir == NULL && options->bus == PYMEMD_BUS_SESSION)
+    dir = user_dir = g_build_filename (g_get_user_state_dir (), "pymemd", NULL);
+  if (dir == NULL)
+    dir = DEFAULT_STATE_DIR;
+  /* StateDirectory= may list several, separated by colons: the first is ours. */
+  {
+    g_auto(GStrv) dirs = g_strsplit (dir, ":", 2);
+
+    if (g_mkdir_with_parents (dirs[0], 0700) != 0)
+      g_warning (_("Cannot create the state directory %s: %s"), dirs[0], g_strerror (errno));
+    return g_build_filename (dirs[0], HISTORY_FILE, NULL);
+  }
+}
+
 int
 pymemd_daemon_run (const PymemdDaemonOptions *options)
 {
-  Daemon daemon = { options, NULL, NULL, NULL, NULL, NULL, EXIT_SUCCESS, FALSE };
+  Daemon daemon = { options, NULL, NULL, NULL, NULL, NULL, NULL, EXIT_SUCCESS, FALSE };
+  g_autofree char *history = NULL;
+  PymemdHistorySettings history_settings;
   g_autoptr(GError) error = NULL;
   g_autoptr(PymemdConfig) config = NULL;
   g_autoptr(PymemdProcfs) procfs = NULL;
@@ -199,7 +241,11 @@ pymemd_daemon_run (const PymemdDaemonOptions *options)
     }
   pymemd_monitor_start (daemon.monitor);
   daemon.auth = pymemd_auth_new (options->bus != PYMEMD_BUS_SESSION);
-  daemon.service = pymemd_dbus_service_new (daemon.connection, daemon.monitor, daemon.auth, &error);
+  history = history_path (options);
+  pymemd_config_get_history (config, &history_settings);
+  daemon.recorder = pymemd_recorder_new (history, &history_settings, HISTORY_RETRY_SECONDS);
+  daemon.service = pymemd_dbus_service_new (daemon.connection, daemon.monitor, daemon.auth, daemon.recorder,
+                                            &error);
   if (daemon.service == NULL)
     {
       g_printerr ("pymemd: %s\n", error->message);
@@ -221,6 +267,8 @@ pymemd_daemon_run (const PymemdDaemonOptions *options)
 
   g_bus_unown_name (owner_id);
   g_clear_object (&daemon.service);
+  /* Writes what is queued, then closes the store. */
+  g_clear_object (&daemon.recorder);
   g_clear_object (&daemon.auth);
   g_clear_object (&daemon.monitor);
   g_dbus_connection_flush_sync (daemon.connection, NULL, NULL);

@@ -1,6 +1,7 @@
 /* Translates between the bus and the monitor: builds replies and signals, checks who may see what; no accounting here. */
 #include "config.h"
 
+#include <math.h>
 #include <string.h>
 
 #include <glib/gi18n.h>
@@ -8,6 +9,7 @@
 #include "pymemd-dbus.h"
 #include "pymemd-dbus-generated.h"
 #include "pymemd-error.h"
+#include "pymemd-recorder.h"
 #include "pymemd-report.h"
 #include "pymemd-subscriptions.h"
 
@@ -19,12 +21,14 @@ struct _PymemdDbusService
   GDBusConnection          *connection;
   PymemdMonitor            *monitor;
   PymemdAuth               *auth;
+  PymemdRecorder           *recorder;
   PymemdDbusMonitor1       *manager;
   GDBusObjectManagerServer *object_manager;
   GHashTable               *exported;   /* object path -> PymemdDbusObjectSkeleton */
   PymemdSubscriptions      *subscriptions;
   GHashTable               *name_watches; /* sender -> watch id */
   gulong                    scanned_id;
+  gulong                    recorder_ids[2];
   GVariant                  *full_reply;   /* GetProcesses as root sees it, this tick */
   GVariant                  *full_samples; /* GetSamples likewise */
 };
@@ -119,6 +123,17 @@ add_summary (GVariantBuilder *builder, PymemdProcess *process, gboolean restrict
     }
 }
 
+/* The latest growth figure of a process, if the recorder has one. */
+static void
+add_growth (GVariantBuilder *builder, PymemdRecorder *recorder, PymemdProcess *process)
+{
+  double rate = 0;
+
+  if (recorder != NULL && pymemd_recorder_lookup_growth (recorder, pymemd_process_get_pid (process),
+                                                         pymemd_process_get_start_time (process), &rate, NULL))
+    g_variant_builder_add (builder, "{sv}", "growth_per_hour", g_variant_new_double (rate));
+}
+
 static GVariant *
 details_variant (PymemdProcess *process)
 {
@@ -193,6 +208,10 @@ typedef struct {
   guint                  pid;
   GVariant              *options;
   gboolean               asked_polkit;
+  /* A history call: the owner of the process it is about (-1: anyone may
+   * see it), and the answer, held while the caller is resolved. */
+  gint64                 subject_uid;
+  GVariant              *reply;
 } Call;
 
 static Call *
@@ -202,6 +221,7 @@ call_new (PymemdDbusService *self, GDBusMethodInvocation *invocation)
 
   call->self = g_object_ref (self);
   call->invocation = g_object_ref (invocation);
+  call->subject_uid = -1;
   return call;
 }
 
@@ -211,6 +231,7 @@ call_free (Call *call)
   g_object_unref (call->self);
   g_object_unref (call->invocation);
   g_clear_pointer (&call->options, g_variant_unref);
+  g_clear_pointer (&call->reply, g_variant_unref);
   g_free (call);
 }
 
@@ -256,7 +277,9 @@ finish_caller (Call *call, GAsyncResult *result, PymemdViewer *viewer, PymemdPro
       call_free (call);
       return FALSE;
     }
-  if (!call->asked_polkit && needs_polkit (call->self, viewer, only))
+  if (!call->asked_polkit &&
+      (call->subject_uid >= 0 ? !pymemd_viewer_may_see_uid (viewer, (guint32) call->subject_uid)
+                              : needs_polkit (call->self, viewer, only)))
     {
       call->asked_polkit = TRUE;
       resolve_caller (call, done);
@@ -275,8 +298,12 @@ build_processes (PymemdDbusService *self, const PymemdViewer *viewer)
   for (guint i = 0; i < processes->len; i++)
     {
       PymemdProcess *process = g_ptr_array_index (processes, i);
+      gboolean restricted = viewer != NULL && !pymemd_viewer_may_see (viewer, process);
+
       g_variant_builder_open (&builder, G_VARIANT_TYPE_VARDICT);
-      add_summary (&builder, process, viewer != NULL && !pymemd_viewer_may_see (viewer, process));
+      add_summary (&builder, process, restricted);
+      if (!restricted)
+        add_growth (&builder, self->recorder, process);
       g_variant_builder_close (&builder);
     }
   return g_variant_new ("(@aa{sv})", g_variant_builder_end (&builder));
@@ -553,6 +580,329 @@ handle_unsubscribe (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocati
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+
+/* ---- history ---- */
+
+#define SECOND_US G_GINT64_CONSTANT (1000000)
+/* Bounds of GetHistory and GetGrowth arguments. */
+#define HISTORY_MAX_RESOLUTION (366.0 * 86400)
+#define GROWTH_MIN_WINDOW 60.0
+#define GROWTH_MAX_WINDOW 604800.0
+
+static const char *
+basename_of (const char *exe)
+{
+  const char *slash = exe != NULL ? strrchr (exe, '/') : NULL;
+
+  return slash != NULL ? slash + 1 : (exe != NULL ? exe : "");
+}
+
+static void
+add_history_process (GVariantBuilder *builder, const PymemdHistoryProcess *p)
+{
+  g_variant_builder_add (builder, "{sv}", "pid", g_variant_new_uint32 ((guint32) p->pid));
+  g_variant_builder_add (builder, "{sv}", "start_time", g_variant_new_uint64 (p->start_time));
+  g_variant_builder_add (builder, "{sv}", "boot_id", g_variant_new_string (p->boot_id != NULL ? p->boot_id : ""));
+  g_variant_builder_add (builder, "{sv}", "uid", g_variant_new_uint32 (p->uid));
+  g_variant_builder_add (builder, "{sv}", "name", g_variant_new_string (basename_of (p->exe)));
+  g_variant_builder_add (builder, "{sv}", "cmdline", g_variant_new_string (p->cmdline != NULL ? p->cmdline : ""));
+  g_variant_builder_add (builder, "{sv}", "first_seen", g_variant_new_int64 (p->first_seen));
+  g_variant_builder_add (builder, "{sv}", "last_seen", g_variant_new_int64 (p->last_seen));
+  if (p->ended != 0)
+    g_variant_builder_add (builder, "{sv}", "ended", g_variant_new_int64 (p->ended));
+}
+
+static GVariant *
+history_reply (const PymemdRecorderHistory *h)
+{
+  GVariantBuilder info;
+  guint n = h->rows->len;
+  g_autofree gint64 *t = g_new (gint64, MAX (n, 1));
+  g_autofree guint32 *count = g_new (guint32, MAX (n, 1));
+  g_autofree guint64 *col = g_new (guint64, 9 * (gsize) MAX (n, 1));
+
+  g_variant_builder_init (&info, G_VARIANT_TYPE_VARDICT);
+  add_history_process (&info, &h->process);
+  g_variant_builder_add (&info, "{sv}", "resolution", g_variant_new_double ((double) h->resolution_us / SECOND_US));
+  g_variant_builder_add (&info, "{sv}", "tier", g_variant_new_string (h->tier));
+  for (guint i = 0; i < n; i++)
+    {
+      const PymemdHistoryRow *row = &g_array_index (h->rows, PymemdHistoryRow, i);
+      guint64 values[9] = { row->pss_min, row->pss_avg, row->pss_max, row->uss_min, row->uss_avg,
+                            row->uss_max, row->swap_min, row->swap_avg, row->swap_max };
+
+      t[i] = row->t;
+      count[i] = row->count;
+      for (guint c = 0; c < 9; c++)
+        col[c * n + i] = values[c];
+    }
+#define COLUMN(c) g_variant_new_fixed_array (G_VARIANT_TYPE_UINT64, col + (c) * n, n, sizeof (guint64))
+  return g_variant_new ("(@a{sv}@ax@au@at@at@at@at@at@at@at@at@at)", g_variant_builder_end (&info),
+                        g_variant_new_fixed_array (G_VARIANT_TYPE_INT64, t, n, sizeof (gint64)),
+                        g_variant_new_fixed_array (G_VARIANT_TYPE_UINT32, count, n, sizeof (guint32)),
+                        COLUMN (0), COLUMN (1), COLUMN (2), COLUMN (3), COLUMN (4), COLUMN (5), COLUMN (6),
+                        COLUMN (7), COLUMN (8));
+#undef COLUMN
+}
+
+/* Answers a history call whose reply is ready, once the caller may see it. */
+static void
+history_caller_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Call *call = data;
+  PymemdViewer viewer;
+
+  if (!finish_caller (call, result, &viewer, NULL, history_caller_done))
+    return;
+  if (call->subject_uid >= 0 && !pymemd_viewer_may_see_uid (&viewer, (guint32) call->subject_uid))
+    g_dbus_method_invocation_return_error (call->invocation, PYMEMD_ERROR, PYMEMD_ERROR_ACCESS_DENIED,
+                                           _("Process %u belongs to another user: its history needs root "
+                                             "or the %s authorization"),
+                                           call->pid, PYMEMD_ACTION_INSPECT_ALL);
+  else
+    g_dbus_method_invocation_return_value (call->invocation, g_steal_pointer (&call->reply));
+  call_free (call);
+}
+
+static void
+query_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Call *call = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PymemdRecorderHistory) history = pymemd_recorder_query_finish (PYMEMD_RECORDER (source), result,
+                                                                           &error);
+
+  if (history == NULL)
+    {
+      g_dbus_method_invocation_return_gerror (call->invocation, error);
+      call_free (call);
+      return;
+    }
+  /* The totals are everyone's, as the Totals property is. */
+  call->subject_uid = history->process.pid == 0 ? -1 : (gint64) history->process.uid;
+  call->reply = g_variant_ref_sink (history_reply (history));
+  resolve_caller (call, history_caller_done);
+}
+
+/* The start time a call means: its own, or that of the live process. */
+static guint64
+resolve_start_time (PymemdDbusService *self, guint pid, guint64 start_time)
+{
+  PymemdProcess *live;
+
+  if (start_time != 0 || pid == 0)
+    return start_time;
+  live = pymemd_monitor_find (self->monitor, pid);
+  return live != NULL ? pymemd_process_get_start_time (live) : 0;
+}
+
+static gboolean
+invalid_args (GDBusMethodInvocation *invocation, const char *message)
+{
+  g_dbus_method_invocation_return_error_literal (invocation, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS, message);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_get_history (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation, guint pid,
+                    guint64 start_time, gint64 since, gint64 until, double resolution, PymemdDbusService *self)
+{
+  PymemdScanner *scanner = pymemd_monitor_get_scanner (self->monitor);
+  gint64 resolution_us;
+  Call *call;
+
+  if (pid > G_MAXINT32)
+    return invalid_args (invocation, _("pid is out of range"));
+  if (until == 0)
+    until = g_get_real_time ();
+  if (since < 0 || until < 0 || since >= until)
+    return invalid_args (invocation, _("since and until are µs since the epoch, since before until"));
+  if (!isfinite (resolution) || resolution < 0 || resolution > HISTORY_MAX_RESOLUTION ||
+      (resolution > 0 && resolution < 1))
+    return invalid_args (invocation, _("resolution is 0 (the daemon picks) or 1 to 31622400 seconds"));
+  resolution_us = (gint64) (resolution * SECOND_US);
+  call = call_new (self, invocation);
+  call->pid = pid;
+  pymemd_recorder_query_async (self->recorder, pymemd_scanner_get_boot_id (scanner), (gint32) pid,
+                               resolve_start_time (self, pid, start_time), since, until, resolution_us,
+                               query_done, call);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+ended_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(Call) call = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) ended = pymemd_recorder_list_ended_finish (PYMEMD_RECORDER (source), result, &error);
+  GVariantBuilder builder;
+
+  if (ended == NULL)
+    {
+      g_dbus_method_invocation_return_gerror (call->invocation, error);
+      return;
+    }
+  /* Identity, owner and command line: what /proc/PID/status shows every
+   * user while the process runs, so no caller is refused. */
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < ended->len; i++)
+    {
+      g_variant_builder_open (&builder, G_VARIANT_TYPE_VARDICT);
+      add_history_process (&builder, &g_array_index (ended, PymemdHistoryProcess, i));
+      g_variant_builder_close (&builder);
+    }
+  g_dbus_method_invocation_return_value (call->invocation, g_variant_new ("(@aa{sv})", g_variant_builder_end (&builder)));
+}
+
+static gboolean
+handle_get_ended_processes (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation, gint64 since,
+                            PymemdDbusService *self)
+{
+  if (since < 0)
+    return invalid_args (invocation, _("since is µs since the epoch"));
+  pymemd_recorder_list_ended_async (self->recorder, since, ended_done, call_new (self, invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+growth_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Call *call = data;
+  g_autoptr(GError) error = NULL;
+  double rate = 0;
+  guint samples = 0, uid = 0;
+
+  if (!pymemd_recorder_growth_finish (PYMEMD_RECORDER (source), result, &rate, &samples, &uid, &error))
+    {
+      g_dbus_method_invocation_return_gerror (call->invocation, error);
+      call_free (call);
+      return;
+    }
+  call->subject_uid = uid;
+  call->reply = g_variant_ref_sink (g_variant_new ("(du)", rate, samples));
+  resolve_caller (call, history_caller_done);
+}
+
+static gboolean
+handle_get_growth (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation, guint pid,
+                   guint64 start_time, double window, PymemdDbusService *self)
+{
+  PymemdScanner *scanner = pymemd_monitor_get_scanner (self->monitor);
+  PymemdHistorySettings settings;
+  PymemdProcess *live;
+  Call *call;
+  double rate = 0;
+  guint samples = 0;
+
+  if (pid == 0 || pid > G_MAXINT32)
+    return invalid_args (invocation, _("pid is out of range"));
+  if (!isfinite (window) || window < GROWTH_MIN_WINDOW || window > GROWTH_MAX_WINDOW)
+    return invalid_args (invocation, _("window is 60 to 604800 seconds"));
+  call = call_new (self, invocation);
+  call->pid = pid;
+  start_time = resolve_start_time (self, pid, start_time);
+  live = pymemd_monitor_find (self->monitor, pid);
+  pymemd_config_get_history (pymemd_monitor_get_config (self->monitor), &settings);
+  /* The configured window of a living process was measured this minute. */
+  if (live != NULL && pymemd_process_get_start_time (live) == start_time &&
+      (gint64) (window * SECOND_US) == settings.growth_window_us &&
+      pymemd_recorder_lookup_growth (self->recorder, (gint32) pid, start_time, &rate, &samples))
+    {
+      call->subject_uid = pymemd_process_get_uid (live);
+      call->reply = g_variant_ref_sink (g_variant_new ("(du)", rate, samples));
+      resolve_caller (call, history_caller_done);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  pymemd_recorder_growth_async (self->recorder, pymemd_scanner_get_boot_id (scanner), (gint32) pid, start_time,
+                                (gint64) (window * SECOND_US), growth_done, call);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+emit_growth (const char *sender, guint id, PymemdProcess *process, gpointer data)
+{
+  PymemdDbusService *self = data;
+  g_autofree char *path = process_path (process);
+  g_autoptr(GError) error = NULL;
+  PymemdHistorySettings settings;
+  double rate = 0;
+
+  pymemd_config_get_history (pymemd_monitor_get_config (self->monitor), &settings);
+  pymemd_recorder_lookup_growth (self->recorder, pymemd_process_get_pid (process),
+                                 pymemd_process_get_start_time (process), &rate, NULL);
+  if (!g_dbus_connection_emit_signal (self->connection, sender, PYMEMD_DBUS_PATH, "org.pymemd.Monitor1",
+                                      "GrowthSuspected",
+                                      g_variant_new ("(ouutdd)", path, id, (guint32) pymemd_process_get_pid (process),
+                                                     pymemd_process_get_start_time (process), rate,
+                                                     (double) settings.growth_window_us / SECOND_US),
+                                      &error))
+    g_debug ("GrowthSuspected to %s: %s", sender, error->message);
+}
+
+static void
+on_growth_suspected (PymemdRecorder *recorder, gint pid, guint64 start_time, double rate, PymemdDbusService *self)
+{
+  PymemdProcess *process = pymemd_monitor_find (self->monitor, (guint) pid);
+
+  if (process == NULL || pymemd_process_get_start_time (process) != start_time)
+    return;
+  g_message (_("Process %d (%s) grows by %s per hour"), pid, process_name (process),
+             g_format_size_full ((guint64) MAX (rate, 0), G_FORMAT_SIZE_IEC_UNITS));
+  pymemd_subscriptions_foreach_wanting (self->subscriptions, process, emit_growth, self);
+}
+
+static void
+on_recorder_state (PymemdRecorder *recorder, PymemdDbusService *self)
+{
+  pymemd_dbus_monitor1_set_history_state (self->manager,
+                                          pymemd_recorder_state_to_string (pymemd_recorder_get_state (recorder)));
+  pymemd_dbus_monitor1_set_history_path (self->manager, pymemd_recorder_get_path (recorder));
+  pymemd_dbus_monitor1_set_history_size (self->manager, pymemd_recorder_get_bytes (recorder));
+}
+
+/* One tick's figures, handed to the recorder's thread. */
+static void
+record_tick (PymemdDbusService *self, GPtrArray *processes)
+{
+  PymemdScanner *scanner = pymemd_monitor_get_scanner (self->monitor);
+  GArray *points = pymemd_recorder_points_new (processes->len + 1);
+  PymemdHistoryPoint totals = { 0 };
+  PymemdCounters sum;
+  gint64 now = g_get_real_time (), latest = 0;
+
+  for (guint i = 0; i < processes->len; i++)
+    {
+      PymemdProcess *process = g_ptr_array_index (processes, i);
+      const PymemdCounters *c = pymemd_process_get_rollup (process);
+      PymemdHistoryPoint point = {
+        .pid = pymemd_process_get_pid (process),
+        .start_time = pymemd_process_get_start_time (process),
+        .uid = pymemd_process_get_uid (process),
+        .rss = c->value[PYMEMD_FIELD_RSS],
+        .pss = c->value[PYMEMD_FIELD_PSS],
+        .uss = pymemd_counters_uss (c),
+        .private_dirty = c->value[PYMEMD_FIELD_PRIVATE_DIRTY],
+        .swap = c->value[PYMEMD_FIELD_SWAP],
+        .sampled_at = pymemd_process_get_sampled_at (process),
+      };
+
+      latest = MAX (latest, point.sampled_at);
+      g_array_append_val (points, point);
+      pymemd_recorder_point_set_strings (&g_array_index (points, PymemdHistoryPoint, points->len - 1),
+                                         pymemd_process_get_exe (process), pymemd_process_get_cmdline (process));
+    }
+  pymemd_process_sum_rollups (processes, &sum);
+  totals.rss = sum.value[PYMEMD_FIELD_RSS];
+  totals.pss = sum.value[PYMEMD_FIELD_PSS];
+  totals.uss = pymemd_counters_uss (&sum);
+  totals.private_dirty = sum.value[PYMEMD_FIELD_PRIVATE_DIRTY];
+  totals.swap = sum.value[PYMEMD_FIELD_SWAP];
+  /* A scan that sampled nothing new writes no new totals either. */
+  totals.sampled_at = latest > 0 ? latest : now;
+  g_array_append_val (points, totals);
+  pymemd_recorder_add_tick (self->recorder, pymemd_scanner_get_boot_id (scanner), now, points);
+}
+
 /* ---- after each scan ---- */
 
 static void
@@ -682,6 +1032,7 @@ on_scanned (PymemdMonitor *monitor, gboolean full, PymemdDbusService *self)
   update_manager (self, processes);
   pymemd_subscriptions_evaluate (self->subscriptions, processes, g_get_monotonic_time (),
                                  emit_memory_changed, self);
+  record_tick (self, processes);
 }
 
 /* ---- lifecycle ---- */
@@ -698,6 +1049,8 @@ pymemd_dbus_service_finalize (GObject *object)
   PymemdDbusService *self = PYMEMD_DBUS_SERVICE (object);
 
   g_signal_handler_disconnect (self->monitor, self->scanned_id);
+  for (guint i = 0; i < G_N_ELEMENTS (self->recorder_ids); i++)
+    g_signal_handler_disconnect (self->recorder, self->recorder_ids[i]);
   g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->manager));
   g_hash_table_unref (self->name_watches);
   g_hash_table_unref (self->exported);
@@ -707,6 +1060,7 @@ pymemd_dbus_service_finalize (GObject *object)
   g_object_unref (self->object_manager);
   g_object_unref (self->manager);
   g_object_unref (self->auth);
+  g_object_unref (self->recorder);
   g_object_unref (self->monitor);
   g_object_unref (self->connection);
   G_OBJECT_CLASS (pymemd_dbus_service_parent_class)->finalize (object);
@@ -746,6 +1100,7 @@ PymemdDbusService *
 pymemd_dbus_service_new (GDBusConnection *connection,
                          PymemdMonitor   *monitor,
                          PymemdAuth      *auth,
+                         PymemdRecorder  *recorder,
                          GError         **error)
 {
   g_autoptr(PymemdDbusService) self = g_object_new (PYMEMD_TYPE_DBUS_SERVICE, NULL);
@@ -754,6 +1109,7 @@ pymemd_dbus_service_new (GDBusConnection *connection,
   self->connection = g_object_ref (connection);
   self->monitor = g_object_ref (monitor);
   self->auth = g_object_ref (auth);
+  self->recorder = g_object_ref (recorder);
   self->subscriptions = pymemd_subscriptions_new (16);
   self->manager = pymemd_dbus_monitor1_skeleton_new ();
   pymemd_dbus_monitor1_set_version (self->manager, PACKAGE_VERSION);
@@ -769,6 +1125,12 @@ pymemd_dbus_service_new (GDBusConnection *connection,
   g_signal_connect (self->manager, "handle-rescan", G_CALLBACK (handle_rescan), self);
   g_signal_connect (self->manager, "handle-subscribe", G_CALLBACK (handle_subscribe), self);
   g_signal_connect (self->manager, "handle-unsubscribe", G_CALLBACK (handle_unsubscribe), self);
+  g_signal_connect (self->manager, "handle-get-history", G_CALLBACK (handle_get_history), self);
+  g_signal_connect (self->manager, "handle-get-ended-processes", G_CALLBACK (handle_get_ended_processes), self);
+  g_signal_connect (self->manager, "handle-get-growth", G_CALLBACK (handle_get_growth), self);
+  self->recorder_ids[0] = g_signal_connect (recorder, "state-changed", G_CALLBACK (on_recorder_state), self);
+  self->recorder_ids[1] = g_signal_connect (recorder, "growth-suspected", G_CALLBACK (on_growth_suspected), self);
+  on_recorder_state (recorder, self);
 
   self->object_manager = g_dbus_object_manager_server_new (PYMEMD_DBUS_PATH);
   g_dbus_object_manager_server_set_connection (self->object_manager, connection);

@@ -5,6 +5,7 @@
 
 #include "pymemd-auth.h"
 #include "pymemd-monitor.h"
+#include "pymemd-recorder.h"
 
 G_BEGIN_DECLS
 
@@ -13,10 +14,12 @@ G_BEGIN_DECLS
 #define PYMEMD_TYPE_DBUS_SERVICE (pymemd_dbus_service_get_type ())
 G_DECLARE_FINAL_TYPE (PymemdDbusService, pymemd_dbus_service, PYMEMD, DBUS_SERVICE, GObject)
 
-/* Exports the API on CONNECTION; it follows MONITOR's scans from then on. */
+/* Exports the API on CONNECTION; it follows MONITOR's scans from then on,
+ * handing each to RECORDER, which answers the history calls. */
 PymemdDbusService *pymemd_dbus_service_new (GDBusConnection *connection,
                                             PymemdMonitor   *monitor,
                                             PymemdAuth      *auth,
+                                            PymemdRecorder  *recorder,
                                             GError         **error);
 
 /* Applies the monitor's (new) configuration: intervals, subscription limits. */

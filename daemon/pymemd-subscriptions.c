@@ -162,7 +162,13 @@ pymemd_subscription_options_parse (GVariant                  *dict,
 gboolean
 pymemd_viewer_may_see (const PymemdViewer *viewer, PymemdProcess *process)
 {
-  return viewer->sees_all || viewer->uid == 0 || viewer->uid == pymemd_process_get_uid (process);
+  return pymemd_viewer_may_see_uid (viewer, pymemd_process_get_uid (process));
+}
+
+gboolean
+pymemd_viewer_may_see_uid (const PymemdViewer *viewer, guint32 uid)
+{
+  return viewer->sees_all || viewer->uid == 0 || viewer->uid == uid;
 }
 
 PymemdSubscriptions *
@@ -386,5 +392,24 @@ pymemd_subscriptions_evaluate (PymemdSubscriptions   *self,
       while (g_hash_table_iter_next (&told_iter, &key, NULL))
         if (!g_hash_table_contains (alive, key))
           g_hash_table_iter_remove (&told_iter);
+    }
+}
+
+void
+pymemd_subscriptions_foreach_wanting (PymemdSubscriptions   *self,
+                                      PymemdProcess         *process,
+                                      PymemdSubscriptionEmit emit,
+                                      gpointer               user_data)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->by_id);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      Subscription *sub = value;
+
+      if (wants (sub, process))
+        emit (sub->sender, sub->id, process, user_data);
     }
 }

@@ -37,6 +37,9 @@ typedef struct {
 
 gboolean pymemd_viewer_may_see (const PymemdViewer *viewer,
                                 PymemdProcess      *process);
+/* The same for a process known by its owner alone (one that has ended). */
+gboolean pymemd_viewer_may_see_uid (const PymemdViewer *viewer,
+                                    guint32             uid);
 
 typedef struct _PymemdSubscriptions PymemdSubscriptions;
 
@@ -79,5 +82,12 @@ void  pymemd_subscriptions_evaluate (PymemdSubscriptions   *self,
                                      gint64                 now,
                                      PymemdSubscriptionEmit emit,
                                      gpointer               user_data);
+
+/* Calls EMIT for every subscription that wants PROCESS (its pids, if any,
+ * include it, and its viewer may see it in detail). */
+void  pymemd_subscriptions_foreach_wanting (PymemdSubscriptions   *self,
+                                            PymemdProcess         *process,
+                                            PymemdSubscriptionEmit emit,
+                                            gpointer               user_data);
 
 G_END_DECLS
