@@ -1,13 +1,15 @@
 /* pymemctl history PID: a table and sparklines of a process's PSS, USS and swap over a range, from GetHistory. */
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gi18n.h>
 
 #include "pymemctl-commands.h"
 #include "pymemctl-util.h"
 
 #define TABLE_ROWS  12
-#define CHART_WIDTH 60
+#define CHART_WIDTH 48
 
 /* The series of GetHistory's reply, in its order after time and count. */
 enum { PSS_MIN, PSS_AVG, PSS_MAX, USS_MIN, USS_AVG, USS_MAX, SWAP_MIN, SWAP_AVG, SWAP_MAX, N_SERIES };
@@ -59,8 +61,10 @@ uneven:
   return FALSE;
 }
 
-/* Buckets [FIRST, LAST) merged: min of the minima, max of the maxima,
- * averages weighted by sample count. FALSE when they hold no sample. */
+/* The buckets that start in [FROM, TO) (µs since the epoch) merged: the
+ * minimum of the minima, the maximum of the maxima, averages weighted by
+ * sample count. FALSE when they hold no sample. The daemon may leave out
+ * buckets without samples, so buckets are placed by their time. */
 typedef struct {
   gint64  time;
   guint64 count;
@@ -68,17 +72,17 @@ typedef struct {
 } Span;
 
 static gboolean
-history_merge (const History *history, gsize first, gsize last, Span *span)
+history_merge (const History *history, gint64 from, gint64 to, Span *span)
 {
   double sums[N_SERIES] = { 0 };
 
   memset (span, 0, sizeof *span);
-  span->time = history->time[first];
-  for (gsize b = first; b < last; b++)
+  span->time = from;
+  for (gsize b = 0; b < history->n; b++)
     {
       guint32 count = history->count[b];
 
-      if (count == 0)
+      if (count == 0 || history->time[b] < from || history->time[b] >= to)
         continue;
       for (guint s = 0; s < N_SERIES; s++)
         {
@@ -99,6 +103,22 @@ history_merge (const History *history, gsize first, gsize last, Span *span)
   return span->count > 0;
 }
 
+/* [*FIRST, *END): from the first bucket with samples to the end of the last. */
+static gboolean
+history_extent (const History *history, gint64 resolution, gint64 *first, gint64 *end)
+{
+  gboolean any = FALSE;
+
+  for (gsize b = 0; b < history->n; b++)
+    if (history->count[b] > 0)
+      {
+        *first = any ? MIN (*first, history->time[b]) : history->time[b];
+        *end = any ? MAX (*end, history->time[b] + resolution) : history->time[b] + resolution;
+        any = TRUE;
+      }
+  return any;
+}
+
 static char *
 format_time (gint64 usec, gboolean long_range)
 {
@@ -108,8 +128,9 @@ format_time (gint64 usec, gboolean long_range)
                       : g_strdup ("?");
 }
 
+/* At most TABLE_ROWS rows over [FROM, TO), the time the samples cover. */
 static void
-print_table (const History *history, gboolean long_range)
+print_table (const History *history, gint64 from, gint64 to)
 {
   const char *const headers[] = {
     N_("TIME"), N_("SAMPLES"), N_("PSS MIN"), N_("PSS AVG"), N_("PSS MAX"), N_("USS AVG"),
@@ -117,6 +138,7 @@ print_table (const History *history, gboolean long_range)
   };
   const guint shown[] = { PSS_MIN, PSS_AVG, PSS_MAX, USS_AVG, SWAP_AVG };
   g_autoptr(PymemctlTable) table = pymemctl_table_new (headers, "lrrrrrr");
+  gboolean long_range = to - from > G_GINT64_CONSTANT (24 * 3600) * G_USEC_PER_SEC;
   gsize rows = MIN (history->n, TABLE_ROWS);
 
   for (gsize r = 0; r < rows; r++)
@@ -126,7 +148,8 @@ print_table (const History *history, gboolean long_range)
       g_autofree char *sizes[G_N_ELEMENTS (shown)] = { NULL };
       Span span;
 
-      if (!history_merge (history, r * history->n / rows, (r + 1) * history->n / rows, &span))
+      if (!history_merge (history, from + (to - from) * (gint64) r / (gint64) rows,
+                          from + (to - from) * (gint64) (r + 1) / (gint64) rows, &span))
         continue;
       cells[0] = time = format_time (span.time, long_range);
       cells[1] = count = g_strdup_printf ("%" G_GUINT64_FORMAT, span.count);
@@ -137,10 +160,12 @@ print_table (const History *history, gboolean long_range)
   pymemctl_table_print (table, stdout);
 }
 
-/* One sparkline of the averages of SERIES in WIDTH columns; a column
- * without samples is blank. */
+/* One sparkline of the averages of SERIES over [FROM, TO) in WIDTH
+ * columns; a column without samples is blank, so the chart also shows
+ * since when the process is there. */
 static void
-print_sparkline (const History *history, const char *label, guint series, gsize width)
+print_sparkline (const History *history, const char *label, guint series, gint64 from,
+                 gint64 to, gsize width)
 {
   static const char *const levels[] = { "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█" };
   g_autofree guint64 *values = g_new0 (guint64, width);
@@ -153,8 +178,8 @@ print_sparkline (const History *history, const char *label, guint series, gsize 
     {
       Span span;
 
-      present[c] = history_merge (history, c * history->n / width, (c + 1) * history->n / width,
-                                  &span);
+      present[c] = history_merge (history, from + (to - from) * (gint64) c / (gint64) width,
+                                  from + (to - from) * (gint64) (c + 1) / (gint64) width, &span);
       values[c] = span.value[series];
       if (present[c])
         {
@@ -173,16 +198,17 @@ print_sparkline (const History *history, const char *label, guint series, gsize 
 }
 
 static void
-print_history (const History *history, gint64 since_seconds)
+print_history (const History *history, gint64 since, gint64 until)
 {
   guint32 pid = 0;
   const char *name = "?", *tier = "?";
   double resolution = 0;
-  gint64 ended = 0;
-  g_autofree char *range = pymemctl_format_duration (since_seconds);
+  gint64 ended = 0, first, end;
+  g_autofree char *range = pymemctl_format_duration ((until - since) / G_USEC_PER_SEC);
   g_autofree char *bucket = NULL;
+  g_autofree char *from_text = NULL, *to_text = NULL;
   guint width = pymemctl_terminal_width (stdout);
-  gsize chart_width;
+  gsize chart_width = width > 40 ? width - 32 : CHART_WIDTH;
 
   g_variant_lookup (history->info, "pid", "u", &pid);
   g_variant_lookup (history->info, "name", "&s", &name);
@@ -197,22 +223,22 @@ print_history (const History *history, gint64 since_seconds)
       g_autofree char *when = format_time (ended, TRUE);
       g_print (_("The process ended at %s.\n"), when);
     }
-  {
-    Span all;
-    if (history->n == 0 || !history_merge (history, 0, history->n, &all))
-      {
-        g_print ("%s\n", _("No samples in this range."));
-        return;
-      }
-  }
+  if (!history_extent (history, (gint64) (MAX (resolution, 1) * G_USEC_PER_SEC), &first, &end))
+    {
+      g_print ("%s\n", _("No samples in this range."));
+      return;
+    }
   g_print ("\n");
-  print_table (history, since_seconds > 24 * 3600);
-  chart_width = width > 40 ? width - 30 : CHART_WIDTH;
-  chart_width = MIN (chart_width, history->n);
+  print_table (history, first, end);
+
+  from_text = format_time (since, until - since > G_GINT64_CONSTANT (24 * 3600) * G_USEC_PER_SEC);
+  to_text = format_time (until, until - since > G_GINT64_CONSTANT (24 * 3600) * G_USEC_PER_SEC);
+  /* TRANSLATORS: the start and the end of the chart's time axis */
   g_print ("\n");
-  print_sparkline (history, _("PSS"), PSS_AVG, chart_width);
-  print_sparkline (history, _("USS"), USS_AVG, chart_width);
-  print_sparkline (history, _("swap"), SWAP_AVG, chart_width);
+  g_print (_("From %s to %s:\n"), from_text, to_text);
+  print_sparkline (history, _("PSS"), PSS_AVG, since, until, chart_width);
+  print_sparkline (history, _("USS"), USS_AVG, since, until, chart_width);
+  print_sparkline (history, _("swap"), SWAP_AVG, since, until, chart_width);
 }
 
 static JsonNode *
@@ -312,7 +338,7 @@ pymemctl_history (int argc, char **argv)
       exit_code = pymemctl_print_json_document (root);
     }
   else
-    print_history (&history, since_seconds);
+    print_history (&history, since, now);
   history_clear (&history);
   return exit_code;
 }

@@ -9,7 +9,7 @@
 static void
 print_field (const char *label, const char *value)
 {
-  glong pad = 22 - g_utf8_strlen (label, -1);
+  glong pad = 24 - g_utf8_strlen (label, -1);
 
   g_print ("%s%*s%s\n", label, (int) MAX (pad, 1), "", value);
 }

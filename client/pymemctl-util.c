@@ -259,6 +259,7 @@ pymemctl_parse_duration (const char *text, gint64 *seconds, GError **error)
     goto invalid;
   while (*p != '\0')
     {
+      const char *start = p;
       gint64 number = 0, unit;
 
       if (!g_ascii_isdigit (*p))
@@ -270,7 +271,7 @@ pymemctl_parse_duration (const char *text, gint64 *seconds, GError **error)
             goto invalid;
         }
       /* A bare number is seconds, but only on its own ("90", not "1h30"). */
-      if (*p == '\0' && p - text == (gssize) strlen (text))
+      if (*p == '\0' && start == text)
         unit = 1;
       else if ((unit = unit_seconds (*p++)) == 0)
         goto invalid;
@@ -414,7 +415,13 @@ pymemctl_table_add_rowv (PymemctlTable *table, const char *const *cells)
   GStrv row = g_new0 (char *, table->n_columns + 1);
 
   for (guint i = 0; i < table->n_columns; i++)
-    row[i] = g_strdup (cells[i] != NULL ? cells[i] : "");
+    {
+      /* A command line may hold newlines and tabs; a row is one line. */
+      row[i] = g_strdup (cells[i] != NULL ? cells[i] : "");
+      for (char *c = row[i]; *c != '\0'; c++)
+        if ((guchar) *c < 0x20 || *c == 0x7f)
+          *c = ' ';
+    }
   g_ptr_array_add (table->rows, row);
 }
 
