@@ -138,6 +138,7 @@ typedef struct {
   gboolean   color;
   guint      redraw_source;
   char      *status;              /* the last failed refresh, until one succeeds */
+  gboolean   bus_closed;          /* nothing more will come: quit with an error */
 } Top;
 
 typedef struct {
@@ -1246,6 +1247,9 @@ top_prompt_key (Top *top, int key)
     case 27: /* Escape */
       top->view = VIEW_TABLE;
       break;
+    case 21: /* ^U */
+      g_string_truncate (top->input, 0);
+      break;
     case KEY_BACKSPACE:
     case 127:
     case '\b':
@@ -1333,6 +1337,16 @@ on_resize (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+static void
+on_bus_closed (GDBusConnection *bus, gboolean remote_peer_vanished, GError *error,
+               gpointer data)
+{
+  Top *top = data;
+
+  top->bus_closed = TRUE;
+  top_quit (top);
+}
+
 static gboolean
 on_quit_signal (gpointer data)
 {
@@ -1377,6 +1391,7 @@ static int
 top_run_interactive (Top *top)
 {
   g_autoptr(GError) error = NULL;
+  gulong closed_handler;
   guint sources[5];
 
   if (!top_refresh (top, &error))
@@ -1393,6 +1408,8 @@ top_run_interactive (Top *top)
       return PYMEMCTL_EXIT_FAILURE;
     }
   top->loop = g_main_loop_new (NULL, FALSE);
+  closed_handler = g_signal_connect (g_dbus_proxy_get_connection (G_DBUS_PROXY (top->monitor)),
+                                     "closed", G_CALLBACK (on_bus_closed), top);
   sources[3] = g_unix_fd_add (STDIN_FILENO, G_IO_IN | G_IO_HUP | G_IO_ERR, on_input, top);
   sources[4] = g_timeout_add ((guint) (top_delay (top) * 1000), on_tick, top);
   top_draw (top);
@@ -1403,8 +1420,15 @@ top_run_interactive (Top *top)
       if (source != NULL && !g_source_is_destroyed (source))
         g_source_destroy (source);
     }
+  g_signal_handler_disconnect (g_dbus_proxy_get_connection (G_DBUS_PROXY (top->monitor)),
+                               closed_handler);
   top_stop_curses (top);
   g_clear_pointer (&top->loop, g_main_loop_unref);
+  if (top->bus_closed)
+    {
+      g_printerr ("pymemctl: %s\n", _("The connection to the bus was closed"));
+      return PYMEMCTL_EXIT_FAILURE;
+    }
   return PYMEMCTL_EXIT_OK;
 }
 

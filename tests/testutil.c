@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -248,4 +249,211 @@ pymemd_test_run_clear (PymemdTestRun *run)
 {
   g_clear_pointer (&run->out, g_free);
   g_clear_pointer (&run->err, g_free);
+}
+
+/* ---- a private bus with the real policy, and the real daemon on it ---- */
+
+static void
+write_service_bus_config (const char *tmp, const char *path)
+{
+  g_autofree char *policy_rel = g_test_build_filename (G_TEST_DIST, "..", "data",
+                                                       "org.pymemd.Monitor1.conf", NULL);
+  g_autofree char *policy = g_canonicalize_filename (policy_rel, NULL);
+  /* Like Debian's system.conf: method calls are denied unless a policy,
+   * here pymemd's own, allows them. */
+  g_autofree char *text = g_markup_printf_escaped (
+    "<busconfig>\n"
+    " <type>system</type>\n"
+    " <listen>unix:path=%s/bus</listen>\n"
+    " <auth>EXTERNAL</auth>\n"
+    " <policy context=\"default\">\n"
+    "  <allow user=\"*\"/>\n"
+    "  <deny own=\"*\"/>\n"
+    "  <deny send_type=\"method_call\"/>\n"
+    "  <allow send_type=\"signal\"/>\n"
+    "  <allow send_requested_reply=\"true\" send_type=\"method_return\"/>\n"
+    "  <allow send_requested_reply=\"true\" send_type=\"error\"/>\n"
+    "  <allow receive_type=\"method_call\"/>\n"
+    "  <allow receive_type=\"method_return\"/>\n"
+    "  <allow receive_type=\"error\"/>\n"
+    "  <allow receive_type=\"signal\"/>\n"
+    "  <allow send_destination=\"org.freedesktop.DBus\"/>\n"
+    " </policy>\n"
+    " <include>%s</include>\n"
+    "</busconfig>\n",
+    tmp, policy);
+
+  g_assert_true (g_file_test (policy, G_FILE_TEST_IS_REGULAR));
+  g_assert_true (g_file_set_contents (path, text, -1, NULL));
+}
+
+static gboolean
+service_has_owner (PymemdTestService *service)
+{
+  g_autoptr(GVariant) reply = g_dbus_connection_call_sync (
+    service->conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+    "NameHasOwner", g_variant_new ("(s)", "org.pymemd.Monitor1"), G_VARIANT_TYPE ("(b)"),
+    G_DBUS_CALL_FLAGS_NONE, 10000, NULL, NULL);
+  gboolean has = FALSE;
+
+  if (reply != NULL)
+    g_variant_get (reply, "(b)", &has);
+  return has;
+}
+
+static void
+service_start_bus (PymemdTestService *service)
+{
+  g_autofree char *config = g_build_filename (service->tmp, "bus.conf", NULL);
+  g_autofree char *config_arg = g_strconcat ("--config-file=", config, NULL);
+  const char *argv[] = { "dbus-daemon", config_arg, "--nofork", "--print-address", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+  PymemdTestChild bus;
+
+  write_service_bus_config (service->tmp, config);
+  g_assert_true (pymemd_test_child_spawn (&bus, argv, &line, &error));
+  g_assert_no_error (error);
+  close (bus.stdin_fd);
+  service->bus_pid = bus.pid;
+  service->bus_stdout = bus.stdout_fd;
+  service->address = g_strdup (g_strstrip (line));
+  service->conn = g_dbus_connection_new_for_address_sync (
+    service->address,
+    G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+    NULL, NULL, &error);
+  g_assert_no_error (error);
+}
+
+static void
+service_start_daemon (PymemdTestService *service, const char *interval)
+{
+  g_autofree char *log = g_build_filename (service->tmp, "pymemd.log", NULL);
+  const char *argv[] = { g_getenv ("PYMEMD_BIN"), "--address", service->address,
+                         "--interval", interval, NULL };
+  g_auto(GStrv) envp = g_environ_unsetenv (g_get_environ (), "NOTIFY_SOCKET");
+  g_autoptr(GError) error = NULL;
+  int log_fd = open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+  g_assert_cmpint (log_fd, >=, 0);
+  g_spawn_async_with_pipes_and_fds (NULL, argv, (const char *const *) envp,
+                                    G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent, NULL, -1, log_fd,
+                                    log_fd, NULL, NULL, 0, &service->daemon_pid, NULL, NULL, NULL,
+                                    &error);
+  g_assert_no_error (error);
+  close (log_fd);
+}
+
+gboolean
+pymemd_test_service_start (PymemdTestService *service, const char *interval)
+{
+  g_autofree char *dbus_daemon = g_find_program_in_path ("dbus-daemon");
+
+  memset (service, 0, sizeof *service);
+  if (!pymemd_test_is_root () || dbus_daemon == NULL || pymemd_test_python () == NULL ||
+      g_getenv ("PYMEMD_BIN") == NULL)
+    {
+      g_test_skip ("needs root, dbus-daemon, python3 and PYMEMD_BIN");
+      return FALSE;
+    }
+  service->tmp = pymemd_test_mkdtemp ();
+  g_test_message ("bus and daemon logs in %s", service->tmp);
+  service_start_bus (service);
+  pymemd_test_service_start_daemon (service, interval);
+  return TRUE;
+}
+
+void
+pymemd_test_service_start_daemon (PymemdTestService *service, const char *interval)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  service_start_daemon (service, interval);
+  while (!service_has_owner (service))
+    {
+      if (waitpid (service->daemon_pid, NULL, WNOHANG) == service->daemon_pid)
+        {
+          service->daemon_pid = 0;
+          g_error ("pymemd exited before it owned its name; see %s/pymemd.log", service->tmp);
+        }
+      if (g_get_monotonic_time () > deadline)
+        g_error ("pymemd did not own its name within 30 s; see %s/pymemd.log", service->tmp);
+      g_usleep (50000);
+    }
+}
+
+static void
+service_terminate (GPid *pid)
+{
+  if (*pid <= 0)
+    return;
+  kill (*pid, SIGTERM);
+  for (int i = 0; waitpid (*pid, NULL, WNOHANG) != *pid; i++)
+    {
+      if (i == 1000) /* 10 s */
+        {
+          kill (*pid, SIGKILL);
+          waitpid (*pid, NULL, 0);
+          break;
+        }
+      g_usleep (10000);
+    }
+  g_spawn_close_pid (*pid);
+  *pid = 0;
+}
+
+void
+pymemd_test_service_stop_daemon (PymemdTestService *service)
+{
+  service_terminate (&service->daemon_pid);
+}
+
+void
+pymemd_test_service_stop (PymemdTestService *service)
+{
+  if (service->tmp == NULL)
+    return;
+  service_terminate (&service->daemon_pid);
+  if (service->conn != NULL)
+    g_dbus_connection_close_sync (service->conn, NULL, NULL);
+  g_clear_object (&service->conn);
+  service_terminate (&service->bus_pid);
+  close (service->bus_stdout);
+  if (!g_test_failed ())
+    pymemd_test_rm_rf (service->tmp);
+  g_clear_pointer (&service->tmp, g_free);
+  g_clear_pointer (&service->address, g_free);
+}
+
+static gboolean
+service_lists_pid (PymemdTestService *service, GPid pid)
+{
+  g_autoptr(GVariant) reply = g_dbus_connection_call_sync (
+    service->conn, "org.pymemd.Monitor1", "/org/pymemd/Monitor1", "org.pymemd.Monitor1",
+    "GetSamples", NULL, NULL, G_DBUS_CALL_FLAGS_NONE, 10000, NULL, NULL);
+  g_autoptr(GVariant) pids = NULL;
+  const guint32 *column;
+  gsize n = 0;
+
+  if (reply == NULL)
+    return FALSE;
+  pids = g_variant_get_child_value (reply, 0);
+  column = g_variant_get_fixed_array (pids, &n, sizeof (guint32));
+  for (gsize i = 0; i < n; i++)
+    if (column[i] == (guint32) pid)
+      return TRUE;
+  return FALSE;
+}
+
+void
+pymemd_test_service_wait_pid (PymemdTestService *service, GPid pid)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  while (!service_lists_pid (service, pid))
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("pymemd did not list pid %d within 30 s", pid);
+      g_usleep (50000);
+    }
 }

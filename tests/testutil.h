@@ -1,7 +1,7 @@
 /* Shared by the test programs: fixture paths, real Python children with a ready handshake, temporary trees. */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -67,5 +67,34 @@ typedef struct {
 
 void     pymemd_test_run_clear (PymemdTestRun *run);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PymemdTestRun, pymemd_test_run_clear)
+
+/* A private bus configured like the system bus with pymemd's real policy
+ * (data/org.pymemd.Monitor1.conf), and the real daemon (PYMEMD_BIN) on it;
+ * logs in TMP. */
+typedef struct {
+  char            *tmp;
+  char            *address;
+  GDBusConnection *conn;
+  GPid             bus_pid;
+  GPid             daemon_pid;
+  int              bus_stdout;
+} PymemdTestService;
+
+/* Starts both, with pymemd --interval INTERVAL, and waits (30 s at most)
+ * until the daemon owns org.pymemd.Monitor1. FALSE, with the test marked
+ * skipped, without root, dbus-daemon, python3 or PYMEMD_BIN. */
+gboolean pymemd_test_service_start (PymemdTestService *service,
+                                    const char        *interval);
+/* Stops the daemon and the bus (a failed test keeps the logs in TMP). */
+void     pymemd_test_service_stop  (PymemdTestService *service);
+/* Stops the daemon alone (SIGTERM, SIGKILL after 10 s); the bus stays. */
+void     pymemd_test_service_stop_daemon (PymemdTestService *service);
+/* Starts the daemon again on the same bus (it inherits the environment,
+ * STATE_DIRECTORY included) and waits as pymemd_test_service_start () does. */
+void     pymemd_test_service_start_daemon (PymemdTestService *service,
+                                           const char        *interval);
+/* Waits (30 s at most) until GetSamples lists PID. */
+void     pymemd_test_service_wait_pid (PymemdTestService *service,
+                                       GPid               pid);
 
 G_END_DECLS
