@@ -50,7 +50,7 @@ static const char *const signals_keys[] = {
 static const char *const access_keys[] = { "attach", NULL };
 static const char *const history_keys[] = {
   "raw-retention-minutes", "minute-retention-days", "hour-retention-days", "max-size-mib",
-  "growth-threshold-mib-per-hour", "growth-window-minutes", NULL
+  "growth-threshold-mib-per-hour", "growth-window-minutes", "retry-seconds", NULL
 };
 
 static const struct {
@@ -107,6 +107,7 @@ pymemd_config_init (PymemdConfig *self)
   self->history.max_bytes = 256 * MIB;
   self->history.growth_threshold = 16.0 * MIB;
   self->history.growth_window_us = 30 * MINUTE_US;
+  self->history.retry_seconds = 30;
 }
 
 PymemdConfig *
@@ -424,7 +425,8 @@ read_history (PymemdConfig *self, const ConfigSource *src, GError **error)
       !read_unsigned (src, "history", "max-size-mib", 1, 1048576, "MiB", &max_mib, error) ||
       !read_double (src, "history", "growth-threshold-mib-per-hour", 0, 1048576, _("MiB per hour"),
                     &threshold_mib, error) ||
-      !read_unsigned (src, "history", "growth-window-minutes", 5, 10080, _("minutes"), &window_minutes, error))
+      !read_unsigned (src, "history", "growth-window-minutes", 1, 10080, _("minutes"), &window_minutes, error) ||
+      !read_double (src, "history", "retry-seconds", 1, 3600, _("seconds"), &h->retry_seconds, error))
     return FALSE;
   h->raw_keep_us = (gint64) raw_minutes * MINUTE_US;
   h->minute_keep_us = (gint64) minute_days * DAY_US;

@@ -23,6 +23,7 @@ typedef struct {
   guint64 max_bytes;
   double  growth_threshold; /* bytes per hour; 0: no GrowthSuspected */
   gint64  growth_window_us;
+  double  retry_seconds;    /* between attempts to write a store that failed */
 } PymemdHistorySettings;
 
 #define PYMEMD_TYPE_CONFIG (pymemd_config_get_type ())

@@ -20,8 +20,6 @@
 /* DESIGN.md: whatever the prefix, as systemd's StateDirectory=pymemd. */
 #define DEFAULT_STATE_DIR "/var/lib/pymemd"
 #define HISTORY_FILE "history.db"
-/* Seconds between attempts to write a store that failed. */
-#define HISTORY_RETRY_SECONDS 30
 
 typedef struct {
   const PymemdDaemonOptions *options;
@@ -243,7 +241,7 @@ pymemd_daemon_run (const PymemdDaemonOptions *options)
   daemon.auth = pymemd_auth_new (options->bus != PYMEMD_BUS_SESSION);
   history = history_path (options);
   pymemd_config_get_history (config, &history_settings);
-  daemon.recorder = pymemd_recorder_new (history, &history_settings, HISTORY_RETRY_SECONDS);
+  daemon.recorder = pymemd_recorder_new (history, &history_settings);
   daemon.service = pymemd_dbus_service_new (daemon.connection, daemon.monitor, daemon.auth, daemon.recorder,
                                             &error);
   if (daemon.service == NULL)

@@ -495,7 +495,9 @@ history_open (const char *path, gboolean in_memory, GError **error)
   self->in_memory = in_memory;
   if (in_memory)
     {
-      int rc = sqlite3_open_v2 (":memory:", &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY, NULL);
+      /* Not SQLITE_OPEN_MEMORY, which would make the file attached for
+       * pymemd_history_merge_into () a memory database too. */
+      int rc = sqlite3_open_v2 (":memory:", &self->db, SQLITE_OPEN_READWRITE, NULL);
 
       if (rc != SQLITE_OK)
         {
@@ -1272,9 +1274,13 @@ pymemd_history_merge_into (PymemdHistory *self, const char *path, GError **error
     return set_sqlite_error (path, self->db, rc, "attaching", error);
   /* The file's lock may be held for a moment by another reader. */
   sqlite3_busy_timeout (self->db, HISTORY_BUSY_TIMEOUT_MS);
-  ok = exec_sql (self, merge_sql, error);
+  rc = sqlite3_exec (self->db, merge_sql, NULL, NULL, NULL);
+  ok = rc == SQLITE_OK;
   if (!ok)
-    sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+    {
+      set_sqlite_error (path, self->db, rc, "saving the history kept in memory", error);
+      sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+    }
   sqlite3_exec (self->db, "DROP TABLE IF EXISTS temp.ids", NULL, NULL, NULL);
   sqlite3_exec (self->db, "DETACH DATABASE disk", NULL, NULL, NULL);
   return ok;

@@ -15,6 +15,8 @@
 #define MAX_PENDING_TICKS 16
 /* How often retention runs (the first tick also runs it). */
 #define RETENTION_PERIOD_US (10 * MINUTE_US)
+/* Problems with the store are logged at most this often. */
+#define WARN_PERIOD_US (10 * MINUTE_US)
 /* An in-memory store holds at most this much, whatever max-size says. */
 #define MEMORY_MAX_BYTES (G_GUINT64_CONSTANT (32) << 20)
 /* An automatic resolution aims at this many buckets. */
@@ -100,12 +102,12 @@ struct _PymemdRecorder
   PymemdHistory        *file;
   PymemdHistory        *memory;
   PymemdHistorySettings settings;
-  double                retry_seconds;
   gint64                next_retry;     /* monotonic µs */
   gint64                next_retention; /* monotonic µs */
-  gint64                growth_minute;  /* the tick minute growth was last measured in */
+  gint64                growth_measured; /* tick time growth was last measured at */
   GHashTable           *alerted;        /* "pid start_time" -> gint64 tick time of the last alert */
-  gboolean              failure_logged;
+  gint64                warned_at;     /* monotonic µs of the last warning, 0: never */
+  gboolean              warned;        /* a warning not yet followed by "written again" */
 };
 
 enum { SIGNAL_STATE_CHANGED, SIGNAL_GROWTH_SUSPECTED, N_SIGNALS };
@@ -204,12 +206,19 @@ fall_back (PymemdRecorder *self, const GError *error)
 {
   g_clear_object (&self->file);
   ensure_memory (self);
-  self->next_retry = g_get_monotonic_time () + (gint64) (self->retry_seconds * SECOND_US);
-  if (!self->failure_logged)
-    g_warning (_("History store %s cannot be used: %s; keeping history in memory and trying again "
-                 "every %g seconds"),
-               self->path, error->message, self->retry_seconds);
-  self->failure_logged = TRUE;
+  self->next_retry = g_get_monotonic_time () + (gint64) (self->settings.retry_seconds * SECOND_US);
+  /* Once, not once a tick; and a disk at the edge of full, which flips
+   * between the two, not more than once every WARN_PERIOD_US. */
+  if (self->warned || (self->warned_at != 0 && g_get_monotonic_time () - self->warned_at < WARN_PERIOD_US))
+    {
+      g_debug ("History store %s still cannot be used: %s", self->path, error->message);
+      return;
+    }
+  g_warning (_("History store %s cannot be used: %s; keeping history in memory and trying again "
+               "every %g seconds"),
+             self->path, error->message, self->settings.retry_seconds);
+  self->warned_at = g_get_monotonic_time ();
+  self->warned = TRUE;
 }
 
 /* Opens the file, saving into it what memory holds. */
@@ -237,9 +246,9 @@ try_file (PymemdRecorder *self)
     }
   self->file = g_steal_pointer (&file);
   g_clear_object (&self->memory);
-  if (self->failure_logged)
+  if (self->warned)
     g_message (_("History store %s is written again"), self->path);
-  self->failure_logged = FALSE;
+  self->warned = FALSE;
 }
 
 static void
@@ -260,20 +269,20 @@ run_retention (PymemdRecorder *self, gint64 now)
     fall_back (self, error);
 }
 
-/* Once a minute: every living process's growth over the window, and the
- * ones past the threshold not reported within the window. */
+/* Once a minute (or a quarter of the window, if shorter): every living
+ * process's growth over the window, and the ones past the threshold not
+ * reported within the window. */
 static void
 measure_growth (PymemdRecorder *self, gint64 now, TickResult *result)
 {
   g_autoptr(GError) error = NULL;
   PymemdHistory *store = active_store (self);
-  gint64 minute = now - now % MINUTE_US;
   const PymemdHistorySettings *s = &self->settings;
   GArray *growth;
 
-  if (store == NULL || minute == self->growth_minute)
+  if (store == NULL || now - self->growth_measured < MIN (MINUTE_US, s->growth_window_us / 4))
     return;
-  self->growth_minute = minute;
+  self->growth_measured = now;
   growth = pymemd_history_growth_all (store, s->growth_window_us, now, s->growth_window_us > s->raw_keep_us,
                                       &error);
   if (growth == NULL)
@@ -618,7 +627,7 @@ pymemd_recorder_init (PymemdRecorder *self)
 }
 
 PymemdRecorder *
-pymemd_recorder_new (const char *path, const PymemdHistorySettings *settings, double retry_seconds)
+pymemd_recorder_new (const char *path, const PymemdHistorySettings *settings)
 {
   PymemdRecorder *self = g_object_new (PYMEMD_TYPE_RECORDER, NULL);
 
@@ -626,7 +635,6 @@ pymemd_recorder_new (const char *path, const PymemdHistorySettings *settings, do
 
   self->path = g_strdup (path);
   self->settings = *settings;
-  self->retry_seconds = retry_seconds;
   self->context = g_main_context_ref_thread_default ();
   self->state = path != NULL ? PYMEMD_RECORDER_OK : PYMEMD_RECORDER_DISABLED;
   self->thread = g_thread_new ("pymemd-history", worker_main, self);

@@ -19,15 +19,14 @@ G_DECLARE_FINAL_TYPE (PymemdRecorder, pymemd_recorder, PYMEMD, RECORDER, GObject
 
 /* Opens (or creates) the store at PATH on the recorder's thread; NULL PATH
  * keeps history in memory only. A store that cannot be opened is logged
- * and history kept in memory, retried every RETRY_SECONDS.
+ * and history kept in memory, retried every settings->retry_seconds.
  *
  * Signals, on the thread-default main context of the caller:
  *   "state-changed" ()                                  state or size moved
  *   "growth-suspected" (gint pid, guint64 start_time, gdouble bytes_per_hour)
  */
 PymemdRecorder *pymemd_recorder_new (const char                  *path,
-                                     const PymemdHistorySettings *settings,
-                                     double                       retry_seconds);
+                                     const PymemdHistorySettings *settings);
 
 void pymemd_recorder_set_settings (PymemdRecorder              *self,
                                    const PymemdHistorySettings *settings);
