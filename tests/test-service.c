@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pwd.h>
 #include <signal.h>
 #include <string.h>
@@ -15,7 +16,10 @@
 
 #include <gio/gio.h>
 #include <glib-unix.h>
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+
+#include <sqlite3.h>
 
 #include "pymemd-dbus-generated.h"
 #include "testutil.h"
@@ -272,7 +276,7 @@ typedef struct {
   char            *address;
   GPid             polkit_pid;
   GDBusConnection *conn;
-  Daemon           daemons[2];
+  Daemon           daemons[4];
   guint            n_daemons;
   guint            n_spawned; /* names each daemon's log and socket */
 } Fixture;
@@ -1334,6 +1338,23 @@ gdbus_as_nobody (Fixture *fx, PymemdTestRun *run, const char *path, const char *
   return g_spawn_check_wait_status (run->status, NULL);
 }
 
+/* The same with up to five arguments (NULL ends them). */
+static gboolean
+gdbus_as_nobody_args (Fixture *fx, PymemdTestRun *run, const char *method, const char *a1, const char *a2,
+                      const char *a3, const char *a4, const char *a5)
+{
+  const char *argv[] = { setpriv_path, "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                         gdbus_path, "call", "--address", fx->address, "--dest", BUS_NAME,
+                         "--object-path", MANAGER_PATH, "--method", method, a1, a2, a3, a4, a5, NULL };
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_spawn_sync ("/", (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &run->out,
+                               &run->err, &run->status, &error));
+  g_assert_no_error (error);
+  g_test_message ("as nobody: %s %s -> %.300s %s", method, a1, run->out, run->err);
+  return g_spawn_check_wait_status (run->status, NULL);
+}
+
 /* GetProcesses as nobody, parsed. */
 static GVariant *
 nobody_get_processes (Fixture *fx)
@@ -1765,6 +1786,689 @@ test_replace (Fixture *fx, gconstpointer data)
   g_variant_unref (get_processes (fx));
 }
 
+
+/* ---- 10. history ---- */
+
+#define SECOND_US G_GINT64_CONSTANT (1000000)
+
+/* A state directory (DIR/state) and a configuration (DIR/pymemd.conf) with
+ * the [history] lines given. */
+static char *
+history_setup (Fixture *fx, const char *history_lines, char **config_path)
+{
+  g_autoptr(GError) error = NULL;
+  char *state = g_build_filename (fx->tmp, "state", NULL);
+  g_autofree char *text = g_strdup_printf ("[history]\n%s", history_lines);
+
+  g_assert_cmpint (g_mkdir_with_parents (state, 0700), ==, 0);
+  *config_path = g_build_filename (fx->tmp, "pymemd.conf", NULL);
+  g_assert_true (g_file_set_contents (*config_path, text, -1, &error));
+  g_assert_no_error (error);
+  return state;
+}
+
+static char *
+history_state (Fixture *fx)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = call (fx, BUS_NAME, MANAGER_PATH, "org.freedesktop.DBus.Properties", "Get",
+                                    g_variant_new ("(ss)", MANAGER_IFACE, "HistoryState"), "(v)", &error);
+  g_autoptr(GVariant) value = NULL;
+
+  g_assert_no_error (error);
+  g_variant_get (reply, "(v)", &value);
+  return g_variant_dup_string (value, NULL);
+}
+
+typedef struct {
+  Fixture    *fx;
+  const char *state;
+} StateWait;
+
+static gboolean
+has_state (gpointer data)
+{
+  StateWait *w = data;
+  g_autofree char *state = history_state (w->fx);
+
+  return g_str_equal (state, w->state);
+}
+
+static void
+wait_state (Fixture *fx, const char *state, double seconds)
+{
+  StateWait w = { fx, state };
+
+  if (!wait_until (has_state, &w, seconds))
+    {
+      g_autofree char *now = history_state (fx);
+      fail ("HistoryState stayed \"%s\", not \"%s\", for %g s", now, state, seconds);
+    }
+}
+
+/* GetHistory of PID at RESOLUTION seconds since SINCE_US: the bucket times. */
+static GArray *
+history_times (Fixture *fx, guint32 pid, gint64 since_us, double resolution, GVariant **info, GError **error)
+{
+  g_autoptr(GVariant) reply = call_manager (fx, "GetHistory",
+                                            g_variant_new ("(utxxd)", pid, (guint64) 0, since_us, (gint64) 0,
+                                                           resolution),
+                                            "(a{sv}axauatatatatatatatatat)", error);
+  g_autoptr(GVariant) t = NULL;
+  GArray *times;
+  const gint64 *data;
+  gsize n = 0;
+
+  if (reply == NULL)
+    return NULL;
+  if (info != NULL)
+    *info = g_variant_get_child_value (reply, 0);
+  t = g_variant_get_child_value (reply, 1);
+  data = g_variant_get_fixed_array (t, &n, sizeof (gint64));
+  times = g_array_sized_new (FALSE, FALSE, sizeof (gint64), (guint) n);
+  g_array_append_vals (times, data, (guint) n);
+  return times;
+}
+
+static guint
+count_between (GArray *times, gint64 from, gint64 to)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < times->len; i++)
+    n += g_array_index (times, gint64, i) >= from && g_array_index (times, gint64, i) < to;
+  return n;
+}
+
+/* Runs until PID has samples in N 1-second buckets from SINCE_US's on. */
+static void
+wait_samples (Fixture *fx, GPid pid, gint64 since_us, guint n)
+{
+  gint64 deadline = g_get_monotonic_time () + 15 * SECOND_US;
+  guint have = 0;
+
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GArray) times = history_times (fx, (guint32) pid, since_us, 1, NULL, &error);
+
+      g_assert_no_error (error);
+      have = times->len;
+      if (have >= n)
+        return;
+      if (g_get_monotonic_time () > deadline)
+        fail ("pid %d had %u samples since %" G_GINT64_FORMAT ", not %u, after 15 s", pid, have, since_us, n);
+      run_for (0.25);
+    }
+}
+
+static void
+test_history_restart (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *state = NULL;
+  g_autoptr(GArray) times = NULL;
+  g_autoptr(GVariant) info = NULL;
+  g_autoptr(GVariant) ended = NULL;
+  PymemdTestChild child = { 0 };
+  gint64 start = g_get_real_time (), restart;
+  GPid pid;
+  Daemon *d;
+
+  if (fx->skipped)
+    return;
+  state = history_setup (fx, "retry-seconds=1\n", &config);
+  spawn_child (&child);
+  d = daemon_spawn (fx, "--state-dir", state, "--config", config, NULL);
+  daemon_wait_ready (fx, d);
+  wait_watched (fx, child.pid);
+  g_assert_cmpstr (history_state (fx), ==, "ok");
+  wait_samples (fx, child.pid, start, 3);
+
+  daemon_stop (d);
+  restart = g_get_real_time ();
+  d = daemon_spawn (fx, "--state-dir", state, "--config", config, NULL);
+  daemon_wait_ready (fx, d);
+  wait_samples (fx, child.pid, restart, 3);
+
+  /* One query, samples from both runs, one process. */
+  times = history_times (fx, (guint32) child.pid, start, 1, &info, &error);
+  g_assert_no_error (error);
+  /* Buckets are whole seconds: the one of the restart may hold both. */
+  restart -= restart % SECOND_US;
+  g_test_message ("%u buckets: %u before the restart, %u after", times->len,
+                  count_between (times, 0, restart), count_between (times, restart + 1, G_MAXINT64));
+  g_assert_cmpuint (count_between (times, 0, restart), >=, 2);
+  g_assert_cmpuint (count_between (times, restart + 1, G_MAXINT64), >=, 2);
+  {
+    guint64 start_time = 0;
+    const char *tier = NULL;
+
+    g_assert_true (g_variant_lookup (info, "start_time", "t", &start_time));
+    g_assert_cmpuint (start_time, ==, proc_start_time (child.pid));
+    g_assert_true (g_variant_lookup (info, "tier", "&s", &tier));
+    g_assert_cmpstr (tier, ==, "raw");
+  }
+
+  /* The minute tier (raw samples of the minute not yet consolidated
+   * included) and the totals answer too. */
+  {
+    g_autoptr(GArray) minutes = history_times (fx, (guint32) child.pid, start, 60, NULL, &error);
+    g_autoptr(GArray) totals = history_times (fx, 0, start, 1, NULL, &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (minutes->len, >=, 1);
+    g_assert_cmpuint (count_between (totals, restart + 1, G_MAXINT64), >=, 2);
+  }
+
+  /* Once it ends, it is listed as ended, and its history stays. */
+  pid = child.pid;
+  pymemd_test_child_stop (&child);
+  child.pid = pid;
+  {
+    gint64 deadline = g_get_monotonic_time () + 10 * SECOND_US;
+    gboolean found = FALSE;
+
+    while (!found && g_get_monotonic_time () < deadline)
+      {
+        g_autoptr(GVariant) reply = call_manager (fx, "GetEndedProcesses", g_variant_new ("(x)", start),
+                                                  "(aa{sv})", &error);
+        g_autoptr(GVariant) list = NULL;
+
+        g_assert_no_error (error);
+        list = g_variant_get_child_value (reply, 0);
+        g_clear_pointer (&ended, g_variant_unref);
+        ended = find_entry (list, child.pid);
+        found = ended != NULL;
+        if (!found)
+          run_for (0.25);
+      }
+    if (!found)
+      fail ("pid %d not listed by GetEndedProcesses within 10 s of its end", child.pid);
+  }
+  {
+    gint64 when = 0;
+
+    g_assert_true (g_variant_lookup (ended, "ended", "x", &when));
+    g_assert_cmpint (when, >, restart);
+  }
+  {
+    guint before = times->len;
+
+    g_clear_pointer (&times, g_array_unref);
+    times = history_times (fx, (guint32) child.pid, start, 1, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (times->len, >=, before);
+  }
+}
+
+/* Opens the store with SQLite itself. */
+static sqlite3 *
+open_store (const char *state)
+{
+  g_autofree char *path = g_build_filename (state, "history.db", NULL);
+  sqlite3 *db = NULL;
+
+  g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE, NULL), ==, SQLITE_OK);
+  return db;
+}
+
+static gint64
+store_int (sqlite3 *db, const char *sql)
+{
+  sqlite3_stmt *s = NULL;
+  gint64 v;
+
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &s, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (s), ==, SQLITE_ROW);
+  v = sqlite3_column_int64 (s, 0);
+  sqlite3_finalize (s);
+  return v;
+}
+
+static void
+test_history_kill9 (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *state = NULL;
+  g_autoptr(GArray) times = NULL;
+  PymemdTestChild child = { 0 };
+  gint64 start = g_get_real_time ();
+  sqlite3 *db;
+  sqlite3_stmt *check = NULL;
+  Daemon *d;
+
+  if (fx->skipped)
+    return;
+  state = history_setup (fx, "", &config);
+  spawn_child (&child);
+  d = daemon_spawn (fx, "--state-dir", state, "--config", config, NULL);
+  daemon_wait_ready (fx, d);
+  wait_samples (fx, child.pid, start, 6);
+
+  /* Every tick before a reply is written before it: what this query saw
+   * must survive. The daemon dies while it keeps writing. */
+  times = history_times (fx, 0, start, 1, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (kill (d->pid, SIGKILL), ==, 0);
+  if (!wait_until (daemon_gone, d, 5))
+    fail ("pymemd did not die of SIGKILL");
+  d->expect_exit = TRUE;
+
+  db = open_store (state);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "PRAGMA integrity_check", -1, &check, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (check), ==, SQLITE_ROW);
+  g_assert_cmpstr ((const char *) sqlite3_column_text (check, 0), ==, "ok");
+  sqlite3_finalize (check);
+  {
+    g_autofree char *sql = g_strdup_printf ("SELECT count (*) FROM samples WHERE process ="
+                                            " (SELECT id FROM processes WHERE pid = 0) AND t >= %" G_GINT64_FORMAT,
+                                            start);
+    gint64 kept = store_int (db, sql);
+
+    g_test_message ("the daemon had answered %u totals samples; %" G_GINT64_FORMAT " are in the store",
+                    times->len, kept);
+    g_assert_cmpint (kept, >=, times->len);
+  }
+  sqlite3_close (db);
+  pymemd_test_child_stop (&child);
+}
+
+static void
+test_history_corrupt (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *state = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr(GDir) dir = NULL;
+  const char *name;
+  char garbage[16384];
+  gboolean aside = FALSE;
+
+  if (fx->skipped)
+    return;
+  state = history_setup (fx, "", &config);
+  path = g_build_filename (state, "history.db", NULL);
+  for (guint i = 0; i < sizeof garbage; i++)
+    garbage[i] = (char) (i * 31 + 7);
+  g_assert_true (g_file_set_contents (path, garbage, sizeof garbage, &error));
+  g_assert_no_error (error);
+
+  daemon_wait_ready (fx, daemon_spawn (fx, "--state-dir", state, "--config", config, NULL));
+  wait_state (fx, "ok", 10);
+  dir = g_dir_open (state, 0, &error);
+  g_assert_no_error (error);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_prefix (name, "history.db.corrupt-"))
+      {
+        g_autofree char *moved = g_build_filename (state, name, NULL);
+        g_autofree char *contents = NULL;
+        gsize length = 0;
+
+        g_assert_true (g_file_get_contents (moved, &contents, &length, &error));
+        g_assert_cmpmem (contents, length, garbage, sizeof garbage);
+        aside = TRUE;
+      }
+  g_assert_true (aside);
+}
+
+/* ---- a store that cannot be written: full, read-only, locked ---- */
+
+typedef enum { BREAK_FULL, BREAK_READ_ONLY, BREAK_LOCKED } Breakage;
+
+static gboolean
+mount_tmpfs (const char *dir, const char *options)
+{
+  const char *argv[] = { "mount", "-t", "tmpfs", "-o", options, "pymemd-test", dir, NULL };
+  int status = -1;
+
+  return g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
+                       G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status, NULL) &&
+         g_spawn_check_wait_status (status, NULL);
+}
+
+static void
+run_or_fail (const char *const *argv)
+{
+  g_autoptr(GError) error = NULL;
+  int status = -1;
+
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL, &status,
+                               &error));
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, NULL))
+    fail ("%s %s failed", argv[0], argv[1]);
+}
+
+/* Fills the file system of DIR: returns the filler's path. */
+static char *
+fill_up (const char *dir)
+{
+  char *filler = g_build_filename (dir, "filler", NULL);
+  static char block[65536];
+  int fd = open (filler, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+  g_assert_cmpint (fd, >=, 0);
+  while (write (fd, block, sizeof block) > 0)
+    ;
+  while (write (fd, block, 512) > 0)
+    ;
+  g_assert_cmpint (errno, ==, ENOSPC);
+  close (fd);
+  return filler;
+}
+
+static const char locker_code[] =
+  "import sqlite3, sys\n"
+  "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+  "db.execute('BEGIN IMMEDIATE')\n"
+  "print('locked', flush=True)\n"
+  "sys.stdin.readline()\n"
+  "db.execute('ROLLBACK')\n";
+
+static void
+test_history_unwritable (Fixture *fx, gconstpointer data)
+{
+  Breakage breakage = GPOINTER_TO_INT (data);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *state = NULL;
+  g_autofree char *filler = NULL;
+  g_autoptr(GArray) times = NULL;
+  g_autoptr(GArray) during = NULL;
+  PymemdTestChild child = { 0 }, locker = { 0 };
+  gint64 start = g_get_real_time (), broken, mended;
+  gboolean mounted = FALSE;
+
+  if (fx->skipped)
+    return;
+  state = history_setup (fx, "retry-seconds=1\n", &config);
+  if (breakage != BREAK_LOCKED)
+    {
+      if (!mount_tmpfs (state, "size=8m,mode=0700"))
+        {
+          g_test_skip ("needs to mount a tmpfs (root with CAP_SYS_ADMIN)");
+          return;
+        }
+      mounted = TRUE;
+    }
+  spawn_child (&child);
+  daemon_wait_ready (fx, daemon_spawn (fx, "--state-dir", state, "--config", config, NULL));
+  wait_state (fx, "ok", 10);
+  wait_samples (fx, child.pid, start, 3);
+
+  broken = g_get_real_time ();
+  switch (breakage)
+    {
+    case BREAK_FULL:
+      filler = fill_up (state);
+      break;
+    case BREAK_READ_ONLY:
+      {
+        /* A file system that is read-only when the daemon starts (a busy
+         * one cannot be remounted read-only under it). */
+        const char *argv[] = { "mount", "-o", "remount,ro", state, NULL };
+
+        daemon_stop (&fx->daemons[0]);
+        run_or_fail (argv);
+        daemon_wait_ready (fx, daemon_spawn (fx, "--state-dir", state, "--config", config, NULL));
+      }
+      break;
+    case BREAK_LOCKED:
+      {
+        g_autofree char *db = g_build_filename (state, "history.db", NULL);
+        const char *argv[] = { pymemd_test_python (), "-c", locker_code, db, NULL };
+
+        g_assert_true (pymemd_test_child_spawn (&locker, argv, NULL, &error));
+        g_assert_no_error (error);
+      }
+      break;
+    }
+
+  /* Accounting goes on; history is kept in memory and still answers. */
+  wait_state (fx, "degraded", 20);
+  g_variant_unref (get_processes (fx));
+  wait_samples (fx, child.pid, g_get_real_time (), 3);
+  during = history_times (fx, (guint32) child.pid, start, 1, NULL, &error);
+  g_assert_no_error (error);
+
+  mended = g_get_real_time ();
+  switch (breakage)
+    {
+    case BREAK_FULL:
+      g_assert_cmpint (g_unlink (filler), ==, 0);
+      break;
+    case BREAK_READ_ONLY:
+      {
+        const char *argv[] = { "mount", "-o", "remount,rw", state, NULL };
+        run_or_fail (argv);
+      }
+      break;
+    case BREAK_LOCKED:
+      pymemd_test_child_send (&locker, "done");
+      break;
+    }
+  wait_state (fx, "ok", 20);
+  wait_samples (fx, child.pid, g_get_real_time (), 2);
+
+  /* The file now has the samples of before, during and after. */
+  times = history_times (fx, (guint32) child.pid, start, 1, NULL, &error);
+  g_assert_no_error (error);
+  /* What was answered from memory is in the file now. */
+  for (guint i = 0; i < during->len; i++)
+    {
+      gint64 t = g_array_index (during, gint64, i);
+      gboolean kept = FALSE;
+
+      for (guint j = 0; j < times->len && !kept; j++)
+        kept = g_array_index (times, gint64, j) == t;
+      if (!kept)
+        fail ("the bucket at %+.1f s, answered while the store was unwritable, is gone",
+              (t - broken) / 1e6);
+    }
+  /* Buckets are whole seconds. */
+  broken -= broken % SECOND_US;
+  mended -= mended % SECOND_US;
+  g_test_message ("1-second buckets: %u before, %u while unwritable, %u after", count_between (times, 0, broken),
+                  count_between (times, broken + 1, mended), count_between (times, mended + 1, G_MAXINT64));
+  g_assert_cmpuint (count_between (times, 0, broken), >=, 2);
+  g_assert_cmpuint (count_between (times, broken + 1, mended), >=, 1);
+  g_assert_cmpuint (count_between (times, mended + 1, G_MAXINT64), >=, 1);
+
+  /* Said once, not once a tick. */
+  {
+    Daemon *d = &fx->daemons[fx->n_daemons - 1];
+    g_autofree char *log = read_log (d);
+    const char *p = log;
+    guint said = 0;
+
+    while ((p = strstr (p, "cannot be used")) != NULL)
+      {
+        said++;
+        p++;
+      }
+    g_assert_cmpuint (said, ==, 1);
+    g_assert_nonnull (strstr (log, "is written again"));
+  }
+
+  for (guint i = 0; i < fx->n_daemons; i++)
+    daemon_stop (&fx->daemons[i]);
+  if (locker.pid != 0)
+    pymemd_test_child_stop (&locker);
+  pymemd_test_child_stop (&child);
+  if (mounted)
+    {
+      const char *argv[] = { "umount", "-l", state, NULL };
+      run_or_fail (argv);
+    }
+}
+
+static void
+test_history_access (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *state = NULL;
+  g_autofree char *arg = NULL;
+  PymemdTestChild child = { 0 };
+  gint64 start = g_get_real_time ();
+
+  if (fx->skipped)
+    return;
+  if (setpriv_path == NULL || gdbus_path == NULL)
+    {
+      g_test_skip ("needs setpriv and gdbus to call as nobody");
+      return;
+    }
+  state = history_setup (fx, "", &config);
+  spawn_child (&child);
+  daemon_wait_ready (fx, daemon_spawn (fx, "--state-dir", state, "--config", config, NULL));
+  wait_samples (fx, child.pid, start, 2);
+
+  /* Root's process: nobody may not see its history (polkit denies), but
+   * the totals, and who ended, are everyone's. */
+  {
+    g_auto(PymemdTestRun) run = { 0 };
+
+    arg = g_strdup_printf ("%d", child.pid);
+    g_assert_false (gdbus_as_nobody_args (fx, &run, MANAGER_IFACE ".GetHistory", arg, "0", "0", "0", "1"));
+    g_assert_nonnull (strstr (run.err, "org.pymemd.Error.AccessDenied"));
+  }
+  {
+    g_auto(PymemdTestRun) run = { 0 };
+
+    g_assert_true (gdbus_as_nobody_args (fx, &run, MANAGER_IFACE ".GetHistory", "0", "0", "0", "0", "60"));
+  }
+  {
+    g_auto(PymemdTestRun) run = { 0 };
+
+    g_assert_false (gdbus_as_nobody_args (fx, &run, MANAGER_IFACE ".GetGrowth", arg, "0", "600", NULL, NULL));
+    g_assert_nonnull (strstr (run.err, "org.pymemd.Error.AccessDenied"));
+  }
+  {
+    g_auto(PymemdTestRun) run = { 0 };
+
+    g_assert_true (gdbus_as_nobody_args (fx, &run, MANAGER_IFACE ".GetEndedProcesses", "0", NULL, NULL, NULL,
+                                         NULL));
+  }
+
+  /* Bad arguments, each with its error. */
+  {
+    struct {
+      GVariant   *args;
+      const char *error;
+    } cases[] = {
+      { g_variant_new ("(utxxd)", 4194305u, (guint64) 0, (gint64) 0, (gint64) 0, 1.0), "NoSuchProcess" },
+      { g_variant_new ("(utxxd)", (guint32) child.pid, (guint64) 0, (gint64) 2000, (gint64) 1000, 1.0),
+        "InvalidArgs" },
+      { g_variant_new ("(utxxd)", (guint32) child.pid, (guint64) 0, (gint64) -1, (gint64) 0, 1.0), "InvalidArgs" },
+      { g_variant_new ("(utxxd)", (guint32) child.pid, (guint64) 0, (gint64) 0, (gint64) 0, 0.5), "InvalidArgs" },
+      { g_variant_new ("(utxxd)", (guint32) child.pid, (guint64) 0, (gint64) 0, (gint64) 0, NAN), "InvalidArgs" },
+      { g_variant_new ("(utxxd)", (guint32) child.pid, (guint64) 12345, (gint64) 0, (gint64) 0, 1.0),
+        "NoSuchProcess" },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+      {
+        g_autoptr(GVariant) reply = call_manager (fx, "GetHistory", cases[i].args, NULL, &error);
+        g_autofree char *name = g_strconcat ("org.pymemd.Error.", cases[i].error, NULL);
+
+        if (reply != NULL)
+          fail ("case %u: a reply, not %s", i, name);
+        assert_dbus_error (error, name);
+        g_clear_error (&error);
+      }
+  }
+  {
+    g_autoptr(GVariant) reply = call_manager (fx, "GetGrowth", g_variant_new ("(utd)", (guint32) child.pid,
+                                                                              (guint64) 0, 10.0), NULL, &error);
+    assert_dbus_error (error, "org.pymemd.Error.InvalidArgs");
+  }
+  pymemd_test_child_stop (&child);
+}
+
+static void
+on_growth (GDBusConnection *conn, const char *sender, const char *path, const char *iface, const char *signal,
+           GVariant *params, gpointer data)
+{
+  GArray *seen = data;
+  guint32 sub, pid;
+  guint64 start_time;
+  double rate, window;
+  const char *object;
+
+  g_variant_get (params, "(&ouutdd)", &object, &sub, &pid, &start_time, &rate, &window);
+  g_test_message ("GrowthSuspected: pid %u, %.0f bytes/h over %.0f s", pid, rate, window);
+  g_array_append_val (seen, pid);
+}
+
+static gboolean
+has_growth (gpointer data)
+{
+  return ((GArray *) data)->len > 0;
+}
+
+static void
+test_growth_suspected (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *state = NULL;
+  g_autoptr(GArray) seen = g_array_new (FALSE, FALSE, sizeof (guint32));
+  PymemdTestChild grower = { 0 }, still = { 0 };
+  gint64 deadline;
+  guint signal_id;
+
+  if (fx->skipped)
+    return;
+  /* 256 MiB per hour over a minute: measured every 15 s, once 30 s are seen;
+   * the one that does not grow stays well below. */
+  state = history_setup (fx, "growth-window-minutes=1\ngrowth-threshold-mib-per-hour=256\n", &config);
+  spawn_child (&grower);
+  spawn_child (&still);
+  daemon_wait_ready (fx, daemon_spawn (fx, "--state-dir", state, "--config", config, NULL));
+  wait_watched (fx, grower.pid);
+  signal_id = g_dbus_connection_signal_subscribe (fx->conn, BUS_NAME, MANAGER_IFACE, "GrowthSuspected",
+                                                  MANAGER_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE, on_growth, seen,
+                                                  NULL);
+  g_assert_cmpuint (subscribe (fx, fx->conn, no_options (), &error), >, 0);
+  g_assert_no_error (error);
+
+  /* 1 MiB a second: 3.5 GiB an hour. */
+  deadline = g_get_monotonic_time () + 90 * SECOND_US;
+  while (!has_growth (seen) && g_get_monotonic_time () < deadline)
+    {
+      g_autofree char *line = NULL;
+
+      pymemd_test_child_send (&grower, "1");
+      line = pymemd_test_child_read_line (&grower, &error);
+      g_assert_no_error (error);
+      run_for (1.0);
+    }
+  g_dbus_connection_signal_unsubscribe (fx->conn, signal_id);
+  if (!has_growth (seen))
+    fail ("no GrowthSuspected within 90 s of steady growth");
+  for (guint i = 0; i < seen->len; i++)
+    g_assert_cmpint (g_array_index (seen, guint32, i), ==, grower.pid);
+  {
+    g_autoptr(GVariant) reply = call_manager (fx, "GetGrowth", g_variant_new ("(utd)", (guint32) grower.pid,
+                                                                              (guint64) 0, 60.0), "(du)", &error);
+    double rate = 0;
+    guint32 samples = 0;
+
+    g_assert_no_error (error);
+    g_variant_get (reply, "(du)", &rate, &samples);
+    g_test_message ("GetGrowth: %.0f bytes/h on %u samples", rate, samples);
+    g_assert_cmpfloat (rate, >, 1024.0 * 1024 * 1024);
+    g_assert_cmpuint (samples, >=, 3);
+  }
+  pymemd_test_child_stop (&grower);
+  pymemd_test_child_stop (&still);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1790,5 +2494,17 @@ main (int argc, char **argv)
   g_test_add ("/service/reload", Fixture, NULL, fixture_setup, test_reload, fixture_teardown);
   g_test_add ("/service/sigterm", Fixture, NULL, fixture_setup, test_sigterm, fixture_teardown);
   g_test_add ("/service/replace", Fixture, NULL, fixture_setup, test_replace, fixture_teardown);
+  g_test_add ("/service/history/restart", Fixture, NULL, fixture_setup, test_history_restart, fixture_teardown);
+  g_test_add ("/service/history/kill-9", Fixture, NULL, fixture_setup, test_history_kill9, fixture_teardown);
+  g_test_add ("/service/history/corrupt", Fixture, NULL, fixture_setup, test_history_corrupt, fixture_teardown);
+  g_test_add ("/service/history/disk-full", Fixture, GINT_TO_POINTER (BREAK_FULL), fixture_setup,
+              test_history_unwritable, fixture_teardown);
+  g_test_add ("/service/history/read-only", Fixture, GINT_TO_POINTER (BREAK_READ_ONLY), fixture_setup,
+              test_history_unwritable, fixture_teardown);
+  g_test_add ("/service/history/locked", Fixture, GINT_TO_POINTER (BREAK_LOCKED), fixture_setup,
+              test_history_unwritable, fixture_teardown);
+  g_test_add ("/service/history/access", Fixture, NULL, fixture_setup, test_history_access, fixture_teardown);
+  g_test_add ("/service/history/growth-suspected", Fixture, NULL, fixture_setup, test_growth_suspected,
+              fixture_teardown);
   return g_test_run ();
 }
