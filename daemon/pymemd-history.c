@@ -86,16 +86,6 @@ static const char schema_sql[] =
   " max (uss), min (swap), sum (swap) / count (*), max (swap), count (*)" \
   " FROM samples WHERE process = ?1 AND t >= ?2 AND t < ?3 GROUP BY b ORDER BY b"
 
-#define MERGE_TIER(table) \
-  "INSERT INTO disk." table " SELECT ids.disk, bucket, count, pss_min, pss_sum, pss_max, uss_min, uss_sum," \
-  " uss_max, swap_min, swap_sum, swap_max FROM main." table " JOIN ids ON process = ids.mem WHERE true" \
-  " ON CONFLICT (bucket, process) DO UPDATE SET count = count + excluded.count," \
-  " pss_min = min (pss_min, excluded.pss_min), pss_sum = pss_sum + excluded.pss_sum," \
-  " pss_max = max (pss_max, excluded.pss_max), uss_min = min (uss_min, excluded.uss_min)," \
-  " uss_sum = uss_sum + excluded.uss_sum, uss_max = max (uss_max, excluded.uss_max)," \
-  " swap_min = min (swap_min, excluded.swap_min), swap_sum = swap_sum + excluded.swap_sum," \
-  " swap_max = max (swap_max, excluded.swap_max);"
-
 /* A writer waits this long for a lock another process holds, then gives
  * up on the tick: the daemon's own writes never wait on each other. */
 #define HISTORY_BUSY_TIMEOUT_MS 250
@@ -1236,27 +1226,62 @@ pymemd_history_list_heap_summaries (PymemdHistory *self,
 
 /* Everything of SELF goes into the store at PATH, on SELF's connection with
  * PATH attached: processes by identity, raw samples unless already there,
- * tier buckets added up with those already there. */
-static const char merge_sql[] =
+ * heap summaries. SELF's history is later than the file's: the file's
+ * tiers are complete before CF (its first minute not consolidated); from
+ * there on, minutes are consolidated again from the raw samples of both,
+ * and SELF's minute rows whose raw samples are gone (before MRAW) added. */
+static const char merge_start_sql[] =
   "BEGIN IMMEDIATE;"
   "INSERT INTO disk.processes (" PROCESS_COLUMNS ") SELECT " PROCESS_COLUMNS " FROM main.processes WHERE true"
   " ON CONFLICT (boot_id, pid, start_time) DO UPDATE SET uid = excluded.uid, exe = excluded.exe,"
   " cmdline = excluded.cmdline, first_seen = min (first_seen, excluded.first_seen),"
   " last_seen = max (last_seen, excluded.last_seen), ended = excluded.ended;"
   "CREATE TEMP TABLE ids AS SELECT m.id AS mem, d.id AS disk FROM main.processes m"
-  " JOIN disk.processes d USING (boot_id, pid, start_time);"
+  " JOIN disk.processes d USING (boot_id, pid, start_time);";
+
+static const char merge_rows_sql[] =
   "INSERT OR IGNORE INTO disk.samples SELECT ids.disk, t, rss, pss, uss, private_dirty, swap"
   " FROM main.samples JOIN ids ON process = ids.mem;"
   "INSERT OR IGNORE INTO disk.heap_summaries SELECT ids.disk, t, summary"
-  " FROM main.heap_summaries JOIN ids ON process = ids.mem;"
-  MERGE_TIER ("minutes")
-  MERGE_TIER ("hours")
+  " FROM main.heap_summaries JOIN ids ON process = ids.mem;";
+
+/* %1$ CF, %2$ MRAW, %3$ the end of SELF's consolidated minutes */
+static const char merge_tiers_sql[] =
+  "INSERT OR REPLACE INTO disk.minutes SELECT process, t - t %% 60000000 AS b, count (*),"
+  " min (pss), sum (pss), max (pss), min (uss), sum (uss), max (uss), min (swap), sum (swap), max (swap)"
+  " FROM disk.samples WHERE t >= %1$" G_GINT64_FORMAT " AND t < %3$" G_GINT64_FORMAT " GROUP BY b, process;"
+  "INSERT INTO disk.minutes SELECT ids.disk, bucket, count, pss_min, pss_sum, pss_max, uss_min, uss_sum,"
+  " uss_max, swap_min, swap_sum, swap_max FROM main.minutes JOIN ids ON process = ids.mem"
+  " WHERE bucket < %2$" G_GINT64_FORMAT
+  " ON CONFLICT (bucket, process) DO UPDATE SET count = count + excluded.count,"
+  " pss_min = min (pss_min, excluded.pss_min), pss_sum = pss_sum + excluded.pss_sum,"
+  " pss_max = max (pss_max, excluded.pss_max), uss_min = min (uss_min, excluded.uss_min),"
+  " uss_sum = uss_sum + excluded.uss_sum, uss_max = max (uss_max, excluded.uss_max),"
+  " swap_min = min (swap_min, excluded.swap_min), swap_sum = swap_sum + excluded.swap_sum,"
+  " swap_max = max (swap_max, excluded.swap_max);"
+  "INSERT OR REPLACE INTO disk.hours SELECT process, bucket - bucket %% 3600000000 AS b, sum (count),"
+  " min (pss_min), sum (pss_sum), max (pss_max), min (uss_min), sum (uss_sum), max (uss_max),"
+  " min (swap_min), sum (swap_sum), max (swap_max) FROM disk.minutes"
+  " WHERE bucket >= %1$" G_GINT64_FORMAT " - %1$" G_GINT64_FORMAT " %% 3600000000"
+  " AND bucket < %3$" G_GINT64_FORMAT " GROUP BY b, process;"
   "COMMIT;";
+
+static gboolean
+merge_step (PymemdHistory *self, const char *path, const char *sql, GError **error)
+{
+  int rc = sqlite3_exec (self->db, sql, NULL, NULL, NULL);
+
+  if (rc != SQLITE_OK)
+    return set_sqlite_error (path, self->db, rc, "saving the history kept in memory", error);
+  return TRUE;
+}
 
 gboolean
 pymemd_history_merge_into (PymemdHistory *self, const char *path, GError **error)
 {
   sqlite3_stmt *attach = NULL;
+  g_autofree char *tiers = NULL;
+  gint64 cf = 0, mraw = 0;
   gboolean ok;
   int rc;
 
@@ -1274,13 +1299,22 @@ pymemd_history_merge_into (PymemdHistory *self, const char *path, GError **error
     return set_sqlite_error (path, self->db, rc, "attaching", error);
   /* The file's lock may be held for a moment by another reader. */
   sqlite3_busy_timeout (self->db, HISTORY_BUSY_TIMEOUT_MS);
-  rc = sqlite3_exec (self->db, merge_sql, NULL, NULL, NULL);
-  ok = rc == SQLITE_OK;
-  if (!ok)
+  ok = merge_step (self, path, merge_start_sql, error) &&
+       query_int (self, "SELECT coalesce (max (bucket) + 60000000, 0) FROM disk.minutes", &cf, error);
+  if (ok)
     {
-      set_sqlite_error (path, self->db, rc, "saving the history kept in memory", error);
-      sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+      g_autofree char *sql = g_strdup_printf ("SELECT coalesce (min (t) - min (t) %% 60000000, %" G_GINT64_FORMAT
+                                              ") FROM main.samples", self->consolidated_until);
+
+      ok = query_int (self, sql, &mraw, error);
     }
+  if (ok)
+    {
+      tiers = g_strdup_printf (merge_tiers_sql, cf, mraw, MAX (self->consolidated_until, cf));
+      ok = merge_step (self, path, merge_rows_sql, error) && merge_step (self, path, tiers, error);
+    }
+  if (!ok)
+    sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
   sqlite3_exec (self->db, "DROP TABLE IF EXISTS temp.ids", NULL, NULL, NULL);
   sqlite3_exec (self->db, "DETACH DATABASE disk", NULL, NULL, NULL);
   return ok;

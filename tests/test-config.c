@@ -42,6 +42,7 @@ write_config (Fixture *f, const char *contents, gssize length)
 static void
 assert_defaults (PymemdConfig *config)
 {
+  PymemdHistorySettings history;
   PymemdScanBudget budget;
 
   g_assert_cmpfloat (pymemd_config_get_interval (config), ==, 2);
@@ -55,6 +56,14 @@ assert_defaults (PymemdConfig *config)
   g_assert_cmpfloat (pymemd_config_get_min_signal_interval (config), ==, 2);
   g_assert_cmpuint (pymemd_config_get_max_subscriptions_per_client (config), ==, 16);
   g_assert_cmpint (pymemd_config_get_attach (config), ==, PYMEMD_ATTACH_OWN);
+  pymemd_config_get_history (config, &history);
+  g_assert_cmpint (history.raw_keep_us, ==, G_GINT64_CONSTANT (60) * 60000000);
+  g_assert_cmpint (history.minute_keep_us, ==, G_GINT64_CONSTANT (14) * 86400000000);
+  g_assert_cmpint (history.hour_keep_us, ==, G_GINT64_CONSTANT (400) * 86400000000);
+  g_assert_cmpuint (history.max_bytes, ==, 256 * MIB);
+  g_assert_cmpfloat (history.growth_threshold, ==, 16.0 * MIB);
+  g_assert_cmpint (history.growth_window_us, ==, G_GINT64_CONSTANT (30) * 60000000);
+  g_assert_cmpfloat (history.retry_seconds, ==, 30);
 }
 
 static gboolean
@@ -136,6 +145,7 @@ test_every_key (void)
   g_autofree char *path = pymemd_test_data_path ("config/full.conf");
   g_autoptr(GError) error = NULL;
   g_autoptr(PymemdConfig) config = pymemd_config_load (path, FALSE, &error);
+  PymemdHistorySettings history;
   PymemdScanBudget budget;
 
   g_assert_no_error (error);
@@ -150,6 +160,14 @@ test_every_key (void)
   g_assert_cmpfloat (pymemd_config_get_min_signal_interval (config), ==, 0.25);
   g_assert_cmpuint (pymemd_config_get_max_subscriptions_per_client (config), ==, 64);
   g_assert_cmpint (pymemd_config_get_attach (config), ==, PYMEMD_ATTACH_ADMIN);
+  pymemd_config_get_history (config, &history);
+  g_assert_cmpint (history.raw_keep_us, ==, G_GINT64_CONSTANT (120) * 60000000);
+  g_assert_cmpint (history.minute_keep_us, ==, G_GINT64_CONSTANT (30) * 86400000000);
+  g_assert_cmpint (history.hour_keep_us, ==, G_GINT64_CONSTANT (730) * 86400000000);
+  g_assert_cmpuint (history.max_bytes, ==, 64 * MIB);
+  g_assert_cmpfloat (history.growth_threshold, ==, 2.5 * MIB);
+  g_assert_cmpint (history.growth_window_us, ==, G_GINT64_CONSTANT (90) * 60000000);
+  g_assert_cmpfloat (history.retry_seconds, ==, 5);
   g_assert_cmpstr (pymemd_config_get_path (config), ==, path);
 }
 
@@ -220,6 +238,13 @@ static const struct {
   { "signals", "min-change-bytes", NULL, "1099511627777" },
   { "signals", "min-interval", NULL, "86400.5" },
   { "signals", "max-subscriptions-per-client", "0", "1025" },
+  { "history", "raw-retention-minutes", "9", "10081" },
+  { "history", "minute-retention-days", "0", "367" },
+  { "history", "hour-retention-days", "0", "3661" },
+  { "history", "max-size-mib", "0", "1048577" },
+  { "history", "growth-threshold-mib-per-hour", NULL, "1048576.5" },
+  { "history", "growth-window-minutes", "0", "10081" },
+  { "history", "retry-seconds", "0.5", "3601" },
 };
 
 static void

@@ -494,6 +494,197 @@ test_ended (Fixture *f, gconstpointer data)
   g_assert_cmpuint (ROW (totals, 0)->pss_avg, ==, 9000);
 }
 
+
+/* A store closed in the middle of a minute (a restart, or kill -9 after a
+ * commit) consolidates that minute once it is open again. */
+static void
+test_consolidate_after_reopen (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) minutes = NULL;
+
+  for (guint i = 0; i < 3; i++)
+    add_one (f, BASE_US + i * 10 * SECOND_US, 42, 7, 1000 + i);
+  g_clear_object (&f->history);
+  f->history = pymemd_history_open (f->path, &error);
+  g_assert_no_error (error);
+  for (guint i = 3; i < 6; i++)
+    add_one (f, BASE_US + i * 10 * SECOND_US, 42, 7, 1000 + i);
+  add_one (f, BASE_US + MINUTE_US, 42, 7, 5000);
+  add_one (f, BASE_US + 2 * MINUTE_US, 42, 7, 5000);
+
+  /* Both minutes are rows of the tier now: the raw samples can go. */
+  g_assert_true (pymemd_history_enforce_retention (f->history, BASE_US + 3 * HOUR_US, 1, 24 * HOUR_US,
+                                                   24 * HOUR_US, 0, &error));
+  g_assert_no_error (error);
+  minutes = query (f, 42, 7, BASE_US, BASE_US + 2 * MINUTE_US, MINUTE_US);
+  g_assert_cmpuint (minutes->len, ==, 2);
+  g_assert_cmpuint (ROW (minutes, 0)->count, ==, 6);
+  g_assert_cmpuint (ROW (minutes, 0)->pss_min, ==, 1000);
+  g_assert_cmpuint (ROW (minutes, 0)->pss_max, ==, 1005);
+  g_assert_cmpuint (ROW (minutes, 1)->count, ==, 1);
+}
+
+static void
+test_latest_and_record (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  PymemdHistoryProcess record = { 0 };
+  PymemdHistoryPoint first = point (300, 1111, 5000), second = point (300, 2222, 9000);
+  guint64 start_time = 0;
+
+  g_assert_true (pymemd_history_add_tick (f->history, BOOT, BASE_US, &first, 1, &error));
+  g_assert_true (pymemd_history_add_tick (f->history, BOOT, BASE_US + SECOND_US, &second, 1, &error));
+  g_assert_no_error (error);
+  /* The living one of a reused pid. */
+  g_assert_true (pymemd_history_find_latest (f->history, BOOT, 300, &start_time, &error));
+  g_assert_cmpuint (start_time, ==, 2222);
+  g_assert_false (pymemd_history_find_latest (f->history, BOOT, 301, &start_time, &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS);
+  g_clear_error (&error);
+  g_assert_false (pymemd_history_find_latest (f->history, "another-boot", 300, &start_time, &error));
+  g_clear_error (&error);
+
+  g_assert_true (pymemd_history_get_process (f->history, BOOT, 300, 1111, &record, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (record.ended, ==, BASE_US + SECOND_US);
+  g_assert_cmpstr (record.cmdline, ==, "python3 app.py");
+  pymemd_history_process_clear (&record);
+  g_assert_false (pymemd_history_get_process (f->history, BOOT, 300, 3333, &record, &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS);
+}
+
+static void
+test_growth_all (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) all = NULL;
+  gint64 now = BASE_US + HOUR_US;
+
+  /* 42 grows 1000 bytes a second all hour, 43 is flat, 44 started 5
+   * minutes ago (its start-up is not a leak), 45 ended. */
+  for (gint64 t = BASE_US + 2 * SECOND_US; t <= now; t += 2 * SECOND_US)
+    {
+      guint64 seconds = (guint64) ((t - BASE_US) / SECOND_US);
+      PymemdHistoryPoint p[4];
+      guint n = 0;
+
+      p[n++] = point (42, 7, 50000000 + seconds * 1000);
+      p[n++] = point (43, 7, 50000000);
+      if (t > now - 5 * MINUTE_US)
+        p[n++] = point (44, 7, 1000000 + seconds * 100000);
+      if (t < BASE_US + 10 * MINUTE_US)
+        p[n++] = point (45, 7, 1);
+      g_assert_true (pymemd_history_add_tick (f->history, BOOT, t, p, n, &error));
+      g_assert_no_error (error);
+    }
+  all = pymemd_history_growth_all (f->history, 30 * MINUTE_US, now, FALSE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (all->len, ==, 2);
+  for (guint i = 0; i < all->len; i++)
+    {
+      PymemdHistoryGrowth *g = &g_array_index (all, PymemdHistoryGrowth, i);
+
+      g_assert_cmpuint (g->start_time, ==, 7);
+      g_assert_cmpuint (g->samples, ==, 900);
+      if (g->pid == 42)
+        g_assert_cmpfloat_with_epsilon (g->bytes_per_hour, 3600000, 36000);
+      else
+        {
+          g_assert_cmpint (g->pid, ==, 43);
+          g_assert_cmpfloat (g->bytes_per_hour, ==, 0);
+        }
+    }
+  /* From the minute tier, the same slope. */
+  g_clear_pointer (&all, g_array_unref);
+  all = pymemd_history_growth_all (f->history, 30 * MINUTE_US, now, TRUE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (all->len, ==, 2);
+  for (guint i = 0; i < all->len; i++)
+    if (g_array_index (all, PymemdHistoryGrowth, i).pid == 42)
+      g_assert_cmpfloat_with_epsilon (g_array_index (all, PymemdHistoryGrowth, i).bytes_per_hour, 3600000, 36000);
+}
+
+static void
+test_heap_summaries (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) summaries = NULL;
+
+  add_one (f, BASE_US, 42, 7, 1000);
+  g_assert_true (pymemd_history_add_heap_summary (f->history, BOOT, 42, 7, BASE_US, "{\"objects\":1}", &error));
+  g_assert_true (pymemd_history_add_heap_summary (f->history, BOOT, 42, 7, BASE_US + HOUR_US, "{\"objects\":2}",
+                                                  &error));
+  g_assert_no_error (error);
+  g_assert_false (pymemd_history_add_heap_summary (f->history, BOOT, 43, 7, BASE_US, "{}", &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS);
+  g_clear_error (&error);
+
+  summaries = pymemd_history_list_heap_summaries (f->history, BOOT, 42, 7, 0, G_MAXINT64, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (summaries->len, ==, 2);
+  g_assert_cmpint (((PymemdHistoryHeapSummary *) summaries->pdata[1])->t, ==, BASE_US + HOUR_US);
+  g_assert_cmpstr (((PymemdHistoryHeapSummary *) summaries->pdata[1])->summary, ==, "{\"objects\":2}");
+
+  /* They go with the hour tier's retention. */
+  g_assert_true (pymemd_history_enforce_retention (f->history, BASE_US + 2 * HOUR_US, HOUR_US, HOUR_US,
+                                                   90 * MINUTE_US, 0, &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&summaries, g_ptr_array_unref);
+  summaries = pymemd_history_list_heap_summaries (f->history, BOOT, 42, 7, 0, G_MAXINT64, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (summaries->len, ==, 1);
+}
+
+/* History kept in memory while the file could not be written goes into
+ * the file: samples, tiers added up, processes by identity. */
+static void
+test_memory_merge (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PymemdHistory) memory = pymemd_history_open_in_memory ("test", &error);
+  g_autoptr(GArray) raw = NULL;
+  g_autoptr(GArray) minutes = NULL;
+
+  g_assert_no_error (error);
+  g_assert_true (pymemd_history_is_in_memory (memory));
+  g_assert_false (pymemd_history_is_in_memory (f->history));
+  /* The first half of a minute in the file, the rest and the next minute in memory. */
+  for (guint i = 0; i < 3; i++)
+    add_one (f, BASE_US + i * 10 * SECOND_US, 42, 7, 1000 + i);
+  g_clear_object (&f->history);
+  for (guint i = 3; i < 9; i++)
+    {
+      PymemdHistoryPoint p = point (42, 7, 1000 + i);
+
+      g_assert_true (pymemd_history_add_tick (memory, BOOT, BASE_US + i * 10 * SECOND_US, &p, 1, &error));
+      g_assert_no_error (error);
+    }
+  g_assert_cmpuint (pymemd_history_get_bytes (memory), >, 0);
+  g_assert_true (pymemd_history_merge_into (memory, f->path, &error));
+  g_assert_no_error (error);
+  /* Merging again changes nothing: samples are not doubled. */
+  f->history = pymemd_history_open (f->path, &error);
+  g_assert_no_error (error);
+  raw = query (f, 42, 7, BASE_US, BASE_US + HOUR_US, SECOND_US);
+  g_assert_cmpuint (raw->len, ==, 9);
+  minutes = query (f, 42, 7, BASE_US, BASE_US + HOUR_US, MINUTE_US);
+  g_assert_cmpuint (minutes->len, ==, 2);
+  g_assert_cmpuint (ROW (minutes, 0)->count, ==, 6);
+  g_assert_cmpuint (ROW (minutes, 0)->pss_min, ==, 1000);
+  g_assert_cmpuint (ROW (minutes, 0)->pss_max, ==, 1005);
+  g_assert_cmpuint (ROW (minutes, 1)->count, ==, 3);
+
+  /* A file that is not a store is refused, not overwritten. */
+  {
+    g_autofree char *junk = g_build_filename (f->dir, "junk", NULL);
+
+    g_assert_true (g_file_set_contents (junk, "not a database, not at all, no", -1, NULL));
+    g_assert_false (pymemd_history_merge_into (memory, junk, &error));
+    g_assert_nonnull (error);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -512,6 +703,11 @@ main (int argc, char **argv)
   ADD ("/history/growth-linear", test_growth_linear);
   ADD ("/history/growth-outliers", test_growth_outliers);
   ADD ("/history/ended", test_ended);
+  ADD ("/history/consolidate-after-reopen", test_consolidate_after_reopen);
+  ADD ("/history/latest-and-record", test_latest_and_record);
+  ADD ("/history/growth-all", test_growth_all);
+  ADD ("/history/heap-summaries", test_heap_summaries);
+  ADD ("/history/memory-merge", test_memory_merge);
 #undef ADD
   return g_test_run ();
 }
