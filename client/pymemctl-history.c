@@ -145,7 +145,7 @@ print_table (const History *history, gint64 from, gint64 to)
     {
       const char *cells[G_N_ELEMENTS (headers)] = { NULL };
       g_autofree char *time = NULL, *count = NULL;
-      g_autofree char *sizes[G_N_ELEMENTS (shown)] = { NULL };
+      g_autoptr(GPtrArray) sizes = g_ptr_array_new_with_free_func (g_free);
       Span span;
 
       if (!history_merge (history, from + (to - from) * (gint64) r / (gint64) rows,
@@ -154,7 +154,10 @@ print_table (const History *history, gint64 from, gint64 to)
       cells[0] = time = format_time (span.time, long_range);
       cells[1] = count = g_strdup_printf ("%" G_GUINT64_FORMAT, span.count);
       for (guint i = 0; i < G_N_ELEMENTS (shown); i++)
-        cells[2 + i] = sizes[i] = pymemctl_format_size (span.value[shown[i]]);
+        {
+          cells[2 + i] = pymemctl_format_size (span.value[shown[i]]);
+          g_ptr_array_add (sizes, (gpointer) cells[2 + i]);
+        }
       pymemctl_table_add_rowv (table, cells);
     }
   pymemctl_table_print (table, stdout);

@@ -1,0 +1,890 @@
+/* Runs pymemctl (PYMEMCTL_BIN) against the real pymemd on a private bus with real Python processes: its JSON agrees with the daemon's replies, watch prints growth, history survives a restart, and every error gives its message and exit code. */
+#include "config.h"
+
+#include <pwd.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+#include "testutil.h"
+
+#define BUS_NAME      "org.pymemd.Monitor1"
+#define MANAGER_PATH  "/org/pymemd/Monitor1"
+#define MANAGER_IFACE "org.pymemd.Monitor1"
+#define INTERVAL      "0.5"
+
+/* An interpreter with 8 MiB of its own; each line N on its stdin makes it
+ * take N MiB more and print "grown". Ends at EOF. */
+static const char child_code[] =
+  "import sys\n"
+  "held = [bytearray(8 << 20)]\n"
+  "held[0][::4096] = b'x' * 2048\n"
+  "print('ready', flush=True)\n"
+  "for line in sys.stdin:\n"
+  "    n = int(line) << 20\n"
+  "    held.append(bytearray(n))\n"
+  "    held[-1][::4096] = b'x' * (n >> 12)\n"
+  "    print('grown', flush=True)\n";
+
+typedef struct {
+  PymemdTestService service;
+  PymemdTestChild   child;
+} Fixture;
+
+static void
+fixture_setup (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  memset (fx, 0, sizeof *fx);
+  if (g_getenv ("PYMEMCTL_BIN") == NULL)
+    {
+      g_test_skip ("PYMEMCTL_BIN is not set");
+      return;
+    }
+  if (!pymemd_test_service_start (&fx->service, INTERVAL))
+    return;
+  /* nobody must reach the bus socket in it. */
+  g_assert_cmpint (chmod (fx->service.tmp, 0755), ==, 0);
+  g_assert_true (pymemd_test_child_spawn_python (&fx->child, child_code, NULL, &error));
+  g_assert_no_error (error);
+  pymemd_test_service_wait_pid (&fx->service, fx->child.pid);
+}
+
+static void
+fixture_teardown (Fixture *fx, gconstpointer data)
+{
+  pymemd_test_child_stop (&fx->child);
+  pymemd_test_service_stop (&fx->service);
+}
+
+static gboolean
+skipped (Fixture *fx)
+{
+  return fx->service.address == NULL;
+}
+
+/* ---- running pymemctl ---- */
+
+static const char *
+setpriv (void)
+{
+  static char *path = NULL;
+
+  if (path == NULL)
+    path = g_find_program_in_path ("setpriv");
+  return path;
+}
+
+/* The command line: [setpriv as nobody] [valgrind] pymemctl ARGS. */
+static GPtrArray *
+cli_argv (gboolean as_nobody, const char *const *args)
+{
+  GPtrArray *argv = g_ptr_array_new ();
+
+  if (as_nobody)
+    {
+      g_ptr_array_add (argv, (gpointer) setpriv ());
+      g_ptr_array_add (argv, (gpointer) "--reuid=nobody");
+      g_ptr_array_add (argv, (gpointer) "--regid=nogroup");
+      g_ptr_array_add (argv, (gpointer) "--clear-groups");
+    }
+  if (g_strcmp0 (g_getenv ("PYMEMD_VALGRIND"), "1") == 0)
+    {
+      g_ptr_array_add (argv, (gpointer) "valgrind");
+      g_ptr_array_add (argv, (gpointer) "-q");
+      g_ptr_array_add (argv, (gpointer) "--leak-check=full");
+      g_ptr_array_add (argv, (gpointer) "--errors-for-leak-kinds=definite");
+      g_ptr_array_add (argv, (gpointer) "--show-leak-kinds=definite");
+      g_ptr_array_add (argv, (gpointer) "--error-exitcode=9");
+    }
+  g_ptr_array_add (argv, (gpointer) g_getenv ("PYMEMCTL_BIN"));
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  return argv;
+}
+
+static char **
+cli_environ (void)
+{
+  char **envp = g_get_environ ();
+
+  envp = g_environ_setenv (envp, "LC_ALL", "C.UTF-8", TRUE);
+  envp = g_environ_unsetenv (envp, "LANGUAGE");
+  envp = g_environ_setenv (envp, "G_DEBUG", "fatal-criticals", TRUE);
+  return envp;
+}
+
+/* Runs pymemctl with ARGS (NULL-terminated) to its end; returns its exit
+ * code (-1 when it did not exit normally). */
+static int
+run_cli_envp (PymemdTestRun *run, gboolean as_nobody, char **envp, const char *const *args)
+{
+  g_autoptr(GPtrArray) argv = cli_argv (as_nobody, args);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = g_strjoinv (" ", (char **) args);
+
+  g_assert_true (g_spawn_sync ("/", (char **) argv->pdata, envp, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                               &run->out, &run->err, &run->status, &error));
+  g_assert_no_error (error);
+  g_test_message ("pymemctl %s%s -> status 0x%x\n%.500s%s", line,
+                  as_nobody ? " (as nobody)" : "", run->status, run->out, run->err);
+  return WIFEXITED (run->status) ? WEXITSTATUS (run->status) : -1;
+}
+
+static int
+run_cli (PymemdTestRun *run, gboolean as_nobody, const char *const *args)
+{
+  g_auto(GStrv) envp = cli_environ ();
+
+  return run_cli_envp (run, as_nobody, envp, args);
+}
+
+/* pymemctl --address ADDRESS ARGS… on the fixture's bus. */
+#define CLI(fx, run, ...) \
+  run_cli ((run), FALSE, (const char *const[]){ "--address", (fx)->service.address, __VA_ARGS__, NULL })
+#define CLI_AS_NOBODY(fx, run, ...) \
+  run_cli ((run), TRUE, (const char *const[]){ "--address", (fx)->service.address, __VA_ARGS__, NULL })
+
+static JsonNode *
+parse_json (const char *text)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+
+  json_parser_load_from_data (parser, text, -1, &error);
+  g_assert_no_error (error);
+  return json_node_ref (json_parser_get_root (parser));
+}
+
+/* ---- the daemon's own replies ---- */
+
+static GVariant *
+call_manager (Fixture *fx, const char *method, GVariant *args, const char *reply_type,
+              GError **error)
+{
+  return g_dbus_connection_call_sync (fx->service.conn, BUS_NAME, MANAGER_PATH, MANAGER_IFACE,
+                                      method, args, G_VARIANT_TYPE (reply_type),
+                                      G_DBUS_CALL_FLAGS_NONE, 10000, NULL, error);
+}
+
+static GVariant *
+daemon_entry (Fixture *fx, GPid pid)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = call_manager (fx, "GetProcesses", NULL, "(aa{sv})", &error);
+  g_autoptr(GVariant) list = NULL;
+
+  g_assert_no_error (error);
+  list = g_variant_get_child_value (reply, 0);
+  for (gsize i = 0; i < g_variant_n_children (list); i++)
+    {
+      g_autoptr(GVariant) entry = g_variant_get_child_value (list, i);
+      guint32 p = 0;
+
+      if (g_variant_lookup (entry, "pid", "u", &p) && p == (guint32) pid)
+        return g_steal_pointer (&entry);
+    }
+  g_assert_not_reached ();
+}
+
+static GVariant *
+get_details (Fixture *fx, GPid pid)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = call_manager (fx, "GetProcessDetails",
+                                            g_variant_new ("(u)", (guint32) pid), "(a{sv})",
+                                            &error);
+
+  g_assert_no_error (error);
+  return g_variant_get_child_value (reply, 0);
+}
+
+/* GetProcessDetails once the detail and the exact passes have reached PID
+ * (Rescan asks for them now rather than at the next detail interval), so
+ * that no key comes or goes between two calls. */
+static GVariant *
+daemon_details (Fixture *fx, GPid pid)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      g_autoptr(GVariant) rescan = call_manager (fx, "Rescan", NULL, "()", NULL);
+      g_autoptr(GVariant) details = get_details (fx, pid);
+
+      if (g_variant_lookup (details, "categories", "@a{sa{st}}", NULL) &&
+          (g_variant_lookup (details, "exact", "@a{st}", NULL) ||
+           g_variant_lookup (details, "exact_error", "&s", NULL)))
+        return g_steal_pointer (&details);
+      if (g_get_monotonic_time () > deadline)
+        g_error ("the detail pass did not reach pid %d within 30 s", pid);
+      g_usleep (200000);
+    }
+}
+
+/* OBJECT's JSON has the keys of the daemon's replies BEFORE and AFTER the
+ * pymemctl call: every key both have, and none that neither has (a
+ * sample from a full pass and one from smaps_rollup have different
+ * figures, so a key may come or go in between). */
+static void
+assert_same_keys (JsonObject *object, GVariant *before, GVariant *after)
+{
+  g_autoptr(GList) members = json_object_get_members (object);
+  GVariantIter iter;
+  const char *key;
+
+  for (GList *l = members; l != NULL; l = l->next)
+    if (!g_variant_lookup (before, l->data, "*", NULL) &&
+        !g_variant_lookup (after, l->data, "*", NULL))
+      g_error ("%s is in pymemctl's JSON, not in the daemon's replies", (char *) l->data);
+  g_variant_iter_init (&iter, before);
+  while (g_variant_iter_next (&iter, "{&s*}", &key, NULL))
+    if (g_variant_lookup (after, key, "*", NULL) && !json_object_has_member (object, key))
+      g_error ("%s is in the daemon's replies, not in pymemctl's JSON", key);
+}
+
+/* A figure the daemon measured again between two calls: within 5 % or
+ * 256 KiB. */
+static void
+assert_close (const char *what, gint64 cli, guint64 daemon)
+{
+  guint64 a = (guint64) cli;
+  guint64 diff = a > daemon ? a - daemon : daemon - a;
+
+  if (diff > MAX (MAX (a, daemon) / 20, 256 * 1024))
+    g_error ("%s: %" G_GUINT64_FORMAT " from pymemctl, %" G_GUINT64_FORMAT " from the daemon",
+             what, a, daemon);
+}
+
+static void
+assert_same_identity (JsonObject *object, GVariant *dict)
+{
+  const char *cmdline = NULL, *name = NULL;
+  guint32 pid = 0, uid = 0;
+  guint64 start_time = 0;
+
+  g_assert_true (g_variant_lookup (dict, "pid", "u", &pid));
+  g_assert_true (g_variant_lookup (dict, "uid", "u", &uid));
+  g_assert_true (g_variant_lookup (dict, "start_time", "t", &start_time));
+  g_assert_true (g_variant_lookup (dict, "cmdline", "&s", &cmdline));
+  g_assert_true (g_variant_lookup (dict, "name", "&s", &name));
+  g_assert_cmpint (json_object_get_int_member (object, "pid"), ==, pid);
+  g_assert_cmpint (json_object_get_int_member (object, "uid"), ==, uid);
+  g_assert_cmpint (json_object_get_int_member (object, "start_time"), ==, (gint64) start_time);
+  g_assert_cmpstr (json_object_get_string_member (object, "cmdline"), ==, cmdline);
+  g_assert_cmpstr (json_object_get_string_member (object, "name"), ==, name);
+}
+
+static const char *const figures[] = { "rss", "pss", "uss", "private_dirty", "swap", NULL };
+
+static void
+assert_figures_close (JsonObject *object, GVariant *dict)
+{
+  for (guint i = 0; figures[i] != NULL; i++)
+    {
+      guint64 value = 0;
+
+      g_assert_true (g_variant_lookup (dict, figures[i], "t", &value));
+      assert_close (figures[i], json_object_get_int_member (object, figures[i]), value);
+    }
+}
+
+/* Output for people: every one of NEEDLES (NULL-terminated), and no
+ * escape sequences (stdout is a pipe). */
+static void
+assert_human_output (const char *text, const char *const *needles)
+{
+  for (guint i = 0; needles[i] != NULL; i++)
+    if (strstr (text, needles[i]) == NULL)
+      g_error ("“%s” is not in the output:\n%s", needles[i], text);
+  g_assert_null (strchr (text, '\033'));
+}
+
+/* ---- list ---- */
+
+/* Whether a line of TEXT starts with PID (after the right-aligning spaces). */
+static gboolean
+table_has_row (const char *text, GPid pid)
+{
+  g_auto(GStrv) lines = g_strsplit (text, "\n", -1);
+  g_autofree char *prefix = g_strdup_printf ("%d ", pid);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (g_str_has_prefix (g_strchug (lines[i]), prefix))
+      return TRUE;
+  return FALSE;
+}
+
+static void
+test_list (Fixture *fx, gconstpointer data)
+{
+  g_auto(PymemdTestRun) run = { 0 };
+  g_auto(PymemdTestRun) text = { 0 };
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GVariant) entry = NULL;
+  g_autoptr(GVariant) entry_after = NULL;
+  JsonArray *processes;
+  JsonObject *mine = NULL;
+
+  if (skipped (fx))
+    return;
+  entry = daemon_entry (fx, fx->child.pid);
+  g_assert_cmpint (CLI (fx, &run, "list", "--json"), ==, 0);
+  g_assert_cmpstr (run.err, ==, "");
+  entry_after = daemon_entry (fx, fx->child.pid);
+  root = parse_json (run.out);
+  processes = json_object_get_array_member (json_node_get_object (root), "processes");
+  for (guint i = 0; i < json_array_get_length (processes); i++)
+    {
+      JsonObject *object = json_array_get_object_element (processes, i);
+      if (json_object_get_int_member (object, "pid") == fx->child.pid)
+        mine = object;
+    }
+  g_assert_nonnull (mine);
+  assert_same_keys (mine, entry, entry_after);
+  assert_same_identity (mine, entry);
+  assert_figures_close (mine, entry);
+  g_assert_false (json_object_get_boolean_member (mine, "restricted"));
+
+  /* The global --json before the command is the same. */
+  {
+    g_auto(PymemdTestRun) before = { 0 };
+    g_assert_cmpint (CLI (fx, &before, "--json", "list"), ==, 0);
+    g_assert_true (g_str_has_prefix (before.out, "{"));
+  }
+
+  /* For people: a table with the process, no escape sequences on a pipe. */
+  g_assert_cmpint (CLI (fx, &text, "list"), ==, 0);
+  g_assert_true (table_has_row (text.out, fx->child.pid));
+  assert_human_output (text.out, (const char *const[]){ "PID", "PSS", "COMMAND", "MiB", NULL });
+}
+
+/* ---- show ---- */
+
+static void
+test_show (Fixture *fx, gconstpointer data)
+{
+  g_auto(PymemdTestRun) run = { 0 };
+  g_auto(PymemdTestRun) text = { 0 };
+  g_autofree char *pid = g_strdup_printf ("%d", fx->child.pid);
+  g_autoptr(GVariant) details = NULL;
+  g_autoptr(GVariant) details_after = NULL;
+  g_autoptr(GVariant) categories = NULL;
+  g_autoptr(GVariant) mappings = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  JsonObject *object, *json_categories;
+  JsonArray *json_mappings;
+  GVariantIter iter;
+  const char *name;
+
+  if (skipped (fx))
+    return;
+  details = daemon_details (fx, fx->child.pid);
+  g_assert_cmpint (CLI (fx, &run, "show", pid, "--json"), ==, 0);
+  details_after = get_details (fx, fx->child.pid);
+  g_assert_cmpstr (run.err, ==, "");
+  root = parse_json (run.out);
+  object = json_node_get_object (root);
+  assert_same_keys (object, details, details_after);
+  assert_same_identity (object, details);
+  assert_figures_close (object, details);
+
+  /* Every category with the same figures' names and mapping counts. */
+  categories = g_variant_lookup_value (details, "categories", G_VARIANT_TYPE ("a{sa{st}}"));
+  json_categories = json_object_get_object_member (object, "categories");
+  g_assert_cmpuint (json_object_get_size (json_categories), ==, g_variant_n_children (categories));
+  g_variant_iter_init (&iter, categories);
+  {
+    GVariant *one;
+    while (g_variant_iter_next (&iter, "{&s@a{st}}", &name, &one))
+      {
+        JsonObject *json_one = json_object_get_object_member (json_categories, name);
+        guint64 count = 0;
+
+        g_assert_nonnull (json_one);
+        assert_same_keys (json_one, one, one);
+        g_assert_true (g_variant_lookup (one, "mappings", "t", &count));
+        g_assert_cmpint (json_object_get_int_member (json_one, "mappings"), ==, (gint64) count);
+        g_variant_unref (one);
+      }
+  }
+  /* The mappings as objects: path, hexadecimal start and end, figures. */
+  mappings = g_variant_lookup_value (details, "mappings", G_VARIANT_TYPE ("a(stta{st})"));
+  json_mappings = json_object_get_array_member (object, "mappings");
+  g_assert_nonnull (mappings);
+  g_assert_cmpuint (json_array_get_length (json_mappings), ==, g_variant_n_children (mappings));
+  for (guint i = 0; i < json_array_get_length (json_mappings); i++)
+    {
+      JsonObject *mapping = json_array_get_object_element (json_mappings, i);
+
+      g_assert_true (g_str_has_prefix (json_object_get_string_member (mapping, "start"), "0x"));
+      g_assert_true (g_str_has_prefix (json_object_get_string_member (mapping, "end"), "0x"));
+      g_assert_nonnull (json_object_get_string_member (mapping, "path"));
+      g_assert_true (json_object_has_member (mapping, "pss"));
+    }
+
+  g_assert_cmpint (CLI (fx, &text, "show", pid), ==, 0);
+  assert_human_output (text.out,
+                       (const char *const[]){ "Memory by category", "CATEGORY", "interpreter",
+                                              "Exact figures", "Largest mappings", NULL });
+}
+
+/* ---- status ---- */
+
+static void
+test_status (Fixture *fx, gconstpointer data)
+{
+  g_auto(PymemdTestRun) run = { 0 };
+  g_auto(PymemdTestRun) text = { 0 };
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) version = NULL;
+  JsonObject *object;
+  const char *state;
+
+  if (skipped (fx))
+    return;
+  version = g_dbus_connection_call_sync (fx->service.conn, BUS_NAME, MANAGER_PATH,
+                                         "org.freedesktop.DBus.Properties", "Get",
+                                         g_variant_new ("(ss)", MANAGER_IFACE, "Version"),
+                                         G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE, 10000,
+                                         NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (CLI (fx, &run, "status", "--json"), ==, 0);
+  root = parse_json (run.out);
+  object = json_node_get_object (root);
+  {
+    g_autoptr(GVariant) inner = NULL;
+    g_variant_get (version, "(v)", &inner);
+    g_assert_cmpstr (json_object_get_string_member (object, "version"), ==,
+                     g_variant_get_string (inner, NULL));
+  }
+  g_assert_cmpint (json_object_get_int_member (object, "process_count"), >=, 1);
+  g_assert_cmpfloat (json_object_get_double_member (object, "interval"), ==, 0.5);
+  state = json_object_get_string_member (json_object_get_object_member (object, "history"),
+                                         "state");
+  g_assert_true (g_strv_contains ((const char *const[]){ "ok", "degraded", "disabled", NULL },
+                                  state));
+  g_assert_true (json_object_has_member (object, "exact_available"));
+
+  g_assert_cmpint (CLI (fx, &text, "status"), ==, 0);
+  assert_human_output (text.out, (const char *const[]){ "Version:", "History:", NULL });
+}
+
+/* ---- watch ---- */
+
+static gboolean
+is_line_about (const char *line, GPid pid)
+{
+  g_autoptr(JsonNode) root = parse_json (line);
+
+  return json_object_get_int_member (json_node_get_object (root), "pid") == pid;
+}
+
+static void
+test_watch (Fixture *fx, gconstpointer data)
+{
+  const char *const args[] = { "--address", fx->service.address, "watch", "--json", NULL };
+  g_autoptr(GPtrArray) argv = NULL;
+  g_auto(GStrv) envp = cli_environ ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *line = NULL;
+  JsonObject *object;
+  PymemdTestChild watch;
+  GPid pid;
+  int out_fd, status;
+
+  if (skipped (fx))
+    return;
+  argv = cli_argv (FALSE, args);
+  g_assert_true (g_spawn_async_with_pipes (NULL, (char **) argv->pdata, envp,
+                                           G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH, NULL,
+                                           NULL, &pid, NULL, &out_fd, NULL, &error));
+  g_assert_no_error (error);
+
+  /* pymemctl says nothing when it has subscribed: grow the child until a
+   * line about it comes (each growth passes the 1 MiB threshold); lines
+   * about other interpreters on the host are passed over. */
+  watch.pid = pid;
+  watch.stdin_fd = -1;
+  watch.stdout_fd = out_fd;
+  for (guint attempt = 0; attempt < 3 && line == NULL; attempt++)
+    {
+      g_autofree char *grown = NULL;
+      char *next;
+
+      pymemd_test_child_send (&fx->child, "4");
+      grown = pymemd_test_child_read_line (&fx->child, &error);
+      g_assert_no_error (error);
+      while (line == NULL && (next = pymemd_test_child_read_line (&watch, &error)) != NULL)
+        {
+          if (is_line_about (next, fx->child.pid))
+            line = next;
+          else
+            g_free (next);
+        }
+      /* No line within 30 s: the growth came before the subscription. */
+      g_clear_error (&error);
+    }
+  g_assert_nonnull (line);
+  g_test_message ("watch printed: %s", line);
+  root = parse_json (line);
+  object = json_node_get_object (root);
+  g_assert_cmpstr (json_object_get_string_member (object, "signal"), ==, "MemoryChanged");
+  g_assert_true (json_object_has_member (object, "time"));
+  g_assert_true (json_object_has_member (object, "start_time"));
+  g_assert_true (json_object_has_member (
+    json_object_get_object_member (object, "sample"), "pss"));
+
+  /* SIGTERM ends it with status 0. */
+  g_assert_cmpint (kill (pid, SIGTERM), ==, 0);
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_spawn_close_pid (pid);
+  close (out_fd);
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+}
+
+/* ---- errors ---- */
+
+/* A usage error: exit 2, "pymemctl: MESSAGE" and the hint to --help. */
+static void
+assert_usage (const char *expected, const char *const *args)
+{
+  g_auto(PymemdTestRun) run = { 0 };
+  g_autofree char *first_line = NULL;
+
+  g_assert_cmpint (run_cli (&run, FALSE, args), ==, 2);
+  g_assert_cmpstr (run.out, ==, "");
+  first_line = g_strndup (run.err, strcspn (run.err, "\n"));
+  if (strstr (first_line, expected) == NULL)
+    g_error ("expected “%s” in “%s”", expected, run.err);
+  g_assert_true (g_str_has_prefix (first_line, "pymemctl: "));
+  g_assert_nonnull (strstr (run.err, "pymemctl --help"));
+}
+
+#define USAGE(expected, ...) assert_usage ((expected), (const char *const[]){ __VA_ARGS__, NULL })
+
+static void
+test_usage (void)
+{
+  g_auto(PymemdTestRun) version = { 0 };
+
+  if (g_getenv ("PYMEMCTL_BIN") == NULL)
+    {
+      g_test_skip ("PYMEMCTL_BIN is not set");
+      return;
+    }
+  /* Usage is checked before any bus is reached: none is needed here. */
+  USAGE ("No command given", "--address", "unix:path=/nonexistent");
+  USAGE ("Unknown command “frobnicate”", "frobnicate");
+  USAGE ("Unknown option --bogus", "list", "--bogus");
+  USAGE ("Unknown option --bogus", "--bogus", "list");
+  USAGE ("Unexpected argument “extra”", "list", "extra");
+  USAGE ("Choose one of --system, --session and --address", "--system", "--session", "list");
+  USAGE ("show needs a process ID", "show");
+  USAGE ("“abc” is not a process ID", "show", "abc");
+  USAGE ("“0” is not a process ID", "show", "0");
+  USAGE ("history needs a process ID", "history");
+  USAGE ("“5x” is not a duration", "history", "1", "--since", "5x");
+  USAGE ("“0” is not a duration", "history", "1", "--since", "0");
+  USAGE ("“1h30” is not a duration", "history", "1", "--since", "1h30");
+  USAGE ("“99999999999d” is not a duration", "history", "1", "--since", "99999999999d");
+  USAGE ("--resolution is a number of seconds", "history", "1", "--resolution", "-1");
+  USAGE ("Cannot parse double value “x”", "history", "1", "--resolution", "x");
+  USAGE ("“x” is not a process ID", "watch", "x");
+
+  g_assert_cmpint (run_cli (&version, FALSE, (const char *const[]){ "--version", NULL }), ==, 0);
+  g_assert_cmpstr (version.out, ==, "pymemctl " PACKAGE_VERSION "\n");
+}
+
+/* Waits until nobody owns org.pymemd.Monitor1 (the bus may notice a
+ * daemon's exit after waitpid does). */
+static void
+wait_name_released (Fixture *fx)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      g_autoptr(GVariant) reply = g_dbus_connection_call_sync (
+        fx->service.conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+        "NameHasOwner", g_variant_new ("(s)", BUS_NAME), G_VARIANT_TYPE ("(b)"),
+        G_DBUS_CALL_FLAGS_NONE, 10000, NULL, NULL);
+      gboolean has = TRUE;
+
+      g_assert_nonnull (reply);
+      g_variant_get (reply, "(b)", &has);
+      if (!has)
+        return;
+      if (g_get_monotonic_time () > deadline)
+        g_error ("org.pymemd.Monitor1 still has an owner 10 s after pymemd exited");
+      g_usleep (50000);
+    }
+}
+
+static void
+assert_not_running (const char *expected, const char *env, const char *env_value,
+                    const char *const *args)
+{
+  g_auto(PymemdTestRun) run = { 0 };
+  g_auto(GStrv) envp = cli_environ ();
+
+  if (env != NULL)
+    envp = g_environ_setenv (envp, env, env_value, TRUE);
+  g_assert_cmpint (run_cli_envp (&run, FALSE, envp, args), ==, 1);
+  g_assert_cmpstr (run.out, ==, "");
+  g_assert_cmpstr (run.err, ==, expected);
+}
+
+static void
+test_not_running (Fixture *fx, gconstpointer data)
+{
+  const char *address;
+  g_autofree char *at_address = NULL;
+  const char *system_message = "pymemctl: pymemd is not running on the system bus; start it "
+                               "with `systemctl start pymemd`\n";
+  const char *session_message = "pymemctl: pymemd is not running on the session bus; start it "
+                                "with `pymemd --session`\n";
+
+  if (skipped (fx))
+    return;
+  pymemd_test_service_stop_daemon (&fx->service);
+  wait_name_released (fx);
+  address = fx->service.address;
+  at_address = g_strdup_printf ("pymemctl: pymemd is not running on the bus at %s; start it "
+                                "with `pymemd --address %s`\n",
+                                address, address);
+
+  assert_not_running (at_address, NULL, NULL,
+                      (const char *const[]){ "--address", address, "list", NULL });
+  assert_not_running (at_address, NULL, NULL,
+                      (const char *const[]){ "show", "1", "--address", address, NULL });
+  assert_not_running (at_address, NULL, NULL,
+                      (const char *const[]){ "--address", address, "history", "1", NULL });
+  assert_not_running (at_address, NULL, NULL,
+                      (const char *const[]){ "--address", address, "status", NULL });
+  assert_not_running (at_address, NULL, NULL,
+                      (const char *const[]){ "--address", address, "watch", NULL });
+  /* The system bus is the default. */
+  assert_not_running (system_message, "DBUS_SYSTEM_BUS_ADDRESS", address,
+                      (const char *const[]){ "list", NULL });
+  assert_not_running (system_message, "DBUS_SYSTEM_BUS_ADDRESS", address,
+                      (const char *const[]){ "--system", "status", "--json", NULL });
+  assert_not_running (session_message, "DBUS_SESSION_BUS_ADDRESS", address,
+                      (const char *const[]){ "--session", "show", "1", NULL });
+}
+
+static void
+test_denied_and_unknown (Fixture *fx, gconstpointer data)
+{
+  g_auto(PymemdTestRun) show = { 0 };
+  g_auto(PymemdTestRun) history = { 0 };
+  g_auto(PymemdTestRun) list = { 0 };
+  g_auto(PymemdTestRun) unknown = { 0 };
+  g_auto(PymemdTestRun) unknown_history = { 0 };
+  g_autofree char *pid = g_strdup_printf ("%d", fx->child.pid);
+  g_autofree char *own_pid = g_strdup_printf ("%d", getpid ());
+  g_autofree char *denied = NULL, *no_such = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  JsonArray *processes;
+  gboolean seen = FALSE;
+
+  if (skipped (fx))
+    return;
+  if (setpriv () == NULL || getpwnam ("nobody") == NULL)
+    {
+      g_test_skip ("needs setpriv and the user nobody");
+      return;
+    }
+  /* The child is root's: nobody may not see it in detail. */
+  denied = g_strdup_printf ("pymemctl: Not allowed to see process %s in detail: run pymemctl as "
+                            "the process's owner or as root, or be authorised for "
+                            "org.pymemd.inspect-all\n",
+                            pid);
+  g_assert_cmpint (CLI_AS_NOBODY (fx, &show, "show", pid), ==, 1);
+  g_assert_cmpstr (show.err, ==, denied);
+  g_assert_cmpint (CLI_AS_NOBODY (fx, &history, "history", pid), ==, 1);
+  g_assert_cmpstr (history.err, ==, denied);
+  /* … but sees it listed, restricted. */
+  g_assert_cmpint (CLI_AS_NOBODY (fx, &list, "list", "--json"), ==, 0);
+  root = parse_json (list.out);
+  processes = json_object_get_array_member (json_node_get_object (root), "processes");
+  for (guint i = 0; i < json_array_get_length (processes); i++)
+    {
+      JsonObject *object = json_array_get_object_element (processes, i);
+
+      if (json_object_get_int_member (object, "pid") != fx->child.pid)
+        continue;
+      seen = TRUE;
+      g_assert_true (json_object_get_boolean_member (object, "restricted"));
+      g_assert_false (json_object_has_member (object, "pss"));
+    }
+  g_assert_true (seen);
+
+  /* This test program is no Python process. */
+  no_such = g_strdup_printf ("pymemctl: No Python process with PID %s is known to pymemd\n",
+                             own_pid);
+  g_assert_cmpint (CLI (fx, &unknown, "show", own_pid), ==, 1);
+  g_assert_cmpstr (unknown.err, ==, no_such);
+  g_assert_cmpint (CLI (fx, &unknown_history, "history", own_pid), ==, 1);
+  g_assert_cmpstr (unknown_history.err, ==, no_such);
+}
+
+/* ---- history ---- */
+
+/* The number of samples GetHistory has for PID from an hour ago until
+ * UNTIL (µs since the epoch, 0 for now); G_MAXUINT64 without GetHistory. */
+static guint64
+daemon_history_samples (Fixture *fx, GPid pid, gint64 until)
+{
+  g_autoptr(GError) error = NULL;
+  gint64 since = g_get_real_time () - G_GINT64_CONSTANT (3600) * G_USEC_PER_SEC;
+  g_autoptr(GVariant) reply = call_manager (
+    fx, "GetHistory", g_variant_new ("(utxxd)", (guint32) pid, (guint64) 0, since, until, 0.0),
+    "(a{sv}axauatatatatatatatatat)", &error);
+  g_autoptr(GVariant) counts = NULL;
+  const guint32 *count;
+  guint64 total = 0;
+  gsize n;
+
+  if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD))
+    return G_MAXUINT64;
+  if (reply == NULL)
+    return 0; /* no history yet */
+  counts = g_variant_get_child_value (reply, 2);
+  count = g_variant_get_fixed_array (counts, &n, sizeof (guint32));
+  for (gsize i = 0; i < n; i++)
+    total += count[i];
+  return total;
+}
+
+static guint64
+wait_history_samples (Fixture *fx, guint64 at_least)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  guint64 n;
+
+  while ((n = daemon_history_samples (fx, fx->child.pid, 0)) < at_least)
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("GetHistory had %" G_GUINT64_FORMAT " samples of pid %d after 30 s, not %"
+                 G_GUINT64_FORMAT, n, fx->child.pid, at_least);
+      g_usleep (200000);
+    }
+  return n;
+}
+
+/* The samples `pymemctl history PID --json` counts, checking the document. */
+static guint64
+cli_history_samples (Fixture *fx)
+{
+  g_auto(PymemdTestRun) run = { 0 };
+  g_autofree char *pid = g_strdup_printf ("%d", fx->child.pid);
+  g_autoptr(JsonNode) root = NULL;
+  JsonObject *object;
+  JsonArray *buckets;
+  guint64 total = 0;
+
+  g_assert_cmpint (CLI (fx, &run, "history", pid, "--json", "--since", "1h"), ==, 0);
+  root = parse_json (run.out);
+  object = json_node_get_object (root);
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (object, "info"),
+                                               "pid"),
+                   ==, fx->child.pid);
+  g_assert_cmpint (json_object_get_int_member (object, "until") -
+                     json_object_get_int_member (object, "since"),
+                   ==, G_GINT64_CONSTANT (3600) * G_USEC_PER_SEC);
+  buckets = json_object_get_array_member (object, "buckets");
+  for (guint i = 0; i < json_array_get_length (buckets); i++)
+    {
+      JsonObject *bucket = json_array_get_object_element (buckets, i);
+
+      for (guint k = 0; k < 3; k++)
+        {
+          const char *const series[] = { "pss", "uss", "swap" };
+          g_autofree char *min = g_strconcat (series[k], "_min", NULL);
+          g_autofree char *avg = g_strconcat (series[k], "_avg", NULL);
+          g_autofree char *max = g_strconcat (series[k], "_max", NULL);
+
+          if (json_object_get_int_member (bucket, "count") == 0)
+            continue;
+          g_assert_cmpint (json_object_get_int_member (bucket, min), <=,
+                           json_object_get_int_member (bucket, avg));
+          g_assert_cmpint (json_object_get_int_member (bucket, avg), <=,
+                           json_object_get_int_member (bucket, max));
+        }
+      g_assert_true (json_object_has_member (bucket, "time"));
+      total += (guint64) json_object_get_int_member (bucket, "count");
+    }
+  return total;
+}
+
+static void
+test_history (Fixture *fx, gconstpointer data)
+{
+  g_auto(PymemdTestRun) text = { 0 };
+  g_autofree char *pid = g_strdup_printf ("%d", fx->child.pid);
+  guint64 before, cli_before;
+  gint64 restart;
+
+  if (skipped (fx))
+    return;
+  if (daemon_history_samples (fx, fx->child.pid, 0) == G_MAXUINT64)
+    {
+      g_test_skip ("this pymemd has no GetHistory");
+      return;
+    }
+  before = wait_history_samples (fx, 3);
+  cli_before = cli_history_samples (fx);
+  g_assert_cmpuint (cli_before, >=, before);
+
+  g_assert_cmpint (CLI (fx, &text, "history", pid, "--since", "10m", "--resolution", "1"), ==, 0);
+  assert_human_output (text.out, (const char *const[]){ "PSS AVG", "▁", NULL });
+
+  /* One history across a restart of the daemon: what was recorded before
+   * is still there, and new samples add to it. */
+  restart = g_get_real_time ();
+  pymemd_test_service_stop_daemon (&fx->service);
+  pymemd_test_service_start_daemon (&fx->service, INTERVAL);
+  pymemd_test_service_wait_pid (&fx->service, fx->child.pid);
+  g_assert_cmpuint (daemon_history_samples (fx, fx->child.pid, restart), >=, before);
+  wait_history_samples (fx, cli_before + 1);
+  g_assert_cmpuint (cli_history_samples (fx), >, cli_before);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree char *state_dir = NULL;
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+  /* The daemons keep history in a store of this program's own (they
+   * inherit STATE_DIRECTORY), which outlives each daemon as it would a
+   * restart of the service. Set before any thread exists. */
+  state_dir = pymemd_test_mkdtemp ();
+  g_setenv ("STATE_DIRECTORY", state_dir, TRUE);
+
+  g_test_add_func ("/pymemctl/usage", test_usage);
+  g_test_add ("/pymemctl/list", Fixture, NULL, fixture_setup, test_list, fixture_teardown);
+  g_test_add ("/pymemctl/show", Fixture, NULL, fixture_setup, test_show, fixture_teardown);
+  g_test_add ("/pymemctl/status", Fixture, NULL, fixture_setup, test_status, fixture_teardown);
+  g_test_add ("/pymemctl/watch", Fixture, NULL, fixture_setup, test_watch, fixture_teardown);
+  g_test_add ("/pymemctl/not-running", Fixture, NULL, fixture_setup, test_not_running,
+              fixture_teardown);
+  g_test_add ("/pymemctl/denied-and-unknown", Fixture, NULL, fixture_setup,
+              test_denied_and_unknown, fixture_teardown);
+  g_test_add ("/pymemctl/history", Fixture, NULL, fixture_setup, test_history, fixture_teardown);
+  status = g_test_run ();
+  pymemd_test_rm_rf (state_dir);
+  return status;
+}
