@@ -202,16 +202,20 @@ details_variant (PymemdProcess *process)
 
 /* ---- method calls: each resolves the caller first, off the main loop ---- */
 
+#define SUBJECT_ANYONE (-2)
+
 typedef struct {
   PymemdDbusService     *self;
   GDBusMethodInvocation *invocation;
   guint                  pid;
   GVariant              *options;
   gboolean               asked_polkit;
-  /* A history call: the owner of the process it is about (-1: anyone may
-   * see it), and the answer, held while the caller is resolved. */
+  /* A history call: the owner of the process it is about (SUBJECT_ANYONE:
+   * everyone's, as the totals are), and the answer, held while the caller
+   * is resolved. -1 otherwise. */
   gint64                 subject_uid;
   GVariant              *reply;
+  GError                *reply_error; /* answered instead of REPLY */
 } Call;
 
 static Call *
@@ -232,6 +236,7 @@ call_free (Call *call)
   g_object_unref (call->invocation);
   g_clear_pointer (&call->options, g_variant_unref);
   g_clear_pointer (&call->reply, g_variant_unref);
+  g_clear_error (&call->reply_error);
   g_free (call);
 }
 
@@ -277,7 +282,7 @@ finish_caller (Call *call, GAsyncResult *result, PymemdViewer *viewer, PymemdPro
       call_free (call);
       return FALSE;
     }
-  if (!call->asked_polkit &&
+  if (!call->asked_polkit && call->subject_uid != SUBJECT_ANYONE &&
       (call->subject_uid >= 0 ? !pymemd_viewer_may_see_uid (viewer, (guint32) call->subject_uid)
                               : needs_polkit (call->self, viewer, only)))
     {
@@ -659,6 +664,8 @@ history_caller_done (GObject *source, GAsyncResult *result, gpointer data)
                                            _("Process %u belongs to another user: its history needs root "
                                              "or the %s authorization"),
                                            call->pid, PYMEMD_ACTION_INSPECT_ALL);
+  else if (call->reply_error != NULL)
+    g_dbus_method_invocation_return_gerror (call->invocation, call->reply_error);
   else
     g_dbus_method_invocation_return_value (call->invocation, g_steal_pointer (&call->reply));
   call_free (call);
@@ -679,7 +686,7 @@ query_done (GObject *source, GAsyncResult *result, gpointer data)
       return;
     }
   /* The totals are everyone's, as the Totals property is. */
-  call->subject_uid = history->process.pid == 0 ? -1 : (gint64) history->process.uid;
+  call->subject_uid = history->process.pid == 0 ? SUBJECT_ANYONE : (gint64) history->process.uid;
   call->reply = g_variant_ref_sink (history_reply (history));
   resolve_caller (call, history_caller_done);
 }
@@ -772,7 +779,8 @@ growth_done (GObject *source, GAsyncResult *result, gpointer data)
   double rate = 0;
   guint samples = 0, uid = 0;
 
-  if (!pymemd_recorder_growth_finish (PYMEMD_RECORDER (source), result, &rate, &samples, &uid, &error))
+  if (!pymemd_recorder_growth_finish (PYMEMD_RECORDER (source), result, &rate, &samples, &uid, &call->reply_error,
+                                      &error))
     {
       g_dbus_method_invocation_return_gerror (call->invocation, error);
       call_free (call);
@@ -832,7 +840,7 @@ emit_growth (const char *sender, guint id, PymemdProcess *process, gpointer data
                                  pymemd_process_get_start_time (process), &rate, NULL);
   if (!g_dbus_connection_emit_signal (self->connection, sender, PYMEMD_DBUS_PATH, "org.pymemd.Monitor1",
                                       "GrowthSuspected",
-                                      g_variant_new ("(ouutdd)", path, id, (guint32) pymemd_process_get_pid (process),
+                                      g_variant_new ("(uoutdd)", id, path, (guint32) pymemd_process_get_pid (process),
                                                      pymemd_process_get_start_time (process), rate,
                                                      (double) settings.growth_window_us / SECOND_US),
                                       &error))

@@ -1064,13 +1064,20 @@ pymemd_history_growth (PymemdHistory *self,
 
   if (!lookup (self, boot_id, pid, start_time, &id, error))
     return FALSE;
-  /* Raw samples may already be gone for a long window: the minute tier's
-   * averages then stand in. */
+  /* Raw samples may already be gone for most of a long window: the minute
+   * tier's averages then stand in. */
   if (!load_series (self, STMT_SERIES_RAW, id, now_us - window_us, now_us, series, error))
     return FALSE;
-  if (series->len < 3 &&
-      !load_series (self, STMT_SERIES_MINUTES, id, now_us - window_us, now_us, series, error))
-    return FALSE;
+  if (series->len < 3 || g_array_index (series, SeriesPoint, 0).t > (double) (now_us - window_us / 2))
+    {
+      g_autoptr(GArray) minutes = g_array_new (FALSE, FALSE, sizeof (SeriesPoint));
+
+      if (!load_series (self, STMT_SERIES_MINUTES, id, now_us - window_us, now_us, minutes, error))
+        return FALSE;
+      /* A young process has raw samples only. */
+      if (minutes->len >= 3)
+        g_array_set_size (series, 0), g_array_append_vals (series, minutes->data, minutes->len);
+    }
   if (series->len < 3)
     {
       g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,

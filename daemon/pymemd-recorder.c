@@ -482,35 +482,43 @@ typedef struct {
   double  bytes_per_hour;
   guint   samples;
   guint32 uid;
+  GError *error; /* the slope's, once the process is known */
 } GrowthAnswer;
+
+static void
+growth_answer_free (GrowthAnswer *answer)
+{
+  g_clear_error (&answer->error);
+  g_free (answer);
+}
 
 static void
 worker_growth (PymemdRecorder *self, Job *job)
 {
   g_autoptr(GError) error = NULL;
   PymemdHistory *store = active_store (self);
-  g_autofree GrowthAnswer *answer = g_new0 (GrowthAnswer, 1);
+  GrowthAnswer *answer = g_new0 (GrowthAnswer, 1);
   guint64 start_time = job->start_time;
   PymemdHistoryProcess process = { 0 };
 
   if (store == NULL)
     {
       g_task_return_new_error (job->task, PYMEMD_ERROR, PYMEMD_ERROR_FAILED, _("No history is kept"));
+      growth_answer_free (answer);
       return;
     }
   if ((start_time == 0 && !pymemd_history_find_latest (store, job->boot_id, job->pid, &start_time, &error)) ||
       !pymemd_history_get_process (store, job->boot_id, job->pid, start_time, &process, &error))
     {
       g_task_return_error (job->task, g_steal_pointer (&error));
+      growth_answer_free (answer);
       return;
     }
   answer->uid = process.uid;
   pymemd_history_process_clear (&process);
-  if (!pymemd_history_growth (store, job->boot_id, job->pid, start_time, job->window, g_get_real_time (),
-                              &answer->bytes_per_hour, &answer->samples, &error))
-    g_task_return_error (job->task, g_steal_pointer (&error));
-  else
-    g_task_return_pointer (job->task, g_steal_pointer (&answer), g_free);
+  pymemd_history_growth (store, job->boot_id, job->pid, start_time, job->window, g_get_real_time (),
+                         &answer->bytes_per_hour, &answer->samples, &answer->error);
+  g_task_return_pointer (job->task, g_steal_pointer (&answer), (GDestroyNotify) growth_answer_free);
 }
 
 static gpointer
@@ -809,9 +817,10 @@ pymemd_recorder_growth_finish (PymemdRecorder *self,
                                double         *bytes_per_hour,
                                guint          *samples,
                                guint          *uid,
+                               GError        **growth_error,
                                GError        **error)
 {
-  g_autofree GrowthAnswer *answer = NULL;
+  GrowthAnswer *answer;
 
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   answer = g_task_propagate_pointer (G_TASK (result), error);
@@ -820,6 +829,9 @@ pymemd_recorder_growth_finish (PymemdRecorder *self,
   *bytes_per_hour = answer->bytes_per_hour;
   *samples = answer->samples;
   *uid = answer->uid;
+  if (answer->error != NULL)
+    g_propagate_error (growth_error, g_steal_pointer (&answer->error));
+  growth_answer_free (answer);
   return TRUE;
 }
 

@@ -100,7 +100,9 @@ GArray *pymemd_recorder_list_ended_finish (PymemdRecorder *self,
                                            GError        **error);
 
 /* The growth rate of a process over WINDOW_US until now, the samples it
- * rests on, and the process's owner. */
+ * rests on, and the process's owner. FALSE with ERROR when the process is
+ * unknown; TRUE with GROWTH_ERROR set when it is known (UID is valid) but
+ * has no slope: the caller checks access before saying so. */
 void     pymemd_recorder_growth_async (PymemdRecorder     *self,
                                        const char         *boot_id,
                                        gint32              pid,
@@ -113,6 +115,7 @@ gboolean pymemd_recorder_growth_finish (PymemdRecorder *self,
                                         double         *bytes_per_hour,
                                         guint          *samples,
                                         guint          *uid,
+                                        GError        **growth_error,
                                         GError        **error);
 
 /* Waits until every queued job is done (for tests and shutdown). */
