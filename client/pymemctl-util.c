@@ -230,6 +230,9 @@ pymemctl_parse_pid (const char *text, guint32 *pid, GError **error)
 char *
 pymemctl_format_size (guint64 bytes)
 {
+  /* "0 B" rather than GLib's "0 bytes", so that columns stay narrow. */
+  if (bytes < 1024)
+    return g_strdup_printf ("%u\u00a0B", (guint) bytes); /* a no-break space, as GLib's */
   return g_format_size_full (bytes, G_FORMAT_SIZE_IEC_UNITS);
 }
 
@@ -363,7 +366,10 @@ pymemctl_terminal_width (FILE *stream)
 gboolean
 pymemctl_use_color (FILE *stream)
 {
-  return isatty (fileno (stream)) && g_getenv ("NO_COLOR") == NULL;
+  const char *no_color = g_getenv ("NO_COLOR");
+
+  /* no-color.org: set and not empty. */
+  return isatty (fileno (stream)) && (no_color == NULL || *no_color == '\0');
 }
 
 gboolean
@@ -468,6 +474,9 @@ print_cells (PymemctlTable *table, const guint *widths, GStrv cells, FILE *strea
         for (guint j = 0; j < pad; j++)
           g_string_append_c (line, ' ');
     }
+  /* An empty last cell leaves no trailing blanks. */
+  while (line->len > 0 && line->str[line->len - 1] == ' ')
+    g_string_truncate (line, line->len - 1);
   g_string_append (line, after);
   fprintf (stream, "%s\n", line->str);
 }

@@ -93,7 +93,7 @@ char *pymemctl_user_name (guint32 uid);
 /* The width of the terminal on STREAM, or 0 when it is not one. */
 guint pymemctl_terminal_width (FILE *stream);
 
-/* TRUE when STREAM is a terminal and NO_COLOR is not set. */
+/* TRUE when STREAM is a terminal and NO_COLOR is not set (or empty). */
 gboolean pymemctl_use_color (FILE *stream);
 
 /* A figure of an a{sv} (t) or a{st} dictionary; FALSE when absent, as the
