@@ -57,6 +57,7 @@ pymemctl_argv (Fixture *fx)
       g_ptr_array_add (argv, g_strdup ("valgrind"));
       g_ptr_array_add (argv, g_strdup ("-q"));
       g_ptr_array_add (argv, g_strdup ("--leak-check=full"));
+      g_ptr_array_add (argv, g_strdup ("--show-leak-kinds=definite"));
       g_ptr_array_add (argv, g_strdup ("--errors-for-leak-kinds=definite"));
       g_ptr_array_add (argv, g_strdup ("--error-exitcode=9"));
     }
@@ -518,6 +519,14 @@ test_interactive (Fixture *fx, gconstpointer data)
   tmux_wait (&t, shows_order, "2", "only the filtered child");
   send_keys (&t, "/\025\r"); /* ^U empties the line */
   tmux_wait (&t, shows_order, "120", "every child again");
+
+  /* The user filter: by name or uid; nobody's processes are not root's. */
+  send_keys (&t, "unobody\r");
+  tmux_wait (&t, shows_text, "user nobody · 0 shown", "no process of nobody");
+  send_keys (&t, "u\0250\r");
+  tmux_wait (&t, shows_text, "user 0 ·", "the uid 0 filter");
+  tmux_wait (&t, shows_order, "120", "root's children");
+  send_keys (&t, "u\025\r");
 
   /* The columns screen hides one; the help shows and goes. */
   send_keys (&t, "f2x");
