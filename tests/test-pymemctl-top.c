@@ -562,6 +562,91 @@ test_no_color (Fixture *fx, gconstpointer data)
   tmux_stop (&t);
 }
 
+/* ---- German ---- */
+
+/* pymemctl looks for its catalogue in the LOCALEDIR it was built with,
+ * which the build does not fill: in a mount namespace of its own, a tmpfs
+ * over it (or over its nearest existing parent) holds the built de.gmo. */
+static const char german_script[] =
+  "dir=$1; mo=$2; shift 2\n"
+  "top=$dir\n"
+  "while [ ! -d \"$top\" ]; do top=$(dirname \"$top\"); done\n"
+  "[ \"$top\" != / ] || exit 77\n"
+  "mount -t tmpfs pymemd-test-locale \"$top\"\n"
+  "mkdir -p \"$dir/de/LC_MESSAGES\"\n"
+  "cp \"$mo\" \"$dir/de/LC_MESSAGES/pymemd.mo\"\n"
+  "exec \"$@\"\n";
+
+/* Runs pymemctl --address ADDRESS ARGUMENTS… with LANGUAGE=de; FALSE
+ * (test skipped) where that cannot be arranged. */
+static gboolean
+run_german (Fixture *fx, PymemdTestRun *run, const char *const *arguments)
+{
+  g_autofree char *unshare = g_find_program_in_path ("unshare");
+  g_autofree char *gmo = g_test_build_filename (G_TEST_DIST, "..", "po", "de.gmo", NULL);
+  const char *localedir = g_getenv ("PYMEMD_TEST_LOCALEDIR");
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) pymemctl = pymemctl_argv (fx);
+  g_auto(GStrv) envp = g_get_environ ();
+  g_autoptr(GError) error = NULL;
+  const char *prefix[] = { "unshare", "--mount", "--propagation", "private", "sh", "-euc",
+                           german_script, "sh" };
+
+  if (unshare == NULL || localedir == NULL || !g_file_test (gmo, G_FILE_TEST_EXISTS))
+    {
+      g_test_skip ("needs unshare, PYMEMD_TEST_LOCALEDIR and po/de.gmo (built by make)");
+      return FALSE;
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (prefix); i++)
+    g_ptr_array_add (argv, g_strdup (prefix[i]));
+  g_ptr_array_add (argv, g_strdup (localedir));
+  g_ptr_array_add (argv, g_strdup (gmo));
+  for (guint i = 0; i < pymemctl->len; i++)
+    g_ptr_array_add (argv, g_strdup (g_ptr_array_index (pymemctl, i)));
+  for (guint i = 0; arguments[i] != NULL; i++)
+    g_ptr_array_add (argv, g_strdup (arguments[i]));
+  g_ptr_array_add (argv, NULL);
+  envp = g_environ_setenv (envp, "LANGUAGE", "de", TRUE);
+  envp = g_environ_setenv (envp, "LC_ALL", "C.UTF-8", TRUE);
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, envp, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                               &run->out, &run->err, &run->status, &error));
+  g_assert_no_error (error);
+  g_assert_true (WIFEXITED (run->status));
+  if (WEXITSTATUS (run->status) == 77)
+    {
+      g_test_skip ("no directory to mount the catalogue over");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+test_german (Fixture *fx, gconstpointer data)
+{
+  g_auto(PymemdTestRun) help = { 0 };
+  g_auto(PymemdTestRun) top_help = { 0 };
+  g_auto(PymemdTestRun) usage = { 0 };
+  const char *help_args[] = { "--help", NULL };
+  const char *top_help_args[] = { "top", "--help", NULL };
+  const char *usage_args[] = { "top", "-b", "-n", "x", NULL };
+
+  if (fx->skipped || !run_german (fx, &help, help_args))
+    return;
+  g_assert_cmpint (WEXITSTATUS (help.status), ==, 0);
+  g_assert_nonnull (strstr (help.out, "Zeigt, wie viel Speicher die Python-Prozesse"));
+  g_assert_nonnull (strstr (help.out, "Befehle:"));
+
+  g_assert_true (run_german (fx, &top_help, top_help_args));
+  g_assert_cmpint (WEXITSTATUS (top_help.status), ==, 0);
+  g_assert_nonnull (strstr (top_help.out, "Nach ANZAHL Bildern aufhören"));
+
+  g_assert_true (run_german (fx, &usage, usage_args));
+  g_assert_cmpint (WEXITSTATUS (usage.status), ==, 2);
+  g_assert_true (g_str_has_prefix (usage.err,
+                                   "pymemctl: -n erwartet eine Anzahl Bilder (1 oder mehr), "
+                                   "nicht „x“\n"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -577,6 +662,8 @@ main (int argc, char **argv)
   g_test_add ("/pymemctl-top/interactive", Fixture, NULL, fixture_setup, test_interactive,
               fixture_teardown);
   g_test_add ("/pymemctl-top/no-color", Fixture, NULL, fixture_setup, test_no_color,
+              fixture_teardown);
+  g_test_add ("/pymemctl-top/german", Fixture, NULL, fixture_setup, test_german,
               fixture_teardown);
   return g_test_run ();
 }
