@@ -569,20 +569,18 @@ row_number (const TopRow *row, Column column, double *value)
     }
 }
 
+/* Unknown figures count as 0 here: compare_rows () has put them last. */
 static int
 compare_values (const TopRow *a, const TopRow *b, Column column)
 {
   double x = 0, y = 0;
-  gboolean x_known, y_known;
 
   if (column == COLUMN_USER)
     return g_utf8_collate (a->user, b->user);
   if (column == COLUMN_COMMAND)
     return g_utf8_collate (a->process->folded, b->process->folded);
-  x_known = row_number (a, column, &x);
-  y_known = row_number (b, column, &y);
-  if (x_known != y_known)
-    return 0; /* compare_rows puts unknowns last */
+  row_number (a, column, &x);
+  row_number (b, column, &y);
   return (x > y) - (x < y);
 }
 
@@ -1071,20 +1069,13 @@ draw_bottom_line (Top *top)
               A_DIM, 0);
 }
 
-static void
-draw_table (Top *top)
+/* The cells of the first N rows shown, formatted. */
+static GPtrArray *
+top_cells (Top *top, int n)
 {
-  int height = getmaxy (stdscr), y = 0, rows;
-  g_autoptr(GPtrArray) cells = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
-  g_autofree char *title_line = NULL, *status = NULL;
-  const char *titles[N_COLUMNS];
-  guint sort_start = 0, sort_width = 0;
-  Layout layout;
+  GPtrArray *cells = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
 
-  draw_header (top, &y);
-  y++; /* the status line goes here once the layout is known */
-  rows = MAX (height - y - 2, 0);
-  for (guint i = 0; i < top->shown->len && (int) i < rows; i++)
+  for (guint i = 0; i < top->shown->len && (int) i < n; i++)
     {
       GStrv row = g_new0 (char *, N_COLUMNS + 1);
 
@@ -1092,20 +1083,44 @@ draw_table (Top *top)
         row[c] = format_cell (g_ptr_array_index (top->shown, i), c);
       g_ptr_array_add (cells, row);
     }
-  top_layout (top, cells, &layout);
-  status = top_status_line (top, &layout);
-  put_line (y - 1, status, A_NORMAL, 0);
+  return cells;
+}
+
+/* The titles in reverse video, the sort column's set apart. */
+static void
+draw_titles (Top *top, const Layout *layout, int y)
+{
+  const char *titles[N_COLUMNS];
+  g_autofree char *line = NULL;
+  guint sort_start = 0, sort_width = 0;
+  short pair = top->color ? PAIR_TITLE : 0;
 
   for (guint c = 0; c < N_COLUMNS; c++)
     titles[c] = _(column_info[c].title);
-  title_line = layout_line (&layout, titles, top->sort, &sort_start, &sort_width);
-  attr_set (A_REVERSE, top->color ? PAIR_TITLE : 0, NULL);
+  line = layout_line (layout, titles, top->sort, &sort_start, &sort_width);
+  attr_set (A_REVERSE, pair, NULL);
   mvhline (y, 0, ' ', getmaxx (stdscr));
-  put_line (y, title_line, A_REVERSE, top->color ? PAIR_TITLE : 0);
+  put_line (y, line, A_REVERSE, pair);
   if (sort_width > 0)
     mvchgat (y, (int) sort_start, (int) sort_width, A_REVERSE | A_BOLD,
              top->color ? PAIR_SORTED : 0, NULL);
-  y++;
+}
+
+static void
+draw_table (Top *top)
+{
+  g_autoptr(GPtrArray) cells = NULL;
+  g_autofree char *status = NULL;
+  int y = 0;
+  Layout layout;
+
+  draw_header (top, &y);
+  /* Below the header: the status line, the titles, the rows, the key line. */
+  cells = top_cells (top, getmaxy (stdscr) - y - 3);
+  top_layout (top, cells, &layout);
+  status = top_status_line (top, &layout);
+  put_line (y++, status, A_NORMAL, 0);
+  draw_titles (top, &layout, y++);
   for (guint r = 0; r < cells->len; r++)
     {
       g_autofree char *line = layout_line (&layout, (const char *const *) cells->pdata[r],
