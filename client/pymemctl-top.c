@@ -1677,7 +1677,8 @@ pymemctl_top (GDBusConnection *bus, int argc, char **argv)
 
   if (!pymemctl_parse_options (&argc, &argv, NULL,
                                _("Shows the Python processes' memory, refreshed every tick. "
-                                 "Keys: h for help, q to quit."),
+                                 "Keys: h for help, q to quit. GROWTH/h appears once the "
+                                 "daemon has answered: with -b, from the second frame on."),
                                entries, &exit_code))
     return exit_code;
   if (argc > 1)
