@@ -851,11 +851,12 @@ static void
 on_growth_suspected (PymemdRecorder *recorder, gint pid, guint64 start_time, double rate, PymemdDbusService *self)
 {
   PymemdProcess *process = pymemd_monitor_find (self->monitor, (guint) pid);
+  g_autofree char *size = NULL;
 
   if (process == NULL || pymemd_process_get_start_time (process) != start_time)
     return;
-  g_message (_("Process %d (%s) grows by %s per hour"), pid, process_name (process),
-             g_format_size_full ((guint64) MAX (rate, 0), G_FORMAT_SIZE_IEC_UNITS));
+  size = g_format_size_full ((guint64) MAX (rate, 0), G_FORMAT_SIZE_IEC_UNITS);
+  g_message (_("Process %d (%s) grows by %s per hour"), pid, process_name (process), size);
   pymemd_subscriptions_foreach_wanting (self->subscriptions, process, emit_growth, self);
 }
 

@@ -1923,7 +1923,7 @@ test_history_restart (Fixture *fx, gconstpointer data)
   d = daemon_spawn (fx, "--state-dir", state, "--config", config, NULL);
   daemon_wait_ready (fx, d);
   wait_watched (fx, child.pid);
-  g_assert_cmpstr (history_state (fx), ==, "ok");
+  wait_state (fx, "ok", 10);
   wait_samples (fx, child.pid, start, 3);
 
   daemon_stop (d);

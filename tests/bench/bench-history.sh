@@ -59,19 +59,22 @@ BUS=$!
 for ((i = 0; i < 100; i++)); do [[ -s $WORK/address ]] && break; sleep 0.05; done
 read -r ADDR < "$WORK/address" || die "dbus-daemon gave no address"
 
-memory () {   # memory STATE_DIR: prints "VmRSS VmHWM" in KiB after 30 s
+memory () {   # memory STATE_DIR: sets RSS and HWM (KiB) after 30 s; leaves DPID running
   "$PYMEMD" --address "$ADDR" --state-dir "$1" --interval 2 > "$WORK/pymemd.log" 2>&1 &
   DPID=$!
   "$CLIENT" wait "$ADDR" 60 || { cat "$WORK/pymemd.log" >&2; die "the daemon did not start"; }
   sleep 30
-  awk '/^VmRSS/ { r = $2 } /^VmHWM/ { h = $2 } END { print r, h }' "/proc/$DPID/status"
+  RSS=$(awk '/^VmRSS/ { print $2 }' "/proc/$DPID/status")
+  HWM=$(awk '/^VmHWM/ { print $2 }' "/proc/$DPID/status")
 }
 
-read -r rss_full hwm_full < <(memory "$WORK/full")
+memory "$WORK/full"
+rss_full=$RSS hwm_full=$HWM
 echo "d) $BENCH dbus \$ADDR $N"
 "$BENCH" dbus "$ADDR" "$N"
 stop "$DPID"; DPID=''
-read -r rss_empty hwm_empty < <(memory "$WORK/empty")
+memory "$WORK/empty"
+rss_empty=$RSS hwm_empty=$HWM
 stop "$DPID"; DPID=''
 printf 'e) daemon memory after 30 s, %s live processes: with %s h of history VmRSS %s KiB (peak %s)   |   ' \
   "$N" "$HOURS" "$rss_full" "$hwm_full"
