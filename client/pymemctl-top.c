@@ -246,63 +246,69 @@ top_load_processes (Top *top, GError **error)
   return TRUE;
 }
 
-/* At most MAX bytes of /proc/PID/NAME, NUL-terminated; NULL when it cannot be read. */
-static char *
-read_proc_file (guint32 pid, const char *name, gsize max, gsize *length)
+/* One read of at most MAX bytes of NAME in the process directory DIR_FD, as
+ * the daemon reads these files; -1 when it cannot be read. */
+static gssize
+read_proc_file (int dir_fd, const char *name, char *buffer, gsize max)
 {
-  g_autofree char *path = g_strdup_printf ("/proc/%u/%s", pid, name);
-  g_autofree char *data = g_malloc (max + 1);
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
-  gssize n = 0;
+  int fd = openat (dir_fd, name, O_RDONLY | O_CLOEXEC);
+  gssize n;
 
   if (fd < 0)
-    return NULL;
-  *length = 0;
-  while (*length < max && (n = read (fd, data + *length, max - *length)) != 0)
-    {
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        break;
-      *length += (gsize) n;
-    }
+    return -1;
+  do
+    n = read (fd, buffer, max);
+  while (n < 0 && errno == EINTR);
   close (fd);
-  if (n < 0)
-    return NULL;
-  data[*length] = '\0';
-  return g_steal_pointer (&data);
+  return n;
 }
 
-static gboolean
-proc_start_time_is (guint32 pid, guint64 start_time)
+/* The executable's name, as the daemon gives it, or NULL. */
+static char *
+read_exe_name (int dir_fd)
 {
-  gsize length = 0;
-  g_autofree char *text = read_proc_file (pid, "stat", 1024, &length);
-  PymemdStat stat;
+  char exe[4096];
+  gssize length = readlinkat (dir_fd, "exe", exe, sizeof exe - 1);
 
-  return text != NULL && pymemd_stat_parse (text, &stat, NULL) && stat.start_time == start_time;
+  if (length <= 0)
+    return NULL;
+  exe[length] = '\0';
+  return g_path_get_basename (exe);
 }
 
-/* The name and command line as the daemon reads them, from /proc here when
- * PID there is the same process (the same start time, before and after),
- * which spares parsing GetProcesses' dictionaries: for 200 processes that
- * is most of the time `top -b -n 1` takes. FALSE (ask the daemon) where
- * this /proc is not the daemon's (another pid namespace, --proc) or the
- * executable's link may not be read. */
+/* The command line (and, where it is shown, the name) as the daemon reads
+ * them, from /proc here when PID there is the same process (the same start
+ * time; the directory's fd keeps to that process), which spares parsing
+ * GetProcesses' dictionaries: for 200 processes that is most of the time
+ * `top -b -n 1` would take. FALSE (ask the daemon) where this /proc is not
+ * the daemon's (another pid namespace, --proc) or cannot be read. */
 static gboolean
 top_add_local_process (Top *top, guint32 pid, guint64 start_time)
 {
-  g_autofree char *exe_path = g_strdup_printf ("/proc/%u/exe", pid);
-  g_autofree char *exe = NULL, *argv = NULL, *cmdline = NULL, *name = NULL;
-  gsize length = 0;
+  char path[32], stat_text[1024], argv[MAX_CMDLINE_BYTES];
+  g_autofree char *cmdline = NULL, *name = NULL;
+  gssize stat_length, argv_length;
+  gboolean need_name;
+  PymemdStat stat;
+  int dir_fd;
 
-  if (!proc_start_time_is (pid, start_time) ||
-      (exe = g_file_read_link (exe_path, NULL)) == NULL ||
-      (argv = read_proc_file (pid, "cmdline", MAX_CMDLINE_BYTES, &length)) == NULL ||
-      !proc_start_time_is (pid, start_time))
+  g_snprintf (path, sizeof path, "/proc/%u", pid);
+  dir_fd = open (path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0)
     return FALSE;
-  name = g_path_get_basename (exe);
-  cmdline = pymemd_cmdline_to_string (argv, length);
+  stat_length = read_proc_file (dir_fd, "stat", stat_text, sizeof stat_text - 1);
+  argv_length = read_proc_file (dir_fd, "cmdline", argv, sizeof argv);
+  /* The name shows in JSON, and for a process without a command line. */
+  need_name = top->json || argv_length == 0;
+  if (need_name)
+    name = read_exe_name (dir_fd);
+  close (dir_fd);
+  if (stat_length < 0 || argv_length < 0 || (need_name && name == NULL))
+    return FALSE;
+  stat_text[stat_length] = '\0';
+  if (!pymemd_stat_parse (stat_text, &stat, NULL) || stat.start_time != start_time)
+    return FALSE;
+  cmdline = pymemd_cmdline_to_string (argv, (gsize) argv_length);
   top_add_process (top, pid, start_time, name, cmdline);
   return TRUE;
 }

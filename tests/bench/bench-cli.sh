@@ -7,9 +7,11 @@
 #   pymemctl list --json       every process as JSON
 #   smem -P python             the baseline: reads every process's smaps
 #
-# Each is run $REPEAT times (smem $SMEM_REPEAT times); the median wall time
-# (bash $EPOCHREALTIME around the command, output to /dev/null) is reported
-# with the minimum, and the ratio smem / pymemctl.      target: >= 20x faster
+# In each of $ROUNDS rounds smem runs once and each pymemctl command $PER_ROUND
+# times, interleaved so that other load on the machine weighs on both sides
+# alike.  Reported: the median and minimum wall time (bash $EPOCHREALTIME
+# around the command, output to /dev/null) and the ratios smem / pymemctl of
+# the medians and of the minima.                      target: >= 20x faster
 #
 # Run as root from the build directory after `make` (or `make bench-cli`).
 # Set-up as bench-service.sh: a private bus (`dbus-daemon --session`) and the
@@ -19,8 +21,8 @@
 set -euo pipefail
 
 N=${1:-200}
-REPEAT=${REPEAT:-21}
-SMEM_REPEAT=${SMEM_REPEAT:-5}
+ROUNDS=${ROUNDS:-7}
+PER_ROUND=${PER_ROUND:-3}
 PYTHON=/usr/bin/python3
 PYMEMD=daemon/pymemd
 PYMEMCTL=client/pymemctl
@@ -97,28 +99,33 @@ sleep 2   # a tick or two of steady state
 smem_rows=$(smem -H -P python | wc -l)
 top_rows=$("$PYMEMCTL" --address "$ADDR" top -b -n 1 | awk '$1 ~ /^[0-9]+$/' | wc -l)
 
-echo "timing: pymemctl top -b -n 1 and list --json ($REPEAT runs each), smem -P python ($SMEM_REPEAT runs)"
+echo "timing: $ROUNDS rounds of smem -P python once, pymemctl top -b -n 1 and list --json" \
+     "$PER_ROUND times each"
 # One warm-up each: page cache, the dynamic loader, the daemon's reply cache.
 "$PYMEMCTL" --address "$ADDR" top -b -n 1 > /dev/null
 "$PYMEMCTL" --address "$ADDR" list --json > /dev/null
 smem -P python > /dev/null
-top_runs=$(time_runs "$REPEAT" "$PYMEMCTL" --address "$ADDR" top -b -n 1)
-list_runs=$(time_runs "$REPEAT" "$PYMEMCTL" --address "$ADDR" list --json)
-smem_runs=$(time_runs "$SMEM_REPEAT" smem -P python)
+top_runs='' list_runs='' smem_runs=''
+for ((r = 0; r < ROUNDS; r++)); do
+  smem_runs+=$(time_runs 1 smem -P python)$'\n'
+  top_runs+=$(time_runs "$PER_ROUND" "$PYMEMCTL" --address "$ADDR" top -b -n 1)$'\n'
+  list_runs+=$(time_runs "$PER_ROUND" "$PYMEMCTL" --address "$ADDR" list --json)$'\n'
+done
 
-smem_med=$(median <<< "$smem_runs")
+smem_med=$(grep . <<< "$smem_runs" | median)
+smem_min=$(grep . <<< "$smem_runs" | minimum)
+ratio () { awk -v s="$1" -v m="$2" 'BEGIN { printf "%.1fx", (m > 0 ? s / m : 0) }'; }
 row () {   # NAME RUNS
   local med min
-  med=$(median <<< "$2"); min=$(minimum <<< "$2")
-  printf '%-28s %10s %10s %12s %9s   %s\n' "$1" "$med" "$min" "$smem_med" \
-    "$(awk -v s="$smem_med" -v m="$med" 'BEGIN { printf "%.1fx", (m > 0 ? s / m : 0) }')" \
-    "target >= 20x"
+  med=$(grep . <<< "$2" | median); min=$(grep . <<< "$2" | minimum)
+  printf '%-24s %9s %9s %9s %9s   %s\n' "$1" "$med" "$min" "$(ratio "$smem_med" "$med")" \
+    "$(ratio "$smem_min" "$min")" "target >= 20x"
 }
 
 echo
 echo "== pymemctl vs smem: N=$N idle python3 (pymemctl top shows $top_rows rows, smem $smem_rows)," \
-     "kernel $(uname -r), $(nproc) CPUs =="
-printf '%-28s %10s %10s %12s %9s   %s\n' command "median ms" "min ms" "smem med ms" "smem/it" target
+     "kernel $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg) =="
+printf '%-24s %9s %9s %9s %9s   %s\n' command "median ms" "min ms" "med ratio" "min ratio" target
 row "pymemctl top -b -n 1" "$top_runs"
 row "pymemctl list --json" "$list_runs"
-printf '%-28s %10s %10s\n' "smem -P python" "$smem_med" "$(minimum <<< "$smem_runs")"
+printf '%-24s %9s %9s\n' "smem -P python" "$smem_med" "$smem_min"
