@@ -320,6 +320,63 @@ test_batch_json (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (seen, ==, 2 * N_CHILDREN);
 }
 
+/* In a pid namespace of its own, /proc is not the daemon's: names and
+ * command lines come from GetProcesses, and must be the same. */
+static void
+test_other_pid_namespace (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *unshare = g_find_program_in_path ("unshare");
+  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) pymemctl = NULL;
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_auto(PymemdTestRun) run = { 0 };
+  g_auto(GStrv) envp = pymemctl_environ ();
+  JsonArray *processes;
+  guint seen = 0;
+
+  if (fx->skipped)
+    return;
+  if (unshare == NULL)
+    {
+      g_test_skip ("needs unshare");
+      return;
+    }
+  pymemctl = pymemctl_argv (fx);
+  for (const char *const *a = (const char *const[]) { "unshare", "--pid", "--fork",
+                                                      "--mount-proc", NULL };
+       *a != NULL; a++)
+    g_ptr_array_add (argv, g_strdup (*a));
+  for (guint i = 0; i < pymemctl->len; i++)
+    g_ptr_array_add (argv, g_strdup (g_ptr_array_index (pymemctl, i)));
+  for (const char *const *a = (const char *const[]) { "top", "--json", "-n", "1", NULL };
+       *a != NULL; a++)
+    g_ptr_array_add (argv, g_strdup (*a));
+  g_ptr_array_add (argv, NULL);
+  g_assert_true (g_spawn_sync (NULL, (char **) argv->pdata, envp, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                               &run.out, &run.err, &run.status, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (run.err, ==, "");
+  g_assert_true (g_spawn_check_wait_status (run.status, NULL));
+  g_assert_true (json_parser_load_from_data (parser, run.out, -1, &error));
+  g_assert_no_error (error);
+  processes = json_object_get_array_member (json_node_get_object (json_parser_get_root (parser)),
+                                            "processes");
+  for (guint i = 0; i < json_array_get_length (processes); i++)
+    {
+      JsonObject *p = json_array_get_object_element (processes, i);
+      int child = child_index (fx, (guint64) json_object_get_int_member (p, "pid"));
+
+      if (child < 0)
+        continue;
+      seen++;
+      g_assert_true (g_str_has_prefix (json_object_get_string_member (p, "cmdline"),
+                                       pymemd_test_python ()));
+      g_assert_true (g_str_has_prefix (json_object_get_string_member (p, "name"), "python3"));
+    }
+  g_assert_cmpuint (seen, ==, N_CHILDREN);
+}
+
 static void
 test_usage_errors (Fixture *fx, gconstpointer data)
 {
@@ -657,6 +714,8 @@ main (int argc, char **argv)
               fixture_teardown);
   g_test_add ("/pymemctl-top/batch-json", Fixture, NULL, fixture_setup, test_batch_json,
               fixture_teardown);
+  g_test_add ("/pymemctl-top/other-pid-namespace", Fixture, NULL, fixture_setup,
+              test_other_pid_namespace, fixture_teardown);
   g_test_add ("/pymemctl-top/usage-errors", Fixture, NULL, fixture_setup, test_usage_errors,
               fixture_teardown);
   g_test_add ("/pymemctl-top/interactive", Fixture, NULL, fixture_setup, test_interactive,
