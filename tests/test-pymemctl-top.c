@@ -399,6 +399,21 @@ test_usage_errors (Fixture *fx, gconstpointer data)
     }
 }
 
+static void
+test_not_running (Fixture *fx, gconstpointer data)
+{
+  g_auto(PymemdTestRun) run = { 0 };
+
+  if (fx->skipped)
+    return;
+  pymemd_test_service_stop_daemon (&fx->service);
+  g_assert_cmpint (run_pymemctl (fx, &run, "top", "-b", "-n", "1", NULL), ==, 1);
+  g_assert_cmpstr (run.out, ==, "");
+  g_assert_true (g_str_has_prefix (run.err, "pymemctl: pymemd is not running on the bus at "));
+  g_assert_nonnull (strchr (run.err, '\n'));
+  g_assert_cmpstr (strchr (run.err, '\n'), ==, "\n"); /* one line */
+}
+
 /* ---- the full-screen view, in tmux ---- */
 
 typedef struct {
@@ -717,6 +732,8 @@ main (int argc, char **argv)
   g_test_add ("/pymemctl-top/other-pid-namespace", Fixture, NULL, fixture_setup,
               test_other_pid_namespace, fixture_teardown);
   g_test_add ("/pymemctl-top/usage-errors", Fixture, NULL, fixture_setup, test_usage_errors,
+              fixture_teardown);
+  g_test_add ("/pymemctl-top/not-running", Fixture, NULL, fixture_setup, test_not_running,
               fixture_teardown);
   g_test_add ("/pymemctl-top/interactive", Fixture, NULL, fixture_setup, test_interactive,
               fixture_teardown);
