@@ -637,14 +637,18 @@ test_no_color (Fixture *fx, gconstpointer data)
 /* ---- German ---- */
 
 /* pymemctl looks for its catalogue in the LOCALEDIR it was built with,
- * which the build does not fill: in a mount namespace of its own, a tmpfs
- * over it (or over its nearest existing parent) holds the built de.gmo. */
+ * which the build does not fill. In a mount namespace of its own, an
+ * overlay on LOCALEDIR (or its nearest existing parent, which may hold the
+ * build tree, as under make distcheck) adds the built de.gmo there; the
+ * file system is not changed. Exit status 77: it cannot be arranged here. */
 static const char german_script[] =
-  "dir=$1; mo=$2; shift 2\n"
+  "dir=$1; mo=$2; work=$3; shift 3\n"
   "top=$dir\n"
   "while [ ! -d \"$top\" ]; do top=$(dirname \"$top\"); done\n"
   "[ \"$top\" != / ] || exit 77\n"
-  "mount -t tmpfs pymemd-test-locale \"$top\"\n"
+  "mkdir -p \"$work/upper\" \"$work/work\"\n"
+  "mount -t overlay pymemd-test-locale \\\n"
+  "  -o \"lowerdir=$top,upperdir=$work/upper,workdir=$work/work\" \"$top\" || exit 77\n"
   "mkdir -p \"$dir/de/LC_MESSAGES\"\n"
   "cp \"$mo\" \"$dir/de/LC_MESSAGES/pymemd.mo\"\n"
   "exec \"$@\"\n";
@@ -673,6 +677,7 @@ run_german (Fixture *fx, PymemdTestRun *run, const char *const *arguments)
     g_ptr_array_add (argv, g_strdup (prefix[i]));
   g_ptr_array_add (argv, g_strdup (localedir));
   g_ptr_array_add (argv, g_strdup (gmo));
+  g_ptr_array_add (argv, g_build_filename (fx->service.tmp, "locale-overlay", NULL));
   for (guint i = 0; i < pymemctl->len; i++)
     g_ptr_array_add (argv, g_strdup (g_ptr_array_index (pymemctl, i)));
   for (guint i = 0; arguments[i] != NULL; i++)
