@@ -1,4 +1,4 @@
-/* Runs pymemctl top against the real daemon on a private bus with real Python processes: batch frames, sorting, JSON, usage errors, and the full-screen view driven through tmux. */
+/* Runs pymemctl top against the real daemon on a private bus with real Python processes: batch frames, sorting, JSON, names from GetProcesses in another pid namespace, usage errors, no daemon, the full-screen view driven through tmux, and German. */
 #include "config.h"
 
 #include <string.h>
