@@ -33,6 +33,7 @@
 #define MAX_DELAY_SECONDS    3600.0
 #define MIN_COMMAND_WIDTH    20
 #define MAX_CMDLINE_BYTES    4096 /* as much as the daemon reads */
+#define HEADER_LINES         3    /* what top_header () returns */
 
 typedef enum {
   COLUMN_PID,
@@ -125,6 +126,7 @@ typedef struct {
   Column   sort;
   gboolean reverse;
   gboolean visible[N_COLUMNS];
+  guint    scroll;                /* the first row shown on the screen */
   char    *text_filter;           /* as typed; NULL: none */
   char    *text_filter_folded;
   char    *user_filter;           /* a user name or uid; NULL: all */
@@ -481,18 +483,18 @@ top_send_growth (Top *top)
     }
 }
 
-/* Asks for the growth of the first LIMIT rows shown (of all when they are
- * sorted by it), for those not asked within the minute. */
+/* Asks for the growth of COUNT rows shown from FIRST on (of all when they
+ * are sorted by it), for those not asked within the minute. */
 static void
-top_ask_growth (Top *top, guint limit)
+top_ask_growth (Top *top, guint first, guint count)
 {
   gint64 now = g_get_monotonic_time ();
   gboolean all = top->sort == COLUMN_GROWTH;
-  guint n = all ? top->rows->len : MIN (limit, top->shown->len);
+  guint end = all ? top->rows->len : MIN (top->shown->len, first + MIN (count, G_MAXUINT - first));
 
   if (top->growth_unsupported || !(top->visible[COLUMN_GROWTH] || top->json))
     return;
-  for (guint i = 0; i < n; i++)
+  for (guint i = all ? 0 : first; i < end; i++)
     {
       TopRow *row = all ? &g_array_index (top->rows, TopRow, i) : g_ptr_array_index (top->shown, i);
       TopProcess *process = row->process;
@@ -517,11 +519,31 @@ top_wait_growth (Top *top)
     g_main_context_iteration (NULL, TRUE);
 }
 
-/* The rows the screen can show: no need to ask the daemon about the others. */
+/* The rows the table has room for, below the header, the status line and
+ * the titles, above the key line. */
 static guint
-top_screen_rows (Top *top)
+top_page_rows (Top *top)
 {
-  return top->screen != NULL ? (guint) MAX (getmaxy (stdscr), 0) : G_MAXUINT;
+  int taken = HEADER_LINES + (top->status != NULL ? 1 : 0) + 3;
+
+  return (guint) MAX (getmaxy (stdscr) - taken, 0);
+}
+
+/* Keeps the last page full when rows went away or the terminal grew. */
+static void
+top_clamp_scroll (Top *top)
+{
+  guint page = top_page_rows (top);
+
+  top->scroll = MIN (top->scroll, top->shown->len > page ? top->shown->len - page : 0);
+}
+
+/* The rows on the screen: no need to ask the daemon about the others. */
+static void
+top_ask_growth_on_screen (Top *top)
+{
+  top_clamp_scroll (top);
+  top_ask_growth (top, top->scroll, top_page_rows (top));
 }
 
 /* ---- filtering and sorting ---- */
@@ -907,7 +929,7 @@ top_run_batch (Top *top)
       /* Answers show in the next frames, as on the screen; the last frame
        * has none to show them in. */
       if (top->iterations == 0 || top->frame < top->iterations)
-        top_ask_growth (top, G_MAXUINT);
+        top_ask_growth (top, 0, G_MAXUINT);
       if (!(top->json ? top_print_json (top) : top_print_text (top)))
         return PYMEMCTL_EXIT_FAILURE;
       if (top->iterations != 0 && top->frame >= top->iterations)
@@ -1036,7 +1058,12 @@ top_status_line (Top *top, const Layout *layout)
     g_string_append_printf (line, _(" · filter “%s”"), top->text_filter);
   if (top->user_filter != NULL)
     g_string_append_printf (line, _(" · user %s"), top->user_filter);
-  g_string_append_printf (line, _(" · %u shown"), top->shown->len);
+  if (top->shown->len > top_page_rows (top))
+    g_string_append_printf (line, _(" · rows %u to %u of %u"), top->scroll + 1,
+                            top->scroll + MIN (top_page_rows (top), top->shown->len - top->scroll),
+                            top->shown->len);
+  else
+    g_string_append_printf (line, _(" · %u shown"), top->shown->len);
   if (layout->hidden > 0)
     g_string_append_printf (line,
                             ngettext (" · %u column hidden: the terminal is too narrow",
@@ -1075,13 +1102,13 @@ draw_bottom_line (Top *top)
               A_DIM, 0);
 }
 
-/* The cells of the first N rows shown, formatted. */
+/* The cells of N rows shown from FIRST on, formatted. */
 static GPtrArray *
-top_cells (Top *top, int n)
+top_cells (Top *top, guint first, guint n)
 {
   GPtrArray *cells = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
 
-  for (guint i = 0; i < top->shown->len && (int) i < n; i++)
+  for (guint i = first; i < top->shown->len && i - first < n; i++)
     {
       GStrv row = g_new0 (char *, N_COLUMNS + 1);
 
@@ -1120,9 +1147,10 @@ draw_table (Top *top)
   int y = 0;
   Layout layout;
 
+  top_clamp_scroll (top);
   draw_header (top, &y);
   /* Below the header: the status line, the titles, the rows, the key line. */
-  cells = top_cells (top, getmaxy (stdscr) - y - 3);
+  cells = top_cells (top, top->scroll, top_page_rows (top));
   top_layout (top, cells, &layout);
   status = top_status_line (top, &layout);
   put_line (y++, status, A_NORMAL, 0);
@@ -1158,6 +1186,7 @@ draw_help (Top *top)
             0);
   put_line (y++, _("  u   show only one user's processes (empty: all)"), A_NORMAL, 0);
   put_line (y++, _("  f   choose the columns"), A_NORMAL, 0);
+  put_line (y++, _("  arrows, PgUp, PgDn, Home, End  move through the rows"), A_NORMAL, 0);
   put_line (y++, _("  space  refresh now"), A_NORMAL, 0);
   put_line (y++, _("  h ? this help"), A_NORMAL, 0);
   put_line (y++, _("  q   quit"), A_NORMAL, 0);
@@ -1278,7 +1307,39 @@ top_refresh_now (Top *top)
       top->status = g_strdup (error->message);
       return;
     }
-  top_ask_growth (top, top_screen_rows (top));
+  top_ask_growth_on_screen (top);
+}
+
+/* Arrows, page keys, Home and End move the rows; FALSE for other keys. */
+static gboolean
+top_scroll_key (Top *top, int key)
+{
+  guint page = MAX (top_page_rows (top), 1);
+
+  switch (key)
+    {
+    case KEY_DOWN:
+      top->scroll++;
+      break;
+    case KEY_UP:
+      top->scroll = top->scroll > 0 ? top->scroll - 1 : 0;
+      break;
+    case KEY_NPAGE:
+      top->scroll += page;
+      break;
+    case KEY_PPAGE:
+      top->scroll = top->scroll > page ? top->scroll - page : 0;
+      break;
+    case KEY_HOME:
+      top->scroll = 0;
+      break;
+    case KEY_END:
+      top->scroll = G_MAXUINT / 2; /* on_input () brings it back to the last page */
+      break;
+    default:
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static void
@@ -1318,7 +1379,8 @@ top_table_key (Top *top, int key)
       top_refresh_now (top);
       break;
     default:
-      top_sort_by_key (top, key);
+      if (!top_scroll_key (top, key))
+        top_sort_by_key (top, key);
       break;
     }
 }
@@ -1431,7 +1493,7 @@ on_input (int fd, GIOCondition condition, gpointer data)
       return G_SOURCE_REMOVE;
     }
   top_arrange (top);
-  top_ask_growth (top, top_screen_rows (top));
+  top_ask_growth_on_screen (top);
   top_draw (top);
   return G_SOURCE_CONTINUE;
 }
@@ -1538,7 +1600,7 @@ top_run_interactive (Top *top)
                                      "closed", G_CALLBACK (on_bus_closed), top);
   sources[3] = g_unix_fd_add (STDIN_FILENO, G_IO_IN | G_IO_HUP | G_IO_ERR, on_input, top);
   sources[4] = g_timeout_add ((guint) (top_delay (top) * 1000), on_tick, top);
-  top_ask_growth (top, top_screen_rows (top));
+  top_ask_growth_on_screen (top);
   top_draw (top);
   g_main_loop_run (top->loop);
   for (guint i = 0; i < G_N_ELEMENTS (sources); i++)

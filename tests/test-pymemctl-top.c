@@ -535,6 +535,13 @@ send_keys (Tmux *t, const char *keys)
   g_free (tmux_run (t, "send-keys", "-l", keys, NULL));
 }
 
+/* A key by tmux's name for it ("Down", "PPage"). */
+static void
+send_key_name (Tmux *t, const char *name)
+{
+  g_free (tmux_run (t, "send-keys", name, NULL));
+}
+
 static void
 assert_exit_code (Tmux *t, const char *code)
 {
@@ -613,6 +620,14 @@ test_interactive (Fixture *fx, gconstpointer data)
   g_free (tmux_run (&t, "resize-window", "-x", "80", "-y", "24", NULL));
   tmux_wait (&t, shows_text, "hidden: the terminal is too narrow", "columns hidden at 80×24");
   tmux_wait (&t, shows_order, "120", "the children at 80×24");
+
+  /* Room for two rows: the arrows move through them. */
+  g_free (tmux_run (&t, "resize-window", "-x", "80", "-y", "8", NULL));
+  tmux_wait (&t, shows_text, "· rows 1 to 2 of ", "the first two rows at 80×8");
+  send_key_name (&t, "Down");
+  tmux_wait (&t, shows_text, "· rows 2 to 3 of ", "the rows moved down by one");
+  send_key_name (&t, "Home");
+  tmux_wait (&t, shows_text, "· rows 1 to 2 of ", "the first rows again");
 
   send_keys (&t, "q");
   assert_exit_code (&t, "0");
