@@ -1090,6 +1090,22 @@ pymemd_history_growth (PymemdHistory *self,
   return TRUE;
 }
 
+/* One process's points in a growth pass. */
+typedef struct {
+  GArray *points; /* SeriesPoint, at most GROWTH_MAX_POINTS + 1 */
+  guint   n;      /* samples read */
+  gint64  last_slot;
+} Series;
+
+static void
+series_free (gpointer data)
+{
+  Series *series = data;
+
+  g_array_unref (series->points);
+  g_free (series);
+}
+
 GArray *
 pymemd_history_growth_all (PymemdHistory *self,
                            gint64         window_us,
@@ -1098,8 +1114,7 @@ pymemd_history_growth_all (PymemdHistory *self,
                            GError       **error)
 {
   g_autoptr(GArray) result = g_array_new (FALSE, FALSE, sizeof (PymemdHistoryGrowth));
-  g_autoptr(GHashTable) series = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
-                                                        (GDestroyNotify) g_array_unref);
+  g_autoptr(GHashTable) series = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, series_free);
   sqlite3_stmt *s = NULL;
   GHashTableIter iter;
   const char *key;
@@ -1127,14 +1142,24 @@ pymemd_history_growth_all (PymemdHistory *self,
     {
       gint64 id = sqlite3_column_int64 (s, 0);
       SeriesPoint point = { (double) sqlite3_column_int64 (s, 1), (double) sqlite3_column_int64 (s, 2) };
-      GArray *points = g_hash_table_lookup (series, &id);
+      Series *one = g_hash_table_lookup (series, &id);
+      /* The first point of each of GROWTH_MAX_POINTS slots of the window
+       * is kept: what the slope reads, in a fraction of the memory. */
+      gint64 slot = (gint64) ((point.t - (double) (now_us - window_us)) * GROWTH_MAX_POINTS / (double) window_us);
 
-      if (points == NULL)
+      if (one == NULL)
         {
-          points = g_array_new (FALSE, FALSE, sizeof (SeriesPoint));
-          g_hash_table_insert (series, g_memdup2 (&id, sizeof id), points);
+          one = g_new0 (Series, 1);
+          one->points = g_array_sized_new (FALSE, FALSE, sizeof (SeriesPoint), 16);
+          one->last_slot = -1;
+          g_hash_table_insert (series, g_memdup2 (&id, sizeof id), one);
         }
-      g_array_append_val (points, point);
+      one->n++;
+      if (slot > one->last_slot)
+        {
+          g_array_append_val (one->points, point);
+          one->last_slot = slot;
+        }
     }
   sqlite3_finalize (s);
   if (rc != SQLITE_DONE)
@@ -1148,7 +1173,8 @@ pymemd_history_growth_all (PymemdHistory *self,
   g_hash_table_iter_init (&iter, self->known);
   while (g_hash_table_iter_next (&iter, (gpointer *) &key, (gpointer *) &known))
     {
-      GArray *points = g_hash_table_lookup (series, &known->id);
+      Series *one = g_hash_table_lookup (series, &known->id);
+      GArray *points = one != NULL ? one->points : NULL;
       PymemdHistoryGrowth growth = { 0 };
       g_auto(GStrv) parts = NULL;
 
@@ -1162,7 +1188,7 @@ pymemd_history_growth_all (PymemdHistory *self,
       growth.pid = (gint32) g_ascii_strtoll (parts[1], NULL, 10);
       growth.start_time = g_ascii_strtoull (parts[2], NULL, 10);
       growth.bytes_per_hour = series_slope (points);
-      growth.samples = points->len;
+      growth.samples = one->n;
       g_array_append_val (result, growth);
     }
   return g_steal_pointer (&result);

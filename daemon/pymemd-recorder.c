@@ -1,6 +1,11 @@
 /* Keeps the history store on a thread of its own: the main loop hands it ticks and asks it questions, and never waits on SQLite. */
 #include "config.h"
 
+#include <stdlib.h> /* defines __GLIBC__ */
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
 #include <glib/gi18n.h>
 
 #include "pymemd-error.h"
@@ -267,6 +272,11 @@ run_retention (PymemdRecorder *self, gint64 now)
                                          self->settings.hour_keep_us, max_bytes, &error) &&
       store == self->file)
     fall_back (self, error);
+#ifdef __GLIBC__
+  /* Retention's deletions leave this thread's malloc arena with free
+   * pages that glibc keeps resident unless asked. */
+  malloc_trim (0);
+#endif
 }
 
 /* Once a minute (or a quarter of the window, if shorter): every living
