@@ -242,6 +242,7 @@ top_apply_options (Top *top, const char *count, const char *delay, const char *s
 int
 pymemctl_top (GDBusConnection *bus, int argc, char **argv)
 {
+  g_autoptr(GDBusConnection) own_bus = NULL;
   g_autoptr(Top) top = top_new ();
   g_autoptr(GError) error = NULL;
   g_autofree char *count = NULL, *delay = NULL, *sort = NULL;
@@ -262,7 +263,7 @@ pymemctl_top (GDBusConnection *bus, int argc, char **argv)
   };
   int exit_code = PYMEMCTL_EXIT_OK;
 
-  if (!pymemctl_parse_options (&argc, &argv, NULL,
+  if (!pymemctl_parse_options (&argc, &argv, "top",
                                _("Shows the Python processes' memory, refreshed every tick. "
                                  "Keys: h for help, q to quit. GROWTH/h appears once the "
                                  "daemon has answered: with -b, from the second frame on."),
@@ -275,7 +276,11 @@ pymemctl_top (GDBusConnection *bus, int argc, char **argv)
   top->json = json;
   top->batch = batch || json || !isatty (STDIN_FILENO) || !isatty (STDOUT_FILENO);
 
-  top->monitor = pymemctl_monitor_new (bus, &error);
+  /* BUS may be NULL: then top connects once the options are known good. */
+  if (bus == NULL)
+    bus = own_bus = pymemctl_bus_connect (&error);
+  if (bus != NULL)
+    top->monitor = pymemctl_monitor_new (bus, &error);
   if (top->monitor == NULL)
     return pymemctl_print_error (error, 0);
   return top->batch ? top_run_batch (top) : top_run_interactive (top);
