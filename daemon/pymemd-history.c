@@ -23,20 +23,23 @@
  * 0.3 ms for one process. */
 #define GROWTH_MAX_POINTS 100
 
-/* Rows are clustered by time, not by process: a tick then dirties a few
- * adjacent pages instead of one page per process, and age retention is a
- * range delete. A tick writes raw samples only; when a minute is over, its
- * samples become one row per process of the minute tier, and the hour's
- * minutes its row of the hour tier. The tiers share one layout (sums, not
- * averages, so that buckets add up) and have a (process, bucket) index for
- * the queries of one process. Queries add the raw samples of the minute
- * not yet consolidated, so nothing is missing from any tier. */
+/* Raw samples are clustered by time, not by process: a tick then dirties
+ * a few adjacent pages instead of one page per process, and age retention
+ * is a range delete. A tick writes raw samples only; when a minute is
+ * over, its samples become one row per process of the minute tier, and
+ * the hour's minutes its row of the hour tier. The tiers are clustered by
+ * process, so that a day of one process is a range of a few dozen pages,
+ * not 1440 pages of everyone's minutes; their bucket index (appended to,
+ * one page a minute) serves consolidation and retention. The tiers share
+ * one layout (sums, not averages, so that buckets add up). Queries add the
+ * raw samples of the minute not yet consolidated, so nothing is missing
+ * from any tier. */
 #define TIER_COLUMNS \
   "(process INTEGER NOT NULL, bucket INTEGER NOT NULL, count INTEGER NOT NULL," \
   " pss_min INTEGER NOT NULL, pss_sum INTEGER NOT NULL, pss_max INTEGER NOT NULL," \
   " uss_min INTEGER NOT NULL, uss_sum INTEGER NOT NULL, uss_max INTEGER NOT NULL," \
   " swap_min INTEGER NOT NULL, swap_sum INTEGER NOT NULL, swap_max INTEGER NOT NULL," \
-  " PRIMARY KEY (bucket, process)) WITHOUT ROWID;"
+  " PRIMARY KEY (process, bucket)) WITHOUT ROWID;"
 
 static const char schema_sql[] =
   "CREATE TABLE processes (id INTEGER PRIMARY KEY, boot_id TEXT NOT NULL,"
@@ -49,9 +52,9 @@ static const char schema_sql[] =
   " private_dirty INTEGER NOT NULL, swap INTEGER NOT NULL,"
   " PRIMARY KEY (t, process)) WITHOUT ROWID;"
   "CREATE TABLE minutes " TIER_COLUMNS
-  "CREATE INDEX minutes_process ON minutes (process, bucket);"
+  "CREATE INDEX minutes_bucket ON minutes (bucket);"
   "CREATE TABLE hours " TIER_COLUMNS
-  "CREATE INDEX hours_process ON hours (process, bucket);"
+  "CREATE INDEX hours_bucket ON hours (bucket);"
   "CREATE TABLE heap_summaries (process INTEGER NOT NULL, t INTEGER NOT NULL,"
   " summary TEXT NOT NULL, PRIMARY KEY (process, t)) WITHOUT ROWID;";
 
@@ -517,6 +520,63 @@ pymemd_history_open (const char *path, GError **error)
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   return history_open (path, FALSE, error);
+}
+
+PymemdHistory *
+pymemd_history_open_reader (const char *path, GError **error)
+{
+  g_autoptr(PymemdHistory) self = g_object_new (PYMEMD_TYPE_HISTORY, NULL);
+  gint64 version = 0;
+  int rc;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  /* The writer made, checked and switched the file to WAL: a reader only
+   * checks that it knows the schema. */
+  self->path = g_strdup (path);
+  rc = sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE, NULL);
+  if (rc != SQLITE_OK)
+    {
+      set_sqlite_error (path, self->db, rc, "opening", error);
+      return NULL;
+    }
+  sqlite3_busy_timeout (self->db, HISTORY_BUSY_TIMEOUT_MS);
+  sqlite3_extended_result_codes (self->db, 1);
+  if (!query_int (self, "PRAGMA user_version", &version, error))
+    return NULL;
+  if (version != SCHEMA_VERSION)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED,
+                   _("%s: schema version %" G_GINT64_FORMAT " is not the %d this pymemd knows"), path, version,
+                   SCHEMA_VERSION);
+      return NULL;
+    }
+  if (!prepare_stmts (self, error))
+    return NULL;
+  return g_steal_pointer (&self);
+}
+
+gboolean
+pymemd_history_read_begin (PymemdHistory *self, GError **error)
+{
+  g_return_val_if_fail (PYMEMD_IS_HISTORY (self), FALSE);
+
+  /* One snapshot for the tiers and the raw samples not yet in them. */
+  if (!exec_sql (self, "BEGIN", error))
+    return FALSE;
+  if (!load_consolidated_until (self, error))
+    {
+      exec_sql (self, "ROLLBACK", NULL);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+pymemd_history_read_end (PymemdHistory *self)
+{
+  g_return_if_fail (PYMEMD_IS_HISTORY (self));
+  exec_sql (self, "COMMIT", NULL);
 }
 
 PymemdHistory *
@@ -1286,7 +1346,7 @@ static const char merge_tiers_sql[] =
   "INSERT INTO disk.minutes SELECT ids.disk, bucket, count, pss_min, pss_sum, pss_max, uss_min, uss_sum,"
   " uss_max, swap_min, swap_sum, swap_max FROM main.minutes JOIN ids ON process = ids.mem"
   " WHERE bucket < %2$" G_GINT64_FORMAT
-  " ON CONFLICT (bucket, process) DO UPDATE SET count = count + excluded.count,"
+  " ON CONFLICT (process, bucket) DO UPDATE SET count = count + excluded.count,"
   " pss_min = min (pss_min, excluded.pss_min), pss_sum = pss_sum + excluded.pss_sum,"
   " pss_max = max (pss_max, excluded.pss_max), uss_min = min (uss_min, excluded.uss_min),"
   " uss_sum = uss_sum + excluded.uss_sum, uss_max = max (uss_max, excluded.uss_max),"

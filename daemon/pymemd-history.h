@@ -68,6 +68,15 @@ PymemdHistory *pymemd_history_open (const char *path,
 PymemdHistory *pymemd_history_open_in_memory (const char *name,
                                               GError    **error);
 
+/* A second connection to the store a writer opened at PATH, for queries
+ * on another thread: it reads WAL snapshots while the writer writes. Each
+ * query (or group of them) goes between read_begin and read_end. */
+PymemdHistory *pymemd_history_open_reader (const char *path,
+                                           GError    **error);
+gboolean       pymemd_history_read_begin (PymemdHistory *self,
+                                          GError       **error);
+void           pymemd_history_read_end (PymemdHistory *self);
+
 const char *pymemd_history_get_path (PymemdHistory *self);
 gboolean    pymemd_history_is_in_memory (PymemdHistory *self);
 /* The store's size: the file and its WAL, or the memory it holds. */

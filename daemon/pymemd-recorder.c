@@ -95,6 +95,9 @@ struct _PymemdRecorder
   GThread      *thread;
   GAsyncQueue  *queue;
   Link         *link;
+  GThread      *reader_thread;
+  GAsyncQueue  *reader_queue;
+  gint          file_generation; /* atomic: bumped when the writer opens the file, 0 while it has none */
   gint          pending_ticks; /* atomic */
   gint          drop_logged;   /* atomic */
 
@@ -210,6 +213,7 @@ static void
 fall_back (PymemdRecorder *self, const GError *error)
 {
   g_clear_object (&self->file);
+  g_atomic_int_set (&self->file_generation, 0);
   ensure_memory (self);
   self->next_retry = g_get_monotonic_time () + (gint64) (self->settings.retry_seconds * SECOND_US);
   /* Once, not once a tick; and a disk at the edge of full, which flips
@@ -251,6 +255,10 @@ try_file (PymemdRecorder *self)
     }
   self->file = g_steal_pointer (&file);
   g_clear_object (&self->memory);
+  {
+    static gint generations = 0;
+    g_atomic_int_set (&self->file_generation, g_atomic_int_add (&generations, 1) + 1);
+  }
   if (self->warned)
     g_message (_("History store %s is written again"), self->path);
   self->warned = FALSE;
@@ -425,10 +433,9 @@ pick_resolution (gint64 since, gint64 until)
 }
 
 static void
-worker_query (PymemdRecorder *self, Job *job)
+answer_query (PymemdHistory *store, Job *job)
 {
   g_autoptr(GError) error = NULL;
-  PymemdHistory *store = active_store (self);
   g_autoptr(PymemdRecorderHistory) history = g_new0 (PymemdRecorderHistory, 1);
   guint64 start_time = job->start_time;
   gint64 lo, hi;
@@ -470,10 +477,9 @@ worker_query (PymemdRecorder *self, Job *job)
 }
 
 static void
-worker_ended (PymemdRecorder *self, Job *job)
+answer_ended (PymemdHistory *store, Job *job)
 {
   g_autoptr(GError) error = NULL;
-  PymemdHistory *store = active_store (self);
   GArray *ended;
 
   if (store == NULL)
@@ -503,10 +509,9 @@ growth_answer_free (GrowthAnswer *answer)
 }
 
 static void
-worker_growth (PymemdRecorder *self, Job *job)
+answer_growth (PymemdHistory *store, Job *job)
 {
   g_autoptr(GError) error = NULL;
-  PymemdHistory *store = active_store (self);
   GrowthAnswer *answer = g_new0 (GrowthAnswer, 1);
   guint64 start_time = job->start_time;
   PymemdHistoryProcess process = { 0 };
@@ -550,13 +555,13 @@ worker_main (gpointer data)
           worker_tick (self, job);
           break;
         case JOB_QUERY:
-          worker_query (self, job);
+          answer_query (active_store (self), job);
           break;
         case JOB_ENDED:
-          worker_ended (self, job);
+          answer_ended (active_store (self), job);
           break;
         case JOB_GROWTH:
-          worker_growth (self, job);
+          answer_growth (active_store (self), job);
           break;
         case JOB_SETTINGS:
           self->settings = job->settings;
@@ -580,6 +585,66 @@ worker_main (gpointer data)
   return NULL;
 }
 
+/* ---- the reader: questions on a connection of their own ---- */
+
+/* Questions go to the reader while the writer has the file: they then
+ * never wait for a tick, a consolidation or retention. While history is
+ * in memory, or the file cannot be read, the writer answers them. */
+static gpointer
+reader_main (gpointer data)
+{
+  PymemdRecorder *self = data;
+  g_autoptr(PymemdHistory) reader = NULL;
+  gint generation = 0;
+
+  for (;;)
+    {
+      Job *job = g_async_queue_pop (self->reader_queue);
+      gint now_generation = g_atomic_int_get (&self->file_generation);
+      g_autoptr(GError) error = NULL;
+
+      if (job->kind == JOB_STOP)
+        {
+          job_free (job);
+          break;
+        }
+      if (now_generation != generation)
+        {
+          g_clear_object (&reader);
+          generation = now_generation;
+          if (generation != 0)
+            {
+              reader = pymemd_history_open_reader (self->path, &error);
+              if (reader == NULL)
+                g_debug ("History reader: %s", error->message);
+              g_clear_error (&error);
+            }
+        }
+      if (reader == NULL || !pymemd_history_read_begin (reader, &error))
+        {
+          g_async_queue_push (self->queue, job);
+          continue;
+        }
+      switch (job->kind)
+        {
+        case JOB_QUERY:
+          answer_query (reader, job);
+          break;
+        case JOB_ENDED:
+          answer_ended (reader, job);
+          break;
+        case JOB_GROWTH:
+          answer_growth (reader, job);
+          break;
+        default:
+          g_assert_not_reached ();
+        }
+      pymemd_history_read_end (reader);
+      job_free (job);
+    }
+  return NULL;
+}
+
 /* ---- the main thread ---- */
 
 static void
@@ -593,6 +658,16 @@ pymemd_recorder_dispose (GObject *object)
 {
   PymemdRecorder *self = PYMEMD_RECORDER (object);
 
+  /* The reader first: what it hands to the writer is then answered
+   * before the writer stops. */
+  if (self->reader_thread != NULL)
+    {
+      Job *stop = g_new0 (Job, 1);
+
+      stop->kind = JOB_STOP;
+      g_async_queue_push (self->reader_queue, stop);
+      g_thread_join (g_steal_pointer (&self->reader_thread));
+    }
   if (self->thread != NULL)
     {
       Job *stop = g_new0 (Job, 1);
@@ -611,6 +686,7 @@ pymemd_recorder_finalize (GObject *object)
   PymemdRecorder *self = PYMEMD_RECORDER (object);
 
   g_async_queue_unref (self->queue);
+  g_async_queue_unref (self->reader_queue);
   link_unref (self->link);
   g_main_context_unref (self->context);
   g_hash_table_unref (self->growth);
@@ -637,6 +713,7 @@ static void
 pymemd_recorder_init (PymemdRecorder *self)
 {
   self->queue = g_async_queue_new ();
+  self->reader_queue = g_async_queue_new ();
   self->link = g_new0 (Link, 1);
   self->link->ref_count = 1;
   self->link->recorder = self;
@@ -656,6 +733,7 @@ pymemd_recorder_new (const char *path, const PymemdHistorySettings *settings)
   self->context = g_main_context_ref_thread_default ();
   self->state = path != NULL ? PYMEMD_RECORDER_OK : PYMEMD_RECORDER_DISABLED;
   self->thread = g_thread_new ("pymemd-history", worker_main, self);
+  self->reader_thread = g_thread_new ("pymemd-hist-rd", reader_main, self);
   return self;
 }
 
@@ -772,7 +850,7 @@ pymemd_recorder_query_async (PymemdRecorder     *self,
   job->since = since_us;
   job->until = until_us;
   job->resolution = resolution_us;
-  push (self, job);
+  g_async_queue_push (self->reader_queue, job);
 }
 
 PymemdRecorderHistory *
@@ -791,7 +869,7 @@ pymemd_recorder_list_ended_async (PymemdRecorder *self, gint64 since_us, GAsyncR
   g_return_if_fail (PYMEMD_IS_RECORDER (self));
   job = question (self, JOB_ENDED, pymemd_recorder_list_ended_async, callback, user_data);
   job->since = since_us;
-  push (self, job);
+  g_async_queue_push (self->reader_queue, job);
 }
 
 GArray *
@@ -818,7 +896,7 @@ pymemd_recorder_growth_async (PymemdRecorder     *self,
   job->pid = pid;
   job->start_time = start_time;
   job->window = window_us;
-  push (self, job);
+  g_async_queue_push (self->reader_queue, job);
 }
 
 gboolean

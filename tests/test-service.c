@@ -2048,8 +2048,8 @@ test_history_kill9 (Fixture *fx, gconstpointer data)
   daemon_wait_ready (fx, d);
   wait_samples (fx, child.pid, start, 6);
 
-  /* Every tick before a reply is written before it: what this query saw
-   * must survive. The daemon dies while it keeps writing. */
+  /* A reply shows only committed ticks: what this query saw must
+   * survive. The daemon dies while it keeps writing. */
   times = history_times (fx, 0, start, 1, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (kill (d->pid, SIGKILL), ==, 0);
