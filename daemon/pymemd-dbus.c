@@ -216,6 +216,8 @@ typedef struct {
   gint64                 subject_uid;
   GVariant              *reply;
   GError                *reply_error; /* answered instead of REPLY */
+  guint64                start_time;
+  gint64                 resolution_us;
 } Call;
 
 static Call *
@@ -678,7 +680,32 @@ query_done (GObject *source, GAsyncResult *result, gpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(PymemdRecorderHistory) history = pymemd_recorder_query_finish (PYMEMD_RECORDER (source), result,
                                                                            &error);
+  PymemdProcess *live = pymemd_monitor_find (call->self->monitor, call->pid);
 
+  /* A process watched now whose first tick is not written yet has an
+   * empty history, not none. */
+  if (history == NULL && g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS) && live != NULL &&
+      pymemd_process_get_start_time (live) == call->start_time)
+    {
+      PymemdScanner *scanner = pymemd_monitor_get_scanner (call->self->monitor);
+
+      history = g_new0 (PymemdRecorderHistory, 1);
+      history->process = (PymemdHistoryProcess) {
+        .boot_id = g_strdup (pymemd_scanner_get_boot_id (scanner)),
+        .pid = (gint32) call->pid,
+        .start_time = call->start_time,
+        .uid = pymemd_process_get_uid (live),
+        .exe = g_strdup (pymemd_process_get_exe (live)),
+        .cmdline = g_strdup (pymemd_process_get_cmdline (live)),
+        .first_seen = pymemd_process_get_sampled_at (live),
+        .last_seen = pymemd_process_get_sampled_at (live),
+      };
+      history->rows = g_array_new (FALSE, FALSE, sizeof (PymemdHistoryRow));
+      history->resolution_us = MAX (call->resolution_us, SECOND_US);
+      history->tier = history->resolution_us < 60 * SECOND_US ? "raw"
+                      : history->resolution_us < 3600 * SECOND_US ? "minute" : "hour";
+      g_clear_error (&error);
+    }
   if (history == NULL)
     {
       g_dbus_method_invocation_return_gerror (call->invocation, error);
@@ -730,9 +757,10 @@ handle_get_history (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocati
   resolution_us = (gint64) (resolution * SECOND_US);
   call = call_new (self, invocation);
   call->pid = pid;
+  call->start_time = resolve_start_time (self, pid, start_time);
+  call->resolution_us = resolution_us;
   pymemd_recorder_query_async (self->recorder, pymemd_scanner_get_boot_id (scanner), (gint32) pid,
-                               resolve_start_time (self, pid, start_time), since, until, resolution_us,
-                               query_done, call);
+                               call->start_time, since, until, resolution_us, query_done, call);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
