@@ -2,7 +2,7 @@
 # The README's first command: installs what is missing, builds and installs
 # pymemd, starts the service (under systemd where PID 1 is systemd; otherwise
 # directly, on the system bus, starting that bus if none runs) and shows the
-# Python processes running now, as the service reports them over D-Bus.
+# Python processes running now with pymemctl, which asks the service.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -23,10 +23,12 @@ if [ "$(ps -p 1 -o comm=)" = systemd ]; then
   systemctl restart pymemd.service
   echo "pymemd runs as pymemd.service (journalctl -u pymemd)"
 else
-  if [ -S /run/dbus/system_bus_socket ]; then
-    dbus-send --system --type=method_call --dest=org.freedesktop.DBus / \
-      org.freedesktop.DBus.ReloadConfig
-  else
+  # A running bus reads the new policy; a socket left by a bus that died
+  # is replaced by a new bus.
+  if ! { [ -S /run/dbus/system_bus_socket ] &&
+         dbus-send --system --type=method_call --dest=org.freedesktop.DBus / \
+           org.freedesktop.DBus.ReloadConfig 2>/dev/null; }; then
+    rm -f /run/dbus/system_bus_socket /run/dbus/pid
     mkdir -p /run/dbus
     dbus-daemon --system --fork
   fi
@@ -45,17 +47,9 @@ until busctl --system status org.pymemd.Monitor1 >/dev/null 2>&1; do
   sleep 0.2
 done
 
-busctl --system --json=short call org.pymemd.Monitor1 /org/pymemd/Monitor1 \
-  org.pymemd.Monitor1 GetProcesses |
-  jq -r '
-    def v(k): .[k].data // 0;
-    (["PID", "USER", "PY", "PSS", "USS", "PRIV_DIRTY", "SWAP", "COMMAND"] | @tsv),
-    (.data[0] | sort_by(-v("pss")) | .[] |
-      [v("pid"), v("uid"), (.python_version.data // "?"), v("pss"), v("uss"),
-       v("private_dirty"), v("swap"), (.cmdline.data | .[0:60])] | @tsv)' |
-  numfmt --header --field=4-7 --to=iec-i --suffix=B --invalid=ignore |
-  column -t -s "$(printf '\t')"
+/usr/local/bin/pymemctl list
 [ "$(busctl --system get-property org.pymemd.Monitor1 /org/pymemd/Monitor1 \
       org.pymemd.Monitor1 ProcessCount)" != "u 0" ] || echo "(no Python process is running now)"
 echo
+echo "Next: pymemctl top (q quits, h for help) · pymemctl show PID · pymemctl history PID --since 1h"
 echo "Live on the bus: gdbus introspect --system --dest org.pymemd.Monitor1 --object-path /org/pymemd/Monitor1"
