@@ -554,54 +554,12 @@ polkit_up (gpointer data)
   return has || waitpid (fx->polkit_pid, NULL, WNOHANG) == fx->polkit_pid;
 }
 
-static void
-write_bus_config (Fixture *fx, const char *path)
-{
-  g_autofree char *policy_rel = g_test_build_filename (G_TEST_DIST, "..", "data",
-                                                       "org.pymemd.Monitor1.conf", NULL);
-  g_autofree char *policy = g_canonicalize_filename (policy_rel, NULL);
-  g_autofree char *escaped = g_markup_escape_text (policy, -1);
-  g_autofree char *tmp = g_markup_escape_text (fx->tmp, -1);
-  g_autofree char *text = NULL;
-
-  g_assert_true (g_file_test (policy, G_FILE_TEST_IS_REGULAR));
-  /* Debian's system.conf, minus activation, plus polkit's name for the
-   * mock, plus the real policy of pymemd from the source tree. */
-  text = g_strdup_printf (
-    "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
-    " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-    "<busconfig>\n"
-    "  <type>system</type>\n"
-    "  <listen>unix:path=%s/bus</listen>\n"
-    "  <auth>EXTERNAL</auth>\n"
-    "  <policy context=\"default\">\n"
-    "    <allow user=\"*\"/>\n"
-    "    <deny own=\"*\"/>\n"
-    "    <deny send_type=\"method_call\"/>\n"
-    "    <allow send_type=\"signal\"/>\n"
-    "    <allow send_requested_reply=\"true\" send_type=\"method_return\"/>\n"
-    "    <allow send_requested_reply=\"true\" send_type=\"error\"/>\n"
-    "    <allow receive_type=\"method_call\"/>\n"
-    "    <allow receive_type=\"method_return\"/>\n"
-    "    <allow receive_type=\"error\"/>\n"
-    "    <allow receive_type=\"signal\"/>\n"
-    "    <allow send_destination=\"org.freedesktop.DBus\" send_interface=\"org.freedesktop.DBus\"/>\n"
-    "    <allow send_destination=\"org.freedesktop.DBus\"\n"
-    "           send_interface=\"org.freedesktop.DBus.Introspectable\"/>\n"
-    "    <allow send_destination=\"org.freedesktop.DBus\"\n"
-    "           send_interface=\"org.freedesktop.DBus.Properties\"/>\n"
-    "    <deny send_destination=\"org.freedesktop.DBus\" send_interface=\"org.freedesktop.DBus\"\n"
-    "          send_member=\"UpdateActivationEnvironment\"/>\n"
-    "  </policy>\n"
-    "  <policy user=\"root\">\n"
-    "    <allow own=\"" POLKIT_NAME "\"/>\n"
-    "    <allow send_destination=\"" POLKIT_NAME "\"/>\n"
-    "  </policy>\n"
-    "  <include>%s</include>\n"
-    "</busconfig>\n",
-    tmp, escaped);
-  g_assert_true (g_file_set_contents (path, text, -1, NULL));
-}
+/* The polkit mock may own polkit's name on the fixture's bus. */
+static const char polkit_policy[] =
+  "  <policy user=\"root\">\n"
+  "    <allow own=\"" POLKIT_NAME "\"/>\n"
+  "    <allow send_destination=\"" POLKIT_NAME "\"/>\n"
+  "  </policy>\n";
 
 static void
 fixture_setup (Fixture *fx, gconstpointer data)
@@ -626,7 +584,7 @@ fixture_setup (Fixture *fx, gconstpointer data)
   g_test_message ("logs in %s", fx->tmp);
 
   config = g_build_filename (fx->tmp, "bus.conf", NULL);
-  write_bus_config (fx, config);
+  pymemd_test_write_bus_config (fx->tmp, config, polkit_policy);
   bus_log = g_build_filename (fx->tmp, "dbus-daemon.log", NULL);
   {
     g_autofree char *config_arg = g_strconcat ("--config-file=", config, NULL);

@@ -253,37 +253,49 @@ pymemd_test_run_clear (PymemdTestRun *run)
 
 /* ---- a private bus with the real policy, and the real daemon on it ---- */
 
-static void
-write_service_bus_config (const char *tmp, const char *path)
+void
+pymemd_test_write_bus_config (const char *tmp, const char *path, const char *extra_policy)
 {
   g_autofree char *policy_rel = g_test_build_filename (G_TEST_DIST, "..", "data",
                                                        "org.pymemd.Monitor1.conf", NULL);
   g_autofree char *policy = g_canonicalize_filename (policy_rel, NULL);
-  /* Like Debian's system.conf: method calls are denied unless a policy,
-   * here pymemd's own, allows them. */
-  g_autofree char *text = g_markup_printf_escaped (
-    "<busconfig>\n"
-    " <type>system</type>\n"
-    " <listen>unix:path=%s/bus</listen>\n"
-    " <auth>EXTERNAL</auth>\n"
-    " <policy context=\"default\">\n"
-    "  <allow user=\"*\"/>\n"
-    "  <deny own=\"*\"/>\n"
-    "  <deny send_type=\"method_call\"/>\n"
-    "  <allow send_type=\"signal\"/>\n"
-    "  <allow send_requested_reply=\"true\" send_type=\"method_return\"/>\n"
-    "  <allow send_requested_reply=\"true\" send_type=\"error\"/>\n"
-    "  <allow receive_type=\"method_call\"/>\n"
-    "  <allow receive_type=\"method_return\"/>\n"
-    "  <allow receive_type=\"error\"/>\n"
-    "  <allow receive_type=\"signal\"/>\n"
-    "  <allow send_destination=\"org.freedesktop.DBus\"/>\n"
-    " </policy>\n"
-    " <include>%s</include>\n"
-    "</busconfig>\n",
-    tmp, policy);
+  g_autofree char *escaped = g_markup_escape_text (policy, -1);
+  g_autofree char *dir = g_markup_escape_text (tmp, -1);
+  g_autofree char *text = NULL;
 
   g_assert_true (g_file_test (policy, G_FILE_TEST_IS_REGULAR));
+  /* Debian's system.conf minus activation: method calls are denied unless
+   * a policy, here pymemd's own from the source tree, allows them. */
+  text = g_strdup_printf (
+    "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+    " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+    "<busconfig>\n"
+    "  <type>system</type>\n"
+    "  <listen>unix:path=%s/bus</listen>\n"
+    "  <auth>EXTERNAL</auth>\n"
+    "  <policy context=\"default\">\n"
+    "    <allow user=\"*\"/>\n"
+    "    <deny own=\"*\"/>\n"
+    "    <deny send_type=\"method_call\"/>\n"
+    "    <allow send_type=\"signal\"/>\n"
+    "    <allow send_requested_reply=\"true\" send_type=\"method_return\"/>\n"
+    "    <allow send_requested_reply=\"true\" send_type=\"error\"/>\n"
+    "    <allow receive_type=\"method_call\"/>\n"
+    "    <allow receive_type=\"method_return\"/>\n"
+    "    <allow receive_type=\"error\"/>\n"
+    "    <allow receive_type=\"signal\"/>\n"
+    "    <allow send_destination=\"org.freedesktop.DBus\" send_interface=\"org.freedesktop.DBus\"/>\n"
+    "    <allow send_destination=\"org.freedesktop.DBus\"\n"
+    "           send_interface=\"org.freedesktop.DBus.Introspectable\"/>\n"
+    "    <allow send_destination=\"org.freedesktop.DBus\"\n"
+    "           send_interface=\"org.freedesktop.DBus.Properties\"/>\n"
+    "    <deny send_destination=\"org.freedesktop.DBus\" send_interface=\"org.freedesktop.DBus\"\n"
+    "          send_member=\"UpdateActivationEnvironment\"/>\n"
+    "  </policy>\n"
+    "%s"
+    "  <include>%s</include>\n"
+    "</busconfig>\n",
+    dir, extra_policy != NULL ? extra_policy : "", escaped);
   g_assert_true (g_file_set_contents (path, text, -1, NULL));
 }
 
@@ -311,7 +323,7 @@ service_start_bus (PymemdTestService *service)
   g_autofree char *line = NULL;
   PymemdTestChild bus;
 
-  write_service_bus_config (service->tmp, config);
+  pymemd_test_write_bus_config (service->tmp, config, NULL);
   g_assert_true (pymemd_test_child_spawn (&bus, argv, &line, &error));
   g_assert_no_error (error);
   close (bus.stdin_fd);

@@ -68,6 +68,13 @@ typedef struct {
 void     pymemd_test_run_clear (PymemdTestRun *run);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PymemdTestRun, pymemd_test_run_clear)
 
+/* Writes to PATH a dbus-daemon configuration like Debian's system bus
+ * (listening on TMP/bus) with pymemd's real policy from the source tree and
+ * EXTRA_POLICY (XML <policy> elements, or NULL). */
+void     pymemd_test_write_bus_config (const char *tmp,
+                                       const char *path,
+                                       const char *extra_policy);
+
 /* A private bus configured like the system bus with pymemd's real policy
  * (data/org.pymemd.Monitor1.conf), and the real daemon (PYMEMD_BIN) on it;
  * logs in TMP. */
