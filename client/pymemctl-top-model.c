@@ -24,6 +24,7 @@
 #define GROWTH_MIN_SAMPLES   10
 #define MAX_CMDLINE_BYTES    4096 /* as much as the daemon reads */
 #define LOCAL_READ_THREAD_MIN 64  /* new processes worth a second thread */
+#define FEW_UNKNOWN          8    /* asked one by one rather than by GetProcesses */
 
 const ColumnInfo top_columns[N_COLUMNS] = {
   [COLUMN_PID] = { "pid", N_("PID"), N_("process ID"), 'N', FALSE, TRUE, 0 },
@@ -279,28 +280,66 @@ process_unseen (gpointer key, gpointer value, gpointer data)
   return ((TopProcess *) value)->frame != top->frame;
 }
 
-/* Gives each row its process: from this /proc, or else asking GetProcesses once. */
-static gboolean
-top_attach_processes (Top *top, GError **error)
+/* The name and command line of one process from its object's properties,
+ * a small reply where GetProcesses' is large (a process that ended since
+ * the daemon's sample, for one); a placeholder when the object is gone. */
+static void
+top_add_from_object (Top *top, guint32 pid, guint64 start_time)
 {
-  gboolean loaded = FALSE;
+  GDBusConnection *bus = g_dbus_proxy_get_connection (G_DBUS_PROXY (top->monitor));
+  g_autofree char *path = g_strdup_printf (PYMEMCTL_MANAGER_PATH "/process/%u_%" G_GUINT64_FORMAT,
+                                           pid, start_time);
+  g_autoptr(GVariant) reply = g_dbus_connection_call_sync (
+    bus, PYMEMCTL_BUS_NAME, path, "org.freedesktop.DBus.Properties", "GetAll",
+    g_variant_new ("(s)", "org.pymemd.Process1"), G_VARIANT_TYPE ("(a{sv})"),
+    G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MSEC, top->cancellable, NULL);
+  g_autoptr(GVariant) properties = NULL;
+  const char *name = NULL, *cmdline = NULL;
 
-  top_add_local_processes (top);
+  if (reply != NULL)
+    {
+      properties = g_variant_get_child_value (reply, 0);
+      g_variant_lookup (properties, "Name", "&s", &name);
+      g_variant_lookup (properties, "Cmdline", "&s", &cmdline);
+    }
+  top_add_process (top, pid, start_time, name, cmdline);
+}
+
+static guint
+top_count_unknown (Top *top)
+{
+  guint n = 0;
+
   for (guint i = 0; i < top->rows->len; i++)
     {
       TopRow *row = &g_array_index (top->rows, TopRow, i);
       g_autofree char *key = process_key (row->pid, row->start_time);
 
+      n += g_hash_table_contains (top->processes, key) ? 0 : 1;
+    }
+  return n;
+}
+
+/* Gives each row its process: from this /proc; for the few it does not
+ * show, from their objects; when it shows none or few (another pid
+ * namespace), from one GetProcesses. */
+static gboolean
+top_attach_processes (Top *top, GError **error)
+{
+  guint unknown;
+
+  top_add_local_processes (top);
+  unknown = top_count_unknown (top);
+  if (unknown > FEW_UNKNOWN && !top_load_processes (top, error))
+    return FALSE;
+  for (guint i = 0; i < top->rows->len; i++)
+    {
+      TopRow *row = &g_array_index (top->rows, TopRow, i);
+      g_autofree char *key = process_key (row->pid, row->start_time);
+
+      if (!g_hash_table_contains (top->processes, key))
+        top_add_from_object (top, row->pid, row->start_time);
       row->process = g_hash_table_lookup (top->processes, key);
-      if (row->process == NULL && !loaded)
-        {
-          if (!top_load_processes (top, error))
-            return FALSE;
-          loaded = TRUE;
-          row->process = g_hash_table_lookup (top->processes, key);
-        }
-      if (row->process == NULL) /* it ended between the two calls */
-        row->process = top_add_process (top, row->pid, row->start_time, NULL, NULL);
       row->process->frame = top->frame;
     }
   g_hash_table_foreach_remove (top->processes, process_unseen, top);

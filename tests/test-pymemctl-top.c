@@ -1,4 +1,4 @@
-/* Runs pymemctl top against the real daemon on a private bus with real Python processes: batch frames, sorting, JSON, names from GetProcesses in another pid namespace, usage errors, no daemon, the full-screen view driven through tmux, and German. */
+/* Runs pymemctl top against the real daemon on a private bus with real Python processes: batch frames, sorting, JSON, names from the daemon in another pid namespace, usage errors, no daemon, the full-screen view driven through tmux, and German. */
 #include "config.h"
 
 #include <string.h>
@@ -324,7 +324,9 @@ test_batch_json (Fixture *fx, gconstpointer data)
 }
 
 /* In a pid namespace of its own, /proc is not the daemon's: names and
- * command lines come from GetProcesses, and must be the same. */
+ * command lines come from the daemon (the process objects' properties, or
+ * GetProcesses with more than a few Python processes on the host), and
+ * must be the same. */
 static void
 test_other_pid_namespace (Fixture *fx, gconstpointer data)
 {
