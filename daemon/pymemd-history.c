@@ -433,8 +433,8 @@ ensure_schema (PymemdHistory *self, GError **error)
   if (version != 0)
     {
       g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED,
-                   _("%s: schema version %" G_GINT64_FORMAT " is not the %d this pymemd knows"),
-                   self->path, version, SCHEMA_VERSION);
+                   _("%s: schema version %lld is not the %d this pymemd knows"),
+                   self->path, (long long) version, SCHEMA_VERSION);
       return FALSE;
     }
   create = g_strdup_printf ("BEGIN; %s PRAGMA user_version = %d; COMMIT;", schema_sql, SCHEMA_VERSION);
@@ -547,7 +547,7 @@ pymemd_history_open_reader (const char *path, GError **error)
   if (version != SCHEMA_VERSION)
     {
       g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED,
-                   _("%s: schema version %" G_GINT64_FORMAT " is not the %d this pymemd knows"), path, version,
+                   _("%s: schema version %lld is not the %d this pymemd knows"), path, (long long) version,
                    SCHEMA_VERSION);
       return NULL;
     }

@@ -233,7 +233,8 @@ read_at (int dirfd, const char *name, char *buf, gsize size, gboolean whole, GEr
     {
       close (fd);
       g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_TOO_LARGE,
-                   _("%s is larger than %" G_GSIZE_FORMAT " bytes"), name, size - 1);
+                   _("%s is larger than %llu bytes"), name,
+                   (unsigned long long) (size - 1));
       return -1;
     }
   close (fd);
@@ -302,8 +303,8 @@ fill (PymemdLineReader *reader, GError **error)
   if (reader->end == reader->size)
     {
       g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_TOO_LARGE,
-                   _("%s: line %u is longer than %" G_GSIZE_FORMAT " bytes"),
-                   reader->name, reader->line_no + 1, reader->size);
+                   _("%s: line %u is longer than %llu bytes"),
+                   reader->name, reader->line_no + 1, (unsigned long long) reader->size);
       return FALSE;
     }
   do
@@ -321,8 +322,8 @@ fill (PymemdLineReader *reader, GError **error)
   if (reader->max_total > 0 && reader->total > reader->max_total)
     {
       g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_TOO_LARGE,
-                   _("%s is larger than %" G_GUINT64_FORMAT " bytes"),
-                   reader->name, reader->max_total);
+                   _("%s is larger than %llu bytes"),
+                   reader->name, (unsigned long long) reader->max_total);
       return FALSE;
     }
   return TRUE;

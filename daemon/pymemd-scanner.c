@@ -235,9 +235,9 @@ within_detail_budget (PymemdScanner *self, PymemdProcess *process, GError **erro
   if (resident > self->budget.detail_max_rss)
     {
       g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_BUDGET,
-                   _("RSS %" G_GUINT64_FORMAT " bytes is over the detail budget of %"
-                     G_GUINT64_FORMAT " bytes: reading smaps would stall the process"),
-                   resident, self->budget.detail_max_rss);
+                   _("RSS %llu bytes is over the detail budget of %llu bytes: reading smaps would stall "
+                     "the process"),
+                   (unsigned long long) resident, (unsigned long long) self->budget.detail_max_rss);
       return FALSE;
     }
   return TRUE;
@@ -306,9 +306,8 @@ add_to_exact (PymemdScanner *self, guint slot, PymemdProcess *process, GArray *m
 
   if (span > self->budget.exact_max_mapped)
     g_set_error (&error, PYMEMD_ERROR, PYMEMD_ERROR_BUDGET,
-                 _("Resident mappings span %" G_GUINT64_FORMAT " bytes, over the exact "
-                   "budget of %" G_GUINT64_FORMAT " bytes"),
-                 span, self->budget.exact_max_mapped);
+                 _("Resident mappings span %llu bytes, over the exact budget of %llu bytes"),
+                 (unsigned long long) span, (unsigned long long) self->budget.exact_max_mapped);
   else
     pymemd_exact_add_process (self->exact, slot, pymemd_process_get_dir_fd (process),
                               mappings, &error);
