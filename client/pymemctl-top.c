@@ -47,7 +47,7 @@ top_print_text (Top *top)
   pymemctl_table_print (table, stdout);
   if (printf ("\n") < 0 || fflush (stdout) != 0)
     {
-      g_printerr ("pymemctl: %s\n", _("Cannot write to standard output"));
+      pymemctl_stdout_failed ();
       return FALSE;
     }
   return TRUE;

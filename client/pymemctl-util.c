@@ -1,6 +1,7 @@
 /* What every pymemctl subcommand shares: the bus and the daemon's proxy, error messages and exit codes, sizes, durations, tables and JSON. */
 #include "config.h"
 
+#include <errno.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <string.h>
@@ -532,10 +533,19 @@ pymemctl_print_json (JsonNode *node, gboolean one_line)
   text = json_generator_to_data (generator, NULL);
   if (fputs (text, stdout) == EOF || fputc ('\n', stdout) == EOF || fflush (stdout) != 0)
     {
-      g_printerr ("pymemctl: %s\n", _("Cannot write to standard output"));
+      pymemctl_stdout_failed ();
       return FALSE;
     }
   return TRUE;
+}
+
+void
+pymemctl_stdout_failed (void)
+{
+  /* A reader that has had enough (pymemctl list | head) is no error worth
+   * a word, as with the tools that die of SIGPIPE, which GIO ignores. */
+  if (errno != EPIPE)
+    g_printerr ("pymemctl: %s\n", _("Cannot write to standard output"));
 }
 
 int

@@ -136,6 +136,9 @@ JsonNode *pymemctl_json_from_variant (GVariant *value);
  * as `watch --json` prints); FALSE (and a message) when stdout fails. */
 gboolean pymemctl_print_json (JsonNode *node,
                               gboolean  one_line);
+/* Says that standard output failed, unless its reader has gone (EPIPE). */
+void pymemctl_stdout_failed (void);
+
 /* pymemctl_print_json () of one document, as an exit code. */
 int pymemctl_print_json_document (JsonNode *node);
 

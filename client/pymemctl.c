@@ -33,15 +33,11 @@ static const GOptionEntry main_entries[] = {
   { NULL }
 };
 
+/* top connects once its options are read: --help and usage errors need no bus. */
 static int
 run_top (int argc, char **argv)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GDBusConnection) bus = pymemctl_bus_connect (&error);
-
-  if (bus == NULL)
-    return pymemctl_print_error (error, 0);
-  return pymemctl_top (bus, argc, argv);
+  return pymemctl_top (NULL, argc, argv);
 }
 
 static const struct {
