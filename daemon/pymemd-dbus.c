@@ -59,12 +59,19 @@ python_version_string (PymemdProcess *process)
   return v != 0 ? g_strdup_printf ("%u.%u", v / 100, v % 100) : g_strdup ("");
 }
 
+/* The executable's file name, as /proc/PID/status shows it. */
+static const char *
+basename_of (const char *exe)
+{
+  const char *slash = exe != NULL ? strrchr (exe, '/') : NULL;
+
+  return slash != NULL ? slash + 1 : (exe != NULL ? exe : "");
+}
+
 static const char *
 process_name (PymemdProcess *process)
 {
-  const char *exe = pymemd_process_get_exe (process);
-  const char *slash = exe != NULL ? strrchr (exe, '/') : NULL;
-  return slash != NULL ? slash + 1 : (exe != NULL ? exe : "");
+  return basename_of (pymemd_process_get_exe (process));
 }
 
 static void
@@ -596,14 +603,6 @@ handle_unsubscribe (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocati
 #define GROWTH_MIN_WINDOW 60.0
 #define GROWTH_MAX_WINDOW 604800.0
 
-static const char *
-basename_of (const char *exe)
-{
-  const char *slash = exe != NULL ? strrchr (exe, '/') : NULL;
-
-  return slash != NULL ? slash + 1 : (exe != NULL ? exe : "");
-}
-
 static void
 add_history_process (GVariantBuilder *builder, const PymemdHistoryProcess *p)
 {
@@ -702,8 +701,7 @@ query_done (GObject *source, GAsyncResult *result, gpointer data)
       };
       history->rows = g_array_new (FALSE, FALSE, sizeof (PymemdHistoryRow));
       history->resolution_us = MAX (call->resolution_us, SECOND_US);
-      history->tier = history->resolution_us < 60 * SECOND_US ? "raw"
-                      : history->resolution_us < 3600 * SECOND_US ? "minute" : "hour";
+      history->tier = pymemd_recorder_tier_for (history->resolution_us);
       g_clear_error (&error);
     }
   if (history == NULL)
@@ -899,12 +897,11 @@ on_recorder_state (PymemdRecorder *recorder, PymemdDbusService *self)
 
 /* One tick's figures, handed to the recorder's thread. */
 static void
-record_tick (PymemdDbusService *self, GPtrArray *processes)
+record_tick (PymemdDbusService *self, GPtrArray *processes, const PymemdCounters *sum)
 {
   PymemdScanner *scanner = pymemd_monitor_get_scanner (self->monitor);
   GArray *points = pymemd_recorder_points_new (processes->len + 1);
   PymemdHistoryPoint totals = { 0 };
-  PymemdCounters sum;
   gint64 now = g_get_real_time (), latest = 0;
 
   for (guint i = 0; i < processes->len; i++)
@@ -928,12 +925,11 @@ record_tick (PymemdDbusService *self, GPtrArray *processes)
       pymemd_recorder_point_set_strings (&g_array_index (points, PymemdHistoryPoint, points->len - 1),
                                          pymemd_process_get_exe (process), pymemd_process_get_cmdline (process));
     }
-  pymemd_process_sum_rollups (processes, &sum);
-  totals.rss = sum.value[PYMEMD_FIELD_RSS];
-  totals.pss = sum.value[PYMEMD_FIELD_PSS];
-  totals.uss = pymemd_counters_uss (&sum);
-  totals.private_dirty = sum.value[PYMEMD_FIELD_PRIVATE_DIRTY];
-  totals.swap = sum.value[PYMEMD_FIELD_SWAP];
+  totals.rss = sum->value[PYMEMD_FIELD_RSS];
+  totals.pss = sum->value[PYMEMD_FIELD_PSS];
+  totals.uss = pymemd_counters_uss (sum);
+  totals.private_dirty = sum->value[PYMEMD_FIELD_PRIVATE_DIRTY];
+  totals.swap = sum->value[PYMEMD_FIELD_SWAP];
   /* A scan that sampled nothing new writes no new totals either. */
   totals.sampled_at = latest > 0 ? latest : now;
   g_array_append_val (points, totals);
@@ -1044,14 +1040,12 @@ python_set_variant (const PymemdPythonSet *set)
 }
 
 static void
-update_manager (PymemdDbusService *self, GPtrArray *processes)
+update_manager (PymemdDbusService *self, GPtrArray *processes, const PymemdCounters *totals)
 {
   PymemdScanner *scanner = pymemd_monitor_get_scanner (self->monitor);
-  PymemdCounters totals;
 
-  pymemd_process_sum_rollups (processes, &totals);
   pymemd_dbus_monitor1_set_process_count (self->manager, processes->len);
-  pymemd_dbus_monitor1_set_totals (self->manager, counters_variant (&totals));
+  pymemd_dbus_monitor1_set_totals (self->manager, counters_variant (totals));
   pymemd_dbus_monitor1_set_python_set (self->manager,
                                        python_set_variant (pymemd_scanner_get_python_set (scanner)));
   pymemd_dbus_monitor1_set_exact_available (self->manager,
@@ -1062,14 +1056,16 @@ static void
 on_scanned (PymemdMonitor *monitor, gboolean full, PymemdDbusService *self)
 {
   GPtrArray *processes = pymemd_monitor_get_processes (monitor);
+  PymemdCounters totals;
 
   g_clear_pointer (&self->full_reply, g_variant_unref);
   g_clear_pointer (&self->full_samples, g_variant_unref);
+  pymemd_process_sum_rollups (processes, &totals);
   sync_objects (self, processes);
-  update_manager (self, processes);
+  update_manager (self, processes, &totals);
   pymemd_subscriptions_evaluate (self->subscriptions, processes, g_get_monotonic_time (),
                                  emit_memory_changed, self);
-  record_tick (self, processes);
+  record_tick (self, processes, &totals);
 }
 
 /* ---- lifecycle ---- */

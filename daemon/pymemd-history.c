@@ -155,8 +155,10 @@ static const char *const stmt_sql[N_STMTS] = {
 
 /* What the writer remembers of a process between ticks. */
 typedef struct {
-  gint64 id;
-  guint  meta_hash; /* of uid, exe and cmdline: a change is written */
+  gint64  id;
+  gint32  pid;
+  guint64 start_time;
+  guint   meta_hash; /* of uid, exe and cmdline: a change is written */
   gint64 last_seen;
   guint  tick;      /* the last tick it was in */
 } Known;
@@ -421,6 +423,14 @@ set_wal (PymemdHistory *self, GError **error)
 }
 
 static gboolean
+unknown_schema (PymemdHistory *self, gint64 version, GError **error)
+{
+  g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED, _("%s: schema version %lld is not the %d this pymemd knows"),
+               self->path, (long long) version, SCHEMA_VERSION);
+  return FALSE;
+}
+
+static gboolean
 ensure_schema (PymemdHistory *self, GError **error)
 {
   gint64 version = 0;
@@ -431,12 +441,7 @@ ensure_schema (PymemdHistory *self, GError **error)
   if (version == SCHEMA_VERSION)
     return TRUE;
   if (version != 0)
-    {
-      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED,
-                   _("%s: schema version %lld is not the %d this pymemd knows"),
-                   self->path, (long long) version, SCHEMA_VERSION);
-      return FALSE;
-    }
+    return unknown_schema (self, version, error);
   create = g_strdup_printf ("BEGIN; %s PRAGMA user_version = %d; COMMIT;", schema_sql, SCHEMA_VERSION);
   if (!exec_sql (self, create, error))
     {
@@ -546,9 +551,7 @@ pymemd_history_open_reader (const char *path, GError **error)
     return NULL;
   if (version != SCHEMA_VERSION)
     {
-      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED,
-                   _("%s: schema version %lld is not the %d this pymemd knows"), path, (long long) version,
-                   SCHEMA_VERSION);
+      unknown_schema (self, version, error);
       return NULL;
     }
   if (!prepare_stmts (self, error))
@@ -707,6 +710,8 @@ add_point (PymemdHistory *self, const char *boot_id, gint64 now, const PymemdHis
       if (known == NULL)
         {
           known = g_new0 (Known, 1);
+          known->pid = point->pid;
+          known->start_time = point->start_time;
           g_hash_table_insert (self->known, g_steal_pointer (&key), known);
         }
       known->id = id;
@@ -1177,7 +1182,6 @@ pymemd_history_growth_all (PymemdHistory *self,
   g_autoptr(GHashTable) series = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, series_free);
   sqlite3_stmt *s = NULL;
   GHashTableIter iter;
-  const char *key;
   Known *known;
   int rc;
 
@@ -1231,22 +1235,19 @@ pymemd_history_growth_all (PymemdHistory *self,
   /* Only the processes of the last tick, and only those seen over most of
    * the window: the first minutes of a program are growth, not a leak. */
   g_hash_table_iter_init (&iter, self->known);
-  while (g_hash_table_iter_next (&iter, (gpointer *) &key, (gpointer *) &known))
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &known))
     {
       Series *one = g_hash_table_lookup (series, &known->id);
       GArray *points = one != NULL ? one->points : NULL;
       PymemdHistoryGrowth growth = { 0 };
-      g_auto(GStrv) parts = NULL;
 
-      if (known->tick != self->tick || points == NULL || points->len < 3 ||
+      if (known->pid == PYMEMD_HISTORY_TOTALS_PID || known->tick != self->tick || points == NULL ||
+          points->len < 3 ||
           g_array_index (points, SeriesPoint, points->len - 1).t - g_array_index (points, SeriesPoint, 0).t <
             (double) window_us / 2)
         continue;
-      parts = g_strsplit (key, " ", 3);
-      if (g_strv_length (parts) != 3 || g_str_equal (parts[1], "0"))
-        continue;
-      growth.pid = (gint32) g_ascii_strtoll (parts[1], NULL, 10);
-      growth.start_time = g_ascii_strtoull (parts[2], NULL, 10);
+      growth.pid = known->pid;
+      growth.start_time = known->start_time;
       growth.bytes_per_hour = series_slope (points);
       growth.samples = one->n;
       g_array_append_val (result, growth);

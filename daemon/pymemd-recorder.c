@@ -116,6 +116,7 @@ struct _PymemdRecorder
   GHashTable           *alerted;        /* "pid start_time" -> gint64 tick time of the last alert */
   gint64                warned_at;     /* monotonic µs of the last warning, 0: never */
   gboolean              warned;        /* a warning not yet followed by "written again" */
+  guint                 file_opens;    /* the generation of the file now open */
 };
 
 enum { SIGNAL_STATE_CHANGED, SIGNAL_GROWTH_SUSPECTED, N_SIGNALS };
@@ -255,10 +256,7 @@ try_file (PymemdRecorder *self)
     }
   self->file = g_steal_pointer (&file);
   g_clear_object (&self->memory);
-  {
-    static gint generations = 0;
-    g_atomic_int_set (&self->file_generation, g_atomic_int_add (&generations, 1) + 1);
-  }
+  g_atomic_int_set (&self->file_generation, (gint) ++self->file_opens);
   if (self->warned)
     g_message (_("History store %s is written again"), self->path);
   self->warned = FALSE;
@@ -465,7 +463,7 @@ answer_query (PymemdHistory *store, Job *job)
                                PYMEMD_RECORDER_MAX_BUCKETS);
       return;
     }
-  history->tier = history->resolution_us < MINUTE_US ? "raw" : history->resolution_us < HOUR_US ? "minute" : "hour";
+  history->tier = pymemd_recorder_tier_for (history->resolution_us);
   history->rows = pymemd_history_query (store, job->boot_id, job->pid, start_time, job->since, job->until,
                                         history->resolution_us, &error);
   if (history->rows == NULL)
@@ -808,6 +806,12 @@ pymemd_recorder_lookup_growth (PymemdRecorder *self, gint32 pid, guint64 start_t
   if (samples != NULL)
     *samples = growth->samples;
   return TRUE;
+}
+
+const char *
+pymemd_recorder_tier_for (gint64 resolution_us)
+{
+  return resolution_us < MINUTE_US ? "raw" : resolution_us < HOUR_US ? "minute" : "hour";
 }
 
 void

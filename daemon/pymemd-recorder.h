@@ -71,6 +71,9 @@ typedef struct {
 } PymemdRecorderHistory;
 
 void pymemd_recorder_history_free (PymemdRecorderHistory *history);
+/* The tier a bucket width is read from (pymemd_history_query ()): "raw",
+ * "minute" or "hour". */
+const char *pymemd_recorder_tier_for (gint64 resolution_us);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PymemdRecorderHistory, pymemd_recorder_history_free)
 
 /* START_TIME 0: the process with PID that lives, or else ended last.
