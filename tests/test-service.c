@@ -2344,6 +2344,19 @@ test_history_access (Fixture *fx, gconstpointer data)
     g_autoptr(GVariant) reply = call_manager (fx, "GetGrowth", g_variant_new ("(utd)", (guint32) child.pid,
                                                                               (guint64) 0, 10.0), NULL, &error);
     assert_dbus_error (error, "org.pymemd.Error.InvalidArgs");
+    g_clear_error (&error);
+  }
+  {
+    g_autoptr(GVariant) reply = call_manager (fx, "GetGrowth", g_variant_new ("(utd)", 0u, (guint64) 0, 600.0),
+                                              NULL, &error);
+    assert_dbus_error (error, "org.pymemd.Error.InvalidArgs");
+    g_clear_error (&error);
+  }
+  {
+    g_autoptr(GVariant) reply = call_manager (fx, "GetEndedProcesses", g_variant_new ("(x)", (gint64) -1), NULL,
+                                              &error);
+    assert_dbus_error (error, "org.pymemd.Error.InvalidArgs");
+    g_clear_error (&error);
   }
   pymemd_test_child_stop (&child);
 }
