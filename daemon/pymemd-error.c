@@ -17,6 +17,10 @@ static const GDBusErrorEntry pymemd_error_entries[] = {
   { PYMEMD_ERROR_NOT_PYTHON, "org.pymemd.Error.NotPython" },
   { PYMEMD_ERROR_NO_SUCH_PROCESS, "org.pymemd.Error.NoSuchProcess" },
   { PYMEMD_ERROR_LIMIT_EXCEEDED, "org.pymemd.Error.LimitExceeded" },
+  { PYMEMD_ERROR_ATTACH_REFUSED, "org.pymemd.Error.AttachRefused" },
+  { PYMEMD_ERROR_NOT_ATTACHED, "org.pymemd.Error.NotAttached" },
+  { PYMEMD_ERROR_TIMED_OUT, "org.pymemd.Error.TimedOut" },
+  { PYMEMD_ERROR_PROTOCOL, "org.pymemd.Error.Protocol" },
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (pymemd_error_entries) == PYMEMD_ERROR_LAST + 1);

@@ -18,9 +18,13 @@ typedef enum {
   PYMEMD_ERROR_NOT_PYTHON,    /* the process is not a CPython interpreter */
   PYMEMD_ERROR_NO_SUCH_PROCESS, /* no watched interpreter has that pid */
   PYMEMD_ERROR_LIMIT_EXCEEDED,  /* a per-client or global limit is reached */
+  PYMEMD_ERROR_ATTACH_REFUSED,  /* the helper cannot be brought in safely; the message says why */
+  PYMEMD_ERROR_NOT_ATTACHED,    /* no helper runs in the process (and attaching was not asked) */
+  PYMEMD_ERROR_TIMED_OUT,       /* the helper did not answer in time */
+  PYMEMD_ERROR_PROTOCOL,        /* a helper message broke docs/helper-protocol.md */
 } PymemdError;
 
-#define PYMEMD_ERROR_LAST PYMEMD_ERROR_LIMIT_EXCEEDED
+#define PYMEMD_ERROR_LAST PYMEMD_ERROR_PROTOCOL
 
 GQuark pymemd_error_quark (void);
 

@@ -1,0 +1,61 @@
+/* A heap summary a helper sent, validated against docs/helper-protocol.md, and its ledger against the process's pages. */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#include "pymemd-classify.h"
+
+G_BEGIN_DECLS
+
+#define PYMEMD_HEAP_SUMMARY_MAX_TYPES 1000
+#define PYMEMD_HEAP_SUMMARY_MAX_SITES 1000
+
+typedef struct {
+  /* The summary object with only the members of the protocol, each checked
+   * against its type and bound: safe to store, to log and to serve. */
+  JsonNode *document;
+  gint64    taken_at_us;      /* "taken_at" */
+  guint64   census_objects;
+  guint64   census_bytes;
+  guint64   census_small_bytes;
+  guint64   census_large_bytes;
+  gboolean  has_pymalloc;
+  guint64   pymalloc_arena_bytes;
+  guint64   pymalloc_allocated_bytes;
+} PymemdHeapSummary;
+
+/* Validates OBJECT (the "summary" member of a helper's message); a copy of
+ * what it holds, or PYMEMD_ERROR_PROTOCOL naming the first bad member. */
+PymemdHeapSummary *pymemd_heap_summary_new_from_json (JsonNode *object,
+                                                      GError  **error);
+/* Reads back a summary the history store kept (the document's JSON text). */
+PymemdHeapSummary *pymemd_heap_summary_new_from_text (const char *text,
+                                                      GError    **error);
+void               pymemd_heap_summary_free (PymemdHeapSummary *summary);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PymemdHeapSummary, pymemd_heap_summary_free)
+
+char              *pymemd_heap_summary_to_text (const PymemdHeapSummary *summary);
+
+/* What the process's heap pages hold, in bytes. */
+typedef struct {
+  guint64 heap_private_dirty;  /* pymalloc + native-heap categories' private dirty */
+  guint64 explained;           /* live objects: pymalloc's allocated blocks (or the
+                                  census's small objects) + the census's large objects */
+  guint64 pymalloc_free;       /* arena bytes not in allocated blocks: free blocks,
+                                  empty pools, overhead */
+  guint64 unexplained;         /* the rest: C allocations, fragmentation, objects the
+                                  census does not see */
+} PymemdHeapLedger;
+
+/* CATEGORY_PRIVATE_DIRTY holds PYMEMD_N_CATEGORIES figures from the
+ * process's latest detail pass. */
+void pymemd_heap_ledger_compute (const PymemdHeapSummary *summary,
+                                 const guint64           *category_private_dirty,
+                                 PymemdHeapLedger        *ledger);
+
+/* The summary as the D-Bus API serves it (docs/dbus-api.md): a{sv}, with
+ * LEDGER as "ledger" when not NULL. */
+GVariant *pymemd_heap_summary_to_variant (const PymemdHeapSummary *summary,
+                                          const PymemdHeapLedger  *ledger);
+
+G_END_DECLS

@@ -1,0 +1,77 @@
+/* The Unix socket helpers connect to: peer checks with SO_PEERCRED, framing, validation, and requests for heap summaries with their answers (docs/helper-protocol.md). */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "pymemd-heap-summary.h"
+
+G_BEGIN_DECLS
+
+#define PYMEMD_HELPER_PROTOCOL_VERSION 1
+#define PYMEMD_HELPER_MAX_FRAME        (1024 * 1024)
+
+typedef struct {
+  guint    top;     /* types listed, 1..1000 */
+  guint    sites;   /* allocation sites listed, 0..1000 */
+  int      trace;   /* -1 leave tracemalloc, 0 stop, 1..100 start with that many frames */
+  gboolean collect; /* gc.collect () first */
+  double   budget;  /* seconds the census may take, 0.05..60 */
+} PymemdHeapRequest;
+
+/* top 20, sites 10, trace -1, no collect, budget 5 s. */
+void pymemd_heap_request_init (PymemdHeapRequest *request);
+
+#define PYMEMD_TYPE_HELPER_CHANNEL (pymemd_helper_channel_get_type ())
+G_DECLARE_FINAL_TYPE (PymemdHelperChannel, pymemd_helper_channel, PYMEMD, HELPER_CHANNEL, GObject)
+
+/* Listens on SOCKET_PATH (a stale socket there is replaced; mode 0666) and
+ * checks claims against PROC_ROOT (normally "/proc"). Connections are served
+ * on the thread-default main context of the caller. */
+PymemdHelperChannel *pymemd_helper_channel_new (const char *socket_path,
+                                                const char *proc_root,
+                                                GError    **error);
+const char          *pymemd_helper_channel_get_path (PymemdHelperChannel *self);
+
+/* Whether a helper of (PID, START_TIME) is connected and said hello. */
+gboolean pymemd_helper_channel_has_helper (PymemdHelperChannel *self,
+                                           gint32               pid,
+                                           guint64              start_time);
+
+/* Completes when a helper of (PID, START_TIME) has said hello — with NONCE
+ * when not NULL — or fails with PYMEMD_ERROR_TIMED_OUT after TIMEOUT seconds. */
+void     pymemd_helper_channel_wait_async  (PymemdHelperChannel *self,
+                                            gint32               pid,
+                                            guint64              start_time,
+                                            const char          *nonce,
+                                            double               timeout,
+                                            GCancellable        *cancellable,
+                                            GAsyncReadyCallback  callback,
+                                            gpointer             user_data);
+gboolean pymemd_helper_channel_wait_finish (PymemdHelperChannel *self,
+                                            GAsyncResult        *result,
+                                            GError             **error);
+
+/* Sends REQUEST to the helper of (PID, START_TIME) and completes with its
+ * validated summary: PYMEMD_ERROR_NOT_ATTACHED without a helper,
+ * PYMEMD_ERROR_LIMIT_EXCEEDED while another request to it is outstanding,
+ * PYMEMD_ERROR_TIMED_OUT after TIMEOUT seconds (the connection is then
+ * closed), PYMEMD_ERROR_FAILED with the helper's own "error" message,
+ * PYMEMD_ERROR_PROTOCOL when the answer breaks the protocol. */
+void               pymemd_helper_channel_request_async  (PymemdHelperChannel     *self,
+                                                         gint32                   pid,
+                                                         guint64                  start_time,
+                                                         const PymemdHeapRequest *request,
+                                                         double                   timeout,
+                                                         GCancellable            *cancellable,
+                                                         GAsyncReadyCallback      callback,
+                                                         gpointer                 user_data);
+PymemdHeapSummary *pymemd_helper_channel_request_finish (PymemdHelperChannel *self,
+                                                         GAsyncResult        *result,
+                                                         GError             **error);
+
+/* Signals: "helper-connected" (int pid, guint64 start_time, const char *how)
+ * after a valid hello; "helper-disconnected" (int pid, guint64 start_time);
+ * "rejected" (int pid or 0, const char *reason) whenever a connection is
+ * closed for breaking the protocol (also logged). */
+
+G_END_DECLS

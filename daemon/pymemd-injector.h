@@ -1,0 +1,33 @@
+/* Brings the helper's bootstrap into a running CPython: PEP 768, a thread parked in a blocking syscall, or a pending call, and refuses with the reason when none is safe. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  PYMEMD_ATTACH_METHOD_PEP768,        /* CPython >= 3.14 remote debugging */
+  PYMEMD_ATTACH_METHOD_PARKED_THREAD, /* PyGILState_Ensure + PyRun_SimpleString in a parked thread */
+  PYMEMD_ATTACH_METHOD_PENDING_CALL,  /* Py_AddPendingCall (PyRun_SimpleString, mmap'd buffer) */
+} PymemdAttachMethod;
+
+const char *pymemd_attach_method_name (PymemdAttachMethod method);
+
+/* Runs BOOTSTRAP (Python source for PyRun_SimpleString) once in process PID
+ * (checked against START_TIME, clock ticks after boot) of the procfs at
+ * PROC_ROOT. SCRIPT_PATH is a root-owned file holding BOOTSTRAP, for PEP 768
+ * (NULL: not that way). Blocks: every ptrace request of one attach must come
+ * from the calling thread, so call it from a worker thread. On refusal,
+ * PYMEMD_ERROR_ATTACH_REFUSED with the reason (stopped, traced, not
+ * initialised, finalizing, every thread in futex, unknown layout, remote
+ * debugging disabled, …); PYMEMD_ERROR_GONE when the process went away;
+ * PYMEMD_ERROR_NOT_PYTHON without an interpreter. */
+gboolean pymemd_injector_inject (const char         *proc_root,
+                                 gint32              pid,
+                                 guint64             start_time,
+                                 const char         *bootstrap,
+                                 const char         *script_path,
+                                 PymemdAttachMethod *method,
+                                 GError            **error);
+
+G_END_DECLS
