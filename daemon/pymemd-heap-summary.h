@@ -28,6 +28,13 @@ typedef struct {
  * what it holds, or PYMEMD_ERROR_PROTOCOL naming the first bad member. */
 PymemdHeapSummary *pymemd_heap_summary_new_from_json (JsonNode *object,
                                                       GError  **error);
+/* json-glib's parser recurses once per level of nesting and overflows the
+ * stack on deep input (100 000 levels fit in a frame); a summary is five
+ * levels deep. Whether TEXT (LEN bytes) nests arrays and objects at most
+ * PYMEMD_HEAP_JSON_MAX_DEPTH deep: check before parsing anything untrusted. */
+#define PYMEMD_HEAP_JSON_MAX_DEPTH 32
+gboolean           pymemd_heap_json_depth_ok (const char *text,
+                                              gsize       len);
 /* Reads back a summary the history store kept (the document's JSON text). */
 PymemdHeapSummary *pymemd_heap_summary_new_from_text (const char *text,
                                                       GError    **error);
@@ -48,7 +55,11 @@ typedef struct {
 } PymemdHeapLedger;
 
 /* CATEGORY_PRIVATE_DIRTY holds PYMEMD_N_CATEGORIES figures from the
- * process's latest detail pass. */
+ * process's latest detail pass. The three parts always add up to
+ * heap_private_dirty: claims past what the pages hold (arena pages never
+ * touched or swapped out, a detail pass older than the summary) are cut,
+ * live objects first served, then pymalloc's free space; the summary keeps
+ * the raw claims. */
 void pymemd_heap_ledger_compute (const PymemdHeapSummary *summary,
                                  const guint64           *category_private_dirty,
                                  PymemdHeapLedger        *ledger);

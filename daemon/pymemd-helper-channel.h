@@ -69,6 +69,13 @@ PymemdHeapSummary *pymemd_helper_channel_request_finish (PymemdHelperChannel *se
                                                          GAsyncResult        *result,
                                                          GError             **error);
 
+/* For tests: the seconds a new connection has to say hello (5), and the
+ * connections allowed per pid (4) and in all (256). */
+void pymemd_helper_channel_set_limits (PymemdHelperChannel *self,
+                                       double               hello_timeout,
+                                       guint                max_per_pid,
+                                       guint                max_connections);
+
 /* Signals: "helper-connected" (int pid, guint64 start_time, const char *how)
  * after a valid hello; "helper-disconnected" (int pid, guint64 start_time);
  * "rejected" (int pid or 0, const char *reason) whenever a connection is

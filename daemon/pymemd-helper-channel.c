@@ -1,0 +1,1262 @@
+/* Serves the helpers' Unix socket: believes a peer only as the process SO_PEERCRED names, reads bounded frames, and pairs each request with its answer. */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <gio/gunixsocketaddress.h>
+#include <glib/gi18n.h>
+
+#include "pymemd-error.h"
+#include "pymemd-helper-channel.h"
+#include "pymemd-pidfiles.h"
+#include "pymemd-procfs.h"
+
+#define HELLO_TIMEOUT       5.0
+#define MAX_PER_PID         4
+#define MAX_CONNECTIONS     256
+#define MAX_REASON_CHARS    200 /* of a rejection's reason, which may quote the peer */
+
+/* One connection, from accept to close. Pending reads and writes hold a
+ * reference, so that their callbacks can run after it has been closed. */
+typedef struct {
+  int                  ref_count;
+  PymemdHelperChannel *channel; /* NULL once closed */
+  GSocketConnection   *connection;
+  GCancellable        *cancellable; /* cancelled at close: ends reads and writes */
+  gint32               peer_pid;    /* SO_PEERCRED */
+  guint32              peer_uid;
+  char                *key;         /* "pid:start_time" once its hello was valid */
+  guint64              start_time;
+  char                *nonce;
+  char                *how;
+  GSource             *hello_timeout;
+  guint8               header[4];
+  char                *body;
+  gsize                body_len;
+  guint32              request_id;  /* the outstanding request, 0: none */
+  guint                request_top; /* ... and the most types and sites it asked for */
+  guint                request_sites;
+  GTask               *request;     /* NULL when its caller gave up: the answer is still due */
+  GSource             *request_timeout;
+  GSource             *request_cancelled;
+  GQueue               writes;      /* GBytes frames behind the one being written */
+  GBytes              *writing;
+} Helper;
+
+/* A pymemd_helper_channel_wait_async () call. */
+typedef struct {
+  GTask   *task;
+  gint32   pid;
+  guint64  start_time;
+  char    *nonce;
+  GSource *timeout;
+  GSource *cancelled;
+} Waiter;
+
+struct _PymemdHelperChannel
+{
+  GObject         parent_instance;
+
+  char           *path;
+  dev_t           socket_dev; /* the socket we made, unlinked at disposal if still ours */
+  ino_t           socket_ino;
+  PymemdProcfs   *procfs;
+  GMainContext   *context;
+  GSocketService *service;
+  GHashTable     *connections; /* set of Helper, with a reference each */
+  GHashTable     *helpers;     /* key -> Helper that said hello (borrowed from connections) */
+  GPtrArray      *waiters;     /* of Waiter */
+  guint32         last_request_id;
+  double          hello_timeout;
+  guint           max_per_pid;
+  guint           max_connections;
+};
+
+enum {
+  SIGNAL_HELPER_CONNECTED,
+  SIGNAL_HELPER_DISCONNECTED,
+  SIGNAL_REJECTED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+G_DEFINE_TYPE (PymemdHelperChannel, pymemd_helper_channel, G_TYPE_OBJECT)
+
+void
+pymemd_heap_request_init (PymemdHeapRequest *request)
+{
+  request->top = 20;
+  request->sites = 10;
+  request->trace = -1;
+  request->collect = FALSE;
+  request->budget = 5.0;
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static Helper *
+helper_ref (Helper *helper)
+{
+  helper->ref_count++;
+  return helper;
+}
+
+static void
+helper_unref (Helper *helper)
+{
+  if (--helper->ref_count > 0)
+    return;
+  g_assert (helper->channel == NULL && helper->request == NULL);
+  g_clear_object (&helper->connection);
+  g_clear_object (&helper->cancellable);
+  g_free (helper->key);
+  g_free (helper->nonce);
+  g_free (helper->how);
+  g_free (helper->body);
+  g_queue_clear_full (&helper->writes, (GDestroyNotify) g_bytes_unref);
+  g_clear_pointer (&helper->writing, g_bytes_unref);
+  g_free (helper);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Helper, helper_unref)
+
+static char *
+identity_key (gint32 pid, guint64 start_time)
+{
+  return g_strdup_printf ("%d:%" G_GUINT64_FORMAT, pid, start_time);
+}
+
+static GSource *
+attach_source (PymemdHelperChannel *self, GSource *source, GSourceFunc func, gpointer data)
+{
+  g_source_set_callback (source, func, data, NULL);
+  g_source_attach (source, self->context);
+  return source;
+}
+
+static GSource *
+attach_timeout (PymemdHelperChannel *self, double seconds, GSourceFunc func, gpointer data)
+{
+  double ms = seconds > 0 ? seconds * 1000 + 0.5 : 0; /* NaN: 0 */
+  guint interval = ms < G_MAXUINT ? (guint) ms : G_MAXUINT;
+
+  return attach_source (self, g_timeout_source_new (interval), func, data);
+}
+
+static void
+clear_source (GSource **source)
+{
+  if (*source == NULL)
+    return;
+  g_source_destroy (*source);
+  g_clear_pointer (source, g_source_unref);
+}
+
+static void
+log_rejection (gint32 pid, const char *reason)
+{
+  g_autofree char *pid_text = g_strdup_printf ("%d", pid);
+
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "PYMEMD_HELPER_PID", pid_text,
+                    "MESSAGE", _("Helper connection of process %d closed: %s"), pid, reason);
+}
+
+/* Closes HELPER's connection (if still open): it is unregistered, its
+ * outstanding request fails with REQUEST_ERROR (taken; NULL: no request is
+ * expected), and REJECTION, when not NULL, is logged and signalled. */
+static void
+helper_close (Helper *helper, const char *rejection, GError *request_error)
+{
+  g_autoptr(GError) owned_error = request_error;
+  g_autoptr(PymemdHelperChannel) self = NULL;
+  g_autoptr(Helper) hold = helper_ref (helper);
+  g_autoptr(GTask) request = NULL;
+  gboolean was_registered = FALSE;
+
+  if (helper->channel == NULL)
+    return;
+  self = g_object_ref (g_steal_pointer (&helper->channel));
+  if (helper->key != NULL && g_hash_table_lookup (self->helpers, helper->key) == helper)
+    was_registered = g_hash_table_remove (self->helpers, helper->key);
+
+  g_cancellable_cancel (helper->cancellable);
+  g_io_stream_close (G_IO_STREAM (helper->connection), NULL, NULL);
+  clear_source (&helper->hello_timeout);
+  clear_source (&helper->request_timeout);
+  clear_source (&helper->request_cancelled);
+  request = g_steal_pointer (&helper->request);
+  helper->request_id = 0;
+  g_hash_table_remove (self->connections, helper);
+
+  /* The state is consistent from here on: callers' code may run. */
+  if (rejection != NULL)
+    {
+      log_rejection (helper->peer_pid, rejection);
+      g_signal_emit (self, signals[SIGNAL_REJECTED], 0, (int) helper->peer_pid, rejection);
+    }
+  if (request != NULL)
+    {
+      if (owned_error == NULL)
+        owned_error = g_error_new (PYMEMD_ERROR, PYMEMD_ERROR_NOT_ATTACHED,
+                                   _("The helper of process %d disconnected"), helper->peer_pid);
+      g_task_return_error (request, g_steal_pointer (&owned_error));
+    }
+  if (was_registered)
+    g_signal_emit (self, signals[SIGNAL_HELPER_DISCONNECTED], 0, (int) helper->peer_pid,
+                   helper->start_time);
+}
+
+/* Closes HELPER for breaking the protocol: REASON (printf-style) is logged
+ * with its pid, signalled, and fails its outstanding request. */
+static void G_GNUC_PRINTF (2, 3)
+helper_reject (Helper *helper, const char *format, ...)
+{
+  g_autofree char *reason = NULL;
+  va_list ap;
+
+  va_start (ap, format);
+  reason = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  /* Parser messages quote the input: keep the log bounded and valid. */
+  if (!g_utf8_validate (reason, -1, NULL))
+    {
+      char *valid = g_utf8_make_valid (reason, -1);
+      g_free (reason);
+      reason = valid;
+    }
+  if (g_utf8_strlen (reason, -1) > MAX_REASON_CHARS)
+    {
+      char *cut = g_utf8_substring (reason, 0, MAX_REASON_CHARS);
+      g_free (reason);
+      reason = g_strconcat (cut, "…", NULL);
+      g_free (cut);
+    }
+  helper_close (helper, reason,
+                g_error_new (PYMEMD_ERROR, PYMEMD_ERROR_PROTOCOL,
+                             _("The helper of process %d broke the protocol: %s"),
+                             helper->peer_pid, reason));
+}
+
+/* ----------------------------------------------------------------- writes */
+
+static void write_next (Helper *helper);
+
+static void
+frame_written (GObject *stream, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(Helper) helper = data;
+  g_autoptr(GError) error = NULL;
+
+  g_clear_pointer (&helper->writing, g_bytes_unref);
+  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (stream), result, NULL, &error))
+    {
+      if (helper->channel != NULL)
+        {
+          g_message (_("Cannot write to the helper of process %d: %s"), helper->peer_pid,
+                     error->message);
+          helper_close (helper, NULL, NULL);
+        }
+      return;
+    }
+  write_next (helper);
+}
+
+static void
+write_next (Helper *helper)
+{
+  GOutputStream *output;
+  gsize size;
+  const void *data;
+
+  if (helper->channel == NULL || helper->writing != NULL || g_queue_is_empty (&helper->writes))
+    return;
+  helper->writing = g_queue_pop_head (&helper->writes);
+  data = g_bytes_get_data (helper->writing, &size);
+  output = g_io_stream_get_output_stream (G_IO_STREAM (helper->connection));
+  g_output_stream_write_all_async (output, data, size, G_PRIORITY_DEFAULT, helper->cancellable,
+                                   frame_written, helper_ref (helper));
+}
+
+static void
+helper_send (Helper *helper, const char *json)
+{
+  gsize len = strlen (json);
+  guint32 header = GUINT32_TO_BE ((guint32) len);
+  GByteArray *frame = g_byte_array_sized_new ((guint) (len + sizeof header));
+
+  g_byte_array_append (frame, (const guint8 *) &header, sizeof header);
+  g_byte_array_append (frame, (const guint8 *) json, (guint) len);
+  g_queue_push_tail (&helper->writes, g_byte_array_free_to_bytes (frame));
+  write_next (helper);
+}
+
+/* ------------------------------------------------------------------ waits */
+
+static void
+waiter_free (Waiter *waiter)
+{
+  clear_source (&waiter->timeout);
+  clear_source (&waiter->cancelled);
+  g_clear_object (&waiter->task);
+  g_free (waiter->nonce);
+  g_free (waiter);
+}
+
+/* Takes WAITER off the list and completes it: with ERROR (taken), or TRUE. */
+static void
+waiter_complete (PymemdHelperChannel *self, Waiter *waiter, GError *error)
+{
+  g_autoptr(GTask) task = g_steal_pointer (&waiter->task);
+
+  g_ptr_array_remove_fast (self->waiters, waiter); /* frees it */
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+static gboolean
+helper_satisfies (Helper *helper, const char *nonce)
+{
+  return nonce == NULL || g_strcmp0 (helper->nonce, nonce) == 0;
+}
+
+static gboolean
+wait_timed_out (gpointer data)
+{
+  Waiter *waiter = data;
+  PymemdHelperChannel *self = g_task_get_source_object (waiter->task);
+
+  waiter_complete (self, waiter,
+                   g_error_new (PYMEMD_ERROR, PYMEMD_ERROR_TIMED_OUT,
+                                _("No helper of process %d said hello in time"), waiter->pid));
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+wait_cancelled (GCancellable *cancellable, gpointer data)
+{
+  Waiter *waiter = data;
+  PymemdHelperChannel *self = g_task_get_source_object (waiter->task);
+  GError *error = NULL;
+
+  g_cancellable_set_error_if_cancelled (cancellable, &error);
+  waiter_complete (self, waiter, error);
+  return G_SOURCE_REMOVE;
+}
+
+void
+pymemd_helper_channel_wait_async (PymemdHelperChannel *self,
+                                  gint32               pid,
+                                  guint64              start_time,
+                                  const char          *nonce,
+                                  double               timeout,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autofree char *key = identity_key (pid, start_time);
+  Helper *helper;
+  Waiter *waiter;
+
+  g_return_if_fail (PYMEMD_IS_HELPER_CHANNEL (self));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, pymemd_helper_channel_wait_async);
+  helper = g_hash_table_lookup (self->helpers, key);
+  if (helper != NULL && helper_satisfies (helper, nonce))
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  if (g_task_return_error_if_cancelled (task))
+    return;
+
+  waiter = g_new0 (Waiter, 1);
+  waiter->task = g_steal_pointer (&task);
+  waiter->pid = pid;
+  waiter->start_time = start_time;
+  waiter->nonce = g_strdup (nonce);
+  waiter->timeout = attach_timeout (self, timeout, wait_timed_out, waiter);
+  if (cancellable != NULL)
+    waiter->cancelled = attach_source (self, g_cancellable_source_new (cancellable),
+                                       G_SOURCE_FUNC (wait_cancelled), waiter);
+  g_ptr_array_add (self->waiters, waiter);
+}
+
+gboolean
+pymemd_helper_channel_wait_finish (PymemdHelperChannel *self,
+                                   GAsyncResult        *result,
+                                   GError             **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+static void
+complete_waiters (PymemdHelperChannel *self, Helper *helper)
+{
+  g_autoptr(GPtrArray) done = g_ptr_array_new ();
+
+  /* Completing may run callers' code that adds waiters: pick first. */
+  for (guint i = 0; i < self->waiters->len; i++)
+    {
+      Waiter *waiter = g_ptr_array_index (self->waiters, i);
+      if (waiter->pid == helper->peer_pid && waiter->start_time == helper->start_time &&
+          helper_satisfies (helper, waiter->nonce))
+        g_ptr_array_add (done, waiter);
+    }
+  for (guint i = 0; i < done->len; i++)
+    waiter_complete (self, g_ptr_array_index (done, i), NULL);
+}
+
+/* ------------------------------------------------------------------ hello */
+
+static gboolean
+hello_timed_out (gpointer data)
+{
+  Helper *helper = data;
+  double timeout = helper->channel->hello_timeout;
+
+  g_clear_pointer (&helper->hello_timeout, g_source_unref);
+  helper_reject (helper, _("no hello within %g s"), timeout);
+  return G_SOURCE_REMOVE;
+}
+
+/* The integer member NAME of OBJECT from MIN to MAX, or FALSE. */
+static gboolean
+get_int_member (JsonObject *object, const char *name, gint64 min, gint64 max, gint64 *value)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_INT64)
+    return FALSE;
+  *value = json_node_get_int (node);
+  return *value >= min && *value <= max;
+}
+
+/* The string member NAME of OBJECT of at most MAX_CHARS, or NULL. */
+static const char *
+get_string_member (JsonObject *object, const char *name, glong max_chars)
+{
+  JsonNode *node = json_object_get_member (object, name);
+  const char *text;
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  text = json_node_get_string (node);
+  return g_utf8_strlen (text, -1) <= max_chars ? text : NULL;
+}
+
+static gboolean
+nonce_is_valid (const char *nonce)
+{
+  gsize i;
+
+  for (i = 0; nonce[i] != '\0'; i++)
+    if (!g_ascii_isdigit (nonce[i]) && !(nonce[i] >= 'a' && nonce[i] <= 'f'))
+      return FALSE;
+  return i == 32;
+}
+
+/* The start time of process PID under the channel's procfs root, and
+ * the uid /proc/PID belongs to (the process's effective uid). */
+static gboolean
+read_start_time (PymemdHelperChannel *self, gint32 pid, guint64 *start_time, guint32 *uid, GError **error)
+{
+  char buf[4096];
+  PymemdStat stat_info;
+  struct stat dir_stat;
+  int dir_fd = pymemd_procfs_open_pid_dir (self->procfs, pid, error);
+  gboolean ok;
+
+  if (dir_fd < 0)
+    return FALSE;
+  ok = pymemd_procfs_read_file_at (dir_fd, "stat", buf, sizeof buf, error) >= 0 &&
+       pymemd_stat_parse (buf, &stat_info, error);
+  if (ok && fstat (dir_fd, &dir_stat) != 0)
+    {
+      int errsv = errno;
+      g_set_error (error, PYMEMD_ERROR, pymemd_error_from_errno (errsv), "%s", g_strerror (errsv));
+      ok = FALSE;
+    }
+  close (dir_fd);
+  if (ok)
+    {
+      *start_time = stat_info.start_time;
+      *uid = (guint32) dir_stat.st_uid;
+    }
+  return ok;
+}
+
+/* Replaces any earlier connection of the same process. */
+static void
+helper_register (Helper *helper)
+{
+  PymemdHelperChannel *self = helper->channel;
+  Helper *old = g_hash_table_lookup (self->helpers, helper->key);
+
+  if (old != NULL)
+    {
+      g_hash_table_remove (self->helpers, old->key);
+      helper_close (old, NULL,
+                    g_error_new (PYMEMD_ERROR, PYMEMD_ERROR_NOT_ATTACHED,
+                                 _("The helper of process %d reconnected"), old->peer_pid));
+    }
+  g_hash_table_insert (self->helpers, g_strdup (helper->key), helper);
+}
+
+static void
+handle_hello (Helper *helper, JsonObject *message)
+{
+  PymemdHelperChannel *self = helper->channel;
+  g_autoptr(GError) error = NULL;
+  JsonNode *nonce_node = json_object_get_member (message, "nonce");
+  const char *nonce = NULL, *python, *implementation, *how;
+  gint64 pid, start_time;
+  guint64 actual_start_time;
+  guint32 actual_uid = 0;
+
+  if (helper->key != NULL)
+    {
+      helper_reject (helper, _("a second hello"));
+      return;
+    }
+  if (!get_int_member (message, "pid", 1, G_MAXINT32, &pid))
+    {
+      helper_reject (helper, _("hello: “pid” must be an integer from 1 to %d"), G_MAXINT32);
+      return;
+    }
+  if (!get_int_member (message, "start_time", 1, G_MAXINT64, &start_time))
+    {
+      helper_reject (helper, _("hello: “start_time” must be an integer ≥ 1"));
+      return;
+    }
+  if (nonce_node != NULL && !JSON_NODE_HOLDS_NULL (nonce_node))
+    {
+      nonce = get_string_member (message, "nonce", 32);
+      if (nonce == NULL || !nonce_is_valid (nonce))
+        {
+          helper_reject (helper, _("hello: “nonce” must be null or 32 lowercase hex digits"));
+          return;
+        }
+    }
+  python = get_string_member (message, "python", 64);
+  implementation = get_string_member (message, "implementation", 32);
+  how = get_string_member (message, "how", 8);
+  if (python == NULL || implementation == NULL)
+    {
+      helper_reject (helper, _("hello: “python” (≤ 64) and “implementation” (≤ 32 characters) "
+                               "must be strings"));
+      return;
+    }
+  if (how == NULL || (strcmp (how, "env") != 0 && strcmp (how, "import") != 0 &&
+                      strcmp (how, "attach") != 0))
+    {
+      helper_reject (helper, _("hello: “how” must be env, import or attach"));
+      return;
+    }
+  if (pid != helper->peer_pid)
+    {
+      helper_reject (helper, _("hello claims pid %d, the peer is %d"), (int) pid,
+                     helper->peer_pid);
+      return;
+    }
+  if (!read_start_time (self, helper->peer_pid, &actual_start_time, &actual_uid, &error))
+    {
+      helper_reject (helper, _("cannot read the start time of the peer: %s"), error->message);
+      return;
+    }
+  /* A socket passed on to another process after its pid was reused would
+   * pass the pid and start time checks; its owner must match too. */
+  if (actual_uid != helper->peer_uid)
+    {
+      helper_reject (helper, _("the peer's uid %u is not the uid %u of process %d"), helper->peer_uid, actual_uid,
+                     helper->peer_pid);
+      return;
+    }
+  if ((guint64) start_time != actual_start_time)
+    {
+      helper_reject (helper,
+                     _("hello claims start time %llu, the peer started at %llu"),
+                     (unsigned long long) start_time, (unsigned long long) actual_start_time);
+      return;
+    }
+
+  clear_source (&helper->hello_timeout);
+  helper->start_time = (guint64) start_time;
+  helper->key = identity_key (helper->peer_pid, helper->start_time);
+  helper->nonce = g_strdup (nonce);
+  helper->how = g_strdup (how);
+  helper_register (helper);
+  g_debug ("Helper of process %d (%s %s, %s) said hello", helper->peer_pid, implementation,
+           python, how);
+  g_signal_emit (self, signals[SIGNAL_HELPER_CONNECTED], 0, (int) helper->peer_pid,
+                 helper->start_time, helper->how);
+  if (helper->channel != NULL)
+    complete_waiters (self, helper);
+}
+
+/* ---------------------------------------------------------------- answers */
+
+/* The request ANSWER (of TYPE) answers, or the helper rejected. */
+static gboolean
+check_answer_id (Helper *helper, JsonObject *answer, const char *type)
+{
+  gint64 id;
+
+  if (!get_int_member (answer, "id", 1, G_MAXINT32, &id))
+    {
+      helper_reject (helper, _("%s: “id” must be an integer from 1 to %d"), type, G_MAXINT32);
+      return FALSE;
+    }
+  if (helper->request_id == 0)
+    {
+      helper_reject (helper, _("unsolicited %s (id %d)"), type, (int) id);
+      return FALSE;
+    }
+  if (id != helper->request_id)
+    {
+      helper_reject (helper, _("%s answers request %d, not %u"), type, (int) id,
+                     helper->request_id);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The outstanding request is answered: its task (NULL if abandoned). */
+static GTask *
+request_done (Helper *helper)
+{
+  helper->request_id = 0;
+  clear_source (&helper->request_timeout);
+  clear_source (&helper->request_cancelled);
+  return g_steal_pointer (&helper->request);
+}
+
+/* A summary lists at most the types and sites the request asked for. */
+static gboolean
+summary_fits_request (Helper *helper, const PymemdHeapSummary *summary)
+{
+  JsonObject *root = json_node_get_object (summary->document);
+  JsonObject *census = json_object_get_object_member (root, "census");
+  JsonNode *tracemalloc = json_object_get_member (root, "tracemalloc");
+  guint types = json_array_get_length (json_object_get_array_member (census, "types"));
+  guint sites = 0;
+
+  if (JSON_NODE_HOLDS_OBJECT (tracemalloc))
+    sites = json_array_get_length (json_object_get_array_member (json_node_get_object (tracemalloc),
+                                                                 "sites"));
+  if (types > helper->request_top || sites > helper->request_sites)
+    {
+      helper_reject (helper, _("the summary lists %u types and %u sites, the request asked for "
+                               "at most %u and %u"), types, sites, helper->request_top,
+                     helper->request_sites);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+handle_summary (Helper *helper, JsonObject *message)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GTask) task = NULL;
+  PymemdHeapSummary *summary;
+
+  if (!check_answer_id (helper, message, "summary"))
+    return;
+  summary = pymemd_heap_summary_new_from_json (json_object_get_member (message, "summary"),
+                                               &error);
+  if (summary == NULL)
+    {
+      helper_reject (helper, "%s", error->message);
+      return;
+    }
+  if (!summary_fits_request (helper, summary))
+    {
+      pymemd_heap_summary_free (summary);
+      return;
+    }
+  task = request_done (helper);
+  if (task != NULL)
+    g_task_return_pointer (task, summary, (GDestroyNotify) pymemd_heap_summary_free);
+  else
+    pymemd_heap_summary_free (summary);
+}
+
+static void
+handle_error (Helper *helper, JsonObject *message)
+{
+  g_autoptr(GTask) task = NULL;
+  const char *text;
+
+  if (!check_answer_id (helper, message, "error"))
+    return;
+  text = get_string_member (message, "message", 1024);
+  if (text == NULL)
+    {
+      helper_reject (helper, _("error: “message” must be a string of at most 1024 characters"));
+      return;
+    }
+  task = request_done (helper);
+  if (task != NULL)
+    g_task_return_new_error (task, PYMEMD_ERROR, PYMEMD_ERROR_FAILED, "%s", text);
+}
+
+/* ----------------------------------------------------------------- frames */
+
+static void
+handle_frame (Helper *helper, const char *body, gsize len)
+{
+  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(GError) error = NULL;
+  JsonNode *root;
+  JsonObject *message;
+  const char *type;
+  gint64 version;
+
+  if (!g_utf8_validate (body, (gssize) len, NULL))
+    {
+      helper_reject (helper, _("a frame is not UTF-8"));
+      return;
+    }
+  if (!pymemd_heap_json_depth_ok (body, len))
+    {
+      helper_reject (helper, _("a frame nests deeper than %d levels"), PYMEMD_HEAP_JSON_MAX_DEPTH);
+      return;
+    }
+  if (!json_parser_load_from_data (parser, body, (gssize) len, &error))
+    {
+      helper_reject (helper, _("a frame is not JSON: %s"), error->message);
+      return;
+    }
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    {
+      helper_reject (helper, _("a frame is not a JSON object"));
+      return;
+    }
+  message = json_node_get_object (root);
+  if (!get_int_member (message, "v", PYMEMD_HELPER_PROTOCOL_VERSION,
+                       PYMEMD_HELPER_PROTOCOL_VERSION, &version))
+    {
+      helper_reject (helper, _("protocol version (“v”) is not %d"), PYMEMD_HELPER_PROTOCOL_VERSION);
+      return;
+    }
+  type = get_string_member (message, "type", 16);
+  if (type == NULL || (strcmp (type, "hello") != 0 && strcmp (type, "summary") != 0 &&
+                       strcmp (type, "error") != 0))
+    {
+      helper_reject (helper, _("unknown message type"));
+      return;
+    }
+  if (helper->key == NULL && strcmp (type, "hello") != 0)
+    {
+      helper_reject (helper, _("the first message is a %s, not a hello"), type);
+      return;
+    }
+
+  if (strcmp (type, "hello") == 0)
+    handle_hello (helper, message);
+  else if (strcmp (type, "summary") == 0)
+    handle_summary (helper, message);
+  else
+    handle_error (helper, message);
+}
+
+static void read_header (Helper *helper);
+
+static void
+body_read (GObject *stream, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(Helper) helper = data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *body = g_steal_pointer (&helper->body);
+  gsize n = 0;
+
+  if (!g_input_stream_read_all_finish (G_INPUT_STREAM (stream), result, &n, &error))
+    {
+      if (helper->channel != NULL)
+        helper_reject (helper, _("reading a frame failed: %s"), error->message);
+      return;
+    }
+  if (helper->channel == NULL)
+    return;
+  if (n < helper->body_len)
+    {
+      helper_reject (helper, _("a truncated frame (%zu of %zu bytes)"), n, helper->body_len);
+      return;
+    }
+  {
+    /* Answers complete callers' tasks, whose code may drop the channel. */
+    g_autoptr(PymemdHelperChannel) self = g_object_ref (helper->channel);
+    handle_frame (helper, body, n);
+  }
+  read_header (helper);
+}
+
+static void
+header_read (GObject *stream, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(Helper) helper = data;
+  g_autoptr(GError) error = NULL;
+  gsize n = 0;
+  guint32 len;
+
+  if (!g_input_stream_read_all_finish (G_INPUT_STREAM (stream), result, &n, &error))
+    {
+      if (helper->channel != NULL)
+        {
+          g_debug ("Helper of process %d: %s", helper->peer_pid, error->message);
+          helper_close (helper, NULL, NULL);
+        }
+      return;
+    }
+  if (helper->channel == NULL)
+    return;
+  if (n == 0)
+    {
+      g_debug ("Helper of process %d disconnected", helper->peer_pid);
+      if (helper->key == NULL)
+        helper_reject (helper, _("the connection ended before a hello"));
+      else
+        helper_close (helper, NULL, NULL);
+      return;
+    }
+  if (n < sizeof helper->header)
+    {
+      helper_reject (helper, _("a truncated frame header"));
+      return;
+    }
+  memcpy (&len, helper->header, sizeof len);
+  len = GUINT32_FROM_BE (len);
+  /* Checked before anything is allocated for it. */
+  if (len == 0 || len > PYMEMD_HELPER_MAX_FRAME)
+    {
+      helper_reject (helper, _("a frame of %u bytes (1 to %d allowed)"), len,
+                     PYMEMD_HELPER_MAX_FRAME);
+      return;
+    }
+  helper->body_len = len;
+  helper->body = g_malloc (len);
+  g_input_stream_read_all_async (G_INPUT_STREAM (stream), helper->body, len, G_PRIORITY_DEFAULT,
+                                 helper->cancellable, body_read, helper_ref (helper));
+}
+
+static void
+read_header (Helper *helper)
+{
+  GInputStream *input;
+
+  if (helper->channel == NULL)
+    return;
+  input = g_io_stream_get_input_stream (G_IO_STREAM (helper->connection));
+  g_input_stream_read_all_async (input, helper->header, sizeof helper->header, G_PRIORITY_DEFAULT,
+                                 helper->cancellable, header_read, helper_ref (helper));
+}
+
+/* ----------------------------------------------------------------- accept */
+
+static void
+refuse_connection (PymemdHelperChannel *self,
+                   GSocketConnection   *connection,
+                   gint32               pid,
+                   const char          *reason)
+{
+  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+  log_rejection (pid, reason);
+  g_signal_emit (self, signals[SIGNAL_REJECTED], 0, (int) pid, reason);
+}
+
+static gboolean
+on_incoming (GSocketService    *service,
+             GSocketConnection *connection,
+             GObject           *source_object,
+             gpointer           user_data)
+{
+  PymemdHelperChannel *self = user_data;
+  g_autoptr(PymemdHelperChannel) hold = g_object_ref (self);
+  g_autoptr(GCredentials) credentials = NULL;
+  g_autoptr(GError) error = NULL;
+  GHashTableIter iter;
+  gpointer other;
+  guint same_pid = 0;
+  Helper *helper;
+  pid_t pid = -1;
+  uid_t uid = (uid_t) -1;
+
+  credentials = g_socket_get_credentials (g_socket_connection_get_socket (connection), &error);
+  if (credentials != NULL)
+    {
+      pid = g_credentials_get_unix_pid (credentials, &error);
+      uid = g_credentials_get_unix_user (credentials, NULL);
+    }
+  /* 0: the peer is in a pid namespace we cannot see into. */
+  if (pid <= 0)
+    {
+      g_autofree char *reason = g_strdup_printf (_("no peer credentials (%s)"),
+                                                 error != NULL ? error->message : "pid 0");
+      refuse_connection (self, connection, 0, reason);
+      return TRUE;
+    }
+
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, &other, NULL))
+    if (((Helper *) other)->peer_pid == pid)
+      same_pid++;
+  if (same_pid >= self->max_per_pid)
+    {
+      g_autofree char *reason = g_strdup_printf (_("more than %u connections of one process"),
+                                                 self->max_per_pid);
+      refuse_connection (self, connection, pid, reason);
+      return TRUE;
+    }
+  if (g_hash_table_size (self->connections) >= self->max_connections)
+    {
+      g_autofree char *reason = g_strdup_printf (_("more than %u connections in all"),
+                                                 self->max_connections);
+      refuse_connection (self, connection, pid, reason);
+      return TRUE;
+    }
+
+  helper = g_new0 (Helper, 1);
+  helper->ref_count = 1; /* the connections' */
+  helper->channel = self;
+  helper->connection = g_object_ref (connection);
+  helper->cancellable = g_cancellable_new ();
+  helper->peer_pid = pid;
+  helper->peer_uid = uid;
+  g_queue_init (&helper->writes);
+  g_hash_table_add (self->connections, helper);
+  helper->hello_timeout = attach_timeout (self, self->hello_timeout, hello_timed_out, helper);
+  read_header (helper);
+  return TRUE;
+}
+
+/* --------------------------------------------------------------- requests */
+
+static gboolean
+request_timed_out (gpointer data)
+{
+  Helper *helper = data;
+
+  g_clear_pointer (&helper->request_timeout, g_source_unref);
+  g_message (_("The helper of process %d did not answer request %u in time; closing its connection"),
+             helper->peer_pid, helper->request_id);
+  helper_close (helper, NULL,
+                g_error_new (PYMEMD_ERROR, PYMEMD_ERROR_TIMED_OUT,
+                             _("The helper of process %d did not answer in time"),
+                             helper->peer_pid));
+  return G_SOURCE_REMOVE;
+}
+
+/* The caller gave up: the answer is still awaited (and then dropped), so
+ * that a late one is not taken for an unsolicited one. */
+static gboolean
+request_cancelled (GCancellable *cancellable, gpointer data)
+{
+  Helper *helper = data;
+  g_autoptr(GTask) task = g_steal_pointer (&helper->request);
+  GError *error = NULL;
+
+  clear_source (&helper->request_cancelled);
+  g_cancellable_set_error_if_cancelled (cancellable, &error);
+  g_task_return_error (task, error);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+request_is_valid (const PymemdHeapRequest *request, GError **error)
+{
+  if (request->top < 1 || request->top > PYMEMD_HEAP_SUMMARY_MAX_TYPES ||
+      request->sites > PYMEMD_HEAP_SUMMARY_MAX_SITES || request->trace < -1 ||
+      request->trace > 100 || !(request->budget >= 0.05 && request->budget <= 60))
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,
+                   _("A heap summary request needs top 1…1000, sites 0…1000, trace −1…100 "
+                     "and a budget of 0.05…60 seconds"));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static char *
+request_to_json (guint32 id, const PymemdHeapRequest *request)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
+  g_autoptr(JsonNode) root = NULL;
+
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "v");
+  json_builder_add_int_value (builder, PYMEMD_HELPER_PROTOCOL_VERSION);
+  json_builder_set_member_name (builder, "type");
+  json_builder_add_string_value (builder, "request");
+  json_builder_set_member_name (builder, "id");
+  json_builder_add_int_value (builder, id);
+  json_builder_set_member_name (builder, "top");
+  json_builder_add_int_value (builder, request->top);
+  json_builder_set_member_name (builder, "sites");
+  json_builder_add_int_value (builder, request->sites);
+  json_builder_set_member_name (builder, "trace");
+  json_builder_add_int_value (builder, request->trace);
+  json_builder_set_member_name (builder, "collect");
+  json_builder_add_boolean_value (builder, request->collect);
+  json_builder_set_member_name (builder, "budget");
+  json_builder_add_double_value (builder, request->budget);
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  return json_to_string (root, FALSE);
+}
+
+void
+pymemd_helper_channel_request_async (PymemdHelperChannel     *self,
+                                     gint32                   pid,
+                                     guint64                  start_time,
+                                     const PymemdHeapRequest *request,
+                                     double                   timeout,
+                                     GCancellable            *cancellable,
+                                     GAsyncReadyCallback      callback,
+                                     gpointer                 user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *key = identity_key (pid, start_time);
+  g_autofree char *json = NULL;
+  Helper *helper;
+
+  g_return_if_fail (PYMEMD_IS_HELPER_CHANNEL (self));
+  g_return_if_fail (request != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, pymemd_helper_channel_request_async);
+  if (!request_is_valid (request, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  helper = g_hash_table_lookup (self->helpers, key);
+  if (helper == NULL)
+    {
+      g_task_return_new_error (task, PYMEMD_ERROR, PYMEMD_ERROR_NOT_ATTACHED,
+                               _("No helper runs in process %d"), pid);
+      return;
+    }
+  if (helper->request_id != 0)
+    {
+      g_task_return_new_error (task, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED,
+                               _("A heap summary of process %d is being taken"), pid);
+      return;
+    }
+  if (g_task_return_error_if_cancelled (task))
+    return;
+
+  self->last_request_id = self->last_request_id >= G_MAXINT32 ? 1 : self->last_request_id + 1;
+  helper->request_id = self->last_request_id;
+  helper->request_top = request->top;
+  helper->request_sites = request->sites;
+  helper->request = g_steal_pointer (&task);
+  helper->request_timeout = attach_timeout (self, timeout, request_timed_out, helper);
+  if (cancellable != NULL)
+    helper->request_cancelled = attach_source (self, g_cancellable_source_new (cancellable),
+                                               G_SOURCE_FUNC (request_cancelled), helper);
+  json = request_to_json (helper->request_id, request);
+  helper_send (helper, json);
+}
+
+PymemdHeapSummary *
+pymemd_helper_channel_request_finish (PymemdHelperChannel *self,
+                                      GAsyncResult        *result,
+                                      GError             **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+/* ---------------------------------------------------------------- channel */
+
+gboolean
+pymemd_helper_channel_has_helper (PymemdHelperChannel *self, gint32 pid, guint64 start_time)
+{
+  g_autofree char *key = identity_key (pid, start_time);
+
+  g_return_val_if_fail (PYMEMD_IS_HELPER_CHANNEL (self), FALSE);
+  return g_hash_table_contains (self->helpers, key);
+}
+
+const char *
+pymemd_helper_channel_get_path (PymemdHelperChannel *self)
+{
+  g_return_val_if_fail (PYMEMD_IS_HELPER_CHANNEL (self), NULL);
+  return self->path;
+}
+
+void
+pymemd_helper_channel_set_limits (PymemdHelperChannel *self,
+                                  double               hello_timeout,
+                                  guint                max_per_pid,
+                                  guint                max_connections)
+{
+  g_return_if_fail (PYMEMD_IS_HELPER_CHANNEL (self));
+  self->hello_timeout = hello_timeout;
+  self->max_per_pid = max_per_pid;
+  self->max_connections = max_connections;
+}
+
+/* Binds PATH, replacing a stale socket but nothing else. */
+static gboolean
+listen_on (PymemdHelperChannel *self, GError **error)
+{
+  g_autoptr(GSocketAddress) address = NULL;
+  struct sockaddr_un sun;
+  struct stat st;
+
+  if (strlen (self->path) >= sizeof sun.sun_path)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,
+                   _("Socket path %s is too long"), self->path);
+      return FALSE;
+    }
+  if (lstat (self->path, &st) == 0)
+    {
+      if (!S_ISSOCK (st.st_mode))
+        {
+          g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED,
+                       _("%s exists and is not a socket"), self->path);
+          return FALSE;
+        }
+      if (unlink (self->path) < 0 && errno != ENOENT)
+        {
+          int errsv = errno;
+          g_set_error (error, PYMEMD_ERROR, pymemd_error_from_errno (errsv),
+                       _("Cannot remove the stale socket %s: %s"), self->path, g_strerror (errsv));
+          return FALSE;
+        }
+    }
+
+  address = g_unix_socket_address_new (self->path);
+  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (self->service), address,
+                                      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, NULL, NULL,
+                                      error))
+    return FALSE;
+  /* Every user's helper connects (the unit's umask is 0077): who is
+   * believed is decided per connection. */
+  if (chmod (self->path, 0666) < 0 || lstat (self->path, &st) < 0)
+    {
+      int errsv = errno;
+      g_set_error (error, PYMEMD_ERROR, pymemd_error_from_errno (errsv),
+                   _("Cannot open the socket %s to every user: %s"), self->path,
+                   g_strerror (errsv));
+      return FALSE;
+    }
+  self->socket_dev = st.st_dev;
+  self->socket_ino = st.st_ino;
+  return TRUE;
+}
+
+PymemdHelperChannel *
+pymemd_helper_channel_new (const char *socket_path, const char *proc_root, GError **error)
+{
+  g_autoptr(PymemdHelperChannel) self = NULL;
+
+  g_return_val_if_fail (socket_path != NULL && proc_root != NULL, NULL);
+
+  self = g_object_new (PYMEMD_TYPE_HELPER_CHANNEL, NULL);
+  self->path = g_strdup (socket_path);
+  self->procfs = pymemd_procfs_new (proc_root, error);
+  if (self->procfs == NULL)
+    return NULL;
+  self->service = g_socket_service_new ();
+  g_signal_connect (self->service, "incoming", G_CALLBACK (on_incoming), self);
+  if (!listen_on (self, error))
+    return NULL;
+  g_socket_service_start (self->service);
+  return g_steal_pointer (&self);
+}
+
+static void
+pymemd_helper_channel_dispose (GObject *object)
+{
+  PymemdHelperChannel *self = PYMEMD_HELPER_CHANNEL (object);
+  g_autoptr(GPtrArray) open = g_ptr_array_new_with_free_func ((GDestroyNotify) helper_unref);
+  GHashTableIter iter;
+  gpointer helper;
+  struct stat st;
+
+  if (self->service != NULL)
+    {
+      g_signal_handlers_disconnect_by_data (self->service, self);
+      g_socket_service_stop (self->service);
+      g_socket_listener_close (G_SOCKET_LISTENER (self->service));
+      g_clear_object (&self->service);
+      if (lstat (self->path, &st) == 0 && st.st_dev == self->socket_dev &&
+          st.st_ino == self->socket_ino)
+        unlink (self->path);
+    }
+
+  g_hash_table_iter_init (&iter, self->connections);
+  while (g_hash_table_iter_next (&iter, &helper, NULL))
+    g_ptr_array_add (open, helper_ref (helper));
+  for (guint i = 0; i < open->len; i++)
+    helper_close (g_ptr_array_index (open, i), NULL,
+                  g_error_new (PYMEMD_ERROR, PYMEMD_ERROR_FAILED, _("The helper channel closed")));
+  while (self->waiters->len > 0)
+    waiter_complete (self, g_ptr_array_index (self->waiters, 0),
+                     g_error_new (PYMEMD_ERROR, PYMEMD_ERROR_FAILED,
+                                  _("The helper channel closed")));
+
+  G_OBJECT_CLASS (pymemd_helper_channel_parent_class)->dispose (object);
+}
+
+static void
+pymemd_helper_channel_finalize (GObject *object)
+{
+  PymemdHelperChannel *self = PYMEMD_HELPER_CHANNEL (object);
+
+  g_hash_table_unref (self->helpers);
+  g_hash_table_unref (self->connections);
+  g_ptr_array_unref (self->waiters);
+  g_clear_object (&self->procfs);
+  g_main_context_unref (self->context);
+  g_free (self->path);
+
+  G_OBJECT_CLASS (pymemd_helper_channel_parent_class)->finalize (object);
+}
+
+static void
+pymemd_helper_channel_init (PymemdHelperChannel *self)
+{
+  self->context = g_main_context_ref_thread_default ();
+  self->connections = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) helper_unref, NULL);
+  self->helpers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->waiters = g_ptr_array_new_with_free_func ((GDestroyNotify) waiter_free);
+  self->hello_timeout = HELLO_TIMEOUT;
+  self->max_per_pid = MAX_PER_PID;
+  self->max_connections = MAX_CONNECTIONS;
+}
+
+static void
+pymemd_helper_channel_class_init (PymemdHelperChannelClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = pymemd_helper_channel_dispose;
+  object_class->finalize = pymemd_helper_channel_finalize;
+
+  signals[SIGNAL_HELPER_CONNECTED] =
+    g_signal_new ("helper-connected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 3, G_TYPE_INT, G_TYPE_UINT64, G_TYPE_STRING);
+  signals[SIGNAL_HELPER_DISCONNECTED] =
+    g_signal_new ("helper-disconnected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                  NULL, NULL, G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_UINT64);
+  signals[SIGNAL_REJECTED] =
+    g_signal_new ("rejected", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, G_TYPE_INT, G_TYPE_STRING);
+}

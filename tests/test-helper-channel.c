@@ -1,0 +1,1188 @@
+/* Tests the helper channel against fake helpers in this process: hello and requests, waits, timeouts, and every way a peer can break the protocol. */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "pymemd-error.h"
+#include "pymemd-helper-channel.h"
+#include "pymemd-pidfiles.h"
+#include "testutil.h"
+
+#define NONCE "0123456789abcdef0123456789abcdef"
+
+/* What the channel logged at level message: the rejections' reasons. */
+static GPtrArray *logged;
+
+static GLogWriterOutput
+capture_log (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
+{
+  if (level & G_LOG_LEVEL_MESSAGE)
+    for (gsize i = 0; i < n_fields; i++)
+      if (strcmp (fields[i].key, "MESSAGE") == 0)
+        {
+          g_ptr_array_add (logged, g_strdup (fields[i].value));
+          return G_LOG_WRITER_HANDLED;
+        }
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+typedef struct {
+  char                *tmp;
+  char                *path;
+  PymemdHelperChannel *channel;
+  gint32               pid;
+  guint64              start_time;
+  GPtrArray           *rejections; /* reasons */
+  guint                connected;
+  guint                disconnected;
+  char                *last_how;
+  char                *summary_json; /* tests/data/heap/summary.json */
+} Fixture;
+
+/* Iterates the main context until COND holds, failing after 20 s. */
+#define WAIT_FOR(cond)                                                        \
+  G_STMT_START {                                                              \
+    gint64 wait_end_ = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;        \
+    while (!(cond))                                                           \
+      {                                                                       \
+        if (g_get_monotonic_time () > wait_end_)                              \
+          g_error ("%s:%d: timed out waiting for %s", __FILE__, __LINE__, #cond); \
+        if (!g_main_context_iteration (NULL, FALSE))                          \
+          g_usleep (500);                                                     \
+      }                                                                       \
+  } G_STMT_END
+
+/* Lets the channel run for SECONDS. */
+static void
+run_for (double seconds)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC);
+
+  while (g_get_monotonic_time () < end)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (500);
+}
+
+static guint64
+own_start_time (void)
+{
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+  PymemdStat stat_info;
+
+  g_assert_true (g_file_get_contents ("/proc/self/stat", &text, NULL, &error));
+  g_assert_true (pymemd_stat_parse (text, &stat_info, &error));
+  g_assert_no_error (error);
+  return stat_info.start_time;
+}
+
+static void
+on_connected (PymemdHelperChannel *channel, int pid, guint64 start_time, const char *how,
+              Fixture *f)
+{
+  g_assert_cmpint (pid, ==, f->pid);
+  g_assert_cmpuint (start_time, ==, f->start_time);
+  f->connected++;
+  g_free (f->last_how);
+  f->last_how = g_strdup (how);
+}
+
+static void
+on_disconnected (PymemdHelperChannel *channel, int pid, guint64 start_time, Fixture *f)
+{
+  g_assert_cmpint (pid, ==, f->pid);
+  g_assert_cmpuint (start_time, ==, f->start_time);
+  f->disconnected++;
+}
+
+static void
+on_rejected (PymemdHelperChannel *channel, int pid, const char *reason, Fixture *f)
+{
+  g_assert_true (pid == f->pid || pid == 0);
+  g_ptr_array_add (f->rejections, g_strdup (reason));
+}
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *json_path = pymemd_test_data_path ("heap/summary.json");
+
+  f->tmp = g_dir_make_tmp ("pymemd-channel-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->path = g_build_filename (f->tmp, "helper.sock", NULL);
+  f->channel = pymemd_helper_channel_new (f->path, "/proc", &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (f->channel);
+  f->pid = getpid ();
+  f->start_time = own_start_time ();
+  f->rejections = g_ptr_array_new_with_free_func (g_free);
+  g_signal_connect (f->channel, "helper-connected", G_CALLBACK (on_connected), f);
+  g_signal_connect (f->channel, "helper-disconnected", G_CALLBACK (on_disconnected), f);
+  g_signal_connect (f->channel, "rejected", G_CALLBACK (on_rejected), f);
+  g_assert_true (g_file_get_contents (json_path, &f->summary_json, NULL, &error));
+  g_ptr_array_set_size (logged, 0);
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  g_clear_object (&f->channel);
+  /* Callbacks of closed connections' reads still have to run. */
+  run_for (0.05);
+  g_assert_false (g_file_test (f->path, G_FILE_TEST_EXISTS)); /* unlinked */
+  pymemd_test_rm_rf (f->tmp);
+  g_free (f->tmp);
+  g_free (f->path);
+  g_free (f->last_how);
+  g_free (f->summary_json);
+  g_ptr_array_unref (f->rejections);
+}
+
+/* ------------------------------------------------------------ fake helper */
+
+static int
+fake_connect (Fixture *f)
+{
+  struct sockaddr_un sun = { .sun_family = AF_UNIX };
+  int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  g_assert_cmpint (fd, >=, 0);
+  g_strlcpy (sun.sun_path, f->path, sizeof sun.sun_path);
+  g_assert_cmpint (connect (fd, (struct sockaddr *) &sun, sizeof sun), ==, 0);
+  return fd;
+}
+
+static void
+fake_write (int fd, const void *data, gsize len)
+{
+  const char *p = data;
+
+  while (len > 0)
+    {
+      ssize_t n = send (fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && errno == EAGAIN) /* the channel reads on this thread */
+        {
+          if (!g_main_context_iteration (NULL, FALSE))
+            g_usleep (500);
+          continue;
+        }
+      if (n < 0) /* the channel may have closed us already */
+        return;
+      p += n;
+      len -= (gsize) n;
+    }
+}
+
+static void
+fake_send_header (int fd, guint32 len)
+{
+  guint32 be = GUINT32_TO_BE (len);
+  fake_write (fd, &be, sizeof be);
+}
+
+static void
+fake_send (int fd, const char *json)
+{
+  fake_send_header (fd, (guint32) strlen (json));
+  fake_write (fd, json, strlen (json));
+}
+
+static char *
+hello_json (gint32 pid, guint64 start_time, const char *nonce, const char *how)
+{
+  g_autofree char *nonce_json = nonce != NULL ? g_strdup_printf ("\"%s\"", nonce)
+                                              : g_strdup ("null");
+
+  return g_strdup_printf ("{\"v\": 1, \"type\": \"hello\", \"pid\": %d, \"start_time\": %"
+                          G_GUINT64_FORMAT ", \"nonce\": %s, \"python\": \"3.11.2\", "
+                          "\"implementation\": \"cpython\", \"how\": \"%s\"}",
+                          pid, start_time, nonce_json, how);
+}
+
+static void
+fake_hello (Fixture *f, int fd, const char *nonce)
+{
+  g_autofree char *hello = hello_json (f->pid, f->start_time, nonce, "env");
+  fake_send (fd, hello);
+}
+
+/* Connects and says hello; waits until the channel believes it. */
+static int
+fake_helper (Fixture *f, const char *nonce)
+{
+  int fd = fake_connect (f);
+  guint connected = f->connected;
+
+  fake_hello (f, fd, nonce);
+  WAIT_FOR (f->connected > connected);
+  g_assert_true (pymemd_helper_channel_has_helper (f->channel, f->pid, f->start_time));
+  return fd;
+}
+
+static gboolean
+fd_readable (int fd)
+{
+  struct pollfd pfd = { .fd = fd, .events = POLLIN };
+  return poll (&pfd, 1, 0) > 0;
+}
+
+/* Reads LEN bytes the channel sends, running it meanwhile. */
+static void
+fake_read (int fd, void *buf, gsize len)
+{
+  char *p = buf;
+
+  while (len > 0)
+    {
+      ssize_t n;
+
+      WAIT_FOR (fd_readable (fd));
+      n = recv (fd, p, len, MSG_DONTWAIT);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        continue;
+      g_assert_cmpint (n, >, 0);
+      p += n;
+      len -= (gsize) n;
+    }
+}
+
+/* The next request the channel sends, parsed; its id in ID. */
+static JsonObject *
+fake_read_request (int fd, gint64 *id)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *body = NULL;
+  guint32 len;
+  JsonObject *request;
+
+  fake_read (fd, &len, sizeof len);
+  len = GUINT32_FROM_BE (len);
+  g_assert_cmpuint (len, >, 0);
+  g_assert_cmpuint (len, <=, 4096);
+  body = g_malloc (len);
+  fake_read (fd, body, len);
+  g_assert_true (json_parser_load_from_data (parser, body, len, &error));
+  g_assert_no_error (error);
+  request = json_node_dup_object (json_parser_get_root (parser));
+  g_assert_cmpint (json_object_get_int_member (request, "v"), ==, 1);
+  g_assert_cmpstr (json_object_get_string_member (request, "type"), ==, "request");
+  *id = json_object_get_int_member (request, "id");
+  g_assert_cmpint (*id, >=, 1);
+  return request;
+}
+
+static void
+fake_answer (Fixture *f, int fd, gint64 id)
+{
+  g_autofree char *answer = g_strdup_printf ("{\"v\": 1, \"type\": \"summary\", \"id\": %"
+                                             G_GINT64_FORMAT ", \"summary\": %s}", id,
+                                             f->summary_json);
+  fake_send (fd, answer);
+}
+
+/* Whether the channel has closed FD: EOF (after anything it had sent). */
+static gboolean
+fake_is_closed (int fd)
+{
+  char buf[256];
+  ssize_t n = recv (fd, buf, sizeof buf, MSG_DONTWAIT);
+
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+}
+
+static void
+fake_wait_closed (int fd)
+{
+  WAIT_FOR (fake_is_closed (fd));
+  close (fd);
+}
+
+/* ------------------------------------------------------------- requests */
+
+typedef struct {
+  gboolean           done;
+  PymemdHeapSummary *summary;
+  GError            *error;
+} Result;
+
+static void
+result_clear (Result *result)
+{
+  g_clear_pointer (&result->summary, pymemd_heap_summary_free);
+  g_clear_error (&result->error);
+  result->done = FALSE;
+}
+
+static void
+request_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  Result *result = data;
+
+  g_assert_false (result->done);
+  result->summary = pymemd_helper_channel_request_finish (PYMEMD_HELPER_CHANNEL (source), res,
+                                                          &result->error);
+  g_assert_true ((result->summary == NULL) != (result->error == NULL));
+  result->done = TRUE;
+}
+
+static void
+wait_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  Result *result = data;
+
+  g_assert_false (result->done);
+  if (!pymemd_helper_channel_wait_finish (PYMEMD_HELPER_CHANNEL (source), res, &result->error))
+    g_assert_nonnull (result->error);
+  result->done = TRUE;
+}
+
+static void
+start_request (Fixture *f, double timeout, GCancellable *cancellable, Result *result)
+{
+  PymemdHeapRequest request;
+
+  pymemd_heap_request_init (&request);
+  pymemd_helper_channel_request_async (f->channel, f->pid, f->start_time, &request, timeout,
+                                       cancellable, request_done, result);
+}
+
+/* A request FD answers: the summary arrives validated. */
+static void
+request_round_trip (Fixture *f, int fd)
+{
+  Result result = { 0 };
+  g_autoptr(JsonObject) request = NULL;
+  gint64 id;
+
+  start_request (f, 10, NULL, &result);
+  request = fake_read_request (fd, &id);
+  fake_answer (f, fd, id);
+  WAIT_FOR (result.done);
+  g_assert_no_error (result.error);
+  g_assert_cmpuint (result.summary->census_objects, ==, 812345);
+  g_assert_true (result.summary->has_pymalloc);
+  result_clear (&result);
+}
+
+/* The channel still serves a well-behaved helper (after a rejection). */
+static void
+assert_still_serving (Fixture *f)
+{
+  int fd = fake_helper (f, NULL);
+
+  request_round_trip (f, fd);
+  close (fd);
+  WAIT_FOR (!pymemd_helper_channel_has_helper (f->channel, f->pid, f->start_time));
+}
+
+/* The latest rejection is for WORD, and was logged with our pid. */
+static void
+assert_rejected (Fixture *f, guint count, const char *word)
+{
+  g_autofree char *pid_text = g_strdup_printf ("%d", f->pid);
+  const char *reason, *line;
+
+  WAIT_FOR (f->rejections->len >= count);
+  g_assert_cmpuint (f->rejections->len, ==, count);
+  reason = g_ptr_array_index (f->rejections, count - 1);
+  if (strstr (reason, word) == NULL)
+    g_error ("rejection “%s” does not mention “%s”", reason, word);
+  g_assert_cmpuint (logged->len, >, 0);
+  line = g_ptr_array_index (logged, logged->len - 1);
+  g_assert_nonnull (strstr (line, reason));
+  g_assert_nonnull (strstr (line, pid_text));
+}
+
+/* ----------------------------------------------------------------- tests */
+
+static void
+test_hello_and_request (Fixture *f, gconstpointer data)
+{
+  Result result = { 0 };
+  g_autoptr(JsonObject) request = NULL;
+  PymemdHeapRequest options;
+  struct stat st;
+  gint64 id, first_id;
+  int fd;
+
+  g_assert_cmpstr (pymemd_helper_channel_get_path (f->channel), ==, f->path);
+  g_assert_cmpint (stat (f->path, &st), ==, 0);
+  g_assert_true (S_ISSOCK (st.st_mode));
+  g_assert_cmpint (st.st_mode & 0777, ==, 0666);
+
+  g_assert_false (pymemd_helper_channel_has_helper (f->channel, f->pid, f->start_time));
+  fd = fake_helper (f, NULL);
+  g_assert_cmpstr (f->last_how, ==, "env");
+  g_assert_false (pymemd_helper_channel_has_helper (f->channel, f->pid, f->start_time + 1));
+
+  /* The request carries the caller's options. */
+  pymemd_heap_request_init (&options);
+  options.top = 7;
+  options.sites = 3;
+  options.trace = 5;
+  options.collect = TRUE;
+  options.budget = 0.5;
+  pymemd_helper_channel_request_async (f->channel, f->pid, f->start_time, &options, 10, NULL,
+                                       request_done, &result);
+  request = fake_read_request (fd, &first_id);
+  g_assert_cmpint (json_object_get_int_member (request, "top"), ==, 7);
+  g_assert_cmpint (json_object_get_int_member (request, "sites"), ==, 3);
+  g_assert_cmpint (json_object_get_int_member (request, "trace"), ==, 5);
+  g_assert_true (json_object_get_boolean_member (request, "collect"));
+  g_assert_cmpfloat (json_object_get_double_member (request, "budget"), ==, 0.5);
+  fake_answer (f, fd, first_id);
+  WAIT_FOR (result.done);
+  g_assert_no_error (result.error);
+  g_assert_cmpint (result.summary->taken_at_us, ==, G_GINT64_CONSTANT (1764100000250000));
+  g_assert_cmpuint (result.summary->pymalloc_allocated_bytes, ==, 22957568);
+  result_clear (&result);
+
+  /* The next request has another id; the defaults are documented. */
+  start_request (f, 10, NULL, &result);
+  g_clear_pointer (&request, json_object_unref);
+  request = fake_read_request (fd, &id);
+  g_assert_cmpint (id, !=, first_id);
+  g_assert_cmpint (json_object_get_int_member (request, "top"), ==, 20);
+  g_assert_cmpint (json_object_get_int_member (request, "sites"), ==, 10);
+  g_assert_cmpint (json_object_get_int_member (request, "trace"), ==, -1);
+  g_assert_false (json_object_get_boolean_member (request, "collect"));
+  g_assert_cmpfloat (json_object_get_double_member (request, "budget"), ==, 5.0);
+  fake_answer (f, fd, id);
+  WAIT_FOR (result.done);
+  g_assert_no_error (result.error);
+  result_clear (&result);
+
+  /* A wait for a helper that is there completes at once. */
+  pymemd_helper_channel_wait_async (f->channel, f->pid, f->start_time, NULL, 10, NULL, wait_done,
+                                    &result);
+  WAIT_FOR (result.done);
+  g_assert_no_error (result.error);
+  result_clear (&result);
+
+  close (fd);
+  WAIT_FOR (f->disconnected == 1);
+  g_assert_false (pymemd_helper_channel_has_helper (f->channel, f->pid, f->start_time));
+  start_request (f, 10, NULL, &result);
+  WAIT_FOR (result.done);
+  g_assert_error (result.error, PYMEMD_ERROR, PYMEMD_ERROR_NOT_ATTACHED);
+  result_clear (&result);
+  g_assert_cmpuint (f->rejections->len, ==, 0);
+}
+
+static void
+test_wait_nonce (Fixture *f, gconstpointer data)
+{
+  Result waited = { 0 }, other = { 0 }, cancelled = { 0 }, request = { 0 };
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  int first, second;
+
+  /* A helper without the nonce does not end the wait... */
+  pymemd_helper_channel_wait_async (f->channel, f->pid, f->start_time, NONCE, 20, NULL, wait_done,
+                                    &waited);
+  first = fake_helper (f, NULL);
+  start_request (f, 20, NULL, &request); /* outstanding on the first connection */
+  run_for (0.1);
+  g_assert_false (waited.done);
+
+  /* ... one with it does, replacing the first connection, whose request fails. */
+  second = fake_connect (f);
+  {
+    g_autofree char *hello = hello_json (f->pid, f->start_time, NONCE, "attach");
+    fake_send (second, hello);
+  }
+  WAIT_FOR (waited.done);
+  g_assert_no_error (waited.error);
+  g_assert_cmpstr (f->last_how, ==, "attach");
+  g_assert_cmpuint (f->connected, ==, 2);
+  WAIT_FOR (request.done);
+  g_assert_error (request.error, PYMEMD_ERROR, PYMEMD_ERROR_NOT_ATTACHED);
+  fake_wait_closed (first);
+  g_assert_cmpuint (f->disconnected, ==, 0); /* the process's helper is still there */
+  g_assert_true (pymemd_helper_channel_has_helper (f->channel, f->pid, f->start_time));
+  request_round_trip (f, second);
+
+  /* Another nonce, or another process, times out; a cancelled wait ends. */
+  pymemd_helper_channel_wait_async (f->channel, f->pid, f->start_time,
+                                    "ffffffffffffffffffffffffffffffff", 0.1, NULL, wait_done,
+                                    &other);
+  WAIT_FOR (other.done);
+  g_assert_error (other.error, PYMEMD_ERROR, PYMEMD_ERROR_TIMED_OUT);
+  pymemd_helper_channel_wait_async (f->channel, f->pid, f->start_time + 1, NULL, 20, cancellable,
+                                    wait_done, &cancelled);
+  run_for (0.05);
+  g_assert_false (cancelled.done);
+  g_cancellable_cancel (cancellable);
+  WAIT_FOR (cancelled.done);
+  g_assert_error (cancelled.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+
+  close (second);
+  WAIT_FOR (f->disconnected == 1);
+  result_clear (&waited);
+  result_clear (&other);
+  result_clear (&cancelled);
+  result_clear (&request);
+  g_assert_cmpuint (f->rejections->len, ==, 0);
+}
+
+static void
+test_request_timeout (Fixture *f, gconstpointer data)
+{
+  Result result = { 0 };
+  g_autoptr(JsonObject) request = NULL;
+  gint64 id;
+  int fd = fake_helper (f, NULL);
+
+  start_request (f, 0.2, NULL, &result);
+  request = fake_read_request (fd, &id);
+  WAIT_FOR (result.done);
+  g_assert_error (result.error, PYMEMD_ERROR, PYMEMD_ERROR_TIMED_OUT);
+  result_clear (&result);
+  fake_wait_closed (fd);
+  g_assert_cmpuint (f->disconnected, ==, 1);
+  g_assert_false (pymemd_helper_channel_has_helper (f->channel, f->pid, f->start_time));
+  g_assert_cmpuint (f->rejections->len, ==, 0);
+  assert_still_serving (f);
+}
+
+static void
+test_request_cancel (Fixture *f, gconstpointer data)
+{
+  Result result = { 0 }, second = { 0 };
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GCancellable) cancelled = g_cancellable_new ();
+  g_autoptr(JsonObject) request = NULL;
+  gint64 id;
+  int fd = fake_helper (f, NULL);
+
+  /* Cancelled before it starts. */
+  g_cancellable_cancel (cancelled);
+  start_request (f, 10, cancelled, &result);
+  WAIT_FOR (result.done);
+  g_assert_error (result.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  result_clear (&result);
+
+  /* Cancelled while the helper works: its answer is still due, and dropped. */
+  start_request (f, 10, cancellable, &result);
+  request = fake_read_request (fd, &id);
+  g_cancellable_cancel (cancellable);
+  WAIT_FOR (result.done);
+  g_assert_error (result.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  result_clear (&result);
+  start_request (f, 10, NULL, &second);
+  WAIT_FOR (second.done);
+  g_assert_error (second.error, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED);
+  result_clear (&second);
+  fake_answer (f, fd, id);
+  run_for (0.1);
+  g_assert_true (pymemd_helper_channel_has_helper (f->channel, f->pid, f->start_time));
+  g_assert_false (fake_is_closed (fd));
+  request_round_trip (f, fd);
+  g_assert_cmpuint (f->rejections->len, ==, 0);
+  close (fd);
+}
+
+static void
+test_limit_and_error (Fixture *f, gconstpointer data)
+{
+  Result result = { 0 }, second = { 0 };
+  g_autoptr(JsonObject) request = NULL;
+  PymemdHeapRequest bad;
+  gint64 id;
+  int fd = fake_helper (f, NULL);
+
+  start_request (f, 10, NULL, &result);
+  start_request (f, 10, NULL, &second);
+  WAIT_FOR (second.done);
+  g_assert_error (second.error, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED);
+  result_clear (&second);
+  g_assert_false (result.done);
+
+  /* The helper's own error is the request's. */
+  request = fake_read_request (fd, &id);
+  {
+    g_autofree char *answer = g_strdup_printf ("{\"v\": 1, \"type\": \"error\", \"id\": %"
+                                               G_GINT64_FORMAT ", \"message\": "
+                                               "\"tracemalloc is not available\"}", id);
+    fake_send (fd, answer);
+  }
+  WAIT_FOR (result.done);
+  g_assert_error (result.error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED);
+  g_assert_cmpstr (result.error->message, ==, "tracemalloc is not available");
+  result_clear (&result);
+
+  /* Options out of range are the caller's mistake. */
+  pymemd_heap_request_init (&bad);
+  bad.top = 0;
+  pymemd_helper_channel_request_async (f->channel, f->pid, f->start_time, &bad, 10, NULL,
+                                       request_done, &result);
+  WAIT_FOR (result.done);
+  g_assert_error (result.error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS);
+  result_clear (&result);
+  pymemd_heap_request_init (&bad);
+  bad.budget = 0.01;
+  pymemd_helper_channel_request_async (f->channel, f->pid, f->start_time, &bad, 10, NULL,
+                                       request_done, &result);
+  WAIT_FOR (result.done);
+  g_assert_error (result.error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS);
+  result_clear (&result);
+
+  request_round_trip (f, fd);
+  g_assert_cmpuint (f->rejections->len, ==, 0);
+  close (fd);
+}
+
+/* ------------------------------------------------------------ rejections */
+
+/* One way to break the protocol: what the fake does on a fresh connection
+ * FD (the channel then closes it), and a word of the reason. */
+typedef struct {
+  const char *name;
+  void (*act) (Fixture *f, int fd);
+  const char *reason;
+} Breach;
+
+static void
+send_text (int fd, const char *body)
+{
+  fake_send (fd, body);
+}
+
+static void
+act_truncated (Fixture *f, int fd)
+{
+  fake_send_header (fd, 100);
+  fake_write (fd, "{\"v\": 1, ", 9);
+  shutdown (fd, SHUT_WR);
+}
+
+static void
+act_truncated_header (Fixture *f, int fd)
+{
+  fake_write (fd, "\0\0", 2);
+  shutdown (fd, SHUT_WR);
+}
+
+static void
+act_over_one_mib (Fixture *f, int fd)
+{
+  fake_send_header (fd, PYMEMD_HELPER_MAX_FRAME + 1);
+}
+
+static void
+act_huge_length (Fixture *f, int fd)
+{
+  fake_send_header (fd, 0xFFFFFFFFu);
+}
+
+static void
+act_empty_frame (Fixture *f, int fd)
+{
+  fake_send_header (fd, 0);
+}
+
+static void
+act_wrong_version (Fixture *f, int fd)
+{
+  send_text (fd, "{\"v\": 2, \"type\": \"hello\"}");
+}
+
+static void
+act_version_string (Fixture *f, int fd)
+{
+  send_text (fd, "{\"v\": \"1\", \"type\": \"hello\"}");
+}
+
+static void
+act_unknown_type (Fixture *f, int fd)
+{
+  send_text (fd, "{\"v\": 1, \"type\": \"goodbye\"}");
+}
+
+static void
+act_array (Fixture *f, int fd)
+{
+  send_text (fd, "[1, 2, 3]");
+}
+
+static void
+act_number (Fixture *f, int fd)
+{
+  send_text (fd, "42");
+}
+
+static void
+act_blank (Fixture *f, int fd)
+{
+  send_text (fd, "   ");
+}
+
+static void
+act_not_json (Fixture *f, int fd)
+{
+  send_text (fd, "{\"v\": 1, \"type\": hello}");
+}
+
+static void
+act_invalid_utf8 (Fixture *f, int fd)
+{
+  send_text (fd, "{\"v\": 1, \"type\": \"hello\", \"python\": \"\xff\xfe\"}");
+}
+
+static void
+act_nul_byte (Fixture *f, int fd)
+{
+  static const char body[] = "{\"v\": 1,\0 \"type\": \"hello\"}";
+
+  fake_send_header (fd, sizeof body - 1);
+  fake_write (fd, body, sizeof body - 1);
+}
+
+static void
+act_deep_nesting (Fixture *f, int fd)
+{
+  gsize depth = 200000;
+  g_autofree char *body = g_malloc (2 * depth);
+
+  memset (body, '[', depth);
+  memset (body + depth, ']', depth);
+  fake_send_header (fd, (guint32) (2 * depth));
+  fake_write (fd, body, 2 * depth);
+}
+
+static void
+act_wrong_pid (Fixture *f, int fd)
+{
+  g_autofree char *hello = hello_json (1, f->start_time, NULL, "env");
+  fake_send (fd, hello);
+}
+
+static void
+act_wrong_start_time (Fixture *f, int fd)
+{
+  g_autofree char *hello = hello_json (f->pid, f->start_time + 1, NULL, "env");
+  fake_send (fd, hello);
+}
+
+static void
+act_bad_nonce (Fixture *f, int fd)
+{
+  g_autofree char *hello = hello_json (f->pid, f->start_time, "0123456789ABCDEF0123456789ABCDEF",
+                                       "env");
+  fake_send (fd, hello);
+}
+
+static void
+act_bad_how (Fixture *f, int fd)
+{
+  g_autofree char *hello = hello_json (f->pid, f->start_time, NULL, "ptrace");
+  fake_send (fd, hello);
+}
+
+static void
+act_pid_string (Fixture *f, int fd)
+{
+  g_autofree char *hello = g_strdup_printf ("{\"v\": 1, \"type\": \"hello\", \"pid\": \"%d\", "
+                                            "\"start_time\": %" G_GUINT64_FORMAT ", \"nonce\": "
+                                            "null, \"python\": \"3\", \"implementation\": \"c\", "
+                                            "\"how\": \"env\"}", f->pid, f->start_time);
+  fake_send (fd, hello);
+}
+
+static void
+act_long_python (Fixture *f, int fd)
+{
+  g_autofree char *version = g_strnfill (65, '3');
+  g_autofree char *hello = g_strdup_printf ("{\"v\": 1, \"type\": \"hello\", \"pid\": %d, "
+                                            "\"start_time\": %" G_GUINT64_FORMAT ", \"nonce\": "
+                                            "null, \"python\": \"%s\", \"implementation\": \"c\", "
+                                            "\"how\": \"env\"}", f->pid, f->start_time, version);
+  fake_send (fd, hello);
+}
+
+static void
+act_no_hello (Fixture *f, int fd)
+{
+  pymemd_helper_channel_set_limits (f->channel, 0.2, 4, 256);
+}
+
+static void
+act_eof_before_hello (Fixture *f, int fd)
+{
+  shutdown (fd, SHUT_WR);
+}
+
+static void
+act_summary_first (Fixture *f, int fd)
+{
+  fake_answer (f, fd, 1);
+}
+
+static void
+act_two_hellos (Fixture *f, int fd)
+{
+  fake_hello (f, fd, NULL);
+  fake_hello (f, fd, NULL);
+}
+
+static void
+act_unsolicited_summary (Fixture *f, int fd)
+{
+  fake_hello (f, fd, NULL);
+  fake_answer (f, fd, 1);
+}
+
+static void
+act_unsolicited_error (Fixture *f, int fd)
+{
+  fake_hello (f, fd, NULL);
+  send_text (fd, "{\"v\": 1, \"type\": \"error\", \"id\": 1, \"message\": \"no\"}");
+}
+
+static const Breach breaches[] = {
+  { "truncated-frame", act_truncated, "truncated frame" },
+  { "truncated-header", act_truncated_header, "truncated frame header" },
+  { "over-one-mib", act_over_one_mib, "1048577 bytes" },
+  { "huge-length", act_huge_length, "4294967295 bytes" },
+  { "empty-frame", act_empty_frame, "of 0 bytes" },
+  { "wrong-version", act_wrong_version, "version" },
+  { "version-string", act_version_string, "version" },
+  { "unknown-type", act_unknown_type, "unknown message type" },
+  { "array", act_array, "not a JSON object" },
+  { "number", act_number, "not a JSON object" },
+  { "blank", act_blank, "not a JSON object" },
+  { "not-json", act_not_json, "not JSON" },
+  { "invalid-utf8", act_invalid_utf8, "not UTF-8" },
+  { "nul-byte", act_nul_byte, "not UTF-8" },
+  { "deep-nesting", act_deep_nesting, "nests deeper" },
+  { "wrong-pid", act_wrong_pid, "claims pid 1" },
+  { "wrong-start-time", act_wrong_start_time, "claims start time" },
+  { "bad-nonce", act_bad_nonce, "nonce" },
+  { "bad-how", act_bad_how, "how" },
+  { "pid-string", act_pid_string, "pid" },
+  { "long-python", act_long_python, "python" },
+  { "no-hello", act_no_hello, "no hello within 0.2 s" },
+  { "eof-before-hello", act_eof_before_hello, "ended before a hello" },
+  { "summary-first", act_summary_first, "not a hello" },
+  { "two-hellos", act_two_hellos, "second hello" },
+  { "unsolicited-summary", act_unsolicited_summary, "unsolicited summary" },
+  { "unsolicited-error", act_unsolicited_error, "unsolicited error" },
+};
+
+static void
+test_breach (Fixture *f, gconstpointer data)
+{
+  const Breach *breach = data;
+  int fd;
+
+  if (breach->act == act_no_hello)
+    act_no_hello (f, -1); /* before the connection: its timer starts at accept */
+  fd = fake_connect (f);
+  if (breach->act != act_no_hello)
+    breach->act (f, fd);
+  assert_rejected (f, 1, breach->reason);
+  fake_wait_closed (fd);
+  g_assert_cmpuint (f->disconnected, ==, (f->connected > 0 ? 1 : 0));
+  pymemd_helper_channel_set_limits (f->channel, 5, 4, 256);
+  assert_still_serving (f);
+  g_assert_cmpuint (f->rejections->len, ==, 1);
+}
+
+/* Answers that break the protocol fail the outstanding request too. */
+static void
+test_bad_answers (Fixture *f, gconstpointer data)
+{
+  static const struct {
+    const char *answer; /* %ld: the request's id */
+    const char *reason;
+  } cases[] = {
+    { "{\"v\": 1, \"type\": \"summary\", \"id\": %" G_GINT64_FORMAT "9, \"summary\": {}}",
+      "answers request" },
+    { "{\"v\": 1, \"type\": \"error\", \"id\": %" G_GINT64_FORMAT "9, \"message\": \"x\"}",
+      "answers request" },
+    { "{\"v\": 1, \"type\": \"summary\", \"id\": %" G_GINT64_FORMAT ", \"summary\": {\"python\": 3}}",
+      "summary.python" },
+    { "{\"v\": 1, \"type\": \"summary\", \"id\": %" G_GINT64_FORMAT "}", "summary” must be an object" },
+    { "{\"v\": 1, \"type\": \"error\", \"id\": %" G_GINT64_FORMAT ", \"message\": 5}", "message" },
+    { "{\"v\": 1, \"type\": \"error\", \"id\": \"%" G_GINT64_FORMAT "\", \"message\": \"x\"}", "“id”" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      Result result = { 0 };
+      g_autoptr(JsonObject) request = NULL;
+      g_autofree char *answer = NULL;
+      gint64 id;
+      int fd = fake_helper (f, NULL);
+
+      start_request (f, 10, NULL, &result);
+      request = fake_read_request (fd, &id);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+      answer = g_strdup_printf (cases[i].answer, id);
+#pragma GCC diagnostic pop
+      fake_send (fd, answer);
+      assert_rejected (f, i + 1, cases[i].reason);
+      WAIT_FOR (result.done);
+      g_assert_error (result.error, PYMEMD_ERROR, PYMEMD_ERROR_PROTOCOL);
+      g_assert_nonnull (strstr (result.error->message, cases[i].reason));
+      result_clear (&result);
+      fake_wait_closed (fd);
+      g_assert_cmpuint (f->disconnected, ==, i + 1);
+    }
+  assert_still_serving (f);
+}
+
+/* A summary lists no more types and sites than asked for. */
+static void
+test_answer_over_request (Fixture *f, gconstpointer data)
+{
+  static const struct {
+    guint top, sites;
+  } requests[] = { { 4, 10 }, { 20, 1 } }; /* the fixture lists 5 types and 2 sites */
+
+  for (guint i = 0; i < G_N_ELEMENTS (requests); i++)
+    {
+      Result result = { 0 };
+      g_autoptr(JsonObject) request = NULL;
+      PymemdHeapRequest options;
+      gint64 id;
+      int fd = fake_helper (f, NULL);
+
+      pymemd_heap_request_init (&options);
+      options.top = requests[i].top;
+      options.sites = requests[i].sites;
+      pymemd_helper_channel_request_async (f->channel, f->pid, f->start_time, &options, 10, NULL,
+                                           request_done, &result);
+      request = fake_read_request (fd, &id);
+      fake_answer (f, fd, id);
+      assert_rejected (f, i + 1, "the summary lists 5 types and 2 sites");
+      WAIT_FOR (result.done);
+      g_assert_error (result.error, PYMEMD_ERROR, PYMEMD_ERROR_PROTOCOL);
+      result_clear (&result);
+      fake_wait_closed (fd);
+    }
+  assert_still_serving (f);
+}
+
+/* Answers to requests do not count against the rate limit: a caller
+ * asking 25 times in a second keeps its helper. */
+static void
+test_flood (Fixture *f, gconstpointer data)
+{
+  int fd = fake_helper (f, NULL);
+  guint answered = 0;
+
+  for (guint i = 0; i < 25; i++)
+    {
+      Result result = { 0 };
+      g_autoptr(JsonObject) request = NULL;
+      gint64 id;
+      g_autofree char *answer = NULL;
+
+      start_request (f, 10, NULL, &result);
+      request = fake_read_request (fd, &id);
+      answer = g_strdup_printf ("{\"v\": 1, \"type\": \"error\", \"id\": %" G_GINT64_FORMAT
+                                ", \"message\": \"busy\"}", id);
+      fake_send (fd, answer);
+      WAIT_FOR (result.done);
+      g_assert_error (result.error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED);
+      answered++;
+      result_clear (&result);
+    }
+  g_assert_cmpuint (answered, ==, 25);
+  g_assert_true (pymemd_helper_channel_has_helper (f->channel, f->pid, f->start_time));
+  close (fd);
+  assert_still_serving (f);
+}
+
+static void
+test_connection_limits (Fixture *f, gconstpointer data)
+{
+  int fds[5];
+
+  /* The fifth connection of one process is closed at once; four stay. */
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+    fds[i] = fake_connect (f);
+  assert_rejected (f, 1, "more than 4 connections of one process");
+  fake_wait_closed (fds[4]);
+  run_for (0.05);
+  for (guint i = 0; i < 4; i++)
+    g_assert_false (fake_is_closed (fds[i]));
+  fake_hello (f, fds[0], NULL);
+  WAIT_FOR (f->connected == 1);
+  request_round_trip (f, fds[0]);
+  for (guint i = 0; i < 4; i++)
+    close (fds[i]);
+  WAIT_FOR (f->disconnected == 1 && f->rejections->len == 4); /* 3 ended before a hello */
+
+  /* And the limit on all connections. */
+  pymemd_helper_channel_set_limits (f->channel, 5, 4, 2);
+  for (guint i = 0; i < 3; i++)
+    fds[i] = fake_connect (f);
+  assert_rejected (f, 5, "more than 2 connections in all");
+  fake_wait_closed (fds[2]);
+  close (fds[0]);
+  close (fds[1]);
+  WAIT_FOR (f->rejections->len == 7);
+  assert_still_serving (f);
+}
+
+/* Random frames, and valid messages with random bytes changed: no crash,
+ * no leak, every connection ends, and a good helper is served after. */
+static void
+test_random_garbage (Fixture *f, gconstpointer data)
+{
+  g_autofree char *hello = hello_json (f->pid, f->start_time, NULL, "env");
+
+  for (guint i = 0; i < 200; i++)
+    {
+      int fd = fake_connect (f);
+      guint kind = (guint) g_test_rand_int_range (0, 4);
+      gsize len = (gsize) g_test_rand_int_range (1, 300);
+      g_autofree char *body = g_malloc (MAX (len, strlen (hello)) + 1);
+
+      switch (kind)
+        {
+        case 0: /* random bytes with a random length header */
+          fake_send_header (fd, (guint32) g_test_rand_int ());
+          for (gsize j = 0; j < len; j++)
+            body[j] = (char) g_test_rand_int_range (0, 256);
+          fake_write (fd, body, len);
+          break;
+        case 1: /* random bytes in a well-formed frame */
+          for (gsize j = 0; j < len; j++)
+            body[j] = (char) g_test_rand_int_range (0, 256);
+          fake_send_header (fd, (guint32) len);
+          fake_write (fd, body, len);
+          break;
+        default: /* a hello (then a summary) with a few bytes changed */
+          {
+            const char *text = kind == 2 ? hello : f->summary_json;
+            gsize text_len = strlen (text);
+            g_autofree char *copy = g_strdup (text);
+
+            for (guint j = 0; j < 3; j++)
+              copy[g_test_rand_int_range (0, (gint32) text_len)] =
+                (char) g_test_rand_int_range (0, 256);
+            if (kind == 3)
+              fake_hello (f, fd, NULL);
+            fake_send_header (fd, (guint32) text_len);
+            fake_write (fd, copy, text_len);
+          }
+          break;
+        }
+      shutdown (fd, SHUT_WR);
+      fake_wait_closed (fd);
+    }
+  run_for (0.05);
+  g_assert_cmpuint (f->rejections->len, >=, 150);
+  g_assert_cmpuint (f->disconnected, ==, f->connected);
+  assert_still_serving (f);
+}
+
+static void
+test_socket_file (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *tmp = pymemd_test_mkdtemp ();
+  g_autofree char *path = g_build_filename (tmp, "helper.sock", NULL);
+  g_autofree char *file = g_build_filename (tmp, "file", NULL);
+  g_autofree char *long_path = g_strdup_printf ("%s/%0200d", tmp, 0);
+  struct sockaddr_un sun = { .sun_family = AF_UNIX };
+  PymemdHelperChannel *channel;
+  struct stat st;
+  int fd;
+
+  /* A stale socket (its daemon gone) is replaced. */
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  g_strlcpy (sun.sun_path, path, sizeof sun.sun_path);
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &sun, sizeof sun), ==, 0);
+  close (fd);
+  channel = pymemd_helper_channel_new (path, "/proc", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (stat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 0777, ==, 0666);
+  g_object_unref (channel);
+  g_assert_cmpint (lstat (path, &st), <, 0);
+
+  /* Anything else is not. */
+  g_assert_true (g_file_set_contents (file, "precious", -1, NULL));
+  channel = pymemd_helper_channel_new (file, "/proc", &error);
+  g_assert_null (channel);
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED);
+  g_clear_error (&error);
+  g_assert_true (g_file_test (file, G_FILE_TEST_IS_REGULAR));
+
+  channel = pymemd_helper_channel_new (long_path, "/proc", &error);
+  g_assert_null (channel);
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS);
+  g_clear_error (&error);
+
+  channel = pymemd_helper_channel_new (path, "/nonexistent-proc", &error);
+  g_assert_null (channel);
+  g_assert_nonnull (error);
+  pymemd_test_rm_rf (tmp);
+}
+
+/* Unreferencing the channel with helpers connected and a wait pending
+ * closes everything: the callbacks still run, nothing leaks. */
+static void
+test_dispose_busy (Fixture *f, gconstpointer data)
+{
+  Result result = { 0 };
+  g_autoptr(JsonObject) request = NULL;
+  gint64 id;
+  int fd = fake_helper (f, NULL);
+  int idle = fake_connect (f);
+
+  start_request (f, 10, NULL, &result);
+  request = fake_read_request (fd, &id);
+  g_object_run_dispose (G_OBJECT (f->channel));
+  WAIT_FOR (result.done);
+  g_assert_error (result.error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED);
+  result_clear (&result);
+  fake_wait_closed (fd);
+  fake_wait_closed (idle);
+  g_assert_false (g_file_test (f->path, G_FILE_TEST_EXISTS));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  logged = g_ptr_array_new_with_free_func (g_free);
+  g_log_set_writer_func (capture_log, NULL, NULL);
+
+#define ADD(name, func) \
+  g_test_add ("/helper-channel/" name, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+  ADD ("hello-and-request", test_hello_and_request);
+  ADD ("wait-nonce", test_wait_nonce);
+  ADD ("request-timeout", test_request_timeout);
+  ADD ("request-cancel", test_request_cancel);
+  ADD ("limit-and-error", test_limit_and_error);
+  ADD ("bad-answers", test_bad_answers);
+  ADD ("answer-over-request", test_answer_over_request);
+  ADD ("flood", test_flood);
+  ADD ("connection-limits", test_connection_limits);
+  ADD ("random-garbage", test_random_garbage);
+  ADD ("dispose-busy", test_dispose_busy);
+#undef ADD
+  for (guint i = 0; i < G_N_ELEMENTS (breaches); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("/helper-channel/reject/%s", breaches[i].name);
+      g_test_add (name, Fixture, &breaches[i], fixture_set_up, test_breach, fixture_tear_down);
+    }
+  g_test_add_func ("/helper-channel/socket-file", test_socket_file);
+
+  return g_test_run ();
+}
