@@ -248,3 +248,159 @@ pymemd_elf_cache_lookup (PymemdElfCache *self,
                        g_memdup2 (info, sizeof *info));
   return TRUE;
 }
+
+/* Opens FD for the injector's look-ups: a 64-bit ELF file of reasonable size. */
+static Elf *
+begin_elf64 (int fd, GError **error)
+{
+  struct stat st;
+  Elf *elf;
+
+  elf_version (EV_CURRENT);
+  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || (guint64) st.st_size > MAX_ELF_SIZE)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED,
+                   _("Not a regular file of reasonable size"));
+      return NULL;
+    }
+  elf = elf_begin (fd, ELF_C_READ_MMAP, NULL);
+  if (elf == NULL || elf_kind (elf) != ELF_K_ELF || gelf_getclass (elf) != ELFCLASS64)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE, _("Not a 64-bit ELF file: %s"),
+                   elf_errmsg (-1));
+      if (elf != NULL)
+        elf_end (elf);
+      return NULL;
+    }
+  return elf;
+}
+
+static void
+lookup_in_table (Elf *elf, GElf_Word table_type, const char *const *names, guint64 *values)
+{
+  Elf_Scn *scn = NULL;
+
+  while ((scn = elf_nextscn (elf, scn)) != NULL)
+    {
+      GElf_Shdr shdr;
+      Elf_Data *data;
+      gsize count;
+
+      if (gelf_getshdr (scn, &shdr) == NULL || shdr.sh_type != table_type ||
+          shdr.sh_entsize == 0 || (data = elf_getdata (scn, NULL)) == NULL)
+        continue;
+      count = shdr.sh_size / shdr.sh_entsize;
+      for (gsize i = 0; i < count; i++)
+        {
+          GElf_Sym sym;
+          const char *name;
+
+          /* Local symbols may share a name across files: only the one
+           * global definition is unambiguous. */
+          if (gelf_getsym (data, (int) i, &sym) == NULL || sym.st_shndx == SHN_UNDEF ||
+              sym.st_value == 0 || GELF_ST_BIND (sym.st_info) == STB_LOCAL)
+            continue;
+          name = elf_strptr (elf, shdr.sh_link, sym.st_name);
+          if (name == NULL)
+            continue;
+          for (guint n = 0; names[n] != NULL; n++)
+            if (values[n] == 0 && strcmp (name, names[n]) == 0)
+              values[n] = sym.st_value;
+        }
+    }
+}
+
+gboolean
+pymemd_elf_lookup_symbols (int fd, const char *const *names, guint64 *values, GError **error)
+{
+  Elf *elf = begin_elf64 (fd, error);
+
+  if (elf == NULL)
+    return FALSE;
+  for (guint n = 0; names[n] != NULL; n++)
+    values[n] = 0;
+  /* The exported table first: it is what the dynamic linker binds to;
+   * .symtab (when not stripped) adds hidden and static builds' names. */
+  lookup_in_table (elf, SHT_DYNSYM, names, values);
+  lookup_in_table (elf, SHT_SYMTAB, names, values);
+  elf_end (elf);
+  return TRUE;
+}
+
+gboolean
+pymemd_elf_find_section (int fd, const char *name, guint64 *address, GError **error)
+{
+  Elf *elf = begin_elf64 (fd, error);
+  Elf_Scn *scn = NULL;
+  size_t shstrndx;
+
+  if (elf == NULL)
+    return FALSE;
+  *address = 0;
+  if (elf_getshdrstrndx (elf, &shstrndx) == 0)
+    while ((scn = elf_nextscn (elf, scn)) != NULL)
+      {
+        GElf_Shdr shdr;
+        const char *section_name;
+
+        if (gelf_getshdr (scn, &shdr) == NULL)
+          continue;
+        section_name = elf_strptr (elf, shstrndx, shdr.sh_name);
+        if (section_name != NULL && strcmp (section_name, name) == 0)
+          {
+            *address = shdr.sh_addr;
+            break;
+          }
+      }
+  elf_end (elf);
+  return TRUE;
+}
+
+gboolean
+pymemd_elf_load_bias (int          fd,
+                      guint64      map_start,
+                      guint64      map_offset,
+                      guint64      page_size,
+                      guint16     *machine,
+                      guint64     *bias,
+                      GError     **error)
+{
+  Elf *elf = begin_elf64 (fd, error);
+  GElf_Ehdr ehdr;
+  size_t phnum;
+  gboolean found = FALSE;
+
+  if (elf == NULL)
+    return FALSE;
+  g_return_val_if_fail (page_size > 0 && (page_size & (page_size - 1)) == 0, FALSE);
+  if (gelf_getehdr (elf, &ehdr) == NULL || elf_getphdrnum (elf, &phnum) != 0)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE, _("ELF headers unreadable: %s"),
+                   elf_errmsg (-1));
+      elf_end (elf);
+      return FALSE;
+    }
+  *machine = ehdr.e_machine;
+  /* The loader maps each PT_LOAD from its page-aligned file offset to its
+   * page-aligned address plus the bias (0 for ET_EXEC): the segment whose
+   * offset rounds down to MAP_OFFSET tells the bias of this mapping. */
+  for (size_t i = 0; i < phnum && !found; i++)
+    {
+      GElf_Phdr phdr;
+
+      if (gelf_getphdr (elf, (int) i, &phdr) == NULL || phdr.p_type != PT_LOAD ||
+          (phdr.p_offset & (page_size - 1)) != (phdr.p_vaddr & (page_size - 1)))
+        continue;
+      if ((phdr.p_offset & ~(page_size - 1)) == map_offset)
+        {
+          *bias = map_start - (phdr.p_vaddr & ~(page_size - 1));
+          found = TRUE;
+        }
+    }
+  elf_end (elf);
+  if (!found)
+    g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE,
+                 _("No loadable segment of the file starts at offset %#llx"),
+                 (unsigned long long) map_offset);
+  return found;
+}

@@ -30,4 +30,28 @@ gboolean pymemd_injector_inject (const char         *proc_root,
                                  PymemdAttachMethod *method,
                                  GError            **error);
 
+/* The largest bootstrap accepted (INVALID_ARGS beyond): it travels on the
+ * target thread's stack or in one injected page range. */
+#define PYMEMD_INJECTOR_MAX_BOOTSTRAP (64 * 1024)
+
+/* What one attach did, for logs and measurements. */
+typedef struct {
+  PymemdAttachMethod method;
+  gint32             tid;        /* the thread used; 0 for PEP 768 */
+  guint              python_version; /* major * 100 + minor, 0 if unknown */
+  gint64             stopped_us; /* time that thread spent in our ptrace stops */
+  gint64             calls_us;   /* time it spent running our calls */
+  gint64             held_us;    /* from the interrupt whose state was put back to the
+                                    detach: the time it ran none of its own code */
+} PymemdInjectReport;
+
+/* pymemd_injector_inject (), and what it did in REPORT (may be NULL). */
+gboolean pymemd_injector_inject_with_report (const char         *proc_root,
+                                             gint32              pid,
+                                             guint64             start_time,
+                                             const char         *bootstrap,
+                                             const char         *script_path,
+                                             PymemdInjectReport *report,
+                                             GError            **error);
+
 G_END_DECLS

@@ -1,0 +1,683 @@
+/* Brings a bootstrap into a running CPython by the safest way it offers — PEP 768, a thread parked in a blocking call, a pending call — or refuses with the reason. */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+
+#include <glib/gi18n.h>
+
+#include "pymemd-call-frame.h"
+#include "pymemd-error.h"
+#include "pymemd-inject-target.h"
+#include "pymemd-injector.h"
+#include "pymemd-pep768.h"
+#include "pymemd-ptrace.h"
+
+/* How long a target thread is held (measured by tests/test-injector on a
+ * 2-core Debian 12 VM, kernel 6.18, CPython 3.8–3.13):
+ *  - a parked thread: in our ptrace stops 75–250 µs in all (median ~100
+ *    µs over 50 attaches) for its five calls; it runs our calls for
+ *    0.3–0.8 ms when idle (PyRun_SimpleString of a small bootstrap), up to
+ *    one GIL switch interval more (~5 ms) when another thread holds the
+ *    GIL; from the interrupt to the detach 0.25–1.7 ms (median ~0.4 ms),
+ *    5–6 ms with a busy GIL holder. The thread was blocked anyway: what
+ *    it waited for is served that much later.
+ *  - a pending call: stopped 75–180 µs, our calls (mmap, a few pure
+ *    reads, Py_AddPendingCall) 70–150 µs, held 0.15–0.7 ms, with rare
+ *    outliers of a few ms when the machine is loaded; the bootstrap
+ *    itself runs later, at the main thread's next eval-breaker check.
+ *  - PEP 768: never stopped; four memory writes.
+ * If the daemon dies between setting a call's registers and putting the
+ * saved ones back, the kernel detaches the thread as it is: it runs or
+ * finishes our call and returns to address 0, and the process most
+ * likely dies of SIGSEGV (with a half-run bootstrap, or holding the GIL
+ * if it died between Ensure and Release). Before the first call and
+ * after the restore, a dying daemon leaves the thread unharmed. */
+
+/* Stack a parked thread must have below its stack pointer for the
+ * interpreter to compile and run the bootstrap on it (glibc gives
+ * threads 8 MiB; a tiny foreign thread stack is passed over). */
+#define MIN_STACK_ROOM (256 * 1024)
+/* A busy interpreter's threads are looked at up to MAX_RUNNING_LOOKS
+ * times to find one running; one is stopped in up to MAX_PENDING_ROUNDS
+ * rounds, each letting it run and stopping it again up to
+ * MAX_LIBC_RETRIES times to find it outside the C library. */
+#define MAX_RUNNING_LOOKS  20
+#define MAX_PENDING_ROUNDS 40
+#define MAX_LIBC_RETRIES   5
+/* Fresh looks at the threads before refusing. */
+#define MAX_ATTEMPTS       5
+
+typedef enum {
+  STEP_DONE,    /* the bootstrap is in */
+  STEP_FAILED,  /* ERROR says why, and no other way may be tried */
+  STEP_SKIPPED, /* this way does not fit; the reason is in reasons */
+} Step;
+
+typedef struct {
+  PymemdInjectTarget            *target;
+  const PymemdPythonEntryPoints *entry;
+  gint32                         pid;
+  const char                    *bootstrap;
+  gsize                          bootstrap_size; /* with its NUL */
+  PymemdInjectReport            *report;
+  GPtrArray                     *reasons;
+} Attach;
+
+const char *
+pymemd_attach_method_name (PymemdAttachMethod method)
+{
+  switch (method)
+    {
+    case PYMEMD_ATTACH_METHOD_PEP768:
+      return "pep768";
+    case PYMEMD_ATTACH_METHOD_PARKED_THREAD:
+      return "parked-thread";
+    case PYMEMD_ATTACH_METHOD_PENDING_CALL:
+      return "pending-call";
+    default:
+      return "unknown";
+    }
+}
+
+static void
+add_reason (Attach *attach, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+static void
+add_reason (Attach *attach, const char *format, ...)
+{
+  va_list args;
+
+  char *reason;
+
+  va_start (args, format);
+  reason = g_strdup_vprintf (format, args);
+  va_end (args);
+  /* The same thread may be passed over for the same reason at each look. */
+  if (g_ptr_array_find_with_equal_func (attach->reasons, reason, g_str_equal, NULL))
+    g_free (reason);
+  else
+    g_ptr_array_add (attach->reasons, reason);
+}
+
+#define fail_refused(error, ...) (pymemd_inject_set_refused ((error), __VA_ARGS__), STEP_FAILED)
+
+/* ---- PEP 768: no ptrace, only memory writes ---- */
+
+static gboolean
+memory_transfer (gpointer user_data, guint64 address, void *buf, gsize len, gboolean write,
+                 GError **error)
+{
+  pid_t pid = GPOINTER_TO_INT (user_data);
+  struct iovec local = { buf, len };
+  struct iovec remote = { (void *) (guintptr) address, len };
+  gssize n = write ? process_vm_writev (pid, &local, 1, &remote, 1, 0)
+                   : process_vm_readv (pid, &local, 1, &remote, 1, 0);
+
+  if (n == (gssize) len)
+    return TRUE;
+  g_set_error (error, PYMEMD_ERROR,
+               n < 0 && errno == ESRCH ? PYMEMD_ERROR_GONE : PYMEMD_ERROR_FAILED,
+               "%s", n < 0 ? g_strerror (errno) : _("short transfer"));
+  return FALSE;
+}
+
+static gboolean
+memory_read (gpointer user_data, guint64 address, void *buf, gsize len, GError **error)
+{
+  return memory_transfer (user_data, address, buf, len, FALSE, error);
+}
+
+static gboolean
+memory_write (gpointer user_data, guint64 address, const void *buf, gsize len, GError **error)
+{
+  return memory_transfer (user_data, address, (void *) buf, len, TRUE, error);
+}
+
+/* Keeps a GONE error; anything else becomes a reason to try another way. */
+static Step
+skip_unless_gone (Attach *attach, GError *local_error, GError **error)
+{
+  if (g_error_matches (local_error, PYMEMD_ERROR, PYMEMD_ERROR_GONE))
+    {
+      g_propagate_error (error, local_error);
+      return STEP_FAILED;
+    }
+  add_reason (attach, "%s", local_error->message);
+  g_error_free (local_error);
+  return STEP_SKIPPED;
+}
+
+static Step
+try_pep768 (Attach *attach, const char *script_path, GError **error)
+{
+  PymemdPep768Memory memory = { memory_read, memory_write, GINT_TO_POINTER (attach->pid) };
+  PymemdPep768Target target;
+  GError *local_error = NULL;
+  guint64 version;
+
+  if (!pymemd_pep768_read_version (attach->entry->runtime, &memory, &version, &local_error))
+    {
+      if (g_error_matches (local_error, PYMEMD_ERROR, PYMEMD_ERROR_GONE))
+        return skip_unless_gone (attach, local_error, error);
+      g_error_free (local_error); /* before 3.13: not a way, not a reason */
+      return STEP_SKIPPED;
+    }
+  if (version < 0x030e0000)
+    return STEP_SKIPPED;
+  if (!pymemd_pep768_locate (attach->entry->runtime,
+                             (guint64) pymemd_inject_target_get_namespace_pid (attach->target),
+                             &memory, &target, &local_error))
+    return skip_unless_gone (attach, local_error, error);
+  /* The interpreter's own answer to "may a debugger run code here?":
+   * every other way would go around it. */
+  if (!target.remote_debugging_enabled)
+    return fail_refused (error, _("Remote debugging is disabled in the interpreter of process %d"),
+                         attach->pid);
+  if (script_path == NULL)
+    {
+      add_reason (attach, _("PEP 768 needs a script file"));
+      return STEP_SKIPPED;
+    }
+  if (!pymemd_inject_target_sees_file (attach->target, script_path, &local_error) ||
+      !pymemd_pep768_request (&target, script_path, &memory, &local_error))
+    return skip_unless_gone (attach, local_error, error);
+  attach->report->method = PYMEMD_ATTACH_METHOD_PEP768;
+  return STEP_DONE;
+}
+
+/* ---- ptrace: shared by the parked thread and the pending call ---- */
+
+static gint64
+stopped_syscall (PymemdPtrace *ptrace)
+{
+  const PymemdRegs *regs = pymemd_ptrace_get_saved (ptrace);
+  guint32 at_pc = 0, before_pc = 0;
+
+  if (regs->arch == PYMEMD_ARCH_AARCH64)
+    {
+      guint64 pc = pymemd_call_frame_get_pc (regs);
+      pymemd_ptrace_read (ptrace, pc, &at_pc, sizeof at_pc, NULL);
+      pymemd_ptrace_read (ptrace, pc - 4, &before_pc, sizeof before_pc, NULL);
+    }
+  return pymemd_call_frame_stopped_syscall (regs, at_pc, before_pc);
+}
+
+/* Seizes TID; a thread that exited meanwhile is skipped, a process that
+ * did (or whose pid now names another) fails. */
+static Step
+seize_thread (Attach *attach, gint32 tid, PymemdPtrace **ptrace, GError **error)
+{
+  GError *local_error = NULL;
+
+  *ptrace = pymemd_ptrace_seize (attach->pid, tid, &local_error);
+  if (*ptrace == NULL)
+    {
+      if (!g_error_matches (local_error, PYMEMD_ERROR, PYMEMD_ERROR_GONE) ||
+          !pymemd_inject_target_check_alive (attach->target, NULL))
+        {
+          g_propagate_error (error, local_error);
+          return STEP_FAILED;
+        }
+      /* Only that thread exited. */
+      add_reason (attach, "%s", local_error->message);
+      g_error_free (local_error);
+      return STEP_SKIPPED;
+    }
+  /* Our /proc/PID fd still names the process we checked: had it exited
+   * and its pid been reused before the seize, this read would fail. */
+  if (!pymemd_inject_target_check_alive (attach->target, error))
+    return STEP_FAILED;
+  return STEP_DONE;
+}
+
+static gboolean
+call (PymemdPtrace *ptrace, guint64 frame_top, guint64 function, guint64 arg0, guint64 arg1,
+      guint n_args, gint32 *result, GError **error)
+{
+  guint64 args[2] = { arg0, arg1 };
+  guint64 value;
+
+  if (!pymemd_ptrace_call (ptrace, frame_top, function, args, n_args, &value, error))
+    return FALSE;
+  *result = (gint32) (guint32) value; /* every callee here returns int or a pointer tested for 0 */
+  return TRUE;
+}
+
+/* Py_IsInitialized () == 1 and not finalizing: pure reads, safe anywhere. */
+static Step
+check_interpreter_state (Attach *attach, PymemdPtrace *ptrace, guint64 frame_top, GError **error)
+{
+  gint32 value;
+
+  if (!call (ptrace, frame_top, attach->entry->is_initialized, 0, 0, 0, &value, error))
+    return STEP_FAILED;
+  if (value != 1)
+    return fail_refused (error, _("The interpreter of process %d is not initialised"), attach->pid);
+  if (attach->entry->is_finalizing != 0)
+    {
+      if (!call (ptrace, frame_top, attach->entry->is_finalizing, 0, 0, 0, &value, error))
+        return STEP_FAILED;
+      if (value != 0)
+        return fail_refused (error, _("The interpreter of process %d is finalizing"), attach->pid);
+    }
+  return STEP_DONE;
+}
+
+static void
+finish_report (Attach *attach, PymemdAttachMethod method, PymemdPtrace *ptrace)
+{
+  attach->report->method = method;
+  attach->report->tid = pymemd_ptrace_get_tid (ptrace);
+  attach->report->stopped_us = pymemd_ptrace_get_stopped_us (ptrace);
+  attach->report->calls_us = pymemd_ptrace_get_calls_us (ptrace);
+  attach->report->held_us = pymemd_ptrace_get_held_us (ptrace);
+}
+
+/* ---- a thread parked in a blocking call ---- */
+
+/* The bootstrap runs on the thread's own stack, below its red zone, in
+ * four calls: is it initialised and not finalizing (pure reads), does
+ * this thread hold the GIL (PyGILState_Check, a pure read: if it does,
+ * the C code that blocked here holds the interpreter and must not be
+ * re-entered), then PyGILState_Ensure, PyRun_SimpleString,
+ * PyGILState_Release. The thread is stopped only between calls: for the
+ * time of a few ptrace requests, tens of microseconds each. */
+static Step
+attach_parked_thread (Attach *attach, gint32 tid, gboolean restarted_parked, GError **error)
+{
+  const PymemdPythonEntryPoints *entry = attach->entry;
+  g_autoptr(PymemdPtrace) ptrace = NULL;
+  const PymemdRegs *saved;
+  guint64 text, sp;
+  gint32 holds_gil, gil_state, rc, ignored;
+  Step step;
+
+  if ((step = seize_thread (attach, tid, &ptrace, error)) != STEP_DONE)
+    return step;
+  saved = pymemd_ptrace_get_saved (ptrace);
+  if (!pymemd_call_frame_is_parked_syscall (saved->arch, stopped_syscall (ptrace)) &&
+      !(restarted_parked && pymemd_call_frame_is_restart_syscall (saved->arch, stopped_syscall (ptrace))))
+    {
+      add_reason (attach, _("thread %d left its blocking call"), tid);
+      return STEP_SKIPPED;
+    }
+  sp = pymemd_call_frame_get_sp (saved);
+  if (pymemd_inject_target_stack_room (attach->target, sp) < MIN_STACK_ROOM + attach->bootstrap_size)
+    {
+      add_reason (attach, _("thread %d has too little stack"), tid);
+      return STEP_SKIPPED;
+    }
+  text = pymemd_call_frame_reserve (pymemd_call_frame_stack_top (saved), attach->bootstrap_size);
+  if (!pymemd_ptrace_write (ptrace, text, attach->bootstrap, attach->bootstrap_size, error) ||
+      (step = check_interpreter_state (attach, ptrace, text, error)) != STEP_DONE)
+    return STEP_FAILED;
+  if (!call (ptrace, text, entry->gil_check, 0, 0, 0, &holds_gil, error))
+    return STEP_FAILED;
+  if (holds_gil != 0)
+    {
+      add_reason (attach, _("thread %d holds the GIL (or it cannot be told)"), tid);
+      return STEP_SKIPPED;
+    }
+  if (!call (ptrace, text, entry->gil_ensure, 0, 0, 0, &gil_state, error))
+    return STEP_FAILED;
+  if (entry->run_simple_string != 0)
+    step = call (ptrace, text, entry->run_simple_string, text, 0, 1, &rc, error) ? STEP_DONE
+                                                                                : STEP_FAILED;
+  else
+    step = call (ptrace, text, entry->run_simple_string_flags, text, 0, 2, &rc, error)
+             ? STEP_DONE : STEP_FAILED;
+  /* Whatever the bootstrap returned, the GIL goes back: a thread restored
+   * into its poll while holding it would stall every other thread. (After
+   * a fault nothing more is called: the thread is only given back.) */
+  if (step == STEP_DONE &&
+      !call (ptrace, text, entry->gil_release, (guint64) (guint32) gil_state, 0, 1, &ignored, error))
+    step = STEP_FAILED;
+  if (step != STEP_DONE || !pymemd_ptrace_release (ptrace, error))
+    return STEP_FAILED;
+  finish_report (attach, PYMEMD_ATTACH_METHOD_PARKED_THREAD, ptrace);
+  if (rc != 0)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED,
+                   _("The bootstrap raised an exception in process %d (its traceback went to "
+                     "the process's stderr)"), attach->pid);
+      return STEP_FAILED;
+    }
+  return STEP_DONE;
+}
+
+static Step
+try_parked_threads (Attach *attach, GArray *threads, GError **error)
+{
+  const PymemdPythonEntryPoints *entry = attach->entry;
+
+  if (entry->is_initialized == 0 || entry->gil_check == 0 || entry->gil_ensure == 0 ||
+      entry->gil_release == 0 || (entry->run_simple_string == 0 && entry->run_simple_string_flags == 0))
+    {
+      add_reason (attach, _("the interpreter lacks the functions a parked thread would call"));
+      return STEP_SKIPPED;
+    }
+  for (guint i = 0; i < threads->len; i++)
+    {
+      const PymemdThreadSnapshot *thread = &g_array_index (threads, PymemdThreadSnapshot, i);
+      Step step;
+
+      if (thread->activity != PYMEMD_THREAD_IN_SYSCALL ||
+          (!pymemd_call_frame_is_parked_syscall (PYMEMD_ARCH_HOST, thread->syscall_nr) && !thread->restarted_parked))
+        continue;
+      step = attach_parked_thread (attach, thread->tid, thread->restarted_parked, error);
+      if (step != STEP_SKIPPED)
+        return step;
+    }
+  return STEP_SKIPPED;
+}
+
+/* ---- a busy interpreter: a pending call ---- */
+
+/* A running thread: in round 0 the main one if it runs in any of a few
+ * looks (Py_AddPendingCall queues for the main thread whoever calls it,
+ * and it is the likeliest to run Python code), in later rounds the
+ * others in turn. 0 when none runs, -1 on failure. */
+static gint32
+find_running_thread (Attach *attach, guint round, GError **error)
+{
+  for (guint look = 0; look < MAX_RUNNING_LOOKS; look++)
+    {
+      g_autoptr(GArray) threads = pymemd_inject_target_snapshot_threads (attach->target, error);
+      g_autoptr(GArray) running = g_array_new (FALSE, FALSE, sizeof (gint32));
+
+      if (threads == NULL)
+        return -1;
+      for (guint i = 0; i < threads->len; i++)
+        {
+          const PymemdThreadSnapshot *thread = &g_array_index (threads, PymemdThreadSnapshot, i);
+
+          if (thread->activity == PYMEMD_THREAD_RUNNING)
+            g_array_append_val (running, thread->tid);
+        }
+      /* The snapshot lists the main thread first. */
+      if (running->len > 0 && (round > 0 || g_array_index (running, gint32, 0) == attach->pid ||
+                               look == MAX_RUNNING_LOOKS - 1))
+        return g_array_index (running, gint32, round % running->len);
+      g_usleep (500);
+    }
+  return 0;
+}
+
+/* Whether the thread stopped where it runs its own code, outside the C library:
+ * there it may hold a lock of libc's own (malloc's arenas, stdio, the
+ * loader's), or be inside pthread_mutex_lock or sem_wait on the very lock
+ * Py_AddPendingCall takes, and our call would wait on it forever; nor may
+ * it be inside a system call. Between tries it runs a little longer each
+ * time, so that it leaves whatever it was in. */
+static gboolean
+stop_outside_libc (Attach *attach, PymemdPtrace *ptrace, GError **error)
+{
+  for (guint attempt = 0; attempt < MAX_LIBC_RETRIES; attempt++)
+    {
+      const PymemdRegs *saved = pymemd_ptrace_get_saved (ptrace);
+
+      if (stopped_syscall (ptrace) < 0 &&
+          !pymemd_inject_target_in_libc (attach->target, pymemd_call_frame_get_pc (saved)))
+        return TRUE;
+      if (!pymemd_ptrace_let_run (ptrace, 50 + 50 * attempt, error))
+        return FALSE;
+    }
+  return FALSE;
+}
+
+/* An anonymous read-write page range for the bootstrap, by an mmap the
+ * thread itself makes: the text must outlive the call (it runs later,
+ * from the main thread's eval loop) and no allocator of the target may
+ * be entered from an arbitrary point. It is left mapped: it holds the
+ * text until the pending call ran, and freeing it then is the
+ * bootstrap's business. */
+static guint64
+inject_mmap (Attach *attach, PymemdPtrace *ptrace, guint64 syscall_insn, gsize size, GError **error)
+{
+  guint64 args[6] = { 0, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                      G_MAXUINT64 /* fd -1 */, 0 };
+  gint64 result;
+
+  if (!pymemd_ptrace_syscall (ptrace, syscall_insn,
+                              pymemd_call_frame_syscall_number (PYMEMD_ARCH_HOST, PYMEMD_SYSCALL_MMAP),
+                              args, &result, error))
+    return 0;
+  if (result < 0 && result > -4096)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED,
+                   _("mmap in process %d failed: %s"), attach->pid, g_strerror ((int) -result));
+      return 0;
+    }
+  return (guint64) result;
+}
+
+static void
+inject_munmap (PymemdPtrace *ptrace, guint64 syscall_insn, guint64 address, gsize size)
+{
+  guint64 args[6] = { address, size, 0, 0, 0, 0 };
+  gint64 result;
+
+  pymemd_ptrace_syscall (ptrace, syscall_insn,
+                         pymemd_call_frame_syscall_number (PYMEMD_ARCH_HOST, PYMEMD_SYSCALL_MUNMAP),
+                         args, &result, NULL);
+}
+
+static Step
+try_pending_call (Attach *attach, GError **error)
+{
+  const PymemdPythonEntryPoints *entry = attach->entry;
+  g_autoptr(PymemdPtrace) ptrace = NULL;
+  GError *local_error = NULL;
+  gsize size;
+  guint64 syscall_insn, text, frame_top, tstate;
+  gint32 tid, value;
+  Step step;
+
+  if (entry->is_initialized == 0 || entry->add_pending_call == 0 ||
+      entry->run_simple_string == 0 || entry->gil_this_thread_state == 0)
+    {
+      add_reason (attach, _("the interpreter lacks a one-argument PyRun_SimpleString or "
+                            "Py_AddPendingCall"));
+      return STEP_SKIPPED;
+    }
+  syscall_insn = pymemd_inject_target_find_syscall_insn (attach->target, error);
+  if (syscall_insn == 0)
+    return STEP_FAILED;
+  for (guint round = 0;; round++)
+    {
+      tid = find_running_thread (attach, round, error);
+      if (tid < 0)
+        return STEP_FAILED;
+      if (tid == 0)
+        return STEP_SKIPPED;
+      if ((step = seize_thread (attach, tid, &ptrace, error)) == STEP_FAILED)
+        return step;
+      if (step == STEP_DONE && stop_outside_libc (attach, ptrace, &local_error))
+        break;
+      if (local_error != NULL)
+        return skip_unless_gone (attach, local_error, error);
+      /* Waiting for the GIL, in malloc, in a system call…: another time,
+       * or another thread. */
+      g_clear_pointer (&ptrace, pymemd_ptrace_free);
+      if (round + 1 == MAX_PENDING_ROUNDS)
+        {
+          add_reason (attach, _("no running thread could be stopped outside the C library "
+                                "and system calls"));
+          return STEP_SKIPPED;
+        }
+    }
+  frame_top = pymemd_call_frame_stack_top (pymemd_ptrace_get_saved (ptrace));
+  if ((step = check_interpreter_state (attach, ptrace, frame_top, error)) != STEP_DONE)
+    return step;
+  /* Python 3.9 aborts in Py_AddPendingCall from a thread without a
+   * thread state: only a Python thread may make the call. */
+  if (!pymemd_ptrace_call (ptrace, frame_top, entry->gil_this_thread_state, NULL, 0, &tstate,
+                           error))
+    return STEP_FAILED;
+  if (tstate == 0)
+    {
+      add_reason (attach, _("running thread %d is not a Python thread"), tid);
+      return STEP_SKIPPED;
+    }
+
+  size = (attach->bootstrap_size + 4095) & ~(gsize) 4095;
+  text = inject_mmap (attach, ptrace, syscall_insn, size, error);
+  if (text == 0 || !pymemd_ptrace_write (ptrace, text, attach->bootstrap, attach->bootstrap_size, error) ||
+      !call (ptrace, frame_top, entry->add_pending_call, entry->run_simple_string, text, 2, &value,
+             error))
+    return STEP_FAILED;
+  if (value != 0)
+    {
+      inject_munmap (ptrace, syscall_insn, text, size);
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED,
+                   _("The pending calls of process %d are full"), attach->pid);
+      return STEP_FAILED;
+    }
+  if (!pymemd_ptrace_release (ptrace, error))
+    return STEP_FAILED;
+  finish_report (attach, PYMEMD_ATTACH_METHOD_PENDING_CALL, ptrace);
+  return STEP_DONE;
+}
+
+/* ---- refusal ---- */
+
+/* What the threads were doing, for the final refusal: "2 in futex, 1 in read". */
+static char *
+describe_threads (GArray *threads)
+{
+  g_autoptr(GHashTable) counts = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GString) text = g_string_new (NULL);
+  g_autoptr(GList) keys = NULL;
+
+  for (guint i = 0; i < threads->len; i++)
+    {
+      const PymemdThreadSnapshot *thread = &g_array_index (threads, PymemdThreadSnapshot, i);
+      char *what = thread->activity == PYMEMD_THREAD_IN_SYSCALL
+                     ? pymemd_call_frame_syscall_name (PYMEMD_ARCH_HOST, thread->syscall_nr)
+                     : g_strdup (thread->activity == PYMEMD_THREAD_RUNNING ? _("running")
+                                                                             : _("blocked"));
+      guint count = GPOINTER_TO_UINT (g_hash_table_lookup (counts, what));
+
+      g_hash_table_replace (counts, what, GUINT_TO_POINTER (count + 1));
+    }
+  keys = g_list_sort (g_hash_table_get_keys (counts), (GCompareFunc) g_strcmp0);
+  for (GList *l = keys; l != NULL; l = l->next)
+    g_string_append_printf (text, "%s%u %s", text->len > 0 ? ", " : "",
+                            GPOINTER_TO_UINT (g_hash_table_lookup (counts, l->data)),
+                            (const char *) l->data);
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
+static gboolean
+refuse_all (Attach *attach, GArray *threads, GError **error)
+{
+  g_autofree char *states = describe_threads (threads);
+  g_autofree char *reasons = NULL;
+
+  g_ptr_array_add (attach->reasons, NULL);
+  reasons = g_strjoinv ("; ", (char **) attach->reasons->pdata);
+  g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED,
+               _("No thread of process %d can take the bootstrap safely: none is parked in "
+                 "poll, select, epoll or a sleep without the GIL, and none could be stopped "
+                 "running its own code (threads: %s)%s%s"),
+               attach->pid, states, *reasons != '\0' ? "; " : "", reasons);
+  return FALSE;
+}
+
+gboolean
+pymemd_injector_inject_with_report (const char         *proc_root,
+                                    gint32              pid,
+                                    guint64             start_time,
+                                    const char         *bootstrap,
+                                    const char         *script_path,
+                                    PymemdInjectReport *report,
+                                    GError            **error)
+{
+  g_autoptr(PymemdInjectTarget) target = NULL;
+  g_autoptr(GPtrArray) reasons = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GArray) threads = NULL;
+  PymemdInjectReport ignored;
+  Attach attach;
+  Step step;
+
+  g_return_val_if_fail (proc_root != NULL && bootstrap != NULL, FALSE);
+
+  if (report == NULL)
+    report = &ignored;
+  memset (report, 0, sizeof *report);
+  if (pid <= 0 || strlen (bootstrap) >= PYMEMD_INJECTOR_MAX_BOOTSTRAP ||
+      (script_path != NULL && script_path[0] != '/'))
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,
+                   _("Bad attach request: pid %d, bootstrap of %zu bytes (at most %d), script %s"),
+                   pid, strlen (bootstrap), PYMEMD_INJECTOR_MAX_BOOTSTRAP - 1,
+                   script_path != NULL ? script_path : "none");
+      return FALSE;
+    }
+  target = pymemd_inject_target_open (proc_root, pid, start_time, error);
+  if (target == NULL)
+    return FALSE;
+  report->python_version = pymemd_inject_target_get_python_version (target);
+
+  attach.target = target;
+  attach.entry = pymemd_inject_target_get_entry_points (target);
+  attach.pid = pid;
+  attach.bootstrap = bootstrap;
+  attach.bootstrap_size = strlen (bootstrap) + 1;
+  attach.report = report;
+  attach.reasons = reasons;
+
+  step = try_pep768 (&attach, script_path, error);
+#if PYMEMD_HAVE_PTRACE_CALLS
+  /* Threads change state all the time (an idle loop wakes up for a
+   * moment, a thread waits a few milliseconds for the GIL): each way is
+   * tried on a few fresh looks, further apart each time, and a parked
+   * thread is looked for first: it is the way that needs no mmap and runs
+   * the bootstrap at once. */
+  for (guint attempt = 0; step == STEP_SKIPPED && attempt < MAX_ATTEMPTS; attempt++)
+    {
+      if (attempt > 0)
+        g_usleep (1000 << attempt);
+      g_clear_pointer (&threads, g_array_unref);
+      threads = pymemd_inject_target_snapshot_threads (target, error);
+      if (threads == NULL)
+        return FALSE;
+      step = try_parked_threads (&attach, threads, error);
+    }
+  for (guint attempt = 0; step == STEP_SKIPPED && attempt < MAX_ATTEMPTS; attempt++)
+    {
+      if (attempt > 0)
+        g_usleep (1000 << attempt);
+      step = try_pending_call (&attach, error);
+    }
+#endif
+  if (step == STEP_SKIPPED)
+    {
+      if (threads == NULL)
+        threads = g_array_new (FALSE, TRUE, sizeof (PymemdThreadSnapshot));
+      return refuse_all (&attach, threads, error);
+    }
+  return step == STEP_DONE;
+}
+
+gboolean
+pymemd_injector_inject (const char         *proc_root,
+                        gint32              pid,
+                        guint64             start_time,
+                        const char         *bootstrap,
+                        const char         *script_path,
+                        PymemdAttachMethod *method,
+                        GError            **error)
+{
+  PymemdInjectReport report;
+
+  if (!pymemd_injector_inject_with_report (proc_root, pid, start_time, bootstrap, script_path,
+                                           &report, error))
+    return FALSE;
+  if (method != NULL)
+    *method = report.method;
+  return TRUE;
+}

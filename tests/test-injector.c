@@ -1,0 +1,1274 @@
+/* The injector against real interpreters of every CPython on the machine — parked threads, pending calls, 50 attaches in a row, refusals with their reasons — and its register frames for x86-64 and aarch64 on any host. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "pymemd-call-frame.h"
+#include "pymemd-elf.h"
+#include "pymemd-error.h"
+#include "pymemd-injector.h"
+#include "pymemd-pidfiles.h"
+#include "pymemd-ptrace.h"
+#include "testutil.h"
+
+int main (int argc, char **argv); /* its address is looked up in our own ELF file */
+
+/* ---- the register frames, for both architectures, on any host ---- */
+
+static PymemdRegs
+x86_64_saved (void)
+{
+  PymemdRegs regs;
+
+  memset (&regs, 0, sizeof regs);
+  regs.arch = PYMEMD_ARCH_X86_64;
+  regs.aarch64_syscallno = -1;
+  regs.x86_64.rsp = G_GUINT64_CONSTANT (0x7ffc12345678) + 3; /* deliberately unaligned */
+  regs.x86_64.rip = G_GUINT64_CONSTANT (0x7f00000010a2);
+  regs.x86_64.orig_rax = 230; /* clock_nanosleep */
+  regs.x86_64.rax = (guint64) (gint64) -516; /* ERESTART_RESTARTBLOCK */
+  regs.x86_64.rbx = 0x1111;
+  regs.x86_64.rbp = 0x2222;
+  regs.x86_64.r12 = 0x3333;
+  regs.x86_64.r15 = 0x4444;
+  regs.x86_64.fs_base = G_GUINT64_CONSTANT (0x7f0000aa0000);
+  regs.x86_64.eflags = 0x246 | (1 << 10); /* DF set */
+  return regs;
+}
+
+static PymemdRegs
+aarch64_saved (void)
+{
+  PymemdRegs regs;
+
+  memset (&regs, 0, sizeof regs);
+  regs.arch = PYMEMD_ARCH_AARCH64;
+  regs.aarch64_syscallno = -1;
+  regs.aarch64.sp = G_GUINT64_CONSTANT (0xfffff7ff1238) + 8;
+  regs.aarch64.pc = G_GUINT64_CONSTANT (0xffff80001000);
+  regs.aarch64.regs[8] = 115; /* clock_nanosleep */
+  regs.aarch64.regs[19] = 0x1919;
+  regs.aarch64.regs[28] = 0x2828;
+  regs.aarch64.regs[29] = 0x2929;
+  regs.aarch64.regs[30] = G_GUINT64_CONSTANT (0xffff80000abc);
+  regs.aarch64.pstate = 0x80000000 | (2 << 10); /* N set, BTYPE 2 */
+  return regs;
+}
+
+static void
+test_frame_x86_64_call (void)
+{
+  PymemdRegs saved = x86_64_saved ();
+  guint64 args[3] = { 0xa0, 0xa1, 0xa2 };
+  guint64 top = pymemd_call_frame_stack_top (&saved);
+  guint64 text = pymemd_call_frame_reserve (top, 100);
+  PymemdCallFrame frame;
+  guint64 result;
+  const PymemdRegsX86_64 *r = &frame.regs.x86_64;
+
+  g_assert_cmphex (top, ==, saved.x86_64.rsp - 128);
+  g_assert_cmpuint (text % 16, ==, 0);
+  g_assert_cmpuint (text + 100, <=, top);
+  g_assert_cmpuint (top - (text + 100), <, 16);
+
+  pymemd_call_frame_setup_call (&saved, text, 0x401000, args, 3, &frame);
+  g_assert_cmpint (frame.regs.arch, ==, PYMEMD_ARCH_X86_64);
+  g_assert_cmphex (r->rip, ==, 0x401000);
+  g_assert_cmphex (r->rdi, ==, 0xa0);
+  g_assert_cmphex (r->rsi, ==, 0xa1);
+  g_assert_cmphex (r->rdx, ==, 0xa2);
+  g_assert_cmphex (r->rcx, ==, 0);
+  g_assert_cmphex (r->r8, ==, 0);
+  g_assert_cmphex (r->r9, ==, 0);
+  g_assert_cmphex (r->rax, ==, 0);
+  /* As after `call`: the return address at rsp, rsp + 8 aligned, below the text. */
+  g_assert_cmpuint ((r->rsp + 8) % 16, ==, 0);
+  g_assert_cmpuint (r->rsp + 8, <=, text);
+  g_assert_cmpuint (text - (r->rsp + 8), <, 16);
+  g_assert_cmphex (frame.stack_write_address, ==, r->rsp);
+  g_assert_cmpuint (frame.stack_write_len, ==, 8);
+  for (guint i = 0; i < 8; i++)
+    g_assert_cmpuint (frame.stack_write[i], ==, 0);
+  g_assert_cmphex (r->orig_rax, ==, G_MAXUINT64);
+  g_assert_cmphex (r->eflags, ==, 0x246);
+  /* The rest as it was. */
+  g_assert_cmphex (r->rbx, ==, 0x1111);
+  g_assert_cmphex (r->rbp, ==, 0x2222);
+  g_assert_cmphex (r->r12, ==, 0x3333);
+  g_assert_cmphex (r->r15, ==, 0x4444);
+  g_assert_cmphex (r->fs_base, ==, saved.x86_64.fs_base);
+
+  /* Six arguments in order. */
+  {
+    guint64 six[6] = { 1, 2, 3, 4, 5, 6 };
+    pymemd_call_frame_setup_call (&saved, top, 0x401000, six, 6, &frame);
+    g_assert_cmphex (r->rdi, ==, 1);
+    g_assert_cmphex (r->rsi, ==, 2);
+    g_assert_cmphex (r->rdx, ==, 3);
+    g_assert_cmphex (r->rcx, ==, 4);
+    g_assert_cmphex (r->r8, ==, 5);
+    g_assert_cmphex (r->r9, ==, 6);
+    g_assert_cmpuint (r->rsp + 8 + PYMEMD_CALL_FRAME_RED_ZONE, <=, saved.x86_64.rsp);
+  }
+
+  /* The return: a fault at 0 with rip 0. */
+  frame.regs.x86_64.rip = 0;
+  frame.regs.x86_64.rax = G_GUINT64_CONSTANT (0xffffffff00000001);
+  g_assert_true (pymemd_call_frame_call_returned (&frame.regs, 0, &result));
+  g_assert_cmphex (result, ==, G_GUINT64_CONSTANT (0xffffffff00000001));
+  g_assert_false (pymemd_call_frame_call_returned (&frame.regs, 0x10, &result));
+  frame.regs.x86_64.rip = 0x401234;
+  g_assert_false (pymemd_call_frame_call_returned (&frame.regs, 0, &result));
+}
+
+static void
+test_frame_aarch64_call (void)
+{
+  PymemdRegs saved = aarch64_saved ();
+  guint64 args[2] = { 0xb0, 0xb1 };
+  guint64 top = pymemd_call_frame_stack_top (&saved);
+  guint64 text = pymemd_call_frame_reserve (top, 33);
+  PymemdCallFrame frame;
+  guint64 result;
+  const PymemdRegsAarch64 *r = &frame.regs.aarch64;
+
+  pymemd_call_frame_setup_call (&saved, text, 0xffff90001000, args, 2, &frame);
+  g_assert_cmpint (frame.regs.arch, ==, PYMEMD_ARCH_AARCH64);
+  g_assert_cmphex (r->pc, ==, 0xffff90001000);
+  g_assert_cmphex (r->regs[0], ==, 0xb0);
+  g_assert_cmphex (r->regs[1], ==, 0xb1);
+  for (guint i = 2; i < 8; i++)
+    g_assert_cmphex (r->regs[i], ==, 0);
+  g_assert_cmphex (r->regs[30], ==, 0); /* returns to 0 through the link register */
+  g_assert_cmpuint (r->sp % 16, ==, 0);
+  g_assert_cmpuint (r->sp, <=, text);
+  g_assert_cmpuint (text + 33, <=, saved.aarch64.sp - PYMEMD_CALL_FRAME_RED_ZONE);
+  g_assert_cmpuint (frame.stack_write_len, ==, 0);
+  g_assert_cmpint (frame.regs.aarch64_syscallno, ==, -1);
+  g_assert_cmphex (r->pstate, ==, 0x80000000); /* BTYPE cleared */
+  g_assert_cmphex (r->regs[8], ==, 115);
+  g_assert_cmphex (r->regs[19], ==, 0x1919);
+  g_assert_cmphex (r->regs[28], ==, 0x2828);
+  g_assert_cmphex (r->regs[29], ==, 0x2929);
+
+  frame.regs.aarch64.pc = 0;
+  frame.regs.aarch64.regs[0] = 7;
+  g_assert_true (pymemd_call_frame_call_returned (&frame.regs, 0, &result));
+  g_assert_cmpuint (result, ==, 7);
+  g_assert_false (pymemd_call_frame_call_returned (&frame.regs, 8, &result));
+}
+
+static void
+test_frame_syscalls (void)
+{
+  guint64 args[6] = { 0, 8192, 3, 0x22, G_MAXUINT64, 0 };
+  PymemdRegs saved = x86_64_saved (), regs;
+  gint64 result;
+
+  pymemd_call_frame_setup_syscall (&saved, 0x7f0000020000, 9, args, &regs);
+  g_assert_cmphex (regs.x86_64.rip, ==, 0x7f0000020000);
+  g_assert_cmpuint (regs.x86_64.rax, ==, 9);
+  g_assert_cmphex (regs.x86_64.orig_rax, ==, G_MAXUINT64);
+  g_assert_cmpuint (regs.x86_64.rdi, ==, 0);
+  g_assert_cmpuint (regs.x86_64.rsi, ==, 8192);
+  g_assert_cmpuint (regs.x86_64.rdx, ==, 3);
+  g_assert_cmphex (regs.x86_64.r10, ==, 0x22); /* not rcx */
+  g_assert_cmphex (regs.x86_64.r8, ==, G_MAXUINT64);
+  g_assert_cmpuint (regs.x86_64.r9, ==, 0);
+  g_assert_cmphex (regs.x86_64.rsp, ==, saved.x86_64.rsp);
+  g_assert_false (pymemd_call_frame_syscall_done (&regs, 0x7f0000020000, &result));
+  regs.x86_64.rip += 2;
+  regs.x86_64.rax = G_GUINT64_CONSTANT (0x7f5500000000);
+  g_assert_true (pymemd_call_frame_syscall_done (&regs, 0x7f0000020000, &result));
+  g_assert_cmphex (result, ==, G_GUINT64_CONSTANT (0x7f5500000000));
+
+  saved = aarch64_saved ();
+  pymemd_call_frame_setup_syscall (&saved, 0xffff80020000, 222, args, &regs);
+  g_assert_cmphex (regs.aarch64.pc, ==, 0xffff80020000);
+  g_assert_cmpuint (regs.aarch64.regs[8], ==, 222);
+  g_assert_cmpuint (regs.aarch64.regs[1], ==, 8192);
+  g_assert_cmphex (regs.aarch64.regs[3], ==, 0x22);
+  g_assert_cmphex (regs.aarch64.regs[4], ==, G_MAXUINT64);
+  g_assert_cmpint (regs.aarch64_syscallno, ==, -1);
+  regs.aarch64.pc += 4;
+  regs.aarch64.regs[0] = (guint64) (gint64) -ENOMEM;
+  g_assert_true (pymemd_call_frame_syscall_done (&regs, 0xffff80020000, &result));
+  g_assert_cmpint (result, ==, -ENOMEM);
+
+  g_assert_cmpint (pymemd_call_frame_syscall_number (PYMEMD_ARCH_X86_64, PYMEMD_SYSCALL_MMAP), ==, 9);
+  g_assert_cmpint (pymemd_call_frame_syscall_number (PYMEMD_ARCH_AARCH64, PYMEMD_SYSCALL_MMAP), ==, 222);
+  g_assert_cmpint (pymemd_call_frame_syscall_number (PYMEMD_ARCH_X86_64, PYMEMD_SYSCALL_MUNMAP), ==, 11);
+  g_assert_cmpint (pymemd_call_frame_syscall_number (PYMEMD_ARCH_AARCH64, PYMEMD_SYSCALL_MUNMAP), ==, 215);
+}
+
+static void
+test_frame_find_syscall (void)
+{
+  static const guint8 x86[] = { 0x90, 0x48, 0x89, 0xc7, 0x0f, 0x05, 0xc3 };
+  static const guint8 none[] = { 0x0f, 0x90, 0x05, 0x0f };
+  /* svc #0 at offset 8, and its bytes at an unaligned offset 1 first. */
+  static const guint8 arm[] = { 0x00, 0x01, 0x00, 0x00, 0xd4, 0x00, 0x00, 0x00,
+                                0x01, 0x00, 0x00, 0xd4 };
+
+  g_assert_cmpint (pymemd_call_frame_find_syscall_insn (PYMEMD_ARCH_X86_64, x86, sizeof x86), ==, 4);
+  g_assert_cmpint (pymemd_call_frame_find_syscall_insn (PYMEMD_ARCH_X86_64, none, sizeof none), ==, -1);
+  g_assert_cmpint (pymemd_call_frame_find_syscall_insn (PYMEMD_ARCH_AARCH64, arm, sizeof arm), ==, 8);
+  g_assert_cmpint (pymemd_call_frame_find_syscall_insn (PYMEMD_ARCH_AARCH64, arm, 8), ==, -1);
+}
+
+static void
+test_frame_restore (void)
+{
+  PymemdRegs saved = x86_64_saved (), regs;
+
+  /* Nothing happened meanwhile: exactly as saved, the kernel restarts
+   * clock_nanosleep from its restart block. */
+  pymemd_call_frame_restore (&saved, FALSE, &regs);
+  g_assert_cmpmem (&regs, sizeof regs, &saved, sizeof saved);
+  /* A signal came during our calls: the restart block may be ours now. */
+  pymemd_call_frame_restore (&saved, TRUE, &regs);
+  g_assert_cmpint ((gint64) regs.x86_64.rax, ==, -EINTR);
+  g_assert_cmpuint (regs.x86_64.orig_rax, ==, 230);
+  g_assert_cmphex (regs.x86_64.rip, ==, saved.x86_64.rip);
+  /* poll's ERESTARTNOHAND needs no restart block: restored as is. */
+  saved.x86_64.orig_rax = 7;
+  saved.x86_64.rax = (guint64) (gint64) -514;
+  pymemd_call_frame_restore (&saved, TRUE, &regs);
+  g_assert_cmpmem (&regs, sizeof regs, &saved, sizeof saved);
+  /* Not in a system call at all. */
+  saved.x86_64.orig_rax = G_MAXUINT64;
+  saved.x86_64.rax = (guint64) (gint64) -516;
+  pymemd_call_frame_restore (&saved, TRUE, &regs);
+  g_assert_cmpmem (&regs, sizeof regs, &saved, sizeof saved);
+
+  /* aarch64 rewound before the stop: always exactly as saved. */
+  saved = aarch64_saved ();
+  pymemd_call_frame_restore (&saved, TRUE, &regs);
+  g_assert_cmpmem (&regs, sizeof regs, &saved, sizeof saved);
+}
+
+static void
+test_frame_stopped_syscall (void)
+{
+  PymemdRegs x86 = x86_64_saved (), arm = aarch64_saved ();
+  g_autofree char *name = NULL;
+
+  g_assert_cmpint (pymemd_call_frame_stopped_syscall (&x86, 0, 0), ==, 230);
+  x86.x86_64.orig_rax = G_MAXUINT64;
+  g_assert_cmpint (pymemd_call_frame_stopped_syscall (&x86, 0, 0), ==, -1);
+  g_assert_cmpint (pymemd_call_frame_stopped_syscall (&arm, 0xd4000001, 0), ==, 115);
+  g_assert_cmpint (pymemd_call_frame_stopped_syscall (&arm, 0, 0xd4000001), ==, 115);
+  g_assert_cmpint (pymemd_call_frame_stopped_syscall (&arm, 0xaa0003e0, 0xd503201f), ==, -1);
+
+  for (gint64 nr = 0; nr < 500; nr++)
+    {
+      gboolean x86_parked = nr == 7 || nr == 23 || nr == 35 || nr == 230 || nr == 232 ||
+                            nr == 270 || nr == 271 || nr == 281 || nr == 441;
+      gboolean arm_parked = nr == 22 || nr == 72 || nr == 73 || nr == 101 || nr == 115 ||
+                            nr == 441;
+      g_assert_cmpint (pymemd_call_frame_is_parked_syscall (PYMEMD_ARCH_X86_64, nr), ==, x86_parked);
+      g_assert_cmpint (pymemd_call_frame_is_parked_syscall (PYMEMD_ARCH_AARCH64, nr), ==, arm_parked);
+    }
+  name = pymemd_call_frame_syscall_name (PYMEMD_ARCH_X86_64, 202);
+  g_assert_cmpstr (name, ==, "futex");
+  g_free (name);
+  name = pymemd_call_frame_syscall_name (PYMEMD_ARCH_AARCH64, 98);
+  g_assert_cmpstr (name, ==, "futex");
+  g_free (name);
+  name = pymemd_call_frame_syscall_name (PYMEMD_ARCH_X86_64, 499);
+  g_assert_cmpstr (name, ==, "syscall 499");
+}
+
+/* ---- symbols and load bias, on this very process ---- */
+
+/* The mapping of /proc/self/maps at file offset 0 whose path holds NEEDLE. */
+static gboolean
+find_self_mapping (const char *needle, guint64 *start, char **path)
+{
+  g_autofree char *maps = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  g_assert_true (g_file_get_contents ("/proc/self/maps", &maps, NULL, NULL));
+  lines = g_strsplit (maps, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      unsigned long long from, to, offset;
+      char file[4096];
+
+      if (sscanf (lines[i], "%llx-%llx %*s %llx %*s %*s %4095s", &from, &to, &offset, file) == 4 &&
+          offset == 0 && strstr (file, needle) != NULL)
+        {
+          *start = from;
+          *path = g_strdup (file);
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+static void
+check_symbol (const char *needle, const char *name, gpointer address)
+{
+  const char *names[] = { name, "pymemd_no_such_symbol", NULL };
+  g_autofree char *path = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 values[2], start, bias;
+  guint16 machine;
+  int fd;
+
+  g_assert_true (find_self_mapping (needle, &start, &path));
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_true (pymemd_elf_lookup_symbols (fd, names, values, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (values[0], !=, 0);
+  g_assert_cmpuint (values[1], ==, 0);
+  g_assert_true (pymemd_elf_load_bias (fd, start, 0, (guint64) sysconf (_SC_PAGESIZE), &machine,
+                                       &bias, &error));
+  g_assert_no_error (error);
+  g_assert_cmphex (bias + values[0], ==, (guint64) (guintptr) address);
+#if defined(__x86_64__)
+  g_assert_cmpuint (machine, ==, 62 /* EM_X86_64 */);
+#endif
+  close (fd);
+}
+
+static void
+test_elf_symbols (void)
+{
+  /* A PIE executable (its .symtab) and a shared library (its .dynsym). */
+  check_symbol ("/test-injector", "main", (gpointer) main);
+  check_symbol ("/libglib-2.0.so", "g_test_init", (gpointer) g_test_init);
+}
+
+/* ---- real interpreters ---- */
+
+/* Every child answers "ping" with "pong" and leaves with status 0 on
+ * "exit": proof that it kept working after we were in it. */
+#define HANDLE_INPUT \
+  "import os, sys\n" \
+  "_buf = b''\n" \
+  "def handle(data):\n" \
+  "    global _buf\n" \
+  "    if not data:\n" \
+  "        return True\n" \
+  "    _buf += data\n" \
+  "    while b'\\n' in _buf:\n" \
+  "        line, _buf = _buf.split(b'\\n', 1)\n" \
+  "        if line == b'ping':\n" \
+  "            print('pong', flush=True)\n" \
+  "        elif line == b'exit':\n" \
+  "            return True\n" \
+  "    return False\n"
+
+static const char sleep_code[] = HANDLE_INPUT
+  "import time\n"
+  "os.set_blocking(0, False)\n"
+  "print('ready', flush=True)\n"
+  "while True:\n"
+  "    time.sleep(0.05)\n"
+  "    try:\n"
+  "        data = os.read(0, 4096)\n"
+  "    except BlockingIOError:\n"
+  "        continue\n"
+  "    if handle(data):\n"
+  "        break\n";
+
+static const char select_code[] = HANDLE_INPUT
+  "import select\n"
+  "print('ready', flush=True)\n"
+  "while True:\n"
+  "    select.select([0], [], [])\n"
+  "    if handle(os.read(0, 4096)):\n"
+  "        break\n";
+
+static const char poll_code[] = HANDLE_INPUT
+  "import select\n"
+  "p = select.poll()\n"
+  "p.register(0, select.POLLIN)\n"
+  "print('ready', flush=True)\n"
+  "while True:\n"
+  "    p.poll()\n"
+  "    if handle(os.read(0, 4096)):\n"
+  "        break\n";
+
+static const char asyncio_code[] = HANDLE_INPUT
+  "import asyncio\n"
+  "async def main():\n"
+  "    server = await asyncio.start_server(lambda r, w: None, '127.0.0.1', 0)\n"
+  "    loop = asyncio.get_running_loop()\n"
+  "    done = loop.create_future()\n"
+  "    def on_input():\n"
+  "        if handle(os.read(0, 4096)) and not done.done():\n"
+  "            done.set_result(None)\n"
+  "    loop.add_reader(0, on_input)\n"
+  "    print('ready', flush=True)\n"
+  "    await done\n"
+  "    loop.remove_reader(0)\n"
+  "    server.close()\n"
+  "    await server.wait_closed()\n"
+  "asyncio.run(main())\n";
+
+static const char threads_code[] = HANDLE_INPUT
+  "import select, threading, time\n"
+  "stop = False\n"
+  "def sleeper():\n"
+  "    while not stop:\n"
+  "        time.sleep(0.01)\n"
+  "def busy():\n"
+  "    n = 0\n"
+  "    while not stop:\n"
+  "        n += 1\n"
+  "workers = [threading.Thread(target=f) for f in (sleeper, sleeper, busy)]\n"
+  "for w in workers:\n"
+  "    w.start()\n"
+  "print('ready', flush=True)\n"
+  "while True:\n"
+  "    select.select([0], [], [])\n"
+  "    if handle(os.read(0, 4096)):\n"
+  "        break\n"
+  "stop = True\n"
+  "for w in workers:\n"
+  "    w.join()\n";
+
+static const char busy_code[] = HANDLE_INPUT
+  "os.set_blocking(0, False)\n"
+  "print('ready', flush=True)\n"
+  "n = 0\n"
+  "while True:\n"
+  "    n += 1\n"
+  "    if n % 100000 == 0:\n"
+  "        try:\n"
+  "            data = os.read(0, 4096)\n"
+  "        except BlockingIOError:\n"
+  "            continue\n"
+  "        if handle(data):\n"
+  "            break\n";
+
+static const char alloc_threads_code[] = HANDLE_INPUT
+  "import threading\n"
+  "stop = False\n"
+  "def work():\n"
+  "    while not stop:\n"
+  "        x = [bytearray(64) for _ in range(500)]\n"
+  "        d = {i: str(i) for i in range(200)}\n"
+  "        del x, d\n"
+  "workers = [threading.Thread(target=work) for _ in range(4)]\n"
+  "for w in workers:\n"
+  "    w.start()\n"
+  "os.set_blocking(0, False)\n"
+  "print('ready', flush=True)\n"
+  "while True:\n"
+  "    x = [object() for _ in range(200)]\n"
+  "    try:\n"
+  "        data = os.read(0, 4096)\n"
+  "    except BlockingIOError:\n"
+  "        continue\n"
+  "    if handle(data):\n"
+  "        break\n"
+  "stop = True\n"
+  "for w in workers:\n"
+  "    w.join()\n";
+
+/* C code that blocks in poll holding the GIL (ctypes.PyDLL keeps it):
+ * re-entering the interpreter there would deadlock or corrupt it. */
+static const char gil_poll_code[] = HANDLE_INPUT
+  "import ctypes, time\n"
+  "os.set_blocking(0, False)\n"
+  "print('ready', flush=True)\n"
+  "ctypes.PyDLL(None).poll(None, 0, 3000)\n"
+  "while True:\n"
+  "    time.sleep(0.05)\n"
+  "    try:\n"
+  "        data = os.read(0, 4096)\n"
+  "    except BlockingIOError:\n"
+  "        continue\n"
+  "    if handle(data):\n"
+  "        break\n";
+
+static const char futex_code[] =
+  "import _thread\n"
+  "l = _thread.allocate_lock()\n"
+  "l.acquire()\n"
+  "print('ready', flush=True)\n"
+  "l.acquire()\n";
+
+typedef struct {
+  GPid    pid;
+  guint64 start_time;
+  int     stdin_fd;
+  int     stdout_fd;
+  int     stderr_fd;
+} Child;
+
+static void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static char *
+read_line (int fd, int timeout_ms)
+{
+  GString *line = g_string_new (NULL);
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  for (;;)
+    {
+      struct pollfd pfd = { fd, POLLIN, 0 };
+      gint64 left = (deadline - g_get_monotonic_time ()) / 1000;
+      char c;
+
+      if (left <= 0 || poll (&pfd, 1, (int) left) <= 0 || read (fd, &c, 1) != 1)
+        {
+          g_string_free (line, TRUE);
+          return NULL;
+        }
+      if (c == '\n')
+        return g_string_free (line, FALSE);
+      g_string_append_c (line, c);
+    }
+}
+
+static guint64
+start_time_of (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+  PymemdStat stat_info;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, &error));
+  g_assert_true (pymemd_stat_parse (text, &stat_info, &error));
+  return stat_info.start_time;
+}
+
+static char
+state_of (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
+  g_autofree char *text = NULL;
+  PymemdStat stat_info;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL) || !pymemd_stat_parse (text, &stat_info, NULL))
+    return '?';
+  return stat_info.state;
+}
+
+/* Runs ARGV (ENVP: NULL inherits) and waits for its "ready" line. */
+static void
+child_spawn (Child *child, const char *const *argv, const char *const *envp)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+
+  memset (child, 0, sizeof *child);
+  g_spawn_async_with_pipes (NULL, (char **) argv, (char **) envp, G_SPAWN_DO_NOT_REAP_CHILD,
+                            die_with_parent, NULL, &child->pid, &child->stdin_fd,
+                            &child->stdout_fd, &child->stderr_fd, &error);
+  g_assert_no_error (error);
+  line = read_line (child->stdout_fd, 30000);
+  g_assert_cmpstr (line, ==, "ready");
+  child->start_time = start_time_of (child->pid);
+}
+
+static void
+child_spawn_python (Child *child, const char *python, const char *code)
+{
+  const char *argv[] = { python, "-c", code, NULL };
+
+  child_spawn (child, argv, NULL);
+}
+
+static void
+child_send (Child *child, const char *line)
+{
+  g_autofree char *text = g_strconcat (line, "\n", NULL);
+
+  g_assert_cmpint (write (child->stdin_fd, text, strlen (text)), ==, (gssize) strlen (text));
+}
+
+static void
+child_ping (Child *child)
+{
+  g_autofree char *line = NULL;
+
+  child_send (child, "ping");
+  line = read_line (child->stdout_fd, 30000);
+  g_assert_cmpstr (line, ==, "pong");
+}
+
+static void
+child_close_fds (Child *child)
+{
+  int *fds[] = { &child->stdin_fd, &child->stdout_fd, &child->stderr_fd };
+
+  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
+    if (*fds[i] > 0)
+      {
+        close (*fds[i]);
+        *fds[i] = -1;
+      }
+}
+
+static void
+child_kill (Child *child)
+{
+  if (child->pid > 0)
+    {
+      kill (child->pid, SIGKILL);
+      waitpid (child->pid, NULL, 0);
+      g_spawn_close_pid (child->pid);
+      child->pid = 0;
+    }
+  child_close_fds (child);
+}
+
+/* Asks the child to leave: it must exit 0 and have said nothing on stderr. */
+static void
+child_finish (Child *child)
+{
+  g_autoptr(GString) err = g_string_new (NULL);
+  int status;
+  char buf[4096];
+  gssize n;
+
+  child_send (child, "exit");
+  g_assert_cmpint (waitpid (child->pid, &status, 0), ==, child->pid);
+  g_spawn_close_pid (child->pid);
+  child->pid = 0;
+  while ((n = read (child->stderr_fd, buf, sizeof buf)) > 0)
+    g_string_append_len (err, buf, n);
+  g_assert_cmpstr (err->str, ==, "");
+  g_assert_true (WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+  child_close_fds (child);
+}
+
+/* The test bootstrap: appends MARKER as one line to PATH; a second run
+ * would show as a second line. */
+static char *
+marker_bootstrap (const char *path, const char *marker)
+{
+  return g_strdup_printf ("with open('%s', 'a') as _pymemd_test_file:\n"
+                          "    _pymemd_test_file.write('%s\\n')\n"
+                          "del _pymemd_test_file\n",
+                          path, marker);
+}
+
+static char **
+read_markers (const char *path)
+{
+  g_autofree char *text = NULL;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return g_new0 (char *, 1);
+  g_strchomp (text);
+  if (*text == '\0')
+    return g_new0 (char *, 1);
+  return g_strsplit (text, "\n", -1);
+}
+
+/* Waits (20 s at most) until PATH holds COUNT lines: a pending call runs later. */
+static char **
+wait_markers (const char *path, guint count)
+{
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      char **lines = read_markers (path);
+
+      if (g_strv_length (lines) >= count || g_get_monotonic_time () > deadline)
+        return lines;
+      g_strfreev (lines);
+      g_usleep (2000);
+    }
+}
+
+/* Waits (5 s at most) until the main thread of PID blocks in one of the
+ * calls a parked thread may be in, as an idle program's does. */
+static void
+wait_parked (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/syscall", pid);
+
+  for (guint i = 0; i < 5000; i++)
+    {
+      g_autofree char *text = NULL;
+
+      if (g_file_get_contents (path, &text, NULL, NULL) && g_ascii_isdigit (text[0]) &&
+          pymemd_call_frame_is_parked_syscall (PYMEMD_ARCH_HOST, g_ascii_strtoll (text, NULL, 10)))
+        return;
+      g_usleep (1000);
+    }
+  g_test_message ("main thread of %d never seen parked", pid);
+}
+
+static gboolean
+need_root (void)
+{
+  if (pymemd_test_is_root ())
+    return TRUE;
+  g_test_skip ("needs root (ptrace of other processes)");
+  return FALSE;
+}
+
+typedef struct {
+  char *tmp;
+  char *marks;
+} Fixture;
+
+static void
+fixture_set_up (Fixture *fx, gconstpointer data)
+{
+  fx->tmp = pymemd_test_mkdtemp ();
+  fx->marks = g_build_filename (fx->tmp, "marks", NULL);
+}
+
+static void
+fixture_tear_down (Fixture *fx, gconstpointer data)
+{
+  pymemd_test_rm_rf (fx->tmp);
+  g_free (fx->tmp);
+  g_free (fx->marks);
+}
+
+static void
+report_times (const char *what, const PymemdInjectReport *report)
+{
+  g_test_message ("%s: method %s, thread %d, python %u.%u: stopped %" G_GINT64_FORMAT
+                  " us, running our calls %" G_GINT64_FORMAT " us, held %" G_GINT64_FORMAT " us",
+                  what, pymemd_attach_method_name (report->method), report->tid,
+                  report->python_version / 100, report->python_version % 100,
+                  report->stopped_us, report->calls_us, report->held_us);
+}
+
+/* One attach with MARKER; the file then holds COUNT_BEFORE + 1 lines, the
+ * last one MARKER, and nothing ran twice. */
+static void
+attach_once (Fixture *fx, Child *child, const char *marker, guint count_before,
+             PymemdAttachMethod expected, PymemdInjectReport *report)
+{
+  g_autofree char *bootstrap = marker_bootstrap (fx->marks, marker);
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  if (expected == PYMEMD_ATTACH_METHOD_PARKED_THREAD)
+    wait_parked (child->pid);
+  pymemd_injector_inject_with_report ("/proc", child->pid, child->start_time, bootstrap, NULL,
+                                      report, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (pymemd_attach_method_name (report->method), ==,
+                   pymemd_attach_method_name (expected));
+  if (report->method == PYMEMD_ATTACH_METHOD_PARKED_THREAD)
+    {
+      /* PyRun_SimpleString ran before the injector returned. */
+      lines = read_markers (fx->marks);
+    }
+  else
+    lines = wait_markers (fx->marks, count_before + 1);
+  g_assert_cmpuint (g_strv_length (lines), ==, count_before + 1);
+  g_assert_cmpstr (lines[count_before], ==, marker);
+}
+
+static void
+check_idle (Fixture *fx, const char *python, const char *code, const char *what)
+{
+  PymemdInjectReport report;
+  Child child;
+
+  if (!need_root ())
+    return;
+  child_spawn_python (&child, python, code);
+  attach_once (fx, &child, "idle-1", 0, PYMEMD_ATTACH_METHOD_PARKED_THREAD, &report);
+  g_assert_cmpint (report.tid, ==, child.pid); /* the main thread is the parked one */
+  report_times (what, &report);
+  child_ping (&child);
+  attach_once (fx, &child, "idle-2", 1, PYMEMD_ATTACH_METHOD_PARKED_THREAD, &report);
+  child_ping (&child);
+  child_finish (&child);
+}
+
+static void
+test_idle_sleep (Fixture *fx, gconstpointer data)
+{
+  check_idle (fx, pymemd_test_python (), sleep_code, "time.sleep");
+}
+
+static void
+test_idle_select (Fixture *fx, gconstpointer data)
+{
+  check_idle (fx, pymemd_test_python (), select_code, "select");
+}
+
+static void
+test_idle_poll (Fixture *fx, gconstpointer data)
+{
+  check_idle (fx, pymemd_test_python (), poll_code, "poll");
+}
+
+static void
+test_idle_asyncio (Fixture *fx, gconstpointer data)
+{
+  check_idle (fx, pymemd_test_python (), asyncio_code, "asyncio in epoll");
+}
+
+static void
+test_threads (Fixture *fx, gconstpointer data)
+{
+  PymemdInjectReport report;
+  Child child;
+
+  if (!need_root ())
+    return;
+  child_spawn_python (&child, pymemd_test_python (), threads_code);
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autofree char *marker = g_strdup_printf ("threads-%u", i);
+      attach_once (fx, &child, marker, i, PYMEMD_ATTACH_METHOD_PARKED_THREAD, &report);
+      report_times ("threads (main in select, a busy worker)", &report);
+      child_ping (&child);
+    }
+  child_finish (&child);
+}
+
+static void
+test_busy (Fixture *fx, gconstpointer data)
+{
+  PymemdInjectReport report;
+  Child child;
+
+  if (!need_root ())
+    return;
+  child_spawn_python (&child, pymemd_test_python (), busy_code);
+  for (guint i = 0; i < 10; i++)
+    {
+      g_autofree char *marker = g_strdup_printf ("busy-%u", i);
+      attach_once (fx, &child, marker, i, PYMEMD_ATTACH_METHOD_PENDING_CALL, &report);
+      g_assert_cmpint (report.tid, ==, child.pid);
+      report_times ("busy loop", &report);
+      child_ping (&child);
+    }
+  child_finish (&child);
+}
+
+static void
+test_alloc_threads (Fixture *fx, gconstpointer data)
+{
+  Child child;
+
+  if (!need_root ())
+    return;
+  child_spawn_python (&child, pymemd_test_python (), alloc_threads_code);
+  for (guint i = 0; i < 10; i++)
+    {
+      g_autofree char *marker = g_strdup_printf ("alloc-%u", i);
+      g_autofree char *bootstrap = marker_bootstrap (fx->marks, marker);
+      g_autoptr(GError) error = NULL;
+      g_auto(GStrv) lines = NULL;
+      PymemdInjectReport report;
+
+      pymemd_injector_inject_with_report ("/proc", child.pid, child.start_time, bootstrap, NULL,
+                                          &report, &error);
+      g_assert_no_error (error);
+      report_times ("allocating in 5 threads", &report);
+      lines = wait_markers (fx->marks, i + 1);
+      g_assert_cmpuint (g_strv_length (lines), ==, i + 1);
+      g_assert_cmpstr (lines[i], ==, marker);
+      child_ping (&child);
+    }
+  child_finish (&child);
+}
+
+static int
+compare_int64 (gconstpointer a, gconstpointer b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+  return x < y ? -1 : x > y;
+}
+
+static void
+summarize (const char *what, GArray *values)
+{
+  g_array_sort (values, compare_int64);
+  g_test_message ("%s over %u attaches: min %" G_GINT64_FORMAT " us, median %" G_GINT64_FORMAT
+                  " us, p90 %" G_GINT64_FORMAT " us, max %" G_GINT64_FORMAT " us",
+                  what, values->len, g_array_index (values, gint64, 0),
+                  g_array_index (values, gint64, values->len / 2),
+                  g_array_index (values, gint64, values->len * 9 / 10),
+                  g_array_index (values, gint64, values->len - 1));
+}
+
+static void
+test_fifty (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GArray) stopped = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GArray) held = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_auto(GStrv) lines = NULL;
+  Child child;
+
+  if (!need_root ())
+    return;
+  child_spawn_python (&child, pymemd_test_python (), sleep_code);
+  for (guint i = 0; i < 50; i++)
+    {
+      g_autofree char *marker = g_strdup_printf ("attach-%02u", i);
+      PymemdInjectReport report;
+
+      attach_once (fx, &child, marker, i, PYMEMD_ATTACH_METHOD_PARKED_THREAD, &report);
+      g_array_append_val (stopped, report.stopped_us);
+      g_array_append_val (held, report.held_us);
+    }
+  child_ping (&child);
+  lines = read_markers (fx->marks);
+  g_assert_cmpuint (g_strv_length (lines), ==, 50);
+  for (guint i = 0; i < 50; i++)
+    {
+      g_autofree char *marker = g_strdup_printf ("attach-%02u", i);
+      g_assert_cmpstr (lines[i], ==, marker);
+    }
+  summarize ("parked thread: stopped", stopped);
+  summarize ("parked thread: held (interrupt to detach)", held);
+  child_finish (&child);
+}
+
+static void
+assert_refused (Child *child, guint64 start_time, GQuark domain, int code, const char *reason)
+{
+  g_autoptr(GError) error = NULL;
+  PymemdAttachMethod method;
+
+  g_assert_false (pymemd_injector_inject ("/proc", child->pid, start_time, "pass\n", NULL,
+                                          &method, &error));
+  g_assert_error (error, domain, code);
+  g_test_message ("refused: %s", error->message);
+  if (reason != NULL)
+    g_assert_nonnull (strstr (error->message, reason));
+}
+
+static gint64 tracer_of (GPid pid);
+
+static void
+test_refuse_stopped (Fixture *fx, gconstpointer data)
+{
+  Child child;
+
+  if (!need_root ())
+    return;
+  child_spawn_python (&child, pymemd_test_python (), sleep_code);
+  kill (child.pid, SIGSTOP);
+  for (guint i = 0; i < 3000 && state_of (child.pid) != 'T'; i++)
+    g_usleep (1000);
+  assert_refused (&child, child.start_time, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED, "stopped");
+  kill (child.pid, SIGCONT);
+  child_ping (&child);
+  child_finish (&child);
+}
+
+static gint64
+tracer_of (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", pid);
+  g_autofree char *text = NULL;
+  const char *line;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL) || (line = strstr (text, "TracerPid:")) == NULL)
+    return -1;
+  return g_ascii_strtoll (line + strlen ("TracerPid:"), NULL, 10);
+}
+
+static void
+test_refuse_traced (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *strace = g_find_program_in_path ("strace");
+  g_autofree char *pid_text = NULL;
+  g_autoptr(GError) error = NULL;
+  GPid strace_pid;
+  Child child;
+
+  if (!need_root ())
+    return;
+  if (strace == NULL)
+    {
+      g_test_skip ("needs strace");
+      return;
+    }
+  child_spawn_python (&child, pymemd_test_python (), sleep_code);
+  pid_text = g_strdup_printf ("%d", child.pid);
+  {
+    const char *argv[] = { strace, "-q", "-o", "/dev/null", "-p", pid_text, NULL };
+    g_spawn_async (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent, NULL,
+                   &strace_pid, &error);
+    g_assert_no_error (error);
+  }
+  for (guint i = 0; i < 5000 && tracer_of (child.pid) <= 0; i++)
+    g_usleep (1000);
+  g_assert_cmpint (tracer_of (child.pid), ==, strace_pid);
+  assert_refused (&child, child.start_time, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED, "traced");
+  kill (strace_pid, SIGTERM);
+  waitpid (strace_pid, NULL, 0);
+  g_spawn_close_pid (strace_pid);
+  child_ping (&child);
+  child_finish (&child);
+}
+
+static void
+test_refuse_not_python (Fixture *fx, gconstpointer data)
+{
+  const char *argv[] = { "/bin/sh", "-c", "echo ready; exec sleep 100", NULL };
+  Child child;
+
+  if (!need_root ())
+    return;
+  child_spawn (&child, argv, NULL);
+  for (guint i = 0; i < 3000; i++)
+    {
+      g_autofree char *link = g_strdup_printf ("/proc/%d/exe", child.pid);
+      g_autofree char *exe = g_file_read_link (link, NULL);
+      if (exe != NULL && g_str_has_suffix (exe, "/sleep"))
+        break;
+      g_usleep (1000);
+    }
+  assert_refused (&child, start_time_of (child.pid), PYMEMD_ERROR, PYMEMD_ERROR_NOT_PYTHON, NULL);
+  g_assert_nonnull (strchr ("RS", state_of (child.pid)));
+  g_assert_cmpint (tracer_of (child.pid), ==, 0);
+  child_kill (&child);
+}
+
+static void
+test_refuse_futex (Fixture *fx, gconstpointer data)
+{
+  Child child;
+
+  if (!need_root ())
+    return;
+  child_spawn_python (&child, pymemd_test_python (), futex_code);
+  for (guint i = 0; i < 3000 && state_of (child.pid) != 'S'; i++)
+    g_usleep (1000);
+  assert_refused (&child, child.start_time, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED, "futex");
+  /* Untouched: still blocked, alive, not stopped. */
+  g_assert_cmpint (state_of (child.pid), ==, 'S');
+  g_assert_cmpint (tracer_of (child.pid), ==, 0);
+  child_kill (&child);
+}
+
+static void
+test_refuse_gil_held (Fixture *fx, gconstpointer data)
+{
+  Child child;
+
+  if (!need_root ())
+    return;
+  child_spawn_python (&child, pymemd_test_python (), gil_poll_code);
+  for (guint i = 0; i < 3000 && state_of (child.pid) != 'S'; i++)
+    g_usleep (1000);
+  assert_refused (&child, child.start_time, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED,
+                  "holds the GIL");
+  /* Its poll goes on to its timeout, then it answers again. */
+  child_ping (&child);
+  child_finish (&child);
+}
+
+static void
+test_refuse_disabled (Fixture *fx, gconstpointer data)
+{
+  g_auto(GStrv) envp = g_environ_setenv (g_get_environ (), "PYTHON_DISABLE_REMOTE_DEBUG", "1", TRUE);
+  const char *argv[] = { pymemd_test_python (), "-c", sleep_code, NULL };
+  const char *x_argv[] = { pymemd_test_python (), "-X", "disable_remote_debug", "-c", sleep_code,
+                           NULL };
+  Child child;
+
+  if (!need_root ())
+    return;
+  child_spawn (&child, argv, (const char *const *) envp);
+  assert_refused (&child, child.start_time, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED,
+                  "PYTHON_DISABLE_REMOTE_DEBUG");
+  child_ping (&child);
+  child_finish (&child);
+
+  /* An empty value does not disable it. */
+  envp = g_environ_setenv (envp, "PYTHON_DISABLE_REMOTE_DEBUG", "", TRUE);
+  child_spawn (&child, argv, (const char *const *) envp);
+  {
+    g_autofree char *bootstrap = marker_bootstrap (fx->marks, "empty-switch");
+    g_autoptr(GError) error = NULL;
+    g_assert_true (pymemd_injector_inject ("/proc", child.pid, child.start_time, bootstrap, NULL,
+                                           NULL, &error));
+    g_assert_no_error (error);
+  }
+  child_finish (&child);
+
+  child_spawn (&child, x_argv, NULL);
+  assert_refused (&child, child.start_time, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED,
+                  "disable_remote_debug");
+  child_ping (&child);
+  child_finish (&child);
+}
+
+static void
+test_refuse_start_time (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *big = g_strnfill (PYMEMD_INJECTOR_MAX_BOOTSTRAP, 'x');
+  Child child;
+
+  if (!need_root ())
+    return;
+  child_spawn_python (&child, pymemd_test_python (), sleep_code);
+  assert_refused (&child, child.start_time + 1, PYMEMD_ERROR, PYMEMD_ERROR_GONE, NULL);
+  g_assert_false (pymemd_injector_inject ("/proc", child.pid, child.start_time, big, NULL, NULL,
+                                          &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS);
+  child_ping (&child);
+  child_finish (&child);
+}
+
+/* ---- every CPython 3.8+ on the machine ---- */
+
+typedef struct {
+  char *name;   /* "3.11-debian", "3.8-pyenv" */
+  char *python; /* absolute path, or NULL when absent */
+} Interpreter;
+
+static void
+interpreter_free (gpointer data)
+{
+  Interpreter *interpreter = data;
+
+  g_free (interpreter->name);
+  g_free (interpreter->python);
+  g_free (interpreter);
+}
+
+static GPtrArray *
+find_interpreters (void)
+{
+  GPtrArray *found = g_ptr_array_new_with_free_func (interpreter_free);
+  g_autofree char *versions = g_build_filename (g_get_home_dir (), ".pyenv", "versions", NULL);
+
+  {
+    Interpreter *debian = g_new0 (Interpreter, 1);
+    debian->name = g_strdup ("system");
+    if (g_file_test ("/usr/bin/python3", G_FILE_TEST_IS_EXECUTABLE))
+      debian->python = g_strdup ("/usr/bin/python3");
+    g_ptr_array_add (found, debian);
+  }
+  /* One test per minor version, present or not, so that an absent one shows as skipped. */
+  for (guint minor = 8; minor <= 13; minor++)
+    {
+      Interpreter *interpreter = g_new0 (Interpreter, 1);
+      g_autoptr(GDir) dir = g_dir_open (versions, 0, NULL);
+      g_autofree char *prefix = g_strdup_printf ("3.%u.", minor);
+      const char *entry;
+
+      interpreter->name = g_strdup_printf ("pyenv-3.%u", minor);
+      while (dir != NULL && (entry = g_dir_read_name (dir)) != NULL)
+        {
+          g_autofree char *bin = g_strdup_printf ("python3.%u", minor);
+          g_autofree char *path = g_build_filename (versions, entry, "bin", bin, NULL);
+
+          if (g_str_has_prefix (entry, prefix) && g_file_test (path, G_FILE_TEST_IS_EXECUTABLE))
+            {
+              interpreter->python = g_steal_pointer (&path);
+              break;
+            }
+        }
+      g_ptr_array_add (found, interpreter);
+    }
+  return found;
+}
+
+static void
+test_interpreter (Fixture *fx, gconstpointer data)
+{
+  const Interpreter *interpreter = data;
+  PymemdInjectReport report;
+  Child child;
+
+  if (interpreter->python == NULL)
+    {
+      g_test_skip ("this interpreter is not installed");
+      return;
+    }
+  if (!need_root ())
+    return;
+  g_test_message ("%s", interpreter->python);
+
+  child_spawn_python (&child, interpreter->python, sleep_code);
+  attach_once (fx, &child, "parked", 0, PYMEMD_ATTACH_METHOD_PARKED_THREAD, &report);
+  report_times (interpreter->name, &report);
+  child_ping (&child);
+  child_finish (&child);
+
+  child_spawn_python (&child, interpreter->python, busy_code);
+  attach_once (fx, &child, "pending", 1, PYMEMD_ATTACH_METHOD_PENDING_CALL, &report);
+  report_times (interpreter->name, &report);
+  child_ping (&child);
+  child_finish (&child);
+
+  child_spawn_python (&child, interpreter->python, futex_code);
+  for (guint i = 0; i < 3000 && state_of (child.pid) != 'S'; i++)
+    g_usleep (1000);
+  assert_refused (&child, child.start_time, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED, "futex");
+  child_kill (&child);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr(GPtrArray) interpreters = NULL;
+
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/injector/frame/x86-64-call", test_frame_x86_64_call);
+  g_test_add_func ("/injector/frame/aarch64-call", test_frame_aarch64_call);
+  g_test_add_func ("/injector/frame/syscalls", test_frame_syscalls);
+  g_test_add_func ("/injector/frame/find-syscall", test_frame_find_syscall);
+  g_test_add_func ("/injector/frame/restore", test_frame_restore);
+  g_test_add_func ("/injector/frame/stopped-syscall", test_frame_stopped_syscall);
+  g_test_add_func ("/injector/elf/symbols", test_elf_symbols);
+
+#define ADD(path, func) \
+  g_test_add ("/injector/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
+  if (pymemd_test_python () != NULL)
+    {
+      ADD ("parked/sleep", test_idle_sleep);
+      ADD ("parked/select", test_idle_select);
+      ADD ("parked/poll", test_idle_poll);
+      ADD ("parked/asyncio", test_idle_asyncio);
+      ADD ("parked/threads", test_threads);
+      ADD ("pending/busy", test_busy);
+      ADD ("alloc-threads", test_alloc_threads);
+      ADD ("fifty-attaches", test_fifty);
+      ADD ("refuse/stopped", test_refuse_stopped);
+      ADD ("refuse/traced", test_refuse_traced);
+      ADD ("refuse/futex", test_refuse_futex);
+      ADD ("refuse/gil-held", test_refuse_gil_held);
+      ADD ("refuse/disabled", test_refuse_disabled);
+      ADD ("refuse/start-time", test_refuse_start_time);
+    }
+  ADD ("refuse/not-python", test_refuse_not_python);
+#undef ADD
+
+  interpreters = find_interpreters ();
+  for (guint i = 0; i < interpreters->len; i++)
+    {
+      Interpreter *interpreter = g_ptr_array_index (interpreters, i);
+      g_autofree char *path = g_strdup_printf ("/injector/python/%s", interpreter->name);
+
+      g_test_add (path, Fixture, interpreter, fixture_set_up, test_interpreter, fixture_tear_down);
+    }
+
+  return g_test_run ();
+}
