@@ -1,0 +1,165 @@
+"""Frames and messages of the helper protocol (docs/helper-protocol.md):
+a 4-byte big-endian length, then that many bytes of UTF-8 JSON with "v": 1.
+
+Every bound the daemon checks is applied here, so that a summary is never
+rejected for a string one character too long.
+"""
+
+import json
+import sys
+
+VERSION = 1
+MAX_FRAME = 1024 * 1024
+MAX_ID = 2 ** 31 - 1
+MAX_MESSAGE = 1024
+
+
+class ProtocolError(Exception):
+    """The daemon broke the framing: the connection cannot go on."""
+
+
+def cut(text, limit):
+    """TEXT in at most LIMIT bytes of UTF-8, cut on a character boundary.
+
+    Bytes are counted rather than characters so that the bound holds however
+    the daemon counts; lone surrogates (undecodable file names) become '?',
+    since they are not UTF-8 at all.
+    """
+    data = text.encode("utf-8", "replace")
+    if len(data) <= limit:
+        return data.decode("utf-8")
+    return data[:limit].decode("utf-8", "ignore")
+
+
+def python_version():
+    return cut(sys.version.split()[0], 64)
+
+
+def implementation():
+    return cut(sys.implementation.name, 32)
+
+
+def encode(message):
+    """MESSAGE as a frame (ASCII JSON, so valid UTF-8 whatever it holds)."""
+    body = json.dumps(message, separators=(",", ":"), allow_nan=False).encode("ascii")
+    if not 1 <= len(body) <= MAX_FRAME:
+        raise ValueError("a message of %d bytes does not fit in a frame" % len(body))
+    return len(body).to_bytes(4, "big") + body
+
+
+def send(sock, message):
+    sock.sendall(encode(message))
+
+
+def _receive_exactly(sock, size):
+    chunks = []
+    while size > 0:
+        chunk = sock.recv(min(size, 65536))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def receive(sock):
+    """The next message (a dict, {} when its body is not a JSON object), or
+    None at the end of the connection."""
+    header = _receive_exactly(sock, 4)
+    if header is None:
+        return None
+    size = int.from_bytes(header, "big")
+    if not 1 <= size <= MAX_FRAME:
+        raise ProtocolError("frame of %d bytes" % size)
+    body = _receive_exactly(sock, size)
+    if body is None:
+        return None
+    try:
+        message = json.loads(body.decode("utf-8"))
+    except ValueError:
+        return {}
+    return message if type(message) is dict else {}
+
+
+def hello(pid, start_time, nonce, how):
+    return {"v": VERSION, "type": "hello", "pid": pid, "start_time": start_time,
+            "nonce": nonce, "python": python_version(),
+            "implementation": implementation(), "how": how}
+
+
+def error(request_id, message):
+    return {"v": VERSION, "type": "error", "id": request_id,
+            "message": cut(str(message), MAX_MESSAGE)}
+
+
+def summary(request_id, body):
+    """The summary message, its lists shortened until it fits in a frame:
+    the bounds allow 1000 sites with 4096-byte file names, four times more."""
+    message = {"v": VERSION, "type": "summary", "id": request_id, "summary": body}
+    while True:
+        try:
+            encode(message)
+            return message
+        except ValueError:
+            if not _shorten(body):
+                raise
+
+
+def _shorten(body):
+    """Halves the longest list of BODY; False when nothing is left to cut."""
+    tracemalloc = body.get("tracemalloc")
+    if tracemalloc and tracemalloc.get("sites"):
+        sites = tracemalloc["sites"]
+        del sites[len(sites) // 2:]
+        return True
+    census = body.get("census")
+    if census and len(census["types"]) > 1:
+        types = census["types"]
+        kept = len(types) // 2
+        other = census["other"]
+        for entry in types[kept:]:
+            other["count"] += entry["count"]
+            other["bytes"] += entry["bytes"]
+        del types[kept:]
+        return True
+    return False
+
+
+class Request(object):
+    """A request's members; PROBLEM says which one is out of its bounds."""
+
+    def __init__(self, message):
+        self.id = message["id"]
+        self.problem = None
+        self.top = self._int(message, "top", 1, 1000)
+        self.sites = self._int(message, "sites", 0, 1000)
+        self.trace = self._int(message, "trace", -1, 100)
+        self.collect = message.get("collect")
+        if type(self.collect) is not bool:
+            self._bad("collect")
+        self.budget = message.get("budget")
+        if type(self.budget) not in (int, float) or not 0.05 <= self.budget <= 60:
+            self._bad("budget")
+
+    def _int(self, message, name, low, high):
+        value = message.get(name)
+        if type(value) is not int or not low <= value <= high:
+            self._bad(name)
+            return low
+        return value
+
+    def _bad(self, name):
+        if self.problem is None:
+            self.problem = "invalid request: %r is missing or out of its bounds" % name
+
+
+def parse_request(message):
+    """A Request, or None for what is not a request with a usable id: the
+    protocol has the helper ignore what it cannot parse."""
+    version = message.get("v")
+    if type(version) is not int or version != VERSION or message.get("type") != "request":
+        return None
+    request_id = message.get("id")
+    if type(request_id) is not int or not 1 <= request_id <= MAX_ID:
+        return None
+    return Request(message)
