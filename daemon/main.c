@@ -155,6 +155,7 @@ main (int argc, char **argv)
   options.config_path = config_path;
   options.proc_root = proc_root != NULL ? proc_root : "/proc";
   options.state_dir = state_dir;
+  options.runtime_dir = runtime_dir;
   options.interval = interval;
   options.detail_interval = detail_interval;
   if (interval < 0 || detail_interval < 0)

@@ -21,7 +21,12 @@ G_DEFINE_TYPE (PymemdAuth, pymemd_auth, G_TYPE_OBJECT)
 typedef struct {
   char        *sender;
   gboolean     want_all;
-  PymemdViewer viewer;
+  const char  *action;     /* what polkit is asked */
+  PymemdViewer viewer;     /* sees_all: polkit said yes to ACTION */
+  /* An attach check: the process's owner and the configured policy. */
+  gboolean           attach;
+  guint32            owner;
+  PymemdAttachPolicy policy;
 } ViewerRequest;
 
 static void
@@ -77,7 +82,7 @@ check_done (GObject *source, GAsyncResult *result, gpointer user_data)
       static gboolean warned = FALSE;
       if (!warned)
         g_warning ("polkit: %s (denying %s while it does not answer)", error->message,
-                   PYMEMD_ACTION_INSPECT_ALL);
+                   request->action);
       else
         g_debug ("polkit: %s", error->message);
       warned = TRUE;
@@ -92,7 +97,7 @@ ask_polkit (PymemdAuth *self, GTask *task)
   ViewerRequest *request = g_task_get_task_data (task);
   g_autoptr(PolkitSubject) subject = polkit_system_bus_name_new (request->sender);
 
-  polkit_authority_check_authorization (self->authority, subject, PYMEMD_ACTION_INSPECT_ALL,
+  polkit_authority_check_authorization (self->authority, subject, request->action,
                                         NULL, POLKIT_CHECK_AUTHORIZATION_FLAGS_NONE,
                                         g_task_get_cancellable (task), check_done, task);
 }
@@ -135,6 +140,14 @@ uid_ready (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   g_variant_get (reply, "(u)", &request->viewer.uid);
   request->viewer.sees_all = request->viewer.uid == 0;
+  if (request->attach)
+    {
+      /* "none" binds root too: the administrator switched attaching off. */
+      request->viewer.sees_all = request->policy != PYMEMD_ATTACH_NONE &&
+                                 (request->viewer.uid == 0 ||
+                                  (request->policy == PYMEMD_ATTACH_OWN && request->viewer.uid == request->owner));
+      request->want_all = request->policy != PYMEMD_ATTACH_NONE;
+    }
 
   if (request->viewer.sees_all || !request->want_all || !self->use_polkit ||
       self->authority_failed)
@@ -152,6 +165,26 @@ uid_ready (GObject *source, GAsyncResult *result, gpointer user_data)
     ask_polkit (self, g_steal_pointer (&task));
 }
 
+/* Starts REQUEST (taken) for SENDER: its uid from the bus, then uid_ready. */
+static void
+ask_uid (PymemdAuth         *self,
+         GDBusConnection    *connection,
+         const char         *sender,
+         ViewerRequest      *request,
+         GCancellable       *cancellable,
+         GAsyncReadyCallback callback,
+         gpointer            user_data)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+  request->sender = g_strdup (sender);
+  g_task_set_task_data (task, request, viewer_request_free);
+  g_dbus_connection_call (connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                          "org.freedesktop.DBus", "GetConnectionUnixUser",
+                          g_variant_new ("(s)", sender), G_VARIANT_TYPE ("(u)"),
+                          G_DBUS_CALL_FLAGS_NONE, 5000, cancellable, uid_ready, task);
+}
+
 void
 pymemd_auth_get_viewer_async (PymemdAuth         *self,
                               GDBusConnection    *connection,
@@ -161,16 +194,11 @@ pymemd_auth_get_viewer_async (PymemdAuth         *self,
                               GAsyncReadyCallback callback,
                               gpointer            user_data)
 {
-  GTask *task = g_task_new (self, cancellable, callback, user_data);
   ViewerRequest *request = g_new0 (ViewerRequest, 1);
 
-  request->sender = g_strdup (sender);
   request->want_all = want_all;
-  g_task_set_task_data (task, request, viewer_request_free);
-  g_dbus_connection_call (connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                          "org.freedesktop.DBus", "GetConnectionUnixUser",
-                          g_variant_new ("(s)", sender), G_VARIANT_TYPE ("(u)"),
-                          G_DBUS_CALL_FLAGS_NONE, 5000, cancellable, uid_ready, task);
+  request->action = PYMEMD_ACTION_INSPECT_ALL;
+  ask_uid (self, connection, sender, request, cancellable, callback, user_data);
 }
 
 gboolean
@@ -184,5 +212,42 @@ pymemd_auth_get_viewer_finish (PymemdAuth   *self,
   if (!g_task_propagate_boolean (task, error))
     return FALSE;
   *viewer = ((ViewerRequest *) g_task_get_task_data (task))->viewer;
+  return TRUE;
+}
+
+void
+pymemd_auth_may_attach_async (PymemdAuth         *self,
+                              GDBusConnection    *connection,
+                              const char         *sender,
+                              guint32             owner,
+                              PymemdAttachPolicy  policy,
+                              GCancellable       *cancellable,
+                              GAsyncReadyCallback callback,
+                              gpointer            user_data)
+{
+  ViewerRequest *request = g_new0 (ViewerRequest, 1);
+
+  request->action = PYMEMD_ACTION_ATTACH;
+  request->attach = TRUE;
+  request->owner = owner;
+  request->policy = policy;
+  ask_uid (self, connection, sender, request, cancellable, callback, user_data);
+}
+
+gboolean
+pymemd_auth_may_attach_finish (PymemdAuth   *self,
+                               GAsyncResult *result,
+                               guint32      *uid,
+                               gboolean     *allowed,
+                               GError      **error)
+{
+  GTask *task = G_TASK (result);
+  ViewerRequest *request;
+
+  if (!g_task_propagate_boolean (task, error))
+    return FALSE;
+  request = g_task_get_task_data (task);
+  *uid = request->viewer.uid;
+  *allowed = request->viewer.sees_all;
   return TRUE;
 }

@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "pymemd-config.h"
 #include "pymemd-subscriptions.h"
 
 G_BEGIN_DECLS
@@ -30,6 +31,24 @@ void     pymemd_auth_get_viewer_async (PymemdAuth         *self,
 gboolean pymemd_auth_get_viewer_finish (PymemdAuth   *self,
                                         GAsyncResult *result,
                                         PymemdViewer *viewer,
+                                        GError      **error);
+
+/* Whether SENDER may bring the helper into (and ask it for summaries of) a
+ * process of OWNER under POLICY ([access] attach): root or the owner as
+ * the policy says, else polkit's org.pymemd.attach, never interactively.
+ * Never blocks the main loop. */
+void     pymemd_auth_may_attach_async  (PymemdAuth         *self,
+                                        GDBusConnection    *connection,
+                                        const char         *sender,
+                                        guint32             owner,
+                                        PymemdAttachPolicy  policy,
+                                        GCancellable       *cancellable,
+                                        GAsyncReadyCallback callback,
+                                        gpointer            user_data);
+gboolean pymemd_auth_may_attach_finish (PymemdAuth   *self,
+                                        GAsyncResult *result,
+                                        guint32      *uid,
+                                        gboolean     *allowed,
                                         GError      **error);
 
 G_END_DECLS

@@ -7,12 +7,14 @@
 
 #include <glib-unix.h>
 #include <glib/gi18n.h>
+#include <glib/gstdio.h>
 #include <systemd/sd-daemon.h>
 
 #include "pymemd-auth.h"
 #include "pymemd-config.h"
 #include "pymemd-daemon.h"
 #include "pymemd-dbus.h"
+#include "pymemd-heap-broker.h"
 #include "pymemd-monitor.h"
 #include "pymemd-recorder.h"
 
@@ -20,6 +22,11 @@
 /* DESIGN.md: whatever the prefix, as systemd's StateDirectory=pymemd. */
 #define DEFAULT_STATE_DIR "/var/lib/pymemd"
 #define HISTORY_FILE "history.db"
+#define DEFAULT_RUNTIME_DIR "/run/pymemd"
+/* Where the pymemd_helper package is installed; tests point elsewhere. */
+#ifndef PYMEMD_HELPER_DIR
+#define PYMEMD_HELPER_DIR "/usr/lib/python3/dist-packages"
+#endif
 
 typedef struct {
   const PymemdDaemonOptions *options;
@@ -28,6 +35,8 @@ typedef struct {
   PymemdMonitor             *monitor;
   PymemdAuth                *auth;
   PymemdRecorder            *recorder;
+  PymemdHeapBroker          *broker;
+  char                      *temporary_runtime_dir;
   PymemdDbusService         *service;
   int                        status;
   gboolean                   ready;
@@ -198,10 +207,66 @@ history_path (const PymemdDaemonOptions *options)
   }
 }
 
+/* Where the helper socket goes: --runtime-dir, $RUNTIME_DIRECTORY
+ * (systemd's RuntimeDirectory=), the user's runtime directory in session
+ * mode, /run/pymemd otherwise; a fresh directory, removed at exit, on a bus
+ * given by address without one (tests). */
+static char *
+runtime_dir (const PymemdDaemonOptions *options, char **temporary)
+{
+  const char *dir = options->runtime_dir;
+  g_autofree char *first = NULL;
+
+  if (dir == NULL && g_getenv ("RUNTIME_DIRECTORY") != NULL)
+    {
+      g_auto(GStrv) dirs = g_strsplit (g_getenv ("RUNTIME_DIRECTORY"), ":", 2);
+      dir = first = g_strdup (dirs[0]);
+    }
+  if (dir == NULL && options->bus == PYMEMD_BUS_ADDRESS)
+    {
+      g_autoptr(GError) error = NULL;
+      *temporary = g_dir_make_tmp ("pymemd-XXXXXX", &error);
+      if (*temporary == NULL)
+        {
+          g_warning (_("No runtime directory: %s"), error->message);
+          return NULL;
+        }
+      /* Helpers of every user connect to the socket inside. */
+      g_chmod (*temporary, 0755);
+      return g_strdup (*temporary);
+    }
+  if (dir == NULL && options->bus == PYMEMD_BUS_SESSION)
+    return g_build_filename (g_get_user_runtime_dir (), "pymemd", NULL);
+  return g_strdup (dir != NULL ? dir : DEFAULT_RUNTIME_DIR);
+}
+
+/* The helper socket and what answers heap summary requests; NULL (logged)
+ * when the socket cannot be made: the rest of the daemon works on. */
+static PymemdHeapBroker *
+start_broker (Daemon *daemon)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = runtime_dir (daemon->options, &daemon->temporary_runtime_dir);
+  const char *helper_dir = g_getenv ("PYMEMD_HELPER_DIR") != NULL ? g_getenv ("PYMEMD_HELPER_DIR") : PYMEMD_HELPER_DIR;
+  PymemdHeapBroker *broker;
+
+  if (dir == NULL)
+    return NULL;
+  if (g_mkdir_with_parents (dir, 0755) != 0)
+    {
+      g_warning (_("Cannot create the runtime directory %s: %s; no heap summaries"), dir, g_strerror (errno));
+      return NULL;
+    }
+  broker = pymemd_heap_broker_new (daemon->monitor, daemon->recorder, dir, helper_dir, &error);
+  if (broker == NULL)
+    g_warning (_("No helper socket in %s: %s; no heap summaries"), dir, error->message);
+  return broker;
+}
+
 int
 pymemd_daemon_run (const PymemdDaemonOptions *options)
 {
-  Daemon daemon = { options, NULL, NULL, NULL, NULL, NULL, NULL, EXIT_SUCCESS, FALSE };
+  Daemon daemon = { options, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, EXIT_SUCCESS, FALSE };
   g_autofree char *history = NULL;
   PymemdHistorySettings history_settings;
   g_autoptr(GError) error = NULL;
@@ -242,8 +307,9 @@ pymemd_daemon_run (const PymemdDaemonOptions *options)
   history = history_path (options);
   pymemd_config_get_history (config, &history_settings);
   daemon.recorder = pymemd_recorder_new (history, &history_settings);
+  daemon.broker = start_broker (&daemon);
   daemon.service = pymemd_dbus_service_new (daemon.connection, daemon.monitor, daemon.auth, daemon.recorder,
-                                            &error);
+                                            daemon.broker, &error);
   if (daemon.service == NULL)
     {
       g_printerr ("pymemd: %s\n", error->message);
@@ -265,6 +331,12 @@ pymemd_daemon_run (const PymemdDaemonOptions *options)
 
   g_bus_unown_name (owner_id);
   g_clear_object (&daemon.service);
+  g_clear_object (&daemon.broker);
+  if (daemon.temporary_runtime_dir != NULL)
+    {
+      g_rmdir (daemon.temporary_runtime_dir);
+      g_free (daemon.temporary_runtime_dir);
+    }
   /* Writes what is queued, then closes the store. */
   g_clear_object (&daemon.recorder);
   g_clear_object (&daemon.auth);

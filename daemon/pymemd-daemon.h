@@ -18,6 +18,7 @@ typedef struct {
   const char   *config_path; /* NULL: the default, which may be missing */
   const char   *proc_root;
   const char   *state_dir;   /* NULL: the default (see pymemd(8)) */
+  const char   *runtime_dir; /* NULL: the default (see pymemd(8)) */
   double        interval;    /* 0: from the configuration */
   double        detail_interval;
 } PymemdDaemonOptions;

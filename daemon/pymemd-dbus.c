@@ -9,6 +9,7 @@
 #include "pymemd-dbus.h"
 #include "pymemd-dbus-generated.h"
 #include "pymemd-error.h"
+#include "pymemd-heap-broker.h"
 #include "pymemd-recorder.h"
 #include "pymemd-report.h"
 #include "pymemd-subscriptions.h"
@@ -22,6 +23,7 @@ struct _PymemdDbusService
   PymemdMonitor            *monitor;
   PymemdAuth               *auth;
   PymemdRecorder           *recorder;
+  PymemdHeapBroker         *broker;     /* NULL: no helper socket */
   PymemdDbusMonitor1       *manager;
   GDBusObjectManagerServer *object_manager;
   GHashTable               *exported;   /* object path -> PymemdDbusObjectSkeleton */
@@ -192,6 +194,13 @@ details_variant (PymemdProcess *process)
     }
   if (exact_error != NULL)
     g_variant_builder_add (&builder, "{sv}", "exact_error", g_variant_new_string (exact_error->message));
+  {
+    PymemdHeapLedger ledger;
+    const PymemdHeapSummary *heap = pymemd_process_get_heap (process, &ledger);
+    if (heap != NULL)
+      g_variant_builder_add (&builder, "{sv}", "heap",
+                             pymemd_heap_summary_to_variant (heap, ledger.heap_private_dirty > 0 ? &ledger : NULL));
+  }
   if (top != NULL)
     {
       GVariantBuilder maps;
@@ -225,6 +234,8 @@ typedef struct {
   GError                *reply_error; /* answered instead of REPLY */
   guint64                start_time;
   gint64                 resolution_us;
+  PymemdHeapRequest      heap_request;
+  gboolean               attach;
 } Call;
 
 static Call *
@@ -852,6 +863,215 @@ handle_get_growth (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocatio
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* ---- heap summaries ---- */
+
+#define HEAP_MAX_SUMMARIES 1000
+
+static gboolean
+read_heap_options (GVariant *options, PymemdHeapRequest *request, gboolean *attach, GError **error)
+{
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  pymemd_heap_request_init (request);
+  *attach = FALSE;
+  g_variant_iter_init (&iter, options);
+  while (g_variant_iter_loop (&iter, "{&sv}", &key, &value))
+    {
+      gboolean ok;
+
+      if (g_str_equal (key, "attach"))
+        ok = g_variant_is_of_type (value, G_VARIANT_TYPE_BOOLEAN) && ((*attach = g_variant_get_boolean (value)), TRUE);
+      else if (g_str_equal (key, "collect"))
+        ok = g_variant_is_of_type (value, G_VARIANT_TYPE_BOOLEAN) &&
+             ((request->collect = g_variant_get_boolean (value)), TRUE);
+      else if (g_str_equal (key, "trace"))
+        ok = g_variant_is_of_type (value, G_VARIANT_TYPE_INT32) && (request->trace = g_variant_get_int32 (value)) >= -1 &&
+             request->trace <= 100;
+      else if (g_str_equal (key, "top"))
+        ok = g_variant_is_of_type (value, G_VARIANT_TYPE_UINT32) && (request->top = g_variant_get_uint32 (value)) >= 1 &&
+             request->top <= PYMEMD_HEAP_SUMMARY_MAX_TYPES;
+      else if (g_str_equal (key, "sites"))
+        ok = g_variant_is_of_type (value, G_VARIANT_TYPE_UINT32) &&
+             (request->sites = g_variant_get_uint32 (value)) <= PYMEMD_HEAP_SUMMARY_MAX_SITES;
+      else if (g_str_equal (key, "budget"))
+        ok = g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE) && isfinite (request->budget = g_variant_get_double (value)) &&
+             request->budget >= 0.05 && request->budget <= 60;
+      else
+        {
+          g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS, _("Unknown option “%s”"), key);
+          return FALSE;
+        }
+      if (!ok)
+        {
+          g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,
+                       _("Option “%s” has the wrong type or is out of range (attach b, collect b, trace i -1..100, "
+                         "top u 1..1000, sites u 0..1000, budget d 0.05..60)"),
+                       key);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static void
+heap_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(Call) call = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) summary = pymemd_heap_broker_get_summary_finish (PYMEMD_HEAP_BROKER (source), result, &error);
+
+  if (summary == NULL)
+    g_dbus_method_invocation_return_gerror (call->invocation, error);
+  else
+    g_dbus_method_invocation_return_value (call->invocation, g_variant_new ("(@a{sv})", summary));
+}
+
+static void
+heap_auth_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(Call) call = data;
+  PymemdDbusService *self = call->self;
+  g_autoptr(GError) error = NULL;
+  PymemdAttachPolicy policy = pymemd_config_get_attach (pymemd_monitor_get_config (self->monitor));
+  PymemdProcess *process;
+  gboolean allowed = FALSE;
+  guint32 uid = 0;
+
+  if (!pymemd_auth_may_attach_finish (self->auth, result, &uid, &allowed, &error))
+    {
+      g_dbus_method_invocation_return_gerror (call->invocation, error);
+      return;
+    }
+  if (!allowed)
+    {
+      if (policy == PYMEMD_ATTACH_NONE)
+        g_dbus_method_invocation_return_error_literal (
+          call->invocation, PYMEMD_ERROR, PYMEMD_ERROR_ACCESS_DENIED,
+          _("Heap summaries are switched off ([access] attach=none in pymemd.conf)"));
+      else
+        g_dbus_method_invocation_return_error (call->invocation, PYMEMD_ERROR, PYMEMD_ERROR_ACCESS_DENIED,
+                                               policy == PYMEMD_ATTACH_OWN
+                                                 ? _("Process %u belongs to another user: its heap needs root or "
+                                                     "the %s authorization")
+                                                 : _("Looking into process %u needs root or the %s authorization "
+                                                     "([access] attach=admin)"),
+                                               call->pid, PYMEMD_ACTION_ATTACH);
+      return;
+    }
+  process = pymemd_monitor_find (self->monitor, call->pid);
+  if (process == NULL || pymemd_process_get_start_time (process) != call->start_time)
+    {
+      g_dbus_method_invocation_return_error (call->invocation, PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS,
+                                             _("Process %u has exited"), call->pid);
+      return;
+    }
+  {
+    /* Not in one call: the order arguments are evaluated in is unspecified. */
+    Call *owned = g_steal_pointer (&call);
+    pymemd_heap_broker_get_summary_async (self->broker, process, &owned->heap_request, owned->attach, heap_done,
+                                          owned);
+  }
+}
+
+static gboolean
+handle_get_heap_summary (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation, guint pid,
+                         guint64 start_time, GVariant *options, PymemdDbusService *self)
+{
+  g_autoptr(GError) error = NULL;
+  PymemdProcess *process;
+  Call *call;
+  PymemdHeapRequest request;
+  gboolean attach;
+
+  if (pid == 0 || pid > G_MAXINT32)
+    return invalid_args (invocation, _("pid is out of range"));
+  if (!read_heap_options (options, &request, &attach, &error))
+    {
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  process = pymemd_monitor_find (self->monitor, pid);
+  if (process == NULL || (start_time != 0 && pymemd_process_get_start_time (process) != start_time))
+    {
+      g_dbus_method_invocation_return_error (invocation, PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS,
+                                             _("No Python process with pid %u is watched"), pid);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  if (self->broker == NULL)
+    {
+      g_dbus_method_invocation_return_error_literal (invocation, PYMEMD_ERROR, PYMEMD_ERROR_FAILED,
+                                                     _("This daemon has no helper socket"));
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  call = call_new (self, invocation);
+  call->pid = pid;
+  call->start_time = pymemd_process_get_start_time (process);
+  call->heap_request = request;
+  call->attach = attach;
+  pymemd_auth_may_attach_async (self->auth, self->connection, g_dbus_method_invocation_get_sender (invocation),
+                                pymemd_process_get_uid (process),
+                                pymemd_config_get_attach (pymemd_monitor_get_config (self->monitor)), NULL,
+                                heap_auth_done, call);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+heap_list_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Call *call = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PymemdRecorderHeapSummaries) answer =
+    pymemd_recorder_list_heap_summaries_finish (PYMEMD_RECORDER (source), result, &error);
+  GVariantBuilder builder;
+
+  if (answer == NULL)
+    {
+      g_dbus_method_invocation_return_gerror (call->invocation, error);
+      call_free (call);
+      return;
+    }
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
+  /* The newest, when there are more than a reply should carry. */
+  for (guint i = answer->summaries->len > HEAP_MAX_SUMMARIES ? answer->summaries->len - HEAP_MAX_SUMMARIES : 0;
+       i < answer->summaries->len; i++)
+    {
+      const PymemdHistoryHeapSummary *kept = g_ptr_array_index (answer->summaries, i);
+      g_autoptr(GError) record_error = NULL;
+      g_autoptr(GVariant) summary = pymemd_heap_broker_variant_from_record (kept->summary, &record_error);
+
+      if (summary == NULL)
+        g_debug ("Heap summary of %u at %lld skipped: %s", call->pid, (long long) kept->t, record_error->message);
+      else
+        g_variant_builder_add_value (&builder, summary);
+    }
+  call->subject_uid = answer->uid;
+  call->reply = g_variant_ref_sink (g_variant_new ("(@aa{sv})", g_variant_builder_end (&builder)));
+  resolve_caller (call, history_caller_done);
+}
+
+static gboolean
+handle_get_heap_summaries (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation, guint pid,
+                           guint64 start_time, gint64 since, gint64 until, PymemdDbusService *self)
+{
+  PymemdScanner *scanner = pymemd_monitor_get_scanner (self->monitor);
+  Call *call;
+
+  if (pid == 0 || pid > G_MAXINT32)
+    return invalid_args (invocation, _("pid is out of range"));
+  if (until == 0)
+    until = g_get_real_time ();
+  if (since < 0 || until < 0 || since >= until)
+    return invalid_args (invocation, _("since and until are µs since the epoch, since before until"));
+  call = call_new (self, invocation);
+  call->pid = pid;
+  call->start_time = resolve_start_time (self, pid, start_time);
+  pymemd_recorder_list_heap_summaries_async (self->recorder, pymemd_scanner_get_boot_id (scanner), (gint32) pid,
+                                             call->start_time, since, until, heap_list_done, call);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 static void
 emit_growth (const char *sender, guint id, PymemdProcess *process, gpointer data)
 {
@@ -1094,6 +1314,7 @@ pymemd_dbus_service_finalize (GObject *object)
   g_object_unref (self->manager);
   g_object_unref (self->auth);
   g_object_unref (self->recorder);
+  g_clear_object (&self->broker);
   g_object_unref (self->monitor);
   g_object_unref (self->connection);
   G_OBJECT_CLASS (pymemd_dbus_service_parent_class)->finalize (object);
@@ -1134,6 +1355,7 @@ pymemd_dbus_service_new (GDBusConnection *connection,
                          PymemdMonitor   *monitor,
                          PymemdAuth      *auth,
                          PymemdRecorder  *recorder,
+                         PymemdHeapBroker *broker,
                          GError         **error)
 {
   g_autoptr(PymemdDbusService) self = g_object_new (PYMEMD_TYPE_DBUS_SERVICE, NULL);
@@ -1143,6 +1365,7 @@ pymemd_dbus_service_new (GDBusConnection *connection,
   self->monitor = g_object_ref (monitor);
   self->auth = g_object_ref (auth);
   self->recorder = g_object_ref (recorder);
+  self->broker = broker != NULL ? g_object_ref (broker) : NULL;
   self->subscriptions = pymemd_subscriptions_new (16);
   self->manager = pymemd_dbus_monitor1_skeleton_new ();
   pymemd_dbus_monitor1_set_version (self->manager, PACKAGE_VERSION);
@@ -1161,6 +1384,8 @@ pymemd_dbus_service_new (GDBusConnection *connection,
   g_signal_connect (self->manager, "handle-get-history", G_CALLBACK (handle_get_history), self);
   g_signal_connect (self->manager, "handle-get-ended-processes", G_CALLBACK (handle_get_ended_processes), self);
   g_signal_connect (self->manager, "handle-get-growth", G_CALLBACK (handle_get_growth), self);
+  g_signal_connect (self->manager, "handle-get-heap-summary", G_CALLBACK (handle_get_heap_summary), self);
+  g_signal_connect (self->manager, "handle-get-heap-summaries", G_CALLBACK (handle_get_heap_summaries), self);
   self->recorder_ids[0] = g_signal_connect (recorder, "state-changed", G_CALLBACK (on_recorder_state), self);
   self->recorder_ids[1] = g_signal_connect (recorder, "growth-suspected", G_CALLBACK (on_growth_suspected), self);
   on_recorder_state (recorder, self);

@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include "pymemd-auth.h"
+#include "pymemd-heap-broker.h"
 #include "pymemd-monitor.h"
 #include "pymemd-recorder.h"
 
@@ -15,11 +16,13 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (PymemdDbusService, pymemd_dbus_service, PYMEMD, DBUS_SERVICE, GObject)
 
 /* Exports the API on CONNECTION; it follows MONITOR's scans from then on,
- * handing each to RECORDER, which answers the history calls. */
+ * handing each to RECORDER, which answers the history calls. BROKER (or
+ * NULL) answers the heap summary calls. */
 PymemdDbusService *pymemd_dbus_service_new (GDBusConnection *connection,
                                             PymemdMonitor   *monitor,
                                             PymemdAuth      *auth,
                                             PymemdRecorder  *recorder,
+                                            PymemdHeapBroker *broker,
                                             GError         **error);
 
 /* Applies the monitor's (new) configuration: intervals, subscription limits. */

@@ -36,6 +36,9 @@ struct _PymemdProcess
   gboolean           has_exact;
   PymemdExactFigures exact;
   GError            *exact_error;
+
+  PymemdHeapSummary *heap;
+  PymemdHeapLedger   heap_ledger;
 };
 
 G_DEFINE_TYPE (PymemdProcess, pymemd_process, G_TYPE_OBJECT)
@@ -52,6 +55,7 @@ pymemd_process_finalize (GObject *object)
   g_clear_error (&self->detail_error);
   g_clear_error (&self->exact_error);
   g_clear_pointer (&self->top_mappings, g_array_unref);
+  g_clear_pointer (&self->heap, pymemd_heap_summary_free);
   G_OBJECT_CLASS (pymemd_process_parent_class)->finalize (object);
 }
 
@@ -271,4 +275,22 @@ const GError *
 pymemd_process_get_exact_error (PymemdProcess *self)
 {
   return self->exact_error;
+}
+
+void
+pymemd_process_set_heap (PymemdProcess *self, PymemdHeapSummary *summary, const PymemdHeapLedger *ledger)
+{
+  g_return_if_fail (PYMEMD_IS_PROCESS (self));
+  g_clear_pointer (&self->heap, pymemd_heap_summary_free);
+  self->heap = summary;
+  self->heap_ledger = *ledger;
+}
+
+const PymemdHeapSummary *
+pymemd_process_get_heap (PymemdProcess *self, PymemdHeapLedger *ledger)
+{
+  g_return_val_if_fail (PYMEMD_IS_PROCESS (self), NULL);
+  if (self->heap != NULL && ledger != NULL)
+    *ledger = self->heap_ledger;
+  return self->heap;
 }

@@ -5,6 +5,7 @@
 
 #include "pymemd-classify.h"
 #include "pymemd-exact.h"
+#include "pymemd-heap-summary.h"
 #include "pymemd-smaps.h"
 
 G_BEGIN_DECLS
@@ -82,5 +83,12 @@ const PymemdExactFigures *pymemd_process_get_exact (PymemdProcess *self);
 void  pymemd_process_set_exact_error (PymemdProcess *self,
                                       const GError  *error);
 const GError *pymemd_process_get_exact_error (PymemdProcess *self);
+
+/* The latest heap summary (taken over) and its ledger; NULL before one. */
+void                     pymemd_process_set_heap (PymemdProcess           *self,
+                                                  PymemdHeapSummary       *summary,
+                                                  const PymemdHeapLedger  *ledger);
+const PymemdHeapSummary *pymemd_process_get_heap (PymemdProcess    *self,
+                                                  PymemdHeapLedger *ledger);
 
 G_END_DECLS

@@ -32,6 +32,8 @@ typedef enum {
   JOB_QUERY,
   JOB_ENDED,
   JOB_GROWTH,
+  JOB_HEAP_ADD,
+  JOB_HEAP_LIST,
   JOB_SETTINGS,
   JOB_FLUSH,
   JOB_STOP,
@@ -45,6 +47,7 @@ typedef struct {
   guint64               start_time;
   gint64                timestamp, since, until, resolution, window;
   GArray               *points;
+  char                 *text; /* JOB_HEAP_ADD: the summary */
   PymemdHistorySettings settings;
   /* JOB_FLUSH */
   GMutex               *mutex;
@@ -129,6 +132,7 @@ job_free (Job *job)
 {
   g_clear_object (&job->task);
   g_free (job->boot_id);
+  g_free (job->text);
   g_clear_pointer (&job->points, g_array_unref);
   g_free (job);
 }
@@ -534,6 +538,67 @@ answer_growth (PymemdHistory *store, Job *job)
   g_task_return_pointer (job->task, g_steal_pointer (&answer), (GDestroyNotify) growth_answer_free);
 }
 
+/* A summary of a process the store does not know yet (its first tick is
+ * still queued) is lost, and said so in the debug log only: the next
+ * summary will find it. */
+static void
+worker_add_heap (PymemdRecorder *self, Job *job)
+{
+  g_autoptr(GError) error = NULL;
+  PymemdHistory *store;
+
+  try_file (self);
+  if (self->file == NULL)
+    ensure_memory (self);
+  store = active_store (self);
+  if (store != NULL &&
+      !pymemd_history_add_heap_summary (store, job->boot_id, job->pid, job->start_time, job->timestamp, job->text,
+                                        &error))
+    g_debug ("Heap summary of %d not kept: %s", job->pid, error->message);
+}
+
+static void
+heap_answer_free (PymemdRecorderHeapSummaries *answer)
+{
+  g_clear_pointer (&answer->summaries, g_ptr_array_unref);
+  g_free (answer);
+}
+
+static void
+answer_heap_list (PymemdHistory *store, Job *job)
+{
+  g_autoptr(GError) error = NULL;
+  guint64 start_time = job->start_time;
+  PymemdHistoryProcess process = { 0 };
+  PymemdRecorderHeapSummaries *answer;
+  GPtrArray *summaries;
+
+  if (store == NULL)
+    {
+      g_task_return_new_error (job->task, PYMEMD_ERROR, PYMEMD_ERROR_FAILED, _("No history is kept"));
+      return;
+    }
+  if ((start_time == 0 && !pymemd_history_find_latest (store, job->boot_id, job->pid, &start_time, &error)) ||
+      !pymemd_history_get_process (store, job->boot_id, job->pid, start_time, &process, &error))
+    {
+      g_task_return_error (job->task, g_steal_pointer (&error));
+      return;
+    }
+  summaries = pymemd_history_list_heap_summaries (store, job->boot_id, job->pid, start_time, job->since, job->until,
+                                                  &error);
+  if (summaries == NULL)
+    {
+      pymemd_history_process_clear (&process);
+      g_task_return_error (job->task, g_steal_pointer (&error));
+      return;
+    }
+  answer = g_new0 (PymemdRecorderHeapSummaries, 1);
+  answer->uid = process.uid;
+  answer->summaries = summaries;
+  pymemd_history_process_clear (&process);
+  g_task_return_pointer (job->task, answer, (GDestroyNotify) heap_answer_free);
+}
+
 static gpointer
 worker_main (gpointer data)
 {
@@ -560,6 +625,12 @@ worker_main (gpointer data)
           break;
         case JOB_GROWTH:
           answer_growth (active_store (self), job);
+          break;
+        case JOB_HEAP_ADD:
+          worker_add_heap (self, job);
+          break;
+        case JOB_HEAP_LIST:
+          answer_heap_list (active_store (self), job);
           break;
         case JOB_SETTINGS:
           self->settings = job->settings;
@@ -633,6 +704,9 @@ reader_main (gpointer data)
           break;
         case JOB_GROWTH:
           answer_growth (reader, job);
+          break;
+        case JOB_HEAP_LIST:
+          answer_heap_list (reader, job);
           break;
         default:
           g_assert_not_reached ();
@@ -952,4 +1026,60 @@ pymemd_recorder_flush (PymemdRecorder *self)
   /* What the worker delivered to this thread's context, delivered now. */
   while (g_main_context_iteration (self->context, FALSE))
     ;
+}
+
+void
+pymemd_recorder_add_heap_summary (PymemdRecorder *self,
+                                  const char     *boot_id,
+                                  gint32          pid,
+                                  guint64         start_time,
+                                  gint64          timestamp_us,
+                                  const char     *summary)
+{
+  Job *job;
+
+  g_return_if_fail (PYMEMD_IS_RECORDER (self));
+  job = g_new0 (Job, 1);
+  job->kind = JOB_HEAP_ADD;
+  job->boot_id = g_strdup (boot_id);
+  job->pid = pid;
+  job->start_time = start_time;
+  job->timestamp = timestamp_us;
+  job->text = g_strdup (summary);
+  push (self, job);
+}
+
+void
+pymemd_recorder_list_heap_summaries_async (PymemdRecorder     *self,
+                                           const char         *boot_id,
+                                           gint32              pid,
+                                           guint64             start_time,
+                                           gint64              since_us,
+                                           gint64              until_us,
+                                           GAsyncReadyCallback callback,
+                                           gpointer            user_data)
+{
+  Job *job;
+
+  g_return_if_fail (PYMEMD_IS_RECORDER (self));
+  job = question (self, JOB_HEAP_LIST, pymemd_recorder_list_heap_summaries_async, callback, user_data);
+  job->boot_id = g_strdup (boot_id);
+  job->pid = pid;
+  job->start_time = start_time;
+  job->since = since_us;
+  job->until = until_us;
+  g_async_queue_push (self->reader_queue, job);
+}
+
+PymemdRecorderHeapSummaries *
+pymemd_recorder_list_heap_summaries_finish (PymemdRecorder *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+pymemd_recorder_heap_summaries_free (PymemdRecorderHeapSummaries *answer)
+{
+  heap_answer_free (answer);
 }

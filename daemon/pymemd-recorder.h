@@ -121,6 +121,37 @@ gboolean pymemd_recorder_growth_finish (PymemdRecorder *self,
                                         GError        **growth_error,
                                         GError        **error);
 
+/* Queues SUMMARY (JSON text) of a process to be kept with its history. */
+void pymemd_recorder_add_heap_summary (PymemdRecorder *self,
+                                       const char     *boot_id,
+                                       gint32          pid,
+                                       guint64         start_time,
+                                       gint64          timestamp_us,
+                                       const char     *summary);
+
+/* What a heap summaries query answers: the process's owner, for the
+ * caller's access check, and the summaries (PymemdHistoryHeapSummary). */
+typedef struct {
+  guint32    uid;
+  GPtrArray *summaries;
+} PymemdRecorderHeapSummaries;
+
+void pymemd_recorder_heap_summaries_free (PymemdRecorderHeapSummaries *answer);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PymemdRecorderHeapSummaries, pymemd_recorder_heap_summaries_free)
+
+/* START_TIME 0: as pymemd_recorder_query_async (). */
+void pymemd_recorder_list_heap_summaries_async (PymemdRecorder     *self,
+                                                const char         *boot_id,
+                                                gint32              pid,
+                                                guint64             start_time,
+                                                gint64              since_us,
+                                                gint64              until_us,
+                                                GAsyncReadyCallback callback,
+                                                gpointer            user_data);
+PymemdRecorderHeapSummaries *pymemd_recorder_list_heap_summaries_finish (PymemdRecorder *self,
+                                                                          GAsyncResult   *result,
+                                                                          GError        **error);
+
 /* Waits until every queued job is done (for tests and shutdown). */
 void pymemd_recorder_flush (PymemdRecorder *self);
 

@@ -417,3 +417,11 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
     g_ptr_array_remove_index (processes, g_array_index (drop, guint, i - 1));
   return TRUE;
 }
+
+gboolean
+pymemd_scanner_refresh_detail (PymemdScanner *self, PymemdProcess *process, GError **error)
+{
+  g_autoptr(GArray) mappings = read_detail (self, process, error);
+
+  return mappings != NULL;
+}

@@ -55,4 +55,10 @@ const PymemdPythonSet *pymemd_scanner_get_python_set (PymemdScanner *self);
 /* Why the exact pass cannot run here, or NULL. */
 const GError *pymemd_scanner_get_exact_error (PymemdScanner *self);
 
+/* Reads PROCESS's smaps now (within the detail budget): its categories,
+ * top mappings and sample. One process's detail pass, out of turn. */
+gboolean    pymemd_scanner_refresh_detail (PymemdScanner *self,
+                                           PymemdProcess *process,
+                                           GError       **error);
+
 G_END_DECLS

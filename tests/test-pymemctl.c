@@ -71,77 +71,16 @@ skipped (Fixture *fx)
 
 /* ---- running pymemctl ---- */
 
-static const char *
-setpriv (void)
-{
-  static char *path = NULL;
-
-  if (path == NULL)
-    path = g_find_program_in_path ("setpriv");
-  return path;
-}
-
-/* The command line: [setpriv as nobody] [valgrind] pymemctl ARGS. */
-static GPtrArray *
-cli_argv (gboolean as_nobody, const char *const *args)
-{
-  GPtrArray *argv = g_ptr_array_new ();
-
-  if (as_nobody)
-    {
-      g_ptr_array_add (argv, (gpointer) setpriv ());
-      g_ptr_array_add (argv, (gpointer) "--reuid=nobody");
-      g_ptr_array_add (argv, (gpointer) "--regid=nogroup");
-      g_ptr_array_add (argv, (gpointer) "--clear-groups");
-    }
-  if (g_strcmp0 (g_getenv ("PYMEMD_VALGRIND"), "1") == 0)
-    {
-      g_ptr_array_add (argv, (gpointer) "valgrind");
-      g_ptr_array_add (argv, (gpointer) "-q");
-      g_ptr_array_add (argv, (gpointer) "--leak-check=full");
-      g_ptr_array_add (argv, (gpointer) "--errors-for-leak-kinds=definite");
-      g_ptr_array_add (argv, (gpointer) "--show-leak-kinds=definite");
-      g_ptr_array_add (argv, (gpointer) "--error-exitcode=9");
-    }
-  g_ptr_array_add (argv, (gpointer) g_getenv ("PYMEMCTL_BIN"));
-  for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-  return argv;
-}
-
-static char **
-cli_environ (void)
-{
-  char **envp = g_get_environ ();
-
-  envp = g_environ_setenv (envp, "LC_ALL", "C.UTF-8", TRUE);
-  envp = g_environ_unsetenv (envp, "LANGUAGE");
-  envp = g_environ_setenv (envp, "G_DEBUG", "fatal-criticals", TRUE);
-  return envp;
-}
-
-/* Runs pymemctl with ARGS (NULL-terminated) to its end; returns its exit
- * code (-1 when it did not exit normally). */
 static int
 run_cli_envp (PymemdTestRun *run, gboolean as_nobody, char **envp, const char *const *args)
 {
-  g_autoptr(GPtrArray) argv = cli_argv (as_nobody, args);
-  g_autoptr(GError) error = NULL;
-  g_autofree char *line = g_strjoinv (" ", (char **) args);
-
-  g_assert_true (g_spawn_sync ("/", (char **) argv->pdata, envp, G_SPAWN_SEARCH_PATH, NULL, NULL,
-                               &run->out, &run->err, &run->status, &error));
-  g_assert_no_error (error);
-  g_test_message ("pymemctl %s%s -> status 0x%x\n%.500s%s", line,
-                  as_nobody ? " (as nobody)" : "", run->status, run->out, run->err);
-  return WIFEXITED (run->status) ? WEXITSTATUS (run->status) : -1;
+  return pymemd_test_run_pymemctl (run, as_nobody, envp, args);
 }
 
 static int
 run_cli (PymemdTestRun *run, gboolean as_nobody, const char *const *args)
 {
-  g_auto(GStrv) envp = cli_environ ();
+  g_auto(GStrv) envp = pymemd_test_cli_environ ();
 
   return run_cli_envp (run, as_nobody, envp, args);
 }
@@ -151,17 +90,6 @@ run_cli (PymemdTestRun *run, gboolean as_nobody, const char *const *args)
   run_cli ((run), FALSE, (const char *const[]){ "--address", (fx)->service.address, __VA_ARGS__, NULL })
 #define CLI_AS_NOBODY(fx, run, ...) \
   run_cli ((run), TRUE, (const char *const[]){ "--address", (fx)->service.address, __VA_ARGS__, NULL })
-
-static JsonNode *
-parse_json (const char *text)
-{
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) error = NULL;
-
-  json_parser_load_from_data (parser, text, -1, &error);
-  g_assert_no_error (error);
-  return json_node_ref (json_parser_get_root (parser));
-}
 
 /* ---- the daemon's own replies ---- */
 
@@ -350,7 +278,7 @@ test_list (Fixture *fx, gconstpointer data)
   g_assert_cmpint (CLI (fx, &run, "list", "--json"), ==, 0);
   g_assert_cmpstr (run.err, ==, "");
   entry_after = daemon_entry (fx, fx->child.pid);
-  root = parse_json (run.out);
+  root = pymemd_test_parse_json (run.out);
   processes = json_object_get_array_member (json_node_get_object (root), "processes");
   for (guint i = 0; i < json_array_get_length (processes); i++)
     {
@@ -401,7 +329,7 @@ test_show (Fixture *fx, gconstpointer data)
   g_assert_cmpint (CLI (fx, &run, "show", pid, "--json"), ==, 0);
   details_after = get_details (fx, fx->child.pid);
   g_assert_cmpstr (run.err, ==, "");
-  root = parse_json (run.out);
+  root = pymemd_test_parse_json (run.out);
   object = json_node_get_object (root);
   assert_same_keys (object, details, details_after);
   assert_same_identity (object, details);
@@ -469,7 +397,7 @@ test_status (Fixture *fx, gconstpointer data)
                                          NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (CLI (fx, &run, "status", "--json"), ==, 0);
-  root = parse_json (run.out);
+  root = pymemd_test_parse_json (run.out);
   object = json_node_get_object (root);
   {
     g_autoptr(GVariant) inner = NULL;
@@ -494,7 +422,7 @@ test_status (Fixture *fx, gconstpointer data)
 static gboolean
 is_line_about (const char *line, GPid pid)
 {
-  g_autoptr(JsonNode) root = parse_json (line);
+  g_autoptr(JsonNode) root = pymemd_test_parse_json (line);
 
   return json_object_get_int_member (json_node_get_object (root), "pid") == pid;
 }
@@ -504,7 +432,7 @@ test_watch (Fixture *fx, gconstpointer data)
 {
   const char *const args[] = { "--address", fx->service.address, "watch", "--json", NULL };
   g_autoptr(GPtrArray) argv = NULL;
-  g_auto(GStrv) envp = cli_environ ();
+  g_auto(GStrv) envp = pymemd_test_cli_environ ();
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) root = NULL;
   g_autofree char *line = NULL;
@@ -515,7 +443,7 @@ test_watch (Fixture *fx, gconstpointer data)
 
   if (skipped (fx))
     return;
-  argv = cli_argv (FALSE, args);
+  argv = pymemd_test_pymemctl_argv (FALSE, args);
   g_assert_true (g_spawn_async_with_pipes (NULL, (char **) argv->pdata, envp,
                                            G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH, NULL,
                                            NULL, &pid, NULL, &out_fd, NULL, &error));
@@ -547,7 +475,7 @@ test_watch (Fixture *fx, gconstpointer data)
     }
   g_assert_nonnull (line);
   g_test_message ("watch printed: %s", line);
-  root = parse_json (line);
+  root = pymemd_test_parse_json (line);
   object = json_node_get_object (root);
   g_assert_cmpstr (json_object_get_string_member (object, "signal"), ==, "MemoryChanged");
   g_assert_true (json_object_has_member (object, "time"));
@@ -647,7 +575,7 @@ assert_not_running (const char *expected, const char *env, const char *env_value
                     const char *const *args)
 {
   g_auto(PymemdTestRun) run = { 0 };
-  g_auto(GStrv) envp = cli_environ ();
+  g_auto(GStrv) envp = pymemd_test_cli_environ ();
 
   if (env != NULL)
     envp = g_environ_setenv (envp, env, env_value, TRUE);
@@ -711,7 +639,7 @@ test_denied_and_unknown (Fixture *fx, gconstpointer data)
 
   if (skipped (fx))
     return;
-  if (setpriv () == NULL || getpwnam ("nobody") == NULL)
+  if (pymemd_test_setpriv () == NULL || getpwnam ("nobody") == NULL)
     {
       g_test_skip ("needs setpriv and the user nobody");
       return;
@@ -727,7 +655,7 @@ test_denied_and_unknown (Fixture *fx, gconstpointer data)
   g_assert_cmpstr (history.err, ==, denied);
   /* … but sees it listed, restricted. */
   g_assert_cmpint (CLI_AS_NOBODY (fx, &list, "list", "--json"), ==, 0);
-  root = parse_json (list.out);
+  root = pymemd_test_parse_json (list.out);
   processes = json_object_get_array_member (json_node_get_object (root), "processes");
   for (guint i = 0; i < json_array_get_length (processes); i++)
     {
@@ -806,7 +734,7 @@ cli_history_samples (Fixture *fx)
   guint64 total = 0;
 
   g_assert_cmpint (CLI (fx, &run, "history", pid, "--json", "--since", "1h"), ==, 0);
-  root = parse_json (run.out);
+  root = pymemd_test_parse_json (run.out);
   object = json_node_get_object (root);
   g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (object, "info"),
                                                "pid"),

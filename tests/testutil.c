@@ -95,19 +95,24 @@ die_with_parent (gpointer data)
   prctl (PR_SET_PDEATHSIG, SIGKILL);
 }
 
-gboolean
-pymemd_test_child_spawn (PymemdTestChild    *child,
-                         const char *const  *argv,
-                         char              **ready_line,
-                         GError            **error)
+/* Spawns ARGV in ENVP (NULL: ours), keeping stderr in a pipe when
+ * STDERR_FD is not NULL, and waits for its ready line. */
+static gboolean
+child_spawn (PymemdTestChild    *child,
+             const char *const  *argv,
+             const char *const  *envp,
+             int                *stderr_fd,
+             char              **ready_line,
+             GError            **error)
 {
   g_autofree char *line = NULL;
 
   memset (child, 0, sizeof *child);
-  if (!g_spawn_async_with_pipes (NULL, (char **) argv, NULL,
+  child->stderr_fd = -1;
+  if (!g_spawn_async_with_pipes (NULL, (char **) argv, (char **) envp,
                                  G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH,
                                  die_with_parent, NULL, &child->pid, &child->stdin_fd,
-                                 &child->stdout_fd, NULL, error))
+                                 &child->stdout_fd, stderr_fd, error))
     return FALSE;
   line = pymemd_test_child_read_line (child, error);
   if (line == NULL)
@@ -118,6 +123,67 @@ pymemd_test_child_spawn (PymemdTestChild    *child,
   if (ready_line != NULL)
     *ready_line = g_steal_pointer (&line);
   return TRUE;
+}
+
+gboolean
+pymemd_test_child_spawn (PymemdTestChild    *child,
+                         const char *const  *argv,
+                         char              **ready_line,
+                         GError            **error)
+{
+  return child_spawn (child, argv, NULL, NULL, ready_line, error);
+}
+
+gboolean
+pymemd_test_child_spawn_env (PymemdTestChild    *child,
+                             const char *const  *argv,
+                             const char *const  *envp,
+                             char              **ready_line,
+                             GError            **error)
+{
+  return child_spawn (child, argv, envp, &child->stderr_fd, ready_line, error);
+}
+
+int
+pymemd_test_child_finish (PymemdTestChild *child, const char *line, char **stderr_text)
+{
+  GString *err = g_string_new (NULL);
+  int status = -1;
+
+  if (line != NULL)
+    pymemd_test_child_send (child, line);
+  close (child->stdin_fd);
+  child->stdin_fd = -1;
+  for (int i = 0; i < 3000; i++) /* 30 s */
+    {
+      pid_t done = waitpid (child->pid, &status, WNOHANG);
+      if (done == child->pid)
+        {
+          g_spawn_close_pid (child->pid);
+          child->pid = 0;
+          break;
+        }
+      g_usleep (10000);
+    }
+  if (child->stderr_fd >= 0)
+    {
+      char buf[4096];
+      gssize n;
+      while ((n = read (child->stderr_fd, buf, sizeof buf)) > 0)
+        g_string_append_len (err, buf, n);
+      close (child->stderr_fd);
+      child->stderr_fd = -1;
+    }
+  if (child->pid > 0)
+    {
+      status = -1; /* did not exit by itself */
+      pymemd_test_child_stop (child);
+    }
+  if (stderr_text != NULL)
+    *stderr_text = g_string_free (g_steal_pointer (&err), FALSE);
+  else
+    g_string_free (err, TRUE);
+  return status;
 }
 
 gboolean
@@ -155,7 +221,9 @@ pymemd_test_child_stop (PymemdTestChild *child)
     close (child->stdin_fd);
   if (child->stdout_fd > 0)
     close (child->stdout_fd);
-  child->stdin_fd = child->stdout_fd = -1;
+  if (child->stderr_fd > 0)
+    close (child->stderr_fd);
+  child->stdin_fd = child->stdout_fd = child->stderr_fd = -1;
 }
 
 char *
@@ -342,7 +410,7 @@ service_start_daemon (PymemdTestService *service, const char *interval)
 {
   g_autofree char *log = g_build_filename (service->tmp, "pymemd.log", NULL);
   const char *argv[] = { g_getenv ("PYMEMD_BIN"), "--address", service->address,
-                         "--interval", interval, NULL };
+                         "--interval", interval, "--runtime-dir", service->runtime_dir, NULL };
   g_auto(GStrv) envp = g_environ_unsetenv (g_get_environ (), "NOTIFY_SOCKET");
   g_autoptr(GError) error = NULL;
   int log_fd = open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -369,6 +437,9 @@ pymemd_test_service_start (PymemdTestService *service, const char *interval)
       return FALSE;
     }
   service->tmp = pymemd_test_mkdtemp ();
+  service->runtime_dir = g_build_filename (service->tmp, "run", NULL);
+  /* Helpers of other users (the access tests' nobody) connect in there. */
+  g_chmod (service->tmp, 0755);
   g_test_message ("bus and daemon logs in %s", service->tmp);
   service_start_bus (service);
   pymemd_test_service_start_daemon (service, interval);
@@ -434,6 +505,7 @@ pymemd_test_service_stop (PymemdTestService *service)
   if (!g_test_failed ())
     pymemd_test_rm_rf (service->tmp);
   g_clear_pointer (&service->tmp, g_free);
+  g_clear_pointer (&service->runtime_dir, g_free);
   g_clear_pointer (&service->address, g_free);
 }
 
@@ -468,4 +540,79 @@ pymemd_test_service_wait_pid (PymemdTestService *service, GPid pid)
         g_error ("pymemd did not list pid %d within 30 s", pid);
       g_usleep (50000);
     }
+}
+
+const char *
+pymemd_test_setpriv (void)
+{
+  static char *path = NULL;
+
+  if (path == NULL)
+    path = g_find_program_in_path ("setpriv");
+  return path;
+}
+
+char **
+pymemd_test_cli_environ (void)
+{
+  char **envp = g_get_environ ();
+
+  envp = g_environ_setenv (envp, "LC_ALL", "C.UTF-8", TRUE);
+  envp = g_environ_unsetenv (envp, "LANGUAGE");
+  envp = g_environ_setenv (envp, "G_DEBUG", "fatal-criticals", TRUE);
+  return envp;
+}
+
+GPtrArray *
+pymemd_test_pymemctl_argv (gboolean as_nobody, const char *const *args)
+{
+  GPtrArray *argv = g_ptr_array_new ();
+
+  if (as_nobody)
+    {
+      g_ptr_array_add (argv, (gpointer) pymemd_test_setpriv ());
+      g_ptr_array_add (argv, (gpointer) "--reuid=nobody");
+      g_ptr_array_add (argv, (gpointer) "--regid=nogroup");
+      g_ptr_array_add (argv, (gpointer) "--clear-groups");
+    }
+  if (g_strcmp0 (g_getenv ("PYMEMD_VALGRIND"), "1") == 0)
+    {
+      g_ptr_array_add (argv, (gpointer) "valgrind");
+      g_ptr_array_add (argv, (gpointer) "-q");
+      g_ptr_array_add (argv, (gpointer) "--leak-check=full");
+      g_ptr_array_add (argv, (gpointer) "--errors-for-leak-kinds=definite");
+      g_ptr_array_add (argv, (gpointer) "--show-leak-kinds=definite");
+      g_ptr_array_add (argv, (gpointer) "--error-exitcode=9");
+    }
+  g_ptr_array_add (argv, (gpointer) g_getenv ("PYMEMCTL_BIN"));
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  return argv;
+}
+
+int
+pymemd_test_run_pymemctl (PymemdTestRun *run, gboolean as_nobody, char **envp, const char *const *args)
+{
+  g_autoptr(GPtrArray) argv = pymemd_test_pymemctl_argv (as_nobody, args);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = g_strjoinv (" ", (char **) args);
+
+  g_assert_true (g_spawn_sync ("/", (char **) argv->pdata, envp, G_SPAWN_SEARCH_PATH, NULL, NULL,
+                               &run->out, &run->err, &run->status, &error));
+  g_assert_no_error (error);
+  g_test_message ("pymemctl %s%s -> status 0x%x\n%.2000s%s", line,
+                  as_nobody ? " (as nobody)" : "", run->status, run->out, run->err);
+  return WIFEXITED (run->status) ? WEXITSTATUS (run->status) : -1;
+}
+
+JsonNode *
+pymemd_test_parse_json (const char *text)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+
+  json_parser_load_from_data (parser, text, -1, &error);
+  g_assert_no_error (error);
+  return json_node_ref (json_parser_get_root (parser));
 }

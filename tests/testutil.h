@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
 
@@ -22,6 +23,7 @@ typedef struct {
   GPid pid;
   int  stdin_fd;   /* writing a line (or closing) tells the child to go on/exit */
   int  stdout_fd;
+  int  stderr_fd;  /* -1 unless spawned by pymemd_test_child_spawn_env () */
 } PymemdTestChild;
 
 /* Runs ARGV (argv[0] searched in PATH unless absolute) and waits, up to
@@ -36,6 +38,19 @@ gboolean pymemd_test_child_spawn_python (PymemdTestChild *child,
                                          const char      *code,
                                          char           **ready_line,
                                          GError         **error);
+/* As pymemd_test_child_spawn (), in environment ENVP (NULL: ours), with
+ * stderr kept in a pipe that pymemd_test_child_finish () reads. */
+gboolean pymemd_test_child_spawn_env (PymemdTestChild    *child,
+                                      const char *const  *argv,
+                                      const char *const  *envp,
+                                      char              **ready_line,
+                                      GError            **error);
+/* Sends LINE (if not NULL), closes stdin and waits (30 s at most) for the
+ * child to exit by itself: its wait status, and in STDERR_TEXT what it
+ * wrote on stderr when spawned with pymemd_test_child_spawn_env (). */
+int      pymemd_test_child_finish (PymemdTestChild *child,
+                                   const char      *line,
+                                   char           **stderr_text);
 /* Reads the next line the child prints (30 s at most). */
 char    *pymemd_test_child_read_line (PymemdTestChild *child,
                                       GError         **error);
@@ -68,6 +83,25 @@ typedef struct {
 void     pymemd_test_run_clear (PymemdTestRun *run);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PymemdTestRun, pymemd_test_run_clear)
 
+/* setpriv(1), or NULL when it is not installed. */
+const char *pymemd_test_setpriv (void);
+/* Our environment in the C.UTF-8 locale, without LANGUAGE, with fatal
+ * criticals: how the pymemctl tests run it. */
+char      **pymemd_test_cli_environ (void);
+/* The command line [setpriv as nobody] [valgrind] PYMEMCTL_BIN ARGS,
+ * NULL-terminated. */
+GPtrArray  *pymemd_test_pymemctl_argv (gboolean           as_nobody,
+                                       const char *const *args);
+/* Runs PYMEMCTL_BIN with ARGS (NULL-terminated) in ENVP — as nobody with
+ * AS_NOBODY, under valgrind with PYMEMD_VALGRIND=1 — to its end; its exit
+ * code (-1 when it did not exit normally). */
+int         pymemd_test_run_pymemctl (PymemdTestRun     *run,
+                                      gboolean           as_nobody,
+                                      char             **envp,
+                                      const char *const *args);
+/* TEXT as JSON, which it must be. */
+JsonNode   *pymemd_test_parse_json (const char *text);
+
 /* Writes to PATH a dbus-daemon configuration like Debian's system bus
  * (listening on TMP/bus) with pymemd's real policy from the source tree and
  * EXTRA_POLICY (XML <policy> elements, or NULL). */
@@ -81,6 +115,7 @@ void     pymemd_test_write_bus_config (const char *tmp,
 typedef struct {
   char            *tmp;
   char            *address;
+  char            *runtime_dir; /* TMP/run: the helper socket is runtime_dir/helper.sock */
   GDBusConnection *conn;
   GPid             bus_pid;
   GPid             daemon_pid;

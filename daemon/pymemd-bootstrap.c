@@ -1,0 +1,79 @@
+/* Writes the bootstrap: one statement that binds no name in __main__, starts a _thread and returns; the thread loads and attaches the helper, swallowing every exception. */
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gi18n.h>
+
+#include "pymemd-bootstrap.h"
+#include "pymemd-error.h"
+
+char *
+pymemd_bootstrap_new_nonce (void)
+{
+  g_autofree char *uuid = g_uuid_string_random ();
+  GString *nonce = g_string_sized_new (32);
+
+  for (const char *p = uuid; *p != '\0'; p++)
+    if (*p != '-')
+      g_string_append_c (nonce, *p);
+  return g_string_free (nonce, FALSE);
+}
+
+/* Whether TEXT can sit between single quotes in Python source, twice
+ * (the thread's code is itself a literal inside the statement). */
+static gboolean
+plain_literal (const char *text)
+{
+  if (!g_utf8_validate (text, -1, NULL) || strlen (text) > 4096)
+    return FALSE;
+  for (const unsigned char *p = (const unsigned char *) text; *p != '\0'; p++)
+    if (*p < 0x20 || *p == 0x7f || *p == '\'' || *p == '"' || *p == '\\')
+      return FALSE;
+  return TRUE;
+}
+
+char *
+pymemd_bootstrap_source (const char *helper_dir,
+                         const char *socket_path,
+                         const char *nonce,
+                         GError    **error)
+{
+  if (!plain_literal (helper_dir) || !plain_literal (socket_path) || !plain_literal (nonce))
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,
+                   _("The helper directory “%s” or the socket “%s” cannot be passed to Python "
+                     "(quotes, backslashes or control characters)"),
+                   helper_dir, socket_path);
+      return NULL;
+    }
+  /* The thread's code is a double-quoted literal with \n escapes; it
+   * never reaches _thread's "Unhandled exception" print, which would go
+   * to the process's stderr. Nothing runs on the borrowed thread but
+   * __import__ of a built-in module and start_new_thread. */
+  return g_strdup_printf (
+    "try:\n"
+    "    __import__('_thread').start_new_thread(exec, (\""
+    "try:\\n"
+    "    import sys\\n"
+    "    h = sys.modules.get('pymemd_helper')\\n"
+    "    if h is None:\\n"
+    "        import importlib.util\\n"
+    "        d = '%s/pymemd_helper'\\n"
+    "        s = importlib.util.spec_from_file_location('pymemd_helper', d + '/__init__.py', "
+    "submodule_search_locations=[d])\\n"
+    "        h = importlib.util.module_from_spec(s)\\n"
+    "        sys.modules['pymemd_helper'] = h\\n"
+    "        try:\\n"
+    "            s.loader.exec_module(h)\\n"
+    "        except BaseException:\\n"
+    "            sys.modules.pop('pymemd_helper', None)\\n"
+    "            raise\\n"
+    "    h.attach('%s', '%s')\\n"
+    "except BaseException:\\n"
+    "    pass\\n"
+    "\", {'__name__': 'pymemd_bootstrap'}))\n"
+    "except BaseException:\n"
+    "    pass\n",
+    helper_dir, socket_path, nonce);
+}

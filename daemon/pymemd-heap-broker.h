@@ -1,0 +1,44 @@
+/* Answers requests for heap summaries: finds the helper or brings it in (one attach at a time), asks it, measures the pages around it, keeps the result with the process and in history. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "pymemd-helper-channel.h"
+#include "pymemd-monitor.h"
+#include "pymemd-recorder.h"
+
+G_BEGIN_DECLS
+
+#define PYMEMD_TYPE_HEAP_BROKER (pymemd_heap_broker_get_type ())
+G_DECLARE_FINAL_TYPE (PymemdHeapBroker, pymemd_heap_broker, PYMEMD, HEAP_BROKER, GObject)
+
+/* Listens for helpers on RUNTIME_DIR/helper.sock; HELPER_DIR holds the
+ * pymemd_helper package that attaching loads. */
+PymemdHeapBroker *pymemd_heap_broker_new (PymemdMonitor  *monitor,
+                                          PymemdRecorder *recorder,
+                                          const char     *runtime_dir,
+                                          const char     *helper_dir,
+                                          GError        **error);
+
+PymemdHelperChannel *pymemd_heap_broker_get_channel (PymemdHeapBroker *self);
+
+/* A summary of PROCESS as GetHeapSummary answers it (a{sv}, see
+ * data/org.pymemd.Monitor1.xml). Without a helper, ATTACH brings it in;
+ * otherwise PYMEMD_ERROR_NOT_ATTACHED. The caller has checked that the
+ * asker may do this. */
+void      pymemd_heap_broker_get_summary_async  (PymemdHeapBroker        *self,
+                                                 PymemdProcess           *process,
+                                                 const PymemdHeapRequest *request,
+                                                 gboolean                 attach,
+                                                 GAsyncReadyCallback      callback,
+                                                 gpointer                 user_data);
+GVariant *pymemd_heap_broker_get_summary_finish (PymemdHeapBroker *self,
+                                                 GAsyncResult     *result,
+                                                 GError          **error);
+
+/* A summary the history kept (what pymemd_heap_broker_record_text makes)
+ * as GetHeapSummaries serves it; NULL with ERROR if it cannot be read. */
+GVariant *pymemd_heap_broker_variant_from_record (const char *text,
+                                                  GError    **error);
+
+G_END_DECLS

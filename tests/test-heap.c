@@ -1,0 +1,949 @@
+/* Heap summaries end to end: the real daemon on a private bus, the real helper, real Python processes (a GTK window under Xvfb, asyncio, threads, a busy loop), and the refusals. */
+#include "config.h"
+
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+#include "pymemd-bootstrap.h"
+#include "pymemd-error.h"
+#include "pymemd-helper-channel.h"
+#include "pymemd-injector.h"
+#include "testutil.h"
+
+#define BUS_NAME  "org.pymemd.Monitor1"
+#define BUS_PATH  "/org/pymemd/Monitor1"
+#define BUS_IFACE "org.pymemd.Monitor1"
+
+/* ---- children ---- */
+
+/* Our environment with the helper importable, its socket named, and
+ * DISPLAY when given. */
+static char **
+child_environ (PymemdTestService *service, const char *display)
+{
+  char **env = g_get_environ ();
+  g_autofree char *socket = service != NULL ? g_build_filename (service->runtime_dir, "helper.sock", NULL) : NULL;
+
+  env = g_environ_setenv (env, "PYTHONPATH", g_getenv ("PYMEMD_HELPER_DIR"), TRUE);
+  env = g_environ_unsetenv (env, "PYMEMD_HELPER");
+  if (socket != NULL)
+    env = g_environ_setenv (env, "PYMEMD_SOCKET", socket, TRUE);
+  if (display != NULL)
+    env = g_environ_setenv (env, "DISPLAY", display, TRUE);
+  return env;
+}
+
+static gboolean
+spawn_python_ready (PymemdTestChild *child, PymemdTestService *service, const char *python, const char *display,
+                    const char *code, char **ready)
+{
+  const char *argv[] = { python != NULL ? python : pymemd_test_python (), "-c", code, NULL };
+  g_auto(GStrv) env = child_environ (service, display);
+  g_autoptr(GError) error = NULL;
+
+  if (!pymemd_test_child_spawn_env (child, argv, (const char *const *) env, ready, &error))
+    {
+      g_test_fail_printf ("%s did not start: %s", argv[0], error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+spawn_python (PymemdTestChild *child, PymemdTestService *service, const char *python, const char *display,
+              const char *code)
+{
+  return spawn_python_ready (child, service, python, display, code, NULL);
+}
+
+/* The child answers "ping" with a line starting "pong": it still works. */
+static void
+assert_answers (PymemdTestChild *child)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+
+  pymemd_test_child_send (child, "ping");
+  line = pymemd_test_child_read_line (child, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_prefix (line, "pong"));
+}
+
+/* Tells the child to quit; it exits 0 and printed nothing of ours. */
+static void
+assert_quits_cleanly (PymemdTestChild *child)
+{
+  g_autofree char *err = NULL;
+  int status = pymemd_test_child_finish (child, "quit", &err);
+
+  if (err != NULL && *err != '\0')
+    g_test_message ("child's stderr: %s", err);
+  g_assert_true (status != -1 && WIFEXITED (status));
+  g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+  g_assert_null (strstr (err, "pymemd"));
+  g_assert_null (strstr (err, "Traceback"));
+}
+
+/* Idle in select (), answering stdin. */
+static const char idle_code[] =
+  "import select, sys\n"
+  "print('ready', flush=True)\n"
+  "while True:\n"
+  "    select.select([sys.stdin], [], [])\n"
+  "    line = sys.stdin.readline()\n"
+  "    if not line or line.strip() == 'quit':\n"
+  "        sys.exit(0)\n"
+  "    print('pong', flush=True)\n";
+
+/* ---- the fixture: the daemon on a private bus, and one child ---- */
+
+typedef struct {
+  PymemdTestService service;
+  PymemdTestChild   child;
+} Fixture;
+
+static void
+fixture_setup (Fixture *fx, gconstpointer data)
+{
+  memset (&fx->child, 0, sizeof fx->child);
+  if (!pymemd_test_service_start (&fx->service, "0.5"))
+    fx->service.address = NULL;
+}
+
+static void
+fixture_teardown (Fixture *fx, gconstpointer data)
+{
+  pymemd_test_child_stop (&fx->child);
+  pymemd_test_service_stop (&fx->service);
+}
+
+/* Without root, dbus-daemon or python3 the test is skipped (by setup). */
+static gboolean
+skipped (Fixture *fx)
+{
+  return fx->service.address == NULL;
+}
+
+/* ---- the bus ---- */
+
+static GVariant *
+get_heap (PymemdTestService *service, GPid pid, const char *options, GError **error)
+{
+  g_autoptr(GVariant) parsed = g_variant_parse (G_VARIANT_TYPE_VARDICT, options, NULL, NULL, NULL);
+  g_autoptr(GVariant) reply = NULL;
+
+  g_assert_nonnull (parsed);
+  reply = g_dbus_connection_call_sync (service->conn, BUS_NAME, BUS_PATH, BUS_IFACE, "GetHeapSummary",
+                                       g_variant_new ("(ut@a{sv})", (guint32) pid, (guint64) 0, parsed),
+                                       G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, 120000, NULL, error);
+  return reply != NULL ? g_variant_get_child_value (reply, 0) : NULL;
+}
+
+static void
+assert_heap_error (PymemdTestService *service, GPid pid, const char *options, PymemdError code)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) summary = get_heap (service, pid, options, &error);
+
+  g_assert_null (summary);
+  g_assert_error (error, PYMEMD_ERROR, (gint) code);
+}
+
+/* The summary of a process whose helper came by itself, once it said hello. */
+static GVariant *
+wait_for_helper (PymemdTestService *service, GPid pid)
+{
+  for (int i = 0; i < 200; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      GVariant *summary = get_heap (service, pid, "{}", &error);
+
+      if (summary != NULL)
+        return summary;
+      g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_NOT_ATTACHED);
+      g_usleep (50000);
+    }
+  g_assert_not_reached ();
+}
+
+/* The census count of types whose name contains PART. */
+static guint64
+census_count (GVariant *summary, const char *part)
+{
+  g_autoptr(GVariant) census = g_variant_lookup_value (summary, "census", G_VARIANT_TYPE_VARDICT);
+  g_autoptr(GVariant) types = NULL;
+  GVariantIter iter;
+  const char *name;
+  guint64 count, bytes, total = 0;
+
+  g_assert_nonnull (census);
+  types = g_variant_lookup_value (census, "types", G_VARIANT_TYPE ("a(stt)"));
+  g_assert_nonnull (types);
+  g_variant_iter_init (&iter, types);
+  while (g_variant_iter_next (&iter, "(&stt)", &name, &count, &bytes))
+    if (strstr (name, part) != NULL)
+      total += count;
+  return total;
+}
+
+static char *
+lookup_string (GVariant *dict, const char *key)
+{
+  char *value = NULL;
+
+  return g_variant_lookup (dict, key, "s", &value) ? value : NULL;
+}
+
+static void
+assert_attached_by (GVariant *summary, const char *method)
+{
+  g_autofree char *by = lookup_string (summary, "attached_by");
+
+  g_assert_cmpstr (by, ==, method);
+}
+
+static void
+assert_ledger (GVariant *summary)
+{
+  g_autoptr(GVariant) ledger = g_variant_lookup_value (summary, "ledger", G_VARIANT_TYPE_VARDICT);
+  guint64 heap = 0, explained = 0, free_space = 0, unexplained = 0;
+
+  g_assert_nonnull (ledger);
+  g_assert_true (g_variant_lookup (ledger, "heap_private_dirty", "t", &heap));
+  g_assert_true (g_variant_lookup (ledger, "explained", "t", &explained));
+  g_assert_true (g_variant_lookup (ledger, "pymalloc_free", "t", &free_space));
+  g_assert_true (g_variant_lookup (ledger, "unexplained", "t", &unexplained));
+  g_assert_cmpuint (heap, >, 0);
+  g_assert_cmpuint (explained, >, 0);
+  /* What is left is what the pages hold beyond the rest, never more. */
+  g_assert_cmpuint (unexplained, <=, heap);
+}
+
+/* ---- started with the helper ---- */
+
+static void
+test_started_with (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GVariant) summary = NULL;
+  g_autoptr(GVariant) details = NULL;
+  g_autoptr(GVariant) inner = NULL;
+  g_autoptr(GVariant) heap = NULL;
+  g_autofree char *how = NULL;
+
+  if (skipped (fx))
+    return;
+  if (!spawn_python (&fx->child, &fx->service, NULL, NULL,
+                     "import sys, pymemd_helper\n"
+                     "pymemd_helper.start()\n"
+                     "class Marker:\n"
+                     "    pass\n"
+                     "keep = [Marker() for _ in range(20000)]\n"
+                     "print('ready', flush=True)\n"
+                     "for line in sys.stdin:\n"
+                     "    if line.strip() == 'quit':\n"
+                     "        break\n"
+                     "    print('pong', len(keep), flush=True)\n"))
+    return;
+  pymemd_test_service_wait_pid (&fx->service, fx->child.pid);
+  summary = wait_for_helper (&fx->service, fx->child.pid);
+  g_assert_cmpuint (census_count (summary, "__main__.Marker"), >=, 20000);
+  how = lookup_string (summary, "helper");
+  g_assert_cmpstr (how, ==, "import");
+  g_assert_false (g_variant_lookup (summary, "attached_by", "s", NULL));
+  assert_ledger (summary);
+
+  /* The latest summary is part of the process's details... */
+  details = g_dbus_connection_call_sync (fx->service.conn, BUS_NAME, BUS_PATH, BUS_IFACE, "GetProcessDetails",
+                                         g_variant_new ("(u)", (guint32) fx->child.pid), G_VARIANT_TYPE ("(a{sv})"),
+                                         G_DBUS_CALL_FLAGS_NONE, 10000, NULL, NULL);
+  g_assert_nonnull (details);
+  inner = g_variant_get_child_value (details, 0);
+  heap = g_variant_lookup_value (inner, "heap", G_VARIANT_TYPE_VARDICT);
+  g_assert_nonnull (heap);
+  g_assert_cmpuint (census_count (heap, "__main__.Marker"), >=, 20000);
+
+  /* ... and of its history (written on the recorder's thread). */
+  for (int i = 0;; i++)
+    {
+      g_autoptr(GVariant) kept = g_dbus_connection_call_sync (
+        fx->service.conn, BUS_NAME, BUS_PATH, BUS_IFACE, "GetHeapSummaries",
+        g_variant_new ("(utxx)", (guint32) fx->child.pid, (guint64) 0, (gint64) 0, (gint64) 0),
+        G_VARIANT_TYPE ("(aa{sv})"), G_DBUS_CALL_FLAGS_NONE, 10000, NULL, NULL);
+      g_autoptr(GVariant) list = kept != NULL ? g_variant_get_child_value (kept, 0) : NULL;
+
+      if (list != NULL && g_variant_n_children (list) >= 1)
+        {
+          g_autoptr(GVariant) first = g_variant_get_child_value (list, 0);
+          g_assert_cmpuint (census_count (first, "__main__.Marker"), >=, 20000);
+          assert_ledger (first);
+          break;
+        }
+      g_assert_cmpint (i, <, 100);
+      g_usleep (100000);
+    }
+  assert_answers (&fx->child);
+  assert_quits_cleanly (&fx->child);
+}
+
+/* ---- what is refused before anything is attempted ---- */
+
+static void
+test_bad_requests (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *pid = NULL;
+  g_autofree char *address = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  int status = 0;
+
+  if (skipped (fx))
+    return;
+  if (!spawn_python (&fx->child, &fx->service, NULL, NULL, idle_code))
+    return;
+  pymemd_test_service_wait_pid (&fx->service, fx->child.pid);
+
+  assert_heap_error (&fx->service, fx->child.pid, "{}", PYMEMD_ERROR_NOT_ATTACHED);
+  assert_heap_error (&fx->service, fx->child.pid, "{'bogus': <true>}", PYMEMD_ERROR_INVALID_ARGS);
+  assert_heap_error (&fx->service, fx->child.pid, "{'attach': <1>}", PYMEMD_ERROR_INVALID_ARGS);
+  assert_heap_error (&fx->service, fx->child.pid, "{'trace': <200>}", PYMEMD_ERROR_INVALID_ARGS);
+  assert_heap_error (&fx->service, fx->child.pid, "{'trace': <-2>}", PYMEMD_ERROR_INVALID_ARGS);
+  assert_heap_error (&fx->service, fx->child.pid, "{'top': <uint32 0>}", PYMEMD_ERROR_INVALID_ARGS);
+  assert_heap_error (&fx->service, fx->child.pid, "{'sites': <uint32 1001>}", PYMEMD_ERROR_INVALID_ARGS);
+  assert_heap_error (&fx->service, fx->child.pid, "{'budget': <0.0>}", PYMEMD_ERROR_INVALID_ARGS);
+  assert_heap_error (&fx->service, 0, "{}", PYMEMD_ERROR_INVALID_ARGS);
+  assert_heap_error (&fx->service, getpid (), "{'attach': <true>}", PYMEMD_ERROR_NO_SUCH_PROCESS);
+
+  /* Another user may not look into root's process. */
+  pid = g_strdup_printf ("%d", fx->child.pid);
+  address = g_strdup (fx->service.address);
+  {
+    const char *argv[] = { "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "gdbus", "call",
+                           "--address", address, "--dest", BUS_NAME, "--object-path", BUS_PATH,
+                           "--method", BUS_IFACE ".GetHeapSummary", pid, "0", "{'attach': <true>}", NULL };
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status,
+                                 &error));
+    g_assert_no_error (error);
+  }
+  g_assert_false (g_spawn_check_wait_status (status, NULL));
+  g_assert_nonnull (strstr (err, "org.pymemd.Error.AccessDenied"));
+  /* Nothing was attached on the way. */
+  assert_heap_error (&fx->service, fx->child.pid, "{}", PYMEMD_ERROR_NOT_ATTACHED);
+  assert_answers (&fx->child);
+  assert_quits_cleanly (&fx->child);
+}
+
+/* ---- attaching ---- */
+
+/* Attaches to the child, checks the method and that it still works, asks
+ * again (the helper is there now), and lets it quit. */
+static void
+attach_and_check (PymemdTestService *service, PymemdTestChild *child, const char *method, const char *type_part,
+                  guint64 at_least)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) summary = NULL;
+  g_autoptr(GVariant) again = NULL;
+  double seconds = 0;
+
+  pymemd_test_service_wait_pid (service, child->pid);
+  summary = get_heap (service, child->pid, "{'attach': <true>, 'top': <uint32 1000>}", &error);
+  g_assert_no_error (error);
+  assert_attached_by (summary, method);
+  g_assert_true (g_variant_lookup (summary, "attach_seconds", "d", &seconds));
+  g_test_message ("attached by %s in %.3f s", method, seconds);
+  if (type_part != NULL)
+    g_assert_cmpuint (census_count (summary, type_part), >=, at_least);
+  assert_ledger (summary);
+  assert_answers (child);
+
+  again = get_heap (service, child->pid, "{}", &error);
+  g_assert_no_error (error);
+  g_assert_false (g_variant_lookup (again, "attached_by", "s", NULL));
+}
+
+static void
+test_attach_idle (Fixture *fx, gconstpointer data)
+{
+  const char *python = data;
+
+  if (!g_file_test (python, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip_printf ("%s is not installed", python);
+      return;
+    }
+  if (skipped (fx))
+    return;
+  if (spawn_python (&fx->child, &fx->service, python, NULL, idle_code))
+    {
+      attach_and_check (&fx->service, &fx->child, "parked-thread", "builtins.", 1);
+      assert_quits_cleanly (&fx->child);
+    }
+}
+
+/* An asyncio server idle in epoll_wait keeps serving. */
+static void
+test_attach_asyncio (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *port = NULL;
+
+  if (skipped (fx))
+    return;
+  if (spawn_python_ready (&fx->child, &fx->service, NULL, NULL,
+                          "import asyncio, sys\n"
+                          "async def serve(reader, writer):\n"
+                          "    writer.write(b'served\\n')\n"
+                          "    await writer.drain()\n"
+                          "    writer.close()\n"
+                          "def on_stdin(done):\n"
+                          "    line = sys.stdin.readline()\n"
+                          "    if not line or line.strip() == 'quit':\n"
+                          "        asyncio.get_running_loop().remove_reader(sys.stdin)\n"
+                          "        done.set_result(None)\n"
+                          "    else:\n"
+                          "        print('pong', flush=True)\n"
+                          "async def main():\n"
+                          "    loop = asyncio.get_running_loop()\n"
+                          "    done = loop.create_future()\n"
+                          "    server = await asyncio.start_server(serve, '127.0.0.1', 0)\n"
+                          "    loop.add_reader(sys.stdin, on_stdin, done)\n"
+                          "    print(server.sockets[0].getsockname()[1], flush=True)\n"
+                          "    await done\n"
+                          "    server.close()\n"
+                          "asyncio.run(main())\n",
+                          &port))
+    {
+      g_autoptr(GSocketClient) client = g_socket_client_new ();
+      g_autoptr(GSocketConnection) connection = NULL;
+      g_autoptr(GDataInputStream) in = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autofree char *line = NULL;
+
+      attach_and_check (&fx->service, &fx->child, "parked-thread", "asyncio.", 1);
+      connection = g_socket_client_connect_to_host (client, "127.0.0.1", (guint16) atoi (port), NULL, &error);
+      g_assert_no_error (error);
+      in = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (connection)));
+      line = g_data_input_stream_read_line (in, NULL, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (line, ==, "served");
+      assert_quits_cleanly (&fx->child);
+    }
+}
+
+/* Several threads: the main one reading stdin (not parked), sleepers and a
+ * busy one; the sleepers are the way in. */
+static void
+test_attach_threads (Fixture *fx, gconstpointer data)
+{
+  if (skipped (fx))
+    return;
+  if (spawn_python (&fx->child, &fx->service, NULL, NULL,
+                    "import sys, threading, time\n"
+                    "def sleeper():\n"
+                    "    while True:\n"
+                    "        time.sleep(0.05)\n"
+                    "def spinner():\n"
+                    "    n = 0\n"
+                    "    while True:\n"
+                    "        n += 1\n"
+                    "for f in (sleeper, sleeper, sleeper, spinner):\n"
+                    "    threading.Thread(target=f, daemon=True).start()\n"
+                    "print('ready', flush=True)\n"
+                    "for line in sys.stdin:\n"
+                    "    if line.strip() == 'quit':\n"
+                    "        break\n"
+                    "    print('pong', threading.active_count(), flush=True)\n"))
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) summary = NULL;
+      guint32 threads = 0;
+
+      pymemd_test_service_wait_pid (&fx->service, fx->child.pid);
+      summary = get_heap (&fx->service, fx->child.pid, "{'attach': <true>}", &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (lookup_string (summary, "attached_by"));
+      g_assert_true (g_variant_lookup (summary, "threads", "u", &threads));
+      g_assert_cmpuint (threads, >=, 6); /* main, 4 workers, the helper */
+      assert_answers (&fx->child);
+      assert_quits_cleanly (&fx->child);
+    }
+}
+
+/* A busy single-threaded loop: the pending call, at its next eval-breaker
+ * check. It keeps counting. */
+static void
+test_attach_busy (Fixture *fx, gconstpointer data)
+{
+  if (skipped (fx))
+    return;
+  if (spawn_python (&fx->child, &fx->service, NULL, NULL,
+                    "import select, sys\n"
+                    "print('ready', flush=True)\n"
+                    "n = 0\n"
+                    "while True:\n"
+                    "    n += 1\n"
+                    "    if n % 200000 == 0 and select.select([sys.stdin], [], [], 0)[0]:\n"
+                    "        line = sys.stdin.readline()\n"
+                    "        if not line or line.strip() == 'quit':\n"
+                    "            sys.exit(0)\n"
+                    "        print('pong', n, flush=True)\n"))
+    {
+      attach_and_check (&fx->service, &fx->child, "pending-call", "builtins.", 1);
+      assert_quits_cleanly (&fx->child);
+    }
+}
+
+/* Eight threads allocating and freeing while the helper comes in and
+ * counts; they go on afterwards. */
+static void
+test_attach_allocating (Fixture *fx, gconstpointer data)
+{
+  if (skipped (fx))
+    return;
+  if (spawn_python (&fx->child, &fx->service, NULL, NULL,
+                    "import select, sys, threading, time\n"
+                    "rounds = [0] * 8\n"
+                    "def churn(i):\n"
+                    "    keep = []\n"
+                    "    while True:\n"
+                    "        keep.append({'i': i, 'l': [i] * 50})\n"
+                    "        if len(keep) > 5000:\n"
+                    "            del keep[:2500]\n"
+                    "            rounds[i] += 1\n"
+                    "for i in range(8):\n"
+                    "    threading.Thread(target=churn, args=(i,), daemon=True).start()\n"
+                    "print('ready', flush=True)\n"
+                    "while True:\n"
+                    "    time.sleep(0.01)\n"
+                    "    if select.select([sys.stdin], [], [], 0)[0]:\n"
+                    "        line = sys.stdin.readline()\n"
+                    "        if not line or line.strip() == 'quit':\n"
+                    "            sys.exit(0)\n"
+                    "        print('pong', min(rounds), flush=True)\n"))
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) summary = NULL;
+      g_autofree char *before = NULL;
+      g_autofree char *after = NULL;
+
+      pymemd_test_service_wait_pid (&fx->service, fx->child.pid);
+      summary = get_heap (&fx->service, fx->child.pid, "{'attach': <true>}", &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (lookup_string (summary, "attached_by"));
+      g_assert_cmpuint (census_count (summary, "builtins.dict"), >=, 1);
+      /* Every thread keeps making rounds. */
+      pymemd_test_child_send (&fx->child, "ping");
+      before = pymemd_test_child_read_line (&fx->child, &error);
+      g_assert_no_error (error);
+      g_usleep (500000);
+      pymemd_test_child_send (&fx->child, "ping");
+      after = pymemd_test_child_read_line (&fx->child, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (atoi (after + 5), >, atoi (before + 5));
+      assert_quits_cleanly (&fx->child);
+    }
+}
+
+/* gc.collect () on request frees the cycles the program made, and the
+ * daemon reports the private dirty pages before and after. */
+static void
+test_collect (Fixture *fx, gconstpointer data)
+{
+  if (skipped (fx))
+    return;
+  if (spawn_python (&fx->child, &fx->service, NULL, NULL,
+                    "import gc, sys, pymemd_helper\n"
+                    "gc.disable()\n"
+                    "for i in range(100000):\n"
+                    "    a = [i]\n"
+                    "    a.append(a)\n"
+                    "del a\n"
+                    "pymemd_helper.start()\n"
+                    "print('ready', flush=True)\n"
+                    "for line in sys.stdin:\n"
+                    "    if line.strip() == 'quit':\n"
+                    "        break\n"
+                    "    print('pong', flush=True)\n"))
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) first = NULL;
+      g_autoptr(GVariant) summary = NULL;
+      g_autoptr(GVariant) collect = NULL;
+      guint64 freed = 0, before = 0, after = 0;
+
+      pymemd_test_service_wait_pid (&fx->service, fx->child.pid);
+      first = wait_for_helper (&fx->service, fx->child.pid);
+      summary = get_heap (&fx->service, fx->child.pid, "{'collect': <true>}", &error);
+      g_assert_no_error (error);
+      collect = g_variant_lookup_value (summary, "collect", G_VARIANT_TYPE_VARDICT);
+      g_assert_nonnull (collect);
+      g_assert_true (g_variant_lookup (collect, "freed", "t", &freed));
+      g_assert_true (g_variant_lookup (collect, "private_dirty_before", "t", &before));
+      g_assert_true (g_variant_lookup (collect, "private_dirty_after", "t", &after));
+      g_assert_cmpuint (freed, >=, 100000);
+      g_assert_cmpuint (before, >, 0);
+      g_test_message ("collect freed %" G_GUINT64_FORMAT " objects; private dirty %" G_GUINT64_FORMAT
+                      " -> %" G_GUINT64_FORMAT,
+                      freed, before, after);
+      assert_answers (&fx->child);
+      assert_quits_cleanly (&fx->child);
+    }
+}
+
+/* ---- refusals ---- */
+
+static void
+assert_refused (PymemdTestService *service, GPid pid, const char *reason_part)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) summary = get_heap (service, pid, "{'attach': <true>}", &error);
+  g_autofree char *message = NULL;
+
+  g_assert_null (summary);
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED);
+  message = g_ascii_strdown (error->message, -1);
+  g_test_message ("refused: %s", error->message);
+  g_assert_nonnull (strstr (message, reason_part));
+}
+
+static void
+test_refuse_stopped (Fixture *fx, gconstpointer data)
+{
+  if (skipped (fx))
+    return;
+  if (spawn_python (&fx->child, &fx->service, NULL, NULL, idle_code))
+    {
+      pymemd_test_service_wait_pid (&fx->service, fx->child.pid);
+      kill (fx->child.pid, SIGSTOP);
+      assert_refused (&fx->service, fx->child.pid, "stopped");
+      kill (fx->child.pid, SIGCONT);
+      assert_answers (&fx->child);
+      assert_quits_cleanly (&fx->child);
+    }
+}
+
+static void
+test_refuse_traced (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *strace = g_find_program_in_path ("strace");
+
+  if (strace == NULL)
+    {
+      g_test_skip ("needs strace");
+      return;
+    }
+  if (skipped (fx))
+    return;
+  if (spawn_python (&fx->child, &fx->service, NULL, NULL, idle_code))
+    {
+      g_autofree char *pid = g_strdup_printf ("%d", fx->child.pid);
+      const char *argv[] = { strace, "-o", "/dev/null", "-p", pid, NULL };
+      GPid tracer = 0;
+      g_autoptr(GError) error = NULL;
+
+      pymemd_test_service_wait_pid (&fx->service, fx->child.pid);
+      g_assert_true (g_spawn_async (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &tracer,
+                                    &error));
+      g_assert_no_error (error);
+      /* Until strace has seized it. */
+      for (int i = 0; i < 500; i++)
+        {
+          g_autofree char *status_path = g_strdup_printf ("/proc/%d/status", fx->child.pid);
+          g_autofree char *status = NULL;
+          g_file_get_contents (status_path, &status, NULL, NULL);
+          if (status != NULL && strstr (status, "TracerPid:\t0\n") == NULL)
+            break;
+          g_usleep (10000);
+        }
+      assert_refused (&fx->service, fx->child.pid, "trac");
+      kill (tracer, SIGTERM);
+      waitpid (tracer, NULL, 0);
+      assert_answers (&fx->child);
+      assert_quits_cleanly (&fx->child);
+    }
+}
+
+/* Its only thread waits on a lock (futex): no safe way in. */
+static void
+test_refuse_futex (Fixture *fx, gconstpointer data)
+{
+  if (skipped (fx))
+    return;
+  if (spawn_python (&fx->child, &fx->service, NULL, NULL,
+                    "import _thread\n"
+                    "lock = _thread.allocate_lock()\n"
+                    "lock.acquire()\n"
+                    "print('ready', flush=True)\n"
+                    "lock.acquire()\n"))
+    {
+      pymemd_test_service_wait_pid (&fx->service, fx->child.pid);
+      g_usleep (200000); /* into the futex */
+      assert_refused (&fx->service, fx->child.pid, "futex");
+    }
+}
+
+/* ---- GTK ---- */
+
+static const char gtk_code[] =
+  "import sys\n"
+  "import gi\n"
+  "gi.require_version('Gtk', '3.0')\n"
+  "from gi.repository import Gtk, GLib\n"
+  "window = Gtk.Window(title='pymemd test')\n"
+  "box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL)\n"
+  "labels = [Gtk.Label(label=str(i)) for i in range(2000)]\n"
+  "for label in labels[:20]:\n"
+  "    box.add(label)\n"
+  "window.add(box)\n"
+  "window.show_all()\n"
+  "def on_stdin(channel, condition):\n"
+  "    line = sys.stdin.readline()\n"
+  "    if not line or line.strip() == 'quit':\n"
+  "        Gtk.main_quit()\n"
+  "        return False\n"
+  "    print('pong', len(labels), flush=True)\n"
+  "    return True\n"
+  "GLib.io_add_watch(sys.stdin, GLib.IO_IN | GLib.IO_HUP, on_stdin)\n"
+  "print('ready', flush=True)\n"
+  "Gtk.main()\n";
+
+/* Xvfb on a free display, or FALSE (skipped) without it or PyGObject. */
+static gboolean
+start_xvfb (PymemdTestChild *xvfb, char **display)
+{
+  g_autofree char *program = g_find_program_in_path ("Xvfb");
+  const char *argv[] = { program, "-displayfd", "1", "-nolisten", "tcp", "-screen", "0", "800x600x24", NULL };
+  const char *check[] = { "/usr/bin/python3", "-c", "import gi; gi.require_version('Gtk', '3.0')", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *number = NULL;
+  int status = 1;
+
+  if (program == NULL ||
+      !g_spawn_sync (NULL, (char **) check, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status,
+                     NULL) ||
+      status != 0)
+    {
+      g_test_skip ("needs Xvfb, python3-gi and gir1.2-gtk-3.0");
+      return FALSE;
+    }
+  if (!pymemd_test_child_spawn (xvfb, argv, &number, &error))
+    {
+      g_test_skip_printf ("Xvfb did not start: %s", error->message);
+      return FALSE;
+    }
+  *display = g_strdup_printf (":%s", g_strstrip (number));
+  return TRUE;
+}
+
+static void
+test_gtk (void)
+{
+  PymemdTestService service;
+  PymemdTestChild xvfb, child;
+  g_autofree char *display = NULL;
+
+  if (!start_xvfb (&xvfb, &display))
+    return;
+  if (pymemd_test_service_start (&service, "0.5"))
+    {
+      if (spawn_python (&child, &service, "/usr/bin/python3", display, gtk_code))
+        {
+          attach_and_check (&service, &child, "parked-thread", "Gtk.", 2000);
+          assert_quits_cleanly (&child);
+        }
+      pymemd_test_child_stop (&child);
+      pymemd_test_service_stop (&service);
+    }
+  pymemd_test_child_stop (&xvfb);
+}
+
+static guint
+count_threads (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/task", pid);
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+static gboolean
+main_thread_polls (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/syscall", pid);
+  g_autofree char *text = NULL;
+
+  return g_file_get_contents (path, &text, NULL, NULL) && g_str_has_prefix (text, "7 ");
+}
+
+static void
+on_ready (GObject *source, GAsyncResult *result, gpointer data)
+{
+  GAsyncResult **out = data;
+
+  *out = g_object_ref (result);
+}
+
+static GAsyncResult *
+wait_result (GAsyncResult **slot)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  while (*slot == NULL)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  return *slot;
+}
+
+/* The injector and the channel without the daemon: 50 attaches in a row
+ * to one GTK app, each with its own nonce, end with one helper thread and
+ * an app that still answers. */
+static void
+test_gtk_attach_50 (void)
+{
+  PymemdTestChild xvfb, child;
+  g_autofree char *display = NULL;
+  g_autofree char *tmp = NULL;
+  g_autofree char *socket_path = NULL;
+  g_autoptr(PymemdHelperChannel) channel = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *stat_path = NULL;
+  g_autofree char *stat = NULL;
+  guint64 start_time = 0;
+  guint threads_after_first = 0;
+
+  if (!pymemd_test_is_root ())
+    {
+      g_test_skip ("needs root (ptrace)");
+      return;
+    }
+  if (!start_xvfb (&xvfb, &display))
+    return;
+  tmp = pymemd_test_mkdtemp ();
+  g_chmod (tmp, 0755);
+  socket_path = g_build_filename (tmp, "helper.sock", NULL);
+  channel = pymemd_helper_channel_new (socket_path, "/proc", &error);
+  g_assert_no_error (error);
+  if (!spawn_python (&child, NULL, "/usr/bin/python3", display, gtk_code))
+    goto out;
+  stat_path = g_strdup_printf ("/proc/%d/stat", child.pid);
+  g_assert_true (g_file_get_contents (stat_path, &stat, NULL, NULL));
+  {
+    g_auto(GStrv) fields = g_strsplit (strrchr (stat, ')') + 2, " ", -1);
+    start_time = g_ascii_strtoull (fields[19], NULL, 10);
+  }
+
+  /* Once the app idles in its main loop's poll (it printed "ready" just
+   * before Gtk.main ()). */
+  for (int i = 0; !main_thread_polls (child.pid); i++)
+    {
+      g_assert_cmpint (i, <, 500);
+      g_usleep (10000);
+    }
+  for (int i = 0; i < 50; i++)
+    {
+      g_autofree char *nonce = pymemd_bootstrap_new_nonce ();
+      g_autofree char *bootstrap = pymemd_bootstrap_source (g_getenv ("PYMEMD_HELPER_DIR"), socket_path, nonce,
+                                                            &error);
+      g_autoptr(GAsyncResult) hello = NULL;
+      PymemdAttachMethod method;
+
+      g_assert_no_error (error);
+      pymemd_helper_channel_wait_async (channel, child.pid, start_time, nonce, 20, NULL, on_ready, &hello);
+      g_assert_true (pymemd_injector_inject ("/proc", child.pid, start_time, bootstrap, NULL, &method, &error));
+      g_assert_no_error (error);
+      /* The main loop's poll each time: after the first attach it runs
+       * as restart_syscall, still parked. */
+      g_assert_cmpint (method, ==, PYMEMD_ATTACH_METHOD_PARKED_THREAD);
+      g_assert_true (pymemd_helper_channel_wait_finish (channel, wait_result (&hello), &error));
+      g_assert_no_error (error);
+      if (i == 0)
+        threads_after_first = count_threads (child.pid);
+    }
+  /* One helper thread: as many threads as after the first attach. */
+  g_assert_cmpuint (count_threads (child.pid), ==, threads_after_first);
+  {
+    PymemdHeapRequest request;
+    g_autoptr(GAsyncResult) answer = NULL;
+    g_autoptr(PymemdHeapSummary) summary = NULL;
+
+    pymemd_heap_request_init (&request);
+    pymemd_helper_channel_request_async (channel, child.pid, start_time, &request, 60, NULL, on_ready, &answer);
+    summary = pymemd_helper_channel_request_finish (channel, wait_result (&answer), &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (summary->census_objects, >=, 2000);
+  }
+  assert_answers (&child);
+  assert_quits_cleanly (&child);
+out:
+  pymemd_test_child_stop (&child);
+  g_clear_object (&channel);
+  pymemd_test_rm_rf (tmp);
+  pymemd_test_child_stop (&xvfb);
+}
+
+/* ---- every CPython on the machine ---- */
+
+static void
+add_version_tests (void)
+{
+  g_autofree char *pyenv = g_build_filename (g_get_home_dir (), ".pyenv", "versions", NULL);
+  g_autoptr(GDir) dir = g_dir_open (pyenv, 0, NULL);
+  const char *name;
+
+  g_test_add ("/heap/attach/idle/debian", Fixture, "/usr/bin/python3", fixture_setup, test_attach_idle, fixture_teardown);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_auto(GStrv) parts = g_strsplit (name, ".", 3);
+      guint major = parts[0] != NULL ? (guint) atoi (parts[0]) : 0;
+      guint minor = major != 0 && parts[1] != NULL ? (guint) atoi (parts[1]) : 0;
+      g_autofree char *test = NULL;
+      char *python;
+
+      if (major != 3 || minor < 8)
+        continue;
+      python = g_strdup_printf ("%s/%s/bin/python%u.%u", pyenv, name, major, minor);
+      test = g_strdup_printf ("/heap/attach/idle/%u.%u", major, minor);
+      /* PYTHON lives as long as the test program. */
+      g_test_add (test, Fixture, python, fixture_setup, test_attach_idle, fixture_teardown);
+    }
+}
+
+#define ADD(path, func) g_test_add ((path), Fixture, NULL, fixture_setup, (func), fixture_teardown)
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  /* Registers org.pymemd.Error.* so that errors from the bus map back. */
+  (void) PYMEMD_ERROR;
+  /* Children must not inherit a SIGPIPE we ignore, nor we die of theirs. */
+  signal (SIGPIPE, SIG_IGN);
+
+  ADD ("/heap/started-with", test_started_with);
+  ADD ("/heap/bad-requests", test_bad_requests);
+  add_version_tests ();
+  ADD ("/heap/attach/asyncio", test_attach_asyncio);
+  ADD ("/heap/attach/threads", test_attach_threads);
+  ADD ("/heap/attach/busy", test_attach_busy);
+  ADD ("/heap/attach/allocating", test_attach_allocating);
+  ADD ("/heap/collect", test_collect);
+  ADD ("/heap/refuse/stopped", test_refuse_stopped);
+  ADD ("/heap/refuse/traced", test_refuse_traced);
+  ADD ("/heap/refuse/futex", test_refuse_futex);
+  g_test_add_func ("/heap/gtk", test_gtk);
+  g_test_add_func ("/heap/gtk/attach-50", test_gtk_attach_50);
+  return g_test_run ();
+}
