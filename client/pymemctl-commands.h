@@ -6,6 +6,7 @@ G_BEGIN_DECLS
 int pymemctl_list (int argc, char **argv);
 int pymemctl_show (int argc, char **argv);
 int pymemctl_history (int argc, char **argv);
+int pymemctl_heap (int argc, char **argv);
 int pymemctl_watch (int argc, char **argv);
 int pymemctl_status (int argc, char **argv);
 

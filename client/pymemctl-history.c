@@ -6,7 +6,9 @@
 #include <glib/gi18n.h>
 
 #include "pymemctl-commands.h"
+#include "pymemctl-heap.h"
 #include "pymemctl-util.h"
+#include "pymemd-error.h"
 
 #define TABLE_ROWS  12
 #define CHART_WIDTH 48
@@ -26,6 +28,7 @@ typedef struct {
   const gint64  *time;
   const guint32 *count;
   const guint64 *series[N_SERIES];
+  GVariant      *heap_summaries; /* aa{sv}; NULL when this pymemd keeps none */
 } History;
 
 static void
@@ -34,6 +37,7 @@ history_clear (History *history)
   g_clear_pointer (&history->info, g_variant_unref);
   for (guint i = 0; i < G_N_ELEMENTS (history->arrays); i++)
     g_clear_pointer (&history->arrays[i], g_variant_unref);
+  g_clear_pointer (&history->heap_summaries, g_variant_unref);
 }
 
 /* Checks that every column has as many buckets as the times. */
@@ -200,6 +204,52 @@ print_sparkline (const History *history, const char *label, guint series, gint64
   g_print ("%-5s %s  %s – %s\n", label, line->str, low_text, high_text);
 }
 
+/* The latest TABLE_ROWS heap summaries: their census and ledger. */
+static void
+print_heap_summaries (const History *history, gboolean long_range)
+{
+  const char *const headers[] = {
+    N_("TIME"), N_("OBJECTS"), N_("CENSUS"), N_("HEAP PAGES"), N_("EXPLAINED"),
+    N_("UNEXPLAINED"), NULL
+  };
+  g_autoptr(PymemctlTable) table = pymemctl_table_new (headers, "lrrrrr");
+  gsize n = history->heap_summaries != NULL ? g_variant_n_children (history->heap_summaries) : 0;
+
+  if (n == 0)
+    return;
+  g_print ("\n");
+  if (n > TABLE_ROWS)
+    /* TRANSLATORS: how many heap summaries are shown, of how many */
+    g_print (_("Heap summaries (the latest %u of %u):\n"), (guint) TABLE_ROWS, (guint) n);
+  else
+    g_print ("%s\n", _("Heap summaries:"));
+  for (gsize i = n > TABLE_ROWS ? n - TABLE_ROWS : 0; i < n; i++)
+    {
+      g_autoptr(GVariant) summary = g_variant_get_child_value (history->heap_summaries, i);
+      g_autoptr(GVariant) census = g_variant_lookup_value (summary, "census",
+                                                           G_VARIANT_TYPE_VARDICT);
+      g_autofree char *time = NULL, *objects = NULL, *bytes = NULL;
+      g_autofree char *heap = NULL, *explained = NULL, *unexplained = NULL;
+      guint64 value = 0;
+      gint64 taken_at = 0;
+
+      g_variant_lookup (summary, "taken_at", "x", &taken_at);
+      time = format_time (taken_at, long_range);
+      objects = census != NULL && g_variant_lookup (census, "objects", "t", &value)
+                  ? g_strdup_printf ("%" G_GUINT64_FORMAT, value)
+                  : g_strdup ("-");
+      bytes = pymemctl_format_figure (census, "bytes");
+      heap = pymemctl_heap_lookup_ledger (summary, "heap_private_dirty", &value)
+               ? pymemctl_format_size (value) : g_strdup ("-");
+      explained = pymemctl_heap_lookup_ledger (summary, "explained", &value)
+                    ? pymemctl_format_size (value) : g_strdup ("-");
+      unexplained = pymemctl_heap_lookup_ledger (summary, "unexplained", &value)
+                      ? pymemctl_format_size (value) : g_strdup ("-");
+      pymemctl_table_add_row (table, time, objects, bytes, heap, explained, unexplained, NULL);
+    }
+  pymemctl_table_print (table, stdout);
+}
+
 static void
 print_history (const History *history, gint64 since, gint64 until)
 {
@@ -242,6 +292,7 @@ print_history (const History *history, gint64 since, gint64 until)
   print_sparkline (history, _("PSS"), PSS_AVG, since, until, chart_width);
   print_sparkline (history, _("USS"), USS_AVG, since, until, chart_width);
   print_sparkline (history, _("swap"), SWAP_AVG, since, until, chart_width);
+  print_heap_summaries (history, until - since > G_GINT64_CONSTANT (24 * 3600) * G_USEC_PER_SEC);
 }
 
 static JsonNode *
@@ -273,6 +324,17 @@ history_json (const History *history, gint64 since, gint64 until)
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);
+  if (history->heap_summaries != NULL)
+    {
+      json_builder_set_member_name (builder, "heap_summaries");
+      json_builder_begin_array (builder);
+      for (gsize i = 0; i < g_variant_n_children (history->heap_summaries); i++)
+        {
+          g_autoptr(GVariant) summary = g_variant_get_child_value (history->heap_summaries, i);
+          json_builder_add_value (builder, pymemctl_heap_json (summary));
+        }
+      json_builder_end_array (builder);
+    }
   json_builder_end_object (builder);
   return json_builder_get_root (builder);
 }
@@ -288,6 +350,29 @@ call_get_history (PymemdDbusMonitor1 *monitor, guint32 pid, gint64 since, double
                                                      &a[4], &a[5], &a[6], &a[7], &a[8], &a[9],
                                                      &a[10], NULL, error) &&
          history_load (history, error);
+}
+
+/* The heap summaries kept for the process whose history HISTORY is; none
+ * (and no error) from a pymemd that keeps none, or none for this process
+ * (its history was found, so NoSuchProcess only means no summaries). */
+static gboolean
+call_get_heap_summaries (PymemdDbusMonitor1 *monitor, guint32 pid, gint64 since,
+                         History *history, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  guint64 start_time = 0;
+
+  g_variant_lookup (history->info, "start_time", "t", &start_time);
+  if (pymemd_dbus_monitor1_call_get_heap_summaries_sync (monitor, pid, start_time, since, 0,
+                                                         G_DBUS_CALL_FLAGS_NONE, -1,
+                                                         &history->heap_summaries, NULL,
+                                                         &local_error))
+    return TRUE;
+  if (g_error_matches (local_error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD) ||
+      g_error_matches (local_error, PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS))
+    return TRUE;
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
 }
 
 int
@@ -328,7 +413,8 @@ pymemctl_history (int argc, char **argv)
 
   since = now - since_seconds * G_USEC_PER_SEC;
   if ((monitor = pymemctl_monitor_connect (&error)) == NULL ||
-      !call_get_history (monitor, pid, since, resolution, &history, &error))
+      !call_get_history (monitor, pid, since, resolution, &history, &error) ||
+      !call_get_heap_summaries (monitor, pid, since, &history, &error))
     {
       history_clear (&history);
       return pymemctl_print_error (error, pid);

@@ -4,6 +4,7 @@
 #include <glib/gi18n.h>
 
 #include "pymemctl-commands.h"
+#include "pymemctl-heap.h"
 #include "pymemctl-util.h"
 
 #define BAR_WIDTH 30
@@ -215,20 +216,43 @@ print_mappings (GVariant *details)
   pymemctl_table_print (table, stdout);
 }
 
+/* The latest heap summary, in short: `pymemctl heap` gives it all. */
+static void
+print_heap (GVariant *details, guint32 pid)
+{
+  g_autoptr(GVariant) heap = g_variant_lookup_value (details, "heap", G_VARIANT_TYPE_VARDICT);
+  g_autofree char *taken = NULL, *title = NULL;
+
+  if (heap == NULL)
+    return;
+  taken = pymemctl_heap_format_taken (heap);
+  /* TRANSLATORS: when the helper's summary was taken: "2026-11-25 19:41:02 (5m ago)" */
+  title = g_strdup_printf (_("Heap, from the helper's summary taken %s"), taken);
+  print_heading (title);
+  pymemctl_heap_print_census (heap, 3);
+  pymemctl_heap_print_ledger (heap);
+  /* TRANSLATORS: the command that shows the whole summary */
+  g_print (_("The whole summary, taken now: pymemctl heap %u\n"), pid);
+}
+
 /* The details as JSON: the API's keys; each mapping an object with path,
- * start and end (hexadecimal strings: addresses, not sizes) and its figures. */
+ * start and end (hexadecimal strings: addresses, not sizes) and its figures;
+ * the heap summary as `pymemctl heap --json` prints it. */
 static JsonNode *
 details_json (GVariant *details)
 {
   JsonNode *root = pymemctl_json_from_variant (details);
   g_autoptr(GVariant) mappings = g_variant_lookup_value (details, "mappings",
                                                          G_VARIANT_TYPE ("a(stta{st})"));
+  g_autoptr(GVariant) heap = g_variant_lookup_value (details, "heap", G_VARIANT_TYPE_VARDICT);
   JsonArray *array;
   GVariantIter iter;
   const char *path;
   guint64 start, end;
   GVariant *figures;
 
+  if (heap != NULL)
+    json_object_set_member (json_node_get_object (root), "heap", pymemctl_heap_json (heap));
   if (mappings == NULL)
     return root;
   array = json_array_new ();
@@ -288,5 +312,6 @@ pymemctl_show (int argc, char **argv)
   print_categories (details);
   print_exact (details);
   print_mappings (details);
+  print_heap (details, pid);
   return PYMEMCTL_EXIT_OK;
 }

@@ -49,6 +49,7 @@ static const struct {
   { "top", run_top, N_("The processes, refreshed every tick (interactive, or -b)") },
   { "show", pymemctl_show, N_("Where one process's memory goes") },
   { "history", pymemctl_history, N_("One process's PSS, USS and swap over time") },
+  { "heap", pymemctl_heap, N_("What the objects inside one process hold, from its helper") },
   { "watch", pymemctl_watch, N_("Print memory changes and suspected growth as they happen") },
   { "status", pymemctl_status, N_("The daemon: version, interval, history store") },
 };

@@ -1,0 +1,667 @@
+/* pymemctl heap PID: what the helper inside a Python process sees of its heap (GetHeapSummary), led by the ledger that ties it to the process's pages. */
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gi18n.h>
+
+#include "pymemctl-commands.h"
+#include "pymemctl-heap.h"
+#include "pymemctl-util.h"
+#include "pymemd-error.h"
+
+/* Attaching and a census under a budget of up to a minute can take long:
+ * wait for the daemon's answer rather than for D-Bus's 25 s default. */
+#define HEAP_CALL_TIMEOUT_MS (120 * 1000)
+
+/* ---- JSON ---- */
+
+/* An array of tuples as an array of objects whose members are NAMES. */
+static JsonArray *
+tuples_json (GVariant *tuples, const char *const *names)
+{
+  JsonArray *array = json_array_new ();
+
+  for (gsize i = 0; i < g_variant_n_children (tuples); i++)
+    {
+      g_autoptr(GVariant) tuple = g_variant_get_child_value (tuples, i);
+      JsonObject *object = json_object_new ();
+
+      for (gsize j = 0; j < g_variant_n_children (tuple) && names[j] != NULL; j++)
+        {
+          g_autoptr(GVariant) member = g_variant_get_child_value (tuple, j);
+          json_object_set_member (object, names[j], pymemctl_json_from_variant (member));
+        }
+      json_array_add_object_element (array, object);
+    }
+  return array;
+}
+
+/* Replaces ROOT's DICT_KEY.LIST_KEY (an array of tuples of TYPE in
+ * SUMMARY) with an array of objects. */
+static void
+replace_tuples (JsonObject *root, GVariant *summary, const char *dict_key, const char *list_key,
+                const char *type, const char *const *names)
+{
+  g_autoptr(GVariant) dict = g_variant_lookup_value (summary, dict_key, G_VARIANT_TYPE_VARDICT);
+  g_autoptr(GVariant) list = NULL;
+  JsonObject *object;
+
+  if (dict == NULL || (list = g_variant_lookup_value (dict, list_key, G_VARIANT_TYPE (type))) == NULL)
+    return;
+  object = json_object_get_object_member (root, dict_key);
+  if (object != NULL)
+    json_object_set_array_member (object, list_key, tuples_json (list, names));
+}
+
+JsonNode *
+pymemctl_heap_json (GVariant *summary)
+{
+  static const char *const type_names[] = { "type", "count", "bytes", NULL };
+  static const char *const site_names[] = { "file", "line", "count", "bytes", NULL };
+  JsonNode *root = pymemctl_json_from_variant (summary);
+
+  replace_tuples (json_node_get_object (root), summary, "census", "types", "a(stt)", type_names);
+  replace_tuples (json_node_get_object (root), summary, "tracemalloc", "sites", "a(sutt)",
+                  site_names);
+  return root;
+}
+
+/* ---- pieces for people ---- */
+
+static void
+print_heading (const char *title)
+{
+  gboolean color = pymemctl_use_color (stdout);
+
+  g_print ("\n%s%s%s\n", color ? "\033[1m" : "", title, color ? "\033[0m" : "");
+}
+
+static GVariant *
+lookup_dict (GVariant *summary, const char *key)
+{
+  return g_variant_lookup_value (summary, key, G_VARIANT_TYPE_VARDICT);
+}
+
+/* A short span: "0.4 ms", "183 ms", "2.4 s", "3m 20s". */
+static char *
+format_seconds (double seconds)
+{
+  if (seconds < 0.01)
+    /* TRANSLATORS: milliseconds with one decimal */
+    return g_strdup_printf (_("%.1f ms"), MAX (seconds, 0.0) * 1000.0);
+  if (seconds < 1.0)
+    /* TRANSLATORS: milliseconds */
+    return g_strdup_printf (_("%.0f ms"), MAX (seconds, 0.0) * 1000.0);
+  if (seconds < 60.0)
+    /* TRANSLATORS: seconds with one decimal */
+    return g_strdup_printf (_("%.1f s"), seconds);
+  return pymemctl_format_duration ((gint64) seconds);
+}
+
+static char *
+format_ago (gint64 usec)
+{
+  gint64 seconds = (g_get_real_time () - usec) / G_USEC_PER_SEC;
+  g_autofree char *span = NULL;
+
+  if (seconds < 1)
+    return g_strdup (_("just now"));
+  span = pymemctl_format_duration (seconds);
+  /* TRANSLATORS: a span of time before now: "1h 2m ago" */
+  return g_strdup_printf (_("%s ago"), span);
+}
+
+static char *
+format_time (gint64 usec)
+{
+  g_autoptr(GDateTime) time = g_date_time_new_from_unix_local (usec / G_USEC_PER_SEC);
+
+  return time != NULL ? g_date_time_format (time, "%Y-%m-%d %H:%M:%S") : g_strdup ("?");
+}
+
+static char *
+format_percent (guint64 part, guint64 whole)
+{
+  if (whole == 0)
+    return g_strdup ("-");
+  return g_strdup_printf ("%.1f\u00a0%%", (double) part * 100.0 / (double) whole);
+}
+
+static char *
+format_count (guint64 n)
+{
+  return g_strdup_printf ("%" G_GUINT64_FORMAT, n);
+}
+
+char *
+pymemctl_heap_format_taken (GVariant *summary)
+{
+  gint64 taken_at = 0;
+  g_autofree char *time = NULL, *ago = NULL;
+
+  if (!g_variant_lookup (summary, "taken_at", "x", &taken_at))
+    return g_strdup ("?");
+  time = format_time (taken_at);
+  ago = format_ago (taken_at);
+  return g_strdup_printf ("%s (%s)", time, ago);
+}
+
+gboolean
+pymemctl_heap_lookup_ledger (GVariant *summary, const char *key, guint64 *value)
+{
+  g_autoptr(GVariant) ledger = lookup_dict (summary, "ledger");
+
+  return ledger != NULL && g_variant_lookup (ledger, key, "t", value);
+}
+
+void
+pymemctl_heap_print_ledger (GVariant *summary)
+{
+  g_autoptr(GVariant) ledger = lookup_dict (summary, "ledger");
+  g_autofree char *heap = NULL, *explained = NULL, *free_space = NULL, *unexplained = NULL;
+
+  if (ledger == NULL || !g_variant_lookup (ledger, "heap_private_dirty", "t", NULL))
+    {
+      g_print ("%s\n", _("Heap pages: not measured yet (the detail pass has not reached this "
+                         "process)"));
+      return;
+    }
+  heap = pymemctl_format_figure (ledger, "heap_private_dirty");
+  explained = pymemctl_format_figure (ledger, "explained");
+  free_space = pymemctl_format_figure (ledger, "pymalloc_free");
+  unexplained = pymemctl_format_figure (ledger, "unexplained");
+  /* TRANSLATORS: the heap pages; what live objects, pymalloc's free space
+   * and nothing known explain of them */
+  g_print (_("Heap pages (pymalloc + native heap, private dirty): %s — live objects explain %s, "
+             "pymalloc free space %s, unexplained (C allocations, fragmentation, objects "
+             "outside the census) %s\n"),
+           heap, explained, free_space, unexplained);
+}
+
+void
+pymemctl_heap_print_census (GVariant *summary, guint max_types)
+{
+  const char *const headers[] = { N_("TYPE"), N_("COUNT"), N_("SIZE"), N_("% OF CENSUS"), NULL };
+  g_autoptr(GVariant) census = lookup_dict (summary, "census");
+  g_autoptr(GVariant) types = NULL;
+  g_autoptr(PymemctlTable) table = pymemctl_table_new (headers, "lrrr");
+  g_autofree char *total = NULL;
+  guint64 objects = 0, bytes = 0, other_count = 0, other_bytes = 0;
+
+  if (census == NULL)
+    {
+      g_print ("%s\n", _("No census in this summary."));
+      return;
+    }
+  g_variant_lookup (census, "objects", "t", &objects);
+  g_variant_lookup (census, "bytes", "t", &bytes);
+  g_variant_lookup (census, "other_count", "t", &other_count);
+  g_variant_lookup (census, "other_bytes", "t", &other_bytes);
+  total = pymemctl_format_size (bytes);
+  /* TRANSLATORS: the number of objects the garbage collector tracks, their size */
+  g_print (ngettext ("%llu object tracked by the garbage collector, %s (shallow sizes)\n",
+                     "%llu objects tracked by the garbage collector, %s (shallow sizes)\n",
+                     (unsigned long) objects),
+           (unsigned long long) objects, total);
+
+  types = g_variant_lookup_value (census, "types", G_VARIANT_TYPE ("a(stt)"));
+  for (gsize i = 0; types != NULL && i < g_variant_n_children (types); i++)
+    {
+      const char *name;
+      guint64 count, size;
+      g_autofree char *count_text = NULL, *size_text = NULL, *share = NULL;
+
+      g_variant_get_child (types, i, "(&stt)", &name, &count, &size);
+      if (i >= max_types)
+        {
+          /* What is not shown joins what the helper left out. */
+          other_count += count;
+          other_bytes += size;
+          continue;
+        }
+      count_text = format_count (count);
+      size_text = pymemctl_format_size (size);
+      share = format_percent (size, bytes);
+      pymemctl_table_add_row (table, name, count_text, size_text, share, NULL);
+    }
+  if (other_count > 0)
+    {
+      g_autofree char *count_text = format_count (other_count);
+      g_autofree char *size_text = pymemctl_format_size (other_bytes);
+      g_autofree char *share = format_percent (other_bytes, bytes);
+
+      pymemctl_table_add_row (table, _("(other types)"), count_text, size_text, share, NULL);
+    }
+  if (pymemctl_table_get_n_rows (table) > 0)
+    pymemctl_table_print (table, stdout);
+}
+
+/* ---- pymemctl heap ---- */
+
+static const char *
+attach_method_text (const char *attached_by)
+{
+  if (g_strcmp0 (attached_by, "pep768") == 0)
+    return _("through PEP 768 remote debugging");
+  if (g_strcmp0 (attached_by, "parked-thread") == 0)
+    return _("through a thread waiting in a system call");
+  if (g_strcmp0 (attached_by, "pending-call") == 0)
+    return _("through a pending call");
+  return attached_by;
+}
+
+static char *
+helper_text (GVariant *summary)
+{
+  const char *how = NULL, *attached_by = NULL;
+  double attach_seconds = 0;
+
+  g_variant_lookup (summary, "helper", "&s", &how);
+  if (g_variant_lookup (summary, "attached_by", "&s", &attached_by))
+    {
+      g_autofree char *span = NULL;
+
+      g_variant_lookup (summary, "attach_seconds", "d", &attach_seconds);
+      span = format_seconds (attach_seconds);
+      /* TRANSLATORS: how pymemd brought the helper in ("through a pending call"), in how long */
+      return g_strdup_printf (_("brought in just now %s, in %s"), attach_method_text (attached_by),
+                              span);
+    }
+  if (g_strcmp0 (how, "env") == 0)
+    return g_strdup (_("started with the program (PYMEMD_HELPER=1)"));
+  if (g_strcmp0 (how, "import") == 0)
+    return g_strdup (_("imported by the program"));
+  if (g_strcmp0 (how, "attach") == 0)
+    return g_strdup (_("brought in by pymemd earlier"));
+  return g_strdup (how != NULL ? how : "?");
+}
+
+static void
+print_header (GVariant *summary, guint32 pid)
+{
+  const char *python = "?", *implementation = "?";
+  double duration = 0, gil_max_hold = 0;
+  guint32 threads = 0, modules = 0;
+  guint64 blocks = 0;
+  gboolean complete = TRUE;
+  g_autofree char *helper = helper_text (summary);
+  g_autofree char *taken = pymemctl_heap_format_taken (summary);
+  g_autofree char *duration_text = NULL, *gil_text = NULL;
+
+  g_variant_lookup (summary, "python", "&s", &python);
+  g_variant_lookup (summary, "implementation", "&s", &implementation);
+  g_variant_lookup (summary, "duration", "d", &duration);
+  g_variant_lookup (summary, "gil_max_hold", "d", &gil_max_hold);
+  g_variant_lookup (summary, "threads", "u", &threads);
+  g_variant_lookup (summary, "modules", "u", &modules);
+  g_variant_lookup (summary, "complete", "b", &complete);
+  duration_text = format_seconds (duration);
+  gil_text = format_seconds (gil_max_hold);
+
+  /* TRANSLATORS: PID, Python version, implementation ("cpython") */
+  g_print (_("Process %u, Python %s (%s)\n"), pid, python, implementation);
+  g_print (_("Helper: %s\n"), helper);
+  /* TRANSLATORS: when the summary was taken, how long it took, the longest GIL hold */
+  g_print (_("Taken: %s in %s; the longest GIL hold was %s\n"), taken, duration_text, gil_text);
+  if (g_variant_lookup (summary, "allocated_blocks", "t", &blocks))
+    g_print (_("Threads: %u · modules: %u · allocated blocks: %llu\n"), threads, modules,
+             (unsigned long long) blocks);
+  else
+    g_print (_("Threads: %u · modules: %u\n"), threads, modules);
+  if (complete)
+    g_print ("%s\n", _("Census: complete"));
+  else
+    g_print ("%s\n", _("Census: incomplete: it stopped at its time budget, so the objects and "
+                       "types below are only part of the heap"));
+}
+
+static void
+print_collect (GVariant *summary)
+{
+  g_autoptr(GVariant) collect = lookup_dict (summary, "collect");
+  guint64 freed = 0, garbage = 0;
+  double duration = 0;
+  g_autofree char *duration_text = NULL, *before = NULL, *after = NULL;
+
+  if (collect == NULL)
+    return;
+  g_variant_lookup (collect, "freed", "t", &freed);
+  g_variant_lookup (collect, "garbage", "t", &garbage);
+  g_variant_lookup (collect, "duration", "d", &duration);
+  duration_text = format_seconds (duration);
+  before = pymemctl_format_figure (collect, "private_dirty_before");
+  after = pymemctl_format_figure (collect, "private_dirty_after");
+  print_heading (_("Collection (gc.collect () before the census)"));
+  /* TRANSLATORS: objects freed, in how long, how many went to gc.garbage */
+  g_print (ngettext ("Freed %llu object in %s; gc.garbage: %llu\n",
+                     "Freed %llu objects in %s; gc.garbage: %llu\n", (unsigned long) freed),
+           (unsigned long long) freed, duration_text, (unsigned long long) garbage);
+  /* TRANSLATORS: the process's private dirty memory before and after the collection */
+  g_print (_("Private dirty: %s → %s\n"), before, after);
+}
+
+/* Element I of the array KEY of DICT as text, or "" past its end. */
+static char *
+array_cell (GVariant *dict, const char *key, gsize i)
+{
+  g_autoptr(GVariant) array = g_variant_lookup_value (dict, key, G_VARIANT_TYPE ("at"));
+  const guint64 *values;
+  gsize n = 0;
+
+  if (array == NULL)
+    return g_strdup ("");
+  values = g_variant_get_fixed_array (array, &n, sizeof (guint64));
+  return i < n ? format_count (values[i]) : g_strdup ("");
+}
+
+static gsize
+array_length (GVariant *dict, const char *key)
+{
+  g_autoptr(GVariant) array = g_variant_lookup_value (dict, key, G_VARIANT_TYPE ("at"));
+
+  return array != NULL ? g_variant_n_children (array) : 0;
+}
+
+static void
+print_gc (GVariant *summary)
+{
+  const char *const headers[] = {
+    N_("GENERATION"), N_("COUNT"), N_("THRESHOLD"), N_("COLLECTIONS"), N_("COLLECTED"),
+    N_("UNCOLLECTABLE"), NULL
+  };
+  const char *const keys[] = { "count", "threshold", "collections", "collected",
+                               "uncollectable" };
+  g_autoptr(GVariant) gc = lookup_dict (summary, "gc");
+  g_autoptr(PymemctlTable) table = pymemctl_table_new (headers, "rrrrrr");
+  gboolean enabled = TRUE;
+  guint64 garbage = 0, frozen = 0;
+  gint64 last_full = 0;
+  g_autofree char *last_text = NULL;
+  gsize rows = 0;
+
+  print_heading (_("Garbage collector"));
+  if (gc == NULL)
+    {
+      g_print ("%s\n", _("Not in this summary."));
+      return;
+    }
+  g_variant_lookup (gc, "enabled", "b", &enabled);
+  g_variant_lookup (gc, "garbage", "t", &garbage);
+  g_variant_lookup (gc, "frozen", "t", &frozen);
+  if (g_variant_lookup (gc, "last_full_collection", "x", &last_full))
+    last_text = format_ago (last_full);
+  else
+    last_text = g_strdup (_("not seen since the helper started"));
+  /* TRANSLATORS: "on" or "off"; the length of gc.garbage; the objects gc.freeze () set aside;
+   * when the oldest generation was last collected ("1h 2m ago") */
+  g_print (_("Automatic collection: %s · gc.garbage: %llu · frozen: %llu · last full collection: "
+             "%s\n"),
+           enabled ? C_("automatic collection", "on") : C_("automatic collection", "off"),
+           (unsigned long long) garbage,
+           (unsigned long long) frozen, last_text);
+
+  for (guint k = 0; k < G_N_ELEMENTS (keys); k++)
+    rows = MAX (rows, array_length (gc, keys[k]));
+  for (gsize i = 0; i < rows; i++)
+    {
+      g_autofree char *generation = g_strdup_printf ("%" G_GSIZE_FORMAT, i);
+      char *cells[G_N_ELEMENTS (keys)] = { NULL };
+
+      for (guint k = 0; k < G_N_ELEMENTS (keys); k++)
+        cells[k] = array_cell (gc, keys[k], i);
+      pymemctl_table_add_row (table, generation, cells[0], cells[1], cells[2], cells[3], cells[4],
+                              NULL);
+      for (guint k = 0; k < G_N_ELEMENTS (keys); k++)
+        g_free (cells[k]);
+    }
+  if (rows > 0)
+    pymemctl_table_print (table, stdout);
+}
+
+static void
+print_pymalloc (GVariant *summary)
+{
+  const char *const headers[] = {
+    N_("ARENAS"), N_("ARENA SIZE"), N_("IN BLOCKS"), N_("AVAILABLE"), N_("FREE POOLS"),
+    N_("OVERHEAD"), N_("USED"), NULL
+  };
+  g_autoptr(GVariant) pymalloc = lookup_dict (summary, "pymalloc");
+  g_autoptr(PymemctlTable) table = pymemctl_table_new (headers, "rrrrrrr");
+  guint64 arenas = 0, arena_bytes = 0, allocated = 0;
+  g_autofree char *arenas_text = NULL, *arena_text = NULL, *allocated_text = NULL;
+  g_autofree char *available = NULL, *free_pools = NULL, *overhead = NULL, *used = NULL;
+
+  print_heading (_("pymalloc (the allocator of objects up to 512 bytes)"));
+  if (pymalloc == NULL)
+    {
+      g_print ("%s\n", _("Not obtainable in this process (pymalloc disabled, no ctypes, or a "
+                         "build without _PyObject_DebugMallocStats)."));
+      return;
+    }
+  g_variant_lookup (pymalloc, "arenas", "t", &arenas);
+  g_variant_lookup (pymalloc, "arena_bytes", "t", &arena_bytes);
+  g_variant_lookup (pymalloc, "allocated_bytes", "t", &allocated);
+  arenas_text = format_count (arenas);
+  arena_text = pymemctl_format_figure (pymalloc, "arena_bytes");
+  allocated_text = pymemctl_format_figure (pymalloc, "allocated_bytes");
+  available = pymemctl_format_figure (pymalloc, "available_bytes");
+  free_pools = pymemctl_format_figure (pymalloc, "free_pool_bytes");
+  overhead = pymemctl_format_figure (pymalloc, "overhead_bytes");
+  used = format_percent (allocated, arena_bytes);
+  pymemctl_table_add_row (table, arenas_text, arena_text, allocated_text, available, free_pools,
+                          overhead, used, NULL);
+  pymemctl_table_print (table, stdout);
+}
+
+static void
+print_tracemalloc (GVariant *summary)
+{
+  const char *const headers[] = { N_("FILE:LINE"), N_("COUNT"), N_("SIZE"), NULL };
+  g_autoptr(GVariant) tracemalloc = lookup_dict (summary, "tracemalloc");
+  g_autoptr(GVariant) sites = NULL;
+  g_autoptr(PymemctlTable) table = pymemctl_table_new (headers, "lrr");
+  gboolean tracing = FALSE;
+  guint32 frames = 0;
+  g_autofree char *traced = NULL, *peak = NULL, *overhead = NULL;
+
+  print_heading (_("Allocation sites (tracemalloc)"));
+  if (tracemalloc == NULL || !g_variant_lookup (tracemalloc, "tracing", "b", &tracing) ||
+      !tracing)
+    {
+      g_print ("%s\n", _("Not tracing; run with --trace 1 and ask again later."));
+      return;
+    }
+  g_variant_lookup (tracemalloc, "frames", "u", &frames);
+  traced = pymemctl_format_figure (tracemalloc, "traced_bytes");
+  peak = pymemctl_format_figure (tracemalloc, "peak_bytes");
+  overhead = pymemctl_format_figure (tracemalloc, "overhead_bytes");
+  /* TRANSLATORS: frames per traceback; traced now, at the peak; tracemalloc's own memory */
+  g_print (_("Frames: %u · traced: %s · peak: %s · tracemalloc's own overhead: %s\n"), frames,
+           traced, peak, overhead);
+
+  sites = g_variant_lookup_value (tracemalloc, "sites", G_VARIANT_TYPE ("a(sutt)"));
+  for (gsize i = 0; sites != NULL && i < g_variant_n_children (sites); i++)
+    {
+      const char *file;
+      guint32 line;
+      guint64 count, size;
+      g_autofree char *where = NULL, *count_text = NULL, *size_text = NULL;
+
+      g_variant_get_child (sites, i, "(&sutt)", &file, &line, &count, &size);
+      where = g_strdup_printf ("%s:%u", file, line);
+      count_text = format_count (count);
+      size_text = pymemctl_format_size (size);
+      pymemctl_table_add_row (table, where, count_text, size_text, NULL);
+    }
+  if (pymemctl_table_get_n_rows (table) == 0)
+    g_print ("%s\n", _("No allocation traced yet; ask again later."));
+  else
+    pymemctl_table_print (table, stdout);
+}
+
+static void
+print_summary (GVariant *summary, guint32 pid)
+{
+  print_header (summary, pid);
+  print_collect (summary);
+  g_print ("\n");
+  pymemctl_heap_print_ledger (summary);
+  print_heading (_("Objects by type"));
+  pymemctl_heap_print_census (summary, G_MAXUINT);
+  print_gc (summary);
+  print_pymalloc (summary);
+  print_tracemalloc (summary);
+}
+
+/* ---- errors ---- */
+
+/* The daemon's message without the D-Bus error name, on one line. */
+static char *
+daemon_reason (const GError *error)
+{
+  g_autoptr(GError) copy = g_error_copy (error);
+
+  g_dbus_error_strip_remote_error (copy);
+  g_strdelimit (copy->message, "\r\n\t", ' ');
+  return g_steal_pointer (&copy->message);
+}
+
+static int
+print_heap_error (const GError *error, guint32 pid)
+{
+  g_autofree char *reason = daemon_reason (error);
+  g_autofree char *message = NULL;
+
+  if (g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_NOT_ATTACHED))
+    message = g_strdup_printf (_("No helper runs in process %u; add --attach to bring it in "
+                                 "(needs ownership or the org.pymemd.attach authorization)"),
+                               pid);
+  else if (g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED))
+    /* TRANSLATORS: the PID, and pymemd's reason */
+    message = g_strdup_printf (_("Cannot bring the helper into process %u: %s"), pid, reason);
+  else if (g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_TIMED_OUT))
+    /* TRANSLATORS: the PID, and pymemd's account of what it waited for */
+    message = g_strdup_printf (_("No heap summary from process %u in time: %s"), pid, reason);
+  else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    message = g_strdup_printf (_("pymemd did not answer within %u seconds"),
+                               HEAP_CALL_TIMEOUT_MS / 1000);
+  else if (g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED))
+    message = g_strdup_printf (_("A heap summary of process %u is being taken already; try "
+                                 "again when it is done"),
+                               pid);
+  else if (g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_ACCESS_DENIED))
+    /* TRANSLATORS: the PID, and pymemd's reason (the configuration, or who may) */
+    message = g_strdup_printf (_("Not allowed to look into process %u: %s"), pid, reason);
+  else if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED))
+    message = g_strdup_printf (_("Not allowed to look into process %u: run pymemctl as the "
+                                 "process's owner or as root, or be authorised for "
+                                 "org.pymemd.attach"),
+                               pid);
+  else if (g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_PROTOCOL))
+    message = g_strdup_printf (_("The helper in process %u answered wrongly: %s"), pid, reason);
+  else
+    return pymemctl_print_error (error, pid);
+  g_printerr ("pymemctl: %s\n", message);
+  return PYMEMCTL_EXIT_FAILURE;
+}
+
+/* ---- options ---- */
+
+static gboolean
+parse_number (const char *text, gint64 min, gint64 max, gint64 *value)
+{
+  return text != NULL && g_ascii_string_to_signed (text, 10, min, max, value, NULL);
+}
+
+static GVariant *
+build_options (gboolean attach, gint64 trace, gboolean collect, gint64 top, gint64 sites)
+{
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
+  if (attach)
+    g_variant_builder_add (&builder, "{sv}", "attach", g_variant_new_boolean (TRUE));
+  if (trace >= 0)
+    g_variant_builder_add (&builder, "{sv}", "trace", g_variant_new_int32 ((gint32) trace));
+  if (collect)
+    g_variant_builder_add (&builder, "{sv}", "collect", g_variant_new_boolean (TRUE));
+  if (top > 0)
+    g_variant_builder_add (&builder, "{sv}", "top", g_variant_new_uint32 ((guint32) top));
+  if (sites >= 0)
+    g_variant_builder_add (&builder, "{sv}", "sites", g_variant_new_uint32 ((guint32) sites));
+  return g_variant_builder_end (&builder);
+}
+
+int
+pymemctl_heap (int argc, char **argv)
+{
+  gboolean json = FALSE, attach = FALSE, collect = FALSE;
+  g_autofree char *trace_text = NULL, *top_text = NULL, *sites_text = NULL;
+  const GOptionEntry entries[] = {
+    { "attach", 0, 0, G_OPTION_ARG_NONE, &attach,
+      N_("Bring the helper into the process if it is not there (needs ownership of the process "
+         "or the org.pymemd.attach authorization)"), NULL },
+    { "trace", 0, 0, G_OPTION_ARG_STRING, &trace_text,
+      N_("Start tracemalloc with FRAMES frames per traceback (1 to 100), or stop it (0)"),
+      N_("FRAMES") },
+    { "collect", 0, 0, G_OPTION_ARG_NONE, &collect,
+      N_("Run gc.collect () first, and say what it freed"), NULL },
+    { "top", 0, 0, G_OPTION_ARG_STRING, &top_text,
+      N_("List the N largest types (1 to 1000, default 20)"), N_("N") },
+    { "sites", 0, 0, G_OPTION_ARG_STRING, &sites_text,
+      N_("List the N largest allocation sites when tracing (0 to 1000, default 10)"), N_("N") },
+    PYMEMCTL_JSON_OPTION (json),
+    { NULL }
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PymemdDbusMonitor1) monitor = NULL;
+  g_autoptr(GVariant) summary = NULL;
+  gint64 trace = -1, top = 0, sites = -1;
+  guint32 pid = 0;
+  int exit_code;
+
+  if (!pymemctl_parse_options (&argc, &argv, _("heap PID"),
+                               _("Asks the helper inside process PID for a summary of its heap: "
+                                 "how much of the heap pages live objects explain, the largest "
+                                 "types, the garbage collector, pymalloc and, when tracing, the "
+                                 "largest allocation sites."),
+                               entries, &exit_code))
+    return exit_code;
+  if (argc < 2)
+    return pymemctl_usage_error ("%s", _("heap needs a process ID"));
+  if (argc > 2)
+    return pymemctl_usage_error (_("Unexpected argument “%s”"), argv[2]);
+  if (!pymemctl_parse_pid (argv[1], &pid, &error))
+    return pymemctl_usage_error ("%s", error->message);
+  if (trace_text != NULL && !parse_number (trace_text, 0, 100, &trace))
+    return pymemctl_usage_error (_("“%s” is not a number of frames: --trace takes 0 (stop "
+                                   "tracing) to 100"),
+                                 trace_text);
+  if (top_text != NULL && !parse_number (top_text, 1, 1000, &top))
+    return pymemctl_usage_error (_("“%s” is not a number of types: --top takes 1 to 1000"),
+                                 top_text);
+  if (sites_text != NULL && !parse_number (sites_text, 0, 1000, &sites))
+    return pymemctl_usage_error (_("“%s” is not a number of sites: --sites takes 0 to 1000"),
+                                 sites_text);
+
+  if ((monitor = pymemctl_monitor_connect (&error)) == NULL)
+    return pymemctl_print_error (error, pid);
+  if (!pymemd_dbus_monitor1_call_get_heap_summary_sync (
+        monitor, pid, 0, build_options (attach, trace, collect, top, sites),
+        G_DBUS_CALL_FLAGS_NONE, HEAP_CALL_TIMEOUT_MS, &summary, NULL, &error))
+    return print_heap_error (error, pid);
+
+  if (json)
+    {
+      g_autoptr(JsonNode) root = pymemctl_heap_json (summary);
+      return pymemctl_print_json_document (root);
+    }
+  print_summary (summary, pid);
+  if (fflush (stdout) != 0)
+    {
+      pymemctl_stdout_failed ();
+      return PYMEMCTL_EXIT_FAILURE;
+    }
+  return PYMEMCTL_EXIT_OK;
+}

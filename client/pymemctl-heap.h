@@ -1,0 +1,29 @@
+/* A heap summary (GetHeapSummary's a{sv}) for people and as JSON: shared by heap, show and history. */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+/* SUMMARY as JSON with the API's keys and raw numbers; the census's types
+ * and tracemalloc's sites as arrays of objects (type, count, bytes and
+ * file, line, count, bytes) rather than of tuples. */
+JsonNode *pymemctl_heap_json (GVariant *summary);
+
+/* "2026-11-25 19:41:02 (5m ago)": when SUMMARY was taken. */
+char *pymemctl_heap_format_taken (GVariant *summary);
+
+/* The ledger in one sentence: the heap pages and what explains them. */
+void pymemctl_heap_print_ledger (GVariant *summary);
+
+/* The census: one line of totals, then the largest MAX_TYPES types. */
+void pymemctl_heap_print_census (GVariant *summary,
+                                 guint     max_types);
+
+/* The figures of SUMMARY's ledger, FALSE when it has none. */
+gboolean pymemctl_heap_lookup_ledger (GVariant   *summary,
+                                      const char *key,
+                                      guint64    *value);
+
+G_END_DECLS
