@@ -155,6 +155,16 @@ pymemctl_heap_lookup_ledger (GVariant *summary, const char *key, guint64 *value)
   return ledger != NULL && g_variant_lookup (ledger, key, "t", value);
 }
 
+/* Whether the summary's process was tracing with tracemalloc. */
+static gboolean
+tracing (GVariant *summary)
+{
+  g_autoptr(GVariant) trace = lookup_dict (summary, "tracemalloc");
+  gboolean on = FALSE;
+
+  return trace != NULL && g_variant_lookup (trace, "tracing", "b", &on) && on;
+}
+
 void
 pymemctl_heap_print_ledger (GVariant *summary)
 {
@@ -177,6 +187,12 @@ pymemctl_heap_print_ledger (GVariant *summary)
              "pymalloc free space %s, unexplained (C allocations, fragmentation, objects "
              "outside the census) %s\n"),
            heap, explained, free_space, unexplained);
+  if (!g_variant_lookup (summary, "pymalloc", "@a{sv}", NULL))
+    g_print ("%s\n", tracing (summary)
+                       ? _("Without pymalloc's figures (not obtainable while tracemalloc traces: it wraps the "
+                           "allocator), live objects are only those the census sees: stop tracing "
+                           "(--trace 0) for the full ledger.")
+                       : _("Without pymalloc's figures, live objects are only those the census sees."));
 }
 
 void
@@ -435,8 +451,10 @@ print_pymalloc (GVariant *summary)
   print_heading (_("pymalloc (the allocator of objects up to 512 bytes)"));
   if (pymalloc == NULL)
     {
-      g_print ("%s\n", _("Not obtainable in this process (pymalloc disabled, no ctypes, or a "
-                         "build without _PyObject_DebugMallocStats)."));
+      g_print ("%s\n", tracing (summary)
+                         ? _("Not obtainable while tracemalloc traces (it wraps the allocator).")
+                         : _("Not obtainable in this process (pymalloc disabled, no ctypes, or a "
+                             "build without _PyObject_DebugMallocStats)."));
       return;
     }
   g_variant_lookup (pymalloc, "arenas", "t", &arenas);

@@ -2,6 +2,7 @@
 gc state, the census, pymalloc, tracemalloc, and what it cost."""
 
 import gc
+import os
 import sys
 import time
 
@@ -64,6 +65,11 @@ def _set_tracing(trace):
         _tracemalloc.start(trace)
 
 
+# The helper's own allocations (its census, this grouping) are not the
+# program's: their sites are left out.
+_OWN_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
 def _group_sites(traces, pacer):
     """(site, count, bytes) per allocation site: the most recent frame of each
     trace, as tracemalloc's "lineno" statistics.  A trace is (domain, size,
@@ -77,6 +83,8 @@ def _group_sites(traces, pacer):
             return counts, sizes, False
         for trace in traces[start:start + step]:
             frames = trace[2]
+            if any(str(frame[0]).startswith(_OWN_DIR) for frame in frames):
+                continue
             site = frames[0] if frames else ("<unknown>", 0)
             counts[site] = counts.get(site, 0) + 1
             sizes[site] = sizes.get(site, 0) + trace[1]
