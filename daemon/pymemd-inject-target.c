@@ -176,8 +176,8 @@ check_status (PymemdInjectTarget *self, GError **error)
         {
           gint64 tracer = g_ascii_strtoll (lines[i] + strlen ("TracerPid:"), NULL, 10);
           if (tracer != 0)
-            return refuse (error, _("Process %d is traced by process %" G_GINT64_FORMAT),
-                           self->pid, tracer);
+            return refuse (error, _("Process %d is traced by process %lld"), self->pid,
+                           (long long) tracer);
         }
       else if (g_str_has_prefix (lines[i], "NSpid:"))
         {
@@ -355,8 +355,8 @@ snapshot_threads (PymemdInjectTarget *self, gboolean refuse_stopped, GError **er
         {
           closedir (dir);
           if (stat_info.state == 't')
-            pymemd_inject_set_refused (error, _("Thread %d of process %d is stopped by a debugger"), thread.tid,
-                    self->pid);
+            pymemd_inject_set_refused (error, _("Thread %d of process %d is stopped by a debugger"),
+                                       thread.tid, self->pid);
           else
             pymemd_inject_set_refused (error, _("Thread %d of process %d is stopped"), thread.tid, self->pid);
           return NULL;
