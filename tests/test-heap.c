@@ -468,7 +468,7 @@ test_attach_threads (Fixture *fx, gconstpointer data)
       pymemd_test_service_wait_pid (&fx->service, fx->child.pid);
       summary = get_heap (&fx->service, fx->child.pid, "{'attach': <true>}", &error);
       g_assert_no_error (error);
-      g_assert_nonnull (lookup_string (summary, "attached_by"));
+      g_assert_true (g_variant_lookup (summary, "attached_by", "&s", NULL));
       g_assert_true (g_variant_lookup (summary, "threads", "u", &threads));
       g_assert_cmpuint (threads, >=, 6); /* main, 4 workers, the helper */
       assert_answers (&fx->child);
@@ -536,7 +536,7 @@ test_attach_allocating (Fixture *fx, gconstpointer data)
       pymemd_test_service_wait_pid (&fx->service, fx->child.pid);
       summary = get_heap (&fx->service, fx->child.pid, "{'attach': <true>}", &error);
       g_assert_no_error (error);
-      g_assert_nonnull (lookup_string (summary, "attached_by"));
+      g_assert_true (g_variant_lookup (summary, "attached_by", "&s", NULL));
       g_assert_cmpuint (census_count (summary, "builtins.dict"), >=, 1);
       /* Every thread keeps making rounds. */
       pymemd_test_child_send (&fx->child, "ping");
@@ -896,6 +896,10 @@ out:
 
 /* ---- every CPython on the machine ---- */
 
+/* The interpreters' paths, the version tests' data: kept (reachable)
+ * until the tests have run. */
+static GPtrArray *pythons;
+
 static void
 add_version_tests (void)
 {
@@ -915,8 +919,9 @@ add_version_tests (void)
       if (major != 3 || minor < 8)
         continue;
       python = g_strdup_printf ("%s/%s/bin/python%u.%u", pyenv, name, major, minor);
+      g_ptr_array_add (pythons, python);
       test = g_strdup_printf ("/heap/attach/idle/%u.%u", major, minor);
-      /* PYTHON lives as long as the test program. */
+      /* PYTHON is freed with PYTHONS, after the tests ran. */
       g_test_add (test, Fixture, python, fixture_setup, test_attach_idle, fixture_teardown);
     }
 }
@@ -934,6 +939,7 @@ main (int argc, char **argv)
 
   ADD ("/heap/started-with", test_started_with);
   ADD ("/heap/bad-requests", test_bad_requests);
+  pythons = g_ptr_array_new_with_free_func (g_free);
   add_version_tests ();
   ADD ("/heap/attach/asyncio", test_attach_asyncio);
   ADD ("/heap/attach/threads", test_attach_threads);
@@ -945,5 +951,9 @@ main (int argc, char **argv)
   ADD ("/heap/refuse/futex", test_refuse_futex);
   g_test_add_func ("/heap/gtk", test_gtk);
   g_test_add_func ("/heap/gtk/attach-50", test_gtk_attach_50);
-  return g_test_run ();
+  {
+    int status = g_test_run ();
+    g_ptr_array_unref (pythons);
+    return status;
+  }
 }
