@@ -52,4 +52,5 @@ done
       org.pymemd.Monitor1 ProcessCount)" != "u 0" ] || echo "(no Python process is running now)"
 echo
 echo "Next: pymemctl top (q quits, h for help) · pymemctl show PID · pymemctl history PID --since 1h"
+echo "      pymemctl heap --attach PID: what the objects inside a Python process are"
 echo "Live on the bus: gdbus introspect --system --dest org.pymemd.Monitor1 --object-path /org/pymemd/Monitor1"
