@@ -148,7 +148,7 @@ check_identity (PymemdInjectTarget *self, guint64 start_time, GError **error)
     case 'T':
       return refuse (error, _("Process %d is stopped"), self->pid);
     case 't':
-      return refuse (error, _("Process %d is stopped by a debugger"), self->pid);
+      return refuse (error, _("Process %d is stopped: it is traced by a debugger"), self->pid);
     case 'Z':
     case 'X':
     case 'x':
@@ -355,7 +355,7 @@ snapshot_threads (PymemdInjectTarget *self, gboolean refuse_stopped, GError **er
         {
           closedir (dir);
           if (stat_info.state == 't')
-            pymemd_inject_set_refused (error, _("Thread %d of process %d is stopped by a debugger"),
+            pymemd_inject_set_refused (error, _("Thread %d of process %d is stopped: it is traced by a debugger"),
                                        thread.tid, self->pid);
           else
             pymemd_inject_set_refused (error, _("Thread %d of process %d is stopped"), thread.tid, self->pid);
