@@ -195,11 +195,10 @@ details_variant (PymemdProcess *process)
   if (exact_error != NULL)
     g_variant_builder_add (&builder, "{sv}", "exact_error", g_variant_new_string (exact_error->message));
   {
-    PymemdHeapLedger ledger;
+    const PymemdHeapLedger *ledger;
     const PymemdHeapSummary *heap = pymemd_process_get_heap (process, &ledger);
     if (heap != NULL)
-      g_variant_builder_add (&builder, "{sv}", "heap",
-                             pymemd_heap_summary_to_variant (heap, ledger.heap_private_dirty > 0 ? &ledger : NULL));
+      g_variant_builder_add (&builder, "{sv}", "heap", pymemd_heap_summary_to_variant (heap, ledger));
   }
   if (top != NULL)
     {

@@ -29,11 +29,9 @@ struct _PymemdHeapBroker
   PymemdHelperChannel *channel;
   char                *runtime_dir;
   char                *helper_dir;
-  GHashTable          *how;          /* "pid start_time" -> how its helper came */
   GQueue               attach_queue; /* GTask: requests waiting for their turn to attach */
   GTask               *attaching;    /* the one attaching now */
   GPtrArray           *scripts;      /* PEP 768 scripts not known to be read yet */
-  gulong               channel_ids[2];
 };
 
 G_DEFINE_TYPE (PymemdHeapBroker, pymemd_heap_broker, G_TYPE_OBJECT)
@@ -74,12 +72,6 @@ job_free (Job *job)
   g_clear_error (&job->attach_error);
   g_clear_object (&job->wait_cancellable);
   g_free (job);
-}
-
-static char *
-identity_key (gint32 pid, guint64 start_time)
-{
-  return g_strdup_printf ("%d %llu", pid, (unsigned long long) start_time);
 }
 
 /* The watched process with that identity, or NULL once it is gone. */
@@ -244,8 +236,7 @@ static GVariant *
 answer_variant (PymemdHeapBroker *self, const PymemdHeapSummary *summary, const PymemdHeapLedger *ledger,
                 const Job *job, guint64 after)
 {
-  g_autofree char *key = identity_key (job->pid, job->start_time);
-  const char *how = g_hash_table_lookup (self->how, key);
+  const char *how = pymemd_helper_channel_get_how (self->channel, job->pid, job->start_time);
   GVariant *base = g_variant_ref_sink (pymemd_heap_summary_to_variant (summary, ledger));
   GVariantDict dict;
 
@@ -312,10 +303,7 @@ answered (GObject *source, GAsyncResult *result, gpointer data)
   pymemd_recorder_add_heap_summary (self->recorder,
                                     pymemd_scanner_get_boot_id (pymemd_monitor_get_scanner (self->monitor)),
                                     job->pid, job->start_time, summary->taken_at_us, text);
-  if (has_ledger)
-    pymemd_process_set_heap (process, g_steal_pointer (&summary), &ledger);
-  else
-    pymemd_process_set_heap (process, g_steal_pointer (&summary), &(PymemdHeapLedger) { 0 });
+  pymemd_process_set_heap (process, g_steal_pointer (&summary), has_ledger ? &ledger : NULL);
   g_task_return_pointer (task, variant, (GDestroyNotify) g_variant_unref);
 }
 
@@ -568,23 +556,6 @@ pymemd_heap_broker_get_summary_finish (PymemdHeapBroker *self, GAsyncResult *res
   return g_task_propagate_pointer (G_TASK (result), error);
 }
 
-/* ---- helpers coming and going ---- */
-
-static void
-on_helper_connected (PymemdHelperChannel *channel, gint pid, guint64 start_time, const char *how,
-                     PymemdHeapBroker *self)
-{
-  g_hash_table_replace (self->how, identity_key (pid, start_time), g_strdup (how));
-}
-
-static void
-on_helper_disconnected (PymemdHelperChannel *channel, gint pid, guint64 start_time, PymemdHeapBroker *self)
-{
-  g_autofree char *key = identity_key (pid, start_time);
-
-  g_hash_table_remove (self->how, key);
-}
-
 PymemdHelperChannel *
 pymemd_heap_broker_get_channel (PymemdHeapBroker *self)
 {
@@ -596,11 +567,6 @@ pymemd_heap_broker_dispose (GObject *object)
 {
   PymemdHeapBroker *self = PYMEMD_HEAP_BROKER (object);
 
-  if (self->channel != NULL)
-    {
-      g_clear_signal_handler (&self->channel_ids[0], self->channel);
-      g_clear_signal_handler (&self->channel_ids[1], self->channel);
-    }
   g_clear_object (&self->channel);
   /* Scripts a PEP 768 attach left unread: the process would otherwise
    * find a later pymemd's file, or none, at that path. */
@@ -620,7 +586,6 @@ pymemd_heap_broker_finalize (GObject *object)
   g_clear_object (&self->recorder);
   g_free (self->runtime_dir);
   g_free (self->helper_dir);
-  g_clear_pointer (&self->how, g_hash_table_unref);
   G_OBJECT_CLASS (pymemd_heap_broker_parent_class)->finalize (object);
 }
 
@@ -634,7 +599,6 @@ pymemd_heap_broker_class_init (PymemdHeapBrokerClass *klass)
 static void
 pymemd_heap_broker_init (PymemdHeapBroker *self)
 {
-  self->how = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->scripts = g_ptr_array_new_with_free_func (g_free);
   g_queue_init (&self->attach_queue);
 }
@@ -657,8 +621,5 @@ pymemd_heap_broker_new (PymemdMonitor  *monitor,
   self->channel = pymemd_helper_channel_new (socket_path, pymemd_procfs_get_root (procfs), error);
   if (self->channel == NULL)
     return NULL;
-  self->channel_ids[0] = g_signal_connect (self->channel, "helper-connected", G_CALLBACK (on_helper_connected), self);
-  self->channel_ids[1] = g_signal_connect (self->channel, "helper-disconnected", G_CALLBACK (on_helper_disconnected),
-                                           self);
   return g_steal_pointer (&self);
 }

@@ -1092,6 +1092,17 @@ pymemd_helper_channel_has_helper (PymemdHelperChannel *self, gint32 pid, guint64
 }
 
 const char *
+pymemd_helper_channel_get_how (PymemdHelperChannel *self, gint32 pid, guint64 start_time)
+{
+  g_autofree char *key = identity_key (pid, start_time);
+  Helper *helper;
+
+  g_return_val_if_fail (PYMEMD_IS_HELPER_CHANNEL (self), NULL);
+  helper = g_hash_table_lookup (self->helpers, key);
+  return helper != NULL ? helper->how : NULL;
+}
+
+const char *
 pymemd_helper_channel_get_path (PymemdHelperChannel *self)
 {
   g_return_val_if_fail (PYMEMD_IS_HELPER_CHANNEL (self), NULL);

@@ -37,6 +37,12 @@ gboolean pymemd_helper_channel_has_helper (PymemdHelperChannel *self,
                                            gint32               pid,
                                            guint64              start_time);
 
+/* How the connected helper of (PID, START_TIME) came, as its hello said
+ * ("env", "import", "attach"), or NULL without one. */
+const char *pymemd_helper_channel_get_how (PymemdHelperChannel *self,
+                                           gint32               pid,
+                                           guint64              start_time);
+
 /* Completes when a helper of (PID, START_TIME) has said hello — with NONCE
  * when not NULL — or fails with PYMEMD_ERROR_TIMED_OUT after TIMEOUT seconds. */
 void     pymemd_helper_channel_wait_async  (PymemdHelperChannel *self,

@@ -38,6 +38,7 @@ struct _PymemdProcess
   GError            *exact_error;
 
   PymemdHeapSummary *heap;
+  gboolean           has_heap_ledger;
   PymemdHeapLedger   heap_ledger;
 };
 
@@ -283,14 +284,15 @@ pymemd_process_set_heap (PymemdProcess *self, PymemdHeapSummary *summary, const 
   g_return_if_fail (PYMEMD_IS_PROCESS (self));
   g_clear_pointer (&self->heap, pymemd_heap_summary_free);
   self->heap = summary;
-  self->heap_ledger = *ledger;
+  self->has_heap_ledger = ledger != NULL;
+  if (ledger != NULL)
+    self->heap_ledger = *ledger;
 }
 
 const PymemdHeapSummary *
-pymemd_process_get_heap (PymemdProcess *self, PymemdHeapLedger *ledger)
+pymemd_process_get_heap (PymemdProcess *self, const PymemdHeapLedger **ledger)
 {
   g_return_val_if_fail (PYMEMD_IS_PROCESS (self), NULL);
-  if (self->heap != NULL && ledger != NULL)
-    *ledger = self->heap_ledger;
+  *ledger = self->heap != NULL && self->has_heap_ledger ? &self->heap_ledger : NULL;
   return self->heap;
 }

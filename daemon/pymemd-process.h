@@ -84,11 +84,12 @@ void  pymemd_process_set_exact_error (PymemdProcess *self,
                                       const GError  *error);
 const GError *pymemd_process_get_exact_error (PymemdProcess *self);
 
-/* The latest heap summary (taken over) and its ledger; NULL before one. */
+/* The latest heap summary (taken over) and its ledger (NULL: none, the
+ * process's pages were not read); NULL before the first summary. */
 void                     pymemd_process_set_heap (PymemdProcess           *self,
                                                   PymemdHeapSummary       *summary,
                                                   const PymemdHeapLedger  *ledger);
-const PymemdHeapSummary *pymemd_process_get_heap (PymemdProcess    *self,
-                                                  PymemdHeapLedger *ledger);
+const PymemdHeapSummary *pymemd_process_get_heap (PymemdProcess            *self,
+                                                  const PymemdHeapLedger **ledger);
 
 G_END_DECLS
