@@ -797,13 +797,7 @@ on_ready (GObject *source, GAsyncResult *result, gpointer data)
 static GAsyncResult *
 wait_result (GAsyncResult **slot)
 {
-  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
-
-  while (*slot == NULL)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_main_context_iteration (NULL, TRUE);
-    }
+  PYMEMD_TEST_WAIT_FOR (*slot != NULL, 30);
   return *slot;
 }
 
@@ -819,8 +813,6 @@ test_gtk_attach_50 (void)
   g_autofree char *socket_path = NULL;
   g_autoptr(PymemdHelperChannel) channel = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *stat_path = NULL;
-  g_autofree char *stat = NULL;
   guint64 start_time = 0;
   guint threads_after_first = 0;
 
@@ -838,12 +830,7 @@ test_gtk_attach_50 (void)
   g_assert_no_error (error);
   if (!spawn_python (&child, NULL, "/usr/bin/python3", display, gtk_code))
     goto out;
-  stat_path = g_strdup_printf ("/proc/%d/stat", child.pid);
-  g_assert_true (g_file_get_contents (stat_path, &stat, NULL, NULL));
-  {
-    g_auto(GStrv) fields = g_strsplit (strrchr (stat, ')') + 2, " ", -1);
-    start_time = g_ascii_strtoull (fields[19], NULL, 10);
-  }
+  start_time = pymemd_test_start_time (child.pid);
 
   /* Once the app idles in its main loop's poll (it printed "ready" just
    * before Gtk.main ()). */

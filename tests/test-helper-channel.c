@@ -45,42 +45,8 @@ typedef struct {
   char                *summary_json; /* tests/data/heap/summary.json */
 } Fixture;
 
-/* Iterates the main context until COND holds, failing after 20 s. */
-#define WAIT_FOR(cond)                                                        \
-  G_STMT_START {                                                              \
-    gint64 wait_end_ = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;        \
-    while (!(cond))                                                           \
-      {                                                                       \
-        if (g_get_monotonic_time () > wait_end_)                              \
-          g_error ("%s:%d: timed out waiting for %s", __FILE__, __LINE__, #cond); \
-        if (!g_main_context_iteration (NULL, FALSE))                          \
-          g_usleep (500);                                                     \
-      }                                                                       \
-  } G_STMT_END
-
-/* Lets the channel run for SECONDS. */
-static void
-run_for (double seconds)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC);
-
-  while (g_get_monotonic_time () < end)
-    if (!g_main_context_iteration (NULL, FALSE))
-      g_usleep (500);
-}
-
-static guint64
-own_start_time (void)
-{
-  g_autofree char *text = NULL;
-  g_autoptr(GError) error = NULL;
-  PymemdStat stat_info;
-
-  g_assert_true (g_file_get_contents ("/proc/self/stat", &text, NULL, &error));
-  g_assert_true (pymemd_stat_parse (text, &stat_info, &error));
-  g_assert_no_error (error);
-  return stat_info.start_time;
-}
+/* The main context until COND holds, 20 s at most. */
+#define WAIT_FOR(cond) PYMEMD_TEST_WAIT_FOR (cond, 20)
 
 static void
 on_connected (PymemdHelperChannel *channel, int pid, guint64 start_time, const char *how,
@@ -121,7 +87,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   g_assert_nonnull (f->channel);
   f->pid = getpid ();
-  f->start_time = own_start_time ();
+  f->start_time = pymemd_test_start_time (getpid ());
   f->rejections = g_ptr_array_new_with_free_func (g_free);
   g_signal_connect (f->channel, "helper-connected", G_CALLBACK (on_connected), f);
   g_signal_connect (f->channel, "helper-disconnected", G_CALLBACK (on_disconnected), f);
@@ -135,7 +101,7 @@ fixture_tear_down (Fixture *f, gconstpointer data)
 {
   g_clear_object (&f->channel);
   /* Callbacks of closed connections' reads still have to run. */
-  run_for (0.05);
+  pymemd_test_iterate_for (0.05);
   g_assert_false (g_file_test (f->path, G_FILE_TEST_EXISTS)); /* unlinked */
   pymemd_test_rm_rf (f->tmp);
   g_free (f->tmp);
@@ -491,7 +457,7 @@ test_wait_nonce (Fixture *f, gconstpointer data)
                                     &waited);
   first = fake_helper (f, NULL);
   start_request (f, 20, NULL, &request); /* outstanding on the first connection */
-  run_for (0.1);
+  pymemd_test_iterate_for (0.1);
   g_assert_false (waited.done);
 
   /* ... one with it does, replacing the first connection, whose request fails. */
@@ -519,7 +485,7 @@ test_wait_nonce (Fixture *f, gconstpointer data)
   g_assert_error (other.error, PYMEMD_ERROR, PYMEMD_ERROR_TIMED_OUT);
   pymemd_helper_channel_wait_async (f->channel, f->pid, f->start_time + 1, NULL, 20, cancellable,
                                     wait_done, &cancelled);
-  run_for (0.05);
+  pymemd_test_iterate_for (0.05);
   g_assert_false (cancelled.done);
   g_cancellable_cancel (cancellable);
   WAIT_FOR (cancelled.done);
@@ -583,7 +549,7 @@ test_request_cancel (Fixture *f, gconstpointer data)
   g_assert_error (second.error, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED);
   result_clear (&second);
   fake_answer (f, fd, id);
-  run_for (0.1);
+  pymemd_test_iterate_for (0.1);
   g_assert_true (pymemd_helper_channel_has_helper (f->channel, f->pid, f->start_time));
   g_assert_false (fake_is_closed (fd));
   request_round_trip (f, fd);
@@ -1015,7 +981,7 @@ test_connection_limits (Fixture *f, gconstpointer data)
     fds[i] = fake_connect (f);
   assert_rejected (f, 1, "more than 4 connections of one process");
   fake_wait_closed (fds[4]);
-  run_for (0.05);
+  pymemd_test_iterate_for (0.05);
   for (guint i = 0; i < 4; i++)
     g_assert_false (fake_is_closed (fds[i]));
   fake_hello (f, fds[0], NULL);
@@ -1084,7 +1050,7 @@ test_random_garbage (Fixture *f, gconstpointer data)
       shutdown (fd, SHUT_WR);
       fake_wait_closed (fd);
     }
-  run_for (0.05);
+  pymemd_test_iterate_for (0.05);
   g_assert_cmpuint (f->rejections->len, >=, 150);
   g_assert_cmpuint (f->disconnected, ==, f->connected);
   assert_still_serving (f);

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -78,35 +77,14 @@ typedef struct {
   char                *script;
   PymemdHelperChannel *channel;
   PymemdTestChild      child;
-  int                  stderr_fd;
   guint64              start_time;
   guint                connected;
   char                *last_how;
   GPtrArray           *rejections;
 } Fixture;
 
-/* Iterates the main context until COND holds, failing after 60 s. */
-#define WAIT_FOR(cond)                                                        \
-  G_STMT_START {                                                              \
-    gint64 wait_end_ = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;        \
-    while (!(cond))                                                           \
-      {                                                                       \
-        if (g_get_monotonic_time () > wait_end_)                              \
-          g_error ("%s:%d: timed out waiting for %s", __FILE__, __LINE__, #cond); \
-        if (!g_main_context_iteration (NULL, FALSE))                          \
-          g_usleep (500);                                                     \
-      }                                                                       \
-  } G_STMT_END
-
-static void
-run_for (double seconds)
-{
-  gint64 end = g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC);
-
-  while (g_get_monotonic_time () < end)
-    if (!g_main_context_iteration (NULL, FALSE))
-      g_usleep (500);
-}
+/* The main context until COND holds, 60 s at most. */
+#define WAIT_FOR(cond) PYMEMD_TEST_WAIT_FOR (cond, 60)
 
 /* ---- finding the interpreters ---- */
 
@@ -196,7 +174,6 @@ fixture_setup (Fixture *fx, gconstpointer data)
 
   memset (fx, 0, sizeof *fx);
   fx->interpreter = data;
-  fx->stderr_fd = -1;
   fx->python = find_python (fx->interpreter);
   if (fx->python == NULL)
     {
@@ -217,10 +194,8 @@ static void
 fixture_teardown (Fixture *fx, gconstpointer data)
 {
   pymemd_test_child_stop (&fx->child);
-  if (fx->stderr_fd >= 0)
-    close (fx->stderr_fd);
   g_clear_object (&fx->channel);
-  run_for (0.05);
+  pymemd_test_iterate_for (0.05);
   if (fx->tmp != NULL)
     pymemd_test_rm_rf (fx->tmp);
   g_free (fx->tmp);
@@ -235,13 +210,6 @@ static gboolean
 skipped (Fixture *fx)
 {
   return fx->python == NULL;
-}
-
-/* A test that aborts must not leave its interpreters behind. */
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
 }
 
 static char **
@@ -268,23 +236,11 @@ spawn_child (Fixture *fx, char **envp, const char *mode)
    * would show up on stderr. */
   const char *argv[] = { fx->python, "-W", "default", fx->script, fx->socket_path, mode, NULL };
   g_autoptr(GError) error = NULL;
-  g_autofree char *stat_path = NULL;
-  g_autofree char *stat_text = NULL;
-  char *ready;
-  PymemdStat stat_info;
+  char *ready = NULL;
 
-  g_assert_true (g_spawn_async_with_pipes (fx->tmp, (char **) argv, envp,
-                                           G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent, NULL,
-                                           &fx->child.pid, &fx->child.stdin_fd,
-                                           &fx->child.stdout_fd, &fx->stderr_fd, &error));
+  g_assert_true (pymemd_test_child_spawn_env (&fx->child, argv, (const char *const *) envp, &ready, &error));
   g_assert_no_error (error);
-  ready = pymemd_test_child_read_line (&fx->child, &error);
-  g_assert_no_error (error);
-  stat_path = g_strdup_printf ("/proc/%d/stat", fx->child.pid);
-  g_assert_true (g_file_get_contents (stat_path, &stat_text, NULL, &error));
-  g_assert_true (pymemd_stat_parse (stat_text, &stat_info, &error));
-  g_assert_no_error (error);
-  fx->start_time = stat_info.start_time;
+  fx->start_time = pymemd_test_start_time (fx->child.pid);
   return ready;
 }
 
@@ -329,10 +285,10 @@ finish_child (Fixture *fx)
     {
       if (g_get_monotonic_time () > deadline)
         g_error ("child %d did not exit within 30 s", fx->child.pid);
-      run_for (0.01);
+      pymemd_test_iterate_for (0.01);
     }
   fx->child.pid = 0;
-  while ((n = read (fx->stderr_fd, buffer, sizeof buffer)) > 0 || (n < 0 && errno == EINTR))
+  while ((n = read (fx->child.stderr_fd, buffer, sizeof buffer)) > 0 || (n < 0 && errno == EINTR))
     if (n > 0)
       g_string_append_len (err, buffer, n);
   g_assert_cmpstr (err->str, ==, "");
@@ -662,7 +618,7 @@ test_reconnect (Fixture *fx, gconstpointer data)
 
   /* The daemon restarts: a new channel at the same path. */
   g_clear_object (&fx->channel);
-  run_for (0.1);
+  pymemd_test_iterate_for (0.1);
   open_channel (fx);
   waited = wait_helper (fx, NULL);
   g_test_message ("the helper came back after %.2f s", waited);
@@ -697,7 +653,7 @@ test_attach (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (connected, ==, 2);
   /* ... ignores a nonce it has seen ... */
   pymemd_test_child_send (&fx->child, attach);
-  run_for (1.5);
+  pymemd_test_iterate_for (1.5);
   g_assert_cmpuint (fx->connected, ==, connected);
   /* ... follows a new one, and stays one thread. */
   pymemd_test_child_send (&fx->child, attach_other);
@@ -768,8 +724,8 @@ test_env (Fixture *fx, gconstpointer data)
   ready = spawn_child (fx, envp, "env");
   g_assert_cmpstr (ready, ==, "ready False");
   finish_child (fx);
-  close (fx->stderr_fd);
-  fx->stderr_fd = -1;
+  close (fx->child.stderr_fd);
+  fx->child.stderr_fd = -1;
   g_clear_pointer (&ready, g_free);
   g_assert_cmpuint (fx->connected, ==, 0);
 

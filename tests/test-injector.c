@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -503,55 +502,18 @@ static const char futex_code[] =
   "print('ready', flush=True)\n"
   "l.acquire()\n";
 
-typedef struct {
-  GPid    pid;
-  guint64 start_time;
-  int     stdin_fd;
-  int     stdout_fd;
-  int     stderr_fd;
-} Child;
-
+/* strace must not outlive a test that aborts. */
 static void
 die_with_parent (gpointer data)
 {
   prctl (PR_SET_PDEATHSIG, SIGKILL);
 }
 
-static char *
-read_line (int fd, int timeout_ms)
-{
-  GString *line = g_string_new (NULL);
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
-
-  for (;;)
-    {
-      struct pollfd pfd = { fd, POLLIN, 0 };
-      gint64 left = (deadline - g_get_monotonic_time ()) / 1000;
-      char c;
-
-      if (left <= 0 || poll (&pfd, 1, (int) left) <= 0 || read (fd, &c, 1) != 1)
-        {
-          g_string_free (line, TRUE);
-          return NULL;
-        }
-      if (c == '\n')
-        return g_string_free (line, FALSE);
-      g_string_append_c (line, c);
-    }
-}
-
-static guint64
-start_time_of (GPid pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
-  g_autofree char *text = NULL;
-  g_autoptr(GError) error = NULL;
-  PymemdStat stat_info;
-
-  g_assert_true (g_file_get_contents (path, &text, NULL, &error));
-  g_assert_true (pymemd_stat_parse (text, &stat_info, &error));
-  return stat_info.start_time;
-}
+/* A Python child (testutil's) and its start time, read once it is ready. */
+typedef struct {
+  PymemdTestChild proc;
+  guint64         start_time;
+} Child;
 
 static char
 state_of (GPid pid)
@@ -572,14 +534,10 @@ child_spawn (Child *child, const char *const *argv, const char *const *envp)
   g_autoptr(GError) error = NULL;
   g_autofree char *line = NULL;
 
-  memset (child, 0, sizeof *child);
-  g_spawn_async_with_pipes (NULL, (char **) argv, (char **) envp, G_SPAWN_DO_NOT_REAP_CHILD,
-                            die_with_parent, NULL, &child->pid, &child->stdin_fd,
-                            &child->stdout_fd, &child->stderr_fd, &error);
+  g_assert_true (pymemd_test_child_spawn_env (&child->proc, argv, envp, &line, &error));
   g_assert_no_error (error);
-  line = read_line (child->stdout_fd, 30000);
   g_assert_cmpstr (line, ==, "ready");
-  child->start_time = start_time_of (child->pid);
+  child->start_time = pymemd_test_start_time (child->proc.pid);
 }
 
 static void
@@ -591,68 +549,33 @@ child_spawn_python (Child *child, const char *python, const char *code)
 }
 
 static void
-child_send (Child *child, const char *line)
-{
-  g_autofree char *text = g_strconcat (line, "\n", NULL);
-
-  g_assert_cmpint (write (child->stdin_fd, text, strlen (text)), ==, (gssize) strlen (text));
-}
-
-static void
 child_ping (Child *child)
 {
+  g_autoptr(GError) error = NULL;
   g_autofree char *line = NULL;
 
-  child_send (child, "ping");
-  line = read_line (child->stdout_fd, 30000);
+  pymemd_test_child_send (&child->proc, "ping");
+  line = pymemd_test_child_read_line (&child->proc, &error);
+  g_assert_no_error (error);
   g_assert_cmpstr (line, ==, "pong");
-}
-
-static void
-child_close_fds (Child *child)
-{
-  int *fds[] = { &child->stdin_fd, &child->stdout_fd, &child->stderr_fd };
-
-  for (guint i = 0; i < G_N_ELEMENTS (fds); i++)
-    if (*fds[i] > 0)
-      {
-        close (*fds[i]);
-        *fds[i] = -1;
-      }
 }
 
 static void
 child_kill (Child *child)
 {
-  if (child->pid > 0)
-    {
-      kill (child->pid, SIGKILL);
-      waitpid (child->pid, NULL, 0);
-      g_spawn_close_pid (child->pid);
-      child->pid = 0;
-    }
-  child_close_fds (child);
+  pymemd_test_child_stop (&child->proc);
 }
 
 /* Asks the child to leave: it must exit 0 and have said nothing on stderr. */
 static void
 child_finish (Child *child)
 {
-  g_autoptr(GString) err = g_string_new (NULL);
-  int status;
-  char buf[4096];
-  gssize n;
+  g_autofree char *err = NULL;
+  int status = pymemd_test_child_finish (&child->proc, "exit", &err);
 
-  child_send (child, "exit");
-  g_assert_cmpint (waitpid (child->pid, &status, 0), ==, child->pid);
-  g_spawn_close_pid (child->pid);
-  child->pid = 0;
-  while ((n = read (child->stderr_fd, buf, sizeof buf)) > 0)
-    g_string_append_len (err, buf, n);
-  g_assert_cmpstr (err->str, ==, "");
-  g_assert_true (WIFEXITED (status));
+  g_assert_cmpstr (err, ==, "");
+  g_assert_true (status != -1 && WIFEXITED (status));
   g_assert_cmpint (WEXITSTATUS (status), ==, 0);
-  child_close_fds (child);
 }
 
 /* The test bootstrap: appends MARKER as one line to PATH; a second run
@@ -765,8 +688,8 @@ attach_once (Fixture *fx, Child *child, const char *marker, guint count_before,
   g_auto(GStrv) lines = NULL;
 
   if (expected == PYMEMD_ATTACH_METHOD_PARKED_THREAD)
-    wait_parked (child->pid);
-  pymemd_injector_inject_with_report ("/proc", child->pid, child->start_time, bootstrap, NULL,
+    wait_parked (child->proc.pid);
+  pymemd_injector_inject_with_report ("/proc", child->proc.pid, child->start_time, bootstrap, NULL,
                                       report, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (pymemd_attach_method_name (report->method), ==,
@@ -792,7 +715,7 @@ check_idle (Fixture *fx, const char *python, const char *code, const char *what)
     return;
   child_spawn_python (&child, python, code);
   attach_once (fx, &child, "idle-1", 0, PYMEMD_ATTACH_METHOD_PARKED_THREAD, &report);
-  g_assert_cmpint (report.tid, ==, child.pid); /* the main thread is the parked one */
+  g_assert_cmpint (report.tid, ==, child.proc.pid); /* the main thread is the parked one */
   report_times (what, &report);
   child_ping (&child);
   attach_once (fx, &child, "idle-2", 1, PYMEMD_ATTACH_METHOD_PARKED_THREAD, &report);
@@ -856,7 +779,7 @@ test_busy (Fixture *fx, gconstpointer data)
     {
       g_autofree char *marker = g_strdup_printf ("busy-%u", i);
       attach_once (fx, &child, marker, i, PYMEMD_ATTACH_METHOD_PENDING_CALL, &report);
-      g_assert_cmpint (report.tid, ==, child.pid);
+      g_assert_cmpint (report.tid, ==, child.proc.pid);
       report_times ("busy loop", &report);
       child_ping (&child);
     }
@@ -879,7 +802,7 @@ test_alloc_threads (Fixture *fx, gconstpointer data)
       g_auto(GStrv) lines = NULL;
       PymemdInjectReport report;
 
-      pymemd_injector_inject_with_report ("/proc", child.pid, child.start_time, bootstrap, NULL,
+      pymemd_injector_inject_with_report ("/proc", child.proc.pid, child.start_time, bootstrap, NULL,
                                           &report, &error);
       g_assert_no_error (error);
       report_times ("allocating in 5 threads", &report);
@@ -949,7 +872,7 @@ assert_refused (Child *child, guint64 start_time, GQuark domain, int code, const
   g_autoptr(GError) error = NULL;
   PymemdAttachMethod method;
 
-  g_assert_false (pymemd_injector_inject ("/proc", child->pid, start_time, "pass\n", NULL,
+  g_assert_false (pymemd_injector_inject ("/proc", child->proc.pid, start_time, "pass\n", NULL,
                                           &method, &error));
   g_assert_error (error, domain, code);
   g_test_message ("refused: %s", error->message);
@@ -967,11 +890,11 @@ test_refuse_stopped (Fixture *fx, gconstpointer data)
   if (!need_root ())
     return;
   child_spawn_python (&child, pymemd_test_python (), sleep_code);
-  kill (child.pid, SIGSTOP);
-  for (guint i = 0; i < 3000 && state_of (child.pid) != 'T'; i++)
+  kill (child.proc.pid, SIGSTOP);
+  for (guint i = 0; i < 3000 && state_of (child.proc.pid) != 'T'; i++)
     g_usleep (1000);
   assert_refused (&child, child.start_time, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED, "stopped");
-  kill (child.pid, SIGCONT);
+  kill (child.proc.pid, SIGCONT);
   child_ping (&child);
   child_finish (&child);
 }
@@ -1005,16 +928,16 @@ test_refuse_traced (Fixture *fx, gconstpointer data)
       return;
     }
   child_spawn_python (&child, pymemd_test_python (), sleep_code);
-  pid_text = g_strdup_printf ("%d", child.pid);
+  pid_text = g_strdup_printf ("%d", child.proc.pid);
   {
     const char *argv[] = { strace, "-q", "-o", "/dev/null", "-p", pid_text, NULL };
     g_spawn_async (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent, NULL,
                    &strace_pid, &error);
     g_assert_no_error (error);
   }
-  for (guint i = 0; i < 5000 && tracer_of (child.pid) <= 0; i++)
+  for (guint i = 0; i < 5000 && tracer_of (child.proc.pid) <= 0; i++)
     g_usleep (1000);
-  g_assert_cmpint (tracer_of (child.pid), ==, strace_pid);
+  g_assert_cmpint (tracer_of (child.proc.pid), ==, strace_pid);
   assert_refused (&child, child.start_time, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED, "traced");
   kill (strace_pid, SIGTERM);
   waitpid (strace_pid, NULL, 0);
@@ -1034,15 +957,15 @@ test_refuse_not_python (Fixture *fx, gconstpointer data)
   child_spawn (&child, argv, NULL);
   for (guint i = 0; i < 3000; i++)
     {
-      g_autofree char *link = g_strdup_printf ("/proc/%d/exe", child.pid);
+      g_autofree char *link = g_strdup_printf ("/proc/%d/exe", child.proc.pid);
       g_autofree char *exe = g_file_read_link (link, NULL);
       if (exe != NULL && g_str_has_suffix (exe, "/sleep"))
         break;
       g_usleep (1000);
     }
-  assert_refused (&child, start_time_of (child.pid), PYMEMD_ERROR, PYMEMD_ERROR_NOT_PYTHON, NULL);
-  g_assert_nonnull (strchr ("RS", state_of (child.pid)));
-  g_assert_cmpint (tracer_of (child.pid), ==, 0);
+  assert_refused (&child, pymemd_test_start_time (child.proc.pid), PYMEMD_ERROR, PYMEMD_ERROR_NOT_PYTHON, NULL);
+  g_assert_nonnull (strchr ("RS", state_of (child.proc.pid)));
+  g_assert_cmpint (tracer_of (child.proc.pid), ==, 0);
   child_kill (&child);
 }
 
@@ -1054,12 +977,12 @@ test_refuse_futex (Fixture *fx, gconstpointer data)
   if (!need_root ())
     return;
   child_spawn_python (&child, pymemd_test_python (), futex_code);
-  for (guint i = 0; i < 3000 && state_of (child.pid) != 'S'; i++)
+  for (guint i = 0; i < 3000 && state_of (child.proc.pid) != 'S'; i++)
     g_usleep (1000);
   assert_refused (&child, child.start_time, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED, "futex");
   /* Untouched: still blocked, alive, not stopped. */
-  g_assert_cmpint (state_of (child.pid), ==, 'S');
-  g_assert_cmpint (tracer_of (child.pid), ==, 0);
+  g_assert_cmpint (state_of (child.proc.pid), ==, 'S');
+  g_assert_cmpint (tracer_of (child.proc.pid), ==, 0);
   child_kill (&child);
 }
 
@@ -1071,7 +994,7 @@ test_refuse_gil_held (Fixture *fx, gconstpointer data)
   if (!need_root ())
     return;
   child_spawn_python (&child, pymemd_test_python (), gil_poll_code);
-  for (guint i = 0; i < 3000 && state_of (child.pid) != 'S'; i++)
+  for (guint i = 0; i < 3000 && state_of (child.proc.pid) != 'S'; i++)
     g_usleep (1000);
   assert_refused (&child, child.start_time, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED,
                   "holds the GIL");
@@ -1103,7 +1026,7 @@ test_refuse_disabled (Fixture *fx, gconstpointer data)
   {
     g_autofree char *bootstrap = marker_bootstrap (fx->marks, "empty-switch");
     g_autoptr(GError) error = NULL;
-    g_assert_true (pymemd_injector_inject ("/proc", child.pid, child.start_time, bootstrap, NULL,
+    g_assert_true (pymemd_injector_inject ("/proc", child.proc.pid, child.start_time, bootstrap, NULL,
                                            NULL, &error));
     g_assert_no_error (error);
   }
@@ -1127,7 +1050,7 @@ test_refuse_start_time (Fixture *fx, gconstpointer data)
     return;
   child_spawn_python (&child, pymemd_test_python (), sleep_code);
   assert_refused (&child, child.start_time + 1, PYMEMD_ERROR, PYMEMD_ERROR_GONE, NULL);
-  g_assert_false (pymemd_injector_inject ("/proc", child.pid, child.start_time, big, NULL, NULL,
+  g_assert_false (pymemd_injector_inject ("/proc", child.proc.pid, child.start_time, big, NULL, NULL,
                                           &error));
   g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS);
   child_ping (&child);
@@ -1218,7 +1141,7 @@ test_interpreter (Fixture *fx, gconstpointer data)
   child_finish (&child);
 
   child_spawn_python (&child, interpreter->python, futex_code);
-  for (guint i = 0; i < 3000 && state_of (child.pid) != 'S'; i++)
+  for (guint i = 0; i < 3000 && state_of (child.proc.pid) != 'S'; i++)
     g_usleep (1000);
   assert_refused (&child, child.start_time, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED, "futex");
   child_kill (&child);

@@ -545,31 +545,6 @@ test_usage (void)
   g_assert_cmpstr (version.out, ==, "pymemctl " PACKAGE_VERSION "\n");
 }
 
-/* Waits until nobody owns org.pymemd.Monitor1 (the bus may notice a
- * daemon's exit after waitpid does). */
-static void
-wait_name_released (Fixture *fx)
-{
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-
-  for (;;)
-    {
-      g_autoptr(GVariant) reply = g_dbus_connection_call_sync (
-        fx->service.conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-        "NameHasOwner", g_variant_new ("(s)", BUS_NAME), G_VARIANT_TYPE ("(b)"),
-        G_DBUS_CALL_FLAGS_NONE, 10000, NULL, NULL);
-      gboolean has = TRUE;
-
-      g_assert_nonnull (reply);
-      g_variant_get (reply, "(b)", &has);
-      if (!has)
-        return;
-      if (g_get_monotonic_time () > deadline)
-        g_error ("org.pymemd.Monitor1 still has an owner 10 s after pymemd exited");
-      g_usleep (50000);
-    }
-}
-
 static void
 assert_not_running (const char *expected, const char *env, const char *env_value,
                     const char *const *args)
@@ -597,7 +572,7 @@ test_not_running (Fixture *fx, gconstpointer data)
   if (skipped (fx))
     return;
   pymemd_test_service_stop_daemon (&fx->service);
-  wait_name_released (fx);
+  pymemd_test_service_wait_name_released (&fx->service);
   address = fx->service.address;
   at_address = g_strdup_printf ("pymemctl: pymemd is not running on the bus at %s; start it "
                                 "with `pymemd --address %s`\n",

@@ -215,26 +215,10 @@ terminate (GPid pid)
   return status;
 }
 
-static guint64
-proc_start_time (GPid pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
-  g_autofree char *text = NULL;
-  g_auto(GStrv) fields = NULL;
-  char *end;
-
-  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
-  end = strrchr (text, ')');
-  g_assert_nonnull (end);
-  fields = g_strsplit (end + 2, " ", -1);
-  g_assert_cmpuint (g_strv_length (fields), >, 19);
-  return g_ascii_strtoull (fields[19], NULL, 10); /* field 22, starttime */
-}
-
 static char *
 expected_path (GPid pid)
 {
-  return g_strdup_printf (PROCESS_PREFIX "%d_%" G_GUINT64_FORMAT, pid, proc_start_time (pid));
+  return g_strdup_printf (PROCESS_PREFIX "%d_%" G_GUINT64_FORMAT, pid, pymemd_test_start_time (pid));
 }
 
 static void
@@ -832,7 +816,7 @@ test_get_processes (Fixture *fx, gconstpointer data)
   }
 
   g_assert_true (g_variant_lookup (entry, "start_time", "t", &t));
-  g_assert_cmpuint (t, ==, proc_start_time (child.pid));
+  g_assert_cmpuint (t, ==, pymemd_test_start_time (child.pid));
   g_assert_cmpuint (t, ==, (guint64) json_object_get_int_member (once, "start_time"));
   g_assert_true (g_variant_lookup (entry, "uid", "u", &u));
   g_assert_cmpuint (u, ==, 0);
@@ -912,7 +896,7 @@ test_get_processes (Fixture *fx, gconstpointer data)
     g_assert_true (g_variant_lookup (props, "Pid", "u", &u));
     g_assert_cmpuint (u, ==, (guint32) child.pid);
     g_assert_true (g_variant_lookup (props, "StartTime", "t", &t));
-    g_assert_cmpuint (t, ==, proc_start_time (child.pid));
+    g_assert_cmpuint (t, ==, pymemd_test_start_time (child.pid));
     g_assert_true (g_variant_lookup (props, "Uid", "u", &u));
     g_assert_cmpuint (u, ==, 0);
     g_assert_true (g_variant_lookup (props, "Cmdline", "&s", &s));
@@ -926,7 +910,7 @@ test_get_processes (Fixture *fx, gconstpointer data)
                                                  NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (pymemd_dbus_process1_get_pid (process), ==, (guint) child.pid);
-  g_assert_cmpuint (pymemd_dbus_process1_get_start_time (process), ==, proc_start_time (child.pid));
+  g_assert_cmpuint (pymemd_dbus_process1_get_start_time (process), ==, pymemd_test_start_time (child.pid));
   g_assert_true (pymemd_dbus_process1_call_get_details_sync (process, G_DBUS_CALL_FLAGS_NONE, -1,
                                                             &details, NULL, &error));
   g_assert_no_error (error);
@@ -1184,7 +1168,7 @@ test_memory_changed (Fixture *fx, gconstpointer data)
   g_assert_nonnull (c);
   g_assert_cmpuint (c->pid, ==, (guint32) busy.pid);
   g_assert_cmpstr (c->path, ==, path);
-  g_assert_cmpuint (c->start_time, ==, proc_start_time (busy.pid));
+  g_assert_cmpuint (c->start_time, ==, pymemd_test_start_time (busy.pid));
   g_assert_cmpuint (c->pss, >=, baseline + 16 * MIB);
   /* Only for the pid asked for. */
   for (guint i = 0; i < mine->changes->len; i++)
@@ -1904,7 +1888,7 @@ test_history_restart (Fixture *fx, gconstpointer data)
     const char *tier = NULL;
 
     g_assert_true (g_variant_lookup (info, "start_time", "t", &start_time));
-    g_assert_cmpuint (start_time, ==, proc_start_time (child.pid));
+    g_assert_cmpuint (start_time, ==, pymemd_test_start_time (child.pid));
     g_assert_true (g_variant_lookup (info, "tier", "&s", &tier));
     g_assert_cmpstr (tier, ==, "raw");
   }

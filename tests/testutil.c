@@ -13,6 +13,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
+#include "pymemd-pidfiles.h"
 #include "testutil.h"
 
 char *
@@ -615,4 +616,51 @@ pymemd_test_parse_json (const char *text)
   json_parser_load_from_data (parser, text, -1, &error);
   g_assert_no_error (error);
   return json_node_ref (json_parser_get_root (parser));
+}
+
+guint64
+pymemd_test_start_time (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+  PymemdStat stat_info;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, &error));
+  g_assert_true (pymemd_stat_parse (text, &stat_info, &error));
+  g_assert_no_error (error);
+  return stat_info.start_time;
+}
+
+void
+pymemd_test_iterate_for (double seconds)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC);
+
+  while (g_get_monotonic_time () < end)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (500);
+}
+
+void
+pymemd_test_service_wait_name_released (PymemdTestService *service)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      g_autoptr(GVariant) reply = g_dbus_connection_call_sync (
+        service->conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+        "NameHasOwner", g_variant_new ("(s)", "org.pymemd.Monitor1"), G_VARIANT_TYPE ("(b)"),
+        G_DBUS_CALL_FLAGS_NONE, 10000, NULL, NULL);
+      gboolean has = TRUE;
+
+      g_assert_nonnull (reply);
+      g_variant_get (reply, "(b)", &has);
+      if (!has)
+        return;
+      if (g_get_monotonic_time () > deadline)
+        g_error ("org.pymemd.Monitor1 still has an owner 10 s after pymemd exited");
+      g_usleep (50000);
+    }
 }

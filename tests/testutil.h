@@ -51,6 +51,27 @@ gboolean pymemd_test_child_spawn_env (PymemdTestChild    *child,
 int      pymemd_test_child_finish (PymemdTestChild *child,
                                    const char      *line,
                                    char           **stderr_text);
+/* The start time of process PID (/proc/PID/stat field 22), which must be
+ * readable. */
+guint64  pymemd_test_start_time (GPid pid);
+
+/* Iterates the thread-default main context until COND holds, failing the
+ * test after SECONDS. */
+#define PYMEMD_TEST_WAIT_FOR(cond, seconds)                                      \
+  G_STMT_START {                                                                 \
+    gint64 wait_end_ = g_get_monotonic_time () + (seconds) * G_USEC_PER_SEC;     \
+    while (!(cond))                                                              \
+      {                                                                          \
+        if (g_get_monotonic_time () > wait_end_)                                 \
+          g_error ("%s:%d: timed out waiting for %s", __FILE__, __LINE__, #cond); \
+        if (!g_main_context_iteration (NULL, FALSE))                             \
+          g_usleep (500);                                                        \
+      }                                                                          \
+  } G_STMT_END
+
+/* Lets the thread-default main context run for SECONDS. */
+void     pymemd_test_iterate_for (double seconds);
+
 /* Reads the next line the child prints (30 s at most). */
 char    *pymemd_test_child_read_line (PymemdTestChild *child,
                                       GError         **error);
@@ -135,6 +156,9 @@ void     pymemd_test_service_stop_daemon (PymemdTestService *service);
  * STATE_DIRECTORY included) and waits as pymemd_test_service_start () does. */
 void     pymemd_test_service_start_daemon (PymemdTestService *service,
                                            const char        *interval);
+/* Waits (10 s at most) until nobody owns org.pymemd.Monitor1: the bus may
+ * notice a daemon's exit after waitpid does. */
+void     pymemd_test_service_wait_name_released (PymemdTestService *service);
 /* Waits (30 s at most) until GetSamples lists PID. */
 void     pymemd_test_service_wait_pid (PymemdTestService *service,
                                        GPid               pid);
