@@ -283,12 +283,18 @@ answered (GObject *source, GAsyncResult *result, gpointer data)
       return_gone (task, job->pid);
       return;
     }
-  if (job->has_before && !read_private_dirty (process, &after))
-    job->has_before = FALSE;
   /* The ledger compares the summary with pages of the same moment, not
-   * those of the last detail pass (up to its interval old). */
-  if (!pymemd_scanner_refresh_detail (pymemd_monitor_get_scanner (self->monitor), process, &detail_error))
-    g_debug ("Heap summary of %d: pages not read again: %s", job->pid, detail_error->message);
+   * those of the last detail pass (up to its interval old). The smaps
+   * read also gives the sample, and with it the private dirty after a
+   * collection: the process's page tables are walked once. */
+  if (pymemd_scanner_refresh_detail (pymemd_monitor_get_scanner (self->monitor), process, &detail_error))
+    after = pymemd_process_get_rollup (process)->value[PYMEMD_FIELD_PRIVATE_DIRTY];
+  else
+    {
+      g_debug ("Heap summary of %d: pages not read again: %s", job->pid, detail_error->message);
+      if (job->has_before && !read_private_dirty (process, &after))
+        job->has_before = FALSE;
+    }
   categories = pymemd_process_get_categories (process);
   if (categories != NULL)
     {
