@@ -477,8 +477,8 @@ replace_corrupt (PymemdHistory *self, GError **error)
   if (!rename_if_present (fresh_wal, wal, error))
     return FALSE;
   g_message (_("%s: not a sound database, moved aside to %s; a fresh store holds what could be read of it: "
-               "%" G_GUINT64_FORMAT " rows saved, %u damaged stretches skipped"),
-             self->path, aside, saved.rows, saved.unreadable);
+               "%llu rows saved, %u damaged stretches skipped"),
+             self->path, aside, (unsigned long long) saved.rows, saved.unreadable);
   return open_file (self, error);
 }
 
@@ -1151,7 +1151,7 @@ static void
 read_process (sqlite3_stmt *s, PymemdHistoryProcess *out)
 {
   *out = (PymemdHistoryProcess) {
-    .boot_id = column_utf8 (s, 0),
+    .boot_id = sqlite3_column_type (s, 0) == SQLITE_TEXT ? column_utf8 (s, 0) : g_strdup (""),
     .pid = sqlite3_column_int (s, 1),
     .start_time = (guint64) sqlite3_column_int64 (s, 2),
     .uid = (guint32) sqlite3_column_int64 (s, 3),

@@ -318,13 +318,13 @@ salvage (PymemdRecorder *self, PymemdHistory *file, const char *aside, GError **
   if (!pymemd_history_salvage (file, self->older, &saved, error))
     return FALSE;
   if (aside != NULL)
-    g_message (_("History store %s: %" G_GUINT64_FORMAT " rows saved from the damaged file into a fresh one, "
-                 "%u damaged stretches skipped; the damaged file is kept as %s"),
-               self->path, saved.rows, saved.unreadable, aside);
+    g_message (_("History store %s: %llu rows saved from the damaged file into a fresh one, %u damaged "
+                 "stretches skipped; the damaged file is kept as %s"),
+               self->path, (unsigned long long) saved.rows, saved.unreadable, aside);
   else
-    g_message (_("History store %s: %" G_GUINT64_FORMAT " rows saved from the file deleted or replaced, %u "
-                 "damaged stretches skipped"),
-               self->path, saved.rows, saved.unreadable);
+    g_message (_("History store %s: %llu rows saved from the file deleted or replaced, %u damaged stretches "
+                 "skipped"),
+               self->path, (unsigned long long) saved.rows, saved.unreadable);
   set_older (self, NULL, PYMEMD_HISTORY_SOUND);
   return TRUE;
 }
