@@ -2,9 +2,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
@@ -156,6 +158,7 @@ static const char *const stmt_sql[N_STMTS] = {
 /* What the writer remembers of a process between ticks. */
 typedef struct {
   gint64  id;
+  char   *boot_id;
   gint32  pid;
   guint64 start_time;
   guint   meta_hash; /* of uid, exe and cmdline: a change is written */
@@ -170,6 +173,9 @@ struct _PymemdHistory
   sqlite3      *db;
   sqlite3_stmt *stmts[N_STMTS];
   gboolean      in_memory;
+  gint64        page_size; /* what the file's header must say */
+  PymemdHistoryDamage damage;
+  PymemdHistory *underlay; /* older history queries also read */
   /* "boot_id pid start_time" -> Known, of the processes of recent ticks */
   GHashTable   *known;
   guint         tick;
@@ -187,6 +193,7 @@ pymemd_history_finalize (GObject *object)
   for (guint i = 0; i < N_STMTS; i++)
     sqlite3_finalize (self->stmts[i]);
   sqlite3_close (self->db);
+  g_clear_object (&self->underlay);
   g_hash_table_unref (self->known);
   g_free (self->path);
   G_OBJECT_CLASS (pymemd_history_parent_class)->finalize (object);
@@ -199,9 +206,25 @@ pymemd_history_class_init (PymemdHistoryClass *klass)
 }
 
 static void
+known_free (gpointer data)
+{
+  Known *known = data;
+
+  g_free (known->boot_id);
+  g_free (known);
+}
+
+static void
 pymemd_history_init (PymemdHistory *self)
 {
-  self->known = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->known = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, known_free);
+}
+
+/* The middle of [FROM, TO], whatever their signs. */
+static gint64
+halfway (gint64 from, gint64 to)
+{
+  return from + (gint64) (((guint64) to - (guint64) from) / 2);
 }
 
 static PymemdError
@@ -230,8 +253,18 @@ set_sqlite_error (const char *path, sqlite3 *db, int rc, const char *what, GErro
 }
 
 static gboolean
+is_damage (int rc)
+{
+  return (rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB;
+}
+
+/* Every failed statement comes here: one that found the file corrupt
+ * marks the store damaged, whatever it was doing. */
+static gboolean
 history_error (PymemdHistory *self, int rc, const char *what, GError **error)
 {
+  if (is_damage (rc) && self->damage == PYMEMD_HISTORY_SOUND)
+    self->damage = PYMEMD_HISTORY_CORRUPT;
   return set_sqlite_error (self->path, self->db, rc, what, error);
 }
 
@@ -277,7 +310,7 @@ query_int (PymemdHistory *self, const char *sql, gint64 *value, GError **error)
         }
     }
   if (rc != SQLITE_OK)
-    set_sqlite_error (self->path, self->db, rc, sql, error);
+    history_error (self, rc, sql, error);
   sqlite3_finalize (s);
   return rc == SQLITE_OK;
 }
@@ -329,10 +362,10 @@ rename_if_present (const char *from, const char *to, GError **error)
   return FALSE;
 }
 
-/* The database and its WAL go to PATH.corrupt-<unix time>[-N]: never
- * overwritten, kept for whoever wants to know what happened. */
+/* The database and its WAL go to PATH.corrupt-<unix time>[-N] (*ASIDE):
+ * never overwritten, kept for whoever wants to know what happened. */
 static gboolean
-move_aside (const char *path, GError **error)
+move_aside (const char *path, char **aside_out, GError **error)
 {
   g_autofree char *base = g_strdup_printf ("%s.corrupt-%" G_GINT64_FORMAT, path,
                                            g_get_real_time () / SECOND_US);
@@ -350,8 +383,20 @@ move_aside (const char *path, GError **error)
   if (!rename_if_present (path, aside, error) || !rename_if_present (wal, aside_wal, error))
     return FALSE;
   g_unlink (shm);
-  g_message (_("%s: not a sound database, moved aside to %s"), path, aside);
+  *aside_out = g_steal_pointer (&aside);
   return TRUE;
+}
+
+/* A store's file, its WAL and shared memory, gone. */
+static void
+remove_store_files (const char *path)
+{
+  g_autofree char *wal = g_strconcat (path, "-wal", NULL);
+  g_autofree char *shm = g_strconcat (path, "-shm", NULL);
+
+  g_unlink (path);
+  g_unlink (wal);
+  g_unlink (shm);
 }
 
 static gboolean
@@ -377,7 +422,68 @@ close_file (PymemdHistory *self)
   self->db = NULL;
 }
 
-/* Opens PATH, moving it aside and starting afresh if it is not sound. */
+/* A connection that must not write its file again, closing included: a
+ * checkpoint on close would write into a file kept aside, and then delete
+ * the WAL and shared memory at the path it was opened with, which may be
+ * a fresh store's by then. */
+static void
+retire_connection (sqlite3 *db)
+{
+  sqlite3_db_config (db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+  sqlite3_exec (db, "PRAGMA query_only = ON", NULL, NULL, NULL);
+}
+
+static PymemdHistory *history_open (const char *path, gboolean in_memory, GError **error);
+static gboolean salvage_rows (PymemdHistory *into, sqlite3 *from, PymemdHistorySalvage *result, GError **error);
+
+/* SELF's file is corrupt: what can still be read of it goes into a fresh
+ * store built beside it, which then takes its place, and the corrupt file
+ * and its WAL are kept aside. Until the fresh store is complete the path
+ * stays as it was, so that a failure is tried again at the next open. */
+static gboolean
+replace_corrupt (PymemdHistory *self, GError **error)
+{
+  g_autofree char *fresh_path = g_strconcat (self->path, ".salvage", NULL);
+  g_autofree char *fresh_wal = g_strconcat (fresh_path, "-wal", NULL);
+  g_autofree char *wal = g_strconcat (self->path, "-wal", NULL);
+  g_autofree char *aside = NULL;
+  g_autoptr(PymemdHistory) fresh = NULL;
+  PymemdHistorySalvage saved = { 0 };
+  gboolean ok;
+
+  retire_connection (self->db);
+  /* Left by a run that stopped half way. */
+  remove_store_files (fresh_path);
+  fresh = history_open (fresh_path, FALSE, error);
+  ok = fresh != NULL && salvage_rows (fresh, self->db, &saved, error);
+  /* The last connection to it: its WAL goes into it. */
+  g_clear_object (&fresh);
+  close_file (self);
+  if (!ok)
+    {
+      remove_store_files (fresh_path);
+      return FALSE;
+    }
+  if (!move_aside (self->path, &aside, error))
+    return FALSE;
+  if (g_rename (fresh_path, self->path) != 0)
+    {
+      int errsv = errno;
+
+      g_set_error (error, PYMEMD_ERROR, pymemd_error_from_errno (errsv), _("%s: putting the saved store in place: %s"),
+                   fresh_path, g_strerror (errsv));
+      return FALSE;
+    }
+  if (!rename_if_present (fresh_wal, wal, error))
+    return FALSE;
+  g_message (_("%s: not a sound database, moved aside to %s; a fresh store holds what could be read of it: "
+               "%llu rows saved, %u damaged stretches skipped"),
+             self->path, aside, (unsigned long long) saved.rows, saved.unreadable);
+  return open_file (self, error);
+}
+
+/* Opens PATH; if it is not sound, it is replaced by a fresh store of what
+ * can be read of it. */
 static gboolean
 open_sound_file (PymemdHistory *self, GError **error)
 {
@@ -388,8 +494,12 @@ open_sound_file (PymemdHistory *self, GError **error)
   check = check_database (self, error);
   if (check == CHECK_SOUND)
     return TRUE;
-  close_file (self);
-  if (check == CHECK_FAILED || !move_aside (self->path, error) || !open_file (self, error))
+  if (check == CHECK_FAILED)
+    {
+      close_file (self);
+      return FALSE;
+    }
+  if (!replace_corrupt (self, error))
     return FALSE;
   if (check_database (self, error) != CHECK_SOUND)
     {
@@ -513,7 +623,7 @@ history_open (const char *path, gboolean in_memory, GError **error)
   if (!in_memory && (!set_wal (self, error) || !exec_sql (self, "PRAGMA synchronous = NORMAL", error)))
     return NULL;
   if (!ensure_schema (self, error) || !prepare_stmts (self, error) || !end_orphans (self, error) ||
-      !load_consolidated_until (self, error))
+      !load_consolidated_until (self, error) || !query_int (self, "PRAGMA page_size", &self->page_size, error))
     return NULL;
   return g_steal_pointer (&self);
 }
@@ -527,28 +637,60 @@ pymemd_history_open (const char *path, GError **error)
   return history_open (path, FALSE, error);
 }
 
+/* A reader's connection; IMMUTABLE: the file as it is, without locks or
+ * WAL, which is how SQLite reads a WAL database on a read-only file system
+ * (it cannot make the shared memory there). */
+static gboolean
+connect_reader (PymemdHistory *self, gboolean immutable, GError **error)
+{
+  g_autofree char *uri = NULL;
+  int rc;
+
+  if (immutable)
+    {
+      g_autofree char *file_uri = g_filename_to_uri (self->path, NULL, error);
+
+      if (file_uri == NULL)
+        return FALSE;
+      uri = g_strconcat (file_uri, "?immutable=1", NULL);
+    }
+  rc = sqlite3_open_v2 (immutable ? uri : self->path, &self->db,
+                        immutable ? SQLITE_OPEN_READONLY | SQLITE_OPEN_URI : SQLITE_OPEN_READWRITE, NULL);
+  if (rc != SQLITE_OK)
+    return set_sqlite_error (self->path, self->db, rc, "opening", error);
+  /* The writer checkpoints; a reader closing last must not (see
+   * retire_connection ()). */
+  sqlite3_db_config (self->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+  sqlite3_busy_timeout (self->db, HISTORY_BUSY_TIMEOUT_MS);
+  sqlite3_extended_result_codes (self->db, 1);
+  return TRUE;
+}
+
 PymemdHistory *
 pymemd_history_open_reader (const char *path, GError **error)
 {
   g_autoptr(PymemdHistory) self = g_object_new (PYMEMD_TYPE_HISTORY, NULL);
+  g_autoptr(GError) local_error = NULL;
   gint64 version = 0;
-  int rc;
 
   g_return_val_if_fail (path != NULL, NULL);
 
   /* The writer made, checked and switched the file to WAL: a reader only
    * checks that it knows the schema. */
   self->path = g_strdup (path);
-  rc = sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE, NULL);
-  if (rc != SQLITE_OK)
-    {
-      set_sqlite_error (path, self->db, rc, "opening", error);
-      return NULL;
-    }
-  sqlite3_busy_timeout (self->db, HISTORY_BUSY_TIMEOUT_MS);
-  sqlite3_extended_result_codes (self->db, 1);
-  if (!query_int (self, "PRAGMA user_version", &version, error))
+  if (!connect_reader (self, FALSE, error))
     return NULL;
+  if (!query_int (self, "PRAGMA user_version", &version, &local_error))
+    {
+      if (sqlite3_db_readonly (self->db, "main") != 1)
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
+      close_file (self);
+      if (!connect_reader (self, TRUE, error) || !query_int (self, "PRAGMA user_version", &version, error))
+        return NULL;
+    }
   if (version != SCHEMA_VERSION)
     {
       unknown_schema (self, version, error);
@@ -627,6 +769,140 @@ pymemd_history_is_in_memory (PymemdHistory *self)
 {
   g_return_val_if_fail (PYMEMD_IS_HISTORY (self), FALSE);
   return self->in_memory;
+}
+
+PymemdHistoryDamage
+pymemd_history_get_damage (PymemdHistory *self)
+{
+  g_return_val_if_fail (PYMEMD_IS_HISTORY (self), PYMEMD_HISTORY_SOUND);
+  return self->damage;
+}
+
+static gboolean
+damaged_error (PymemdHistory *self, GError **error)
+{
+  if (self->damage == PYMEMD_HISTORY_MOVED)
+    g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED, _("%s: deleted, renamed or replaced while in use"),
+                 self->path);
+  else
+    g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED,
+                 _("%s: the file no longer holds a sound database (overwritten, truncated or corrupt)"), self->path);
+  return FALSE;
+}
+
+/* The header of a WAL-mode database of PAGE_SIZE pages, as far as it never
+ * changes (https://www.sqlite.org/fileformat2.html#the_database_header). */
+static gboolean
+header_is_sound (const guint8 header[100], gint64 page_size)
+{
+  guint page = (guint) header[16] << 8 | header[17];
+
+  return memcmp (header, "SQLite format 3", 16) == 0 && (page == 1 ? 65536 : page) == page_size &&
+         header[18] == 2 && header[19] == 2 && header[21] == 64 && header[22] == 32 && header[23] == 32;
+}
+
+gboolean
+pymemd_history_check_file (PymemdHistory *self, GError **error)
+{
+  sqlite3_file *file = NULL;
+  guint8 header[100];
+  int moved = 0, rc;
+
+  g_return_val_if_fail (PYMEMD_IS_HISTORY (self), FALSE);
+
+  if (self->in_memory)
+    return TRUE;
+  if (self->damage != PYMEMD_HISTORY_SOUND)
+    return damaged_error (self, error);
+  /* SQLite's own test: a stat () of the path against the open file's inode. */
+  if (sqlite3_file_control (self->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK && moved)
+    {
+      self->damage = PYMEMD_HISTORY_MOVED;
+      return damaged_error (self, error);
+    }
+  /* Read through SQLite's own descriptor of the file: closing one of ours
+   * would drop the locks SQLite holds on it. */
+  if (sqlite3_file_control (self->db, "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK || file == NULL ||
+      file->pMethods == NULL)
+    return TRUE;
+  rc = file->pMethods->xRead (file, header, sizeof header, 0);
+  if (rc != SQLITE_OK && rc != SQLITE_IOERR_SHORT_READ)
+    return history_error (self, rc, "reading the file's header", error);
+  if (rc == SQLITE_IOERR_SHORT_READ || !header_is_sound (header, self->page_size))
+    {
+      self->damage = PYMEMD_HISTORY_CORRUPT;
+      return damaged_error (self, error);
+    }
+  return TRUE;
+}
+
+void
+pymemd_history_retire (PymemdHistory *self)
+{
+  g_return_if_fail (PYMEMD_IS_HISTORY (self));
+
+  if (!self->in_memory)
+    retire_connection (self->db);
+}
+
+/* Whether the WAL at WAL_PATH is SELF's (the same header: salts and
+ * checksum differ for every WAL) or empty. */
+static gboolean
+wal_is_ours (PymemdHistory *self, const char *wal_path)
+{
+  sqlite3_file *wal = NULL;
+  guint8 ours[32] = { 0 }, theirs[32] = { 0 };
+  int fd = open (wal_path, O_RDONLY | O_CLOEXEC);
+  ssize_t got;
+
+  if (fd < 0)
+    return TRUE;
+  /* SQLite locks the shared memory and the database, never the WAL: a
+   * descriptor of ours on it can be closed. */
+  got = pread (fd, theirs, sizeof theirs, 0);
+  close (fd);
+  if (got == 0)
+    return TRUE;
+  if (got != sizeof theirs ||
+      sqlite3_file_control (self->db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) != SQLITE_OK || wal == NULL ||
+      wal->pMethods == NULL || wal->pMethods->xRead (wal, ours, sizeof ours, 0) != SQLITE_OK)
+    return FALSE;
+  return memcmp (ours, theirs, sizeof ours) == 0;
+}
+
+gboolean
+pymemd_history_set_aside (PymemdHistory *self, char **aside, GError **error)
+{
+  g_autofree char *wal = NULL;
+  g_autofree char *shm = NULL;
+  int moved = 0;
+
+  g_return_val_if_fail (PYMEMD_IS_HISTORY (self), FALSE);
+  g_return_val_if_fail (aside != NULL && *aside == NULL, FALSE);
+  g_return_val_if_fail (!self->in_memory, FALSE);
+
+  pymemd_history_retire (self);
+  if (sqlite3_file_control (self->db, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK && !moved)
+    return move_aside (self->path, aside, error);
+  /* The path has another file, or none: what was left beside it of this
+   * one would be taken for that file's WAL and shared memory. */
+  wal = g_strconcat (self->path, "-wal", NULL);
+  shm = g_strconcat (self->path, "-shm", NULL);
+  if (wal_is_ours (self, wal))
+    {
+      g_unlink (wal);
+      g_unlink (shm);
+    }
+  return TRUE;
+}
+
+void
+pymemd_history_set_underlay (PymemdHistory *self, PymemdHistory *older)
+{
+  g_return_if_fail (PYMEMD_IS_HISTORY (self));
+  g_return_if_fail (older == NULL || (PYMEMD_IS_HISTORY (older) && older != self && older->underlay == NULL));
+
+  g_set_object (&self->underlay, older);
 }
 
 static gboolean
@@ -710,6 +986,7 @@ add_point (PymemdHistory *self, const char *boot_id, gint64 now, const PymemdHis
       if (known == NULL)
         {
           known = g_new0 (Known, 1);
+          known->boot_id = g_strdup (boot_id);
           known->pid = point->pid;
           known->start_time = point->start_time;
           g_hash_table_insert (self->known, g_steal_pointer (&key), known);
@@ -791,6 +1068,8 @@ pymemd_history_add_tick (PymemdHistory            *self,
   g_return_val_if_fail (boot_id != NULL, FALSE);
   g_return_val_if_fail (points != NULL || n == 0, FALSE);
 
+  if (!pymemd_history_check_file (self, error))
+    return FALSE;
   consolidated_until = self->consolidated_until;
   if (!run_stmt (self, STMT_BEGIN, error))
     return FALSE;
@@ -838,21 +1117,12 @@ find_process (PymemdHistory *self, const char *boot_id, gint32 pid, guint64 star
   return rc == SQLITE_ROW;
 }
 
-gboolean
-pymemd_history_find_latest (PymemdHistory *self,
-                            const char    *boot_id,
-                            gint32         pid,
-                            guint64       *start_time,
-                            GError       **error)
+static gboolean
+find_latest_own (PymemdHistory *self, const char *boot_id, gint32 pid, guint64 *start_time, GError **error)
 {
-  sqlite3_stmt *s;
+  sqlite3_stmt *s = self->stmts[STMT_FIND_LATEST];
   int rc;
 
-  g_return_val_if_fail (PYMEMD_IS_HISTORY (self), FALSE);
-  g_return_val_if_fail (boot_id != NULL, FALSE);
-  g_return_val_if_fail (start_time != NULL, FALSE);
-
-  s = self->stmts[STMT_FIND_LATEST];
   sqlite3_bind_text (s, 1, boot_id, -1, SQLITE_STATIC);
   sqlite3_bind_int (s, 2, pid);
   rc = sqlite3_step (s);
@@ -867,16 +1137,26 @@ pymemd_history_find_latest (PymemdHistory *self,
   return rc == SQLITE_ROW;
 }
 
+/* A text column as valid UTF-8, or NULL: whatever a damaged file holds,
+ * what goes out on the bus is a string. */
+static char *
+column_utf8 (sqlite3_stmt *row, int column)
+{
+  if (sqlite3_column_type (row, column) == SQLITE_NULL)
+    return NULL;
+  return g_utf8_make_valid ((const char *) sqlite3_column_text (row, column), sqlite3_column_bytes (row, column));
+}
+
 static void
 read_process (sqlite3_stmt *s, PymemdHistoryProcess *out)
 {
   *out = (PymemdHistoryProcess) {
-    .boot_id = g_strdup ((const char *) sqlite3_column_text (s, 0)),
+    .boot_id = sqlite3_column_type (s, 0) == SQLITE_TEXT ? column_utf8 (s, 0) : g_strdup (""),
     .pid = sqlite3_column_int (s, 1),
     .start_time = (guint64) sqlite3_column_int64 (s, 2),
     .uid = (guint32) sqlite3_column_int64 (s, 3),
-    .exe = g_strdup ((const char *) sqlite3_column_text (s, 4)),
-    .cmdline = g_strdup ((const char *) sqlite3_column_text (s, 5)),
+    .exe = column_utf8 (s, 4),
+    .cmdline = column_utf8 (s, 5),
     .first_seen = sqlite3_column_int64 (s, 6),
     .last_seen = sqlite3_column_int64 (s, 7),
     .ended = sqlite3_column_int64 (s, 8),
@@ -889,6 +1169,29 @@ pymemd_history_process_clear (PymemdHistoryProcess *process)
   g_clear_pointer (&process->boot_id, g_free);
   g_clear_pointer (&process->exe, g_free);
   g_clear_pointer (&process->cmdline, g_free);
+}
+
+gboolean
+pymemd_history_find_latest (PymemdHistory *self,
+                            const char    *boot_id,
+                            gint32         pid,
+                            guint64       *start_time,
+                            GError       **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  g_return_val_if_fail (PYMEMD_IS_HISTORY (self), FALSE);
+  g_return_val_if_fail (boot_id != NULL, FALSE);
+  g_return_val_if_fail (start_time != NULL, FALSE);
+
+  /* SELF's history is the newer. */
+  if (find_latest_own (self, boot_id, pid, start_time, &local_error))
+    return TRUE;
+  if (self->underlay != NULL && g_error_matches (local_error, PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS) &&
+      find_latest_own (self->underlay, boot_id, pid, start_time, NULL))
+    return TRUE;
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
 }
 
 /* An identity's row, or a NO_SUCH_PROCESS error. */
@@ -905,21 +1208,17 @@ lookup (PymemdHistory *self, const char *boot_id, gint32 pid, guint64 start_time
   return FALSE;
 }
 
-gboolean
-pymemd_history_get_process (PymemdHistory        *self,
-                            const char           *boot_id,
-                            gint32                pid,
-                            guint64               start_time,
-                            PymemdHistoryProcess *out,
-                            GError              **error)
+static gboolean
+get_process_own (PymemdHistory        *self,
+                 const char           *boot_id,
+                 gint32                pid,
+                 guint64               start_time,
+                 PymemdHistoryProcess *out,
+                 GError              **error)
 {
   sqlite3_stmt *s;
   gint64 id = 0;
   int rc;
-
-  g_return_val_if_fail (PYMEMD_IS_HISTORY (self), FALSE);
-  g_return_val_if_fail (boot_id != NULL, FALSE);
-  g_return_val_if_fail (out != NULL, FALSE);
 
   if (!lookup (self, boot_id, pid, start_time, &id, error))
     return FALSE;
@@ -934,43 +1233,61 @@ pymemd_history_get_process (PymemdHistory        *self,
   return TRUE;
 }
 
-GArray *
-pymemd_history_query (PymemdHistory *self,
-                      const char    *boot_id,
-                      gint32         pid,
-                      guint64        start_time,
-                      gint64         since_us,
-                      gint64         until_us,
-                      gint64         resolution_us,
-                      GError       **error)
+gboolean
+pymemd_history_get_process (PymemdHistory        *self,
+                            const char           *boot_id,
+                            gint32                pid,
+                            guint64               start_time,
+                            PymemdHistoryProcess *out,
+                            GError              **error)
 {
-  g_autoptr(GArray) rows = g_array_new (FALSE, FALSE, sizeof (PymemdHistoryRow));
   g_autoptr(GError) local_error = NULL;
-  sqlite3_stmt *s;
-  Stmt stmt;
-  gint64 id = 0;
+  PymemdHistoryProcess older = { 0 };
+  gboolean known;
+
+  g_return_val_if_fail (PYMEMD_IS_HISTORY (self), FALSE);
+  g_return_val_if_fail (boot_id != NULL, FALSE);
+  g_return_val_if_fail (out != NULL, FALSE);
+
+  known = get_process_own (self, boot_id, pid, start_time, out, &local_error);
+  if ((!known && !g_error_matches (local_error, PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS)) ||
+      self->underlay == NULL || !get_process_own (self->underlay, boot_id, pid, start_time, &older, NULL))
+    {
+      if (!known)
+        g_propagate_error (error, g_steal_pointer (&local_error));
+      return known;
+    }
+  if (!known)
+    {
+      *out = older;
+      return TRUE;
+    }
+  /* The newer record, over the whole time both saw it. */
+  out->first_seen = MIN (out->first_seen, older.first_seen);
+  out->last_seen = MAX (out->last_seen, older.last_seen);
+  pymemd_history_process_clear (&older);
+  return TRUE;
+}
+
+static Stmt
+query_stmt (gint64 resolution_us)
+{
+  if (resolution_us < MINUTE_US)
+    return STMT_QUERY_RAW;
+  return resolution_us < HOUR_US ? STMT_QUERY_MINUTES : STMT_QUERY_HOURS;
+}
+
+/* Appends the buckets of process ID in [SINCE_US, UNTIL_US) to ROWS; on
+ * failure, none. */
+static gboolean
+query_rows (PymemdHistory *self, gint64 id, gint64 since_us, gint64 until_us, gint64 resolution_us, GArray *rows,
+            GError **error)
+{
+  Stmt stmt = query_stmt (resolution_us);
+  sqlite3_stmt *s = self->stmts[stmt];
+  guint had = rows->len;
   int rc;
 
-  g_return_val_if_fail (PYMEMD_IS_HISTORY (self), NULL);
-  g_return_val_if_fail (boot_id != NULL, NULL);
-
-  if (!find_process (self, boot_id, pid, start_time, &id, &local_error))
-    {
-      if (local_error != NULL)
-        {
-          g_propagate_error (error, g_steal_pointer (&local_error));
-          return NULL;
-        }
-      return g_steal_pointer (&rows);
-    }
-
-  if (resolution_us < MINUTE_US)
-    stmt = STMT_QUERY_RAW;
-  else if (resolution_us < HOUR_US)
-    stmt = STMT_QUERY_MINUTES;
-  else
-    stmt = STMT_QUERY_HOURS;
-  s = self->stmts[stmt];
   sqlite3_bind_int64 (s, 1, id);
   sqlite3_bind_int64 (s, 2, since_us);
   sqlite3_bind_int64 (s, 3, until_us);
@@ -997,10 +1314,148 @@ pymemd_history_query (PymemdHistory *self,
   sqlite3_reset (s);
   if (rc != SQLITE_DONE)
     {
-      history_error (self, rc, "querying history", error);
+      g_array_set_size (rows, had);
+      return history_error (self, rc, "querying history", error);
+    }
+  return TRUE;
+}
+
+static gint64
+gcd (gint64 a, gint64 b)
+{
+  while (b != 0)
+    {
+      gint64 r = a % b;
+
+      a = b;
+      b = r;
+    }
+  return a;
+}
+
+/* The reads of one query around damage in an underlay. */
+#define UNDERLAY_MAX_READS 256
+
+/* What can be read of a damaged store's buckets in [SINCE_US, UNTIL_US):
+ * a range that fails is halved, at bucket boundaries, and what reads is
+ * kept. A boundary is a multiple of both the resolution and the tier's
+ * own bucket, so that no bucket is answered by both halves. */
+static void
+query_readable (PymemdHistory *self, gint64 id, gint64 since_us, gint64 until_us, gint64 resolution_us,
+                GArray *rows)
+{
+  g_autoptr(GArray) ranges = g_array_new (FALSE, FALSE, sizeof (gint64) * 2);
+  gint64 tier = query_stmt (resolution_us) == STMT_QUERY_RAW ? 1 : resolution_us < HOUR_US ? MINUTE_US : HOUR_US;
+  gint64 res = MAX (resolution_us, 1), unit = res / gcd (res, tier);
+  gint64 range[2] = { since_us, until_us };
+  guint reads = 0;
+
+  unit = unit > G_MAXINT64 / tier ? G_MAXINT64 : unit * tier;
+  g_array_append_val (ranges, range);
+  while (ranges->len > 0 && reads++ < UNDERLAY_MAX_READS)
+    {
+      gint64 *r = &g_array_index (ranges, gint64, 2 * (ranges->len - 1));
+      gint64 lo = r[0], hi = r[1], mid;
+
+      g_array_set_size (ranges, ranges->len - 1);
+      if (query_rows (self, id, lo, hi, resolution_us, rows, NULL))
+        continue;
+      mid = halfway (lo, hi);
+      mid -= mid % unit;
+      if (mid <= lo || mid >= hi)
+        continue;
+      /* The lower half on top: the rows come out in order. */
+      range[0] = mid, range[1] = hi;
+      g_array_append_val (ranges, range);
+      range[0] = lo, range[1] = mid;
+      g_array_append_val (ranges, range);
+    }
+}
+
+/* OLDER's and NEWER's buckets (each in order) as one series: a bucket both
+ * have is their union. */
+static GArray *
+merge_rows (GArray *older, GArray *newer)
+{
+  GArray *rows = g_array_sized_new (FALSE, FALSE, sizeof (PymemdHistoryRow), older->len + newer->len);
+  guint i = 0, j = 0;
+
+  while (i < older->len || j < newer->len)
+    {
+      PymemdHistoryRow *a = i < older->len ? &g_array_index (older, PymemdHistoryRow, i) : NULL;
+      PymemdHistoryRow *b = j < newer->len ? &g_array_index (newer, PymemdHistoryRow, j) : NULL;
+      PymemdHistoryRow row;
+
+      if (b == NULL || (a != NULL && a->t < b->t))
+        row = *a, i++;
+      else if (a == NULL || b->t < a->t)
+        row = *b, j++;
+      else
+        {
+          guint64 n = (guint64) a->count + b->count;
+
+#define AVG(field) (n == 0 ? 0 : (a->field * a->count + b->field * b->count) / n)
+          row = (PymemdHistoryRow) {
+            .t = a->t,
+            .pss_min = MIN (a->pss_min, b->pss_min), .pss_avg = AVG (pss_avg), .pss_max = MAX (a->pss_max, b->pss_max),
+            .uss_min = MIN (a->uss_min, b->uss_min), .uss_avg = AVG (uss_avg), .uss_max = MAX (a->uss_max, b->uss_max),
+            .swap_min = MIN (a->swap_min, b->swap_min), .swap_avg = AVG (swap_avg),
+            .swap_max = MAX (a->swap_max, b->swap_max),
+            .count = (guint32) MIN (n, G_MAXUINT32),
+          };
+#undef AVG
+          i++, j++;
+        }
+      g_array_append_val (rows, row);
+    }
+  return rows;
+}
+
+/* SELF's underlay, ready for reading: its tiers' end read again, for
+ * another process (a locker, a reader) may have written it. */
+static PymemdHistory *
+readable_underlay (PymemdHistory *self)
+{
+  if (self->underlay != NULL && !load_consolidated_until (self->underlay, NULL))
+    g_debug ("History underlay %s: the tiers' end cannot be read", self->underlay->path);
+  return self->underlay;
+}
+
+GArray *
+pymemd_history_query (PymemdHistory *self,
+                      const char    *boot_id,
+                      gint32         pid,
+                      guint64        start_time,
+                      gint64         since_us,
+                      gint64         until_us,
+                      gint64         resolution_us,
+                      GError       **error)
+{
+  g_autoptr(GArray) rows = g_array_new (FALSE, FALSE, sizeof (PymemdHistoryRow));
+  g_autoptr(GArray) older = NULL;
+  g_autoptr(GError) local_error = NULL;
+  PymemdHistory *underlay;
+  gint64 id = 0;
+
+  g_return_val_if_fail (PYMEMD_IS_HISTORY (self), NULL);
+  g_return_val_if_fail (boot_id != NULL, NULL);
+
+  if (find_process (self, boot_id, pid, start_time, &id, &local_error))
+    {
+      if (!query_rows (self, id, since_us, until_us, resolution_us, rows, error))
+        return NULL;
+    }
+  else if (local_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
       return NULL;
     }
-  return g_steal_pointer (&rows);
+  underlay = readable_underlay (self);
+  if (underlay == NULL || !find_process (underlay, boot_id, pid, start_time, &id, NULL))
+    return g_steal_pointer (&rows);
+  older = g_array_new (FALSE, FALSE, sizeof (PymemdHistoryRow));
+  query_readable (underlay, id, since_us, until_us, resolution_us, older);
+  return merge_rows (older, rows);
 }
 
 static void
@@ -1009,14 +1464,12 @@ history_process_clear (gpointer data)
   pymemd_history_process_clear (data);
 }
 
-GArray *
-pymemd_history_list_ended (PymemdHistory *self, gint64 since_us, GError **error)
+static GArray *
+list_ended_own (PymemdHistory *self, gint64 since_us, GError **error)
 {
   g_autoptr(GArray) ended = g_array_new (FALSE, FALSE, sizeof (PymemdHistoryProcess));
   sqlite3_stmt *s;
   int rc;
-
-  g_return_val_if_fail (PYMEMD_IS_HISTORY (self), NULL);
 
   g_array_set_clear_func (ended, history_process_clear);
   s = self->stmts[STMT_LIST_ENDED];
@@ -1037,11 +1490,56 @@ pymemd_history_list_ended (PymemdHistory *self, gint64 since_us, GError **error)
   return g_steal_pointer (&ended);
 }
 
+static int
+compare_ended (gconstpointer a, gconstpointer b)
+{
+  const PymemdHistoryProcess *x = a, *y = b;
+
+  return (x->ended > y->ended) - (x->ended < y->ended);
+}
+
+GArray *
+pymemd_history_list_ended (PymemdHistory *self, gint64 since_us, GError **error)
+{
+  g_autoptr(GArray) ended = NULL;
+  g_autoptr(GArray) older = NULL;
+  g_autoptr(GHashTable) listed = NULL;
+
+  g_return_val_if_fail (PYMEMD_IS_HISTORY (self), NULL);
+
+  ended = list_ended_own (self, since_us, error);
+  if (ended == NULL || self->underlay == NULL || (older = list_ended_own (self->underlay, since_us, NULL)) == NULL)
+    return g_steal_pointer (&ended);
+  /* A process SELF lists too ended later than OLDER knew. */
+  listed = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (guint i = 0; i < ended->len; i++)
+    {
+      const PymemdHistoryProcess *p = &g_array_index (ended, PymemdHistoryProcess, i);
+
+      g_hash_table_add (listed, identity_key (p->boot_id, p->pid, p->start_time));
+    }
+  for (guint i = 0; i < older->len; i++)
+    {
+      PymemdHistoryProcess *p = &g_array_index (older, PymemdHistoryProcess, i);
+      g_autofree char *key = identity_key (p->boot_id, p->pid, p->start_time);
+
+      if (g_hash_table_contains (listed, key))
+        continue;
+      g_array_append_val (ended, *p);
+      /* Moved, not copied. */
+      *p = (PymemdHistoryProcess) { 0 };
+    }
+  g_array_sort (ended, compare_ended);
+  return g_steal_pointer (&ended);
+}
+
 typedef struct {
   double t;
   double pss;
 } SeriesPoint;
 
+/* Appends the points of process ID in (SINCE, UNTIL] to SERIES, oldest
+ * first; on failure, those read before it. */
 static gboolean
 load_series (PymemdHistory *self, Stmt stmt, gint64 id, gint64 since, gint64 until, GArray *series,
              GError **error)
@@ -1049,7 +1547,6 @@ load_series (PymemdHistory *self, Stmt stmt, gint64 id, gint64 since, gint64 unt
   sqlite3_stmt *s = self->stmts[stmt];
   int rc;
 
-  g_array_set_size (series, 0);
   sqlite3_bind_int64 (s, 1, id);
   sqlite3_bind_int64 (s, 2, since);
   sqlite3_bind_int64 (s, 3, until);
@@ -1070,6 +1567,53 @@ compare_doubles (const void *a, const void *b)
   double x = *(const double *) a, y = *(const double *) b;
 
   return (x > y) - (x < y);
+}
+
+/* A process's ids in SELF (OWN_ID) and in its underlay (OLDER_ID), 0 where
+ * it is unknown; a NO_SUCH_PROCESS error where it is in neither. */
+static gboolean
+lookup_layered (PymemdHistory *self, const char *boot_id, gint32 pid, guint64 start_time, gint64 *own_id,
+                gint64 *older_id, GError **error)
+{
+  g_autoptr(GError) local_error = NULL;
+
+  *own_id = *older_id = 0;
+  if (!find_process (self, boot_id, pid, start_time, own_id, &local_error) && local_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  if (self->underlay != NULL && !find_process (self->underlay, boot_id, pid, start_time, older_id, NULL))
+    *older_id = 0;
+  if (*own_id == 0 && *older_id == 0)
+    return lookup (self, boot_id, pid, start_time, own_id, error);
+  return TRUE;
+}
+
+/* The points in (SINCE, UNTIL] of a process with OWN_ID in SELF and
+ * OLDER_ID in its underlay (0: none), oldest first: what can be read of the
+ * underlay's, then SELF's. */
+static gboolean
+load_layered_series (PymemdHistory *self, Stmt stmt, gint64 own_id, gint64 older_id, gint64 since, gint64 until,
+                     GArray *series, GError **error)
+{
+  g_array_set_size (series, 0);
+  if (older_id != 0 && !load_series (self->underlay, stmt, older_id, since, until, series, NULL))
+    g_debug ("History underlay %s: a series read in part", self->underlay->path);
+  if (own_id == 0)
+    return TRUE;
+  if (series->len > 0)
+    {
+      g_autoptr(GArray) own = g_array_new (FALSE, FALSE, sizeof (SeriesPoint));
+
+      if (!load_series (self, stmt, own_id, since, until, own, error))
+        return FALSE;
+      /* Both may have points of the time the store failed in. */
+      g_array_append_vals (series, own->data, own->len);
+      g_array_sort (series, compare_doubles);
+      return TRUE;
+    }
+  return load_series (self, stmt, own_id, since, until, series, error);
 }
 
 /* The median of the slopes between every pair of points (Theil–Sen): a few
@@ -1121,23 +1665,24 @@ pymemd_history_growth (PymemdHistory *self,
                        GError       **error)
 {
   g_autoptr(GArray) series = g_array_new (FALSE, FALSE, sizeof (SeriesPoint));
-  gint64 id = 0;
+  gint64 id = 0, older_id = 0;
 
   g_return_val_if_fail (PYMEMD_IS_HISTORY (self), FALSE);
   g_return_val_if_fail (boot_id != NULL, FALSE);
   g_return_val_if_fail (bytes_per_hour != NULL, FALSE);
 
-  if (!lookup (self, boot_id, pid, start_time, &id, error))
+  if (!lookup_layered (self, boot_id, pid, start_time, &id, &older_id, error))
     return FALSE;
   /* Raw samples may already be gone for most of a long window: the minute
    * tier's averages then stand in. */
-  if (!load_series (self, STMT_SERIES_RAW, id, now_us - window_us, now_us, series, error))
+  if (!load_layered_series (self, STMT_SERIES_RAW, id, older_id, now_us - window_us, now_us, series, error))
     return FALSE;
   if (series->len < 3 || g_array_index (series, SeriesPoint, 0).t > (double) (now_us - window_us / 2))
     {
       g_autoptr(GArray) minutes = g_array_new (FALSE, FALSE, sizeof (SeriesPoint));
 
-      if (!load_series (self, STMT_SERIES_MINUTES, id, now_us - window_us, now_us, minutes, error))
+      if (!load_layered_series (self, STMT_SERIES_MINUTES, id, older_id, now_us - window_us, now_us, minutes,
+                                error))
         return FALSE;
       /* A young process has raw samples only. */
       if (minutes->len >= 3)
@@ -1171,46 +1716,44 @@ series_free (gpointer data)
   g_free (series);
 }
 
-GArray *
-pymemd_history_growth_all (PymemdHistory *self,
-                           gint64         window_us,
-                           gint64         now_us,
-                           gboolean       from_minutes,
-                           GError       **error)
+/* One pass over STORE's samples of the window (or its minute rows), which
+ * are clustered by time, rather than one per process: the points go to
+ * SERIES under their process's id, or under the id IDS maps it to (the
+ * ones IDS lacks are not wanted). */
+static gboolean
+collect_series (PymemdHistory *store, gint64 window_us, gint64 now_us, gboolean from_minutes, GHashTable *ids,
+                GHashTable *series, GError **error)
 {
-  g_autoptr(GArray) result = g_array_new (FALSE, FALSE, sizeof (PymemdHistoryGrowth));
-  g_autoptr(GHashTable) series = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, series_free);
   sqlite3_stmt *s = NULL;
-  GHashTableIter iter;
-  Known *known;
-  int rc;
+  int rc = sqlite3_prepare_v2 (store->db,
+                               from_minutes
+                               ? "SELECT process, bucket + 30000000, pss_sum / count FROM minutes"
+                                 " WHERE bucket > ?1 AND bucket <= ?2 ORDER BY bucket"
+                               : "SELECT process, t, pss FROM samples WHERE t > ?1 AND t <= ?2 ORDER BY t",
+                               -1, &s, NULL);
 
-  g_return_val_if_fail (PYMEMD_IS_HISTORY (self), NULL);
-
-  /* One pass over the window's samples, which are clustered by time,
-   * rather than one per process. */
-  rc = sqlite3_prepare_v2 (self->db,
-                           from_minutes
-                           ? "SELECT process, bucket + 30000000, pss_sum / count FROM minutes"
-                             " WHERE bucket > ?1 AND bucket <= ?2 ORDER BY bucket"
-                           : "SELECT process, t, pss FROM samples WHERE t > ?1 AND t <= ?2 ORDER BY t",
-                           -1, &s, NULL);
   if (rc != SQLITE_OK)
-    {
-      history_error (self, rc, "reading growth series", error);
-      return NULL;
-    }
+    return history_error (store, rc, "reading growth series", error);
   sqlite3_bind_int64 (s, 1, now_us - window_us);
   sqlite3_bind_int64 (s, 2, now_us);
   while ((rc = sqlite3_step (s)) == SQLITE_ROW)
     {
       gint64 id = sqlite3_column_int64 (s, 0);
       SeriesPoint point = { (double) sqlite3_column_int64 (s, 1), (double) sqlite3_column_int64 (s, 2) };
-      Series *one = g_hash_table_lookup (series, &id);
       /* The first point of each of GROWTH_MAX_POINTS slots of the window
        * is kept: what the slope reads, in a fraction of the memory. */
       gint64 slot = (gint64) ((point.t - (double) (now_us - window_us)) * GROWTH_MAX_POINTS / (double) window_us);
+      Series *one;
 
+      if (ids != NULL)
+        {
+          gint64 *mapped = g_hash_table_lookup (ids, &id);
+
+          if (mapped == NULL)
+            continue;
+          id = *mapped;
+        }
+      one = g_hash_table_lookup (series, &id);
       if (one == NULL)
         {
           one = g_new0 (Series, 1);
@@ -1227,10 +1770,54 @@ pymemd_history_growth_all (PymemdHistory *self,
     }
   sqlite3_finalize (s);
   if (rc != SQLITE_DONE)
+    return history_error (store, rc, "reading growth series", error);
+  return TRUE;
+}
+
+/* The underlay's ids of the processes of SELF's last tick -> SELF's ids. */
+static GHashTable *
+underlay_ids (PymemdHistory *self)
+{
+  GHashTable *ids = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  GHashTableIter iter;
+  Known *known;
+
+  g_hash_table_iter_init (&iter, self->known);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &known))
     {
-      history_error (self, rc, "reading growth series", error);
-      return NULL;
+      gint64 older_id = 0;
+
+      if (known->tick == self->tick &&
+          find_process (self->underlay, known->boot_id, known->pid, known->start_time, &older_id, NULL))
+        g_hash_table_insert (ids, g_memdup2 (&older_id, sizeof older_id), g_memdup2 (&known->id, sizeof known->id));
     }
+  return ids;
+}
+
+GArray *
+pymemd_history_growth_all (PymemdHistory *self,
+                           gint64         window_us,
+                           gint64         now_us,
+                           gboolean       from_minutes,
+                           GError       **error)
+{
+  g_autoptr(GArray) result = g_array_new (FALSE, FALSE, sizeof (PymemdHistoryGrowth));
+  g_autoptr(GHashTable) series = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, series_free);
+  GHashTableIter iter;
+  Known *known;
+
+  g_return_val_if_fail (PYMEMD_IS_HISTORY (self), NULL);
+
+  /* The underlay's points are the older: they come first. */
+  if (self->underlay != NULL)
+    {
+      g_autoptr(GHashTable) ids = underlay_ids (self);
+
+      if (!collect_series (self->underlay, window_us, now_us, from_minutes, ids, series, NULL))
+        g_debug ("History underlay %s: growth series read in part", self->underlay->path);
+    }
+  if (!collect_series (self, window_us, now_us, from_minutes, NULL, series, error))
+    return NULL;
 
   /* Only the processes of the last tick, and only those seen over most of
    * the window: the first minutes of a program are growth, not a leak. */
@@ -1279,6 +1866,48 @@ pymemd_history_add_heap_summary (PymemdHistory *self,
   return step_done (self, STMT_ADD_HEAP, error);
 }
 
+/* Appends the summaries of process ID in [SINCE_US, UNTIL_US) to SUMMARIES;
+ * on failure, those read before it. */
+static gboolean
+list_heap_rows (PymemdHistory *self, gint64 id, gint64 since_us, gint64 until_us, GPtrArray *summaries,
+                GError **error)
+{
+  sqlite3_stmt *s = self->stmts[STMT_LIST_HEAP];
+  int rc;
+
+  sqlite3_bind_int64 (s, 1, id);
+  sqlite3_bind_int64 (s, 2, since_us);
+  sqlite3_bind_int64 (s, 3, until_us);
+  while ((rc = sqlite3_step (s)) == SQLITE_ROW)
+    {
+      const char *text = (const char *) sqlite3_column_text (s, 1);
+      gsize length = (gsize) sqlite3_column_bytes (s, 1);
+      PymemdHistoryHeapSummary *summary;
+
+      /* What a damaged file may hold instead; the text itself is parsed
+       * as JSON by whoever reads it. */
+      if (sqlite3_column_type (s, 1) != SQLITE_TEXT || text == NULL)
+        continue;
+      summary = g_malloc (sizeof *summary + length + 1);
+      summary->t = sqlite3_column_int64 (s, 0);
+      memcpy (summary->summary, text, length + 1);
+      g_ptr_array_add (summaries, summary);
+    }
+  sqlite3_reset (s);
+  if (rc != SQLITE_DONE)
+    return history_error (self, rc, "reading heap summaries", error);
+  return TRUE;
+}
+
+static int
+compare_summaries (gconstpointer a, gconstpointer b)
+{
+  const PymemdHistoryHeapSummary *x = *(PymemdHistoryHeapSummary *const *) a;
+  const PymemdHistoryHeapSummary *y = *(PymemdHistoryHeapSummary *const *) b;
+
+  return (x->t > y->t) - (x->t < y->t);
+}
+
 GPtrArray *
 pymemd_history_list_heap_summaries (PymemdHistory *self,
                                     const char    *boot_id,
@@ -1289,32 +1918,18 @@ pymemd_history_list_heap_summaries (PymemdHistory *self,
                                     GError       **error)
 {
   g_autoptr(GPtrArray) summaries = g_ptr_array_new_with_free_func (g_free);
-  sqlite3_stmt *s;
-  gint64 id = 0;
-  int rc;
+  gint64 id = 0, older_id = 0;
 
   g_return_val_if_fail (PYMEMD_IS_HISTORY (self), NULL);
 
-  if (!lookup (self, boot_id, pid, start_time, &id, error))
+  if (!lookup_layered (self, boot_id, pid, start_time, &id, &older_id, error))
     return NULL;
-  s = self->stmts[STMT_LIST_HEAP];
-  sqlite3_bind_int64 (s, 1, id);
-  sqlite3_bind_int64 (s, 2, since_us);
-  sqlite3_bind_int64 (s, 3, until_us);
-  while ((rc = sqlite3_step (s)) == SQLITE_ROW)
-    {
-      PymemdHistoryHeapSummary *summary = g_malloc (sizeof *summary + (gsize) sqlite3_column_bytes (s, 1) + 1);
-
-      summary->t = sqlite3_column_int64 (s, 0);
-      memcpy (summary->summary, sqlite3_column_text (s, 1), (gsize) sqlite3_column_bytes (s, 1) + 1);
-      g_ptr_array_add (summaries, summary);
-    }
-  sqlite3_reset (s);
-  if (rc != SQLITE_DONE)
-    {
-      history_error (self, rc, "reading heap summaries", error);
-      return NULL;
-    }
+  if (older_id != 0 && !list_heap_rows (self->underlay, older_id, since_us, until_us, summaries, NULL))
+    g_debug ("History underlay %s: heap summaries read in part", self->underlay->path);
+  if (id != 0 && !list_heap_rows (self, id, since_us, until_us, summaries, error))
+    return NULL;
+  if (older_id != 0 && id != 0)
+    g_ptr_array_sort (summaries, compare_summaries);
   return g_steal_pointer (&summaries);
 }
 
@@ -1412,6 +2027,340 @@ pymemd_history_merge_into (PymemdHistory *self, const char *path, GError **error
   sqlite3_exec (self->db, "DROP TABLE IF EXISTS temp.ids", NULL, NULL, NULL);
   sqlite3_exec (self->db, "DETACH DATABASE disk", NULL, NULL, NULL);
   return ok;
+}
+
+/* ---- salvage: what can still be read of a damaged store ---- */
+
+/* Reads of a table's key ranges around damage: each is one descent of
+ * the tree. */
+#define SALVAGE_MAX_READS 4096
+
+typedef struct {
+  PymemdHistory        *into;
+  sqlite3              *from;
+  GHashTable           *ids; /* gint64 process id in FROM -> gint64 in INTO */
+  PymemdHistorySalvage *result;
+} Salvage;
+
+typedef struct SalvagedTable SalvagedTable;
+typedef gboolean (*SalvageCopy) (Salvage *salvage, const SalvagedTable *table, sqlite3_stmt *row,
+                                 sqlite3_stmt *insert, GError **error);
+
+/* One table: SELECT reads it in key order in the range of keys ((?1, ?2),
+ * (?3, ?4)] (a key of one column is (value, G_MAXINT64), its SELECT takes
+ * ?1 and ?3); COLUMNS says what each column must be: 'i' an integer >= 0,
+ * 'p' a process id known from the processes table, 't' valid UTF-8 text;
+ * INSERT takes them in the same order. */
+struct SalvagedTable {
+  const char *select;
+  const char *insert;
+  const char *columns;
+  gint64      unit[2]; /* the narrowest range of each key column worth splitting; 0: not that column */
+  SalvageCopy copy;
+};
+
+static gboolean
+salvage_insert (Salvage *salvage, sqlite3_stmt *insert, GError **error)
+{
+  int rc = sqlite3_step (insert);
+
+  sqlite3_reset (insert);
+  sqlite3_clear_bindings (insert);
+  if (rc != SQLITE_DONE)
+    return history_error (salvage->into, rc, "saving a damaged store", error);
+  salvage->result->rows++;
+  return TRUE;
+}
+
+static gboolean
+salvage_drop (Salvage *salvage, sqlite3_stmt *insert)
+{
+  sqlite3_clear_bindings (insert);
+  salvage->result->dropped++;
+  return TRUE;
+}
+
+/* A row whose every column is as TABLE->columns says, its process id
+ * translated. */
+static gboolean
+copy_checked (Salvage *salvage, const SalvagedTable *table, sqlite3_stmt *row, sqlite3_stmt *insert,
+              GError **error)
+{
+  for (int i = 0; table->columns[i] != '\0'; i++)
+    {
+      gint64 value = sqlite3_column_int64 (row, i);
+      gint64 *id;
+
+      switch (table->columns[i])
+        {
+        case 'i':
+          if (sqlite3_column_type (row, i) != SQLITE_INTEGER || value < 0)
+            return salvage_drop (salvage, insert);
+          sqlite3_bind_int64 (insert, i + 1, value);
+          break;
+        case 'p':
+          if (sqlite3_column_type (row, i) != SQLITE_INTEGER ||
+              (id = g_hash_table_lookup (salvage->ids, &value)) == NULL)
+            return salvage_drop (salvage, insert);
+          sqlite3_bind_int64 (insert, i + 1, *id);
+          break;
+        case 't':
+          {
+            const char *text = (const char *) sqlite3_column_text (row, i);
+
+            if (sqlite3_column_type (row, i) != SQLITE_TEXT || text == NULL ||
+                !g_utf8_validate (text, sqlite3_column_bytes (row, i), NULL))
+              return salvage_drop (salvage, insert);
+            /* Valid until ROW steps, after INSERT did. */
+            sqlite3_bind_text (insert, i + 1, text, sqlite3_column_bytes (row, i), SQLITE_STATIC);
+          }
+          break;
+        default:
+          g_assert_not_reached ();
+        }
+    }
+  return salvage_insert (salvage, insert, error);
+}
+
+/* Whether COLUMN of ROW is an integer in [MIN, MAX] (or NULL, if NULLABLE). */
+static gboolean
+integer_column (sqlite3_stmt *row, int column, gint64 min, gint64 max, gboolean nullable)
+{
+  gint64 value = sqlite3_column_int64 (row, column);
+
+  if (sqlite3_column_type (row, column) == SQLITE_NULL)
+    return nullable;
+  return sqlite3_column_type (row, column) == SQLITE_INTEGER && value >= min && value <= max;
+}
+
+/* A process under its identity, which may be in INTO already: its id there
+ * is what the rows of the other tables are translated to. */
+static gboolean
+copy_process (Salvage *salvage, const SalvagedTable *table, sqlite3_stmt *row, sqlite3_stmt *insert,
+              GError **error)
+{
+  g_autofree char *exe = column_utf8 (row, 5);
+  g_autofree char *cmdline = column_utf8 (row, 6);
+  const char *boot_id = (const char *) sqlite3_column_text (row, 1);
+  gint64 old_id = sqlite3_column_int64 (row, 0), new_id = 0;
+  int rc;
+
+  if (sqlite3_column_type (row, 1) != SQLITE_TEXT || boot_id == NULL ||
+      !g_utf8_validate (boot_id, sqlite3_column_bytes (row, 1), NULL) ||
+      !integer_column (row, 2, 0, G_MAXINT32, FALSE) || !integer_column (row, 3, 0, G_MAXINT64, FALSE) ||
+      !integer_column (row, 4, 0, G_MAXUINT32, FALSE) || !integer_column (row, 7, 0, G_MAXINT64, FALSE) ||
+      !integer_column (row, 8, 0, G_MAXINT64, FALSE) || !integer_column (row, 9, 0, G_MAXINT64, TRUE))
+    return salvage_drop (salvage, insert);
+  /* Parameter I is column I. */
+  sqlite3_bind_text (insert, 1, boot_id, sqlite3_column_bytes (row, 1), SQLITE_STATIC);
+  sqlite3_bind_text (insert, 5, exe, -1, SQLITE_STATIC);
+  sqlite3_bind_text (insert, 6, cmdline, -1, SQLITE_STATIC);
+  for (int i = 2; i < 10; i++)
+    if (i != 5 && i != 6 && sqlite3_column_type (row, i) == SQLITE_INTEGER)
+      sqlite3_bind_int64 (insert, i, sqlite3_column_int64 (row, i));
+  rc = sqlite3_step (insert);
+  if (rc == SQLITE_ROW)
+    {
+      new_id = sqlite3_column_int64 (insert, 0);
+      rc = sqlite3_step (insert);
+    }
+  sqlite3_reset (insert);
+  sqlite3_clear_bindings (insert);
+  if (rc != SQLITE_DONE)
+    return history_error (salvage->into, rc, "saving a damaged store", error);
+  g_hash_table_insert (salvage->ids, g_memdup2 (&old_id, sizeof old_id), g_memdup2 (&new_id, sizeof new_id));
+  salvage->result->rows++;
+  return TRUE;
+}
+
+/* Processes first: the other tables' rows name them by id. */
+static const SalvagedTable salvaged_tables[] = {
+  { "SELECT id, " PROCESS_COLUMNS " FROM processes WHERE id > ?1 AND id <= ?3 ORDER BY id",
+    "INSERT INTO processes (" PROCESS_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    " ON CONFLICT (boot_id, pid, start_time) DO UPDATE SET first_seen = min (first_seen, excluded.first_seen),"
+    " last_seen = max (last_seen, excluded.last_seen) RETURNING id",
+    NULL, { 1, 0 }, copy_process },
+  { "SELECT t, process, rss, pss, uss, private_dirty, swap FROM samples"
+    " WHERE (t, process) > (?1, ?2) AND (t, process) <= (?3, ?4) ORDER BY t, process",
+    "INSERT OR IGNORE INTO samples (t, process, rss, pss, uss, private_dirty, swap)"
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    "ipiiiii", { SECOND_US, 0 }, copy_checked },
+#define SALVAGED_TIER(tier, width)                                                                          \
+  { "SELECT process, bucket, count, pss_min, pss_sum, pss_max, uss_min, uss_sum, uss_max, swap_min, swap_sum,"  \
+    " swap_max FROM " tier " WHERE (process, bucket) > (?1, ?2) AND (process, bucket) <= (?3, ?4)"           \
+    " ORDER BY process, bucket",                                                                              \
+    "INSERT OR IGNORE INTO " tier " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",            \
+    "piiiiiiiiiii", { 1, width }, copy_checked }
+  SALVAGED_TIER ("minutes", MINUTE_US),
+  SALVAGED_TIER ("hours", HOUR_US),
+#undef SALVAGED_TIER
+  { "SELECT process, t, summary FROM heap_summaries WHERE (process, t) > (?1, ?2) AND (process, t) <= (?3, ?4)"
+    " ORDER BY process, t",
+    "INSERT OR IGNORE INTO heap_summaries VALUES (?1, ?2, ?3)",
+    "pit", { 1, SECOND_US }, copy_checked },
+};
+
+/* Keys from LO (excluded) to HI (included). */
+typedef struct {
+  gint64 lo[2], hi[2];
+} KeyRange;
+
+/* A range R read up to R->lo, where reading failed, is split in two at a
+ * key past R->lo (R becomes the lower part, *UPPER the upper), so that
+ * what can be read on either side of the damage is read: every row of a
+ * first column's value before the next values, whole values of the first
+ * column halved, within one value its second column halved. FALSE when R
+ * is as narrow as TABLE's units: its rest is lost. */
+static gboolean
+split_range (const SalvagedTable *table, KeyRange *r, KeyRange *upper)
+{
+  gint64 a = r->lo[0], b = r->lo[1];
+
+  *upper = *r;
+  if (b == G_MAXINT64)
+    {
+      /* The values of the first column after A, to HI's. */
+      if ((guint64) r->hi[0] - (guint64) a > (guint64) table->unit[0])
+        {
+          r->hi[0] = upper->lo[0] = halfway (a, r->hi[0]);
+          r->hi[1] = upper->lo[1] = G_MAXINT64;
+          return TRUE;
+        }
+      /* HI's value only, along the second column. */
+      if (table->unit[1] == 0 || r->hi[0] != a + 1)
+        return FALSE;
+      a = r->hi[0];
+      b = G_MININT64;
+    }
+  else if (a != r->hi[0])
+    {
+      /* The rest of A's rows first. */
+      r->hi[0] = upper->lo[0] = a;
+      r->hi[1] = upper->lo[1] = G_MAXINT64;
+      return TRUE;
+    }
+  if (table->unit[1] == 0 || (guint64) r->hi[1] - (guint64) b <= (guint64) table->unit[1])
+    return FALSE;
+  r->lo[0] = a;
+  r->lo[1] = b;
+  r->hi[0] = upper->lo[0] = a;
+  r->hi[1] = upper->lo[1] = halfway (b, upper->hi[1]);
+  return TRUE;
+}
+
+/* Reads TABLE in key order and copies what is readable; a range that
+ * fails is split around the damage. FALSE only when writing INTO failed. */
+static gboolean
+salvage_table (Salvage *salvage, const SalvagedTable *table, GError **error)
+{
+  g_autoptr(GArray) ranges = g_array_new (FALSE, FALSE, sizeof (KeyRange));
+  KeyRange all = { { G_MININT64, G_MAXINT64 }, { G_MAXINT64, G_MAXINT64 } };
+  sqlite3_stmt *row = NULL, *insert = NULL;
+  gboolean two_columns, ok = TRUE;
+  guint reads = 0;
+  int rc = sqlite3_prepare_v2 (salvage->into->db, table->insert, -1, &insert, NULL);
+
+  if (rc != SQLITE_OK)
+    return history_error (salvage->into, rc, table->insert, error);
+  rc = sqlite3_prepare_v2 (salvage->from, table->select, -1, &row, NULL);
+  if (rc != SQLITE_OK)
+    {
+      /* Not even the schema can be read. */
+      g_debug ("Salvage: %s: %s", table->select, sqlite3_errmsg (salvage->from));
+      salvage->result->unreadable++;
+      sqlite3_finalize (insert);
+      return TRUE;
+    }
+  two_columns = sqlite3_bind_parameter_count (row) == 4;
+  g_array_append_val (ranges, all);
+  while (ok && ranges->len > 0)
+    {
+      KeyRange r = g_array_index (ranges, KeyRange, ranges->len - 1), upper;
+
+      g_array_set_size (ranges, ranges->len - 1);
+      if (++reads > SALVAGE_MAX_READS)
+        {
+          salvage->result->unreadable++;
+          break;
+        }
+      /* A SELECT of a one-column key has no ?2 and ?4. */
+      sqlite3_bind_int64 (row, 1, r.lo[0]);
+      sqlite3_bind_int64 (row, 2, r.lo[1]);
+      sqlite3_bind_int64 (row, 3, r.hi[0]);
+      sqlite3_bind_int64 (row, 4, r.hi[1]);
+      while (ok && (rc = sqlite3_step (row)) == SQLITE_ROW)
+        {
+          r.lo[0] = sqlite3_column_int64 (row, 0);
+          r.lo[1] = two_columns ? sqlite3_column_int64 (row, 1) : G_MAXINT64;
+          ok = table->copy (salvage, table, row, insert, error);
+        }
+      sqlite3_reset (row);
+      if (!ok || rc == SQLITE_DONE)
+        continue;
+      g_debug ("Salvage: %s after (%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "): %s", table->select, r.lo[0],
+               r.lo[1], sqlite3_errmsg (salvage->from));
+      if (!split_range (table, &r, &upper))
+        {
+          salvage->result->unreadable++;
+          continue;
+        }
+      g_array_append_val (ranges, upper);
+      g_array_append_val (ranges, r);
+    }
+  sqlite3_finalize (row);
+  sqlite3_finalize (insert);
+  return ok;
+}
+
+/* Minute rows lost are made again from the raw samples left, hour rows
+ * from the minutes; rows that were saved stay as they are. */
+static const char salvage_fill_sql[] =
+  "INSERT OR IGNORE INTO minutes SELECT process, t - t % 60000000 AS b, count (*),"
+  " min (pss), sum (pss), max (pss), min (uss), sum (uss), max (uss), min (swap), sum (swap), max (swap)"
+  " FROM samples WHERE t < (SELECT coalesce (max (bucket), 0) FROM minutes) GROUP BY b, process;"
+  "INSERT OR IGNORE INTO hours SELECT process, bucket - bucket % 3600000000 AS b, sum (count),"
+  " min (pss_min), sum (pss_sum), max (pss_max), min (uss_min), sum (uss_sum), max (uss_max),"
+  " min (swap_min), sum (swap_sum), max (swap_max) FROM minutes GROUP BY b, process;";
+
+static gboolean
+salvage_rows (PymemdHistory *into, sqlite3 *from, PymemdHistorySalvage *result, GError **error)
+{
+  g_autoptr(GHashTable) ids = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
+  Salvage salvage = { into, from, ids, result };
+
+  /* Damage seen as such rather than read as rows. */
+  sqlite3_exec (from, "PRAGMA cell_size_check = ON", NULL, NULL, NULL);
+  if (!run_stmt (into, STMT_BEGIN, error))
+    return FALSE;
+  for (guint i = 0; i < G_N_ELEMENTS (salvaged_tables); i++)
+    if (!salvage_table (&salvage, &salvaged_tables[i], error))
+      goto fail;
+  /* The living of the damaged store are ended at their last sighting until
+   * a tick sees them again, as after a restart. */
+  if (!exec_sql (into, salvage_fill_sql, error) || !end_orphans (into, error) ||
+      !run_stmt (into, STMT_COMMIT, error))
+    goto fail;
+  g_hash_table_remove_all (into->known);
+  return load_consolidated_until (into, error);
+
+fail:
+  run_stmt (into, STMT_ROLLBACK, NULL);
+  return FALSE;
+}
+
+gboolean
+pymemd_history_salvage (PymemdHistory        *self,
+                        PymemdHistory        *damaged,
+                        PymemdHistorySalvage *result,
+                        GError              **error)
+{
+  g_return_val_if_fail (PYMEMD_IS_HISTORY (self), FALSE);
+  g_return_val_if_fail (PYMEMD_IS_HISTORY (damaged) && damaged != self, FALSE);
+  g_return_val_if_fail (result != NULL, FALSE);
+
+  *result = (PymemdHistorySalvage) { 0 };
+  pymemd_history_retire (damaged);
+  return salvage_rows (self, damaged->db, result, error);
 }
 
 /* TABLE and COLUMN are this file's constants, never input. */

@@ -58,8 +58,24 @@ typedef struct {
   char   summary[]; /* JSON text */
 } PymemdHistoryHeapSummary;
 
+/* What is known to be wrong with a store's file. */
+typedef enum {
+  PYMEMD_HISTORY_SOUND,   /* nothing */
+  PYMEMD_HISTORY_CORRUPT, /* SQLite found it corrupt or not a database, or it was overwritten */
+  PYMEMD_HISTORY_MOVED,   /* deleted, renamed or replaced while open */
+} PymemdHistoryDamage;
+
+/* What pymemd_history_salvage () could save. */
+typedef struct {
+  guint64 rows;       /* copied */
+  guint64 dropped;    /* read, but not what the table holds or of no process left */
+  guint   unreadable; /* damaged stretches stepped over */
+} PymemdHistorySalvage;
+
 /* Creates or opens the store at PATH; a file that is not a sound database
- * is renamed to PATH.corrupt-<unix time> and a fresh store created.
+ * is renamed to PATH.corrupt-<unix time>, its WAL with it, and a fresh
+ * store made of what can still be read of it (see pymemd_history_salvage
+ * ()); until that fresh store is complete, PATH is left as it was.
  * Processes a previous run left living are marked ended at their last
  * sighting until a tick sees them again. */
 PymemdHistory *pymemd_history_open (const char *path,
@@ -69,8 +85,9 @@ PymemdHistory *pymemd_history_open_in_memory (const char *name,
                                               GError    **error);
 
 /* A second connection to the store a writer opened at PATH, for queries
- * on another thread: it reads WAL snapshots while the writer writes. Each
- * query (or group of them) goes between read_begin and read_end. */
+ * on another thread: it reads WAL snapshots while the writer writes, and
+ * never checkpoints. On a read-only file system it reads the file as it
+ * is. Each query (or group of them) goes between read_begin and read_end. */
 PymemdHistory *pymemd_history_open_reader (const char *path,
                                            GError    **error);
 gboolean       pymemd_history_read_begin (PymemdHistory *self,
@@ -82,11 +99,54 @@ gboolean    pymemd_history_is_in_memory (PymemdHistory *self);
 /* The store's size: the file and its WAL, or the memory it holds. */
 guint64     pymemd_history_get_bytes (PymemdHistory *self);
 
-/* Writes one tick in one transaction: a raw sample per point (at its
- * sampled_at: a sample already written is not written again). Processes of
- * the previous tick that are not in POINTS are marked ended at
- * TIMESTAMP_US. The first tick of a minute turns the minutes before it
- * into rows of the minute and hour tiers. */
+/* Corruption any statement met, or what pymemd_history_check_file () found. */
+PymemdHistoryDamage pymemd_history_get_damage (PymemdHistory *self);
+
+/* Whether the file at the store's path is still the one open, and still
+ * starts as this store's database: one stat () and one 100-byte read,
+ * cheap enough for every tick. FALSE with an error, and the damage set,
+ * when it is not. A file overwritten elsewhere, which SQLite's cache may
+ * hide for long, shows there first. */
+gboolean pymemd_history_check_file (PymemdHistory *self,
+                                    GError       **error);
+
+/* From now on SELF only reads: it never writes its file again, not even a
+ * checkpoint when closed (which would also delete the WAL and shared
+ * memory found at its path, by then perhaps a fresh store's). */
+void pymemd_history_retire (PymemdHistory *self);
+
+/* Clears the path of a damaged store (retired first) for a fresh one: a
+ * corrupt file still at the path is renamed to PATH.corrupt-<unix time>
+ * with its WAL (*ASIDE: that name), kept as it is; of a file deleted or
+ * replaced, the WAL and shared memory it left at the path go (*ASIDE:
+ * NULL). SELF still reads what it can through the files it holds open. */
+gboolean pymemd_history_set_aside (PymemdHistory *self,
+                                   char         **aside,
+                                   GError       **error);
+
+/* Copies into SELF, in one transaction, what can still be read of DAMAGED
+ * (a store corrupt, or deleted while open): table by table in key order,
+ * stepping over stretches that cannot be read; rows that are not what the
+ * table holds, or whose process is lost, are dropped; minute and hour rows
+ * lost are made again from what is left below them. */
+gboolean pymemd_history_salvage (PymemdHistory        *self,
+                                 PymemdHistory        *damaged,
+                                 PymemdHistorySalvage *result,
+                                 GError              **error);
+
+/* Puts OLDER (NULL: none) under SELF: queries then answer from both, SELF's
+ * newer history merged with what can still be read of OLDER's; writes go to
+ * SELF alone. How an in-memory store serves the file's history while the
+ * file cannot be written. Both are then used on one thread. */
+void pymemd_history_set_underlay (PymemdHistory *self,
+                                  PymemdHistory *older);
+
+/* Writes one tick in one transaction, once pymemd_history_check_file ()
+ * passed: a raw sample per point (at its sampled_at: a sample already
+ * written is not written again). Processes of the previous tick that are
+ * not in POINTS are marked ended at TIMESTAMP_US. The first tick of a
+ * minute turns the minutes before it into rows of the minute and hour
+ * tiers. */
 gboolean pymemd_history_add_tick (PymemdHistory            *self,
                                   const char               *boot_id,
                                   gint64                    timestamp_us,

@@ -49,6 +49,10 @@ typedef struct {
   GArray               *points;
   char                 *text; /* JOB_HEAP_ADD: the summary */
   PymemdHistorySettings settings;
+  /* A question the reader hands over: the damage its connection to file
+   * generation GENERATION found. */
+  PymemdHistoryDamage   damage;
+  gint                  generation;
   /* JOB_FLUSH */
   GMutex               *mutex;
   GCond                *cond;
@@ -112,6 +116,12 @@ struct _PymemdRecorder
   /* The worker's alone. */
   PymemdHistory        *file;
   PymemdHistory        *memory;
+  /* While the file cannot be written, what it held, read under memory:
+   * the connection that failed, retired, or a reader. */
+  PymemdHistory        *older;
+  /* OLDER's file is damaged: what can be read of it is saved into a fresh
+   * file at the path before the path is used again. */
+  PymemdHistoryDamage   damage;
   PymemdHistorySettings settings;
   gint64                next_retry;     /* monotonic µs */
   gint64                next_retention; /* monotonic µs */
@@ -213,13 +223,37 @@ ensure_memory (PymemdRecorder *self)
     g_warning (_("History cannot even be kept in memory: %s"), error->message);
 }
 
-/* The file failed: history goes to memory until it can be written again. */
+/* STORE (NULL: none) is what the file's history is read from while the
+ * file cannot be written, under the in-memory store. */
+static void
+set_older (PymemdRecorder *self, PymemdHistory *store, PymemdHistoryDamage damage)
+{
+  if (self->memory != NULL)
+    pymemd_history_set_underlay (self->memory, store);
+  g_clear_object (&self->older);
+  self->older = store;
+  self->damage = damage;
+}
+
+/* The file cannot be used: history goes to memory until it can be written
+ * again, over what the file still gives to read. */
 static void
 fall_back (PymemdRecorder *self, const GError *error)
 {
-  g_clear_object (&self->file);
+  g_autoptr(GError) read_error = NULL;
+
   g_atomic_int_set (&self->file_generation, 0);
   ensure_memory (self);
+  if (self->older == NULL)
+    {
+      PymemdHistory *reader = pymemd_history_open_reader (self->path, &read_error);
+
+      if (reader == NULL)
+        g_debug ("History store %s cannot be read either: %s", self->path, read_error->message);
+      set_older (self, reader, PYMEMD_HISTORY_SOUND);
+    }
+  else if (self->memory != NULL)
+    pymemd_history_set_underlay (self->memory, self->older);
   self->next_retry = g_get_monotonic_time () + (gint64) (self->settings.retry_seconds * SECOND_US);
   /* Once, not once a tick; and a disk at the edge of full, which flips
    * between the two, not more than once every WARN_PERIOD_US. */
@@ -235,16 +269,84 @@ fall_back (PymemdRecorder *self, const GError *error)
   self->warned = TRUE;
 }
 
-/* Opens the file, saving into it what memory holds. */
+/* The open file failed (ERROR), or a reader found it damaged (REPORTED):
+ * its connection stays, only to be read, until it has been saved. */
+static void
+file_failed (PymemdRecorder *self, PymemdHistoryDamage reported, const GError *error)
+{
+  PymemdHistoryDamage damage = MAX (pymemd_history_get_damage (self->file), reported);
+
+  pymemd_history_retire (self->file);
+  ensure_memory (self);
+  set_older (self, g_steal_pointer (&self->file), damage);
+  if (damage == PYMEMD_HISTORY_SOUND)
+    {
+      fall_back (self, error);
+      return;
+    }
+  g_atomic_int_set (&self->file_generation, 0);
+  self->next_retry = g_get_monotonic_time () + (gint64) (self->settings.retry_seconds * SECOND_US);
+  /* Each damage is said, once: it happens to a file once. */
+  if (damage == PYMEMD_HISTORY_MOVED)
+    g_warning (_("History store %s was deleted or replaced while in use; keeping history in memory, answering "
+                 "from what the file still holds, and saving that into a fresh store in %g seconds"),
+               self->path, self->settings.retry_seconds);
+  else
+    g_warning (_("History store %s is damaged (%s); keeping history in memory, answering from what the file "
+                 "still holds, and saving that into a fresh store in %g seconds"),
+               self->path, error != NULL ? error->message : _("a reader found it corrupt"),
+               self->settings.retry_seconds);
+  self->warned_at = g_get_monotonic_time ();
+  self->warned = TRUE;
+}
+
+/* Whether an answer or a write left the open file damaged. */
+static void
+check_damage (PymemdRecorder *self, const GError *error)
+{
+  if (self->file != NULL && pymemd_history_get_damage (self->file) != PYMEMD_HISTORY_SOUND)
+    file_failed (self, PYMEMD_HISTORY_SOUND, error);
+}
+
+/* What can be read of the damaged file goes into the store now at the
+ * path (a fresh one, or what replaced the old file there). */
+static gboolean
+salvage (PymemdRecorder *self, PymemdHistory *file, const char *aside, GError **error)
+{
+  PymemdHistorySalvage saved = { 0 };
+
+  if (!pymemd_history_salvage (file, self->older, &saved, error))
+    return FALSE;
+  if (aside != NULL)
+    g_message (_("History store %s: %llu rows saved from the damaged file into a fresh one, %u damaged "
+                 "stretches skipped; the damaged file is kept as %s"),
+               self->path, (unsigned long long) saved.rows, saved.unreadable, aside);
+  else
+    g_message (_("History store %s: %llu rows saved from the file deleted or replaced, %u damaged stretches "
+                 "skipped"),
+               self->path, (unsigned long long) saved.rows, saved.unreadable);
+  set_older (self, NULL, PYMEMD_HISTORY_SOUND);
+  return TRUE;
+}
+
+/* Opens the file, saving into it what can be read of a damaged one and
+ * what memory holds. */
 static void
 try_file (PymemdRecorder *self)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(PymemdHistory) file = NULL;
+  g_autofree char *aside = NULL;
 
   if (self->path == NULL || self->file != NULL || g_get_monotonic_time () < self->next_retry)
     return;
-  file = pymemd_history_open (self->path, &error);
+  /* Found damaged while it answered. */
+  if (self->older != NULL && self->damage == PYMEMD_HISTORY_SOUND)
+    self->damage = pymemd_history_get_damage (self->older);
+  if (self->damage == PYMEMD_HISTORY_SOUND || pymemd_history_set_aside (self->older, &aside, &error))
+    file = pymemd_history_open (self->path, &error);
+  if (file != NULL && self->damage != PYMEMD_HISTORY_SOUND && !salvage (self, file, aside, &error))
+    g_clear_object (&file);
   if (file != NULL && self->memory != NULL)
     {
       /* The merge writes through a connection of its own; the store is
@@ -260,6 +362,7 @@ try_file (PymemdRecorder *self)
     }
   self->file = g_steal_pointer (&file);
   g_clear_object (&self->memory);
+  set_older (self, NULL, PYMEMD_HISTORY_SOUND);
   g_atomic_int_set (&self->file_generation, (gint) ++self->file_opens);
   if (self->warned)
     g_message (_("History store %s is written again"), self->path);
@@ -281,7 +384,7 @@ run_retention (PymemdRecorder *self, gint64 now)
   if (!pymemd_history_enforce_retention (store, now, self->settings.raw_keep_us, self->settings.minute_keep_us,
                                          self->settings.hour_keep_us, max_bytes, &error) &&
       store == self->file)
-    fall_back (self, error);
+    file_failed (self, PYMEMD_HISTORY_SOUND, error);
 #ifdef __GLIBC__
   /* Retention's deletions leave this thread's malloc arena with free
    * pages that glibc keeps resident unless asked. */
@@ -308,6 +411,7 @@ measure_growth (PymemdRecorder *self, gint64 now, TickResult *result)
   if (growth == NULL)
     {
       g_debug ("Growth not measured: %s", error->message);
+      check_damage (self, error);
       return;
     }
   result->growth = growth;
@@ -400,7 +504,7 @@ worker_tick (PymemdRecorder *self, Job *job)
       !pymemd_history_add_tick (self->file, job->boot_id, job->timestamp,
                                 (const PymemdHistoryPoint *) (gpointer) job->points->data, job->points->len, &error))
     {
-      fall_back (self, error);
+      file_failed (self, PYMEMD_HISTORY_SOUND, error);
       g_clear_error (&error);
     }
   if (self->file == NULL)
@@ -434,26 +538,30 @@ pick_resolution (gint64 since, gint64 until)
   return MAX ((res + unit - 1) / unit * unit, SECOND_US);
 }
 
-static void
-answer_query (PymemdHistory *store, Job *job)
+static gboolean
+no_store (PymemdHistory *store, GError **error)
 {
-  g_autoptr(GError) error = NULL;
+  if (store != NULL)
+    return FALSE;
+  g_set_error_literal (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED, _("No history is kept"));
+  return TRUE;
+}
+
+/* The answers: TRUE when JOB's task has its value; FALSE with ERROR for
+ * the caller to return, or to hand the question to the writer when STORE
+ * turned out damaged. */
+static gboolean
+answer_query (PymemdHistory *store, Job *job, GError **error)
+{
   g_autoptr(PymemdRecorderHistory) history = g_new0 (PymemdRecorderHistory, 1);
   guint64 start_time = job->start_time;
   gint64 lo, hi;
 
-  if (store == NULL)
-    {
-      g_task_return_new_error (job->task, PYMEMD_ERROR, PYMEMD_ERROR_FAILED, _("No history is kept"));
-      return;
-    }
-  if ((start_time == 0 && job->pid != 0 &&
-       !pymemd_history_find_latest (store, job->boot_id, job->pid, &start_time, &error)) ||
-      !pymemd_history_get_process (store, job->boot_id, job->pid, start_time, &history->process, &error))
-    {
-      g_task_return_error (job->task, g_steal_pointer (&error));
-      return;
-    }
+  if (no_store (store, error) ||
+      (start_time == 0 && job->pid != 0 &&
+       !pymemd_history_find_latest (store, job->boot_id, job->pid, &start_time, error)) ||
+      !pymemd_history_get_process (store, job->boot_id, job->pid, start_time, &history->process, error))
+    return FALSE;
   /* The range the process was seen in: what an automatic resolution and
    * the bucket limit are about, not 1970 to now. */
   lo = MAX (job->since, history->process.first_seen - MINUTE_US);
@@ -462,38 +570,29 @@ answer_query (PymemdHistory *store, Job *job)
   history->resolution_us = job->resolution > 0 ? job->resolution : pick_resolution (lo, hi);
   if ((hi - lo) / history->resolution_us > PYMEMD_RECORDER_MAX_BUCKETS)
     {
-      g_task_return_new_error (job->task, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED,
-                               _("More than %d buckets: ask for a shorter range or a coarser resolution"),
-                               PYMEMD_RECORDER_MAX_BUCKETS);
-      return;
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED,
+                   _("More than %d buckets: ask for a shorter range or a coarser resolution"),
+                   PYMEMD_RECORDER_MAX_BUCKETS);
+      return FALSE;
     }
   history->tier = pymemd_recorder_tier_for (history->resolution_us);
   history->rows = pymemd_history_query (store, job->boot_id, job->pid, start_time, job->since, job->until,
-                                        history->resolution_us, &error);
+                                        history->resolution_us, error);
   if (history->rows == NULL)
-    {
-      g_task_return_error (job->task, g_steal_pointer (&error));
-      return;
-    }
+    return FALSE;
   g_task_return_pointer (job->task, g_steal_pointer (&history), (GDestroyNotify) pymemd_recorder_history_free);
+  return TRUE;
 }
 
-static void
-answer_ended (PymemdHistory *store, Job *job)
+static gboolean
+answer_ended (PymemdHistory *store, Job *job, GError **error)
 {
-  g_autoptr(GError) error = NULL;
   GArray *ended;
 
-  if (store == NULL)
-    {
-      g_task_return_new_error (job->task, PYMEMD_ERROR, PYMEMD_ERROR_FAILED, _("No history is kept"));
-      return;
-    }
-  ended = pymemd_history_list_ended (store, job->since, &error);
-  if (ended == NULL)
-    g_task_return_error (job->task, g_steal_pointer (&error));
-  else
-    g_task_return_pointer (job->task, ended, (GDestroyNotify) g_array_unref);
+  if (no_store (store, error) || (ended = pymemd_history_list_ended (store, job->since, error)) == NULL)
+    return FALSE;
+  g_task_return_pointer (job->task, ended, (GDestroyNotify) g_array_unref);
+  return TRUE;
 }
 
 typedef struct {
@@ -510,32 +609,31 @@ growth_answer_free (GrowthAnswer *answer)
   g_free (answer);
 }
 
-static void
-answer_growth (PymemdHistory *store, Job *job)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (GrowthAnswer, growth_answer_free)
+
+static gboolean
+answer_growth (PymemdHistory *store, Job *job, GError **error)
 {
-  g_autoptr(GError) error = NULL;
-  GrowthAnswer *answer = g_new0 (GrowthAnswer, 1);
+  g_autoptr(GrowthAnswer) answer = g_new0 (GrowthAnswer, 1);
   guint64 start_time = job->start_time;
   PymemdHistoryProcess process = { 0 };
 
-  if (store == NULL)
-    {
-      g_task_return_new_error (job->task, PYMEMD_ERROR, PYMEMD_ERROR_FAILED, _("No history is kept"));
-      growth_answer_free (answer);
-      return;
-    }
-  if ((start_time == 0 && !pymemd_history_find_latest (store, job->boot_id, job->pid, &start_time, &error)) ||
-      !pymemd_history_get_process (store, job->boot_id, job->pid, start_time, &process, &error))
-    {
-      g_task_return_error (job->task, g_steal_pointer (&error));
-      growth_answer_free (answer);
-      return;
-    }
+  if (no_store (store, error) ||
+      (start_time == 0 && !pymemd_history_find_latest (store, job->boot_id, job->pid, &start_time, error)) ||
+      !pymemd_history_get_process (store, job->boot_id, job->pid, start_time, &process, error))
+    return FALSE;
   answer->uid = process.uid;
   pymemd_history_process_clear (&process);
-  pymemd_history_growth (store, job->boot_id, job->pid, start_time, job->window, g_get_real_time (),
-                         &answer->bytes_per_hour, &answer->samples, &answer->error);
+  if (!pymemd_history_growth (store, job->boot_id, job->pid, start_time, job->window, g_get_real_time (),
+                              &answer->bytes_per_hour, &answer->samples, &answer->error) &&
+      pymemd_history_get_damage (store) != PYMEMD_HISTORY_SOUND)
+    {
+      /* Not the slope's fault: the store's. */
+      g_propagate_error (error, g_steal_pointer (&answer->error));
+      return FALSE;
+    }
   g_task_return_pointer (job->task, g_steal_pointer (&answer), (GDestroyNotify) growth_answer_free);
+  return TRUE;
 }
 
 /* A summary of a process the store does not know yet (its first tick is
@@ -554,7 +652,10 @@ worker_add_heap (PymemdRecorder *self, Job *job)
   if (store != NULL &&
       !pymemd_history_add_heap_summary (store, job->boot_id, job->pid, job->start_time, job->timestamp, job->text,
                                         &error))
-    g_debug ("Heap summary of %d not kept: %s", job->pid, error->message);
+    {
+      g_debug ("Heap summary of %d not kept: %s", job->pid, error->message);
+      check_damage (self, error);
+    }
 }
 
 static void
@@ -564,39 +665,71 @@ heap_answer_free (PymemdRecorderHeapSummaries *answer)
   g_free (answer);
 }
 
-static void
-answer_heap_list (PymemdHistory *store, Job *job)
+static gboolean
+answer_heap_list (PymemdHistory *store, Job *job, GError **error)
 {
-  g_autoptr(GError) error = NULL;
   guint64 start_time = job->start_time;
   PymemdHistoryProcess process = { 0 };
   PymemdRecorderHeapSummaries *answer;
   GPtrArray *summaries;
 
-  if (store == NULL)
-    {
-      g_task_return_new_error (job->task, PYMEMD_ERROR, PYMEMD_ERROR_FAILED, _("No history is kept"));
-      return;
-    }
-  if ((start_time == 0 && !pymemd_history_find_latest (store, job->boot_id, job->pid, &start_time, &error)) ||
-      !pymemd_history_get_process (store, job->boot_id, job->pid, start_time, &process, &error))
-    {
-      g_task_return_error (job->task, g_steal_pointer (&error));
-      return;
-    }
+  if (no_store (store, error) ||
+      (start_time == 0 && !pymemd_history_find_latest (store, job->boot_id, job->pid, &start_time, error)) ||
+      !pymemd_history_get_process (store, job->boot_id, job->pid, start_time, &process, error))
+    return FALSE;
   summaries = pymemd_history_list_heap_summaries (store, job->boot_id, job->pid, start_time, job->since, job->until,
-                                                  &error);
+                                                  error);
   if (summaries == NULL)
     {
       pymemd_history_process_clear (&process);
-      g_task_return_error (job->task, g_steal_pointer (&error));
-      return;
+      return FALSE;
     }
   answer = g_new0 (PymemdRecorderHeapSummaries, 1);
   answer->uid = process.uid;
   answer->summaries = summaries;
   pymemd_history_process_clear (&process);
   g_task_return_pointer (job->task, answer, (GDestroyNotify) heap_answer_free);
+  return TRUE;
+}
+
+static gboolean
+answer (PymemdHistory *store, Job *job, GError **error)
+{
+  switch (job->kind)
+    {
+    case JOB_QUERY:
+      return answer_query (store, job, error);
+    case JOB_ENDED:
+      return answer_ended (store, job, error);
+    case JOB_GROWTH:
+      return answer_growth (store, job, error);
+    case JOB_HEAP_LIST:
+      return answer_heap_list (store, job, error);
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/* A question on the writer: a file found damaged (here, or by the reader
+ * that handed the question over) is left for memory over what it still
+ * holds, which then answer. */
+static void
+worker_answer (PymemdRecorder *self, Job *job)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (job->damage != PYMEMD_HISTORY_SOUND && self->file != NULL && job->generation == (gint) self->file_opens)
+    file_failed (self, job->damage, NULL);
+  if (answer (active_store (self), job, &error))
+    return;
+  if (self->file != NULL && pymemd_history_get_damage (self->file) != PYMEMD_HISTORY_SOUND)
+    {
+      check_damage (self, error);
+      g_clear_error (&error);
+      if (answer (active_store (self), job, &error))
+        return;
+    }
+  g_task_return_error (job->task, g_steal_pointer (&error));
 }
 
 static gpointer
@@ -618,19 +751,13 @@ worker_main (gpointer data)
           worker_tick (self, job);
           break;
         case JOB_QUERY:
-          answer_query (active_store (self), job);
-          break;
         case JOB_ENDED:
-          answer_ended (active_store (self), job);
-          break;
         case JOB_GROWTH:
-          answer_growth (active_store (self), job);
+        case JOB_HEAP_LIST:
+          worker_answer (self, job);
           break;
         case JOB_HEAP_ADD:
           worker_add_heap (self, job);
-          break;
-        case JOB_HEAP_LIST:
-          answer_heap_list (active_store (self), job);
           break;
         case JOB_SETTINGS:
           self->settings = job->settings;
@@ -651,6 +778,7 @@ worker_main (gpointer data)
     }
   g_clear_object (&self->file);
   g_clear_object (&self->memory);
+  g_clear_object (&self->older);
   return NULL;
 }
 
@@ -658,7 +786,9 @@ worker_main (gpointer data)
 
 /* Questions go to the reader while the writer has the file: they then
  * never wait for a tick, a consolidation or retention. While history is
- * in memory, or the file cannot be read, the writer answers them. */
+ * in memory, or the file cannot be read, the writer answers them; a
+ * question that finds the file damaged goes to the writer too, with word
+ * of the damage. */
 static gpointer
 reader_main (gpointer data)
 {
@@ -671,6 +801,7 @@ reader_main (gpointer data)
       Job *job = g_async_queue_pop (self->reader_queue);
       gint now_generation = g_atomic_int_get (&self->file_generation);
       g_autoptr(GError) error = NULL;
+      gboolean began, answered = FALSE;
 
       if (job->kind == JOB_STOP)
         {
@@ -689,29 +820,27 @@ reader_main (gpointer data)
               g_clear_error (&error);
             }
         }
-      if (reader == NULL || !pymemd_history_read_begin (reader, &error))
+      began = reader != NULL && pymemd_history_read_begin (reader, &error);
+      if (began)
         {
+          answered = answer (reader, job, &error);
+          pymemd_history_read_end (reader);
+        }
+      if (!began || (!answered && pymemd_history_get_damage (reader) != PYMEMD_HISTORY_SOUND))
+        {
+          if (reader != NULL && pymemd_history_get_damage (reader) != PYMEMD_HISTORY_SOUND)
+            {
+              g_debug ("History reader: %s", error->message);
+              job->damage = pymemd_history_get_damage (reader);
+              job->generation = generation;
+              /* Of no more use. */
+              g_clear_object (&reader);
+            }
           g_async_queue_push (self->queue, job);
           continue;
         }
-      switch (job->kind)
-        {
-        case JOB_QUERY:
-          answer_query (reader, job);
-          break;
-        case JOB_ENDED:
-          answer_ended (reader, job);
-          break;
-        case JOB_GROWTH:
-          answer_growth (reader, job);
-          break;
-        case JOB_HEAP_LIST:
-          answer_heap_list (reader, job);
-          break;
-        default:
-          g_assert_not_reached ();
-        }
-      pymemd_history_read_end (reader);
+      if (!answered)
+        g_task_return_error (job->task, g_steal_pointer (&error));
       job_free (job);
     }
   return NULL;

@@ -1,11 +1,14 @@
 /* Tests the history store on synthetic ticks: tiers, retention and size cap, identities, restarts, corrupt and unwritable files, growth slopes. */
 #include "config.h"
 
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
+#include <sqlite3.h>
 
 #include "pymemd-error.h"
 #include "pymemd-history.h"
@@ -685,6 +688,432 @@ test_memory_merge (Fixture *f, gconstpointer data)
   }
 }
 
+/* ---- a store damaged while open, or found damaged at start ---- */
+
+/* Writes LENGTH random bytes at OFFSET of PATH from another process, as
+ * another program would: a descriptor of this process on the file, once
+ * closed, would drop SQLite's locks. Returns the bytes. */
+static GBytes *
+overwrite (const char *path, goffset offset, gsize length)
+{
+  guint8 *garbage = g_malloc (length);
+  int status = 0;
+  pid_t pid;
+
+  for (gsize i = 0; i < length; i++)
+    garbage[i] = (guint8) g_random_int_range (0, 256);
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      int fd = open (path, O_WRONLY);
+      gboolean written = fd >= 0 && pwrite (fd, garbage, length, offset) == (ssize_t) length;
+
+      /* Under valgrind the child's leaks are counted too. */
+      g_free (garbage);
+      _exit (written ? 0 : 1);
+    }
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+  return g_bytes_new_take (garbage, length);
+}
+
+/* A sample every 10 s for an hour of pid 42 and of the totals, ten
+ * processes of an earlier run among them for size. */
+static void
+write_hour (Fixture *f)
+{
+  for (guint i = 0; i < 360; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      PymemdHistoryPoint points[12];
+
+      points[0] = point (42, 7, synthetic_pss (i));
+      points[1] = point (0, 0, 10 * synthetic_pss (i));
+      for (guint p = 2; p < G_N_ELEMENTS (points); p++)
+        points[p] = point (1000 + (gint32) p, 3, synthetic_pss (i) + p);
+      g_assert_true (pymemd_history_add_tick (f->history, BOOT, BASE_US + (gint64) i * 10 * SECOND_US, points,
+                                              G_N_ELEMENTS (points), &error));
+      g_assert_no_error (error);
+    }
+}
+
+static guint
+samples_in (Fixture *f, gint32 pid, guint64 start_time)
+{
+  g_autoptr(GArray) rows = query (f, pid, start_time, 0, G_MAXINT64, SECOND_US);
+
+  return rows->len;
+}
+
+/* PRAGMA integrity_check of the store at PATH, on a connection of its own. */
+static void
+assert_sound (const char *path)
+{
+  sqlite3 *db = NULL;
+  sqlite3_stmt *s = NULL;
+
+  g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "PRAGMA integrity_check", -1, &s, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (s), ==, SQLITE_ROW);
+  g_assert_cmpstr ((const char *) sqlite3_column_text (s, 0), ==, "ok");
+  sqlite3_finalize (s);
+  sqlite3_close (db);
+}
+
+/* What the recorder does with a store found damaged while open: memory
+ * takes the ticks over what the damaged store still gives to read; then
+ * the damaged file is set aside, a fresh store opened at the path, and
+ * what can be read of the damaged one and what memory holds saved in it.
+ * Returns the name the damaged file was kept as. */
+static char *
+recover (Fixture *f, PymemdHistory *damaged)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PymemdHistory) memory = pymemd_history_open_in_memory ("test", &error);
+  g_autoptr(GArray) during = NULL;
+  g_autoptr(GArray) minutes = NULL;
+  PymemdHistorySalvage saved = { 0 };
+  PymemdHistoryPoint p = point (42, 7, 5000);
+  char *aside = NULL;
+
+  g_assert_no_error (error);
+  pymemd_history_retire (damaged);
+  pymemd_history_set_underlay (memory, damaged);
+  g_assert_true (pymemd_history_add_tick (memory, BOOT, BASE_US + HOUR_US, &p, 1, &error));
+  g_assert_no_error (error);
+  /* The hour of the damaged store and the tick in memory, in one answer. */
+  during = pymemd_history_query (memory, BOOT, 42, 7, 0, G_MAXINT64, SECOND_US, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (during->len, ==, 361);
+  g_assert_cmpint (g_array_index (during, PymemdHistoryRow, 360).t, ==, BASE_US + HOUR_US);
+  g_assert_cmpuint (g_array_index (during, PymemdHistoryRow, 0).pss_avg, ==, synthetic_pss (0));
+
+  g_assert_true (pymemd_history_set_aside (damaged, &aside, &error));
+  g_assert_no_error (error);
+  f->history = pymemd_history_open (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_true (pymemd_history_salvage (f->history, damaged, &saved, &error));
+  g_assert_no_error (error);
+  g_test_message ("%" G_GUINT64_FORMAT " rows saved, %" G_GUINT64_FORMAT " dropped, %u stretches unreadable",
+                  saved.rows, saved.dropped, saved.unreadable);
+  /* The processes and an hour of twelve of them, their minutes and hours. */
+  g_assert_cmpuint (saved.rows, >=, 12 + 360 * 12 + 60 * 12);
+  g_assert_cmpuint (saved.unreadable, ==, 0);
+  g_clear_object (&f->history);
+  g_assert_true (pymemd_history_merge_into (memory, f->path, &error));
+  g_assert_no_error (error);
+  pymemd_history_set_underlay (memory, NULL);
+
+  f->history = pymemd_history_open (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (samples_in (f, 42, 7), ==, 361);
+  g_assert_cmpuint (samples_in (f, 0, 0), ==, 360);
+  minutes = query (f, 42, 7, BASE_US, BASE_US + 2 * HOUR_US, MINUTE_US);
+  g_assert_cmpuint (minutes->len, ==, 61);
+  expect_bucket (ROW (minutes, 30), 30 * 6, 6);
+  assert_sound (f->path);
+  return aside;
+}
+
+/* The next tick is refused, whatever SQLite's cache still holds, with
+ * DAMAGE: the store, taken from the fixture. */
+static PymemdHistory *
+refused_tick (Fixture *f, PymemdHistoryDamage damage)
+{
+  g_autoptr(GError) error = NULL;
+  PymemdHistoryPoint p = point (42, 7, 5000);
+
+  g_assert_false (pymemd_history_add_tick (f->history, BOOT, BASE_US + HOUR_US, &p, 1, &error));
+  g_assert_nonnull (error);
+  g_test_message ("%s", error->message);
+  g_assert_cmpint (pymemd_history_get_damage (f->history), ==, damage);
+  return g_steal_pointer (&f->history);
+}
+
+static void
+test_overwritten_while_open (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) garbage = NULL;
+  g_autoptr(PymemdHistory) damaged = NULL;
+  g_autofree char *aside = NULL;
+
+  write_hour (f);
+  garbage = overwrite (f->path, 0, 120 * 1024);
+  damaged = refused_tick (f, PYMEMD_HISTORY_CORRUPT);
+  aside = recover (f, damaged);
+  g_assert_nonnull (aside);
+  {
+    g_autofree char *contents = NULL;
+    gsize length = 0, size = 0;
+    const guint8 *written = g_bytes_get_data (garbage, &size);
+
+    g_assert_true (g_file_get_contents (aside, &contents, &length, &error));
+    g_assert_cmpuint (length, >=, size);
+    g_assert_cmpmem (contents, size, written, size);
+  }
+}
+
+static void
+test_deleted_while_open (Fixture *f, gconstpointer data)
+{
+  g_autoptr(PymemdHistory) damaged = NULL;
+  g_autofree char *aside = NULL;
+  g_autofree char *wal = g_strconcat (f->path, "-wal", NULL);
+
+  write_hour (f);
+  /* The file only: its WAL and shared memory are left, and would be taken
+   * for a fresh store's. */
+  g_assert_cmpint (g_unlink (f->path), ==, 0);
+  g_assert_true (g_file_test (wal, G_FILE_TEST_EXISTS));
+  damaged = refused_tick (f, PYMEMD_HISTORY_MOVED);
+  aside = recover (f, damaged);
+  g_assert_null (aside);
+}
+
+/* A sound store put in the place of the open one is the store from then
+ * on: what the open one held goes into it. */
+static void
+test_replaced_while_open (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PymemdHistory) damaged = NULL;
+  g_autoptr(PymemdHistory) other = NULL;
+  g_autofree char *other_path = g_build_filename (f->dir, "other.db", NULL);
+  g_autofree char *aside = NULL;
+  PymemdHistorySalvage saved = { 0 };
+  PymemdHistoryPoint p = point (77, 1, 3000);
+
+  write_hour (f);
+  other = pymemd_history_open (other_path, &error);
+  g_assert_no_error (error);
+  g_assert_true (pymemd_history_add_tick (other, "an-earlier-boot", BASE_US - HOUR_US, &p, 1, &error));
+  g_assert_no_error (error);
+  g_clear_object (&other);
+  g_assert_cmpint (g_rename (other_path, f->path), ==, 0);
+
+  damaged = refused_tick (f, PYMEMD_HISTORY_MOVED);
+  g_assert_true (pymemd_history_set_aside (damaged, &aside, &error));
+  g_assert_no_error (error);
+  g_assert_null (aside);
+  f->history = pymemd_history_open (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_true (pymemd_history_salvage (f->history, damaged, &saved, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (samples_in (f, 42, 7), ==, 360);
+  {
+    g_autoptr(GArray) rows = pymemd_history_query (f->history, "an-earlier-boot", 77, 1, 0, G_MAXINT64, SECOND_US,
+                                                   &error);
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (rows->len, ==, 1);
+  }
+  assert_sound (f->path);
+}
+
+/* The offset in the file at PATH of the leaf of TABLE at FRACTION of its
+ * key order. */
+static goffset
+leaf_offset (const char *path, const char *table, double fraction)
+{
+  g_autofree char *count_sql = g_strdup_printf ("SELECT count (*) FROM dbstat WHERE name = '%s'"
+                                                " AND pagetype = 'leaf'", table);
+  g_autofree char *sql = NULL;
+  sqlite3 *db = NULL;
+  sqlite3_stmt *s = NULL;
+  gint64 leaves, page, page_size;
+
+  g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, count_sql, -1, &s, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (s), ==, SQLITE_ROW);
+  leaves = sqlite3_column_int64 (s, 0);
+  sqlite3_finalize (s);
+  g_assert_cmpint (leaves, >=, 3);
+  sql = g_strdup_printf ("SELECT pageno, (SELECT page_size FROM pragma_page_size) FROM dbstat WHERE name = '%s'"
+                         " AND pagetype = 'leaf' ORDER BY path LIMIT 1 OFFSET %" G_GINT64_FORMAT,
+                         table, (gint64) (leaves * fraction));
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &s, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (s), ==, SQLITE_ROW);
+  page = sqlite3_column_int64 (s, 0);
+  page_size = sqlite3_column_int64 (s, 1);
+  sqlite3_finalize (s);
+  sqlite3_close (db);
+  return (page - 1) * page_size;
+}
+
+/* A page of the samples that a question reads, broken: the question fails
+ * and marks the store damaged; under a store in memory, what can be read on
+ * either side of the page still answers. */
+static void
+test_bad_page_read (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) garbage = NULL;
+  g_autoptr(PymemdHistory) reader = NULL;
+  g_autoptr(PymemdHistory) memory = NULL;
+  g_autoptr(GArray) rows = NULL;
+  g_autoptr(GArray) ended = NULL;
+  double rate = 0;
+
+  write_hour (f);
+  g_clear_object (&f->history);
+  garbage = overwrite (f->path, leaf_offset (f->path, "samples", 0.5), 4096);
+  reader = pymemd_history_open_reader (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (pymemd_history_get_damage (reader), ==, PYMEMD_HISTORY_SOUND);
+  g_assert_null (pymemd_history_query (reader, BOOT, 42, 7, 0, G_MAXINT64, SECOND_US, &error));
+  g_assert_nonnull (error);
+  g_test_message ("%s", error->message);
+  g_clear_error (&error);
+  g_assert_cmpint (pymemd_history_get_damage (reader), ==, PYMEMD_HISTORY_CORRUPT);
+
+  memory = pymemd_history_open_in_memory ("test", &error);
+  g_assert_no_error (error);
+  pymemd_history_set_underlay (memory, reader);
+  rows = pymemd_history_query (memory, BOOT, 42, 7, 0, G_MAXINT64, SECOND_US, &error);
+  g_assert_no_error (error);
+  g_test_message ("%u of 360 buckets read around the damage", rows->len);
+  /* A page holds about ten ticks of the twelve processes; halving stops
+   * a second wide. */
+  g_assert_cmpuint (rows->len, >=, 360 - 20);
+  g_assert_cmpuint (rows->len, <, 360);
+  g_assert_cmpint (ROW (rows, 0)->t, ==, BASE_US);
+  g_assert_cmpint (ROW (rows, rows->len - 1)->t, ==, BASE_US + 359 * 10 * SECOND_US);
+  for (guint i = 1; i < rows->len; i++)
+    g_assert_cmpint (ROW (rows, i - 1)->t, <, ROW (rows, i)->t);
+  /* The tiers, which the page is not part of, answer whole. */
+  g_clear_pointer (&rows, g_array_unref);
+  rows = pymemd_history_query (memory, BOOT, 42, 7, 0, G_MAXINT64, MINUTE_US, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (rows->len, ==, 60);
+  /* A slope over the samples left. */
+  g_assert_true (pymemd_history_growth (memory, BOOT, 42, 7, HOUR_US, BASE_US + HOUR_US, &rate, NULL, &error));
+  g_assert_no_error (error);
+  ended = pymemd_history_list_ended (memory, 0, &error);
+  g_assert_no_error (error);
+  pymemd_history_set_underlay (memory, NULL);
+}
+
+/* A store corrupt at start: what can be read of it goes into the fresh
+ * store, the corrupt file is kept aside untouched. */
+static void
+test_salvage_at_open (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) garbage = NULL;
+  g_autoptr(GDir) dir = NULL;
+  g_autofree char *damaged = NULL;
+  g_autofree char *aside = NULL;
+  gsize damaged_length = 0;
+  const char *name;
+  guint before, after;
+
+  write_hour (f);
+  before = samples_in (f, 42, 7);
+  g_assert_cmpuint (before, ==, 360);
+  g_clear_object (&f->history);
+  garbage = overwrite (f->path, leaf_offset (f->path, "samples", 0.5), 4096);
+  g_assert_true (g_file_get_contents (f->path, &damaged, &damaged_length, &error));
+
+  f->history = pymemd_history_open (f->path, &error);
+  g_assert_no_error (error);
+  after = samples_in (f, 42, 7);
+  g_test_message ("%u of %u samples saved", after, before);
+  /* A page holds about ten ticks of the twelve processes. */
+  g_assert_cmpuint (after, >=, before - 15);
+  g_assert_cmpuint (after, <, before);
+  g_assert_cmpuint (samples_in (f, 0, 0), ==, after);
+  /* The tiers were not on that page. */
+  {
+    g_autoptr(GArray) minutes = query (f, 42, 7, BASE_US, BASE_US + 2 * HOUR_US, MINUTE_US);
+
+    g_assert_cmpuint (minutes->len, ==, 60);
+    expect_bucket (ROW (minutes, 59), 59 * 6, 6);
+  }
+  assert_sound (f->path);
+
+  dir = g_dir_open (f->dir, 0, &error);
+  g_assert_no_error (error);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_assert_false (g_str_has_suffix (name, ".salvage"));
+      if (g_str_has_prefix (name, "history.db.corrupt-") && !g_str_has_suffix (name, "-wal"))
+        {
+          g_assert_null (aside);
+          aside = g_build_filename (f->dir, name, NULL);
+        }
+    }
+  g_assert_nonnull (aside);
+  {
+    g_autofree char *contents = NULL;
+    gsize length = 0;
+
+    g_assert_true (g_file_get_contents (aside, &contents, &length, &error));
+    g_assert_cmpmem (contents, length, damaged, damaged_length);
+  }
+}
+
+/* Random stretches of random bytes anywhere in a store: reading it under
+ * memory answers or fails cleanly, and opening it gives a sound store with
+ * at most what was there. Run under ASan and valgrind too. */
+static void
+test_random_damage (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *pristine = NULL;
+  gsize size = 0;
+
+  write_hour (f);
+  g_clear_object (&f->history);
+  g_assert_true (g_file_get_contents (f->path, &pristine, &size, &error));
+  for (guint round = 0; round < 12; round++)
+    {
+      g_autoptr(PymemdHistory) reader = NULL;
+      g_autoptr(PymemdHistory) memory = NULL;
+      g_autoptr(GArray) rows = NULL;
+      g_autoptr(GArray) ended = NULL;
+      guint stretches = (guint) g_test_rand_int_range (1, 6);
+      guint saved;
+      double rate = 0;
+
+      pymemd_test_rm_rf (f->dir);
+      g_assert_cmpint (g_mkdir (f->dir, 0700), ==, 0);
+      g_assert_true (g_file_set_contents (f->path, pristine, (gssize) size, &error));
+      for (guint i = 0; i < stretches; i++)
+        {
+          gsize length = (gsize) g_test_rand_int_range (1, 16384);
+          goffset offset = g_test_rand_int_range (0, (gint32) size);
+          g_autoptr(GBytes) garbage = overwrite (f->path, offset, length);
+        }
+
+      reader = pymemd_history_open_reader (f->path, &error);
+      if (reader != NULL)
+        {
+          memory = pymemd_history_open_in_memory ("test", &error);
+          g_assert_no_error (error);
+          pymemd_history_set_underlay (memory, reader);
+          rows = pymemd_history_query (memory, BOOT, 42, 7, 0, G_MAXINT64, SECOND_US, &error);
+          g_assert_no_error (error);
+          g_assert_cmpuint (rows->len, <=, 360);
+          ended = pymemd_history_list_ended (memory, 0, &error);
+          g_assert_no_error (error);
+          pymemd_history_growth (memory, BOOT, 42, 7, HOUR_US, BASE_US + HOUR_US, &rate, NULL, NULL);
+          pymemd_history_set_underlay (memory, NULL);
+          g_clear_object (&reader);
+        }
+      g_clear_error (&error);
+
+      f->history = pymemd_history_open (f->path, &error);
+      g_assert_no_error (error);
+      saved = samples_in (f, 42, 7);
+      g_test_message ("round %u: %u stretches, %u of 360 samples saved", round, stretches, saved);
+      g_assert_cmpuint (saved, <=, 360);
+      g_clear_object (&f->history);
+      assert_sound (f->path);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -708,6 +1137,12 @@ main (int argc, char **argv)
   ADD ("/history/growth-all", test_growth_all);
   ADD ("/history/heap-summaries", test_heap_summaries);
   ADD ("/history/memory-merge", test_memory_merge);
+  ADD ("/history/damage/overwritten", test_overwritten_while_open);
+  ADD ("/history/damage/deleted", test_deleted_while_open);
+  ADD ("/history/damage/replaced", test_replaced_while_open);
+  ADD ("/history/damage/bad-page-read", test_bad_page_read);
+  ADD ("/history/damage/salvage-at-open", test_salvage_at_open);
+  ADD ("/history/damage/random", test_random_damage);
 #undef ADD
   return g_test_run ();
 }

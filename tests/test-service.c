@@ -1822,6 +1822,24 @@ count_between (GArray *times, gint64 from, gint64 to)
   return n;
 }
 
+/* Fails unless every bucket of EARLIER is in LATER; AGO_US is what the
+ * message counts bucket times from. */
+static void
+assert_still_answered (GArray *earlier, GArray *later, const char *what, gint64 ago_us)
+{
+  for (guint i = 0; i < earlier->len; i++)
+    {
+      gint64 t = g_array_index (earlier, gint64, i);
+      gboolean kept = FALSE;
+
+      for (guint j = 0; j < later->len && !kept; j++)
+        kept = g_array_index (later, gint64, j) == t;
+      if (!kept)
+        fail ("the bucket at %+.1f s, %s, is not answered (%u buckets now, %u then)", (t - ago_us) / 1e6, what,
+              later->len, earlier->len);
+    }
+}
+
 /* Runs until PID has samples in N 1-second buckets from SINCE_US's on. */
 static void
 wait_samples (Fixture *fx, GPid pid, gint64 since_us, guint n)
@@ -2018,6 +2036,112 @@ test_history_kill9 (Fixture *fx, gconstpointer data)
   pymemd_test_child_stop (&child);
 }
 
+/* Writes LENGTH random bytes at OFFSET of PATH, as another program would;
+ * returns them. */
+static GBytes *
+overwrite (const char *path, goffset offset, gsize length)
+{
+  guint8 *garbage = g_malloc (length);
+  int fd = open (path, O_WRONLY | O_CLOEXEC);
+
+  for (gsize i = 0; i < length; i++)
+    garbage[i] = (guint8) g_random_int_range (0, 256);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (pwrite (fd, garbage, length, offset), ==, (gssize) length);
+  close (fd);
+  return g_bytes_new_take (garbage, length);
+}
+
+/* The page number of the samples' leaf at FRACTION of their key order. */
+static gint64
+samples_leaf (sqlite3 *db, double fraction)
+{
+  g_autofree char *sql = NULL;
+  gint64 leaves = store_int (db, "SELECT count (*) FROM dbstat WHERE name = 'samples' AND pagetype = 'leaf'");
+
+  g_assert_cmpint (leaves, >=, 3);
+  sql = g_strdup_printf ("SELECT pageno FROM dbstat WHERE name = 'samples' AND pagetype = 'leaf'"
+                         " ORDER BY path LIMIT 1 OFFSET %" G_GINT64_FORMAT, (gint64) (leaves * fraction));
+  return store_int (db, sql);
+}
+
+/* The one history.db.corrupt-* in STATE, or NULL. */
+static char *
+find_aside (const char *state)
+{
+  g_autoptr(GDir) dir = g_dir_open (state, 0, NULL);
+  char *aside = NULL;
+  const char *name;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_prefix (name, "history.db.corrupt-") && !g_str_has_suffix (name, "-wal"))
+      {
+        g_assert_null (aside);
+        aside = g_build_filename (state, name, NULL);
+      }
+  return aside;
+}
+
+/* Fails unless PATH holds GARBAGE at OFFSET. */
+static void
+assert_holds (const char *path, goffset offset, GBytes *garbage)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *contents = NULL;
+  gsize length = 0, size = 0;
+  const guint8 *expected = g_bytes_get_data (garbage, &size);
+
+  g_assert_true (g_file_get_contents (path, &contents, &length, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (length, >=, offset + size);
+  g_assert_cmpmem (contents + offset, size, expected, size);
+}
+
+/* The store at STATE passes PRAGMA integrity_check; returns how many raw
+ * samples of PID it holds from before BEFORE_US. */
+static gint64
+sound_store_samples (const char *state, GPid pid, gint64 before_us)
+{
+  sqlite3 *db = open_store (state);
+  g_autofree char *sql = g_strdup_printf ("SELECT count (*) FROM samples JOIN processes ON process = id"
+                                          " WHERE pid = %d AND t < %" G_GINT64_FORMAT, pid, before_us);
+  sqlite3_stmt *check = NULL;
+  gint64 samples;
+
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "PRAGMA integrity_check", -1, &check, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (check), ==, SQLITE_ROW);
+  g_assert_cmpstr ((const char *) sqlite3_column_text (check, 0), ==, "ok");
+  sqlite3_finalize (check);
+  samples = store_int (db, sql);
+  sqlite3_close (db);
+  return samples;
+}
+
+static guint
+count_in_log (Daemon *d, const char *needle)
+{
+  g_autofree char *log = read_log (d);
+  guint n = 0;
+
+  for (const char *p = log; (p = strstr (p, needle)) != NULL; p++)
+    n++;
+  return n;
+}
+
+typedef struct {
+  Daemon     *d;
+  const char *needle;
+} LogWait;
+
+static gboolean
+log_has (gpointer data)
+{
+  LogWait *w = data;
+
+  return count_in_log (w->d, w->needle) > 0;
+}
+
 static void
 test_history_corrupt (Fixture *fx, gconstpointer data)
 {
@@ -2025,10 +2149,12 @@ test_history_corrupt (Fixture *fx, gconstpointer data)
   g_autofree char *config = NULL;
   g_autofree char *state = NULL;
   g_autofree char *path = NULL;
-  g_autoptr(GDir) dir = NULL;
-  const char *name;
+  g_autofree char *aside = NULL;
+  g_autofree char *contents = NULL;
+  gsize length = 0;
   char garbage[16384];
-  gboolean aside = FALSE;
+  LogWait log_wait;
+  Daemon *d;
 
   if (fx->skipped)
     return;
@@ -2039,22 +2165,18 @@ test_history_corrupt (Fixture *fx, gconstpointer data)
   g_assert_true (g_file_set_contents (path, garbage, sizeof garbage, &error));
   g_assert_no_error (error);
 
-  daemon_wait_ready (fx, daemon_spawn (fx, "--state-dir", state, "--config", config, NULL));
+  d = daemon_spawn (fx, "--state-dir", state, "--config", config, NULL);
+  daemon_wait_ready (fx, d);
+  /* The store is opened on a thread of its own, after READY. */
+  log_wait = (LogWait) { d, "not a sound database" };
+  if (!wait_until (log_has, &log_wait, 10))
+    fail ("the corrupt store was not replaced within 10 s");
   wait_state (fx, "ok", 10);
-  dir = g_dir_open (state, 0, &error);
+  aside = find_aside (state);
+  g_assert_nonnull (aside);
+  g_assert_true (g_file_get_contents (aside, &contents, &length, &error));
   g_assert_no_error (error);
-  while ((name = g_dir_read_name (dir)) != NULL)
-    if (g_str_has_prefix (name, "history.db.corrupt-"))
-      {
-        g_autofree char *moved = g_build_filename (state, name, NULL);
-        g_autofree char *contents = NULL;
-        gsize length = 0;
-
-        g_assert_true (g_file_get_contents (moved, &contents, &length, &error));
-        g_assert_cmpmem (contents, length, garbage, sizeof garbage);
-        aside = TRUE;
-      }
-  g_assert_true (aside);
+  g_assert_cmpmem (contents, length, garbage, sizeof garbage);
 }
 
 /* ---- a store that cannot be written: full, read-only, locked ---- */
@@ -2120,6 +2242,7 @@ test_history_unwritable (Fixture *fx, gconstpointer data)
   g_autofree char *state = NULL;
   g_autofree char *filler = NULL;
   g_autoptr(GArray) times = NULL;
+  g_autoptr(GArray) before = NULL;
   g_autoptr(GArray) during = NULL;
   PymemdTestChild child = { 0 }, locker = { 0 };
   gint64 start = g_get_real_time (), broken, mended;
@@ -2141,6 +2264,8 @@ test_history_unwritable (Fixture *fx, gconstpointer data)
   daemon_wait_ready (fx, daemon_spawn (fx, "--state-dir", state, "--config", config, NULL));
   wait_state (fx, "ok", 10);
   wait_samples (fx, child.pid, start, 3);
+  before = history_times (fx, (guint32) child.pid, start, 1, NULL, &error);
+  g_assert_no_error (error);
 
   broken = g_get_real_time ();
   switch (breakage)
@@ -2170,12 +2295,14 @@ test_history_unwritable (Fixture *fx, gconstpointer data)
       break;
     }
 
-  /* Accounting goes on; history is kept in memory and still answers. */
+  /* Accounting goes on; history is kept in memory and still answers,
+   * together with what the file holds from before. */
   wait_state (fx, "degraded", 20);
   g_variant_unref (get_processes (fx));
   wait_samples (fx, child.pid, g_get_real_time (), 3);
   during = history_times (fx, (guint32) child.pid, start, 1, NULL, &error);
   g_assert_no_error (error);
+  assert_still_answered (before, during, "answered before the store became unwritable", broken);
 
   mended = g_get_real_time ();
   switch (breakage)
@@ -2200,17 +2327,7 @@ test_history_unwritable (Fixture *fx, gconstpointer data)
   times = history_times (fx, (guint32) child.pid, start, 1, NULL, &error);
   g_assert_no_error (error);
   /* What was answered from memory is in the file now. */
-  for (guint i = 0; i < during->len; i++)
-    {
-      gint64 t = g_array_index (during, gint64, i);
-      gboolean kept = FALSE;
-
-      for (guint j = 0; j < times->len && !kept; j++)
-        kept = g_array_index (times, gint64, j) == t;
-      if (!kept)
-        fail ("the bucket at %+.1f s, answered while the store was unwritable, is gone",
-              (t - broken) / 1e6);
-    }
+  assert_still_answered (during, times, "answered while the store was unwritable", broken);
   /* Buckets are whole seconds. */
   broken -= broken % SECOND_US;
   mended -= mended % SECOND_US;
@@ -2246,6 +2363,222 @@ test_history_unwritable (Fixture *fx, gconstpointer data)
       const char *argv[] = { "umount", "-l", state, NULL };
       run_or_fail (argv);
     }
+}
+
+/* ---- a store damaged under the daemon: overwritten, deleted, a bad page ---- */
+
+typedef enum { DAMAGE_OVERWRITTEN, DAMAGE_DELETED, DAMAGE_BAD_PAGE } Damage;
+
+/* Starts pymemd on the store in STATE with CHILD running; returns the
+ * buckets of CHILD's history once there are 4 since START. */
+static GArray *
+start_with_history (Fixture *fx, const char *state, const char *config, PymemdTestChild *child, gint64 start,
+                    Daemon **d)
+{
+  g_autoptr(GError) error = NULL;
+  GArray *before;
+
+  spawn_child (child);
+  *d = daemon_spawn (fx, "--state-dir", state, "--config", config, NULL);
+  daemon_wait_ready (fx, *d);
+  wait_state (fx, "ok", 10);
+  wait_samples (fx, child->pid, start, 4);
+  before = history_times (fx, (guint32) child->pid, start, 1, NULL, &error);
+  g_assert_no_error (error);
+  return before;
+}
+
+/* 5000 raw samples 0.1 s apart from FROM_US on, of the process PROCESS
+ * (an SQL expression) finds: a few pages of them. */
+static void
+add_older_samples (sqlite3 *db, const char *process, gint64 from_us)
+{
+  g_autofree char *sql = g_strdup_printf (
+    "WITH RECURSIVE i (n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n < 4999)"
+    " INSERT INTO samples SELECT (%s), %" G_GINT64_FORMAT " + n * 100000, 1000 + n, 1000 + n, 500, 250, 0 FROM i;"
+    "PRAGMA wal_checkpoint(TRUNCATE);",
+    process, from_us);
+
+  sqlite3_busy_timeout (db, 5000);
+  g_assert_cmpint (sqlite3_exec (db, sql, NULL, NULL, NULL), ==, SQLITE_OK);
+}
+
+static void
+test_history_damaged (Fixture *fx, gconstpointer data)
+{
+  Damage damage = GPOINTER_TO_INT (data);
+  const char *said = damage == DAMAGE_DELETED ? "was deleted or replaced" : "is damaged";
+  g_autoptr(GError) error = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *state = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *aside = NULL;
+  g_autoptr(GArray) before = NULL;
+  g_autoptr(GArray) totals = NULL;
+  g_autoptr(GArray) during = NULL;
+  g_autoptr(GArray) after = NULL;
+  g_autoptr(GBytes) garbage = NULL;
+  PymemdTestChild child = { 0 };
+  gint64 start = g_get_real_time (), broken, noticed;
+  goffset offset = 0;
+  LogWait log_wait;
+  Daemon *d;
+
+  if (fx->skipped)
+    return;
+  /* Salvage waits for the retry, so that the degraded state can be seen. */
+  state = history_setup (fx, "retry-seconds=8\n", &config);
+  path = g_build_filename (state, "history.db", NULL);
+  before = start_with_history (fx, state, config, &child, start, &d);
+
+  broken = g_get_real_time ();
+  switch (damage)
+    {
+    case DAMAGE_OVERWRITTEN:
+      garbage = overwrite (path, 0, 120 * 1024);
+      break;
+    case DAMAGE_DELETED:
+      g_assert_cmpint (g_unlink (path), ==, 0);
+      break;
+    case DAMAGE_BAD_PAGE:
+      {
+        /* Older totals samples, a few pages of them, which no tick writes
+         * again: once the WAL is checkpointed, the file itself has their
+         * pages, and a question that reads them finds one broken. */
+        sqlite3 *db = open_store (state);
+        g_autoptr(GArray) totals_during = NULL;
+
+        gint64 page_size = store_int (db, "PRAGMA page_size");
+
+        add_older_samples (db, "SELECT id FROM processes WHERE pid = 0", start - 25 * 60 * SECOND_US);
+        offset = (samples_leaf (db, 0.25) - 1) * page_size;
+        sqlite3_close (db);
+        totals = history_times (fx, 0, start, 1, NULL, &error);
+        g_assert_no_error (error);
+        broken = g_get_real_time ();
+        garbage = overwrite (path, offset, (gsize) page_size);
+        totals_during = history_times (fx, 0, start - 30 * 60 * SECOND_US, 1, NULL, &error);
+        g_assert_no_error (error);
+        assert_still_answered (totals, totals_during, "of the totals, answered before the damage", broken);
+      }
+      break;
+    }
+
+  /* Seen within a tick or two, said once; accounting goes on. */
+  wait_state (fx, "degraded", 5);
+  noticed = g_get_real_time ();
+  log_wait = (LogWait) { d, said };
+  if (!wait_until (log_has, &log_wait, 5))
+    fail ("nothing logged of the damage");
+  g_test_message ("degraded within %.2f s of the damage", (noticed - broken) / 1e6);
+  g_variant_unref (get_processes (fx));
+
+  /* What was answered before is answered still, from what the damaged file
+   * gives and memory. */
+  during = history_times (fx, (guint32) child.pid, start, 1, NULL, &error);
+  g_assert_no_error (error);
+  assert_still_answered (before, during, "answered before the damage", broken);
+  {
+    g_autofree char *now = history_state (fx);
+
+    /* Otherwise the answer did not come from the damaged store. */
+    if (g_strcmp0 (now, "degraded") != 0)
+      fail ("HistoryState is \"%s\" already: the test could not ask while degraded", now);
+  }
+
+  /* Then saved into a fresh store at the same path, the damaged file kept. */
+  wait_state (fx, "ok", 30);
+  wait_samples (fx, child.pid, g_get_real_time (), 2);
+  after = history_times (fx, (guint32) child.pid, start, 1, NULL, &error);
+  g_assert_no_error (error);
+  assert_still_answered (before, after, "answered before the damage", broken);
+  assert_still_answered (during, after, "answered while degraded", broken);
+  g_assert_cmpint (sound_store_samples (state, child.pid, broken), >=, (gint64) before->len);
+  aside = find_aside (state);
+  if (damage == DAMAGE_DELETED)
+    g_assert_null (aside);
+  else
+    {
+      g_assert_nonnull (aside);
+      assert_holds (aside, offset, garbage);
+    }
+  g_assert_cmpuint (count_in_log (d, said), ==, 1);
+  g_assert_cmpuint (count_in_log (d, "is written again"), ==, 1);
+
+  daemon_stop (d);
+  pymemd_test_child_stop (&child);
+}
+
+/* A store found corrupt at start: what can be read of it is saved into the
+ * fresh one, and the corrupt file is kept aside as it was. */
+static void
+test_history_salvage_at_start (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *state = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *aside = NULL;
+  g_autoptr(GArray) before = NULL;
+  g_autoptr(GArray) after = NULL;
+  g_autoptr(GBytes) garbage = NULL;
+  g_autoptr(GBytes) damaged = NULL;
+  g_autofree char *contents = NULL;
+  gsize length = 0;
+  PymemdTestChild child = { 0 };
+  gint64 start = g_get_real_time (), stopped, old = 0, kept = 0;
+  goffset offset;
+  sqlite3 *db;
+  Daemon *d;
+
+  if (fx->skipped)
+    return;
+  state = history_setup (fx, "", &config);
+  path = g_build_filename (state, "history.db", NULL);
+  before = start_with_history (fx, state, config, &child, start, &d);
+  daemon_stop (d);
+  stopped = g_get_real_time ();
+
+  /* Enough older samples of an earlier boot for a few pages, and one of
+   * their pages broken. */
+  db = open_store (state);
+  g_assert_cmpint (sqlite3_exec (db,
+                                 "BEGIN;"
+                                 "INSERT INTO processes (boot_id, pid, start_time, uid, exe, cmdline, first_seen,"
+                                 " last_seen, ended) VALUES ('an-earlier-boot', 4242, 7, 0, '/usr/bin/python3',"
+                                 " 'python3 old.py', 0, 0, 0);"
+                                 "COMMIT;", NULL, NULL, NULL), ==, SQLITE_OK);
+  add_older_samples (db, "SELECT id FROM processes WHERE boot_id = 'an-earlier-boot'", start - 20 * 60 * SECOND_US);
+  old = store_int (db, "SELECT count (*) FROM samples WHERE process ="
+                       " (SELECT id FROM processes WHERE boot_id = 'an-earlier-boot')");
+  offset = (samples_leaf (db, 0.5) - 1) * store_int (db, "PRAGMA page_size");
+  sqlite3_close (db);
+  garbage = overwrite (path, offset, 4096);
+  g_assert_true (g_file_get_contents (path, &contents, &length, &error));
+  g_assert_no_error (error);
+  damaged = g_bytes_new_take (g_steal_pointer (&contents), length);
+
+  d = daemon_spawn (fx, "--state-dir", state, "--config", config, NULL);
+  daemon_wait_ready (fx, d);
+  wait_state (fx, "ok", 10);
+  wait_samples (fx, child.pid, g_get_real_time (), 2);
+  after = history_times (fx, (guint32) child.pid, start, 1, NULL, &error);
+  g_assert_no_error (error);
+  assert_still_answered (before, after, "answered before the restart", stopped);
+  g_assert_cmpint (sound_store_samples (state, child.pid, stopped), >=, (gint64) before->len);
+  db = open_store (state);
+  kept = store_int (db, "SELECT count (*) FROM samples WHERE process ="
+                        " (SELECT id FROM processes WHERE boot_id = 'an-earlier-boot')");
+  sqlite3_close (db);
+  g_test_message ("%" G_GINT64_FORMAT " of %" G_GINT64_FORMAT " older samples saved", kept, old);
+  /* A page holds at most a few hundred of them. */
+  g_assert_cmpint (kept, >=, old - 500);
+  aside = find_aside (state);
+  g_assert_nonnull (aside);
+  assert_holds (aside, 0, damaged);
+  g_assert_cmpuint (count_in_log (d, "rows saved"), ==, 1);
+  daemon_stop (d);
+  pymemd_test_child_stop (&child);
 }
 
 static void
@@ -2458,6 +2791,14 @@ main (int argc, char **argv)
               test_history_unwritable, fixture_teardown);
   g_test_add ("/service/history/locked", Fixture, GINT_TO_POINTER (BREAK_LOCKED), fixture_setup,
               test_history_unwritable, fixture_teardown);
+  g_test_add ("/service/history/overwritten", Fixture, GINT_TO_POINTER (DAMAGE_OVERWRITTEN), fixture_setup,
+              test_history_damaged, fixture_teardown);
+  g_test_add ("/service/history/deleted", Fixture, GINT_TO_POINTER (DAMAGE_DELETED), fixture_setup,
+              test_history_damaged, fixture_teardown);
+  g_test_add ("/service/history/bad-page", Fixture, GINT_TO_POINTER (DAMAGE_BAD_PAGE), fixture_setup,
+              test_history_damaged, fixture_teardown);
+  g_test_add ("/service/history/salvage-at-start", Fixture, NULL, fixture_setup, test_history_salvage_at_start,
+              fixture_teardown);
   g_test_add ("/service/history/access", Fixture, NULL, fixture_setup, test_history_access, fixture_teardown);
   g_test_add ("/service/history/growth-suspected", Fixture, NULL, fixture_setup, test_growth_suspected,
               fixture_teardown);

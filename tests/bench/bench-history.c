@@ -7,6 +7,9 @@
  *     - CPU per tick (this thread's, CLOCK_THREAD_CPUTIME_ID): mean, median,
  *       p99, retention included; baseline: the same figures written as text
  *       lines with one write(2) per tick to DIR/baseline.txt;
+ *     - of it, the check of the file every tick makes before writing
+ *       (pymemd_history_check_file: one stat(2), one 100-byte read), alone,
+ *       CHECKS times: CPU and wall time, median and p99;
  *     - disk bytes per process-day: (history.db + WAL) / N / days;
  *     - a 24-hour query at 1-minute resolution (pymemd_history_query) for
  *       200 random processes: median and p99; baseline: the bare SELECT of
@@ -37,6 +40,7 @@
 #define DAY_US (24 * HOUR_US)
 #define FIRST_PID 100000
 #define QUERIES 200
+#define CHECKS 10000
 
 static gint64
 thread_cpu_ns (void)
@@ -114,6 +118,8 @@ mode_store (const char *dir, guint n, double hours)
   g_autoptr(GArray) text_ns = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autoptr(GArray) query_ns = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autoptr(GArray) select_ns = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GArray) check_cpu_ns = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GArray) check_wall_ns = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autofree PymemdHistoryPoint *points = g_new0 (PymemdHistoryPoint, n + 1);
   g_autoptr(GString) line = g_string_new (NULL);
   gint64 now = g_get_real_time ();
@@ -123,7 +129,7 @@ mode_store (const char *dir, guint n, double hours)
   sqlite3 *plain = NULL;
   sqlite3_stmt *select = NULL;
   GRand *rand = g_rand_new_with_seed (42);
-  Stats w, t, q, b;
+  Stats w, t, q, b, cc, cw;
   double days = hours / 24;
   guint64 bytes;
 
@@ -204,6 +210,26 @@ mode_store (const char *dir, guint n, double hours)
   g_print ("a) CPU per tick:   pymemd mean %.3f ms, median %.3f, p99 %.3f   |   text write(2) mean %.3f ms, "
            "median %.3f, p99 %.3f   (%.1fx; target <= 2 ms)\n",
            w.mean, w.median, w.p99, t.mean, t.median, t.p99, w.mean / MAX (t.mean, 1e-9));
+
+  for (guint i = 0; i < CHECKS; i++)
+    {
+      gint64 cpu = thread_cpu_ns (), wall = mono_ns (), d;
+
+      if (!pymemd_history_check_file (history, &error))
+        {
+          g_printerr ("bench-history: %s\n", error->message);
+          return 1;
+        }
+      d = thread_cpu_ns () - cpu;
+      g_array_append_val (check_cpu_ns, d);
+      d = mono_ns () - wall;
+      g_array_append_val (check_wall_ns, d);
+    }
+  cc = stats_ms (check_cpu_ns);
+  cw = stats_ms (check_wall_ns);
+  g_print ("a') of it, the file check (one stat, one 100-byte read), %u times: CPU median %.1f us, p99 %.1f   |   "
+           "wall median %.1f us, p99 %.1f   (%.2f%% of the mean tick's CPU)\n",
+           CHECKS, cc.median * 1e3, cc.p99 * 1e3, cw.median * 1e3, cw.p99 * 1e3, 100 * cc.mean / MAX (w.mean, 1e-9));
 
   bytes = file_size (path) + file_size (wal);
   g_print ("b) disk: %" G_GUINT64_FORMAT " bytes (db + WAL) = %.1f KiB per process-day over %.2f days "

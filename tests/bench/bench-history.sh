@@ -7,7 +7,8 @@
 # It prints figures; it never fails on one (targets are shown for reading).
 #
 #   a-c) tests/bench/bench-history store DIR N HOURS: CPU per tick of the
-#        store's writes vs writing the same figures as text; disk bytes per
+#        store's writes vs writing the same figures as text, and of it the
+#        check for a file damaged, deleted or replaced (a'); disk bytes per
 #        process-day; a 24-hour query at 1-minute resolution vs the bare
 #        SELECT of the same rows (see bench-history.c).
 #   d)   the real daemon (--address on a private bus, --state-dir DIR,
