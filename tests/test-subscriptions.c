@@ -291,8 +291,10 @@ static PymemdProcess *
 process_new (int pid, guint64 start, guint32 uid)
 {
   PymemdProcess *p = pymemd_process_new (pid, start, -1);
+  const PymemdCredentials credentials = { "python3", { uid, uid, uid, uid }, { uid, uid, uid, uid }, TRUE };
 
-  pymemd_process_set_identity (p, uid, "/usr/bin/python3.11", "python3 -c pass", TRUE, 311, 1, 2);
+  pymemd_process_set_identity (p, "/usr/bin/python3.11", "python3 -c pass", TRUE, 311, 1, 2);
+  pymemd_process_set_credentials (p, &credentials);
   return p;
 }
 
