@@ -199,6 +199,27 @@ pymemd_test_child_spawn_python (PymemdTestChild *child,
   return pymemd_test_child_spawn (child, argv, ready_line, error);
 }
 
+gboolean
+pymemd_test_child_spawn_python_via (PymemdTestChild   *child,
+                                    const char *const *prefix,
+                                    const char        *python,
+                                    const char        *code,
+                                    const char        *arg,
+                                    GError           **error)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+
+  for (guint i = 0; prefix != NULL && prefix[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) prefix[i]);
+  g_ptr_array_add (argv, (gpointer) (python != NULL ? python : pymemd_test_python ()));
+  g_assert_nonnull (argv->pdata[argv->len - 1]);
+  g_ptr_array_add (argv, (gpointer) "-c");
+  g_ptr_array_add (argv, (gpointer) code);
+  g_ptr_array_add (argv, (gpointer) arg);
+  g_ptr_array_add (argv, NULL);
+  return pymemd_test_child_spawn (child, (const char *const *) argv->pdata, NULL, error);
+}
+
 void
 pymemd_test_child_send (PymemdTestChild *child, const char *line)
 {

@@ -38,6 +38,14 @@ gboolean pymemd_test_child_spawn_python (PymemdTestChild *child,
                                          const char      *code,
                                          char           **ready_line,
                                          GError         **error);
+/* PYTHON (NULL: the tests' python3) -c CODE [ARG], run through PREFIX (a
+ * NULL-terminated command line such as setpriv's, or NULL). */
+gboolean pymemd_test_child_spawn_python_via (PymemdTestChild   *child,
+                                             const char *const *prefix,
+                                             const char        *python,
+                                             const char        *code,
+                                             const char        *arg,
+                                             GError           **error);
 /* As pymemd_test_child_spawn (), in environment ENVP (NULL: ours), with
  * stderr kept in a pipe that pymemd_test_child_finish () reads. */
 gboolean pymemd_test_child_spawn_env (PymemdTestChild    *child,
