@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <pwd.h>
-#include <sched.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <unistd.h>
@@ -297,21 +296,18 @@ test_visibility_mount (void)
       g_test_skip ("needs root to mount procfs");
       return;
     }
-  if (unshare (CLONE_NEWNS) < 0 || mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-    {
-      g_test_skip_printf ("no mount namespace of its own: %s", g_strerror (errno));
-      return;
-    }
+  if (!pymemd_test_unshare_mounts ())
+    return;
   tmp = pymemd_test_mkdtemp ();
-  g_assert_cmpint (mount ("proc", tmp, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible,gid=4"), ==, 0);
+  pymemd_test_mount_proc (tmp, "hidepid=invisible,gid=4", FALSE);
   procfs = pymemd_procfs_new (tmp, &error);
   g_assert_no_error (error);
   assert_visibility (procfs, PYMEMD_HIDEPID_INVISIBLE, TRUE, 4);
-  g_assert_cmpint (mount (NULL, tmp, NULL, MS_REMOUNT, "hidepid=noaccess"), ==, 0);
+  pymemd_test_mount_proc (tmp, "hidepid=noaccess", TRUE);
   assert_visibility (procfs, PYMEMD_HIDEPID_NOACCESS, TRUE, 4);
-  g_assert_cmpint (mount (NULL, tmp, NULL, MS_REMOUNT, "hidepid=ptraceable,gid=7"), ==, 0);
+  pymemd_test_mount_proc (tmp, "hidepid=ptraceable,gid=7", TRUE);
   assert_visibility (procfs, PYMEMD_HIDEPID_PTRACEABLE, TRUE, 7);
-  g_assert_cmpint (mount (NULL, tmp, NULL, MS_REMOUNT, "hidepid=off"), ==, 0);
+  pymemd_test_mount_proc (tmp, "hidepid=off", TRUE);
   assert_visibility (procfs, PYMEMD_HIDEPID_OFF, TRUE, 7);
 
   /* A directory that is no procfs (the fixtures) hides nothing. */

@@ -7,7 +7,6 @@
 #include <pwd.h>
 #include <signal.h>
 #include <string.h>
-#include <sched.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -2965,13 +2964,6 @@ object_exported (Fixture *fx, GPid pid)
   return found != NULL;
 }
 
-static void
-remount_proc (const char *proc, const char *options)
-{
-  if (mount (NULL, proc, NULL, MS_REMOUNT, options) < 0)
-    fail ("remount %s with %s: %s", proc, options, g_strerror (errno));
-}
-
 /* Issue 11 (5): on a procfs mounted with hidepid=, nobody is shown no
  * more than it would find in /proc. */
 static void
@@ -2987,14 +2979,11 @@ test_access_hidepid (Fixture *fx, gconstpointer data)
     return;
   /* The test's own mount namespace (and so the daemon's), and in it a
    * procfs of its own; what is mounted there stays there. */
-  if (unshare (CLONE_NEWNS) < 0 || mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-    {
-      g_test_skip_printf ("no mount namespace of its own: %s", g_strerror (errno));
-      return;
-    }
+  if (!pymemd_test_unshare_mounts ())
+    return;
   proc = g_build_filename (fx->tmp, "proc", NULL);
   g_assert_cmpint (g_mkdir (proc, 0755), ==, 0);
-  g_assert_cmpint (mount ("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible"), ==, 0);
+  pymemd_test_mount_proc (proc, "hidepid=invisible", FALSE);
 
   spawn_access_child (&roots, NULL, NULL, NULL);
   spawn_access_child (&own, as_nobody, NULL, NULL);
@@ -3016,7 +3005,7 @@ test_access_hidepid (Fixture *fx, gconstpointer data)
   g_assert_false (object_exported (fx, own.pid));
 
   /* gid=4: nobody in group 4 sees it as /proc/PID/status shows it. */
-  remount_proc (proc, "hidepid=invisible,gid=4");
+  pymemd_test_mount_proc (proc, "hidepid=invisible,gid=4", TRUE);
   wait_nobody_lists (fx, "--groups=4", roots.pid, TRUE);
   {
     g_autoptr(GVariant) list = nobody_list (fx, "--groups=4");
@@ -3025,16 +3014,16 @@ test_access_hidepid (Fixture *fx, gconstpointer data)
   wait_nobody_lists (fx, "--clear-groups", roots.pid, FALSE);
 
   /* noaccess: the pid is there, nothing in it; pymemd lists nothing. */
-  remount_proc (proc, "hidepid=noaccess,gid=5");
+  pymemd_test_mount_proc (proc, "hidepid=noaccess,gid=5", TRUE);
   wait_nobody_lists (fx, "--groups=4", roots.pid, FALSE);
   wait_nobody_lists (fx, "--clear-groups", roots.pid, FALSE);
 
   /* ptraceable: the group does not count. */
-  remount_proc (proc, "hidepid=ptraceable,gid=4");
+  pymemd_test_mount_proc (proc, "hidepid=ptraceable,gid=4", TRUE);
   wait_nobody_lists (fx, "--groups=4", roots.pid, FALSE);
 
   /* off: listed at the status level again, and the objects are back. */
-  remount_proc (proc, "hidepid=off");
+  pymemd_test_mount_proc (proc, "hidepid=off", TRUE);
   wait_nobody_lists (fx, "--clear-groups", roots.pid, TRUE);
   {
     g_autoptr(GVariant) list = nobody_list (fx, "--clear-groups");

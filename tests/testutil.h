@@ -89,6 +89,16 @@ void     pymemd_test_child_send (PymemdTestChild *child,
 /* SIGKILLs the child if alive and reaps it. */
 void     pymemd_test_child_stop (PymemdTestChild *child);
 
+/* Moves the calling thread, and what it spawns from then on, into a mount
+ * namespace of its own from which nothing propagates back; FALSE (and the
+ * test marked skipped) where that is not allowed. */
+gboolean pymemd_test_unshare_mounts (void);
+/* Mounts a procfs at DIR with OPTIONS (proc(5)), or with REMOUNT gives the
+ * one there those options. */
+void     pymemd_test_mount_proc (const char *dir,
+                                 const char *options,
+                                 gboolean    remount);
+
 /* A fresh temporary directory, removed with its contents by
  * pymemd_test_rm_rf (). */
 char    *pymemd_test_mkdtemp (void);
