@@ -1,4 +1,4 @@
-/* Resolves callers to a PymemdViewer: uid via the bus daemon, the inspect-all authorisation via polkit. */
+/* Resolves callers to a PymemdViewer (uid and groups via the bus daemon, authorisations via polkit) and decides, in one place, what a viewer sees of a process. */
 #include "config.h"
 
 #include <polkit/polkit.h>
@@ -23,9 +23,9 @@ typedef struct {
   gboolean     want_all;
   const char  *action;     /* what polkit is asked */
   PymemdViewer viewer;     /* sees_all: polkit said yes to ACTION */
-  /* An attach check: the process's owner and the configured policy. */
+  /* An attach check: who the process runs as and the configured policy. */
   gboolean           attach;
-  guint32            owner;
+  PymemdCredentials  target;
   PymemdAttachPolicy policy;
 } ViewerRequest;
 
@@ -35,8 +35,119 @@ viewer_request_free (gpointer data)
   ViewerRequest *request = data;
 
   g_free (request->sender);
+  pymemd_viewer_clear (&request->viewer);
   g_free (request);
 }
+
+/* ---- the rules ---- */
+
+void
+pymemd_viewer_copy (PymemdViewer *dest, const PymemdViewer *src)
+{
+  dest->uid = src->uid;
+  dest->sees_all = src->sees_all;
+  dest->groups = src->groups != NULL ? g_array_ref (src->groups) : NULL;
+}
+
+void
+pymemd_viewer_clear (PymemdViewer *viewer)
+{
+  g_clear_pointer (&viewer->groups, g_array_unref);
+}
+
+static gboolean
+in_groups (const PymemdViewer *viewer, guint32 gid)
+{
+  if (viewer->groups == NULL)
+    return FALSE;
+  for (guint i = 0; i < viewer->groups->len; i++)
+    if (g_array_index (viewer->groups, guint32, i) == gid)
+      return TRUE;
+  return FALSE;
+}
+
+gboolean
+pymemd_viewer_owner_of (const PymemdCredentials *credentials, guint32 *uid)
+{
+  const guint32 *u = credentials->uid, *g = credentials->gid;
+
+  /* The filesystem ids are not compared: the kernel does not either. */
+  if (u[0] != u[1] || u[0] != u[2] || g[0] != g[1] || g[0] != g[2] || !credentials->dumpable)
+    return FALSE;
+  *uid = u[0];
+  return TRUE;
+}
+
+gboolean
+pymemd_viewer_owns (const PymemdViewer *viewer, const PymemdCredentials *credentials)
+{
+  guint32 owner;
+
+  /* The kernel wants the caller's gid itself; the bus tells its groups
+   * without saying which is the primary one, so any of them will do. */
+  return pymemd_viewer_owner_of (credentials, &owner) && owner == viewer->uid &&
+         (viewer->groups == NULL || in_groups (viewer, credentials->gid[0]));
+}
+
+gboolean
+pymemd_viewer_may_see (const PymemdViewer *viewer, PymemdProcess *process)
+{
+  return viewer->sees_all || viewer->uid == 0 ||
+         pymemd_viewer_owns (viewer, pymemd_process_get_credentials (process));
+}
+
+/* Whether /proc hides from VIEWER the processes it may not ptrace
+ * (has_pid_permissions() in fs/proc/base.c). */
+static gboolean
+hides_others (const PymemdViewer *viewer, const PymemdProcVisibility *visibility)
+{
+  switch (visibility->hidepid)
+    {
+    case PYMEMD_HIDEPID_OFF:
+      return FALSE;
+    case PYMEMD_HIDEPID_NOACCESS:
+    case PYMEMD_HIDEPID_INVISIBLE:
+      return !(visibility->has_gid && in_groups (viewer, visibility->gid));
+    case PYMEMD_HIDEPID_PTRACEABLE:
+    default:
+      return TRUE;
+    }
+}
+
+PymemdView
+pymemd_viewer_get_view (const PymemdViewer *viewer, const PymemdProcVisibility *visibility,
+                        PymemdProcess *process)
+{
+  if (pymemd_viewer_may_see (viewer, process))
+    return PYMEMD_VIEW_DETAIL;
+  /* Under noaccess the pid is listed in /proc, but nothing in it can be
+   * read, not even that it is a Python process: pymemd lists it no more
+   * than under invisible. */
+  return hides_others (viewer, visibility) ? PYMEMD_VIEW_HIDDEN : PYMEMD_VIEW_STATUS;
+}
+
+PymemdView
+pymemd_viewer_get_view_of_owner (const PymemdViewer *viewer, const PymemdProcVisibility *visibility,
+                                 guint32 owner)
+{
+  if (viewer->sees_all || viewer->uid == 0 || (owner != 0 && owner == viewer->uid))
+    return PYMEMD_VIEW_DETAIL;
+  return hides_others (viewer, visibility) ? PYMEMD_VIEW_HIDDEN : PYMEMD_VIEW_STATUS;
+}
+
+PymemdAttachRight
+pymemd_viewer_may_attach (const PymemdViewer *viewer, PymemdAttachPolicy policy,
+                          const PymemdCredentials *credentials)
+{
+  /* "none" binds root too: the administrator switched attaching off. */
+  if (policy == PYMEMD_ATTACH_NONE)
+    return PYMEMD_ATTACH_DENIED;
+  if (viewer->uid == 0 || (policy == PYMEMD_ATTACH_OWN && pymemd_viewer_owns (viewer, credentials)))
+    return PYMEMD_ATTACH_GRANTED;
+  return PYMEMD_ATTACH_ASK_POLKIT;
+}
+
+/* ---- who is calling ---- */
 
 static void
 pymemd_auth_finalize (GObject *object)
@@ -122,8 +233,28 @@ authority_ready (GObject *source, GAsyncResult *result, gpointer user_data)
   ask_polkit (self, g_steal_pointer (&task));
 }
 
+/* The uid and groups of GetConnectionCredentials' REPLY. */
+static gboolean
+read_credentials (GVariant *reply, PymemdViewer *viewer)
+{
+  g_autoptr(GVariant) dict = g_variant_get_child_value (reply, 0);
+  g_autoptr(GVariant) groups = g_variant_lookup_value (dict, "UnixGroupIDs", G_VARIANT_TYPE ("au"));
+
+  if (!g_variant_lookup (dict, "UnixUserID", "u", &viewer->uid))
+    return FALSE;
+  if (groups != NULL)
+    {
+      gsize n;
+      const guint32 *ids = g_variant_get_fixed_array (groups, &n, sizeof (guint32));
+
+      viewer->groups = g_array_sized_new (FALSE, FALSE, sizeof (guint32), (guint) n);
+      g_array_append_vals (viewer->groups, ids, (guint) n);
+    }
+  return TRUE;
+}
+
 static void
-uid_ready (GObject *source, GAsyncResult *result, gpointer user_data)
+credentials_ready (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr(GTask) task = user_data;
   PymemdAuth *self = g_task_get_source_object (task);
@@ -132,21 +263,20 @@ uid_ready (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result,
                                                              &error);
 
-  if (reply == NULL)
+  if (reply == NULL || !read_credentials (reply, &request->viewer))
     {
       g_task_return_new_error (task, PYMEMD_ERROR, PYMEMD_ERROR_ACCESS_DENIED,
-                               _("Cannot tell who is calling: %s"), error->message);
+                               _("Cannot tell who is calling: %s"),
+                               error != NULL ? error->message : _("the bus did not say"));
       return;
     }
-  g_variant_get (reply, "(u)", &request->viewer.uid);
   request->viewer.sees_all = request->viewer.uid == 0;
   if (request->attach)
     {
-      /* "none" binds root too: the administrator switched attaching off. */
-      request->viewer.sees_all = request->policy != PYMEMD_ATTACH_NONE &&
-                                 (request->viewer.uid == 0 ||
-                                  (request->policy == PYMEMD_ATTACH_OWN && request->viewer.uid == request->owner));
-      request->want_all = request->policy != PYMEMD_ATTACH_NONE;
+      PymemdAttachRight right = pymemd_viewer_may_attach (&request->viewer, request->policy, &request->target);
+
+      request->viewer.sees_all = right == PYMEMD_ATTACH_GRANTED;
+      request->want_all = right == PYMEMD_ATTACH_ASK_POLKIT;
     }
 
   if (request->viewer.sees_all || !request->want_all || !self->use_polkit ||
@@ -165,7 +295,8 @@ uid_ready (GObject *source, GAsyncResult *result, gpointer user_data)
     ask_polkit (self, g_steal_pointer (&task));
 }
 
-/* Starts REQUEST (taken) for SENDER: its uid from the bus, then uid_ready. */
+/* Starts REQUEST (taken) for SENDER: its uid and groups from the bus, then
+ * credentials_ready. */
 static void
 ask_uid (PymemdAuth         *self,
          GDBusConnection    *connection,
@@ -180,9 +311,9 @@ ask_uid (PymemdAuth         *self,
   request->sender = g_strdup (sender);
   g_task_set_task_data (task, request, viewer_request_free);
   g_dbus_connection_call (connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                          "org.freedesktop.DBus", "GetConnectionUnixUser",
-                          g_variant_new ("(s)", sender), G_VARIANT_TYPE ("(u)"),
-                          G_DBUS_CALL_FLAGS_NONE, 5000, cancellable, uid_ready, task);
+                          "org.freedesktop.DBus", "GetConnectionCredentials",
+                          g_variant_new ("(s)", sender), G_VARIANT_TYPE ("(a{sv})"),
+                          G_DBUS_CALL_FLAGS_NONE, 5000, cancellable, credentials_ready, task);
 }
 
 void
@@ -211,25 +342,25 @@ pymemd_auth_get_viewer_finish (PymemdAuth   *self,
 
   if (!g_task_propagate_boolean (task, error))
     return FALSE;
-  *viewer = ((ViewerRequest *) g_task_get_task_data (task))->viewer;
+  pymemd_viewer_copy (viewer, &((ViewerRequest *) g_task_get_task_data (task))->viewer);
   return TRUE;
 }
 
 void
-pymemd_auth_may_attach_async (PymemdAuth         *self,
-                              GDBusConnection    *connection,
-                              const char         *sender,
-                              guint32             owner,
-                              PymemdAttachPolicy  policy,
-                              GCancellable       *cancellable,
-                              GAsyncReadyCallback callback,
-                              gpointer            user_data)
+pymemd_auth_may_attach_async (PymemdAuth              *self,
+                              GDBusConnection         *connection,
+                              const char              *sender,
+                              const PymemdCredentials *credentials,
+                              PymemdAttachPolicy       policy,
+                              GCancellable            *cancellable,
+                              GAsyncReadyCallback      callback,
+                              gpointer                 user_data)
 {
   ViewerRequest *request = g_new0 (ViewerRequest, 1);
 
   request->action = PYMEMD_ACTION_ATTACH;
   request->attach = TRUE;
-  request->owner = owner;
+  request->target = *credentials;
   request->policy = policy;
   ask_uid (self, connection, sender, request, cancellable, callback, user_data);
 }
@@ -237,7 +368,7 @@ pymemd_auth_may_attach_async (PymemdAuth         *self,
 gboolean
 pymemd_auth_may_attach_finish (PymemdAuth   *self,
                                GAsyncResult *result,
-                               guint32      *uid,
+                               PymemdViewer *viewer,
                                gboolean     *allowed,
                                GError      **error)
 {
@@ -247,7 +378,7 @@ pymemd_auth_may_attach_finish (PymemdAuth   *self,
   if (!g_task_propagate_boolean (task, error))
     return FALSE;
   request = g_task_get_task_data (task);
-  *uid = request->viewer.uid;
+  pymemd_viewer_copy (viewer, &request->viewer);
   *allowed = request->viewer.sees_all;
   return TRUE;
 }

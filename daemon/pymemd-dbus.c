@@ -61,7 +61,7 @@ python_version_string (PymemdProcess *process)
   return v != 0 ? g_strdup_printf ("%u.%u", v / 100, v % 100) : g_strdup ("");
 }
 
-/* The executable's file name, as /proc/PID/status shows it. */
+/* The executable's file name: what its owner may read of /proc/PID/exe. */
 static const char *
 basename_of (const char *exe)
 {
@@ -71,9 +71,23 @@ basename_of (const char *exe)
 }
 
 static const char *
-process_name (PymemdProcess *process)
+exe_name (PymemdProcess *process)
 {
   return basename_of (pymemd_process_get_exe (process));
+}
+
+/* Seen in detail, the executable's name; otherwise the Name of status,
+ * which need not be it (a program started through a symlink). */
+static const char *
+shown_name (PymemdProcess *process, gboolean restricted)
+{
+  return restricted ? pymemd_process_get_status_name (process) : exe_name (process);
+}
+
+static const PymemdProcVisibility *
+proc_visibility (PymemdDbusService *self)
+{
+  return pymemd_procfs_get_visibility (pymemd_scanner_get_procfs (pymemd_monitor_get_scanner (self->monitor)));
 }
 
 static void
@@ -108,7 +122,7 @@ add_summary (GVariantBuilder *builder, PymemdProcess *process, gboolean restrict
   g_variant_builder_add (builder, "{sv}", "pid", g_variant_new_uint32 ((guint32) pymemd_process_get_pid (process)));
   g_variant_builder_add (builder, "{sv}", "start_time", g_variant_new_uint64 (pymemd_process_get_start_time (process)));
   g_variant_builder_add (builder, "{sv}", "uid", g_variant_new_uint32 (pymemd_process_get_uid (process)));
-  g_variant_builder_add (builder, "{sv}", "name", g_variant_new_string (process_name (process)));
+  g_variant_builder_add (builder, "{sv}", "name", g_variant_new_string (shown_name (process, restricted)));
   g_variant_builder_add (builder, "{sv}", "cmdline", g_variant_new_string (pymemd_process_get_cmdline (process)));
   g_variant_builder_add (builder, "{sv}", "python_version", g_variant_new_string (version));
   g_variant_builder_add (builder, "{sv}", "object_path", g_variant_new_object_path (path));
@@ -235,6 +249,8 @@ typedef struct {
   gint64                 resolution_us;
   PymemdHeapRequest      heap_request;
   gboolean               attach;
+  PymemdCredentials      target;  /* an attach: who the process ran as when asked */
+  GArray                *ended;   /* GetEndedProcesses: the answer, held while the caller is resolved */
 } Call;
 
 static Call *
@@ -256,6 +272,7 @@ call_free (Call *call)
   g_clear_pointer (&call->options, g_variant_unref);
   g_clear_pointer (&call->reply, g_variant_unref);
   g_clear_error (&call->reply_error);
+  g_clear_pointer (&call->ended, g_array_unref);
   g_free (call);
 }
 
@@ -286,6 +303,39 @@ resolve_caller (Call *call, GAsyncReadyCallback done)
                                 call->asked_polkit, NULL, done, call);
 }
 
+/* What VIEWER sees of the process a history call is about: the live one
+ * if it still runs, else as it was recorded (SUBJECT_UID its owner). */
+static PymemdView
+subject_view (Call *call, const PymemdViewer *viewer)
+{
+  PymemdProcess *live = pymemd_monitor_find (call->self->monitor, call->pid);
+
+  if (call->subject_uid == SUBJECT_ANYONE)
+    return PYMEMD_VIEW_DETAIL;
+  if (live != NULL && pymemd_process_get_start_time (live) == call->start_time)
+    return pymemd_viewer_get_view (viewer, proc_visibility (call->self), live);
+  return pymemd_viewer_get_view_of_owner (viewer, proc_visibility (call->self), (guint32) call->subject_uid);
+}
+
+/* Whether VIEWER lacks the right to see in detail something the call is
+ * about (ONLY, or every process when NULL): only then is polkit worth asking. */
+static gboolean
+call_needs_polkit (Call *call, const PymemdViewer *viewer, PymemdProcess *only)
+{
+  if (call->ended != NULL)
+    {
+      for (guint i = 0; i < call->ended->len; i++)
+        if (pymemd_viewer_get_view_of_owner (viewer, proc_visibility (call->self),
+                                             g_array_index (call->ended, PymemdHistoryProcess, i).uid) !=
+            PYMEMD_VIEW_DETAIL)
+          return TRUE;
+      return FALSE;
+    }
+  if (call->subject_uid != -1)
+    return subject_view (call, viewer) != PYMEMD_VIEW_DETAIL;
+  return needs_polkit (call->self, viewer, only);
+}
+
 /* FALSE when the call was answered (an error) or went for polkit (DONE
  * runs again): the caller of finish_caller then just returns. ONLY is the
  * process the call is about, or NULL for all. */
@@ -301,15 +351,20 @@ finish_caller (Call *call, GAsyncResult *result, PymemdViewer *viewer, PymemdPro
       call_free (call);
       return FALSE;
     }
-  if (!call->asked_polkit && call->subject_uid != SUBJECT_ANYONE &&
-      (call->subject_uid >= 0 ? !pymemd_viewer_may_see_uid (viewer, (guint32) call->subject_uid)
-                              : needs_polkit (call->self, viewer, only)))
+  if (!call->asked_polkit && call_needs_polkit (call, viewer, only))
     {
       call->asked_polkit = TRUE;
       resolve_caller (call, done);
       return FALSE;
     }
   return TRUE;
+}
+
+/* What VIEWER sees of PROCESS; NULL: one who sees every process. */
+static PymemdView
+view_of (PymemdDbusService *self, const PymemdViewer *viewer, PymemdProcess *process)
+{
+  return viewer != NULL ? pymemd_viewer_get_view (viewer, proc_visibility (self), process) : PYMEMD_VIEW_DETAIL;
 }
 
 static GVariant *
@@ -322,8 +377,11 @@ build_processes (PymemdDbusService *self, const PymemdViewer *viewer)
   for (guint i = 0; i < processes->len; i++)
     {
       PymemdProcess *process = g_ptr_array_index (processes, i);
-      gboolean restricted = viewer != NULL && !pymemd_viewer_may_see (viewer, process);
+      PymemdView view = view_of (self, viewer, process);
+      gboolean restricted = view != PYMEMD_VIEW_DETAIL;
 
+      if (view == PYMEMD_VIEW_HIDDEN)
+        continue;
       g_variant_builder_open (&builder, G_VARIANT_TYPE_VARDICT);
       add_summary (&builder, process, restricted);
       if (!restricted)
@@ -361,7 +419,7 @@ static void
 get_processes_done (GObject *source, GAsyncResult *result, gpointer data)
 {
   Call *call = data;
-  PymemdViewer viewer;
+  g_auto(PymemdViewer) viewer = { 0 };
 
   if (finish_caller (call, result, &viewer, NULL, get_processes_done))
     return_view (call, &viewer, &call->self->full_reply, build_processes);
@@ -372,20 +430,25 @@ static GVariant *
 build_samples (PymemdDbusService *self, const PymemdViewer *viewer)
 {
   GPtrArray *processes = pymemd_monitor_get_processes (self->monitor);
-  guint n = processes->len;
-  g_autofree guint32 *pid = g_new (guint32, MAX (n, 1));
-  g_autofree guint32 *uid = g_new (guint32, MAX (n, 1));
-  g_autofree guint8 *restricted = g_new (guint8, MAX (n, 1));
-  g_autofree guint64 *col = g_new (guint64, 6 * (gsize) MAX (n, 1));
-  guint64 *start = col, *rss = col + n, *pss = col + 2 * n, *uss = col + 3 * n;
-  guint64 *dirty = col + 4 * n, *swap = col + 5 * n;
+  guint n = 0;
+  g_autofree guint32 *pid = g_new (guint32, MAX (processes->len, 1));
+  g_autofree guint32 *uid = g_new (guint32, MAX (processes->len, 1));
+  g_autofree guint8 *restricted = g_new (guint8, MAX (processes->len, 1));
+  g_autofree guint64 *col = g_new (guint64, 6 * (gsize) MAX (processes->len, 1));
+  guint64 *start = col, *rss = col + processes->len, *pss = col + 2 * processes->len;
+  guint64 *uss = col + 3 * processes->len, *dirty = col + 4 * processes->len, *swap = col + 5 * processes->len;
 
-  for (guint i = 0; i < n; i++)
+  for (guint p = 0; p < processes->len; p++)
     {
-      PymemdProcess *process = g_ptr_array_index (processes, i);
+      PymemdProcess *process = g_ptr_array_index (processes, p);
       const PymemdCounters *c = pymemd_process_get_rollup (process);
-      gboolean hide = viewer != NULL && !pymemd_viewer_may_see (viewer, process);
+      PymemdView view = view_of (self, viewer, process);
+      gboolean hide = view != PYMEMD_VIEW_DETAIL;
+      guint i;
 
+      if (view == PYMEMD_VIEW_HIDDEN)
+        continue;
+      i = n++;
       pid[i] = (guint32) pymemd_process_get_pid (process);
       start[i] = pymemd_process_get_start_time (process);
       uid[i] = pymemd_process_get_uid (process);
@@ -411,7 +474,7 @@ static void
 get_samples_done (GObject *source, GAsyncResult *result, gpointer data)
 {
   Call *call = data;
-  PymemdViewer viewer;
+  g_auto(PymemdViewer) viewer = { 0 };
 
   if (finish_caller (call, result, &viewer, NULL, get_samples_done))
     return_view (call, &viewer, &call->self->full_samples, build_samples);
@@ -435,23 +498,43 @@ handle_get_processes (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invoca
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* The answer for a pid that is not watched, or that /proc hides from the
+ * caller: the same, so that it does not tell one from the other. */
+static void
+no_such_process (GDBusMethodInvocation *invocation, guint pid)
+{
+  g_dbus_method_invocation_return_error (invocation, PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS,
+                                         _("No Python process with pid %u is watched"), pid);
+}
+
 static void
 details_done (GObject *source, GAsyncResult *result, gpointer data)
 {
   Call *call = data;
   PymemdProcess *process = pymemd_monitor_find (call->self->monitor, call->pid);
-  PymemdViewer viewer;
+  g_auto(PymemdViewer) viewer = { 0 };
+  PymemdView view;
 
+  /* Who it runs as now, not at the last scan: it may have turned
+   * non-dumpable since. */
+  if (process != NULL &&
+      !pymemd_scanner_refresh_credentials (pymemd_monitor_get_scanner (call->self->monitor), process, NULL))
+    process = NULL;
   if (!finish_caller (call, result, &viewer, process, details_done))
     return;
+  view = process != NULL ? pymemd_viewer_get_view (&viewer, proc_visibility (call->self), process)
+                         : PYMEMD_VIEW_HIDDEN;
   if (process == NULL) /* exited while we asked polkit */
     g_dbus_method_invocation_return_error (call->invocation, PYMEMD_ERROR,
                                            PYMEMD_ERROR_NO_SUCH_PROCESS,
                                            _("Process %u has exited"), call->pid);
-  else if (!pymemd_viewer_may_see (&viewer, process))
+  else if (view == PYMEMD_VIEW_HIDDEN) /* as if it were not there, as in /proc */
+    no_such_process (call->invocation, call->pid);
+  else if (view == PYMEMD_VIEW_STATUS)
     g_dbus_method_invocation_return_error (call->invocation, PYMEMD_ERROR,
                                            PYMEMD_ERROR_ACCESS_DENIED,
-                                           _("Process %u belongs to another user: seeing it in "
+                                           _("Process %u is not the caller's as the kernel counts it "
+                                             "(another user's, set-user-ID, or not dumpable): seeing it in "
                                              "detail needs root or the %s authorization"),
                                            call->pid, PYMEMD_ACTION_INSPECT_ALL);
   else
@@ -468,9 +551,7 @@ start_details (PymemdDbusService *self, GDBusMethodInvocation *invocation, guint
 
   if (process == NULL)
     {
-      g_dbus_method_invocation_return_error (invocation, PYMEMD_ERROR,
-                                             PYMEMD_ERROR_NO_SUCH_PROCESS,
-                                             _("No Python process with pid %u is watched"), pid);
+      no_such_process (invocation, pid);
       return;
     }
   call = call_new (self, invocation);
@@ -534,7 +615,7 @@ subscribe_done (GObject *source, GAsyncResult *result, gpointer data)
   const char *sender = g_dbus_method_invocation_get_sender (call->invocation);
   PymemdSubscriptionOptions options;
   g_autoptr(GError) error = NULL;
-  PymemdViewer viewer;
+  g_auto(PymemdViewer) viewer = { 0 };
   guint id;
 
   if (!pymemd_auth_get_viewer_finish (self->auth, result, &viewer, &error))
@@ -607,21 +688,37 @@ handle_unsubscribe (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocati
 
 /* ---- history ---- */
 
+/* The uid the history keeps for PROCESS: the user who may inspect it as
+ * its owner, or 0 (root alone) when none may; what decides who sees its
+ * history once it has ended. */
+static guint32
+recorded_owner (PymemdProcess *process)
+{
+  guint32 owner;
+
+  return pymemd_viewer_owner_of (pymemd_process_get_credentials (process), &owner) ? owner : 0;
+}
+
 #define SECOND_US G_GINT64_CONSTANT (1000000)
 /* Bounds of GetHistory and GetGrowth arguments. */
 #define HISTORY_MAX_RESOLUTION (366.0 * 86400)
 #define GROWTH_MIN_WINDOW 60.0
 #define GROWTH_MAX_WINDOW 604800.0
 
+/* RESTRICTED: without what only its owner could have read (the name of its
+ * executable) or what no one can read once it has exited (its command line). */
 static void
-add_history_process (GVariantBuilder *builder, const PymemdHistoryProcess *p)
+add_recorded_process (GVariantBuilder *builder, const PymemdHistoryProcess *p, gboolean restricted)
 {
   g_variant_builder_add (builder, "{sv}", "pid", g_variant_new_uint32 ((guint32) p->pid));
   g_variant_builder_add (builder, "{sv}", "start_time", g_variant_new_uint64 (p->start_time));
   g_variant_builder_add (builder, "{sv}", "boot_id", g_variant_new_string (p->boot_id != NULL ? p->boot_id : ""));
   g_variant_builder_add (builder, "{sv}", "uid", g_variant_new_uint32 (p->uid));
-  g_variant_builder_add (builder, "{sv}", "name", g_variant_new_string (basename_of (p->exe)));
-  g_variant_builder_add (builder, "{sv}", "cmdline", g_variant_new_string (p->cmdline != NULL ? p->cmdline : ""));
+  if (!restricted)
+    {
+      g_variant_builder_add (builder, "{sv}", "name", g_variant_new_string (basename_of (p->exe)));
+      g_variant_builder_add (builder, "{sv}", "cmdline", g_variant_new_string (p->cmdline != NULL ? p->cmdline : ""));
+    }
   g_variant_builder_add (builder, "{sv}", "first_seen", g_variant_new_int64 (p->first_seen));
   g_variant_builder_add (builder, "{sv}", "last_seen", g_variant_new_int64 (p->last_seen));
   if (p->ended != 0)
@@ -638,7 +735,7 @@ history_reply (const PymemdRecorderHistory *h)
   g_autofree guint64 *col = g_new (guint64, 9 * (gsize) MAX (n, 1));
 
   g_variant_builder_init (&info, G_VARIANT_TYPE_VARDICT);
-  add_history_process (&info, &h->process);
+  add_recorded_process (&info, &h->process, FALSE);
   g_variant_builder_add (&info, "{sv}", "resolution", g_variant_new_double ((double) h->resolution_us / SECOND_US));
   g_variant_builder_add (&info, "{sv}", "tier", g_variant_new_string (h->tier));
   for (guint i = 0; i < n; i++)
@@ -666,14 +763,20 @@ static void
 history_caller_done (GObject *source, GAsyncResult *result, gpointer data)
 {
   Call *call = data;
-  PymemdViewer viewer;
+  g_auto(PymemdViewer) viewer = { 0 };
+  PymemdView view;
 
   if (!finish_caller (call, result, &viewer, NULL, history_caller_done))
     return;
-  if (call->subject_uid >= 0 && !pymemd_viewer_may_see_uid (&viewer, (guint32) call->subject_uid))
+  view = subject_view (call, &viewer);
+  if (view == PYMEMD_VIEW_HIDDEN)
+    g_dbus_method_invocation_return_error (call->invocation, PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS,
+                                           _("No history of process %u is kept"), call->pid);
+  else if (view == PYMEMD_VIEW_STATUS)
     g_dbus_method_invocation_return_error (call->invocation, PYMEMD_ERROR, PYMEMD_ERROR_ACCESS_DENIED,
-                                           _("Process %u belongs to another user: its history needs root "
-                                             "or the %s authorization"),
+                                           _("Process %u is not the caller's as the kernel counts it (another "
+                                             "user's, set-user-ID, or not dumpable): its history needs root or "
+                                             "the %s authorization"),
                                            call->pid, PYMEMD_ACTION_INSPECT_ALL);
   else if (call->reply_error != NULL)
     g_dbus_method_invocation_return_gerror (call->invocation, call->reply_error);
@@ -703,7 +806,7 @@ query_done (GObject *source, GAsyncResult *result, gpointer data)
         .boot_id = g_strdup (pymemd_scanner_get_boot_id (scanner)),
         .pid = (gint32) call->pid,
         .start_time = call->start_time,
-        .uid = pymemd_process_get_uid (live),
+        .uid = recorded_owner (live),
         .exe = g_strdup (pymemd_process_get_exe (live)),
         .cmdline = g_strdup (pymemd_process_get_cmdline (live)),
         .first_seen = pymemd_process_get_sampled_at (live),
@@ -772,29 +875,57 @@ handle_get_history (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocati
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* The ended processes as VIEWER may see them: its own, or everyone's
+ * to root and holders of org.pymemd.inspect-all, in full; others' without
+ * their names and command lines, and none of them where /proc hides
+ * other users' processes. */
+static GVariant *
+ended_reply (Call *call, const PymemdViewer *viewer)
+{
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < call->ended->len; i++)
+    {
+      const PymemdHistoryProcess *p = &g_array_index (call->ended, PymemdHistoryProcess, i);
+      PymemdView view = pymemd_viewer_get_view_of_owner (viewer, proc_visibility (call->self), p->uid);
+
+      if (view == PYMEMD_VIEW_HIDDEN)
+        continue;
+      g_variant_builder_open (&builder, G_VARIANT_TYPE_VARDICT);
+      add_recorded_process (&builder, p, view != PYMEMD_VIEW_DETAIL);
+      g_variant_builder_add (&builder, "{sv}", "restricted", g_variant_new_boolean (view != PYMEMD_VIEW_DETAIL));
+      g_variant_builder_close (&builder);
+    }
+  return g_variant_new ("(@aa{sv})", g_variant_builder_end (&builder));
+}
+
+static void
+ended_caller_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Call *call = data;
+  g_auto(PymemdViewer) viewer = { 0 };
+
+  if (!finish_caller (call, result, &viewer, NULL, ended_caller_done))
+    return;
+  g_dbus_method_invocation_return_value (call->invocation, ended_reply (call, &viewer));
+  call_free (call);
+}
+
 static void
 ended_done (GObject *source, GAsyncResult *result, gpointer data)
 {
-  g_autoptr(Call) call = data;
+  Call *call = data;
   g_autoptr(GError) error = NULL;
-  g_autoptr(GArray) ended = pymemd_recorder_list_ended_finish (PYMEMD_RECORDER (source), result, &error);
-  GVariantBuilder builder;
 
-  if (ended == NULL)
+  call->ended = pymemd_recorder_list_ended_finish (PYMEMD_RECORDER (source), result, &error);
+  if (call->ended == NULL)
     {
       g_dbus_method_invocation_return_gerror (call->invocation, error);
+      call_free (call);
       return;
     }
-  /* Identity, owner and command line: what /proc/PID/status shows every
-   * user while the process runs, so no caller is refused. */
-  g_variant_builder_init (&builder, G_VARIANT_TYPE ("aa{sv}"));
-  for (guint i = 0; i < ended->len; i++)
-    {
-      g_variant_builder_open (&builder, G_VARIANT_TYPE_VARDICT);
-      add_history_process (&builder, &g_array_index (ended, PymemdHistoryProcess, i));
-      g_variant_builder_close (&builder);
-    }
-  g_dbus_method_invocation_return_value (call->invocation, g_variant_new ("(@aa{sv})", g_variant_builder_end (&builder)));
+  resolve_caller (call, ended_caller_done);
 }
 
 static gboolean
@@ -844,7 +975,7 @@ handle_get_growth (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocatio
     return invalid_args (invocation, _("window is 60 to 604800 seconds"));
   call = call_new (self, invocation);
   call->pid = pid;
-  start_time = resolve_start_time (self, pid, start_time);
+  call->start_time = start_time = resolve_start_time (self, pid, start_time);
   live = pymemd_monitor_find (self->monitor, pid);
   pymemd_config_get_history (pymemd_monitor_get_config (self->monitor), &settings);
   /* The configured window of a living process was measured this minute. */
@@ -852,7 +983,7 @@ handle_get_growth (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocatio
       (gint64) (window * SECOND_US) == settings.growth_window_us &&
       pymemd_recorder_lookup_growth (self->recorder, (gint32) pid, start_time, &rate, &samples))
     {
-      call->subject_uid = pymemd_process_get_uid (live);
+      call->subject_uid = recorded_owner (live);
       call->reply = g_variant_ref_sink (g_variant_new ("(du)", rate, samples));
       resolve_caller (call, history_caller_done);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
@@ -933,37 +1064,55 @@ heap_auth_done (GObject *source, GAsyncResult *result, gpointer data)
   g_autoptr(Call) call = data;
   PymemdDbusService *self = call->self;
   g_autoptr(GError) error = NULL;
+  g_auto(PymemdViewer) viewer = { 0 };
   PymemdAttachPolicy policy = pymemd_config_get_attach (pymemd_monitor_get_config (self->monitor));
   PymemdProcess *process;
   gboolean allowed = FALSE;
-  guint32 uid = 0;
 
-  if (!pymemd_auth_may_attach_finish (self->auth, result, &uid, &allowed, &error))
+  if (!pymemd_auth_may_attach_finish (self->auth, result, &viewer, &allowed, &error))
     {
       g_dbus_method_invocation_return_gerror (call->invocation, error);
       return;
     }
+  process = pymemd_monitor_find (self->monitor, call->pid);
+  if (process != NULL && (pymemd_process_get_start_time (process) != call->start_time ||
+                          !pymemd_scanner_refresh_credentials (pymemd_monitor_get_scanner (self->monitor),
+                                                               process, NULL)))
+    process = NULL;
   if (!allowed)
     {
-      if (policy == PYMEMD_ATTACH_NONE)
+      if (process != NULL &&
+          pymemd_viewer_get_view (&viewer, proc_visibility (self), process) == PYMEMD_VIEW_HIDDEN)
+        no_such_process (call->invocation, call->pid);
+      else if (policy == PYMEMD_ATTACH_NONE)
         g_dbus_method_invocation_return_error_literal (
           call->invocation, PYMEMD_ERROR, PYMEMD_ERROR_ACCESS_DENIED,
           _("Heap summaries are switched off ([access] attach=none in pymemd.conf)"));
       else
         g_dbus_method_invocation_return_error (call->invocation, PYMEMD_ERROR, PYMEMD_ERROR_ACCESS_DENIED,
                                                policy == PYMEMD_ATTACH_OWN
-                                                 ? _("Process %u belongs to another user: its heap needs root or "
-                                                     "the %s authorization")
+                                                 ? _("Process %u is not the caller's as the kernel counts it "
+                                                     "(another user's, set-user-ID, or not dumpable): its heap "
+                                                     "needs root or the %s authorization")
                                                  : _("Looking into process %u needs root or the %s authorization "
                                                      "([access] attach=admin)"),
                                                call->pid, PYMEMD_ACTION_ATTACH);
       return;
     }
-  process = pymemd_monitor_find (self->monitor, call->pid);
-  if (process == NULL || pymemd_process_get_start_time (process) != call->start_time)
+  if (process == NULL)
     {
       g_dbus_method_invocation_return_error (call->invocation, PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS,
                                              _("Process %u has exited"), call->pid);
+      return;
+    }
+  /* Allowed as the owner of the process as it ran when asked: not if it
+   * has changed since (turned non-dumpable, or another user's). */
+  if (pymemd_viewer_may_attach (&viewer, policy, &call->target) == PYMEMD_ATTACH_GRANTED &&
+      pymemd_viewer_may_attach (&viewer, policy, pymemd_process_get_credentials (process)) != PYMEMD_ATTACH_GRANTED)
+    {
+      g_dbus_method_invocation_return_error (call->invocation, PYMEMD_ERROR, PYMEMD_ERROR_ACCESS_DENIED,
+                                             _("Process %u changed who it runs as while it was asked for"),
+                                             call->pid);
       return;
     }
   {
@@ -992,10 +1141,11 @@ handle_get_heap_summary (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *inv
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
   process = pymemd_monitor_find (self->monitor, pid);
-  if (process == NULL || (start_time != 0 && pymemd_process_get_start_time (process) != start_time))
+  /* Who it runs as now: the attach is decided on that. */
+  if (process == NULL || (start_time != 0 && pymemd_process_get_start_time (process) != start_time) ||
+      !pymemd_scanner_refresh_credentials (pymemd_monitor_get_scanner (self->monitor), process, NULL))
     {
-      g_dbus_method_invocation_return_error (invocation, PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS,
-                                             _("No Python process with pid %u is watched"), pid);
+      no_such_process (invocation, pid);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
   if (self->broker == NULL)
@@ -1009,8 +1159,9 @@ handle_get_heap_summary (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *inv
   call->start_time = pymemd_process_get_start_time (process);
   call->heap_request = request;
   call->attach = attach;
+  call->target = *pymemd_process_get_credentials (process);
   pymemd_auth_may_attach_async (self->auth, self->connection, g_dbus_method_invocation_get_sender (invocation),
-                                pymemd_process_get_uid (process),
+                                &call->target,
                                 pymemd_config_get_attach (pymemd_monitor_get_config (self->monitor)), NULL,
                                 heap_auth_done, call);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
@@ -1101,7 +1252,7 @@ on_growth_suspected (PymemdRecorder *recorder, gint pid, guint64 start_time, dou
   if (process == NULL || pymemd_process_get_start_time (process) != start_time)
     return;
   size = g_format_size_full ((guint64) MAX (rate, 0), G_FORMAT_SIZE_IEC_UNITS);
-  g_message (_("Process %d (%s) grows by %s per hour"), pid, process_name (process), size);
+  g_message (_("Process %d (%s) grows by %s per hour"), pid, exe_name (process), size);
   pymemd_subscriptions_foreach_wanting (self->subscriptions, process, emit_growth, self);
 }
 
@@ -1130,7 +1281,7 @@ record_tick (PymemdDbusService *self, GPtrArray *processes, const PymemdCounters
       PymemdHistoryPoint point = {
         .pid = pymemd_process_get_pid (process),
         .start_time = pymemd_process_get_start_time (process),
-        .uid = pymemd_process_get_uid (process),
+        .uid = recorded_owner (process),
         .rss = c->value[PYMEMD_FIELD_RSS],
         .pss = c->value[PYMEMD_FIELD_PSS],
         .uss = pymemd_counters_uss (c),
@@ -1185,6 +1336,10 @@ update_process_object (PymemdDbusService *self, PymemdDbusProcess1 *iface, Pymem
   /* PropertiesChanged goes to every client: only for changes that matter. */
   if ((rss > old_rss ? rss - old_rss : old_rss - rss) >= MAX (threshold, 1) || old_rss == 0)
     pymemd_dbus_process1_set_rss (iface, rss);
+  if (pymemd_dbus_process1_get_uid (iface) != pymemd_process_get_uid (process))
+    pymemd_dbus_process1_set_uid (iface, pymemd_process_get_uid (process));
+  if (g_strcmp0 (pymemd_dbus_process1_get_name (iface), pymemd_process_get_status_name (process)) != 0)
+    pymemd_dbus_process1_set_name (iface, pymemd_process_get_status_name (process));
   if (pymemd_dbus_process1_get_swap (iface) != rollup->value[PYMEMD_FIELD_SWAP])
     pymemd_dbus_process1_set_swap (iface, rollup->value[PYMEMD_FIELD_SWAP]);
 }
@@ -1196,10 +1351,9 @@ export_process (PymemdDbusService *self, const char *path, PymemdProcess *proces
   PymemdDbusProcess1 *iface = pymemd_dbus_process1_skeleton_new ();
   g_autofree char *version = python_version_string (process);
 
+  /* The properties go to every client: only what status shows every user. */
   pymemd_dbus_process1_set_pid (iface, (guint) pymemd_process_get_pid (process));
   pymemd_dbus_process1_set_start_time (iface, pymemd_process_get_start_time (process));
-  pymemd_dbus_process1_set_uid (iface, pymemd_process_get_uid (process));
-  pymemd_dbus_process1_set_name (iface, process_name (process));
   pymemd_dbus_process1_set_cmdline (iface, pymemd_process_get_cmdline (process));
   pymemd_dbus_process1_set_python_version (iface, version);
   update_process_object (self, iface, process);
@@ -1210,14 +1364,18 @@ export_process (PymemdDbusService *self, const char *path, PymemdProcess *proces
   g_hash_table_insert (self->exported, g_strdup (path), g_object_ref (object));
 }
 
+/* One object per process, announced to every client by the object
+ * manager: none at all where /proc hides other users' processes, as a
+ * signal to all cannot be shown to some. */
 static void
 sync_objects (PymemdDbusService *self, GPtrArray *processes)
 {
   g_autoptr(GHashTable) current = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  gboolean hidden = proc_visibility (self)->hidepid != PYMEMD_HIDEPID_OFF;
   GHashTableIter iter;
   gpointer key;
 
-  for (guint i = 0; i < processes->len; i++)
+  for (guint i = 0; i < processes->len && !hidden; i++)
     {
       PymemdProcess *process = g_ptr_array_index (processes, i);
       char *path = process_path (process);

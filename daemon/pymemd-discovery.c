@@ -191,9 +191,9 @@ pymemd_discovery_examine (PymemdDiscovery *self, int pid, GError **error)
   g_autofree char *cmdline = NULL;
   Verdict verdict = { FALSE, FALSE, 0 };
   PymemdStat stat_info;
+  PymemdCredentials credentials;
   PymemdProcess *process;
   struct stat st;
-  guint32 uid;
   int dir_fd;
 
   dir_fd = pymemd_procfs_open_pid_dir (self->procfs, pid, error);
@@ -229,15 +229,15 @@ pymemd_discovery_examine (PymemdDiscovery *self, int pid, GError **error)
                    _("Process %d (%s) is not a Python interpreter"), pid, stat_info.comm);
       goto fail;
     }
-  if (pymemd_procfs_read_file_at (dir_fd, "status", buf, sizeof buf, error) < 0 ||
-      !pymemd_status_parse_uid (buf, &uid, error))
+  if (!pymemd_procfs_read_credentials (dir_fd, &credentials, error))
     goto fail;
   cmdline = read_cmdline (dir_fd);
 
   process = pymemd_process_new (pid, stat_info.start_time, dir_fd);
-  pymemd_process_set_identity (process, uid, exe, cmdline, verdict.exe_is_python,
+  pymemd_process_set_identity (process, exe, cmdline, verdict.exe_is_python,
                                verdict.python_version, (guint64) st.st_dev,
                                (guint64) st.st_ino);
+  pymemd_process_set_credentials (process, &credentials);
   return process;
 
 fail:

@@ -42,29 +42,63 @@ pymemd_stat_parse (const char *text, PymemdStat *stat, GError **error)
   return TRUE;
 }
 
-gboolean
-pymemd_status_parse_uid (const char *text, guint32 *uid, GError **error)
+/* The four ids of the LABEL line ("\nUid:" or "\nGid:"). */
+static gboolean
+parse_ids (const char *text, const char *label, guint32 ids[4], GError **error)
 {
-  const char *line = strstr (text, "\nUid:");
-  guint64 value;
-  char *end;
+  const char *line = strstr (text, label);
 
   if (line == NULL)
     {
-      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE, _("status: no Uid line"));
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE, _("status: no %s line"), label + 1);
       return FALSE;
     }
-  line += strlen ("\nUid:");
-  while (*line == '\t' || *line == ' ')
-    line++;
-  value = g_ascii_strtoull (line, &end, 10);
-  if (end == line || (*end != '\t' && *end != ' ' && *end != '\n') || value > G_MAXUINT32)
+  line += strlen (label);
+  for (guint i = 0; i < 4; i++)
     {
-      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE, _("status: malformed Uid line"));
+      guint64 value;
+      char *end;
+
+      while (*line == '\t' || *line == ' ')
+        line++;
+      value = g_ascii_strtoull (line, &end, 10);
+      if (end == line || (*end != '\t' && *end != ' ' && *end != '\n') || value > G_MAXUINT32 ||
+          (i == 3 && *end != '\n'))
+        {
+          g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE, _("status: malformed %s line"), label + 1);
+          return FALSE;
+        }
+      ids[i] = (guint32) value;
+      line = end;
+    }
+  return TRUE;
+}
+
+gboolean
+pymemd_status_parse (const char *text, PymemdCredentials *credentials, GError **error)
+{
+  const char *name = g_str_has_prefix (text, "Name:") ? text + strlen ("Name:") : NULL;
+  const char *end = name != NULL ? strchr (name, '\n') : NULL;
+  g_autofree char *valid = NULL;
+  const char *cut;
+
+  memset (credentials, 0, sizeof *credentials);
+  if (end == NULL)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE, _("status: no Name line"));
       return FALSE;
     }
-  *uid = (guint32) value;
-  return TRUE;
+  /* One tab separates the label; the name may begin with spaces of its own. */
+  if (*name == '\t')
+    name++;
+  valid = pymemd_cmdline_to_string (name, MIN ((gsize) (end - name), sizeof credentials->name - 1));
+  /* Whole characters only: replacement characters may have made it longer. */
+  for (cut = valid; *cut != '\0' && g_utf8_next_char (cut) - valid < (gssize) sizeof credentials->name;
+       cut = g_utf8_next_char (cut))
+    ;
+  memcpy (credentials->name, valid, (gsize) (cut - valid));
+  return parse_ids (text, "\nUid:", credentials->uid, error) &&
+         parse_ids (text, "\nGid:", credentials->gid, error);
 }
 
 gboolean

@@ -1,4 +1,4 @@
-/* Parsers for the small per-process files: stat (start time, comm), status (uid), cmdline. */
+/* Parsers for the small per-process files: stat (start time, comm), status (name, ids), cmdline. */
 #pragma once
 
 #include <glib.h>
@@ -15,10 +15,21 @@ typedef struct {
 gboolean pymemd_stat_parse (const char *text,
                             PymemdStat *stat,
                             GError    **error);
-/* The real uid from the "Uid:" line of /proc/PID/status. */
-gboolean pymemd_status_parse_uid (const char *text,
-                                  guint32    *uid,
-                                  GError    **error);
+/* Who a process runs as: its Name (the comm as status shows it, which
+ * every user may read) and ids from /proc/PID/status, and whether it is
+ * dumpable, which status does not say (see pymemd_procfs_read_credentials). */
+typedef struct {
+  char     name[64]; /* the kernel escapes it; control characters are '?' */
+  guint32  uid[4];   /* real, effective, saved, filesystem */
+  guint32  gid[4];
+  gboolean dumpable;
+} PymemdCredentials;
+
+/* Fills the Name, Uid and Gid of CREDENTIALS from the text of
+ * /proc/PID/status (its head is enough: they come before Groups). */
+gboolean pymemd_status_parse (const char        *text,
+                              PymemdCredentials *credentials,
+                              GError           **error);
 /* The resident page count, field 2 of /proc/PID/statm. */
 gboolean pymemd_statm_parse_resident (const char *text,
                                       guint64    *pages,

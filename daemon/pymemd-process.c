@@ -14,7 +14,7 @@ struct _PymemdProcess
   guint64  start_time;
   int      dir_fd;
 
-  guint32  uid;
+  PymemdCredentials credentials;
   char    *exe;
   char    *cmdline;
   gboolean exe_is_python;
@@ -103,7 +103,6 @@ pymemd_process_get_dir_fd (PymemdProcess *self)
 
 void
 pymemd_process_set_identity (PymemdProcess *self,
-                             guint32        uid,
                              const char    *exe,
                              const char    *cmdline,
                              gboolean       exe_is_python,
@@ -111,7 +110,6 @@ pymemd_process_set_identity (PymemdProcess *self,
                              guint64        exe_dev,
                              guint64        exe_inode)
 {
-  self->uid = uid;
   g_free (self->exe);
   self->exe = g_strdup (exe);
   g_free (self->cmdline);
@@ -122,10 +120,28 @@ pymemd_process_set_identity (PymemdProcess *self,
   self->exe_inode = exe_inode;
 }
 
+void
+pymemd_process_set_credentials (PymemdProcess *self, const PymemdCredentials *credentials)
+{
+  self->credentials = *credentials;
+}
+
+const PymemdCredentials *
+pymemd_process_get_credentials (PymemdProcess *self)
+{
+  return &self->credentials;
+}
+
 guint32
 pymemd_process_get_uid (PymemdProcess *self)
 {
-  return self->uid;
+  return self->credentials.uid[0];
+}
+
+const char *
+pymemd_process_get_status_name (PymemdProcess *self)
+{
+  return self->credentials.name;
 }
 
 const char *

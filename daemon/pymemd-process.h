@@ -6,6 +6,7 @@
 #include "pymemd-classify.h"
 #include "pymemd-exact.h"
 #include "pymemd-heap-summary.h"
+#include "pymemd-pidfiles.h"
 #include "pymemd-smaps.h"
 
 G_BEGIN_DECLS
@@ -29,14 +30,20 @@ int         pymemd_process_get_dir_fd (PymemdProcess *self);
 
 /* What discovery learnt: set once per identity, refreshed on exec. */
 void        pymemd_process_set_identity (PymemdProcess *self,
-                                         guint32        uid,
                                          const char    *exe,
                                          const char    *cmdline,
                                          gboolean       exe_is_python,
                                          guint          python_version,
                                          guint64        exe_dev,
                                          guint64        exe_inode);
+/* Who it runs as, read again on every scan: a process may change its ids
+ * or its dumpability at any time. */
+void        pymemd_process_set_credentials (PymemdProcess           *self,
+                                            const PymemdCredentials *credentials);
+const PymemdCredentials *pymemd_process_get_credentials (PymemdProcess *self);
+/* The real uid, and the Name of /proc/PID/status (what every user may read). */
 guint32     pymemd_process_get_uid (PymemdProcess *self);
+const char *pymemd_process_get_status_name (PymemdProcess *self);
 const char *pymemd_process_get_exe (PymemdProcess *self);
 const char *pymemd_process_get_cmdline (PymemdProcess *self);
 gboolean    pymemd_process_get_exe_is_python (PymemdProcess *self);

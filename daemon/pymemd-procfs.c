@@ -5,7 +5,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+
+#include <linux/magic.h>
 
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
@@ -15,11 +20,18 @@
 
 struct _PymemdProcfs
 {
-  GObject parent_instance;
-  char   *root;
-  int     root_fd;
-  gsize   page_size;
+  GObject              parent_instance;
+  char                *root;
+  int                  root_fd;
+  gsize                page_size;
+  PymemdProcVisibility visibility;
 };
+
+/* Where the mount options of the root are found: this process's own view
+ * of the mounts, whatever the root is. */
+#define MOUNTINFO_PATH "/proc/self/mountinfo"
+/* Hosts with thousands of mounts have mountinfo files of a few MiB. */
+#define MOUNTINFO_MAX_BYTES (64u << 20)
 
 G_DEFINE_TYPE (PymemdProcfs, pymemd_procfs, G_TYPE_OBJECT)
 
@@ -147,6 +159,160 @@ pymemd_procfs_open_pid_dir (PymemdProcfs *self, int pid, GError **error)
       set_errno_error (error, errsv, what);
     }
   return fd;
+}
+
+gboolean
+pymemd_proc_visibility_parse (const char *options, PymemdProcVisibility *visibility, GError **error)
+{
+  static const struct {
+    const char   *name;
+    const char   *number;
+    PymemdHidePid value;
+  } hidepid[] = {
+    { "off", "0", PYMEMD_HIDEPID_OFF },
+    { "noaccess", "1", PYMEMD_HIDEPID_NOACCESS },
+    { "invisible", "2", PYMEMD_HIDEPID_INVISIBLE },
+    { "ptraceable", "4", PYMEMD_HIDEPID_PTRACEABLE },
+  };
+  g_auto(GStrv) items = g_strsplit (options, ",", -1);
+  PymemdProcVisibility parsed = { PYMEMD_HIDEPID_OFF, FALSE, 0 };
+
+  for (guint i = 0; items[i] != NULL; i++)
+    {
+      const char *value = strchr (items[i], '=');
+      guint64 gid;
+      guint k;
+
+      if (value == NULL)
+        continue;
+      value++;
+      if (g_str_has_prefix (items[i], "hidepid="))
+        {
+          for (k = 0; k < G_N_ELEMENTS (hidepid); k++)
+            if (strcmp (value, hidepid[k].name) == 0 || strcmp (value, hidepid[k].number) == 0)
+              break;
+          if (k == G_N_ELEMENTS (hidepid))
+            {
+              g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE, _("Unknown procfs option %s"), items[i]);
+              return FALSE;
+            }
+          parsed.hidepid = hidepid[k].value;
+        }
+      else if (g_str_has_prefix (items[i], "gid="))
+        {
+          if (!g_ascii_string_to_unsigned (value, 10, 0, G_MAXUINT32, &gid, NULL))
+            {
+              g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE, _("Malformed procfs option %s"), items[i]);
+              return FALSE;
+            }
+          parsed.has_gid = TRUE;
+          parsed.gid = (guint32) gid;
+        }
+    }
+  *visibility = parsed;
+  return TRUE;
+}
+
+/* The super options of the procfs mount with device DEV in one line of
+ * mountinfo ("36 35 0:20 / /proc rw - proc proc rw,hidepid=2"), or NULL
+ * when the line is about another mount. */
+static char *
+mountinfo_proc_options (const char *line, dev_t dev)
+{
+  g_auto(GStrv) fields = g_strsplit (line, " ", -1);
+  g_autofree char *device = g_strdup_printf ("%u:%u", major (dev), minor (dev));
+  guint n = g_strv_length (fields);
+
+  if (n < 10 || strcmp (fields[2], device) != 0)
+    return NULL;
+  /* Optional fields, then "-", file system type, source, super options. */
+  for (guint i = 6; i + 3 < n; i++)
+    if (strcmp (fields[i], "-") == 0)
+      return strcmp (fields[i + 1], "proc") == 0 ? g_strdup (fields[i + 3]) : NULL;
+  return NULL;
+}
+
+static gboolean
+read_visibility (PymemdProcfs *self, PymemdProcVisibility *visibility, GError **error)
+{
+  PymemdLineReader reader;
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *options = NULL;
+  struct statfs fs;
+  struct stat st;
+  char *line;
+  gsize len;
+  int fd;
+
+  if (fstatfs (self->root_fd, &fs) < 0 || fstat (self->root_fd, &st) < 0)
+    {
+      set_errno_error (error, errno, self->root);
+      return FALSE;
+    }
+  *visibility = (PymemdProcVisibility) { PYMEMD_HIDEPID_OFF, FALSE, 0 };
+  if (fs.f_type != PROC_SUPER_MAGIC)
+    return TRUE;
+  /* The options belong to the superblock: any mount of it tells them. */
+  fd = pymemd_procfs_open_at (AT_FDCWD, MOUNTINFO_PATH, error);
+  if (fd < 0)
+    return FALSE;
+  pymemd_line_reader_init (&reader, fd, MOUNTINFO_PATH, 64 * 1024, MOUNTINFO_MAX_BYTES);
+  while (options == NULL && pymemd_line_reader_next (&reader, &line, &len, &local_error))
+    options = mountinfo_proc_options (line, st.st_dev);
+  pymemd_line_reader_clear (&reader);
+  close (fd);
+  if (local_error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  if (options == NULL)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED, _("%s does not list the procfs at %s"),
+                   MOUNTINFO_PATH, self->root);
+      return FALSE;
+    }
+  return pymemd_proc_visibility_parse (options, visibility, error);
+}
+
+gboolean
+pymemd_procfs_refresh_visibility (PymemdProcfs *self, GError **error)
+{
+  if (read_visibility (self, &self->visibility, error))
+    return TRUE;
+  /* Not knowing what /proc hides, hide what it could. */
+  self->visibility = (PymemdProcVisibility) { PYMEMD_HIDEPID_INVISIBLE, FALSE, 0 };
+  return FALSE;
+}
+
+const PymemdProcVisibility *
+pymemd_procfs_get_visibility (PymemdProcfs *self)
+{
+  return &self->visibility;
+}
+
+gboolean
+pymemd_procfs_read_credentials (int dir_fd, PymemdCredentials *credentials, GError **error)
+{
+  char buf[1024];
+  struct stat st;
+
+  if (pymemd_procfs_read_prefix_at (dir_fd, "status", buf, sizeof buf, error) < 0 ||
+      !pymemd_status_parse (buf, credentials, error))
+    return FALSE;
+  /* /proc/PID/status belongs to the effective uid while the process is
+   * dumpable, to root (of its user namespace) otherwise: task_dump_owner()
+   * in fs/proc/base.c; /proc/PID itself always to the effective uid. The
+   * lookup makes the kernel set the owner afresh (pid_revalidate()). After
+   * the ids: a process changing them turns non-dumpable first
+   * (commit_creds()), the order in which ptrace_may_access() reads them. */
+  if (fstatat (dir_fd, "status", &st, 0) < 0)
+    {
+      set_errno_error (error, errno, "status");
+      return FALSE;
+    }
+  credentials->dumpable = st.st_uid == credentials->uid[1];
+  return TRUE;
 }
 
 char *

@@ -3,6 +3,8 @@
 
 #include <glib-object.h>
 
+#include "pymemd-pidfiles.h"
+
 G_BEGIN_DECLS
 
 #define PYMEMD_TYPE_PROCFS (pymemd_procfs_get_type ())
@@ -24,6 +26,41 @@ int           pymemd_procfs_open_pid_dir (PymemdProcfs *self,
                                           GError      **error);
 char         *pymemd_procfs_read_boot_id (PymemdProcfs *self,
                                           GError      **error);
+
+/* What a procfs mount hides from whom (proc(5)): hidepid= hides the
+ * processes a user may not ptrace, gid= exempts a group. */
+typedef enum {
+  PYMEMD_HIDEPID_OFF = 0,
+  PYMEMD_HIDEPID_NOACCESS = 1,   /* listed, but nothing inside can be read */
+  PYMEMD_HIDEPID_INVISIBLE = 2,  /* not listed */
+  PYMEMD_HIDEPID_PTRACEABLE = 4, /* not listed, and gid= exempts nobody */
+} PymemdHidePid;
+
+typedef struct {
+  PymemdHidePid hidepid;
+  gboolean      has_gid;
+  guint32       gid;
+} PymemdProcVisibility;
+
+/* Reads the super options of a procfs mount ("rw,gid=4,hidepid=invisible"
+ * or, from kernels before 5.8, "rw,hidepid=2"); an unknown hidepid value is
+ * an error, not "off". */
+gboolean      pymemd_proc_visibility_parse (const char           *options,
+                                            PymemdProcVisibility *visibility,
+                                            GError              **error);
+/* Reads again what the root hides, from this process's mountinfo: nothing
+ * when the root is no procfs (a fixture tree). When that fails, the root
+ * counts as hiding every process (hidepid=invisible) and ERROR says why. */
+gboolean      pymemd_procfs_refresh_visibility (PymemdProcfs *self,
+                                                GError      **error);
+const PymemdProcVisibility *pymemd_procfs_get_visibility (PymemdProcfs *self);
+
+/* The credentials of the process whose /proc/PID directory DIR_FD is:
+ * its status, and whether it is dumpable, told by the owner the kernel
+ * gives its status file. Fails with PYMEMD_ERROR_GONE once it has exited. */
+gboolean      pymemd_procfs_read_credentials (int                dir_fd,
+                                              PymemdCredentials *credentials,
+                                              GError           **error);
 
 /* Reads the whole of DIRFD/NAME into BUF (NUL-terminated), failing with
  * PYMEMD_ERROR_TOO_LARGE if it does not fit in SIZE - 1 bytes. */

@@ -29,6 +29,7 @@ struct _PymemdScanner
   guint64          tick;
   gboolean         has_python_set;
   PymemdPythonSet  python_set;
+  char            *visibility_error; /* the last one logged */
 };
 
 G_DEFINE_TYPE (PymemdScanner, pymemd_scanner, G_TYPE_OBJECT)
@@ -43,6 +44,7 @@ pymemd_scanner_finalize (GObject *object)
   g_object_unref (self->discovery);
   g_object_unref (self->procfs);
   g_free (self->boot_id);
+  g_free (self->visibility_error);
   G_OBJECT_CLASS (pymemd_scanner_parent_class)->finalize (object);
 }
 
@@ -64,6 +66,29 @@ pymemd_scanner_init (PymemdScanner *self)
   self->budget.exact_max_mapped = G_GUINT64_CONSTANT (64) << 30;
 }
 
+/* An administrator may remount /proc with other options at any time; the
+ * mount namespace the daemon runs in need not hear of it (the unit's is
+ * not the host's), so it is read again on every scan. Said once per cause. */
+static void
+refresh_visibility (PymemdScanner *self)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (pymemd_procfs_refresh_visibility (self->procfs, &error))
+    {
+      if (self->visibility_error != NULL)
+        g_message (_("The options of %s can be read again"), pymemd_procfs_get_root (self->procfs));
+      g_clear_pointer (&self->visibility_error, g_free);
+      return;
+    }
+  if (g_strcmp0 (self->visibility_error, error->message) != 0)
+    g_warning (_("Cannot tell which processes %s hides from users (%s): other users' processes are "
+                 "hidden from everyone but root"),
+               pymemd_procfs_get_root (self->procfs), error->message);
+  g_free (self->visibility_error);
+  self->visibility_error = g_strdup (error->message);
+}
+
 PymemdScanner *
 pymemd_scanner_new (PymemdProcfs *procfs, GError **error)
 {
@@ -75,6 +100,7 @@ pymemd_scanner_new (PymemdProcfs *procfs, GError **error)
   if (self->boot_id == NULL)
     return NULL;
   self->discovery = pymemd_discovery_new (procfs, elf_cache);
+  refresh_visibility (self);
   return g_steal_pointer (&self);
 }
 
@@ -369,6 +395,7 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
   processes = pymemd_discovery_get_processes (self->discovery);
   self->timestamp = g_get_real_time ();
   self->tick++;
+  refresh_visibility (self);
 
   exact = (flags & PYMEMD_SCAN_EXACT) && ensure_exact (self);
   if (exact)
@@ -379,6 +406,11 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
       PymemdProcess *process = g_ptr_array_index (processes, i);
       g_autoptr(GError) local_error = NULL;
 
+      if (!pymemd_scanner_refresh_credentials (self, process, &local_error))
+        {
+          drop_failed (self, drop, i, process, local_error);
+          continue;
+        }
       if (detail)
         {
           g_autoptr(GArray) mappings = read_detail (self, process, &local_error);
@@ -424,4 +456,15 @@ pymemd_scanner_refresh_detail (PymemdScanner *self, PymemdProcess *process, GErr
   g_autoptr(GArray) mappings = read_detail (self, process, error);
 
   return mappings != NULL;
+}
+
+gboolean
+pymemd_scanner_refresh_credentials (PymemdScanner *self, PymemdProcess *process, GError **error)
+{
+  PymemdCredentials credentials;
+
+  if (!pymemd_procfs_read_credentials (pymemd_process_get_dir_fd (process), &credentials, error))
+    return FALSE;
+  pymemd_process_set_credentials (process, &credentials);
+  return TRUE;
 }

@@ -60,5 +60,10 @@ const GError *pymemd_scanner_get_exact_error (PymemdScanner *self);
 gboolean    pymemd_scanner_refresh_detail (PymemdScanner *self,
                                            PymemdProcess *process,
                                            GError       **error);
+/* Reads again who PROCESS runs as (pymemd_procfs_read_credentials ()),
+ * for a decision that must not rest on the last scan's. */
+gboolean    pymemd_scanner_refresh_credentials (PymemdScanner *self,
+                                                PymemdProcess *process,
+                                                GError       **error);
 
 G_END_DECLS

@@ -42,6 +42,7 @@ subscription_free (gpointer data)
   Subscription *sub = data;
 
   g_free (sub->sender);
+  pymemd_viewer_clear (&sub->viewer);
   pymemd_subscription_options_clear (&sub->options);
   g_clear_pointer (&sub->pids, g_hash_table_unref);
   g_hash_table_unref (sub->told);
@@ -159,18 +160,6 @@ pymemd_subscription_options_parse (GVariant                  *dict,
   return FALSE;
 }
 
-gboolean
-pymemd_viewer_may_see (const PymemdViewer *viewer, PymemdProcess *process)
-{
-  return pymemd_viewer_may_see_uid (viewer, pymemd_process_get_uid (process));
-}
-
-gboolean
-pymemd_viewer_may_see_uid (const PymemdViewer *viewer, guint32 uid)
-{
-  return viewer->sees_all || viewer->uid == 0 || viewer->uid == uid;
-}
-
 PymemdSubscriptions *
 pymemd_subscriptions_new (guint max_per_client)
 {
@@ -268,7 +257,7 @@ pymemd_subscriptions_add (PymemdSubscriptions       *self,
   if (self->next_id == 0)
     self->next_id = 1;
   sub->sender = g_strdup (sender);
-  sub->viewer = *viewer;
+  pymemd_viewer_copy (&sub->viewer, viewer);
   sub->options = *options;
   memset (options, 0, sizeof *options);
   sub->told = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);

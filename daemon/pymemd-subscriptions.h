@@ -3,6 +3,7 @@
 
 #include <glib.h>
 
+#include "pymemd-auth.h"
 #include "pymemd-process.h"
 
 G_BEGIN_DECLS
@@ -28,18 +29,6 @@ gboolean pymemd_subscription_options_parse (GVariant                  *dict,
                                             gint64                     min_interval_floor_us,
                                             PymemdSubscriptionOptions *options,
                                             GError                   **error);
-
-/* What a subscriber may see: its uid, and whether it sees every process. */
-typedef struct {
-  guint32  uid;
-  gboolean sees_all;
-} PymemdViewer;
-
-gboolean pymemd_viewer_may_see (const PymemdViewer *viewer,
-                                PymemdProcess      *process);
-/* The same for a process known by its owner alone (one that has ended). */
-gboolean pymemd_viewer_may_see_uid (const PymemdViewer *viewer,
-                                    guint32             uid);
 
 typedef struct _PymemdSubscriptions PymemdSubscriptions;
 

@@ -155,12 +155,20 @@ test_status_fixtures (void)
     {
       g_autofree char *text = read_fixture (files[i], NULL);
       g_autoptr(GError) error = NULL;
-      guint32 uid = 12345;
+      PymemdCredentials credentials;
 
       g_assert_nonnull (strstr (text, "\nUid:\t0\t0\t0\t0\n"));
-      g_assert_true (pymemd_status_parse_uid (text, &uid, &error));
+      g_assert_true (pymemd_status_parse (text, &credentials, &error));
       g_assert_no_error (error);
-      g_assert_cmpuint (uid, ==, 0);
+      g_assert_true (g_str_has_prefix (text + strlen ("Name:\t"), credentials.name));
+      g_assert_cmpuint (strlen (credentials.name), >, 0);
+      for (guint k = 0; k < 4; k++)
+        {
+          g_assert_cmpuint (credentials.uid[k], ==, 0);
+          g_assert_cmpuint (credentials.gid[k], ==, 0);
+        }
+      /* status does not tell it. */
+      g_assert_false (credentials.dumpable);
     }
 }
 
@@ -170,11 +178,10 @@ test_status_truncated (void)
   /* "Name:\tpython3\nUmask:\t0022\nState:\tS (sleeping)\n": no Uid line. */
   g_autofree char *text = read_fixture ("bad/status-truncated", NULL);
   g_autoptr(GError) error = NULL;
-  guint32 uid = 12345;
+  PymemdCredentials credentials;
 
-  g_assert_false (pymemd_status_parse_uid (text, &uid, &error));
+  g_assert_false (pymemd_status_parse (text, &credentials, &error));
   g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE);
-  g_assert_cmpuint (uid, ==, 12345);
 }
 
 static void
@@ -183,32 +190,46 @@ test_status_synthetic (void)
   static const struct {
     const char *text;
     gboolean    ok;
-    guint32     uid;
+    const char *name;
+    guint32     uid[4];
+    guint32     gid[4];
   } cases[] = {
-    /* the real uid is the first of the four */
-    { "Name:\tx\nUid:\t1000\t0\t0\t0\nGid:\t0\t0\t0\t0\n", TRUE, 1000 },
-    { "Name:\tx\nUid:\t4294967295\t0\t0\t0\n", TRUE, G_MAXUINT32 },
-    { "Name:\tx\nUid:\t4294967296\t0\t0\t0\n", FALSE, 0 },
-    { "Name:\tx\nUid:\tabc\t0\t0\t0\n", FALSE, 0 },
-    { "Name:\tx\nUid:\t\n", FALSE, 0 },
-    { "Name:\tx\nUid:\t12x\t0\t0\t0\n", FALSE, 0 },
+    { "Name:\tx\nUid:\t1000\t0\t0\t0\nGid:\t5\t6\t7\t8\n", TRUE, "x", { 1000, 0, 0, 0 }, { 5, 6, 7, 8 } },
+    { "Name:\tx\nUid:\t4294967295\t1\t2\t3\nGid:\t0\t0\t0\t0\n", TRUE, "x", { G_MAXUINT32, 1, 2, 3 }, { 0 } },
+    { "Name:\tx\nUid:\t4294967296\t0\t0\t0\nGid:\t0\t0\t0\t0\n", FALSE },
+    { "Name:\tx\nUid:\tabc\t0\t0\t0\nGid:\t0\t0\t0\t0\n", FALSE },
+    { "Name:\tx\nUid:\t\nGid:\t0\t0\t0\t0\n", FALSE },
+    { "Name:\tx\nUid:\t12x\t0\t0\t0\nGid:\t0\t0\t0\t0\n", FALSE },
+    /* all four ids, each line whole */
+    { "Name:\tx\nUid:\t1\t2\t3\nGid:\t0\t0\t0\t0\n", FALSE },
+    { "Name:\tx\nUid:\t1\t2\t3\t4\t5\nGid:\t0\t0\t0\t0\n", FALSE },
+    { "Name:\tx\nUid:\t1\t2\t3\t4\nGid:\t0\t0\t0\t0", FALSE },
+    { "Name:\tx\nUid:\t1\t2\t3\t4\n", FALSE },
     /* a Uid-looking comm on the Name line is not the Uid line */
-    { "Name:\tUid: 5\nUid:\t7\t7\t7\t7\n", TRUE, 7 },
-    { "", FALSE, 0 },
+    { "Name:\tUid: 5\nUid:\t7\t7\t7\t7\nGid:\t7\t7\t7\t7\n", TRUE, "Uid: 5", { 7, 7, 7, 7 }, { 7, 7, 7, 7 } },
+    /* the name as the kernel escapes it; control characters and invalid
+     * UTF-8 made harmless */
+    { "Name:\ta\\nb\nUid:\t1\t1\t1\t1\nGid:\t1\t1\t1\t1\n", TRUE, "a\\nb", { 1, 1, 1, 1 }, { 1, 1, 1, 1 } },
+    { "Name:\t\x1b[5m\xff\nUid:\t1\t1\t1\t1\nGid:\t1\t1\t1\t1\n", TRUE, "?[5m\xef\xbf\xbd", { 1, 1, 1, 1 },
+      { 1, 1, 1, 1 } },
+    { "Uid:\t1\t1\t1\t1\nGid:\t1\t1\t1\t1\n", FALSE },
+    { "", FALSE },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
       g_autoptr(GError) error = NULL;
-      guint32 uid = 12345;
-      gboolean ok = pymemd_status_parse_uid (cases[i].text, &uid, &error);
+      PymemdCredentials credentials;
+      gboolean ok = pymemd_status_parse (cases[i].text, &credentials, &error);
 
       g_test_message ("case %u", i);
       if (cases[i].ok)
         {
           g_assert_no_error (error);
           g_assert_true (ok);
-          g_assert_cmpuint (uid, ==, cases[i].uid);
+          g_assert_cmpstr (credentials.name, ==, cases[i].name);
+          g_assert_cmpmem (credentials.uid, sizeof credentials.uid, cases[i].uid, sizeof cases[i].uid);
+          g_assert_cmpmem (credentials.gid, sizeof credentials.gid, cases[i].gid, sizeof cases[i].gid);
         }
       else
         {
@@ -216,6 +237,24 @@ test_status_synthetic (void)
           g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE);
         }
     }
+}
+
+/* A name of 63 bytes that the replacement of invalid bytes makes longer
+ * is cut at a character, never inside one. */
+static void
+test_status_long_name (void)
+{
+  g_autoptr(GString) text = g_string_new ("Name:\t");
+  g_autoptr(GError) error = NULL;
+  PymemdCredentials credentials;
+
+  for (guint i = 0; i < 63; i++)
+    g_string_append_c (text, (char) 0xff);
+  g_string_append (text, "\nUid:\t1\t1\t1\t1\nGid:\t1\t1\t1\t1\n");
+  g_assert_true (pymemd_status_parse (text->str, &credentials, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (strlen (credentials.name), ==, 63);
+  g_assert_true (g_utf8_validate (credentials.name, -1, NULL));
 }
 
 /* --- cmdline --- */
@@ -308,6 +347,7 @@ main (int argc, char **argv)
   g_test_add_func ("/pidfiles/status/fixtures", test_status_fixtures);
   g_test_add_func ("/pidfiles/status/truncated", test_status_truncated);
   g_test_add_func ("/pidfiles/status/synthetic", test_status_synthetic);
+  g_test_add_func ("/pidfiles/status/long-name", test_status_long_name);
   g_test_add_func ("/pidfiles/cmdline/fixtures", test_cmdline_fixtures);
   g_test_add_func ("/pidfiles/cmdline/synthetic", test_cmdline_synthetic);
 

@@ -648,6 +648,68 @@ test_denied (Fixture *fx, gconstpointer data)
   g_assert_true (g_str_has_prefix (run.err, prefix));
 }
 
+/* plain_code, non-dumpable from its start (prctl (PR_SET_DUMPABLE, 0)). */
+static const char undumpable_code[] =
+  "import ctypes, time\n"
+  "ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)\n"
+  "print('ready', flush=True)\n"
+  "while True:\n"
+  "    time.sleep(3600)\n";
+
+/* Issue 11 (4): nobody may neither read the smaps of these two nor ptrace
+ * them, so pymemd does not look into them for nobody either (it would run
+ * gc.collect () in a process of root's effective uid): refused, and no
+ * helper comes in. */
+static void
+test_denied_not_owner (Fixture *fx, gconstpointer data)
+{
+  const char *const as_nobody[] = { pymemd_test_setpriv (), "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                                    NULL };
+  /* The real uid alone: euid 0 at exec, as a set-user-ID root program that
+   * execs python3 leaves it, and so not dumpable. */
+  const char *const real_uid_only[] = { pymemd_test_setpriv (), "--ruid=nobody", NULL };
+  PymemdTestChild setuid_like;
+  GPid pids[2];
+  g_autoptr(GError) error = NULL;
+
+  if (!service_setup (fx))
+    return;
+  if (!have_helper () || pymemd_test_setpriv () == NULL || getpwnam ("nobody") == NULL)
+    {
+      g_test_skip ("needs the helper, setpriv and the user nobody");
+      return;
+    }
+  /* nobody must reach the bus socket in the service's directory. */
+  g_assert_cmpint (chmod (fx->service.tmp, 0755), ==, 0);
+  g_assert_true (pymemd_test_child_spawn_python_via (&fx->child, as_nobody, NULL, undumpable_code, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (pymemd_test_child_spawn_python_via (&setuid_like, real_uid_only, NULL, plain_code, NULL, &error));
+  g_assert_no_error (error);
+  pids[0] = fx->child.pid;
+  pids[1] = setuid_like.pid;
+  for (guint i = 0; i < G_N_ELEMENTS (pids); i++)
+    {
+      g_auto(PymemdTestRun) run = { 0 };
+      g_autofree char *pid = g_strdup_printf ("%d", pids[i]);
+      g_autofree char *prefix = g_strdup_printf ("pymemctl: Not allowed to look into process %d: ", pids[i]);
+      g_autoptr(GVariant) reply = NULL;
+      g_autofree char *remote = NULL;
+
+      pymemd_test_service_wait_pid (&fx->service, pids[i]);
+      assert_one_line_error (&run, CLI_AS_NOBODY (fx, &run, "heap", pid, "--attach", "--collect"));
+      g_assert_true (g_str_has_prefix (run.err, prefix));
+      /* Root asks without --attach: no helper was brought in. */
+      reply = call_manager (fx, "GetHeapSummary",
+                            g_variant_new ("(ut@a{sv})", (guint32) pids[i], (guint64) 0, g_variant_new ("a{sv}", NULL)),
+                            "(a{sv})", &error);
+      g_assert_null (reply);
+      remote = g_dbus_error_get_remote_error (error);
+      g_assert_cmpstr (remote, ==, "org.pymemd.Error.NotAttached");
+      g_clear_error (&error);
+    }
+  pymemd_test_child_stop (&setuid_like);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -690,6 +752,7 @@ main (int argc, char **argv)
               fixture_teardown);
   g_test_add ("/pymemctl-heap/denied", Fixture, NULL, fixture_setup_helper, test_denied,
               fixture_teardown);
+  g_test_add ("/pymemctl-heap/denied-not-owner", Fixture, NULL, NULL, test_denied_not_owner, fixture_teardown);
   status = g_test_run ();
   pymemd_test_rm_rf (state_dir);
   return status;

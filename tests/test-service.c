@@ -7,6 +7,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1263,11 +1264,13 @@ test_subscriber_leaves (Fixture *fx, gconstpointer data)
 
 /* ---- 5. access control, as nobody ---- */
 
-/* gdbus call as nobody: TRUE if it succeeded. */
+/* gdbus call as nobody in GROUPS (setpriv's --clear-groups or
+ * --groups=…): TRUE if it succeeded. */
 static gboolean
-gdbus_as_nobody (Fixture *fx, PymemdTestRun *run, const char *path, const char *method, const char *arg)
+gdbus_as_nobody_in (Fixture *fx, PymemdTestRun *run, const char *groups, const char *path, const char *method,
+                    const char *arg)
 {
-  const char *argv[] = { setpriv_path, "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+  const char *argv[] = { setpriv_path, "--reuid=nobody", "--regid=nogroup", groups,
                          gdbus_path, "call", "--address", fx->address, "--dest", BUS_NAME,
                          "--object-path", path, "--method", method, arg, NULL };
   g_autoptr(GError) error = NULL;
@@ -1275,9 +1278,16 @@ gdbus_as_nobody (Fixture *fx, PymemdTestRun *run, const char *path, const char *
   g_assert_true (g_spawn_sync ("/", (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &run->out,
                                &run->err, &run->status, &error));
   g_assert_no_error (error);
-  g_test_message ("as nobody: %s %s -> %.300s%s%s", method, arg != NULL ? arg : "", run->out,
+  g_test_message ("as nobody (%s): %s %s -> %.300s%s%s", groups, method, arg != NULL ? arg : "", run->out,
                   strlen (run->out) > 300 ? "..." : "", run->err);
   return g_spawn_check_wait_status (run->status, NULL);
+}
+
+/* gdbus call as nobody: TRUE if it succeeded. */
+static gboolean
+gdbus_as_nobody (Fixture *fx, PymemdTestRun *run, const char *path, const char *method, const char *arg)
+{
+  return gdbus_as_nobody_in (fx, run, "--clear-groups", path, method, arg);
 }
 
 /* The same with up to five arguments (NULL ends them). */
@@ -2757,6 +2767,609 @@ test_growth_suspected (Fixture *fx, gconstpointer data)
   pymemd_test_child_stop (&still);
 }
 
+/* ---- 9. what nobody sees, as the kernel would let it see /proc ---- */
+
+/* child_code, made non-dumpable (prctl (PR_SET_DUMPABLE, 0)) by the word
+ * "--undumpable" in its argument or, later, by a line "undumpable". */
+static const char access_child_code[] =
+  "import ctypes, sys\n"
+  "def undumpable():\n"
+  "    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)\n"
+  "if '--undumpable' in ' '.join(sys.argv).split():\n"
+  "    undumpable()\n"
+  "b = bytearray(8 << 20)\n"
+  "b[::4096] = b'x' * 2048\n"
+  "print('ready', flush=True)\n"
+  "held = []\n"
+  "for line in sys.stdin:\n"
+  "    if line.strip() == 'undumpable':\n"
+  "        undumpable()\n"
+  "    else:\n"
+  "        n = int(line) << 20\n"
+  "        a = bytearray(n)\n"
+  "        a[::4096] = b'x' * (n >> 12)\n"
+  "        held.append(a)\n"
+  "    print('done', flush=True)\n";
+
+static void
+spawn_access_child (PymemdTestChild *child, const char *const *prefix, const char *python, const char *arg)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (pymemd_test_child_spawn_python_via (child, prefix, python, access_child_code, arg, &error));
+  g_assert_no_error (error);
+}
+
+/* Sends LINE to CHILD and waits for its "done". */
+static void
+tell_child (PymemdTestChild *child, const char *line)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *answer = NULL;
+
+  pymemd_test_child_send (child, line);
+  answer = pymemd_test_child_read_line (child, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (answer, ==, "done");
+}
+
+static gboolean
+needs_nobody (Fixture *fx)
+{
+  if (fx->skipped)
+    return FALSE;
+  if (setpriv_path == NULL || gdbus_path == NULL || getpwnam ("nobody") == NULL)
+    {
+      g_test_skip ("needs setpriv, gdbus and the user nobody");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* GetProcesses as nobody in GROUPS, parsed. */
+static GVariant *
+nobody_list (Fixture *fx, const char *groups)
+{
+  g_auto(PymemdTestRun) run = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+
+  g_assert_true (gdbus_as_nobody_in (fx, &run, groups, MANAGER_PATH, MANAGER_IFACE ".GetProcesses", NULL));
+  reply = g_variant_parse (G_VARIANT_TYPE ("(aa{sv})"), run.out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  return g_variant_get_child_value (reply, 0);
+}
+
+/* Whether PID's entry in LIST is restricted; it must be there. */
+static gboolean
+listed_restricted (GVariant *list, GPid pid)
+{
+  g_autoptr(GVariant) entry = find_entry (list, pid);
+  gboolean restricted;
+
+  if (entry == NULL)
+    fail ("pid %d is not listed", pid);
+  g_assert_true (g_variant_lookup (entry, "restricted", "b", &restricted));
+  return restricted;
+}
+
+/* Whether GetSamples as nobody lists PID, and with restricted set. */
+static gboolean
+nobody_samples_list (Fixture *fx, GPid pid, gboolean *restricted)
+{
+  g_auto(PymemdTestRun) run = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) samples = NULL, pids = NULL, hidden = NULL;
+  const guint32 *pid_col;
+  const guint8 *hidden_col;
+  gsize n;
+
+  g_assert_true (gdbus_as_nobody (fx, &run, MANAGER_PATH, MANAGER_IFACE ".GetSamples", NULL));
+  samples = g_variant_parse (G_VARIANT_TYPE ("(auatauabatatatatat)"), run.out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  pids = g_variant_get_child_value (samples, 0);
+  hidden = g_variant_get_child_value (samples, 3);
+  pid_col = g_variant_get_fixed_array (pids, &n, sizeof (guint32));
+  hidden_col = g_variant_get_fixed_array (hidden, &n, 1);
+  for (gsize i = 0; i < n; i++)
+    if (pid_col[i] == (guint32) pid)
+      {
+        *restricted = hidden_col[i] != 0;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+/* A call as nobody about PID fails with org.pymemd.Error.ERROR. */
+static void
+assert_nobody_refused (Fixture *fx, const char *error_name, const char *method, GPid pid)
+{
+  g_auto(PymemdTestRun) run = { 0 };
+  g_autofree char *arg = g_strdup_printf ("%d", pid);
+  g_autofree char *expected = g_strconcat ("org.pymemd.Error.", error_name, NULL);
+  gboolean ok;
+
+  if (g_str_equal (method, "GetHistory"))
+    ok = gdbus_as_nobody_args (fx, &run, MANAGER_IFACE ".GetHistory", arg, "0", "0", "0", "1");
+  else
+    ok = gdbus_as_nobody (fx, &run, MANAGER_PATH, method, arg);
+  if (ok || strstr (run.err, expected) == NULL)
+    fail ("%s of %d as nobody: not %s but %s%s", method, pid, expected, run.out, run.err);
+}
+
+typedef struct {
+  Fixture *fx;
+  GPid     pid;
+  gboolean restricted;
+} ListWait;
+
+static gboolean
+nobody_sees_restricted (gpointer data)
+{
+  ListWait *w = data;
+  g_autoptr(GVariant) list = nobody_list (w->fx, "--clear-groups");
+  g_autoptr(GVariant) entry = find_entry (list, w->pid);
+  gboolean restricted;
+
+  return entry != NULL && g_variant_lookup (entry, "restricted", "b", &restricted) && restricted == w->restricted;
+}
+
+/* The processes of issue 11 (4): one of nobody's that made itself
+ * non-dumpable, one with nobody's real uid and root's effective uid (setpriv
+ * sets the real uid alone: euid 0 at exec leaves it non-dumpable, as a
+ * set-user-ID root program that execs python3 does), and a plain one of
+ * nobody's; then the daemon, watching them, and polkit saying no. */
+static void
+start_with_children (Fixture *fx, PymemdTestChild *undumpable, PymemdTestChild *setuid_like, PymemdTestChild *own)
+{
+  const char *const as_nobody[] = { setpriv_path, "--reuid=nobody", "--regid=nogroup", "--clear-groups", NULL };
+  const char *const real_uid_only[] = { setpriv_path, "--ruid=nobody", NULL };
+
+  spawn_access_child (undumpable, as_nobody, NULL, "--undumpable");
+  spawn_access_child (setuid_like, real_uid_only, NULL, NULL);
+  spawn_access_child (own, as_nobody, NULL, NULL);
+  daemon_start (fx);
+  wait_watched (fx, undumpable->pid);
+  wait_watched (fx, setuid_like->pid);
+  wait_watched (fx, own->pid);
+  set_allowed (fx, (const char *const[]){ NULL });
+}
+
+/* Issue 11 (4): a process of nobody's that made itself non-dumpable, and
+ * one with nobody's real uid but root's effective uid (what a set-user-ID
+ * root program that execs python3 leaves), are not nobody's to inspect:
+ * the kernel lets nobody neither read their smaps nor ptrace them. */
+static void
+test_access_ptrace (Fixture *fx, gconstpointer data)
+{
+  const char *const as_nobody[] = { setpriv_path, "--reuid=nobody", "--regid=nogroup", "--clear-groups", NULL };
+  PymemdTestChild undumpable, setuid_like, later, own;
+  g_autoptr(GVariant) list = NULL;
+  gint64 start = g_get_real_time ();
+  gboolean restricted = FALSE;
+
+  if (!needs_nobody (fx))
+    return;
+  start_with_children (fx, &undumpable, &setuid_like, &own);
+  spawn_access_child (&later, as_nobody, NULL, NULL);
+  wait_watched (fx, later.pid);
+
+  list = nobody_list (fx, "--clear-groups");
+  g_assert_true (listed_restricted (list, undumpable.pid));
+  g_assert_true (listed_restricted (list, setuid_like.pid));
+  g_assert_false (listed_restricted (list, later.pid));
+  g_assert_false (listed_restricted (list, own.pid));
+  g_assert_true (nobody_samples_list (fx, setuid_like.pid, &restricted));
+  g_assert_true (restricted);
+  g_assert_true (nobody_samples_list (fx, undumpable.pid, &restricted));
+  g_assert_true (restricted);
+
+  assert_nobody_refused (fx, "AccessDenied", MANAGER_IFACE ".GetProcessDetails", undumpable.pid);
+  assert_nobody_refused (fx, "AccessDenied", MANAGER_IFACE ".GetProcessDetails", setuid_like.pid);
+  wait_samples (fx, undumpable.pid, start, 1);
+  wait_samples (fx, setuid_like.pid, start, 1);
+  assert_nobody_refused (fx, "AccessDenied", "GetHistory", undumpable.pid);
+  assert_nobody_refused (fx, "AccessDenied", "GetHistory", setuid_like.pid);
+  {
+    g_auto(PymemdTestRun) run = { 0 };
+    g_autofree char *arg = g_strdup_printf ("%d", own.pid);
+
+    g_assert_true (gdbus_as_nobody (fx, &run, MANAGER_PATH, MANAGER_IFACE ".GetProcessDetails", arg));
+  }
+
+  /* Turning non-dumpable while watched: refused at once, listed
+   * restricted from the next scan on. */
+  tell_child (&later, "undumpable");
+  assert_nobody_refused (fx, "AccessDenied", MANAGER_IFACE ".GetProcessDetails", later.pid);
+  {
+    ListWait w = { fx, later.pid, TRUE };
+
+    if (!wait_until (nobody_sees_restricted, &w, 10))
+      fail ("pid %d, now non-dumpable, is still nobody's in detail after 10 s", later.pid);
+  }
+  pymemd_test_child_stop (&undumpable);
+  pymemd_test_child_stop (&setuid_like);
+  pymemd_test_child_stop (&later);
+  pymemd_test_child_stop (&own);
+}
+
+/* Subscribes as nobody (a Gio connection of a python3 of its own) and,
+ * given a line, prints the pids of every MemoryChanged it was sent. */
+static const char subscriber_code[] =
+  "import sys\n"
+  "from gi.repository import Gio, GLib\n"
+  "conn = Gio.DBusConnection.new_for_address_sync(sys.argv[1],\n"
+  "    Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION,\n"
+  "    None, None)\n"
+  "seen = set()\n"
+  "def on_signal(conn, sender, path, iface, name, params):\n"
+  "    seen.add(params.unpack()[2])\n"
+  "conn.signal_subscribe(None, 'org.pymemd.Monitor1', 'MemoryChanged', '/org/pymemd/Monitor1', None,\n"
+  "    Gio.DBusSignalFlags.NONE, on_signal)\n"
+  "conn.call_sync('org.pymemd.Monitor1', '/org/pymemd/Monitor1', 'org.pymemd.Monitor1', 'Subscribe',\n"
+  "    GLib.Variant('(a{sv})', ({},)), GLib.VariantType('(u)'), Gio.DBusCallFlags.NONE, 10000, None)\n"
+  "print('subscribed', flush=True)\n"
+  "loop = GLib.MainLoop()\n"
+  "def on_input(fd, condition):\n"
+  "    sys.stdin.readline()\n"
+  "    print(' '.join(str(p) for p in sorted(seen)), flush=True)\n"
+  "    loop.quit()\n"
+  "    return False\n"
+  "GLib.unix_fd_add_full(GLib.PRIORITY_DEFAULT, 0, GLib.IOCondition.IN | GLib.IOCondition.HUP, on_input)\n"
+  "loop.run()\n";
+
+static gboolean
+changes_have_pid (Changes *changes, GPid pid)
+{
+  for (guint i = 0; i < changes->changes->len; i++)
+    if (g_array_index (changes->changes, Change, i).pid == (guint32) pid)
+      return TRUE;
+  return FALSE;
+}
+
+typedef struct {
+  Changes *changes;
+  GPid     pids[3];
+} ChangesWait;
+
+static gboolean
+changes_have_all (gpointer data)
+{
+  ChangesWait *w = data;
+
+  for (guint i = 0; i < G_N_ELEMENTS (w->pids); i++)
+    if (!changes_have_pid (w->changes, w->pids[i]))
+      return FALSE;
+  return TRUE;
+}
+
+/* MemoryChanged carries a process's PSS: nobody hears of its own process,
+ * not of the two it may not inspect. */
+static void
+test_access_signals (Fixture *fx, gconstpointer data)
+{
+  const char *const gi_check[] = { mock_python, "-c", "from gi.repository import Gio", NULL };
+  PymemdTestChild undumpable, setuid_like, own, subscriber;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *heard = NULL;
+  g_auto(GStrv) pids = NULL;
+  Changes *root_changes = changes_new ();
+  ChangesWait w = { root_changes, { 0 } };
+  guint signal_id;
+  int status;
+
+  if (!needs_nobody (fx))
+    {
+      changes_free (root_changes);
+      return;
+    }
+  if (!g_spawn_sync (NULL, (char **) gi_check, NULL, G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status,
+                     NULL) ||
+      !g_spawn_check_wait_status (status, NULL))
+    {
+      g_test_skip ("needs python3-gi to subscribe as nobody");
+      changes_free (root_changes);
+      return;
+    }
+  start_with_children (fx, &undumpable, &setuid_like, &own);
+  {
+    const char *const argv[] = { setpriv_path, "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                                 mock_python, "-c", subscriber_code, fx->address, NULL };
+
+    g_assert_true (pymemd_test_child_spawn (&subscriber, argv, NULL, &error));
+    g_assert_no_error (error);
+  }
+  signal_id = subscribe_memory_changed (fx->conn, root_changes);
+  g_assert_cmpuint (subscribe (fx, fx->conn, no_options (), &error), !=, 0);
+  g_assert_no_error (error);
+
+  /* 4 MiB more each: past the default 1 MiB, a signal to whoever may see it. */
+  tell_child (&undumpable, "4");
+  tell_child (&setuid_like, "4");
+  tell_child (&own, "4");
+  w.pids[0] = undumpable.pid;
+  w.pids[1] = setuid_like.pid;
+  w.pids[2] = own.pid;
+  if (!wait_until (changes_have_all, &w, 15))
+    fail ("root was not told of all three processes within 15 s");
+  /* The same scan signalled nobody's subscription: a tick more for the bus. */
+  run_for (1.0);
+  pymemd_test_child_send (&subscriber, "report");
+  heard = pymemd_test_child_read_line (&subscriber, &error);
+  g_assert_no_error (error);
+  g_test_message ("nobody heard of: %s", heard);
+  pids = g_strsplit (heard, " ", -1);
+  {
+    g_autofree char *own_pid = g_strdup_printf ("%d", own.pid);
+    g_autofree char *undumpable_pid = g_strdup_printf ("%d", undumpable.pid);
+    g_autofree char *setuid_pid = g_strdup_printf ("%d", setuid_like.pid);
+
+    g_assert_true (g_strv_contains ((const char *const *) pids, own_pid));
+    g_assert_false (g_strv_contains ((const char *const *) pids, undumpable_pid));
+    g_assert_false (g_strv_contains ((const char *const *) pids, setuid_pid));
+  }
+  g_dbus_connection_signal_unsubscribe (fx->conn, signal_id);
+  changes_free (root_changes);
+  pymemd_test_child_stop (&subscriber);
+  pymemd_test_child_stop (&undumpable);
+  pymemd_test_child_stop (&setuid_like);
+  pymemd_test_child_stop (&own);
+}
+
+/* Issue 11 (5): a root process started through a symlink: nobody may read
+ * the Name of its status (the symlink's name), not its exe link. */
+static void
+test_access_status_name (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *link = g_build_filename (fx->tmp, "quiet-service", NULL);
+  g_autofree char *real = NULL, *path = NULL;
+  g_autoptr(GVariant) list = NULL, entry = NULL, root_list = NULL, root_entry = NULL;
+  g_autoptr(GVariant) property = NULL, name = NULL;
+  g_autoptr(GError) error = NULL;
+  PymemdTestChild child;
+  const char *s;
+
+  if (!needs_nobody (fx))
+    return;
+  real = realpath (pymemd_test_python (), NULL);
+  g_assert_cmpint (symlink (real, link), ==, 0);
+  spawn_access_child (&child, NULL, link, NULL);
+  daemon_start (fx);
+  wait_watched (fx, child.pid);
+
+  list = nobody_list (fx, "--clear-groups");
+  entry = find_entry (list, child.pid);
+  g_assert_nonnull (entry);
+  g_assert_true (g_variant_lookup (entry, "name", "&s", &s));
+  g_assert_cmpstr (s, ==, "quiet-service");
+  /* Its owner, root, sees the executable's name. */
+  root_list = get_processes (fx);
+  root_entry = find_entry (root_list, child.pid);
+  g_assert_true (g_variant_lookup (root_entry, "name", "&s", &s));
+  g_assert_true (g_str_has_prefix (s, "python3"));
+  /* The object's properties go to everyone. */
+  path = expected_path (child.pid);
+  property = call (fx, BUS_NAME, path, "org.freedesktop.DBus.Properties", "Get",
+                   g_variant_new ("(ss)", PROCESS_IFACE, "Name"), "(v)", &error);
+  g_assert_no_error (error);
+  g_variant_get (property, "(v)", &name);
+  g_assert_cmpstr (g_variant_get_string (name, NULL), ==, "quiet-service");
+  pymemd_test_child_stop (&child);
+}
+
+typedef struct {
+  Fixture *fx;
+  GPid     pids[3];
+} EndedWait;
+
+static gboolean
+all_ended (gpointer data)
+{
+  EndedWait *w = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = call_manager (w->fx, "GetEndedProcesses", g_variant_new ("(x)", (gint64) 0),
+                                            "(aa{sv})", &error);
+  g_autoptr(GVariant) list = NULL;
+
+  g_assert_no_error (error);
+  list = g_variant_get_child_value (reply, 0);
+  for (guint i = 0; i < G_N_ELEMENTS (w->pids); i++)
+    {
+      g_autoptr(GVariant) entry = find_entry (list, w->pids[i]);
+      if (entry == NULL)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* Issue 11 (5): once they have ended, other users' processes keep no
+ * command line for nobody; its own do, and root sees all. */
+static void
+test_access_ended (Fixture *fx, gconstpointer data)
+{
+  const char *const as_nobody[] = { setpriv_path, "--reuid=nobody", "--regid=nogroup", "--clear-groups", NULL };
+  g_autofree char *config = NULL, *state = NULL;
+  g_autoptr(GVariant) reply = NULL, list = NULL, entry = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(PymemdTestRun) run = { 0 };
+  g_auto(PymemdTestRun) own_history = { 0 };
+  PymemdTestChild roots, own, undumpable;
+  EndedWait w = { fx, { 0 } };
+  gint64 start = g_get_real_time ();
+  gboolean restricted;
+
+  if (!needs_nobody (fx))
+    return;
+  state = history_setup (fx, "", &config);
+  spawn_access_child (&roots, NULL, NULL, "--api-token=SECRET123");
+  spawn_access_child (&own, as_nobody, NULL, "--own-token=MINE456");
+  spawn_access_child (&undumpable, as_nobody, NULL, "--undumpable --nd-token=ND789");
+  daemon_wait_ready (fx, daemon_spawn (fx, "--state-dir", state, "--config", config, NULL));
+  wait_samples (fx, roots.pid, start, 2);
+  wait_samples (fx, own.pid, start, 2);
+  wait_samples (fx, undumpable.pid, start, 2);
+  w.pids[0] = roots.pid;
+  w.pids[1] = own.pid;
+  w.pids[2] = undumpable.pid;
+  pymemd_test_child_stop (&roots);
+  pymemd_test_child_stop (&own);
+  pymemd_test_child_stop (&undumpable);
+  if (!wait_until (all_ended, &w, 15))
+    fail ("the three processes were not listed as ended within 15 s");
+
+  reply = call_manager (fx, "GetEndedProcesses", g_variant_new ("(x)", (gint64) 0), "(aa{sv})", &error);
+  g_assert_no_error (error);
+  {
+    g_autofree char *text = g_variant_print (reply, FALSE);
+
+    g_assert_nonnull (strstr (text, "SECRET123"));
+    g_assert_nonnull (strstr (text, "MINE456"));
+    g_assert_nonnull (strstr (text, "ND789"));
+  }
+  g_assert_true (gdbus_as_nobody_args (fx, &run, MANAGER_IFACE ".GetEndedProcesses", "0", NULL, NULL, NULL, NULL));
+  g_assert_null (strstr (run.out, "SECRET123"));
+  g_assert_null (strstr (run.out, "ND789"));
+  g_assert_nonnull (strstr (run.out, "MINE456"));
+  g_clear_pointer (&reply, g_variant_unref);
+  reply = g_variant_parse (G_VARIANT_TYPE ("(aa{sv})"), run.out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  list = g_variant_get_child_value (reply, 0);
+  entry = find_entry (list, w.pids[0]);
+  g_assert_nonnull (entry);
+  g_assert_true (g_variant_lookup (entry, "restricted", "b", &restricted));
+  g_assert_true (restricted);
+  g_assert_false (g_variant_lookup (entry, "cmdline", "&s", NULL));
+  g_assert_false (g_variant_lookup (entry, "name", "&s", NULL));
+  g_clear_pointer (&entry, g_variant_unref);
+  entry = find_entry (list, w.pids[1]);
+  g_assert_nonnull (entry);
+  g_assert_true (g_variant_lookup (entry, "restricted", "b", &restricted));
+  g_assert_false (restricted);
+
+  /* Their histories: nobody's own, not the one it could not inspect. */
+  {
+    g_autofree char *arg = g_strdup_printf ("%d", w.pids[1]);
+
+    g_assert_true (gdbus_as_nobody_args (fx, &own_history, MANAGER_IFACE ".GetHistory", arg, "0", "0", "0", "1"));
+  }
+  assert_nobody_refused (fx, "AccessDenied", "GetHistory", w.pids[2]);
+  assert_nobody_refused (fx, "AccessDenied", "GetHistory", w.pids[0]);
+}
+
+typedef struct {
+  Fixture    *fx;
+  const char *groups;
+  GPid        pid;
+  gboolean    listed;
+} HiddenWait;
+
+static gboolean
+nobody_lists (gpointer data)
+{
+  HiddenWait *w = data;
+  g_autoptr(GVariant) list = nobody_list (w->fx, w->groups);
+  g_autoptr(GVariant) entry = find_entry (list, w->pid);
+
+  return (entry != NULL) == w->listed;
+}
+
+static void
+wait_nobody_lists (Fixture *fx, const char *groups, GPid pid, gboolean listed)
+{
+  HiddenWait w = { fx, groups, pid, listed };
+
+  if (!wait_until (nobody_lists, &w, 10))
+    fail ("nobody (%s) %s pid %d after 10 s", groups, listed ? "still does not see" : "still sees", pid);
+}
+
+static gboolean
+object_exported (Fixture *fx, GPid pid)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = call (fx, BUS_NAME, MANAGER_PATH, "org.freedesktop.DBus.ObjectManager",
+                                    "GetManagedObjects", NULL, "(a{oa{sa{sv}}})", &error);
+  g_autoptr(GVariant) objects = NULL, found = NULL;
+  g_autofree char *path = expected_path (pid);
+
+  g_assert_no_error (error);
+  objects = g_variant_get_child_value (reply, 0);
+  found = g_variant_lookup_value (objects, path, NULL);
+  return found != NULL;
+}
+
+/* Issue 11 (5): on a procfs mounted with hidepid=, nobody is shown no
+ * more than it would find in /proc. */
+static void
+test_access_hidepid (Fixture *fx, gconstpointer data)
+{
+  const char *const as_nobody[] = { setpriv_path, "--reuid=nobody", "--regid=nogroup", "--clear-groups", NULL };
+  g_autofree char *proc = NULL;
+  PymemdTestChild roots, own;
+  gint64 start = g_get_real_time ();
+  gboolean restricted = FALSE;
+
+  if (!needs_nobody (fx))
+    return;
+  /* The test's own mount namespace (and so the daemon's), and in it a
+   * procfs of its own; what is mounted there stays there. */
+  if (!pymemd_test_unshare_mounts ())
+    return;
+  proc = g_build_filename (fx->tmp, "proc", NULL);
+  g_assert_cmpint (g_mkdir (proc, 0755), ==, 0);
+  pymemd_test_mount_proc (proc, "hidepid=invisible", FALSE);
+
+  spawn_access_child (&roots, NULL, NULL, NULL);
+  spawn_access_child (&own, as_nobody, NULL, NULL);
+  daemon_wait_ready (fx, daemon_spawn (fx, "--proc", proc, NULL));
+  wait_watched (fx, roots.pid);
+  wait_watched (fx, own.pid);
+  set_allowed (fx, (const char *const[]){ NULL });
+
+  /* invisible: not listed, not in the samples, not even there. */
+  wait_nobody_lists (fx, "--clear-groups", roots.pid, FALSE);
+  wait_nobody_lists (fx, "--clear-groups", own.pid, TRUE);
+  g_assert_false (nobody_samples_list (fx, roots.pid, &restricted));
+  g_assert_true (nobody_samples_list (fx, own.pid, &restricted));
+  assert_nobody_refused (fx, "NoSuchProcess", MANAGER_IFACE ".GetProcessDetails", roots.pid);
+  wait_samples (fx, roots.pid, start, 1);
+  assert_nobody_refused (fx, "NoSuchProcess", "GetHistory", roots.pid);
+  /* The object manager tells every client: no objects at all. */
+  g_assert_false (object_exported (fx, roots.pid));
+  g_assert_false (object_exported (fx, own.pid));
+
+  /* gid=4: nobody in group 4 sees it as /proc/PID/status shows it. */
+  pymemd_test_mount_proc (proc, "hidepid=invisible,gid=4", TRUE);
+  wait_nobody_lists (fx, "--groups=4", roots.pid, TRUE);
+  {
+    g_autoptr(GVariant) list = nobody_list (fx, "--groups=4");
+    g_assert_true (listed_restricted (list, roots.pid));
+  }
+  wait_nobody_lists (fx, "--clear-groups", roots.pid, FALSE);
+
+  /* noaccess: the pid is there, nothing in it; pymemd lists nothing. */
+  pymemd_test_mount_proc (proc, "hidepid=noaccess,gid=5", TRUE);
+  wait_nobody_lists (fx, "--groups=4", roots.pid, FALSE);
+  wait_nobody_lists (fx, "--clear-groups", roots.pid, FALSE);
+
+  /* ptraceable: the group does not count. */
+  pymemd_test_mount_proc (proc, "hidepid=ptraceable,gid=4", TRUE);
+  wait_nobody_lists (fx, "--groups=4", roots.pid, FALSE);
+
+  /* off: listed at the status level again, and the objects are back. */
+  pymemd_test_mount_proc (proc, "hidepid=off", TRUE);
+  wait_nobody_lists (fx, "--clear-groups", roots.pid, TRUE);
+  {
+    g_autoptr(GVariant) list = nobody_list (fx, "--clear-groups");
+    g_assert_true (listed_restricted (list, roots.pid));
+  }
+  g_assert_true (object_exported (fx, roots.pid));
+
+  pymemd_test_child_stop (&roots);
+  pymemd_test_child_stop (&own);
+  daemon_stop (&fx->daemons[0]);
+  g_assert_cmpint (umount (proc), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -2802,5 +3415,12 @@ main (int argc, char **argv)
   g_test_add ("/service/history/access", Fixture, NULL, fixture_setup, test_history_access, fixture_teardown);
   g_test_add ("/service/history/growth-suspected", Fixture, NULL, fixture_setup, test_growth_suspected,
               fixture_teardown);
+  g_test_add ("/service/access/ptrace", Fixture, NULL, fixture_setup, test_access_ptrace, fixture_teardown);
+  g_test_add ("/service/access/signals", Fixture, NULL, fixture_setup, test_access_signals, fixture_teardown);
+  g_test_add ("/service/access/status-name", Fixture, NULL, fixture_setup, test_access_status_name,
+              fixture_teardown);
+  g_test_add ("/service/access/ended", Fixture, NULL, fixture_setup, test_access_ended, fixture_teardown);
+  /* Last: it leaves the program in a mount namespace of its own. */
+  g_test_add ("/service/access/hidepid", Fixture, NULL, fixture_setup, test_access_hidepid, fixture_teardown);
   return g_test_run ();
 }

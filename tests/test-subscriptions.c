@@ -291,8 +291,10 @@ static PymemdProcess *
 process_new (int pid, guint64 start, guint32 uid)
 {
   PymemdProcess *p = pymemd_process_new (pid, start, -1);
+  const PymemdCredentials credentials = { "python3", { uid, uid, uid, uid }, { uid, uid, uid, uid }, TRUE };
 
-  pymemd_process_set_identity (p, uid, "/usr/bin/python3.11", "python3 -c pass", TRUE, 311, 1, 2);
+  pymemd_process_set_identity (p, "/usr/bin/python3.11", "python3 -c pass", TRUE, 311, 1, 2);
+  pymemd_process_set_credentials (p, &credentials);
   return p;
 }
 
@@ -306,23 +308,6 @@ set_pss (PymemdProcess *p, guint64 pss)
   c.value[PYMEMD_FIELD_PSS] = pss;
   c.present = (1u << PYMEMD_FIELD_RSS) | (1u << PYMEMD_FIELD_PSS);
   pymemd_process_set_rollup (p, &c, g_get_real_time (), 10);
-}
-
-static void
-test_viewer (void)
-{
-  g_autoptr(PymemdProcess) mine = process_new (10, 1, 1000);
-  g_autoptr(PymemdProcess) theirs = process_new (11, 1, 2000);
-  g_autoptr(PymemdProcess) roots = process_new (12, 1, 0);
-  const PymemdViewer user = { 1000, FALSE }, allowed = { 1000, TRUE }, root = { 0, FALSE };
-
-  g_assert_true (pymemd_viewer_may_see (&user, mine));
-  g_assert_false (pymemd_viewer_may_see (&user, theirs));
-  g_assert_false (pymemd_viewer_may_see (&user, roots));
-  g_assert_true (pymemd_viewer_may_see (&allowed, theirs));
-  g_assert_true (pymemd_viewer_may_see (&allowed, roots));
-  g_assert_true (pymemd_viewer_may_see (&root, mine));
-  g_assert_true (pymemd_viewer_may_see (&root, theirs));
 }
 
 /* --------------------------------------------------------------- registry */
@@ -885,7 +870,6 @@ main (int argc, char **argv)
   g_test_add_func ("/subscriptions/parse/unknown-key", test_parse_unknown);
   g_test_add_func ("/subscriptions/parse/bad-after-pids", test_parse_bad_after_pids);
   g_test_add_func ("/subscriptions/parse/too-many", test_parse_too_many);
-  g_test_add_func ("/subscriptions/viewer", test_viewer);
   g_test_add_func ("/subscriptions/add-remove", test_add_remove);
   g_test_add_func ("/subscriptions/add-takes-options", test_add_takes_options);
   g_test_add_func ("/subscriptions/max-per-client", test_max_per_client);

@@ -4,8 +4,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -197,6 +199,49 @@ pymemd_test_child_spawn_python (PymemdTestChild *child,
 
   g_assert_nonnull (argv[0]);
   return pymemd_test_child_spawn (child, argv, ready_line, error);
+}
+
+gboolean
+pymemd_test_child_spawn_python_via (PymemdTestChild   *child,
+                                    const char *const *prefix,
+                                    const char        *python,
+                                    const char        *code,
+                                    const char        *arg,
+                                    GError           **error)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+
+  for (guint i = 0; prefix != NULL && prefix[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) prefix[i]);
+  g_ptr_array_add (argv, (gpointer) (python != NULL ? python : pymemd_test_python ()));
+  g_assert_nonnull (argv->pdata[argv->len - 1]);
+  g_ptr_array_add (argv, (gpointer) "-c");
+  g_ptr_array_add (argv, (gpointer) code);
+  g_ptr_array_add (argv, (gpointer) arg);
+  g_ptr_array_add (argv, NULL);
+  return pymemd_test_child_spawn (child, (const char *const *) argv->pdata, NULL, error);
+}
+
+gboolean
+pymemd_test_unshare_mounts (void)
+{
+  /* Sources and types given where the kernel ignores them: valgrind
+   * checks them all. */
+  if (unshare (CLONE_NEWNS) < 0 || mount ("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0)
+    {
+      g_test_skip_printf ("no mount namespace of its own: %s", g_strerror (errno));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+pymemd_test_mount_proc (const char *dir, const char *options, gboolean remount)
+{
+  unsigned long flags = remount ? MS_REMOUNT : MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+  if (mount ("proc", dir, "proc", flags, options) < 0)
+    g_error ("%s procfs at %s with %s: %s", remount ? "remounting" : "mounting", dir, options, g_strerror (errno));
 }
 
 void

@@ -38,6 +38,14 @@ gboolean pymemd_test_child_spawn_python (PymemdTestChild *child,
                                          const char      *code,
                                          char           **ready_line,
                                          GError         **error);
+/* PYTHON (NULL: the tests' python3) -c CODE [ARG], run through PREFIX (a
+ * NULL-terminated command line such as setpriv's, or NULL). */
+gboolean pymemd_test_child_spawn_python_via (PymemdTestChild   *child,
+                                             const char *const *prefix,
+                                             const char        *python,
+                                             const char        *code,
+                                             const char        *arg,
+                                             GError           **error);
 /* As pymemd_test_child_spawn (), in environment ENVP (NULL: ours), with
  * stderr kept in a pipe that pymemd_test_child_finish () reads. */
 gboolean pymemd_test_child_spawn_env (PymemdTestChild    *child,
@@ -80,6 +88,16 @@ void     pymemd_test_child_send (PymemdTestChild *child,
                                  const char      *line);
 /* SIGKILLs the child if alive and reaps it. */
 void     pymemd_test_child_stop (PymemdTestChild *child);
+
+/* Moves the calling thread, and what it spawns from then on, into a mount
+ * namespace of its own from which nothing propagates back; FALSE (and the
+ * test marked skipped) where that is not allowed. */
+gboolean pymemd_test_unshare_mounts (void);
+/* Mounts a procfs at DIR with OPTIONS (proc(5)), or with REMOUNT gives the
+ * one there those options. */
+void     pymemd_test_mount_proc (const char *dir,
+                                 const char *options,
+                                 gboolean    remount);
 
 /* A fresh temporary directory, removed with its contents by
  * pymemd_test_rm_rf (). */
