@@ -169,6 +169,15 @@ strip_deleted (const char *path)
   return g_strdup (path);
 }
 
+gboolean
+pymemd_mapping_paths_equal (const char *a, const char *b)
+{
+  g_autofree char *x = strip_deleted (a);
+  g_autofree char *y = strip_deleted (b);
+
+  return strcmp (x, y) == 0;
+}
+
 static PymemdCategory
 classify_file (const PymemdMapping *m, const PymemdClassifyContext *context)
 {
@@ -186,7 +195,14 @@ classify_file (const PymemdMapping *m, const PymemdClassifyContext *context)
   basename = strrchr (path, '/');
   basename = basename != NULL ? basename + 1 : path;
 
-  if (g_str_has_prefix (basename, "libpython"))
+  /* The file discovery found the interpreter in: the executable, a
+   * libpython, or the python a dynamic loader was asked to run. */
+  if (context->interpreter_path != NULL)
+    {
+      if (pymemd_mapping_paths_equal (path, context->interpreter_path))
+        return PYMEMD_CATEGORY_INTERPRETER;
+    }
+  else if (g_str_has_prefix (basename, "libpython"))
     return PYMEMD_CATEGORY_INTERPRETER;
   if (exe != NULL && strcmp (path, exe) == 0)
     return context->exe_is_python ? PYMEMD_CATEGORY_INTERPRETER : PYMEMD_CATEGORY_LIBRARIES;

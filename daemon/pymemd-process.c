@@ -21,6 +21,8 @@ struct _PymemdProcess
   guint    python_version;
   guint64  exe_dev;
   guint64  exe_inode;
+  char         *interpreter_path;
+  PymemdElfInfo interpreter_image;
 
   gboolean       has_rollup;
   PymemdCounters rollup;
@@ -53,6 +55,7 @@ pymemd_process_finalize (GObject *object)
     close (self->dir_fd);
   g_free (self->exe);
   g_free (self->cmdline);
+  g_free (self->interpreter_path);
   g_clear_error (&self->detail_error);
   g_clear_error (&self->exact_error);
   g_clear_pointer (&self->top_mappings, g_array_unref);
@@ -156,6 +159,28 @@ gboolean
 pymemd_process_same_exe (PymemdProcess *self, guint64 dev, guint64 inode)
 {
   return self->exe_dev == dev && self->exe_inode == inode;
+}
+
+void
+pymemd_process_set_interpreter (PymemdProcess       *self,
+                                const char          *image_path,
+                                const PymemdElfInfo *image)
+{
+  g_free (self->interpreter_path);
+  self->interpreter_path = g_strdup (image_path);
+  self->interpreter_image = *image;
+}
+
+const char *
+pymemd_process_get_interpreter_path (PymemdProcess *self)
+{
+  return self->interpreter_path;
+}
+
+const PymemdElfInfo *
+pymemd_process_get_interpreter_image (PymemdProcess *self)
+{
+  return &self->interpreter_image;
 }
 
 void

@@ -4,6 +4,7 @@
 #include <glib-object.h>
 
 #include "pymemd-classify.h"
+#include "pymemd-elf.h"
 #include "pymemd-exact.h"
 #include "pymemd-heap-summary.h"
 #include "pymemd-smaps.h"
@@ -44,6 +45,15 @@ guint       pymemd_process_get_python_version (PymemdProcess *self);
 gboolean    pymemd_process_same_exe (PymemdProcess *self,
                                      guint64        dev,
                                      guint64        inode);
+
+/* The mapped file that holds the interpreter (the executable, libpython,
+ * or the python a loader was asked to run), as its path appears in the
+ * process's maps, and what its ELF told. */
+void        pymemd_process_set_interpreter (PymemdProcess       *self,
+                                            const char          *image_path,
+                                            const PymemdElfInfo *image);
+const char *pymemd_process_get_interpreter_path (PymemdProcess *self);
+const PymemdElfInfo *pymemd_process_get_interpreter_image (PymemdProcess *self);
 
 /* The latest smaps_rollup sample (NULL before the first), and how long
  * reading it took: the kernel held the process's mmap lock that long. */

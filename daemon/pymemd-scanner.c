@@ -201,6 +201,7 @@ summarise_categories (PymemdProcess *process, GArray *mappings)
     .exe_path = pymemd_process_get_exe (process),
     .exe_is_python = pymemd_process_get_exe_is_python (process),
     .python_version = pymemd_process_get_python_version (process),
+    .interpreter_path = pymemd_process_get_interpreter_path (process),
   };
 
   guint32 present = 0;

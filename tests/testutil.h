@@ -163,4 +163,12 @@ void     pymemd_test_service_wait_name_released (PymemdTestService *service);
 void     pymemd_test_service_wait_pid (PymemdTestService *service,
                                        GPid               pid);
 
+/* The prefix of pyenv's build of Python SERIES ("2.7", "3.6"), such as
+ * ~/.pyenv/versions/2.7.18 ($PYENV_ROOT/versions where set), or NULL. */
+char       *pymemd_test_pyenv_prefix (const char *series);
+/* A copy of the file FROM as DIR/NAME (mode kept), which is returned. */
+char       *pymemd_test_copy_file (const char *from,
+                                   const char *dir,
+                                   const char *name);
+
 G_END_DECLS
