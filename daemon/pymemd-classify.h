@@ -27,6 +27,10 @@ typedef struct {
   /* The mapped file holding the interpreter, as maps names it (NULL:
    * unknown; then libpython* and a python executable are taken for it). */
   const char *interpreter_path;
+  /* The interpreter's arenas (PymemdArena, sorted), read from its own
+   * table: anonymous memory is pymalloc where it lies in them and nowhere
+   * else. NULL: unknown, guessed from the mappings' shape. */
+  GArray     *arenas;
 } PymemdClassifyContext;
 
 const char *pymemd_category_name (PymemdCategory category);

@@ -81,6 +81,17 @@ void  pymemd_process_set_detail_error (PymemdProcess *self,
                                        const GError  *error);
 const GError *pymemd_process_get_detail_error (PymemdProcess *self);
 
+/* How the latest detail pass told pymalloc's arenas: EXACT when from the
+ * interpreter's own table (ARENAS of them), else guessed from the
+ * mappings' shape for the reason in ERROR. */
+void          pymemd_process_set_pymalloc_source (PymemdProcess *self,
+                                                  gboolean       exact,
+                                                  guint          arenas,
+                                                  const GError  *error);
+gboolean      pymemd_process_get_pymalloc_exact (PymemdProcess *self,
+                                                 guint         *arenas);
+const GError *pymemd_process_get_pymalloc_error (PymemdProcess *self);
+
 /* The largest mappings of the latest detail pass, by PSS (PymemdMapping). */
 void    pymemd_process_set_top_mappings (PymemdProcess *self,
                                          GArray        *mappings);
