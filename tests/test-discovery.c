@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -81,6 +83,90 @@ test_fixture (void)
   update (discovery, added, NULL);
   g_assert_cmpuint (added->len, ==, 0);
   pymemd_test_remove_fixture (root);
+}
+
+/* Whether PATH is, here, the very file PID of fixture ROOT mapped (its
+ * device and inode in the fixture's maps); the test is skipped if not. */
+static gboolean
+need_captured_file (const char *root, int pid, const char *path)
+{
+  g_autofree char *maps_path = g_strdup_printf ("%s/%d/maps", root, pid);
+  g_autofree char *maps = NULL;
+  g_auto(GStrv) lines = NULL;
+  struct stat st;
+
+  g_assert_true (g_file_get_contents (maps_path, &maps, NULL, NULL));
+  lines = g_strsplit (maps, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      unsigned int major, minor;
+      unsigned long long inode;
+      int path_at = 0;
+
+      if (sscanf (lines[i], "%*x-%*x %*4s %*x %x:%x %llu %n", &major, &minor, &inode,
+                  &path_at) == 3 && path_at > 0 && strcmp (lines[i] + path_at, path) == 0)
+        {
+          if (stat (path, &st) == 0 && st.st_dev == makedev (major, minor) && st.st_ino == inode)
+            return TRUE;
+          break;
+        }
+    }
+  g_test_skip_printf ("%s is not the file the fixture's process %d mapped", path, pid);
+  return FALSE;
+}
+
+/* The ELF decides on captured processes too: renamed 2.7 and 3.6, a
+ * loader-started 3.11 and two pyenv 3.11 are interpreters; /bin/sleep
+ * named python3 is not. */
+static void
+test_detect_fixture (void)
+{
+  char *root = pymemd_test_copy_fixture ("proc-detect");
+  g_autoptr(PymemdDiscovery) discovery = NULL;
+  g_autoptr(GPtrArray) processes = NULL;
+  g_autofree char *decoy_dir = pymemd_test_mkdtemp ();
+  g_autofree char *decoy = pymemd_test_copy_file ("/bin/sleep", decoy_dir, "python3");
+  g_autofree char *exe_link = g_strdup_printf ("%s/3003/exe", root);
+  static const struct {
+    int         pid;
+    const char *image;
+    guint       version;
+  } expected[] = {
+    { 3001, "/root/.pyenv/versions/2.7.18/lib/libpython2.7.so.1.0", 207 },
+    { 3002, "/root/.pyenv/versions/3.6.15/lib/libpython3.6m.so.1.0", 306 },
+    { 3004, "/usr/bin/python3.11", 311 },
+    { 3005, "/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0", 311 },
+    { 3006, "/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0", 311 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    if (!need_captured_file (root, expected[i].pid, expected[i].image))
+      {
+        pymemd_test_remove_fixture (root);
+        pymemd_test_rm_rf (decoy_dir);
+        return;
+      }
+  /* The captured decoy is gone; a new copy of /bin/sleep stands in. */
+  g_assert_cmpint (g_unlink (exe_link), ==, 0);
+  g_assert_cmpint (symlink (decoy, exe_link), ==, 0);
+
+  discovery = discovery_for (root);
+  update (discovery, NULL, NULL);
+  processes = pymemd_discovery_get_processes (discovery);
+  g_assert_cmpuint (processes->len, ==, G_N_ELEMENTS (expected));
+  g_assert_null (find_pid (processes, 3003));
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    {
+      PymemdProcess *p = find_pid (processes, expected[i].pid);
+
+      g_test_message ("%d", expected[i].pid);
+      g_assert_nonnull (p);
+      g_assert_cmpstr (pymemd_process_get_interpreter_path (p), ==, expected[i].image);
+      g_assert_cmpuint (pymemd_process_get_python_version (p), ==, expected[i].version);
+      g_assert_false (pymemd_process_get_exe_is_python (p));
+    }
+  pymemd_test_remove_fixture (root);
+  pymemd_test_rm_rf (decoy_dir);
 }
 
 static void
@@ -612,6 +698,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/discovery/fixture", test_fixture);
   g_test_add_func ("/discovery/pid-reuse-fixture", test_pid_reuse_fixture);
+  g_test_add_func ("/discovery/detect-fixture", test_detect_fixture);
   g_test_add_func ("/discovery/exec-fixture", test_exec_fixture);
   g_test_add_func ("/discovery/real-python", test_real_python);
   g_test_add_func ("/discovery/renamed-argv0", test_renamed_argv0);

@@ -281,14 +281,19 @@ make_exe_links (const char *root)
   g_assert_nonnull (dir);
   while ((name = g_dir_read_name (dir)) != NULL)
     {
-      g_autofree char *target_file = g_build_filename (root, name, "exe-target", NULL);
-      g_autofree char *link = g_build_filename (root, name, "exe", NULL);
-      g_autofree char *target = NULL;
+      for (guint i = 0; i < 2; i++)
+        {
+          const char *link_name = i == 0 ? "exe" : "root";
+          g_autofree char *target_name = g_strconcat (link_name, "-target", NULL);
+          g_autofree char *target_file = g_build_filename (root, name, target_name, NULL);
+          g_autofree char *link = g_build_filename (root, name, link_name, NULL);
+          g_autofree char *target = NULL;
 
-      if (!g_file_get_contents (target_file, &target, NULL, NULL))
-        continue;
-      g_strstrip (target);
-      g_assert_cmpint (symlink (target, link), ==, 0);
+          if (!g_file_get_contents (target_file, &target, NULL, NULL))
+            continue;
+          g_strstrip (target);
+          g_assert_cmpint (symlink (target, link), ==, 0);
+        }
     }
 }
 

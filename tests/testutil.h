@@ -86,7 +86,8 @@ void     pymemd_test_child_stop (PymemdTestChild *child);
 char    *pymemd_test_mkdtemp (void);
 void     pymemd_test_rm_rf (const char *path);
 /* A writable copy of tests/data/NAME as DIR/proc in a new temporary DIR,
- * with each PID/exe link made from PID/exe-target;
+ * with each PID/exe link made from PID/exe-target (PID/root from
+ * PID/root-target);
  * pymemd_test_remove_fixture () removes DIR. */
 char    *pymemd_test_copy_fixture (const char *name);
 void     pymemd_test_remove_fixture (char *root);
