@@ -270,10 +270,10 @@ pymemd_arenas_read (const PymemdElfInfo  *image,
           g_error_matches (local_error, PYMEMD_ERROR, PYMEMD_ERROR_ACCESS_DENIED))
         {
           g_propagate_error (error, g_steal_pointer (&local_error));
-          return NULL;
+          break;
         }
     }
-  g_assert_not_reached ();
+  return NULL;
 }
 
 static gboolean

@@ -242,7 +242,10 @@ split_merged_arenas (PymemdScanner *self, PymemdProcess *process, GArray *mappin
       PymemdCounters part, rest;
       guint64 overlap, present, swapped;
 
-      if (m->category == PYMEMD_CATEGORY_PYMALLOC ||
+      /* Arenas are private anonymous memory: a file mapped where the
+       * table (read after smaps) says an arena now is gets nothing moved. */
+      if (m->category == PYMEMD_CATEGORY_PYMALLOC || m->path != NULL ||
+          memcmp (m->perms, "rw-p", 4) != 0 ||
           (overlap = pymemd_arenas_overlap (arenas, m->start, m->end)) == 0)
         continue;
       if (pagemap_fd < 0)
