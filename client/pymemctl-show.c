@@ -81,6 +81,29 @@ compare_pss (gconstpointer a, gconstpointer b)
   return pa < pb ? 1 : pa > pb ? -1 : 0;
 }
 
+/* Whether pymalloc's figures are the interpreter's own arenas or a guess. */
+static void
+print_pymalloc_source (GVariant *details, GVariant *categories)
+{
+  g_autoptr(GVariant) pymalloc = g_variant_lookup_value (categories, "pymalloc",
+                                                         G_VARIANT_TYPE ("a{st}"));
+  guint64 exact = 0, arenas = 0;
+
+  if (pymalloc == NULL || !pymemctl_lookup_size (pymalloc, "exact", &exact))
+    return;
+  if (exact)
+    {
+      pymemctl_lookup_size (pymalloc, "arenas", &arenas);
+      g_print (ngettext ("pymalloc: the %llu arena in the interpreter's own table.\n",
+                         "pymalloc: the %llu arenas in the interpreter's own table.\n",
+                         (gulong) arenas),
+               (unsigned long long) arenas);
+      return;
+    }
+  g_print ("%s ", _("pymalloc: guessed from the shape of anonymous mappings"));
+  print_reason (details, "pymalloc_error", "");
+}
+
 /* Entries {name, figures} of the categories, by their PSS. */
 static gint
 compare_category_pss (gconstpointer a, gconstpointer b)
@@ -132,6 +155,7 @@ print_categories (GVariant *details)
       add_figures_row (table, name, figures, keys);
     }
   pymemctl_table_print (table, stdout);
+  print_pymalloc_source (details, categories);
 }
 
 static void

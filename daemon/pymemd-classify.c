@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "pymemd-arenas.h"
 #include "pymemd-classify.h"
 
 static const char *const category_names[PYMEMD_N_CATEGORIES] = {
@@ -116,6 +117,14 @@ is_glibc_thread_heap (GArray *mappings, guint i)
          tail->end % GLIBC_HEAP_MAX_SIZE == 0;
 }
 
+/* A private rw-p anonymous mapping made only of the interpreter's arenas. */
+static gboolean
+is_known_arenas (const PymemdMapping *m, const PymemdClassifyContext *context)
+{
+  return context->arenas != NULL && m->path == NULL && has_perms (m, "rw-p") &&
+         pymemd_arenas_overlap (context->arenas, m->start, m->end) == mapping_size (m);
+}
+
 static PymemdCategory
 classify_anonymous (GArray *mappings, guint i, const PymemdClassifyContext *context)
 {
@@ -126,14 +135,21 @@ classify_anonymous (GArray *mappings, guint i, const PymemdClassifyContext *cont
     return PYMEMD_CATEGORY_PYMALLOC;
   if (m->perms[3] == 's')
     return PYMEMD_CATEGORY_SHMEM;
+  if (is_known_arenas (m, context))
+    return PYMEMD_CATEGORY_PYMALLOC;
   if (is_anonymous (m) && m->path == NULL && is_thread_stack (mappings, i))
     return PYMEMD_CATEGORY_STACK;
   if (is_glibc_thread_heap (mappings, i))
     return PYMEMD_CATEGORY_NATIVE_HEAP;
   if (has_perms (m, "---p"))
     return PYMEMD_CATEGORY_OTHER;
-  /* pymalloc mmaps whole arenas; adjacent ones merge into one VMA, so any
-   * whole number of arenas fits the shape. */
+  /* Known arenas decide: a mapping only partly made of them (the kernel
+   * merged them with their neighbours) is native heap here, and the
+   * scanner moves the arenas' share of it. */
+  if (context->arenas != NULL)
+    return PYMEMD_CATEGORY_NATIVE_HEAP;
+  /* The guess: pymalloc mmaps whole arenas; adjacent ones merge into one
+   * VMA, so any whole number of arenas fits the shape. */
   if (m->path == NULL && has_perms (m, "rw-p") &&
       mapping_size (m) % pymemd_pymalloc_arena_size (context->python_version) == 0)
     return PYMEMD_CATEGORY_PYMALLOC;
@@ -169,6 +185,15 @@ strip_deleted (const char *path)
   return g_strdup (path);
 }
 
+gboolean
+pymemd_mapping_paths_equal (const char *a, const char *b)
+{
+  g_autofree char *x = strip_deleted (a);
+  g_autofree char *y = strip_deleted (b);
+
+  return strcmp (x, y) == 0;
+}
+
 static PymemdCategory
 classify_file (const PymemdMapping *m, const PymemdClassifyContext *context)
 {
@@ -186,7 +211,14 @@ classify_file (const PymemdMapping *m, const PymemdClassifyContext *context)
   basename = strrchr (path, '/');
   basename = basename != NULL ? basename + 1 : path;
 
-  if (g_str_has_prefix (basename, "libpython"))
+  /* The file discovery found the interpreter in: the executable, a
+   * libpython, or the python a dynamic loader was asked to run. */
+  if (context->interpreter_path != NULL)
+    {
+      if (pymemd_mapping_paths_equal (path, context->interpreter_path))
+        return PYMEMD_CATEGORY_INTERPRETER;
+    }
+  else if (g_str_has_prefix (basename, "libpython"))
     return PYMEMD_CATEGORY_INTERPRETER;
   if (exe != NULL && strcmp (path, exe) == 0)
     return context->exe_is_python ? PYMEMD_CATEGORY_INTERPRETER : PYMEMD_CATEGORY_LIBRARIES;

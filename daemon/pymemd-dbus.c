@@ -184,6 +184,16 @@ details_variant (PymemdProcess *process)
           g_variant_builder_add (&one, "{st}", "shared",
                                  c->value[PYMEMD_FIELD_SHARED_CLEAN] + c->value[PYMEMD_FIELD_SHARED_DIRTY]);
           add_counters (&one, c);
+          /* pymalloc says whether it is the interpreter's arenas (1) or a guess (0). */
+          if (i == PYMEMD_CATEGORY_PYMALLOC)
+            {
+              guint arenas;
+              gboolean from_table = pymemd_process_get_pymalloc_exact (process, &arenas);
+
+              g_variant_builder_add (&one, "{st}", "exact", (guint64) from_table);
+              if (from_table)
+                g_variant_builder_add (&one, "{st}", "arenas", (guint64) arenas);
+            }
           g_variant_builder_add (&cats, "{s@a{st}}", pymemd_category_name (i),
                                  g_variant_builder_end (&one));
         }
@@ -191,6 +201,9 @@ details_variant (PymemdProcess *process)
     }
   if (detail_error != NULL)
     g_variant_builder_add (&builder, "{sv}", "categories_error", g_variant_new_string (detail_error->message));
+  else if (categories != NULL && pymemd_process_get_pymalloc_error (process) != NULL)
+    g_variant_builder_add (&builder, "{sv}", "pymalloc_error",
+                           g_variant_new_string (pymemd_process_get_pymalloc_error (process)->message));
   if (exact != NULL)
     {
       GVariantBuilder e, sharing;

@@ -1,4 +1,4 @@
-/* Tells interpreters from other processes by name, mapped libpython and ELF contents, cheaply on every tick. */
+/* Tells interpreters from other processes by the ELF of their executable and mapped files, cheaply on every tick. */
 #include "config.h"
 
 #include <errno.h>
@@ -98,7 +98,8 @@ path_basename (const char *path)
 }
 
 /* Looks the mapped file up in the ELF cache, opening it as the process sees
- * it: map_files (the very inode mapped, even in a container) or its root. */
+ * it: map_files (the very inode mapped, even in a container or deleted) or
+ * else its root, where the file found must be the one maps names. */
 static gboolean
 inspect_mapped_file (PymemdDiscovery     *self,
                      int                  pid,
@@ -106,30 +107,62 @@ inspect_mapped_file (PymemdDiscovery     *self,
                      PymemdElfInfo       *info)
 {
   int root_fd = pymemd_procfs_get_root_fd (self->procfs);
-  dev_t dev = makedev (m->dev_major, m->dev_minor);
   g_autofree char *by_range = g_strdup_printf ("%d/map_files/%" G_GINT64_MODIFIER "x-%"
                                                G_GINT64_MODIFIER "x", pid, m->start, m->end);
   g_autofree char *by_root = NULL;
+  PymemdElfKey key;
+  struct stat st;
 
-  if (pymemd_elf_cache_lookup (self->elf_cache, dev, m->inode, root_fd, by_range, info))
-    return TRUE;
+  if (fstatat (root_fd, by_range, &st, 0) == 0)
+    {
+      pymemd_elf_key_from_stat (&key, &st);
+      if (pymemd_elf_cache_lookup (self->elf_cache, &key, root_fd, by_range, info))
+        return TRUE;
+    }
   by_root = g_strdup_printf ("%d/root%s", pid, m->path);
-  return pymemd_elf_cache_lookup (self->elf_cache, dev, m->inode, root_fd, by_root, info);
+  if (fstatat (root_fd, by_root, &st, 0) < 0 ||
+      (guint64) st.st_dev != (guint64) makedev (m->dev_major, m->dev_minor) ||
+      (guint64) st.st_ino != m->inode)
+    return FALSE;
+  pymemd_elf_key_from_stat (&key, &st);
+  return pymemd_elf_cache_lookup (self->elf_cache, &key, root_fd, by_root, info);
 }
 
 typedef struct {
-  gboolean is_python;
-  gboolean exe_is_python;
-  guint    python_version;
+  gboolean      is_python;
+  gboolean      exe_is_python;
+  guint         python_version;
+  char         *image_path;   /* the interpreter image as maps names it */
+  PymemdElfInfo image;
 } Verdict;
 
 static void
-judge_mappings (PymemdDiscovery *self, int pid, const char *exe, GArray *mappings,
-                Verdict *verdict)
+verdict_clear (Verdict *verdict)
+{
+  g_free (verdict->image_path);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Verdict, verdict_clear)
+
+static void
+take_image (Verdict *verdict, const char *path, const PymemdElfInfo *info)
+{
+  verdict->is_python = TRUE;
+  verdict->image_path = g_strdup (path);
+  verdict->image = *info;
+  verdict->python_version = info->python_version;
+  if (verdict->python_version == 0)
+    verdict->python_version = pymemd_python_version_from_name (path_basename (path));
+}
+
+/* The first mapped file that holds an interpreter: libpython for an
+ * embedding program, the python a dynamic loader runs, or a renamed build. */
+static void
+judge_mappings (PymemdDiscovery *self, int pid, GArray *mappings, Verdict *verdict)
 {
   guint64 last_inode = 0;
 
-  for (guint i = 0; i < mappings->len; i++)
+  for (guint i = 0; i < mappings->len && verdict->image_path == NULL; i++)
     {
       const PymemdMapping *m = &g_array_index (mappings, PymemdMapping, i);
       PymemdElfInfo info;
@@ -139,23 +172,35 @@ judge_mappings (PymemdDiscovery *self, int pid, const char *exe, GArray *mapping
         continue;
       last_inode = m->inode;
 
-      /* The ELF decides; the name only where the file cannot be read (a
-       * data file called libpython-something is no interpreter). */
+      /* The ELF decides; the name only where the file cannot be read at
+       * all (a deleted libpython we may not open): a data file called
+       * libpython-something is no interpreter. */
       if (inspect_mapped_file (self, pid, m, &info))
         {
-          if (!info.has_runtime)
-            continue;
+          if (info.is_interpreter)
+            take_image (verdict, m->path, &info);
         }
-      else if (pymemd_python_version_from_name (path_basename (m->path)) == 0 ||
-               !g_str_has_prefix (path_basename (m->path), "libpython"))
-        continue;
-      verdict->is_python = TRUE;
-      if (info.python_version == 0)
-        info.python_version = pymemd_python_version_from_name (path_basename (m->path));
-      if (info.python_version != 0)
-        verdict->python_version = info.python_version;
-      if (exe != NULL && strcmp (m->path, exe) == 0)
-        verdict->exe_is_python = TRUE;
+      else if (pymemd_python_version_from_name (path_basename (m->path)) != 0 &&
+               g_str_has_prefix (path_basename (m->path), "libpython"))
+        take_image (verdict, m->path, &info);
+    }
+}
+
+/* Whether the executable itself is the interpreter: its ELF, opened
+ * through the exe link (the very file the process runs, wherever it is). */
+static void
+judge_exe (PymemdDiscovery *self, int dir_fd, const char *exe, const struct stat *st,
+           Verdict *verdict)
+{
+  PymemdElfKey key;
+  PymemdElfInfo info;
+
+  pymemd_elf_key_from_stat (&key, st);
+  if (pymemd_elf_cache_lookup (self->elf_cache, &key, dir_fd, "exe", &info) &&
+      info.is_interpreter)
+    {
+      take_image (verdict, exe, &info);
+      verdict->exe_is_python = TRUE;
     }
 }
 
@@ -189,7 +234,7 @@ pymemd_discovery_examine (PymemdDiscovery *self, int pid, GError **error)
   g_autoptr(GArray) mappings = NULL;
   g_autofree char *exe = NULL;
   g_autofree char *cmdline = NULL;
-  Verdict verdict = { FALSE, FALSE, 0 };
+  g_auto(Verdict) verdict = { 0 };
   PymemdStat stat_info;
   PymemdCredentials credentials;
   PymemdProcess *process;
@@ -207,20 +252,18 @@ pymemd_discovery_examine (PymemdDiscovery *self, int pid, GError **error)
   /* An unreadable exe target (deleted, other mount namespace) still has a name. */
   if (fstatat (dir_fd, "exe", &st, 0) < 0)
     memset (&st, 0, sizeof st);
+  else
+    judge_exe (self, dir_fd, exe, &st, &verdict);
 
-  if (g_str_has_prefix (path_basename (exe), "python"))
-    {
-      verdict.is_python = verdict.exe_is_python = TRUE;
-      verdict.python_version = pymemd_python_version_from_name (path_basename (exe));
-    }
-  /* An interpreter named for its version (python3.11) needs no look at its
-   * mappings: reading maps costs as much as the rest of discovery. */
-  if (verdict.python_version == 0)
+  /* An executable that holds the interpreter needs no look at the
+   * mappings: reading maps costs as much as the rest of discovery.
+   * Otherwise the interpreter may be in a mapped file. */
+  if (!verdict.is_python)
     {
       mappings = read_maps (dir_fd, error);
       if (mappings == NULL)
         goto fail;
-      judge_mappings (self, pid, exe, mappings, &verdict);
+      judge_mappings (self, pid, mappings, &verdict);
     }
 
   if (!verdict.is_python)
@@ -238,6 +281,7 @@ pymemd_discovery_examine (PymemdDiscovery *self, int pid, GError **error)
                                verdict.python_version, (guint64) st.st_dev,
                                (guint64) st.st_ino);
   pymemd_process_set_credentials (process, &credentials);
+  pymemd_process_set_interpreter (process, verdict.image_path, &verdict.image);
   return process;
 
 fail:

@@ -1,4 +1,4 @@
-/* Reads ELF symbol tables with libelf to find interpreters that a file name would not reveal. */
+/* Reads ELF symbol tables with libelf to tell interpreters from other files, whatever their names, and where their arena tables are. */
 #include "config.h"
 
 #include <errno.h>
@@ -20,31 +20,41 @@
 /* Bounds the cache: a host rarely has more distinct mapped binaries. */
 #define MAX_CACHE_ENTRIES 16384
 
-typedef struct {
-  guint64 dev;
-  guint64 inode;
-} ElfKey;
-
 struct _PymemdElfCache
 {
   GObject     parent_instance;
-  GHashTable *entries; /* ElfKey* -> PymemdElfInfo* */
+  GHashTable *entries; /* PymemdElfKey* -> PymemdElfInfo* */
 };
 
 G_DEFINE_TYPE (PymemdElfCache, pymemd_elf_cache, G_TYPE_OBJECT)
 
+void
+pymemd_elf_key_from_stat (PymemdElfKey *key, const struct stat *st)
+{
+  memset (key, 0, sizeof *key);
+  key->dev = (guint64) st->st_dev;
+  key->inode = (guint64) st->st_ino;
+  key->size = (guint64) st->st_size;
+  key->mtime_ns = (gint64) st->st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000) + st->st_mtim.tv_nsec;
+  key->ctime_ns = (gint64) st->st_ctim.tv_sec * G_GINT64_CONSTANT (1000000000) + st->st_ctim.tv_nsec;
+}
+
 static guint
 elf_key_hash (gconstpointer p)
 {
-  const ElfKey *key = p;
-  return (guint) (key->inode ^ (key->inode >> 32) ^ (key->dev * 2654435761u));
+  const PymemdElfKey *key = p;
+  guint64 mix = key->inode ^ (key->dev * 2654435761u) ^ (guint64) key->ctime_ns;
+
+  return (guint) (mix ^ (mix >> 32));
 }
 
 static gboolean
 elf_key_equal (gconstpointer a, gconstpointer b)
 {
-  const ElfKey *x = a, *y = b;
-  return x->dev == y->dev && x->inode == y->inode;
+  const PymemdElfKey *x = a, *y = b;
+
+  return x->dev == y->dev && x->inode == y->inode && x->size == y->size &&
+         x->mtime_ns == y->mtime_ns && x->ctime_ns == y->ctime_ns;
 }
 
 static void
@@ -138,8 +148,126 @@ read_py_version (Elf *elf, const GElf_Sym *sym)
   return 0;
 }
 
+/* The symbols that tell an interpreter and its version. */
+typedef enum {
+  MARK_RUNTIME,             /* _PyRuntime: 3.7+ */
+  MARK_PY_VERSION,          /* Py_Version: 3.11+, holds PY_VERSION_HEX */
+  MARK_THREAD_STATE,        /* _PyThreadState_Current: 2.x-3.6's thread state object */
+  MARK_INITIALIZE,          /* Py_InitializeEx */
+  MARK_SAVE_THREAD,         /* PyEval_SaveThread */
+  MARK_INTERPRETER_HEAD,    /* PyInterpreterState_Head */
+  MARK_PYTHON2,             /* Py_InitModule4_64 / Py_InitModule4: 2.x only */
+  MARK_ARENAS,              /* obmalloc.c's statics (.symtab, local) */
+  MARK_MAXARENAS,
+  MARK_NARENAS,
+  MARK_SINCE,               /* an API function added in version `since` */
+} MarkKind;
+
+typedef struct {
+  const char *name;
+  MarkKind    kind;
+  guint       since;
+} Mark;
+
+/* Functions added in each version up to 3.10 (3.11+ export Py_Version),
+ * all still exported today: the newest one a file defines is its version.
+ * PyCapsule_New came with 2.7 and 3.1 alike. */
+static const Mark marks[] = {
+  { "_PyRuntime", MARK_RUNTIME, 0 },
+  { "Py_Version", MARK_PY_VERSION, 0 },
+  { "_PyThreadState_Current", MARK_THREAD_STATE, 0 },
+  { "Py_InitializeEx", MARK_INITIALIZE, 0 },
+  { "PyEval_SaveThread", MARK_SAVE_THREAD, 0 },
+  { "PyInterpreterState_Head", MARK_INTERPRETER_HEAD, 0 },
+  { "Py_InitModule4_64", MARK_PYTHON2, 0 },
+  { "Py_InitModule4", MARK_PYTHON2, 0 },
+  { "arenas", MARK_ARENAS, 0 },
+  { "maxarenas", MARK_MAXARENAS, 0 },
+  { "narenas_currently_allocated", MARK_NARENAS, 0 },
+  { "PyModule_Create2", MARK_SINCE, 300 },
+  { "PyCapsule_New", MARK_SINCE, 301 },
+  { "PyImport_ExecCodeModuleWithPathnames", MARK_SINCE, 302 },
+  { "PyUnicode_AsUTF8", MARK_SINCE, 303 },
+  { "PyMem_RawMalloc", MARK_SINCE, 304 },
+  { "PyModule_FromDefAndSpec2", MARK_SINCE, 305 },
+  { "PyOS_FSPath", MARK_SINCE, 306 },
+  { "PyContext_New", MARK_SINCE, 307 },
+  { "PyConfig_InitPythonConfig", MARK_SINCE, 308 },
+  { "PyFrame_GetCode", MARK_SINCE, 309 },
+  { "PyModule_AddObjectRef", MARK_SINCE, 310 },
+};
+
+/* What the symbol tables of one file showed. */
+typedef struct {
+  guint   found;           /* bit (1 << MarkKind) per mark kind seen */
+  guint   since;           /* the newest MARK_SINCE version seen */
+  gboolean has_capsule;
+  guint   py_version;
+  guint64 runtime;
+  guint64 statics[3];      /* arenas, maxarenas, narenas */
+  guint   statics_seen[3]; /* how many definitions: two are ambiguous */
+} Marks;
+
+static gboolean
+mark_type_fits (const Mark *mark, const GElf_Sym *sym)
+{
+  int type = GELF_ST_TYPE (sym->st_info);
+
+  switch (mark->kind)
+    {
+    case MARK_RUNTIME:
+    case MARK_PY_VERSION:
+    case MARK_THREAD_STATE:
+      return type == STT_OBJECT;
+    case MARK_ARENAS:
+    case MARK_NARENAS:
+      return type == STT_OBJECT && sym->st_size == 8;
+    case MARK_MAXARENAS:
+      return type == STT_OBJECT && sym->st_size == 4;
+    default:
+      return type == STT_FUNC || type == STT_GNU_IFUNC;
+    }
+}
+
 static void
-scan_symbols (Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, PymemdElfInfo *info)
+note_mark (Elf *elf, const GElf_Sym *sym, const Mark *mark, gboolean local, Marks *seen)
+{
+  guint index;
+
+  /* Only obmalloc.c's statics are local; any other name must be the
+   * file's global definition, never a static of the same name. */
+  if (local != (mark->kind >= MARK_ARENAS && mark->kind <= MARK_NARENAS) ||
+      !mark_type_fits (mark, sym))
+    return;
+  seen->found |= 1u << mark->kind;
+  switch (mark->kind)
+    {
+    case MARK_RUNTIME:
+      seen->runtime = sym->st_value;
+      break;
+    case MARK_PY_VERSION:
+      if (seen->py_version == 0)
+        seen->py_version = read_py_version (elf, sym);
+      break;
+    case MARK_ARENAS:
+    case MARK_MAXARENAS:
+    case MARK_NARENAS:
+      index = mark->kind - MARK_ARENAS;
+      seen->statics[index] = sym->st_value;
+      seen->statics_seen[index]++;
+      break;
+    case MARK_SINCE:
+      seen->since = MAX (seen->since, mark->since);
+      if (mark->since == 301)
+        seen->has_capsule = TRUE;
+      break;
+    default:
+      break;
+    }
+}
+
+static void
+scan_symbols (Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, Marks *seen)
 {
   Elf_Data *data = elf_getdata (scn, NULL);
   gsize count;
@@ -152,15 +280,80 @@ scan_symbols (Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, PymemdElfInfo *info
       GElf_Sym sym;
       const char *name;
 
+      /* Undefined symbols are what a file imports: a program linked
+       * against libpython is not the interpreter, libpython is. */
       if (gelf_getsym (data, (int) i, &sym) == NULL || sym.st_shndx == SHN_UNDEF)
         continue;
       name = elf_strptr (elf, shdr->sh_link, sym.st_name);
-      if (name == NULL || (name[0] != '_' && name[0] != 'P'))
+      if (name == NULL || (name[0] != '_' && name[0] != 'P' && name[0] != 'a' &&
+                           name[0] != 'm' && name[0] != 'n'))
         continue;
-      if (strcmp (name, "_PyRuntime") == 0)
-        info->has_runtime = TRUE;
-      else if (strcmp (name, "Py_Version") == 0 && info->python_version == 0)
-        info->python_version = read_py_version (elf, &sym);
+      for (guint m = 0; m < G_N_ELEMENTS (marks); m++)
+        if (strcmp (name, marks[m].name) == 0)
+          {
+            note_mark (elf, &sym, &marks[m], GELF_ST_BIND (sym.st_info) == STB_LOCAL, seen);
+            break;
+          }
+    }
+}
+
+/* 2.7 and 3.0-3.6 have no _PyRuntime: their thread state object and the
+ * entry points every interpreter defines together are the mark. A file
+ * that only imports them (any program linked against libpython) or
+ * defines a few look-alike functions does not have them all. */
+#define OLD_MARKS ((1u << MARK_THREAD_STATE) | (1u << MARK_INITIALIZE) | \
+                   (1u << MARK_SAVE_THREAD) | (1u << MARK_INTERPRETER_HEAD))
+
+static guint
+version_from_marks (const Marks *seen, gboolean modern)
+{
+  if (seen->py_version != 0)
+    return seen->py_version;
+  if (modern)
+    return MAX (seen->since, 307);
+  if (seen->found & (1u << MARK_PYTHON2))
+    return seen->has_capsule ? 207 : 0;
+  /* 3.7 moved the thread state into _PyRuntime: without it, 3.6 at most. */
+  return seen->since >= 300 && seen->since <= 306 ? seen->since : 0;
+}
+
+static guint64
+first_load_vaddr (Elf *elf)
+{
+  size_t phnum;
+  guint64 page_size = (guint64) sysconf (_SC_PAGESIZE);
+
+  if (elf_getphdrnum (elf, &phnum) != 0)
+    return 0;
+  for (size_t i = 0; i < phnum; i++)
+    {
+      GElf_Phdr phdr;
+
+      if (gelf_getphdr (elf, (int) i, &phdr) != NULL && phdr.p_type == PT_LOAD &&
+          (phdr.p_offset & ~(page_size - 1)) == 0)
+        return phdr.p_vaddr & ~(page_size - 1);
+    }
+  return 0;
+}
+
+static void
+fill_info (Elf *elf, const Marks *seen, gboolean has_runtime_section, PymemdElfInfo *info)
+{
+  gboolean modern = has_runtime_section || (seen->found & (1u << MARK_RUNTIME));
+
+  info->is_interpreter = modern || (seen->found & OLD_MARKS) == OLD_MARKS;
+  if (!info->is_interpreter)
+    return;
+  info->python_version = version_from_marks (seen, modern);
+  info->load_vaddr = first_load_vaddr (elf);
+  info->runtime = seen->runtime;
+  /* Two statics of one name (a program linking other code with its own
+   * "arenas") leave us not knowing which is obmalloc's. */
+  if (seen->statics_seen[0] == 1 && seen->statics_seen[1] == 1)
+    {
+      info->arenas = seen->statics[0];
+      info->maxarenas = seen->statics[1];
+      info->narenas = seen->statics_seen[2] == 1 ? seen->statics[2] : 0;
     }
 }
 
@@ -171,6 +364,8 @@ pymemd_elf_inspect_fd (int fd, PymemdElfInfo *info, GError **error)
   Elf *elf;
   Elf_Scn *scn = NULL;
   size_t shstrndx;
+  Marks seen = { 0 };
+  gboolean has_runtime_section = FALSE;
 
   memset (info, 0, sizeof *info);
   elf_version (EV_CURRENT); /* libelf refuses to work until told; idempotent */
@@ -201,24 +396,24 @@ pymemd_elf_inspect_fd (int fd, PymemdElfInfo *info, GError **error)
         continue;
       name = elf_strptr (elf, shstrndx, shdr.sh_name);
       if (name != NULL && strcmp (name, ".PyRuntime") == 0)
-        info->has_runtime = TRUE;
+        has_runtime_section = TRUE;
       if (shdr.sh_type == SHT_DYNSYM || shdr.sh_type == SHT_SYMTAB)
-        scan_symbols (elf, scn, &shdr, info);
+        scan_symbols (elf, scn, &shdr, &seen);
     }
+  fill_info (elf, &seen, has_runtime_section, info);
   elf_end (elf);
   return TRUE;
 }
 
 gboolean
-pymemd_elf_cache_lookup (PymemdElfCache *self,
-                         dev_t           dev,
-                         guint64         inode,
-                         int             dirfd,
-                         const char     *path,
-                         PymemdElfInfo  *info)
+pymemd_elf_cache_lookup (PymemdElfCache     *self,
+                         const PymemdElfKey *key,
+                         int                 dirfd,
+                         const char         *path,
+                         PymemdElfInfo      *info)
 {
-  ElfKey key = { (guint64) dev, inode };
-  PymemdElfInfo *cached = g_hash_table_lookup (self->entries, &key);
+  PymemdElfInfo *cached = g_hash_table_lookup (self->entries, key);
+  PymemdElfKey opened;
   struct stat st;
   int fd;
 
@@ -233,8 +428,15 @@ pymemd_elf_cache_lookup (PymemdElfCache *self,
   if (fd < 0)
     return FALSE; /* not cached: a later look may have the rights or the file */
   /* The path may name a newer file than the one mapped (an upgrade
-   * replaced it): never cache what we read under the wrong key. */
-  if (fstat (fd, &st) < 0 || (guint64) st.st_dev != key.dev || (guint64) st.st_ino != key.inode)
+   * replaced it, or rewrote it in place): never cache what we read under
+   * the wrong key. */
+  if (fstat (fd, &st) < 0)
+    {
+      close (fd);
+      return FALSE;
+    }
+  pymemd_elf_key_from_stat (&opened, &st);
+  if (!elf_key_equal (&opened, key))
     {
       close (fd);
       return FALSE;
@@ -244,7 +446,7 @@ pymemd_elf_cache_lookup (PymemdElfCache *self,
 
   if (g_hash_table_size (self->entries) >= MAX_CACHE_ENTRIES)
     g_hash_table_remove_all (self->entries);
-  g_hash_table_insert (self->entries, g_memdup2 (&key, sizeof key),
+  g_hash_table_insert (self->entries, g_memdup2 (key, sizeof *key),
                        g_memdup2 (info, sizeof *info));
   return TRUE;
 }

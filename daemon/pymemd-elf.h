@@ -1,30 +1,63 @@
-/* Recognises CPython inside ELF files (the _PyRuntime symbol or .PyRuntime section), cached per device and inode. */
+/* Recognises CPython inside ELF files by the symbols and sections only an interpreter has, cached per file identity. */
 #pragma once
 
 #include <glib-object.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 G_BEGIN_DECLS
 
 typedef struct {
-  gboolean has_runtime;     /* exports _PyRuntime or has a .PyRuntime section */
-  guint    python_version;  /* major * 100 + minor from Py_Version, 0 if unknown */
+  /* Holds an interpreter: defines _PyRuntime or has a .PyRuntime section
+   * (3.7+), or, for 2.7 and 3.0-3.6, defines the thread state object
+   * _PyThreadState_Current with Py_InitializeEx, PyEval_SaveThread and
+   * PyInterpreterState_Head. */
+  gboolean is_interpreter;
+  /* major * 100 + minor from Py_Version (3.11+) or else from the API the
+   * file defines (each minor version added functions it exports); 0 if
+   * unknown. */
+  guint    python_version;
+  /* Page-aligned p_vaddr of the PT_LOAD at file offset 0: where the
+   * process maps offset 0, minus this, is the load bias. */
+  guint64  load_vaddr;
+  /* Addresses in the file (add the load bias): _PyRuntime, and the arena
+   * table variables of obmalloc.c (arenas, maxarenas,
+   * narenas_currently_allocated; local symbols of .symtab, so only in
+   * unstripped 2.7-3.11 builds). 0 where the file has none. */
+  guint64  runtime;
+  guint64  arenas;
+  guint64  maxarenas;
+  guint64  narenas;
 } PymemdElfInfo;
+
+/* What identifies a file's contents for the cache: a file rewritten in
+ * place keeps its device and inode but not its size, mtime and ctime, and
+ * an inode number reused after a deletion comes with a new ctime. */
+typedef struct {
+  guint64 dev;
+  guint64 inode;
+  guint64 size;
+  gint64  mtime_ns;
+  gint64  ctime_ns;
+} PymemdElfKey;
+
+void     pymemd_elf_key_from_stat (PymemdElfKey      *key,
+                                   const struct stat *st);
 
 #define PYMEMD_TYPE_ELF_CACHE (pymemd_elf_cache_get_type ())
 G_DECLARE_FINAL_TYPE (PymemdElfCache, pymemd_elf_cache, PYMEMD, ELF_CACHE, GObject)
 
 PymemdElfCache *pymemd_elf_cache_new (void);
 
-/* Looks (DEV, INODE) up; on a miss, inspects the file PATH (opened relative
- * to DIRFD), which must be that same file. A file that cannot be read or is
- * not ELF is remembered as "no runtime". */
-gboolean pymemd_elf_cache_lookup (PymemdElfCache *self,
-                                  dev_t           dev,
-                                  guint64         inode,
-                                  int             dirfd,
-                                  const char     *path,
-                                  PymemdElfInfo  *info);
+/* Looks KEY up; on a miss, inspects the file PATH (opened relative to
+ * DIRFD), which must still be that same file (same KEY). A file that is
+ * not ELF is remembered as no interpreter. FALSE (nothing cached) when
+ * PATH cannot be opened or is no longer the file KEY names. */
+gboolean pymemd_elf_cache_lookup (PymemdElfCache     *self,
+                                  const PymemdElfKey *key,
+                                  int                 dirfd,
+                                  const char         *path,
+                                  PymemdElfInfo      *info);
 guint    pymemd_elf_cache_get_size (PymemdElfCache *self);
 
 /* Inspects one open ELF file; FALSE with ERROR when it is not readable ELF. */

@@ -21,6 +21,8 @@ struct _PymemdProcess
   guint    python_version;
   guint64  exe_dev;
   guint64  exe_inode;
+  char         *interpreter_path;
+  PymemdElfInfo interpreter_image;
 
   gboolean       has_rollup;
   PymemdCounters rollup;
@@ -32,6 +34,9 @@ struct _PymemdProcess
   PymemdCategoryUsage categories[PYMEMD_N_CATEGORIES];
   GError             *detail_error;
   GArray             *top_mappings;
+  gboolean            pymalloc_exact;
+  guint               pymalloc_arenas;
+  GError             *pymalloc_error;
 
   gboolean           has_exact;
   PymemdExactFigures exact;
@@ -53,7 +58,9 @@ pymemd_process_finalize (GObject *object)
     close (self->dir_fd);
   g_free (self->exe);
   g_free (self->cmdline);
+  g_free (self->interpreter_path);
   g_clear_error (&self->detail_error);
+  g_clear_error (&self->pymalloc_error);
   g_clear_error (&self->exact_error);
   g_clear_pointer (&self->top_mappings, g_array_unref);
   g_clear_pointer (&self->heap, pymemd_heap_summary_free);
@@ -172,6 +179,55 @@ gboolean
 pymemd_process_same_exe (PymemdProcess *self, guint64 dev, guint64 inode)
 {
   return self->exe_dev == dev && self->exe_inode == inode;
+}
+
+void
+pymemd_process_set_interpreter (PymemdProcess       *self,
+                                const char          *image_path,
+                                const PymemdElfInfo *image)
+{
+  g_free (self->interpreter_path);
+  self->interpreter_path = g_strdup (image_path);
+  self->interpreter_image = *image;
+}
+
+const char *
+pymemd_process_get_interpreter_path (PymemdProcess *self)
+{
+  return self->interpreter_path;
+}
+
+const PymemdElfInfo *
+pymemd_process_get_interpreter_image (PymemdProcess *self)
+{
+  return &self->interpreter_image;
+}
+
+void
+pymemd_process_set_pymalloc_source (PymemdProcess *self,
+                                    gboolean       exact,
+                                    guint          arenas,
+                                    const GError  *error)
+{
+  self->pymalloc_exact = exact;
+  self->pymalloc_arenas = exact ? arenas : 0;
+  g_clear_error (&self->pymalloc_error);
+  if (!exact && error != NULL)
+    self->pymalloc_error = g_error_copy (error);
+}
+
+gboolean
+pymemd_process_get_pymalloc_exact (PymemdProcess *self, guint *arenas)
+{
+  if (arenas != NULL)
+    *arenas = self->pymalloc_arenas;
+  return self->pymalloc_exact;
+}
+
+const GError *
+pymemd_process_get_pymalloc_error (PymemdProcess *self)
+{
+  return self->pymalloc_error;
 }
 
 void

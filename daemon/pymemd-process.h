@@ -4,6 +4,7 @@
 #include <glib-object.h>
 
 #include "pymemd-classify.h"
+#include "pymemd-elf.h"
 #include "pymemd-exact.h"
 #include "pymemd-heap-summary.h"
 #include "pymemd-pidfiles.h"
@@ -52,6 +53,15 @@ gboolean    pymemd_process_same_exe (PymemdProcess *self,
                                      guint64        dev,
                                      guint64        inode);
 
+/* The mapped file that holds the interpreter (the executable, libpython,
+ * or the python a loader was asked to run), as its path appears in the
+ * process's maps, and what its ELF told. */
+void        pymemd_process_set_interpreter (PymemdProcess       *self,
+                                            const char          *image_path,
+                                            const PymemdElfInfo *image);
+const char *pymemd_process_get_interpreter_path (PymemdProcess *self);
+const PymemdElfInfo *pymemd_process_get_interpreter_image (PymemdProcess *self);
+
 /* The latest smaps_rollup sample (NULL before the first), and how long
  * reading it took: the kernel held the process's mmap lock that long. */
 void                  pymemd_process_set_rollup (PymemdProcess        *self,
@@ -77,6 +87,17 @@ const PymemdCategoryUsage *pymemd_process_get_categories (PymemdProcess *self);
 void  pymemd_process_set_detail_error (PymemdProcess *self,
                                        const GError  *error);
 const GError *pymemd_process_get_detail_error (PymemdProcess *self);
+
+/* How the latest detail pass told pymalloc's arenas: EXACT when from the
+ * interpreter's own table (ARENAS of them), else guessed from the
+ * mappings' shape for the reason in ERROR. */
+void          pymemd_process_set_pymalloc_source (PymemdProcess *self,
+                                                  gboolean       exact,
+                                                  guint          arenas,
+                                                  const GError  *error);
+gboolean      pymemd_process_get_pymalloc_exact (PymemdProcess *self,
+                                                 guint         *arenas);
+const GError *pymemd_process_get_pymalloc_error (PymemdProcess *self);
 
 /* The largest mappings of the latest detail pass, by PSS (PymemdMapping). */
 void    pymemd_process_set_top_mappings (PymemdProcess *self,

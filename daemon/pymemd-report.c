@@ -51,8 +51,12 @@ add_string (JsonBuilder *builder, const char *name, const char *value)
 }
 
 static void
-add_categories (JsonBuilder *builder, const PymemdCategoryUsage *usage)
+add_categories (JsonBuilder *builder, PymemdProcess *process)
 {
+  const PymemdCategoryUsage *usage = pymemd_process_get_categories (process);
+  guint arenas;
+  gboolean exact = pymemd_process_get_pymalloc_exact (process, &arenas);
+
   json_builder_set_member_name (builder, "categories");
   if (usage == NULL)
     {
@@ -71,6 +75,14 @@ add_categories (JsonBuilder *builder, const PymemdCategoryUsage *usage)
       add_counters (builder, c);
       add_size (builder, "shared",
                 c->value[PYMEMD_FIELD_SHARED_CLEAN] + c->value[PYMEMD_FIELD_SHARED_DIRTY]);
+      /* pymalloc says whether it is the interpreter's arenas or a guess. */
+      if (i == PYMEMD_CATEGORY_PYMALLOC)
+        {
+          json_builder_set_member_name (builder, "exact");
+          json_builder_add_boolean_value (builder, exact);
+          if (exact)
+            add_size (builder, "arenas", arenas);
+        }
       json_builder_end_object (builder);
     }
   json_builder_end_object (builder);
@@ -119,9 +131,11 @@ build_process (JsonBuilder *builder, PymemdProcess *process)
   add_string (builder, "cmdline", pymemd_process_get_cmdline (process));
   add_string (builder, "python_version", version);
   add_counters (builder, pymemd_process_get_rollup (process));
-  add_categories (builder, pymemd_process_get_categories (process));
+  add_categories (builder, process);
   if (detail_error != NULL)
     add_string (builder, "categories_error", detail_error->message);
+  else if (pymemd_process_get_pymalloc_error (process) != NULL)
+    add_string (builder, "pymalloc_error", pymemd_process_get_pymalloc_error (process)->message);
   add_exact (builder, pymemd_process_get_exact (process),
              pymemd_process_get_exact_error (process));
   json_builder_end_object (builder);

@@ -1,10 +1,12 @@
 /* Turns discovery results into samples: reads each interpreter's procfs files once per pass and records the figures. */
 #include "config.h"
 
+#include <string.h>
 #include <unistd.h>
 
 #include <glib/gi18n.h>
 
+#include "pymemd-arenas.h"
 #include "pymemd-classify.h"
 #include "pymemd-error.h"
 #include "pymemd-pidfiles.h"
@@ -219,18 +221,95 @@ keep_top_mappings (PymemdProcess *process, GArray *mappings)
   pymemd_process_set_top_mappings (process, top);
 }
 
-static void
-summarise_categories (PymemdProcess *process, GArray *mappings)
+/* The interpreter's arenas, read from its own table where the layout is
+ * known (a few small reads of its memory, once per detail pass); NULL
+ * with the reason otherwise. */
+static GArray *
+read_arenas (PymemdProcess *process, GArray *mappings, GError **error)
 {
-  PymemdCategoryUsage usage[PYMEMD_N_CATEGORIES] = { 0 };
+  const PymemdElfInfo *image = pymemd_process_get_interpreter_image (process);
+  guint version = pymemd_process_get_python_version (process);
+  guint64 bias;
+  GArray *arenas;
+  int mem_fd;
+
+  if (!pymemd_arenas_layout_known (image, version, error))
+    return NULL;
+  if (!pymemd_arenas_image_bias (mappings, pymemd_process_get_interpreter_path (process), image,
+                                 &bias))
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED,
+                   _("The interpreter's file is not mapped where discovery saw it"));
+      return NULL;
+    }
+  mem_fd = pymemd_procfs_open_at (pymemd_process_get_dir_fd (process), "mem", error);
+  if (mem_fd < 0)
+    return NULL;
+  arenas = pymemd_arenas_read_mem (mem_fd, image, version, bias, error);
+  close (mem_fd);
+  return arenas;
+}
+
+/* Moves the arenas' share of mappings that hold arenas among other
+ * anonymous memory (the kernel merges neighbours with the same flags) to
+ * pymalloc: what pagemap shows present and swapped there is exact, the
+ * other figures are divided in proportion. */
+static gboolean
+split_merged_arenas (PymemdScanner *self, PymemdProcess *process, GArray *mappings,
+                     GArray *arenas, PymemdCategoryUsage *usage, GError **error)
+{
+  gsize page_size = pymemd_procfs_get_page_size (self->procfs);
+  int pagemap_fd = -1;
+  gboolean ok = TRUE;
+
+  for (guint i = 0; i < mappings->len && ok; i++)
+    {
+      const PymemdMapping *m = &g_array_index (mappings, PymemdMapping, i);
+      PymemdCounters part, rest;
+      guint64 overlap, present, swapped;
+
+      /* Arenas are private anonymous memory: a file mapped where the
+       * table (read after smaps) says an arena now is gets nothing moved. */
+      if (m->category == PYMEMD_CATEGORY_PYMALLOC || m->path != NULL ||
+          memcmp (m->perms, "rw-p", 4) != 0 ||
+          (overlap = pymemd_arenas_overlap (arenas, m->start, m->end)) == 0)
+        continue;
+      if (pagemap_fd < 0)
+        pagemap_fd = pymemd_procfs_open_at (pymemd_process_get_dir_fd (process), "pagemap", error);
+      ok = pagemap_fd >= 0 &&
+           pymemd_arenas_count_pages (arenas, pagemap_fd, page_size, m->start, m->end, &present,
+                                      &swapped, error);
+      if (!ok)
+        break;
+      pymemd_arenas_split_counters (&m->counters, overlap, present * page_size,
+                                    swapped * page_size, &part, &rest);
+      pymemd_counters_add (&usage[PYMEMD_CATEGORY_PYMALLOC].counters, &part);
+      usage[PYMEMD_CATEGORY_PYMALLOC].n_mappings++;
+      /* The mapping was summed whole into its category: keep only the rest there. */
+      for (guint f = 0; f < PYMEMD_N_FIELDS; f++)
+        usage[m->category].counters.value[f] -= part.value[f];
+    }
+  if (pagemap_fd >= 0)
+    close (pagemap_fd);
+  return ok;
+}
+
+/* Classifies MAPPINGS with ARENAS (NULL: guess from shapes) and sums
+ * them per category into USAGE. */
+static gboolean
+sum_categories (PymemdScanner *self, PymemdProcess *process, GArray *mappings, GArray *arenas,
+                PymemdCategoryUsage *usage, GError **error)
+{
   PymemdClassifyContext context = {
     .exe_path = pymemd_process_get_exe (process),
     .exe_is_python = pymemd_process_get_exe_is_python (process),
     .python_version = pymemd_process_get_python_version (process),
+    .interpreter_path = pymemd_process_get_interpreter_path (process),
+    .arenas = arenas,
   };
-
   guint32 present = 0;
 
+  memset (usage, 0, sizeof (PymemdCategoryUsage) * PYMEMD_N_CATEGORIES);
   pymemd_classify_mappings (mappings, &context);
   for (guint i = 0; i < mappings->len; i++)
     {
@@ -242,7 +321,25 @@ summarise_categories (PymemdProcess *process, GArray *mappings)
   /* An empty category has zero bytes of every field the kernel reports. */
   for (guint i = 0; i < PYMEMD_N_CATEGORIES; i++)
     usage[i].counters.present = present;
+  return arenas == NULL || split_merged_arenas (self, process, mappings, arenas, usage, error);
+}
+
+static void
+summarise_categories (PymemdScanner *self, PymemdProcess *process, GArray *mappings)
+{
+  PymemdCategoryUsage usage[PYMEMD_N_CATEGORIES];
+  g_autoptr(GError) arenas_error = NULL;
+  g_autoptr(GArray) arenas = read_arenas (process, mappings, &arenas_error);
+
+  /* Arenas whose pages we could not count leave the guess to the shapes. */
+  if (!sum_categories (self, process, mappings, arenas, usage, &arenas_error))
+    {
+      g_clear_pointer (&arenas, g_array_unref);
+      sum_categories (self, process, mappings, NULL, usage, NULL);
+    }
   pymemd_process_set_categories (process, usage);
+  pymemd_process_set_pymalloc_source (process, arenas != NULL, arenas != NULL ? arenas->len : 0,
+                                      arenas_error);
 }
 
 /* The detail budget is decided on statm's resident count, which the kernel
@@ -294,7 +391,7 @@ read_detail (PymemdScanner *self, PymemdProcess *process, GError **error)
   if (!ok)
     return NULL;
 
-  summarise_categories (process, mappings);
+  summarise_categories (self, process, mappings);
   keep_top_mappings (process, mappings);
   for (guint i = 0; i < mappings->len; i++)
     pymemd_counters_add (&sum, &g_array_index (mappings, PymemdMapping, i).counters);

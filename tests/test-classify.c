@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pymemd-arenas.h"
 #include "pymemd-classify.h"
 #include "pymemd-smaps.h"
 #include "testutil.h"
@@ -261,6 +262,116 @@ test_fixture_gtk (void)
 }
 
 /* Every category is reached by some real mapping of the fixtures. */
+/* python3.11 run by the dynamic loader: the exe is ld.so, the mapped
+ * python3.11 (discovery's interpreter image) is the interpreter. */
+static void
+test_fixture_loader (void)
+{
+  static const PymemdClassifyContext loader = {
+    "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", FALSE, 311, "/usr/bin/python3.11", NULL
+  };
+  g_autoptr(GArray) mappings = load_classified ("proc-detect/3004", &loader);
+
+  g_assert_cmpuint (assert_path_category (mappings, "/usr/bin/python3.11",
+                                          PYMEMD_CATEGORY_INTERPRETER), ==, 5);
+  g_assert_cmpuint (assert_path_category (mappings, "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2",
+                                          PYMEMD_CATEGORY_LIBRARIES), ==, 5);
+}
+
+/* The arenas of a fixture, as its "arenas" file lists them. */
+static GArray *
+load_arenas (const char *dir)
+{
+  g_autofree char *rel = g_build_filename (dir, "arenas", NULL);
+  g_autofree char *path = pymemd_test_data_path (rel);
+  g_autofree char *text = NULL;
+  g_auto(GStrv) lines = NULL;
+  GArray *arenas = g_array_new (FALSE, FALSE, sizeof (PymemdArena));
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL && lines[i][0] != '\0'; i++)
+    {
+      PymemdArena arena;
+      char *end;
+
+      arena.start = g_ascii_strtoull (lines[i], &end, 16);
+      g_assert_cmpint (*end, ==, '-');
+      arena.end = g_ascii_strtoull (end + 1, &end, 16);
+      g_array_append_val (arenas, arena);
+    }
+  return arenas;
+}
+
+/* The bytes pymalloc gets from MAPPINGS: whole mappings classified so,
+ * and the arenas' part of the others (which the scanner moves). */
+static guint64
+pymalloc_span (GArray *mappings, GArray *arenas)
+{
+  guint64 span = 0;
+
+  for (guint i = 0; i < mappings->len; i++)
+    {
+      const PymemdMapping *m = &g_array_index (mappings, PymemdMapping, i);
+
+      if (m->category == PYMEMD_CATEGORY_PYMALLOC)
+        span += m->end - m->start;
+      else if (arenas != NULL)
+        span += pymemd_arenas_overlap (arenas, m->start, m->end);
+    }
+  return span;
+}
+
+/* Arenas the kernel merged with a 64 MiB mapping: the shape guess takes
+ * the whole 71 MiB (3005) or none of the 72.2 MiB (3006), and misses the
+ * arenas in smaller mixed mappings (2 + 3 in 3005, 3 in 3006); the
+ * interpreter's own table says 26 arenas in both. */
+static void
+test_fixture_arenas (void)
+{
+  static const struct {
+    const char *dir;
+    guint64     merged_start, merged_end;
+    guint64     guessed;
+  } cases[] = {
+    { "proc-detect/3005", 0x7f50e3d00000, 0x7f50e8400000, (26 - 2 - 3 + 64) * MIB },
+    { "proc-detect/3006", 0x7f5887cb6000, 0x7f588c4ea000, (26 - 8 - 3) * MIB },
+  };
+
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++)
+    {
+      g_autoptr(GArray) arenas = load_arenas (cases[c].dir);
+      PymemdClassifyContext known = {
+        "/root/.pyenv/versions/3.11.7/bin/python3.11", FALSE, 311,
+        "/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0", arenas
+      };
+      PymemdClassifyContext guess = known;
+      g_autoptr(GArray) exact = load_classified (cases[c].dir, &known);
+      g_autoptr(GArray) guessed = NULL;
+
+      guess.arenas = NULL;
+      guessed = load_classified (cases[c].dir, &guess);
+      g_assert_cmpuint (arenas->len, ==, 26);
+      assert_mapping (exact, cases[c].merged_start, cases[c].merged_end, "rw-p", NULL,
+                      PYMEMD_CATEGORY_NATIVE_HEAP);
+      g_assert_cmpuint (pymalloc_span (exact, arenas), ==, 26 * MIB);
+      g_assert_cmpuint (pymalloc_span (guessed, NULL), ==, cases[c].guessed);
+      /* Mappings made of arenas only are pymalloc either way. */
+      for (guint i = 0; i < exact->len; i++)
+        {
+          const PymemdMapping *m = &g_array_index (exact, PymemdMapping, i);
+          if (m->path == NULL && pymemd_arenas_overlap (arenas, m->start, m->end) == m->end - m->start)
+            {
+              g_assert_cmpint (m->category, ==, PYMEMD_CATEGORY_PYMALLOC);
+              g_assert_cmpint (g_array_index (guessed, PymemdMapping, i).category, ==,
+                               PYMEMD_CATEGORY_PYMALLOC);
+            }
+          else if (m->path == NULL && m->perms[3] == 'p')
+            g_assert_cmpint (m->category, !=, PYMEMD_CATEGORY_PYMALLOC);
+        }
+    }
+}
+
 static void
 test_fixtures_cover_all_categories (void)
 {
@@ -557,6 +668,8 @@ main (int argc, char **argv)
   g_test_add_func ("/classify/fixture/1002", test_fixture_1002);
   g_test_add_func ("/classify/fixture/1003", test_fixture_1003);
   g_test_add_func ("/classify/fixture/gtk", test_fixture_gtk);
+  g_test_add_func ("/classify/fixture/loader", test_fixture_loader);
+  g_test_add_func ("/classify/fixture/arenas", test_fixture_arenas);
   g_test_add_func ("/classify/fixture/all-categories", test_fixtures_cover_all_categories);
   g_test_add_func ("/classify/synthetic/named-anonymous", test_named_anonymous);
   g_test_add_func ("/classify/synthetic/shmem", test_shmem_paths);

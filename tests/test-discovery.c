@@ -3,7 +3,10 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +17,8 @@
 #include "testutil.h"
 
 #define WAIT_FOR_STDIN "import sys; print('ready', flush=True); sys.stdin.read()"
+/* The same in a form 2.7 runs too. */
+#define WAIT_FOR_STDIN_ANY "import sys; sys.stdout.write('ready\\n'); sys.stdout.flush(); sys.stdin.read()"
 
 static PymemdDiscovery *
 discovery_for (const char *root)
@@ -78,6 +83,90 @@ test_fixture (void)
   update (discovery, added, NULL);
   g_assert_cmpuint (added->len, ==, 0);
   pymemd_test_remove_fixture (root);
+}
+
+/* Whether PATH is, here, the very file PID of fixture ROOT mapped (its
+ * device and inode in the fixture's maps); the test is skipped if not. */
+static gboolean
+need_captured_file (const char *root, int pid, const char *path)
+{
+  g_autofree char *maps_path = g_strdup_printf ("%s/%d/maps", root, pid);
+  g_autofree char *maps = NULL;
+  g_auto(GStrv) lines = NULL;
+  struct stat st;
+
+  g_assert_true (g_file_get_contents (maps_path, &maps, NULL, NULL));
+  lines = g_strsplit (maps, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      unsigned int major, minor;
+      unsigned long long inode;
+      int path_at = 0;
+
+      if (sscanf (lines[i], "%*x-%*x %*4s %*x %x:%x %llu %n", &major, &minor, &inode,
+                  &path_at) == 3 && path_at > 0 && strcmp (lines[i] + path_at, path) == 0)
+        {
+          if (stat (path, &st) == 0 && st.st_dev == makedev (major, minor) && st.st_ino == inode)
+            return TRUE;
+          break;
+        }
+    }
+  g_test_skip_printf ("%s is not the file the fixture's process %d mapped", path, pid);
+  return FALSE;
+}
+
+/* The ELF decides on captured processes too: renamed 2.7 and 3.6, a
+ * loader-started 3.11 and two pyenv 3.11 are interpreters; /bin/sleep
+ * named python3 is not. */
+static void
+test_detect_fixture (void)
+{
+  char *root = pymemd_test_copy_fixture ("proc-detect");
+  g_autoptr(PymemdDiscovery) discovery = NULL;
+  g_autoptr(GPtrArray) processes = NULL;
+  g_autofree char *decoy_dir = pymemd_test_mkdtemp ();
+  g_autofree char *decoy = pymemd_test_copy_file ("/bin/sleep", decoy_dir, "python3");
+  g_autofree char *exe_link = g_strdup_printf ("%s/3003/exe", root);
+  static const struct {
+    int         pid;
+    const char *image;
+    guint       version;
+  } expected[] = {
+    { 3001, "/root/.pyenv/versions/2.7.18/lib/libpython2.7.so.1.0", 207 },
+    { 3002, "/root/.pyenv/versions/3.6.15/lib/libpython3.6m.so.1.0", 306 },
+    { 3004, "/usr/bin/python3.11", 311 },
+    { 3005, "/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0", 311 },
+    { 3006, "/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0", 311 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    if (!need_captured_file (root, expected[i].pid, expected[i].image))
+      {
+        pymemd_test_remove_fixture (root);
+        pymemd_test_rm_rf (decoy_dir);
+        return;
+      }
+  /* The captured decoy is gone; a new copy of /bin/sleep stands in. */
+  g_assert_cmpint (g_unlink (exe_link), ==, 0);
+  g_assert_cmpint (symlink (decoy, exe_link), ==, 0);
+
+  discovery = discovery_for (root);
+  update (discovery, NULL, NULL);
+  processes = pymemd_discovery_get_processes (discovery);
+  g_assert_cmpuint (processes->len, ==, G_N_ELEMENTS (expected));
+  g_assert_null (find_pid (processes, 3003));
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    {
+      PymemdProcess *p = find_pid (processes, expected[i].pid);
+
+      g_test_message ("%d", expected[i].pid);
+      g_assert_nonnull (p);
+      g_assert_cmpstr (pymemd_process_get_interpreter_path (p), ==, expected[i].image);
+      g_assert_cmpuint (pymemd_process_get_python_version (p), ==, expected[i].version);
+      g_assert_false (pymemd_process_get_exe_is_python (p));
+    }
+  pymemd_test_remove_fixture (root);
+  pymemd_test_rm_rf (decoy_dir);
 }
 
 static void
@@ -327,6 +416,185 @@ test_not_python (void)
   pymemd_test_rm_rf (tmp);
 }
 
+/* A copy of /bin/sleep named python3 is no interpreter, nor a program
+ * that defines Py_* functions of its own, named python2.7. */
+static void
+test_decoys (void)
+{
+  g_autofree char *tmp = pymemd_test_mkdtemp ();
+  g_autofree char *built = g_test_build_filename (G_TEST_BUILT, "python-decoy", NULL);
+  g_autofree char *sleep_copy = pymemd_test_copy_file ("/bin/sleep", tmp, "python3");
+  g_autofree char *decoy_copy = pymemd_test_copy_file (built, tmp, "python2.7");
+  const char *sleeper[] = { sleep_copy, "1000", NULL };
+  const char *decoy[] = { decoy_copy, NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PymemdDiscovery) discovery = discovery_for ("/proc");
+  PymemdProcess *process;
+  GPid sleep_pid;
+  PymemdTestChild child;
+
+  g_assert_true (g_spawn_async (NULL, (char **) sleeper, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL,
+                                NULL, &sleep_pid, &error));
+  g_assert_no_error (error);
+  g_assert_true (pymemd_test_child_spawn (&child, decoy, NULL, &error));
+  g_assert_no_error (error);
+
+  for (guint i = 0; i < 2; i++)
+    {
+      GPid pid = i == 0 ? sleep_pid : child.pid;
+
+      /* Until the exec, the pid is a forked test program. */
+      if (i == 0)
+        for (int tries = 0; tries < 500; tries++)
+          {
+            g_autofree char *link = g_strdup_printf ("/proc/%d/exe", pid);
+            g_autofree char *target = g_file_read_link (link, NULL);
+            if (g_strcmp0 (target, sleep_copy) == 0)
+              break;
+            g_usleep (10 * 1000);
+          }
+      process = pymemd_discovery_examine (discovery, pid, &error);
+      g_assert_null (process);
+      g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_NOT_PYTHON);
+      g_clear_error (&error);
+    }
+  /* Nor does an update list them. */
+  update (discovery, NULL, NULL);
+  {
+    g_autoptr(GPtrArray) processes = pymemd_discovery_get_processes (discovery);
+    g_assert_null (find_pid (processes, sleep_pid));
+    g_assert_null (find_pid (processes, child.pid));
+  }
+  kill (sleep_pid, SIGKILL);
+  waitpid (sleep_pid, NULL, 0);
+  g_spawn_close_pid (sleep_pid);
+  pymemd_test_child_stop (&child);
+  pymemd_test_rm_rf (tmp);
+}
+
+/* Runs ARGV, which prints "ready", and examines it: an interpreter of
+ * VERSION whose image is IMAGE_BASENAME (the executable when
+ * EXE_IS_PYTHON). */
+static void
+assert_found_running (const char *const *argv, guint version, gboolean exe_is_python,
+                      const char *image_basename)
+{
+  g_autoptr(PymemdDiscovery) discovery = discovery_for ("/proc");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PymemdProcess) process = NULL;
+  g_autofree char *image = NULL;
+  PymemdTestChild child;
+
+  g_assert_true (pymemd_test_child_spawn (&child, argv, NULL, &error));
+  g_assert_no_error (error);
+  process = pymemd_discovery_examine (discovery, child.pid, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (process);
+  g_assert_cmpuint (pymemd_process_get_python_version (process), ==, version);
+  g_assert_cmpint (pymemd_process_get_exe_is_python (process), ==, exe_is_python);
+  image = g_path_get_basename (pymemd_process_get_interpreter_path (process));
+  g_assert_cmpstr (image, ==, image_basename);
+  g_assert_true (pymemd_process_get_interpreter_image (process)->is_interpreter);
+  pymemd_test_child_stop (&child);
+}
+
+/* pyenv's 2.7 and 3.6 copied under another name: the executable links
+ * libpython, whose symbols (no _PyRuntime before 3.7) tell the interpreter. */
+static void
+test_renamed_old (gconstpointer data)
+{
+  const char *series = data;
+  g_autofree char *prefix = pymemd_test_pyenv_prefix (series);
+  g_autofree char *tmp = NULL, *python = NULL, *copy = NULL, *library = NULL;
+  guint version = (guint) (series[0] - '0') * 100 + (guint) atoi (series + 2);
+
+  if (prefix == NULL)
+    {
+      g_test_skip_printf ("pyenv has no Python %s", series);
+      return;
+    }
+  tmp = pymemd_test_mkdtemp ();
+  python = g_strdup_printf ("%s/bin/python%s", prefix, series);
+  copy = pymemd_test_copy_file (python, tmp, "myapp");
+  library = g_strdup_printf (version == 306 ? "libpython%sm.so.1.0" : "libpython%s.so.1.0", series);
+  {
+    const char *argv[] = { copy, "-c", WAIT_FOR_STDIN_ANY, NULL };
+    assert_found_running (argv, version, FALSE, library);
+  }
+  pymemd_test_rm_rf (tmp);
+}
+
+/* The same interpreters linked statically into a program of another name
+ * (as distributions built python2.7): the executable holds the symbols. */
+static void
+test_static_old (gconstpointer data)
+{
+  const char *series = data;
+  g_autofree char *prefix = pymemd_test_pyenv_prefix (series);
+  g_autofree char *cc = g_find_program_in_path ("cc");
+  g_autofree char *tmp = NULL, *source = NULL, *program = NULL, *archive = NULL;
+  g_autofree char *config = NULL;
+  guint version = (guint) (series[0] - '0') * 100 + (guint) atoi (series + 2);
+  int status;
+
+  if (prefix == NULL || cc == NULL)
+    {
+      g_test_skip_printf ("needs cc and pyenv's Python %s", series);
+      return;
+    }
+  config = g_strdup_printf (version >= 300 ? "%s/lib/python%s/config-%sm-x86_64-linux-gnu"
+                                           : "%s/lib/python%s/config",
+                            prefix, series, series);
+  archive = g_strdup_printf ("%s/libpython%s%s.a", config, series, version >= 300 ? "m" : "");
+  if (!g_file_test (archive, G_FILE_TEST_IS_REGULAR))
+    {
+      g_test_skip_printf ("no %s", archive);
+      return;
+    }
+  tmp = pymemd_test_mkdtemp ();
+  source = g_build_filename (tmp, "main.c", NULL);
+  program = g_build_filename (tmp, "applet", NULL);
+  g_assert_true (g_file_set_contents (source,
+    "extern void Py_Initialize (void);\n"
+    "extern int PyRun_SimpleStringFlags (const char *, void *);\n"
+    "int main (int argc, char **argv)\n"
+    "{ Py_Initialize (); return argc > 1 ? PyRun_SimpleStringFlags (argv[1], 0) : 1; }\n",
+    -1, NULL));
+  {
+    const char *argv[] = { cc, "-o", program, source, archive, "-lpthread", "-ldl", "-lutil",
+                           "-lm", "-Wl,-export-dynamic", NULL };
+    g_autoptr(GError) error = NULL;
+
+    g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL |
+                                 G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL, NULL, &status,
+                                 &error));
+    g_assert_no_error (error);
+    g_assert_true (g_spawn_check_wait_status (status, NULL));
+  }
+  {
+    const char *argv[] = { program, WAIT_FOR_STDIN_ANY, NULL };
+    assert_found_running (argv, version, TRUE, "applet");
+  }
+  pymemd_test_rm_rf (tmp);
+}
+
+/* ld.so /usr/bin/python3.11: the exe link names the loader; the mapped
+ * python3.11 is the interpreter image. */
+static void
+test_loader_started (void)
+{
+  const char *loader = "/lib64/ld-linux-x86-64.so.2";
+  const char *argv[] = { loader, "/usr/bin/python3.11", "-c", WAIT_FOR_STDIN, NULL };
+
+  if (!g_file_test (loader, G_FILE_TEST_IS_EXECUTABLE) ||
+      !g_file_test (argv[1], G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("needs the x86-64 loader and /usr/bin/python3.11");
+      return;
+    }
+  assert_found_running (argv, 311, FALSE, "python3.11");
+}
+
 static gboolean
 write_ns_last_pid (int value)
 {
@@ -430,6 +698,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/discovery/fixture", test_fixture);
   g_test_add_func ("/discovery/pid-reuse-fixture", test_pid_reuse_fixture);
+  g_test_add_func ("/discovery/detect-fixture", test_detect_fixture);
   g_test_add_func ("/discovery/exec-fixture", test_exec_fixture);
   g_test_add_func ("/discovery/real-python", test_real_python);
   g_test_add_func ("/discovery/renamed-argv0", test_renamed_argv0);
@@ -437,6 +706,12 @@ main (int argc, char **argv)
   g_test_add_func ("/discovery/embedded", test_embedded);
   g_test_add_func ("/discovery/gdb", test_gdb);
   g_test_add_func ("/discovery/not-python", test_not_python);
+  g_test_add_func ("/discovery/decoys", test_decoys);
+  g_test_add_data_func ("/discovery/renamed-2.7", "2.7", test_renamed_old);
+  g_test_add_data_func ("/discovery/renamed-3.6", "3.6", test_renamed_old);
+  g_test_add_data_func ("/discovery/static-2.7", "2.7", test_static_old);
+  g_test_add_data_func ("/discovery/static-3.6", "3.6", test_static_old);
+  g_test_add_func ("/discovery/loader-started", test_loader_started);
   g_test_add_func ("/discovery/pid-reuse-real", test_pid_reuse_real);
   g_test_add_func ("/discovery/exit-real", test_exit_real);
   return g_test_run ();

@@ -1,4 +1,4 @@
-/* Tests CPython detection in ELF files, version parsing from file names, and the (dev, inode) cache. */
+/* Tests CPython detection in ELF files (current, older, stripped builds and decoys), version parsing from file names, and the file-identity cache. */
 #include "config.h"
 
 #include <errno.h>
@@ -81,7 +81,7 @@ test_inspect_standalone (void)
 
       g_assert_no_error (error);
       g_assert_true (ok);
-      g_assert_true (info.has_runtime);
+      g_assert_true (info.is_interpreter);
       g_assert_cmpuint (info.python_version, ==, 311);
       return;
     }
@@ -104,8 +104,13 @@ test_inspect_python (void)
   g_assert_true (inspect_path (PYTHON311, &info, &error));
   g_assert_no_error (error);
   /* Debian's python3.11 exports _PyRuntime and Py_Version = 0x030b..: 3.11 */
-  g_assert_true (info.has_runtime);
+  g_assert_true (info.is_interpreter);
   g_assert_cmpuint (info.python_version, ==, 311);
+  /* It is stripped: _PyRuntime is there, obmalloc.c's statics are not.
+   * A fixed-address executable: offset 0 is mapped at 0x400000. */
+  g_assert_cmphex (info.runtime, !=, 0);
+  g_assert_cmphex (info.arenas, ==, 0);
+  g_assert_cmphex (info.load_vaddr, ==, 0x400000);
 }
 
 static void
@@ -123,7 +128,7 @@ test_inspect_libpython (void)
   init_libelf ();
   g_assert_true (inspect_path (path, &info, &error));
   g_assert_no_error (error);
-  g_assert_true (info.has_runtime);
+  g_assert_true (info.is_interpreter);
   g_assert_cmpuint (info.python_version, ==, 311);
 }
 
@@ -137,7 +142,7 @@ test_inspect_not_python (void)
   memset (&info, 0xaa, sizeof info);
   g_assert_true (inspect_path (TRUE_BIN, &info, &error));
   g_assert_no_error (error);
-  g_assert_false (info.has_runtime);
+  g_assert_false (info.is_interpreter);
   g_assert_cmpuint (info.python_version, ==, 0);
 }
 
@@ -161,7 +166,7 @@ test_inspect_not_elf (void)
       memset (&info, 0xaa, sizeof info);
       g_assert_false (inspect_path (path, &info, &error));
       g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE);
-      g_assert_false (info.has_runtime);
+      g_assert_false (info.is_interpreter);
       g_assert_cmpuint (info.python_version, ==, 0);
       g_unlink (path);
     }
@@ -177,7 +182,7 @@ test_inspect_empty (void)
   init_libelf ();
   g_assert_false (inspect_path (path, &info, &error));
   g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE);
-  g_assert_false (info.has_runtime);
+  g_assert_false (info.is_interpreter);
   g_unlink (path);
 }
 
@@ -216,7 +221,7 @@ test_inspect_truncated (void)
       g_test_message ("%" G_GSIZE_FORMAT " bytes: %s", cut, ok ? "ok" : error->message);
       if (!ok)
         g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE);
-      g_assert_false (info.has_runtime);
+      g_assert_false (info.is_interpreter);
       g_assert_cmpuint (info.python_version, ==, 0);
       g_unlink (path);
     }
@@ -259,6 +264,83 @@ test_version_from_name (void)
     }
 }
 
+/* --- older and renamed interpreters, decoys --- */
+
+/* libpython of pyenv's VERSION ("2.7.18"), or NULL (test skipped). */
+static char *
+pyenv_libpython (const char *version, const char *name)
+{
+  g_autofree char *root = g_build_filename (g_get_home_dir (), ".pyenv", "versions", version,
+                                            NULL);
+  char *path = g_build_filename (root, "lib", name, NULL);
+
+  if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
+    return path;
+  g_test_skip_printf ("%s is not installed", path);
+  g_free (path);
+  return NULL;
+}
+
+/* 2.7 and 3.0-3.6 have no _PyRuntime: their thread state object and the
+ * entry points tell them, and the API they define tells the version. */
+static void
+test_inspect_old_versions (void)
+{
+  static const struct {
+    const char *version;
+    const char *library;
+    guint       expected;
+  } cases[] = {
+    { "2.7.18", "libpython2.7.so.1.0", 207 },
+    { "3.6.15", "libpython3.6m.so.1.0", 306 },
+    { "3.7.16", "libpython3.7m.so.1.0", 307 },
+    { "3.8.18", "libpython3.8.so.1.0", 308 },
+    { "3.9.18", "libpython3.9.so.1.0", 309 },
+    { "3.10.13", "libpython3.10.so.1.0", 310 },
+  };
+
+  init_libelf ();
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *path = pyenv_libpython (cases[i].version, cases[i].library);
+      g_autoptr(GError) error = NULL;
+      PymemdElfInfo info;
+
+      if (path == NULL)
+        continue;
+      g_test_message ("%s", path);
+      g_assert_true (inspect_path (path, &info, &error));
+      g_assert_no_error (error);
+      g_assert_true (info.is_interpreter);
+      g_assert_cmpuint (info.python_version, ==, cases[i].expected);
+      /* pyenv's builds keep .symtab: obmalloc.c's arena table is found. */
+      g_assert_cmphex (info.arenas, !=, 0);
+      g_assert_cmphex (info.maxarenas, !=, 0);
+      g_assert_cmphex (info.narenas, !=, 0);
+      /* 3.7 brought _PyRuntime. */
+      if (cases[i].expected < 307)
+        g_assert_cmphex (info.runtime, ==, 0);
+      else
+        g_assert_cmphex (info.runtime, !=, 0);
+    }
+}
+
+/* A program that defines a few Py_* functions and imports the
+ * interpreter's state is no interpreter, whatever it is called. */
+static void
+test_inspect_decoy (void)
+{
+  g_autofree char *decoy = g_test_build_filename (G_TEST_BUILT, "python-decoy", NULL);
+  g_autoptr(GError) error = NULL;
+  PymemdElfInfo info;
+
+  init_libelf ();
+  g_assert_true (inspect_path (decoy, &info, &error));
+  g_assert_no_error (error);
+  g_assert_false (info.is_interpreter);
+  g_assert_cmpuint (info.python_version, ==, 0);
+}
+
 /* --- PymemdElfCache --- */
 
 static void
@@ -266,6 +348,68 @@ stat_or_die (const char *path, struct stat *st)
 {
   if (stat (path, st) < 0)
     g_error ("stat %s: %s", path, g_strerror (errno));
+}
+
+/* The cache key of the file ST describes (valid until the next call). */
+static const PymemdElfKey *
+key_of (const struct stat *st)
+{
+  static PymemdElfKey key;
+
+  pymemd_elf_key_from_stat (&key, st);
+  return &key;
+}
+
+static void
+copy_contents (const char *from, const char *to)
+{
+  g_autofree char *data = NULL;
+  gsize len;
+  int fd;
+
+  g_assert_true (g_file_get_contents (from, &data, &len, NULL));
+  /* O_TRUNC, not a rename: the inode stays, as with cp over a file. */
+  fd = open (to, O_WRONLY | O_TRUNC | O_CLOEXEC);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (write (fd, data, len), ==, (gssize) len);
+  close (fd);
+}
+
+/* A file rewritten in place keeps its device and inode: what was cached
+ * for its old contents must not answer for the new. */
+static void
+test_cache_rewritten_in_place (void)
+{
+  g_autoptr(PymemdElfCache) cache = pymemd_elf_cache_new ();
+  g_autofree char *tmp = pymemd_test_mkdtemp ();
+  g_autofree char *path = g_build_filename (tmp, "python3", NULL);
+  struct stat before, after;
+  PymemdElfInfo info;
+
+  if (!g_file_test (PYTHON311, G_FILE_TEST_IS_REGULAR))
+    {
+      g_test_skip (PYTHON311 " is not installed");
+      pymemd_test_rm_rf (tmp);
+      return;
+    }
+  g_assert_true (g_file_set_contents (path, "", 0, NULL));
+  copy_contents (TRUE_BIN, path);
+  stat_or_die (path, &before);
+  g_assert_true (pymemd_elf_cache_lookup (cache, key_of (&before), AT_FDCWD, path, &info));
+  g_assert_false (info.is_interpreter);
+
+  g_usleep (10 * 1000); /* a ctime the filesystem's clock tells apart */
+  copy_contents (PYTHON311, path);
+  stat_or_die (path, &after);
+  g_assert_cmpuint (after.st_ino, ==, before.st_ino);
+  g_assert_cmpuint (after.st_dev, ==, before.st_dev);
+  g_assert_true (pymemd_elf_cache_lookup (cache, key_of (&after), AT_FDCWD, path, &info));
+  g_assert_true (info.is_interpreter);
+  g_assert_cmpuint (info.python_version, ==, 311);
+
+  /* The old key no longer matches the file: nothing is read for it. */
+  g_assert_cmpuint (pymemd_elf_cache_get_size (cache), ==, 2);
+  pymemd_test_rm_rf (tmp);
 }
 
 static void
@@ -280,17 +424,17 @@ test_cache_lookup_twice (void)
   stat_or_die (path, &st);
   g_assert_cmpuint (pymemd_elf_cache_get_size (cache), ==, 0);
 
-  g_assert_true (pymemd_elf_cache_lookup (cache, st.st_dev, st.st_ino, AT_FDCWD, path, &info));
+  g_assert_true (pymemd_elf_cache_lookup (cache, key_of (&st), AT_FDCWD, path, &info));
   g_assert_cmpuint (pymemd_elf_cache_get_size (cache), ==, 1);
-  g_assert_cmpint (info.has_runtime, ==, have_python);
+  g_assert_cmpint (info.is_interpreter, ==, have_python);
   g_assert_cmpuint (info.python_version, ==, have_python ? 311 : 0);
 
   /* The second look is served from the cache: the path is not even opened. */
   memset (&info, 0, sizeof info);
-  g_assert_true (pymemd_elf_cache_lookup (cache, st.st_dev, st.st_ino, AT_FDCWD,
+  g_assert_true (pymemd_elf_cache_lookup (cache, key_of (&st), AT_FDCWD,
                                           "/nonexistent/pymemd-test", &info));
   g_assert_cmpuint (pymemd_elf_cache_get_size (cache), ==, 1);
-  g_assert_cmpint (info.has_runtime, ==, have_python);
+  g_assert_cmpint (info.is_interpreter, ==, have_python);
   g_assert_cmpuint (info.python_version, ==, have_python ? 311 : 0);
 
   /* And so is a third, by the same path relative to a directory fd. */
@@ -300,9 +444,9 @@ test_cache_lookup_twice (void)
     int dirfd = open (dirname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
     g_assert_cmpint (dirfd, >=, 0);
-    g_assert_true (pymemd_elf_cache_lookup (cache, st.st_dev, st.st_ino, dirfd, basename, &info));
+    g_assert_true (pymemd_elf_cache_lookup (cache, key_of (&st), dirfd, basename, &info));
     g_assert_cmpuint (pymemd_elf_cache_get_size (cache), ==, 1);
-    g_assert_cmpint (info.has_runtime, ==, have_python);
+    g_assert_cmpint (info.is_interpreter, ==, have_python);
     close (dirfd);
   }
 }
@@ -320,9 +464,9 @@ test_cache_wrong_file (void)
   /* (dev, inode) of /bin/true, but the path names another file: an
    * upgrade replaced it. Nothing is read under the wrong key. */
   memset (&info, 0xaa, sizeof info);
-  g_assert_false (pymemd_elf_cache_lookup (cache, st.st_dev, st.st_ino, AT_FDCWD, other, &info));
+  g_assert_false (pymemd_elf_cache_lookup (cache, key_of (&st), AT_FDCWD, other, &info));
   g_assert_cmpuint (pymemd_elf_cache_get_size (cache), ==, 0);
-  g_assert_false (info.has_runtime);
+  g_assert_false (info.is_interpreter);
   g_assert_cmpuint (info.python_version, ==, 0);
 
   if (g_file_test (PYTHON311, G_FILE_TEST_IS_REGULAR))
@@ -330,23 +474,23 @@ test_cache_wrong_file (void)
       struct stat python_st;
 
       /* python3.11 under /bin/true's key must not be cached as "a runtime"... */
-      g_assert_false (pymemd_elf_cache_lookup (cache, st.st_dev, st.st_ino, AT_FDCWD, PYTHON311, &info));
+      g_assert_false (pymemd_elf_cache_lookup (cache, key_of (&st), AT_FDCWD, PYTHON311, &info));
       g_assert_cmpuint (pymemd_elf_cache_get_size (cache), ==, 0);
       /* ...nor /bin/true under python3.11's as "no runtime". */
       stat_or_die (PYTHON311, &python_st);
-      g_assert_false (pymemd_elf_cache_lookup (cache, python_st.st_dev, python_st.st_ino, AT_FDCWD,
+      g_assert_false (pymemd_elf_cache_lookup (cache, key_of (&python_st), AT_FDCWD,
                                                TRUE_BIN, &info));
       g_assert_cmpuint (pymemd_elf_cache_get_size (cache), ==, 0);
-      g_assert_true (pymemd_elf_cache_lookup (cache, python_st.st_dev, python_st.st_ino, AT_FDCWD,
+      g_assert_true (pymemd_elf_cache_lookup (cache, key_of (&python_st), AT_FDCWD,
                                               PYTHON311, &info));
-      g_assert_true (info.has_runtime);
+      g_assert_true (info.is_interpreter);
       g_assert_cmpuint (info.python_version, ==, 311);
       g_assert_cmpuint (pymemd_elf_cache_get_size (cache), ==, 1);
     }
 
   /* The right path for the key is then looked at and cached. */
-  g_assert_true (pymemd_elf_cache_lookup (cache, st.st_dev, st.st_ino, AT_FDCWD, TRUE_BIN, &info));
-  g_assert_false (info.has_runtime);
+  g_assert_true (pymemd_elf_cache_lookup (cache, key_of (&st), AT_FDCWD, TRUE_BIN, &info));
+  g_assert_false (info.is_interpreter);
   g_assert_cmpuint (pymemd_elf_cache_get_size (cache), ==,
                     g_file_test (PYTHON311, G_FILE_TEST_IS_REGULAR) ? 2 : 1);
   g_unlink (other);
@@ -357,18 +501,19 @@ test_cache_unreadable_and_not_elf (void)
 {
   g_autoptr(PymemdElfCache) cache = pymemd_elf_cache_new ();
   g_autofree char *text = temp_file_with ("plain text\n", 11);
+  PymemdElfKey bogus = { 1, 1, 0, 0, 0 };
   PymemdElfInfo info;
   struct stat st;
 
   /* A path that cannot be opened is not cached: a later look may succeed. */
-  g_assert_false (pymemd_elf_cache_lookup (cache, 1, 1, AT_FDCWD, "/nonexistent/pymemd-test", &info));
+  g_assert_false (pymemd_elf_cache_lookup (cache, &bogus, AT_FDCWD, "/nonexistent/pymemd-test", &info));
   g_assert_cmpuint (pymemd_elf_cache_get_size (cache), ==, 0);
 
   /* A readable file that is not ELF is remembered as "no runtime". */
   stat_or_die (text, &st);
   memset (&info, 0xaa, sizeof info);
-  g_assert_true (pymemd_elf_cache_lookup (cache, st.st_dev, st.st_ino, AT_FDCWD, text, &info));
-  g_assert_false (info.has_runtime);
+  g_assert_true (pymemd_elf_cache_lookup (cache, key_of (&st), AT_FDCWD, text, &info));
+  g_assert_false (info.is_interpreter);
   g_assert_cmpuint (info.python_version, ==, 0);
   g_assert_cmpuint (pymemd_elf_cache_get_size (cache), ==, 1);
   g_unlink (text);
@@ -387,10 +532,13 @@ main (int argc, char **argv)
   g_test_add_func ("/elf/inspect/empty", test_inspect_empty);
   g_test_add_func ("/elf/inspect/not-regular", test_inspect_not_regular);
   g_test_add_func ("/elf/inspect/truncated", test_inspect_truncated);
+  g_test_add_func ("/elf/inspect/old-versions", test_inspect_old_versions);
+  g_test_add_func ("/elf/inspect/decoy", test_inspect_decoy);
   g_test_add_func ("/elf/version-from-name", test_version_from_name);
   g_test_add_func ("/elf/cache/lookup-twice", test_cache_lookup_twice);
   g_test_add_func ("/elf/cache/wrong-file", test_cache_wrong_file);
   g_test_add_func ("/elf/cache/unreadable-and-not-elf", test_cache_unreadable_and_not_elf);
+  g_test_add_func ("/elf/cache/rewritten-in-place", test_cache_rewritten_in_place);
 
   return g_test_run ();
 }

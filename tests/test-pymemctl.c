@@ -372,6 +372,8 @@ test_show (Fixture *fx, gconstpointer data)
   g_assert_cmpint (CLI (fx, &text, "show", pid), ==, 0);
   assert_human_output (text.out,
                        (const char *const[]){ "Memory by category", "CATEGORY", "interpreter",
+                                              /* where pymalloc's figures come from */
+                                              "\npymalloc: ",
                                               "Exact figures", "Largest mappings", NULL });
 }
 

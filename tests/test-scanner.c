@@ -109,6 +109,37 @@ test_bytearray (void)
   pymemd_test_child_stop (&child);
 }
 
+/* Pages of the file holding the interpreter are the interpreter's, also
+ * when a dynamic loader started it: the exe link names the loader, the
+ * mapped python3.11 is the interpreter image. */
+static void
+test_loader_started_interpreter (void)
+{
+  const char *argv[] = { "/lib64/ld-linux-x86-64.so.2", "/usr/bin/python3.11", "-c", IDLE, NULL };
+  g_autoptr(PymemdScanner) scanner = scanner_for ("/proc");
+  g_autoptr(PymemdProcess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  const PymemdCategoryUsage *categories;
+  PymemdTestChild child;
+
+  if (!g_file_test (argv[0], G_FILE_TEST_IS_EXECUTABLE) ||
+      !g_file_test (argv[1], G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("needs the x86-64 loader and /usr/bin/python3.11");
+      return;
+    }
+  g_assert_true (pymemd_test_child_spawn (&child, argv, NULL, &error));
+  process = scan_and_find (scanner, PYMEMD_SCAN_ALL, child.pid);
+  g_assert_nonnull (process);
+  g_assert_false (pymemd_process_get_exe_is_python (process));
+  categories = pymemd_process_get_categories (process);
+  g_assert_nonnull (categories);
+  /* All of python3.11's five mappings, some MiB resident once started. */
+  g_assert_cmpuint (categories[PYMEMD_CATEGORY_INTERPRETER].n_mappings, ==, 5);
+  g_assert_cmpuint (categories[PYMEMD_CATEGORY_INTERPRETER].counters.value[PYMEMD_FIELD_RSS], >=, MIB);
+  pymemd_test_child_stop (&child);
+}
+
 static void
 test_forked_child (void)
 {
@@ -367,6 +398,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/scanner/bytearray", test_bytearray);
+  g_test_add_func ("/scanner/loader-started-interpreter", test_loader_started_interpreter);
   g_test_add_func ("/scanner/forked-child", test_forked_child);
   g_test_add_func ("/scanner/rollup-equals-mappings", test_rollup_equals_mappings);
   g_test_add_func ("/scanner/vanishing", test_vanishing);

@@ -326,14 +326,19 @@ make_exe_links (const char *root)
   g_assert_nonnull (dir);
   while ((name = g_dir_read_name (dir)) != NULL)
     {
-      g_autofree char *target_file = g_build_filename (root, name, "exe-target", NULL);
-      g_autofree char *link = g_build_filename (root, name, "exe", NULL);
-      g_autofree char *target = NULL;
+      for (guint i = 0; i < 2; i++)
+        {
+          const char *link_name = i == 0 ? "exe" : "root";
+          g_autofree char *target_name = g_strconcat (link_name, "-target", NULL);
+          g_autofree char *target_file = g_build_filename (root, name, target_name, NULL);
+          g_autofree char *link = g_build_filename (root, name, link_name, NULL);
+          g_autofree char *target = NULL;
 
-      if (!g_file_get_contents (target_file, &target, NULL, NULL))
-        continue;
-      g_strstrip (target);
-      g_assert_cmpint (symlink (target, link), ==, 0);
+          if (!g_file_get_contents (target_file, &target, NULL, NULL))
+            continue;
+          g_strstrip (target);
+          g_assert_cmpint (symlink (target, link), ==, 0);
+        }
     }
 }
 
@@ -708,4 +713,34 @@ pymemd_test_service_wait_name_released (PymemdTestService *service)
         g_error ("org.pymemd.Monitor1 still has an owner 10 s after pymemd exited");
       g_usleep (50000);
     }
+}
+
+char *
+pymemd_test_pyenv_prefix (const char *series)
+{
+  const char *root = g_getenv ("PYENV_ROOT");
+  g_autofree char *default_root = g_build_filename (g_get_home_dir (), ".pyenv", NULL);
+  g_autofree char *versions = g_build_filename (root ? root : default_root, "versions", NULL);
+  g_autofree char *prefix = g_strconcat (series, ".", NULL);
+  g_autoptr(GDir) dir = g_dir_open (versions, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_prefix (name, prefix) && g_ascii_isdigit (name[strlen (prefix)]))
+      return g_build_filename (versions, name, NULL);
+  return NULL;
+}
+
+char *
+pymemd_test_copy_file (const char *from, const char *dir, const char *name)
+{
+  g_autoptr(GFile) source = g_file_new_for_path (from);
+  char *to = g_build_filename (dir, name, NULL);
+  g_autoptr(GFile) dest = g_file_new_for_path (to);
+  g_autoptr(GError) error = NULL;
+
+  g_file_copy (source, dest, G_FILE_COPY_OVERWRITE | G_FILE_COPY_ALL_METADATA, NULL, NULL, NULL,
+               &error);
+  g_assert_no_error (error);
+  return to;
 }

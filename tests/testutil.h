@@ -104,7 +104,8 @@ void     pymemd_test_mount_proc (const char *dir,
 char    *pymemd_test_mkdtemp (void);
 void     pymemd_test_rm_rf (const char *path);
 /* A writable copy of tests/data/NAME as DIR/proc in a new temporary DIR,
- * with each PID/exe link made from PID/exe-target;
+ * with each PID/exe link made from PID/exe-target (PID/root from
+ * PID/root-target);
  * pymemd_test_remove_fixture () removes DIR. */
 char    *pymemd_test_copy_fixture (const char *name);
 void     pymemd_test_remove_fixture (char *root);
@@ -180,5 +181,13 @@ void     pymemd_test_service_wait_name_released (PymemdTestService *service);
 /* Waits (30 s at most) until GetSamples lists PID. */
 void     pymemd_test_service_wait_pid (PymemdTestService *service,
                                        GPid               pid);
+
+/* The prefix of pyenv's build of Python SERIES ("2.7", "3.6"), such as
+ * ~/.pyenv/versions/2.7.18 ($PYENV_ROOT/versions where set), or NULL. */
+char       *pymemd_test_pyenv_prefix (const char *series);
+/* A copy of the file FROM as DIR/NAME (mode kept), which is returned. */
+char       *pymemd_test_copy_file (const char *from,
+                                   const char *dir,
+                                   const char *name);
 
 G_END_DECLS
