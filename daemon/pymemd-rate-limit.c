@@ -79,6 +79,12 @@ pymemd_rate_limit_set (PymemdRateLimit *self, guint per_window, double window_se
   self->window_seconds = window_seconds;
 }
 
+guint
+pymemd_rate_limit_get_per_window (PymemdRateLimit *self)
+{
+  return self->per_window;
+}
+
 gboolean
 pymemd_rate_limit_take (PymemdRateLimit *self, guint32 uid, double *retry_seconds)
 {

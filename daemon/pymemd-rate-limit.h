@@ -31,6 +31,8 @@ void     pymemd_rate_limit_set (PymemdRateLimit *self,
                                 guint            per_window,
                                 double           window_seconds);
 
+guint    pymemd_rate_limit_get_per_window (PymemdRateLimit *self);
+
 /* Counts one event of UID: TRUE when it is within the uid's budget, FALSE
  * when refused, with RETRY_SECONDS (when not NULL) until its window ends. */
 gboolean pymemd_rate_limit_take (PymemdRateLimit *self,
