@@ -16,7 +16,6 @@
 #include "pymemd-subscriptions.h"
 
 #define PROCESS_PATH_PREFIX PYMEMD_DBUS_PATH "/process/"
-#define RESCANS_PER_UID_PER_MINUTE 10
 
 struct _PymemdDbusService
 {
@@ -1386,6 +1385,11 @@ pymemd_dbus_service_config_changed (PymemdDbusService *self)
   pymemd_dbus_monitor1_set_detail_interval (self->manager, pymemd_config_get_detail_interval (config));
   pymemd_subscriptions_set_max_per_client (self->subscriptions,
                                            pymemd_config_get_max_subscriptions_per_client (config));
+  pymemd_subscriptions_set_uid_limits (self->subscriptions,
+                                       pymemd_config_get_subscriptions_per_uid (config),
+                                       pymemd_config_get_pids_per_subscription (config));
+  pymemd_rate_limit_set (self->rescan_limit, pymemd_config_get_rescans_per_uid_per_minute (config),
+                         60);
 }
 
 guint
@@ -1411,7 +1415,9 @@ pymemd_dbus_service_new (GDBusConnection *connection,
   self->recorder = g_object_ref (recorder);
   self->broker = broker != NULL ? g_object_ref (broker) : NULL;
   self->subscriptions = pymemd_subscriptions_new (16);
-  self->rescan_limit = pymemd_rate_limit_new (RESCANS_PER_UID_PER_MINUTE, 60, NULL, NULL);
+  self->rescan_limit = pymemd_rate_limit_new (
+    pymemd_config_get_rescans_per_uid_per_minute (pymemd_monitor_get_config (monitor)), 60, NULL,
+    NULL);
   self->manager = pymemd_dbus_monitor1_skeleton_new ();
   pymemd_dbus_monitor1_set_version (self->manager, PACKAGE_VERSION);
   pymemd_dbus_monitor1_set_boot_id (self->manager, pymemd_scanner_get_boot_id (scanner));
