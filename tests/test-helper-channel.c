@@ -261,20 +261,10 @@ fake_answer (Fixture *f, int fd, gint64 id)
   fake_send (fd, answer);
 }
 
-/* Whether the channel has closed FD: EOF (after anything it had sent). */
-static gboolean
-fake_is_closed (int fd)
-{
-  char buf[256];
-  ssize_t n = recv (fd, buf, sizeof buf, MSG_DONTWAIT);
-
-  return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
-}
-
 static void
 fake_wait_closed (int fd)
 {
-  WAIT_FOR (fake_is_closed (fd));
+  WAIT_FOR (pymemd_test_socket_closed (fd));
   close (fd);
 }
 
@@ -566,7 +556,7 @@ test_request_cancel (Fixture *f, gconstpointer data)
   fake_answer (f, fd, id);
   pymemd_test_iterate_for (0.1);
   g_assert_true (pymemd_helper_channel_has_helper (f->channel, f->pid, f->start_time));
-  g_assert_false (fake_is_closed (fd));
+  g_assert_false (pymemd_test_socket_closed (fd));
   request_round_trip (f, fd);
   g_assert_cmpuint (f->rejections->len, ==, 0);
   close (fd);
@@ -998,7 +988,7 @@ test_connection_limits (Fixture *f, gconstpointer data)
   fake_wait_closed (fds[4]);
   pymemd_test_iterate_for (0.05);
   for (guint i = 0; i < 4; i++)
-    g_assert_false (fake_is_closed (fds[i]));
+    g_assert_false (pymemd_test_socket_closed (fds[i]));
   fake_hello (f, fds[0], NULL);
   WAIT_FOR (f->connected == 1);
   request_round_trip (f, fds[0]);
@@ -1129,7 +1119,7 @@ count_open (const int *fds, guint n)
   guint open = 0;
 
   for (guint i = 0; i < n; i++)
-    open += !fake_is_closed (fds[i]);
+    open += !pymemd_test_socket_closed (fds[i]);
   return open;
 }
 
@@ -1233,7 +1223,7 @@ test_frame_deadline (Fixture *f, gconstpointer data)
   set_read_timeout (f, 0.3);
   fd = fake_helper (f, NULL);
   pymemd_test_iterate_for (0.6);
-  g_assert_false (fake_is_closed (fd));
+  g_assert_false (pymemd_test_socket_closed (fd));
   request_round_trip (f, fd);
   fake_send_header (fd, 1000);
   fake_write (fd, "{\"v\": 1", 7);

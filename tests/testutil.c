@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -663,4 +664,13 @@ pymemd_test_service_wait_name_released (PymemdTestService *service)
         g_error ("org.pymemd.Monitor1 still has an owner 10 s after pymemd exited");
       g_usleep (50000);
     }
+}
+
+gboolean
+pymemd_test_socket_closed (int fd)
+{
+  char buf[256];
+  ssize_t n = recv (fd, buf, sizeof buf, MSG_DONTWAIT);
+
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
