@@ -345,17 +345,13 @@ helper_close (Helper *helper, const char *rejection, GError *request_error)
                    helper->start_time);
 }
 
-/* Closes HELPER for breaking the protocol: REASON (printf-style) is logged
- * with its pid, signalled, and fails its outstanding request. */
-static void G_GNUC_PRINTF (2, 3)
-helper_reject (Helper *helper, const char *format, ...)
+/* Closes HELPER for REASON (FORMAT, AP): logged with its pid, signalled,
+ * and its outstanding request fails with CODE. */
+static void
+helper_vreject (Helper *helper, PymemdError code, const char *format, va_list ap)
 {
-  g_autofree char *reason = NULL;
-  va_list ap;
+  g_autofree char *reason = g_strdup_vprintf (format, ap);
 
-  va_start (ap, format);
-  reason = g_strdup_vprintf (format, ap);
-  va_end (ap);
   /* Parser messages quote the input: keep the log bounded and valid. */
   if (!g_utf8_validate (reason, -1, NULL))
     {
@@ -371,9 +367,35 @@ helper_reject (Helper *helper, const char *format, ...)
       g_free (cut);
     }
   helper_close (helper, reason,
-                g_error_new (PYMEMD_ERROR, PYMEMD_ERROR_PROTOCOL,
-                             _("The helper of process %d broke the protocol: %s"),
-                             helper->peer_pid, reason));
+                code == PYMEMD_ERROR_PROTOCOL
+                ? g_error_new (PYMEMD_ERROR, code,
+                               _("The helper of process %d broke the protocol: %s"),
+                               helper->peer_pid, reason)
+                : g_error_new (PYMEMD_ERROR, code,
+                               _("The connection of the helper of process %d was closed: %s"),
+                               helper->peer_pid, reason));
+}
+
+/* Closes HELPER for breaking the protocol (PYMEMD_ERROR_PROTOCOL). */
+static void G_GNUC_PRINTF (2, 3)
+helper_reject (Helper *helper, const char *format, ...)
+{
+  va_list ap;
+
+  va_start (ap, format);
+  helper_vreject (helper, PYMEMD_ERROR_PROTOCOL, format, ap);
+  va_end (ap);
+}
+
+/* Closes HELPER for passing a limit: its request fails with CODE. */
+static void G_GNUC_PRINTF (3, 4)
+helper_reject_for (Helper *helper, PymemdError code, const char *format, ...)
+{
+  va_list ap;
+
+  va_start (ap, format);
+  helper_vreject (helper, code, format, ap);
+  va_end (ap);
 }
 
 /* ----------------------------------------------------------------- writes */
@@ -586,7 +608,8 @@ deadline_passed (gpointer data)
   if (helper->key == NULL)
     helper_reject (helper, _("no hello within %g s"), timeout);
   else
-    helper_reject (helper, _("a frame unfinished %g s after it began"), timeout);
+    helper_reject_for (helper, PYMEMD_ERROR_TIMED_OUT, _("a frame unfinished %g s after it began"),
+                       timeout);
   return G_SOURCE_REMOVE;
 }
 
@@ -992,8 +1015,9 @@ body_received (Helper *helper, const guint8 *data, gsize len)
     {
       g_autofree char *limit = g_format_size_full (self->limits.buffer_per_uid,
                                                    G_FORMAT_SIZE_IEC_UNITS);
-      helper_reject (helper, _("the unfinished frames of uid %u would hold more than %s"),
-                     helper->peer_uid, limit);
+      helper_reject_for (helper, PYMEMD_ERROR_LIMIT_EXCEEDED,
+                         _("the unfinished frames of uid %u would hold more than %s"),
+                         helper->peer_uid, limit);
       return;
     }
   usage->buffered += len;
