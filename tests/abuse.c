@@ -2,7 +2,9 @@
  *
  *   abuse hellos SOCKET N
  *       N helper connections with valid hellos, from N children, held until
- *       stdin closes.  RESULT open=connections still open after 2 s.
+ *       stdin closes.  RESULT open=connections still open once the daemon
+ *       has read all that was sent on them (or closed them), and 1 s more;
+ *       seconds=how long that took.
  *   abuse frames SOCKET N
  *       N connections from N children, each sending a valid hello, a 1 MiB
  *       frame header and then 1 MiB - 1 bytes of it, held until stdin
@@ -33,6 +35,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -123,6 +127,29 @@ is_closed (int fd)
   return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
+/* Whether the daemon has closed FD or read all that was sent on it. */
+static gboolean
+is_settled (int fd)
+{
+  int unread = 0;
+
+  return fd < 0 || is_closed (fd) || (ioctl (fd, SIOCOUTQ, &unread) == 0 && unread == 0);
+}
+
+/* Until the daemon has decided on each of FDS[N] (20 s at most). */
+static void
+wait_settled (const int *fds, guint n)
+{
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  guint i = 0;
+
+  while (i < n && g_get_monotonic_time () < deadline)
+    if (is_settled (fds[i]))
+      i++;
+    else
+      g_usleep (50000);
+}
+
 static guint
 count_open (const int *fds, guint n)
 {
@@ -171,7 +198,8 @@ send_unfinished_frame (int fd)
 
 /* A child: PER_CHILD connections with valid hellos (and, unless HELLO, the
  * start of an unfinished 1 MiB frame after it), reporting through RESULT_FD how
- * many are still open after 2 s, then held until HOLD_FD closes. */
+ * many are still open once the daemon has read or closed each, then held
+ * until HOLD_FD closes. */
 static void
 attack_child (const char *socket_path, guint per_child, gboolean hello, int result_fd, int hold_fd)
 {
@@ -188,7 +216,8 @@ attack_child (const char *socket_path, guint per_child, gboolean hello, int resu
           fds[i] = -1;
         }
     }
-  g_usleep (2 * G_USEC_PER_SEC);
+  wait_settled (fds, per_child);
+  g_usleep (G_USEC_PER_SEC); /* a hello is judged after it is read */
   open = count_open (fds, per_child);
   if (write (result_fd, &open, sizeof open) != sizeof open)
     _exit (1);
@@ -202,6 +231,7 @@ static int
 attack (const char *socket_path, guint n, guint per_child, gboolean hello)
 {
   guint children = (n + per_child - 1) / per_child, open = 0;
+  gint64 start = g_get_monotonic_time ();
   int result[2], hold_pipe[2];
   g_autofree pid_t *pids = g_new0 (pid_t, children);
 
@@ -225,7 +255,8 @@ attack (const char *socket_path, guint n, guint per_child, gboolean hello)
       if (read (result[0], &child_open, sizeof child_open) == sizeof child_open)
         open += child_open;
     }
-  printf ("RESULT open=%u of=%u\n", open, children * per_child);
+  printf ("RESULT open=%u of=%u seconds=%.1f\n", open, children * per_child,
+          (g_get_monotonic_time () - start) / 1e6);
   hold ();
   close (hold_pipe[1]);
   for (guint i = 0; i < children; i++)

@@ -13,6 +13,14 @@
 #define MANAGER_IFACE "org.pymemd.Monitor1"
 #define KIB           1024.0
 
+/* AddressSanitizer keeps freed memory in quarantine, and its allocator
+ * returns it late: the daemon's RSS says nothing of its own then. */
+#ifdef __SANITIZE_ADDRESS__
+#define RSS_IS_MEANINGFUL FALSE
+#else
+#define RSS_IS_MEANINGFUL TRUE
+#endif
+
 typedef struct {
   PymemdTestService service;
   char             *socket_path;
@@ -227,6 +235,7 @@ test_helper_frames (Fixture *f, gconstpointer data)
     {
       PymemdTestChild attacker;
       g_autofree char *result = NULL;
+      g_autofree char *seconds = NULL;
       double during, after;
       gint64 deadline;
 
@@ -235,14 +244,23 @@ test_helper_frames (Fixture *f, gconstpointer data)
       g_test_message ("round %u: RSS %.1f MiB before, %.1f MiB with the frames", round, baseline,
                       during);
       assert_root_helper_served (f);
-      g_assert_cmpfloat (during - baseline, <, 24);
-      g_assert_cmpuint (result_count (result, "open"), ==, 8);
+      /* Past the read timeout, the first frames are closed unfinished and
+       * later ones take their place: fewer are open at once than end open. */
+      seconds = result_get (result, "seconds");
+      if (g_ascii_strtod (seconds, NULL) < 9)
+        g_assert_cmpuint (result_count (result, "open"), ==, 8);
+      else
+        g_test_message ("the attack took longer than the read timeout (10 s)");
+      if (RSS_IS_MEANINGFUL)
+        g_assert_cmpfloat (during - baseline, <, 24);
       abuse_end (&attacker);
       deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-      while ((after = daemon_rss_mib (f)) - baseline > 4 && g_get_monotonic_time () < deadline)
+      while ((after = daemon_rss_mib (f)) - baseline > 4 && RSS_IS_MEANINGFUL &&
+             g_get_monotonic_time () < deadline)
         g_usleep (200000);
       g_test_message ("round %u: RSS %.1f MiB after they left", round, after);
-      g_assert_cmpfloat (after - baseline, <=, 4);
+      if (RSS_IS_MEANINGFUL)
+        g_assert_cmpfloat (after - baseline, <=, 4);
     }
 }
 
@@ -296,7 +314,8 @@ test_subscriptions (Fixture *f, gconstpointer data)
     g_autofree char *name = result_get (result, "error");
     g_assert_cmpstr (name, ==, "org.pymemd.Error.LimitExceeded");
   }
-  g_assert_cmpfloat (daemon_rss_mib (f) - baseline, <, 16);
+  if (RSS_IS_MEANINGFUL)
+    g_assert_cmpfloat (daemon_rss_mib (f) - baseline, <, 16);
   reply = call_manager (f, "Subscribe", g_variant_new_parsed ("(@a{sv} {},)"), &error);
   g_assert_no_error (error);
   abuse_end (&attacker);
