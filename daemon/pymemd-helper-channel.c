@@ -1528,7 +1528,6 @@ pymemd_helper_channel_dispose (GObject *object)
 
   clear_source (&self->accept_source);
   clear_source (&self->accept_pause);
-  clear_source (&self->trim_source);
   if (self->listen_fd >= 0)
     {
       close (self->listen_fd);
@@ -1548,6 +1547,8 @@ pymemd_helper_channel_dispose (GObject *object)
     waiter_complete (self, g_ptr_array_index (self->waiters, 0),
                      g_error_new (PYMEMD_ERROR, PYMEMD_ERROR_FAILED,
                                   _("The helper channel closed")));
+  /* Last: closing the connections above frees their frames. */
+  clear_source (&self->trim_source);
 
   G_OBJECT_CLASS (pymemd_helper_channel_parent_class)->dispose (object);
 }
