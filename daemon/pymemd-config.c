@@ -9,6 +9,7 @@
 #include "pymemd-config.h"
 #include "pymemd-error.h"
 #include "pymemd-procfs.h"
+#include "pymemd-subscriptions.h"
 
 /* Far more than a file with every key and its comment needs. */
 #define CONFIG_MAX_BYTES (64 * 1024)
@@ -30,6 +31,10 @@ struct _PymemdConfig
   guint              max_subscriptions_per_client;
   PymemdAttachPolicy attach;
   PymemdHistorySettings history;
+  PymemdHelperLimits helper_limits;
+  guint              subscriptions_per_uid;
+  guint              pids_per_subscription;
+  guint              rescans_per_uid_per_minute;
 };
 
 G_DEFINE_TYPE (PymemdConfig, pymemd_config, G_TYPE_OBJECT)
@@ -52,6 +57,11 @@ static const char *const history_keys[] = {
   "raw-retention-minutes", "minute-retention-days", "hour-retention-days", "max-size-mib",
   "growth-threshold-mib-per-hour", "growth-window-minutes", "retry-seconds", NULL
 };
+static const char *const limits_keys[] = {
+  "helper-connections", "helper-connections-per-uid", "helper-buffer-mib-per-uid",
+  "helper-read-timeout-seconds", "helper-log-lines-per-uid-per-minute", "subscriptions-per-uid",
+  "pids-per-subscription", "rescans-per-uid-per-minute", NULL
+};
 
 static const struct {
   const char        *name;
@@ -62,6 +72,7 @@ static const struct {
   { "signals", signals_keys },
   { "access", access_keys },
   { "history", history_keys },
+  { "limits", limits_keys },
 };
 
 static const char *const attach_names[] = {
@@ -108,6 +119,10 @@ pymemd_config_init (PymemdConfig *self)
   self->history.growth_threshold = 16.0 * MIB;
   self->history.growth_window_us = 30 * MINUTE_US;
   self->history.retry_seconds = 30;
+  pymemd_helper_limits_init (&self->helper_limits);
+  self->subscriptions_per_uid = 64;
+  self->pids_per_subscription = PYMEMD_SUBSCRIPTION_MAX_PIDS;
+  self->rescans_per_uid_per_minute = 10;
 }
 
 PymemdConfig *
@@ -313,7 +328,7 @@ check_names (const ConfigSource *src, GError **error)
         {
           g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,
                        _("%s: [%s]: unknown group; known groups are "
-                         "[monitor], [budget], [signals], [access] and [history]"),
+                         "[monitor], [budget], [signals], [access], [history] and [limits]"),
                        src->path, groups[g]);
           return FALSE;
         }
@@ -437,6 +452,68 @@ read_history (PymemdConfig *self, const ConfigSource *src, GError **error)
   return TRUE;
 }
 
+/* A guint key from MIN to MAX. */
+static gboolean
+read_count (const ConfigSource *src,
+            const char         *group,
+            const char         *key,
+            guint               min,
+            guint               max,
+            guint              *out,
+            GError            **error)
+{
+  guint64 value = *out;
+
+  if (!read_unsigned (src, group, key, min, max, NULL, &value, error))
+    return FALSE;
+  *out = (guint) value;
+  return TRUE;
+}
+
+static gboolean
+read_limits (PymemdConfig *self, const ConfigSource *src, GError **error)
+{
+  PymemdHelperLimits *h = &self->helper_limits;
+  guint64 buffer_mib = h->buffer_per_uid / MIB;
+
+  if (!read_count (src, "limits", "helper-connections", 1, 65536, &h->connections, error) ||
+      !read_count (src, "limits", "helper-connections-per-uid", 1, 65536, &h->connections_per_uid,
+                   error) ||
+      !read_unsigned (src, "limits", "helper-buffer-mib-per-uid", 1, 1024, "MiB", &buffer_mib,
+                      error) ||
+      !read_double (src, "limits", "helper-read-timeout-seconds", 0.1, 600, _("seconds"),
+                    &h->read_timeout, error) ||
+      !read_count (src, "limits", "helper-log-lines-per-uid-per-minute", 1, 100000,
+                   &h->log_lines_per_uid, error) ||
+      !read_count (src, "limits", "subscriptions-per-uid", 1, PYMEMD_SUBSCRIPTIONS_MAX_TOTAL,
+                   &self->subscriptions_per_uid, error) ||
+      !read_count (src, "limits", "pids-per-subscription", 1, PYMEMD_SUBSCRIPTION_MAX_PIDS,
+                   &self->pids_per_subscription, error) ||
+      !read_count (src, "limits", "rescans-per-uid-per-minute", 1, 3600,
+                   &self->rescans_per_uid_per_minute, error))
+    return FALSE;
+  h->buffer_per_uid = (gsize) (buffer_mib * MIB);
+  /* A per-uid bound above the total would let one user take every slot. */
+  if (h->connections_per_uid > h->connections)
+    {
+      g_autofree char *per_uid = get_value (src, "limits", "helper-connections-per-uid");
+
+      if (per_uid != NULL)
+        g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,
+                     _("%s: [limits] helper-connections-per-uid=%s: must be at most "
+                       "helper-connections (%u)"),
+                     src->path, per_uid, h->connections);
+      else
+        g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,
+                     _("%s: [limits] helper-connections=%u: less than "
+                       "helper-connections-per-uid, which defaults to %u; set "
+                       "helper-connections-per-uid too"),
+                     src->path, h->connections, h->connections_per_uid);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static GKeyFile *
 read_key_file (const char *path, GError **error)
 {
@@ -495,7 +572,8 @@ pymemd_config_load (const char *path, gboolean missing_ok, GError **error)
       !read_budget (self, &src, error) ||
       !read_signals (self, &src, error) ||
       !read_access (self, &src, error) ||
-      !read_history (self, &src, error))
+      !read_history (self, &src, error) ||
+      !read_limits (self, &src, error))
     return NULL;
   self->path = g_strdup (path);
   return g_steal_pointer (&self);
@@ -555,6 +633,30 @@ pymemd_config_get_history (PymemdConfig *self, PymemdHistorySettings *out)
   *out = self->history;
 }
 
+void
+pymemd_config_get_helper_limits (PymemdConfig *self, PymemdHelperLimits *out)
+{
+  *out = self->helper_limits;
+}
+
+guint
+pymemd_config_get_subscriptions_per_uid (PymemdConfig *self)
+{
+  return self->subscriptions_per_uid;
+}
+
+guint
+pymemd_config_get_pids_per_subscription (PymemdConfig *self)
+{
+  return self->pids_per_subscription;
+}
+
+guint
+pymemd_config_get_rescans_per_uid_per_minute (PymemdConfig *self)
+{
+  return self->rescans_per_uid_per_minute;
+}
+
 PymemdConfig *
 pymemd_config_with_intervals (PymemdConfig *self,
                               double        interval,
@@ -572,6 +674,10 @@ pymemd_config_with_intervals (PymemdConfig *self,
   copy->max_subscriptions_per_client = self->max_subscriptions_per_client;
   copy->attach = self->attach;
   copy->history = self->history;
+  copy->helper_limits = self->helper_limits;
+  copy->subscriptions_per_uid = self->subscriptions_per_uid;
+  copy->pids_per_subscription = self->pids_per_subscription;
+  copy->rescans_per_uid_per_minute = self->rescans_per_uid_per_minute;
   if (copy->interval < 0.5 || copy->interval > 3600)
     g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,
                  _("--interval %g: must be between 0.5 and 3600 seconds"), copy->interval);

@@ -3,6 +3,7 @@
 
 #include <glib-object.h>
 
+#include "pymemd-helper-channel.h"
 #include "pymemd-scanner.h"
 
 G_BEGIN_DECLS
@@ -61,5 +62,12 @@ guint         pymemd_config_get_max_subscriptions_per_client (PymemdConfig *self
 PymemdAttachPolicy pymemd_config_get_attach (PymemdConfig *self);
 void          pymemd_config_get_history (PymemdConfig          *self,
                                          PymemdHistorySettings *out);
+
+/* [limits]: what one user may hold of what every user shares. */
+void          pymemd_config_get_helper_limits (PymemdConfig       *self,
+                                               PymemdHelperLimits *out);
+guint         pymemd_config_get_subscriptions_per_uid (PymemdConfig *self);
+guint         pymemd_config_get_pids_per_subscription (PymemdConfig *self);
+guint         pymemd_config_get_rescans_per_uid_per_minute (PymemdConfig *self);
 
 G_END_DECLS

@@ -103,6 +103,18 @@ on_quit (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* The helper channel's share of the configuration ([limits]). */
+static void
+apply_helper_limits (Daemon *daemon, PymemdConfig *config)
+{
+  PymemdHelperLimits limits;
+
+  if (daemon->broker == NULL)
+    return;
+  pymemd_config_get_helper_limits (config, &limits);
+  pymemd_helper_channel_set_limits (pymemd_heap_broker_get_channel (daemon->broker), &limits);
+}
+
 static gboolean
 on_reload (gpointer data)
 {
@@ -122,6 +134,7 @@ on_reload (gpointer data)
       pymemd_dbus_service_config_changed (daemon->service);
       pymemd_config_get_history (config, &history);
       pymemd_recorder_set_settings (daemon->recorder, &history);
+      apply_helper_limits (daemon, config);
       g_message ("Configuration reloaded from %s", pymemd_config_get_path (config) != NULL
                                                       ? pymemd_config_get_path (config)
                                                       : "defaults");
@@ -308,6 +321,7 @@ pymemd_daemon_run (const PymemdDaemonOptions *options)
   pymemd_config_get_history (config, &history_settings);
   daemon.recorder = pymemd_recorder_new (history, &history_settings);
   daemon.broker = start_broker (&daemon);
+  apply_helper_limits (&daemon, config);
   daemon.service = pymemd_dbus_service_new (daemon.connection, daemon.monitor, daemon.auth, daemon.recorder,
                                             daemon.broker, &error);
   if (daemon.service == NULL)

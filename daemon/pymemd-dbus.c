@@ -10,6 +10,7 @@
 #include "pymemd-dbus-generated.h"
 #include "pymemd-error.h"
 #include "pymemd-heap-broker.h"
+#include "pymemd-rate-limit.h"
 #include "pymemd-recorder.h"
 #include "pymemd-report.h"
 #include "pymemd-subscriptions.h"
@@ -29,6 +30,7 @@ struct _PymemdDbusService
   GHashTable               *exported;   /* object path -> PymemdDbusObjectSkeleton */
   PymemdSubscriptions      *subscriptions;
   GHashTable               *name_watches; /* sender -> watch id */
+  PymemdRateLimit          *rescan_limit; /* Rescan calls per uid a minute */
   gulong                    scanned_id;
   gulong                    recorder_ids[2];
   GVariant                  *full_reply;   /* GetProcesses as root sees it, this tick */
@@ -588,12 +590,53 @@ handle_process_get_details (PymemdDbusProcess1 *object, GDBusMethodInvocation *i
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+static void
+rescan_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(GDBusMethodInvocation) invocation = data;
+  g_autoptr(GError) error = NULL;
+
+  if (pymemd_monitor_rescan_finish (PYMEMD_MONITOR (source), result, &error))
+    g_dbus_method_invocation_return_value (invocation, NULL);
+  else
+    g_dbus_method_invocation_return_gerror (invocation, error);
+}
+
+/* Each user has its own budget of Rescan calls: one calling in a loop
+ * neither takes the others' nor makes full passes run back to back (the
+ * monitor shares one pass among the callers that wait for it). */
+static void
+rescan_caller_known (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(Call) call = data;
+  PymemdDbusService *self = call->self;
+  g_autoptr(GError) error = NULL;
+  PymemdViewer viewer;
+  double retry = 0;
+
+  if (!pymemd_auth_get_viewer_finish (self->auth, result, &viewer, &error))
+    {
+      g_dbus_method_invocation_return_gerror (call->invocation, error);
+      return;
+    }
+  if (!pymemd_rate_limit_take (self->rescan_limit, viewer.uid, &retry))
+    {
+      g_dbus_method_invocation_return_error (call->invocation, PYMEMD_ERROR,
+                                             PYMEMD_ERROR_LIMIT_EXCEEDED,
+                                             _("A user may ask for %u rescans a minute; try again "
+                                               "in %.0f s"),
+                                             pymemd_rate_limit_get_per_window (self->rescan_limit),
+                                             ceil (retry));
+      return;
+    }
+  pymemd_monitor_rescan_async (self->monitor, rescan_done, g_object_ref (call->invocation));
+}
+
 static gboolean
 handle_rescan (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation,
                PymemdDbusService *self)
 {
-  pymemd_monitor_rescan (self->monitor);
-  pymemd_dbus_monitor1_complete_rescan (manager, invocation);
+  resolve_caller (call_new (self, invocation), rescan_caller_known);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -1480,6 +1523,7 @@ pymemd_dbus_service_finalize (GObject *object)
   g_clear_pointer (&self->full_reply, g_variant_unref);
   g_clear_pointer (&self->full_samples, g_variant_unref);
   pymemd_subscriptions_free (self->subscriptions);
+  pymemd_rate_limit_free (self->rescan_limit);
   g_object_unref (self->object_manager);
   g_object_unref (self->manager);
   g_object_unref (self->auth);
@@ -1512,6 +1556,11 @@ pymemd_dbus_service_config_changed (PymemdDbusService *self)
   pymemd_dbus_monitor1_set_detail_interval (self->manager, pymemd_config_get_detail_interval (config));
   pymemd_subscriptions_set_max_per_client (self->subscriptions,
                                            pymemd_config_get_max_subscriptions_per_client (config));
+  pymemd_subscriptions_set_uid_limits (self->subscriptions,
+                                       pymemd_config_get_subscriptions_per_uid (config),
+                                       pymemd_config_get_pids_per_subscription (config));
+  pymemd_rate_limit_set (self->rescan_limit, pymemd_config_get_rescans_per_uid_per_minute (config),
+                         60);
 }
 
 guint
@@ -1537,6 +1586,9 @@ pymemd_dbus_service_new (GDBusConnection *connection,
   self->recorder = g_object_ref (recorder);
   self->broker = broker != NULL ? g_object_ref (broker) : NULL;
   self->subscriptions = pymemd_subscriptions_new (16);
+  self->rescan_limit = pymemd_rate_limit_new (
+    pymemd_config_get_rescans_per_uid_per_minute (pymemd_monitor_get_config (monitor)), 60, NULL,
+    NULL);
   self->manager = pymemd_dbus_monitor1_skeleton_new ();
   pymemd_dbus_monitor1_set_version (self->manager, PACKAGE_VERSION);
   pymemd_dbus_monitor1_set_boot_id (self->manager, pymemd_scanner_get_boot_id (scanner));

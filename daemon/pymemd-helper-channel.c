@@ -1,42 +1,59 @@
-/* Serves the helpers' Unix socket: believes a peer only as the process SO_PEERCRED names, reads bounded frames, and pairs each request with its answer. */
+/* Serves the helpers' Unix socket: believes a peer only as the process SO_PEERCRED names, bounds what each user's connections may hold, reads bounded frames, and pairs each request with its answer. */
 #include "config.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <gio/gunixsocketaddress.h>
+#include <glib-unix.h>
 #include <glib/gi18n.h>
 
 #include "pymemd-error.h"
 #include "pymemd-helper-channel.h"
 #include "pymemd-pidfiles.h"
 #include "pymemd-procfs.h"
+#include "pymemd-rate-limit.h"
 
-#define HELLO_TIMEOUT       5.0
-#define MAX_PER_PID         4
-#define MAX_CONNECTIONS     256
 #define MAX_REASON_CHARS    200 /* of a rejection's reason, which may quote the peer */
+/* What one wake-up of a connection reads at most: a helper sending a large
+ * frame does not hold up the main loop. */
+#define READ_CHUNK          (64 * 1024)
+/* Connections accepted per wake-up. After a full batch, accepting pauses,
+ * so that a loop of connect and close costs the daemon at most a batch per
+ * pause however fast it runs; the others wait in the backlog meanwhile. */
+#define ACCEPT_BATCH        16
+#define ACCEPT_PAUSE_MS     10
+#define ACCEPT_ERROR_MS     1000 /* after EMFILE and the like */
+#define LISTEN_BACKLOG      128
+/* malloc keeps what frames freed resident; given back after this much. */
+#define TRIM_AFTER_BYTES    (1024 * 1024)
+#define TRIM_DELAY_MS       1000
 
-/* One connection, from accept to close. Pending reads and writes hold a
- * reference, so that their callbacks can run after it has been closed. */
+/* One connection, from accept to close. Whoever runs code that may close
+ * it holds a reference, so that it outlives its closing. */
 typedef struct {
   int                  ref_count;
-  PymemdHelperChannel *channel; /* NULL once closed */
-  GSocketConnection   *connection;
-  GCancellable        *cancellable; /* cancelled at close: ends reads and writes */
+  PymemdHelperChannel *channel;     /* NULL once closed */
+  int                  fd;          /* -1 once closed */
+  GSource             *read_source;
+  GSource             *write_source; /* while a frame waits for room */
   gint32               peer_pid;    /* SO_PEERCRED */
   guint32              peer_uid;
   char                *key;         /* "pid:start_time" once its hello was valid */
   guint64              start_time;
   char                *nonce;
   char                *how;
-  GSource             *hello_timeout;
+  GSource             *deadline;    /* the hello's, then each begun frame's */
   guint8               header[4];
-  char                *body;
-  gsize                body_len;
+  gsize                header_len;  /* bytes of HEADER received */
+  GByteArray          *body;        /* what came of the frame HEADER announced */
+  guint32              body_len;
   guint32              request_id;  /* the outstanding request, 0: none */
   guint                request_top; /* ... and the most types and sites it asked for */
   guint                request_sites;
@@ -45,7 +62,14 @@ typedef struct {
   GSource             *request_cancelled;
   GQueue               writes;      /* GBytes frames behind the one being written */
   GBytes              *writing;
+  gsize                written;     /* bytes of WRITING sent */
 } Helper;
+
+/* What the connections of one uid hold. */
+typedef struct {
+  guint connections;
+  gsize buffered; /* bytes received of unfinished frames */
+} UidUsage;
 
 /* A pymemd_helper_channel_wait_async () call. */
 typedef struct {
@@ -59,21 +83,27 @@ typedef struct {
 
 struct _PymemdHelperChannel
 {
-  GObject         parent_instance;
+  GObject             parent_instance;
 
-  char           *path;
-  dev_t           socket_dev; /* the socket we made, unlinked at disposal if still ours */
-  ino_t           socket_ino;
-  PymemdProcfs   *procfs;
-  GMainContext   *context;
-  GSocketService *service;
-  GHashTable     *connections; /* set of Helper, with a reference each */
-  GHashTable     *helpers;     /* key -> Helper that said hello (borrowed from connections) */
-  GPtrArray      *waiters;     /* of Waiter */
-  guint32         last_request_id;
-  double          hello_timeout;
-  guint           max_per_pid;
-  guint           max_connections;
+  char               *path;
+  dev_t               socket_dev; /* the socket we made, unlinked at disposal if still ours */
+  ino_t               socket_ino;
+  PymemdProcfs       *procfs;
+  GMainContext       *context;
+  int                 listen_fd;
+  GSource            *accept_source; /* NULL while accepting pauses */
+  GSource            *accept_pause;
+  GHashTable         *connections; /* set of Helper, with a reference each */
+  GHashTable         *helpers;     /* key -> Helper that said hello (borrowed from connections) */
+  GHashTable         *uids;        /* uid -> UidUsage */
+  GHashTable         *pids;        /* pid -> its connections */
+  GPtrArray          *waiters;     /* of Waiter */
+  guint32             last_request_id;
+  PymemdHelperLimits  limits;
+  PymemdRateLimit    *log_limit;   /* lines about the peers of each uid */
+  guint8             *read_buffer; /* READ_CHUNK, shared: reads never wait */
+  gsize               freed_since_trim;
+  GSource            *trim_source;
 };
 
 enum {
@@ -86,6 +116,18 @@ enum {
 static guint signals[N_SIGNALS];
 
 G_DEFINE_TYPE (PymemdHelperChannel, pymemd_helper_channel, G_TYPE_OBJECT)
+
+void
+pymemd_helper_limits_init (PymemdHelperLimits *limits)
+{
+  limits->connections = 1024;
+  limits->connections_per_uid = 128;
+  limits->connections_per_pid = 4;
+  limits->buffer_per_uid = 8 * 1024 * 1024;
+  limits->read_timeout = 10;
+  limits->log_lines_per_uid = 20;
+  limits->log_window = 60;
+}
 
 void
 pymemd_heap_request_init (PymemdHeapRequest *request)
@@ -111,13 +153,10 @@ helper_unref (Helper *helper)
 {
   if (--helper->ref_count > 0)
     return;
-  g_assert (helper->channel == NULL && helper->request == NULL);
-  g_clear_object (&helper->connection);
-  g_clear_object (&helper->cancellable);
+  g_assert (helper->channel == NULL && helper->request == NULL && helper->fd < 0);
   g_free (helper->key);
   g_free (helper->nonce);
   g_free (helper->how);
-  g_free (helper->body);
   g_queue_clear_full (&helper->writes, (GDestroyNotify) g_bytes_unref);
   g_clear_pointer (&helper->writing, g_bytes_unref);
   g_free (helper);
@@ -156,13 +195,104 @@ clear_source (GSource **source)
   g_clear_pointer (source, g_source_unref);
 }
 
-static void
-log_rejection (gint32 pid, const char *reason)
+/* Logs a message about a connection of PID (0: unknown) and UID, unless
+ * the lines about that uid's connections are spent for the window
+ * (limits.log_lines_per_uid per limits.log_window): one user's flood of bad
+ * connections cannot flood the journal. What is held back is counted, and
+ * the count logged when the window ends (log_suppressed). */
+static void G_GNUC_PRINTF (4, 5)
+log_peer (PymemdHelperChannel *self, gint32 pid, guint32 uid, const char *format, ...)
 {
-  g_autofree char *pid_text = g_strdup_printf ("%d", pid);
+  g_autofree char *message = NULL;
+  char pid_text[16], uid_text[16];
+  va_list ap;
 
+  if (!pymemd_rate_limit_take (self->log_limit, uid, NULL))
+    return;
+  va_start (ap, format);
+  message = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  g_snprintf (pid_text, sizeof pid_text, "%d", pid);
+  g_snprintf (uid_text, sizeof uid_text, "%u", uid);
   g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "PYMEMD_HELPER_PID", pid_text,
-                    "MESSAGE", _("Helper connection of process %d closed: %s"), pid, reason);
+                    "PYMEMD_HELPER_UID", uid_text, "MESSAGE", "%s", message);
+}
+
+static void
+log_suppressed (guint32 uid, guint refused, double window_seconds, gpointer user_data)
+{
+  char uid_text[16];
+
+  g_snprintf (uid_text, sizeof uid_text, "%u", uid);
+  g_log_structured (G_LOG_DOMAIN, G_LOG_LEVEL_MESSAGE, "PYMEMD_HELPER_UID", uid_text, "MESSAGE",
+                    ngettext ("%u more message about helper connections of uid %u was not "
+                              "logged in the last %g s",
+                              "%u more messages about helper connections of uid %u were not "
+                              "logged in the last %g s", refused),
+                    refused, uid, window_seconds);
+}
+
+static void
+log_rejection (PymemdHelperChannel *self, gint32 pid, guint32 uid, const char *reason)
+{
+  log_peer (self, pid, uid, _("Helper connection of process %d closed: %s"), pid, reason);
+}
+
+#ifdef __GLIBC__
+static gboolean
+trim_memory (gpointer data)
+{
+  PymemdHelperChannel *self = data;
+
+  g_clear_pointer (&self->trim_source, g_source_unref);
+  self->freed_since_trim = 0;
+  malloc_trim (0);
+  return G_SOURCE_REMOVE;
+}
+#endif
+
+/* BYTES of frames were freed. Once glibc has seen large blocks freed, it
+ * serves frame buffers from its heap and keeps what they free resident:
+ * after a megabyte, it is asked to give it back (at most once a
+ * TRIM_DELAY_MS). */
+static void
+note_freed (PymemdHelperChannel *self, gsize bytes)
+{
+#ifdef __GLIBC__
+  self->freed_since_trim += bytes;
+  if (self->freed_since_trim >= TRIM_AFTER_BYTES && self->trim_source == NULL)
+    self->trim_source = attach_timeout (self, TRIM_DELAY_MS / 1000.0, trim_memory, self);
+#endif
+}
+
+/* Drops the frame HELPER was receiving, and its bytes from its uid's. */
+static void
+drop_body (PymemdHelperChannel *self, Helper *helper)
+{
+  UidUsage *usage = g_hash_table_lookup (self->uids, GUINT_TO_POINTER (helper->peer_uid));
+
+  if (helper->body == NULL)
+    return;
+  usage->buffered -= helper->body->len;
+  note_freed (self, helper->body->len);
+  g_clear_pointer (&helper->body, g_byte_array_unref);
+}
+
+/* HELPER's connection no longer counts against its uid, pid and all. */
+static void
+release_usage (PymemdHelperChannel *self, Helper *helper)
+{
+  gpointer uid = GUINT_TO_POINTER (helper->peer_uid), pid = GINT_TO_POINTER (helper->peer_pid);
+  UidUsage *usage = g_hash_table_lookup (self->uids, uid);
+  guint same_pid = GPOINTER_TO_UINT (g_hash_table_lookup (self->pids, pid));
+
+  drop_body (self, helper);
+  if (--usage->connections == 0)
+    g_hash_table_remove (self->uids, uid);
+  if (same_pid > 1)
+    g_hash_table_insert (self->pids, pid, GUINT_TO_POINTER (same_pid - 1));
+  else
+    g_hash_table_remove (self->pids, pid);
 }
 
 /* Closes HELPER's connection (if still open): it is unregistered, its
@@ -183,11 +313,16 @@ helper_close (Helper *helper, const char *rejection, GError *request_error)
   if (helper->key != NULL && g_hash_table_lookup (self->helpers, helper->key) == helper)
     was_registered = g_hash_table_remove (self->helpers, helper->key);
 
-  g_cancellable_cancel (helper->cancellable);
-  g_io_stream_close (G_IO_STREAM (helper->connection), NULL, NULL);
-  clear_source (&helper->hello_timeout);
+  clear_source (&helper->read_source);
+  clear_source (&helper->write_source);
+  clear_source (&helper->deadline);
   clear_source (&helper->request_timeout);
   clear_source (&helper->request_cancelled);
+  close (helper->fd);
+  helper->fd = -1;
+  release_usage (self, helper);
+  g_queue_clear_full (&helper->writes, (GDestroyNotify) g_bytes_unref);
+  g_clear_pointer (&helper->writing, g_bytes_unref);
   request = g_steal_pointer (&helper->request);
   helper->request_id = 0;
   g_hash_table_remove (self->connections, helper);
@@ -195,7 +330,7 @@ helper_close (Helper *helper, const char *rejection, GError *request_error)
   /* The state is consistent from here on: callers' code may run. */
   if (rejection != NULL)
     {
-      log_rejection (helper->peer_pid, rejection);
+      log_rejection (self, helper->peer_pid, helper->peer_uid, rejection);
       g_signal_emit (self, signals[SIGNAL_REJECTED], 0, (int) helper->peer_pid, rejection);
     }
   if (request != NULL)
@@ -210,17 +345,13 @@ helper_close (Helper *helper, const char *rejection, GError *request_error)
                    helper->start_time);
 }
 
-/* Closes HELPER for breaking the protocol: REASON (printf-style) is logged
- * with its pid, signalled, and fails its outstanding request. */
-static void G_GNUC_PRINTF (2, 3)
-helper_reject (Helper *helper, const char *format, ...)
+/* Closes HELPER for REASON (FORMAT, AP): logged with its pid, signalled,
+ * and its outstanding request fails with CODE. */
+static void
+helper_vreject (Helper *helper, PymemdError code, const char *format, va_list ap)
 {
-  g_autofree char *reason = NULL;
-  va_list ap;
+  g_autofree char *reason = g_strdup_vprintf (format, ap);
 
-  va_start (ap, format);
-  reason = g_strdup_vprintf (format, ap);
-  va_end (ap);
   /* Parser messages quote the input: keep the log bounded and valid. */
   if (!g_utf8_validate (reason, -1, NULL))
     {
@@ -236,49 +367,96 @@ helper_reject (Helper *helper, const char *format, ...)
       g_free (cut);
     }
   helper_close (helper, reason,
-                g_error_new (PYMEMD_ERROR, PYMEMD_ERROR_PROTOCOL,
-                             _("The helper of process %d broke the protocol: %s"),
-                             helper->peer_pid, reason));
+                code == PYMEMD_ERROR_PROTOCOL
+                ? g_error_new (PYMEMD_ERROR, code,
+                               _("The helper of process %d broke the protocol: %s"),
+                               helper->peer_pid, reason)
+                : g_error_new (PYMEMD_ERROR, code,
+                               _("The connection of the helper of process %d was closed: %s"),
+                               helper->peer_pid, reason));
+}
+
+/* Closes HELPER for breaking the protocol (PYMEMD_ERROR_PROTOCOL). */
+static void G_GNUC_PRINTF (2, 3)
+helper_reject (Helper *helper, const char *format, ...)
+{
+  va_list ap;
+
+  va_start (ap, format);
+  helper_vreject (helper, PYMEMD_ERROR_PROTOCOL, format, ap);
+  va_end (ap);
+}
+
+/* Closes HELPER for passing a limit: its request fails with CODE. */
+static void G_GNUC_PRINTF (3, 4)
+helper_reject_for (Helper *helper, PymemdError code, const char *format, ...)
+{
+  va_list ap;
+
+  va_start (ap, format);
+  helper_vreject (helper, code, format, ap);
+  va_end (ap);
 }
 
 /* ----------------------------------------------------------------- writes */
 
 static void write_next (Helper *helper);
 
-static void
-frame_written (GObject *stream, GAsyncResult *result, gpointer data)
+static gboolean
+on_writable (int fd, GIOCondition condition, gpointer data)
 {
-  g_autoptr(Helper) helper = data;
-  g_autoptr(GError) error = NULL;
+  Helper *helper = data;
+  g_autoptr(Helper) hold = helper_ref (helper);
 
-  g_clear_pointer (&helper->writing, g_bytes_unref);
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (stream), result, NULL, &error))
-    {
-      if (helper->channel != NULL)
-        {
-          g_message (_("Cannot write to the helper of process %d: %s"), helper->peer_pid,
-                     error->message);
-          helper_close (helper, NULL, NULL);
-        }
-      return;
-    }
+  g_clear_pointer (&helper->write_source, g_source_unref);
   write_next (helper);
+  return G_SOURCE_REMOVE;
 }
 
+/* Sends what is queued until the socket is full; the rest waits for room. */
 static void
 write_next (Helper *helper)
 {
-  GOutputStream *output;
-  gsize size;
-  const void *data;
+  while (helper->channel != NULL)
+    {
+      const guint8 *data;
+      gsize size;
+      ssize_t n;
 
-  if (helper->channel == NULL || helper->writing != NULL || g_queue_is_empty (&helper->writes))
-    return;
-  helper->writing = g_queue_pop_head (&helper->writes);
-  data = g_bytes_get_data (helper->writing, &size);
-  output = g_io_stream_get_output_stream (G_IO_STREAM (helper->connection));
-  g_output_stream_write_all_async (output, data, size, G_PRIORITY_DEFAULT, helper->cancellable,
-                                   frame_written, helper_ref (helper));
+      if (helper->writing == NULL)
+        {
+          helper->writing = g_queue_pop_head (&helper->writes);
+          helper->written = 0;
+          if (helper->writing == NULL)
+            return;
+        }
+      data = g_bytes_get_data (helper->writing, &size);
+      n = send (helper->fd, data + helper->written, size - helper->written,
+                MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        {
+          if (helper->write_source == NULL)
+            helper->write_source = attach_source (helper->channel,
+                                                  g_unix_fd_source_new (helper->fd,
+                                                                        G_IO_OUT | G_IO_HUP | G_IO_ERR),
+                                                  G_SOURCE_FUNC (on_writable), helper);
+          return;
+        }
+      if (n < 0)
+        {
+          int errsv = errno;
+          log_peer (helper->channel, helper->peer_pid, helper->peer_uid,
+                    _("Cannot write to the helper of process %d: %s"), helper->peer_pid,
+                    g_strerror (errsv));
+          helper_close (helper, NULL, NULL);
+          return;
+        }
+      helper->written += (gsize) n;
+      if (helper->written == size)
+        g_clear_pointer (&helper->writing, g_bytes_unref);
+    }
 }
 
 static void
@@ -417,15 +595,30 @@ complete_waiters (PymemdHelperChannel *self, Helper *helper)
 
 /* ------------------------------------------------------------------ hello */
 
+/* The hello did not come within limits.read_timeout of the connection,
+ * or a frame did not end within it of its first byte: the peer holds a
+ * slot, and maybe part of its user's buffer, for nothing. */
 static gboolean
-hello_timed_out (gpointer data)
+deadline_passed (gpointer data)
 {
   Helper *helper = data;
-  double timeout = helper->channel->hello_timeout;
+  double timeout = helper->channel->limits.read_timeout;
 
-  g_clear_pointer (&helper->hello_timeout, g_source_unref);
-  helper_reject (helper, _("no hello within %g s"), timeout);
+  g_clear_pointer (&helper->deadline, g_source_unref);
+  if (helper->key == NULL)
+    helper_reject (helper, _("no hello within %g s"), timeout);
+  else
+    helper_reject_for (helper, PYMEMD_ERROR_TIMED_OUT, _("a frame unfinished %g s after it began"),
+                       timeout);
   return G_SOURCE_REMOVE;
+}
+
+static void
+arm_deadline (Helper *helper)
+{
+  if (helper->deadline == NULL)
+    helper->deadline = attach_timeout (helper->channel, helper->channel->limits.read_timeout,
+                                       deadline_passed, helper);
 }
 
 /* The integer member NAME of OBJECT from MIN to MAX, or FALSE. */
@@ -590,7 +783,7 @@ handle_hello (Helper *helper, JsonObject *message)
       return;
     }
 
-  clear_source (&helper->hello_timeout);
+  clear_source (&helper->deadline);
   helper->start_time = (guint64) start_time;
   helper->key = identity_key (helper->peer_pid, helper->start_time);
   helper->nonce = g_strdup (nonce);
@@ -772,73 +965,33 @@ handle_frame (Helper *helper, const char *body, gsize len)
     handle_error (helper, message);
 }
 
-static void read_header (Helper *helper);
-
+/* The peer ended the connection after what HELPER has received. */
 static void
-body_read (GObject *stream, GAsyncResult *result, gpointer data)
+helper_ended (Helper *helper)
 {
-  g_autoptr(Helper) helper = data;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *body = g_steal_pointer (&helper->body);
-  gsize n = 0;
-
-  if (!g_input_stream_read_all_finish (G_INPUT_STREAM (stream), result, &n, &error))
-    {
-      if (helper->channel != NULL)
-        helper_reject (helper, _("reading a frame failed: %s"), error->message);
-      return;
-    }
-  if (helper->channel == NULL)
-    return;
-  if (n < helper->body_len)
-    {
-      helper_reject (helper, _("a truncated frame (%zu of %zu bytes)"), n, helper->body_len);
-      return;
-    }
-  {
-    /* Answers complete callers' tasks, whose code may drop the channel. */
-    g_autoptr(PymemdHelperChannel) self = g_object_ref (helper->channel);
-    handle_frame (helper, body, n);
-  }
-  read_header (helper);
-}
-
-static void
-header_read (GObject *stream, GAsyncResult *result, gpointer data)
-{
-  g_autoptr(Helper) helper = data;
-  g_autoptr(GError) error = NULL;
-  gsize n = 0;
-  guint32 len;
-
-  if (!g_input_stream_read_all_finish (G_INPUT_STREAM (stream), result, &n, &error))
-    {
-      if (helper->channel != NULL)
-        {
-          g_debug ("Helper of process %d: %s", helper->peer_pid, error->message);
-          helper_close (helper, NULL, NULL);
-        }
-      return;
-    }
-  if (helper->channel == NULL)
-    return;
-  if (n == 0)
+  if (helper->body != NULL)
+    helper_reject (helper, _("a truncated frame (%u of %u bytes)"), helper->body->len,
+                   helper->body_len);
+  else if (helper->header_len > 0)
+    helper_reject (helper, _("a truncated frame header"));
+  else if (helper->key == NULL)
+    helper_reject (helper, _("the connection ended before a hello"));
+  else
     {
       g_debug ("Helper of process %d disconnected", helper->peer_pid);
-      if (helper->key == NULL)
-        helper_reject (helper, _("the connection ended before a hello"));
-      else
-        helper_close (helper, NULL, NULL);
-      return;
+      helper_close (helper, NULL, NULL);
     }
-  if (n < sizeof helper->header)
-    {
-      helper_reject (helper, _("a truncated frame header"));
-      return;
-    }
+}
+
+/* Takes the frame header HELPER has received in full: nothing is allocated
+ * on its word, the body grows as its bytes come. */
+static void
+header_done (Helper *helper)
+{
+  guint32 len;
+
   memcpy (&len, helper->header, sizeof len);
   len = GUINT32_FROM_BE (len);
-  /* Checked before anything is allocated for it. */
   if (len == 0 || len > PYMEMD_HELPER_MAX_FRAME)
     {
       helper_reject (helper, _("a frame of %u bytes (1 to %d allowed)"), len,
@@ -846,99 +999,251 @@ header_read (GObject *stream, GAsyncResult *result, gpointer data)
       return;
     }
   helper->body_len = len;
-  helper->body = g_malloc (len);
-  g_input_stream_read_all_async (G_INPUT_STREAM (stream), helper->body, len, G_PRIORITY_DEFAULT,
-                                 helper->cancellable, body_read, helper_ref (helper));
+  helper->body = g_byte_array_new ();
 }
 
+/* Adds DATA (LEN bytes) to HELPER's frame, within its uid's buffer, and
+ * handles the frame once complete. */
 static void
-read_header (Helper *helper)
+body_received (Helper *helper, const guint8 *data, gsize len)
 {
-  GInputStream *input;
+  PymemdHelperChannel *self = helper->channel;
+  UidUsage *usage = g_hash_table_lookup (self->uids, GUINT_TO_POINTER (helper->peer_uid));
+  g_autoptr(GByteArray) body = NULL;
 
-  if (helper->channel == NULL)
+  if (usage->buffered + len > self->limits.buffer_per_uid)
+    {
+      g_autofree char *limit = g_format_size_full (self->limits.buffer_per_uid,
+                                                   G_FORMAT_SIZE_IEC_UNITS);
+      helper_reject_for (helper, PYMEMD_ERROR_LIMIT_EXCEEDED,
+                         _("the unfinished frames of uid %u would hold more than %s"),
+                         helper->peer_uid, limit);
+      return;
+    }
+  usage->buffered += len;
+  g_byte_array_append (helper->body, data, (guint) len);
+  if (helper->body->len < helper->body_len)
     return;
-  input = g_io_stream_get_input_stream (G_IO_STREAM (helper->connection));
-  g_input_stream_read_all_async (input, helper->header, sizeof helper->header, G_PRIORITY_DEFAULT,
-                                 helper->cancellable, header_read, helper_ref (helper));
+
+  body = g_steal_pointer (&helper->body);
+  usage->buffered -= body->len;
+  helper->header_len = 0;
+  if (helper->key != NULL)
+    clear_source (&helper->deadline);
+  handle_frame (helper, (const char *) body->data, body->len);
+  note_freed (self, body->len);
+}
+
+/* Reads what HELPER's peer has sent, up to READ_CHUNK bytes, handling the
+ * frames it completes; never waits. */
+static void
+helper_read (Helper *helper)
+{
+  PymemdHelperChannel *self = helper->channel;
+  /* Answers complete callers' tasks, whose code may drop the channel. */
+  g_autoptr(PymemdHelperChannel) hold_channel = g_object_ref (self);
+  g_autoptr(Helper) hold = helper_ref (helper);
+  gsize budget = READ_CHUNK;
+
+  while (helper->channel != NULL && budget > 0)
+    {
+      gboolean in_header = helper->body == NULL;
+      guint8 *into = in_header ? helper->header + helper->header_len : self->read_buffer;
+      gsize want = in_header ? sizeof helper->header - helper->header_len
+                             : helper->body_len - helper->body->len;
+      ssize_t n = recv (helper->fd, into, MIN (want, budget), MSG_DONTWAIT);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return;
+      if (n < 0)
+        {
+          int errsv = errno;
+          if (in_header && helper->header_len == 0 && helper->key != NULL)
+            {
+              g_debug ("Helper of process %d: %s", helper->peer_pid, g_strerror (errsv));
+              helper_close (helper, NULL, NULL);
+            }
+          else
+            helper_reject (helper, _("reading a frame failed: %s"), g_strerror (errsv));
+          return;
+        }
+      if (n == 0)
+        {
+          helper_ended (helper);
+          return;
+        }
+      budget -= (gsize) n;
+      if (!in_header)
+        body_received (helper, into, (gsize) n);
+      else
+        {
+          if (helper->header_len == 0 && helper->key != NULL)
+            arm_deadline (helper);
+          helper->header_len += (gsize) n;
+          if (helper->header_len == sizeof helper->header)
+            header_done (helper);
+        }
+    }
+}
+
+static gboolean
+on_readable (int fd, GIOCondition condition, gpointer data)
+{
+  helper_read (data);
+  return G_SOURCE_CONTINUE;
 }
 
 /* ----------------------------------------------------------------- accept */
 
 static void
-refuse_connection (PymemdHelperChannel *self,
-                   GSocketConnection   *connection,
-                   gint32               pid,
-                   const char          *reason)
+refuse_connection (PymemdHelperChannel *self, int fd, gint32 pid, guint32 uid, const char *reason)
 {
-  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
-  log_rejection (pid, reason);
+  close (fd);
+  log_rejection (self, pid, uid, reason);
   g_signal_emit (self, signals[SIGNAL_REJECTED], 0, (int) pid, reason);
 }
 
-static gboolean
-on_incoming (GSocketService    *service,
-             GSocketConnection *connection,
-             GObject           *source_object,
-             gpointer           user_data)
+/* Why a new connection of PID and UID would be one too many, or NULL. */
+static char *
+over_limit (PymemdHelperChannel *self, gint32 pid, guint32 uid)
 {
-  PymemdHelperChannel *self = user_data;
-  g_autoptr(PymemdHelperChannel) hold = g_object_ref (self);
-  g_autoptr(GCredentials) credentials = NULL;
-  g_autoptr(GError) error = NULL;
-  GHashTableIter iter;
-  gpointer other;
-  guint same_pid = 0;
-  Helper *helper;
-  pid_t pid = -1;
-  uid_t uid = (uid_t) -1;
+  UidUsage *usage = g_hash_table_lookup (self->uids, GUINT_TO_POINTER (uid));
+  guint same_pid = GPOINTER_TO_UINT (g_hash_table_lookup (self->pids, GINT_TO_POINTER (pid)));
 
-  credentials = g_socket_get_credentials (g_socket_connection_get_socket (connection), &error);
-  if (credentials != NULL)
+  if (same_pid >= self->limits.connections_per_pid)
+    return g_strdup_printf (_("more than %u connections of one process"),
+                            self->limits.connections_per_pid);
+  /* One user's processes never take the slots that other users' need. */
+  if (usage != NULL && usage->connections >= self->limits.connections_per_uid)
+    return g_strdup_printf (_("more than %u connections of uid %u"),
+                            self->limits.connections_per_uid, uid);
+  if (g_hash_table_size (self->connections) >= self->limits.connections)
+    return g_strdup_printf (_("more than %u connections in all"), self->limits.connections);
+  return NULL;
+}
+
+/* Takes FD, a connection just accepted, if its peer is known and within
+ * its limits. */
+static void
+accept_connection (PymemdHelperChannel *self, int fd)
+{
+  struct ucred cred = { 0 };
+  socklen_t len = sizeof cred;
+  g_autofree char *refusal = NULL;
+  g_autoptr(Helper) hold = NULL;
+  UidUsage *usage;
+  Helper *helper;
+
+  if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
     {
-      pid = g_credentials_get_unix_pid (credentials, &error);
-      uid = g_credentials_get_unix_user (credentials, NULL);
+      int errsv = errno;
+      g_autofree char *reason = g_strdup_printf (_("no peer credentials (%s)"),
+                                                 g_strerror (errsv));
+      refuse_connection (self, fd, 0, (guint32) -1, reason);
+      return;
     }
   /* 0: the peer is in a pid namespace we cannot see into. */
-  if (pid <= 0)
+  if (cred.pid <= 0)
     {
-      g_autofree char *reason = g_strdup_printf (_("no peer credentials (%s)"),
-                                                 error != NULL ? error->message : "pid 0");
-      refuse_connection (self, connection, 0, reason);
-      return TRUE;
+      g_autofree char *reason = g_strdup_printf (_("no peer credentials (%s)"), "pid 0");
+      refuse_connection (self, fd, 0, cred.uid, reason);
+      return;
     }
-
-  g_hash_table_iter_init (&iter, self->connections);
-  while (g_hash_table_iter_next (&iter, &other, NULL))
-    if (((Helper *) other)->peer_pid == pid)
-      same_pid++;
-  if (same_pid >= self->max_per_pid)
+  refusal = over_limit (self, cred.pid, cred.uid);
+  if (refusal != NULL)
     {
-      g_autofree char *reason = g_strdup_printf (_("more than %u connections of one process"),
-                                                 self->max_per_pid);
-      refuse_connection (self, connection, pid, reason);
-      return TRUE;
-    }
-  if (g_hash_table_size (self->connections) >= self->max_connections)
-    {
-      g_autofree char *reason = g_strdup_printf (_("more than %u connections in all"),
-                                                 self->max_connections);
-      refuse_connection (self, connection, pid, reason);
-      return TRUE;
+      refuse_connection (self, fd, cred.pid, cred.uid, refusal);
+      return;
     }
 
   helper = g_new0 (Helper, 1);
   helper->ref_count = 1; /* the connections' */
   helper->channel = self;
-  helper->connection = g_object_ref (connection);
-  helper->cancellable = g_cancellable_new ();
-  helper->peer_pid = pid;
-  helper->peer_uid = uid;
+  helper->fd = fd;
+  helper->peer_pid = cred.pid;
+  helper->peer_uid = cred.uid;
   g_queue_init (&helper->writes);
   g_hash_table_add (self->connections, helper);
-  helper->hello_timeout = attach_timeout (self, self->hello_timeout, hello_timed_out, helper);
-  read_header (helper);
-  return TRUE;
+  usage = g_hash_table_lookup (self->uids, GUINT_TO_POINTER (cred.uid));
+  if (usage == NULL)
+    {
+      usage = g_new0 (UidUsage, 1);
+      g_hash_table_insert (self->uids, GUINT_TO_POINTER (cred.uid), usage);
+    }
+  usage->connections++;
+  g_hash_table_insert (self->pids, GINT_TO_POINTER (cred.pid),
+                       GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (
+                         self->pids, GINT_TO_POINTER (cred.pid))) + 1));
+
+  /* A helper sends its hello as it connects, and a bad peer its bad bytes:
+   * most connections are decided here, before anything is set up. */
+  hold = helper_ref (helper);
+  helper_read (helper);
+  if (helper->channel == NULL)
+    return;
+  if (helper->key == NULL)
+    arm_deadline (helper);
+  helper->read_source = attach_source (self, g_unix_fd_source_new (fd, G_IO_IN | G_IO_HUP | G_IO_ERR),
+                                       G_SOURCE_FUNC (on_readable), helper);
+}
+
+static void start_accepting (PymemdHelperChannel *self);
+
+static gboolean
+resume_accepting (gpointer data)
+{
+  PymemdHelperChannel *self = data;
+
+  g_clear_pointer (&self->accept_pause, g_source_unref);
+  start_accepting (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Stops accepting for MS; the accept source is being dispatched and is
+ * removed by its return value. */
+static void
+pause_accepting (PymemdHelperChannel *self, guint ms)
+{
+  g_clear_pointer (&self->accept_source, g_source_unref);
+  self->accept_pause = attach_timeout (self, ms / 1000.0, resume_accepting, self);
+}
+
+static gboolean
+on_acceptable (int listen_fd, GIOCondition condition, gpointer data)
+{
+  PymemdHelperChannel *self = data;
+  g_autoptr(PymemdHelperChannel) hold = g_object_ref (self);
+
+  for (guint i = 0; i < ACCEPT_BATCH; i++)
+    {
+      int fd = accept4 (listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+      if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
+        continue;
+      if (fd < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return G_SOURCE_CONTINUE;
+      if (fd < 0)
+        {
+          /* EMFILE, ENOBUFS…: the connection waits in the backlog. */
+          g_warning (_("Cannot accept helper connections for now: %s"), g_strerror (errno));
+          pause_accepting (self, ACCEPT_ERROR_MS);
+          return G_SOURCE_REMOVE;
+        }
+      accept_connection (self, fd);
+      if (self->listen_fd < 0) /* disposed meanwhile */
+        return G_SOURCE_REMOVE;
+    }
+  pause_accepting (self, ACCEPT_PAUSE_MS);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+start_accepting (PymemdHelperChannel *self)
+{
+  self->accept_source = attach_source (self, g_unix_fd_source_new (self->listen_fd, G_IO_IN),
+                                       G_SOURCE_FUNC (on_acceptable), self);
 }
 
 /* --------------------------------------------------------------- requests */
@@ -949,8 +1254,9 @@ request_timed_out (gpointer data)
   Helper *helper = data;
 
   g_clear_pointer (&helper->request_timeout, g_source_unref);
-  g_message (_("The helper of process %d did not answer request %u in time; closing its connection"),
-             helper->peer_pid, helper->request_id);
+  log_peer (helper->channel, helper->peer_pid, helper->peer_uid,
+            _("The helper of process %d did not answer request %u in time; closing its connection"),
+            helper->peer_pid, helper->request_id);
   helper_close (helper, NULL,
                 g_error_new (PYMEMD_ERROR, PYMEMD_ERROR_TIMED_OUT,
                              _("The helper of process %d did not answer in time"),
@@ -1110,23 +1416,38 @@ pymemd_helper_channel_get_path (PymemdHelperChannel *self)
 }
 
 void
-pymemd_helper_channel_set_limits (PymemdHelperChannel *self,
-                                  double               hello_timeout,
-                                  guint                max_per_pid,
-                                  guint                max_connections)
+pymemd_helper_channel_set_limits (PymemdHelperChannel *self, const PymemdHelperLimits *limits)
 {
   g_return_if_fail (PYMEMD_IS_HELPER_CHANNEL (self));
-  self->hello_timeout = hello_timeout;
-  self->max_per_pid = max_per_pid;
-  self->max_connections = max_connections;
+  g_return_if_fail (limits->connections_per_pid > 0 && limits->buffer_per_uid > 0 &&
+                    limits->log_window > 0);
+  /* Connections and frames already there keep what they hold; the new
+   * bounds apply to what comes next. */
+  self->limits = *limits;
+  pymemd_rate_limit_set (self->log_limit, limits->log_lines_per_uid, limits->log_window);
 }
 
-/* Binds PATH, replacing a stale socket but nothing else. */
+/* FORMAT names the path and then ERRSV's text. */
+static gboolean G_GNUC_PRINTF (3, 4)
+set_errno_error (GError **error, int errsv, const char *format, ...)
+{
+  g_autofree char *message = NULL;
+  va_list ap;
+
+  va_start (ap, format);
+  message = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  g_set_error_literal (error, PYMEMD_ERROR, pymemd_error_from_errno (errsv), message);
+  return FALSE;
+}
+
+/* Binds PATH, replacing a stale socket but nothing else. The socket is
+ * served with plain system calls: a connection refused at once costs
+ * accept, getsockopt and close, and no object. */
 static gboolean
 listen_on (PymemdHelperChannel *self, GError **error)
 {
-  g_autoptr(GSocketAddress) address = NULL;
-  struct sockaddr_un sun;
+  struct sockaddr_un sun = { .sun_family = AF_UNIX };
   struct stat st;
 
   if (strlen (self->path) >= sizeof sun.sun_path)
@@ -1146,29 +1467,35 @@ listen_on (PymemdHelperChannel *self, GError **error)
       if (unlink (self->path) < 0 && errno != ENOENT)
         {
           int errsv = errno;
-          g_set_error (error, PYMEMD_ERROR, pymemd_error_from_errno (errsv),
-                       _("Cannot remove the stale socket %s: %s"), self->path, g_strerror (errsv));
-          return FALSE;
+          return set_errno_error (error, errsv, _("Cannot remove the stale socket %s: %s"),
+                                  self->path, g_strerror (errsv));
         }
     }
 
-  address = g_unix_socket_address_new (self->path);
-  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (self->service), address,
-                                      G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, NULL, NULL,
-                                      error))
-    return FALSE;
+  g_strlcpy (sun.sun_path, self->path, sizeof sun.sun_path);
+  self->listen_fd = socket (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (self->listen_fd < 0 || bind (self->listen_fd, (struct sockaddr *) &sun, sizeof sun) < 0)
+    {
+      int errsv = errno;
+      return set_errno_error (error, errsv, _("Cannot listen on %s: %s"), self->path,
+                              g_strerror (errsv));
+    }
   /* Every user's helper connects (the unit's umask is 0077): who is
    * believed is decided per connection. */
   if (chmod (self->path, 0666) < 0 || lstat (self->path, &st) < 0)
     {
       int errsv = errno;
-      g_set_error (error, PYMEMD_ERROR, pymemd_error_from_errno (errsv),
-                   _("Cannot open the socket %s to every user: %s"), self->path,
-                   g_strerror (errsv));
-      return FALSE;
+      return set_errno_error (error, errsv, _("Cannot open the socket %s to every user: %s"),
+                              self->path, g_strerror (errsv));
     }
   self->socket_dev = st.st_dev;
   self->socket_ino = st.st_ino;
+  if (listen (self->listen_fd, LISTEN_BACKLOG) < 0)
+    {
+      int errsv = errno;
+      return set_errno_error (error, errsv, _("Cannot listen on %s: %s"), self->path,
+                              g_strerror (errsv));
+    }
   return TRUE;
 }
 
@@ -1184,11 +1511,9 @@ pymemd_helper_channel_new (const char *socket_path, const char *proc_root, GErro
   self->procfs = pymemd_procfs_new (proc_root, error);
   if (self->procfs == NULL)
     return NULL;
-  self->service = g_socket_service_new ();
-  g_signal_connect (self->service, "incoming", G_CALLBACK (on_incoming), self);
   if (!listen_on (self, error))
     return NULL;
-  g_socket_service_start (self->service);
+  start_accepting (self);
   return g_steal_pointer (&self);
 }
 
@@ -1201,14 +1526,14 @@ pymemd_helper_channel_dispose (GObject *object)
   gpointer helper;
   struct stat st;
 
-  if (self->service != NULL)
+  clear_source (&self->accept_source);
+  clear_source (&self->accept_pause);
+  if (self->listen_fd >= 0)
     {
-      g_signal_handlers_disconnect_by_data (self->service, self);
-      g_socket_service_stop (self->service);
-      g_socket_listener_close (G_SOCKET_LISTENER (self->service));
-      g_clear_object (&self->service);
-      if (lstat (self->path, &st) == 0 && st.st_dev == self->socket_dev &&
-          st.st_ino == self->socket_ino)
+      close (self->listen_fd);
+      self->listen_fd = -1;
+      if (self->socket_ino != 0 && lstat (self->path, &st) == 0 &&
+          st.st_dev == self->socket_dev && st.st_ino == self->socket_ino)
         unlink (self->path);
     }
 
@@ -1222,6 +1547,8 @@ pymemd_helper_channel_dispose (GObject *object)
     waiter_complete (self, g_ptr_array_index (self->waiters, 0),
                      g_error_new (PYMEMD_ERROR, PYMEMD_ERROR_FAILED,
                                   _("The helper channel closed")));
+  /* Last: closing the connections above frees their frames. */
+  clear_source (&self->trim_source);
 
   G_OBJECT_CLASS (pymemd_helper_channel_parent_class)->dispose (object);
 }
@@ -1233,7 +1560,11 @@ pymemd_helper_channel_finalize (GObject *object)
 
   g_hash_table_unref (self->helpers);
   g_hash_table_unref (self->connections);
+  g_hash_table_unref (self->uids);
+  g_hash_table_unref (self->pids);
   g_ptr_array_unref (self->waiters);
+  pymemd_rate_limit_free (self->log_limit);
+  g_free (self->read_buffer);
   g_clear_object (&self->procfs);
   g_main_context_unref (self->context);
   g_free (self->path);
@@ -1245,12 +1576,16 @@ static void
 pymemd_helper_channel_init (PymemdHelperChannel *self)
 {
   self->context = g_main_context_ref_thread_default ();
+  self->listen_fd = -1;
   self->connections = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) helper_unref, NULL);
   self->helpers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->uids = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  self->pids = g_hash_table_new (NULL, NULL);
   self->waiters = g_ptr_array_new_with_free_func ((GDestroyNotify) waiter_free);
-  self->hello_timeout = HELLO_TIMEOUT;
-  self->max_per_pid = MAX_PER_PID;
-  self->max_connections = MAX_CONNECTIONS;
+  self->read_buffer = g_malloc (READ_CHUNK);
+  pymemd_helper_limits_init (&self->limits);
+  self->log_limit = pymemd_rate_limit_new (self->limits.log_lines_per_uid, self->limits.log_window,
+                                           log_suppressed, NULL);
 }
 
 static void

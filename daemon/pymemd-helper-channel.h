@@ -21,12 +21,31 @@ typedef struct {
 /* top 20, sites 10, trace -1, no collect, budget 5 s. */
 void pymemd_heap_request_init (PymemdHeapRequest *request);
 
+/* What the channel lets connections hold: in all, and per uid, so that one
+ * user's processes never take what other users' need ([limits] in
+ * pymemd.conf(5)). */
+typedef struct {
+  guint  connections;         /* open connections in all */
+  guint  connections_per_uid; /* ... of one uid's processes */
+  guint  connections_per_pid; /* ... of one process */
+  gsize  buffer_per_uid;      /* bytes received of one uid's unfinished frames */
+  double read_timeout;        /* seconds from the connection to the end of its hello,
+                               * and from a frame's first byte to its last */
+  guint  log_lines_per_uid;   /* lines logged about one uid's connections per log_window */
+  double log_window;          /* seconds */
+} PymemdHelperLimits;
+
+/* 1024 connections, 128 per uid, 4 per process, 8 MiB per uid, 10 s,
+ * 20 log lines per uid a minute. */
+void pymemd_helper_limits_init (PymemdHelperLimits *limits);
+
 #define PYMEMD_TYPE_HELPER_CHANNEL (pymemd_helper_channel_get_type ())
 G_DECLARE_FINAL_TYPE (PymemdHelperChannel, pymemd_helper_channel, PYMEMD, HELPER_CHANNEL, GObject)
 
 /* Listens on SOCKET_PATH (a stale socket there is replaced; mode 0666) and
- * checks claims against PROC_ROOT (normally "/proc"). Connections are served
- * on the thread-default main context of the caller. */
+ * checks claims against PROC_ROOT (normally "/proc"), with the default
+ * limits. Connections are served on the thread-default main context of the
+ * caller. */
 PymemdHelperChannel *pymemd_helper_channel_new (const char *socket_path,
                                                 const char *proc_root,
                                                 GError    **error);
@@ -75,16 +94,15 @@ PymemdHeapSummary *pymemd_helper_channel_request_finish (PymemdHelperChannel *se
                                                          GAsyncResult        *result,
                                                          GError             **error);
 
-/* For tests: the seconds a new connection has to say hello (5), and the
- * connections allowed per pid (4) and in all (256). */
-void pymemd_helper_channel_set_limits (PymemdHelperChannel *self,
-                                       double               hello_timeout,
-                                       guint                max_per_pid,
-                                       guint                max_connections);
+/* Applies LIMITS to what comes next: connections and frames already there
+ * keep what they hold. */
+void pymemd_helper_channel_set_limits (PymemdHelperChannel      *self,
+                                       const PymemdHelperLimits *limits);
 
 /* Signals: "helper-connected" (int pid, guint64 start_time, const char *how)
  * after a valid hello; "helper-disconnected" (int pid, guint64 start_time);
  * "rejected" (int pid or 0, const char *reason) whenever a connection is
- * closed for breaking the protocol (also logged). */
+ * refused or closed for breaking the protocol or a limit (also logged,
+ * within the log lines allowed for its uid). */
 
 G_END_DECLS

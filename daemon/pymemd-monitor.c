@@ -12,7 +12,10 @@ struct _PymemdMonitor
   GPtrArray     *processes;
   guint          tick_source;
   guint          detail_source;
-  gint64         last_full_scan;
+  gint64         last_full_scan;     /* monotonic µs when the last full pass ended */
+  gint64         last_full_duration; /* ... and how long it took */
+  GPtrArray     *rescans;            /* GTask of callers waiting for the next full pass */
+  guint          rescan_source;      /* that pass, due */
 };
 
 enum { SIGNAL_SCANNED, N_SIGNALS };
@@ -33,6 +36,8 @@ pymemd_monitor_finalize (GObject *object)
   PymemdMonitor *self = PYMEMD_MONITOR (object);
 
   stop_timers (self);
+  g_clear_handle_id (&self->rescan_source, g_source_remove);
+  g_ptr_array_unref (self->rescans); /* empty: each task holds the monitor */
   g_clear_pointer (&self->processes, g_ptr_array_unref);
   g_object_unref (self->scanner);
   g_object_unref (self->config);
@@ -51,6 +56,7 @@ static void
 pymemd_monitor_init (PymemdMonitor *self)
 {
   self->processes = g_ptr_array_new_with_free_func (g_object_unref);
+  self->rescans = g_ptr_array_new_with_free_func (g_object_unref);
 }
 
 PymemdMonitor *
@@ -72,14 +78,30 @@ static void
 scan (PymemdMonitor *self, PymemdScanFlags flags)
 {
   g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) answered = NULL;
+  gboolean full = (flags & PYMEMD_SCAN_DETAIL) != 0;
+  gint64 start = g_get_monotonic_time ();
 
+  /* Whoever asked before a full pass begins is answered by it, whichever
+   * timer or caller started it. */
+  if (full)
+    {
+      answered = g_steal_pointer (&self->rescans);
+      self->rescans = g_ptr_array_new_with_free_func (g_object_unref);
+      g_clear_handle_id (&self->rescan_source, g_source_remove);
+    }
   if (!pymemd_scanner_scan (self->scanner, flags, &error))
     g_warning ("Scan failed: %s", error->message); /* keep the last figures */
   g_clear_pointer (&self->processes, g_ptr_array_unref);
   self->processes = pymemd_scanner_get_processes (self->scanner);
-  if (flags & PYMEMD_SCAN_DETAIL)
-    self->last_full_scan = g_get_monotonic_time ();
-  g_signal_emit (self, signals[SIGNAL_SCANNED], 0, (flags & PYMEMD_SCAN_DETAIL) != 0);
+  if (full)
+    {
+      self->last_full_scan = g_get_monotonic_time ();
+      self->last_full_duration = self->last_full_scan - start;
+    }
+  g_signal_emit (self, signals[SIGNAL_SCANNED], 0, full);
+  for (guint i = 0; answered != NULL && i < answered->len; i++)
+    g_task_return_boolean (g_ptr_array_index (answered, i), TRUE);
 }
 
 static gboolean
@@ -114,12 +136,40 @@ pymemd_monitor_start (PymemdMonitor *self)
   start_timers (self);
 }
 
-void
-pymemd_monitor_rescan (PymemdMonitor *self)
+static gboolean
+on_rescan (gpointer data)
 {
-  if (self->last_full_scan != 0 && g_get_monotonic_time () - self->last_full_scan < G_USEC_PER_SEC)
-    return;
+  PymemdMonitor *self = data;
+
+  self->rescan_source = 0;
   scan (self, PYMEMD_SCAN_ALL);
+  return G_SOURCE_REMOVE;
+}
+
+void
+pymemd_monitor_rescan_async (PymemdMonitor *self, GAsyncReadyCallback callback, gpointer user_data)
+{
+  gint64 due, now = g_get_monotonic_time ();
+  GTask *task;
+
+  g_return_if_fail (PYMEMD_IS_MONITOR (self));
+
+  task = g_task_new (self, NULL, callback, user_data);
+  g_task_set_source_tag (task, pymemd_monitor_rescan_async);
+  g_ptr_array_add (self->rescans, task);
+  if (self->rescan_source != 0)
+    return; /* the pass due answers this caller too */
+  due = self->last_full_scan + MAX (G_USEC_PER_SEC, self->last_full_duration);
+  /* From the main loop, not here: the callers whose calls are already
+   * queued share the pass. */
+  self->rescan_source = g_timeout_add ((guint) (MAX (due - now, 0) / 1000), on_rescan, self);
+}
+
+gboolean
+pymemd_monitor_rescan_finish (PymemdMonitor *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 void

@@ -20,8 +20,17 @@ PymemdMonitor *pymemd_monitor_new (PymemdProcfs *procfs,
 
 /* Runs a full scan now and then keeps ticking. */
 void           pymemd_monitor_start (PymemdMonitor *self);
-/* A full scan now, unless one ran less than a second ago. */
-void           pymemd_monitor_rescan (PymemdMonitor *self);
+/* Completes once a full pass (discovery, detail, exact) that began after
+ * the call has ended. Callers share passes: one asked for this way starts
+ * at least a second after the last full pass ended, and at least as long
+ * as that pass took, so however many callers ask, at most one such pass
+ * runs a second and they take at most half the daemon's time. */
+void           pymemd_monitor_rescan_async  (PymemdMonitor      *self,
+                                             GAsyncReadyCallback callback,
+                                             gpointer            user_data);
+gboolean       pymemd_monitor_rescan_finish (PymemdMonitor *self,
+                                             GAsyncResult  *result,
+                                             GError       **error);
 /* Applies new intervals and budgets; the timers restart. */
 void           pymemd_monitor_set_config (PymemdMonitor *self,
                                           PymemdConfig  *config);

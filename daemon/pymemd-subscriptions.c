@@ -18,8 +18,7 @@ typedef struct {
   guint                     id;
   char                     *sender;
   PymemdViewer              viewer;
-  PymemdSubscriptionOptions options;
-  GHashTable               *pids; /* set of pids, NULL: all */
+  PymemdSubscriptionOptions options; /* its pids sorted, without repeats; NULL: all */
   GHashTable               *told; /* "pid:start" -> Told */
 } Subscription;
 
@@ -28,6 +27,8 @@ struct _PymemdSubscriptions
   GHashTable *by_id; /* id -> Subscription */
   guint       next_id;
   guint       max_per_client;
+  guint       max_per_uid;
+  guint       max_pids;
 };
 
 void
@@ -44,7 +45,6 @@ subscription_free (gpointer data)
   g_free (sub->sender);
   pymemd_viewer_clear (&sub->viewer);
   pymemd_subscription_options_clear (&sub->options);
-  g_clear_pointer (&sub->pids, g_hash_table_unref);
   g_hash_table_unref (sub->told);
   g_free (sub);
 }
@@ -168,6 +168,8 @@ pymemd_subscriptions_new (guint max_per_client)
   self->by_id = g_hash_table_new_full (NULL, NULL, NULL, subscription_free);
   self->next_id = 1;
   self->max_per_client = max_per_client;
+  self->max_per_uid = 64;
+  self->max_pids = PYMEMD_SUBSCRIPTION_MAX_PIDS;
   return self;
 }
 
@@ -184,6 +186,13 @@ pymemd_subscriptions_set_max_per_client (PymemdSubscriptions *self, guint max_pe
   self->max_per_client = max_per_client;
 }
 
+void
+pymemd_subscriptions_set_uid_limits (PymemdSubscriptions *self, guint max_per_uid, guint max_pids)
+{
+  self->max_per_uid = max_per_uid;
+  self->max_pids = max_pids;
+}
+
 static char *
 process_key (PymemdProcess *process)
 {
@@ -191,13 +200,36 @@ process_key (PymemdProcess *process)
                           pymemd_process_get_start_time (process));
 }
 
+static int
+compare_pids (gconstpointer a, gconstpointer b)
+{
+  guint32 x = *(const guint32 *) a, y = *(const guint32 *) b;
+
+  return (x > y) - (x < y);
+}
+
 static gboolean
 wants (Subscription *sub, PymemdProcess *process)
 {
-  if (sub->pids != NULL &&
-      !g_hash_table_contains (sub->pids, GINT_TO_POINTER (pymemd_process_get_pid (process))))
+  GArray *pids = sub->options.pids;
+  guint32 pid = (guint32) pymemd_process_get_pid (process);
+
+  if (pids != NULL && !g_array_binary_search (pids, &pid, compare_pids, NULL))
     return FALSE;
   return pymemd_viewer_may_see (&sub->viewer, process);
+}
+
+/* Four bytes a pid, however many subscriptions list it: sorted, each once. */
+static void
+sort_pids (GArray *pids)
+{
+  guint kept = 0;
+
+  g_array_sort (pids, compare_pids);
+  for (guint i = 0; i < pids->len; i++)
+    if (kept == 0 || g_array_index (pids, guint32, i) != g_array_index (pids, guint32, kept - 1))
+      g_array_index (pids, guint32, kept++) = g_array_index (pids, guint32, i);
+  g_array_set_size (pids, kept);
 }
 
 static guint64
@@ -228,6 +260,61 @@ pymemd_subscriptions_count_for (PymemdSubscriptions *self, const char *sender)
 }
 
 guint
+pymemd_subscriptions_count_for_uid (PymemdSubscriptions *self, guint32 uid)
+{
+  GHashTableIter iter;
+  gpointer value;
+  guint n = 0;
+
+  g_hash_table_iter_init (&iter, self->by_id);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    n += ((Subscription *) value)->viewer.uid == uid;
+  return n;
+}
+
+/* Whether SENDER (seen as VIEWER) may add a subscription with OPTIONS. */
+static gboolean
+may_add (PymemdSubscriptions             *self,
+         const char                      *sender,
+         const PymemdViewer              *viewer,
+         const PymemdSubscriptionOptions *options,
+         GError                         **error)
+{
+  if (pymemd_subscriptions_count_for (self, sender) >= self->max_per_client)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED,
+                   _("A client may hold %u subscriptions; unsubscribe one first"),
+                   self->max_per_client);
+      return FALSE;
+    }
+  /* Per uid, whatever the number of its bus connections: one user cannot
+   * take the subscriptions, or the memory they hold, from the others. */
+  if (pymemd_subscriptions_count_for_uid (self, viewer->uid) >= self->max_per_uid)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED,
+                   _("The clients of uid %u hold %u subscriptions, the most one user may; "
+                     "unsubscribe one first"),
+                   viewer->uid, self->max_per_uid);
+      return FALSE;
+    }
+  if (options->pids != NULL && options->pids->len > self->max_pids)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED,
+                   _("A subscription may list at most %u pids, not %u"), self->max_pids,
+                   options->pids->len);
+      return FALSE;
+    }
+  if (pymemd_subscriptions_count (self) >= PYMEMD_SUBSCRIPTIONS_MAX_TOTAL)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED,
+                   _("The daemon holds %d subscriptions, its maximum"),
+                   PYMEMD_SUBSCRIPTIONS_MAX_TOTAL);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+guint
 pymemd_subscriptions_add (PymemdSubscriptions       *self,
                           const char                *sender,
                           const PymemdViewer        *viewer,
@@ -237,20 +324,8 @@ pymemd_subscriptions_add (PymemdSubscriptions       *self,
 {
   Subscription *sub;
 
-  if (pymemd_subscriptions_count_for (self, sender) >= self->max_per_client)
-    {
-      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED,
-                   _("A client may hold %u subscriptions; unsubscribe one first"),
-                   self->max_per_client);
-      return 0;
-    }
-  if (pymemd_subscriptions_count (self) >= PYMEMD_SUBSCRIPTIONS_MAX_TOTAL)
-    {
-      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED,
-                   _("The daemon holds %d subscriptions, its maximum"),
-                   PYMEMD_SUBSCRIPTIONS_MAX_TOTAL);
-      return 0;
-    }
+  if (!may_add (self, sender, viewer, options, error))
+    return 0;
 
   sub = g_new0 (Subscription, 1);
   sub->id = self->next_id++;
@@ -262,12 +337,7 @@ pymemd_subscriptions_add (PymemdSubscriptions       *self,
   memset (options, 0, sizeof *options);
   sub->told = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   if (sub->options.pids != NULL)
-    {
-      sub->pids = g_hash_table_new (NULL, NULL);
-      for (guint i = 0; i < sub->options.pids->len; i++)
-        g_hash_table_add (sub->pids,
-                          GINT_TO_POINTER ((int) g_array_index (sub->options.pids, guint32, i)));
-    }
+    sort_pids (sub->options.pids);
   for (guint i = 0; i < processes->len; i++)
     {
       PymemdProcess *process = g_ptr_array_index (processes, i);

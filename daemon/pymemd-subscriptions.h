@@ -8,7 +8,9 @@
 
 G_BEGIN_DECLS
 
-/* Bounds on what one Subscribe call may ask. */
+/* Bounds on what one Subscribe call may ask, and on all subscriptions.
+ * Below them, each user's share is bounded ([limits]): 64 subscriptions per
+ * uid and 4096 pids per subscription by default. */
 #define PYMEMD_SUBSCRIPTION_MAX_OPTIONS 16
 #define PYMEMD_SUBSCRIPTION_MAX_PIDS    4096
 #define PYMEMD_SUBSCRIPTIONS_MAX_TOTAL  4096
@@ -38,9 +40,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PymemdSubscriptions, pymemd_subscriptions_free)
 
 void  pymemd_subscriptions_set_max_per_client (PymemdSubscriptions *self,
                                                guint                max_per_client);
+/* What one user may hold over all its clients: subscriptions, and pids in
+ * each. New bounds refuse new subscriptions, and keep those there. */
+void  pymemd_subscriptions_set_uid_limits (PymemdSubscriptions *self,
+                                           guint                max_per_uid,
+                                           guint                max_pids);
 
 /* Adds a subscription for SENDER, taking OPTIONS' contents. Its baseline is
- * each process's sample now: only changes from here on are signalled. */
+ * each process's sample now: only changes from here on are signalled.
+ * PYMEMD_ERROR_LIMIT_EXCEEDED past the client's, the viewer's uid's or the
+ * daemon's subscriptions, or with more pids than a subscription may list. */
 guint pymemd_subscriptions_add (PymemdSubscriptions       *self,
                                 const char                *sender,
                                 const PymemdViewer        *viewer,
@@ -57,6 +66,8 @@ guint pymemd_subscriptions_remove_sender (PymemdSubscriptions *self,
 guint pymemd_subscriptions_count (PymemdSubscriptions *self);
 guint pymemd_subscriptions_count_for (PymemdSubscriptions *self,
                                       const char          *sender);
+guint pymemd_subscriptions_count_for_uid (PymemdSubscriptions *self,
+                                          guint32              uid);
 
 typedef void (*PymemdSubscriptionEmit) (const char    *sender,
                                         guint          id,

@@ -40,6 +40,33 @@ write_config (Fixture *f, const char *contents, gssize length)
 }
 
 static void
+assert_limits (PymemdConfig *config,
+               guint         connections,
+               guint         connections_per_uid,
+               gsize         buffer_per_uid,
+               double        read_timeout,
+               guint         log_lines_per_uid,
+               guint         subscriptions_per_uid,
+               guint         pids_per_subscription,
+               guint         rescans_per_uid_per_minute)
+{
+  PymemdHelperLimits helper;
+
+  pymemd_config_get_helper_limits (config, &helper);
+  g_assert_cmpuint (helper.connections, ==, connections);
+  g_assert_cmpuint (helper.connections_per_uid, ==, connections_per_uid);
+  g_assert_cmpuint (helper.connections_per_pid, ==, 4);
+  g_assert_cmpuint (helper.buffer_per_uid, ==, buffer_per_uid);
+  g_assert_cmpfloat (helper.read_timeout, ==, read_timeout);
+  g_assert_cmpuint (helper.log_lines_per_uid, ==, log_lines_per_uid);
+  g_assert_cmpfloat (helper.log_window, ==, 60);
+  g_assert_cmpuint (pymemd_config_get_subscriptions_per_uid (config), ==, subscriptions_per_uid);
+  g_assert_cmpuint (pymemd_config_get_pids_per_subscription (config), ==, pids_per_subscription);
+  g_assert_cmpuint (pymemd_config_get_rescans_per_uid_per_minute (config), ==,
+                    rescans_per_uid_per_minute);
+}
+
+static void
 assert_defaults (PymemdConfig *config)
 {
   PymemdHistorySettings history;
@@ -64,6 +91,7 @@ assert_defaults (PymemdConfig *config)
   g_assert_cmpfloat (history.growth_threshold, ==, 16.0 * MIB);
   g_assert_cmpint (history.growth_window_us, ==, G_GINT64_CONSTANT (30) * 60000000);
   g_assert_cmpfloat (history.retry_seconds, ==, 30);
+  assert_limits (config, 1024, 128, 8 * MIB, 10, 20, 64, 4096, 10);
 }
 
 static gboolean
@@ -168,6 +196,7 @@ test_every_key (void)
   g_assert_cmpfloat (history.growth_threshold, ==, 2.5 * MIB);
   g_assert_cmpint (history.growth_window_us, ==, G_GINT64_CONSTANT (90) * 60000000);
   g_assert_cmpfloat (history.retry_seconds, ==, 5);
+  assert_limits (config, 2048, 32, 16 * MIB, 2.5, 7, 100, 512, 3);
   g_assert_cmpstr (pymemd_config_get_path (config), ==, path);
 }
 
@@ -186,7 +215,11 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
                  "[budget]\nrollup-max-stall-ms=0.1\ndetail-max-rss-mib=1\n"
                  "detail-max-smaps-mib=1\nexact-max-mapped-gib=1\n"
                  "[signals]\nmin-change-bytes=0\nmin-interval=0\nmax-subscriptions-per-client=1\n"
-                 "[access]\nattach=none\n");
+                 "[access]\nattach=none\n"
+                 "[limits]\nhelper-connections=1\nhelper-connections-per-uid=1\n"
+                 "helper-buffer-mib-per-uid=1\nhelper-read-timeout-seconds=0.1\n"
+                 "helper-log-lines-per-uid-per-minute=1\nsubscriptions-per-uid=1\n"
+                 "pids-per-subscription=1\nrescans-per-uid-per-minute=1\n");
   g_assert_cmpfloat (pymemd_config_get_interval (low), ==, 0.5);
   g_assert_cmpfloat (pymemd_config_get_detail_interval (low), ==, 0.5);
   pymemd_config_get_budget (low, &budget);
@@ -198,13 +231,18 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
   g_assert_cmpfloat (pymemd_config_get_min_signal_interval (low), ==, 0);
   g_assert_cmpuint (pymemd_config_get_max_subscriptions_per_client (low), ==, 1);
   g_assert_cmpint (pymemd_config_get_attach (low), ==, PYMEMD_ATTACH_NONE);
+  assert_limits (low, 1, 1, MIB, 0.1, 1, 1, 1, 1);
 
   high = load_ok (f,
                   "[monitor]\ninterval=3600\ndetail-interval=86400\n"
                   "[budget]\nrollup-max-stall-ms=1000\ndetail-max-rss-mib=1048576\n"
                   "detail-max-smaps-mib=4096\nexact-max-mapped-gib=65536\n"
                   "[signals]\nmin-change-bytes=1099511627776\nmin-interval=86400\n"
-                  "max-subscriptions-per-client=1024\n");
+                  "max-subscriptions-per-client=1024\n"
+                  "[limits]\nhelper-connections=65536\nhelper-connections-per-uid=65536\n"
+                  "helper-buffer-mib-per-uid=1024\nhelper-read-timeout-seconds=600\n"
+                  "helper-log-lines-per-uid-per-minute=100000\nsubscriptions-per-uid=4096\n"
+                  "pids-per-subscription=4096\nrescans-per-uid-per-minute=3600\n");
   g_assert_cmpfloat (pymemd_config_get_interval (high), ==, 3600);
   g_assert_cmpfloat (pymemd_config_get_detail_interval (high), ==, 86400);
   pymemd_config_get_budget (high, &budget);
@@ -216,6 +254,7 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
   g_assert_cmpfloat (pymemd_config_get_min_signal_interval (high), ==, 86400);
   g_assert_cmpuint (pymemd_config_get_max_subscriptions_per_client (high), ==, 1024);
   g_assert_cmpint (pymemd_config_get_attach (high), ==, PYMEMD_ATTACH_OWN);
+  assert_limits (high, 65536, 65536, 1024 * MIB, 600, 100000, 4096, 4096, 3600);
 
   partial = load_ok (f, "# only one key\n[signals]\nmin-interval = 7 \n[budget]\n");
   g_assert_cmpfloat (pymemd_config_get_min_signal_interval (partial), ==, 7);
@@ -245,6 +284,14 @@ static const struct {
   { "history", "growth-threshold-mib-per-hour", NULL, "1048576.5" },
   { "history", "growth-window-minutes", "0", "10081" },
   { "history", "retry-seconds", "0.5", "3601" },
+  { "limits", "helper-connections", "0", "65537" },
+  { "limits", "helper-connections-per-uid", "0", "65537" },
+  { "limits", "helper-buffer-mib-per-uid", "0", "1025" },
+  { "limits", "helper-read-timeout-seconds", "0.09", "600.5" },
+  { "limits", "helper-log-lines-per-uid-per-minute", "0", "100001" },
+  { "limits", "subscriptions-per-uid", "0", "4097" },
+  { "limits", "pids-per-subscription", "0", "4097" },
+  { "limits", "rescans-per-uid-per-minute", "0", "3601" },
 };
 
 static void
@@ -314,6 +361,22 @@ test_detail_below_interval (Fixture *f, gconstpointer data)
   assert_refused (f, "[monitor]\ndetail-interval=5\ninterval=10\n",
                   PYMEMD_ERROR_INVALID_ARGS, explicit);
   assert_refused (f, "[monitor]\ninterval=60\n", PYMEMD_ERROR_INVALID_ARGS, defaulted);
+}
+
+/* One user's share of the helper connections cannot be all of them. */
+static void
+test_helper_connections (Fixture *f, gconstpointer data)
+{
+  const char *explicit[] = { "helper-connections-per-uid=300",
+                             "at most helper-connections (200)", NULL };
+  const char *defaulted[] = { "helper-connections=100", "defaults to 128", NULL };
+  g_autoptr(PymemdConfig) equal = NULL;
+
+  assert_refused (f, "[limits]\nhelper-connections=200\nhelper-connections-per-uid=300\n",
+                  PYMEMD_ERROR_INVALID_ARGS, explicit);
+  assert_refused (f, "[limits]\nhelper-connections=100\n", PYMEMD_ERROR_INVALID_ARGS, defaulted);
+  equal = load_ok (f, "[limits]\nhelper-connections=100\nhelper-connections-per-uid=100\n");
+  assert_limits (equal, 100, 100, 8 * MIB, 10, 20, 64, 4096, 10);
 }
 
 static void
@@ -428,6 +491,7 @@ main (int argc, char **argv)
   ADD ("/config/bounds-accepted", test_bounds_accepted);
   ADD ("/config/out-of-range", test_out_of_range);
   ADD ("/config/junk", test_junk);
+  ADD ("/config/helper-connections", test_helper_connections);
   ADD ("/config/attach", test_attach);
   ADD ("/config/detail-below-interval", test_detail_below_interval);
   ADD ("/config/unknown-names", test_unknown_names);

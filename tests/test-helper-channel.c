@@ -4,10 +4,14 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include "pymemd-error.h"
 #include "pymemd-helper-channel.h"
@@ -43,6 +47,7 @@ typedef struct {
   guint                disconnected;
   char                *last_how;
   char                *summary_json; /* tests/data/heap/summary.json */
+  gboolean             others;       /* processes other than this one connect */
 } Fixture;
 
 /* The main context until COND holds, 20 s at most. */
@@ -70,7 +75,7 @@ on_disconnected (PymemdHelperChannel *channel, int pid, guint64 start_time, Fixt
 static void
 on_rejected (PymemdHelperChannel *channel, int pid, const char *reason, Fixture *f)
 {
-  g_assert_true (pid == f->pid || pid == 0);
+  g_assert_true (pid == f->pid || pid == 0 || f->others);
   g_ptr_array_add (f->rejections, g_strdup (reason));
 }
 
@@ -256,20 +261,10 @@ fake_answer (Fixture *f, int fd, gint64 id)
   fake_send (fd, answer);
 }
 
-/* Whether the channel has closed FD: EOF (after anything it had sent). */
-static gboolean
-fake_is_closed (int fd)
-{
-  char buf[256];
-  ssize_t n = recv (fd, buf, sizeof buf, MSG_DONTWAIT);
-
-  return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
-}
-
 static void
 fake_wait_closed (int fd)
 {
-  WAIT_FOR (fake_is_closed (fd));
+  WAIT_FOR (pymemd_test_socket_closed (fd));
   close (fd);
 }
 
@@ -367,6 +362,16 @@ assert_rejected (Fixture *f, guint count, const char *word)
   line = g_ptr_array_index (logged, logged->len - 1);
   g_assert_nonnull (strstr (line, reason));
   g_assert_nonnull (strstr (line, pid_text));
+}
+
+static void
+set_read_timeout (Fixture *f, double seconds)
+{
+  PymemdHelperLimits limits;
+
+  pymemd_helper_limits_init (&limits);
+  limits.read_timeout = seconds;
+  pymemd_helper_channel_set_limits (f->channel, &limits);
 }
 
 /* ----------------------------------------------------------------- tests */
@@ -551,7 +556,7 @@ test_request_cancel (Fixture *f, gconstpointer data)
   fake_answer (f, fd, id);
   pymemd_test_iterate_for (0.1);
   g_assert_true (pymemd_helper_channel_has_helper (f->channel, f->pid, f->start_time));
-  g_assert_false (fake_is_closed (fd));
+  g_assert_false (pymemd_test_socket_closed (fd));
   request_round_trip (f, fd);
   g_assert_cmpuint (f->rejections->len, ==, 0);
   close (fd);
@@ -778,7 +783,7 @@ act_long_python (Fixture *f, int fd)
 static void
 act_no_hello (Fixture *f, int fd)
 {
-  pymemd_helper_channel_set_limits (f->channel, 0.2, 4, 256);
+  set_read_timeout (f, 0.2);
 }
 
 static void
@@ -858,7 +863,7 @@ test_breach (Fixture *f, gconstpointer data)
   assert_rejected (f, 1, breach->reason);
   fake_wait_closed (fd);
   g_assert_cmpuint (f->disconnected, ==, (f->connected > 0 ? 1 : 0));
-  pymemd_helper_channel_set_limits (f->channel, 5, 4, 256);
+  set_read_timeout (f, 5);
   assert_still_serving (f);
   g_assert_cmpuint (f->rejections->len, ==, 1);
 }
@@ -983,7 +988,7 @@ test_connection_limits (Fixture *f, gconstpointer data)
   fake_wait_closed (fds[4]);
   pymemd_test_iterate_for (0.05);
   for (guint i = 0; i < 4; i++)
-    g_assert_false (fake_is_closed (fds[i]));
+    g_assert_false (pymemd_test_socket_closed (fds[i]));
   fake_hello (f, fds[0], NULL);
   WAIT_FOR (f->connected == 1);
   request_round_trip (f, fds[0]);
@@ -992,7 +997,13 @@ test_connection_limits (Fixture *f, gconstpointer data)
   WAIT_FOR (f->disconnected == 1 && f->rejections->len == 4); /* 3 ended before a hello */
 
   /* And the limit on all connections. */
-  pymemd_helper_channel_set_limits (f->channel, 5, 4, 2);
+  {
+    PymemdHelperLimits limits;
+
+    pymemd_helper_limits_init (&limits);
+    limits.connections = 2;
+    pymemd_helper_channel_set_limits (f->channel, &limits);
+  }
   for (guint i = 0; i < 3; i++)
     fds[i] = fake_connect (f);
   assert_rejected (f, 5, "more than 2 connections in all");
@@ -1054,6 +1065,220 @@ test_random_garbage (Fixture *f, gconstpointer data)
   g_assert_cmpuint (f->rejections->len, >=, 150);
   g_assert_cmpuint (f->disconnected, ==, f->connected);
   assert_still_serving (f);
+}
+
+/* ----------------------------------------------------------------- limits */
+
+#define NOBODY 65534
+
+/* Connects N sockets (into FDS) to the channel as uid nobody, PER_PROCESS
+ * from each of a series of short-lived processes: SO_PEERCRED is taken at
+ * connect(), and the connections outlive their processes. */
+static void
+connect_as_nobody (Fixture *f, int *fds, guint n, guint per_process)
+{
+  struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+  g_strlcpy (sun.sun_path, f->path, sizeof sun.sun_path);
+  g_assert_cmpint (g_chmod (f->tmp, 0755), ==, 0);
+  f->others = TRUE;
+  for (guint i = 0; i < n; i++)
+    {
+      fds[i] = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      g_assert_cmpint (fds[i], >=, 0);
+    }
+  for (guint first = 0; first < n; first += per_process)
+    {
+      int status = 0;
+      pid_t pid = fork ();
+
+      g_assert_cmpint (pid, >=, 0);
+      if (pid == 0)
+        {
+          /* System calls only: this process has threads. */
+          if (setgroups (0, NULL) < 0 || setresgid (NOBODY, NOBODY, NOBODY) < 0 ||
+              setresuid (NOBODY, NOBODY, NOBODY) < 0)
+            _exit (100);
+          for (guint i = first; i < MIN (first + per_process, n); i++)
+            if (connect (fds[i], (struct sockaddr *) &sun, sizeof sun) < 0)
+              _exit (101);
+          _exit (0);
+        }
+      /* The channel accepts on this thread while the child connects. */
+      while (waitpid (pid, &status, WNOHANG) == 0)
+        if (!g_main_context_iteration (NULL, FALSE))
+          g_usleep (200);
+      g_assert_true (WIFEXITED (status));
+      g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+    }
+}
+
+static guint
+count_open (const int *fds, guint n)
+{
+  guint open = 0;
+
+  for (guint i = 0; i < n; i++)
+    open += !pymemd_test_socket_closed (fds[i]);
+  return open;
+}
+
+static void
+close_all (int *fds, guint n)
+{
+  for (guint i = 0; i < n; i++)
+    close (fds[i]);
+}
+
+/* Sends on each of FDS[N] a 1 MiB frame header and 1 MiB - 1 bytes of its
+ * body: the frames are never finished. */
+static void
+send_unfinished_frames (const int *fds, guint n)
+{
+  g_autofree char *body = g_malloc (PYMEMD_HELPER_MAX_FRAME);
+
+  memset (body, ' ', PYMEMD_HELPER_MAX_FRAME);
+  for (guint i = 0; i < n; i++)
+    {
+      fake_send_header (fds[i], PYMEMD_HELPER_MAX_FRAME);
+      fake_write (fds[i], body, PYMEMD_HELPER_MAX_FRAME - 1);
+    }
+}
+
+/* Every rejection since FIRST mentions WORD. */
+static void
+assert_rejections_mention (Fixture *f, guint first, const char *word)
+{
+  for (guint i = first; i < f->rejections->len; i++)
+    if (strstr (g_ptr_array_index (f->rejections, i), word) == NULL)
+      g_error ("rejection “%s” does not mention “%s”",
+               (char *) g_ptr_array_index (f->rejections, i), word);
+}
+
+/* One user's processes cannot take every slot (the connections of all
+ * users were bounded, not each user's): nobody's 256 connections, four per
+ * process, the most one process may hold, keep 128, and root's helper is
+ * served. */
+static void
+test_uid_connections (Fixture *f, gconstpointer data)
+{
+  int fds[256];
+
+  if (!pymemd_test_is_root ())
+    {
+      g_test_skip ("connecting as nobody needs root");
+      return;
+    }
+  /* No hello comes: however slow the forks (valgrind), none times out. */
+  set_read_timeout (f, 600);
+  connect_as_nobody (f, fds, G_N_ELEMENTS (fds), 4);
+  WAIT_FOR (f->rejections->len >= 128);
+  pymemd_test_iterate_for (0.1);
+  g_assert_cmpuint (f->rejections->len, ==, 128);
+  assert_rejections_mention (f, 0, "more than 128 connections of uid 65534");
+  g_assert_cmpuint (count_open (fds, G_N_ELEMENTS (fds)), ==, 128);
+  assert_still_serving (f);
+  close_all (fds, G_N_ELEMENTS (fds));
+  WAIT_FOR (f->rejections->len == 256); /* they ended before a hello */
+}
+
+/* Frames are buffered as their bytes come, within their user's buffer
+ * (8 MiB): nobody's 16 connections, each sending 1 MiB - 1 of a 1 MiB
+ * frame, keep 8; the others are closed, and root's helper is served. */
+static void
+test_uid_buffer (Fixture *f, gconstpointer data)
+{
+  int fds[16];
+
+  if (!pymemd_test_is_root ())
+    {
+      g_test_skip ("connecting as nobody needs root");
+      return;
+    }
+  set_read_timeout (f, 600);
+  connect_as_nobody (f, fds, G_N_ELEMENTS (fds), 4);
+  send_unfinished_frames (fds, G_N_ELEMENTS (fds));
+  WAIT_FOR (f->rejections->len >= 8);
+  pymemd_test_iterate_for (0.1);
+  g_assert_cmpuint (f->rejections->len, ==, 8);
+  assert_rejections_mention (f, 0, "unfinished frames of uid 65534 would hold more than 8.0");
+  g_assert_cmpuint (count_open (fds, G_N_ELEMENTS (fds)), ==, 8);
+  assert_still_serving (f);
+
+  /* What they held is free again: another 8 fit. */
+  close_all (fds, G_N_ELEMENTS (fds));
+  WAIT_FOR (f->rejections->len == 16);
+  connect_as_nobody (f, fds, 8, 4);
+  send_unfinished_frames (fds, 8);
+  pymemd_test_iterate_for (0.2);
+  g_assert_cmpuint (f->rejections->len, ==, 16);
+  g_assert_cmpuint (count_open (fds, 8), ==, 8);
+  close_all (fds, 8);
+}
+
+/* After the hello, a begun frame must end within the read timeout, or the
+ * connection is closed; a helper idle between frames stays. */
+static void
+test_frame_deadline (Fixture *f, gconstpointer data)
+{
+  int fd;
+
+  set_read_timeout (f, 0.3);
+  fd = fake_helper (f, NULL);
+  pymemd_test_iterate_for (0.6);
+  g_assert_false (pymemd_test_socket_closed (fd));
+  request_round_trip (f, fd);
+  fake_send_header (fd, 1000);
+  fake_write (fd, "{\"v\": 1", 7);
+  assert_rejected (f, 1, "a frame unfinished 0.3 s after it began");
+  fake_wait_closed (fd);
+  WAIT_FOR (f->disconnected == 1);
+  assert_still_serving (f);
+}
+
+static guint
+count_logged (const char *word)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < logged->len; i++)
+    n += strstr (g_ptr_array_index (logged, i), word) != NULL;
+  return n;
+}
+
+/* A loop of bad connections ("\xff\xff\xff\xff") is logged a few lines per
+ * uid and window; the count of the lines held back follows when the window
+ * ends, and the next window logs again. */
+static void
+test_log_flood (Fixture *f, gconstpointer data)
+{
+  g_autofree char *summary = g_strdup_printf ("95 more messages about helper connections of "
+                                              "uid %u were not logged in the last 3 s",
+                                              (guint) getuid ());
+  PymemdHelperLimits limits;
+  int fd;
+
+  pymemd_helper_limits_init (&limits);
+  limits.log_lines_per_uid = 5;
+  limits.log_window = 3;
+  pymemd_helper_channel_set_limits (f->channel, &limits);
+  for (guint i = 0; i < 100; i++)
+    {
+      fd = fake_connect (f);
+      fake_send_header (fd, 0xFFFFFFFFu);
+      fake_wait_closed (fd);
+    }
+  WAIT_FOR (f->rejections->len == 100);
+  g_assert_cmpuint (count_logged ("4294967295 bytes"), ==, 5);
+  g_assert_cmpuint (count_logged ("were not logged"), ==, 0);
+  WAIT_FOR (count_logged ("were not logged") == 1);
+  g_assert_cmpuint (count_logged (summary), ==, 1);
+
+  fd = fake_connect (f);
+  fake_send_header (fd, 0xFFFFFFFFu);
+  assert_rejected (f, 101, "4294967295 bytes");
+  fake_wait_closed (fd);
+  g_assert_cmpuint (count_logged ("4294967295 bytes"), ==, 6);
 }
 
 static void
@@ -1122,6 +1347,21 @@ test_dispose_busy (Fixture *f, gconstpointer data)
   g_assert_false (g_file_test (f->path, G_FILE_TEST_EXISTS));
 }
 
+/* The channel freed while a connection holds most of a frame: what its
+ * closing schedules (malloc's trim) goes with the channel; ASan and
+ * valgrind see any use after the free. */
+static void
+test_dispose_frame (Fixture *f, gconstpointer data)
+{
+  int fd = fake_helper (f, NULL);
+
+  send_unfinished_frames (&fd, 1);
+  pymemd_test_iterate_for (0.1);
+  g_clear_object (&f->channel);
+  pymemd_test_iterate_for (1.5);
+  fake_wait_closed (fd);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1142,6 +1382,11 @@ main (int argc, char **argv)
   ADD ("connection-limits", test_connection_limits);
   ADD ("random-garbage", test_random_garbage);
   ADD ("dispose-busy", test_dispose_busy);
+  ADD ("limits/uid-connections", test_uid_connections);
+  ADD ("limits/uid-buffer", test_uid_buffer);
+  ADD ("limits/frame-deadline", test_frame_deadline);
+  ADD ("limits/log-flood", test_log_flood);
+  ADD ("limits/dispose-frame", test_dispose_frame);
 #undef ADD
   for (guint i = 0; i < G_N_ELEMENTS (breaches); i++)
     {

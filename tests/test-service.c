@@ -1672,6 +1672,18 @@ test_reload (Fixture *fx, gconstpointer data)
     }
   g_assert_cmpuint (subscribe (fx, fx->conn, no_options (), &error), ==, 0);
   assert_dbus_error (error, "org.pymemd.Error.LimitExceeded");
+  g_clear_error (&error);
+
+  /* [limits] too: the uid's share counts the subscriptions of all its
+   * clients, those held already included. */
+  reload (d, config, "[limits]\nsubscriptions-per-uid=3\n");
+  client = connect_bus (fx);
+  g_assert_cmpuint (subscribe (fx, client, no_options (), &error), >, 0);
+  g_assert_no_error (error);
+  g_assert_cmpuint (subscribe (fx, client, no_options (), &error), ==, 0);
+  assert_dbus_error (error, "org.pymemd.Error.LimitExceeded");
+  g_assert_nonnull (strstr (error->message, "uid 0 hold 3 subscriptions"));
+  g_dbus_connection_close_sync (client, NULL, NULL);
 }
 
 /* ---- 8. sd_notify and SIGTERM ---- */

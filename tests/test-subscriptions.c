@@ -314,17 +314,29 @@ set_pss (PymemdProcess *p, guint64 pss)
 
 static const PymemdViewer root_viewer = { 0, TRUE };
 
+/* Subscribes SENDER, seen as VIEWER, with options DICT (consumed). */
 static guint
-add_default (PymemdSubscriptions *subs, const char *sender, GPtrArray *processes, GError **error)
+add_as (PymemdSubscriptions *subs,
+        const char          *sender,
+        const PymemdViewer  *viewer,
+        GVariant            *dict,
+        GPtrArray           *processes,
+        GError             **error)
 {
-  g_autoptr(GVariant) dict = options_dict (NULL);
+  g_autoptr(GVariant) owned = dict;
   PymemdSubscriptionOptions o;
   guint id;
 
   g_assert_true (pymemd_subscription_options_parse (dict, DEFAULT_BYTES, FLOOR_US, &o, NULL));
-  id = pymemd_subscriptions_add (subs, sender, &root_viewer, &o, processes, error);
+  id = pymemd_subscriptions_add (subs, sender, viewer, &o, processes, error);
   pymemd_subscription_options_clear (&o);
   return id;
+}
+
+static guint
+add_default (PymemdSubscriptions *subs, const char *sender, GPtrArray *processes, GError **error)
+{
+  return add_as (subs, sender, &root_viewer, options_dict (NULL), processes, error);
 }
 
 static void
@@ -455,10 +467,12 @@ test_max_total (void)
   g_autoptr(GPtrArray) none = g_ptr_array_new ();
   g_autoptr(GError) error = NULL;
 
+  /* 128 users, 32 subscriptions each: within each one's share. */
   for (guint i = 0; i < PYMEMD_SUBSCRIPTIONS_MAX_TOTAL; i++)
     {
       g_autofree char *sender = g_strdup_printf (":1.%u", i % 7);
-      g_assert_cmpuint (add_default (subs, sender, none, &error), !=, 0);
+      PymemdViewer viewer = { 1000 + i % 128, FALSE };
+      g_assert_cmpuint (add_as (subs, sender, &viewer, options_dict (NULL), none, &error), !=, 0);
       g_assert_no_error (error);
     }
   g_assert_cmpuint (pymemd_subscriptions_count (subs), ==, PYMEMD_SUBSCRIPTIONS_MAX_TOTAL);
@@ -467,6 +481,75 @@ test_max_total (void)
   g_clear_error (&error);
   g_assert_cmpuint (pymemd_subscriptions_remove_sender (subs, ":1.0"), >, 0);
   g_assert_cmpuint (add_default (subs, ":1.100", none, &error), !=, 0);
+  g_assert_no_error (error);
+}
+
+/* One user's clients, however many, hold at most 64 subscriptions (the
+ * daemon's 4096 were shared by everyone): the others still subscribe. */
+static void
+test_max_per_uid (void)
+{
+  g_autoptr(PymemdSubscriptions) subs = pymemd_subscriptions_new (16);
+  g_autoptr(GPtrArray) none = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  PymemdViewer nobody = { 65534, FALSE }, other = { 1000, FALSE };
+  guint first = 0;
+
+  for (guint client = 0; client < 256; client++)
+    for (guint i = 0; i < 16; i++)
+      {
+        g_autofree char *sender = g_strdup_printf (":1.%u", client);
+        guint id = add_as (subs, sender, &nobody, options_dict (NULL), none, &error);
+
+        if (client == 0 && i == 0)
+          first = id;
+        if (id == 0)
+          {
+            g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED);
+            g_assert_nonnull (strstr (error->message, "uid 65534 hold 64 subscriptions"));
+            g_clear_error (&error);
+          }
+      }
+  g_assert_cmpuint (pymemd_subscriptions_count_for_uid (subs, 65534), ==, 64);
+  g_assert_cmpuint (pymemd_subscriptions_count (subs), ==, 64);
+
+  /* Root and other users are served. */
+  g_assert_cmpuint (add_default (subs, ":1.1000", none, &error), !=, 0);
+  g_assert_no_error (error);
+  g_assert_cmpuint (add_as (subs, ":1.1001", &other, options_dict (NULL), none, &error), !=, 0);
+  g_assert_no_error (error);
+
+  /* Unsubscribing makes room for that user again. */
+  g_assert_cmpuint (first, !=, 0);
+  g_assert_true (pymemd_subscriptions_remove (subs, ":1.0", first, NULL));
+  g_assert_cmpuint (add_as (subs, ":1.300", &nobody, options_dict (NULL), none, &error), !=, 0);
+  g_assert_no_error (error);
+
+  /* A lower bound (configuration reloaded) keeps what is there. */
+  pymemd_subscriptions_set_uid_limits (subs, 2, PYMEMD_SUBSCRIPTION_MAX_PIDS);
+  g_assert_cmpuint (add_as (subs, ":1.1001", &other, options_dict (NULL), none, &error), !=, 0);
+  g_assert_cmpuint (add_as (subs, ":1.1002", &other, options_dict (NULL), none, &error), ==, 0);
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED);
+  g_assert_cmpuint (pymemd_subscriptions_count_for_uid (subs, 65534), ==, 64);
+}
+
+/* A subscription lists at most pids-per-subscription pids. */
+static void
+test_max_pids (void)
+{
+  g_autoptr(PymemdSubscriptions) subs = pymemd_subscriptions_new (16);
+  g_autoptr(GPtrArray) none = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  PymemdViewer nobody = { 65534, FALSE };
+
+  pymemd_subscriptions_set_uid_limits (subs, 64, 100);
+  g_assert_cmpuint (add_as (subs, ":1.1", &nobody, options_dict ("pids", pids_variant (101, 1), NULL),
+                            none, &error), ==, 0);
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED);
+  g_assert_nonnull (strstr (error->message, "at most 100 pids, not 101"));
+  g_clear_error (&error);
+  g_assert_cmpuint (add_as (subs, ":1.1", &nobody, options_dict ("pids", pids_variant (100, 1), NULL),
+                            none, &error), !=, 0);
   g_assert_no_error (error);
 }
 
@@ -755,9 +838,11 @@ test_pids_filter (Fixture *f, gconstpointer data)
 {
   PymemdProcess *a = watch (f, 100, 5000, 1000, 20 * MIB);
   PymemdProcess *b = watch (f, 101, 5000, 1000, 20 * MIB);
-  guint32 want[] = { 100, 4000 };
+  /* Out of order and repeated: kept sorted, each once. */
+  guint32 want[] = { 4000, 100, 4000, 100 };
   guint id = subscribe (f, ":1.7", &root_viewer,
-                        options_dict ("pids", g_variant_new_fixed_array (G_VARIANT_TYPE_UINT32, want, 2,
+                        options_dict ("pids", g_variant_new_fixed_array (G_VARIANT_TYPE_UINT32, want,
+                                                                         G_N_ELEMENTS (want),
                                                                          sizeof (guint32)),
                                       NULL));
   PymemdProcess *later;
@@ -874,6 +959,8 @@ main (int argc, char **argv)
   g_test_add_func ("/subscriptions/add-takes-options", test_add_takes_options);
   g_test_add_func ("/subscriptions/max-per-client", test_max_per_client);
   g_test_add_func ("/subscriptions/max-total", test_max_total);
+  g_test_add_func ("/subscriptions/max-per-uid", test_max_per_uid);
+  g_test_add_func ("/subscriptions/max-pids", test_max_pids);
 
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
   ADD ("/subscriptions/evaluate/threshold", test_threshold);

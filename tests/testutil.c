@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -743,4 +744,13 @@ pymemd_test_copy_file (const char *from, const char *dir, const char *name)
                &error);
   g_assert_no_error (error);
   return to;
+}
+
+gboolean
+pymemd_test_socket_closed (int fd)
+{
+  char buf[256];
+  ssize_t n = recv (fd, buf, sizeof buf, MSG_DONTWAIT);
+
+  return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }

@@ -77,6 +77,10 @@ guint64  pymemd_test_start_time (GPid pid);
       }                                                                          \
   } G_STMT_END
 
+/* Whether the peer of socket FD has closed it: EOF, after reading (and
+ * dropping) what it had sent, or an error. Never waits. */
+gboolean pymemd_test_socket_closed (int fd);
+
 /* Lets the thread-default main context run for SECONDS. */
 void     pymemd_test_iterate_for (double seconds);
 

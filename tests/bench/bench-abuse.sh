@@ -1,0 +1,206 @@
+#!/bin/bash
+# bench-abuse.sh — one unprivileged user (nobody) takes on pymemd's shared
+# resources, one way at a time (issue 11), while root checks that it is still
+# served: the daemon's memory, CPU and log lines per second next to the same
+# figures without the attacker.
+#
+# Run as root from the build directory with `make bench-abuse`.
+# PYMEMD and PYMEMCTL name other binaries to compare (an older build).  It
+# prints figures; it never fails on one.  Everything it starts is killed on exit;
+# KEEP=1 keeps the logs; STEPS="flood rescan" runs only those.
+#
+# Set-up: a private bus configured like Debian's system bus (256 connections per
+# user) with pymemd's policy from the source tree, the daemon on it with
+# --interval 2, its log in $WORK/pymemd.log, and $TARGETS idle interpreters.
+# The attacks (tests/abuse, run as nobody by setpriv):
+#   1. hellos: 256 helper connections with valid hellos; root's helper probe.
+#   2. frames: 256 connections, each a valid hello, then a 1 MiB frame header
+#      and 1 MiB - 1 bytes;
+#      the daemon's RSS before, during and $SETTLE s after they leave; twice
+#      (the second round is served from what the first left to malloc).
+#   3. flood: connect + "\xff\xff\xff\xff" + close in a loop for $FLOOD s; log
+#      lines per second and the daemon's CPU (utime+stime) over the loop.
+#   4. subscriptions: 256 bus connections x 16 Subscribe x 4096 pids; root's
+#      Subscribe and `pymemctl watch`; RSS.
+#   5. rescan: 8 connections calling Rescan back to back for $RESCAN s; calls
+#      answered and refused, full passes (opens of a process's smaps, under
+#      strace), root's Rescan and how long it waited.
+set -euo pipefail
+
+TARGETS=${TARGETS:-10}
+FLOOD=${FLOOD:-10}
+RESCAN=${RESCAN:-5}
+SETTLE=${SETTLE:-15}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+PYMEMD=${PYMEMD:-daemon/pymemd}
+PYMEMCTL=${PYMEMCTL:-client/pymemctl}
+ABUSE=tests/abuse
+PYTHON=/usr/bin/python3
+
+die () { echo "bench-abuse: $*" >&2; exit 1; }
+[[ -x $PYMEMD && -x $PYMEMCTL && -x $ABUSE ]] ||
+  die "run from the build directory after make bench-abuse (or make and make tests/abuse)"
+(( EUID == 0 )) || die "must run as root"
+for tool in dbus-daemon setpriv strace; do
+  command -v $tool >/dev/null || die "needs $tool"
+done
+# shellcheck source=idle.sh
+source "$HERE/idle.sh"
+
+WORK=$(mktemp -d /tmp/pymemd-abuse.XXXXXX)
+chmod 755 "$WORK"
+PIDS=()
+cleanup () {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [[ -n ${KEEP:-} ]]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+cat > "$WORK/bus.conf" <<EOF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=$WORK/bus</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <deny own="*"/>
+    <deny send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+    <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+  </policy>
+  <include>$HERE/../../data/org.pymemd.Monitor1.conf</include>
+</busconfig>
+EOF
+ADDRESS=unix:path=$WORK/bus
+dbus-daemon --config-file="$WORK/bus.conf" --nofork & PIDS+=($!)
+for _ in $(seq 100); do [[ -S $WORK/bus ]] && break; sleep 0.05; done
+
+for _ in $(seq "$TARGETS"); do
+  $PYTHON -c 'import time; b = bytearray(8 << 20); time.sleep(100000)' & PIDS+=($!)
+done
+wait_idle "${PIDS[@]:1}"
+
+"$PYMEMD" --address "$ADDRESS" --interval 2 --runtime-dir "$WORK/run" 2> "$WORK/pymemd.log" &
+DAEMON=$!
+PIDS+=("$DAEMON")
+SOCKET=$WORK/run/helper.sock
+for _ in $(seq 300); do
+  if "$ABUSE" call "$ADDRESS" Rescan >/dev/null 2>&1; then break; fi
+  sleep 0.1
+done
+[[ -S $SOCKET ]] || die "no helper socket"
+sleep 2
+
+rss_kib () { awk '/^VmRSS/ { print $2 }' "/proc/$DAEMON/status"; }
+cpu_ticks () { awk '{ print $14 + $15 }' "/proc/$DAEMON/stat"; }
+log_lines () { wc -l < "$WORK/pymemd.log"; }
+mib () { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
+as_nobody () { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
+result () { sed -n 's/^RESULT //p' "$1"; }
+# Root's probes; a refusal is a figure, not an error.
+probe () { { "$ABUSE" probe "$SOCKET" || true; } | sed -n 's/^RESULT //p'; }
+root_call () { { "$ABUSE" call "$ADDRESS" "$1" || true; } | sed -n 's/^RESULT //p'; }
+
+# Starts "bench-abuse ARGS" as nobody with its stdin a fifo; waits for "ready".
+start_held () {
+  local out=$1; shift
+  rm -f "$WORK/hold"; mkfifo "$WORK/hold"
+  as_nobody "$ABUSE" "$@" < "$WORK/hold" > "$out" 2>&1 &
+  HELD=$!
+  exec 9> "$WORK/hold"
+  for _ in $(seq 1200); do grep -q '^ready' "$out" && return 0; sleep 0.1; done
+  die "attacker $* not ready: $(cat "$out")"
+}
+stop_held () { exec 9>&-; wait "$HELD" || true; }
+
+echo "daemon: $PYMEMD ($TARGETS idle interpreters)"
+echo "baseline: RSS $(mib "$(rss_kib)")"
+
+hellos () {
+start_held "$WORK/hellos" hellos "$SOCKET" 256
+echo "1. hellos: nobody's connections $(result "$WORK/hellos"); RSS $(mib "$(rss_kib)");" \
+     "root's helper: $(probe)"
+stop_held
+sleep 1
+}
+
+frames () {
+local round before during served
+for round in 1 2; do
+  before=$(rss_kib)
+  start_held "$WORK/frames" frames "$SOCKET" 256
+  during=$(rss_kib)
+  served=$(probe)
+  stop_held
+  sleep "$SETTLE"
+  echo "2. frames, round $round: nobody's connections $(result "$WORK/frames"); RSS before $(mib "$before")," \
+       "during $(mib "$during"), ${SETTLE} s after they left $(mib "$(rss_kib)"); root's helper: $served"
+done
+}
+
+flood () {
+lines0=$(log_lines); cpu0=$(cpu_ticks); t0=$(date +%s.%N)
+as_nobody "$ABUSE" flood "$SOCKET" "$FLOOD" > "$WORK/flood" 2>&1 &
+flood=$!
+sleep "$(awk -v f="$FLOOD" 'BEGIN { print f / 2 }')"
+served=$(probe)
+wait "$flood" || true
+lines1=$(log_lines); cpu1=$(cpu_ticks); t1=$(date +%s.%N)
+echo "3. flood: $(result "$WORK/flood"); log lines/s $(awk -v a="$lines0" -v b="$lines1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.0f", (b - a) / (e - s) }');" \
+     "daemon CPU $(awk -v a="$cpu0" -v b="$cpu1" -v s="$t0" -v e="$t1" -v hz="$hz" 'BEGIN { printf "%.0f%%", 100 * (b - a) / hz / (e - s) }');" \
+     "root's helper during it: $served"
+sleep 1
+}
+
+subscriptions () {
+before=$(rss_kib)
+start_held "$WORK/subscribe" subscribe "$ADDRESS" 256 16 4096
+during=$(rss_kib)
+root_call=$(root_call Subscribe)
+set +e
+timeout 3 "$PYMEMCTL" --address "$ADDRESS" watch > /dev/null 2> "$WORK/watch.err"
+watch_status=$?
+set -e
+stop_held
+sleep 2
+echo "4. subscriptions: nobody's Subscribe $(result "$WORK/subscribe"); RSS before $(mib "$before")," \
+     "during $(mib "$during"), after $(mib "$(rss_kib)"); root's Subscribe: $root_call;" \
+     "root's pymemctl watch: $( ((watch_status == 124)) && echo "watching (stopped after 3 s)" || echo "exit $watch_status: $(head -c 200 "$WORK/watch.err")")"
+}
+
+rescan () {
+strace -qq -f -e trace=openat -e signal=none -p "$DAEMON" -o "$WORK/strace" &
+tracer=$!
+sleep 1
+cpu0=$(cpu_ticks); t0=$(date +%s.%N)
+as_nobody "$ABUSE" rescan "$ADDRESS" 8 "$RESCAN" > "$WORK/rescan" 2>&1 &
+rescan=$!
+sleep "$(awk -v f="$RESCAN" 'BEGIN { print f / 2 }')"
+root_call=$(root_call Rescan)
+wait "$rescan" || true
+cpu1=$(cpu_ticks); t1=$(date +%s.%N)
+kill "$tracer"; wait "$tracer" 2>/dev/null || true
+# Each watched process's /proc/PID is held open: the opens of "smaps" under
+# one directory fd are the full passes that reached that process.
+passes=$(sed -n 's/.*openat(\([0-9]*\), "smaps",.*/\1/p' "$WORK/strace" | sort | uniq -c |
+         sort -rn | awk 'NR == 1 { print $1 } END { if (NR == 0) print 0 }')
+echo "5. rescan: nobody's calls $(result "$WORK/rescan"); full passes $passes" \
+     "(under strace); daemon CPU $(awk -v a="$cpu0" -v b="$cpu1" -v s="$t0" -v e="$t1" -v hz="$hz" 'BEGIN { printf "%.0f%%", 100 * (b - a) / hz / (e - s) }');" \
+     "root's Rescan: $root_call"
+}
+
+hz=$(getconf CLK_TCK)
+for step in ${STEPS:-hellos frames flood subscriptions rescan}; do
+  "$step"
+done
+
+echo "log: $(log_lines) lines in all; daemon alive: $([[ -d /proc/$DAEMON ]] && echo yes || echo no)"
