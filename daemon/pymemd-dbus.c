@@ -678,7 +678,9 @@ history_caller_done (GObject *source, GAsyncResult *result, gpointer data)
   else if (call->reply_error != NULL)
     g_dbus_method_invocation_return_gerror (call->invocation, call->reply_error);
   else
-    g_dbus_method_invocation_return_value (call->invocation, g_steal_pointer (&call->reply));
+    /* REPLY is sunk, so the invocation takes a reference of its own; ours
+     * goes with the call. */
+    g_dbus_method_invocation_return_value (call->invocation, call->reply);
   call_free (call);
 }
 
