@@ -878,8 +878,11 @@ read_heap_options (GVariant *options, PymemdHeapRequest *request, gboolean *atta
   pymemd_heap_request_init (request);
   *attach = FALSE;
   g_variant_iter_init (&iter, options);
-  while (g_variant_iter_loop (&iter, "{&sv}", &key, &value))
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
     {
+      /* Ours whichever way the loop ends (g_variant_iter_loop's would leak
+       * on the returns below). */
+      g_autoptr(GVariant) owned = value;
       gboolean ok;
 
       if (g_str_equal (key, "attach"))
