@@ -420,6 +420,10 @@ daemon_spawn (Fixture *fx, ...)
   if (g_environ_getenv (envp, "G_DEBUG") == NULL)
     envp = g_environ_setenv (envp, "G_DEBUG", "fatal-criticals", TRUE);
 
+  /* Under valgrind, so that a leak or a memory error of the daemon fails
+   * daemon_stop () with valgrind's status 9. */
+  for (const char *const *word = pymemd_test_daemon_valgrind_argv (); *word != NULL; word++)
+    g_ptr_array_add (argv, (gpointer) *word);
   g_ptr_array_add (argv, (gpointer) g_getenv ("PYMEMD_BIN"));
   g_ptr_array_add (argv, (gpointer) "--address");
   g_ptr_array_add (argv, fx->address);
@@ -502,11 +506,13 @@ daemon_stop (Daemon *d)
   if (!d->exited)
     {
       kill (d->pid, SIGTERM);
-      if (!wait_until (daemon_gone, d, 10))
+      if (!wait_until (daemon_gone, d, pymemd_test_daemon_stop_seconds ()))
         {
           kill (d->pid, SIGKILL);
-          fail ("pymemd (pid %d) did not stop within 10 s of SIGTERM", d->pid);
+          fail ("pymemd (pid %d) did not stop within %.0f s of SIGTERM", d->pid,
+                pymemd_test_daemon_stop_seconds ());
         }
+      /* Not 0 also when LeakSanitizer or valgrind found a leak at its exit. */
       if (!WIFEXITED (d->wait_status) || WEXITSTATUS (d->wait_status) != 0)
         fail ("pymemd (pid %d) stopped with wait status 0x%x", d->pid, d->wait_status);
     }
@@ -2430,6 +2436,8 @@ main (int argc, char **argv)
   struct sigaction action = { 0 };
 
   g_test_init (&argc, &argv, NULL);
+  /* Its daemons serve every call. */
+  pymemd_test_valgrind_daemons ();
   check_prerequisites ();
   action.sa_handler = dump_logs_on_abort;
   sigaction (SIGABRT, &action, NULL);
