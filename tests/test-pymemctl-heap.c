@@ -1,4 +1,4 @@
-/* Runs pymemctl heap (PYMEMCTL_BIN) against the real pymemd on a private bus: usage errors and a daemon that is not running, then with real interpreters, one running the helper (helper/) and one without: its JSON against GetHeapSummary, the ledger and a known type for people, the heap parts of show and history, --attach, and the one-line errors. */
+/* Runs pymemctl heap (PYMEMCTL_BIN) against the real pymemd on a private bus: usage errors and a daemon that is not running, then with real interpreters, one running the helper (helper/) and one without: its JSON against GetHeapSummary, the ledger and a known type for people, the heap parts of show and history, --attach, the one-line errors, and a hostile helper's answers refused. */
 #include "config.h"
 
 #include <pwd.h>
@@ -281,14 +281,13 @@ heap_setup (Fixture *fx, gboolean with_helper)
   return TRUE;
 }
 
-/* The child runs the helper: waits (30 s at most) until it has connected. */
+/* Asks the fixture's child for summaries until its helper has connected
+ * and answered one (30 s at most). */
 static void
-fixture_setup_helper (Fixture *fx, gconstpointer data)
+wait_helper (Fixture *fx)
 {
   gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
 
-  if (!heap_setup (fx, TRUE))
-    return;
   for (;;)
     {
       g_autoptr(GError) error = NULL;
@@ -304,6 +303,14 @@ fixture_setup_helper (Fixture *fx, gconstpointer data)
         g_error ("the helper of pid %d did not connect within 30 s", fx->child.pid);
       g_usleep (200000);
     }
+}
+
+/* The child runs the helper: waits until it has connected. */
+static void
+fixture_setup_helper (Fixture *fx, gconstpointer data)
+{
+  if (heap_setup (fx, TRUE))
+    wait_helper (fx);
 }
 
 static void
@@ -648,6 +655,176 @@ test_denied (Fixture *fx, gconstpointer data)
   g_assert_true (g_str_has_prefix (run.err, prefix));
 }
 
+/* ---- what a hostile helper says ---- */
+
+/* A helper of its own making: it says hello as the real one does, answers
+ * the first request with tests/data/heap/summary.json, and every later one
+ * with that summary's member argv[3] (a path: "census.types.0.type") set
+ * to the JSON text argv[4], or with an error whose message is argv[4] when
+ * argv[3] is "@error". The daemon closes the connection after such an
+ * answer: it connects again at once. */
+static const char hostile_code[] =
+  "import json, os, socket, sys, time\n"
+  "path, fixture, where, raw = sys.argv[1:5]\n"
+  "base = json.load(open(fixture))\n"
+  "with open('/proc/self/stat') as f:\n"
+  "    start_time = int(f.read().rsplit(')', 1)[1].split()[19])\n"
+  "def send(sock, text):\n"
+  "    data = text.encode()\n"
+  "    sock.sendall(len(data).to_bytes(4, 'big') + data)\n"
+  "def exactly(sock, n):\n"
+  "    data = b''\n"
+  "    while len(data) < n:\n"
+  "        chunk = sock.recv(n - len(data))\n"
+  "        if not chunk:\n"
+  "            return None\n"
+  "        data += chunk\n"
+  "    return data\n"
+  "def answer(request_id, hostile):\n"
+  "    if not hostile:\n"
+  "        return json.dumps({'v': 1, 'type': 'summary', 'id': request_id, 'summary': base})\n"
+  "    if where == '@error':\n"
+  "        return '{\"v\": 1, \"type\": \"error\", \"id\": %d, \"message\": %s}' % (request_id, raw)\n"
+  "    summary = json.loads(json.dumps(base))\n"
+  "    parts = where.split('.')\n"
+  "    node = summary\n"
+  "    for part in parts[:-1]:\n"
+  "        node = node[int(part)] if part.isdigit() else node[part]\n"
+  "    last = parts[-1]\n"
+  "    node[int(last) if last.isdigit() else last] = '@RAW@'\n"
+  "    message = {'v': 1, 'type': 'summary', 'id': request_id, 'summary': summary}\n"
+  "    return json.dumps(message).replace('\"@RAW@\"', raw)\n"
+  "print('ready', flush=True)\n"
+  "answered = False\n"
+  "while True:\n"
+  "    sock = socket.socket(socket.AF_UNIX)\n"
+  "    try:\n"
+  "        sock.connect(path)\n"
+  "    except OSError:\n"
+  "        time.sleep(0.05)\n"
+  "        continue\n"
+  "    send(sock, json.dumps({'v': 1, 'type': 'hello', 'pid': os.getpid(), 'start_time': start_time,\n"
+  "                           'nonce': None, 'python': '3.11.2', 'implementation': 'cpython',\n"
+  "                           'how': 'import'}))\n"
+  "    while True:\n"
+  "        head = exactly(sock, 4)\n"
+  "        body = head and exactly(sock, int.from_bytes(head, 'big'))\n"
+  "        if not body:\n"
+  "            break\n"
+  "        request = json.loads(body)\n"
+  "        send(sock, answer(request['id'], answered))\n"
+  "        answered = True\n"
+  "    sock.close()\n";
+
+/* No control character in TEXT but the newlines that end its lines. */
+static void
+assert_printable (const char *what, const char *text)
+{
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char_validated (p, -1);
+
+      if (c == (gunichar) -1 || c == (gunichar) -2 || (c != '\n' && g_unichar_iscntrl (c)))
+        g_error ("%s holds U+%04X at byte %d:\n%s", what, c, (int) (p - text), text);
+    }
+}
+
+/* Runs pymemctl ARGS… (NULL-terminated) until the helper is connected
+ * again (the daemon closed its last connection): its exit code. */
+static int
+run_connected (Fixture *fx, PymemdTestRun *run, const char *const *args)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      int code = run_cli (run, FALSE, args);
+
+      if (code != 1 || strstr (run->err, "No helper runs in process") == NULL)
+        return code;
+      if (g_get_monotonic_time () > deadline)
+        g_error ("the hostile helper did not connect again within 30 s");
+      pymemd_test_run_clear (run);
+      g_usleep (100000);
+    }
+}
+
+/* Strings with escape sequences, numbers out of any interpreter's range:
+ * the daemon refuses the answer (nothing is stored), and pymemctl says so
+ * on one printable line, in --json too (nothing on stdout). */
+static void
+test_hostile_helper (Fixture *fx, gconstpointer data)
+{
+  static const struct {
+    const char *where;
+    const char *value; /* JSON text */
+  } answers[] = {
+    { "python", "\"3.11\\u001b[5m\"" },
+    { "census.types.0.type", "\"evil\\u001b]0;owned\\u0007\"" },
+    { "tracemalloc.sites.0.file", "\"a\\nb\\u009b2J.py\"" },
+    { "python", "\"3333333333333333333333333333333333333333333333333333333333333333.3\"" },
+    { "duration", "1e308" },
+    { "gil_max_hold", "1e400" },
+    { "census.objects", "9007199254740993" },
+    { "census.bytes", "18446744073709551616" },
+    { "threads", "-1" },
+    { "@error", "\"boom\\u001b[5m\"" },
+  };
+  g_autofree char *socket = NULL, *fixture = NULL;
+
+  if (fx->skipped)
+    return;
+  socket = g_build_filename (fx->service.runtime_dir, "helper.sock", NULL);
+  fixture = pymemd_test_data_path ("heap/summary.json");
+  for (guint i = 0; i < G_N_ELEMENTS (answers); i++)
+    {
+      const char *argv[] = { pymemd_test_python (), "-c", hostile_code, socket, fixture, answers[i].where,
+                             answers[i].value, NULL };
+      g_auto(PymemdTestRun) text = { 0 };
+      g_auto(PymemdTestRun) json = { 0 };
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) kept = NULL;
+      g_autoptr(GVariant) summaries = NULL;
+      g_autofree char *pid = NULL;
+
+      g_test_message ("a helper answering %s = %s", answers[i].where, answers[i].value);
+      g_assert_true (pymemd_test_child_spawn (&fx->child, argv, NULL, &error));
+      g_assert_no_error (error);
+      pid = g_strdup_printf ("%d", fx->child.pid);
+      pymemd_test_service_wait_pid (&fx->service, fx->child.pid);
+      /* Its first answer is the fixture: the daemon takes it. */
+      wait_helper (fx);
+
+      assert_one_line_error (&text, run_connected (fx, &text, (const char *const[]){
+                                                     "--address", fx->service.address, "heap", pid, NULL }));
+      assert_printable ("pymemctl heap's stderr", text.err);
+      if (strstr (text.err, "answered wrongly") == NULL && strstr (text.err, "broke the protocol") == NULL &&
+          strstr (text.err, "control character") == NULL)
+        g_error ("pymemctl heap said: %s", text.err);
+      g_assert_cmpint (run_connected (fx, &json, (const char *const[]){
+                                        "--address", fx->service.address, "--json", "heap", pid, NULL }),
+                       ==, 1);
+      g_assert_cmpstr (json.out, ==, "");
+      assert_printable ("pymemctl --json heap's stderr", json.err);
+
+      /* Only the fixture may have been kept. */
+      kept = call_manager (fx, "GetHeapSummaries",
+                           g_variant_new ("(utxx)", (guint32) fx->child.pid, (guint64) 0, (gint64) 0, (gint64) 0),
+                           "(aa{sv})", &error);
+      g_assert_no_error (error);
+      summaries = g_variant_get_child_value (kept, 0);
+      for (gsize j = 0; j < g_variant_n_children (summaries); j++)
+        {
+          g_autoptr(GVariant) summary = g_variant_get_child_value (summaries, j);
+          const char *python = NULL;
+
+          g_assert_true (g_variant_lookup (summary, "python", "&s", &python));
+          g_assert_cmpstr (python, ==, "3.11.2");
+        }
+      pymemd_test_child_stop (&fx->child);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -689,6 +866,8 @@ main (int argc, char **argv)
   g_test_add ("/pymemctl-heap/attach", Fixture, NULL, fixture_setup_plain, test_attach,
               fixture_teardown);
   g_test_add ("/pymemctl-heap/denied", Fixture, NULL, fixture_setup_helper, test_denied,
+              fixture_teardown);
+  g_test_add ("/pymemctl-heap/hostile-helper", Fixture, NULL, fixture_setup_service, test_hostile_helper,
               fixture_teardown);
   status = g_test_run ();
   pymemd_test_rm_rf (state_dir);
