@@ -1,6 +1,7 @@
-/* Runs pymemctl heap (PYMEMCTL_BIN) against the real pymemd on a private bus: usage errors and a daemon that is not running, then with real interpreters, one running the helper (helper/) and one without: its JSON against GetHeapSummary, the ledger and a known type for people, the heap parts of show and history, --attach, the one-line errors, and a hostile helper's answers refused. */
+/* Runs pymemctl heap (PYMEMCTL_BIN) against the real pymemd on a private bus: usage errors and a daemon that is not running, then with real interpreters, one running the helper (helper/) and one without: its JSON against GetHeapSummary, the ledger and a known type for people, the heap parts of show and history, --attach, the one-line errors, a hostile helper's answers refused, and a reply no pymemd sends printed safely. */
 #include "config.h"
 
+#include <math.h>
 #include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,6 +11,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "pymemd-dbus-generated.h"
 #include "testutil.h"
 
 #define BUS_NAME      "org.pymemd.Monitor1"
@@ -825,6 +827,171 @@ test_hostile_helper (Fixture *fx, gconstpointer data)
     }
 }
 
+/* ---- what pymemctl makes of a summary it cannot trust ---- */
+
+/* A reply no pymemd sends (it refuses such helpers), as one from another
+ * version or another daemon on the bus could be: escape sequences in its
+ * strings, numbers json-glib would write as no JSON. */
+static GVariant *
+untrusted_summary (void)
+{
+  GVariantDict summary, census, tracemalloc, collect;
+  GVariantBuilder types, sites;
+
+  g_variant_builder_init (&types, G_VARIANT_TYPE ("a(stt)"));
+  g_variant_builder_add (&types, "(stt)", "evil\033]0;owned\007", (guint64) 1, (guint64) 64);
+  g_variant_dict_init (&census, NULL);
+  g_variant_dict_insert (&census, "objects", "t", (guint64) 1);
+  g_variant_dict_insert (&census, "bytes", "t", (guint64) 64);
+  g_variant_dict_insert_value (&census, "types", g_variant_builder_end (&types));
+  g_variant_builder_init (&sites, G_VARIANT_TYPE ("a(sutt)"));
+  g_variant_builder_add (&sites, "(sutt)", "a\nb\302\2332J.py", 7, (guint64) 1, (guint64) 32);
+  g_variant_dict_init (&tracemalloc, NULL);
+  g_variant_dict_insert (&tracemalloc, "tracing", "b", TRUE);
+  g_variant_dict_insert (&tracemalloc, "frames", "u", 1);
+  g_variant_dict_insert_value (&tracemalloc, "sites", g_variant_builder_end (&sites));
+  g_variant_dict_init (&collect, NULL);
+  g_variant_dict_insert (&collect, "freed", "t", (guint64) 1);
+  g_variant_dict_insert (&collect, "duration", "d", INFINITY);
+  g_variant_dict_insert (&collect, "garbage", "t", (guint64) 0);
+  g_variant_dict_init (&summary, NULL);
+  g_variant_dict_insert (&summary, "python", "s", "3.11\033[5m");
+  g_variant_dict_insert (&summary, "implementation", "s", "cpython\302\2332J");
+  g_variant_dict_insert (&summary, "taken_at", "x", g_get_real_time ());
+  g_variant_dict_insert (&summary, "duration", "d", 1e308);
+  g_variant_dict_insert (&summary, "gil_max_hold", "d", 1e-08);
+  g_variant_dict_insert (&summary, "complete", "b", TRUE);
+  g_variant_dict_insert (&summary, "helper", "s", "import\033[2J");
+  g_variant_dict_insert (&summary, "attached_by", "s", "pending-call\033[2J");
+  g_variant_dict_insert (&summary, "attach_seconds", "d", NAN);
+  g_variant_dict_insert_value (&summary, "census", g_variant_dict_end (&census));
+  g_variant_dict_insert_value (&summary, "tracemalloc", g_variant_dict_end (&tracemalloc));
+  g_variant_dict_insert_value (&summary, "collect", g_variant_dict_end (&collect));
+  return g_variant_dict_end (&summary);
+}
+
+static gboolean
+on_get_heap_summary (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation, guint pid,
+                     guint64 start_time, GVariant *options, gpointer data)
+{
+  pymemd_dbus_monitor1_complete_get_heap_summary (manager, invocation, untrusted_summary ());
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+on_name_acquired (GDBusConnection *connection, const char *name, gpointer data)
+{
+  *(gboolean *) data = TRUE;
+}
+
+typedef struct {
+  PymemdTestRun *run;
+  gboolean       done;
+} AsyncRun;
+
+static void
+communicated (GObject *source, GAsyncResult *result, gpointer data)
+{
+  AsyncRun *async = data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), result, &async->run->out,
+                                                       &async->run->err, &error));
+  g_assert_no_error (error);
+  async->run->status = g_subprocess_get_status (G_SUBPROCESS (source));
+  async->done = TRUE;
+}
+
+/* pymemctl ARGS… while this program's main context serves the bus: its
+ * exit code. */
+static int
+run_cli_serving (PymemdTestRun *run, const char *const *args)
+{
+  g_autoptr(GPtrArray) argv = pymemd_test_pymemctl_argv (FALSE, args);
+  g_auto(GStrv) envp = pymemd_test_cli_environ ();
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  AsyncRun async = { run, FALSE };
+
+  g_subprocess_launcher_set_environ (launcher, envp);
+  process = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8_async (process, NULL, NULL, communicated, &async);
+  PYMEMD_TEST_WAIT_FOR (async.done, 120);
+  g_test_message ("pymemctl -> status 0x%x\n%s%s", run->status, run->out, run->err);
+  return WIFEXITED (run->status) ? WEXITSTATUS (run->status) : -1;
+}
+
+static void
+test_untrusted_reply (void)
+{
+  PymemdDbusMonitor1 *manager;
+  g_autoptr(GError) error = NULL;
+  g_auto(PymemdTestRun) text = { 0 };
+  g_auto(PymemdTestRun) json = { 0 };
+  g_autoptr(JsonNode) root = NULL;
+  PymemdTestService service;
+  JsonObject *object, *collect;
+  JsonArray *types, *sites;
+  gboolean acquired = FALSE;
+  guint owner;
+
+  if (g_getenv ("PYMEMCTL_BIN") == NULL)
+    {
+      g_test_skip ("PYMEMCTL_BIN is not set");
+      return;
+    }
+  if (!pymemd_test_service_start_bus (&service))
+    return;
+  manager = pymemd_dbus_monitor1_skeleton_new ();
+  g_signal_connect (manager, "handle-get-heap-summary", G_CALLBACK (on_get_heap_summary), NULL);
+  g_assert_true (g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (manager), service.conn,
+                                                   MANAGER_PATH, &error));
+  g_assert_no_error (error);
+  owner = g_bus_own_name_on_connection (service.conn, BUS_NAME, G_BUS_NAME_OWNER_FLAGS_NONE, on_name_acquired,
+                                        NULL, &acquired, NULL);
+  PYMEMD_TEST_WAIT_FOR (acquired, 30);
+
+  /* For people: one line each, without the escape sequences. */
+  g_assert_cmpint (run_cli_serving (&text, (const char *const[]){ "--address", service.address, "heap", "1",
+                                                                   NULL }),
+                   ==, 0);
+  g_assert_cmpstr (text.err, ==, "");
+  assert_printable ("pymemctl heap", text.out);
+  assert_contains (text.out, (const char *const[]){ "Python 3.11 [5m (cpython 2J)\n",
+                                                    "Helper: brought in just now pending-call [2J, in ?\n",
+                                                    "\nevil ]0;owned ", "\na b 2J.py:7 ", NULL });
+
+  /* As JSON: valid, the strings as they came (JSON escapes them), numbers
+   * JSON can hold. */
+  g_assert_cmpint (run_cli_serving (&json, (const char *const[]){ "--address", service.address, "--json",
+                                                                   "heap", "1", NULL }),
+                   ==, 0);
+  g_assert_cmpstr (json.err, ==, "");
+  assert_printable ("pymemctl --json heap", json.out);
+  root = pymemd_test_parse_json (json.out);
+  object = json_node_get_object (root);
+  g_assert_cmpstr (json_object_get_string_member (object, "python"), ==, "3.11\033[5m");
+  g_assert_cmpfloat (json_object_get_double_member (object, "duration"), >, 1e307);
+  g_assert_cmpfloat_with_epsilon (json_object_get_double_member (object, "gil_max_hold"), 1e-08, 1e-20);
+  g_assert_true (json_object_get_null_member (object, "attach_seconds"));
+  collect = json_object_get_object_member (object, "collect");
+  g_assert_true (json_object_get_null_member (collect, "duration"));
+  types = json_object_get_array_member (json_object_get_object_member (object, "census"), "types");
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (types, 0), "type"), ==,
+                   "evil\033]0;owned\007");
+  sites = json_object_get_array_member (json_object_get_object_member (object, "tracemalloc"), "sites");
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (sites, 0), "file"), ==,
+                   "a\nb\302\2332J.py");
+
+  g_bus_unown_name (owner);
+  g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (manager));
+  g_object_unref (manager);
+  pymemd_test_service_stop (&service);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -869,6 +1036,7 @@ main (int argc, char **argv)
               fixture_teardown);
   g_test_add ("/pymemctl-heap/hostile-helper", Fixture, NULL, fixture_setup_service, test_hostile_helper,
               fixture_teardown);
+  g_test_add_func ("/pymemctl-heap/untrusted-reply", test_untrusted_reply);
   status = g_test_run ();
   pymemd_test_rm_rf (state_dir);
   return status;

@@ -438,7 +438,7 @@ service_start_daemon (PymemdTestService *service, const char *interval)
 }
 
 gboolean
-pymemd_test_service_start (PymemdTestService *service, const char *interval)
+pymemd_test_service_start_bus (PymemdTestService *service)
 {
   g_autofree char *dbus_daemon = g_find_program_in_path ("dbus-daemon");
 
@@ -455,6 +455,14 @@ pymemd_test_service_start (PymemdTestService *service, const char *interval)
   g_chmod (service->tmp, 0755);
   g_test_message ("bus and daemon logs in %s", service->tmp);
   service_start_bus (service);
+  return TRUE;
+}
+
+gboolean
+pymemd_test_service_start (PymemdTestService *service, const char *interval)
+{
+  if (!pymemd_test_service_start_bus (service))
+    return FALSE;
   pymemd_test_service_start_daemon (service, interval);
   return TRUE;
 }

@@ -164,6 +164,9 @@ typedef struct {
  * skipped, without root, dbus-daemon, python3 or PYMEMD_BIN. */
 gboolean pymemd_test_service_start (PymemdTestService *service,
                                     const char        *interval);
+/* The same, without the daemon: a test's own service takes the name (root
+ * may own it under pymemd's policy). */
+gboolean pymemd_test_service_start_bus (PymemdTestService *service);
 /* Stops the daemon and the bus (a failed test keeps the logs in TMP). */
 void     pymemd_test_service_stop  (PymemdTestService *service);
 /* Stops the daemon alone with SIGTERM; the bus stays. The daemon must exit
