@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <string.h>
@@ -15,7 +16,6 @@
 #include <unistd.h>
 
 #include <gio/gio.h>
-#include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
@@ -247,7 +247,9 @@ typedef struct {
   int        wait_status;
   gboolean   expect_exit;
   int        notify_fd;
-  guint      notify_source;
+  GThread   *notify_reader;
+  gint       stop_reading; /* atomic */
+  GMutex     notices_lock;
   char      *log;
   GPtrArray *notices; /* every line received on its NOTIFY_SOCKET */
 } Daemon;
@@ -327,24 +329,36 @@ assert_dbus_error (const GError *error, const char *name)
     fail ("expected %s, got %s: %s", name, remote, error->message);
 }
 
-static gboolean
-on_notify (int fd, GIOCondition condition, gpointer data)
+/* Takes D's notices as they come, on a thread of its own: the daemon's
+ * sd_notify () blocks once 10 of them wait (net.unix.max_dgram_qlen), and
+ * a test waiting for a reply, or for gdbus, runs no main context. */
+static gpointer
+read_notices (gpointer data)
 {
   Daemon *d = data;
-  char buf[4096];
-  ssize_t n;
 
-  while ((n = recv (fd, buf, sizeof buf - 1, 0)) > 0)
+  while (!g_atomic_int_get (&d->stop_reading))
     {
-      g_auto(GStrv) lines = NULL;
+      struct pollfd pfd = { d->notify_fd, POLLIN, 0 };
+      char buf[4096];
+      ssize_t n;
 
-      buf[n] = '\0';
-      lines = g_strsplit (buf, "\n", -1);
-      for (guint i = 0; lines[i] != NULL; i++)
-        if (lines[i][0] != '\0')
-          g_ptr_array_add (d->notices, g_strdup (lines[i]));
+      if (poll (&pfd, 1, 50) <= 0)
+        continue;
+      while ((n = recv (d->notify_fd, buf, sizeof buf - 1, 0)) > 0)
+        {
+          g_auto(GStrv) lines = NULL;
+
+          buf[n] = '\0';
+          lines = g_strsplit (buf, "\n", -1);
+          g_mutex_lock (&d->notices_lock);
+          for (guint i = 0; lines[i] != NULL; i++)
+            if (lines[i][0] != '\0')
+              g_ptr_array_add (d->notices, g_strdup (lines[i]));
+          g_mutex_unlock (&d->notices_lock);
+        }
     }
-  return G_SOURCE_CONTINUE;
+  return NULL;
 }
 
 static void
@@ -360,6 +374,7 @@ on_daemon_exit (GPid pid, int status, gpointer data)
 static guint
 count_notices (Daemon *d, const char *line)
 {
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&d->notices_lock);
   guint n = 0;
 
   for (guint i = 0; i < d->notices->len; i++)
@@ -368,12 +383,14 @@ count_notices (Daemon *d, const char *line)
   return n;
 }
 
-static const char *
+static char *
 last_status (Daemon *d)
 {
+  g_autoptr(GMutexLocker) locker = g_mutex_locker_new (&d->notices_lock);
+
   for (guint i = d->notices->len; i > 0; i--)
     if (g_str_has_prefix (g_ptr_array_index (d->notices, i - 1), "STATUS="))
-      return g_ptr_array_index (d->notices, i - 1);
+      return g_strdup (g_ptr_array_index (d->notices, i - 1));
   return NULL;
 }
 
@@ -404,13 +421,14 @@ daemon_spawn (Fixture *fx, ...)
   fx->n_daemons++;
   d->log = g_strdup_printf ("%s/pymemd-%u.log", fx->tmp, fx->n_spawned++);
   d->notices = g_ptr_array_new_with_free_func (g_free);
+  g_mutex_init (&d->notices_lock);
 
   d->notify_fd = socket (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   g_assert_cmpint (d->notify_fd, >=, 0);
   g_assert_cmpuint (strlen (notify_path), <, sizeof addr.sun_path);
   strcpy (addr.sun_path, notify_path);
   g_assert_cmpint (bind (d->notify_fd, (struct sockaddr *) &addr, sizeof addr), ==, 0);
-  d->notify_source = g_unix_fd_add (d->notify_fd, G_IO_IN, on_notify, d);
+  d->notify_reader = g_thread_new ("notices", read_notices, d);
 
   envp = g_environ_setenv (envp, "DBUS_SYSTEM_BUS_ADDRESS", fx->address, TRUE);
   envp = g_environ_setenv (envp, "NOTIFY_SOCKET", notify_path, TRUE);
@@ -523,9 +541,11 @@ daemon_stop (Daemon *d)
     if (strstr (log, "GLib-") != NULL)
       fail ("pymemd (pid %d) logged a GLib warning", d->pid);
   }
-  g_source_remove (d->notify_source);
+  g_atomic_int_set (&d->stop_reading, TRUE);
+  g_thread_join (d->notify_reader);
   close (d->notify_fd);
   g_ptr_array_unref (d->notices);
+  g_mutex_clear (&d->notices_lock);
   g_free (d->log);
   memset (d, 0, sizeof *d);
 }
@@ -790,6 +810,7 @@ test_get_processes (Fixture *fx, gconstpointer data)
   g_autoptr(GVariant) details = NULL;
   g_autofree char *path = NULL;
   g_autofree char *boot_id = NULL;
+  g_autofree char *status = NULL;
   const char *s, *object_path;
   PymemdTestChild child;
   JsonObject *once;
@@ -806,9 +827,10 @@ test_get_processes (Fixture *fx, gconstpointer data)
 
   /* sd_notify: ready, and a status line naming what is watched. */
   g_assert_cmpuint (count_notices (d, "READY=1"), ==, 1);
-  g_assert_nonnull (last_status (d));
-  g_assert_true (g_str_has_prefix (last_status (d), "STATUS=Watching "));
-  g_assert_true (g_str_has_suffix (last_status (d), ", 0 subscriptions"));
+  status = last_status (d);
+  g_assert_nonnull (status);
+  g_assert_true (g_str_has_prefix (status, "STATUS=Watching "));
+  g_assert_true (g_str_has_suffix (status, ", 0 subscriptions"));
 
   wait_watched (fx, child.pid);
   run_for (1.2); /* a detail pass and a couple of ticks on the idle child */
@@ -1214,7 +1236,7 @@ static gboolean
 status_ends_with (gpointer data)
 {
   StatusWait *w = data;
-  const char *status = last_status (w->d);
+  g_autofree char *status = last_status (w->d);
 
   return status != NULL && g_str_has_suffix (status, w->suffix);
 }
@@ -1225,7 +1247,10 @@ wait_status (Daemon *d, const char *suffix)
   StatusWait w = { d, suffix };
 
   if (!wait_until (status_ends_with, &w, 3.0))
-    fail ("the status did not end with \"%s\" within 3 s: %s", suffix, last_status (d));
+    {
+      g_autofree char *status = last_status (d);
+      fail ("the status did not end with \"%s\" within 3 s: %s", suffix, status);
+    }
 }
 
 static void
@@ -2583,13 +2608,7 @@ test_reply_leaks (Fixture *fx, gconstpointer data)
       for (guint round = 0; round < 4; round++)
         {
           for (guint i = 0; i < 100; i++)
-            {
-              call_every_reply (fx, child.pid, start);
-              /* The daemon's sd_notify blocks once 10 notices wait
-               * (net.unix.max_dgram_qlen): take them. */
-              while (g_main_context_iteration (NULL, FALSE))
-                ;
-            }
+            call_every_reply (fx, child.pid, start);
           after = daemon_private_dirty (d->pid);
           g_test_message ("after round %u: the daemon's private dirty memory is %" G_GUINT64_FORMAT " KiB", round,
                           after / 1024);
