@@ -531,9 +531,9 @@ pymemd_test_valgrind_argv (void)
 static gboolean valgrind_daemons;
 
 void
-pymemd_test_valgrind_daemons (void)
+pymemd_test_valgrind_daemons (gboolean on)
 {
-  valgrind_daemons = TRUE;
+  valgrind_daemons = on;
 }
 
 const char *const *
@@ -545,9 +545,9 @@ pymemd_test_daemon_valgrind_argv (void)
 }
 
 double
-pymemd_test_daemon_stop_seconds (void)
+pymemd_test_daemon_stop_seconds (gboolean under_valgrind)
 {
-  return *pymemd_test_daemon_valgrind_argv () != NULL ? 60 : 10;
+  return under_valgrind ? 60 : 10;
 }
 
 void
@@ -557,7 +557,8 @@ pymemd_test_service_stop_daemon (PymemdTestService *service)
 
   if (service->daemon_pid <= 0)
     return;
-  status = service_terminate (&service->daemon_pid, pymemd_test_daemon_stop_seconds ());
+  status = service_terminate (&service->daemon_pid,
+                              pymemd_test_daemon_stop_seconds (*pymemd_test_daemon_valgrind_argv () != NULL));
   if (status == -1 || !WIFEXITED (status) || WEXITSTATUS (status) != 0)
     {
       g_autofree char *log_path = service_log_path (service);

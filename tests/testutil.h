@@ -110,14 +110,17 @@ gboolean pymemd_test_under_valgrind (void);
  * under valgrind (a memory error or a definite leak then makes the program
  * exit with status 9), nothing otherwise. NULL-terminated. */
 const char *const *pymemd_test_valgrind_argv (void);
-/* Called first in main (): under valgrind, the daemons this program starts
- * run under valgrind too. That costs minutes, so only the programs whose
- * daemons serve what no other does opt in (tests/Makefile.am.inc lists
- * them); in the ASan build LeakSanitizer checks every daemon's exit. */
-void     pymemd_test_valgrind_daemons (void);
-/* pymemd_test_valgrind_argv () for the daemon: nothing unless this program
- * called pymemd_test_valgrind_daemons (). */
+/* Whether the daemons started from now on run under valgrind too, when
+ * the tests do (FALSE at first). That costs minutes, so only the tests
+ * whose daemons serve what no other does ask for it (tests/Makefile.am.inc
+ * lists them); in the ASan build LeakSanitizer checks every daemon's exit. */
+void     pymemd_test_valgrind_daemons (gboolean on);
+/* pymemd_test_valgrind_argv () for a daemon started now: nothing unless
+ * pymemd_test_valgrind_daemons () said so. */
 const char *const *pymemd_test_daemon_valgrind_argv (void);
+/* Seconds a daemon may take to exit after SIGTERM: valgrind's leak check
+ * at its exit takes a while when it runs under valgrind. */
+double   pymemd_test_daemon_stop_seconds (gboolean under_valgrind);
 
 /* setpriv(1), or NULL when it is not installed. */
 const char *pymemd_test_setpriv (void);
@@ -173,9 +176,6 @@ void     pymemd_test_service_stop  (PymemdTestService *service);
  * by itself with status 0: that is also how a leak found at its exit
  * (by LeakSanitizer, or by valgrind when it runs under it) fails the test. */
 void     pymemd_test_service_stop_daemon (PymemdTestService *service);
-/* Seconds the daemon may take to exit after SIGTERM: valgrind's leak
- * check at its exit takes a while. */
-double   pymemd_test_daemon_stop_seconds (void);
 /* Starts the daemon again on the same bus (it inherits the environment,
  * STATE_DIRECTORY included) and waits as pymemd_test_service_start () does. */
 void     pymemd_test_service_start_daemon (PymemdTestService *service,
