@@ -751,9 +751,11 @@ run_connected (Fixture *fx, PymemdTestRun *run, const char *const *args)
     }
 }
 
-/* Strings with escape sequences, numbers out of any interpreter's range:
- * the daemon refuses the answer (nothing is stored), and pymemctl says so
- * on one printable line, in --json too (nothing on stdout). */
+/* A string with an escape sequence, a number out of any interpreter's
+ * range, an error message with one: the daemon refuses the answer (nothing
+ * is kept), and pymemctl says so on one printable line, in --json too
+ * (nothing on stdout). test-heap-summary tries every member and bound:
+ * here each kind once, as ten cost 85 s under valgrind. */
 static void
 test_hostile_helper (Fixture *fx, gconstpointer data)
 {
@@ -762,14 +764,7 @@ test_hostile_helper (Fixture *fx, gconstpointer data)
     const char *value; /* JSON text */
   } answers[] = {
     { "python", "\"3.11\\u001b[5m\"" },
-    { "census.types.0.type", "\"evil\\u001b]0;owned\\u0007\"" },
-    { "tracemalloc.sites.0.file", "\"a\\nb\\u009b2J.py\"" },
-    { "python", "\"3333333333333333333333333333333333333333333333333333333333333333.3\"" },
     { "duration", "1e308" },
-    { "gil_max_hold", "1e400" },
-    { "census.objects", "9007199254740993" },
-    { "census.bytes", "18446744073709551616" },
-    { "threads", "-1" },
     { "@error", "\"boom\\u001b[5m\"" },
   };
   g_autofree char *socket = NULL, *fixture = NULL;
