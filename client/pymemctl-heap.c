@@ -83,10 +83,13 @@ lookup_dict (GVariant *summary, const char *key)
   return g_variant_lookup_value (summary, key, G_VARIANT_TYPE_VARDICT);
 }
 
-/* A short span: "0.4 ms", "183 ms", "2.4 s", "3m 20s". */
+/* A short span: "0.4 ms", "183 ms", "2.4 s", "3m 20s"; "?" for what no span
+ * is (NaN, infinite, or past any the daemon accepts). */
 static char *
 format_seconds (double seconds)
 {
+  if (!(seconds >= 0 && seconds <= G_MAXINT32))
+    return g_strdup ("?");
   if (seconds < 0.01)
     /* TRANSLATORS: milliseconds with one decimal */
     return g_strdup_printf (_("%.1f ms"), MAX (seconds, 0.0) * 1000.0);
@@ -304,6 +307,7 @@ print_header (GVariant *summary, guint32 pid)
   g_autofree char *helper = helper_text (summary);
   g_autofree char *taken = pymemctl_heap_format_taken (summary);
   g_autofree char *duration_text = NULL, *gil_text = NULL;
+  g_autofree char *python_text = NULL, *implementation_text = NULL, *helper_line = NULL;
 
   g_variant_lookup (summary, "python", "&s", &python);
   g_variant_lookup (summary, "implementation", "&s", &implementation);
@@ -315,9 +319,14 @@ print_header (GVariant *summary, guint32 pid)
   duration_text = format_seconds (duration);
   gil_text = format_seconds (gil_max_hold);
 
+  /* The helper says them: a hostile one may send escape sequences. */
+  python_text = pymemctl_printable (python);
+  implementation_text = pymemctl_printable (implementation);
+  helper_line = pymemctl_printable (helper);
+
   /* TRANSLATORS: PID, Python version, implementation ("cpython") */
-  g_print (_("Process %u, Python %s (%s)\n"), pid, python, implementation);
-  g_print (_("Helper: %s\n"), helper);
+  g_print (_("Process %u, Python %s (%s)\n"), pid, python_text, implementation_text);
+  g_print (_("Helper: %s\n"), helper_line);
   /* TRANSLATORS: when the summary was taken, how long it took, the longest GIL hold */
   g_print (_("Taken: %s in %s; the longest GIL hold was %s\n"), taken, duration_text, gil_text);
   if (g_variant_lookup (summary, "allocated_blocks", "t", &blocks))
@@ -534,15 +543,15 @@ print_summary (GVariant *summary, guint32 pid)
 
 /* ---- errors ---- */
 
-/* The daemon's message without the D-Bus error name, on one line. */
+/* The daemon's message without the D-Bus error name, on one line and
+ * printable: it may quote what the helper said. */
 static char *
 daemon_reason (const GError *error)
 {
   g_autoptr(GError) copy = g_error_copy (error);
 
   g_dbus_error_strip_remote_error (copy);
-  g_strdelimit (copy->message, "\r\n\t", ' ');
-  return g_steal_pointer (&copy->message);
+  return pymemctl_printable (copy->message);
 }
 
 static int

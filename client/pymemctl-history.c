@@ -259,7 +259,7 @@ print_history (const History *history, gint64 since, gint64 until)
   gint64 ended = 0, first, end;
   g_autofree char *range = pymemctl_format_duration ((until - since) / G_USEC_PER_SEC);
   g_autofree char *bucket = NULL;
-  g_autofree char *from_text = NULL, *to_text = NULL;
+  g_autofree char *from_text = NULL, *to_text = NULL, *name_text = NULL;
   guint width = pymemctl_terminal_width (stdout);
   gsize chart_width = width > 40 ? width - 32 : CHART_WIDTH;
 
@@ -268,8 +268,9 @@ print_history (const History *history, gint64 since, gint64 until)
   g_variant_lookup (history->info, "tier", "&s", &tier);
   g_variant_lookup (history->info, "resolution", "d", &resolution);
   bucket = pymemctl_format_duration ((gint64) MAX (resolution, 1));
+  name_text = pymemctl_printable (name);
   /* TRANSLATORS: pid, name, the range ("1h"), the bucket width ("30s"), the daemon's tier */
-  g_print (_("Process %u (%s), the last %s in buckets of %s (%s)\n"), pid, name, range, bucket,
+  g_print (_("Process %u (%s), the last %s in buckets of %s (%s)\n"), pid, name_text, range, bucket,
            tier);
   if (g_variant_lookup (history->info, "ended", "x", &ended) && ended > 0)
     {

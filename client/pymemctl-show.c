@@ -22,9 +22,11 @@ static void
 print_reason (GVariant *details, const char *error_key, const char *fallback)
 {
   const char *reason = NULL;
+  g_autofree char *text = NULL;
 
   g_variant_lookup (details, error_key, "&s", &reason);
-  g_print ("%s\n", reason != NULL ? reason : fallback);
+  text = pymemctl_printable (reason != NULL ? reason : fallback);
+  g_print ("%s\n", text);
 }
 
 /* A row of the figures KEYS of DICT, after LABEL when not NULL. */
@@ -55,7 +57,7 @@ print_header (GVariant *details)
   g_autoptr(PymemctlTable) table = pymemctl_table_new (headers, "rrrrrrr");
   guint32 pid = 0, uid = 0;
   const char *name = "", *version = "", *cmdline = "";
-  g_autofree char *user = NULL;
+  g_autofree char *user = NULL, *name_text = NULL, *version_text = NULL, *cmdline_text = NULL;
 
   g_variant_lookup (details, "pid", "u", &pid);
   g_variant_lookup (details, "uid", "u", &uid);
@@ -63,10 +65,13 @@ print_header (GVariant *details)
   g_variant_lookup (details, "python_version", "&s", &version);
   g_variant_lookup (details, "cmdline", "&s", &cmdline);
   user = pymemctl_user_name (uid);
+  /* Whoever started the process chose its name and command line. */
+  name_text = pymemctl_printable (name);
+  version_text = pymemctl_printable (*version != '\0' ? version : "?");
+  cmdline_text = pymemctl_printable (cmdline);
   /* TRANSLATORS: PID, program name, user, Python version */
-  g_print (_("Process %u (%s) of %s, Python %s\n"), pid, name, user,
-           *version != '\0' ? version : "?");
-  g_print ("%s\n\n", cmdline);
+  g_print (_("Process %u (%s) of %s, Python %s\n"), pid, name_text, user, version_text);
+  g_print ("%s\n\n", cmdline_text);
   add_figures_row (table, NULL, details, keys);
   pymemctl_table_print (table, stdout);
 }

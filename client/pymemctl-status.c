@@ -10,8 +10,9 @@ static void
 print_field (const char *label, const char *value)
 {
   glong pad = 24 - g_utf8_strlen (label, -1);
+  g_autofree char *text = pymemctl_printable (value);
 
-  g_print ("%s%*s%s\n", label, (int) MAX (pad, 1), "", value);
+  g_print ("%s%*s%s\n", label, (int) MAX (pad, 1), "", text);
 }
 
 static char *

@@ -70,21 +70,6 @@ top_process_free (TopProcess *process)
   g_free (process);
 }
 
-/* A command line may hold newlines (python3 -c) and escape sequences. */
-static char *
-printable (const char *text)
-{
-  g_autofree char *valid = g_utf8_make_valid (text, -1);
-  GString *out = g_string_sized_new (strlen (valid));
-
-  for (const char *p = valid; *p != '\0'; p = g_utf8_next_char (p))
-    {
-      gunichar c = g_utf8_get_char (p);
-      g_string_append_unichar (out, g_unichar_iscntrl (c) ? ' ' : c);
-    }
-  return g_string_free (out, FALSE);
-}
-
 static TopProcess *
 top_add_process (Top *top, guint32 pid, guint64 start_time, const char *name, const char *cmdline)
 {
@@ -93,11 +78,11 @@ top_add_process (Top *top, guint32 pid, guint64 start_time, const char *name, co
   process->name = g_utf8_make_valid (name != NULL ? name : "", -1);
   process->cmdline = g_utf8_make_valid (cmdline != NULL ? cmdline : "", -1);
   if (*process->cmdline != '\0')
-    process->command = printable (process->cmdline);
+    process->command = pymemctl_printable (process->cmdline);
   else if (*process->name != '\0')
     {
       g_autofree char *bracketed = g_strdup_printf ("[%s]", process->name);
-      process->command = printable (bracketed);
+      process->command = pymemctl_printable (bracketed);
     }
   else
     process->command = g_strdup ("?");

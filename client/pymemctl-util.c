@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <string.h>
@@ -169,7 +170,8 @@ pymemctl_print_error (const GError *error, guint32 pid)
       g_autoptr(GError) copy = g_error_copy (error);
 
       g_dbus_error_strip_remote_error (copy);
-      message = g_steal_pointer (&copy->message);
+      /* It may quote a helper, or a process's name. */
+      message = pymemctl_printable (copy->message);
     }
   g_printerr ("pymemctl: %s\n", message);
   return PYMEMCTL_EXIT_FAILURE;
@@ -334,6 +336,20 @@ pymemctl_format_duration (gint64 seconds)
 }
 
 char *
+pymemctl_printable (const char *text)
+{
+  g_autofree char *valid = g_utf8_make_valid (text, -1);
+  GString *out = g_string_sized_new (strlen (valid));
+
+  for (const char *p = valid; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+      g_string_append_unichar (out, g_unichar_iscntrl (c) ? ' ' : c);
+    }
+  return g_string_free (out, FALSE);
+}
+
+char *
 pymemctl_ellipsize (const char *text, guint width)
 {
   const char *cut;
@@ -421,14 +437,9 @@ pymemctl_table_add_rowv (PymemctlTable *table, const char *const *cells)
 {
   GStrv row = g_new0 (char *, table->n_columns + 1);
 
+  /* A row is one line, whatever its cells came from. */
   for (guint i = 0; i < table->n_columns; i++)
-    {
-      /* A command line may hold newlines and tabs; a row is one line. */
-      row[i] = g_strdup (cells[i] != NULL ? cells[i] : "");
-      for (char *c = row[i]; *c != '\0'; c++)
-        if ((guchar) *c < 0x20 || *c == 0x7f)
-          *c = ' ';
-    }
+    row[i] = pymemctl_printable (cells[i] != NULL ? cells[i] : "");
   g_ptr_array_add (table->rows, row);
 }
 
@@ -522,15 +533,88 @@ pymemctl_json_from_variant (GVariant *value)
   return json_gvariant_serialize (value);
 }
 
+/* json-glib (1.6) writes a double as printf's %.17g and appends ".0" when
+ * that has no point: infinity becomes "inf.0", 1e-08 "1e-08.0", neither of
+ * them JSON. So a number that is none becomes null, and one that would be
+ * written so becomes its neighbour toward zero, which is written with a
+ * point (one part in 10^16 off: a rate, a duration, never a count). */
+static void
+json_make_numbers_valid (JsonNode *node)
+{
+  switch (json_node_get_node_type (node))
+    {
+    case JSON_NODE_OBJECT:
+      {
+        JsonObjectIter iter;
+        JsonNode *member;
+
+        json_object_iter_init (&iter, json_node_get_object (node));
+        while (json_object_iter_next (&iter, NULL, &member))
+          json_make_numbers_valid (member);
+        break;
+      }
+    case JSON_NODE_ARRAY:
+      {
+        JsonArray *array = json_node_get_array (node);
+
+        for (guint i = 0; i < json_array_get_length (array); i++)
+          json_make_numbers_valid (json_array_get_element (array, i));
+        break;
+      }
+    case JSON_NODE_VALUE:
+      if (json_node_get_value_type (node) == G_TYPE_DOUBLE)
+        {
+          double value = json_node_get_double (node);
+          char text[G_ASCII_DTOSTR_BUF_SIZE];
+
+          if (!isfinite (value))
+            {
+              json_node_init_null (node);
+              break;
+            }
+          while (strchr (g_ascii_dtostr (text, sizeof text, value), '.') == NULL && strchr (text, 'e') != NULL)
+            value = nextafter (value, 0.0);
+          json_node_set_double (node, value);
+        }
+      break;
+    case JSON_NODE_NULL:
+      break;
+    }
+}
+
+/* json-glib escapes the control characters JSON must (below U+0020) and
+ * writes DEL and the C1 range as they are; a terminal takes U+009B for
+ * CSI. In JSON text they can only be inside strings (its own syntax is
+ * ASCII), where "\u00XX" means the same. */
+static char *
+json_escape_controls (const char *text)
+{
+  GString *out = g_string_sized_new (strlen (text));
+
+  for (const guchar *p = (const guchar *) text; *p != '\0'; p++)
+    {
+      if (*p == 0x7f)
+        g_string_append (out, "\\u007f");
+      else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+        g_string_append_printf (out, "\\u00%02x", *++p);
+      else
+        g_string_append_c (out, (char) *p);
+    }
+  return g_string_free (out, FALSE);
+}
+
 gboolean
 pymemctl_print_json (JsonNode *node, gboolean one_line)
 {
   g_autoptr(JsonGenerator) generator = json_generator_new ();
+  g_autofree char *generated = NULL;
   g_autofree char *text = NULL;
 
+  json_make_numbers_valid (node);
   json_generator_set_pretty (generator, !one_line);
   json_generator_set_root (generator, node);
-  text = json_generator_to_data (generator, NULL);
+  generated = json_generator_to_data (generator, NULL);
+  text = json_escape_controls (generated);
   if (fputs (text, stdout) == EOF || fputc ('\n', stdout) == EOF || fflush (stdout) != 0)
     {
       pymemctl_stdout_failed ();

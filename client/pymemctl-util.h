@@ -83,6 +83,12 @@ gboolean pymemctl_parse_duration (const char *text,
 /* The reverse, rounded to its two largest units ("1h 30m", "45s"). */
 char *pymemctl_format_duration (gint64 seconds);
 
+/* TEXT made safe for a terminal, on one line: valid UTF-8, each control
+ * character (newline, tab, ESC, the C1 range…) a space. For every string
+ * pymemctl prints that came from elsewhere: a helper, a process's command
+ * line or name, a path. */
+char *pymemctl_printable (const char *text);
+
 /* TEXT cut to at most WIDTH characters, ending in "…" when cut. */
 char *pymemctl_ellipsize (const char *text,
                           guint       width);
@@ -133,7 +139,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PymemctlTable, pymemctl_table_free)
 /* A GVariant as JSON (dictionaries as objects, numbers as numbers). */
 JsonNode *pymemctl_json_from_variant (GVariant *value);
 /* Prints NODE to stdout, pretty (one document) or on one line (a stream,
- * as `watch --json` prints); FALSE (and a message) when stdout fails. */
+ * as `watch --json` prints); FALSE (and a message) when stdout fails.
+ * The text is JSON whatever NODE's numbers (infinity and NaN become null)
+ * and holds no control character unescaped. NODE's numbers may change. */
 gboolean pymemctl_print_json (JsonNode *node,
                               gboolean  one_line);
 /* Says that standard output failed, unless its reader has gone (EPIPE). */

@@ -112,8 +112,10 @@ static void
 print_line (Watch *watch, const char *text)
 {
   g_autofree char *time = now_text ();
+  /* It names the process: its program chose the name. */
+  g_autofree char *line = pymemctl_printable (text);
 
-  g_print ("%s  %s\n", time, text);
+  g_print ("%s  %s\n", time, line);
   if (fflush (stdout) != 0)
     {
       watch->exit_code = PYMEMCTL_EXIT_FAILURE;

@@ -837,7 +837,9 @@ history_caller_done (GObject *source, GAsyncResult *result, gpointer data)
   else if (call->reply_error != NULL)
     g_dbus_method_invocation_return_gerror (call->invocation, call->reply_error);
   else
-    g_dbus_method_invocation_return_value (call->invocation, g_steal_pointer (&call->reply));
+    /* REPLY is sunk, so the invocation takes a reference of its own; ours
+     * goes with the call. */
+    g_dbus_method_invocation_return_value (call->invocation, call->reply);
   call_free (call);
 }
 
@@ -1063,8 +1065,11 @@ read_heap_options (GVariant *options, PymemdHeapRequest *request, gboolean *atta
   pymemd_heap_request_init (request);
   *attach = FALSE;
   g_variant_iter_init (&iter, options);
-  while (g_variant_iter_loop (&iter, "{&sv}", &key, &value))
+  while (g_variant_iter_next (&iter, "{&sv}", &key, &value))
     {
+      /* Ours whichever way the loop ends (g_variant_iter_loop's would leak
+       * on the returns below). */
+      g_autoptr(GVariant) owned = value;
       gboolean ok;
 
       if (g_str_equal (key, "attach"))

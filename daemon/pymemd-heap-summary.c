@@ -17,6 +17,16 @@
  * and their microseconds would not fit a gint64 much further on. */
 #define MAX_TIME G_GINT64_CONSTANT (100000000000)
 
+/* Spans of time in seconds: the daemon waits at most the census budget
+ * plus 30 s (90 s) for a summary, so an hour is more than any it accepts
+ * can have taken. */
+#define MAX_SECONDS G_GINT64_CONSTANT (3600)
+
+/* Counts and sizes: more bytes than any machine's memory, more objects or
+ * collections than any process makes; and every count up to it is exact
+ * wherever JSON numbers are doubles. */
+#define MAX_COUNT (G_GINT64_CONSTANT (1) << 53)
+
 typedef enum {
   FIELD_INT,
   FIELD_FLOAT,
@@ -32,15 +42,15 @@ struct Field {
   const char  *name;
   FieldKind    kind;
   gboolean     nullable; /* null, or absent, is allowed (and kept as null) */
-  gint64       max;      /* INT: largest value; FLOAT: largest value, 0: any;
-                            STRING: most characters; LIST: most entries */
+  gint64       max;      /* INT, FLOAT: largest value; STRING: most
+                            characters; LIST: most entries */
   gint64       min;      /* LIST: fewest entries */
   const Field *fields;   /* OBJECT: its members up to a nameless one; LIST: the entry */
 };
 
-#define COUNT(n)          { .name = (n), .kind = FIELD_INT, .max = G_MAXINT64 }
+#define COUNT(n)          { .name = (n), .kind = FIELD_INT, .max = MAX_COUNT }
 #define BOUNDED(n, m)     { .name = (n), .kind = FIELD_INT, .max = (m) }
-#define SECONDS(n)        { .name = (n), .kind = FIELD_FLOAT }
+#define SECONDS(n)        { .name = (n), .kind = FIELD_FLOAT, .max = MAX_SECONDS }
 #define TIME(n, null)     { .name = (n), .kind = FIELD_FLOAT, .nullable = (null), .max = MAX_TIME }
 #define FLAG(n)           { .name = (n), .kind = FIELD_BOOL }
 #define TEXT(n, m)        { .name = (n), .kind = FIELD_STRING, .max = (m) }
@@ -149,6 +159,39 @@ is_value_of (JsonNode *node, GType type)
   return JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == type;
 }
 
+gboolean
+pymemd_heap_text_ok (const char *text, glong max_chars)
+{
+  glong n = 0;
+
+  /* The parser has checked UTF-8; an escaped NUL ends the string. */
+  if (!g_utf8_validate (text, -1, NULL))
+    return FALSE;
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p), n++)
+    if (n == max_chars || g_unichar_iscntrl (g_utf8_get_char (p)))
+      return FALSE;
+  return TRUE;
+}
+
+/* Rounded; SECONDS is ≥ 0 and at most MAX_TIME. */
+static gint64
+seconds_to_us (double seconds)
+{
+  return (gint64) (seconds * G_USEC_PER_SEC + 0.5);
+}
+
+/* SECONDS (≥ 0, at most MAX_TIME) to the microsecond, -0 as 0. Past the
+ * microsecond a helper's clock says nothing, and json-glib (1.6) writes a
+ * double as printf's %.17g plus ".0" when that has no point: 1e-08 would be
+ * stored as "1e-08.0", which is no JSON. Every multiple of a microsecond
+ * up to MAX_TIME has a point or no exponent there (tests/test-heap-summary.c
+ * checks the ones below 100 µs, the only ones written with an exponent). */
+static double
+seconds_to_microsecond (double seconds)
+{
+  return (double) seconds_to_us (seconds) / G_USEC_PER_SEC;
+}
+
 static JsonNode *sanitize (const Field *field, JsonNode *node, GString *path, GError **error);
 
 static JsonNode *
@@ -249,12 +292,14 @@ sanitize (const Field *field, JsonNode *node, GString *path, GError **error)
           value = json_node_get_double (node);
         else
           value = -1;
-        if (!isfinite (value) || value < 0 || (field->max > 0 && value > (double) field->max))
+        if (!isfinite (value) || value < 0 || value > (double) field->max)
           {
-            bad_member (error, path, _("must be a finite number ≥ 0 within its bound"));
+            g_autofree char *max = g_strdup_printf ("%" G_GINT64_FORMAT, field->max);
+            g_autofree char *why = g_strdup_printf (_("must be a number from 0 to %s"), max);
+            bad_member (error, path, why);
             return NULL;
           }
-        return json_node_init_double (json_node_alloc (), value);
+        return json_node_init_double (json_node_alloc (), seconds_to_microsecond (value));
       }
 
     case FIELD_BOOL:
@@ -269,11 +314,10 @@ sanitize (const Field *field, JsonNode *node, GString *path, GError **error)
       {
         const char *text = is_value_of (node, G_TYPE_STRING) ? json_node_get_string (node) : NULL;
 
-        /* The parser has checked UTF-8; an escaped NUL ends the string. */
-        if (text == NULL || !g_utf8_validate (text, -1, NULL) ||
-            g_utf8_strlen (text, -1) > field->max)
+        if (text == NULL || !pymemd_heap_text_ok (text, field->max))
           {
-            g_autofree char *why = g_strdup_printf (_("must be a string of at most %d characters"),
+            g_autofree char *why = g_strdup_printf (_("must be a string of at most %d characters, "
+                                                      "none of them a control character"),
                                                     (int) field->max);
             bad_member (error, path, why);
             return NULL;
@@ -290,13 +334,6 @@ sanitize (const Field *field, JsonNode *node, GString *path, GError **error)
     default:
       g_assert_not_reached ();
     }
-}
-
-/* Rounded; SECONDS is ≥ 0 and at most MAX_TIME. */
-static gint64
-seconds_to_us (double seconds)
-{
-  return (gint64) (seconds * G_USEC_PER_SEC + 0.5);
 }
 
 static JsonObject *

@@ -24,6 +24,13 @@ typedef struct {
   guint64   pymalloc_allocated_bytes;
 } PymemdHeapSummary;
 
+/* Whether TEXT, a string a helper sent, has at most MAX_CHARS characters of
+ * valid UTF-8 and no control character (C0, DEL, C1): what a helper says is
+ * logged, stored and printed on terminals, where an escape sequence must
+ * not arrive. */
+gboolean pymemd_heap_text_ok (const char *text,
+                              glong       max_chars);
+
 /* Validates OBJECT (the "summary" member of a helper's message); a copy of
  * what it holds, or PYMEMD_ERROR_PROTOCOL naming the first bad member. */
 PymemdHeapSummary *pymemd_heap_summary_new_from_json (JsonNode *object,

@@ -634,7 +634,8 @@ get_int_member (JsonObject *object, const char *name, gint64 min, gint64 max, gi
   return *value >= min && *value <= max;
 }
 
-/* The string member NAME of OBJECT of at most MAX_CHARS, or NULL. */
+/* The string member NAME of OBJECT of at most MAX_CHARS, without control
+ * characters, or NULL. */
 static const char *
 get_string_member (JsonObject *object, const char *name, glong max_chars)
 {
@@ -645,7 +646,7 @@ get_string_member (JsonObject *object, const char *name, glong max_chars)
       json_node_get_value_type (node) != G_TYPE_STRING)
     return NULL;
   text = json_node_get_string (node);
-  return g_utf8_strlen (text, -1) <= max_chars ? text : NULL;
+  return pymemd_heap_text_ok (text, max_chars) ? text : NULL;
 }
 
 static gboolean
@@ -747,7 +748,7 @@ handle_hello (Helper *helper, JsonObject *message)
   if (python == NULL || implementation == NULL)
     {
       helper_reject (helper, _("hello: “python” (≤ 64) and “implementation” (≤ 32 characters) "
-                               "must be strings"));
+                               "must be strings without control characters"));
       return;
     }
   if (how == NULL || (strcmp (how, "env") != 0 && strcmp (how, "import") != 0 &&
@@ -896,7 +897,8 @@ handle_error (Helper *helper, JsonObject *message)
   text = get_string_member (message, "message", 1024);
   if (text == NULL)
     {
-      helper_reject (helper, _("error: “message” must be a string of at most 1024 characters"));
+      helper_reject (helper, _("error: “message” must be a string of at most 1024 characters, "
+                               "none of them a control character"));
       return;
     }
   task = request_done (helper);

@@ -1,6 +1,7 @@
 /* Tests the heap summary's validation member by member, its text and D-Bus forms, and the ledger against the heap pages. */
 #include "config.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,7 +178,10 @@ test_valid_edges (void)
     { "gil_max_hold", "1e3" },
     { "threads", "1000000" },
     { "modules", "10000000" },
-    { "allocated_blocks", "9223372036854775807" },
+    { "allocated_blocks", "9007199254740992" }, /* 2^53 */
+    { "duration", "3600" },
+    { "duration", "-0.0" },
+    { "gil_max_hold", "1e-08" },
     { "gc.generations", "@generations:1" },
     { "gc.generations", "@generations:4" },
     { "gc.last_full_collection", "null" },
@@ -243,6 +247,21 @@ test_invalid (void)
     { "allocated_blocks", "\"1\"", "summary.allocated_blocks" },
     { "allocated_blocks", "[1]", "summary.allocated_blocks" },
     { "allocated_blocks", "99999999999999999999", "summary.allocated_blocks" },
+    /* Past 2^53 no machine counts, and JSON readers with doubles round. */
+    { "allocated_blocks", "9007199254740993", "summary.allocated_blocks" },
+    { "allocated_blocks", "9223372036854775807", "summary.allocated_blocks" },
+    { "census.bytes", "9223372036854775808", "summary.census.bytes" }, /* json-glib wraps it */
+    { "census.bytes", "18446744073709551616", "summary.census.bytes" },
+    /* Spans past an hour, infinite or huge ("1e+308.0" in the store). */
+    { "duration", "1e308", "summary.duration" },
+    { "duration", "3600.5", "summary.duration" },
+    { "gil_max_hold", "1e400", "summary.gil_max_hold" },
+    { "gc.last_full_collection", "1e308", "summary.gc.last_full_collection" },
+    /* Control characters: escape sequences for whoever prints them. */
+    { "python", "\"3.11\\u001b[5m\"", "summary.python" },
+    { "implementation", "\"cpython\\u009b2J\"", "summary.implementation" },
+    { "census.types[0].type", "\"a\\nb\"", "summary.census.types[0].type" },
+    { "tracemalloc.sites[0].file", "\"x\\u007f.py\"", "summary.tracemalloc.sites[0].file" },
     { "gc", "[]", "summary.gc" },
     { "gc", "null", "summary.gc" },
     { "gc.enabled", "\"yes\"", "summary.gc.enabled" },
@@ -288,6 +307,7 @@ test_invalid (void)
     { "tracemalloc.sites[0].bytes", "\"big\"", "summary.tracemalloc.sites[0].bytes" },
     { "collect", "{\"freed\": -1, \"duration\": 0.1, \"garbage\": 0}", "summary.collect.freed" },
     { "collect", "{\"freed\": 1, \"duration\": -0.1, \"garbage\": 0}", "summary.collect.duration" },
+    { "collect", "{\"freed\": 1, \"duration\": 1e308, \"garbage\": 0}", "summary.collect.duration" },
     { "collect", "{\"freed\": 1, \"duration\": 0.1}", "summary.collect.garbage" },
     { "collect", "[]", "summary.collect" },
   };
@@ -409,6 +429,52 @@ test_text_round_trip (void)
   g_assert_cmpuint (again->census_large_bytes, ==, summary->census_large_bytes);
   g_assert_cmpuint (again->pymalloc_arena_bytes, ==, summary->pymalloc_arena_bytes);
   g_assert_true (json_node_equal (summary->document, again->document));
+}
+
+/* What is accepted is stored as JSON that reads back the same: json-glib
+ * writes a double with %.17g plus ".0" when that has no point, so 1e-08
+ * would be stored as "1e-08.0". Seconds are kept to the microsecond; those
+ * below 100 µs are the only ones written with an exponent: each is tried. */
+static void
+test_printable_numbers (void)
+{
+  static const char *const values[] = {
+    "1e-08", "2e-08", "5e-324", "4.9e-07", "5e-07", "0.000123456789", "-0.0", "-0", "0", "1e-04", "3600",
+  };
+  g_autoptr(GPtrArray) texts = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; i < G_N_ELEMENTS (values); i++)
+    g_ptr_array_add (texts, g_strdup (values[i]));
+  for (guint k = 1; k < 100; k++)
+    {
+      char buf[G_ASCII_DTOSTR_BUF_SIZE];
+      g_ptr_array_add (texts, g_strdup (g_ascii_dtostr (buf, sizeof buf, k / 1e6)));
+    }
+  for (guint i = 0; i < texts->len; i++)
+    {
+      const char *value = g_ptr_array_index (texts, i);
+      g_autoptr(JsonNode) root = load_fixture ();
+      g_autoptr(PymemdHeapSummary) summary = NULL;
+      g_autoptr(PymemdHeapSummary) again = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autofree char *text = NULL;
+      double stored;
+
+      set_path (root, "gil_max_hold", value);
+      set_path (root, "collect", "{\"freed\": 1, \"duration\": 0, \"garbage\": 0}");
+      set_path (root, "collect.duration", value);
+      summary = summary_ok (root);
+      text = pymemd_heap_summary_to_text (summary);
+      again = pymemd_heap_summary_new_from_text (text, &error);
+      if (again == NULL)
+        g_error ("gil_max_hold = %s is stored as %s, which does not read back: %s", value, text, error->message);
+      g_assert_true (json_node_equal (summary->document, again->document));
+      stored = json_object_get_double_member (json_node_get_object (summary->document), "gil_max_hold");
+      /* To the microsecond, and never -0 ("-0.0" says nothing 0.0 does not). */
+      g_assert_cmpfloat_with_epsilon (stored * 1e6, (double) (gint64) (g_ascii_strtod (value, NULL) * 1e6 + 0.5),
+                                      1e-6);
+      g_assert_false (signbit (stored));
+    }
 }
 
 /* ---------------------------------------------------------------- ledger */
@@ -663,6 +729,7 @@ main (int argc, char **argv)
   g_test_add_func ("/heap-summary/depth", test_depth);
   g_test_add_func ("/heap-summary/random-mutations", test_random_mutations);
   g_test_add_func ("/heap-summary/text-round-trip", test_text_round_trip);
+  g_test_add_func ("/heap-summary/printable-numbers", test_printable_numbers);
   g_test_add_func ("/heap-summary/ledger", test_ledger);
   g_test_add_func ("/heap-summary/variant", test_variant);
   g_test_add_func ("/heap-summary/variant-nulls", test_variant_nulls);

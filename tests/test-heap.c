@@ -919,6 +919,9 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  /* Its daemons attach, ask helpers and keep their summaries: paths no
+   * other test's daemon takes. */
+  pymemd_test_valgrind_daemons (TRUE);
   /* Registers org.pymemd.Error.* so that errors from the bus map back. */
   (void) PYMEMD_ERROR;
   /* Children must not inherit a SIGPIPE we ignore, nor we die of theirs. */

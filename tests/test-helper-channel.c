@@ -769,15 +769,30 @@ act_pid_string (Fixture *f, int fd)
   fake_send (fd, hello);
 }
 
+/* A hello whose "python" is VERSION (the inside of a JSON string). */
 static void
-act_long_python (Fixture *f, int fd)
+send_hello_python (Fixture *f, int fd, const char *version)
 {
-  g_autofree char *version = g_strnfill (65, '3');
   g_autofree char *hello = g_strdup_printf ("{\"v\": 1, \"type\": \"hello\", \"pid\": %d, "
                                             "\"start_time\": %" G_GUINT64_FORMAT ", \"nonce\": "
                                             "null, \"python\": \"%s\", \"implementation\": \"c\", "
                                             "\"how\": \"env\"}", f->pid, f->start_time, version);
   fake_send (fd, hello);
+}
+
+static void
+act_long_python (Fixture *f, int fd)
+{
+  g_autofree char *version = g_strnfill (65, '3');
+
+  send_hello_python (f, fd, version);
+}
+
+/* What a helper says reaches terminals: no escape sequences. */
+static void
+act_escape_python (Fixture *f, int fd)
+{
+  send_hello_python (f, fd, "3.11\\u001b[5m");
 }
 
 static void
@@ -841,6 +856,7 @@ static const Breach breaches[] = {
   { "bad-how", act_bad_how, "how" },
   { "pid-string", act_pid_string, "pid" },
   { "long-python", act_long_python, "python" },
+  { "escape-in-python", act_escape_python, "without control characters" },
   { "no-hello", act_no_hello, "no hello within 0.2 s" },
   { "eof-before-hello", act_eof_before_hello, "ended before a hello" },
   { "summary-first", act_summary_first, "not a hello" },
@@ -884,6 +900,8 @@ test_bad_answers (Fixture *f, gconstpointer data)
       "summary.python" },
     { "{\"v\": 1, \"type\": \"summary\", \"id\": %" G_GINT64_FORMAT "}", "summary” must be an object" },
     { "{\"v\": 1, \"type\": \"error\", \"id\": %" G_GINT64_FORMAT ", \"message\": 5}", "message" },
+    { "{\"v\": 1, \"type\": \"error\", \"id\": %" G_GINT64_FORMAT ", \"message\": \"boom\\u009b2J\"}",
+      "none of them a control character" },
     { "{\"v\": 1, \"type\": \"error\", \"id\": \"%" G_GINT64_FORMAT "\", \"message\": \"x\"}", "“id”" },
   };
 

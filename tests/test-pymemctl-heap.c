@@ -1,6 +1,7 @@
-/* Runs pymemctl heap (PYMEMCTL_BIN) against the real pymemd on a private bus: usage errors and a daemon that is not running, then with real interpreters, one running the helper (helper/) and one without: its JSON against GetHeapSummary, the ledger and a known type for people, the heap parts of show and history, --attach, and the one-line errors. */
+/* Runs pymemctl heap (PYMEMCTL_BIN) against the real pymemd on a private bus: usage errors and a daemon that is not running, then with real interpreters, one running the helper (helper/) and one without: its JSON against GetHeapSummary, the ledger and a known type for people, the heap parts of show and history, --attach, the one-line errors, a hostile helper's answers refused, and a reply no pymemd sends printed safely. */
 #include "config.h"
 
+#include <math.h>
 #include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -10,6 +11,7 @@
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
+#include "pymemd-dbus-generated.h"
 #include "testutil.h"
 
 #define BUS_NAME      "org.pymemd.Monitor1"
@@ -281,14 +283,13 @@ heap_setup (Fixture *fx, gboolean with_helper)
   return TRUE;
 }
 
-/* The child runs the helper: waits (30 s at most) until it has connected. */
+/* Asks the fixture's child for summaries until its helper has connected
+ * and answered one (30 s at most). */
 static void
-fixture_setup_helper (Fixture *fx, gconstpointer data)
+wait_helper (Fixture *fx)
 {
   gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
 
-  if (!heap_setup (fx, TRUE))
-    return;
   for (;;)
     {
       g_autoptr(GError) error = NULL;
@@ -304,6 +305,14 @@ fixture_setup_helper (Fixture *fx, gconstpointer data)
         g_error ("the helper of pid %d did not connect within 30 s", fx->child.pid);
       g_usleep (200000);
     }
+}
+
+/* The child runs the helper: waits until it has connected. */
+static void
+fixture_setup_helper (Fixture *fx, gconstpointer data)
+{
+  if (heap_setup (fx, TRUE))
+    wait_helper (fx);
 }
 
 static void
@@ -710,6 +719,336 @@ test_denied_not_owner (Fixture *fx, gconstpointer data)
   pymemd_test_child_stop (&setuid_like);
 }
 
+/* ---- what a hostile helper says ---- */
+
+/* A helper of its own making: it says hello as the real one does, answers
+ * the first request with tests/data/heap/summary.json, and every later one
+ * with that summary's member argv[3] (a path: "census.types.0.type") set
+ * to the JSON text argv[4], or with an error whose message is argv[4] when
+ * argv[3] is "@error". The daemon closes the connection after such an
+ * answer: it connects again at once. */
+static const char hostile_code[] =
+  "import json, os, socket, sys, time\n"
+  "path, fixture, where, raw = sys.argv[1:5]\n"
+  "base = json.load(open(fixture))\n"
+  "with open('/proc/self/stat') as f:\n"
+  "    start_time = int(f.read().rsplit(')', 1)[1].split()[19])\n"
+  "def send(sock, text):\n"
+  "    data = text.encode()\n"
+  "    sock.sendall(len(data).to_bytes(4, 'big') + data)\n"
+  "def exactly(sock, n):\n"
+  "    data = b''\n"
+  "    while len(data) < n:\n"
+  "        chunk = sock.recv(n - len(data))\n"
+  "        if not chunk:\n"
+  "            return None\n"
+  "        data += chunk\n"
+  "    return data\n"
+  "def answer(request_id, hostile):\n"
+  "    if not hostile:\n"
+  "        return json.dumps({'v': 1, 'type': 'summary', 'id': request_id, 'summary': base})\n"
+  "    if where == '@error':\n"
+  "        return '{\"v\": 1, \"type\": \"error\", \"id\": %d, \"message\": %s}' % (request_id, raw)\n"
+  "    summary = json.loads(json.dumps(base))\n"
+  "    parts = where.split('.')\n"
+  "    node = summary\n"
+  "    for part in parts[:-1]:\n"
+  "        node = node[int(part)] if part.isdigit() else node[part]\n"
+  "    last = parts[-1]\n"
+  "    node[int(last) if last.isdigit() else last] = '@RAW@'\n"
+  "    message = {'v': 1, 'type': 'summary', 'id': request_id, 'summary': summary}\n"
+  "    return json.dumps(message).replace('\"@RAW@\"', raw)\n"
+  "print('ready', flush=True)\n"
+  "answered = False\n"
+  "while True:\n"
+  "    sock = socket.socket(socket.AF_UNIX)\n"
+  "    try:\n"
+  "        sock.connect(path)\n"
+  "    except OSError:\n"
+  "        time.sleep(0.05)\n"
+  "        continue\n"
+  "    send(sock, json.dumps({'v': 1, 'type': 'hello', 'pid': os.getpid(), 'start_time': start_time,\n"
+  "                           'nonce': None, 'python': '3.11.2', 'implementation': 'cpython',\n"
+  "                           'how': 'import'}))\n"
+  "    while True:\n"
+  "        head = exactly(sock, 4)\n"
+  "        body = head and exactly(sock, int.from_bytes(head, 'big'))\n"
+  "        if not body:\n"
+  "            break\n"
+  "        request = json.loads(body)\n"
+  "        send(sock, answer(request['id'], answered))\n"
+  "        answered = True\n"
+  "    sock.close()\n";
+
+/* No control character in TEXT but the newlines that end its lines. */
+static void
+assert_printable (const char *what, const char *text)
+{
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char_validated (p, -1);
+
+      if (c == (gunichar) -1 || c == (gunichar) -2 || (c != '\n' && g_unichar_iscntrl (c)))
+        g_error ("%s holds U+%04X at byte %d:\n%s", what, c, (int) (p - text), text);
+    }
+}
+
+/* Runs pymemctl ARGS… (NULL-terminated) until the helper is connected
+ * again (the daemon closed its last connection): its exit code. */
+static int
+run_connected (Fixture *fx, PymemdTestRun *run, const char *const *args)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      int code = run_cli (run, FALSE, args);
+
+      if (code != 1 || strstr (run->err, "No helper runs in process") == NULL)
+        return code;
+      if (g_get_monotonic_time () > deadline)
+        g_error ("the hostile helper did not connect again within 30 s");
+      pymemd_test_run_clear (run);
+      g_usleep (100000);
+    }
+}
+
+/* A string with an escape sequence, a number out of any interpreter's
+ * range, an error message with one: the daemon refuses the answer (nothing
+ * is kept), and pymemctl says so on one printable line, in --json too
+ * (nothing on stdout). test-heap-summary tries every member and bound:
+ * here each kind once, as ten cost 85 s under valgrind. */
+static void
+test_hostile_helper (Fixture *fx, gconstpointer data)
+{
+  static const struct {
+    const char *where;
+    const char *value; /* JSON text */
+  } answers[] = {
+    { "python", "\"3.11\\u001b[5m\"" },
+    { "duration", "1e308" },
+    { "@error", "\"boom\\u001b[5m\"" },
+  };
+  g_autofree char *socket = NULL, *fixture = NULL;
+
+  if (fx->skipped)
+    return;
+  socket = g_build_filename (fx->service.runtime_dir, "helper.sock", NULL);
+  fixture = pymemd_test_data_path ("heap/summary.json");
+  for (guint i = 0; i < G_N_ELEMENTS (answers); i++)
+    {
+      const char *argv[] = { pymemd_test_python (), "-c", hostile_code, socket, fixture, answers[i].where,
+                             answers[i].value, NULL };
+      g_auto(PymemdTestRun) text = { 0 };
+      g_auto(PymemdTestRun) json = { 0 };
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) kept = NULL;
+      g_autoptr(GVariant) summaries = NULL;
+      g_autofree char *pid = NULL;
+
+      g_test_message ("a helper answering %s = %s", answers[i].where, answers[i].value);
+      g_assert_true (pymemd_test_child_spawn (&fx->child, argv, NULL, &error));
+      g_assert_no_error (error);
+      pid = g_strdup_printf ("%d", fx->child.pid);
+      pymemd_test_service_wait_pid (&fx->service, fx->child.pid);
+      /* Its first answer is the fixture: the daemon takes it. */
+      wait_helper (fx);
+
+      assert_one_line_error (&text, run_connected (fx, &text, (const char *const[]){
+                                                     "--address", fx->service.address, "heap", pid, NULL }));
+      assert_printable ("pymemctl heap's stderr", text.err);
+      if (strstr (text.err, "answered wrongly") == NULL && strstr (text.err, "broke the protocol") == NULL &&
+          strstr (text.err, "control character") == NULL)
+        g_error ("pymemctl heap said: %s", text.err);
+      g_assert_cmpint (run_connected (fx, &json, (const char *const[]){
+                                        "--address", fx->service.address, "--json", "heap", pid, NULL }),
+                       ==, 1);
+      g_assert_cmpstr (json.out, ==, "");
+      assert_printable ("pymemctl --json heap's stderr", json.err);
+
+      /* Only the fixture may have been kept. */
+      kept = call_manager (fx, "GetHeapSummaries",
+                           g_variant_new ("(utxx)", (guint32) fx->child.pid, (guint64) 0, (gint64) 0, (gint64) 0),
+                           "(aa{sv})", &error);
+      g_assert_no_error (error);
+      summaries = g_variant_get_child_value (kept, 0);
+      for (gsize j = 0; j < g_variant_n_children (summaries); j++)
+        {
+          g_autoptr(GVariant) summary = g_variant_get_child_value (summaries, j);
+          const char *python = NULL;
+
+          g_assert_true (g_variant_lookup (summary, "python", "&s", &python));
+          g_assert_cmpstr (python, ==, "3.11.2");
+        }
+      pymemd_test_child_stop (&fx->child);
+    }
+}
+
+/* ---- what pymemctl makes of a summary it cannot trust ---- */
+
+/* A reply no pymemd sends (it refuses such helpers), as one from another
+ * version or another daemon on the bus could be: escape sequences in its
+ * strings, numbers json-glib would write as no JSON. */
+static GVariant *
+untrusted_summary (void)
+{
+  GVariantDict summary, census, tracemalloc, collect;
+  GVariantBuilder types, sites;
+
+  g_variant_builder_init (&types, G_VARIANT_TYPE ("a(stt)"));
+  g_variant_builder_add (&types, "(stt)", "evil\033]0;owned\007", (guint64) 1, (guint64) 64);
+  g_variant_dict_init (&census, NULL);
+  g_variant_dict_insert (&census, "objects", "t", (guint64) 1);
+  g_variant_dict_insert (&census, "bytes", "t", (guint64) 64);
+  g_variant_dict_insert_value (&census, "types", g_variant_builder_end (&types));
+  g_variant_builder_init (&sites, G_VARIANT_TYPE ("a(sutt)"));
+  g_variant_builder_add (&sites, "(sutt)", "a\nb\302\2332J.py", 7, (guint64) 1, (guint64) 32);
+  g_variant_dict_init (&tracemalloc, NULL);
+  g_variant_dict_insert (&tracemalloc, "tracing", "b", TRUE);
+  g_variant_dict_insert (&tracemalloc, "frames", "u", 1);
+  g_variant_dict_insert_value (&tracemalloc, "sites", g_variant_builder_end (&sites));
+  g_variant_dict_init (&collect, NULL);
+  g_variant_dict_insert (&collect, "freed", "t", (guint64) 1);
+  g_variant_dict_insert (&collect, "duration", "d", INFINITY);
+  g_variant_dict_insert (&collect, "garbage", "t", (guint64) 0);
+  g_variant_dict_init (&summary, NULL);
+  g_variant_dict_insert (&summary, "python", "s", "3.11\033[5m");
+  g_variant_dict_insert (&summary, "implementation", "s", "cpython\302\2332J");
+  g_variant_dict_insert (&summary, "taken_at", "x", g_get_real_time ());
+  g_variant_dict_insert (&summary, "duration", "d", 1e308);
+  g_variant_dict_insert (&summary, "gil_max_hold", "d", 1e-08);
+  g_variant_dict_insert (&summary, "complete", "b", TRUE);
+  g_variant_dict_insert (&summary, "helper", "s", "import\033[2J");
+  g_variant_dict_insert (&summary, "attached_by", "s", "pending-call\033[2J");
+  g_variant_dict_insert (&summary, "attach_seconds", "d", NAN);
+  g_variant_dict_insert_value (&summary, "census", g_variant_dict_end (&census));
+  g_variant_dict_insert_value (&summary, "tracemalloc", g_variant_dict_end (&tracemalloc));
+  g_variant_dict_insert_value (&summary, "collect", g_variant_dict_end (&collect));
+  return g_variant_dict_end (&summary);
+}
+
+static gboolean
+on_get_heap_summary (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation, guint pid,
+                     guint64 start_time, GVariant *options, gpointer data)
+{
+  pymemd_dbus_monitor1_complete_get_heap_summary (manager, invocation, untrusted_summary ());
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+on_name_acquired (GDBusConnection *connection, const char *name, gpointer data)
+{
+  *(gboolean *) data = TRUE;
+}
+
+typedef struct {
+  PymemdTestRun *run;
+  gboolean       done;
+} AsyncRun;
+
+static void
+communicated (GObject *source, GAsyncResult *result, gpointer data)
+{
+  AsyncRun *async = data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_subprocess_communicate_utf8_finish (G_SUBPROCESS (source), result, &async->run->out,
+                                                       &async->run->err, &error));
+  g_assert_no_error (error);
+  async->run->status = g_subprocess_get_status (G_SUBPROCESS (source));
+  async->done = TRUE;
+}
+
+/* pymemctl ARGS… while this program's main context serves the bus: its
+ * exit code. */
+static int
+run_cli_serving (PymemdTestRun *run, const char *const *args)
+{
+  g_autoptr(GPtrArray) argv = pymemd_test_pymemctl_argv (FALSE, args);
+  g_auto(GStrv) envp = pymemd_test_cli_environ ();
+  g_autoptr(GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  AsyncRun async = { run, FALSE };
+
+  g_subprocess_launcher_set_environ (launcher, envp);
+  process = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8_async (process, NULL, NULL, communicated, &async);
+  PYMEMD_TEST_WAIT_FOR (async.done, 120);
+  g_test_message ("pymemctl -> status 0x%x\n%s%s", run->status, run->out, run->err);
+  return WIFEXITED (run->status) ? WEXITSTATUS (run->status) : -1;
+}
+
+static void
+test_untrusted_reply (void)
+{
+  PymemdDbusMonitor1 *manager;
+  g_autoptr(GError) error = NULL;
+  g_auto(PymemdTestRun) text = { 0 };
+  g_auto(PymemdTestRun) json = { 0 };
+  g_autoptr(JsonNode) root = NULL;
+  PymemdTestService service;
+  JsonObject *object, *collect;
+  JsonArray *types, *sites;
+  gboolean acquired = FALSE;
+  guint owner;
+
+  if (g_getenv ("PYMEMCTL_BIN") == NULL)
+    {
+      g_test_skip ("PYMEMCTL_BIN is not set");
+      return;
+    }
+  if (!pymemd_test_service_start_bus (&service))
+    return;
+  manager = pymemd_dbus_monitor1_skeleton_new ();
+  g_signal_connect (manager, "handle-get-heap-summary", G_CALLBACK (on_get_heap_summary), NULL);
+  g_assert_true (g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (manager), service.conn,
+                                                   MANAGER_PATH, &error));
+  g_assert_no_error (error);
+  owner = g_bus_own_name_on_connection (service.conn, BUS_NAME, G_BUS_NAME_OWNER_FLAGS_NONE, on_name_acquired,
+                                        NULL, &acquired, NULL);
+  PYMEMD_TEST_WAIT_FOR (acquired, 30);
+
+  /* For people: one line each, without the escape sequences. */
+  g_assert_cmpint (run_cli_serving (&text, (const char *const[]){ "--address", service.address, "heap", "1",
+                                                                   NULL }),
+                   ==, 0);
+  g_assert_cmpstr (text.err, ==, "");
+  assert_printable ("pymemctl heap", text.out);
+  assert_contains (text.out, (const char *const[]){ "Python 3.11 [5m (cpython 2J)\n",
+                                                    "Helper: brought in just now pending-call [2J, in ?\n",
+                                                    "\nevil ]0;owned ", "\na b 2J.py:7 ", NULL });
+
+  /* As JSON: valid, the strings as they came (JSON escapes them), numbers
+   * JSON can hold. */
+  g_assert_cmpint (run_cli_serving (&json, (const char *const[]){ "--address", service.address, "--json",
+                                                                   "heap", "1", NULL }),
+                   ==, 0);
+  g_assert_cmpstr (json.err, ==, "");
+  assert_printable ("pymemctl --json heap", json.out);
+  root = pymemd_test_parse_json (json.out);
+  object = json_node_get_object (root);
+  g_assert_cmpstr (json_object_get_string_member (object, "python"), ==, "3.11\033[5m");
+  g_assert_cmpfloat (json_object_get_double_member (object, "duration"), >, 1e307);
+  g_assert_cmpfloat_with_epsilon (json_object_get_double_member (object, "gil_max_hold"), 1e-08, 1e-20);
+  g_assert_true (json_object_get_null_member (object, "attach_seconds"));
+  collect = json_object_get_object_member (object, "collect");
+  g_assert_true (json_object_get_null_member (collect, "duration"));
+  types = json_object_get_array_member (json_object_get_object_member (object, "census"), "types");
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (types, 0), "type"), ==,
+                   "evil\033]0;owned\007");
+  sites = json_object_get_array_member (json_object_get_object_member (object, "tracemalloc"), "sites");
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (sites, 0), "file"), ==,
+                   "a\nb\302\2332J.py");
+
+  g_bus_unown_name (owner);
+  g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (manager));
+  g_object_unref (manager);
+  pymemd_test_service_stop (&service);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -753,6 +1092,9 @@ main (int argc, char **argv)
   g_test_add ("/pymemctl-heap/denied", Fixture, NULL, fixture_setup_helper, test_denied,
               fixture_teardown);
   g_test_add ("/pymemctl-heap/denied-not-owner", Fixture, NULL, NULL, test_denied_not_owner, fixture_teardown);
+  g_test_add ("/pymemctl-heap/hostile-helper", Fixture, NULL, fixture_setup_service, test_hostile_helper,
+              fixture_teardown);
+  g_test_add_func ("/pymemctl-heap/untrusted-reply", test_untrusted_reply);
   status = g_test_run ();
   pymemd_test_rm_rf (state_dir);
   return status;

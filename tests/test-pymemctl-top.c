@@ -34,17 +34,11 @@ pymemctl_bin (void)
   return bin;
 }
 
-static gboolean
-under_valgrind (void)
-{
-  return g_strcmp0 (g_getenv ("PYMEMD_VALGRIND"), "1") == 0;
-}
-
 /* How long a step may take before the test gives up on it (not a measure). */
 static double
 patience (void)
 {
-  return under_valgrind () ? 120 : 30;
+  return pymemd_test_under_valgrind () ? 120 : 30;
 }
 
 /* pymemctl --address ADDRESS, under valgrind with PYMEMD_VALGRIND=1 (exit
@@ -54,15 +48,8 @@ pymemctl_argv (Fixture *fx)
 {
   GPtrArray *argv = g_ptr_array_new_with_free_func (g_free);
 
-  if (under_valgrind ())
-    {
-      g_ptr_array_add (argv, g_strdup ("valgrind"));
-      g_ptr_array_add (argv, g_strdup ("-q"));
-      g_ptr_array_add (argv, g_strdup ("--leak-check=full"));
-      g_ptr_array_add (argv, g_strdup ("--show-leak-kinds=definite"));
-      g_ptr_array_add (argv, g_strdup ("--errors-for-leak-kinds=definite"));
-      g_ptr_array_add (argv, g_strdup ("--error-exitcode=9"));
-    }
+  for (const char *const *word = pymemd_test_valgrind_argv (); *word != NULL; word++)
+    g_ptr_array_add (argv, g_strdup (*word));
   g_ptr_array_add (argv, g_strdup (pymemctl_bin ()));
   g_ptr_array_add (argv, g_strdup ("--address"));
   g_ptr_array_add (argv, g_strdup (fx->service.address));

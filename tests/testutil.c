@@ -457,27 +457,39 @@ service_start_bus (PymemdTestService *service)
   g_assert_no_error (error);
 }
 
+static char *
+service_log_path (PymemdTestService *service)
+{
+  return g_build_filename (service->tmp, "pymemd.log", NULL);
+}
+
 static void
 service_start_daemon (PymemdTestService *service, const char *interval)
 {
-  g_autofree char *log = g_build_filename (service->tmp, "pymemd.log", NULL);
-  const char *argv[] = { g_getenv ("PYMEMD_BIN"), "--address", service->address,
-                         "--interval", interval, "--runtime-dir", service->runtime_dir, NULL };
+  g_autofree char *log = service_log_path (service);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  const char *const args[] = { g_getenv ("PYMEMD_BIN"), "--address", service->address,
+                               "--interval", interval, "--runtime-dir", service->runtime_dir, NULL };
   g_auto(GStrv) envp = g_environ_unsetenv (g_get_environ (), "NOTIFY_SOCKET");
   g_autoptr(GError) error = NULL;
   int log_fd = open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 
   g_assert_cmpint (log_fd, >=, 0);
-  g_spawn_async_with_pipes_and_fds (NULL, argv, (const char *const *) envp,
-                                    G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent, NULL, -1, log_fd,
-                                    log_fd, NULL, NULL, 0, &service->daemon_pid, NULL, NULL, NULL,
+  for (const char *const *word = pymemd_test_daemon_valgrind_argv (); *word != NULL; word++)
+    g_ptr_array_add (argv, (gpointer) *word);
+  for (const char *const *word = args; *word != NULL; word++)
+    g_ptr_array_add (argv, (gpointer) *word);
+  g_ptr_array_add (argv, NULL);
+  g_spawn_async_with_pipes_and_fds (NULL, (const char *const *) argv->pdata, (const char *const *) envp,
+                                    G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH, die_with_parent, NULL, -1,
+                                    log_fd, log_fd, NULL, NULL, 0, &service->daemon_pid, NULL, NULL, NULL,
                                     &error);
   g_assert_no_error (error);
   close (log_fd);
 }
 
 gboolean
-pymemd_test_service_start (PymemdTestService *service, const char *interval)
+pymemd_test_service_start_bus (PymemdTestService *service)
 {
   g_autofree char *dbus_daemon = g_find_program_in_path ("dbus-daemon");
 
@@ -494,6 +506,14 @@ pymemd_test_service_start (PymemdTestService *service, const char *interval)
   g_chmod (service->tmp, 0755);
   g_test_message ("bus and daemon logs in %s", service->tmp);
   service_start_bus (service);
+  return TRUE;
+}
+
+gboolean
+pymemd_test_service_start (PymemdTestService *service, const char *interval)
+{
+  if (!pymemd_test_service_start_bus (service))
+    return FALSE;
   pymemd_test_service_start_daemon (service, interval);
   return TRUE;
 }
@@ -501,7 +521,8 @@ pymemd_test_service_start (PymemdTestService *service, const char *interval)
 void
 pymemd_test_service_start_daemon (PymemdTestService *service, const char *interval)
 {
-  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  gboolean slow = *pymemd_test_daemon_valgrind_argv () != NULL;
+  gint64 deadline = g_get_monotonic_time () + (slow ? 120 : 30) * G_USEC_PER_SEC;
 
   service_start_daemon (service, interval);
   while (!service_has_owner (service))
@@ -512,35 +533,94 @@ pymemd_test_service_start_daemon (PymemdTestService *service, const char *interv
           g_error ("pymemd exited before it owned its name; see %s/pymemd.log", service->tmp);
         }
       if (g_get_monotonic_time () > deadline)
-        g_error ("pymemd did not own its name within 30 s; see %s/pymemd.log", service->tmp);
+        g_error ("pymemd did not own its name in time; see %s/pymemd.log", service->tmp);
       g_usleep (50000);
     }
 }
 
-static void
-service_terminate (GPid *pid)
+/* SIGTERM, SIGKILL after SECONDS: the wait status, -1 when killed. */
+static int
+service_terminate (GPid *pid, double seconds)
 {
+  gint64 deadline = g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC);
+  int status = 0;
+
   if (*pid <= 0)
-    return;
+    return 0;
   kill (*pid, SIGTERM);
-  for (int i = 0; waitpid (*pid, NULL, WNOHANG) != *pid; i++)
+  while (waitpid (*pid, &status, WNOHANG) != *pid)
     {
-      if (i == 1000) /* 10 s */
+      if (g_get_monotonic_time () > deadline)
         {
           kill (*pid, SIGKILL);
           waitpid (*pid, NULL, 0);
+          status = -1;
           break;
         }
       g_usleep (10000);
     }
   g_spawn_close_pid (*pid);
   *pid = 0;
+  return status;
+}
+
+gboolean
+pymemd_test_under_valgrind (void)
+{
+  return g_strcmp0 (g_getenv ("PYMEMD_VALGRIND"), "1") == 0;
+}
+
+const char *const *
+pymemd_test_valgrind_argv (void)
+{
+  static const char *const valgrind[] = { "valgrind", "-q", "--leak-check=full", "--errors-for-leak-kinds=definite",
+                                          "--show-leak-kinds=definite", "--error-exitcode=9", NULL };
+
+  return pymemd_test_under_valgrind () ? valgrind : valgrind + G_N_ELEMENTS (valgrind) - 1;
+}
+
+static gboolean valgrind_daemons;
+
+void
+pymemd_test_valgrind_daemons (gboolean on)
+{
+  valgrind_daemons = on;
+}
+
+const char *const *
+pymemd_test_daemon_valgrind_argv (void)
+{
+  static const char *const nothing[] = { NULL };
+
+  return valgrind_daemons ? pymemd_test_valgrind_argv () : nothing;
+}
+
+double
+pymemd_test_daemon_stop_seconds (gboolean under_valgrind)
+{
+  return under_valgrind ? 60 : 10;
 }
 
 void
 pymemd_test_service_stop_daemon (PymemdTestService *service)
 {
-  service_terminate (&service->daemon_pid);
+  int status;
+
+  if (service->daemon_pid <= 0)
+    return;
+  status = service_terminate (&service->daemon_pid,
+                              pymemd_test_daemon_stop_seconds (*pymemd_test_daemon_valgrind_argv () != NULL));
+  if (status == -1 || !WIFEXITED (status) || WEXITSTATUS (status) != 0)
+    {
+      g_autofree char *log_path = service_log_path (service);
+      g_autofree char *log = NULL;
+      gsize len = 0;
+
+      g_file_get_contents (log_path, &log, &len, NULL);
+      g_error ("pymemd %s (wait status 0x%x); its log (%s) ends:\n%s",
+               status == -1 ? "did not exit after SIGTERM" : "did not exit cleanly after SIGTERM", status,
+               log_path, log != NULL ? log + (len > 16384 ? len - 16384 : 0) : "");
+    }
 }
 
 void
@@ -548,11 +628,11 @@ pymemd_test_service_stop (PymemdTestService *service)
 {
   if (service->tmp == NULL)
     return;
-  service_terminate (&service->daemon_pid);
+  pymemd_test_service_stop_daemon (service);
   if (service->conn != NULL)
     g_dbus_connection_close_sync (service->conn, NULL, NULL);
   g_clear_object (&service->conn);
-  service_terminate (&service->bus_pid);
+  service_terminate (&service->bus_pid, 10);
   close (service->bus_stdout);
   if (!g_test_failed ())
     pymemd_test_rm_rf (service->tmp);
@@ -627,15 +707,8 @@ pymemd_test_pymemctl_argv (gboolean as_nobody, const char *const *args)
       g_ptr_array_add (argv, (gpointer) "--regid=nogroup");
       g_ptr_array_add (argv, (gpointer) "--clear-groups");
     }
-  if (g_strcmp0 (g_getenv ("PYMEMD_VALGRIND"), "1") == 0)
-    {
-      g_ptr_array_add (argv, (gpointer) "valgrind");
-      g_ptr_array_add (argv, (gpointer) "-q");
-      g_ptr_array_add (argv, (gpointer) "--leak-check=full");
-      g_ptr_array_add (argv, (gpointer) "--errors-for-leak-kinds=definite");
-      g_ptr_array_add (argv, (gpointer) "--show-leak-kinds=definite");
-      g_ptr_array_add (argv, (gpointer) "--error-exitcode=9");
-    }
+  for (const char *const *word = pymemd_test_valgrind_argv (); *word != NULL; word++)
+    g_ptr_array_add (argv, (gpointer) *word);
   g_ptr_array_add (argv, (gpointer) g_getenv ("PYMEMCTL_BIN"));
   for (guint i = 0; args[i] != NULL; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);

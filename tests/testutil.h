@@ -127,6 +127,24 @@ typedef struct {
 void     pymemd_test_run_clear (PymemdTestRun *run);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PymemdTestRun, pymemd_test_run_clear)
 
+/* Whether the tests run under valgrind (PYMEMD_VALGRIND=1). */
+gboolean pymemd_test_under_valgrind (void);
+/* The words to put before a program under test: valgrind and its options
+ * under valgrind (a memory error or a definite leak then makes the program
+ * exit with status 9), nothing otherwise. NULL-terminated. */
+const char *const *pymemd_test_valgrind_argv (void);
+/* Whether the daemons started from now on run under valgrind too, when
+ * the tests do (FALSE at first). That costs minutes, so only the tests
+ * whose daemons serve what no other does ask for it (tests/Makefile.am.inc
+ * lists them); in the ASan build LeakSanitizer checks every daemon's exit. */
+void     pymemd_test_valgrind_daemons (gboolean on);
+/* pymemd_test_valgrind_argv () for a daemon started now: nothing unless
+ * pymemd_test_valgrind_daemons () said so. */
+const char *const *pymemd_test_daemon_valgrind_argv (void);
+/* Seconds a daemon may take to exit after SIGTERM: valgrind's leak check
+ * at its exit takes a while when it runs under valgrind. */
+double   pymemd_test_daemon_stop_seconds (gboolean under_valgrind);
+
 /* setpriv(1), or NULL when it is not installed. */
 const char *pymemd_test_setpriv (void);
 /* Our environment in the C.UTF-8 locale, without LANGUAGE, with fatal
@@ -166,14 +184,20 @@ typedef struct {
   int              bus_stdout;
 } PymemdTestService;
 
-/* Starts both, with pymemd --interval INTERVAL, and waits (30 s at most)
- * until the daemon owns org.pymemd.Monitor1. FALSE, with the test marked
+/* Starts both, with pymemd --interval INTERVAL (under valgrind as
+ * pymemd_test_valgrind_daemons () says), and waits (30 s at most, 120 s
+ * under valgrind) until the daemon owns org.pymemd.Monitor1. FALSE, with the test marked
  * skipped, without root, dbus-daemon, python3 or PYMEMD_BIN. */
 gboolean pymemd_test_service_start (PymemdTestService *service,
                                     const char        *interval);
+/* The same, without the daemon: a test's own service takes the name (root
+ * may own it under pymemd's policy). */
+gboolean pymemd_test_service_start_bus (PymemdTestService *service);
 /* Stops the daemon and the bus (a failed test keeps the logs in TMP). */
 void     pymemd_test_service_stop  (PymemdTestService *service);
-/* Stops the daemon alone (SIGTERM, SIGKILL after 10 s); the bus stays. */
+/* Stops the daemon alone with SIGTERM; the bus stays. The daemon must exit
+ * by itself with status 0: that is also how a leak found at its exit
+ * (by LeakSanitizer, or by valgrind when it runs under it) fails the test. */
 void     pymemd_test_service_stop_daemon (PymemdTestService *service);
 /* Starts the daemon again on the same bus (it inherits the environment,
  * STATE_DIRECTORY included) and waits as pymemd_test_service_start () does. */

@@ -6,6 +6,7 @@ rejected for a string one character too long.
 """
 
 import json
+import re
 import sys
 
 VERSION = 1
@@ -18,14 +19,20 @@ class ProtocolError(Exception):
     """The daemon broke the framing: the connection cannot go on."""
 
 
+# C0, DEL and C1: the daemon rejects a string holding one, since what the
+# helper says ends up on terminals (a class may be named "\x1b[5m").
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 def cut(text, limit):
-    """TEXT in at most LIMIT bytes of UTF-8, cut on a character boundary.
+    """TEXT in at most LIMIT bytes of UTF-8, cut on a character boundary,
+    each control character replaced by U+FFFD.
 
     Bytes are counted rather than characters so that the bound holds however
     the daemon counts; lone surrogates (undecodable file names) become '?',
     since they are not UTF-8 at all.
     """
-    data = text.encode("utf-8", "replace")
+    data = _CONTROL.sub("\ufffd", text).encode("utf-8", "replace")
     if len(data) <= limit:
         return data.decode("utf-8")
     return data[:limit].decode("utf-8", "ignore")
