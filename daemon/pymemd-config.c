@@ -30,6 +30,7 @@ struct _PymemdConfig
   guint              max_subscriptions_per_client;
   PymemdAttachPolicy attach;
   PymemdHistorySettings history;
+  PymemdAttachLimits attach_limits;
 };
 
 G_DEFINE_TYPE (PymemdConfig, pymemd_config, G_TYPE_OBJECT)
@@ -52,6 +53,9 @@ static const char *const history_keys[] = {
   "raw-retention-minutes", "minute-retention-days", "hour-retention-days", "max-size-mib",
   "growth-threshold-mib-per-hour", "growth-window-minutes", "retry-seconds", NULL
 };
+static const char *const limits_keys[] = {
+  "attach-timeout-seconds", "attaches-per-uid", "concurrent-attaches", NULL
+};
 
 static const struct {
   const char        *name;
@@ -62,6 +66,7 @@ static const struct {
   { "signals", signals_keys },
   { "access", access_keys },
   { "history", history_keys },
+  { "limits", limits_keys },
 };
 
 static const char *const attach_names[] = {
@@ -108,6 +113,9 @@ pymemd_config_init (PymemdConfig *self)
   self->history.growth_threshold = 16.0 * MIB;
   self->history.growth_window_us = 30 * MINUTE_US;
   self->history.retry_seconds = 30;
+  self->attach_limits.timeout_seconds = 15;
+  self->attach_limits.per_uid = 4;
+  self->attach_limits.concurrent = 4;
 }
 
 PymemdConfig *
@@ -313,7 +321,7 @@ check_names (const ConfigSource *src, GError **error)
         {
           g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,
                        _("%s: [%s]: unknown group; known groups are "
-                         "[monitor], [budget], [signals], [access] and [history]"),
+                         "[monitor], [budget], [signals], [access], [history] and [limits]"),
                        src->path, groups[g]);
           return FALSE;
         }
@@ -437,6 +445,21 @@ read_history (PymemdConfig *self, const ConfigSource *src, GError **error)
   return TRUE;
 }
 
+static gboolean
+read_limits (PymemdConfig *self, const ConfigSource *src, GError **error)
+{
+  PymemdAttachLimits *l = &self->attach_limits;
+  guint64 per_uid = l->per_uid, concurrent = l->concurrent;
+
+  if (!read_double (src, "limits", "attach-timeout-seconds", 1, 600, _("seconds"), &l->timeout_seconds, error) ||
+      !read_unsigned (src, "limits", "attaches-per-uid", 1, 64, NULL, &per_uid, error) ||
+      !read_unsigned (src, "limits", "concurrent-attaches", 1, 64, NULL, &concurrent, error))
+    return FALSE;
+  l->per_uid = (guint) per_uid;
+  l->concurrent = (guint) concurrent;
+  return TRUE;
+}
+
 static GKeyFile *
 read_key_file (const char *path, GError **error)
 {
@@ -495,7 +518,8 @@ pymemd_config_load (const char *path, gboolean missing_ok, GError **error)
       !read_budget (self, &src, error) ||
       !read_signals (self, &src, error) ||
       !read_access (self, &src, error) ||
-      !read_history (self, &src, error))
+      !read_history (self, &src, error) ||
+      !read_limits (self, &src, error))
     return NULL;
   self->path = g_strdup (path);
   return g_steal_pointer (&self);
@@ -555,6 +579,12 @@ pymemd_config_get_history (PymemdConfig *self, PymemdHistorySettings *out)
   *out = self->history;
 }
 
+void
+pymemd_config_get_attach_limits (PymemdConfig *self, PymemdAttachLimits *out)
+{
+  *out = self->attach_limits;
+}
+
 PymemdConfig *
 pymemd_config_with_intervals (PymemdConfig *self,
                               double        interval,
@@ -572,6 +602,7 @@ pymemd_config_with_intervals (PymemdConfig *self,
   copy->max_subscriptions_per_client = self->max_subscriptions_per_client;
   copy->attach = self->attach;
   copy->history = self->history;
+  copy->attach_limits = self->attach_limits;
   if (copy->interval < 0.5 || copy->interval > 3600)
     g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,
                  _("--interval %g: must be between 0.5 and 3600 seconds"), copy->interval);

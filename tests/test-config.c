@@ -42,6 +42,7 @@ write_config (Fixture *f, const char *contents, gssize length)
 static void
 assert_defaults (PymemdConfig *config)
 {
+  PymemdAttachLimits limits;
   PymemdHistorySettings history;
   PymemdScanBudget budget;
 
@@ -64,6 +65,10 @@ assert_defaults (PymemdConfig *config)
   g_assert_cmpfloat (history.growth_threshold, ==, 16.0 * MIB);
   g_assert_cmpint (history.growth_window_us, ==, G_GINT64_CONSTANT (30) * 60000000);
   g_assert_cmpfloat (history.retry_seconds, ==, 30);
+  pymemd_config_get_attach_limits (config, &limits);
+  g_assert_cmpfloat (limits.timeout_seconds, ==, 15);
+  g_assert_cmpuint (limits.per_uid, ==, 4);
+  g_assert_cmpuint (limits.concurrent, ==, 4);
 }
 
 static gboolean
@@ -145,6 +150,7 @@ test_every_key (void)
   g_autofree char *path = pymemd_test_data_path ("config/full.conf");
   g_autoptr(GError) error = NULL;
   g_autoptr(PymemdConfig) config = pymemd_config_load (path, FALSE, &error);
+  PymemdAttachLimits limits;
   PymemdHistorySettings history;
   PymemdScanBudget budget;
 
@@ -168,6 +174,10 @@ test_every_key (void)
   g_assert_cmpfloat (history.growth_threshold, ==, 2.5 * MIB);
   g_assert_cmpint (history.growth_window_us, ==, G_GINT64_CONSTANT (90) * 60000000);
   g_assert_cmpfloat (history.retry_seconds, ==, 5);
+  pymemd_config_get_attach_limits (config, &limits);
+  g_assert_cmpfloat (limits.timeout_seconds, ==, 2.5);
+  g_assert_cmpuint (limits.per_uid, ==, 2);
+  g_assert_cmpuint (limits.concurrent, ==, 8);
   g_assert_cmpstr (pymemd_config_get_path (config), ==, path);
 }
 
@@ -179,6 +189,7 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
   g_autoptr(PymemdConfig) high = NULL;
   g_autoptr(PymemdConfig) partial = NULL;
   g_autoptr(PymemdConfig) empty = NULL;
+  PymemdAttachLimits limits;
   PymemdScanBudget budget;
 
   low = load_ok (f,
@@ -186,7 +197,8 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
                  "[budget]\nrollup-max-stall-ms=0.1\ndetail-max-rss-mib=1\n"
                  "detail-max-smaps-mib=1\nexact-max-mapped-gib=1\n"
                  "[signals]\nmin-change-bytes=0\nmin-interval=0\nmax-subscriptions-per-client=1\n"
-                 "[access]\nattach=none\n");
+                 "[access]\nattach=none\n"
+                 "[limits]\nattach-timeout-seconds=1\nattaches-per-uid=1\nconcurrent-attaches=1\n");
   g_assert_cmpfloat (pymemd_config_get_interval (low), ==, 0.5);
   g_assert_cmpfloat (pymemd_config_get_detail_interval (low), ==, 0.5);
   pymemd_config_get_budget (low, &budget);
@@ -198,13 +210,18 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
   g_assert_cmpfloat (pymemd_config_get_min_signal_interval (low), ==, 0);
   g_assert_cmpuint (pymemd_config_get_max_subscriptions_per_client (low), ==, 1);
   g_assert_cmpint (pymemd_config_get_attach (low), ==, PYMEMD_ATTACH_NONE);
+  pymemd_config_get_attach_limits (low, &limits);
+  g_assert_cmpfloat (limits.timeout_seconds, ==, 1);
+  g_assert_cmpuint (limits.per_uid, ==, 1);
+  g_assert_cmpuint (limits.concurrent, ==, 1);
 
   high = load_ok (f,
                   "[monitor]\ninterval=3600\ndetail-interval=86400\n"
                   "[budget]\nrollup-max-stall-ms=1000\ndetail-max-rss-mib=1048576\n"
                   "detail-max-smaps-mib=4096\nexact-max-mapped-gib=65536\n"
                   "[signals]\nmin-change-bytes=1099511627776\nmin-interval=86400\n"
-                  "max-subscriptions-per-client=1024\n");
+                  "max-subscriptions-per-client=1024\n"
+                  "[limits]\nattach-timeout-seconds=600\nattaches-per-uid=64\nconcurrent-attaches=64\n");
   g_assert_cmpfloat (pymemd_config_get_interval (high), ==, 3600);
   g_assert_cmpfloat (pymemd_config_get_detail_interval (high), ==, 86400);
   pymemd_config_get_budget (high, &budget);
@@ -216,6 +233,10 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
   g_assert_cmpfloat (pymemd_config_get_min_signal_interval (high), ==, 86400);
   g_assert_cmpuint (pymemd_config_get_max_subscriptions_per_client (high), ==, 1024);
   g_assert_cmpint (pymemd_config_get_attach (high), ==, PYMEMD_ATTACH_OWN);
+  pymemd_config_get_attach_limits (high, &limits);
+  g_assert_cmpfloat (limits.timeout_seconds, ==, 600);
+  g_assert_cmpuint (limits.per_uid, ==, 64);
+  g_assert_cmpuint (limits.concurrent, ==, 64);
 
   partial = load_ok (f, "# only one key\n[signals]\nmin-interval = 7 \n[budget]\n");
   g_assert_cmpfloat (pymemd_config_get_min_signal_interval (partial), ==, 7);
@@ -245,6 +266,9 @@ static const struct {
   { "history", "growth-threshold-mib-per-hour", NULL, "1048576.5" },
   { "history", "growth-window-minutes", "0", "10081" },
   { "history", "retry-seconds", "0.5", "3601" },
+  { "limits", "attach-timeout-seconds", "0.9", "600.5" },
+  { "limits", "attaches-per-uid", "0", "65" },
+  { "limits", "concurrent-attaches", "0", "65" },
 };
 
 static void
