@@ -29,12 +29,23 @@
  *    outliers of a few ms when the machine is loaded; the bootstrap
  *    itself runs later, at the main thread's next eval-breaker check.
  *  - PEP 768: never stopped; four memory writes.
- * If the daemon dies between setting a call's registers and putting the
- * saved ones back, the kernel detaches the thread as it is: it runs or
- * finishes our call and returns to address 0, and the process most
- * likely dies of SIGSEGV (with a half-run bootstrap, or holding the GIL
- * if it died between Ensure and Release). Before the first call and
- * after the restore, a dying daemon leaves the thread unharmed. */
+ * The daemon does not run this itself: pymemd-attach (attach-main.c)
+ * does, one process per attach, started by the daemon and outliving it
+ * (no parent-death signal, SIGPIPE ignored, SIGTERM/SIGINT/SIGHUP held
+ * and acted on only where no thread is held, oom_score_adj -1000), so a
+ * daemon killed at any instant leaves the attach to finish and the thread
+ * to be given back (tests/test-heap kills it at every stage). Its start
+ * adds 15–50 ms to an attach, none of it while a thread is held.
+ * What is left: if the tracer itself dies between setting the first
+ * call's registers and putting the saved ones back — pymemd-attach killed
+ * with SIGKILL by root, or by systemd at the end of TimeoutStopSec while
+ * one of our calls never returns (see pymemd_ptrace_call ()), or by the
+ * OOM killer where it lacks CAP_SYS_RESOURCE for its oom_score_adj — the
+ * kernel detaches the thread as it is: it runs or finishes our call and
+ * returns to address 0, and the process most likely dies of SIGSEGV (with
+ * a half-run bootstrap, or holding the GIL if it died between Ensure and
+ * Release). Before the first call and after the restore, a dying tracer
+ * leaves the thread unharmed. */
 
 /* Stack a parked thread must have below its stack pointer for the
  * interpreter to compile and run the bootstrap on it (glibc gives

@@ -411,7 +411,8 @@ service_start_daemon (PymemdTestService *service, const char *interval)
 {
   g_autofree char *log = g_build_filename (service->tmp, "pymemd.log", NULL);
   const char *argv[] = { g_getenv ("PYMEMD_BIN"), "--address", service->address,
-                         "--interval", interval, "--runtime-dir", service->runtime_dir, NULL };
+                         "--interval", interval, "--runtime-dir", service->runtime_dir,
+                         service->config_path != NULL ? "--config" : NULL, service->config_path, NULL };
   g_auto(GStrv) envp = g_environ_unsetenv (g_get_environ (), "NOTIFY_SOCKET");
   g_autoptr(GError) error = NULL;
   int log_fd = open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -428,6 +429,13 @@ service_start_daemon (PymemdTestService *service, const char *interval)
 gboolean
 pymemd_test_service_start (PymemdTestService *service, const char *interval)
 {
+  return pymemd_test_service_start_with_config (service, interval, NULL);
+}
+
+gboolean
+pymemd_test_service_start_with_config (PymemdTestService *service, const char *interval,
+                                       const char *config)
+{
   g_autofree char *dbus_daemon = g_find_program_in_path ("dbus-daemon");
 
   memset (service, 0, sizeof *service);
@@ -442,6 +450,14 @@ pymemd_test_service_start (PymemdTestService *service, const char *interval)
   /* Helpers of other users (the access tests' nobody) connect in there. */
   g_chmod (service->tmp, 0755);
   g_test_message ("bus and daemon logs in %s", service->tmp);
+  if (config != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
+      service->config_path = g_build_filename (service->tmp, "pymemd.conf", NULL);
+      g_file_set_contents (service->config_path, config, -1, &error);
+      g_assert_no_error (error);
+    }
   service_start_bus (service);
   pymemd_test_service_start_daemon (service, interval);
   return TRUE;
@@ -507,6 +523,7 @@ pymemd_test_service_stop (PymemdTestService *service)
     pymemd_test_rm_rf (service->tmp);
   g_clear_pointer (&service->tmp, g_free);
   g_clear_pointer (&service->runtime_dir, g_free);
+  g_clear_pointer (&service->config_path, g_free);
   g_clear_pointer (&service->address, g_free);
 }
 

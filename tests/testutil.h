@@ -137,6 +137,7 @@ typedef struct {
   char            *tmp;
   char            *address;
   char            *runtime_dir; /* TMP/run: the helper socket is runtime_dir/helper.sock */
+  char            *config_path; /* TMP/pymemd.conf when started with a configuration, else NULL */
   GDBusConnection *conn;
   GPid             bus_pid;
   GPid             daemon_pid;
@@ -148,6 +149,11 @@ typedef struct {
  * skipped, without root, dbus-daemon, python3 or PYMEMD_BIN. */
 gboolean pymemd_test_service_start (PymemdTestService *service,
                                     const char        *interval);
+/* As pymemd_test_service_start (), the daemon (and its restarts) reading
+ * CONFIG (the text of a pymemd.conf). */
+gboolean pymemd_test_service_start_with_config (PymemdTestService *service,
+                                                const char        *interval,
+                                                const char        *config);
 /* Stops the daemon and the bus (a failed test keeps the logs in TMP). */
 void     pymemd_test_service_stop  (PymemdTestService *service);
 /* Stops the daemon alone (SIGTERM, SIGKILL after 10 s); the bus stays. */
