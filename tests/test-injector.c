@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -1363,6 +1364,93 @@ test_child_broken (Fixture *fx, gconstpointer data)
     }
 }
 
+/* The stage hook is for tests run by the daemon's own user: a listener
+ * of another user is told nothing, and the attach goes on as without it. */
+static void
+test_child_hook_other_user (Fixture *fx, gconstpointer data)
+{
+  static const char listener_code[] =
+    "import socket, sys\n"
+    "s = socket.socket(socket.AF_UNIX)\n"
+    "s.bind(sys.argv[1])\n"
+    "s.listen()\n"
+    "print('ready', flush=True)\n"
+    "c, _ = s.accept()\n"
+    "f = c.makefile('rwb')\n"
+    "n = 0\n"
+    "for line in f:\n"
+    "    n += 1\n"
+    "    f.write(b'go\\n')\n"
+    "    f.flush()\n"
+    "print('told %d stages' % n if n else 'nothing', flush=True)\n"
+    "sys.stdin.read()\n";
+  g_autofree char *dir = g_build_filename (fx->tmp, "nobody", NULL);
+  g_autofree char *socket_path = g_build_filename (dir, "stage.sock", NULL);
+  g_autofree char *bootstrap = marker_bootstrap (fx->marks, "hooked");
+  g_autofree char *program = NULL;
+  g_autofree char *start_time = NULL;
+  g_autofree char *pid = NULL;
+  g_autofree char *told = NULL;
+  g_autofree char *said = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) attach = NULL;
+  g_autoptr(GBytes) input = NULL;
+  g_autoptr(GBytes) reply = NULL;
+  g_autoptr(GBytes) err = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) lines = NULL;
+  PymemdTestChild listener;
+  PymemdInjectReport report;
+  Child child;
+
+  if (!need_root ())
+    return;
+  if (pymemd_test_setpriv () == NULL || getpwnam ("nobody") == NULL)
+    {
+      g_test_skip ("needs setpriv and the user nobody");
+      return;
+    }
+  program = pymemd_attach_child_find_program (&error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_chmod (fx->tmp, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir (dir, 0755), ==, 0);
+  g_assert_cmpint (chown (dir, 65534, 65534), ==, 0);
+  {
+    const char *argv[] = { pymemd_test_setpriv (), "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                           pymemd_test_python (), "-c", listener_code, socket_path, NULL };
+    g_assert_true (pymemd_test_child_spawn (&listener, argv, NULL, &error));
+    g_assert_no_error (error);
+  }
+  child_spawn_python (&child, pymemd_test_python (), sleep_code);
+  wait_parked (child.proc.pid);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_setenv (launcher, "PYMEMD_ATTACH_STAGE_SOCKET", socket_path, TRUE);
+  pid = g_strdup_printf ("%d", child.proc.pid);
+  start_time = g_strdup_printf ("%" G_GUINT64_FORMAT, child.start_time);
+  attach = g_subprocess_launcher_spawn (launcher, &error, program, "--proc", "/proc", "--pid", pid, "--start-time",
+                                        start_time, NULL);
+  g_assert_no_error (error);
+  input = g_bytes_new (bootstrap, strlen (bootstrap));
+  g_assert_true (g_subprocess_communicate (attach, input, NULL, &reply, &err, &error));
+  g_assert_no_error (error);
+  said = g_strndup (g_bytes_get_size (err) > 0 ? g_bytes_get_data (err, NULL) : "", g_bytes_get_size (err));
+  g_test_message ("pymemd-attach said: %s", said);
+  g_assert_nonnull (strstr (said, "its listener runs as another user"));
+  g_assert_true (pymemd_attach_reply_parse (reply, &report, &error));
+  g_assert_no_error (error);
+  lines = read_markers (fx->marks);
+  g_assert_cmpuint (g_strv_length (lines), ==, 1);
+
+  told = pymemd_test_child_read_line (&listener, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (told, ==, "nothing");
+  pymemd_test_child_stop (&listener);
+  child_ping (&child);
+  child_finish (&child);
+}
+
 /* Only a program that root (or we) alone could have put there is run. */
 static void
 test_child_program (Fixture *fx, gconstpointer data)
@@ -1580,6 +1668,8 @@ main (int argc, char **argv)
       ADD ("child/attach", test_child);
     }
   ADD ("child/broken", test_child_broken);
+  if (pymemd_test_python () != NULL)
+    ADD ("child/hook-other-user", test_child_hook_other_user);
   ADD ("child/program", test_child_program);
   ADD ("refuse/not-python", test_refuse_not_python);
 #undef ADD
