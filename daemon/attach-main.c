@@ -122,7 +122,7 @@ tell_stage (const char *stage, gpointer data)
     }
   while (*socket != NULL && (got == 0 || answer[got - 1] != '\n'))
     {
-      gssize n = g_socket_receive (*socket, answer + got, got < sizeof answer ? sizeof answer - got : 0, NULL, NULL);
+      gssize n = g_socket_receive (*socket, answer + got, sizeof answer - got, NULL, NULL);
       if (n <= 0 || got + (gsize) n >= sizeof answer)
         g_clear_object (socket);
       else
@@ -261,7 +261,8 @@ main (int argc, char **argv)
     }
 
   cancellable = g_cancellable_new ();
-  g_thread_unref (g_thread_new ("stop-signals", take_stop_signals, cancellable));
+  /* Its own reference: it may take a signal while we exit. */
+  g_thread_unref (g_thread_new ("stop-signals", take_stop_signals, g_object_ref (cancellable)));
   stage_socket = connect_stage_socket ();
 
   ok = check_request (&request, &start_time, &error) && (bootstrap = read_bootstrap (&error)) != NULL &&
