@@ -574,9 +574,9 @@ print_heap_error (const GError *error, guint32 pid)
     message = g_strdup_printf (_("pymemd did not answer within %u seconds"),
                                HEAP_CALL_TIMEOUT_MS / 1000);
   else if (g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED))
-    message = g_strdup_printf (_("A heap summary of process %u is being taken already; try "
-                                 "again when it is done"),
-                               pid);
+    /* TRANSLATORS: the PID, and pymemd's reason (a summary being taken, or
+     * the attaches one user may have) */
+    message = g_strdup_printf (_("Not now for process %u: %s; try again later"), pid, reason);
   else if (g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_ACCESS_DENIED))
     /* TRANSLATORS: the PID, and pymemd's reason (the configuration, or who may) */
     message = g_strdup_printf (_("Not allowed to look into process %u: %s"), pid, reason);

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -147,6 +148,9 @@ main (int argc, char **argv)
                   _("The system service runs as root; as a user, run “pymemd --session”"));
       return EXIT_USAGE;
     }
+  /* An attach child that dies before it read its request must not take
+   * us with it: the write fails with EPIPE instead. */
+  signal (SIGPIPE, SIG_IGN);
   options.bus = address != NULL ? PYMEMD_BUS_ADDRESS
                 : session_bus   ? PYMEMD_BUS_SESSION
                                 : PYMEMD_BUS_SYSTEM;

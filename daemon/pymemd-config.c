@@ -35,6 +35,7 @@ struct _PymemdConfig
   guint              subscriptions_per_uid;
   guint              pids_per_subscription;
   guint              rescans_per_uid_per_minute;
+  PymemdAttachLimits attach_limits;
 };
 
 G_DEFINE_TYPE (PymemdConfig, pymemd_config, G_TYPE_OBJECT)
@@ -60,7 +61,8 @@ static const char *const history_keys[] = {
 static const char *const limits_keys[] = {
   "helper-connections", "helper-connections-per-uid", "helper-buffer-mib-per-uid",
   "helper-read-timeout-seconds", "helper-log-lines-per-uid-per-minute", "subscriptions-per-uid",
-  "pids-per-subscription", "rescans-per-uid-per-minute", NULL
+  "pids-per-subscription", "rescans-per-uid-per-minute",
+  "attach-timeout-seconds", "attaches-per-uid", "concurrent-attaches", NULL
 };
 
 static const struct {
@@ -123,6 +125,9 @@ pymemd_config_init (PymemdConfig *self)
   self->subscriptions_per_uid = 64;
   self->pids_per_subscription = PYMEMD_SUBSCRIPTION_MAX_PIDS;
   self->rescans_per_uid_per_minute = 10;
+  self->attach_limits.timeout_seconds = 15;
+  self->attach_limits.per_uid = 4;
+  self->attach_limits.concurrent = 4;
 }
 
 PymemdConfig *
@@ -471,12 +476,24 @@ read_count (const ConfigSource *src,
 }
 
 static gboolean
+read_attach_limits (PymemdConfig *self, const ConfigSource *src, GError **error)
+{
+  PymemdAttachLimits *l = &self->attach_limits;
+
+  return read_double (src, "limits", "attach-timeout-seconds", 1, 600, _("seconds"), &l->timeout_seconds,
+                      error) &&
+         read_count (src, "limits", "attaches-per-uid", 1, 64, &l->per_uid, error) &&
+         read_count (src, "limits", "concurrent-attaches", 1, 64, &l->concurrent, error);
+}
+
+static gboolean
 read_limits (PymemdConfig *self, const ConfigSource *src, GError **error)
 {
   PymemdHelperLimits *h = &self->helper_limits;
   guint64 buffer_mib = h->buffer_per_uid / MIB;
 
-  if (!read_count (src, "limits", "helper-connections", 1, 65536, &h->connections, error) ||
+  if (!read_attach_limits (self, src, error) ||
+      !read_count (src, "limits", "helper-connections", 1, 65536, &h->connections, error) ||
       !read_count (src, "limits", "helper-connections-per-uid", 1, 65536, &h->connections_per_uid,
                    error) ||
       !read_unsigned (src, "limits", "helper-buffer-mib-per-uid", 1, 1024, "MiB", &buffer_mib,
@@ -657,6 +674,12 @@ pymemd_config_get_rescans_per_uid_per_minute (PymemdConfig *self)
   return self->rescans_per_uid_per_minute;
 }
 
+void
+pymemd_config_get_attach_limits (PymemdConfig *self, PymemdAttachLimits *out)
+{
+  *out = self->attach_limits;
+}
+
 PymemdConfig *
 pymemd_config_with_intervals (PymemdConfig *self,
                               double        interval,
@@ -678,6 +701,7 @@ pymemd_config_with_intervals (PymemdConfig *self,
   copy->subscriptions_per_uid = self->subscriptions_per_uid;
   copy->pids_per_subscription = self->pids_per_subscription;
   copy->rescans_per_uid_per_minute = self->rescans_per_uid_per_minute;
+  copy->attach_limits = self->attach_limits;
   if (copy->interval < 0.5 || copy->interval > 3600)
     g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,
                  _("--interval %g: must be between 0.5 and 3600 seconds"), copy->interval);

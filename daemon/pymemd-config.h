@@ -27,6 +27,13 @@ typedef struct {
   double  retry_seconds;    /* between attempts to write a store that failed */
 } PymemdHistorySettings;
 
+/* How attaches share the daemon ([limits]; see pymemd(8), ATTACHING). */
+typedef struct {
+  double timeout_seconds; /* the daemon waits this long for one attach, then frees its slot */
+  guint  per_uid;         /* attaches one user may have queued or running */
+  guint  concurrent;      /* attaches running at once, of all users together */
+} PymemdAttachLimits;
+
 #define PYMEMD_TYPE_CONFIG (pymemd_config_get_type ())
 G_DECLARE_FINAL_TYPE (PymemdConfig, pymemd_config, PYMEMD, CONFIG, GObject)
 
@@ -62,6 +69,8 @@ guint         pymemd_config_get_max_subscriptions_per_client (PymemdConfig *self
 PymemdAttachPolicy pymemd_config_get_attach (PymemdConfig *self);
 void          pymemd_config_get_history (PymemdConfig          *self,
                                          PymemdHistorySettings *out);
+void          pymemd_config_get_attach_limits (PymemdConfig       *self,
+                                               PymemdAttachLimits *out);
 
 /* [limits]: what one user may hold of what every user shares. */
 void          pymemd_config_get_helper_limits (PymemdConfig       *self,

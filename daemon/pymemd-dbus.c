@@ -1179,8 +1179,8 @@ heap_auth_done (GObject *source, GAsyncResult *result, gpointer data)
   {
     /* Not in one call: the order arguments are evaluated in is unspecified. */
     Call *owned = g_steal_pointer (&call);
-    pymemd_heap_broker_get_summary_async (self->broker, process, &owned->heap_request, owned->attach, heap_done,
-                                          owned);
+    pymemd_heap_broker_get_summary_async (self->broker, process, &owned->heap_request, owned->attach, viewer.uid,
+                                          heap_done, owned);
   }
 }
 

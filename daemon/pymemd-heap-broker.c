@@ -1,4 +1,4 @@
-/* Answers requests for heap summaries: finds the helper or brings it in (one attach at a time), asks it, measures the pages around it, keeps the result with the process and in history. */
+/* Answers requests for heap summaries: finds the helper or brings it in (users taking turns, each attach in a child process), asks it, measures the pages around it, keeps the result with the process and in history. */
 #include "config.h"
 
 #include <errno.h>
@@ -8,15 +8,16 @@
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
 
+#include "pymemd-attach-child.h"
 #include "pymemd-bootstrap.h"
 #include "pymemd-error.h"
 #include "pymemd-heap-broker.h"
 #include "pymemd-injector.h"
+#include "pymemd-pidfiles.h"
 #include "pymemd-procfs.h"
 #include "pymemd-smaps.h"
 
 #define SOCKET_NAME    "helper.sock"
-#define ATTACH_TIMEOUT 15.0 /* seconds from the injection to the helper's hello */
 #define ANSWER_GRACE   30.0 /* seconds on top of the census budget */
 #define ROLLUP_BUFFER  8192
 #define RECORD_VERSION 1
@@ -29,8 +30,12 @@ struct _PymemdHeapBroker
   PymemdHelperChannel *channel;
   char                *runtime_dir;
   char                *helper_dir;
-  GQueue               attach_queue; /* GTask: requests waiting for their turn to attach */
-  GTask               *attaching;    /* the one attaching now */
+  GHashTable          *users;   /* uid → UserAttaches: who has attaches waiting or running */
+  GQueue               turns;   /* uids in line: requests waiting, none running; first come first */
+  GHashTable          *busy;    /* "pid:start time" → GTask whose attach child runs on it */
+  guint                running; /* attaches the daemon waits for: the slots taken */
+  gboolean             scheduling; /* in next_attach () */
+  gboolean             reschedule; /* and called again meanwhile */
   GPtrArray           *scripts;      /* PEP 768 scripts not known to be read yet */
 };
 
@@ -42,15 +47,21 @@ typedef struct {
   PymemdHeapRequest request;
   gboolean          attach;
 
-  /* Attaching: the injector (on a thread) and the wait for the helper's
-   * hello run together; both end before the request goes on. */
+  /* Attaching: the attach child and the wait for the helper's hello run
+   * together; the daemon waits for both, or until the deadline. */
+  guint32            uid;        /* who asked */
+  char              *key;        /* "pid:start time" */
   char              *nonce;
   char              *bootstrap;
   char              *script_path;
   char              *proc_root;
   gint64             attach_started;
-  gboolean           injector_done;
+  gboolean           child_done;
   gboolean           wait_done;
+  gboolean           answered;   /* the daemon no longer waits: the slot is free */
+  double             timeout;    /* seconds, [limits] attach-timeout-seconds */
+  guint              deadline_source;
+  GPid               child_pid;
   gboolean           hello;
   PymemdAttachMethod method;
   GError            *attach_error;
@@ -65,6 +76,7 @@ typedef struct {
 static void
 job_free (Job *job)
 {
+  g_free (job->key);
   g_free (job->nonce);
   g_free (job->bootstrap);
   g_free (job->script_path);
@@ -83,6 +95,17 @@ find_process (PymemdHeapBroker *self, gint32 pid, guint64 start_time)
   if (process == NULL || pymemd_process_get_start_time (process) != start_time)
     return NULL;
   return process;
+}
+
+/* Whether PROCESS has exited (a zombie included), as its /proc directory says. */
+static gboolean
+has_exited (PymemdProcess *process)
+{
+  char buf[1024];
+  PymemdStat stat_info;
+  gssize len = pymemd_procfs_read_file_at (pymemd_process_get_dir_fd (process), "stat", buf, sizeof buf, NULL);
+
+  return len < 0 || !pymemd_stat_parse (buf, &stat_info, NULL) || strchr ("ZXx", stat_info.state) != NULL;
 }
 
 static gboolean
@@ -331,17 +354,59 @@ ask (GTask *task)
                                        job->request.budget + ANSWER_GRACE, NULL, answered, task);
 }
 
-/* ---- attaching, one at a time ---- */
+/* ---- attaching: per user queues, taking turns ---- */
+
+/* A user's attach requests: those waiting, and those whose attach has not
+ * ended (the daemon waits for it, or its child still runs past its
+ * deadline). */
+typedef struct {
+  GQueue   waiting;   /* GTask, oldest first */
+  guint    in_flight; /* attaches started and not ended */
+  gboolean running;   /* one of them holds a slot: the daemon waits for it */
+} UserAttaches;
+
+static void
+user_attaches_free (UserAttaches *user)
+{
+  g_queue_clear (&user->waiting);
+  g_free (user);
+}
+
+static UserAttaches *
+user_attaches (PymemdHeapBroker *self, guint32 uid)
+{
+  UserAttaches *user = g_hash_table_lookup (self->users, GUINT_TO_POINTER (uid));
+
+  if (user == NULL)
+    {
+      user = g_new0 (UserAttaches, 1);
+      g_queue_init (&user->waiting);
+      g_hash_table_insert (self->users, GUINT_TO_POINTER (uid), user);
+    }
+  return user;
+}
+
+static void
+forget_user_if_idle (PymemdHeapBroker *self, guint32 uid)
+{
+  UserAttaches *user = g_hash_table_lookup (self->users, GUINT_TO_POINTER (uid));
+
+  if (user != NULL && g_queue_is_empty (&user->waiting) && user->in_flight == 0 && !user->running)
+    g_hash_table_remove (self->users, GUINT_TO_POINTER (uid));
+}
 
 static void next_attach (PymemdHeapBroker *self);
 
 /* Whether the process sees PATH as the same file we do: a process in
  * another mount namespace (a container) would not find the helper or the
- * socket, and a file of the same name there is not ours to run. */
+ * socket, and a file of the same name there is not ours to run. Looked up
+ * through its /proc directory, so that a process that exits meanwhile is
+ * told as exited. */
 static gboolean
-visible_to (const char *proc_root, gint32 pid, const char *path, GError **error)
+visible_to (PymemdProcess *process, const char *path, GError **error)
 {
-  g_autofree char *theirs = g_strdup_printf ("%s/%d/root%s", proc_root, pid, path);
+  g_autofree char *theirs = g_strconcat ("root", path, NULL);
+  gint32 pid = pymemd_process_get_pid (process);
   struct stat a, b;
 
   if (g_stat (path, &a) != 0)
@@ -350,27 +415,39 @@ visible_to (const char *proc_root, gint32 pid, const char *path, GError **error)
                    g_strerror (errno));
       return FALSE;
     }
-  if (g_stat (theirs, &b) != 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino)
-    {
-      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED,
-                   _("Process %d does not see %s as this daemon does (another mount namespace, e.g. a "
-                     "container): the helper could not reach the daemon"),
-                   pid, path);
-      return FALSE;
-    }
-  return TRUE;
+  if (fstatat (pymemd_process_get_dir_fd (process), theirs, &b, 0) == 0 && a.st_dev == b.st_dev &&
+      a.st_ino == b.st_ino)
+    return TRUE;
+  if (has_exited (process))
+    g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS, _("Process %d has exited"), pid);
+  else
+    g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED,
+                 _("Process %d does not see %s as this daemon does (another mount namespace, e.g. a "
+                   "container): the helper could not reach the daemon"),
+                 pid, path);
+  return FALSE;
 }
 
+/* The daemon stops waiting for the attach of TASK (its helper said hello,
+ * it failed, or its deadline passed) and frees its slot; the answer goes
+ * on or the error is returned. Once only. */
 static void
 finish_attach (GTask *task)
 {
   PymemdHeapBroker *self = g_task_get_source_object (task);
   Job *job = g_task_get_task_data (task);
+  UserAttaches *user = g_hash_table_lookup (self->users, GUINT_TO_POINTER (job->uid));
 
-  if (!job->injector_done || !job->wait_done)
+  if (job->answered)
     return;
-  self->attaching = NULL;
-  next_attach (self);
+  job->answered = TRUE;
+  self->running--;
+  user->running = FALSE;
+  /* Back in line, behind whoever came while this one ran. */
+  if (!g_queue_is_empty (&user->waiting))
+    g_queue_push_tail (&self->turns, GUINT_TO_POINTER (job->uid));
+  g_clear_handle_id (&job->deadline_source, g_source_remove);
+  g_cancellable_cancel (job->wait_cancellable);
   if (job->hello)
     {
       job->attached = TRUE;
@@ -382,18 +459,20 @@ finish_attach (GTask *task)
         }
       g_message ("Attached the helper to process %d (%s, %.3f s)", job->pid, pymemd_attach_method_name (job->method),
                  job->attach_seconds);
-      ask (task);
-      return;
+      ask (g_object_ref (task));
     }
-  g_message ("Not attached to process %d: %s", job->pid, job->attach_error->message);
-  g_task_return_error (task, g_steal_pointer (&job->attach_error));
-  g_object_unref (task);
+  else
+    {
+      g_message ("Not attached to process %d: %s", job->pid, job->attach_error->message);
+      g_task_return_error (task, g_steal_pointer (&job->attach_error));
+    }
+  next_attach (self);
 }
 
 static void
 hello_done (GObject *source, GAsyncResult *result, gpointer data)
 {
-  GTask *task = data;
+  g_autoptr(GTask) task = data;
   Job *job = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
 
@@ -407,53 +486,90 @@ hello_done (GObject *source, GAsyncResult *result, gpointer data)
                        ? _("The bootstrap is queued (%s) but the helper did not connect within %.0f s: it runs when "
                            "the main thread next runs Python code")
                        : _("The bootstrap was run (%s) but the helper did not connect within %.0f s"),
-                     pymemd_attach_method_name (job->method), ATTACH_TIMEOUT);
+                     pymemd_attach_method_name (job->method), job->timeout);
       else
         job->attach_error = g_steal_pointer (&error);
     }
-  finish_attach (task);
+  if (job->child_done)
+    finish_attach (task);
 }
 
+/* The attach child has exited: its slot (if the daemon still waited),
+ * its process and its share of its user's bound are free. */
 static void
-inject_in_thread (GTask *inject, gpointer source, gpointer data, GCancellable *cancellable)
+child_done (GObject *source, GAsyncResult *result, gpointer data)
 {
-  Job *job = data;
+  g_autoptr(GTask) task = data;
+  PymemdHeapBroker *self = g_task_get_source_object (task);
+  Job *job = g_task_get_task_data (task);
+  UserAttaches *user = g_hash_table_lookup (self->users, GUINT_TO_POINTER (job->uid));
+  PymemdInjectReport report;
   GError *error = NULL;
-  PymemdInjectReport report = { 0 };
 
-  if (!pymemd_injector_inject_with_report (job->proc_root, job->pid, job->start_time, job->bootstrap,
-                                           job->script_path, &report, &error))
+  job->child_done = TRUE;
+  g_hash_table_remove (self->busy, job->key);
+  user->in_flight--;
+  if (pymemd_attach_child_run_finish (result, &report, &error))
     {
-      g_task_return_error (inject, error);
+      job->method = report.method;
+      /* How long the process's thread ran none of its own code: the cost
+       * pymemd(8) documents. */
+      g_debug ("Attach to %d (thread %d, %s): held %lld µs, in our calls %lld µs", job->pid, report.tid,
+               pymemd_attach_method_name (report.method), (long long) report.held_us, (long long) report.calls_us);
+    }
+  if (job->answered)
+    {
+      g_message ("The attach to process %d that the daemon stopped waiting for has ended: %s", job->pid,
+                 error != NULL ? error->message : pymemd_attach_method_name (report.method));
+      g_clear_error (&error);
+      forget_user_if_idle (self, job->uid);
+      next_attach (self);
       return;
     }
-  /* How long the process's thread ran none of its own code: the cost
-   * pymemd(8) documents. */
-  g_debug ("Attach to %d (thread %d, %s): held %lld µs, in our calls %lld µs", job->pid, report.tid,
-           pymemd_attach_method_name (report.method), (long long) report.held_us, (long long) report.calls_us);
-  g_task_return_int (inject, report.method);
-}
-
-static void
-inject_done (GObject *source, GAsyncResult *result, gpointer data)
-{
-  GTask *task = data;
-  Job *job = g_task_get_task_data (task);
-  GError *error = NULL;
-  gssize method = g_task_propagate_int (G_TASK (result), &error);
-
-  job->injector_done = TRUE;
   if (error != NULL)
     {
+      /* A process that exited meanwhile is told as such, whichever step
+       * noticed and however (a thread gone, a ptrace request failing). */
+      PymemdProcess *process = find_process (self, job->pid, job->start_time);
+
+      if (process == NULL || has_exited (process) || g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_GONE))
+        {
+          g_clear_error (&error);
+          g_set_error (&error, PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS, _("Process %d has exited"), job->pid);
+        }
       g_clear_error (&job->attach_error);
       job->attach_error = error;
       g_cancellable_cancel (job->wait_cancellable);
     }
-  else
-    job->method = (PymemdAttachMethod) method;
-  finish_attach (task);
+  if (job->wait_done)
+    finish_attach (task);
 }
 
+static gboolean
+attach_deadline (gpointer data)
+{
+  GTask *task = data;
+  Job *job = g_task_get_task_data (task);
+
+  job->deadline_source = 0;
+  if (!job->child_done)
+    {
+      g_clear_error (&job->attach_error);
+      g_set_error (&job->attach_error, PYMEMD_ERROR, PYMEMD_ERROR_TIMED_OUT,
+                   _("The attach to process %d did not finish within %.0f s ([limits] attach-timeout-seconds); it "
+                     "goes on without the daemon waiting"),
+                   job->pid, job->timeout);
+    }
+  else if (job->attach_error == NULL)
+    g_set_error (&job->attach_error, PYMEMD_ERROR, PYMEMD_ERROR_TIMED_OUT,
+                 _("The bootstrap was run (%s) but the helper did not connect within %.0f s"),
+                 pymemd_attach_method_name (job->method), job->timeout);
+  finish_attach (task);
+  return G_SOURCE_REMOVE;
+}
+
+/* Starts the attach of TASK (taken): TRUE when it runs and holds a slot,
+ * FALSE when it was answered at once (an error). */
 static gboolean
 start_attach (PymemdHeapBroker *self, GTask *task)
 {
@@ -461,27 +577,28 @@ start_attach (PymemdHeapBroker *self, GTask *task)
   PymemdScanner *scanner = pymemd_monitor_get_scanner (self->monitor);
   g_autofree char *socket_path = g_build_filename (self->runtime_dir, SOCKET_NAME, NULL);
   g_autofree char *package = g_build_filename (self->helper_dir, "pymemd_helper", "__init__.py", NULL);
-  g_autoptr(GTask) inject = NULL;
+  g_autofree char *program = NULL;
+  UserAttaches *user = user_attaches (self, job->uid);
+  PymemdProcess *process = find_process (self, job->pid, job->start_time);
+  PymemdAttachLimits limits;
   GError *error = NULL;
-  PymemdProcess *process;
 
-  if (pymemd_helper_channel_has_helper (self->channel, job->pid, job->start_time))
-    return FALSE; /* an attach queued before this one brought it in */
-  process = find_process (self, job->pid, job->start_time);
   if (process == NULL)
     {
-      g_set_error (&error, PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS, _("Process %d has exited"), job->pid);
-      g_task_return_error (task, error);
-      return TRUE;
+      return_gone (task, job->pid);
+      g_object_unref (task);
+      return FALSE;
     }
   job->proc_root = g_strdup (pymemd_procfs_get_root (pymemd_scanner_get_procfs (scanner)));
   job->nonce = pymemd_bootstrap_new_nonce ();
-  if (!visible_to (job->proc_root, job->pid, package, &error) ||
-      !visible_to (job->proc_root, job->pid, socket_path, &error) ||
-      (job->bootstrap = pymemd_bootstrap_source (self->helper_dir, socket_path, job->nonce, &error)) == NULL)
+  if (!visible_to (process, package, &error) || !visible_to (process, socket_path, &error) ||
+      (job->bootstrap = pymemd_bootstrap_source (self->helper_dir, socket_path, job->nonce, &error)) == NULL ||
+      (program = pymemd_attach_child_find_program (&error)) == NULL)
     {
+      g_message ("Not attached to process %d: %s", job->pid, error->message);
       g_task_return_error (task, error);
-      return TRUE;
+      g_object_unref (task);
+      return FALSE;
     }
   /* PEP 768 reads the script from a file: one only root can write, in
    * the runtime directory (which the process was just checked to see). */
@@ -499,29 +616,129 @@ start_attach (PymemdHeapBroker *self, GTask *task)
       else
         g_ptr_array_add (self->scripts, g_strdup (job->script_path));
     }
-  self->attaching = task;
+  pymemd_config_get_attach_limits (pymemd_monitor_get_config (self->monitor), &limits);
+  job->timeout = limits.timeout_seconds;
   job->attach_started = g_get_monotonic_time ();
   job->wait_cancellable = g_cancellable_new ();
-  pymemd_helper_channel_wait_async (self->channel, job->pid, job->start_time, job->nonce, ATTACH_TIMEOUT,
-                                    job->wait_cancellable, hello_done, task);
-  inject = g_task_new (self, NULL, inject_done, task);
-  g_task_set_task_data (inject, job, NULL);
-  g_task_run_in_thread (inject, inject_in_thread);
+  self->running++;
+  user->running = TRUE;
+  user->in_flight++;
+  g_hash_table_insert (self->busy, g_strdup (job->key), task);
+  /* The deadline decides; the wait's own timeout, a second later, only
+   * keeps it bounded. */
+  pymemd_helper_channel_wait_async (self->channel, job->pid, job->start_time, job->nonce, job->timeout + 1,
+                                    job->wait_cancellable, hello_done, g_object_ref (task));
+  job->deadline_source = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) (job->timeout * 1000), attach_deadline,
+                                             g_object_ref (task), g_object_unref);
+  job->child_pid = pymemd_attach_child_run_async (program, job->proc_root, job->pid, job->start_time, job->bootstrap,
+                                                  job->script_path, child_done, task);
   return TRUE;
 }
 
+/* USER's turn: requests that need no attach (any more) are answered, and
+ * the first one whose process no attach holds is started. TRUE when one
+ * was. */
+static gboolean
+take_turn (PymemdHeapBroker *self, UserAttaches *user)
+{
+  GList *link = user->waiting.head;
+
+  while (link != NULL)
+    {
+      GList *next = link->next;
+      GTask *task = link->data;
+      Job *job = g_task_get_task_data (task);
+      GTask *holder = g_hash_table_lookup (self->busy, job->key);
+
+      if (holder != NULL && !((Job *) g_task_get_task_data (holder))->answered)
+        {
+          link = next; /* another user's attach runs on it: after that one */
+          continue;
+        }
+      g_queue_delete_link (&user->waiting, link);
+      if (pymemd_helper_channel_has_helper (self->channel, job->pid, job->start_time))
+        ask (task); /* an attach before this one brought it in */
+      else if (holder != NULL)
+        {
+          g_task_return_new_error (task, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED,
+                                   _("An earlier attach to process %d is still running (the daemon stopped waiting "
+                                     "for it); try again when it has ended"),
+                                   job->pid);
+          g_object_unref (task);
+        }
+      else if (start_attach (self, task))
+        return TRUE;
+      link = next;
+    }
+  return FALSE;
+}
+
+/* Starts what may start, CONCURRENT in all, one per user, one per
+ * process: the users in line, first come first, each the first of its
+ * requests that may start. A user whose attach starts leaves the line,
+ * and joins its end only once that attach is over: any other user is
+ * delayed by it for one attach timeout at most. */
 static void
 next_attach (PymemdHeapBroker *self)
 {
-  while (self->attaching == NULL && !g_queue_is_empty (&self->attach_queue))
-    {
-      GTask *task = g_queue_pop_head (&self->attach_queue);
+  PymemdAttachLimits limits;
 
-      if (!start_attach (self, task))
-        ask (task);
-      else if (self->attaching != task)
-        g_object_unref (task); /* answered with an error */
+  /* Answering a request may call back into us: then the line is walked
+   * again once this walk is over. */
+  if (self->scheduling)
+    {
+      self->reschedule = TRUE;
+      return;
     }
+  self->scheduling = TRUE;
+  do
+    {
+      GList *link = self->turns.head;
+
+      self->reschedule = FALSE;
+      pymemd_config_get_attach_limits (pymemd_monitor_get_config (self->monitor), &limits);
+      while (link != NULL && self->running < limits.concurrent)
+        {
+          GList *next = link->next;
+          guint32 uid = GPOINTER_TO_UINT (link->data);
+          UserAttaches *user = g_hash_table_lookup (self->users, GUINT_TO_POINTER (uid));
+
+          if (take_turn (self, user) || g_queue_is_empty (&user->waiting))
+            {
+              g_queue_delete_link (&self->turns, link);
+              forget_user_if_idle (self, uid);
+            }
+          link = next;
+        }
+    }
+  while (self->reschedule);
+  self->scheduling = FALSE;
+}
+
+/* Queues an attach for TASK (taken) unless its user has as many as the
+ * limit allows. */
+static void
+queue_attach (PymemdHeapBroker *self, GTask *task)
+{
+  Job *job = g_task_get_task_data (task);
+  UserAttaches *user = user_attaches (self, job->uid);
+  PymemdAttachLimits limits;
+
+  pymemd_config_get_attach_limits (pymemd_monitor_get_config (self->monitor), &limits);
+  if (g_queue_get_length (&user->waiting) + user->in_flight >= limits.per_uid)
+    {
+      g_task_return_new_error (task, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED,
+                               _("User %u has %u attaches queued or running, as many as one user may "
+                                 "([limits] attaches-per-uid)"),
+                               job->uid, g_queue_get_length (&user->waiting) + user->in_flight);
+      g_object_unref (task);
+      forget_user_if_idle (self, job->uid);
+      return;
+    }
+  g_queue_push_tail (&user->waiting, task);
+  if (g_queue_get_length (&user->waiting) == 1 && !user->running)
+    g_queue_push_tail (&self->turns, GUINT_TO_POINTER (job->uid));
+  next_attach (self);
 }
 
 void
@@ -529,6 +746,7 @@ pymemd_heap_broker_get_summary_async (PymemdHeapBroker        *self,
                                       PymemdProcess           *process,
                                       const PymemdHeapRequest *request,
                                       gboolean                 attach,
+                                      guint32                  caller_uid,
                                       GAsyncReadyCallback      callback,
                                       gpointer                 user_data)
 {
@@ -537,6 +755,8 @@ pymemd_heap_broker_get_summary_async (PymemdHeapBroker        *self,
 
   job->pid = pymemd_process_get_pid (process);
   job->start_time = pymemd_process_get_start_time (process);
+  job->key = g_strdup_printf ("%d:%" G_GUINT64_FORMAT, job->pid, job->start_time);
+  job->uid = caller_uid;
   job->request = *request;
   job->attach = attach;
   g_task_set_task_data (task, job, (GDestroyNotify) job_free);
@@ -549,10 +769,7 @@ pymemd_heap_broker_get_summary_async (PymemdHeapBroker        *self,
       g_object_unref (task);
     }
   else
-    {
-      g_queue_push_tail (&self->attach_queue, task);
-      next_attach (self);
-    }
+    queue_attach (self, task);
 }
 
 GVariant *
@@ -592,6 +809,9 @@ pymemd_heap_broker_finalize (GObject *object)
   g_clear_object (&self->recorder);
   g_free (self->runtime_dir);
   g_free (self->helper_dir);
+  g_hash_table_unref (self->users);
+  g_hash_table_unref (self->busy);
+  g_queue_clear (&self->turns);
   G_OBJECT_CLASS (pymemd_heap_broker_parent_class)->finalize (object);
 }
 
@@ -606,7 +826,9 @@ static void
 pymemd_heap_broker_init (PymemdHeapBroker *self)
 {
   self->scripts = g_ptr_array_new_with_free_func (g_free);
-  g_queue_init (&self->attach_queue);
+  self->users = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) user_attaches_free);
+  self->busy = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_queue_init (&self->turns);
 }
 
 PymemdHeapBroker *
@@ -627,5 +849,8 @@ pymemd_heap_broker_new (PymemdMonitor  *monitor,
   self->channel = pymemd_helper_channel_new (socket_path, pymemd_procfs_get_root (procfs), error);
   if (self->channel == NULL)
     return NULL;
+  if (!pymemd_attach_child_can_refuse_oom_killer ())
+    g_message ("Without CAP_SYS_RESOURCE the attach processes cannot keep the OOM killer away: one killed in the "
+               "middle of a call would take its target with it");
   return g_steal_pointer (&self);
 }

@@ -1,4 +1,4 @@
-/* Answers requests for heap summaries: finds the helper or brings it in (one attach at a time), asks it, measures the pages around it, keeps the result with the process and in history. */
+/* Answers requests for heap summaries: finds the helper or brings it in (users taking turns, each attach in a child process), asks it, measures the pages around it, keeps the result with the process and in history. */
 #pragma once
 
 #include <gio/gio.h>
@@ -25,11 +25,16 @@ PymemdHelperChannel *pymemd_heap_broker_get_channel (PymemdHeapBroker *self);
 /* A summary of PROCESS as GetHeapSummary answers it (a{sv}, see
  * data/org.pymemd.Monitor1.xml). Without a helper, ATTACH brings it in;
  * otherwise PYMEMD_ERROR_NOT_ATTACHED. The caller has checked that the
- * asker may do this. */
+ * asker, CALLER_UID, may do this. Attaches wait in their user's queue and
+ * the users take turns ([limits] in pymemd.conf(5)): a user with
+ * attaches-per-uid queued or running gets PYMEMD_ERROR_LIMIT_EXCEEDED; one
+ * not done after attach-timeout-seconds, PYMEMD_ERROR_TIMED_OUT; a process
+ * that exits meanwhile, PYMEMD_ERROR_NO_SUCH_PROCESS. */
 void      pymemd_heap_broker_get_summary_async  (PymemdHeapBroker        *self,
                                                  PymemdProcess           *process,
                                                  const PymemdHeapRequest *request,
                                                  gboolean                 attach,
+                                                 guint32                  caller_uid,
                                                  GAsyncReadyCallback      callback,
                                                  gpointer                 user_data);
 GVariant *pymemd_heap_broker_get_summary_finish (PymemdHeapBroker *self,

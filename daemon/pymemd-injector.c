@@ -29,12 +29,23 @@
  *    outliers of a few ms when the machine is loaded; the bootstrap
  *    itself runs later, at the main thread's next eval-breaker check.
  *  - PEP 768: never stopped; four memory writes.
- * If the daemon dies between setting a call's registers and putting the
- * saved ones back, the kernel detaches the thread as it is: it runs or
- * finishes our call and returns to address 0, and the process most
- * likely dies of SIGSEGV (with a half-run bootstrap, or holding the GIL
- * if it died between Ensure and Release). Before the first call and
- * after the restore, a dying daemon leaves the thread unharmed. */
+ * The daemon does not run this itself: pymemd-attach (attach-main.c)
+ * does, one process per attach, started by the daemon and outliving it
+ * (no parent-death signal, SIGPIPE ignored, SIGTERM/SIGINT/SIGHUP held
+ * and acted on only where no thread is held, oom_score_adj -1000), so a
+ * daemon killed at any instant leaves the attach to finish and the thread
+ * to be given back (tests/test-heap kills it at every stage). Its start
+ * adds 15–50 ms to an attach, none of it while a thread is held.
+ * What is left: if the tracer itself dies between setting the first
+ * call's registers and putting the saved ones back — pymemd-attach killed
+ * with SIGKILL by root, or by systemd at the end of TimeoutStopSec while
+ * one of our calls never returns (see pymemd_ptrace_call ()), or by the
+ * OOM killer where it lacks CAP_SYS_RESOURCE for its oom_score_adj — the
+ * kernel detaches the thread as it is: it runs or finishes our call and
+ * returns to address 0, and the process most likely dies of SIGSEGV (with
+ * a half-run bootstrap, or holding the GIL if it died between Ensure and
+ * Release). Before the first call and after the restore, a dying tracer
+ * leaves the thread unharmed. */
 
 /* Stack a parked thread must have below its stack pointer for the
  * interpreter to compile and run the bootstrap on it (glibc gives
@@ -64,6 +75,10 @@ typedef struct {
   gsize                          bootstrap_size; /* with its NUL */
   PymemdInjectReport            *report;
   GPtrArray                     *reasons;
+  PymemdInjectStageFunc          stage;
+  gpointer                       stage_data;
+  GCancellable                  *cancellable;
+  const char                    *running_call; /* what "in-" names */
 } Attach;
 
 const char *
@@ -103,6 +118,41 @@ add_reason (Attach *attach, const char *format, ...)
 }
 
 #define fail_refused(error, ...) (pymemd_inject_set_refused ((error), __VA_ARGS__), STEP_FAILED)
+
+/* ---- stages and stopping ---- */
+
+static void
+tell_stage (Attach *attach, const char *stage, const char *call_name)
+{
+  g_autofree char *name = NULL;
+
+  if (attach->stage == NULL)
+    return;
+  name = call_name != NULL ? g_strconcat (stage, "-", call_name, NULL) : g_strdup (stage);
+  attach->stage (name, attach->stage_data);
+}
+
+static void
+on_ptrace_event (PymemdPtraceEvent event, gpointer data)
+{
+  Attach *attach = data;
+
+  if (event == PYMEMD_PTRACE_RUNNING)
+    tell_stage (attach, "in", attach->running_call);
+  else
+    tell_stage (attach, "released", NULL);
+}
+
+/* Whether to stop trying: asked only where no thread is held. */
+static gboolean
+stopping (Attach *attach, GError **error)
+{
+  if (!g_cancellable_is_cancelled (attach->cancellable))
+    return FALSE;
+  g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED,
+               _("The attach to process %d was stopped before the bootstrap was in"), attach->pid);
+  return TRUE;
+}
 
 /* ---- PEP 768: no ptrace, only memory writes ---- */
 
@@ -226,23 +276,50 @@ seize_thread (Attach *attach, gint32 tid, PymemdPtrace **ptrace, GError **error)
       g_error_free (local_error);
       return STEP_SKIPPED;
     }
+  if (attach->stage != NULL)
+    pymemd_ptrace_set_event_func (*ptrace, on_ptrace_event, attach);
   /* Our /proc/PID fd still names the process we checked: had it exited
    * and its pid been reused before the seize, this read would fail. */
   if (!pymemd_inject_target_check_alive (attach->target, error))
     return STEP_FAILED;
+  tell_stage (attach, "seized", NULL);
   return STEP_DONE;
 }
 
+/* Calls FUNCTION, the call NAME in the stages. */
 static gboolean
-call (PymemdPtrace *ptrace, guint64 frame_top, guint64 function, guint64 arg0, guint64 arg1,
-      guint n_args, gint32 *result, GError **error)
+call_value (Attach *attach, PymemdPtrace *ptrace, const char *name, guint64 frame_top, guint64 function,
+            guint64 arg0, guint64 arg1, guint n_args, guint64 *value, GError **error)
 {
   guint64 args[2] = { arg0, arg1 };
+
+  tell_stage (attach, "before", name);
+  attach->running_call = name;
+  if (!pymemd_ptrace_call (ptrace, frame_top, function, args, n_args, value, error))
+    return FALSE;
+  tell_stage (attach, "after", name);
+  return TRUE;
+}
+
+static gboolean
+call (Attach *attach, PymemdPtrace *ptrace, const char *name, guint64 frame_top, guint64 function,
+      guint64 arg0, guint64 arg1, guint n_args, gint32 *result, GError **error)
+{
   guint64 value;
 
-  if (!pymemd_ptrace_call (ptrace, frame_top, function, args, n_args, &value, error))
+  if (!call_value (attach, ptrace, name, frame_top, function, arg0, arg1, n_args, &value, error))
     return FALSE;
   *result = (gint32) (guint32) value; /* every callee here returns int or a pointer tested for 0 */
+  return TRUE;
+}
+
+/* The bootstrap into the target at ADDRESS (the thread is stopped). */
+static gboolean
+write_bootstrap (Attach *attach, PymemdPtrace *ptrace, guint64 address, GError **error)
+{
+  if (!pymemd_ptrace_write (ptrace, address, attach->bootstrap, attach->bootstrap_size, error))
+    return FALSE;
+  tell_stage (attach, "wrote-bootstrap", NULL);
   return TRUE;
 }
 
@@ -252,13 +329,14 @@ check_interpreter_state (Attach *attach, PymemdPtrace *ptrace, guint64 frame_top
 {
   gint32 value;
 
-  if (!call (ptrace, frame_top, attach->entry->is_initialized, 0, 0, 0, &value, error))
+  if (!call (attach, ptrace, "is-initialized", frame_top, attach->entry->is_initialized, 0, 0, 0, &value, error))
     return STEP_FAILED;
   if (value != 1)
     return fail_refused (error, _("The interpreter of process %d is not initialised"), attach->pid);
   if (attach->entry->is_finalizing != 0)
     {
-      if (!call (ptrace, frame_top, attach->entry->is_finalizing, 0, 0, 0, &value, error))
+      if (!call (attach, ptrace, "is-finalizing", frame_top, attach->entry->is_finalizing, 0, 0, 0, &value,
+                 error))
         return STEP_FAILED;
       if (value != 0)
         return fail_refused (error, _("The interpreter of process %d is finalizing"), attach->pid);
@@ -311,29 +389,30 @@ attach_parked_thread (Attach *attach, gint32 tid, gboolean restarted_parked, GEr
       return STEP_SKIPPED;
     }
   text = pymemd_call_frame_reserve (pymemd_call_frame_stack_top (saved), attach->bootstrap_size);
-  if (!pymemd_ptrace_write (ptrace, text, attach->bootstrap, attach->bootstrap_size, error) ||
+  if (!write_bootstrap (attach, ptrace, text, error) ||
       (step = check_interpreter_state (attach, ptrace, text, error)) != STEP_DONE)
     return STEP_FAILED;
-  if (!call (ptrace, text, entry->gil_check, 0, 0, 0, &holds_gil, error))
+  if (!call (attach, ptrace, "gil-check", text, entry->gil_check, 0, 0, 0, &holds_gil, error))
     return STEP_FAILED;
   if (holds_gil != 0)
     {
       add_reason (attach, _("thread %d holds the GIL (or it cannot be told)"), tid);
       return STEP_SKIPPED;
     }
-  if (!call (ptrace, text, entry->gil_ensure, 0, 0, 0, &gil_state, error))
+  if (!call (attach, ptrace, "gil-ensure", text, entry->gil_ensure, 0, 0, 0, &gil_state, error))
     return STEP_FAILED;
   if (entry->run_simple_string != 0)
-    step = call (ptrace, text, entry->run_simple_string, text, 0, 1, &rc, error) ? STEP_DONE
-                                                                                : STEP_FAILED;
+    step = call (attach, ptrace, "run-string", text, entry->run_simple_string, text, 0, 1, &rc, error)
+             ? STEP_DONE : STEP_FAILED;
   else
-    step = call (ptrace, text, entry->run_simple_string_flags, text, 0, 2, &rc, error)
+    step = call (attach, ptrace, "run-string", text, entry->run_simple_string_flags, text, 0, 2, &rc, error)
              ? STEP_DONE : STEP_FAILED;
   /* Whatever the bootstrap returned, the GIL goes back: a thread restored
    * into its poll while holding it would stall every other thread. (After
    * a fault nothing more is called: the thread is only given back.) */
   if (step == STEP_DONE &&
-      !call (ptrace, text, entry->gil_release, (guint64) (guint32) gil_state, 0, 1, &ignored, error))
+      !call (attach, ptrace, "gil-release", text, entry->gil_release, (guint64) (guint32) gil_state, 0, 1,
+             &ignored, error))
     step = STEP_FAILED;
   if (step != STEP_DONE || !pymemd_ptrace_release (ptrace, error))
     return STEP_FAILED;
@@ -367,6 +446,8 @@ try_parked_threads (Attach *attach, GArray *threads, GError **error)
       if (thread->activity != PYMEMD_THREAD_IN_SYSCALL ||
           (!pymemd_call_frame_is_parked_syscall (PYMEMD_ARCH_HOST, thread->syscall_nr) && !thread->restarted_parked))
         continue;
+      if (stopping (attach, error))
+        return STEP_FAILED;
       step = attach_parked_thread (attach, thread->tid, thread->restarted_parked, error);
       if (step != STEP_SKIPPED)
         return step;
@@ -434,6 +515,19 @@ stop_outside_libc (Attach *attach, PymemdPtrace *ptrace, GError **error)
  * be entered from an arbitrary point. It is left mapped: it holds the
  * text until the pending call ran, and freeing it then is the
  * bootstrap's business. */
+static gboolean
+system_call (Attach *attach, PymemdPtrace *ptrace, const char *name, guint64 syscall_insn, PymemdSyscall nr,
+             const guint64 *args, gint64 *result, GError **error)
+{
+  tell_stage (attach, "before", name);
+  attach->running_call = name;
+  if (!pymemd_ptrace_syscall (ptrace, syscall_insn, pymemd_call_frame_syscall_number (PYMEMD_ARCH_HOST, nr), args,
+                              result, error))
+    return FALSE;
+  tell_stage (attach, "after", name);
+  return TRUE;
+}
+
 static guint64
 inject_mmap (Attach *attach, PymemdPtrace *ptrace, guint64 syscall_insn, gsize size, GError **error)
 {
@@ -441,9 +535,7 @@ inject_mmap (Attach *attach, PymemdPtrace *ptrace, guint64 syscall_insn, gsize s
                       G_MAXUINT64 /* fd -1 */, 0 };
   gint64 result;
 
-  if (!pymemd_ptrace_syscall (ptrace, syscall_insn,
-                              pymemd_call_frame_syscall_number (PYMEMD_ARCH_HOST, PYMEMD_SYSCALL_MMAP),
-                              args, &result, error))
+  if (!system_call (attach, ptrace, "mmap", syscall_insn, PYMEMD_SYSCALL_MMAP, args, &result, error))
     return 0;
   if (result < 0 && result > -4096)
     {
@@ -455,15 +547,14 @@ inject_mmap (Attach *attach, PymemdPtrace *ptrace, guint64 syscall_insn, gsize s
 }
 
 static void
-inject_munmap (PymemdPtrace *ptrace, guint64 syscall_insn, guint64 address, gsize size)
+inject_munmap (Attach *attach, PymemdPtrace *ptrace, guint64 syscall_insn, guint64 address, gsize size)
 {
   guint64 args[6] = { address, size, 0, 0, 0, 0 };
   gint64 result;
 
-  pymemd_ptrace_syscall (ptrace, syscall_insn,
-                         pymemd_call_frame_syscall_number (PYMEMD_ARCH_HOST, PYMEMD_SYSCALL_MUNMAP),
-                         args, &result, NULL);
+  system_call (attach, ptrace, "munmap", syscall_insn, PYMEMD_SYSCALL_MUNMAP, args, &result, NULL);
 }
+
 
 static Step
 try_pending_call (Attach *attach, GError **error)
@@ -488,6 +579,8 @@ try_pending_call (Attach *attach, GError **error)
     return STEP_FAILED;
   for (guint round = 0;; round++)
     {
+      if (stopping (attach, error))
+        return STEP_FAILED;
       tid = find_running_thread (attach, round, error);
       if (tid < 0)
         return STEP_FAILED;
@@ -514,8 +607,8 @@ try_pending_call (Attach *attach, GError **error)
     return step;
   /* Python 3.9 aborts in Py_AddPendingCall from a thread without a
    * thread state: only a Python thread may make the call. */
-  if (!pymemd_ptrace_call (ptrace, frame_top, entry->gil_this_thread_state, NULL, 0, &tstate,
-                           error))
+  if (!call_value (attach, ptrace, "this-thread-state", frame_top, entry->gil_this_thread_state, 0, 0, 0,
+                   &tstate, error))
     return STEP_FAILED;
   if (tstate == 0)
     {
@@ -525,13 +618,13 @@ try_pending_call (Attach *attach, GError **error)
 
   size = (attach->bootstrap_size + 4095) & ~(gsize) 4095;
   text = inject_mmap (attach, ptrace, syscall_insn, size, error);
-  if (text == 0 || !pymemd_ptrace_write (ptrace, text, attach->bootstrap, attach->bootstrap_size, error) ||
-      !call (ptrace, frame_top, entry->add_pending_call, entry->run_simple_string, text, 2, &value,
-             error))
+  if (text == 0 || !write_bootstrap (attach, ptrace, text, error) ||
+      !call (attach, ptrace, "add-pending-call", frame_top, entry->add_pending_call, entry->run_simple_string,
+             text, 2, &value, error))
     return STEP_FAILED;
   if (value != 0)
     {
-      inject_munmap (ptrace, syscall_insn, text, size);
+      inject_munmap (attach, ptrace, syscall_insn, text, size);
       g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED,
                    _("The pending calls of process %d are full"), attach->pid);
       return STEP_FAILED;
@@ -588,13 +681,16 @@ refuse_all (Attach *attach, GArray *threads, GError **error)
 }
 
 gboolean
-pymemd_injector_inject_with_report (const char         *proc_root,
-                                    gint32              pid,
-                                    guint64             start_time,
-                                    const char         *bootstrap,
-                                    const char         *script_path,
-                                    PymemdInjectReport *report,
-                                    GError            **error)
+pymemd_injector_inject_full (const char           *proc_root,
+                             gint32                pid,
+                             guint64               start_time,
+                             const char           *bootstrap,
+                             const char           *script_path,
+                             PymemdInjectStageFunc stage,
+                             gpointer              stage_data,
+                             GCancellable         *cancellable,
+                             PymemdInjectReport   *report,
+                             GError              **error)
 {
   g_autoptr(PymemdInjectTarget) target = NULL;
   g_autoptr(GPtrArray) reasons = g_ptr_array_new_with_free_func (g_free);
@@ -629,6 +725,10 @@ pymemd_injector_inject_with_report (const char         *proc_root,
   attach.bootstrap_size = strlen (bootstrap) + 1;
   attach.report = report;
   attach.reasons = reasons;
+  attach.stage = stage;
+  attach.stage_data = stage_data;
+  attach.cancellable = cancellable;
+  attach.running_call = NULL;
 
   step = try_pep768 (&attach, script_path, error);
 #if PYMEMD_HAVE_PTRACE_CALLS
@@ -641,6 +741,8 @@ pymemd_injector_inject_with_report (const char         *proc_root,
     {
       if (attempt > 0)
         g_usleep (1000 << attempt);
+      if (stopping (&attach, error))
+        return FALSE;
       g_clear_pointer (&threads, g_array_unref);
       threads = pymemd_inject_target_snapshot_threads (target, error);
       if (threads == NULL)
@@ -661,6 +763,19 @@ pymemd_injector_inject_with_report (const char         *proc_root,
       return refuse_all (&attach, threads, error);
     }
   return step == STEP_DONE;
+}
+
+gboolean
+pymemd_injector_inject_with_report (const char         *proc_root,
+                                    gint32              pid,
+                                    guint64             start_time,
+                                    const char         *bootstrap,
+                                    const char         *script_path,
+                                    PymemdInjectReport *report,
+                                    GError            **error)
+{
+  return pymemd_injector_inject_full (proc_root, pid, start_time, bootstrap, script_path, NULL, NULL, NULL, report,
+                                      error);
 }
 
 gboolean

@@ -1,7 +1,7 @@
 /* Brings the helper's bootstrap into a running CPython: PEP 768, a thread parked in a blocking syscall, or a pending call, and refuses with the reason when none is safe. */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -53,5 +53,29 @@ gboolean pymemd_injector_inject_with_report (const char         *proc_root,
                                              const char         *script_path,
                                              PymemdInjectReport *report,
                                              GError            **error);
+
+/* Told each named stage of an attach as it is reached (see
+ * docs/pymemd.8, TESTING ATTACHES): "seized", "before-CALL", "in-CALL",
+ * "after-CALL" for each call or system call made in the thread,
+ * "wrote-bootstrap", "released". The thread is stopped at each, except
+ * at "in-CALL", where it runs our call. */
+typedef void (*PymemdInjectStageFunc) (const char *stage,
+                                       gpointer    user_data);
+
+/* pymemd_injector_inject_with_report () telling STAGE (may be NULL) each
+ * stage, and stopping once CANCELLABLE (may be NULL) is cancelled — but
+ * only where it holds no thread: a thread it holds is first given back.
+ * Stopped, it fails with PYMEMD_ERROR_FAILED unless the bootstrap was in
+ * already. */
+gboolean pymemd_injector_inject_full (const char           *proc_root,
+                                      gint32                pid,
+                                      guint64               start_time,
+                                      const char           *bootstrap,
+                                      const char           *script_path,
+                                      PymemdInjectStageFunc stage,
+                                      gpointer              stage_data,
+                                      GCancellable         *cancellable,
+                                      PymemdInjectReport   *report,
+                                      GError              **error);
 
 G_END_DECLS

@@ -59,6 +59,8 @@ struct _PymemdPtrace
   gint64        held_us;
   gint64        stopped_us;
   gint64        calls_us;
+  PymemdPtraceEventFunc event_func;
+  gpointer              event_data;
 };
 
 static gboolean
@@ -456,8 +458,11 @@ run_until_trap (PymemdPtrace *self, gboolean single_step, siginfo_t *info, GErro
     {
       int status;
 
-      if (!resume (self, single_step ? PTRACE_SINGLESTEP : PTRACE_CONT, sig, error) ||
-          !wait_stop (self, &status, error))
+      if (!resume (self, single_step ? PTRACE_SINGLESTEP : PTRACE_CONT, sig, error))
+        goto out;
+      if (n == 0 && self->event_func != NULL)
+        self->event_func (PYMEMD_PTRACE_RUNNING, self->event_data);
+      if (!wait_stop (self, &status, error))
         goto out;
       sig = 0;
       if (status >> 16 == PTRACE_EVENT_STOP)
@@ -621,6 +626,8 @@ pymemd_ptrace_release (PymemdPtrace *self, GError **error)
   self->attached = FALSE;
   self->held_us = g_get_monotonic_time () - self->interrupted_at;
   requeue_deferred (self);
+  if (self->event_func != NULL)
+    self->event_func (PYMEMD_PTRACE_RELEASED, self->event_data);
   if (local_error != NULL)
     {
       g_propagate_error (error, g_steal_pointer (&local_error));
@@ -659,4 +666,11 @@ gint64
 pymemd_ptrace_get_calls_us (PymemdPtrace *self)
 {
   return self->calls_us;
+}
+
+void
+pymemd_ptrace_set_event_func (PymemdPtrace *self, PymemdPtraceEventFunc func, gpointer user_data)
+{
+  self->event_func = func;
+  self->event_data = user_data;
 }

@@ -90,6 +90,19 @@ gint64   pymemd_ptrace_get_stopped_us (PymemdPtrace *self);
 gint64   pymemd_ptrace_get_calls_us (PymemdPtrace *self);
 gint64   pymemd_ptrace_get_held_us (PymemdPtrace *self);
 
+typedef enum {
+  PYMEMD_PTRACE_RUNNING,  /* a call or system call is set going: the thread runs our code */
+  PYMEMD_PTRACE_RELEASED, /* the thread is given back */
+} PymemdPtraceEvent;
+
+/* Called, when set, at each of those events: how the stages of an attach
+ * are told (pymemd_injector_inject_full ()). */
+typedef void (*PymemdPtraceEventFunc) (PymemdPtraceEvent event,
+                                       gpointer          user_data);
+void     pymemd_ptrace_set_event_func (PymemdPtrace         *self,
+                                       PymemdPtraceEventFunc func,
+                                       gpointer              user_data);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PymemdPtrace, pymemd_ptrace_free)
 
 G_END_DECLS

@@ -69,6 +69,7 @@ assert_limits (PymemdConfig *config,
 static void
 assert_defaults (PymemdConfig *config)
 {
+  PymemdAttachLimits limits;
   PymemdHistorySettings history;
   PymemdScanBudget budget;
 
@@ -92,6 +93,10 @@ assert_defaults (PymemdConfig *config)
   g_assert_cmpint (history.growth_window_us, ==, G_GINT64_CONSTANT (30) * 60000000);
   g_assert_cmpfloat (history.retry_seconds, ==, 30);
   assert_limits (config, 1024, 128, 8 * MIB, 10, 20, 64, 4096, 10);
+  pymemd_config_get_attach_limits (config, &limits);
+  g_assert_cmpfloat (limits.timeout_seconds, ==, 15);
+  g_assert_cmpuint (limits.per_uid, ==, 4);
+  g_assert_cmpuint (limits.concurrent, ==, 4);
 }
 
 static gboolean
@@ -173,6 +178,7 @@ test_every_key (void)
   g_autofree char *path = pymemd_test_data_path ("config/full.conf");
   g_autoptr(GError) error = NULL;
   g_autoptr(PymemdConfig) config = pymemd_config_load (path, FALSE, &error);
+  PymemdAttachLimits limits;
   PymemdHistorySettings history;
   PymemdScanBudget budget;
 
@@ -197,6 +203,10 @@ test_every_key (void)
   g_assert_cmpint (history.growth_window_us, ==, G_GINT64_CONSTANT (90) * 60000000);
   g_assert_cmpfloat (history.retry_seconds, ==, 5);
   assert_limits (config, 2048, 32, 16 * MIB, 2.5, 7, 100, 512, 3);
+  pymemd_config_get_attach_limits (config, &limits);
+  g_assert_cmpfloat (limits.timeout_seconds, ==, 2.5);
+  g_assert_cmpuint (limits.per_uid, ==, 2);
+  g_assert_cmpuint (limits.concurrent, ==, 8);
   g_assert_cmpstr (pymemd_config_get_path (config), ==, path);
 }
 
@@ -208,6 +218,7 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
   g_autoptr(PymemdConfig) high = NULL;
   g_autoptr(PymemdConfig) partial = NULL;
   g_autoptr(PymemdConfig) empty = NULL;
+  PymemdAttachLimits limits;
   PymemdScanBudget budget;
 
   low = load_ok (f,
@@ -219,7 +230,8 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
                  "[limits]\nhelper-connections=1\nhelper-connections-per-uid=1\n"
                  "helper-buffer-mib-per-uid=1\nhelper-read-timeout-seconds=0.1\n"
                  "helper-log-lines-per-uid-per-minute=1\nsubscriptions-per-uid=1\n"
-                 "pids-per-subscription=1\nrescans-per-uid-per-minute=1\n");
+                 "pids-per-subscription=1\nrescans-per-uid-per-minute=1\n"
+                 "attach-timeout-seconds=1\nattaches-per-uid=1\nconcurrent-attaches=1\n");
   g_assert_cmpfloat (pymemd_config_get_interval (low), ==, 0.5);
   g_assert_cmpfloat (pymemd_config_get_detail_interval (low), ==, 0.5);
   pymemd_config_get_budget (low, &budget);
@@ -232,6 +244,10 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
   g_assert_cmpuint (pymemd_config_get_max_subscriptions_per_client (low), ==, 1);
   g_assert_cmpint (pymemd_config_get_attach (low), ==, PYMEMD_ATTACH_NONE);
   assert_limits (low, 1, 1, MIB, 0.1, 1, 1, 1, 1);
+  pymemd_config_get_attach_limits (low, &limits);
+  g_assert_cmpfloat (limits.timeout_seconds, ==, 1);
+  g_assert_cmpuint (limits.per_uid, ==, 1);
+  g_assert_cmpuint (limits.concurrent, ==, 1);
 
   high = load_ok (f,
                   "[monitor]\ninterval=3600\ndetail-interval=86400\n"
@@ -242,7 +258,8 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
                   "[limits]\nhelper-connections=65536\nhelper-connections-per-uid=65536\n"
                   "helper-buffer-mib-per-uid=1024\nhelper-read-timeout-seconds=600\n"
                   "helper-log-lines-per-uid-per-minute=100000\nsubscriptions-per-uid=4096\n"
-                  "pids-per-subscription=4096\nrescans-per-uid-per-minute=3600\n");
+                  "pids-per-subscription=4096\nrescans-per-uid-per-minute=3600\n"
+                  "attach-timeout-seconds=600\nattaches-per-uid=64\nconcurrent-attaches=64\n");
   g_assert_cmpfloat (pymemd_config_get_interval (high), ==, 3600);
   g_assert_cmpfloat (pymemd_config_get_detail_interval (high), ==, 86400);
   pymemd_config_get_budget (high, &budget);
@@ -255,6 +272,10 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
   g_assert_cmpuint (pymemd_config_get_max_subscriptions_per_client (high), ==, 1024);
   g_assert_cmpint (pymemd_config_get_attach (high), ==, PYMEMD_ATTACH_OWN);
   assert_limits (high, 65536, 65536, 1024 * MIB, 600, 100000, 4096, 4096, 3600);
+  pymemd_config_get_attach_limits (high, &limits);
+  g_assert_cmpfloat (limits.timeout_seconds, ==, 600);
+  g_assert_cmpuint (limits.per_uid, ==, 64);
+  g_assert_cmpuint (limits.concurrent, ==, 64);
 
   partial = load_ok (f, "# only one key\n[signals]\nmin-interval = 7 \n[budget]\n");
   g_assert_cmpfloat (pymemd_config_get_min_signal_interval (partial), ==, 7);
@@ -292,6 +313,9 @@ static const struct {
   { "limits", "subscriptions-per-uid", "0", "4097" },
   { "limits", "pids-per-subscription", "0", "4097" },
   { "limits", "rescans-per-uid-per-minute", "0", "3601" },
+  { "limits", "attach-timeout-seconds", "0.9", "600.5" },
+  { "limits", "attaches-per-uid", "0", "65" },
+  { "limits", "concurrent-attaches", "0", "65" },
 };
 
 static void

@@ -1,13 +1,19 @@
 /* Heap summaries end to end: the real daemon on a private bus, the real helper, real Python processes (a GTK window under Xvfb, asyncio, threads, a busy loop), and the refusals. */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
+#include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 
 #include "pymemd-bootstrap.h"
@@ -90,37 +96,88 @@ assert_quits_cleanly (PymemdTestChild *child)
   g_assert_null (strstr (err, "Traceback"));
 }
 
+/* Waits in select () for lines on stdin: "quit" leaves, any other is
+ * answered "pong". Needs select and sys imported. */
+#define SELECT_LOOP                                   \
+  "while True:\n"                                     \
+  "    select.select([sys.stdin], [], [])\n"          \
+  "    line = sys.stdin.readline()\n"                 \
+  "    if not line or line.strip() == 'quit':\n"      \
+  "        sys.exit(0)\n"                             \
+  "    print('pong', flush=True)\n"
+
 /* Idle in select (), answering stdin. */
 static const char idle_code[] =
   "import select, sys\n"
   "print('ready', flush=True)\n"
+  SELECT_LOOP;
+
+/* A busy single-threaded loop: the pending call's case, at its next
+ * eval-breaker check. It answers between rounds of counting. */
+static const char busy_code[] =
+  "import select, sys\n"
+  "print('ready', flush=True)\n"
+  "n = 0\n"
   "while True:\n"
-  "    select.select([sys.stdin], [], [])\n"
-  "    line = sys.stdin.readline()\n"
-  "    if not line or line.strip() == 'quit':\n"
-  "        sys.exit(0)\n"
-  "    print('pong', flush=True)\n";
+  "    n += 1\n"
+  "    if n % 200000 == 0 and select.select([sys.stdin], [], [], 0)[0]:\n"
+  "        line = sys.stdin.readline()\n"
+  "        if not line or line.strip() == 'quit':\n"
+  "            sys.exit(0)\n"
+  "        print('pong', n, flush=True)\n";
 
 /* ---- the fixture: the daemon on a private bus, and one child ---- */
+
+/* The listener of pymemd-attach's stage hook (pymemd(8), TESTING
+ * ATTACHES), named to the daemon by PYMEMD_ATTACH_STAGE_SOCKET. */
+typedef struct {
+  char    *path;
+  GSocket *listener;
+} StageHook;
 
 typedef struct {
   PymemdTestService service;
   PymemdTestChild   child;
+  PymemdTestChild   other;
+  StageHook         hook;
 } Fixture;
+
+static void stage_hook_open (StageHook *hook);
+static void stage_hook_close (StageHook *hook);
 
 static void
 fixture_setup (Fixture *fx, gconstpointer data)
 {
-  memset (&fx->child, 0, sizeof fx->child);
+  memset (fx, 0, sizeof *fx);
   if (!pymemd_test_service_start (&fx->service, "0.5"))
     fx->service.address = NULL;
+}
+
+/* The daemon's attach processes tell each stage to the hook. */
+static void
+fixture_setup_staged (Fixture *fx, gconstpointer data)
+{
+  memset (fx, 0, sizeof *fx);
+  if (pymemd_test_is_root ())
+    stage_hook_open (&fx->hook);
+  if (!pymemd_test_service_start (&fx->service, "0.5"))
+    fx->service.address = NULL;
+}
+
+/* The test starts the daemon itself. */
+static void
+fixture_setup_bare (Fixture *fx, gconstpointer data)
+{
+  memset (fx, 0, sizeof *fx);
 }
 
 static void
 fixture_teardown (Fixture *fx, gconstpointer data)
 {
   pymemd_test_child_stop (&fx->child);
+  pymemd_test_child_stop (&fx->other);
   pymemd_test_service_stop (&fx->service);
+  stage_hook_close (&fx->hook);
 }
 
 /* Without root, dbus-daemon or python3 the test is skipped (by setup). */
@@ -483,17 +540,7 @@ test_attach_busy (Fixture *fx, gconstpointer data)
 {
   if (skipped (fx))
     return;
-  if (spawn_python (&fx->child, &fx->service, NULL, NULL,
-                    "import select, sys\n"
-                    "print('ready', flush=True)\n"
-                    "n = 0\n"
-                    "while True:\n"
-                    "    n += 1\n"
-                    "    if n % 200000 == 0 and select.select([sys.stdin], [], [], 0)[0]:\n"
-                    "        line = sys.stdin.readline()\n"
-                    "        if not line or line.strip() == 'quit':\n"
-                    "            sys.exit(0)\n"
-                    "        print('pong', n, flush=True)\n"))
+  if (spawn_python (&fx->child, &fx->service, NULL, NULL, busy_code))
     {
       attach_and_check (&fx->service, &fx->child, "pending-call", "builtins.", 1);
       assert_quits_cleanly (&fx->child);
@@ -687,6 +734,648 @@ test_refuse_futex (Fixture *fx, gconstpointer data)
       g_usleep (200000); /* into the futex */
       assert_refused (&fx->service, fx->child.pid, "futex");
     }
+}
+
+/* ---- attaches that a dying daemon or a stopped attach process leave harmless ---- */
+
+#define STAGE_SOCKET_ENV "PYMEMD_ATTACH_STAGE_SOCKET"
+
+/* Where the daemons' attach processes look for the hook: set in main ()
+ * for every daemon the tests start; only the staged tests listen there. */
+static char *stage_dir;
+
+static void
+stage_hook_open (StageHook *hook)
+{
+  g_autoptr(GSocketAddress) address = NULL;
+  g_autoptr(GError) error = NULL;
+
+  hook->path = g_strdup (g_getenv (STAGE_SOCKET_ENV));
+  address = g_unix_socket_address_new (hook->path);
+  hook->listener = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_socket_bind (hook->listener, address, TRUE, &error));
+  g_assert_true (g_socket_listen (hook->listener, &error));
+  g_assert_no_error (error);
+}
+
+static void
+stage_hook_close (StageHook *hook)
+{
+  if (hook->path == NULL)
+    return;
+  g_clear_object (&hook->listener);
+  g_unlink (hook->path);
+  g_clear_pointer (&hook->path, g_free);
+}
+
+/* One attach as the stage hook sees it: at the first stage named AT,
+ * ACT is done before the attach may go on. */
+typedef struct _Conversation Conversation;
+struct _Conversation {
+  const char *at;
+  void      (*act) (Conversation *conversation);
+  gpointer    data;
+  Fixture    *fx;
+  GPtrArray  *stages;    /* the stages told, in order */
+  GPid        child_pid; /* the pymemd-attach that told them */
+  gboolean    acted;
+};
+
+static void
+conversation_init (Conversation *conversation, Fixture *fx, const char *at, void (*act) (Conversation *))
+{
+  memset (conversation, 0, sizeof *conversation);
+  conversation->fx = fx;
+  conversation->at = at;
+  conversation->act = act;
+  conversation->stages = g_ptr_array_new_with_free_func (g_free);
+}
+
+static void
+conversation_clear (Conversation *conversation)
+{
+  g_clear_pointer (&conversation->stages, g_ptr_array_unref);
+}
+
+static void
+kill_daemon (Conversation *conversation)
+{
+  PymemdTestService *service = &conversation->fx->service;
+
+  g_test_message ("at %s: kill -9 the daemon", conversation->at);
+  kill (service->daemon_pid, SIGKILL);
+  g_assert_cmpint (waitpid (service->daemon_pid, NULL, 0), ==, service->daemon_pid);
+  g_spawn_close_pid (service->daemon_pid);
+  service->daemon_pid = 0;
+}
+
+static void
+terminate_attach_process (Conversation *conversation)
+{
+  g_test_message ("at %s: SIGTERM to pymemd-attach %d", conversation->at, conversation->child_pid);
+  g_assert_cmpint (kill (conversation->child_pid, SIGTERM), ==, 0);
+}
+
+/* Answers "go" to every stage one pymemd-attach tells, to its exit. */
+static void
+converse (GSocket *socket, Conversation *conversation)
+{
+  g_autoptr(GSocketConnection) connection = g_socket_connection_factory_create_connection (socket);
+  g_autoptr(GDataInputStream) in = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (connection)));
+  GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+
+  g_socket_set_timeout (socket, 60);
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *line = g_data_input_stream_read_line (in, NULL, NULL, &error);
+      g_auto(GStrv) words = NULL;
+
+      if (line == NULL)
+        return; /* it exited (or died: its end tells) */
+      words = g_strsplit (line, " ", 2);
+      g_assert_nonnull (words[1]);
+      g_ptr_array_add (conversation->stages, g_strdup (words[0]));
+      conversation->child_pid = (GPid) atoi (words[1]);
+      if (!conversation->acted && g_strcmp0 (words[0], conversation->at) == 0)
+        {
+          conversation->act (conversation);
+          conversation->acted = TRUE;
+        }
+      if (!g_output_stream_write_all (out, "go\n", 3, NULL, NULL, &error))
+        return;
+    }
+}
+
+typedef struct {
+  gboolean  done;
+  GVariant *reply;
+  GError   *error;
+} CallResult;
+
+static void
+call_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  CallResult *call = data;
+
+  call->reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &call->error);
+  call->done = TRUE;
+}
+
+/* GetHeapSummary with attach of PID, run to its end while the stages of
+ * every pymemd-attach it starts are answered: the summary, or NULL with
+ * ERROR. */
+static GVariant *
+attach_conversing (Fixture *fx, GPid pid, Conversation *conversation, GError **error)
+{
+  StageHook *hook = &fx->hook;
+  CallResult call = { FALSE, NULL, NULL };
+  g_autoptr(GVariant) options = g_variant_parse (G_VARIANT_TYPE_VARDICT, "{'attach': <true>}", NULL, NULL, NULL);
+  gint64 deadline = g_get_monotonic_time () + 120 * G_USEC_PER_SEC;
+
+  g_dbus_connection_call (fx->service.conn, BUS_NAME, BUS_PATH, BUS_IFACE, "GetHeapSummary",
+                          g_variant_new ("(ut@a{sv})", (guint32) pid, (guint64) 0, options), G_VARIANT_TYPE ("(a{sv})"),
+                          G_DBUS_CALL_FLAGS_NONE, 120000, NULL, call_done, &call);
+  while (!call.done || g_socket_condition_check (hook->listener, G_IO_IN) != 0)
+    {
+      g_autoptr(GSocket) socket = NULL;
+
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      if (g_socket_condition_check (hook->listener, G_IO_IN) != 0)
+        {
+          g_autoptr(GError) accept_error = NULL;
+
+          socket = g_socket_accept (hook->listener, NULL, &accept_error);
+          g_assert_no_error (accept_error);
+          converse (socket, conversation);
+        }
+      else if (!g_main_context_iteration (NULL, FALSE))
+        g_usleep (1000);
+    }
+  if (call.reply == NULL)
+    {
+      g_propagate_error (error, call.error);
+      return NULL;
+    }
+  {
+    GVariant *summary = g_variant_get_child_value (call.reply, 0);
+    g_variant_unref (call.reply);
+    return summary;
+  }
+}
+
+static GArray *
+list_threads (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/task", pid);
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  GArray *threads = g_array_new (FALSE, FALSE, sizeof (GPid));
+  const char *name;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      GPid tid = (GPid) atoi (name);
+      g_array_append_val (threads, tid);
+    }
+  return threads;
+}
+
+static gint64
+tracer_of_thread (GPid pid, GPid tid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/task/%d/status", pid, tid);
+  g_autofree char *text = NULL;
+  const char *line;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL) || (line = strstr (text, "TracerPid:")) == NULL)
+    return -1;
+  return g_ascii_strtoll (line + strlen ("TracerPid:"), NULL, 10);
+}
+
+/* The target lives, every thread it had is there and traced by nobody,
+ * and it still answers. */
+static gboolean
+traced (GPid pid)
+{
+  g_autoptr(GArray) threads = list_threads (pid);
+
+  /* -1: a thread that ended since the listing (the bootstrap's own does). */
+  for (guint i = 0; i < threads->len; i++)
+    if (tracer_of_thread (pid, g_array_index (threads, GPid, i)) > 0)
+      return TRUE;
+  return FALSE;
+}
+
+static void
+assert_unharmed (PymemdTestChild *child, GArray *threads_before)
+{
+  g_autoptr(GArray) threads = NULL;
+
+  int status = 0;
+  pid_t ended = 0;
+
+  /* A tracer that died closes its files before the kernel detaches it. */
+  for (guint i = 0; i < 1000 && (ended = waitpid (child->pid, &status, WNOHANG)) == 0 && traced (child->pid); i++)
+    g_usleep (5000);
+  if (ended == 0)
+    ended = waitpid (child->pid, &status, WNOHANG);
+  if (ended == child->pid)
+    g_error ("the target %d died (%s %d)", child->pid, WIFSIGNALED (status) ? "signal" : "exit status",
+             WIFSIGNALED (status) ? WTERMSIG (status) : WEXITSTATUS (status));
+  g_assert_cmpint (ended, ==, 0);
+  threads = list_threads (child->pid);
+  for (guint i = 0; i < threads_before->len; i++)
+    {
+      GPid tid = g_array_index (threads_before, GPid, i);
+      gboolean found = FALSE;
+
+      for (guint j = 0; j < threads->len && !found; j++)
+        found = g_array_index (threads, GPid, j) == tid;
+      g_assert_true (found);
+    }
+  g_assert_false (traced (child->pid));
+  assert_answers (child);
+}
+
+/* Waits (30 s at most) for pymemd-attach CHILD to end: reaped by us (a
+ * subreaper) once its daemon is gone, and it must have exited 0, by
+ * itself; reaped by its daemon otherwise. */
+static void
+wait_attach_process (GPid child, gboolean ours)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      if (ours)
+        {
+          int status = 0;
+          pid_t r = waitpid (child, &status, WNOHANG);
+
+          g_assert_cmpint (r, >=, 0);
+          if (r == child)
+            {
+              g_assert_true (WIFEXITED (status));
+              g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+              return;
+            }
+        }
+      else if (kill (child, 0) < 0 && errno == ESRCH)
+        return;
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (5000);
+    }
+}
+
+/* The stages of an undisturbed attach by METHOD to a process running CODE. */
+static GPtrArray *
+discover_stages (Fixture *fx, const char *code, const char *method)
+{
+  Conversation conversation;
+  g_autoptr(GPtrArray) unique = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GVariant) summary = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GString) text = g_string_new (NULL);
+  PymemdTestChild child;
+
+  conversation_init (&conversation, fx, NULL, NULL);
+  g_assert_true (spawn_python (&child, &fx->service, NULL, NULL, code));
+  pymemd_test_service_wait_pid (&fx->service, child.pid);
+  summary = attach_conversing (fx, child.pid, &conversation, &error);
+  g_assert_no_error (error);
+  assert_attached_by (summary, method);
+  assert_quits_cleanly (&child);
+  for (guint i = 0; i < conversation.stages->len; i++)
+    {
+      const char *stage = g_ptr_array_index (conversation.stages, i);
+
+      if (!g_ptr_array_find_with_equal_func (unique, stage, g_str_equal, NULL))
+        {
+          g_ptr_array_add (unique, g_strdup (stage));
+          g_string_append_printf (text, " %s", stage);
+        }
+    }
+  g_test_message ("%s: %u stages:%s", method, unique->len, text->str);
+  g_assert_true (g_ptr_array_find_with_equal_func (unique, "seized", g_str_equal, NULL));
+  g_assert_true (g_ptr_array_find_with_equal_func (unique, "in-add-pending-call", g_str_equal, NULL) ||
+                 g_ptr_array_find_with_equal_func (unique, "in-run-string", g_str_equal, NULL));
+  g_assert_true (g_ptr_array_find_with_equal_func (unique, "released", g_str_equal, NULL));
+  conversation_clear (&conversation);
+  return g_steal_pointer (&unique);
+}
+
+/* One attach to a fresh process running CODE, with ACT at STAGE; FALSE
+ * when that attach did not reach STAGE (the threads took another path). */
+static gboolean
+act_at_stage (Fixture *fx, const char *code, const char *stage, void (*act) (Conversation *))
+{
+  Conversation conversation, again;
+  g_autoptr(GVariant) summary = NULL;
+  g_autoptr(GVariant) second = NULL;
+  g_autoptr(GArray) threads = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) second_error = NULL;
+  PymemdTestChild child;
+  gboolean reached;
+
+  conversation_init (&conversation, fx, stage, act);
+  conversation_init (&again, fx, NULL, NULL);
+  g_assert_true (spawn_python (&child, &fx->service, NULL, NULL, code));
+  pymemd_test_service_wait_pid (&fx->service, child.pid);
+  threads = list_threads (child.pid);
+  summary = attach_conversing (fx, child.pid, &conversation, &error);
+  reached = conversation.acted;
+  if (!reached)
+    g_test_message ("stage %s not reached this time", stage);
+  else if (act == kill_daemon)
+    {
+      assert_unharmed (&child, threads);
+      wait_attach_process (conversation.child_pid, TRUE);
+      pymemd_test_service_wait_name_released (&fx->service);
+      pymemd_test_service_start_daemon (&fx->service, "0.5");
+      pymemd_test_service_wait_pid (&fx->service, child.pid);
+    }
+  else
+    {
+      /* It gave the thread back and answered: the bootstrap is in, or it
+       * stopped before that. */
+      assert_unharmed (&child, threads);
+      wait_attach_process (conversation.child_pid, FALSE);
+      if (error != NULL)
+        g_assert_true (g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED) &&
+                       strstr (error->message, "was stopped before the bootstrap was in") != NULL);
+    }
+  if (reached)
+    {
+      /* The daemon (restarted or not) gets a summary. The helper that the
+       * first attach brought in may connect to a restarted daemon while the
+       * second brings it in again; the channel can then take the older of
+       * its two hellos last and drop the newer connection, with the
+       * request on it (NotAttached, "reconnected"): the helper comes back
+       * after its one-second back-off, and asking again works. */
+      for (guint attempt = 0; second == NULL; attempt++)
+        {
+          g_clear_error (&second_error);
+          second = attach_conversing (fx, child.pid, &again, &second_error);
+          if (second_error != NULL && g_error_matches (second_error, PYMEMD_ERROR, PYMEMD_ERROR_NOT_ATTACHED) &&
+              attempt < 3)
+            {
+              g_test_message ("asking again: %s", second_error->message);
+              g_usleep (1500000);
+              continue;
+            }
+          g_assert_no_error (second_error);
+        }
+      assert_answers (&child);
+    }
+  conversation_clear (&conversation);
+  conversation_clear (&again);
+  assert_quits_cleanly (&child);
+  return reached;
+}
+
+typedef struct {
+  const char *code;
+  const char *method;
+  void      (*act) (Conversation *conversation);
+} StageCase;
+
+static const StageCase stage_cases[] = {
+  { idle_code, "parked-thread", kill_daemon },
+  { busy_code, "pending-call", kill_daemon },
+  { idle_code, "parked-thread", terminate_attach_process },
+  { busy_code, "pending-call", terminate_attach_process },
+};
+
+/* At every stage of an attach, the daemon is killed (or the attach
+ * process told to stop): the target lives and works, and the next
+ * attach works too. */
+static void
+test_every_stage (Fixture *fx, gconstpointer data)
+{
+  const StageCase *c = data;
+  g_autoptr(GPtrArray) stages = NULL;
+
+  if (skipped (fx))
+    return;
+  /* The daemon's attach processes become ours when it dies: we reap them. */
+  prctl (PR_SET_CHILD_SUBREAPER, 1);
+  stages = discover_stages (fx, c->code, c->method);
+  for (guint i = 0; i < stages->len; i++)
+    {
+      guint attempt = 0;
+
+      while (!act_at_stage (fx, c->code, g_ptr_array_index (stages, i), c->act))
+        g_assert_cmpuint (++attempt, <, 3);
+    }
+  prctl (PR_SET_CHILD_SUBREAPER, 0);
+}
+
+/* ---- attaches that one user cannot use to starve another ---- */
+
+#define FLOOD_TIMEOUT 3.0
+
+/* A blocked interpreter: its main thread waits in select without the
+ * GIL, and another thread, after half a second in which the main thread
+ * gets to its select, holds the GIL in a C call (ctypes.PyDLL keeps it)
+ * reading a byte from the FIFO argv[1]. An attach's PyGILState_Ensure in
+ * the main thread waits until that byte comes. */
+static const char gil_holder_code[] =
+  "import ctypes, os, select, sys, threading, time\n"
+  "fd = os.open(sys.argv[1], os.O_RDWR)\n"
+  "def hold():\n"
+  "    time.sleep(0.5)\n"
+  "    ctypes.PyDLL(None).read(fd, ctypes.create_string_buffer(1), 1)\n"
+  "threading.Thread(target=hold, daemon=True).start()\n"
+  "print('ready', flush=True)\n"
+  SELECT_LOOP;
+
+/* nobody asks ten times for an attach to their own blocked interpreter,
+ * one attach at a time: root's attach to another process neither fails
+ * nor waits longer than one attach timeout, the requests over nobody's
+ * bound are refused at once, and the stuck attach, past its deadline,
+ * ends by itself once the GIL comes free. */
+static void
+test_attach_flood (Fixture *fx, gconstpointer data)
+{
+  const char *setpriv = pymemd_test_setpriv ();
+  g_autoptr(GPtrArray) flood = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GVariant) summary = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) env = NULL;
+  g_autofree char *blocked_pid = NULL;
+  g_autofree char *fifo = NULL;
+  guint limited = 0, timed_out = 0, still_running = 0;
+  int release;
+  GPid attach_process = 0;
+  gint64 start;
+  double seconds;
+
+  if (setpriv == NULL || getpwnam ("nobody") == NULL)
+    {
+      g_test_skip ("needs setpriv and the user nobody");
+      return;
+    }
+  if (!pymemd_test_service_start_with_config (&fx->service, "0.5",
+                                              "[limits]\nattach-timeout-seconds=3\nattaches-per-uid=4\n"
+                                              "concurrent-attaches=1\n"))
+    return;
+  env = child_environ (&fx->service, NULL);
+  fifo = g_build_filename (fx->service.tmp, "gil.fifo", NULL);
+  g_assert_cmpint (mkfifo (fifo, 0600), ==, 0);
+  g_assert_cmpint (chown (fifo, 65534, 65534), ==, 0);
+  {
+    const char *argv[] = { setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", pymemd_test_python (),
+                           "-c", gil_holder_code, fifo, NULL };
+    g_assert_true (pymemd_test_child_spawn_env (&fx->other, argv, (const char *const *) env, NULL, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_true (spawn_python (&fx->child, &fx->service, NULL, NULL, idle_code));
+  pymemd_test_service_wait_pid (&fx->service, fx->other.pid);
+  pymemd_test_service_wait_pid (&fx->service, fx->child.pid);
+  g_usleep (700000); /* the GIL is held now */
+
+  blocked_pid = g_strdup_printf ("%d", fx->other.pid);
+  for (guint i = 0; i < 10; i++)
+    {
+      /* The attacker, never under valgrind: it is not what is tested. */
+      const char *argv[] = { setpriv, "--reuid=nobody", "--regid=nogroup", "--clear-groups", g_getenv ("PYMEMCTL_BIN"),
+                             "--address", fx->service.address, "heap", blocked_pid, "--attach", NULL };
+      GSubprocess *cli = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+                                            &error);
+
+      g_assert_no_error (error);
+      g_ptr_array_add (flood, cli);
+    }
+  /* Until an attach process holds the blocked interpreter's main thread. */
+  for (guint i = 0; i < 12000 && attach_process <= 0; i++)
+    {
+      attach_process = (GPid) tracer_of_thread (fx->other.pid, fx->other.pid);
+      g_usleep (5000);
+    }
+  g_assert_cmpint (attach_process, >, 0);
+
+  start = g_get_monotonic_time ();
+  summary = get_heap (&fx->service, fx->child.pid, "{'attach': <true>}", &error);
+  seconds = (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
+  g_test_message ("root's attach, behind nobody's stuck one: %.2f s", seconds);
+  g_assert_no_error (error);
+  assert_attached_by (summary, "parked-thread");
+  g_assert_cmpfloat (seconds, <, FLOOD_TIMEOUT + 4);
+
+  for (guint i = 0; i < flood->len; i++)
+    {
+      g_autofree char *out = NULL;
+      g_autofree char *err = NULL;
+
+      g_assert_true (g_subprocess_communicate_utf8 (g_ptr_array_index (flood, i), NULL, NULL, &out, &err, &error));
+      g_assert_no_error (error);
+      g_test_message ("nobody's attach %u: %s", i, err);
+      g_assert_cmpint (g_subprocess_get_exit_status (g_ptr_array_index (flood, i)), ==, 1);
+      if (strstr (err, "as many as one user may") != NULL)
+        limited++;
+      else if (strstr (err, "did not finish within") != NULL)
+        timed_out++;
+      else if (strstr (err, "is still running") != NULL)
+        still_running++;
+      else
+        g_assert_not_reached ();
+    }
+  g_test_message ("nobody's ten: %u over the bound, %u timed out, %u refused while it ran", limited, timed_out,
+                  still_running);
+  g_assert_cmpuint (timed_out, ==, 1);
+  g_assert_cmpuint (limited, >=, 1);
+
+  /* The attach process goes on past its deadline, and ends by itself once
+   * the GIL is free; the interpreter works on. */
+  g_assert_cmpint (kill (attach_process, 0), ==, 0);
+  release = open (fifo, O_WRONLY | O_CLOEXEC);
+  g_assert_cmpint (release, >=, 0);
+  g_assert_cmpint (write (release, "x", 1), ==, 1);
+  close (release);
+  for (guint i = 0; i < 4000 && kill (attach_process, 0) == 0; i++)
+    g_usleep (5000);
+  g_assert_true (kill (attach_process, 0) < 0 && errno == ESRCH);
+  g_assert_cmpint (tracer_of_thread (fx->other.pid, fx->other.pid), ==, 0);
+  assert_answers (&fx->other);
+  assert_quits_cleanly (&fx->other);
+  assert_answers (&fx->child);
+  assert_quits_cleanly (&fx->child);
+}
+
+/* ---- a process that exits during its attach ---- */
+
+typedef struct {
+  PymemdTestChild *queued;  /* its attach waits behind the held one */
+  CallResult       call;
+} QueueAndExit;
+
+static void
+queue_then_exit (Conversation *conversation)
+{
+  Fixture *fx = conversation->fx;
+  QueueAndExit *q = conversation->data;
+  g_autoptr(GVariant) options = g_variant_parse (G_VARIANT_TYPE_VARDICT, "{'attach': <true>}", NULL, NULL, NULL);
+
+  /* Root's second attach waits for its first, held here; meanwhile its
+   * process exits, and the daemon (ticking once a minute) still lists it. */
+  g_dbus_connection_call (fx->service.conn, BUS_NAME, BUS_PATH, BUS_IFACE, "GetHeapSummary",
+                          g_variant_new ("(ut@a{sv})", (guint32) q->queued->pid, (guint64) 0, options),
+                          G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, 120000, NULL, call_done, &q->call);
+  pymemd_test_iterate_for (0.5);
+  pymemd_test_child_stop (q->queued);
+}
+
+/* Not reaped yet: the kernel tells its tracer first, which waits for us. */
+static void
+kill_target (Conversation *conversation)
+{
+  PymemdTestChild *child = conversation->data;
+
+  g_assert_cmpint (kill (child->pid, SIGKILL), ==, 0);
+}
+
+/* The refusal says the process exited, whichever step of the attach
+ * found it gone: before its attach started, or while it was held. */
+static void
+test_attach_exited_meanwhile (Fixture *fx, gconstpointer data)
+{
+  QueueAndExit q = { &fx->other, { FALSE, NULL, NULL } };
+  PymemdTestChild third;
+  Conversation conversation;
+  g_autoptr(GVariant) summary = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (pymemd_test_python () == NULL)
+    {
+      g_test_skip ("needs python3");
+      return;
+    }
+  /* Listed by the daemon's first scan: it ticks once a minute after. */
+  stage_hook_open (&fx->hook);
+  g_assert_true (spawn_python (&fx->child, NULL, NULL, NULL, idle_code));
+  g_assert_true (spawn_python (&fx->other, NULL, NULL, NULL, idle_code));
+  g_assert_true (spawn_python (&third, NULL, NULL, NULL, idle_code));
+  if (!pymemd_test_service_start (&fx->service, "60"))
+    {
+      pymemd_test_child_stop (&third);
+      return;
+    }
+  pymemd_test_service_wait_pid (&fx->service, fx->child.pid);
+  pymemd_test_service_wait_pid (&fx->service, fx->other.pid);
+  pymemd_test_service_wait_pid (&fx->service, third.pid);
+
+  conversation_init (&conversation, fx, "seized", queue_then_exit);
+  conversation.data = &q;
+  summary = attach_conversing (fx, fx->child.pid, &conversation, &error);
+  g_assert_no_error (error);
+  g_assert_true (conversation.acted);
+  conversation_clear (&conversation);
+  PYMEMD_TEST_WAIT_FOR (q.call.done, 60);
+  g_assert_null (q.call.reply);
+  g_test_message ("exited while queued: %s", q.call.error->message);
+  g_assert_error (q.call.error, PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS);
+  g_assert_nonnull (strstr (q.call.error->message, "has exited"));
+  g_clear_error (&q.call.error);
+
+  /* Killed while its thread is held: the attach process fails, and the
+   * daemon says why. */
+  conversation_init (&conversation, fx, "seized", kill_target);
+  conversation.data = &third;
+  g_clear_pointer (&summary, g_variant_unref);
+  summary = attach_conversing (fx, third.pid, &conversation, &error);
+  g_assert_true (conversation.acted);
+  conversation_clear (&conversation);
+  g_assert_null (summary);
+  g_test_message ("exited while held: %s", error->message);
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS);
+  g_assert_nonnull (strstr (error->message, "has exited"));
+  pymemd_test_child_stop (&third);
+
+  assert_answers (&fx->child);
+  assert_quits_cleanly (&fx->child);
 }
 
 /* ---- GTK ---- */
@@ -926,6 +1615,12 @@ main (int argc, char **argv)
   (void) PYMEMD_ERROR;
   /* Children must not inherit a SIGPIPE we ignore, nor we die of theirs. */
   signal (SIGPIPE, SIG_IGN);
+  /* Before any thread exists: the daemons inherit it. */
+  stage_dir = pymemd_test_mkdtemp ();
+  {
+    g_autofree char *stage_socket = g_build_filename (stage_dir, "stage.sock", NULL);
+    g_setenv (STAGE_SOCKET_ENV, stage_socket, TRUE);
+  }
 
   ADD ("/heap/started-with", test_started_with);
   ADD ("/heap/bad-requests", test_bad_requests);
@@ -939,11 +1634,24 @@ main (int argc, char **argv)
   ADD ("/heap/refuse/stopped", test_refuse_stopped);
   ADD ("/heap/refuse/traced", test_refuse_traced);
   ADD ("/heap/refuse/futex", test_refuse_futex);
+  g_test_add ("/heap/attach/exited-meanwhile", Fixture, NULL, fixture_setup_bare, test_attach_exited_meanwhile,
+              fixture_teardown);
+  g_test_add ("/heap/attach/flood", Fixture, NULL, fixture_setup_bare, test_attach_flood, fixture_teardown);
+  g_test_add ("/heap/attach/daemon-killed/parked-thread", Fixture, &stage_cases[0], fixture_setup_staged,
+              test_every_stage, fixture_teardown);
+  g_test_add ("/heap/attach/daemon-killed/pending-call", Fixture, &stage_cases[1], fixture_setup_staged,
+              test_every_stage, fixture_teardown);
+  g_test_add ("/heap/attach/child-terminated/parked-thread", Fixture, &stage_cases[2], fixture_setup_staged,
+              test_every_stage, fixture_teardown);
+  g_test_add ("/heap/attach/child-terminated/pending-call", Fixture, &stage_cases[3], fixture_setup_staged,
+              test_every_stage, fixture_teardown);
   g_test_add_func ("/heap/gtk", test_gtk);
   g_test_add_func ("/heap/gtk/attach-50", test_gtk_attach_50);
   {
     int status = g_test_run ();
     g_ptr_array_unref (pythons);
+    pymemd_test_rm_rf (stage_dir);
+    g_free (stage_dir);
     return status;
   }
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,8 @@
 
 #include <glib/gstdio.h>
 
+#include "pymemd-attach-child.h"
+#include "pymemd-attach-reply.h"
 #include "pymemd-call-frame.h"
 #include "pymemd-elf.h"
 #include "pymemd-error.h"
@@ -1057,6 +1060,483 @@ test_refuse_start_time (Fixture *fx, gconstpointer data)
   child_finish (&child);
 }
 
+/* ---- stopping an attach ---- */
+
+static void
+cancel_at_seized (const char *stage, gpointer data)
+{
+  if (g_str_equal (stage, "seized"))
+    g_cancellable_cancel (data);
+}
+
+/* Stopped before it holds a thread, an attach touches nothing; stopped
+ * while it holds one, it first finishes with that thread. */
+static void
+test_stopped (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *bootstrap = marker_bootstrap (fx->marks, "stopped");
+  g_autoptr(GCancellable) cancelled = g_cancellable_new ();
+  g_autoptr(GCancellable) later = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) lines = NULL;
+  PymemdInjectReport report;
+  Child child;
+
+  if (!need_root ())
+    return;
+  child_spawn_python (&child, pymemd_test_python (), sleep_code);
+  g_cancellable_cancel (cancelled);
+  g_assert_false (pymemd_injector_inject_full ("/proc", child.proc.pid, child.start_time, bootstrap, NULL, NULL, NULL,
+                                               cancelled, &report, &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "stopped before the bootstrap was in"));
+  g_clear_error (&error);
+  lines = read_markers (fx->marks);
+  g_assert_cmpuint (g_strv_length (lines), ==, 0);
+  g_assert_cmpint (tracer_of (child.proc.pid), ==, 0);
+
+  wait_parked (child.proc.pid);
+  g_assert_true (pymemd_injector_inject_full ("/proc", child.proc.pid, child.start_time, bootstrap, NULL,
+                                              cancel_at_seized, later, later, &report, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_cancellable_is_cancelled (later));
+  g_clear_pointer (&lines, g_strfreev);
+  lines = read_markers (fx->marks);
+  g_assert_cmpuint (g_strv_length (lines), ==, 1);
+  child_ping (&child);
+  child_finish (&child);
+}
+
+/* ---- the attach process's reply ---- */
+
+static GBytes *
+reply_of (const char *type, ...)
+{
+  g_autoptr(GVariant) variant = NULL;
+  va_list args;
+
+  va_start (args, type);
+  variant = g_variant_ref_sink (g_variant_new_va (type, NULL, &args));
+  va_end (args);
+  return g_variant_get_data_as_bytes (variant);
+}
+
+static void
+assert_bad_reply (GBytes *reply)
+{
+  g_autoptr(GError) error = NULL;
+  PymemdInjectReport report;
+
+  g_assert_false (pymemd_attach_reply_parse (reply, &report, &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PROTOCOL);
+  g_test_message ("%s", error->message);
+  g_bytes_unref (reply);
+}
+
+static void
+test_reply (void)
+{
+  PymemdInjectReport done = { PYMEMD_ATTACH_METHOD_PARKED_THREAD, 4242, 311, 120, 700, 900 };
+  PymemdInjectReport parsed;
+  g_autoptr(GError) refusal = g_error_new (PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED, "No thread\tof 42 %s", "fits");
+  g_autoptr(GError) foreign = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE, "pipe");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) reply = NULL;
+  g_autofree char *huge = g_strnfill (PYMEMD_ATTACH_REPLY_MAX_MESSAGE + 100, 'x');
+  g_autofree char *junk = g_strnfill (PYMEMD_ATTACH_REPLY_MAX + 1, 'y');
+
+  /* What the attach process sends comes back as it was. */
+  reply = pymemd_attach_reply_new (&done, NULL);
+  g_assert_true (pymemd_attach_reply_parse (reply, &parsed, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (parsed.method, ==, done.method);
+  g_assert_cmpint (parsed.tid, ==, done.tid);
+  g_assert_cmpuint (parsed.python_version, ==, done.python_version);
+  g_assert_cmpint (parsed.stopped_us, ==, done.stopped_us);
+  g_assert_cmpint (parsed.calls_us, ==, done.calls_us);
+  g_assert_cmpint (parsed.held_us, ==, done.held_us);
+  g_clear_pointer (&reply, g_bytes_unref);
+
+  /* Its errors too: the code, and the message with its control
+   * characters blanked; an error of another domain as FAILED. */
+  reply = pymemd_attach_reply_new (NULL, refusal);
+  g_assert_false (pymemd_attach_reply_parse (reply, &parsed, &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED);
+  g_assert_cmpstr (error->message, ==, "No thread of 42 fits");
+  g_clear_error (&error);
+  g_clear_pointer (&reply, g_bytes_unref);
+  reply = pymemd_attach_reply_new (NULL, foreign);
+  g_assert_false (pymemd_attach_reply_parse (reply, &parsed, &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED);
+  g_clear_error (&error);
+  g_clear_pointer (&reply, g_bytes_unref);
+  {
+    g_autoptr(GError) long_error = g_error_new_literal (PYMEMD_ERROR, PYMEMD_ERROR_FAILED, huge);
+    reply = pymemd_attach_reply_new (NULL, long_error);
+    g_assert_false (pymemd_attach_reply_parse (reply, &parsed, &error));
+    g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED);
+    g_assert_cmpuint (strlen (error->message), <=, PYMEMD_ATTACH_REPLY_MAX_MESSAGE);
+    g_clear_error (&error);
+    g_clear_pointer (&reply, g_bytes_unref);
+  }
+
+  /* Anything else is nonsense. */
+  assert_bad_reply (g_bytes_new (NULL, 0));
+  assert_bad_reply (g_bytes_new (junk, strlen (junk)));
+  assert_bad_reply (g_bytes_new ("garbage\n", 8));
+  assert_bad_reply (reply_of ("(ubussiuxxx)", 2, TRUE, 0, "", "parked-thread", 1, 311, 1LL, 1LL, 1LL));
+  assert_bad_reply (reply_of ("(ubussiuxxx)", 1, TRUE, 0, "", "gdb", 1, 311, 1LL, 1LL, 1LL));
+  assert_bad_reply (reply_of ("(ubussiuxxx)", 1, TRUE, 0, "", "parked-thread", 0, 311, 1LL, 1LL, 1LL));
+  assert_bad_reply (reply_of ("(ubussiuxxx)", 1, TRUE, 0, "", "pep768", 7, 314, 1LL, 1LL, 1LL));
+  assert_bad_reply (reply_of ("(ubussiuxxx)", 1, TRUE, 0, "", "pending-call", -3, 311, 1LL, 1LL, 1LL));
+  assert_bad_reply (reply_of ("(ubussiuxxx)", 1, TRUE, 0, "", "pending-call", 3, 100000, 1LL, 1LL, 1LL));
+  assert_bad_reply (reply_of ("(ubussiuxxx)", 1, TRUE, 0, "", "pending-call", 3, 311, -1LL, 1LL, 1LL));
+  assert_bad_reply (reply_of ("(ubussiuxxx)", 1, TRUE, 0, "", "pending-call", 3, 311, 1LL, 1LL, G_MAXINT64));
+  assert_bad_reply (reply_of ("(ubussiuxxx)", 1, TRUE, 0, "surprise", "pending-call", 3, 311, 1LL, 1LL, 1LL));
+  assert_bad_reply (reply_of ("(ubussiuxxx)", 1, FALSE, PYMEMD_ERROR_LAST + 1, "why", "", 0, 0, 0LL, 0LL, 0LL));
+  assert_bad_reply (reply_of ("(ubussiuxxx)", 1, FALSE, 0, "", "", 0, 0, 0LL, 0LL, 0LL));
+  assert_bad_reply (reply_of ("(ubussiuxxx)", 1, FALSE, 0, "\x1b[5mblink", "", 0, 0, 0LL, 0LL, 0LL));
+  assert_bad_reply (reply_of ("(ubussiuxxx)", 1, FALSE, 0, huge, "", 0, 0, 0LL, 0LL, 0LL));
+  assert_bad_reply (reply_of ("(ubussiuxxx)", 1, FALSE, 0, "why", "parked-thread", 0, 0, 0LL, 0LL, 0LL));
+  assert_bad_reply (reply_of ("(usb)", 1, "x", TRUE));
+  /* A string without its NUL, or with one too early: not in normal form. */
+  reply = pymemd_attach_reply_new (NULL, refusal);
+  {
+    gsize len;
+    guint8 *bytes = g_bytes_unref_to_data (g_steal_pointer (&reply), &len);
+
+    for (gsize i = 0; i < len; i++)
+      if (bytes[i] == 'N')
+        bytes[i] = '\0';
+    assert_bad_reply (g_bytes_new_take (bytes, len));
+  }
+}
+
+/* ---- the attach process ---- */
+
+/* Warnings the code under test logs, kept here while a test expects them
+ * (the structured log has no g_test_expect_message ()). */
+static GPtrArray *warnings;
+
+static GLogWriterOutput
+capture_warnings (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
+{
+  if (warnings != NULL && (level & G_LOG_LEVEL_WARNING) != 0)
+    for (gsize i = 0; i < n_fields; i++)
+      if (g_str_equal (fields[i].key, "MESSAGE"))
+        {
+          g_ptr_array_add (warnings, g_strdup (fields[i].value));
+          return G_LOG_WRITER_HANDLED;
+        }
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+typedef struct {
+  gboolean           done;
+  gboolean           ok;
+  PymemdInjectReport report;
+  GError            *error;
+} ChildRun;
+
+static void
+child_run_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  ChildRun *run = data;
+
+  run->ok = pymemd_attach_child_run_finish (result, &run->report, &run->error);
+  run->done = TRUE;
+}
+
+/* One attach by PROGRAM, to its end. */
+static gboolean
+run_child (const char *program, GPid pid, guint64 start_time, const char *bootstrap, PymemdInjectReport *report,
+           GError **error)
+{
+  ChildRun run = { FALSE, FALSE, { 0 }, NULL };
+
+  g_assert_cmpint (pymemd_attach_child_run_async (program, "/proc", pid, start_time, bootstrap, NULL,
+                                                  child_run_done, &run), >, 0);
+  PYMEMD_TEST_WAIT_FOR (run.done, 60);
+  if (report != NULL)
+    *report = run.report;
+  if (run.error != NULL)
+    g_propagate_error (error, run.error);
+  return run.ok;
+}
+
+/* pymemd-attach does the attach as the injector would, and says so; its
+ * refusals come back as they were. What its spawn adds is measured. */
+static void
+test_child (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *program = NULL;
+  g_autoptr(GArray) in_process = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GArray) by_child = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) lines = NULL;
+  PymemdInjectReport report;
+  Child child;
+
+  if (!need_root ())
+    return;
+  program = pymemd_attach_child_find_program (&error);
+  g_assert_no_error (error);
+  child_spawn_python (&child, pymemd_test_python (), sleep_code);
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autofree char *marker = g_strdup_printf ("child-%02u", i);
+      g_autofree char *bootstrap = marker_bootstrap (fx->marks, marker);
+      gint64 start;
+
+      wait_parked (child.proc.pid);
+      start = g_get_monotonic_time ();
+      g_assert_true (run_child (program, child.proc.pid, child.start_time, bootstrap, &report, &error));
+      g_assert_no_error (error);
+      g_array_append_vals (by_child, (gint64[]){ g_get_monotonic_time () - start }, 1);
+      g_assert_cmpint (report.method, ==, PYMEMD_ATTACH_METHOD_PARKED_THREAD);
+      g_assert_cmpint (report.tid, ==, child.proc.pid);
+      g_assert_cmpint (report.held_us, >, 0);
+
+      marker[0] = 'C';
+      g_free (bootstrap);
+      bootstrap = marker_bootstrap (fx->marks, marker);
+      wait_parked (child.proc.pid);
+      start = g_get_monotonic_time ();
+      g_assert_true (pymemd_injector_inject_with_report ("/proc", child.proc.pid, child.start_time, bootstrap, NULL,
+                                                         &report, &error));
+      g_assert_no_error (error);
+      g_array_append_vals (in_process, (gint64[]){ g_get_monotonic_time () - start }, 1);
+    }
+  lines = read_markers (fx->marks);
+  g_assert_cmpuint (g_strv_length (lines), ==, 40);
+  g_assert_cmpstr (lines[0], ==, "child-00");
+  g_assert_cmpstr (lines[39], ==, "Child-19");
+  summarize ("an attach in this process, wall time", in_process);
+  summarize ("an attach by pymemd-attach, spawn to exit", by_child);
+
+  /* A refusal keeps its code and its reason. */
+  g_assert_false (run_child (program, child.proc.pid, child.start_time + 1, "pass\n", NULL, &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_GONE);
+  g_assert_nonnull (strstr (error->message, "is gone"));
+  g_clear_error (&error);
+  child_ping (&child);
+  child_finish (&child);
+}
+
+/* An attach process that dies, says nothing or talks nonsense fails its
+ * attach, and only that. */
+static void
+test_child_broken (Fixture *fx, gconstpointer data)
+{
+  static const struct {
+    const char *script;
+    PymemdError code;
+    const char *message;
+  } broken[] = {
+    { "exit 3", PYMEMD_ERROR_FAILED, "exited with status 3 without a reply" },
+    { "cat >/dev/null; kill -9 $$", PYMEMD_ERROR_FAILED, "was killed by signal 9" },
+    { "cat >/dev/null; echo garbage", PYMEMD_ERROR_PROTOCOL, "not a well-formed message" },
+    { "head -c 100000 /dev/zero", PYMEMD_ERROR_PROTOCOL, "too long" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (broken); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("%s/broken-%u", fx->tmp, i);
+      g_autofree char *text = g_strdup_printf ("#!/bin/sh\n%s\n", broken[i].script);
+      g_autoptr(GError) error = NULL;
+
+      g_assert_true (g_file_set_contents (path, text, -1, &error));
+      g_assert_cmpint (g_chmod (path, 0755), ==, 0);
+      warnings = g_ptr_array_new_with_free_func (g_free);
+      g_assert_false (run_child (path, 1, 0, "pass\n", NULL, &error));
+      /* A killed attach process may have held a thread: that is logged. */
+      if (strstr (broken[i].script, "kill -9") != NULL)
+        {
+          g_assert_cmpuint (warnings->len, ==, 1);
+          g_assert_nonnull (strstr (g_ptr_array_index (warnings, 0), "was killed by signal 9"));
+        }
+      else
+        g_assert_cmpuint (warnings->len, ==, 0);
+      g_clear_pointer (&warnings, g_ptr_array_unref);
+      g_test_message ("%s: %s", broken[i].script, error->message);
+      g_assert_error (error, PYMEMD_ERROR, (gint) broken[i].code);
+      g_assert_nonnull (strstr (error->message, broken[i].message));
+    }
+}
+
+/* The stage hook is for tests run by the daemon's own user: a listener
+ * of another user is told nothing, and the attach goes on as without it. */
+static void
+test_child_hook_other_user (Fixture *fx, gconstpointer data)
+{
+  static const char listener_code[] =
+    "import socket, sys\n"
+    "s = socket.socket(socket.AF_UNIX)\n"
+    "s.bind(sys.argv[1])\n"
+    "s.listen()\n"
+    "print('ready', flush=True)\n"
+    "c, _ = s.accept()\n"
+    "f = c.makefile('rwb')\n"
+    "n = 0\n"
+    "for line in f:\n"
+    "    n += 1\n"
+    "    f.write(b'go\\n')\n"
+    "    f.flush()\n"
+    "print('told %d stages' % n if n else 'nothing', flush=True)\n"
+    "sys.stdin.read()\n";
+  g_autofree char *dir = g_build_filename (fx->tmp, "nobody", NULL);
+  g_autofree char *socket_path = g_build_filename (dir, "stage.sock", NULL);
+  g_autofree char *bootstrap = marker_bootstrap (fx->marks, "hooked");
+  g_autofree char *program = NULL;
+  g_autofree char *start_time = NULL;
+  g_autofree char *pid = NULL;
+  g_autofree char *told = NULL;
+  g_autofree char *said = NULL;
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) attach = NULL;
+  g_autoptr(GBytes) input = NULL;
+  g_autoptr(GBytes) reply = NULL;
+  g_autoptr(GBytes) err = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) lines = NULL;
+  PymemdTestChild listener;
+  PymemdInjectReport report;
+  Child child;
+
+  if (!need_root ())
+    return;
+  if (pymemd_test_setpriv () == NULL || getpwnam ("nobody") == NULL)
+    {
+      g_test_skip ("needs setpriv and the user nobody");
+      return;
+    }
+  program = pymemd_attach_child_find_program (&error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_chmod (fx->tmp, 0755), ==, 0);
+  g_assert_cmpint (g_mkdir (dir, 0755), ==, 0);
+  g_assert_cmpint (chown (dir, 65534, 65534), ==, 0);
+  {
+    const char *argv[] = { pymemd_test_setpriv (), "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                           pymemd_test_python (), "-c", listener_code, socket_path, NULL };
+    g_assert_true (pymemd_test_child_spawn (&listener, argv, NULL, &error));
+    g_assert_no_error (error);
+  }
+  child_spawn_python (&child, pymemd_test_python (), sleep_code);
+  wait_parked (child.proc.pid);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_setenv (launcher, "PYMEMD_ATTACH_STAGE_SOCKET", socket_path, TRUE);
+  pid = g_strdup_printf ("%d", child.proc.pid);
+  start_time = g_strdup_printf ("%" G_GUINT64_FORMAT, child.start_time);
+  attach = g_subprocess_launcher_spawn (launcher, &error, program, "--proc", "/proc", "--pid", pid, "--start-time",
+                                        start_time, NULL);
+  g_assert_no_error (error);
+  input = g_bytes_new (bootstrap, strlen (bootstrap));
+  g_assert_true (g_subprocess_communicate (attach, input, NULL, &reply, &err, &error));
+  g_assert_no_error (error);
+  said = g_strndup (g_bytes_get_size (err) > 0 ? g_bytes_get_data (err, NULL) : "", g_bytes_get_size (err));
+  g_test_message ("pymemd-attach said: %s", said);
+  g_assert_nonnull (strstr (said, "its listener runs as another user"));
+  g_assert_true (pymemd_attach_reply_parse (reply, &report, &error));
+  g_assert_no_error (error);
+  lines = read_markers (fx->marks);
+  g_assert_cmpuint (g_strv_length (lines), ==, 1);
+
+  told = pymemd_test_child_read_line (&listener, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (told, ==, "nothing");
+  pymemd_test_child_stop (&listener);
+  child_ping (&child);
+  child_finish (&child);
+}
+
+/* Only a program that root (or we) alone could have put there is run. */
+static void
+test_child_program (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *template = g_build_filename (g_getenv ("G_TEST_BUILDDIR"), "attach-XXXXXX", NULL);
+  g_autofree char *program = NULL;
+  g_autofree char *contents = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *dir;
+  gsize length;
+  static const struct {
+    const char *name;    /* under a fresh directory of the build tree */
+    int         mode;    /* 0: not made */
+    gboolean    nobodys; /* chowned to nobody */
+    const char *problem; /* NULL: accepted */
+  } programs[] = {
+    { "good", 0755, FALSE, NULL },
+    { "group-writable", 0775, FALSE, "writable by others" },
+    { "world-writable", 0757, FALSE, "writable by others" },
+    { "not-executable", 0644, FALSE, "not an executable file" },
+    { "nobodys", 0755, TRUE, "owned by another user" },
+    { "open/program", 0755, FALSE, "writable by others" },
+    { "missing", 0, FALSE, "No such file" },
+  };
+
+  if (!need_root ())
+    return;
+  program = pymemd_attach_child_find_program (&error);
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (program, &contents, &length, &error));
+  dir = g_mkdtemp_full (template, 0755);
+  g_assert_nonnull (dir);
+  {
+    g_autofree char *open_dir = g_build_filename (dir, "open", NULL);
+    g_assert_cmpint (g_mkdir (open_dir, 0755), ==, 0);
+    g_assert_cmpint (g_chmod (open_dir, 0777), ==, 0);
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (programs); i++)
+    {
+      g_autofree char *path = g_build_filename (dir, programs[i].name, NULL);
+      g_autofree char *checked = NULL;
+      g_autoptr(GError) check_error = NULL;
+
+      if (programs[i].mode != 0)
+        {
+          g_assert_true (g_file_set_contents (path, contents, (gssize) length, &error));
+          g_assert_cmpint (g_chmod (path, programs[i].mode), ==, 0);
+        }
+      if (programs[i].nobodys)
+        g_assert_cmpint (chown (path, 65534, 65534), ==, 0);
+      checked = pymemd_attach_child_check_program (path, &check_error);
+      if (programs[i].problem == NULL)
+        {
+          g_assert_no_error (check_error);
+          g_assert_cmpstr (checked, ==, path);
+          continue;
+        }
+      g_assert_null (checked);
+      g_test_message ("%s", check_error->message);
+      g_assert_error (check_error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED);
+      g_assert_nonnull (strstr (check_error->message, programs[i].problem));
+    }
+  /* A link is followed, and what it leads to is checked: a good program
+   * reached through a link in /tmp (world-writable, sticky) is itself
+   * fine; a program in /tmp is not. */
+  {
+    g_autofree char *good = g_build_filename (dir, "good", NULL);
+    g_autofree char *link = g_build_filename (fx->tmp, "link", NULL);
+    g_autofree char *in_tmp = g_build_filename (fx->tmp, "program", NULL);
+    g_autofree char *checked = NULL;
+
+    g_assert_cmpint (symlink (good, link), ==, 0);
+    checked = pymemd_attach_child_check_program (link, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (checked, ==, good);
+    g_assert_true (g_file_set_contents (in_tmp, contents, (gssize) length, &error));
+    g_assert_cmpint (g_chmod (in_tmp, 0755), ==, 0);
+    g_clear_pointer (&checked, g_free);
+    checked = pymemd_attach_child_check_program (in_tmp, &error);
+    g_assert_null (checked);
+    g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED);
+    g_assert_nonnull (strstr (error->message, "writable by others"));
+  }
+  pymemd_test_rm_rf (dir);
+}
+
 /* ---- every CPython 3.8+ on the machine ---- */
 
 typedef struct {
@@ -1153,6 +1633,9 @@ main (int argc, char **argv)
   g_autoptr(GPtrArray) interpreters = NULL;
 
   g_test_init (&argc, &argv, NULL);
+  /* An attach process that dies first must not take us with it. */
+  signal (SIGPIPE, SIG_IGN);
+  g_log_set_writer_func (capture_warnings, NULL, NULL);
 
   g_test_add_func ("/injector/frame/x86-64-call", test_frame_x86_64_call);
   g_test_add_func ("/injector/frame/aarch64-call", test_frame_aarch64_call);
@@ -1161,6 +1644,7 @@ main (int argc, char **argv)
   g_test_add_func ("/injector/frame/restore", test_frame_restore);
   g_test_add_func ("/injector/frame/stopped-syscall", test_frame_stopped_syscall);
   g_test_add_func ("/injector/elf/symbols", test_elf_symbols);
+  g_test_add_func ("/injector/child/reply", test_reply);
 
 #define ADD(path, func) \
   g_test_add ("/injector/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
@@ -1180,7 +1664,13 @@ main (int argc, char **argv)
       ADD ("refuse/gil-held", test_refuse_gil_held);
       ADD ("refuse/disabled", test_refuse_disabled);
       ADD ("refuse/start-time", test_refuse_start_time);
+      ADD ("stopped", test_stopped);
+      ADD ("child/attach", test_child);
     }
+  ADD ("child/broken", test_child_broken);
+  if (pymemd_test_python () != NULL)
+    ADD ("child/hook-other-user", test_child_hook_other_user);
+  ADD ("child/program", test_child_program);
   ADD ("refuse/not-python", test_refuse_not_python);
 #undef ADD
 

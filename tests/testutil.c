@@ -469,7 +469,9 @@ service_start_daemon (PymemdTestService *service, const char *interval)
   g_autofree char *log = service_log_path (service);
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
   const char *const args[] = { g_getenv ("PYMEMD_BIN"), "--address", service->address,
-                               "--interval", interval, "--runtime-dir", service->runtime_dir, NULL };
+                               "--interval", interval, "--runtime-dir", service->runtime_dir,
+                               service->config_path != NULL ? "--config" : NULL, service->config_path,
+                               NULL };
   g_auto(GStrv) envp = g_environ_unsetenv (g_get_environ (), "NOTIFY_SOCKET");
   g_autoptr(GError) error = NULL;
   int log_fd = open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -510,12 +512,27 @@ pymemd_test_service_start_bus (PymemdTestService *service)
 }
 
 gboolean
-pymemd_test_service_start (PymemdTestService *service, const char *interval)
+pymemd_test_service_start_with_config (PymemdTestService *service, const char *interval,
+                                       const char *config)
 {
   if (!pymemd_test_service_start_bus (service))
     return FALSE;
+  if (config != NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
+      service->config_path = g_build_filename (service->tmp, "pymemd.conf", NULL);
+      g_file_set_contents (service->config_path, config, -1, &error);
+      g_assert_no_error (error);
+    }
   pymemd_test_service_start_daemon (service, interval);
   return TRUE;
+}
+
+gboolean
+pymemd_test_service_start (PymemdTestService *service, const char *interval)
+{
+  return pymemd_test_service_start_with_config (service, interval, NULL);
 }
 
 void
@@ -638,6 +655,7 @@ pymemd_test_service_stop (PymemdTestService *service)
     pymemd_test_rm_rf (service->tmp);
   g_clear_pointer (&service->tmp, g_free);
   g_clear_pointer (&service->runtime_dir, g_free);
+  g_clear_pointer (&service->config_path, g_free);
   g_clear_pointer (&service->address, g_free);
 }
 

@@ -178,6 +178,7 @@ typedef struct {
   char            *tmp;
   char            *address;
   char            *runtime_dir; /* TMP/run: the helper socket is runtime_dir/helper.sock */
+  char            *config_path; /* TMP/pymemd.conf when started with a configuration, else NULL */
   GDBusConnection *conn;
   GPid             bus_pid;
   GPid             daemon_pid;
@@ -193,6 +194,11 @@ gboolean pymemd_test_service_start (PymemdTestService *service,
 /* The same, without the daemon: a test's own service takes the name (root
  * may own it under pymemd's policy). */
 gboolean pymemd_test_service_start_bus (PymemdTestService *service);
+/* As pymemd_test_service_start (), the daemon (and its restarts) reading
+ * CONFIG (the text of a pymemd.conf). */
+gboolean pymemd_test_service_start_with_config (PymemdTestService *service,
+                                                const char        *interval,
+                                                const char        *config);
 /* Stops the daemon and the bus (a failed test keeps the logs in TMP). */
 void     pymemd_test_service_stop  (PymemdTestService *service);
 /* Stops the daemon alone with SIGTERM; the bus stays. The daemon must exit

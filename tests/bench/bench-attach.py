@@ -96,7 +96,10 @@ def main():
                             '--print-address'], stdout=subprocess.PIPE)
     address = bus.stdout.readline().decode().strip()
     xvfb, display = start_xvfb()
-    env = dict(os.environ, PYMEMD_HELPER_DIR=helper_dir)
+    # The attach process next to the daemon in the build tree.
+    env = dict(os.environ, PYMEMD_HELPER_DIR=helper_dir,
+               PYMEMD_ATTACH_BIN=os.path.join(os.path.dirname(pymemd),
+                                              'pymemd-attach'))
     daemon = subprocess.Popen([pymemd, '--address', address, '--interval', '2',
                                '--runtime-dir', tmp], env=env,
                               stderr=open(os.path.join(tmp, 'pymemd.log'), 'w'))
