@@ -58,7 +58,9 @@ safe_component (const char *path, gboolean is_program, GError **error)
     problem = _("not a directory");
   else if (st.st_uid != 0 && st.st_uid != geteuid ())
     problem = _("owned by another user");
-  else if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+  /* A sticky directory (/tmp) lets others add entries, but not replace
+   * or rename ours: what lies below it is checked on its own. */
+  else if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0 && (is_program || (st.st_mode & S_ISVTX) == 0))
     problem = _("writable by others");
   if (problem == NULL)
     return TRUE;

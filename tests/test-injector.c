@@ -1514,25 +1514,35 @@ test_child_program (Fixture *fx, gconstpointer data)
       g_assert_nonnull (strstr (check_error->message, programs[i].problem));
     }
   /* A link is followed, and what it leads to is checked: a good program
-   * reached through a link in /tmp (world-writable, sticky) is itself
-   * fine; a program in /tmp is not. */
+   * reached through a link in /tmp is itself fine. A directory that others
+   * may write but that is sticky (/tmp, a build tree in it) is fine too:
+   * they may add entries there, not replace ours; what lies below it is
+   * checked on its own (a program of nobody's there is refused). */
   {
     g_autofree char *good = g_build_filename (dir, "good", NULL);
     g_autofree char *link = g_build_filename (fx->tmp, "link", NULL);
-    g_autofree char *in_tmp = g_build_filename (fx->tmp, "program", NULL);
+    g_autofree char *sticky = g_build_filename (dir, "sticky", NULL);
+    g_autofree char *in_sticky = g_build_filename (sticky, "program", NULL);
     g_autofree char *checked = NULL;
 
     g_assert_cmpint (symlink (good, link), ==, 0);
     checked = pymemd_attach_child_check_program (link, &error);
     g_assert_no_error (error);
     g_assert_cmpstr (checked, ==, good);
-    g_assert_true (g_file_set_contents (in_tmp, contents, (gssize) length, &error));
-    g_assert_cmpint (g_chmod (in_tmp, 0755), ==, 0);
+    g_assert_cmpint (g_mkdir (sticky, 0755), ==, 0);
+    g_assert_cmpint (g_chmod (sticky, 01777), ==, 0);
+    g_assert_true (g_file_set_contents (in_sticky, contents, (gssize) length, &error));
+    g_assert_cmpint (g_chmod (in_sticky, 0755), ==, 0);
     g_clear_pointer (&checked, g_free);
-    checked = pymemd_attach_child_check_program (in_tmp, &error);
+    checked = pymemd_attach_child_check_program (in_sticky, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (checked, ==, in_sticky);
+    g_assert_cmpint (chown (in_sticky, 65534, 65534), ==, 0);
+    g_clear_pointer (&checked, g_free);
+    checked = pymemd_attach_child_check_program (in_sticky, &error);
     g_assert_null (checked);
     g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED);
-    g_assert_nonnull (strstr (error->message, "writable by others"));
+    g_assert_nonnull (strstr (error->message, "owned by another user"));
   }
   pymemd_test_rm_rf (dir);
 }
