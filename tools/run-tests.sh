@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 src=$(pwd)
 
 tools/install-deps.sh
+# A real CPython 3.14 for the tests (Debian 12 packages none), fetched once into
+# a cache folder; without it (no network the first time) its tests skip.
+tools/python3.14 --fetch >/dev/null || echo "run-tests: no CPython 3.14, its tests skip" >&2
 NOCONFIGURE=1 ./autogen.sh >/dev/null 2>&1
 [ -f Makefile ] && make -s distclean >/dev/null 2>&1 || true
 
