@@ -102,6 +102,19 @@ static const char idle_code[] =
   "        sys.exit(0)\n"
   "    print('pong', flush=True)\n";
 
+/* A busy loop that still answers stdin now and then. */
+static const char busy_code[] =
+  "import select, sys\n"
+  "print('ready', flush=True)\n"
+  "n = 0\n"
+  "while True:\n"
+  "    n += 1\n"
+  "    if n % 200000 == 0 and select.select([sys.stdin], [], [], 0)[0]:\n"
+  "        line = sys.stdin.readline()\n"
+  "        if not line or line.strip() == 'quit':\n"
+  "            sys.exit(0)\n"
+  "        print('pong', n, flush=True)\n";
+
 /* ---- the fixture: the daemon on a private bus, and one child ---- */
 
 typedef struct {
@@ -484,17 +497,7 @@ test_attach_busy (Fixture *fx, gconstpointer data)
 {
   if (skipped (fx))
     return;
-  if (spawn_python (&fx->child, &fx->service, NULL, NULL,
-                    "import select, sys\n"
-                    "print('ready', flush=True)\n"
-                    "n = 0\n"
-                    "while True:\n"
-                    "    n += 1\n"
-                    "    if n % 200000 == 0 and select.select([sys.stdin], [], [], 0)[0]:\n"
-                    "        line = sys.stdin.readline()\n"
-                    "        if not line or line.strip() == 'quit':\n"
-                    "            sys.exit(0)\n"
-                    "        print('pong', n, flush=True)\n"))
+  if (spawn_python (&fx->child, &fx->service, NULL, NULL, busy_code))
     {
       attach_and_check (&fx->service, &fx->child, "pending-call", "builtins.", 1);
       assert_quits_cleanly (&fx->child);
@@ -915,19 +918,6 @@ add_version_tests (void)
 }
 
 /* ---- CPython 3.14 as the unit runs pymemd ---- */
-
-/* A busy loop that still answers stdin now and then. */
-static const char busy_code[] =
-  "import select, sys\n"
-  "print('ready', flush=True)\n"
-  "n = 0\n"
-  "while True:\n"
-  "    n += 1\n"
-  "    if n % 200000 == 0 and select.select([sys.stdin], [], [], 0)[0]:\n"
-  "        line = sys.stdin.readline()\n"
-  "        if not line or line.strip() == 'quit':\n"
-  "            sys.exit(0)\n"
-  "        print('pong', n, flush=True)\n";
 
 typedef struct {
   Fixture  base;
