@@ -123,7 +123,7 @@ skip_all() {
   exit 0
 }
 
-[ "${PYMEMD_SYSTEMD_TEST:-1}" != 0 ] || skip_all "PYMEMD_SYSTEMD_TEST=0 (make distcheck runs it once, not twice)"
+[ "${PYMEMD_SYSTEMD_TEST:-1}" != 0 ] || skip_all "PYMEMD_SYSTEMD_TEST=0 (tools/run-tests.sh sets it for make distcheck: the plain build ran it)"
 [ "${PYMEMD_VALGRIND:-0}" != 1 ] || skip_all "runs once, in the plain build, not under valgrind"
 [ -z "${PYMEMD_SANITIZERS:-}" ] || skip_all "runs once, in the plain build, not under the sanitizers"
 [ "$(id -u)" = 0 ] || skip_all "needs root (namespaces, mounts, cgroups)"
