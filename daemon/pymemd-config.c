@@ -596,6 +596,25 @@ pymemd_config_load (const char *path, gboolean missing_ok, GError **error)
   return g_steal_pointer (&self);
 }
 
+PymemdConfig *
+pymemd_config_load_first (const char *const *paths, GError **error)
+{
+  for (guint i = 0; paths[i] != NULL; i++)
+    {
+      g_autoptr(GError) local_error = NULL;
+      PymemdConfig *config = pymemd_config_load (paths[i], FALSE, &local_error);
+
+      if (config != NULL)
+        return config;
+      if (!g_error_matches (local_error, PYMEMD_ERROR, PYMEMD_ERROR_GONE))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return NULL;
+        }
+    }
+  return pymemd_config_new ();
+}
+
 const char *
 pymemd_config_get_path (PymemdConfig *self)
 {

@@ -45,6 +45,11 @@ PymemdConfig *pymemd_config_new (void);
 PymemdConfig *pymemd_config_load (const char *path,
                                   gboolean    missing_ok,
                                   GError    **error);
+/* The first of PATHS (NULL-terminated) that exists, loaded as with
+ * pymemd_config_load (); the defaults when none does. Only a missing file
+ * passes to the next one: an invalid or unreadable one is an error. */
+PymemdConfig *pymemd_config_load_first (const char *const *paths,
+                                        GError           **error);
 
 /* A copy of SELF with the command line's intervals (0: keep SELF's),
  * validated like the file's. */

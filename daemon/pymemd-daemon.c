@@ -18,7 +18,10 @@
 #include "pymemd-monitor.h"
 #include "pymemd-recorder.h"
 
-#define DEFAULT_CONFIG SYSCONFDIR "/pymemd/pymemd.conf"
+/* The administrator's file wins over the one installed with pymemd, which
+ * an upgrade replaces: installing never writes to SYSCONFDIR. */
+#define ADMIN_CONFIG SYSCONFDIR "/pymemd/pymemd.conf"
+#define VENDOR_CONFIG PKGDATADIR "/pymemd.conf"
 /* DESIGN.md: whatever the prefix, as systemd's StateDirectory=pymemd. */
 #define DEFAULT_STATE_DIR "/var/lib/pymemd"
 #define HISTORY_FILE "history.db"
@@ -45,11 +48,14 @@ typedef struct {
 static PymemdConfig *
 load_config (const PymemdDaemonOptions *options, GError **error)
 {
-  const char *path = options->config_path != NULL ? options->config_path : DEFAULT_CONFIG;
+  static const char *const default_paths[] = { ADMIN_CONFIG, VENDOR_CONFIG, NULL };
   g_autoptr(PymemdConfig) config = NULL;
 
-  /* The default file may be absent; one named on the command line may not. */
-  config = pymemd_config_load (path, options->config_path == NULL, error);
+  /* The default files may be absent; one named on the command line may not. */
+  if (options->config_path != NULL)
+    config = pymemd_config_load (options->config_path, FALSE, error);
+  else
+    config = pymemd_config_load_first (default_paths, error);
   if (config == NULL)
     return NULL;
   /* Command-line intervals win over the file, at start and on every reload;

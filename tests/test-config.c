@@ -1,7 +1,9 @@
-/* Tests pymemd.conf loading: the defaults, the shipped file, every key set, and every kind of bad input refused with a message naming it. */
+/* Tests pymemd.conf loading: the defaults, the shipped file, the administrator's file before the installed one, every key set, and every kind of bad input refused with a message naming it. */
 #include "config.h"
 
 #include <string.h>
+
+#include <glib/gstdio.h>
 
 #include "pymemd-config.h"
 #include "pymemd-error.h"
@@ -472,6 +474,123 @@ test_missing (Fixture *f, gconstpointer data)
   g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED);
 }
 
+/* The administrator's file (DIR/etc/pymemd.conf) before the one installed
+ * with pymemd (DIR/vendor/pymemd.conf), as the daemon searches them. */
+typedef struct {
+  char *dir;
+  char *admin;
+  char *vendor;
+} Search;
+
+static void
+search_setup (Search *s, gconstpointer data)
+{
+  s->dir = pymemd_test_mkdtemp ();
+  s->admin = g_build_filename (s->dir, "etc", "pymemd.conf", NULL);
+  s->vendor = g_build_filename (s->dir, "vendor", "pymemd.conf", NULL);
+}
+
+static void
+search_teardown (Search *s, gconstpointer data)
+{
+  pymemd_test_rm_rf (s->dir);
+  g_free (s->admin);
+  g_free (s->vendor);
+  g_free (s->dir);
+}
+
+static void
+put_file (const char *path, const char *contents)
+{
+  g_autofree char *parent = g_path_get_dirname (path);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (parent, 0755), ==, 0);
+  g_file_set_contents (path, contents, -1, &error);
+  g_assert_no_error (error);
+}
+
+static PymemdConfig *
+load_search (Search *s, GError **error)
+{
+  const char *paths[] = { s->admin, s->vendor, NULL };
+
+  return pymemd_config_load_first (paths, error);
+}
+
+/* The search finds PATH, whose interval is INTERVAL. */
+static void
+assert_found (Search *s, const char *path, double interval)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PymemdConfig) config = load_search (s, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (pymemd_config_get_path (config), ==, path);
+  g_assert_cmpfloat (pymemd_config_get_interval (config), ==, interval);
+}
+
+static void
+test_search_admin_first (Search *s, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PymemdConfig) config = NULL;
+
+  put_file (s->vendor, "[monitor]\ninterval=5\n");
+  put_file (s->admin, "[monitor]\ninterval=7\n");
+  assert_found (s, s->admin, 7);
+
+  /* The whole file wins, not key by key: what the administrator's file
+   * leaves out is the default, not the installed file's value. */
+  put_file (s->admin, "[monitor]\ndetail-interval=40\n");
+  config = load_search (s, &error);
+  g_assert_no_error (error);
+  g_assert_cmpfloat (pymemd_config_get_interval (config), ==, 2);
+  g_assert_cmpfloat (pymemd_config_get_detail_interval (config), ==, 40);
+}
+
+static void
+test_search_vendor (Search *s, gconstpointer data)
+{
+  put_file (s->vendor, "[monitor]\ninterval=5\n");
+  assert_found (s, s->vendor, 5);
+}
+
+static void
+test_search_none (Search *s, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PymemdConfig) config = load_search (s, &error);
+
+  g_assert_no_error (error);
+  assert_defaults (config);
+  g_assert_null (pymemd_config_get_path (config));
+}
+
+/* Only a missing file passes to the next: a bad or unreadable
+ * administrator's file is an error, never quietly replaced. */
+static void
+test_search_admin_bad (Search *s, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PymemdConfig) config = NULL;
+
+  put_file (s->vendor, "[monitor]\ninterval=5\n");
+  put_file (s->admin, "[monitor]\ninterval=0.1\n");
+  config = load_search (s, &error);
+  g_assert_null (config);
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS);
+  g_assert_true (g_str_has_prefix (error->message, s->admin));
+  g_clear_error (&error);
+
+  g_assert_cmpint (g_unlink (s->admin), ==, 0);
+  g_assert_cmpint (g_mkdir (s->admin, 0755), ==, 0);
+  config = load_search (s, &error);
+  g_assert_null (config);
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, s->admin));
+}
+
 static void
 test_binary (Fixture *f, gconstpointer data)
 {
@@ -522,6 +641,12 @@ main (int argc, char **argv)
   ADD ("/config/size-limit", test_size_limit);
   ADD ("/config/missing", test_missing);
   ADD ("/config/binary", test_binary);
+#undef ADD
+#define ADD(path, fn) g_test_add (path, Search, NULL, search_setup, fn, search_teardown)
+  ADD ("/config/search/admin-first", test_search_admin_first);
+  ADD ("/config/search/vendor", test_search_vendor);
+  ADD ("/config/search/none", test_search_none);
+  ADD ("/config/search/admin-bad", test_search_admin_bad);
 #undef ADD
   return g_test_run ();
 }

@@ -1,4 +1,4 @@
-/* Heap summaries end to end: the real daemon on a private bus, the real helper, real Python processes (a GTK window under Xvfb, asyncio, threads, a busy loop), and the refusals. */
+/* Heap summaries end to end: the real daemon on a private bus, the real helper, real Python processes (a GTK window under Xvfb, asyncio, threads, a busy loop), and the refusals; CPython 3.14 idle, busy and of another user under the unit's umask. */
 #include "config.h"
 
 #include <errno.h>
@@ -114,6 +114,19 @@ static const char idle_code[] =
 
 /* A busy single-threaded loop: the pending call's case, at its next
  * eval-breaker check. It answers between rounds of counting. */
+static const char busy_code[] =
+  "import select, sys\n"
+  "print('ready', flush=True)\n"
+  "n = 0\n"
+  "while True:\n"
+  "    n += 1\n"
+  "    if n % 200000 == 0 and select.select([sys.stdin], [], [], 0)[0]:\n"
+  "        line = sys.stdin.readline()\n"
+  "        if not line or line.strip() == 'quit':\n"
+  "            sys.exit(0)\n"
+  "        print('pong', n, flush=True)\n";
+
+/* A busy loop that still answers stdin now and then. */
 static const char busy_code[] =
   "import select, sys\n"
   "print('ready', flush=True)\n"
@@ -1602,7 +1615,153 @@ add_version_tests (void)
     }
 }
 
+/* ---- CPython 3.14 as the unit runs pymemd ---- */
+
+typedef struct {
+  Fixture  base;
+  char    *python;  /* tools/python3.14, copied where every user may run it */
+} Fixture314;
+
+/* The daemon as pymemd.service runs it: under UMask=0077, in a runtime
+ * directory of mode 0755 (systemd makes RuntimeDirectory= so). The first
+ * start makes the directory; the daemon then runs again under umask 077. */
+static void
+fixture314_setup (Fixture314 *fx, gconstpointer data)
+{
+  const char *why = NULL;
+  const char *script = pymemd_test_python314 (&why);
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+  mode_t old_umask;
+
+  fx->python = NULL;
+  memset (&fx->base.child, 0, sizeof fx->base.child);
+  fx->base.service.address = NULL;
+  if (script == NULL)
+    {
+      g_test_skip (why);
+      return;
+    }
+  if (pymemd_test_setpriv () == NULL)
+    {
+      g_test_skip ("needs setpriv");
+      return;
+    }
+  fixture_setup (&fx->base, data);
+  if (skipped (&fx->base))
+    return;
+  fx->python = g_build_filename (fx->base.service.tmp, "python3.14", NULL);
+  g_assert_true (g_file_get_contents (script, &text, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_set_contents (fx->python, text, -1, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_chmod (fx->python, 0755), ==, 0);
+
+  pymemd_test_service_stop_daemon (&fx->base.service);
+  pymemd_test_service_wait_name_released (&fx->base.service);
+  old_umask = umask (0077);
+  pymemd_test_service_start_daemon (&fx->base.service, "0.5");
+  umask (old_umask);
+}
+
+static void
+fixture314_teardown (Fixture314 *fx, gconstpointer data)
+{
+  fixture_teardown (&fx->base, data);
+  g_free (fx->python);
+}
+
+/* The PEP 768 scripts left in the runtime directory, or NULL. */
+static char *
+scripts_left (PymemdTestService *service)
+{
+  g_autoptr(GDir) dir = g_dir_open (service->runtime_dir, 0, NULL);
+  g_autoptr(GString) names = g_string_new (NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_prefix (name, "attach-"))
+      g_string_append_printf (names, " %s", name);
+  return names->len > 0 ? g_strdup (names->str) : NULL;
+}
+
+/* Starts CODE in CPython 3.14, as nobody with AS_NOBODY, attaches to it
+ * with a request of root's, and checks the summary, that the process goes on
+ * and printed nothing on its stderr, and that no PEP 768 script is left.
+ * A failed attach fails the test, not the program, with what the process
+ * printed. */
+static void
+attach_314 (Fixture314 *fx, const char *code, gboolean as_nobody)
+{
+  PymemdTestService *service = &fx->base.service;
+  const char *setpriv[] = { pymemd_test_setpriv (), "--reuid=65534", "--regid=65534", "--clear-groups",
+                            fx->python, "-c", code, NULL };
+  const char *plain[] = { fx->python, "-c", code, NULL };
+  g_auto(GStrv) env = child_environ (service, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) summary = NULL;
+  g_autoptr(GVariant) again = NULL;
+  g_autofree char *left = NULL;
+  const char *attached_by = NULL;
+  double seconds = 0;
+
+  if (skipped (&fx->base))
+    return;
+  g_assert_true (pymemd_test_child_spawn_env (&fx->base.child, as_nobody ? setpriv : plain,
+                                              (const char *const *) env, NULL, &error));
+  g_assert_no_error (error);
+  pymemd_test_service_wait_pid (service, fx->base.child.pid);
+  summary = get_heap (service, fx->base.child.pid, "{'attach': <true>}", &error);
+  if (summary == NULL)
+    {
+      g_autofree char *err = NULL;
+
+      pymemd_test_child_finish (&fx->base.child, "quit", &err);
+      if (err != NULL)
+        g_strdelimit (g_strstrip (err), "\n", ' ');
+      left = scripts_left (service);
+      g_test_fail_printf ("no summary: %s; the process printed: %s; scripts left:%s", error->message,
+                          err != NULL && *err != '\0' ? err : "nothing", left != NULL ? left : " none");
+      return;
+    }
+  g_assert_true (g_variant_lookup (summary, "attached_by", "&s", &attached_by));
+  g_assert_true (g_variant_lookup (summary, "attach_seconds", "d", &seconds));
+  g_test_message ("3.14 attached by %s in %.3f s", attached_by, seconds);
+  g_assert_cmpuint (census_count (summary, "builtins."), >=, 1);
+  assert_ledger (summary);
+  assert_answers (&fx->base.child);
+  again = get_heap (service, fx->base.child.pid, "{}", &error);
+  g_assert_no_error (error);
+  g_assert_false (g_variant_lookup (again, "attached_by", "s", NULL));
+  assert_quits_cleanly (&fx->base.child);
+  left = scripts_left (service);
+  if (left != NULL)
+    g_test_fail_printf ("PEP 768 scripts left in the runtime directory:%s", left);
+}
+
+/* Which process attach_314 () starts: idle in select () (no bytecode runs
+ * until input comes) or busy, root's or nobody's. */
+typedef struct {
+  const char *code;
+  gboolean    as_nobody;
+} Target314;
+
+static const Target314 idle_314 = { idle_code, FALSE };
+static const Target314 busy_314 = { busy_code, FALSE };
+static const Target314 other_user_idle_314 = { idle_code, TRUE };
+static const Target314 other_user_busy_314 = { busy_code, TRUE };
+
+static void
+test_attach_314 (Fixture314 *fx, gconstpointer data)
+{
+  const Target314 *target = data;
+
+  attach_314 (fx, target->code, target->as_nobody);
+}
+
 #define ADD(path, func) g_test_add ((path), Fixture, NULL, fixture_setup, (func), fixture_teardown)
+#define ADD314(path, target) \
+  g_test_add ((path), Fixture314, (target), fixture314_setup, test_attach_314, fixture314_teardown)
 
 int
 main (int argc, char **argv)
@@ -1645,6 +1804,10 @@ main (int argc, char **argv)
               test_every_stage, fixture_teardown);
   g_test_add ("/heap/attach/child-terminated/pending-call", Fixture, &stage_cases[3], fixture_setup_staged,
               test_every_stage, fixture_teardown);
+  ADD314 ("/heap/attach/3.14/idle", &idle_314);
+  ADD314 ("/heap/attach/3.14/busy", &busy_314);
+  ADD314 ("/heap/attach/3.14/other-user-idle", &other_user_idle_314);
+  ADD314 ("/heap/attach/3.14/other-user-busy", &other_user_busy_314);
   g_test_add_func ("/heap/gtk", test_gtk);
   g_test_add_func ("/heap/gtk/attach-50", test_gtk_attach_50);
   {

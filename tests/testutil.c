@@ -41,6 +41,32 @@ pymemd_test_python (void)
   return python;
 }
 
+const char *
+pymemd_test_python314 (const char **why)
+{
+  static char *script = NULL;
+  static char *missing = NULL;
+
+  if (script == NULL && missing == NULL)
+    {
+      g_autofree char *path = g_test_build_filename (G_TEST_DIST, "..", "tools", "python3.14", NULL);
+      const char *argv[] = { "/bin/sh", path, "--check", NULL };
+      g_autofree char *err = NULL;
+      int status = -1;
+
+      if (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &err,
+                        &status, NULL) &&
+          g_spawn_check_wait_status (status, NULL))
+        script = g_steal_pointer (&path);
+      else
+        missing = g_strdup_printf ("no CPython 3.14: %s",
+                                   err != NULL && *err != '\0' ? g_strstrip (err) : "tools/python3.14 --check failed");
+    }
+  if (why != NULL)
+    *why = missing;
+  return script;
+}
+
 gboolean
 pymemd_test_is_root (void)
 {

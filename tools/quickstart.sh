@@ -1,8 +1,10 @@
 #!/bin/sh
 # The README's first command: installs what is missing, builds and installs
-# pymemd, starts the service (under systemd where PID 1 is systemd; otherwise
-# directly, on the system bus, starting that bus if none runs) and shows the
-# Python processes running now with pymemctl, which asks the service.
+# pymemd, starts the service (under systemd where PID 1 is systemd, enabled so
+# that it also starts at boot; otherwise directly, on the system bus, starting
+# that bus if none runs) and shows the Python processes running now with
+# pymemctl, which asks the service. Run again, it upgrades: the configuration
+# in /etc/pymemd is never touched (make install writes only the default).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -20,8 +22,11 @@ fi
 if [ "$(ps -p 1 -o comm=)" = systemd ]; then
   systemctl daemon-reload
   systemctl reload dbus.service 2>/dev/null || true # read the new bus policy
+  # Enabled: history is recorded from boot on, not only once a client
+  # happens to activate the service.
+  systemctl enable --quiet pymemd.service
   systemctl restart pymemd.service
-  echo "pymemd runs as pymemd.service (journalctl -u pymemd)"
+  echo "pymemd runs as pymemd.service, started at boot (journalctl -u pymemd)"
 else
   # A running bus reads the new policy; a socket left by a bus that died
   # is replaced by a new bus.
