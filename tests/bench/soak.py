@@ -100,6 +100,7 @@ env = dict(os.environ)
 env.pop("NOTIFY_SOCKET", None)
 env["LC_ALL"] = "C.UTF-8"
 env["PYMEMD_HELPER_DIR"] = os.path.join(srcdir, "helper")
+env["PYMEMD_ATTACH_BIN"] = os.path.join(builddir, "daemon", "pymemd-attach")
 log = open(log_path, "w")
 daemon = subprocess.Popen([pymemd, "--address", address, "--interval", "2", "--runtime-dir", runtime_dir,
                            "--state-dir", state_dir], stdout=log, stderr=log, env=env)
