@@ -126,19 +126,6 @@ static const char busy_code[] =
   "            sys.exit(0)\n"
   "        print('pong', n, flush=True)\n";
 
-/* A busy loop that still answers stdin now and then. */
-static const char busy_code[] =
-  "import select, sys\n"
-  "print('ready', flush=True)\n"
-  "n = 0\n"
-  "while True:\n"
-  "    n += 1\n"
-  "    if n % 200000 == 0 and select.select([sys.stdin], [], [], 0)[0]:\n"
-  "        line = sys.stdin.readline()\n"
-  "        if not line or line.strip() == 'quit':\n"
-  "            sys.exit(0)\n"
-  "        print('pong', n, flush=True)\n";
-
 /* ---- the fixture: the daemon on a private bus, and one child ---- */
 
 /* The listener of pymemd-attach's stage hook (pymemd(8), TESTING
