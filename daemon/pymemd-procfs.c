@@ -431,7 +431,8 @@ pymemd_procfs_readlink_at (int dirfd, const char *name, GError **error)
       return NULL;
     }
   buf[n] = '\0';
-  return g_strdup (buf);
+  /* Shown and compared with mapping paths, which are made UTF-8 alike. */
+  return g_utf8_make_valid (buf, n);
 }
 
 void

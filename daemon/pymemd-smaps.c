@@ -183,7 +183,8 @@ pymemd_mapping_parse_header (const char    *line,
   if (*p != '\0' && *p != ' ')
     goto bad;
   skip_spaces (&p);
-  mapping->path = *p != '\0' ? g_strdup (p) : NULL;
+  /* A file may be named with any bytes: shown and compared as UTF-8. */
+  mapping->path = *p != '\0' ? g_utf8_make_valid (p, -1) : NULL;
   return TRUE;
 
 bad:

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
 #include "testutil.h"
@@ -253,6 +254,54 @@ test_live_process (void)
   pymemd_test_child_stop (&child);
 }
 
+/* Any user may name files as they like: an interpreter run from a path
+ * that is no UTF-8 and holds an escape sequence, with such a file mapped,
+ * is reported in valid JSON, its names with U+FFFD for the bytes that are
+ * no UTF-8 (control characters are the printers' business). */
+static void
+test_odd_names (void)
+{
+  g_auto(PymemdTestRun) run = { 0 };
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *tmp = pymemd_test_mkdtemp ();
+  g_autofree char *dir = g_build_filename (tmp, "\xff\xfe dir", NULL);
+  g_autofree char *python = NULL;
+  g_autofree char *mapped = g_build_filename (dir, "\xe9t\xe9.bin", NULL);
+  g_autofree char *code = NULL;
+  const char *exe;
+  PymemdTestChild child;
+  JsonObject *report, *p;
+
+  if (!g_file_test ("/usr/bin/python3", G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("no /usr/bin/python3");
+      return;
+    }
+  g_assert_cmpint (g_mkdir (dir, 0755), ==, 0);
+  python = pymemd_test_copy_file ("/usr/bin/python3", dir, "py\xe9\033[5m");
+  g_assert_true (g_file_set_contents (mapped, "data", 4, &error));
+  code = g_strdup_printf ("import mmap, sys\n"
+                          "f = open(sys.argv[1], 'rb')\n"
+                          "m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)\n"
+                          "print('ready', flush=True)\nsys.stdin.read()\n");
+  {
+    const char *argv[] = { python, "-c", code, mapped, NULL };
+
+    g_assert_true (pymemd_test_child_spawn (&child, argv, NULL, &error));
+    g_assert_no_error (error);
+  }
+  g_assert_cmpint (run_pymemd (&run, "--once", NULL), ==, 0);
+  g_assert_true (g_utf8_validate (run.out, -1, NULL));
+  report = parse_report (&run, parser);
+  p = find_process (report, child.pid);
+  g_assert_nonnull (p);
+  exe = json_object_get_string_member (p, "exe");
+  g_assert_true (g_str_has_suffix (exe, "/\357\277\275\357\277\275 dir/py\357\277\275\033[5m"));
+  pymemd_test_child_stop (&child);
+  pymemd_test_rm_rf (tmp);
+}
+
 /* As an ordinary user: own processes only, smaps figures, no exact pass
  * and the reason why. Runs both sides as nobody through setpriv. */
 static void
@@ -314,5 +363,6 @@ main (int argc, char **argv)
   g_test_add_func ("/once/absent-fields", test_absent_fields);
   g_test_add_func ("/once/live-process", test_live_process);
   g_test_add_func ("/once/unprivileged", test_unprivileged);
+  g_test_add_func ("/once/odd-names", test_odd_names);
   return g_test_run ();
 }

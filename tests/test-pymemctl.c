@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
 #include "testutil.h"
@@ -303,6 +304,57 @@ test_list (Fixture *fx, gconstpointer data)
   g_assert_cmpint (CLI (fx, &text, "list"), ==, 0);
   g_assert_true (table_has_row (text.out, fx->child.pid));
   assert_human_output (text.out, (const char *const[]){ "PID", "PSS", "COMMAND", "MiB", NULL });
+}
+
+/* A process that any user may start: run from a path that is no UTF-8 and
+ * holds an escape sequence, with such a file mapped. The daemon still
+ * answers (it runs with fatal criticals here: a string that is no UTF-8 in
+ * a reply would stop it), and pymemctl prints it as valid JSON, and for
+ * people without the escape. */
+static void
+test_odd_names (Fixture *fx, gconstpointer data)
+{
+  g_auto(PymemdTestRun) list = { 0 };
+  g_auto(PymemdTestRun) json = { 0 };
+  g_auto(PymemdTestRun) show = { 0 };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = NULL, *python = NULL, *mapped = NULL, *pid = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  PymemdTestChild odd;
+  static const char code[] = "import mmap, sys\n"
+                             "f = open(sys.argv[1], 'rb')\n"
+                             "m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)\n"
+                             "print('ready', flush=True)\nsys.stdin.read()\n";
+
+  if (skipped (fx))
+    return;
+  if (!g_file_test ("/usr/bin/python3", G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("no /usr/bin/python3");
+      return;
+    }
+  dir = g_build_filename (fx->service.tmp, "\xff\xfe dir", NULL);
+  g_assert_cmpint (g_mkdir (dir, 0755), ==, 0);
+  python = pymemd_test_copy_file ("/usr/bin/python3", dir, "py\xe9\033[5m");
+  mapped = g_build_filename (dir, "\xe9t\xe9\033]0;x\007.bin", NULL);
+  g_assert_true (g_file_set_contents (mapped, "data", 4, &error));
+  g_assert_true (pymemd_test_child_spawn (&odd, (const char *const[]){ python, "-c", code, mapped, NULL },
+                                          NULL, &error));
+  g_assert_no_error (error);
+  pymemd_test_service_wait_pid (&fx->service, odd.pid);
+  pid = g_strdup_printf ("%d", odd.pid);
+
+  g_assert_cmpint (CLI (fx, &json, "--json", "list"), ==, 0);
+  g_assert_true (g_utf8_validate (json.out, -1, NULL));
+  root = pymemd_test_parse_json (json.out);
+  g_assert_nonnull (strstr (json.out, "py\357\277\275\\u001b[5m"));
+  g_assert_cmpint (CLI (fx, &list, "list"), ==, 0);
+  g_assert_true (table_has_row (list.out, odd.pid));
+  assert_human_output (list.out, (const char *const[]){ "PID", NULL });
+  g_assert_cmpint (CLI (fx, &show, "show", pid), ==, 0);
+  assert_human_output (show.out, (const char *const[]){ "t\357\277\275", NULL });
+  g_assert_null (strchr (show.out, '\007'));
+  pymemd_test_child_stop (&odd);
 }
 
 /* ---- show ---- */
@@ -792,6 +844,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/pymemctl/usage", test_usage);
   g_test_add ("/pymemctl/list", Fixture, NULL, fixture_setup, test_list, fixture_teardown);
+  g_test_add ("/pymemctl/odd-names", Fixture, NULL, fixture_setup, test_odd_names, fixture_teardown);
   g_test_add ("/pymemctl/show", Fixture, NULL, fixture_setup, test_show, fixture_teardown);
   g_test_add ("/pymemctl/status", Fixture, NULL, fixture_setup, test_status, fixture_teardown);
   g_test_add ("/pymemctl/watch", Fixture, NULL, fixture_setup, test_watch, fixture_teardown);
