@@ -8,8 +8,11 @@
 # the daemon's answers: soak.py measures what root sees meanwhile.
 #
 #   attach     blocked interpreters of our own (the main thread parked in a
-#              sleep, another thread holding the GIL in a regular expression
-#              that never ends), GetHeapSummary(attach=true) for them, many
+#              sleep, another thread holding the GIL in pause(), called
+#              through ctypes.PyDLL, which keeps the GIL and burns no CPU:
+#              an attacker that burns CPU is the scheduler's business, and
+#              the cgroup tree's under systemd), GetHeapSummary(attach=true)
+#              for them, many
 #              at once, again as soon as one returns
 #   helpers    forked processes with valid hellos on helper.sock, as many
 #              connections each as the daemon allows, some of them sending a
@@ -82,9 +85,9 @@ def start_time_of(pid):
 # --- attach: our own interpreters, blocked for good ---------------------------
 
 BLOCKED = r"""
-import re, sys, threading, time
+import ctypes, sys, threading, time
 def hog():
-    re.match(r'(a+)+$', 'a' * 64 + 'b')   # holds the GIL for ever
+    ctypes.PyDLL(None).pause()   # holds the GIL for ever, using no CPU
 print('ready', flush=True)
 t = threading.Thread(target=hog, daemon=True)
 t.start()
@@ -157,8 +160,12 @@ def helper_child(sock_path, until):
                 s = hello_socket(sock_path)
             except OSError:
                 break
-            if len(conns) % 2 == 1:           # a frame that never ends
-                s.sendall(struct.pack(">I", 1 << 20) + b"{" * 4096)
+            try:
+                if len(conns) % 2 == 1:       # a frame that never ends
+                    s.sendall(struct.pack(">I", 1 << 20) + b"{" * 4096)
+            except OSError:
+                s.close()
+                continue
             s.setblocking(False)
             conns.append(s)
         alive = []

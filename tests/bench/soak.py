@@ -19,7 +19,7 @@
 # end; at most LOG_LINES_PER_MINUTE log lines in any minute.
 #
 # Needs root, dbus-daemon, setpriv, python3-gi.  Everything it starts is
-# killed on exit.  The daemon is the build tree's, on a private bus of its
+# killed on exit; SOAK_KEEP=1 keeps the logs (the daemon's, the attacker's).  The daemon is the build tree's, on a private bus of its
 # own, with its own runtime and state directories.
 import json
 import os
@@ -99,6 +99,8 @@ os.chmod(os.path.join(tmp, "bus"), 0o777)
 env = dict(os.environ)
 env.pop("NOTIFY_SOCKET", None)
 env["LC_ALL"] = "C.UTF-8"
+# A critical is a bug: the daemon stops there (and "the daemon died" shows).
+env["G_DEBUG"] = "fatal-criticals"
 env["PYMEMD_HELPER_DIR"] = os.path.join(srcdir, "helper")
 env["PYMEMD_ATTACH_BIN"] = os.path.join(builddir, "daemon", "pymemd-attach")
 log = open(log_path, "w")
@@ -114,7 +116,10 @@ def cleanup(*_):
             p.wait(timeout=10)
         except (OSError, subprocess.TimeoutExpired):
             pass
-    shutil.rmtree(tmp, ignore_errors=True)
+    if os.environ.get("SOAK_KEEP") == "1":
+        print("soak: kept " + tmp, file=sys.stderr)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def connect():
@@ -223,7 +228,10 @@ def attach_loop():
         if ok:
             record("attaches", dt)
         else:
-            record("failures", "heap --attach (%.1f s): %s" % (dt, (r.stderr or r.stdout).strip()[:300]))
+            with open(log_path, errors="replace") as f:
+                said = [line.strip() for line in f if str(target.pid) in line][-3:]
+            record("failures", "heap --attach (%.1f s): %s; the daemon's log: %s"
+                   % (dt, (r.stderr or r.stdout).strip()[:300], " | ".join(said) or "nothing"))
         target.kill()
         target.wait()
         while not stop.is_set() and time.monotonic() < t_next:
