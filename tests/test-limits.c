@@ -1,10 +1,13 @@
 /* Runs the real pymemd on a private bus while an unprivileged user (nobody, through tests/abuse) tries to take each shared resource from everyone: root must still be served, the daemon's memory, CPU and log lines stay bounded. */
 #include "config.h"
 
+#include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <gio/gunixsocketaddress.h>
 
 #include "testutil.h"
 
@@ -291,6 +294,94 @@ test_helper_flood (Fixture *f, gconstpointer data)
   assert_root_helper_served (f);
 }
 
+/* Whether root's process PID has a helper the daemon took: asking it
+ * without attaching is answered, or fails other than NotAttached. */
+static gboolean
+helper_connected (Fixture *f, GPid pid)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = call_manager (
+    f, "GetHeapSummary", g_variant_new_parsed ("(%u, @t 0, @a{sv} {})", (guint32) pid), &error);
+
+  if (reply == NULL && !g_dbus_error_is_remote_error (error))
+    g_error ("GetHeapSummary: %s", error->message);
+  if (reply == NULL)
+    {
+      g_autofree char *name = g_dbus_error_get_remote_error (error);
+
+      if (g_strcmp0 (name, "org.pymemd.Error.NotAttached") != 0)
+        g_error ("GetHeapSummary: %s", error->message);
+    }
+  return reply != NULL;
+}
+
+/* A daemon slow to accept (busy, or kept busy by a flood of connections)
+ * leaves its socket's backlog full.  Root's helper, started then, must get
+ * in as soon as there is room, not after the 1, 2, 4, 8 s of its back-off,
+ * which a flood that kept the backlog full outlasted an attach's 15 s with:
+ * its connect waits in the kernel for room, where a non-blocking one failed
+ * at once (EAGAIN).  The daemon is stopped while the backlog is full, so
+ * that the test does not depend on how fast this machine accepts. */
+static void
+test_helper_backlog_full (Fixture *f, gconstpointer data)
+{
+  PymemdTestChild helper;
+  g_auto(GStrv) env = g_get_environ ();
+  g_autoptr(GPtrArray) fillers = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GError) error = NULL;
+  gint64 started;
+  double took;
+  const char *argv[] = { pymemd_test_python (), "-c",
+                         "import sys\nprint('ready', flush=True)\nsys.stdin.readline()\n"
+                         "import pymemd_helper\npymemd_helper.start(sys.argv[1])\n"
+                         "sys.stdin.read()\n",
+                         f->socket_path, NULL };
+
+  if (f->skipped)
+    return;
+  env = g_environ_setenv (env, "PYTHONPATH", g_getenv ("PYMEMD_HELPER_DIR"), TRUE);
+  g_assert_true (pymemd_test_child_spawn_env (&helper, argv, (const char *const *) env, NULL, &error));
+  g_assert_no_error (error);
+  pymemd_test_service_wait_pid (&f->service, helper.pid);
+  g_assert_false (helper_connected (f, helper.pid));
+
+  g_assert_cmpint (kill (f->service.daemon_pid, SIGSTOP), ==, 0);
+  for (;;)
+    {
+      g_autoptr(GSocket) sock = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, 0, &error);
+      g_autoptr(GSocketAddress) address = g_unix_socket_address_new (f->socket_path);
+
+      g_assert_no_error (error);
+      g_socket_set_blocking (sock, FALSE);
+      if (!g_socket_connect (sock, address, NULL, &error))
+        {
+          /* Full: the next connect would wait. */
+          g_assert_true (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK) ||
+                         g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PENDING));
+          g_clear_error (&error);
+          break;
+        }
+      g_ptr_array_add (fillers, g_steal_pointer (&sock));
+      g_assert_cmpuint (fillers->len, <, 100000);
+    }
+  g_test_message ("the daemon's backlog was full after %u connections", fillers->len);
+  started = g_get_monotonic_time ();
+  pymemd_test_child_send (&helper, "start\n");
+  g_usleep (G_USEC_PER_SEC / 4); /* the helper tries while it is full */
+  g_assert_cmpint (kill (f->service.daemon_pid, SIGCONT), ==, 0);
+  while (!helper_connected (f, helper.pid))
+    {
+      if (g_get_monotonic_time () - started > 20 * G_USEC_PER_SEC)
+        g_error ("root's helper was not taken within 20 s; see %s/pymemd.log", f->service.tmp);
+      g_usleep (20000);
+    }
+  took = (g_get_monotonic_time () - started) / 1e6;
+  g_test_message ("root's helper was taken %.2f s after it started, 0.25 s after the daemon went on", took);
+  /* Before its first retry, 1 s after it started. */
+  g_assert_cmpfloat (took, <, 0.9);
+  pymemd_test_child_stop (&helper);
+}
+
 /* One user's 256 bus connections with 16 subscriptions of 4096 pids each
  * took all 4096 subscriptions (root's watch got LimitExceeded) and 349 MB:
  * now that user holds 64, and root subscribes. */
@@ -351,6 +442,7 @@ main (int argc, char **argv)
   ADD ("/limits/helper-hellos", test_helper_hellos);
   ADD ("/limits/helper-frames", test_helper_frames);
   ADD ("/limits/helper-flood", test_helper_flood);
+  ADD ("/limits/helper-backlog-full", test_helper_backlog_full);
   ADD ("/limits/subscriptions", test_subscriptions);
   ADD ("/limits/rescan", test_rescan);
 #undef ADD

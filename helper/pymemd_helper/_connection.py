@@ -8,6 +8,7 @@ both of which release the GIL: an idle helper costs the process nothing.
 
 import _socket
 import os
+import sys
 import time
 
 from pymemd_helper import _frames
@@ -64,15 +65,26 @@ def socket_paths(explicit):
     return paths
 
 
+def _timeval(seconds):
+    """A struct timeval of whole SECONDS: two longs."""
+    size = 8 if sys.maxsize > 2 ** 32 else 4
+    return int(seconds).to_bytes(size, sys.byteorder) + bytes(size)
+
+
 def _connect(paths):
     for path in paths:
         sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         try:
             # A daemon that does not accept (its backlog full) must not keep
-            # the helper from trying the next path, or a new target.
-            sock.settimeout(CONNECT_TIMEOUT)
+            # the helper from trying the next path, or a new target: at most
+            # CONNECT_TIMEOUT.  A blocking connect waits that long in the
+            # kernel for room in the backlog (SO_SNDTIMEO); settimeout ()
+            # would make the socket non-blocking, and a full backlog then
+            # fails at once (EAGAIN), which a flood of connections by
+            # another user keeps full for long stretches.
+            sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_SNDTIMEO, _timeval(CONNECT_TIMEOUT))
             sock.connect(path)
-            sock.settimeout(None)
+            sock.setsockopt(_socket.SOL_SOCKET, _socket.SO_SNDTIMEO, _timeval(0))
             return sock
         except OSError:
             sock.close()
