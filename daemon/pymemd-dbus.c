@@ -78,6 +78,21 @@ exe_name (PymemdProcess *process)
   return basename_of (pymemd_process_get_exe (process));
 }
 
+/* A file name or path as a D-Bus string must be: valid UTF-8, each byte
+ * that is not a U+FFFD. A file name is any bytes but '/' and NUL, so a
+ * user's python copied to a name such as "\xff" would otherwise make the
+ * reply fail (g_variant_new_string () refuses it). */
+static GVariant *
+file_name_variant (const char *name)
+{
+  g_autofree char *valid = NULL;
+
+  if (g_utf8_validate (name, -1, NULL))
+    return g_variant_new_string (name);
+  valid = g_utf8_make_valid (name, -1);
+  return g_variant_new_string (valid);
+}
+
 /* Seen in detail, the executable's name; otherwise the Name of status,
  * which need not be it (a program started through a symlink). */
 static const char *
@@ -124,7 +139,7 @@ add_summary (GVariantBuilder *builder, PymemdProcess *process, gboolean restrict
   g_variant_builder_add (builder, "{sv}", "pid", g_variant_new_uint32 ((guint32) pymemd_process_get_pid (process)));
   g_variant_builder_add (builder, "{sv}", "start_time", g_variant_new_uint64 (pymemd_process_get_start_time (process)));
   g_variant_builder_add (builder, "{sv}", "uid", g_variant_new_uint32 (pymemd_process_get_uid (process)));
-  g_variant_builder_add (builder, "{sv}", "name", g_variant_new_string (shown_name (process, restricted)));
+  g_variant_builder_add (builder, "{sv}", "name", file_name_variant (shown_name (process, restricted)));
   g_variant_builder_add (builder, "{sv}", "cmdline", g_variant_new_string (pymemd_process_get_cmdline (process)));
   g_variant_builder_add (builder, "{sv}", "python_version", g_variant_new_string (version));
   g_variant_builder_add (builder, "{sv}", "object_path", g_variant_new_object_path (path));
@@ -236,7 +251,7 @@ details_variant (PymemdProcess *process)
       for (guint i = 0; i < top->len; i++)
         {
           const PymemdMapping *m = &g_array_index (top, PymemdMapping, i);
-          g_variant_builder_add (&maps, "(stt@a{st})", m->path != NULL ? m->path : "[anon]",
+          g_variant_builder_add (&maps, "(@stt@a{st})", file_name_variant (m->path != NULL ? m->path : "[anon]"),
                                  m->start, m->end, counters_variant (&m->counters));
         }
       g_variant_builder_add (&builder, "{sv}", "mappings", g_variant_builder_end (&maps));
@@ -772,7 +787,7 @@ add_recorded_process (GVariantBuilder *builder, const PymemdHistoryProcess *p, g
   g_variant_builder_add (builder, "{sv}", "uid", g_variant_new_uint32 (p->uid));
   if (!restricted)
     {
-      g_variant_builder_add (builder, "{sv}", "name", g_variant_new_string (basename_of (p->exe)));
+      g_variant_builder_add (builder, "{sv}", "name", file_name_variant (basename_of (p->exe)));
       g_variant_builder_add (builder, "{sv}", "cmdline", g_variant_new_string (p->cmdline != NULL ? p->cmdline : ""));
     }
   g_variant_builder_add (builder, "{sv}", "first_seen", g_variant_new_int64 (p->first_seen));
