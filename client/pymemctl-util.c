@@ -395,6 +395,25 @@ pymemctl_lookup_size (GVariant *dict, const char *key, guint64 *value)
   return dict != NULL && g_variant_lookup (dict, key, "t", value);
 }
 
+/* PSS where the caller may see it, else RSS. */
+static guint64
+size_key (GVariant *entry)
+{
+  guint64 value = 0;
+
+  if (!pymemctl_lookup_size (entry, "pss", &value))
+    pymemctl_lookup_size (entry, "rss", &value);
+  return value;
+}
+
+int
+pymemctl_compare_by_size (gconstpointer a, gconstpointer b)
+{
+  guint64 ka = size_key (*(GVariant **) a), kb = size_key (*(GVariant **) b);
+
+  return ka < kb ? 1 : ka > kb ? -1 : 0;
+}
+
 char *
 pymemctl_format_figure (GVariant *dict, const char *key)
 {

@@ -107,6 +107,10 @@ gboolean pymemctl_use_color (FILE *stream);
 gboolean pymemctl_lookup_size (GVariant   *dict,
                                const char *key,
                                guint64    *value);
+/* For g_ptr_array_sort () of GetProcesses entries (GVariant *): largest
+ * first, by PSS where the caller may see it, else by RSS. */
+int pymemctl_compare_by_size (gconstpointer a,
+                              gconstpointer b);
 /* The figure formatted for people, or "-" when absent. */
 char *pymemctl_format_figure (GVariant   *dict,
                               const char *key);
