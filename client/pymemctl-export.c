@@ -19,8 +19,9 @@
  * interface: in English whatever the locale, so that every host of a
  * fleet exports the same metadata (Prometheus keeps one per family). */
 
-/* The figures of GetProcesses and of the Totals property. EVERYONE: what
- * /proc/PID/status shows every user, so exported for every process. */
+/* The figures of GetProcesses and of the Totals property, rss and pss
+ * first (FIGURE_RSS, FIGURE_PSS). EVERYONE: what /proc/PID/status shows
+ * every user, so exported for every process. */
 static const struct {
   const char *key;
   const char *what;
@@ -45,6 +46,9 @@ static const struct {
   { "exact_pss", "PSS from page frame map counts (the exact pass)", FALSE },
 };
 
+/* Where figures[] has them: the sort keys. */
+enum { FIGURE_RSS = 0, FIGURE_PSS = 1 };
+
 /* The figures of GetBreakdowns exported per category. */
 static const struct {
   const char *key;
@@ -60,6 +64,11 @@ static const char *const history_states[] = { "ok", "degraded", "disabled" };
 typedef struct {
   PymemctlMetrics *metrics;
   GHashTable      *users; /* uid -> user name */
+  /* The families of the process series, declared once. */
+  guint            restricted_family;
+  guint            figure_family[G_N_ELEMENTS (figures)];
+  guint            growth_family;
+  guint            sampled_family;
 } Export;
 
 static guint
@@ -225,31 +234,95 @@ user_name (Export *export, guint32 uid)
   return name;
 }
 
+/* What the export takes of a GetProcesses entry, read in one pass: a
+ * lookup in an a{sv} reads its entries one by one, and a process has 30. */
+typedef struct {
+  guint32     pid;
+  guint64     start_time;
+  guint32     uid;
+  const char *name;    /* in the entry */
+  const char *version; /* in the entry */
+  gboolean    restricted;
+  guint64     figure[G_N_ELEMENTS (figures)];
+  guint32     has_figure; /* bit i: figure[i] is there */
+  gboolean    has_growth;
+  double      growth_per_hour;
+  gboolean    has_sampled_at;
+  gint64      sampled_at;
+} ProcessEntry;
+
+G_STATIC_ASSERT (G_N_ELEMENTS (figures) <= 32);
+
+static void
+process_entry_read (ProcessEntry *p, GVariant *entry)
+{
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  memset (p, 0, sizeof *p);
+  p->name = p->version = "";
+  g_variant_iter_init (&iter, entry);
+  while (g_variant_iter_loop (&iter, "{&sv}", &key, &value))
+    {
+      if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT64))
+        {
+          for (guint i = 0; i < G_N_ELEMENTS (figures); i++)
+            if (strcmp (key, figures[i].key) == 0)
+              {
+                p->figure[i] = g_variant_get_uint64 (value);
+                p->has_figure |= 1u << i;
+              }
+          if (strcmp (key, "start_time") == 0)
+            p->start_time = g_variant_get_uint64 (value);
+        }
+      else if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT32))
+        {
+          if (strcmp (key, "pid") == 0)
+            p->pid = g_variant_get_uint32 (value);
+          else if (strcmp (key, "uid") == 0)
+            p->uid = g_variant_get_uint32 (value);
+        }
+      else if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
+        {
+          /* VALUE goes at the next turn; the entry holds the string. */
+          if (strcmp (key, "name") == 0)
+            p->name = g_variant_get_string (value, NULL);
+          else if (strcmp (key, "python_version") == 0)
+            p->version = g_variant_get_string (value, NULL);
+        }
+      else if (strcmp (key, "restricted") == 0 && g_variant_is_of_type (value, G_VARIANT_TYPE_BOOLEAN))
+        p->restricted = g_variant_get_boolean (value);
+      else if (strcmp (key, "growth_per_hour") == 0 && g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE))
+        {
+          p->has_growth = TRUE;
+          p->growth_per_hour = g_variant_get_double (value);
+        }
+      else if (strcmp (key, "sampled_at") == 0 && g_variant_is_of_type (value, G_VARIANT_TYPE_INT64))
+        {
+          p->has_sampled_at = TRUE;
+          p->sampled_at = g_variant_get_int64 (value);
+        }
+    }
+}
+
 /* pid, start_time, uid, user, name, python_version: what tells a process
  * from another, and what a person looks for in a query's answer. */
 static GString *
-process_labels (Export *export, GVariant *entry)
+process_labels (Export *export, const ProcessEntry *p)
 {
-  GString *labels = g_string_new (NULL);
-  guint32 pid = 0, uid = 0;
-  guint64 start_time = 0;
-  const char *name = "", *version = "";
+  GString *labels = g_string_sized_new (128);
   char number[24];
 
-  g_variant_lookup (entry, "pid", "u", &pid);
-  g_variant_lookup (entry, "start_time", "t", &start_time);
-  g_variant_lookup (entry, "uid", "u", &uid);
-  g_variant_lookup (entry, "name", "&s", &name);
-  g_variant_lookup (entry, "python_version", "&s", &version);
-  g_snprintf (number, sizeof number, "%u", pid);
+  g_snprintf (number, sizeof number, "%u", p->pid);
   pymemctl_metrics_append_label (labels, "pid", number);
-  g_snprintf (number, sizeof number, "%" G_GUINT64_FORMAT, start_time);
+  g_snprintf (number, sizeof number, "%" G_GUINT64_FORMAT, p->start_time);
   pymemctl_metrics_append_label (labels, "start_time", number);
-  g_snprintf (number, sizeof number, "%u", uid);
+  g_snprintf (number, sizeof number, "%u", p->uid);
   pymemctl_metrics_append_label (labels, "uid", number);
-  pymemctl_metrics_append_label (labels, "user", user_name (export, uid));
-  pymemctl_metrics_append_label (labels, "name", name);
-  pymemctl_metrics_append_label (labels, "python_version", version);
+  pymemctl_metrics_append_label (labels, "user", user_name (export, p->uid));
+  pymemctl_metrics_append_label (labels, "name", p->name);
+  pymemctl_metrics_append_label (labels, "python_version", p->version);
   return labels;
 }
 
@@ -269,6 +342,8 @@ typedef struct {
   const guint64 *sharing;
   GHashTable    *by_pid; /* pid -> index + 1 */
   GVariant      *columns[8];
+  guint         *families; /* per figure: its family, or G_MAXUINT when not exported */
+  guint          sharing_family;
 } Breakdowns;
 
 static void
@@ -277,6 +352,7 @@ breakdowns_clear (Breakdowns *b)
   g_free (b->categories);
   g_free (b->figures);
   g_free (b->buckets);
+  g_free (b->families);
   g_clear_pointer (&b->by_pid, g_hash_table_unref);
   for (guint i = 0; i < G_N_ELEMENTS (b->columns); i++)
     g_clear_pointer (&b->columns[i], g_variant_unref);
@@ -314,81 +390,72 @@ breakdowns_init (Breakdowns *b, GVariant *reply, GError **error)
   return TRUE;
 }
 
-/* The row of the process of ENTRY, if it has one. */
+/* The row of process P, if it has one. */
 static gboolean
-breakdowns_find (Breakdowns *b, GVariant *entry, gsize *row)
+breakdowns_find (Breakdowns *b, const ProcessEntry *p, gsize *row)
 {
-  guint32 pid = 0;
-  guint64 start_time = 0;
-  gsize found;
+  gsize found = GPOINTER_TO_SIZE (g_hash_table_lookup (b->by_pid, GUINT_TO_POINTER (p->pid)));
 
-  g_variant_lookup (entry, "pid", "u", &pid);
-  g_variant_lookup (entry, "start_time", "t", &start_time);
-  found = GPOINTER_TO_SIZE (g_hash_table_lookup (b->by_pid, GUINT_TO_POINTER (pid)));
   /* A pid reused between the two calls is another process. */
-  if (found == 0 || b->start_time[found - 1] != start_time)
+  if (found == 0 || b->start_time[found - 1] != p->start_time)
     return FALSE;
   *row = found - 1;
   return TRUE;
 }
 
+/* The families of the figures of B that are exported, once. */
 static void
-add_breakdown (Export *export, Breakdowns *b, gsize row, const char *labels)
+breakdowns_declare (Breakdowns *b, Export *export)
 {
+  b->families = g_new (guint, MAX (b->n_figures, 1));
   for (gsize f = 0; f < b->n_figures; f++)
-    for (guint k = 0; k < G_N_ELEMENTS (category_figures); k++)
-      {
-        g_autofree char *name = NULL, *help = NULL;
-        guint family;
-
-        if (g_strcmp0 (b->figures[f], category_figures[k].key) != 0)
-          continue;
-        name = g_strdup_printf ("pymemd_process_category_%s_bytes", category_figures[k].key);
-        help = g_strdup_printf ("Python process: the %s of its mappings of one category (pymemd's latest "
-                                "detail pass; see pymemd(8), CATEGORIES)",
-                                category_figures[k].what);
-        family = declare_bytes (export, name, help);
-        for (gsize c = 0; c < b->n_categories; c++)
-          {
-            g_autoptr(GString) with = g_string_new (labels);
-
-            pymemctl_metrics_append_label (with, "category", b->categories[c]);
-            pymemctl_metrics_add_count (export->metrics, family, with->str,
-                                        b->values[(row * b->n_categories + c) * b->n_figures + f]);
-          }
-      }
-  if (b->exact[row])
     {
-      guint family = declare_bytes (export, "pymemd_process_resident_by_sharing_bytes",
-                                    "Python process: resident memory whose pages this many mappings share "
-                                    "(1: its own alone; pymemd's latest exact pass)");
+      b->families[f] = G_MAXUINT;
+      for (guint k = 0; k < G_N_ELEMENTS (category_figures); k++)
+        if (g_strcmp0 (b->figures[f], category_figures[k].key) == 0)
+          {
+            g_autofree char *name = g_strdup_printf ("pymemd_process_category_%s_bytes", category_figures[k].key);
+            g_autofree char *help = g_strdup_printf ("Python process: the %s of its mappings of one category "
+                                                     "(pymemd's latest detail pass; see pymemd(8), CATEGORIES)",
+                                                     category_figures[k].what);
 
-      for (gsize k = 0; k < b->n_buckets; k++)
-        {
-          g_autoptr(GString) with = g_string_new (labels);
-
-          pymemctl_metrics_append_label (with, "sharing", b->buckets[k]);
-          pymemctl_metrics_add_count (export->metrics, family, with->str, b->sharing[row * b->n_buckets + k]);
-        }
+            b->families[f] = declare_bytes (export, name, help);
+          }
     }
+  b->sharing_family = declare_bytes (export, "pymemd_process_resident_by_sharing_bytes",
+                                     "Python process: resident memory whose pages this many mappings share "
+                                     "(1: its own alone; pymemd's latest exact pass)");
 }
 
 static void
-add_process (Export *export, GVariant *entry, Breakdowns *breakdowns)
+add_breakdown (Export *export, Breakdowns *b, gsize row, const char *labels)
 {
-  PymemctlMetrics *metrics = export->metrics;
-  g_autoptr(GString) labels = process_labels (export, entry);
-  gboolean restricted = FALSE;
-  gint64 sampled_at = 0;
-  double growth = 0;
-  gsize row;
-  guint family;
+  g_autoptr(GString) with = g_string_new (NULL);
 
-  g_variant_lookup (entry, "restricted", "b", &restricted);
-  family = pymemctl_metrics_declare (metrics, "pymemd_process_restricted", PYMEMCTL_METRIC_GAUGE, NULL,
-                                     "Python process: 1 when the exporting user may see it only as /proc/PID/status "
-                                     "shows every user (RSS and swap), 0 when in detail");
-  pymemctl_metrics_add (metrics, family, labels->str, restricted ? 1 : 0);
+  for (gsize f = 0; f < b->n_figures; f++)
+    for (gsize c = 0; c < b->n_categories && b->families[f] != G_MAXUINT; c++)
+      {
+        g_string_assign (with, labels);
+        pymemctl_metrics_append_label (with, "category", b->categories[c]);
+        pymemctl_metrics_add_count (export->metrics, b->families[f], with->str,
+                                    b->values[(row * b->n_categories + c) * b->n_figures + f]);
+      }
+  for (gsize k = 0; b->exact[row] && k < b->n_buckets; k++)
+    {
+      g_string_assign (with, labels);
+      pymemctl_metrics_append_label (with, "sharing", b->buckets[k]);
+      pymemctl_metrics_add_count (export->metrics, b->sharing_family, with->str, b->sharing[row * b->n_buckets + k]);
+    }
+}
+
+/* The families of the process series, in the order they are written. */
+static void
+declare_process_families (Export *export, Breakdowns *breakdowns)
+{
+  export->restricted_family = pymemctl_metrics_declare (
+    export->metrics, "pymemd_process_restricted", PYMEMCTL_METRIC_GAUGE, NULL,
+    "Python process: 1 when the exporting user may see it only as /proc/PID/status shows every user (RSS and "
+    "swap), 0 when in detail");
   for (guint i = 0; i < G_N_ELEMENTS (figures); i++)
     {
       g_autofree char *name = g_strdup_printf ("pymemd_process_%s_bytes", figures[i].key);
@@ -396,38 +463,72 @@ add_process (Export *export, GVariant *entry, Breakdowns *breakdowns)
                                                figures[i].everyone ? "" : " (absent where the exporting user may "
                                                                           "not see the process in detail)");
 
-      add_if (export, declare_bytes (export, name, help), labels->str, entry, figures[i].key);
+      export->figure_family[i] = declare_bytes (export, name, help);
     }
-  family = pymemctl_metrics_declare (metrics, "pymemd_process_pss_growth_bytes_per_second", PYMEMCTL_METRIC_GAUGE,
-                                     "bytes_per_second",
-                                     "Python process: how fast its PSS grew over pymemd's growth window (a robust "
-                                     "slope, measured every minute; see GetGrowth in pymemd's D-Bus API)");
-  if (g_variant_lookup (entry, "growth_per_hour", "d", &growth))
-    pymemctl_metrics_add (metrics, family, labels->str, growth / 3600);
-  family = pymemctl_metrics_declare (metrics, "pymemd_process_sampled_timestamp_seconds", PYMEMCTL_METRIC_GAUGE,
-                                     "seconds", "Python process: when pymemd took its latest sample, in seconds since "
-                                                "the epoch");
-  if (g_variant_lookup (entry, "sampled_at", "x", &sampled_at))
-    pymemctl_metrics_add (metrics, family, labels->str, (double) sampled_at / G_USEC_PER_SEC);
-  if (breakdowns_find (breakdowns, entry, &row))
+  export->growth_family = pymemctl_metrics_declare (
+    export->metrics, "pymemd_process_pss_growth_bytes_per_second", PYMEMCTL_METRIC_GAUGE, "bytes_per_second",
+    "Python process: how fast its PSS grew over pymemd's growth window (a robust slope, measured every minute; see "
+    "GetGrowth in pymemd's D-Bus API)");
+  export->sampled_family = pymemctl_metrics_declare (
+    export->metrics, "pymemd_process_sampled_timestamp_seconds", PYMEMCTL_METRIC_GAUGE, "seconds",
+    "Python process: when pymemd took its latest sample, in seconds since the epoch");
+  breakdowns_declare (breakdowns, export);
+}
+
+static void
+add_process (Export *export, const ProcessEntry *p, Breakdowns *breakdowns)
+{
+  PymemctlMetrics *metrics = export->metrics;
+  g_autoptr(GString) labels = process_labels (export, p);
+  gsize row;
+
+  pymemctl_metrics_add (metrics, export->restricted_family, labels->str, p->restricted ? 1 : 0);
+  for (guint i = 0; i < G_N_ELEMENTS (figures); i++)
+    if (p->has_figure & (1u << i))
+      pymemctl_metrics_add_count (metrics, export->figure_family[i], labels->str, p->figure[i]);
+  if (p->has_growth)
+    pymemctl_metrics_add (metrics, export->growth_family, labels->str, p->growth_per_hour / 3600);
+  if (p->has_sampled_at)
+    pymemctl_metrics_add (metrics, export->sampled_family, labels->str, (double) p->sampled_at / G_USEC_PER_SEC);
+  if (breakdowns_find (breakdowns, p, &row))
     add_breakdown (export, breakdowns, row, labels->str);
 }
+
+/* A process, read, and its sort key (first, for
+ * pymemctl_compare_size_first ()). */
+typedef struct {
+  guint64      size;
+  ProcessEntry process;
+} SizedProcess;
 
 /* The MAX largest processes (by PSS where visible, else RSS, as pymemctl
  * list sorts them); how many more there were. */
 static guint
 add_processes (Export *export, GVariant *processes, Breakdowns *breakdowns, guint max)
 {
-  g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func ((GDestroyNotify) g_variant_unref);
+  gsize n = g_variant_n_children (processes);
+  g_autofree SizedProcess *sized = g_new (SizedProcess, MAX (n, 1));
+  GVariantIter iter;
+  GVariant *entry;
+  gsize i = 0;
   guint shown;
 
-  for (gsize i = 0; i < g_variant_n_children (processes); i++)
-    g_ptr_array_add (entries, g_variant_get_child_value (processes, i));
-  g_ptr_array_sort (entries, pymemctl_compare_by_size);
-  shown = MIN (entries->len, max);
-  for (guint i = 0; i < shown; i++)
-    add_process (export, g_ptr_array_index (entries, i), breakdowns);
-  return entries->len - shown;
+  /* Each entry read once (the strings stay in PROCESSES). */
+  g_variant_iter_init (&iter, processes);
+  while ((entry = g_variant_iter_next_value (&iter)) != NULL && i < n)
+    {
+      ProcessEntry *p = &sized[i].process;
+
+      process_entry_read (p, entry);
+      sized[i++].size = p->has_figure & (1u << FIGURE_PSS) ? p->figure[FIGURE_PSS] : p->figure[FIGURE_RSS];
+      g_variant_unref (entry);
+    }
+  g_qsort_with_data (sized, (gint) n, sizeof (SizedProcess), pymemctl_compare_size_first, NULL);
+  declare_process_families (export, breakdowns);
+  shown = (guint) MIN (n, max);
+  for (i = 0; i < shown; i++)
+    add_process (export, &sized[i].process, breakdowns);
+  return (guint) n - shown;
 }
 
 static void
@@ -513,7 +614,7 @@ pymemctl_export (int argc, char **argv)
   g_auto(Breakdowns) breakdowns = { 0 };
   g_autoptr(PymemctlMetrics) metrics = pymemctl_metrics_new ();
   g_autoptr(GHashTable) users = g_hash_table_new_full (NULL, NULL, NULL, g_free);
-  Export export = { metrics, users };
+  Export export = { .metrics = metrics, .users = users };
   g_autofree char *text = NULL;
   gsize length = 0;
   guint omitted;

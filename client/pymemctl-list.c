@@ -20,7 +20,7 @@ print_table (GVariant *processes)
 
   for (gsize i = 0; i < g_variant_n_children (processes); i++)
     g_ptr_array_add (entries, g_variant_get_child_value (processes, i));
-  g_ptr_array_sort (entries, pymemctl_compare_by_size);
+  pymemctl_sort_by_size (entries);
 
   for (guint i = 0; i < entries->len; i++)
     {

@@ -98,10 +98,17 @@ add_line (PymemctlMetrics *metrics, guint index, const char *labels, const char 
 
   g_return_if_fail (index < metrics->families->len);
   family = g_ptr_array_index (metrics->families, index);
+  /* Thousands of lines: no printf. */
   g_string_append (family->samples, family->name);
   if (labels != NULL && *labels != '\0')
-    g_string_append_printf (family->samples, "{%s}", labels);
-  g_string_append_printf (family->samples, " %s\n", value);
+    {
+      g_string_append_c (family->samples, '{');
+      g_string_append (family->samples, labels);
+      g_string_append_c (family->samples, '}');
+    }
+  g_string_append_c (family->samples, ' ');
+  g_string_append (family->samples, value);
+  g_string_append_c (family->samples, '\n');
   metrics->n_samples++;
 }
 
@@ -169,12 +176,30 @@ pymemctl_metrics_to_text (PymemctlMetrics *metrics, gsize *length)
   return g_string_free (out, FALSE);
 }
 
+/* Whether VALUE is written as it is: printable ASCII without \\ or ",
+ * short enough. Most are (pids, users, "python3.11"). */
+static gboolean
+is_plain (const char *value)
+{
+  gsize n = 0;
+
+  for (const char *p = value; *p != '\0'; p++, n++)
+    if (*p < 0x20 || *p > 0x7e || *p == '\\' || *p == '"' || n >= PYMEMCTL_METRICS_MAX_LABEL_CHARS)
+      return FALSE;
+  return TRUE;
+}
+
 char *
 pymemctl_metrics_escape_label_value (const char *value)
 {
-  g_autofree char *valid = g_utf8_make_valid (value != NULL ? value : "", -1);
-  GString *out = g_string_sized_new (strlen (valid) + 8);
+  g_autofree char *valid = NULL;
+  GString *out;
   guint n = 0;
+
+  if (value == NULL || is_plain (value))
+    return g_strdup (value != NULL ? value : "");
+  valid = g_utf8_make_valid (value, -1);
+  out = g_string_sized_new (strlen (valid) + 8);
 
   for (const char *p = valid; *p != '\0'; p = g_utf8_next_char (p), n++)
     {
@@ -207,7 +232,10 @@ pymemctl_metrics_append_label (GString *labels, const char *name, const char *va
   g_return_if_fail (is_metric_name (name) && strchr (name, ':') == NULL);
   if (labels->len > 0)
     g_string_append_c (labels, ',');
-  g_string_append_printf (labels, "%s=\"%s\"", name, escaped);
+  g_string_append (labels, name);
+  g_string_append (labels, "=\"");
+  g_string_append (labels, escaped);
+  g_string_append_c (labels, '"');
 }
 
 char *
