@@ -1,4 +1,4 @@
-/* pymemctl export: the text format's escaping, families and values (client/pymemctl-metrics.c), and the export of the real pymemd on a private bus — its figures against GetProcesses, the view of nobody, the series bound on a captured /proc, a process named to break the format, the atomic file — checked by promtool where it is installed. */
+/* pymemctl export: the text format's escaping, families and values (client/pymemctl-metrics.c), and the export of the real pymemd on a private bus — its figures against GetProcesses, the view of nobody, the series bound on a captured /proc, a process named to break the format, the atomic file — checked by promtool where it is installed; and the timer's units, checked by systemd-analyze, their command run. */
 #include "config.h"
 
 #include <fcntl.h>
@@ -875,6 +875,154 @@ test_promtool (Fixture *fx, gconstpointer data)
   hostile_stop (&hostile);
 }
 
+/* ---- the timer's service ---- */
+
+/* systemd-analyze ARGS in DIR: its status, its output and errors. */
+static int
+run_systemd_analyze (const char *dir, const char *const *args, char **out)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                                                       G_SUBPROCESS_FLAGS_STDERR_MERGE);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GSubprocess) analyze = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_ptr_array_add (argv, (gpointer) "systemd-analyze");
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  g_subprocess_launcher_set_cwd (launcher, dir);
+  analyze = g_subprocess_launcher_spawnv (launcher, (const char *const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_communicate_utf8 (analyze, NULL, NULL, out, NULL, &error));
+  g_assert_no_error (error);
+  return g_subprocess_get_if_exited (analyze) ? g_subprocess_get_exit_status (analyze) : -1;
+}
+
+/* data/pymemd-export.service as make install writes it for pymemctl in
+ * BINDIR, and the timer, into DIR. */
+static char *
+install_units (const char *dir, const char *bindir)
+{
+  g_autofree char *source = g_test_build_filename (G_TEST_DIST, "..", "data", "pymemd-export.service.in", NULL);
+  g_autofree char *timer_source = g_test_build_filename (G_TEST_DIST, "..", "data", "pymemd-export.timer", NULL);
+  g_autofree char *text = NULL, *timer = NULL, *path = NULL, *timer_path = NULL;
+  g_auto(GStrv) parts = NULL;
+  g_autofree char *unit = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_file_get_contents (source, &text, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (timer_source, &timer, NULL, &error));
+  g_assert_no_error (error);
+  parts = g_strsplit (text, "@bindir@", -1);
+  g_assert_cmpuint (g_strv_length (parts), >, 1);
+  unit = g_strjoinv (bindir, parts);
+  path = g_build_filename (dir, "pymemd-export.service", NULL);
+  timer_path = g_build_filename (dir, "pymemd-export.timer", NULL);
+  g_assert_true (g_file_set_contents (path, unit, -1, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_set_contents (timer_path, timer, -1, &error));
+  g_assert_no_error (error);
+  return g_steal_pointer (&unit);
+}
+
+/* The units systemd would load: systemd-analyze verify finds nothing to
+ * say of them (an unknown or misspelt key, a command that is not there, a
+ * timer without its service), their sandbox keeps the exposure it was
+ * written with (0.5: --threshold counts tenths; dropping PrivateUsers= or
+ * ProtectSystem= makes it 0.7), the file the service writes is in the directory it
+ * may write and that its condition wants; and the service's own command,
+ * run against the daemon with that directory moved into the test's,
+ * writes the file node-exporter reads. */
+static void
+test_units (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *analyze = g_find_program_in_path ("systemd-analyze");
+  g_autofree char *bindir = NULL, *units = NULL, *unit = NULL, *out = NULL, *security = NULL;
+  g_autofree char *exec_start = NULL, *writable = NULL, *condition = NULL, *target = NULL;
+  g_autofree char *textfile = NULL, *file = NULL, *written = NULL, *pymemctl = NULL, *prefix = NULL;
+  g_autoptr(GKeyFile) keys = g_key_file_new ();
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) argv = NULL;
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+  g_auto(PymemdTestRun) run = { 0 };
+  const char *output = NULL;
+  mode_t old_umask;
+
+  if (skipped (fx))
+    return;
+  if (analyze == NULL)
+    {
+      g_test_skip ("systemd-analyze is not installed");
+      return;
+    }
+  bindir = g_path_get_dirname (g_getenv ("PYMEMCTL_BIN"));
+  units = g_build_filename (fx->service.tmp, "units", NULL);
+  g_assert_cmpint (g_mkdir (units, 0755), ==, 0);
+  unit = install_units (units, bindir);
+
+  if (run_systemd_analyze (units, (const char *const[]){ "verify", "--man=no", "pymemd-export.service",
+                                                          "pymemd-export.timer", NULL },
+                           &out) != 0 ||
+      *out != '\0')
+    g_error ("systemd-analyze verify:\n%s", out);
+  if (run_systemd_analyze (units, (const char *const[]){ "security", "--offline=yes", "--threshold=6",
+                                                          "pymemd-export.service", NULL },
+                           &security) != 0)
+    g_error ("systemd-analyze security:\n%s", security);
+
+  g_assert_true (g_key_file_load_from_data (keys, unit, -1, G_KEY_FILE_NONE, &error));
+  g_assert_no_error (error);
+  exec_start = g_key_file_get_value (keys, "Service", "ExecStart", &error);
+  g_assert_no_error (error);
+  writable = g_key_file_get_value (keys, "Service", "ReadWritePaths", &error);
+  g_assert_no_error (error);
+  condition = g_key_file_get_value (keys, "Unit", "ConditionPathIsDirectory", &error);
+  g_assert_no_error (error);
+  g_assert_true (g_shell_parse_argv (exec_start, NULL, &argv, &error));
+  g_assert_no_error (error);
+  pymemctl = g_build_filename (bindir, "pymemctl", NULL);
+  g_assert_cmpstr (argv[0], ==, pymemctl);
+  g_assert_cmpstr (argv[1], ==, "export");
+  for (guint i = 2; argv[i] != NULL; i++)
+    if (strcmp (argv[i], "--output") == 0 && argv[i + 1] != NULL)
+      output = argv[i + 1];
+  g_assert_nonnull (output);
+  g_assert_true (g_str_has_suffix (output, ".prom")); /* what the collector reads */
+  target = g_path_get_dirname (output);
+  g_assert_cmpstr (target, ==, writable);
+  g_assert_cmpstr (target, ==, condition);
+
+  /* The command, into a directory of the test's. */
+  textfile = g_build_filename (fx->service.tmp, "textfile", NULL);
+  g_assert_cmpint (g_mkdir (textfile, 0755), ==, 0);
+  for (guint i = 1; argv[i] != NULL; i++)
+    {
+      if (argv[i] == output)
+        {
+          g_autofree char *base = g_path_get_basename (output);
+
+          file = g_build_filename (textfile, base, NULL);
+          g_ptr_array_add (args, file);
+        }
+      else
+        g_ptr_array_add (args, argv[i]);
+    }
+  g_ptr_array_add (args, NULL);
+  old_umask = umask (022); /* the service's UMask= */
+  g_assert_cmpint (pymemd_test_run_pymemctl_at (&run, FALSE, fx->service.address, (const char *const *) args->pdata),
+                   ==, 0);
+  umask (old_umask);
+  g_assert_cmpstr (run.out, ==, "");
+  g_assert_cmpstr (run.err, ==, "");
+  g_assert_true (g_file_get_contents (file, &written, NULL, &error));
+  g_assert_no_error (error);
+  assert_well_formed (written);
+  prefix = pid_prefix (fx->child.pid);
+  g_assert_cmpuint (find_samples (written, "pymemd_process_pss_bytes", prefix, NULL), ==, 1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -889,5 +1037,6 @@ main (int argc, char **argv)
   g_test_add ("/export/hostile-name", Fixture, NULL, fixture_setup, test_hostile_name, fixture_teardown);
   g_test_add ("/export/bound", Fixture, NULL, NULL, test_bound, NULL);
   g_test_add ("/export/promtool", Fixture, NULL, fixture_setup, test_promtool, fixture_teardown);
+  g_test_add ("/export/units", Fixture, NULL, fixture_setup, test_units, fixture_teardown);
   return g_test_run ();
 }
