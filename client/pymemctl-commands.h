@@ -9,5 +9,6 @@ int pymemctl_history (int argc, char **argv);
 int pymemctl_heap (int argc, char **argv);
 int pymemctl_watch (int argc, char **argv);
 int pymemctl_status (int argc, char **argv);
+int pymemctl_export (int argc, char **argv);
 
 G_END_DECLS

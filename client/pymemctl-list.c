@@ -6,25 +6,6 @@
 #include "pymemctl-commands.h"
 #include "pymemctl-util.h"
 
-/* Largest first: PSS where the caller may see it, else RSS. */
-static guint64
-sort_key (GVariant *entry)
-{
-  guint64 value = 0;
-
-  if (!pymemctl_lookup_size (entry, "pss", &value))
-    pymemctl_lookup_size (entry, "rss", &value);
-  return value;
-}
-
-static int
-compare_entries (gconstpointer a, gconstpointer b)
-{
-  guint64 ka = sort_key (*(GVariant **) a), kb = sort_key (*(GVariant **) b);
-
-  return ka < kb ? 1 : ka > kb ? -1 : 0;
-}
-
 static void
 print_table (GVariant *processes)
 {
@@ -39,7 +20,7 @@ print_table (GVariant *processes)
 
   for (gsize i = 0; i < g_variant_n_children (processes); i++)
     g_ptr_array_add (entries, g_variant_get_child_value (processes, i));
-  g_ptr_array_sort (entries, compare_entries);
+  pymemctl_sort_by_size (entries);
 
   for (guint i = 0; i < entries->len; i++)
     {

@@ -395,6 +395,38 @@ pymemctl_lookup_size (GVariant *dict, const char *key, guint64 *value)
   return dict != NULL && g_variant_lookup (dict, key, "t", value);
 }
 
+/* An entry with its sort key, looked up once: a lookup in an a{sv} reads
+ * its entries one by one. */
+typedef struct {
+  guint64   size;
+  GVariant *entry;
+} SizedEntry;
+
+int
+pymemctl_compare_size_first (gconstpointer a, gconstpointer b, gpointer data)
+{
+  guint64 sa = *(const guint64 *) a, sb = *(const guint64 *) b;
+
+  return sa < sb ? 1 : sa > sb ? -1 : 0;
+}
+
+void
+pymemctl_sort_by_size (GPtrArray *entries)
+{
+  g_autofree SizedEntry *sized = g_new (SizedEntry, MAX (entries->len, 1));
+
+  for (guint i = 0; i < entries->len; i++)
+    {
+      sized[i].entry = g_ptr_array_index (entries, i);
+      sized[i].size = 0;
+      if (!pymemctl_lookup_size (sized[i].entry, "pss", &sized[i].size))
+        pymemctl_lookup_size (sized[i].entry, "rss", &sized[i].size);
+    }
+  g_qsort_with_data (sized, (gint) entries->len, sizeof (SizedEntry), pymemctl_compare_size_first, NULL);
+  for (guint i = 0; i < entries->len; i++)
+    entries->pdata[i] = sized[i].entry;
+}
+
 char *
 pymemctl_format_figure (GVariant *dict, const char *key)
 {

@@ -107,6 +107,14 @@ gboolean pymemctl_use_color (FILE *stream);
 gboolean pymemctl_lookup_size (GVariant   *dict,
                                const char *key,
                                guint64    *value);
+/* Sorts ENTRIES, GetProcesses entries (GVariant *), largest first: by
+ * PSS where the caller may see it, else by RSS; equal ones keep their order. */
+void pymemctl_sort_by_size (GPtrArray *entries);
+/* For g_qsort_with_data () of structs whose first member is a guint64
+ * size: largest first. */
+int  pymemctl_compare_size_first (gconstpointer a,
+                                  gconstpointer b,
+                                  gpointer      data);
 /* The figure formatted for people, or "-" when absent. */
 char *pymemctl_format_figure (GVariant   *dict,
                               const char *key);

@@ -52,6 +52,7 @@ static const struct {
   { "heap", pymemctl_heap, N_("What the objects inside one process hold, from its helper") },
   { "watch", pymemctl_watch, N_("Print memory changes and suspected growth as they happen") },
   { "status", pymemctl_status, N_("The daemon: version, interval, history store") },
+  { "export", pymemctl_export, N_("Everything in Prometheus's text format (node-exporter's textfile collector)") },
 };
 
 static char *

@@ -35,6 +35,7 @@ struct _PymemdDbusService
   gulong                    recorder_ids[2];
   GVariant                  *full_reply;   /* GetProcesses as root sees it, this tick */
   GVariant                  *full_samples; /* GetSamples likewise */
+  GVariant                  *full_breakdowns; /* GetBreakdowns likewise */
 };
 
 G_DEFINE_TYPE (PymemdDbusService, pymemd_dbus_service, G_TYPE_OBJECT)
@@ -76,6 +77,21 @@ static const char *
 exe_name (PymemdProcess *process)
 {
   return basename_of (pymemd_process_get_exe (process));
+}
+
+/* A file name or path as a D-Bus string must be: valid UTF-8, each byte
+ * that is not a U+FFFD. A file name is any bytes but '/' and NUL, so a
+ * user's python copied to a name such as "\xff" would otherwise make the
+ * reply fail (g_variant_new_string () refuses it). */
+static GVariant *
+file_name_variant (const char *name)
+{
+  g_autofree char *valid = NULL;
+
+  if (g_utf8_validate (name, -1, NULL))
+    return g_variant_new_string (name);
+  valid = g_utf8_make_valid (name, -1);
+  return g_variant_new_string (valid);
 }
 
 /* Seen in detail, the executable's name; otherwise the Name of status,
@@ -124,7 +140,7 @@ add_summary (GVariantBuilder *builder, PymemdProcess *process, gboolean restrict
   g_variant_builder_add (builder, "{sv}", "pid", g_variant_new_uint32 ((guint32) pymemd_process_get_pid (process)));
   g_variant_builder_add (builder, "{sv}", "start_time", g_variant_new_uint64 (pymemd_process_get_start_time (process)));
   g_variant_builder_add (builder, "{sv}", "uid", g_variant_new_uint32 (pymemd_process_get_uid (process)));
-  g_variant_builder_add (builder, "{sv}", "name", g_variant_new_string (shown_name (process, restricted)));
+  g_variant_builder_add (builder, "{sv}", "name", file_name_variant (shown_name (process, restricted)));
   g_variant_builder_add (builder, "{sv}", "cmdline", g_variant_new_string (pymemd_process_get_cmdline (process)));
   g_variant_builder_add (builder, "{sv}", "python_version", g_variant_new_string (version));
   g_variant_builder_add (builder, "{sv}", "object_path", g_variant_new_object_path (path));
@@ -236,7 +252,7 @@ details_variant (PymemdProcess *process)
       for (guint i = 0; i < top->len; i++)
         {
           const PymemdMapping *m = &g_array_index (top, PymemdMapping, i);
-          g_variant_builder_add (&maps, "(stt@a{st})", m->path != NULL ? m->path : "[anon]",
+          g_variant_builder_add (&maps, "(@stt@a{st})", file_name_variant (m->path != NULL ? m->path : "[anon]"),
                                  m->start, m->end, counters_variant (&m->counters));
         }
       g_variant_builder_add (&builder, "{sv}", "mappings", g_variant_builder_end (&maps));
@@ -495,6 +511,130 @@ get_samples_done (GObject *source, GAsyncResult *result, gpointer data)
     return_view (call, &viewer, &call->self->full_samples, build_samples);
 }
 
+/* The figures GetBreakdowns gives per category: the ones every smaps has
+ * that say what a category costs (its PSS), what only it holds (private
+ * dirty) and what it had to give up (swap). */
+static const PymemdField breakdown_fields[] = {
+  PYMEMD_FIELD_PSS, PYMEMD_FIELD_PRIVATE_DIRTY, PYMEMD_FIELD_SWAP,
+};
+
+static GVariant *
+names_variant (const char *(*name_of) (guint index), guint n)
+{
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE_STRING_ARRAY);
+  for (guint i = 0; i < n; i++)
+    g_variant_builder_add (&builder, "s", name_of (i));
+  return g_variant_builder_end (&builder);
+}
+
+static const char *
+category_name_at (guint index)
+{
+  return pymemd_category_name ((PymemdCategory) index);
+}
+
+static const char *
+breakdown_field_name_at (guint index)
+{
+  return pymemd_field_name (breakdown_fields[index]);
+}
+
+static const char *
+sharing_bucket_name_at (guint index)
+{
+  return pymemd_sharing_bucket_name ((PymemdSharingBucket) index);
+}
+
+/* Columns like GetSamples', of the processes VIEWER sees in detail that a
+ * detail pass has reached. */
+static GVariant *
+build_breakdowns (PymemdDbusService *self, const PymemdViewer *viewer)
+{
+  enum { C = PYMEMD_N_CATEGORIES, F = G_N_ELEMENTS (breakdown_fields), B = PYMEMD_N_SHARING_BUCKETS };
+  GPtrArray *processes = pymemd_monitor_get_processes (self->monitor);
+  gsize room = MAX (processes->len, 1);
+  g_autofree guint32 *pid = g_new (guint32, room);
+  g_autofree guint64 *start = g_new (guint64, room);
+  g_autofree guint8 *exact = g_new (guint8, room);
+  g_autofree guint64 *values = g_new0 (guint64, room * C * F);
+  g_autofree guint64 *sharing = g_new0 (guint64, room * B);
+  guint n = 0;
+
+  for (guint p = 0; p < processes->len; p++)
+    {
+      PymemdProcess *process = g_ptr_array_index (processes, p);
+      const PymemdCategoryUsage *categories = pymemd_process_get_categories (process);
+      const PymemdExactFigures *figures = pymemd_process_get_exact (process);
+
+      if (categories == NULL || view_of (self, viewer, process) != PYMEMD_VIEW_DETAIL)
+        continue;
+      pid[n] = (guint32) pymemd_process_get_pid (process);
+      start[n] = pymemd_process_get_start_time (process);
+      for (guint c = 0; c < C; c++)
+        for (guint f = 0; f < F; f++)
+          values[((gsize) n * C + c) * F + f] = categories[c].counters.value[breakdown_fields[f]];
+      exact[n] = figures != NULL;
+      for (guint b = 0; figures != NULL && b < B; b++)
+        sharing[(gsize) n * B + b] = figures->sharing[b];
+      n++;
+    }
+#define COLUMN(type, data, count, size) \
+  g_variant_new_fixed_array (G_VARIANT_TYPE (type), data, count, size)
+  return g_variant_new ("(@au@at@as@as@at@as@ab@at)", COLUMN ("u", pid, n, sizeof (guint32)),
+                        COLUMN ("t", start, n, sizeof (guint64)), names_variant (category_name_at, C),
+                        names_variant (breakdown_field_name_at, F),
+                        COLUMN ("t", values, (gsize) n * C * F, sizeof (guint64)),
+                        names_variant (sharing_bucket_name_at, B), COLUMN ("b", exact, n, 1),
+                        COLUMN ("t", sharing, (gsize) n * B, sizeof (guint64)));
+#undef COLUMN
+}
+
+static void
+get_breakdowns_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Call *call = data;
+  g_auto(PymemdViewer) viewer = { 0 };
+
+  if (finish_caller (call, result, &viewer, NULL, get_breakdowns_done))
+    return_view (call, &viewer, &call->self->full_breakdowns, build_breakdowns);
+}
+
+static gboolean
+handle_get_breakdowns (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation,
+                       PymemdDbusService *self)
+{
+  resolve_caller (call_new (self, invocation), get_breakdowns_done);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* The daemon's own figures are everyone's: no caller to resolve. */
+static gboolean
+handle_get_statistics (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation,
+                       PymemdDbusService *self)
+{
+  PymemdMonitorStatistics statistics;
+  GVariantDict dict;
+
+  pymemd_monitor_get_statistics (self->monitor, &statistics);
+  g_variant_dict_init (&dict, NULL);
+  g_variant_dict_insert (&dict, "scans", "t", statistics.scans);
+  g_variant_dict_insert (&dict, "full_scans", "t", statistics.full_scans);
+  g_variant_dict_insert (&dict, "scan_seconds", "d", (double) statistics.scan_us / G_USEC_PER_SEC);
+  g_variant_dict_insert (&dict, "last_scan_seconds", "d", (double) statistics.last_scan_us / G_USEC_PER_SEC);
+  g_variant_dict_insert (&dict, "last_full_scan_seconds", "d",
+                         (double) statistics.last_full_scan_us / G_USEC_PER_SEC);
+  g_variant_dict_insert (&dict, "processes", "u", pymemd_monitor_get_processes (self->monitor)->len);
+  g_variant_dict_insert (&dict, "subscriptions", "u", pymemd_subscriptions_count (self->subscriptions));
+  g_variant_dict_insert (&dict, "cpu_seconds", "d", (double) statistics.cpu_us / G_USEC_PER_SEC);
+  if (statistics.resident > 0)
+    g_variant_dict_insert (&dict, "resident", "t", statistics.resident);
+  g_variant_dict_insert (&dict, "started_at", "x", statistics.started_at);
+  pymemd_dbus_monitor1_complete_get_statistics (manager, invocation, g_variant_dict_end (&dict));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 static gboolean
 handle_get_samples (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation,
                     PymemdDbusService *self)
@@ -611,7 +751,7 @@ rescan_caller_known (GObject *source, GAsyncResult *result, gpointer data)
   g_autoptr(Call) call = data;
   PymemdDbusService *self = call->self;
   g_autoptr(GError) error = NULL;
-  PymemdViewer viewer;
+  g_auto(PymemdViewer) viewer = { 0 };
   double retry = 0;
 
   if (!pymemd_auth_get_viewer_finish (self->auth, result, &viewer, &error))
@@ -772,7 +912,7 @@ add_recorded_process (GVariantBuilder *builder, const PymemdHistoryProcess *p, g
   g_variant_builder_add (builder, "{sv}", "uid", g_variant_new_uint32 (p->uid));
   if (!restricted)
     {
-      g_variant_builder_add (builder, "{sv}", "name", g_variant_new_string (basename_of (p->exe)));
+      g_variant_builder_add (builder, "{sv}", "name", file_name_variant (basename_of (p->exe)));
       g_variant_builder_add (builder, "{sv}", "cmdline", g_variant_new_string (p->cmdline != NULL ? p->cmdline : ""));
     }
   g_variant_builder_add (builder, "{sv}", "first_seen", g_variant_new_int64 (p->first_seen));
@@ -1498,6 +1638,7 @@ on_scanned (PymemdMonitor *monitor, gboolean full, PymemdDbusService *self)
 
   g_clear_pointer (&self->full_reply, g_variant_unref);
   g_clear_pointer (&self->full_samples, g_variant_unref);
+  g_clear_pointer (&self->full_breakdowns, g_variant_unref);
   pymemd_process_sum_rollups (processes, &totals);
   sync_objects (self, processes);
   update_manager (self, processes, &totals);
@@ -1527,6 +1668,7 @@ pymemd_dbus_service_finalize (GObject *object)
   g_hash_table_unref (self->exported);
   g_clear_pointer (&self->full_reply, g_variant_unref);
   g_clear_pointer (&self->full_samples, g_variant_unref);
+  g_clear_pointer (&self->full_breakdowns, g_variant_unref);
   pymemd_subscriptions_free (self->subscriptions);
   pymemd_rate_limit_free (self->rescan_limit);
   g_object_unref (self->object_manager);
@@ -1603,6 +1745,8 @@ pymemd_dbus_service_new (GDBusConnection *connection,
 
   g_signal_connect (self->manager, "handle-get-processes", G_CALLBACK (handle_get_processes), self);
   g_signal_connect (self->manager, "handle-get-samples", G_CALLBACK (handle_get_samples), self);
+  g_signal_connect (self->manager, "handle-get-breakdowns", G_CALLBACK (handle_get_breakdowns), self);
+  g_signal_connect (self->manager, "handle-get-statistics", G_CALLBACK (handle_get_statistics), self);
   g_signal_connect (self->manager, "handle-get-process-details",
                     G_CALLBACK (handle_get_process_details), self);
   g_signal_connect (self->manager, "handle-rescan", G_CALLBACK (handle_rescan), self);

@@ -1,7 +1,11 @@
 /* Schedules the scanner's passes and tells listeners when a scan is done; it does no accounting itself. */
 #include "config.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include "pymemd-monitor.h"
+#include "pymemd-pidfiles.h"
 
 struct _PymemdMonitor
 {
@@ -16,6 +20,7 @@ struct _PymemdMonitor
   gint64         last_full_duration; /* ... and how long it took */
   GPtrArray     *rescans;            /* GTask of callers waiting for the next full pass */
   guint          rescan_source;      /* that pass, due */
+  PymemdMonitorStatistics statistics; /* the scan counts and durations */
 };
 
 enum { SIGNAL_SCANNED, N_SIGNALS };
@@ -57,6 +62,7 @@ pymemd_monitor_init (PymemdMonitor *self)
 {
   self->processes = g_ptr_array_new_with_free_func (g_object_unref);
   self->rescans = g_ptr_array_new_with_free_func (g_object_unref);
+  self->statistics.started_at = g_get_real_time ();
 }
 
 PymemdMonitor *
@@ -94,10 +100,15 @@ scan (PymemdMonitor *self, PymemdScanFlags flags)
     g_warning ("Scan failed: %s", error->message); /* keep the last figures */
   g_clear_pointer (&self->processes, g_ptr_array_unref);
   self->processes = pymemd_scanner_get_processes (self->scanner);
+  self->statistics.last_scan_us = g_get_monotonic_time () - start;
+  self->statistics.scan_us += self->statistics.last_scan_us;
+  self->statistics.scans++;
   if (full)
     {
-      self->last_full_scan = g_get_monotonic_time ();
-      self->last_full_duration = self->last_full_scan - start;
+      self->last_full_scan = start + self->statistics.last_scan_us;
+      self->last_full_duration = self->statistics.last_scan_us;
+      self->statistics.last_full_scan_us = self->statistics.last_scan_us;
+      self->statistics.full_scans++;
     }
   g_signal_emit (self, signals[SIGNAL_SCANNED], 0, full);
   for (guint i = 0; answered != NULL && i < answered->len; i++)
@@ -210,4 +221,22 @@ pymemd_monitor_find (PymemdMonitor *self, guint pid)
     if ((guint) pymemd_process_get_pid (g_ptr_array_index (self->processes, i)) == pid)
       return g_ptr_array_index (self->processes, i);
   return NULL;
+}
+
+void
+pymemd_monitor_get_statistics (PymemdMonitor *self, PymemdMonitorStatistics *statistics)
+{
+  struct rusage usage;
+  g_autofree char *statm = NULL;
+  guint64 pages = 0;
+
+  *statistics = self->statistics;
+  if (getrusage (RUSAGE_SELF, &usage) == 0)
+    statistics->cpu_us = ((gint64) usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * G_USEC_PER_SEC +
+                         usage.ru_utime.tv_usec + usage.ru_stime.tv_usec;
+  /* The daemon's own process, not one under the procfs root it watches
+   * (a fixture tree in the tests). */
+  if (g_file_get_contents ("/proc/self/statm", &statm, NULL, NULL) &&
+      pymemd_statm_parse_resident (statm, &pages, NULL))
+    statistics->resident = pages * (guint64) sysconf (_SC_PAGESIZE);
 }

@@ -41,4 +41,20 @@ GPtrArray     *pymemd_monitor_get_processes (PymemdMonitor *self);
 PymemdProcess *pymemd_monitor_find (PymemdMonitor *self,
                                     guint          pid);
 
+/* What the service itself has done and costs, for those who watch the
+ * watcher (GetStatistics, pymemctl export). */
+typedef struct {
+  guint64 scans;             /* every scan, full ones included */
+  guint64 full_scans;        /* discovery, detail and exact passes */
+  gint64  scan_us;           /* spent scanning since the monitor was made */
+  gint64  last_scan_us;      /* the last scan's duration */
+  gint64  last_full_scan_us; /* the last full scan's */
+  gint64  started_at;        /* µs since the epoch */
+  gint64  cpu_us;            /* the process's user and system time, all threads */
+  guint64 resident;          /* the process's resident bytes; 0 when unknown */
+} PymemdMonitorStatistics;
+
+void           pymemd_monitor_get_statistics (PymemdMonitor           *self,
+                                              PymemdMonitorStatistics *statistics);
+
 G_END_DECLS

@@ -718,6 +718,33 @@ pymemd_test_service_wait_pid (PymemdTestService *service, GPid pid)
     }
 }
 
+void
+pymemd_test_service_wait_detail (PymemdTestService *service, GPid pid)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) rescan = g_dbus_connection_call_sync (
+        service->conn, "org.pymemd.Monitor1", "/org/pymemd/Monitor1", "org.pymemd.Monitor1", "Rescan", NULL,
+        NULL, G_DBUS_CALL_FLAGS_NONE, 30000, NULL, NULL);
+      g_autoptr(GVariant) reply = g_dbus_connection_call_sync (
+        service->conn, "org.pymemd.Monitor1", "/org/pymemd/Monitor1", "org.pymemd.Monitor1", "GetProcessDetails",
+        g_variant_new ("(u)", (guint32) pid), G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, 10000, NULL,
+        &error);
+      g_autoptr(GVariant) details = NULL;
+
+      g_assert_no_error (error);
+      details = g_variant_get_child_value (reply, 0);
+      if (g_variant_lookup (details, "categories", "@a{sa{st}}", NULL))
+        return;
+      if (g_get_monotonic_time () > deadline)
+        g_error ("the detail pass did not reach pid %d within 30 s", pid);
+      g_usleep (200000);
+    }
+}
+
 const char *
 pymemd_test_setpriv (void)
 {
@@ -773,6 +800,20 @@ pymemd_test_run_pymemctl (PymemdTestRun *run, gboolean as_nobody, char **envp, c
   g_test_message ("pymemctl %s%s -> status 0x%x\n%.2000s%s", line,
                   as_nobody ? " (as nobody)" : "", run->status, run->out, run->err);
   return WIFEXITED (run->status) ? WEXITSTATUS (run->status) : -1;
+}
+
+int
+pymemd_test_run_pymemctl_at (PymemdTestRun *run, gboolean as_nobody, const char *address, const char *const *args)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_auto(GStrv) envp = pymemd_test_cli_environ ();
+
+  g_ptr_array_add (argv, (gpointer) "--address");
+  g_ptr_array_add (argv, (gpointer) address);
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+  return pymemd_test_run_pymemctl (run, as_nobody, envp, (const char *const *) argv->pdata);
 }
 
 JsonNode *

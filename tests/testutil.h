@@ -166,6 +166,16 @@ int         pymemd_test_run_pymemctl (PymemdTestRun     *run,
                                       gboolean           as_nobody,
                                       char             **envp,
                                       const char *const *args);
+/* pymemctl --address ADDRESS ARGS (NULL-terminated) in
+ * pymemd_test_cli_environ (), as pymemd_test_run_pymemctl () runs it. */
+int         pymemd_test_run_pymemctl_at (PymemdTestRun     *run,
+                                         gboolean           as_nobody,
+                                         const char        *address,
+                                         const char *const *args);
+#define PYMEMD_TEST_CLI(run, address, ...) \
+  pymemd_test_run_pymemctl_at ((run), FALSE, (address), (const char *const[]){ __VA_ARGS__, NULL })
+#define PYMEMD_TEST_CLI_AS_NOBODY(run, address, ...) \
+  pymemd_test_run_pymemctl_at ((run), TRUE, (address), (const char *const[]){ __VA_ARGS__, NULL })
 /* TEXT as JSON, which it must be. */
 JsonNode   *pymemd_test_parse_json (const char *text);
 
@@ -220,6 +230,11 @@ void     pymemd_test_service_wait_name_released (PymemdTestService *service);
 /* Waits (30 s at most) until GetSamples lists PID. */
 void     pymemd_test_service_wait_pid (PymemdTestService *service,
                                        GPid               pid);
+
+/* Waits (30 s at most) until GetProcessDetails of PID has its categories:
+ * a detail pass has reached it (Rescan asks for one now). */
+void     pymemd_test_service_wait_detail (PymemdTestService *service,
+                                          GPid               pid);
 
 /* The prefix of pyenv's build of Python SERIES ("2.7", "3.6"), such as
  * ~/.pyenv/versions/2.7.18 ($PYENV_ROOT/versions where set), or NULL. */

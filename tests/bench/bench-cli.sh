@@ -27,7 +27,10 @@ PYTHON=/usr/bin/python3
 PYMEMD=daemon/pymemd
 PYMEMCTL=client/pymemctl
 
-die () { echo "bench-cli: $*" >&2; exit 1; }
+BENCH=bench-cli
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=bench-lib.sh
+. "$HERE/bench-lib.sh"
 
 if ! [[ $N =~ ^[0-9]+$ ]] || (( N == 0 )); then die "usage: $0 [N]"; fi
 [[ -x $PYMEMD && -x $PYMEMCTL ]] || die "run from the build directory after make"
@@ -42,50 +45,7 @@ if (( ${#missing[@]} )); then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
-WORK=$(mktemp -d /tmp/pymemd-bench-cli.XXXXXX)
-PIDS=()
-BUS='' DPID=''
-stop () {   # stop PID...: TERM, then reap
-  local p
-  for p in "$@"; do [[ -n $p ]] && kill "$p" 2>/dev/null; done
-  for p in "$@"; do [[ -n $p ]] && { wait "$p" 2>/dev/null || true; }; done
-  return 0
-}
-cleanup () {
-  stop "$DPID"
-  (( ${#PIDS[@]} )) && stop "${PIDS[@]}"
-  stop "$BUS"
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ms_since () { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", (b - a) * 1000 }'; }
-median () { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
-minimum () { sort -n | head -n 1; }
-
-# time_runs COUNT COMMAND...: prints each run's wall ms, one per line
-time_runs () {
-  local count=$1 i t; shift
-  for ((i = 0; i < count; i++)); do
-    t=$EPOCHREALTIME
-    "$@" > /dev/null 2>> "$WORK/errors" || die "failed: $* ($(tail -n 1 "$WORK/errors"))"
-    ms_since "$t"; echo
-  done
-}
-
-echo "starting $N idle Python processes..."
-for ((i = 0; i < N; i++)); do
-  "$PYTHON" -c 'import time; time.sleep(1e6)' &
-  PIDS+=($!)
-done
-
-dbus-daemon --session --nofork --print-address > "$WORK/address" 2> "$WORK/bus.log" &
-BUS=$!
-for ((i = 0; i < 100; i++)); do [[ -s $WORK/address ]] && break; sleep 0.05; done
-read -r ADDR < "$WORK/address" || die "dbus-daemon gave no address: $(cat "$WORK/bus.log")"
-"$PYMEMD" --address "$ADDR" --interval 2 > "$WORK/pymemd.log" 2>&1 &
-DPID=$!
+bench_start_service
 
 echo "waiting until pymemd lists them all..."
 deadline=$((SECONDS + 120))
