@@ -341,6 +341,16 @@ check_interpreter_state (Attach *attach, PymemdPtrace *ptrace, guint64 frame_top
       if (value != 0)
         return fail_refused (error, _("The interpreter of process %d is finalizing"), attach->pid);
     }
+  else if (attach->entry->finalizing_thread != 0)
+    {
+      /* 3.6 has no function for it: the thread finalizing it, or NULL. */
+      guint64 finalizing;
+
+      if (!pymemd_ptrace_read (ptrace, attach->entry->finalizing_thread, &finalizing, sizeof finalizing, error))
+        return STEP_FAILED;
+      if (finalizing != 0)
+        return fail_refused (error, _("The interpreter of process %d is finalizing"), attach->pid);
+    }
   return STEP_DONE;
 }
 

@@ -1,4 +1,4 @@
-/* The injector against real interpreters of every CPython on the machine — parked threads, pending calls, 50 attaches in a row, refusals with their reasons — and its register frames for x86-64 and aarch64 on any host. */
+/* The injector against real interpreters of every CPython on the machine — parked threads, pending calls, 50 attaches in a row, refusals with their reasons (Python 2 among them) — and its register frames for x86-64 and aarch64 on any host. */
 #include "config.h"
 
 #include <errno.h>
@@ -1011,8 +1011,9 @@ test_refuse_disabled (Fixture *fx, gconstpointer data)
 {
   g_auto(GStrv) envp = g_environ_setenv (g_get_environ (), "PYTHON_DISABLE_REMOTE_DEBUG", "1", TRUE);
   const char *argv[] = { pymemd_test_python (), "-c", sleep_code, NULL };
-  const char *x_argv[] = { pymemd_test_python (), "-X", "disable_remote_debug", "-c", sleep_code,
+  const char *x_argv[] = { pymemd_test_python (), "-X", "disable-remote-debug", "-c", sleep_code,
                            NULL };
+  const char *misspelt_argv[] = { pymemd_test_python (), "-Xdisable_remote_debug", "-c", sleep_code, NULL };
   Child child;
 
   if (!need_root ())
@@ -1037,7 +1038,13 @@ test_refuse_disabled (Fixture *fx, gconstpointer data)
 
   child_spawn (&child, x_argv, NULL);
   assert_refused (&child, child.start_time, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED,
-                  "disable_remote_debug");
+                  "(-X disable-remote-debug)");
+  child_ping (&child);
+  child_finish (&child);
+
+  child_spawn (&child, misspelt_argv, NULL);
+  assert_refused (&child, child.start_time, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED,
+                  "(-X disable_remote_debug)");
   child_ping (&child);
   child_finish (&child);
 }
@@ -1537,7 +1544,34 @@ test_child_program (Fixture *fx, gconstpointer data)
   pymemd_test_rm_rf (dir);
 }
 
-/* ---- every CPython 3.8+ on the machine ---- */
+/* Python 2 is refused with a sentence that says so, untouched. */
+static void
+test_python2 (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *prefix = pymemd_test_pyenv_prefix ("2.7");
+  g_autofree char *python = NULL;
+  const char *argv[] = { NULL, "-c", "import sys, time\nsys.stdout.write('ready\\n')\nsys.stdout.flush()\n"
+                         "time.sleep(3000)\n", NULL };
+  Child child;
+
+  if (prefix == NULL)
+    {
+      g_test_skip ("pyenv has no Python 2.7");
+      return;
+    }
+  if (!need_root ())
+    return;
+  python = g_build_filename (prefix, "bin", "python2.7", NULL);
+  argv[0] = python;
+  child_spawn (&child, argv, NULL);
+  assert_refused (&child, child.start_time, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED,
+                  "runs Python 2.7: pymemd attaches only to Python 3.6 and later");
+  g_assert_cmpint (tracer_of (child.proc.pid), ==, 0);
+  g_assert_nonnull (strchr ("RS", state_of (child.proc.pid)));
+  child_kill (&child);
+}
+
+/* ---- every CPython 3.6+ on the machine ---- */
 
 typedef struct {
   char *name;   /* "3.11-debian", "3.8-pyenv" */
@@ -1568,7 +1602,7 @@ find_interpreters (void)
     g_ptr_array_add (found, debian);
   }
   /* One test per minor version, present or not, so that an absent one shows as skipped. */
-  for (guint minor = 8; minor <= 13; minor++)
+  for (guint minor = 6; minor <= 13; minor++)
     {
       Interpreter *interpreter = g_new0 (Interpreter, 1);
       g_autoptr(GDir) dir = g_dir_open (versions, 0, NULL);
@@ -1672,6 +1706,7 @@ main (int argc, char **argv)
     ADD ("child/hook-other-user", test_child_hook_other_user);
   ADD ("child/program", test_child_program);
   ADD ("refuse/not-python", test_refuse_not_python);
+  ADD ("refuse/python2", test_python2);
 #undef ADD
 
   interpreters = find_interpreters ();
