@@ -1,4 +1,4 @@
-/* The file a PEP 768 attach asks the interpreter to run: readable by the target whatever the umask, unlisted, watched until it has been read, and removed. */
+/* The file a PEP 768 attach asks the interpreter to run: readable by the target whatever the umask, unlisted, watched until it has been read, and removed with its directory once that is empty. */
 #include "config.h"
 
 #include <errno.h>
@@ -17,6 +17,7 @@
 
 struct _PymemdAttachScript
 {
+  char *dir;
   char *path;
   int   watch_fd; /* inotify, watching PATH for IN_CLOSE_NOWRITE */
 };
@@ -84,19 +85,30 @@ pymemd_attach_script_new (const char *dir, const char *text, GError **error)
   g_autoptr(PymemdAttachScript) self = g_new0 (PymemdAttachScript, 1);
   g_autofree char *uuid = g_uuid_string_random ();
   g_autofree char *name = NULL;
-  int dir_fd, fd;
+  int fd = -1, errsv = 0;
   gboolean written;
 
   self->watch_fd = -1;
+  self->dir = g_strdup (dir);
   name = g_strdup_printf ("attach-%s.py", uuid);
-  dir_fd = open_script_dir (dir, error);
-  if (dir_fd < 0)
-    return NULL;
-  fd = openat (dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  close (dir_fd);
+  /* Another attach that just removed its script may remove the directory
+   * between our mkdir and our create (ENOENT then): make it again. */
+  for (int tries = 0; fd < 0 && tries < 8; tries++)
+    {
+      int dir_fd = open_script_dir (dir, error);
+
+      if (dir_fd < 0)
+        return NULL;
+      fd = openat (dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+      errsv = errno;
+      close (dir_fd);
+      if (fd < 0 && errsv != ENOENT)
+        break;
+    }
   self->path = g_build_filename (dir, name, NULL);
   if (fd < 0)
     {
+      errno = errsv;
       fail_errno (error, _("creating"), self->path);
       g_clear_pointer (&self->path, g_free);
       return NULL;
@@ -172,6 +184,11 @@ pymemd_attach_script_free (PymemdAttachScript *self)
     close (self->watch_fd);
   if (self->path != NULL)
     g_unlink (self->path);
+  /* Nothing is left behind: the directory goes with the last script
+   * (another attach's script keeps it: ENOTEMPTY). */
+  if (self->dir != NULL)
+    g_rmdir (self->dir);
   g_free (self->path);
+  g_free (self->dir);
   g_free (self);
 }

@@ -1,4 +1,4 @@
-/* The file a PEP 768 attach asks the interpreter to run: readable by the target whatever the umask, unlisted, watched until it has been read, and removed. */
+/* The file a PEP 768 attach asks the interpreter to run: readable by the target whatever the umask, unlisted, watched until it has been read, and removed with its directory once that is empty. */
 #pragma once
 
 #include <gio/gio.h>
@@ -24,7 +24,8 @@ const char         *pymemd_attach_script_get_path (PymemdAttachScript *self);
 gboolean            pymemd_attach_script_wait_read (PymemdAttachScript *self,
                                                     gint64              timeout_us);
 
-/* Removes the file and frees. */
+/* Removes the file, and DIR when no other script is left in it, and
+ * frees. */
 void                pymemd_attach_script_free (PymemdAttachScript *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PymemdAttachScript, pymemd_attach_script_free)
 

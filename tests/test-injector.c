@@ -15,6 +15,7 @@
 #include <glib/gstdio.h>
 
 #include "pymemd-attach-child.h"
+#include "pymemd-attach-script.h"
 #include "pymemd-attach-reply.h"
 #include "pymemd-call-frame.h"
 #include "pymemd-elf.h"
@@ -1601,18 +1602,11 @@ static const char late_parked_code[] = HANDLE_INPUT
   "print('ready', flush=True)\n"
   "t.join()\n";
 
-/* The directory holds no file: every script was removed. */
+/* Every script was removed, and the directory with the last one. */
 static void
 assert_no_scripts (const char *dir)
 {
-  g_autoptr(GDir) listing = g_dir_open (dir, 0, NULL);
-  struct stat st;
-
-  if (listing == NULL)
-    return;
-  g_assert_cmpstr (g_dir_read_name (listing), ==, NULL);
-  g_assert_cmpint (stat (dir, &st), ==, 0);
-  g_assert_cmpint (st.st_mode & 07777, ==, 0711);
+  g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
 }
 
 /* One attach with a script directory, wait WAIT seconds; the method in REPORT. */
@@ -1958,6 +1952,39 @@ test_interpreter (Fixture *fx, gconstpointer data)
   child_kill (&child);
 }
 
+/* A script is 0644 in a directory of 0711 under umask 077 (the unit's),
+ * and its directory goes with the last script, not before. */
+static void
+test_attach_script (void)
+{
+  g_autofree char *tmp = g_dir_make_tmp ("pymemd-script-XXXXXX", NULL);
+  g_autofree char *dir = g_build_filename (tmp, "attach", NULL);
+  g_autoptr(PymemdAttachScript) first = NULL;
+  g_autoptr(PymemdAttachScript) second = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  struct stat st;
+  mode_t old = umask (0077);
+
+  first = pymemd_attach_script_new (dir, "pass\n", &error);
+  g_assert_no_error (error);
+  second = pymemd_attach_script_new (dir, "pass\n", &error);
+  umask (old);
+  g_assert_no_error (error);
+  g_assert_cmpint (stat (dir, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, 0711);
+  g_assert_cmpint (stat (pymemd_attach_script_get_path (first), &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, 0644);
+  g_assert_true (g_file_get_contents (pymemd_attach_script_get_path (second), &text, NULL, &error));
+  g_assert_cmpstr (text, ==, "pass\n");
+
+  g_clear_pointer (&first, pymemd_attach_script_free);
+  g_assert_true (g_file_test (pymemd_attach_script_get_path (second), G_FILE_TEST_IS_REGULAR));
+  g_clear_pointer (&second, pymemd_attach_script_free);
+  g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (g_rmdir (tmp), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1976,6 +2003,7 @@ main (int argc, char **argv)
   g_test_add_func ("/injector/frame/stopped-syscall", test_frame_stopped_syscall);
   g_test_add_func ("/injector/elf/symbols", test_elf_symbols);
   g_test_add_func ("/injector/child/reply", test_reply);
+  g_test_add_func ("/injector/attach-script", test_attach_script);
 
 #define ADD(path, func) \
   g_test_add ("/injector/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
