@@ -15,7 +15,9 @@ The daemon runs with umask 0077, as under its unit. Modules are compiled
 once into a bytecode cache of the run's own (PYTHONPYCACHEPREFIX) before
 the first round, as an installed Python has them: the 3.14 the tests
 fetch ships none, and compiling json and re from source at each attach
-would be measured instead of the attach.
+would be measured instead of the attach. 3.6 and 3.7 know no such cache:
+they compile the helper at each attach (their standard library comes
+compiled), so that nothing is written into the source tree.
 """
 
 import glob
@@ -98,7 +100,11 @@ def warm(found, helper_dir, cache):
     env = dict(os.environ, PYTHONPYCACHEPREFIX=cache)
     env.pop('PYTHONDONTWRITEBYTECODE', None)
     for _, argv in found:
-        subprocess.run(argv + ['-c', 'import sys, importlib.util, json, re\n'
+        # 3.6 and 3.7 know no PYTHONPYCACHEPREFIX: they would write into
+        # the source tree's helper directory.
+        subprocess.run(argv + ['-c', 'import sys\n'
+                               'sys.dont_write_bytecode = sys.version_info < (3, 8)\n'
+                               'import importlib.util, json, re\n'
                                'sys.path.insert(0, %r)\n'
                                'try:\n    import pymemd_helper._connection\n'
                                'except Exception:\n    pass\n' % helper_dir],
@@ -116,6 +122,9 @@ def main():
     found = interpreters()
     warm(found, helper_dir, cache)
     os.environ['PYTHONPYCACHEPREFIX'] = cache
+    # The targets read that cache and write nothing (3.6 and 3.7 compile
+    # the helper each time rather than leave a __pycache__ in the source).
+    os.environ['PYTHONDONTWRITEBYTECODE'] = '1'
     bus = subprocess.Popen(['dbus-daemon', '--session', '--nofork', '--print-address'],
                            stdout=subprocess.PIPE)
     address = bus.stdout.readline().decode().strip()
