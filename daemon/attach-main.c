@@ -191,10 +191,11 @@ send_reply (GBytes *reply)
 }
 
 typedef struct {
-  char *proc_root;
-  int   pid;
-  char *start_time;
-  char *script_path;
+  char  *proc_root;
+  int    pid;
+  char  *start_time;
+  char  *script_dir;
+  double wait;
 } Request;
 
 static gboolean
@@ -203,10 +204,11 @@ check_request (const Request *request, guint64 *start_time, GError **error)
   if (request->proc_root == NULL || request->proc_root[0] != '/' || request->pid <= 0 ||
       request->start_time == NULL ||
       !g_ascii_string_to_unsigned (request->start_time, 10, 0, G_MAXUINT64, start_time, NULL) ||
-      (request->script_path != NULL && request->script_path[0] != '/'))
+      (request->script_dir != NULL && request->script_dir[0] != '/') || !(request->wait >= 0 && request->wait <= 3600))
     {
       g_set_error_literal (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,
-                           _("Bad attach request: --proc, --pid and --start-time are needed, paths absolute"));
+                           _("Bad attach request: --proc, --pid and --start-time are needed, paths absolute, "
+                             "--wait from 0 to 3600"));
       return FALSE;
     }
   return TRUE;
@@ -215,14 +217,16 @@ check_request (const Request *request, guint64 *start_time, GError **error)
 int
 main (int argc, char **argv)
 {
-  Request request = { NULL, 0, NULL, NULL };
+  Request request = { NULL, 0, NULL, NULL, PYMEMD_INJECTOR_DEFAULT_WAIT };
   const GOptionEntry entries[] = {
     { "proc", 0, 0, G_OPTION_ARG_FILENAME, &request.proc_root, N_("The procfs the process is in"), N_("DIR") },
     { "pid", 0, 0, G_OPTION_ARG_INT, &request.pid, N_("The process to attach to"), N_("PID") },
     { "start-time", 0, 0, G_OPTION_ARG_STRING, &request.start_time,
       N_("Its start time (clock ticks after boot)"), N_("TICKS") },
-    { "script", 0, 0, G_OPTION_ARG_FILENAME, &request.script_path,
-      N_("A root-owned file holding the bootstrap, for PEP 768"), N_("FILE") },
+    { "script-dir", 0, 0, G_OPTION_ARG_FILENAME, &request.script_dir,
+      N_("Where a PEP 768 script may be made (a directory of root's)"), N_("DIR") },
+    { "wait", 0, 0, G_OPTION_ARG_DOUBLE, &request.wait,
+      N_("How long a PEP 768 request may wait to be taken"), N_("SECONDS") },
     { NULL }
   };
   g_autoptr(GOptionContext) context = NULL;
@@ -266,14 +270,14 @@ main (int argc, char **argv)
   stage_socket = connect_stage_socket ();
 
   ok = check_request (&request, &start_time, &error) && (bootstrap = read_bootstrap (&error)) != NULL &&
-       pymemd_injector_inject_full (request.proc_root, request.pid, start_time, bootstrap, request.script_path,
-                                    stage_socket != NULL ? tell_stage : NULL, &stage_socket, cancellable, &report,
-                                    &error);
+       pymemd_injector_inject_full (request.proc_root, request.pid, start_time, bootstrap, request.script_dir,
+                                    request.wait, stage_socket != NULL ? tell_stage : NULL, &stage_socket,
+                                    cancellable, &report, &error);
   reply = pymemd_attach_reply_new (ok ? &report : NULL, ok ? NULL : error);
   send_reply (reply);
 
   g_free (request.proc_root);
   g_free (request.start_time);
-  g_free (request.script_path);
+  g_free (request.script_dir);
   return EXIT_SUCCESS;
 }

@@ -221,7 +221,8 @@ pymemd_attach_child_run_async (const char         *program,
                                gint32              pid,
                                guint64             start_time,
                                const char         *bootstrap,
-                               const char         *script_path,
+                               const char         *script_dir,
+                               double              wait_seconds,
                                GAsyncReadyCallback callback,
                                gpointer            user_data)
 {
@@ -244,10 +245,14 @@ pymemd_attach_child_run_async (const char         *program,
   g_ptr_array_add (argv, g_strdup_printf ("%d", pid));
   g_ptr_array_add (argv, g_strdup ("--start-time"));
   g_ptr_array_add (argv, g_strdup_printf ("%" G_GUINT64_FORMAT, start_time));
-  if (script_path != NULL)
+  if (script_dir != NULL)
     {
-      g_ptr_array_add (argv, g_strdup ("--script"));
-      g_ptr_array_add (argv, g_strdup (script_path));
+      char wait[G_ASCII_DTOSTR_BUF_SIZE];
+
+      g_ptr_array_add (argv, g_strdup ("--script-dir"));
+      g_ptr_array_add (argv, g_strdup (script_dir));
+      g_ptr_array_add (argv, g_strdup ("--wait"));
+      g_ptr_array_add (argv, g_strdup (g_ascii_dtostr (wait, sizeof wait, wait_seconds)));
     }
   g_ptr_array_add (argv, NULL);
   /* Its stderr is ours (the journal): it outlives us there too. */

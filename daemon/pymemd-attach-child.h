@@ -22,8 +22,9 @@ char    *pymemd_attach_child_check_program (const char *path,
 gboolean pymemd_attach_child_can_refuse_oom_killer (void);
 
 /* Runs PROGRAM to put BOOTSTRAP into process PID (START_TIME) of the
- * procfs at PROC_ROOT (SCRIPT_PATH for PEP 768, may be NULL), as
- * pymemd_injector_inject_with_report () would. Completes once the child
+ * procfs at PROC_ROOT (PEP 768 scripts in SCRIPT_DIR, may be NULL, a
+ * request out for WAIT_SECONDS at most), as pymemd_injector_inject_full ()
+ * would. Completes once the child
  * has answered and exited, however long that takes: the caller decides
  * how long it waits, the child never ends before it has given back any
  * thread it holds. Returns the child's pid, 0 if it could not be
@@ -33,7 +34,8 @@ GPid     pymemd_attach_child_run_async  (const char         *program,
                                          gint32              pid,
                                          guint64             start_time,
                                          const char         *bootstrap,
-                                         const char         *script_path,
+                                         const char         *script_dir,
+                                         double              wait_seconds,
                                          GAsyncReadyCallback callback,
                                          gpointer            user_data);
 /* TRUE with what the attach did; FALSE with its error, or with why the

@@ -121,7 +121,7 @@ pymemd_attach_reply_parse (GBytes *reply, PymemdInjectReport *report, GError **e
       return FALSE;
     }
   if (*message != '\0' || !parse_method (method, &report->method) ||
-      (report->method == PYMEMD_ATTACH_METHOD_PEP768 ? tid != 0 : tid <= 0) || python_version > MAX_VERSION ||
+      (report->method == PYMEMD_ATTACH_METHOD_PEP768 ? tid < 0 : tid <= 0) || python_version > MAX_VERSION ||
       !is_time (stopped_us) || !is_time (calls_us) || !is_time (held_us))
     return protocol_error (error, _("a success out of bounds"));
   report->tid = tid;

@@ -1,4 +1,4 @@
-/* Writes the bootstrap: one statement that binds no name in __main__, starts a _thread and returns; the thread loads and attaches the helper, swallowing every exception. */
+/* Writes the bootstrap: one statement that binds no name in __main__, starts a _thread and returns; the thread loads the helper once and attaches it, and tells the daemon what failed, never the process's stderr. */
 #include "config.h"
 
 #include <string.h>
@@ -47,32 +47,60 @@ pymemd_bootstrap_source (const char *helper_dir,
                    helper_dir, socket_path);
       return NULL;
     }
-  /* The thread's code is a double-quoted literal with \n escapes; it
-   * never reaches _thread's "Unhandled exception" print, which would go
-   * to the process's stderr. Nothing runs on the borrowed thread but
-   * __import__ of a built-in module and start_new_thread. */
+  /* The thread's code is a triple-quoted literal with no backslash or
+   * quote that would end it (chr (34) is the double quote). It never
+   * reaches _thread's "Unhandled exception" print, which would go to the
+   * process's stderr: what fails is told to the daemon instead, as a
+   * "failed" message (docs/helper-protocol.md). The global import lock
+   * makes the look-up and the loading of pymemd_helper one step: two
+   * bootstraps running at once (a PEP 768 script taken while a parked
+   * thread runs the same bootstrap) load it once, and the helper keeps
+   * one thread. Nothing runs on the borrowed thread but __import__ of a
+   * built-in module and start_new_thread. */
   return g_strdup_printf (
     "try:\n"
-    "    __import__('_thread').start_new_thread(exec, (\""
-    "try:\\n"
-    "    import sys\\n"
-    "    h = sys.modules.get('pymemd_helper')\\n"
-    "    if h is None:\\n"
-    "        import importlib.util\\n"
-    "        d = '%s/pymemd_helper'\\n"
-    "        s = importlib.util.spec_from_file_location('pymemd_helper', d + '/__init__.py', "
-    "submodule_search_locations=[d])\\n"
-    "        h = importlib.util.module_from_spec(s)\\n"
-    "        sys.modules['pymemd_helper'] = h\\n"
-    "        try:\\n"
-    "            s.loader.exec_module(h)\\n"
-    "        except BaseException:\\n"
-    "            sys.modules.pop('pymemd_helper', None)\\n"
-    "            raise\\n"
-    "    h.attach('%s', '%s')\\n"
-    "except BaseException:\\n"
-    "    pass\\n"
-    "\", {'__name__': 'pymemd_bootstrap'}))\n"
+    "    __import__('_thread').start_new_thread(exec, ('''\n"
+    "try:\n"
+    "    import sys, _imp\n"
+    "    _imp.acquire_lock()\n"
+    "    try:\n"
+    "        h = sys.modules.get('pymemd_helper')\n"
+    "        if h is None:\n"
+    "            import importlib.util\n"
+    "            d = '%1$s/pymemd_helper'\n"
+    "            s = importlib.util.spec_from_file_location('pymemd_helper', d + '/__init__.py', "
+    "submodule_search_locations=[d])\n"
+    "            h = importlib.util.module_from_spec(s)\n"
+    "            sys.modules['pymemd_helper'] = h\n"
+    "            try:\n"
+    "                s.loader.exec_module(h)\n"
+    "            except BaseException:\n"
+    "                sys.modules.pop('pymemd_helper', None)\n"
+    "                raise\n"
+    "    finally:\n"
+    "        _imp.release_lock()\n"
+    "    h.attach('%2$s', '%3$s')\n"
+    "except BaseException as e:\n"
+    "    try:\n"
+    "        import os, _socket\n"
+    "        q = chr(34)\n"
+    "        m = ''.join(c if ' ' <= c <= '~' and c != q and c != chr(92) else '?' "
+    "for c in '%%s: %%s' %% (type(e).__name__, e))[:500]\n"
+    "        with open('/proc/self/stat', 'rb') as f:\n"
+    "            t = f.read()\n"
+    "        t = int(t[t.rindex(b')') + 1:].split()[19])\n"
+    "        b = ('{~v~: 1, ~type~: ~failed~, ~pid~: %%d, ~start_time~: %%d, ~nonce~: ~%3$s~, ~message~: ~%%s~}'"
+    ".replace('~', q) %% (os.getpid(), t, m)).encode()\n"
+    "        k = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)\n"
+    "        try:\n"
+    "            k.settimeout(5)\n"
+    "            k.connect('%2$s')\n"
+    "            k.sendall(len(b).to_bytes(4, 'big') + b)\n"
+    "        finally:\n"
+    "            k.close()\n"
+    "    except BaseException:\n"
+    "        pass\n"
+    "''', {'__name__': 'pymemd_bootstrap'}))\n"
     "except BaseException:\n"
     "    pass\n",
     helper_dir, socket_path, nonce);

@@ -21,6 +21,10 @@
 #define ANSWER_GRACE   30.0 /* seconds on top of the census budget */
 #define ROLLUP_BUFFER  8192
 #define RECORD_VERSION 1
+/* Where attach children make PEP 768 scripts, in the runtime directory. */
+#define SCRIPT_DIR_NAME "attach"
+/* The share of attach-timeout-seconds a PEP 768 request may be out. */
+#define PEP768_WAIT_SHARE 0.8
 
 struct _PymemdHeapBroker
 {
@@ -36,7 +40,7 @@ struct _PymemdHeapBroker
   guint                running; /* attaches the daemon waits for: the slots taken */
   gboolean             scheduling; /* in next_attach () */
   gboolean             reschedule; /* and called again meanwhile */
-  GPtrArray           *scripts;      /* PEP 768 scripts not known to be read yet */
+  char                *script_dir;   /* where attach children make PEP 768 scripts */
 };
 
 G_DEFINE_TYPE (PymemdHeapBroker, pymemd_heap_broker, G_TYPE_OBJECT)
@@ -53,7 +57,6 @@ typedef struct {
   char              *key;        /* "pid:start time" */
   char              *nonce;
   char              *bootstrap;
-  char              *script_path;
   char              *proc_root;
   gint64             attach_started;
   gboolean           child_done;
@@ -79,7 +82,6 @@ job_free (Job *job)
   g_free (job->key);
   g_free (job->nonce);
   g_free (job->bootstrap);
-  g_free (job->script_path);
   g_free (job->proc_root);
   g_clear_error (&job->attach_error);
   g_clear_object (&job->wait_cancellable);
@@ -452,11 +454,6 @@ finish_attach (GTask *task)
     {
       job->attached = TRUE;
       job->attach_seconds = (double) (g_get_monotonic_time () - job->attach_started) / G_USEC_PER_SEC;
-      if (job->script_path != NULL && job->method == PYMEMD_ATTACH_METHOD_PEP768)
-        {
-          g_unlink (job->script_path);
-          g_ptr_array_remove (self->scripts, job->script_path);
-        }
       g_message ("Attached the helper to process %d (%s, %.3f s)", job->pid, pymemd_attach_method_name (job->method),
                  job->attach_seconds);
       ask (g_object_ref (task));
@@ -600,22 +597,6 @@ start_attach (PymemdHeapBroker *self, GTask *task)
       g_object_unref (task);
       return FALSE;
     }
-  /* PEP 768 reads the script from a file: one only root can write, in
-   * the runtime directory (which the process was just checked to see). */
-  if (pymemd_process_get_python_version (process) >= 314)
-    {
-      g_autofree char *name = g_strdup_printf ("attach-%s.py", job->nonce);
-      job->script_path = g_build_filename (self->runtime_dir, name, NULL);
-      if (!g_file_set_contents_full (job->script_path, job->bootstrap, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644,
-                                     &error))
-        {
-          g_debug ("No PEP 768 script: %s", error->message);
-          g_clear_error (&error);
-          g_clear_pointer (&job->script_path, g_free);
-        }
-      else
-        g_ptr_array_add (self->scripts, g_strdup (job->script_path));
-    }
   pymemd_config_get_attach_limits (pymemd_monitor_get_config (self->monitor), &limits);
   job->timeout = limits.timeout_seconds;
   job->attach_started = g_get_monotonic_time ();
@@ -630,8 +611,11 @@ start_attach (PymemdHeapBroker *self, GTask *task)
                                     job->wait_cancellable, hello_done, g_object_ref (task));
   job->deadline_source = g_timeout_add_full (G_PRIORITY_DEFAULT, (guint) (job->timeout * 1000), attach_deadline,
                                              g_object_ref (task), g_object_unref);
+  /* A PEP 768 request the process has not taken is withdrawn with time
+   * left for the child's reply to beat the deadline. */
   job->child_pid = pymemd_attach_child_run_async (program, job->proc_root, job->pid, job->start_time, job->bootstrap,
-                                                  job->script_path, child_done, task);
+                                                  self->script_dir, job->timeout * PEP768_WAIT_SHARE, child_done,
+                                                  task);
   return TRUE;
 }
 
@@ -791,12 +775,11 @@ pymemd_heap_broker_dispose (GObject *object)
   PymemdHeapBroker *self = PYMEMD_HEAP_BROKER (object);
 
   g_clear_object (&self->channel);
-  /* Scripts a PEP 768 attach left unread: the process would otherwise
-   * find a later pymemd's file, or none, at that path. */
-  if (self->scripts != NULL)
-    for (guint i = 0; i < self->scripts->len; i++)
-      g_unlink (g_ptr_array_index (self->scripts, i));
-  g_clear_pointer (&self->scripts, g_ptr_array_unref);
+  /* Each attach child removes its script; the directory goes once the
+   * last child is done (a child still running keeps it). */
+  if (self->script_dir != NULL)
+    g_rmdir (self->script_dir);
+  g_clear_pointer (&self->script_dir, g_free);
   G_OBJECT_CLASS (pymemd_heap_broker_parent_class)->dispose (object);
 }
 
@@ -825,7 +808,6 @@ pymemd_heap_broker_class_init (PymemdHeapBrokerClass *klass)
 static void
 pymemd_heap_broker_init (PymemdHeapBroker *self)
 {
-  self->scripts = g_ptr_array_new_with_free_func (g_free);
   self->users = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) user_attaches_free);
   self->busy = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_queue_init (&self->turns);
@@ -846,6 +828,7 @@ pymemd_heap_broker_new (PymemdMonitor  *monitor,
   self->recorder = g_object_ref (recorder);
   self->runtime_dir = g_strdup (runtime_dir);
   self->helper_dir = g_strdup (helper_dir);
+  self->script_dir = g_build_filename (runtime_dir, SCRIPT_DIR_NAME, NULL);
   self->channel = pymemd_helper_channel_new (socket_path, pymemd_procfs_get_root (procfs), error);
   if (self->channel == NULL)
     return NULL;

@@ -45,6 +45,8 @@ typedef struct {
   GSource             *write_source; /* while a frame waits for room */
   gint32               peer_pid;    /* SO_PEERCRED */
   guint32              peer_uid;
+  guint64              serial;      /* accepted as the channel's SERIALth connection */
+  guint64              awaited;     /* its hello was the one a wait was for: the AWAITEDth such; 0 if not */
   char                *key;         /* "pid:start_time" once its hello was valid */
   guint64              start_time;
   char                *nonce;
@@ -99,6 +101,8 @@ struct _PymemdHelperChannel
   GHashTable         *pids;        /* pid -> its connections */
   GPtrArray          *waiters;     /* of Waiter */
   guint32             last_request_id;
+  guint64             last_serial;
+  guint64             last_awaited;
   PymemdHelperLimits  limits;
   PymemdRateLimit    *log_limit;   /* lines about the peers of each uid */
   guint8             *read_buffer; /* READ_CHUNK, shared: reads never wait */
@@ -690,13 +694,49 @@ read_start_time (PymemdHelperChannel *self, gint32 pid, guint64 *start_time, gui
   return ok;
 }
 
-/* Replaces any earlier connection of the same process. */
-static void
+/* Whether a wait is for HELPER's nonce: an attach has just brought it in. */
+static gboolean
+is_awaited (PymemdHelperChannel *self, Helper *helper)
+{
+  for (guint i = 0; i < self->waiters->len; i++)
+    {
+      Waiter *waiter = g_ptr_array_index (self->waiters, i);
+
+      if (waiter->pid == helper->peer_pid && waiter->start_time == helper->start_time && waiter->nonce != NULL &&
+          g_strcmp0 (waiter->nonce, helper->nonce) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Whether requests should go to A rather than B, two connections of one
+ * process: a helper has one connection at a time, so one of them is left
+ * over — by a daemon restart, or by a bootstrap that ran late — and its
+ * hello may be read after the other's. The one an attach waited for
+ * (the latest such) wins, then the one accepted last. */
+static gboolean
+helper_preferred (const Helper *a, const Helper *b)
+{
+  if (a->awaited != b->awaited)
+    return a->awaited > b->awaited;
+  return a->serial > b->serial;
+}
+
+/* Makes HELPER, which said hello, its process's connection, unless the
+ * one there is to be preferred: then HELPER is closed (FALSE), the other
+ * stays and its request goes on. */
+static gboolean
 helper_register (Helper *helper)
 {
   PymemdHelperChannel *self = helper->channel;
   Helper *old = g_hash_table_lookup (self->helpers, helper->key);
 
+  if (old != NULL && !helper_preferred (helper, old))
+    {
+      g_debug ("Helper of process %d: a left-over connection said hello; the one there stays", helper->peer_pid);
+      helper_close (helper, NULL, NULL);
+      return FALSE;
+    }
   if (old != NULL)
     {
       g_hash_table_remove (self->helpers, old->key);
@@ -705,43 +745,84 @@ helper_register (Helper *helper)
                                  _("The helper of process %d reconnected"), old->peer_pid));
     }
   g_hash_table_insert (self->helpers, g_strdup (helper->key), helper);
+  return TRUE;
+}
+
+/* The members every first message has — "pid", "start_time", "nonce" —
+ * checked against the peer: its pid, its start time, and the uid its
+ * /proc directory has. FALSE when HELPER was rejected. */
+static gboolean
+check_peer (Helper *helper, JsonObject *message, const char *type, guint64 *start_time, const char **nonce)
+{
+  PymemdHelperChannel *self = helper->channel;
+  g_autoptr(GError) error = NULL;
+  JsonNode *nonce_node = json_object_get_member (message, "nonce");
+  gint64 pid, claimed;
+  guint64 actual_start_time;
+  guint32 actual_uid = 0;
+
+  *nonce = NULL;
+  if (!get_int_member (message, "pid", 1, G_MAXINT32, &pid))
+    {
+      helper_reject (helper, _("%s: “pid” must be an integer from 1 to %d"), type, G_MAXINT32);
+      return FALSE;
+    }
+  if (!get_int_member (message, "start_time", 1, G_MAXINT64, &claimed))
+    {
+      helper_reject (helper, _("%s: “start_time” must be an integer ≥ 1"), type);
+      return FALSE;
+    }
+  if (nonce_node != NULL && !JSON_NODE_HOLDS_NULL (nonce_node))
+    {
+      *nonce = get_string_member (message, "nonce", 32);
+      if (*nonce == NULL || !nonce_is_valid (*nonce))
+        {
+          helper_reject (helper, _("%s: “nonce” must be null or 32 lowercase hex digits"), type);
+          return FALSE;
+        }
+    }
+  if (pid != helper->peer_pid)
+    {
+      helper_reject (helper, _("%s claims pid %d, the peer is %d"), type, (int) pid, helper->peer_pid);
+      return FALSE;
+    }
+  if (!read_start_time (self, helper->peer_pid, &actual_start_time, &actual_uid, &error))
+    {
+      helper_reject (helper, _("cannot read the start time of the peer: %s"), error->message);
+      return FALSE;
+    }
+  /* A socket passed on to another process after its pid was reused would
+   * pass the pid and start time checks; its owner must match too. */
+  if (actual_uid != helper->peer_uid)
+    {
+      helper_reject (helper, _("the peer's uid %u is not the uid %u of process %d"), helper->peer_uid, actual_uid,
+                     helper->peer_pid);
+      return FALSE;
+    }
+  if ((guint64) claimed != actual_start_time)
+    {
+      helper_reject (helper, _("%s claims start time %llu, the peer started at %llu"), type,
+                     (unsigned long long) claimed, (unsigned long long) actual_start_time);
+      return FALSE;
+    }
+  *start_time = actual_start_time;
+  return TRUE;
 }
 
 static void
 handle_hello (Helper *helper, JsonObject *message)
 {
   PymemdHelperChannel *self = helper->channel;
-  g_autoptr(GError) error = NULL;
-  JsonNode *nonce_node = json_object_get_member (message, "nonce");
   const char *nonce = NULL, *python, *implementation, *how;
-  gint64 pid, start_time;
-  guint64 actual_start_time;
-  guint32 actual_uid = 0;
+  guint64 start_time;
 
   if (helper->key != NULL)
     {
       helper_reject (helper, _("a second hello"));
       return;
     }
-  if (!get_int_member (message, "pid", 1, G_MAXINT32, &pid))
-    {
-      helper_reject (helper, _("hello: “pid” must be an integer from 1 to %d"), G_MAXINT32);
-      return;
-    }
-  if (!get_int_member (message, "start_time", 1, G_MAXINT64, &start_time))
-    {
-      helper_reject (helper, _("hello: “start_time” must be an integer ≥ 1"));
-      return;
-    }
-  if (nonce_node != NULL && !JSON_NODE_HOLDS_NULL (nonce_node))
-    {
-      nonce = get_string_member (message, "nonce", 32);
-      if (nonce == NULL || !nonce_is_valid (nonce))
-        {
-          helper_reject (helper, _("hello: “nonce” must be null or 32 lowercase hex digits"));
-          return;
-        }
-    }
+  if (!check_peer (helper, message, "hello", &start_time, &nonce))
+    return;
   python = get_string_member (message, "python", 64);
   implementation = get_string_member (message, "implementation", 32);
   how = get_string_member (message, "how", 8);
@@ -757,45 +838,57 @@ handle_hello (Helper *helper, JsonObject *message)
       helper_reject (helper, _("hello: “how” must be env, import or attach"));
       return;
     }
-  if (pid != helper->peer_pid)
-    {
-      helper_reject (helper, _("hello claims pid %d, the peer is %d"), (int) pid,
-                     helper->peer_pid);
-      return;
-    }
-  if (!read_start_time (self, helper->peer_pid, &actual_start_time, &actual_uid, &error))
-    {
-      helper_reject (helper, _("cannot read the start time of the peer: %s"), error->message);
-      return;
-    }
-  /* A socket passed on to another process after its pid was reused would
-   * pass the pid and start time checks; its owner must match too. */
-  if (actual_uid != helper->peer_uid)
-    {
-      helper_reject (helper, _("the peer's uid %u is not the uid %u of process %d"), helper->peer_uid, actual_uid,
-                     helper->peer_pid);
-      return;
-    }
-  if ((guint64) start_time != actual_start_time)
-    {
-      helper_reject (helper,
-                     _("hello claims start time %llu, the peer started at %llu"),
-                     (unsigned long long) start_time, (unsigned long long) actual_start_time);
-      return;
-    }
 
   clear_source (&helper->deadline);
-  helper->start_time = (guint64) start_time;
+  helper->start_time = start_time;
   helper->key = identity_key (helper->peer_pid, helper->start_time);
   helper->nonce = g_strdup (nonce);
   helper->how = g_strdup (how);
-  helper_register (helper);
+  helper->awaited = is_awaited (self, helper) ? ++self->last_awaited : 0;
+  if (!helper_register (helper))
+    return;
   g_debug ("Helper of process %d (%s %s, %s) said hello", helper->peer_pid, implementation,
            python, how);
   g_signal_emit (self, signals[SIGNAL_HELPER_CONNECTED], 0, (int) helper->peer_pid,
                  helper->start_time, helper->how);
   if (helper->channel != NULL)
     complete_waiters (self, helper);
+}
+
+/* The bootstrap could not start the helper and says why: the wait for
+ * its nonce fails with that reason, and the connection is closed. */
+static void
+handle_failed (Helper *helper, JsonObject *message)
+{
+  PymemdHelperChannel *self = helper->channel;
+  g_autoptr(GPtrArray) failed = g_ptr_array_new ();
+  const char *nonce = NULL, *text;
+  guint64 start_time;
+
+  if (!check_peer (helper, message, "failed", &start_time, &nonce))
+    return;
+  text = get_string_member (message, "message", 1024);
+  if (nonce == NULL || text == NULL)
+    {
+      helper_reject (helper, _("failed: “nonce” must be 32 lowercase hex digits and “message” a string of at most "
+                               "1024 characters, none of them a control character"));
+      return;
+    }
+  log_peer (self, helper->peer_pid, helper->peer_uid, _("The helper could not start in process %d: %s"),
+            helper->peer_pid, text);
+  for (guint i = 0; i < self->waiters->len; i++)
+    {
+      Waiter *waiter = g_ptr_array_index (self->waiters, i);
+
+      if (waiter->pid == helper->peer_pid && waiter->start_time == start_time &&
+          g_strcmp0 (waiter->nonce, nonce) == 0)
+        g_ptr_array_add (failed, waiter);
+    }
+  for (guint i = 0; i < failed->len; i++)
+    waiter_complete (self, g_ptr_array_index (failed, i),
+                     g_error_new (PYMEMD_ERROR, PYMEMD_ERROR_FAILED, _("The helper could not start in process %d: %s"),
+                                  helper->peer_pid, text));
+  helper_close (helper, NULL, NULL);
 }
 
 /* ---------------------------------------------------------------- answers */
@@ -948,19 +1041,26 @@ handle_frame (Helper *helper, const char *body, gsize len)
     }
   type = get_string_member (message, "type", 16);
   if (type == NULL || (strcmp (type, "hello") != 0 && strcmp (type, "summary") != 0 &&
-                       strcmp (type, "error") != 0))
+                       strcmp (type, "error") != 0 && strcmp (type, "failed") != 0))
     {
       helper_reject (helper, _("unknown message type"));
       return;
     }
-  if (helper->key == NULL && strcmp (type, "hello") != 0)
+  if (helper->key == NULL && strcmp (type, "hello") != 0 && strcmp (type, "failed") != 0)
     {
       helper_reject (helper, _("the first message is a %s, not a hello"), type);
+      return;
+    }
+  if (helper->key != NULL && strcmp (type, "failed") == 0)
+    {
+      helper_reject (helper, _("a failed after a hello"));
       return;
     }
 
   if (strcmp (type, "hello") == 0)
     handle_hello (helper, message);
+  else if (strcmp (type, "failed") == 0)
+    handle_failed (helper, message);
   else if (strcmp (type, "summary") == 0)
     handle_summary (helper, message);
   else
@@ -1166,6 +1266,7 @@ accept_connection (PymemdHelperChannel *self, int fd)
   helper->fd = fd;
   helper->peer_pid = cred.pid;
   helper->peer_uid = cred.uid;
+  helper->serial = ++self->last_serial;
   g_queue_init (&helper->writes);
   g_hash_table_add (self->connections, helper);
   usage = g_hash_table_lookup (self->uids, GUINT_TO_POINTER (cred.uid));

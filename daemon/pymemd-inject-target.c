@@ -208,17 +208,54 @@ environ_disables_remote_debug (GBytes *environ_data)
   return FALSE;
 }
 
-/* `-X disable_remote_debug` among the interpreter's own options, which
- * end at -c, -m, --, or the script. */
-static gboolean
+/* The dynamic loader's options that take a value (ld.so(8)). */
+static const char *const loader_value_options[] = {
+  "--library-path", "--preload", "--audit", "--argv0", "--inhibit-rpath", "--glibc-hwcaps-prepend",
+  "--glibc-hwcaps-mask", NULL
+};
+
+/* Where the interpreter's own arguments start in the NUL-separated
+ * CMDLINE of LEN bytes: after argv[0], or, for a Python started through
+ * the dynamic loader (ld-linux-x86-64.so.2 [its options] python3.14 …),
+ * after the loader's options and the program it runs. */
+static gsize
+interpreter_arguments (const char *data, gsize len)
+{
+  gsize at = strnlen (data, len) + 1;
+  const char *slash = strrchr (data, '/');
+  const char *base = slash != NULL ? slash + 1 : data;
+
+  if (!g_str_has_prefix (base, "ld-linux") && !g_str_has_prefix (base, "ld.so") && !g_str_has_prefix (base, "ld-"))
+    return at;
+  while (at < len)
+    {
+      const char *arg = data + at;
+
+      at += strnlen (arg, len - at) + 1;
+      if (!g_str_has_prefix (arg, "--"))
+        break; /* the program */
+      if (g_strv_contains (loader_value_options, arg))
+        at += strnlen (data + MIN (at, len), len - MIN (at, len)) + 1;
+    }
+  return at;
+}
+
+/* `-X disable-remote-debug` among the interpreter's own options, which
+ * end at -c, -m, --, or the script; the option as CPython spells it, or
+ * as it is often misspelt (disable_remote_debug, which CPython ignores:
+ * whoever wrote it meant to opt out). NULL when absent. */
+static const char *
 cmdline_disables_remote_debug (GBytes *cmdline)
 {
+  static const char *const spellings[] = { "disable-remote-debug", "disable_remote_debug", NULL };
   gsize len;
   const char *data = g_bytes_get_data (cmdline, &len);
-  gsize at = 0;
+  gsize at;
   gboolean next_is_x = FALSE;
 
-  at += strnlen (data, len) + 1; /* argv[0] */
+  if (len == 0)
+    return NULL;
+  at = interpreter_arguments (data, len);
   while (at < len)
     {
       const char *arg = data + at;
@@ -236,13 +273,17 @@ cmdline_disables_remote_debug (GBytes *cmdline)
         option = arg + 2;
       else if (arg[0] != '-' || strcmp (arg, "-c") == 0 || strcmp (arg, "-m") == 0 ||
                strcmp (arg, "--") == 0)
-        return FALSE;
+        return NULL;
       next_is_x = FALSE;
-      if (option != NULL && (strcmp (option, "disable_remote_debug") == 0 ||
-                             g_str_has_prefix (option, "disable_remote_debug=")))
-        return TRUE;
+      for (guint i = 0; option != NULL && spellings[i] != NULL; i++)
+        {
+          gsize n = strlen (spellings[i]);
+
+          if (strncmp (option, spellings[i], n) == 0 && (option[n] == '\0' || option[n] == '='))
+            return spellings[i];
+        }
     }
-  return FALSE;
+  return NULL;
 }
 
 static gboolean
@@ -250,6 +291,7 @@ check_switch (PymemdInjectTarget *self, GError **error)
 {
   g_autoptr(GBytes) environ_data = read_bounded (self->dir_fd, "environ", MAX_ARGS_SIZE, error);
   g_autoptr(GBytes) cmdline = NULL;
+  const char *option;
 
   if (environ_data == NULL)
     return FALSE;
@@ -259,9 +301,10 @@ check_switch (PymemdInjectTarget *self, GError **error)
   cmdline = read_bounded (self->dir_fd, "cmdline", MAX_ARGS_SIZE, error);
   if (cmdline == NULL)
     return FALSE;
-  if (cmdline_disables_remote_debug (cmdline))
-    return refuse (error, _("Remote debugging of process %d is disabled by the administrator "
-                            "(-X disable_remote_debug)"), self->pid);
+  option = cmdline_disables_remote_debug (cmdline);
+  if (option != NULL)
+    return refuse (error, _("Remote debugging of process %d is disabled by the administrator (-X %s)"), self->pid,
+                   option);
   return TRUE;
 }
 
@@ -521,6 +564,7 @@ static const char *const entry_names[] = {
   "PyRun_SimpleString",
   "PyRun_SimpleStringFlags",
   "Py_AddPendingCall",
+  "_Py_Finalizing",
   NULL
 };
 
@@ -551,20 +595,18 @@ resolve_entry_points (PymemdInjectTarget *self, const Mapping *candidate, GError
     }
   if (values[0] == 0)
     pymemd_elf_find_section (fd, ".PyRuntime", &values[0], NULL);
-  if (values[0] == 0)
+  /* 3.6 and older have no _PyRuntime: the symbols detection knows them by
+   * (pymemd-elf.c) decide. */
+  if (!pymemd_elf_inspect_fd (fd, &info, NULL))
+    info.is_interpreter = FALSE;
+  if ((values[0] == 0 && !info.is_interpreter) ||
+      !pymemd_elf_load_bias (fd, mapping->start, mapping->offset, self->page_size, &machine, &bias, error))
     {
       close (fd);
       return FALSE;
     }
-  if (!pymemd_elf_load_bias (fd, mapping->start, mapping->offset, self->page_size, &machine,
-                             &bias, error))
-    {
-      close (fd);
-      return FALSE;
-    }
-  if (pymemd_elf_inspect_fd (fd, &info, NULL) && info.python_version != 0)
-    self->python_version = info.python_version;
-  else
+  self->python_version = info.is_interpreter ? info.python_version : 0;
+  if (self->python_version == 0 && values[0] != 0)
     self->python_version = pymemd_python_version_from_name (basename_of (mapping->path));
   close (fd);
 
@@ -589,6 +631,7 @@ resolve_entry_points (PymemdInjectTarget *self, const Mapping *candidate, GError
   self->entry.run_simple_string = relocate (values[8], bias);
   self->entry.run_simple_string_flags = relocate (values[9], bias);
   self->entry.add_pending_call = relocate (values[10], bias);
+  self->entry.finalizing_thread = relocate (values[11], bias);
   return TRUE;
 }
 
@@ -624,9 +667,31 @@ find_interpreter (PymemdInjectTarget *self, GError **error)
         if (error != NULL && *error != NULL)
           return FALSE;
       }
-  g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_NOT_PYTHON,
-               _("Process %d maps no CPython interpreter (_PyRuntime)"), self->pid);
+  g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_NOT_PYTHON, _("Process %d maps no CPython interpreter"),
+               self->pid);
   return FALSE;
+}
+
+/* The helper is Python 3 code, written and tested for 3.6 and later (the
+ * line issue 12 drew; no older Python 3 is at hand to test it on), and
+ * 3.0-3.3 lack PyGILState_Check, without which a parked thread that holds
+ * the GIL cannot be told. 3.7 and later carry _PyRuntime; 3.6 is known by
+ * its symbols and its version by the API it exports. */
+static gboolean
+check_version (PymemdInjectTarget *self, GError **error)
+{
+  guint version = self->python_version;
+
+  if (self->entry.runtime != 0 || version >= 306)
+    return TRUE;
+  if (version / 100 == 2)
+    return refuse (error, _("Process %d runs Python %u.%u: pymemd attaches only to Python 3.6 and later "
+                            "(its helper is Python 3 code)"), self->pid, version / 100, version % 100);
+  if (version != 0)
+    return refuse (error, _("Process %d runs Python %u.%u: pymemd attaches only to Python 3.6 and later"),
+                   self->pid, version / 100, version % 100);
+  return refuse (error, _("Process %d runs a Python older than 3.7 whose version cannot be told: pymemd attaches "
+                          "only to Python 3.6 and later"), self->pid);
 }
 
 PymemdInjectTarget *
@@ -650,7 +715,7 @@ pymemd_inject_target_open (const char *proc_root, gint32 pid, guint64 start_time
    * if its pid is reused, so checking the start time once is enough. */
   if (!check_identity (self, start_time, error) || !check_status (self, error) ||
       !(threads = snapshot_threads (self, TRUE, error)) || !check_switch (self, error) ||
-      !read_mappings (self, error) || !find_interpreter (self, error))
+      !read_mappings (self, error) || !find_interpreter (self, error) || !check_version (self, error))
     return NULL;
   return g_steal_pointer (&self);
 }
@@ -683,6 +748,28 @@ const PymemdPythonEntryPoints *
 pymemd_inject_target_get_entry_points (PymemdInjectTarget *self)
 {
   return &self->entry;
+}
+
+gint32
+pymemd_inject_target_namespace_tid (PymemdInjectTarget *self, gint32 tid)
+{
+  g_autofree char *name = NULL;
+  char buf[16384];
+  const char *line, *last;
+
+  if (self->ns_pid == self->pid)
+    return tid; /* the process's pid namespace is ours */
+  name = g_strdup_printf ("task/%d/status", tid);
+  if (pymemd_procfs_read_prefix_at (self->dir_fd, name, buf, sizeof buf, NULL) < 0 ||
+      (line = strstr (buf, "\nNSpid:")) == NULL)
+    return 0;
+  line += strlen ("\nNSpid:");
+  last = line;
+  /* Fields are tab-separated, the innermost namespace's last. */
+  for (const char *p = line; *p != '\0' && *p != '\n'; p++)
+    if (*p == '\t')
+      last = p + 1;
+  return (gint32) g_ascii_strtoll (last, NULL, 10);
 }
 
 gboolean

@@ -7,7 +7,7 @@ G_BEGIN_DECLS
 
 /* The interpreter's entry points, as addresses in the target (0: absent). */
 typedef struct {
-  guint64 runtime;                 /* _PyRuntime (or the .PyRuntime section) */
+  guint64 runtime;                 /* _PyRuntime (or the .PyRuntime section); 0 before 3.7 */
   guint64 is_initialized;          /* Py_IsInitialized */
   guint64 is_finalizing;           /* Py_IsFinalizing (3.13+) or _Py_IsFinalizing */
   guint64 gil_check;               /* PyGILState_Check */
@@ -17,6 +17,7 @@ typedef struct {
   guint64 run_simple_string;       /* PyRun_SimpleString, a real one-argument function */
   guint64 run_simple_string_flags; /* PyRun_SimpleStringFlags */
   guint64 add_pending_call;        /* Py_AddPendingCall */
+  guint64 finalizing_thread;       /* the variable _Py_Finalizing (3.6, which has no _Py_IsFinalizing) */
 } PymemdPythonEntryPoints;
 
 typedef enum {
@@ -45,9 +46,10 @@ void pymemd_inject_set_refused (GError    **error,
 /* Opens process PID of the procfs at PROC_ROOT and checks what refuses
  * every method: another start time (GONE), a stopped or traced process or
  * thread, PYTHON_DISABLE_REMOTE_DEBUG in its environment or
- * `-X disable_remote_debug` on its command line (ATTACH_REFUSED); then
+ * `-X disable-remote-debug` on its command line (ATTACH_REFUSED); then
  * finds the interpreter's ELF among its mappings (NOT_PYTHON without
- * one) and resolves its entry points. */
+ * one), resolves its entry points and refuses a Python older than 3.6
+ * (ATTACH_REFUSED, the sentence naming the version). */
 PymemdInjectTarget *pymemd_inject_target_open (const char *proc_root,
                                                gint32      pid,
                                                guint64     start_time,
@@ -58,6 +60,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PymemdInjectTarget, pymemd_inject_target_free)
 gint32      pymemd_inject_target_get_pid (PymemdInjectTarget *self);
 /* The main thread's id in the process's own pid namespace (NSpid). */
 gint32      pymemd_inject_target_get_namespace_pid (PymemdInjectTarget *self);
+/* Thread TID's id in the process's own pid namespace, 0 when it cannot be
+ * read (the thread exited). */
+gint32      pymemd_inject_target_namespace_tid (PymemdInjectTarget *self,
+                                                gint32              tid);
 /* major * 100 + minor, 0 when unknown. */
 guint       pymemd_inject_target_get_python_version (PymemdInjectTarget *self);
 const char *pymemd_inject_target_get_interpreter_path (PymemdInjectTarget *self);

@@ -1,4 +1,4 @@
-/* Brings a bootstrap into a running CPython by the safest way it offers — PEP 768, a thread parked in a blocking call, a pending call — or refuses with the reason. */
+/* Brings a bootstrap into a running CPython by the way that runs it soonest — a thread parked in a blocking call, PEP 768 on 3.14+, a pending call before — or refuses with the reason. */
 #include "config.h"
 
 #include <errno.h>
@@ -8,6 +8,7 @@
 
 #include <glib/gi18n.h>
 
+#include "pymemd-attach-script.h"
 #include "pymemd-call-frame.h"
 #include "pymemd-error.h"
 #include "pymemd-inject-target.h"
@@ -28,7 +29,9 @@
  *    reads, Py_AddPendingCall) 70–150 µs, held 0.15–0.7 ms, with rare
  *    outliers of a few ms when the machine is loaded; the bootstrap
  *    itself runs later, at the main thread's next eval-breaker check.
- *  - PEP 768: never stopped; four memory writes.
+ *  - PEP 768: never stopped; four memory writes, and one read of the
+ *    pending flag every 0.5 to 20 ms until the interpreter takes it (a
+ *    busy 3.14 took it before the first look in the tests).
  * The daemon does not run this itself: pymemd-attach (attach-main.c)
  * does, one process per attach, started by the daemon and outliving it
  * (no parent-death signal, SIGPIPE ignored, SIGTERM/SIGINT/SIGHUP held
@@ -79,6 +82,7 @@ typedef struct {
   gpointer                       stage_data;
   GCancellable                  *cancellable;
   const char                    *running_call; /* what "in-" names */
+  gint64                         wait_us;      /* how long a PEP 768 request may be out */
 } Attach;
 
 const char *
@@ -200,44 +204,6 @@ skip_unless_gone (Attach *attach, GError *local_error, GError **error)
   return STEP_SKIPPED;
 }
 
-static Step
-try_pep768 (Attach *attach, const char *script_path, GError **error)
-{
-  PymemdPep768Memory memory = { memory_read, memory_write, GINT_TO_POINTER (attach->pid) };
-  PymemdPep768Target target;
-  GError *local_error = NULL;
-  guint64 version;
-
-  if (!pymemd_pep768_read_version (attach->entry->runtime, &memory, &version, &local_error))
-    {
-      if (g_error_matches (local_error, PYMEMD_ERROR, PYMEMD_ERROR_GONE))
-        return skip_unless_gone (attach, local_error, error);
-      g_error_free (local_error); /* before 3.13: not a way, not a reason */
-      return STEP_SKIPPED;
-    }
-  if (version < 0x030e0000)
-    return STEP_SKIPPED;
-  if (!pymemd_pep768_locate (attach->entry->runtime,
-                             (guint64) pymemd_inject_target_get_namespace_pid (attach->target),
-                             &memory, &target, &local_error))
-    return skip_unless_gone (attach, local_error, error);
-  /* The interpreter's own answer to "may a debugger run code here?":
-   * every other way would go around it. */
-  if (!target.remote_debugging_enabled)
-    return fail_refused (error, _("Remote debugging is disabled in the interpreter of process %d"),
-                         attach->pid);
-  if (script_path == NULL)
-    {
-      add_reason (attach, _("PEP 768 needs a script file"));
-      return STEP_SKIPPED;
-    }
-  if (!pymemd_inject_target_sees_file (attach->target, script_path, &local_error) ||
-      !pymemd_pep768_request (&target, script_path, &memory, &local_error))
-    return skip_unless_gone (attach, local_error, error);
-  attach->report->method = PYMEMD_ATTACH_METHOD_PEP768;
-  return STEP_DONE;
-}
-
 /* ---- ptrace: shared by the parked thread and the pending call ---- */
 
 static gint64
@@ -339,6 +305,16 @@ check_interpreter_state (Attach *attach, PymemdPtrace *ptrace, guint64 frame_top
                  error))
         return STEP_FAILED;
       if (value != 0)
+        return fail_refused (error, _("The interpreter of process %d is finalizing"), attach->pid);
+    }
+  else if (attach->entry->finalizing_thread != 0)
+    {
+      /* 3.6 has no function for it: the thread finalizing it, or NULL. */
+      guint64 finalizing;
+
+      if (!pymemd_ptrace_read (ptrace, attach->entry->finalizing_thread, &finalizing, sizeof finalizing, error))
+        return STEP_FAILED;
+      if (finalizing != 0)
         return fail_refused (error, _("The interpreter of process %d is finalizing"), attach->pid);
     }
   return STEP_DONE;
@@ -635,6 +611,337 @@ try_pending_call (Attach *attach, GError **error)
   return STEP_DONE;
 }
 
+/* ---- CPython 3.14+: PEP 768 or a parked thread, whichever runs soonest ---- */
+
+/* A request that has been out this long without being taken is moved to a
+ * thread that now looks likelier to take it (or withdrawn for a parked
+ * thread): threads flip between running and waiting for the GIL every
+ * few milliseconds, and a request must not follow each flip. */
+#define PEP768_SETTLE_US    (20 * 1000)
+/* Looks at the threads while a request is out: the first after 0.5 ms,
+ * then ever further apart, to this at most. */
+#define PEP768_MAX_POLL_US  (20 * 1000)
+/* From the interpreter taking the request to its reading the script
+ * there are only its audit hooks: this long and they refused it. */
+#define PEP768_READ_WAIT_US (10 * G_USEC_PER_SEC)
+/* ... looking between slices of this length whether it still lives. */
+#define PEP768_READ_SLICE_US (100 * 1000)
+
+typedef struct {
+  PymemdPep768Memory  memory;
+  PymemdPep768Target  main;        /* the main thread, as located */
+  PymemdPep768Target  armed;       /* the thread our request is out to */
+  gboolean            out;         /* a request of ours is out */
+  gint32              armed_tid;   /* that thread, as we number it */
+  gint64              armed_at;
+  PymemdAttachScript *script;
+  GHashTable         *not_python;  /* threads (our numbers) that run no Python */
+  guint               parked_tries;
+  gint64              next_parked_try;
+} Pep768;
+
+static void
+pep768_init (Pep768 *pep, gint32 pid)
+{
+  memset (pep, 0, sizeof *pep);
+  pep->memory.read = memory_read;
+  pep->memory.write = memory_write;
+  pep->memory.user_data = GINT_TO_POINTER (pid);
+  pep->not_python = g_hash_table_new (NULL, NULL);
+}
+
+/* The script of a request the interpreter took is read at once (nothing
+ * but its audit hooks comes first): it is removed only then, or after
+ * PEP768_READ_WAIT_US, since a script missing when the interpreter opens
+ * it makes CPython print on the process's stderr. TRUE once it was read. */
+static gboolean
+pep768_wait_read (Attach *attach, Pep768 *pep)
+{
+  gint64 end = g_get_monotonic_time () + PEP768_READ_WAIT_US;
+
+  /* In slices: a process that exits meanwhile reads nothing more. */
+  while (g_get_monotonic_time () < end)
+    {
+      if (pymemd_attach_script_wait_read (pep->script, MIN (PEP768_READ_SLICE_US, end - g_get_monotonic_time ())))
+        return TRUE;
+      if (!pymemd_inject_target_check_alive (attach->target, NULL))
+        return FALSE;
+    }
+  return FALSE;
+}
+
+/* Withdraws our request if one is out; TAKEN (may be NULL) tells whether
+ * the interpreter had taken it first. */
+static gboolean
+pep768_withdraw (Attach *attach, Pep768 *pep, gboolean *taken, GError **error)
+{
+  gboolean was_taken = FALSE;
+
+  if (pep->out)
+    {
+      if (!pymemd_pep768_withdraw (&pep->armed, &pep->memory, &was_taken, error))
+        return FALSE;
+      pep->out = FALSE;
+      tell_stage (attach, was_taken ? "taken" : "withdrawn", NULL);
+    }
+  if (taken != NULL)
+    *taken = was_taken;
+  return TRUE;
+}
+
+/* Whatever happened, no request of ours stays out and the script goes:
+ * a request left out would run the bootstrap whenever the thread next ran
+ * Python, long after this attach (even under another one, with another
+ * nonce, or as a second helper). */
+static void
+pep768_clear (Attach *attach, Pep768 *pep)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean taken = FALSE;
+
+  /* Not known whether it was taken, unless the process is gone. */
+  if (pep->out && !pep768_withdraw (attach, pep, &taken, &error))
+    taken = !g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_GONE);
+  if (taken && pep->script != NULL)
+    pep768_wait_read (attach, pep);
+  g_clear_pointer (&pep->script, pymemd_attach_script_free);
+  g_clear_pointer (&pep->not_python, g_hash_table_unref);
+}
+
+/* PEP 768 fits (STEP_DONE): CPython 3.14 whose remote debugging is on.
+ * STEP_SKIPPED for an interpreter without it, STEP_FAILED (refused) when
+ * its administrator or the program switched it off. */
+static Step
+pep768_locate (Attach *attach, Pep768 *pep, GError **error)
+{
+  GError *local_error = NULL;
+  guint64 version;
+
+  if (attach->entry->runtime == 0)
+    return STEP_SKIPPED; /* 3.6 */
+  if (!pymemd_pep768_read_version (attach->entry->runtime, &pep->memory, &version, &local_error))
+    {
+      if (g_error_matches (local_error, PYMEMD_ERROR, PYMEMD_ERROR_GONE))
+        return skip_unless_gone (attach, local_error, error);
+      g_error_free (local_error); /* before 3.13: not a way, not a reason */
+      return STEP_SKIPPED;
+    }
+  if (version < 0x030e0000)
+    return STEP_SKIPPED;
+  if (!pymemd_pep768_locate (attach->entry->runtime, (guint64) pymemd_inject_target_get_namespace_pid (attach->target),
+                             &pep->memory, &pep->main, &local_error))
+    return skip_unless_gone (attach, local_error, error);
+  /* The interpreter's own answer to "may a debugger run code here?" (its
+   * build, PYTHON_DISABLE_REMOTE_DEBUG, -X disable-remote-debug): every
+   * other way would go around it. */
+  if (!pep->main.remote_debugging_enabled)
+    return fail_refused (error, _("Remote debugging is disabled in the interpreter of process %d"), attach->pid);
+  return STEP_DONE;
+}
+
+static gboolean
+thread_is_parked (const PymemdThreadSnapshot *thread)
+{
+  return thread->activity == PYMEMD_THREAD_IN_SYSCALL &&
+         (pymemd_call_frame_is_parked_syscall (PYMEMD_ARCH_HOST, thread->syscall_nr) || thread->restarted_parked);
+}
+
+/* A thread on a CPU that runs Python of the main interpreter (the main
+ * thread first): the request goes to it, in TARGET. 0 without one, -1 on
+ * failure. */
+static gint32
+running_python_thread (Attach *attach, Pep768 *pep, GArray *threads, PymemdPep768Target *target, GError **error)
+{
+  for (guint i = 0; i < threads->len; i++)
+    {
+      const PymemdThreadSnapshot *thread = &g_array_index (threads, PymemdThreadSnapshot, i);
+      GError *local_error = NULL;
+      gint32 ns_tid;
+
+      if (thread->activity != PYMEMD_THREAD_RUNNING ||
+          g_hash_table_contains (pep->not_python, GINT_TO_POINTER (thread->tid)))
+        continue;
+      if (thread->tid == attach->pid)
+        {
+          *target = pep->main;
+          return thread->tid;
+        }
+      ns_tid = pymemd_inject_target_namespace_tid (attach->target, thread->tid);
+      *target = pep->main;
+      if (ns_tid > 0 && pymemd_pep768_select_thread (target, (guint64) ns_tid, &pep->memory, &local_error))
+        return thread->tid;
+      if (g_error_matches (local_error, PYMEMD_ERROR, PYMEMD_ERROR_GONE))
+        {
+          g_propagate_error (error, local_error);
+          return -1;
+        }
+      g_clear_error (&local_error);
+      g_hash_table_add (pep->not_python, GINT_TO_POINTER (thread->tid));
+    }
+  return 0;
+}
+
+/* Sends the request to TARGET's thread, TID. */
+static Step
+pep768_request (Attach *attach, Pep768 *pep, const PymemdPep768Target *target, gint32 tid, GError **error)
+{
+  GError *local_error = NULL;
+
+  if (!pymemd_pep768_request (target, pymemd_attach_script_get_path (pep->script), &pep->memory, &local_error))
+    return skip_unless_gone (attach, local_error, error);
+  pep->armed = *target;
+  pep->armed_tid = tid;
+  pep->armed_at = g_get_monotonic_time ();
+  pep->out = TRUE;
+  tell_stage (attach, "requested", NULL);
+  return STEP_DONE;
+}
+
+/* The interpreter took the request: done once it has read the script. */
+static Step
+pep768_taken (Attach *attach, Pep768 *pep, GError **error)
+{
+  if (!pep768_wait_read (attach, pep))
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED,
+                   _("Process %d took the PEP 768 request but did not read the script within %d s (an audit hook "
+                     "may have refused it)"),
+                   attach->pid, (int) (PEP768_READ_WAIT_US / G_USEC_PER_SEC));
+      return STEP_FAILED;
+    }
+  attach->report->method = PYMEMD_ATTACH_METHOD_PEP768;
+  attach->report->tid = pep->armed_tid;
+  return STEP_DONE;
+}
+
+static Step try_parked_threads (Attach *attach, GArray *threads, GError **error);
+
+/* One look at the threads with nothing of ours out: a running Python
+ * thread gets the request (it takes it at its next eval-breaker check,
+ * within a switch interval), else a parked thread runs the bootstrap at
+ * once, else the main thread gets the request and takes it when it next
+ * runs Python. STEP_SKIPPED when a parked thread was tried and did not
+ * fit: the next look decides again. */
+static Step
+pep768_choose (Attach *attach, Pep768 *pep, GArray *threads, GError **error)
+{
+  PymemdPep768Target target;
+  gint32 tid = running_python_thread (attach, pep, threads, &target, error);
+  gboolean parked = FALSE;
+
+  if (tid < 0)
+    return STEP_FAILED;
+  if (tid > 0)
+    return pep768_request (attach, pep, &target, tid, error);
+  for (guint i = 0; i < threads->len && !parked; i++)
+    parked = thread_is_parked (&g_array_index (threads, PymemdThreadSnapshot, i));
+#if PYMEMD_HAVE_PTRACE_CALLS
+  /* A parked thread that did not fit (it holds the GIL, its stack is
+   * small…) is tried again a few times, further apart each time. */
+  if (parked && pep->parked_tries < MAX_ATTEMPTS && g_get_monotonic_time () >= pep->next_parked_try)
+    {
+      Step step = try_parked_threads (attach, threads, error);
+
+      pep->next_parked_try = g_get_monotonic_time () + (1000 << pep->parked_tries);
+      pep->parked_tries++;
+      if (step != STEP_SKIPPED)
+        return step;
+    }
+#endif
+  return pep768_request (attach, pep, &pep->main, attach->pid, error);
+}
+
+/* Whether our request should move: it has been out a while, and the
+ * thread it went to is no longer the likeliest to take it. */
+static gboolean
+pep768_should_move (Attach *attach, Pep768 *pep, GArray *threads)
+{
+  gboolean armed_runs = FALSE, other_runs = FALSE, parked = FALSE;
+
+  if (g_get_monotonic_time () - pep->armed_at < PEP768_SETTLE_US)
+    return FALSE;
+  for (guint i = 0; i < threads->len; i++)
+    {
+      const PymemdThreadSnapshot *thread = &g_array_index (threads, PymemdThreadSnapshot, i);
+
+      if (thread->activity == PYMEMD_THREAD_RUNNING)
+        {
+          if (thread->tid == pep->armed_tid)
+            armed_runs = TRUE;
+          else if (!g_hash_table_contains (pep->not_python, GINT_TO_POINTER (thread->tid)))
+            other_runs = TRUE;
+        }
+      parked |= thread_is_parked (thread);
+    }
+  if (armed_runs)
+    return FALSE;
+  return other_runs || (parked && pep->parked_tries < MAX_ATTEMPTS && g_get_monotonic_time () >= pep->next_parked_try);
+}
+
+static void refuse_pep768 (Attach *attach, GArray *threads, GError **error);
+
+/* CPython 3.14 and later: the request goes out and follows the threads
+ * until DEADLINE (microseconds, monotonic); a thread that parks meanwhile
+ * gets the bootstrap that way, the request withdrawn first. Whatever the
+ * outcome nothing of ours stays out. */
+static Step
+pep768_run (Attach *attach, Pep768 *pep, const char *script_dir, gint64 deadline, GError **error)
+{
+  g_autoptr(GArray) threads = NULL;
+  GError *local_error = NULL;
+  guint poll_us = 500;
+  gboolean taken = FALSE;
+
+  pep->script = pymemd_attach_script_new (script_dir, attach->bootstrap, &local_error);
+  if (pep->script == NULL || !pymemd_inject_target_sees_file (attach->target, pymemd_attach_script_get_path (pep->script),
+                                                              &local_error))
+    return skip_unless_gone (attach, local_error, error);
+  for (;;)
+    {
+      Step step;
+
+      if (pep->out && !pymemd_pep768_is_taken (&pep->armed, &pep->memory, &taken, error))
+        return STEP_FAILED;
+      if (taken)
+        {
+          pep->out = FALSE;
+          tell_stage (attach, "taken", NULL);
+          return pep768_taken (attach, pep, error);
+        }
+      if (g_get_monotonic_time () >= deadline || g_cancellable_is_cancelled (attach->cancellable))
+        break;
+      g_clear_pointer (&threads, g_array_unref);
+      threads = pymemd_inject_target_snapshot_threads (attach->target, error);
+      if (threads == NULL)
+        return STEP_FAILED;
+      if (pep->out && pep768_should_move (attach, pep, threads))
+        {
+          if (!pep768_withdraw (attach, pep, &taken, error))
+            return STEP_FAILED;
+          if (taken)
+            return pep768_taken (attach, pep, error);
+        }
+      if (!pep->out)
+        {
+          step = pep768_choose (attach, pep, threads, error);
+          if (step == STEP_FAILED || (step == STEP_DONE && !pep->out))
+            return step; /* a parked thread ran the bootstrap, or failed */
+          if (step == STEP_SKIPPED && !pep->out)
+            return STEP_SKIPPED; /* the request could not be sent: the reason is noted */
+        }
+      g_usleep (poll_us);
+      poll_us = MIN (poll_us * 2, PEP768_MAX_POLL_US);
+    }
+  if (!pep768_withdraw (attach, pep, &taken, error))
+    return STEP_FAILED;
+  if (taken)
+    return pep768_taken (attach, pep, error);
+  if (stopping (attach, error))
+    return STEP_FAILED;
+  refuse_pep768 (attach, threads, error);
+  return STEP_FAILED;
+}
+
 /* ---- refusal ---- */
 
 /* What the threads were doing, for the final refusal: "2 in futex, 1 in read". */
@@ -664,20 +971,44 @@ describe_threads (GArray *threads)
   return g_string_free (g_steal_pointer (&text), FALSE);
 }
 
+/* The reasons noted on the way, each after "; ", for the end of a refusal. */
+static char *
+noted_reasons (Attach *attach)
+{
+  g_autoptr(GString) text = g_string_new (NULL);
+
+  for (guint i = 0; i < attach->reasons->len; i++)
+    g_string_append_printf (text, "; %s", (const char *) g_ptr_array_index (attach->reasons, i));
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
 static gboolean
 refuse_all (Attach *attach, GArray *threads, GError **error)
 {
   g_autofree char *states = describe_threads (threads);
-  g_autofree char *reasons = NULL;
+  g_autofree char *reasons = noted_reasons (attach);
 
-  g_ptr_array_add (attach->reasons, NULL);
-  reasons = g_strjoinv ("; ", (char **) attach->reasons->pdata);
   g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED,
                _("No thread of process %d can take the bootstrap safely: none is parked in "
                  "poll, select, epoll or a sleep without the GIL, and none could be stopped "
-                 "running its own code (threads: %s)%s%s"),
-               attach->pid, states, *reasons != '\0' ? "; " : "", reasons);
+                 "running its own code (threads: %s)%s"),
+               attach->pid, states, reasons);
   return FALSE;
+}
+
+/* The refusal after a PEP 768 request was out until the deadline. */
+static void
+refuse_pep768 (Attach *attach, GArray *threads, GError **error)
+{
+  g_autoptr(GArray) none = g_array_new (FALSE, TRUE, sizeof (PymemdThreadSnapshot));
+  g_autofree char *states = describe_threads (threads != NULL ? threads : none);
+  g_autofree char *reasons = noted_reasons (attach);
+
+  g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED,
+               _("Process %d did not take the bootstrap within %.1f s: PEP 768 runs it when a thread next runs "
+                 "Python code, and none did; none was parked in poll, select, epoll or a sleep without the GIL "
+                 "(threads: %s)%s. The request was withdrawn"),
+               attach->pid, (double) attach->wait_us / G_USEC_PER_SEC, states, reasons);
 }
 
 gboolean
@@ -685,7 +1016,8 @@ pymemd_injector_inject_full (const char           *proc_root,
                              gint32                pid,
                              guint64               start_time,
                              const char           *bootstrap,
-                             const char           *script_path,
+                             const char           *script_dir,
+                             double                wait_seconds,
                              PymemdInjectStageFunc stage,
                              gpointer              stage_data,
                              GCancellable         *cancellable,
@@ -697,6 +1029,7 @@ pymemd_injector_inject_full (const char           *proc_root,
   g_autoptr(GArray) threads = NULL;
   PymemdInjectReport ignored;
   Attach attach;
+  Pep768 pep;
   Step step;
 
   g_return_val_if_fail (proc_root != NULL && bootstrap != NULL, FALSE);
@@ -705,12 +1038,13 @@ pymemd_injector_inject_full (const char           *proc_root,
     report = &ignored;
   memset (report, 0, sizeof *report);
   if (pid <= 0 || strlen (bootstrap) >= PYMEMD_INJECTOR_MAX_BOOTSTRAP ||
-      (script_path != NULL && script_path[0] != '/'))
+      (script_dir != NULL && script_dir[0] != '/') || !(wait_seconds >= 0 && wait_seconds <= 3600))
     {
       g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,
-                   _("Bad attach request: pid %d, bootstrap of %zu bytes (at most %d), script %s"),
+                   _("Bad attach request: pid %d, bootstrap of %zu bytes (at most %d), script directory %s, wait "
+                     "%g s"),
                    pid, strlen (bootstrap), PYMEMD_INJECTOR_MAX_BOOTSTRAP - 1,
-                   script_path != NULL ? script_path : "none");
+                   script_dir != NULL ? script_dir : "none", wait_seconds);
       return FALSE;
     }
   target = pymemd_inject_target_open (proc_root, pid, start_time, error);
@@ -729,14 +1063,25 @@ pymemd_injector_inject_full (const char           *proc_root,
   attach.stage_data = stage_data;
   attach.cancellable = cancellable;
   attach.running_call = NULL;
+  attach.wait_us = (gint64) (wait_seconds * G_USEC_PER_SEC);
 
-  step = try_pep768 (&attach, script_path, error);
+  pep768_init (&pep, pid);
+  step = pep768_locate (&attach, &pep, error);
+  if (step == STEP_DONE && script_dir == NULL)
+    {
+      add_reason (&attach, _("PEP 768 needs a script directory"));
+      step = STEP_SKIPPED;
+    }
+  else if (step == STEP_DONE)
+    step = pep768_run (&attach, &pep, script_dir, g_get_monotonic_time () + attach.wait_us, error);
+  pep768_clear (&attach, &pep);
 #if PYMEMD_HAVE_PTRACE_CALLS
-  /* Threads change state all the time (an idle loop wakes up for a
-   * moment, a thread waits a few milliseconds for the GIL): each way is
-   * tried on a few fresh looks, further apart each time, and a parked
-   * thread is looked for first: it is the way that needs no mmap and runs
-   * the bootstrap at once. */
+  /* Before 3.14, or where PEP 768 could not be asked: threads change
+   * state all the time (an idle loop wakes up for a moment, a thread
+   * waits a few milliseconds for the GIL), so each way is tried on a few
+   * fresh looks, further apart each time, and a parked thread is looked
+   * for first: it is the way that needs no mmap and runs the bootstrap at
+   * once. */
   for (guint attempt = 0; step == STEP_SKIPPED && attempt < MAX_ATTEMPTS; attempt++)
     {
       if (attempt > 0)
@@ -770,12 +1115,12 @@ pymemd_injector_inject_with_report (const char         *proc_root,
                                     gint32              pid,
                                     guint64             start_time,
                                     const char         *bootstrap,
-                                    const char         *script_path,
+                                    const char         *script_dir,
                                     PymemdInjectReport *report,
                                     GError            **error)
 {
-  return pymemd_injector_inject_full (proc_root, pid, start_time, bootstrap, script_path, NULL, NULL, NULL, report,
-                                      error);
+  return pymemd_injector_inject_full (proc_root, pid, start_time, bootstrap, script_dir,
+                                      PYMEMD_INJECTOR_DEFAULT_WAIT, NULL, NULL, NULL, report, error);
 }
 
 gboolean
@@ -783,13 +1128,13 @@ pymemd_injector_inject (const char         *proc_root,
                         gint32              pid,
                         guint64             start_time,
                         const char         *bootstrap,
-                        const char         *script_path,
+                        const char         *script_dir,
                         PymemdAttachMethod *method,
                         GError            **error)
 {
   PymemdInjectReport report;
 
-  if (!pymemd_injector_inject_with_report (proc_root, pid, start_time, bootstrap, script_path,
+  if (!pymemd_injector_inject_with_report (proc_root, pid, start_time, bootstrap, script_dir,
                                            &report, error))
     return FALSE;
   if (method != NULL)

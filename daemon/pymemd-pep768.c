@@ -1,4 +1,4 @@
-/* Finds a CPython 3.14 main thread's remote-debugger fields from _Py_DebugOffsets and fills in a PEP 768 request, reading memory only through callbacks. */
+/* Finds a CPython 3.14 thread's remote-debugger fields from _Py_DebugOffsets, fills in a PEP 768 request and withdraws it, reading memory only through callbacks. */
 #include "config.h"
 
 #include <string.h>
@@ -147,6 +147,21 @@ check_version (guint64 version, GError **error)
   return TRUE;
 }
 
+/* TARGET's request goes to the thread state TSTATE. */
+static void
+point_at_thread (PymemdPep768Target *target, guint64 tstate)
+{
+  const guint64 *table = target->table;
+
+  target->thread_state = tstate;
+  target->eval_breaker_address = tstate + table[PYMEMD_PEP768_DEBUGGER_EVAL_BREAKER];
+  target->pending_call_address = tstate + table[PYMEMD_PEP768_DEBUGGER_SUPPORT] +
+                                 table[PYMEMD_PEP768_DEBUGGER_PENDING_CALL];
+  target->script_path_address = tstate + table[PYMEMD_PEP768_DEBUGGER_SUPPORT] +
+                                table[PYMEMD_PEP768_DEBUGGER_SCRIPT_PATH];
+  target->script_path_size = table[PYMEMD_PEP768_DEBUGGER_SCRIPT_PATH_SIZE];
+}
+
 /* The interpreter with id 0: the list starts at the newest one. */
 static gboolean
 find_main_interpreter (guint64 runtime, const guint64 *table, const PymemdPep768Memory *memory,
@@ -260,14 +275,84 @@ pymemd_pep768_locate (guint64                   runtime,
   if (expected_main_tid != 0 && target->native_thread_id != expected_main_tid)
     return refuse (error, _("The main thread state is not the process's main thread"));
 
-  target->thread_state = tstate;
-  target->eval_breaker_address = tstate + table[PYMEMD_PEP768_DEBUGGER_EVAL_BREAKER];
-  target->pending_call_address = tstate + table[PYMEMD_PEP768_DEBUGGER_SUPPORT] +
-                                 table[PYMEMD_PEP768_DEBUGGER_PENDING_CALL];
-  target->script_path_address = tstate + table[PYMEMD_PEP768_DEBUGGER_SUPPORT] +
-                                table[PYMEMD_PEP768_DEBUGGER_SCRIPT_PATH];
-  target->script_path_size = table[PYMEMD_PEP768_DEBUGGER_SCRIPT_PATH_SIZE];
+  memcpy (target->table, table, sizeof table);
+  point_at_thread (target, tstate);
   return TRUE;
+}
+
+gboolean
+pymemd_pep768_select_thread (PymemdPep768Target       *target,
+                             guint64                   native_thread_id,
+                             const PymemdPep768Memory *memory,
+                             GError                  **error)
+{
+  g_autoptr(GHashTable) seen = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  const guint64 *table = target->table;
+  guint64 thread;
+
+  if (!read_u64 (memory, target->interpreter + table[PYMEMD_PEP768_INTERP_THREADS_HEAD], &thread,
+                 _("the thread list"), error))
+    return FALSE;
+  for (guint n = 0; thread != 0; n++)
+    {
+      guint64 id, owner;
+
+      if (n >= MAX_THREADS || g_hash_table_contains (seen, &thread))
+        return refuse (error, _("The thread list loops or is too long"));
+      g_hash_table_add (seen, g_memdup2 (&thread, sizeof thread));
+      if (!read_u64 (memory, thread + table[PYMEMD_PEP768_THREAD_NATIVE_THREAD_ID], &id, _("a thread's id"),
+                     error) ||
+          !read_u64 (memory, thread + table[PYMEMD_PEP768_THREAD_INTERP], &owner, _("the thread's interpreter"),
+                     error))
+        return FALSE;
+      if (id == native_thread_id && owner == target->interpreter)
+        {
+          target->native_thread_id = id;
+          point_at_thread (target, thread);
+          return TRUE;
+        }
+      if (!read_u64 (memory, thread + table[PYMEMD_PEP768_THREAD_NEXT], &thread, _("the next thread state"),
+                     error))
+        return FALSE;
+    }
+  g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED,
+               _("Thread %llu runs no Python of the main interpreter"), (unsigned long long) native_thread_id);
+  return FALSE;
+}
+
+gboolean
+pymemd_pep768_is_taken (const PymemdPep768Target *target,
+                        const PymemdPep768Memory *memory,
+                        gboolean                 *taken,
+                        GError                  **error)
+{
+  gint32 pending;
+
+  if (!read_memory (memory, target->pending_call_address, &pending, sizeof pending, _("the pending call flag"),
+                    error))
+    return FALSE;
+  *taken = pending == 0;
+  return TRUE;
+}
+
+gboolean
+pymemd_pep768_withdraw (const PymemdPep768Target *target,
+                        const PymemdPep768Memory *memory,
+                        gboolean                 *taken,
+                        GError                  **error)
+{
+  const char empty = '\0';
+  const gint32 cleared = 0;
+
+  /* The interpreter clears the flag, then copies the path: emptied
+   * first, a path copied after our look at the flag is empty. */
+  if (!write_memory (memory, target->script_path_address, &empty, 1, _("the script path"), error) ||
+      !pymemd_pep768_is_taken (target, memory, taken, error))
+    return FALSE;
+  if (*taken)
+    return TRUE;
+  return write_memory (memory, target->pending_call_address, &cleared, sizeof cleared, _("the pending call flag"),
+                       error);
 }
 
 gboolean

@@ -52,17 +52,21 @@ typedef enum {
   PYMEMD_PEP768_DEBUGGER_SCRIPT_PATH_SIZE = 93,
 } PymemdPep768Field;
 
+/* One thread of the main interpreter, the one a request goes to: at
+ * first its main thread (pymemd_pep768_locate ()), any other of its
+ * threads after pymemd_pep768_select_thread (). */
 typedef struct {
   guint64  version;                  /* PY_VERSION_HEX */
   gboolean free_threaded;
   gboolean remote_debugging_enabled; /* the interpreter's config.remote_debug */
   guint64  interpreter;              /* the main interpreter (id 0) */
-  guint64  thread_state;             /* its main thread's state */
-  guint64  native_thread_id;
+  guint64  thread_state;             /* the thread's state */
+  guint64  native_thread_id;         /* in the process's own pid namespace */
   guint64  script_path_address;
   guint64  script_path_size;         /* including the NUL */
   guint64  pending_call_address;     /* int32 */
   guint64  eval_breaker_address;     /* uintptr_t */
+  guint64  table[PYMEMD_PEP768_TABLE_FIELDS]; /* the validated offsets */
 } PymemdPep768Target;
 
 /* PY_VERSION_HEX from the _Py_DebugOffsets at RUNTIME (3.13 and later
@@ -96,5 +100,34 @@ gboolean pymemd_pep768_request (const PymemdPep768Target *target,
                                 const char               *script_path,
                                 const PymemdPep768Memory *memory,
                                 GError                  **error);
+
+/* Points TARGET at the main interpreter's thread whose native id (in the
+ * process's own pid namespace) is NATIVE_THREAD_ID: the thread that is to
+ * run the script. PYMEMD_ERROR_ATTACH_REFUSED when the interpreter has no
+ * such thread (a thread that runs no Python). TARGET is unchanged then. */
+gboolean pymemd_pep768_select_thread (PymemdPep768Target       *target,
+                                      guint64                   native_thread_id,
+                                      const PymemdPep768Memory *memory,
+                                      GError                  **error);
+
+/* Whether the interpreter has taken TARGET's request: it clears the
+ * pending flag as it takes the request, before it reads the path. */
+gboolean pymemd_pep768_is_taken (const PymemdPep768Target *target,
+                                 const PymemdPep768Memory *memory,
+                                 gboolean                 *taken,
+                                 GError                  **error);
+
+/* Withdraws TARGET's request: empties the path (a request taken from now
+ * on runs nothing: CPython skips an empty path silently), then clears the
+ * pending flag if it is still set. TAKEN tells whether the interpreter
+ * had taken the request first, and may then still read the path it
+ * copied before it was emptied: the script must stay until it has been
+ * read. The eval breaker's please-stop bit is left alone: clearing it
+ * could lose a bit the interpreter set meanwhile, and left set it costs
+ * one GIL hand-over at the thread's next check. */
+gboolean pymemd_pep768_withdraw (const PymemdPep768Target *target,
+                                 const PymemdPep768Memory *memory,
+                                 gboolean                 *taken,
+                                 GError                  **error);
 
 G_END_DECLS

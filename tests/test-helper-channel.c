@@ -1380,6 +1380,110 @@ test_dispose_frame (Fixture *f, gconstpointer data)
   fake_wait_closed (fd);
 }
 
+/* After a daemon restart a helper's left-over connection may say hello
+ * after the one an attach waited for: the awaited connection stays, and
+ * the request on it is answered (it failed with NotAttached "reconnected"
+ * when the later hello replaced it). */
+static void
+test_late_stale_hello (Fixture *f, gconstpointer data)
+{
+  Result waited = { 0 }, request = { 0 };
+  g_autoptr(JsonObject) asked = NULL;
+  g_autofree char *stale_hello = hello_json (f->pid, f->start_time, "ffffffffffffffffffffffffffffffff", "attach");
+  g_autofree char *hello = hello_json (f->pid, f->start_time, NONCE, "attach");
+  int stale, awaited;
+  gint64 id;
+
+  pymemd_helper_channel_wait_async (f->channel, f->pid, f->start_time, NONCE, 20, NULL, wait_done, &waited);
+  stale = fake_connect (f); /* accepted first, its hello comes last */
+  pymemd_test_iterate_for (0.05);
+  awaited = fake_connect (f);
+  fake_send (awaited, hello);
+  WAIT_FOR (waited.done);
+  g_assert_no_error (waited.error);
+  start_request (f, 20, NULL, &request);
+  asked = fake_read_request (awaited, &id);
+
+  fake_send (stale, stale_hello);
+  pymemd_test_iterate_for (0.1);
+  if (request.done)
+    g_assert_no_error (request.error); /* "The helper of process … reconnected" */
+  fake_wait_closed (stale);
+  g_assert_false (request.done);
+  fake_answer (f, awaited, id);
+  WAIT_FOR (request.done);
+  g_assert_no_error (request.error);
+  g_assert_cmpuint (f->connected, ==, 1);
+  g_assert_cmpuint (f->disconnected, ==, 0);
+  request_round_trip (f, awaited);
+
+  /* Without nonces the connection accepted last wins, whichever hello
+   * came first. */
+  stale = fake_connect (f);
+  pymemd_test_iterate_for (0.05);
+  close (awaited);
+  WAIT_FOR (f->disconnected == 1);
+  awaited = fake_connect (f);
+  fake_hello (f, awaited, NULL);
+  WAIT_FOR (f->connected == 2);
+  fake_hello (f, stale, NULL);
+  fake_wait_closed (stale);
+  request_round_trip (f, awaited);
+  close (awaited);
+  WAIT_FOR (f->disconnected == 2);
+
+  result_clear (&waited);
+  result_clear (&request);
+  g_assert_cmpuint (f->rejections->len, ==, 0);
+}
+
+/* The bootstrap could not start the helper: its "failed" ends the wait
+ * for its nonce with the reason, and its connection. */
+static void
+test_failed (Fixture *f, gconstpointer data)
+{
+  Result waited = { 0 }, other = { 0 };
+  g_autofree char *failed = g_strdup_printf ("{\"v\": 1, \"type\": \"failed\", \"pid\": %d, \"start_time\": %"
+                                             G_GUINT64_FORMAT ", \"nonce\": \"%s\", \"message\": "
+                                             "\"PermissionError: [Errno 13] Permission denied: '/x'\"}",
+                                             f->pid, f->start_time, NONCE);
+  int fd;
+
+  pymemd_helper_channel_wait_async (f->channel, f->pid, f->start_time, NONCE, 20, NULL, wait_done, &waited);
+  pymemd_helper_channel_wait_async (f->channel, f->pid, f->start_time, "ffffffffffffffffffffffffffffffff", 0.5,
+                                    NULL, wait_done, &other);
+  fd = fake_connect (f);
+  fake_send (fd, failed);
+  WAIT_FOR (waited.done);
+  g_assert_error (waited.error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED);
+  g_assert_nonnull (strstr (waited.error->message, "Permission denied: '/x'"));
+  g_assert_nonnull (strstr (logged->len > 0 ? g_ptr_array_index (logged, logged->len - 1) : "", "Permission denied"));
+  fake_wait_closed (fd);
+  g_assert_false (pymemd_helper_channel_has_helper (f->channel, f->pid, f->start_time));
+  /* Another attach's wait is not this one's. */
+  WAIT_FOR (other.done);
+  g_assert_error (other.error, PYMEMD_ERROR, PYMEMD_ERROR_TIMED_OUT);
+  g_assert_cmpuint (f->connected, ==, 0);
+  g_assert_cmpuint (f->rejections->len, ==, 0);
+  result_clear (&waited);
+  result_clear (&other);
+
+  /* It must name its nonce, and comes instead of a hello, never after. */
+  {
+    g_autofree char *no_nonce = g_strdup_printf ("{\"v\": 1, \"type\": \"failed\", \"pid\": %d, \"start_time\": %"
+                                                 G_GUINT64_FORMAT ", \"nonce\": null, \"message\": \"x\"}",
+                                                 f->pid, f->start_time);
+    fd = fake_connect (f);
+    fake_send (fd, no_nonce);
+    assert_rejected (f, 1, "nonce");
+    fake_wait_closed (fd);
+    fd = fake_helper (f, NULL);
+    fake_send (fd, failed);
+    assert_rejected (f, 2, "after a hello");
+    fake_wait_closed (fd);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1391,6 +1495,8 @@ main (int argc, char **argv)
   g_test_add ("/helper-channel/" name, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
   ADD ("hello-and-request", test_hello_and_request);
   ADD ("wait-nonce", test_wait_nonce);
+  ADD ("late-stale-hello", test_late_stale_hello);
+  ADD ("failed", test_failed);
   ADD ("request-timeout", test_request_timeout);
   ADD ("request-cancel", test_request_cancel);
   ADD ("limit-and-error", test_limit_and_error);

@@ -1,4 +1,4 @@
-/* The injector against real interpreters of every CPython on the machine — parked threads, pending calls, 50 attaches in a row, refusals with their reasons — and its register frames for x86-64 and aarch64 on any host. */
+/* The injector against real interpreters of every CPython on the machine — parked threads, pending calls, PEP 768 on 3.14, 50 attaches in a row, refusals with their reasons (Python 2 among them) — and its register frames for x86-64 and aarch64 on any host. */
 #include "config.h"
 
 #include <errno.h>
@@ -8,12 +8,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
 
 #include "pymemd-attach-child.h"
+#include "pymemd-attach-script.h"
 #include "pymemd-attach-reply.h"
 #include "pymemd-call-frame.h"
 #include "pymemd-elf.h"
@@ -1011,8 +1013,9 @@ test_refuse_disabled (Fixture *fx, gconstpointer data)
 {
   g_auto(GStrv) envp = g_environ_setenv (g_get_environ (), "PYTHON_DISABLE_REMOTE_DEBUG", "1", TRUE);
   const char *argv[] = { pymemd_test_python (), "-c", sleep_code, NULL };
-  const char *x_argv[] = { pymemd_test_python (), "-X", "disable_remote_debug", "-c", sleep_code,
+  const char *x_argv[] = { pymemd_test_python (), "-X", "disable-remote-debug", "-c", sleep_code,
                            NULL };
+  const char *misspelt_argv[] = { pymemd_test_python (), "-Xdisable_remote_debug", "-c", sleep_code, NULL };
   Child child;
 
   if (!need_root ())
@@ -1037,7 +1040,13 @@ test_refuse_disabled (Fixture *fx, gconstpointer data)
 
   child_spawn (&child, x_argv, NULL);
   assert_refused (&child, child.start_time, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED,
-                  "disable_remote_debug");
+                  "(-X disable-remote-debug)");
+  child_ping (&child);
+  child_finish (&child);
+
+  child_spawn (&child, misspelt_argv, NULL);
+  assert_refused (&child, child.start_time, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED,
+                  "(-X disable_remote_debug)");
   child_ping (&child);
   child_finish (&child);
 }
@@ -1086,8 +1095,8 @@ test_stopped (Fixture *fx, gconstpointer data)
     return;
   child_spawn_python (&child, pymemd_test_python (), sleep_code);
   g_cancellable_cancel (cancelled);
-  g_assert_false (pymemd_injector_inject_full ("/proc", child.proc.pid, child.start_time, bootstrap, NULL, NULL, NULL,
-                                               cancelled, &report, &error));
+  g_assert_false (pymemd_injector_inject_full ("/proc", child.proc.pid, child.start_time, bootstrap, NULL, 0, NULL,
+                                               NULL, cancelled, &report, &error));
   g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED);
   g_assert_nonnull (strstr (error->message, "stopped before the bootstrap was in"));
   g_clear_error (&error);
@@ -1096,7 +1105,7 @@ test_stopped (Fixture *fx, gconstpointer data)
   g_assert_cmpint (tracer_of (child.proc.pid), ==, 0);
 
   wait_parked (child.proc.pid);
-  g_assert_true (pymemd_injector_inject_full ("/proc", child.proc.pid, child.start_time, bootstrap, NULL,
+  g_assert_true (pymemd_injector_inject_full ("/proc", child.proc.pid, child.start_time, bootstrap, NULL, 0,
                                               cancel_at_seized, later, later, &report, &error));
   g_assert_no_error (error);
   g_assert_true (g_cancellable_is_cancelled (later));
@@ -1187,7 +1196,7 @@ test_reply (void)
   assert_bad_reply (reply_of ("(ubussiuxxx)", 2, TRUE, 0, "", "parked-thread", 1, 311, 1LL, 1LL, 1LL));
   assert_bad_reply (reply_of ("(ubussiuxxx)", 1, TRUE, 0, "", "gdb", 1, 311, 1LL, 1LL, 1LL));
   assert_bad_reply (reply_of ("(ubussiuxxx)", 1, TRUE, 0, "", "parked-thread", 0, 311, 1LL, 1LL, 1LL));
-  assert_bad_reply (reply_of ("(ubussiuxxx)", 1, TRUE, 0, "", "pep768", 7, 314, 1LL, 1LL, 1LL));
+  assert_bad_reply (reply_of ("(ubussiuxxx)", 1, TRUE, 0, "", "pep768", -7, 314, 1LL, 1LL, 1LL));
   assert_bad_reply (reply_of ("(ubussiuxxx)", 1, TRUE, 0, "", "pending-call", -3, 311, 1LL, 1LL, 1LL));
   assert_bad_reply (reply_of ("(ubussiuxxx)", 1, TRUE, 0, "", "pending-call", 3, 100000, 1LL, 1LL, 1LL));
   assert_bad_reply (reply_of ("(ubussiuxxx)", 1, TRUE, 0, "", "pending-call", 3, 311, -1LL, 1LL, 1LL));
@@ -1254,7 +1263,7 @@ run_child (const char *program, GPid pid, guint64 start_time, const char *bootst
 {
   ChildRun run = { FALSE, FALSE, { 0 }, NULL };
 
-  g_assert_cmpint (pymemd_attach_child_run_async (program, "/proc", pid, start_time, bootstrap, NULL,
+  g_assert_cmpint (pymemd_attach_child_run_async (program, "/proc", pid, start_time, bootstrap, NULL, 0,
                                                   child_run_done, &run), >, 0);
   PYMEMD_TEST_WAIT_FOR (run.done, 60);
   if (report != NULL)
@@ -1547,7 +1556,323 @@ test_child_program (Fixture *fx, gconstpointer data)
   pymemd_test_rm_rf (dir);
 }
 
-/* ---- every CPython 3.8+ on the machine ---- */
+/* ---- CPython 3.14: PEP 768 or a parked thread, whichever runs soonest ---- */
+
+/* The command that runs CPython 3.14 (PYMEMD_TEST_PYTHON314), or NULL
+ * with the test marked skipped. */
+static const char *
+python314 (void)
+{
+  const char *command = g_getenv ("PYMEMD_TEST_PYTHON314");
+
+  if (command != NULL && *command != '\0')
+    return command;
+  g_test_skip ("PYMEMD_TEST_PYTHON314 names no CPython 3.14");
+  return NULL;
+}
+
+/* Blocked in a futex (no thread parked, none running) until the lock's
+ * timeout, SECONDS; then it answers like the others. */
+#define FUTEX_THEN_SLEEP(seconds) HANDLE_INPUT \
+  "import _thread, time\n" \
+  "l = _thread.allocate_lock()\n" \
+  "l.acquire()\n" \
+  "os.set_blocking(0, False)\n" \
+  "print('ready', flush=True)\n" \
+  "l.acquire(timeout=" seconds ")\n" \
+  "while True:\n" \
+  "    time.sleep(0.05)\n" \
+  "    try:\n" \
+  "        data = os.read(0, 4096)\n" \
+  "    except BlockingIOError:\n" \
+  "        continue\n" \
+  "    if handle(data):\n" \
+  "        break\n"
+
+/* The main thread joins a worker that is blocked in a futex for a third
+ * of a second and then sleeps, answering stdin: first nothing runs Python
+ * and nothing is parked, then a thread parks. */
+static const char late_parked_code[] = HANDLE_INPUT
+  "import _thread, threading, time\n"
+  "l = _thread.allocate_lock()\n"
+  "l.acquire()\n"
+  "def worker():\n"
+  "    l.acquire(timeout=0.3)\n"
+  "    os.set_blocking(0, False)\n"
+  "    while True:\n"
+  "        time.sleep(0.05)\n"
+  "        try:\n"
+  "            data = os.read(0, 4096)\n"
+  "        except BlockingIOError:\n"
+  "            continue\n"
+  "        if handle(data):\n"
+  "            break\n"
+  "t = threading.Thread(target=worker)\n"
+  "t.start()\n"
+  "print('ready', flush=True)\n"
+  "t.join()\n";
+
+/* Every script was removed, and the directory with the last one. */
+static void
+assert_no_scripts (const char *dir)
+{
+  g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
+}
+
+/* One attach with a script directory, wait WAIT seconds; the method in REPORT. */
+static gboolean
+attach_314 (Fixture *fx, Child *child, const char *marker, double wait, PymemdInjectReport *report, GError **error)
+{
+  g_autofree char *bootstrap = marker_bootstrap (fx->marks, marker);
+  g_autofree char *scripts = g_build_filename (fx->tmp, "scripts", NULL);
+  gboolean ok = pymemd_injector_inject_full ("/proc", child->proc.pid, child->start_time, bootstrap, scripts, wait,
+                                             NULL, NULL, NULL, report, error);
+
+  assert_no_scripts (scripts);
+  return ok;
+}
+
+/* Idle (sleep, select, poll): the parked thread, at once, even though
+ * PEP 768 could be asked; busy: PEP 768 (no thread stopped), on the
+ * thread that runs. Each runs the bootstrap exactly once, leaves no
+ * script and prints nothing on the process's stderr. */
+static void
+test_314_ways (Fixture *fx, gconstpointer data)
+{
+  static const struct {
+    const char        *code;
+    const char        *what;
+    PymemdAttachMethod method;
+  } cases[] = {
+    { sleep_code, "idle in sleep", PYMEMD_ATTACH_METHOD_PARKED_THREAD },
+    { select_code, "idle in select", PYMEMD_ATTACH_METHOD_PARKED_THREAD },
+    { poll_code, "idle in poll", PYMEMD_ATTACH_METHOD_PARKED_THREAD },
+    { busy_code, "busy", PYMEMD_ATTACH_METHOD_PEP768 },
+    { threads_code, "main in select, a busy worker", PYMEMD_ATTACH_METHOD_PEP768 },
+  };
+  const char *python = python314 ();
+
+  if (python == NULL || !need_root ())
+    return;
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_auto(GStrv) lines = NULL;
+      PymemdInjectReport report;
+      Child child;
+
+      g_remove (fx->marks);
+      child_spawn_python (&child, python, cases[i].code);
+      if (cases[i].method == PYMEMD_ATTACH_METHOD_PARKED_THREAD)
+        wait_parked (child.proc.pid);
+      g_assert_true (attach_314 (fx, &child, cases[i].what, 5, &report, &error));
+      g_assert_no_error (error);
+      report_times (cases[i].what, &report);
+      g_assert_cmpuint (report.python_version, ==, 314);
+      g_assert_cmpstr (pymemd_attach_method_name (report.method), ==, pymemd_attach_method_name (cases[i].method));
+      if (cases[i].code == threads_code)
+        g_assert_cmpint (report.tid, !=, child.proc.pid); /* the busy worker took it */
+      else if (cases[i].code != select_code && cases[i].code != poll_code)
+        g_assert_cmpint (report.tid, ==, child.proc.pid);
+      lines = wait_markers (fx->marks, 1);
+      g_assert_cmpuint (g_strv_length (lines), ==, 1);
+      g_assert_cmpstr (lines[0], ==, cases[i].what);
+      child_ping (&child);
+      child_finish (&child);
+      g_clear_pointer (&lines, g_strfreev);
+      lines = read_markers (fx->marks);
+      g_assert_cmpuint (g_strv_length (lines), ==, 1); /* not a second time */
+    }
+}
+
+/* PYTHON -c CODE, once its main thread sleeps (in its futex). */
+static void
+child_spawn_blocked (Child *child, const char *python, const char *code)
+{
+  child_spawn_python (child, python, code);
+  for (guint i = 0; i < 3000 && state_of (child->proc.pid) != 'S'; i++)
+    g_usleep (1000);
+}
+
+/* CHILD, blocked in a futex until its lock's timeout, answers once past
+ * it, having run Python again without our bootstrap; it leaves silently. */
+static void
+assert_never_ran (Fixture *fx, Child *child)
+{
+  g_auto(GStrv) lines = NULL;
+
+  child_ping (child);
+  g_usleep (200000);
+  lines = read_markers (fx->marks);
+  g_assert_cmpuint (g_strv_length (lines), ==, 0);
+  child_finish (child);
+}
+
+/* Nothing runs Python and nothing is parked: the request waits, is
+ * withdrawn at the deadline with the reason, and never runs, not even
+ * when the process runs Python again; nothing on its stderr. */
+static void
+test_314_withdrawn (Fixture *fx, gconstpointer data)
+{
+  static const char code[] = FUTEX_THEN_SLEEP ("2");
+  const char *python = python314 ();
+  g_autoptr(GError) error = NULL;
+  PymemdInjectReport report;
+  Child child;
+
+  if (python == NULL || !need_root ())
+    return;
+  child_spawn_blocked (&child, python, code);
+  g_assert_false (attach_314 (fx, &child, "withdrawn", 0.5, &report, &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED);
+  g_test_message ("refused: %s", error->message);
+  g_assert_nonnull (strstr (error->message, "withdrawn"));
+  g_assert_nonnull (strstr (error->message, "futex"));
+  g_assert_cmpint (tracer_of (child.proc.pid), ==, 0);
+  assert_never_ran (fx, &child);
+}
+
+/* A request out to a blocked main thread moves when a thread parks (or
+ * runs Python): the bootstrap runs once, whichever way took it. */
+static void
+test_314_moves (Fixture *fx, gconstpointer data)
+{
+  const char *python = python314 ();
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) lines = NULL;
+  PymemdInjectReport report;
+  Child child;
+
+  if (python == NULL || !need_root ())
+    return;
+  child_spawn_python (&child, python, late_parked_code);
+  g_assert_true (attach_314 (fx, &child, "moved", 5, &report, &error));
+  g_assert_no_error (error);
+  report_times ("a thread parks after 0.3 s", &report);
+  g_assert_cmpint (report.method, !=, PYMEMD_ATTACH_METHOD_PENDING_CALL);
+  lines = wait_markers (fx->marks, 1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 1);
+  child_ping (&child);
+  child_finish (&child);
+  g_clear_pointer (&lines, g_strfreev);
+  lines = read_markers (fx->marks);
+  g_assert_cmpuint (g_strv_length (lines), ==, 1);
+}
+
+typedef struct {
+  GCancellable *cancellable;
+  GPtrArray    *stages;
+} StopAt;
+
+static void
+cancel_at_requested (const char *stage, gpointer data)
+{
+  StopAt *stop = data;
+
+  g_ptr_array_add (stop->stages, g_strdup (stage));
+  if (g_str_equal (stage, "requested"))
+    g_cancellable_cancel (stop->cancellable);
+}
+
+/* Told to stop (SIGTERM, in pymemd-attach) while its request is out: the
+ * request is withdrawn before the attach ends, and never runs. */
+static void
+test_314_stopped (Fixture *fx, gconstpointer data)
+{
+  static const char code[] = FUTEX_THEN_SLEEP ("1.5");
+  const char *python = python314 ();
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GPtrArray) stages = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *bootstrap = marker_bootstrap (fx->marks, "stopped");
+  g_autofree char *scripts = g_build_filename (fx->tmp, "scripts", NULL);
+  g_autoptr(GError) error = NULL;
+  StopAt stop = { cancellable, stages };
+  PymemdInjectReport report;
+  Child child;
+
+  if (python == NULL || !need_root ())
+    return;
+  child_spawn_blocked (&child, python, code);
+  g_assert_false (pymemd_injector_inject_full ("/proc", child.proc.pid, child.start_time, bootstrap, scripts, 5,
+                                               cancel_at_requested, &stop, cancellable, &report, &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "stopped before the bootstrap was in"));
+  g_assert_cmpuint (stages->len, ==, 2);
+  g_assert_cmpstr (g_ptr_array_index (stages, 0), ==, "requested");
+  g_assert_cmpstr (g_ptr_array_index (stages, 1), ==, "withdrawn");
+  assert_no_scripts (scripts);
+  assert_never_ran (fx, &child);
+}
+
+/* PEP 768's switches are honoured on 3.14 by every way. */
+static void
+test_314_disabled (Fixture *fx, gconstpointer data)
+{
+  const char *python = python314 ();
+  g_auto(GStrv) envp = g_environ_setenv (g_get_environ (), "PYTHON_DISABLE_REMOTE_DEBUG", "1", TRUE);
+
+  if (python == NULL || !need_root ())
+    return;
+  {
+    const char *argv[] = { python, "-c", busy_code, NULL };
+    g_autoptr(GError) error = NULL;
+    PymemdInjectReport report;
+    Child child;
+
+    child_spawn (&child, argv, (const char *const *) envp);
+    g_assert_false (attach_314 (fx, &child, "disabled", 1, &report, &error));
+    g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED);
+    g_assert_nonnull (strstr (error->message, "PYTHON_DISABLE_REMOTE_DEBUG"));
+    child_ping (&child);
+    child_finish (&child);
+  }
+  {
+    /* CPython's spelling; the command line is the loader's (ld-linux…
+     * --library-path DIR …/python3.14 -X …). */
+    const char *argv[] = { python, "-X", "disable-remote-debug", "-c", sleep_code, NULL };
+    g_autoptr(GError) error = NULL;
+    PymemdInjectReport report;
+    Child child;
+
+    child_spawn (&child, argv, NULL);
+    g_assert_false (attach_314 (fx, &child, "disabled", 1, &report, &error));
+    g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED);
+    g_assert_nonnull (strstr (error->message, "-X disable-remote-debug"));
+    child_ping (&child);
+    child_finish (&child);
+  }
+  g_auto(GStrv) lines = read_markers (fx->marks);
+  g_assert_cmpuint (g_strv_length (lines), ==, 0);
+}
+
+/* Python 2 is refused with a sentence that says so, untouched. */
+static void
+test_python2 (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *prefix = pymemd_test_pyenv_prefix ("2.7");
+  g_autofree char *python = NULL;
+  const char *argv[] = { NULL, "-c", "import sys, time\nsys.stdout.write('ready\\n')\nsys.stdout.flush()\n"
+                         "time.sleep(3000)\n", NULL };
+  Child child;
+
+  if (prefix == NULL)
+    {
+      g_test_skip ("pyenv has no Python 2.7");
+      return;
+    }
+  if (!need_root ())
+    return;
+  python = g_build_filename (prefix, "bin", "python2.7", NULL);
+  argv[0] = python;
+  child_spawn (&child, argv, NULL);
+  assert_refused (&child, child.start_time, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED,
+                  "runs Python 2.7: pymemd attaches only to Python 3.6 and later");
+  g_assert_cmpint (tracer_of (child.proc.pid), ==, 0);
+  g_assert_nonnull (strchr ("RS", state_of (child.proc.pid)));
+  child_kill (&child);
+}
+
+/* ---- every CPython 3.6+ on the machine ---- */
 
 typedef struct {
   char *name;   /* "3.11-debian", "3.8-pyenv" */
@@ -1578,7 +1903,7 @@ find_interpreters (void)
     g_ptr_array_add (found, debian);
   }
   /* One test per minor version, present or not, so that an absent one shows as skipped. */
-  for (guint minor = 8; minor <= 13; minor++)
+  for (guint minor = 6; minor <= 13; minor++)
     {
       Interpreter *interpreter = g_new0 (Interpreter, 1);
       g_autoptr(GDir) dir = g_dir_open (versions, 0, NULL);
@@ -1637,6 +1962,39 @@ test_interpreter (Fixture *fx, gconstpointer data)
   child_kill (&child);
 }
 
+/* A script is 0644 in a directory of 0711 under umask 077 (the unit's),
+ * and its directory goes with the last script, not before. */
+static void
+test_attach_script (void)
+{
+  g_autofree char *tmp = g_dir_make_tmp ("pymemd-script-XXXXXX", NULL);
+  g_autofree char *dir = g_build_filename (tmp, "attach", NULL);
+  g_autoptr(PymemdAttachScript) first = NULL;
+  g_autoptr(PymemdAttachScript) second = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  struct stat st;
+  mode_t old = umask (0077);
+
+  first = pymemd_attach_script_new (dir, "pass\n", &error);
+  g_assert_no_error (error);
+  second = pymemd_attach_script_new (dir, "pass\n", &error);
+  umask (old);
+  g_assert_no_error (error);
+  g_assert_cmpint (stat (dir, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, 0711);
+  g_assert_cmpint (stat (pymemd_attach_script_get_path (first), &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, 0644);
+  g_assert_true (g_file_get_contents (pymemd_attach_script_get_path (second), &text, NULL, &error));
+  g_assert_cmpstr (text, ==, "pass\n");
+
+  g_clear_pointer (&first, pymemd_attach_script_free);
+  g_assert_true (g_file_test (pymemd_attach_script_get_path (second), G_FILE_TEST_IS_REGULAR));
+  g_clear_pointer (&second, pymemd_attach_script_free);
+  g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
+  g_assert_cmpint (g_rmdir (tmp), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1655,6 +2013,7 @@ main (int argc, char **argv)
   g_test_add_func ("/injector/frame/stopped-syscall", test_frame_stopped_syscall);
   g_test_add_func ("/injector/elf/symbols", test_elf_symbols);
   g_test_add_func ("/injector/child/reply", test_reply);
+  g_test_add_func ("/injector/attach-script", test_attach_script);
 
 #define ADD(path, func) \
   g_test_add ("/injector/" path, Fixture, NULL, fixture_set_up, func, fixture_tear_down)
@@ -1682,6 +2041,12 @@ main (int argc, char **argv)
     ADD ("child/hook-other-user", test_child_hook_other_user);
   ADD ("child/program", test_child_program);
   ADD ("refuse/not-python", test_refuse_not_python);
+  ADD ("refuse/python2", test_python2);
+  ADD ("3.14/ways", test_314_ways);
+  ADD ("3.14/withdrawn", test_314_withdrawn);
+  ADD ("3.14/moves", test_314_moves);
+  ADD ("3.14/stopped", test_314_stopped);
+  ADD ("3.14/disabled", test_314_disabled);
 #undef ADD
 
   interpreters = find_interpreters ();

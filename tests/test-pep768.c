@@ -1,4 +1,4 @@
-/* The PEP 768 offsets logic against a synthetic CPython 3.14 memory image: what is written where, and every refusal (cookie, version, switch, truncation, loops, bounds). */
+/* The PEP 768 offsets logic against a synthetic CPython 3.14 memory image: what is written where, on which thread, how a request is withdrawn, and every refusal (cookie, version, switch, truncation, loops, bounds). */
 #include "config.h"
 
 #include <string.h>
@@ -434,6 +434,113 @@ test_out_of_bounds (Fixture *fx, gconstpointer data)
   assert_refused (fx, 0, "out of bounds");
 }
 
+/* The request moves to another thread of the main interpreter, found by
+ * its native id; a thread without a state of that interpreter is none. */
+static void
+test_select_thread (Fixture *fx, gconstpointer data)
+{
+  PymemdPep768Memory memory = memory_of (fx);
+  PymemdPep768Target target, before;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (pymemd_pep768_locate (RUNTIME, MAIN_TID, &memory, &target, &error));
+  g_assert_true (pymemd_pep768_select_thread (&target, WORKER_TID, &memory, &error));
+  g_assert_no_error (error);
+  g_assert_cmphex (target.thread_state, ==, WORKER_TSTATE);
+  g_assert_cmpuint (target.native_thread_id, ==, WORKER_TID);
+  g_assert_cmphex (target.eval_breaker_address, ==, WORKER_TSTATE + THREAD_EVAL_BREAKER);
+  g_assert_cmphex (target.pending_call_address, ==, WORKER_TSTATE + THREAD_DEBUGGER + DEBUGGER_PENDING);
+  g_assert_cmphex (target.script_path_address, ==, WORKER_TSTATE + THREAD_DEBUGGER + DEBUGGER_PATH);
+  g_assert_true (pymemd_pep768_request (&target, "/run/x.py", &memory, &error));
+  g_assert_cmphex (get_u64 (fx, WORKER_TSTATE + THREAD_EVAL_BREAKER), ==, 1 << 5);
+  g_assert_cmphex (get_u64 (fx, MAIN_TSTATE + THREAD_EVAL_BREAKER), ==, 0x2); /* untouched */
+
+  /* And back to the main thread. */
+  g_assert_true (pymemd_pep768_select_thread (&target, MAIN_TID, &memory, &error));
+  g_assert_cmphex (target.thread_state, ==, MAIN_TSTATE);
+
+  /* No such thread, one of another interpreter, a loop: refused, TARGET as it was. */
+  before = target;
+  g_assert_false (pymemd_pep768_select_thread (&target, 9999, &memory, &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED);
+  g_assert_cmpmem (&target, sizeof target, &before, sizeof before);
+  g_clear_error (&error);
+  put_u64 (fx, WORKER_TSTATE + THREAD_INTERP, SUB_INTERP);
+  g_assert_false (pymemd_pep768_select_thread (&target, WORKER_TID, &memory, &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED);
+  g_clear_error (&error);
+  put_u64 (fx, WORKER_TSTATE + THREAD_NEXT, WORKER_TSTATE);
+  g_assert_false (pymemd_pep768_select_thread (&target, MAIN_TID, &memory, &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED);
+  g_assert_nonnull (strstr (error->message, "loops"));
+  g_clear_error (&error);
+  fx->gone = TRUE;
+  g_assert_false (pymemd_pep768_select_thread (&target, MAIN_TID, &memory, &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_GONE);
+}
+
+/* Withdrawn before the interpreter took it: the path emptied first,
+ * then the flag cleared; the eval breaker left as it is. */
+static void
+test_withdraw_untaken (Fixture *fx, gconstpointer data)
+{
+  PymemdPep768Memory memory = memory_of (fx);
+  PymemdPep768Target target;
+  g_autoptr(GError) error = NULL;
+  gboolean taken = TRUE;
+  const Write *w;
+  guint writes;
+
+  g_assert_true (pymemd_pep768_locate (RUNTIME, MAIN_TID, &memory, &target, &error));
+  g_assert_true (pymemd_pep768_request (&target, "/run/x.py", &memory, &error));
+  g_assert_true (pymemd_pep768_is_taken (&target, &memory, &taken, &error));
+  g_assert_false (taken);
+  writes = fx->writes->len;
+  g_assert_true (pymemd_pep768_withdraw (&target, &memory, &taken, &error));
+  g_assert_no_error (error);
+  g_assert_false (taken);
+  g_assert_cmpuint (fx->writes->len, ==, writes + 2);
+  w = &g_array_index (fx->writes, Write, writes);
+  g_assert_cmphex (w->address, ==, MAIN_TSTATE + THREAD_DEBUGGER + DEBUGGER_PATH);
+  g_assert_cmpuint (g_bytes_get_size (w->bytes), ==, 1);
+  g_assert_cmpint (((const char *) g_bytes_get_data (w->bytes, NULL))[0], ==, '\0');
+  w = &g_array_index (fx->writes, Write, writes + 1);
+  g_assert_cmphex (w->address, ==, MAIN_TSTATE + THREAD_DEBUGGER + DEBUGGER_PENDING);
+  g_assert_cmpint (fx->image->data[MAIN_TSTATE + THREAD_DEBUGGER + DEBUGGER_PENDING - BASE], ==, 0);
+  g_assert_cmpint (fx->image->data[MAIN_TSTATE + THREAD_DEBUGGER + DEBUGGER_PATH - BASE], ==, 0);
+  g_assert_cmphex (get_u64 (fx, MAIN_TSTATE + THREAD_EVAL_BREAKER), ==, 0x2 | (1 << 5));
+  /* A new request may go out again. */
+  g_assert_true (pymemd_pep768_request (&target, "/run/y.py", &memory, &error));
+  g_assert_no_error (error);
+}
+
+/* The interpreter cleared the flag (it took the request) before our
+ * withdrawal: TAKEN, and the flag is not written. */
+static void
+test_withdraw_taken (Fixture *fx, gconstpointer data)
+{
+  PymemdPep768Memory memory = memory_of (fx);
+  PymemdPep768Target target;
+  g_autoptr(GError) error = NULL;
+  gboolean taken = FALSE;
+  guint writes;
+
+  g_assert_true (pymemd_pep768_locate (RUNTIME, MAIN_TID, &memory, &target, &error));
+  g_assert_true (pymemd_pep768_request (&target, "/run/x.py", &memory, &error));
+  put_u32 (fx, MAIN_TSTATE + THREAD_DEBUGGER + DEBUGGER_PENDING, 0); /* as _PyRunRemoteDebugger does */
+  g_assert_true (pymemd_pep768_is_taken (&target, &memory, &taken, &error));
+  g_assert_true (taken);
+  writes = fx->writes->len;
+  taken = FALSE;
+  g_assert_true (pymemd_pep768_withdraw (&target, &memory, &taken, &error));
+  g_assert_no_error (error);
+  g_assert_true (taken);
+  g_assert_cmpuint (fx->writes->len, ==, writes + 1); /* the path only */
+  fx->gone = TRUE;
+  g_assert_false (pymemd_pep768_withdraw (&target, &memory, &taken, &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_GONE);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -455,6 +562,9 @@ main (int argc, char **argv)
   ADD ("main-thread-checks", test_main_thread_checks);
   ADD ("finalizing", test_finalizing);
   ADD ("out-of-bounds", test_out_of_bounds);
+  ADD ("select-thread", test_select_thread);
+  ADD ("withdraw-untaken", test_withdraw_untaken);
+  ADD ("withdraw-taken", test_withdraw_taken);
 #undef ADD
 
   return g_test_run ();

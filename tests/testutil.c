@@ -280,6 +280,19 @@ pymemd_test_child_send (PymemdTestChild *child, const char *line)
   g_assert_cmpint (write (child->stdin_fd, text, len), ==, (gssize) len);
 }
 
+guint
+pymemd_test_count_threads (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/task", pid);
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
 void
 pymemd_test_child_stop (PymemdTestChild *child)
 {

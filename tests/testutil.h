@@ -95,6 +95,8 @@ char    *pymemd_test_child_read_line (PymemdTestChild *child,
 /* Sends a line to the child's stdin. */
 void     pymemd_test_child_send (PymemdTestChild *child,
                                  const char      *line);
+/* How many threads process PID has (its /proc/PID/task entries). */
+guint    pymemd_test_count_threads (GPid pid);
 /* SIGKILLs the child if alive and reaps it. */
 void     pymemd_test_child_stop (PymemdTestChild *child);
 

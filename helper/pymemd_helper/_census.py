@@ -61,6 +61,8 @@ _OBJECT_SIZEOF = object.__dict__["__sizeof__"]
 _C_METHOD = type(_OBJECT_SIZEOF)
 _GC_HEADER = sys.getsizeof([]) - [].__sizeof__()
 _FREE_THREADED = "t" in getattr(sys, "abiflags", "")
+# gc.get_objects(generation=) came with 3.8; 3.6 and 3.7 give all at once.
+_BY_GENERATION = sys.version_info >= (3, 8)
 
 # What a type's instances cost: (CONSTANT, bytes, None) or
 # (VARIABLE, C __sizeof__, bytes it leaves out: the GC header and pre-header).
@@ -161,8 +163,8 @@ def snapshot():
     """Lists of the objects the collector tracks, fetched per generation so
     that no list holds the others, again (at most twice) if a collection
     moved objects between the calls."""
-    if _FREE_THREADED:
-        return [gc.get_objects()]  # generations mean nothing there
+    if _FREE_THREADED or not _BY_GENERATION:
+        return [gc.get_objects()]  # generations mean nothing there, or cannot be asked for
     for _ in range(3):
         before = _collections()
         young = gc.get_objects(generation=0)
