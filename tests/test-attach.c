@@ -228,13 +228,14 @@ static void
 test_314 (Fixture *fx, gconstpointer data)
 {
   const Case314 *c = data;
-  const char *python = g_getenv ("PYMEMD_TEST_PYTHON314");
+  const char *why = NULL;
+  const char *python = pymemd_test_python314 (&why);
   PymemdTestChild child;
   guint threads;
 
-  if (python == NULL || *python == '\0')
+  if (python == NULL)
     {
-      g_test_skip ("PYMEMD_TEST_PYTHON314 names no CPython 3.14");
+      g_test_skip (why);
       return;
     }
   if (skipped (fx))
@@ -270,7 +271,8 @@ test_314 (Fixture *fx, gconstpointer data)
 static void
 test_314_unreadable_helper (Fixture *fx, gconstpointer data)
 {
-  const char *python = g_getenv ("PYMEMD_TEST_PYTHON314");
+  const char *why = NULL;
+  const char *python = pymemd_test_python314 (&why);
   g_autofree char *saved = g_strdup (g_getenv ("PYMEMD_HELPER_DIR"));
   g_autofree char *package = NULL;
   g_autoptr(GError) error = NULL;
@@ -278,9 +280,9 @@ test_314_unreadable_helper (Fixture *fx, gconstpointer data)
   PymemdTestChild child;
   gint64 start;
 
-  if (python == NULL || *python == '\0')
+  if (python == NULL)
     {
-      g_test_skip ("PYMEMD_TEST_PYTHON314 names no CPython 3.14");
+      g_test_skip (why);
       return;
     }
   if (skipped (fx))
@@ -410,14 +412,15 @@ test_python2 (Fixture *fx, gconstpointer data)
 static char *
 warm_bytecode_cache (void)
 {
-  const char *python = g_getenv ("PYMEMD_TEST_PYTHON314");
+  const char *why = NULL;
+  const char *python = pymemd_test_python314 (&why);
   g_autofree char *code = NULL;
   g_auto(GStrv) envp = NULL;
   g_autoptr(GError) error = NULL;
   char *cache;
   int status = 0;
 
-  if (python == NULL || *python == '\0' || g_getenv ("PYMEMD_HELPER_DIR") == NULL)
+  if (python == NULL || g_getenv ("PYMEMD_HELPER_DIR") == NULL)
     return NULL;
   cache = pymemd_test_mkdtemp ();
   g_assert_cmpint (g_chmod (cache, 0755), ==, 0);

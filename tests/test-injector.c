@@ -1558,17 +1558,17 @@ test_child_program (Fixture *fx, gconstpointer data)
 
 /* ---- CPython 3.14: PEP 768 or a parked thread, whichever runs soonest ---- */
 
-/* The command that runs CPython 3.14 (PYMEMD_TEST_PYTHON314), or NULL
+/* The command that runs CPython 3.14 (pymemd_test_python314 ()), or NULL
  * with the test marked skipped. */
 static const char *
 python314 (void)
 {
-  const char *command = g_getenv ("PYMEMD_TEST_PYTHON314");
+  const char *why = NULL;
+  const char *command = pymemd_test_python314 (&why);
 
-  if (command != NULL && *command != '\0')
-    return command;
-  g_test_skip ("PYMEMD_TEST_PYTHON314 names no CPython 3.14");
-  return NULL;
+  if (command == NULL)
+    g_test_skip (why);
+  return command;
 }
 
 /* Blocked in a futex (no thread parked, none running) until the lock's

@@ -46,7 +46,12 @@ pymemd_test_python314 (const char **why)
 {
   static char *script = NULL;
   static char *missing = NULL;
+  const char *command = g_getenv ("PYMEMD_TEST_PYTHON314");
 
+  /* A command of the caller's (a CPython 3.14 built or installed elsewhere)
+   * wins over tools/python3.14. */
+  if (command != NULL && *command != '\0')
+    return command;
   if (script == NULL && missing == NULL)
     {
       g_autofree char *path = g_test_build_filename (G_TEST_DIST, "..", "tools", "python3.14", NULL);

@@ -12,8 +12,8 @@ char    *pymemd_test_data_path (const char *name);
 /* The python3 the tests run (PYTHON3 from configure, else /usr/bin/python3),
  * or NULL when there is none: callers g_test_skip (). */
 const char *pymemd_test_python (void);
-/* A real CPython 3.14 (Debian 12 has none): tools/python3.14 of the source
- * tree, which runs the interpreter from its cache folder; NULL when that
+/* A real CPython 3.14 (Debian 12 has none): the command PYMEMD_TEST_PYTHON314
+ * names where it is set, else tools/python3.14 of the source tree, which runs the interpreter from its cache folder; NULL when that
  * holds none yet, WHY (if not NULL) then saying so for g_test_skip (). The
  * tests never fetch it: tools/run-tests.sh does. */
 const char *pymemd_test_python314 (const char **why);
