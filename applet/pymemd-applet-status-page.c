@@ -20,7 +20,8 @@ pymemd_applet_status_page_set_icon_name (PymemdAppletStatusPage *self, const cha
 {
   gtk_widget_set_visible (self->image, icon_name != NULL);
   gtk_widget_set_visible (self->spinner, icon_name == NULL);
-  gtk_spinner_set_spinning (GTK_SPINNER (self->spinner), icon_name == NULL);
+  gtk_spinner_set_spinning (GTK_SPINNER (self->spinner),
+                            icon_name == NULL && gtk_widget_get_mapped (GTK_WIDGET (self)));
   if (icon_name != NULL)
     gtk_image_set_from_icon_name (GTK_IMAGE (self->image), icon_name);
 }
@@ -59,12 +60,36 @@ pymemd_applet_status_page_dispose (GObject *object)
   G_OBJECT_CLASS (pymemd_applet_status_page_parent_class)->dispose (object);
 }
 
+/* The spinner turns only while the page is on screen: a spinning one
+ * animates on every frame even in a stack page that is not shown, which
+ * kept the applet drawing hundreds of times a second with the list in
+ * front (tests/bench/bench-applet.sh). */
+static void
+pymemd_applet_status_page_map (GtkWidget *widget)
+{
+  PymemdAppletStatusPage *self = PYMEMD_APPLET_STATUS_PAGE (widget);
+
+  GTK_WIDGET_CLASS (pymemd_applet_status_page_parent_class)->map (widget);
+  gtk_spinner_set_spinning (GTK_SPINNER (self->spinner), gtk_widget_get_visible (self->spinner));
+}
+
+static void
+pymemd_applet_status_page_unmap (GtkWidget *widget)
+{
+  PymemdAppletStatusPage *self = PYMEMD_APPLET_STATUS_PAGE (widget);
+
+  gtk_spinner_set_spinning (GTK_SPINNER (self->spinner), FALSE);
+  GTK_WIDGET_CLASS (pymemd_applet_status_page_parent_class)->unmap (widget);
+}
+
 static void
 pymemd_applet_status_page_class_init (PymemdAppletStatusPageClass *klass)
 {
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   G_OBJECT_CLASS (klass)->dispose = pymemd_applet_status_page_dispose;
+  widget_class->map = pymemd_applet_status_page_map;
+  widget_class->unmap = pymemd_applet_status_page_unmap;
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
   gtk_widget_class_set_css_name (widget_class, "statuspage");
 }

@@ -1107,6 +1107,33 @@ cpu_seconds (GPid pid)
          (double) sysconf (_SC_CLK_TCK);
 }
 
+/* Context switches of all the threads of PID: each time one was woken. */
+static guint64
+context_switches (GPid pid)
+{
+  g_autofree char *dir_path = g_strdup_printf ("/proc/%d/task", pid);
+  g_autoptr(GDir) dir = g_dir_open (dir_path, 0, NULL);
+  const char *task;
+  guint64 sum = 0;
+
+  g_assert_nonnull (dir);
+  while ((task = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir_path, task, "status", NULL);
+      g_autofree char *status = NULL;
+      g_auto(GStrv) lines = NULL;
+
+      if (!g_file_get_contents (path, &status, NULL, NULL))
+        continue; /* a thread that just ended */
+      lines = g_strsplit (status, "\n", -1);
+      for (guint i = 0; lines[i] != NULL; i++)
+        if (g_str_has_prefix (lines[i], "voluntary_ctxt_switches:") ||
+            g_str_has_prefix (lines[i], "nonvoluntary_ctxt_switches:"))
+          sum += g_ascii_strtoull (strchr (lines[i], ':') + 1, NULL, 10);
+    }
+  return sum;
+}
+
 typedef struct {
   guint added, removed, changed, processes;
 } Batch;
@@ -1179,6 +1206,27 @@ test_thousands (void)
    * the model's length: the processes asked about are those. */
   g_assert_cmpuint (history_calls, >, 0);
   g_assert_cmpuint (history_calls, <=, 250);
+
+  /* Nothing happens: once it has drawn what is in view (at once here,
+   * slower under valgrind) the applet must not wake at all for 3 s. A
+   * hidden spinner kept it drawing some 700 times a second. */
+  {
+    gint64 quiet_deadline = g_get_monotonic_time () + (gint64) (30 * applet.slowness * G_USEC_PER_SEC);
+    guint64 switches;
+    double idle_cpu;
+
+    do
+      {
+        switches = context_switches (applet.pid);
+        idle_cpu = cpu_seconds (applet.pid);
+        pymemd_test_iterate_for (3);
+        switches = context_switches (applet.pid) - switches;
+        idle_cpu = cpu_seconds (applet.pid) - idle_cpu;
+        g_test_message ("idle for 3 s: %" G_GUINT64_FORMAT " wakeups, %.2f CPU seconds", switches, idle_cpu);
+      }
+    while (switches >= 30 && g_get_monotonic_time () < quiet_deadline);
+    g_assert_cmpuint (switches, <, 30);
+  }
 
   /* Every process changes at once; the smallest becomes the largest. */
   flood_from = from;
