@@ -599,9 +599,8 @@ pymemd_test_service_start_daemon (PymemdTestService *service, const char *interv
     }
 }
 
-/* SIGTERM, SIGKILL after SECONDS: the wait status, -1 when killed. */
-static int
-service_terminate (GPid *pid, double seconds)
+int
+pymemd_test_terminate (GPid *pid, double seconds)
 {
   gint64 deadline = g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC);
   int status = 0;
@@ -669,8 +668,8 @@ pymemd_test_service_stop_daemon (PymemdTestService *service)
 
   if (service->daemon_pid <= 0)
     return;
-  status = service_terminate (&service->daemon_pid,
-                              pymemd_test_daemon_stop_seconds (*pymemd_test_daemon_valgrind_argv () != NULL));
+  status = pymemd_test_terminate (&service->daemon_pid,
+                                  pymemd_test_daemon_stop_seconds (*pymemd_test_daemon_valgrind_argv () != NULL));
   if (status == -1 || !WIFEXITED (status) || WEXITSTATUS (status) != 0)
     {
       g_autofree char *log_path = service_log_path (service);
@@ -693,7 +692,7 @@ pymemd_test_service_stop (PymemdTestService *service)
   if (service->conn != NULL)
     g_dbus_connection_close_sync (service->conn, NULL, NULL);
   g_clear_object (&service->conn);
-  service_terminate (&service->bus_pid, 10);
+  pymemd_test_terminate (&service->bus_pid, 10);
   close (service->bus_stdout);
   if (!g_test_failed ())
     pymemd_test_rm_rf (service->tmp);

@@ -135,6 +135,11 @@ void     pymemd_test_run_clear (PymemdTestRun *run);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (PymemdTestRun, pymemd_test_run_clear)
 
 /* Whether the tests run under valgrind (PYMEMD_VALGRIND=1). */
+/* Stops the child *PID as a session would: SIGTERM, SIGKILL after SECONDS;
+ * reaps it and sets *PID to 0. Its wait status, -1 when it had to be
+ * killed, 0 when there was none (*PID <= 0). */
+int pymemd_test_terminate (GPid *pid, double seconds);
+
 gboolean pymemd_test_under_valgrind (void);
 /* The words to put before a program under test: valgrind and its options
  * under valgrind (a memory error or a definite leak then makes the program
