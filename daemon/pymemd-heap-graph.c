@@ -18,6 +18,9 @@
 #define EDGE_BYTES      8
 #define ROOT_BYTES      13
 #define END_BYTES       40
+/* Objects the helper says are never freed, and what each costs here. */
+#define MAX_IMMORTAL    65536
+#define IMMORTAL_BYTES  48
 #define TRACKED         (1u << 31)
 #define MAX_SIZE        (G_GUINT64_CONSTANT (1) << 53)
 /* The virtual nodes the analysis adds after the N real ones. */
@@ -42,6 +45,7 @@ typedef enum {
   KIND_EDGES = 3,
   KIND_ROOTS = 4,
   KIND_END = 5,
+  KIND_IMMORTAL = 6,
 } FrameKind;
 
 typedef enum {
@@ -78,7 +82,8 @@ struct _PymemdHeapGraph
   double         walk_seconds;
   double         gil_max_hold;
   GPtrArray     *type_names;  /* char * */
-  gsize          type_bytes;
+  gsize          type_bytes;  /* ... and the immortal table's */
+  GHashTable    *immortal;    /* addresses of objects never freed: references to them are left out */
 
   /* What is kept, until the memory would not suffice. */
   gboolean       cut;
@@ -130,6 +135,7 @@ pymemd_heap_graph_new (guint32 request_id, guint64 max_objects, guint64 max_edge
   graph->max_edges = CLAMP (max_edges, 1, PYMEMD_HEAP_GRAPH_MAX_EDGES);
   graph->memory = memory;
   graph->type_names = g_ptr_array_new_with_free_func (g_free);
+  graph->immortal = g_hash_table_new (NULL, NULL);
   return graph;
 }
 
@@ -151,6 +157,7 @@ pymemd_heap_graph_free (PymemdHeapGraph *graph)
     return;
   graph_clear_arrays (graph);
   g_ptr_array_unref (graph->type_names);
+  g_hash_table_unref (graph->immortal);
   g_free (graph);
 }
 
@@ -327,7 +334,7 @@ store_edges (PymemdHeapGraph *graph, const guint8 *p, guint64 edge_count)
     {
       guint64 target = read_u64 (p + 8 * e);
 
-      if (target == 0)
+      if (target == 0 || g_hash_table_contains (graph->immortal, GSIZE_TO_POINTER ((gsize) target)))
         graph->zero_edges++;
       else
         edges[graph->n_edges++] = target;
@@ -447,6 +454,26 @@ add_roots (PymemdHeapGraph *graph, const guint8 *p, gsize len, guint32 count, GE
 }
 
 static gboolean
+add_immortal (PymemdHeapGraph *graph, const guint8 *p, gsize len, guint32 count, GError **error)
+{
+  if (count == 0 || len != (guint64) count * 8)
+    return protocol_error (error, _("an immortal frame of %u objects has %" G_GSIZE_FORMAT " bytes"), count,
+                           len + HEADER_BYTES);
+  if (g_hash_table_size (graph->immortal) + (guint64) count > MAX_IMMORTAL)
+    return protocol_error (error, _("more than %d objects never freed"), MAX_IMMORTAL);
+  for (guint32 i = 0; i < count; i++)
+    {
+      guint64 address = read_u64 (p + 8 * (gsize) i);
+
+      if (address == 0 || address > G_MAXSIZE)
+        return protocol_error (error, _("an object never freed at address %#" G_GINT64_MODIFIER "x"), address);
+      g_hash_table_add (graph->immortal, GSIZE_TO_POINTER ((gsize) address));
+    }
+  graph->type_bytes += (gsize) count * IMMORTAL_BYTES;
+  return TRUE;
+}
+
+static gboolean
 add_end (PymemdHeapGraph *graph, const guint8 *p, gsize len, guint32 count, guint32 extra, GError **error)
 {
   guint32 complete, reason;
@@ -512,6 +539,9 @@ pymemd_heap_graph_add_frame (PymemdHeapGraph *graph, const guint8 *body, gsize l
       break;
     case KIND_END:
       ok = add_end (graph, body, len, count, extra, error);
+      break;
+    case KIND_IMMORTAL:
+      ok = add_immortal (graph, body, len, count, error);
       break;
     default:
       return protocol_error (error, _("a frame of unknown kind %u"), kind);

@@ -383,6 +383,30 @@ test_edges_frames (void)
   g_assert_cmpuint (holder_at (retained, 0x100)->retained_objects, ==, 4);
 }
 
+/* The helper names the objects never freed (None, small ints, ...) first:
+ * references to them are left out, neither kept nor counted as dangling. */
+static void
+test_immortal (void)
+{
+  PymemdHeapGraph *graph = graph_new ();
+  g_autoptr(PymemdRetained) retained = NULL;
+  const Obj objs[] = { { 0x100, 56, LIST | TRACKED, { 0x900, 0x110, 0x908 } }, { 0x110, 1000, BYTEARRAY } };
+  const guint32 roots[] = { 0 };
+  GByteArray *frame = frame_begin (6, 2, 0);
+
+  put_u64 (frame, 0x900);
+  put_u64 (frame, 0x908);
+  add_ok (graph, frame);
+  add_ok (graph, nodes_frame (objs, 2));
+  add_ok (graph, roots_frame (1, 0xabc, roots, 1));
+  add_ok (graph, end_frame (2, 3, 1, 0));
+  retained = analyse (graph, 20);
+  g_assert_cmpuint (retained->dangling, ==, 0);
+  g_assert_cmpuint (retained->objects, ==, 2);
+  g_assert_cmpuint (holder_at (retained, 0x100)->retained_bytes, ==, 1056);
+  g_assert_cmpuint (holder_at (retained, 0x100)->retained_objects, ==, 2);
+}
+
 /* ---- malformed frames ---- */
 
 typedef GByteArray *(*FrameMaker) (void);
@@ -489,6 +513,18 @@ make_type_past_end (void)
   return f;
 }
 
+static GByteArray *make_immortal_empty (void) { return frame_begin (6, 0, 0); }
+static GByteArray *make_immortal_truncated (void) { GByteArray *f = frame_begin (6, 2, 0); put_u64 (f, 0x900); return f; }
+static GByteArray *make_immortal_zero (void) { GByteArray *f = frame_begin (6, 1, 0); put_u64 (f, 0); return f; }
+static GByteArray *
+make_immortal_too_many (void)
+{
+  GByteArray *f = frame_begin (6, 65537, 0);
+  for (guint i = 0; i < 65537; i++)
+    put_u64 (f, 0x1000 + 16 * (guint64) i);
+  return f;
+}
+
 static const struct {
   const char *name;
   FrameMaker  make;
@@ -517,6 +553,10 @@ static const struct {
   { "type-nul", make_type_nul, FALSE },
   { "type-long", make_type_long, FALSE },
   { "type-past-end", make_type_past_end, FALSE },
+  { "immortal-empty", make_immortal_empty, FALSE },
+  { "immortal-truncated", make_immortal_truncated, FALSE },
+  { "immortal-address-zero", make_immortal_zero, FALSE },
+  { "immortal-too-many", make_immortal_too_many, FALSE },
 };
 
 static void
@@ -554,7 +594,7 @@ test_fuzz (void)
   for (guint round = 0; round < 20000; round++)
     {
       g_autoptr(PymemdHeapGraph) graph = graph_new ();
-      guint kind = (guint) g_rand_int_range (rand, 1, 6);
+      guint kind = (guint) g_rand_int_range (rand, 1, 7);
       guint32 count = (guint32) g_rand_int_range (rand, 0, 4);
       guint32 extra = kind == 2 ? (guint32) g_rand_int_range (rand, 0, 4) : 0;
       GByteArray *frame = frame_begin (kind, count, extra);
@@ -766,6 +806,7 @@ main (int argc, char **argv)
   g_test_add_func ("/heap-graph/groups", test_groups);
   g_test_add_func ("/heap-graph/duplicates-and-dangling", test_duplicates_and_dangling);
   g_test_add_func ("/heap-graph/edges-frames", test_edges_frames);
+  g_test_add_func ("/heap-graph/immortal", test_immortal);
   for (guint i = 0; i < G_N_ELEMENTS (bad_frames); i++)
     {
       g_autofree char *path = g_strdup_printf ("/heap-graph/bad/%s", bad_frames[i].name);
