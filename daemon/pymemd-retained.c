@@ -183,7 +183,11 @@ path_text (const PymemdHolder *holder)
         label = g_ptr_array_index (holder->step_names, k - 1);
       if (k == holder->path->len - 1 && holder->elided > 0)
         g_string_append (text, " → …");
-      if (label != NULL)
+      /* A namespace (a module's, class's or instance's __dict__) is only
+       * named when the path ends at it. */
+      if (label != NULL && label[0] == '\0' && k == holder->path->len - 1)
+        g_string_append (text, ".__dict__");
+      else if (label != NULL)
         g_string_append (text, label);
       else
         g_string_append_printf (text, " → (%s)", (const char *) g_ptr_array_index (holder->path_types, k));

@@ -5,6 +5,9 @@
 
 G_BEGIN_DECLS
 
+/* The most holders an answer lists: their paths' names fit in a frame. */
+#define PYMEMD_HEAP_MAX_HOLDERS 200
+
 /* What holds the path's first object (docs/helper-protocol.md). */
 typedef enum {
   PYMEMD_ROOT_NONE = 0,            /* nothing the helper named */
