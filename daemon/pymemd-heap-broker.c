@@ -367,7 +367,7 @@ release_analysis (PymemdHeapBroker *self, Job *job)
 }
 
 /* The answer, all its steps done: served, kept in history, and kept with
- * the process (when it still lives). */
+ * the process (when it still lives). TASK stays the caller's to unref. */
 static void
 finish_answer (GTask *task)
 {
@@ -528,7 +528,7 @@ answered (GObject *source, GAsyncResult *result, gpointer data)
     }
   measure_pages (self, job, process);
   if (job->holders == 0)
-    finish_answer (g_steal_pointer (&task));
+    finish_answer (task);
   else if (graph != NULL)
     start_analysis (self, g_steal_pointer (&task), g_steal_pointer (&graph));
   else
@@ -536,7 +536,7 @@ answered (GObject *source, GAsyncResult *result, gpointer data)
       release_analysis (self, job);
       job->retained = pymemd_retained_new ();
       job->retained->incomplete = g_steal_pointer (&no_graph);
-      finish_answer (g_steal_pointer (&task));
+      finish_answer (task);
     }
 }
 
