@@ -256,6 +256,114 @@ pymemctl_heap_print_census (GVariant *summary, guint max_types)
     pymemctl_table_print (table, stdout);
 }
 
+/* ---- who holds it ---- */
+
+/* A type as people write it: builtins' without their module. */
+static const char *
+short_type (const char *type)
+{
+  return g_str_has_prefix (type, "builtins.") ? type + strlen ("builtins.") : type;
+}
+
+static char *
+format_objects (guint64 objects)
+{
+  /* TRANSLATORS: how many objects a holder keeps alive */
+  return g_strdup_printf (ngettext ("%llu object", "%llu objects", (unsigned long) MIN (objects, G_MAXULONG)),
+                          (unsigned long long) objects);
+}
+
+/* One holder: "  __main__.W (bytearray) → 200.0 MiB retained, 1 object",
+ * indented by its depth. */
+static void
+print_holder (GVariant *holder)
+{
+  const char *kind = "", *path = "", *type = NULL;
+  guint32 depth = 0;
+  guint64 bytes = 0, objects = 0;
+  g_autofree char *size = NULL, *count = NULL, *what = NULL, *indent = NULL;
+
+  g_variant_lookup (holder, "kind", "&s", &kind);
+  g_variant_lookup (holder, "path", "&s", &path);
+  g_variant_lookup (holder, "type", "&s", &type);
+  g_variant_lookup (holder, "depth", "u", &depth);
+  g_variant_lookup (holder, "retained_bytes", "t", &bytes);
+  g_variant_lookup (holder, "retained_objects", "t", &objects);
+  size = pymemctl_format_size (bytes);
+  count = format_objects (objects);
+  indent = g_strnfill (2 + 2 * MIN (depth, 16), ' ');
+  if (g_strcmp0 (kind, "outside") == 0)
+    what = g_strdup (_("held outside the object graph (by C code or the interpreter)"));
+  else if (g_strcmp0 (kind, "unreachable") == 0)
+    what = g_strdup (_("unreachable from any root (cycles awaiting collection)"));
+  else
+    {
+      /* The helper named the path: it may hold anything. */
+      g_autofree char *path_text = pymemctl_printable (path);
+      g_autofree char *type_text = pymemctl_printable (type != NULL ? short_type (type) : "?");
+      what = g_strdup_printf ("%s (%s)", path_text, type_text);
+    }
+  /* TRANSLATORS: a holder, what it keeps alive in bytes, and in objects */
+  g_print (_("%s%s → %s retained, %s\n"), indent, what, size, count);
+}
+
+void
+pymemctl_heap_print_holders (GVariant *summary, guint max_holders)
+{
+  g_autoptr(GVariant) retained = lookup_dict (summary, "retained");
+  g_autoptr(GVariant) holders = NULL;
+  g_autofree char *bytes_text = NULL, *walk = NULL, *hold = NULL, *analysis = NULL, *memory = NULL;
+  const char *incomplete = NULL;
+  guint64 objects = 0, references = 0, bytes = 0, memory_peak = 0;
+  double walk_seconds = 0, gil = 0, analysis_seconds = 0;
+  gboolean complete = TRUE;
+
+  if (retained == NULL)
+    return;
+  print_heading (_("Who holds it (retained: what would be freed without it)"));
+  g_variant_lookup (retained, "complete", "b", &complete);
+  g_variant_lookup (retained, "incomplete", "&s", &incomplete);
+  holders = g_variant_lookup_value (retained, "holders", G_VARIANT_TYPE ("aa{sv}"));
+  if (holders == NULL || g_variant_n_children (holders) == 0)
+    {
+      g_autofree char *reason = pymemctl_printable (incomplete != NULL ? incomplete : "");
+      if (incomplete != NULL)
+        /* TRANSLATORS: why there are no retained sizes */
+        g_print (_("No retained sizes: %s\n"), reason);
+      else
+        g_print ("%s\n", _("No object holds memory worth listing."));
+      return;
+    }
+  for (gsize i = 0; i < MIN (g_variant_n_children (holders), max_holders); i++)
+    {
+      g_autoptr(GVariant) holder = g_variant_get_child_value (holders, i);
+      print_holder (holder);
+    }
+  g_variant_lookup (retained, "objects", "t", &objects);
+  g_variant_lookup (retained, "references", "t", &references);
+  g_variant_lookup (retained, "bytes", "t", &bytes);
+  g_variant_lookup (retained, "walk_seconds", "d", &walk_seconds);
+  g_variant_lookup (retained, "gil_max_hold", "d", &gil);
+  g_variant_lookup (retained, "analysis_seconds", "d", &analysis_seconds);
+  g_variant_lookup (retained, "memory_peak", "t", &memory_peak);
+  bytes_text = pymemctl_format_size (bytes);
+  walk = format_seconds (walk_seconds);
+  hold = format_seconds (gil);
+  analysis = format_seconds (analysis_seconds);
+  memory = pymemctl_format_size (memory_peak);
+  /* TRANSLATORS: objects and references in the graph, their bytes; the
+   * helper's walk, its longest GIL hold; the daemon's analysis and its memory */
+  g_print (_("%llu objects (%s) and %llu references, walked in %s (longest GIL hold %s), analysed in %s "
+             "with %s\n"),
+           (unsigned long long) objects, bytes_text, (unsigned long long) references, walk, hold, analysis, memory);
+  if (!complete)
+    {
+      g_autofree char *reason = pymemctl_printable (incomplete != NULL ? incomplete : "?");
+      /* TRANSLATORS: why the retained sizes count only part of the heap */
+      g_print (_("Incomplete: %s\n"), reason);
+    }
+}
+
 /* ---- pymemctl heap ---- */
 
 static const char *
@@ -534,6 +642,7 @@ print_summary (GVariant *summary, guint32 pid)
   print_collect (summary);
   g_print ("\n");
   pymemctl_heap_print_ledger (summary);
+  pymemctl_heap_print_holders (summary, G_MAXUINT);
   print_heading (_("Objects by type"));
   pymemctl_heap_print_census (summary, G_MAXUINT);
   print_gc (summary);
@@ -602,7 +711,7 @@ parse_number (const char *text, gint64 min, gint64 max, gint64 *value)
 }
 
 static GVariant *
-build_options (gboolean attach, gint64 trace, gboolean collect, gint64 top, gint64 sites)
+build_options (gboolean attach, gint64 trace, gboolean collect, gint64 top, gint64 sites, gint64 holders)
 {
   GVariantBuilder builder;
 
@@ -617,14 +726,19 @@ build_options (gboolean attach, gint64 trace, gboolean collect, gint64 top, gint
     g_variant_builder_add (&builder, "{sv}", "top", g_variant_new_uint32 ((guint32) top));
   if (sites >= 0)
     g_variant_builder_add (&builder, "{sv}", "sites", g_variant_new_uint32 ((guint32) sites));
+  if (holders > 0)
+    {
+      g_variant_builder_add (&builder, "{sv}", "retained", g_variant_new_boolean (TRUE));
+      g_variant_builder_add (&builder, "{sv}", "holders", g_variant_new_uint32 ((guint32) holders));
+    }
   return g_variant_builder_end (&builder);
 }
 
 int
 pymemctl_heap (int argc, char **argv)
 {
-  gboolean json = FALSE, attach = FALSE, collect = FALSE;
-  g_autofree char *trace_text = NULL, *top_text = NULL, *sites_text = NULL;
+  gboolean json = FALSE, attach = FALSE, collect = FALSE, retained = FALSE;
+  g_autofree char *trace_text = NULL, *top_text = NULL, *sites_text = NULL, *holders_text = NULL;
   const GOptionEntry entries[] = {
     { "attach", 0, 0, G_OPTION_ARG_NONE, &attach,
       N_("Bring the helper into the process if it is not there (needs ownership of the process "
@@ -638,21 +752,26 @@ pymemctl_heap (int argc, char **argv)
       N_("List the N largest types (1 to 1000, default 20)"), N_("N") },
     { "sites", 0, 0, G_OPTION_ARG_STRING, &sites_text,
       N_("List the N largest allocation sites when tracing (0 to 1000, default 10)"), N_("N") },
+    { "retained", 0, 0, G_OPTION_ARG_NONE, &retained,
+      N_("Find who holds the memory: the objects whose loss would free the most (retained size), with the "
+         "module global, class attribute or local variable that reaches each"), NULL },
+    { "holders", 0, 0, G_OPTION_ARG_STRING, &holders_text,
+      N_("With --retained, list N holders (1 to 200, default 20)"), N_("N") },
     PYMEMCTL_JSON_OPTION (json),
     { NULL }
   };
   g_autoptr(GError) error = NULL;
   g_autoptr(PymemdDbusMonitor1) monitor = NULL;
   g_autoptr(GVariant) summary = NULL;
-  gint64 trace = -1, top = 0, sites = -1;
+  gint64 trace = -1, top = 0, sites = -1, holders = 0;
   guint32 pid = 0;
   int exit_code;
 
   if (!pymemctl_parse_options (&argc, &argv, _("heap PID"),
                                _("Asks the helper inside process PID for a summary of its heap: "
-                                 "how much of the heap pages live objects explain, the largest "
-                                 "types, the garbage collector, pymalloc and, when tracing, the "
-                                 "largest allocation sites."),
+                                 "how much of the heap pages live objects explain, with --retained "
+                                 "who holds them, the largest types, the garbage collector, "
+                                 "pymalloc and, when tracing, the largest allocation sites."),
                                entries, &exit_code))
     return exit_code;
   if (argc < 2)
@@ -671,11 +790,18 @@ pymemctl_heap (int argc, char **argv)
   if (sites_text != NULL && !parse_number (sites_text, 0, 1000, &sites))
     return pymemctl_usage_error (_("“%s” is not a number of sites: --sites takes 0 to 1000"),
                                  sites_text);
+  if (holders_text != NULL && !retained)
+    return pymemctl_usage_error ("%s", _("--holders goes with --retained"));
+  if (holders_text != NULL && !parse_number (holders_text, 1, 200, &holders))
+    return pymemctl_usage_error (_("“%s” is not a number of holders: --holders takes 1 to 200"),
+                                 holders_text);
+  if (retained && holders == 0)
+    holders = 20;
 
   if ((monitor = pymemctl_monitor_connect (&error)) == NULL)
     return pymemctl_print_error (error, pid);
   if (!pymemd_dbus_monitor1_call_get_heap_summary_sync (
-        monitor, pid, 0, build_options (attach, trace, collect, top, sites),
+        monitor, pid, 0, build_options (attach, trace, collect, top, sites, holders),
         G_DBUS_CALL_FLAGS_NONE, HEAP_CALL_TIMEOUT_MS, &summary, NULL, &error))
     return print_heap_error (error, pid);
 

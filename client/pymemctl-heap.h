@@ -21,6 +21,11 @@ void pymemctl_heap_print_ledger (GVariant *summary);
 void pymemctl_heap_print_census (GVariant *summary,
                                  guint     max_types);
 
+/* Who holds the memory (SUMMARY's "retained"), up to MAX_HOLDERS of the
+ * holders; nothing when the summary has no retained sizes. */
+void pymemctl_heap_print_holders (GVariant *summary,
+                                  guint     max_holders);
+
 /* The figures of SUMMARY's ledger, FALSE when it has none. */
 gboolean pymemctl_heap_lookup_ledger (GVariant   *summary,
                                       const char *key,

@@ -36,6 +36,7 @@ struct _PymemdConfig
   guint              pids_per_subscription;
   guint              rescans_per_uid_per_minute;
   PymemdAttachLimits attach_limits;
+  PymemdGraphLimits  graph_limits;
 };
 
 G_DEFINE_TYPE (PymemdConfig, pymemd_config, G_TYPE_OBJECT)
@@ -62,7 +63,8 @@ static const char *const limits_keys[] = {
   "helper-connections", "helper-connections-per-uid", "helper-buffer-mib-per-uid",
   "helper-read-timeout-seconds", "helper-log-lines-per-uid-per-minute", "subscriptions-per-uid",
   "pids-per-subscription", "rescans-per-uid-per-minute",
-  "attach-timeout-seconds", "attaches-per-uid", "concurrent-attaches", NULL
+  "attach-timeout-seconds", "attaches-per-uid", "concurrent-attaches",
+  "graph-memory-mib", "graph-analyses", NULL
 };
 
 static const struct {
@@ -128,6 +130,8 @@ pymemd_config_init (PymemdConfig *self)
   self->attach_limits.timeout_seconds = 15;
   self->attach_limits.per_uid = 4;
   self->attach_limits.concurrent = 4;
+  self->graph_limits.memory = 256 * MIB;
+  self->graph_limits.concurrent = 2;
 }
 
 PymemdConfig *
@@ -486,13 +490,26 @@ read_attach_limits (PymemdConfig *self, const ConfigSource *src, GError **error)
          read_count (src, "limits", "concurrent-attaches", 1, 64, &l->concurrent, error);
 }
 
+/* The retained-size analyses: the memory of each, how many at once. */
+static gboolean
+read_graph_limits (PymemdConfig *self, const ConfigSource *src, GError **error)
+{
+  guint64 memory_mib = self->graph_limits.memory / MIB;
+
+  if (!read_unsigned (src, "limits", "graph-memory-mib", 16, 65536, "MiB", &memory_mib, error) ||
+      !read_count (src, "limits", "graph-analyses", 1, 64, &self->graph_limits.concurrent, error))
+    return FALSE;
+  self->graph_limits.memory = (gsize) (memory_mib * MIB);
+  return TRUE;
+}
+
 static gboolean
 read_limits (PymemdConfig *self, const ConfigSource *src, GError **error)
 {
   PymemdHelperLimits *h = &self->helper_limits;
   guint64 buffer_mib = h->buffer_per_uid / MIB;
 
-  if (!read_attach_limits (self, src, error) ||
+  if (!read_attach_limits (self, src, error) || !read_graph_limits (self, src, error) ||
       !read_count (src, "limits", "helper-connections", 1, 65536, &h->connections, error) ||
       !read_count (src, "limits", "helper-connections-per-uid", 1, 65536, &h->connections_per_uid,
                    error) ||
@@ -699,6 +716,12 @@ pymemd_config_get_attach_limits (PymemdConfig *self, PymemdAttachLimits *out)
   *out = self->attach_limits;
 }
 
+void
+pymemd_config_get_graph_limits (PymemdConfig *self, PymemdGraphLimits *out)
+{
+  *out = self->graph_limits;
+}
+
 PymemdConfig *
 pymemd_config_with_intervals (PymemdConfig *self,
                               double        interval,
@@ -721,6 +744,7 @@ pymemd_config_with_intervals (PymemdConfig *self,
   copy->pids_per_subscription = self->pids_per_subscription;
   copy->rescans_per_uid_per_minute = self->rescans_per_uid_per_minute;
   copy->attach_limits = self->attach_limits;
+  copy->graph_limits = self->graph_limits;
   if (copy->interval < 0.5 || copy->interval > 3600)
     g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,
                  _("--interval %g: must be between 0.5 and 3600 seconds"), copy->interval);

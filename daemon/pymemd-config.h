@@ -34,6 +34,14 @@ typedef struct {
   guint  concurrent;      /* attaches running at once, of all users together */
 } PymemdAttachLimits;
 
+/* What retained-size analyses may take ([limits]; see pymemd(8)): each one's
+ * memory (the helper is told the objects and references that fit), how
+ * many at once of all users (one at a time per user). */
+typedef struct {
+  gsize memory;
+  guint concurrent;
+} PymemdGraphLimits;
+
 #define PYMEMD_TYPE_CONFIG (pymemd_config_get_type ())
 G_DECLARE_FINAL_TYPE (PymemdConfig, pymemd_config, PYMEMD, CONFIG, GObject)
 
@@ -76,6 +84,8 @@ void          pymemd_config_get_history (PymemdConfig          *self,
                                          PymemdHistorySettings *out);
 void          pymemd_config_get_attach_limits (PymemdConfig       *self,
                                                PymemdAttachLimits *out);
+void          pymemd_config_get_graph_limits (PymemdConfig      *self,
+                                              PymemdGraphLimits *out);
 
 /* [limits]: what one user may hold of what every user shares. */
 void          pymemd_config_get_helper_limits (PymemdConfig       *self,

@@ -280,6 +280,7 @@ typedef struct {
   gint64                 resolution_us;
   PymemdHeapRequest      heap_request;
   gboolean               attach;
+  guint                  holders; /* retained sizes: the holders listed; 0: none asked */
   PymemdCredentials      target;  /* an attach: who the process ran as when asked */
   GArray                *ended;   /* GetEndedProcesses: the answer, held while the caller is resolved */
 } Call;
@@ -1196,11 +1197,13 @@ handle_get_growth (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocatio
 #define HEAP_MAX_SUMMARIES 1000
 
 static gboolean
-read_heap_options (GVariant *options, PymemdHeapRequest *request, gboolean *attach, GError **error)
+read_heap_options (GVariant *options, PymemdHeapRequest *request, gboolean *attach, guint *holders, GError **error)
 {
   GVariantIter iter;
   const char *key;
   GVariant *value;
+  gboolean retained = FALSE;
+  guint32 listed = 20;
 
   pymemd_heap_request_init (request);
   *attach = FALSE;
@@ -1229,6 +1232,11 @@ read_heap_options (GVariant *options, PymemdHeapRequest *request, gboolean *atta
       else if (g_str_equal (key, "budget"))
         ok = g_variant_is_of_type (value, G_VARIANT_TYPE_DOUBLE) && isfinite (request->budget = g_variant_get_double (value)) &&
              request->budget >= 0.05 && request->budget <= 60;
+      else if (g_str_equal (key, "retained"))
+        ok = g_variant_is_of_type (value, G_VARIANT_TYPE_BOOLEAN) && ((retained = g_variant_get_boolean (value)), TRUE);
+      else if (g_str_equal (key, "holders"))
+        ok = g_variant_is_of_type (value, G_VARIANT_TYPE_UINT32) && (listed = g_variant_get_uint32 (value)) >= 1 &&
+             listed <= PYMEMD_HEAP_MAX_HOLDERS;
       else
         {
           g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS, _("Unknown option “%s”"), key);
@@ -1238,11 +1246,12 @@ read_heap_options (GVariant *options, PymemdHeapRequest *request, gboolean *atta
         {
           g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,
                        _("Option “%s” has the wrong type or is out of range (attach b, collect b, trace i -1..100, "
-                         "top u 1..1000, sites u 0..1000, budget d 0.05..60)"),
+                         "top u 1..1000, sites u 0..1000, budget d 0.05..60, retained b, holders u 1..200)"),
                        key);
           return FALSE;
         }
     }
+  *holders = retained ? listed : 0;
   return TRUE;
 }
 
@@ -1319,7 +1328,8 @@ heap_auth_done (GObject *source, GAsyncResult *result, gpointer data)
   {
     /* Not in one call: the order arguments are evaluated in is unspecified. */
     Call *owned = g_steal_pointer (&call);
-    pymemd_heap_broker_get_summary_async (self->broker, process, &owned->heap_request, owned->attach, viewer.uid,
+    pymemd_heap_broker_get_summary_async (self->broker, process, &owned->heap_request, owned->attach, owned->holders,
+                                          viewer.uid,
                                           heap_done, owned);
   }
 }
@@ -1333,10 +1343,11 @@ handle_get_heap_summary (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *inv
   Call *call;
   PymemdHeapRequest request;
   gboolean attach;
+  guint holders;
 
   if (pid == 0 || pid > G_MAXINT32)
     return invalid_args (invocation, _("pid is out of range"));
-  if (!read_heap_options (options, &request, &attach, &error))
+  if (!read_heap_options (options, &request, &attach, &holders, &error))
     {
       g_dbus_method_invocation_return_gerror (invocation, error);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
@@ -1360,6 +1371,7 @@ handle_get_heap_summary (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *inv
   call->start_time = pymemd_process_get_start_time (process);
   call->heap_request = request;
   call->attach = attach;
+  call->holders = holders;
   call->target = *pymemd_process_get_credentials (process);
   pymemd_auth_may_attach_async (self->auth, self->connection, g_dbus_method_invocation_get_sender (invocation),
                                 &call->target,

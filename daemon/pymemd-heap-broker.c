@@ -19,6 +19,7 @@
 
 #define SOCKET_NAME    "helper.sock"
 #define ANSWER_GRACE   30.0 /* seconds on top of the census budget */
+#define NAME_TIMEOUT   10.0 /* seconds for the names of the holders' paths */
 #define ROLLUP_BUFFER  8192
 #define RECORD_VERSION 1
 /* Where attach children make PEP 768 scripts, in the runtime directory. */
@@ -41,6 +42,8 @@ struct _PymemdHeapBroker
   gboolean             scheduling; /* in next_attach () */
   gboolean             reschedule; /* and called again meanwhile */
   char                *script_dir;   /* where attach children make PEP 768 scripts */
+  GHashTable          *analysing;    /* uid → analyses of its requests (at most one) */
+  guint                analyses;     /* retained-size analyses under way, of all users */
 };
 
 G_DEFINE_TYPE (PymemdHeapBroker, pymemd_heap_broker, G_TYPE_OBJECT)
@@ -50,6 +53,7 @@ typedef struct {
   guint64           start_time;
   PymemdHeapRequest request;
   gboolean          attach;
+  guint             holders;  /* retained sizes asked for: the holders listed; 0: none */
 
   /* Attaching: the attach child and the wait for the helper's hello run
    * together; the daemon waits for both, or until the deadline. */
@@ -74,6 +78,14 @@ typedef struct {
 
   gboolean           has_before;
   guint64            private_dirty_before;
+
+  /* The answer, between its steps (summary, analysis, names). */
+  PymemdHeapSummary *summary;
+  gboolean           has_ledger;
+  PymemdHeapLedger   ledger;
+  guint64            private_dirty_after;
+  gboolean           analysing;  /* holds a slot of the analyses */
+  PymemdRetained    *retained;
 } Job;
 
 static void
@@ -85,6 +97,8 @@ job_free (Job *job)
   g_free (job->proc_root);
   g_clear_error (&job->attach_error);
   g_clear_object (&job->wait_cancellable);
+  pymemd_heap_summary_free (job->summary);
+  pymemd_retained_free (job->retained);
   g_free (job);
 }
 
@@ -178,10 +192,10 @@ add_ledger_member (JsonBuilder *builder, const PymemdHeapLedger *ledger)
   json_builder_end_object (builder);
 }
 
-/* What history keeps: the validated summary, with the ledger and the
- * collection's pages of when it was taken. */
+/* What history keeps: the validated summary, with the ledger, the
+ * collection's pages and the retained sizes of when it was taken. */
 static char *
-record_text (const PymemdHeapSummary *summary, const PymemdHeapLedger *ledger, const Job *job, guint64 after)
+record_text (const Job *job)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new ();
   g_autoptr(JsonNode) root = NULL;
@@ -190,19 +204,42 @@ record_text (const PymemdHeapSummary *summary, const PymemdHeapLedger *ledger, c
   json_builder_set_member_name (builder, "v");
   json_builder_add_int_value (builder, RECORD_VERSION);
   json_builder_set_member_name (builder, "summary");
-  json_builder_add_value (builder, json_node_copy (summary->document));
-  if (ledger != NULL)
-    add_ledger_member (builder, ledger);
+  json_builder_add_value (builder, json_node_copy (job->summary->document));
+  if (job->has_ledger)
+    add_ledger_member (builder, &job->ledger);
   if (job->has_before)
     {
       json_builder_set_member_name (builder, "private_dirty_before");
       json_builder_add_int_value (builder, (gint64) job->private_dirty_before);
       json_builder_set_member_name (builder, "private_dirty_after");
-      json_builder_add_int_value (builder, (gint64) after);
+      json_builder_add_int_value (builder, (gint64) job->private_dirty_after);
+    }
+  if (job->retained != NULL)
+    {
+      json_builder_set_member_name (builder, "retained");
+      json_builder_add_value (builder, pymemd_retained_to_json (job->retained));
     }
   json_builder_end_object (builder);
   root = json_builder_get_root (builder);
   return json_to_string (root, FALSE);
+}
+
+/* The retained sizes a kept summary holds, as a{sv}, or NULL. */
+static GVariant *
+read_retained (JsonObject *record)
+{
+  g_autoptr(PymemdRetained) retained = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (!json_object_has_member (record, "retained"))
+    return NULL;
+  retained = pymemd_retained_new_from_json (json_object_get_member (record, "retained"), &error);
+  if (retained == NULL)
+    {
+      g_debug ("Kept retained sizes skipped: %s", error->message);
+      return NULL;
+    }
+  return pymemd_retained_to_variant (retained);
 }
 
 static gboolean
@@ -228,7 +265,7 @@ pymemd_heap_broker_variant_from_record (const char *text, GError **error)
   PymemdHeapLedger ledger;
   JsonObject *record;
   JsonNode *root, *document;
-  GVariant *variant;
+  GVariant *variant, *retained;
 
   if (!pymemd_heap_json_depth_ok (text, strlen (text)))
     {
@@ -254,19 +291,27 @@ pymemd_heap_broker_variant_from_record (const char *text, GError **error)
     variant = with_collect_pages (
       variant, (guint64) MAX (json_object_get_int_member_with_default (record, "private_dirty_before", 0), 0),
       (guint64) MAX (json_object_get_int_member_with_default (record, "private_dirty_after", 0), 0));
+  if ((retained = read_retained (record)) != NULL)
+    {
+      GVariantDict dict;
+      g_variant_dict_init (&dict, variant);
+      g_variant_unref (variant);
+      g_variant_dict_insert_value (&dict, "retained", retained);
+      variant = g_variant_ref_sink (g_variant_dict_end (&dict));
+    }
   return variant;
 }
 
 static GVariant *
-answer_variant (PymemdHeapBroker *self, const PymemdHeapSummary *summary, const PymemdHeapLedger *ledger,
-                const Job *job, guint64 after)
+answer_variant (PymemdHeapBroker *self, const Job *job)
 {
   const char *how = pymemd_helper_channel_get_how (self->channel, job->pid, job->start_time);
-  GVariant *base = g_variant_ref_sink (pymemd_heap_summary_to_variant (summary, ledger));
+  GVariant *base = g_variant_ref_sink (pymemd_heap_summary_to_variant (job->summary,
+                                                                       job->has_ledger ? &job->ledger : NULL));
   GVariantDict dict;
 
   if (job->has_before)
-    base = with_collect_pages (base, job->private_dirty_before, after);
+    base = with_collect_pages (base, job->private_dirty_before, job->private_dirty_after);
   g_variant_dict_init (&dict, base);
   g_variant_unref (base);
   if (how != NULL)
@@ -276,7 +321,185 @@ answer_variant (PymemdHeapBroker *self, const PymemdHeapSummary *summary, const 
       g_variant_dict_insert (&dict, "attached_by", "s", pymemd_attach_method_name (job->method));
       g_variant_dict_insert (&dict, "attach_seconds", "d", job->attach_seconds);
     }
+  if (job->retained != NULL)
+    g_variant_dict_insert_value (&dict, "retained", pymemd_retained_to_variant (job->retained));
   return g_variant_ref_sink (g_variant_dict_end (&dict));
+}
+
+/* ---- retained sizes: one analysis at a time per user ---- */
+
+/* Whether the request of JOB may have its object graph analysed now: it
+ * then holds one of the analyses' slots until its analysis is over. */
+static gboolean
+take_analysis (PymemdHeapBroker *self, Job *job, GError **error)
+{
+  PymemdGraphLimits limits;
+  gpointer uid = GUINT_TO_POINTER (job->uid);
+
+  pymemd_config_get_graph_limits (pymemd_monitor_get_config (self->monitor), &limits);
+  if (g_hash_table_contains (self->analysing, uid))
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED,
+                   _("A retained-size analysis that user %u asked for is under way; one user has one at a time"),
+                   job->uid);
+      return FALSE;
+    }
+  if (self->analyses >= limits.concurrent)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED,
+                   _("%u retained-size analyses are under way, as many as may run at once ([limits] graph-analyses)"),
+                   self->analyses);
+      return FALSE;
+    }
+  g_hash_table_add (self->analysing, uid);
+  self->analyses++;
+  job->analysing = TRUE;
+  job->request.graph_memory = limits.memory;
+  return TRUE;
+}
+
+static void
+release_analysis (PymemdHeapBroker *self, Job *job)
+{
+  if (!job->analysing)
+    return;
+  job->analysing = FALSE;
+  self->analyses--;
+  g_hash_table_remove (self->analysing, GUINT_TO_POINTER (job->uid));
+}
+
+/* The answer, all its steps done: served, kept in history, and kept with
+ * the process (when it still lives). TASK stays the caller's to unref. */
+static void
+finish_answer (GTask *task)
+{
+  PymemdHeapBroker *self = g_task_get_source_object (task);
+  Job *job = g_task_get_task_data (task);
+  PymemdProcess *process = find_process (self, job->pid, job->start_time);
+  g_autofree char *text = record_text (job);
+  GVariant *variant = answer_variant (self, job);
+
+  pymemd_recorder_add_heap_summary (self->recorder,
+                                    pymemd_scanner_get_boot_id (pymemd_monitor_get_scanner (self->monitor)),
+                                    job->pid, job->start_time, job->summary->taken_at_us, text);
+  if (process != NULL)
+    pymemd_process_set_heap (process, g_steal_pointer (&job->summary), job->has_ledger ? &job->ledger : NULL);
+  g_task_return_pointer (task, variant, (GDestroyNotify) g_variant_unref);
+}
+
+static void
+named (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(GTask) task = data;
+  Job *job = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) names = pymemd_helper_channel_name_finish (PYMEMD_HELPER_CHANNEL (source), result, &error);
+
+  /* Without names, the paths show the types they go through. */
+  if (names == NULL)
+    g_debug ("The paths of process %d's holders are not named: %s", job->pid, error->message);
+  pymemd_retained_set_names (job->retained, names);
+  finish_answer (task);
+}
+
+static void
+analysed (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(GTask) task = data;
+  PymemdHeapBroker *self = g_task_get_source_object (task);
+  Job *job = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) steps = NULL;
+  g_autoptr(JsonNode) paths = NULL;
+
+  release_analysis (self, job);
+  job->retained = g_task_propagate_pointer (G_TASK (result), &error);
+  if (job->retained == NULL)
+    {
+      g_message ("No retained sizes for process %d: %s", job->pid, error->message);
+      job->retained = pymemd_retained_new ();
+      job->retained->incomplete = g_strdup (error->message);
+    }
+  paths = pymemd_retained_name_request (job->retained, &steps);
+  if (paths == NULL || !pymemd_helper_channel_has_helper (self->channel, job->pid, job->start_time))
+    {
+      pymemd_retained_set_names (job->retained, NULL);
+      finish_answer (task);
+      return;
+    }
+  pymemd_helper_channel_name_async (self->channel, job->pid, job->start_time, paths, steps, NAME_TIMEOUT, NULL,
+                                    named, g_steal_pointer (&task));
+}
+
+typedef struct {
+  PymemdHeapGraph *graph;
+  guint            holders;
+} AnalysisData;
+
+static void
+analysis_data_free (AnalysisData *data)
+{
+  pymemd_heap_graph_free (data->graph);
+  g_free (data);
+}
+
+/* In a worker thread: the graph is the thread's alone. */
+static void
+analyse_in_thread (GTask *analysis, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  AnalysisData *data = task_data;
+  GError *error = NULL;
+  PymemdRetained *retained = pymemd_heap_graph_analyse (g_steal_pointer (&data->graph), data->holders, &error);
+
+  if (retained != NULL)
+    g_task_return_pointer (analysis, retained, (GDestroyNotify) pymemd_retained_free);
+  else
+    g_task_return_error (analysis, error);
+}
+
+/* The dominator tree is computed off the main loop; TASK goes on when it
+ * is done. */
+static void
+start_analysis (PymemdHeapBroker *self, GTask *task, PymemdHeapGraph *graph)
+{
+  Job *job = g_task_get_task_data (task);
+  g_autoptr(GTask) analysis = g_task_new (self, NULL, analysed, task);
+  AnalysisData *data = g_new0 (AnalysisData, 1);
+
+  data->graph = graph;
+  data->holders = job->holders;
+  g_task_set_source_tag (analysis, start_analysis);
+  g_task_set_task_data (analysis, data, (GDestroyNotify) analysis_data_free);
+  g_task_run_in_thread (analysis, analyse_in_thread);
+}
+
+/* The ledger compares the summary with pages of the same moment, not
+ * those of the last detail pass (up to its interval old). The smaps read
+ * also gives the sample, and with it the private dirty after a
+ * collection: the process's page tables are walked once. */
+static void
+measure_pages (PymemdHeapBroker *self, Job *job, PymemdProcess *process)
+{
+  g_autoptr(GError) detail_error = NULL;
+  const PymemdCategoryUsage *categories;
+
+  if (pymemd_scanner_refresh_detail (pymemd_monitor_get_scanner (self->monitor), process, &detail_error))
+    job->private_dirty_after = pymemd_process_get_rollup (process)->value[PYMEMD_FIELD_PRIVATE_DIRTY];
+  else
+    {
+      g_debug ("Heap summary of %d: pages not read again: %s", job->pid, detail_error->message);
+      if (job->has_before && !read_private_dirty (process, &job->private_dirty_after))
+        job->has_before = FALSE;
+    }
+  categories = pymemd_process_get_categories (process);
+  if (categories != NULL)
+    {
+      guint64 private_dirty[PYMEMD_N_CATEGORIES];
+      for (guint i = 0; i < PYMEMD_N_CATEGORIES; i++)
+        private_dirty[i] = categories[i].counters.value[PYMEMD_FIELD_PRIVATE_DIRTY];
+      pymemd_heap_ledger_compute (job->summary, private_dirty, &job->ledger);
+      job->has_ledger = TRUE;
+    }
 }
 
 static void
@@ -286,56 +509,37 @@ answered (GObject *source, GAsyncResult *result, gpointer data)
   PymemdHeapBroker *self = g_task_get_source_object (task);
   Job *job = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
-  g_autoptr(PymemdHeapSummary) summary = pymemd_helper_channel_request_finish (PYMEMD_HELPER_CHANNEL (source), result,
-                                                                              &error);
-  g_autoptr(GError) detail_error = NULL;
-  g_autofree char *text = NULL;
+  g_autoptr(PymemdHeapGraph) graph = NULL;
+  g_autofree char *no_graph = NULL;
   PymemdProcess *process;
-  PymemdHeapLedger ledger;
-  const PymemdCategoryUsage *categories;
-  guint64 after = 0;
-  gboolean has_ledger = FALSE;
-  GVariant *variant;
 
-  if (summary == NULL)
+  job->summary = pymemd_helper_channel_request_finish_graph (PYMEMD_HELPER_CHANNEL (source), result, &graph,
+                                                             &no_graph, &error);
+  if (job->summary == NULL)
     {
+      release_analysis (self, job);
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
   process = find_process (self, job->pid, job->start_time);
   if (process == NULL)
     {
+      release_analysis (self, job);
       return_gone (task, job->pid);
       return;
     }
-  /* The ledger compares the summary with pages of the same moment, not
-   * those of the last detail pass (up to its interval old). The smaps
-   * read also gives the sample, and with it the private dirty after a
-   * collection: the process's page tables are walked once. */
-  if (pymemd_scanner_refresh_detail (pymemd_monitor_get_scanner (self->monitor), process, &detail_error))
-    after = pymemd_process_get_rollup (process)->value[PYMEMD_FIELD_PRIVATE_DIRTY];
+  measure_pages (self, job, process);
+  if (job->holders == 0)
+    finish_answer (task);
+  else if (graph != NULL)
+    start_analysis (self, g_steal_pointer (&task), g_steal_pointer (&graph));
   else
     {
-      g_debug ("Heap summary of %d: pages not read again: %s", job->pid, detail_error->message);
-      if (job->has_before && !read_private_dirty (process, &after))
-        job->has_before = FALSE;
+      release_analysis (self, job);
+      job->retained = pymemd_retained_new ();
+      job->retained->incomplete = g_steal_pointer (&no_graph);
+      finish_answer (task);
     }
-  categories = pymemd_process_get_categories (process);
-  if (categories != NULL)
-    {
-      guint64 private_dirty[PYMEMD_N_CATEGORIES];
-      for (guint i = 0; i < PYMEMD_N_CATEGORIES; i++)
-        private_dirty[i] = categories[i].counters.value[PYMEMD_FIELD_PRIVATE_DIRTY];
-      pymemd_heap_ledger_compute (summary, private_dirty, &ledger);
-      has_ledger = TRUE;
-    }
-  variant = answer_variant (self, summary, has_ledger ? &ledger : NULL, job, after);
-  text = record_text (summary, has_ledger ? &ledger : NULL, job, after);
-  pymemd_recorder_add_heap_summary (self->recorder,
-                                    pymemd_scanner_get_boot_id (pymemd_monitor_get_scanner (self->monitor)),
-                                    job->pid, job->start_time, summary->taken_at_us, text);
-  pymemd_process_set_heap (process, g_steal_pointer (&summary), has_ledger ? &ledger : NULL);
-  g_task_return_pointer (task, variant, (GDestroyNotify) g_variant_unref);
 }
 
 static void
@@ -344,6 +548,8 @@ ask (GTask *task)
   PymemdHeapBroker *self = g_task_get_source_object (task);
   Job *job = g_task_get_task_data (task);
   PymemdProcess *process = find_process (self, job->pid, job->start_time);
+  GError *error = NULL;
+  double timeout = job->request.budget + ANSWER_GRACE;
 
   if (process == NULL)
     {
@@ -351,9 +557,20 @@ ask (GTask *task)
       g_object_unref (task);
       return;
     }
+  if (job->holders > 0)
+    {
+      if (!take_analysis (self, job, &error))
+        {
+          g_task_return_error (task, error);
+          g_object_unref (task);
+          return;
+        }
+      /* The walk of the graph has a budget of its own. */
+      timeout += job->request.budget;
+    }
   job->has_before = job->request.collect && read_private_dirty (process, &job->private_dirty_before);
-  pymemd_helper_channel_request_async (self->channel, job->pid, job->start_time, &job->request,
-                                       job->request.budget + ANSWER_GRACE, NULL, answered, task);
+  pymemd_helper_channel_request_async (self->channel, job->pid, job->start_time, &job->request, timeout, NULL,
+                                       answered, task);
 }
 
 /* ---- attaching: per user queues, taking turns ---- */
@@ -730,6 +947,7 @@ pymemd_heap_broker_get_summary_async (PymemdHeapBroker        *self,
                                       PymemdProcess           *process,
                                       const PymemdHeapRequest *request,
                                       gboolean                 attach,
+                                      guint                    holders,
                                       guint32                  caller_uid,
                                       GAsyncReadyCallback      callback,
                                       gpointer                 user_data)
@@ -743,6 +961,7 @@ pymemd_heap_broker_get_summary_async (PymemdHeapBroker        *self,
   job->uid = caller_uid;
   job->request = *request;
   job->attach = attach;
+  job->holders = MIN (holders, PYMEMD_HEAP_MAX_HOLDERS);
   g_task_set_task_data (task, job, (GDestroyNotify) job_free);
   if (pymemd_helper_channel_has_helper (self->channel, job->pid, job->start_time))
     ask (task);
@@ -794,6 +1013,7 @@ pymemd_heap_broker_finalize (GObject *object)
   g_free (self->helper_dir);
   g_hash_table_unref (self->users);
   g_hash_table_unref (self->busy);
+  g_hash_table_unref (self->analysing);
   g_queue_clear (&self->turns);
   G_OBJECT_CLASS (pymemd_heap_broker_parent_class)->finalize (object);
 }
@@ -810,6 +1030,7 @@ pymemd_heap_broker_init (PymemdHeapBroker *self)
 {
   self->users = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) user_attaches_free);
   self->busy = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->analysing = g_hash_table_new (NULL, NULL);
   g_queue_init (&self->turns);
 }
 

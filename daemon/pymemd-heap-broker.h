@@ -6,6 +6,7 @@
 #include "pymemd-helper-channel.h"
 #include "pymemd-monitor.h"
 #include "pymemd-recorder.h"
+#include "pymemd-retained.h"
 
 G_BEGIN_DECLS
 
@@ -23,7 +24,10 @@ PymemdHeapBroker *pymemd_heap_broker_new (PymemdMonitor  *monitor,
 PymemdHelperChannel *pymemd_heap_broker_get_channel (PymemdHeapBroker *self);
 
 /* A summary of PROCESS as GetHeapSummary answers it (a{sv}, see
- * data/org.pymemd.Monitor1.xml). Without a helper, ATTACH brings it in;
+ * data/org.pymemd.Monitor1.xml), with retained sizes and the HOLDERS
+ * (1 … 200) that keep the most memory alive unless HOLDERS is 0: one
+ * analysis at a time per CALLER_UID, [limits] graph-analyses in all, else
+ * PYMEMD_ERROR_LIMIT_EXCEEDED. Without a helper, ATTACH brings it in;
  * otherwise PYMEMD_ERROR_NOT_ATTACHED. The caller has checked that the
  * asker, CALLER_UID, may do this. Attaches wait in their user's queue and
  * the users take turns ([limits] in pymemd.conf(5)): a user with
@@ -34,6 +38,7 @@ void      pymemd_heap_broker_get_summary_async  (PymemdHeapBroker        *self,
                                                  PymemdProcess           *process,
                                                  const PymemdHeapRequest *request,
                                                  gboolean                 attach,
+                                                 guint                    holders,
                                                  guint32                  caller_uid,
                                                  GAsyncReadyCallback      callback,
                                                  gpointer                 user_data);

@@ -59,6 +59,8 @@ typedef struct {
   guint32              request_id;  /* the outstanding request, 0: none */
   guint                request_top; /* ... and the most types and sites it asked for */
   guint                request_sites;
+  PymemdHeapGraph     *graph;       /* ... the object graph it asked for, as it comes */
+  GArray              *name_steps;  /* a "name" request's: each path's steps (guint); NULL: a summary */
   GTask               *request;     /* NULL when its caller gave up: the answer is still due */
   GSource             *request_timeout;
   GSource             *request_cancelled;
@@ -141,7 +143,25 @@ pymemd_heap_request_init (PymemdHeapRequest *request)
   request->trace = -1;
   request->collect = FALSE;
   request->budget = 5.0;
+  request->graph_memory = 0;
 }
+
+/* What a summary request completes with. */
+typedef struct {
+  PymemdHeapSummary *summary;
+  PymemdHeapGraph   *graph;
+  char              *no_graph;
+} Answer;
+
+static void
+answer_free (Answer *answer)
+{
+  pymemd_heap_summary_free (answer->summary);
+  pymemd_heap_graph_free (answer->graph);
+  g_free (answer->no_graph);
+  g_free (answer);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Answer, answer_free)
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -329,6 +349,9 @@ helper_close (Helper *helper, const char *rejection, GError *request_error)
   g_clear_pointer (&helper->writing, g_bytes_unref);
   request = g_steal_pointer (&helper->request);
   helper->request_id = 0;
+  /* A graph half received is dropped with its connection. */
+  g_clear_pointer (&helper->graph, pymemd_heap_graph_free);
+  g_clear_pointer (&helper->name_steps, g_array_unref);
   g_hash_table_remove (self->connections, helper);
 
   /* The state is consistent from here on: callers' code may run. */
@@ -925,6 +948,8 @@ request_done (Helper *helper)
   helper->request_id = 0;
   clear_source (&helper->request_timeout);
   clear_source (&helper->request_cancelled);
+  g_clear_pointer (&helper->graph, pymemd_heap_graph_free);
+  g_clear_pointer (&helper->name_steps, g_array_unref);
   return g_steal_pointer (&helper->request);
 }
 
@@ -956,27 +981,81 @@ handle_summary (Helper *helper, JsonObject *message)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(GTask) task = NULL;
-  PymemdHeapSummary *summary;
+  g_autoptr(Answer) answer = g_new0 (Answer, 1);
 
   if (!check_answer_id (helper, message, "summary"))
     return;
-  summary = pymemd_heap_summary_new_from_json (json_object_get_member (message, "summary"),
-                                               &error);
-  if (summary == NULL)
+  if (helper->name_steps != NULL)
+    {
+      helper_reject (helper, _("a summary answers a “name” request"));
+      return;
+    }
+  answer->summary = pymemd_heap_summary_new_from_json (json_object_get_member (message, "summary"), &error);
+  if (answer->summary == NULL)
     {
       helper_reject (helper, "%s", error->message);
       return;
     }
-  if (!summary_fits_request (helper, summary))
+  if (!summary_fits_request (helper, answer->summary))
+    return;
+  if (helper->graph != NULL && pymemd_heap_graph_has_frames (helper->graph) &&
+      !pymemd_heap_graph_is_ended (helper->graph))
     {
-      pymemd_heap_summary_free (summary);
+      helper_reject (helper, _("the summary came before the object graph's end"));
+      return;
+    }
+  if (helper->graph != NULL && pymemd_heap_graph_is_ended (helper->graph))
+    answer->graph = g_steal_pointer (&helper->graph);
+  else if (helper->graph != NULL)
+    answer->no_graph = g_strdup (_("the helper in the process is older than the daemon and does not walk the object "
+                                   "graph"));
+  task = request_done (helper);
+  if (task != NULL)
+    g_task_return_pointer (task, g_steal_pointer (&answer), (GDestroyNotify) answer_free);
+}
+
+static void
+handle_names (Helper *helper, JsonObject *message)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GTask) task = NULL;
+  JsonNode *names = json_object_get_member (message, "names");
+
+  if (!check_answer_id (helper, message, "names"))
+    return;
+  if (helper->name_steps == NULL)
+    {
+      helper_reject (helper, _("names answer a summary request"));
+      return;
+    }
+  if (!pymemd_retained_names_check (names, helper->name_steps, &error))
+    {
+      helper_reject (helper, "%s", error->message);
       return;
     }
   task = request_done (helper);
   if (task != NULL)
-    g_task_return_pointer (task, summary, (GDestroyNotify) pymemd_heap_summary_free);
-  else
-    pymemd_heap_summary_free (summary);
+    g_task_return_pointer (task, json_node_copy (names), (GDestroyNotify) json_node_unref);
+}
+
+/* A binary frame: the object graph's. */
+static void
+handle_binary (Helper *helper, const guint8 *body, gsize len)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (helper->key == NULL)
+    {
+      helper_reject (helper, _("the first message is a binary frame, not a hello"));
+      return;
+    }
+  if (helper->graph == NULL)
+    {
+      helper_reject (helper, _("an object graph frame no request asked for"));
+      return;
+    }
+  if (!pymemd_heap_graph_add_frame (helper->graph, body, len, &error))
+    helper_reject (helper, "%s", error->message);
 }
 
 static void
@@ -1011,6 +1090,12 @@ handle_frame (Helper *helper, const char *body, gsize len)
   const char *type;
   gint64 version;
 
+  /* No JSON text begins with a NUL byte: the object graph's frames do. */
+  if (len > 0 && body[0] == '\0')
+    {
+      handle_binary (helper, (const guint8 *) body, len);
+      return;
+    }
   if (!g_utf8_validate (body, (gssize) len, NULL))
     {
       helper_reject (helper, _("a frame is not UTF-8"));
@@ -1041,7 +1126,8 @@ handle_frame (Helper *helper, const char *body, gsize len)
     }
   type = get_string_member (message, "type", 16);
   if (type == NULL || (strcmp (type, "hello") != 0 && strcmp (type, "summary") != 0 &&
-                       strcmp (type, "error") != 0 && strcmp (type, "failed") != 0))
+                       strcmp (type, "error") != 0 && strcmp (type, "failed") != 0 &&
+                       strcmp (type, "names") != 0))
     {
       helper_reject (helper, _("unknown message type"));
       return;
@@ -1063,6 +1149,8 @@ handle_frame (Helper *helper, const char *body, gsize len)
     handle_failed (helper, message);
   else if (strcmp (type, "summary") == 0)
     handle_summary (helper, message);
+  else if (strcmp (type, "names") == 0)
+    handle_names (helper, message);
   else
     handle_error (helper, message);
 }
@@ -1397,19 +1485,49 @@ request_is_valid (const PymemdHeapRequest *request, GError **error)
   return TRUE;
 }
 
-static char *
-request_to_json (guint32 id, const PymemdHeapRequest *request)
+static void
+add_graph_member (JsonBuilder *builder, guint64 objects, guint64 edges)
 {
-  g_autoptr(JsonBuilder) builder = json_builder_new_immutable ();
-  g_autoptr(JsonNode) root = NULL;
+  json_builder_set_member_name (builder, "graph");
+  json_builder_begin_object (builder);
+  json_builder_set_member_name (builder, "objects");
+  json_builder_add_int_value (builder, (gint64) objects);
+  json_builder_set_member_name (builder, "edges");
+  json_builder_add_int_value (builder, (gint64) edges);
+  json_builder_end_object (builder);
+}
+
+/* A message to the helper: "v", TYPE and ID; its own members follow. */
+static JsonBuilder *
+message_begin (const char *type, guint32 id)
+{
+  JsonBuilder *builder = json_builder_new_immutable ();
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "v");
   json_builder_add_int_value (builder, PYMEMD_HELPER_PROTOCOL_VERSION);
   json_builder_set_member_name (builder, "type");
-  json_builder_add_string_value (builder, "request");
+  json_builder_add_string_value (builder, type);
   json_builder_set_member_name (builder, "id");
   json_builder_add_int_value (builder, id);
+  return builder;
+}
+
+static char *
+message_end (JsonBuilder *builder)
+{
+  g_autoptr(JsonNode) root = NULL;
+
+  json_builder_end_object (builder);
+  root = json_builder_get_root (builder);
+  return json_to_string (root, FALSE);
+}
+
+static char *
+request_to_json (guint32 id, const PymemdHeapRequest *request)
+{
+  g_autoptr(JsonBuilder) builder = message_begin ("request", id);
+
   json_builder_set_member_name (builder, "top");
   json_builder_add_int_value (builder, request->top);
   json_builder_set_member_name (builder, "sites");
@@ -1420,9 +1538,53 @@ request_to_json (guint32 id, const PymemdHeapRequest *request)
   json_builder_add_boolean_value (builder, request->collect);
   json_builder_set_member_name (builder, "budget");
   json_builder_add_double_value (builder, request->budget);
-  json_builder_end_object (builder);
-  root = json_builder_get_root (builder);
-  return json_to_string (root, FALSE);
+  if (request->graph_memory > 0)
+    {
+      guint64 objects, edges;
+      pymemd_heap_graph_limits_for_memory (request->graph_memory, &objects, &edges);
+      add_graph_member (builder, objects, edges);
+    }
+  return message_end (builder);
+}
+
+/* The helper of (PID, START_TIME) when it has no request outstanding;
+ * otherwise TASK is answered with why not. */
+static gboolean
+find_idle_helper (PymemdHelperChannel *self, GTask *task, gint32 pid, guint64 start_time, Helper **out)
+{
+  g_autofree char *key = identity_key (pid, start_time);
+  Helper *helper = g_hash_table_lookup (self->helpers, key);
+
+  if (helper == NULL)
+    {
+      g_task_return_new_error (task, PYMEMD_ERROR, PYMEMD_ERROR_NOT_ATTACHED,
+                               _("No helper runs in process %d"), pid);
+      return FALSE;
+    }
+  if (helper->request_id != 0)
+    {
+      g_task_return_new_error (task, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED,
+                               _("A heap summary of process %d is being taken"), pid);
+      return FALSE;
+    }
+  if (g_task_return_error_if_cancelled (task))
+    return FALSE;
+  *out = helper;
+  return TRUE;
+}
+
+/* Makes TASK HELPER's outstanding request, with its id, timeout and
+ * cancellation. */
+static void
+start_request (PymemdHelperChannel *self, Helper *helper, GTask *task, double timeout, GCancellable *cancellable)
+{
+  self->last_request_id = self->last_request_id >= G_MAXINT32 ? 1 : self->last_request_id + 1;
+  helper->request_id = self->last_request_id;
+  helper->request = task;
+  helper->request_timeout = attach_timeout (self, timeout, request_timed_out, helper);
+  if (cancellable != NULL)
+    helper->request_cancelled = attach_source (self, g_cancellable_source_new (cancellable),
+                                               G_SOURCE_FUNC (request_cancelled), helper);
 }
 
 void
@@ -1437,7 +1599,6 @@ pymemd_helper_channel_request_async (PymemdHelperChannel     *self,
 {
   g_autoptr(GTask) task = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *key = identity_key (pid, start_time);
   g_autofree char *json = NULL;
   Helper *helper;
 
@@ -1451,31 +1612,17 @@ pymemd_helper_channel_request_async (PymemdHelperChannel     *self,
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
-  helper = g_hash_table_lookup (self->helpers, key);
-  if (helper == NULL)
-    {
-      g_task_return_new_error (task, PYMEMD_ERROR, PYMEMD_ERROR_NOT_ATTACHED,
-                               _("No helper runs in process %d"), pid);
-      return;
-    }
-  if (helper->request_id != 0)
-    {
-      g_task_return_new_error (task, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED,
-                               _("A heap summary of process %d is being taken"), pid);
-      return;
-    }
-  if (g_task_return_error_if_cancelled (task))
+  if (!find_idle_helper (self, task, pid, start_time, &helper))
     return;
-
-  self->last_request_id = self->last_request_id >= G_MAXINT32 ? 1 : self->last_request_id + 1;
-  helper->request_id = self->last_request_id;
   helper->request_top = request->top;
   helper->request_sites = request->sites;
-  helper->request = g_steal_pointer (&task);
-  helper->request_timeout = attach_timeout (self, timeout, request_timed_out, helper);
-  if (cancellable != NULL)
-    helper->request_cancelled = attach_source (self, g_cancellable_source_new (cancellable),
-                                               G_SOURCE_FUNC (request_cancelled), helper);
+  start_request (self, helper, g_steal_pointer (&task), timeout, cancellable);
+  if (request->graph_memory > 0)
+    {
+      guint64 objects, edges;
+      pymemd_heap_graph_limits_for_memory (request->graph_memory, &objects, &edges);
+      helper->graph = pymemd_heap_graph_new (helper->request_id, objects, edges, request->graph_memory);
+    }
   json = request_to_json (helper->request_id, request);
   helper_send (helper, json);
 }
@@ -1484,6 +1631,71 @@ PymemdHeapSummary *
 pymemd_helper_channel_request_finish (PymemdHelperChannel *self,
                                       GAsyncResult        *result,
                                       GError             **error)
+{
+  return pymemd_helper_channel_request_finish_graph (self, result, NULL, NULL, error);
+}
+
+PymemdHeapSummary *
+pymemd_helper_channel_request_finish_graph (PymemdHelperChannel *self,
+                                            GAsyncResult        *result,
+                                            PymemdHeapGraph    **graph,
+                                            char               **no_graph,
+                                            GError             **error)
+{
+  g_autoptr(Answer) answer = NULL;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == pymemd_helper_channel_request_async, NULL);
+  answer = g_task_propagate_pointer (G_TASK (result), error);
+  if (answer == NULL)
+    return NULL;
+  if (graph != NULL)
+    *graph = g_steal_pointer (&answer->graph);
+  if (no_graph != NULL)
+    *no_graph = g_steal_pointer (&answer->no_graph);
+  return g_steal_pointer (&answer->summary);
+}
+
+static char *
+name_request_to_json (guint32 id, JsonNode *paths)
+{
+  g_autoptr(JsonBuilder) builder = message_begin ("name", id);
+
+  json_builder_set_member_name (builder, "paths");
+  json_builder_add_value (builder, json_node_copy (paths));
+  return message_end (builder);
+}
+
+void
+pymemd_helper_channel_name_async (PymemdHelperChannel *self,
+                                  gint32               pid,
+                                  guint64              start_time,
+                                  JsonNode            *paths,
+                                  GArray              *steps,
+                                  double               timeout,
+                                  GCancellable        *cancellable,
+                                  GAsyncReadyCallback  callback,
+                                  gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autofree char *json = NULL;
+  Helper *helper;
+
+  g_return_if_fail (PYMEMD_IS_HELPER_CHANNEL (self));
+  g_return_if_fail (paths != NULL && steps != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, pymemd_helper_channel_name_async);
+  if (!find_idle_helper (self, task, pid, start_time, &helper))
+    return;
+  helper->name_steps = g_array_ref (steps);
+  start_request (self, helper, g_steal_pointer (&task), timeout, cancellable);
+  json = name_request_to_json (helper->request_id, paths);
+  helper_send (helper, json);
+}
+
+JsonNode *
+pymemd_helper_channel_name_finish (PymemdHelperChannel *self, GAsyncResult *result, GError **error)
 {
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);

@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "pymemd-heap-graph.h"
 #include "pymemd-heap-summary.h"
 
 G_BEGIN_DECLS
@@ -16,9 +17,13 @@ typedef struct {
   int      trace;   /* -1 leave tracemalloc, 0 stop, 1..100 start with that many frames */
   gboolean collect; /* gc.collect () first */
   double   budget;  /* seconds the census may take, 0.05..60 */
+  /* The object graph for retained sizes, when GRAPH_MEMORY is not 0: the
+   * bytes the daemon gives its analysis (which bounds the objects and
+   * references the request announces). Not sent. */
+  gsize    graph_memory;
 } PymemdHeapRequest;
 
-/* top 20, sites 10, trace -1, no collect, budget 5 s. */
+/* top 20, sites 10, trace -1, no collect, budget 5 s, no graph. */
 void pymemd_heap_request_init (PymemdHeapRequest *request);
 
 /* What the channel lets connections hold: in all, and per uid, so that one
@@ -93,6 +98,30 @@ void               pymemd_helper_channel_request_async  (PymemdHelperChannel    
 PymemdHeapSummary *pymemd_helper_channel_request_finish (PymemdHelperChannel *self,
                                                          GAsyncResult        *result,
                                                          GError             **error);
+/* The same, with the object graph the request asked for: ended, or NULL
+ * with NO_GRAPH saying why (an older helper that does not walk it). */
+PymemdHeapSummary *pymemd_helper_channel_request_finish_graph (PymemdHelperChannel *self,
+                                                               GAsyncResult        *result,
+                                                               PymemdHeapGraph    **graph,
+                                                               char               **no_graph,
+                                                               GError             **error);
+
+/* Asks the helper of (PID, START_TIME) to name PATHS (the "paths" of a
+ * "name" request, docs/helper-protocol.md), each of STEPS (guint) steps;
+ * completes with the checked "names", or the errors of
+ * pymemd_helper_channel_request_async (). */
+void      pymemd_helper_channel_name_async  (PymemdHelperChannel *self,
+                                             gint32               pid,
+                                             guint64              start_time,
+                                             JsonNode            *paths,
+                                             GArray              *steps,
+                                             double               timeout,
+                                             GCancellable        *cancellable,
+                                             GAsyncReadyCallback  callback,
+                                             gpointer             user_data);
+JsonNode *pymemd_helper_channel_name_finish (PymemdHelperChannel *self,
+                                             GAsyncResult        *result,
+                                             GError             **error);
 
 /* Applies LIMITS to what comes next: connections and frames already there
  * keep what they hold. */

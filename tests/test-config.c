@@ -72,6 +72,7 @@ static void
 assert_defaults (PymemdConfig *config)
 {
   PymemdAttachLimits limits;
+  PymemdGraphLimits graph_limits;
   PymemdHistorySettings history;
   PymemdScanBudget budget;
 
@@ -99,6 +100,9 @@ assert_defaults (PymemdConfig *config)
   g_assert_cmpfloat (limits.timeout_seconds, ==, 15);
   g_assert_cmpuint (limits.per_uid, ==, 4);
   g_assert_cmpuint (limits.concurrent, ==, 4);
+  pymemd_config_get_graph_limits (config, &graph_limits);
+  g_assert_cmpuint (graph_limits.memory, ==, 256 * MIB);
+  g_assert_cmpuint (graph_limits.concurrent, ==, 2);
 }
 
 static gboolean
@@ -221,6 +225,7 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
   g_autoptr(PymemdConfig) partial = NULL;
   g_autoptr(PymemdConfig) empty = NULL;
   PymemdAttachLimits limits;
+  PymemdGraphLimits graph_limits;
   PymemdScanBudget budget;
 
   low = load_ok (f,
@@ -233,7 +238,8 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
                  "helper-buffer-mib-per-uid=1\nhelper-read-timeout-seconds=0.1\n"
                  "helper-log-lines-per-uid-per-minute=1\nsubscriptions-per-uid=1\n"
                  "pids-per-subscription=1\nrescans-per-uid-per-minute=1\n"
-                 "attach-timeout-seconds=1\nattaches-per-uid=1\nconcurrent-attaches=1\n");
+                 "attach-timeout-seconds=1\nattaches-per-uid=1\nconcurrent-attaches=1\n"
+                 "graph-memory-mib=16\ngraph-analyses=1\n");
   g_assert_cmpfloat (pymemd_config_get_interval (low), ==, 0.5);
   g_assert_cmpfloat (pymemd_config_get_detail_interval (low), ==, 0.5);
   pymemd_config_get_budget (low, &budget);
@@ -250,6 +256,9 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
   g_assert_cmpfloat (limits.timeout_seconds, ==, 1);
   g_assert_cmpuint (limits.per_uid, ==, 1);
   g_assert_cmpuint (limits.concurrent, ==, 1);
+  pymemd_config_get_graph_limits (low, &graph_limits);
+  g_assert_cmpuint (graph_limits.memory, ==, 16 * MIB);
+  g_assert_cmpuint (graph_limits.concurrent, ==, 1);
 
   high = load_ok (f,
                   "[monitor]\ninterval=3600\ndetail-interval=86400\n"
@@ -261,7 +270,8 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
                   "helper-buffer-mib-per-uid=1024\nhelper-read-timeout-seconds=600\n"
                   "helper-log-lines-per-uid-per-minute=100000\nsubscriptions-per-uid=4096\n"
                   "pids-per-subscription=4096\nrescans-per-uid-per-minute=3600\n"
-                  "attach-timeout-seconds=600\nattaches-per-uid=64\nconcurrent-attaches=64\n");
+                  "attach-timeout-seconds=600\nattaches-per-uid=64\nconcurrent-attaches=64\n"
+                  "graph-memory-mib=65536\ngraph-analyses=64\n");
   g_assert_cmpfloat (pymemd_config_get_interval (high), ==, 3600);
   g_assert_cmpfloat (pymemd_config_get_detail_interval (high), ==, 86400);
   pymemd_config_get_budget (high, &budget);
@@ -278,6 +288,9 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
   g_assert_cmpfloat (limits.timeout_seconds, ==, 600);
   g_assert_cmpuint (limits.per_uid, ==, 64);
   g_assert_cmpuint (limits.concurrent, ==, 64);
+  pymemd_config_get_graph_limits (high, &graph_limits);
+  g_assert_cmpuint (graph_limits.memory, ==, (gsize) 65536 * MIB);
+  g_assert_cmpuint (graph_limits.concurrent, ==, 64);
 
   partial = load_ok (f, "# only one key\n[signals]\nmin-interval = 7 \n[budget]\n");
   g_assert_cmpfloat (pymemd_config_get_min_signal_interval (partial), ==, 7);
@@ -318,6 +331,8 @@ static const struct {
   { "limits", "attach-timeout-seconds", "0.9", "600.5" },
   { "limits", "attaches-per-uid", "0", "65" },
   { "limits", "concurrent-attaches", "0", "65" },
+  { "limits", "graph-memory-mib", "15", "65537" },
+  { "limits", "graph-analyses", "0", "65" },
 };
 
 static void

@@ -931,6 +931,229 @@ test_bad_answers (Fixture *f, gconstpointer data)
   assert_still_serving (f);
 }
 
+/* ---------------------------------------------------------- object graph */
+
+/* A graph frame's header (docs/helper-protocol.md): kind, request id,
+ * count, extra; BODY of LEN bytes after it. */
+static void
+fake_send_graph_frame (int fd, guint kind, guint32 id, guint32 count, const void *body, gsize len)
+{
+  guint8 head[4] = { 0, 'G', (guint8) kind, 0 };
+  guint32 words[3] = { GUINT32_TO_LE (id), GUINT32_TO_LE (count), 0 };
+
+  fake_send_header (fd, (guint32) (sizeof head + sizeof words + len));
+  fake_write (fd, head, sizeof head);
+  fake_write (fd, words, sizeof words);
+  if (len > 0)
+    fake_write (fd, body, len);
+}
+
+/* The end of an empty graph, complete. */
+static void
+fake_send_graph_end (int fd, guint32 id)
+{
+  guint32 end[10] = { 0 };
+
+  end[6] = GUINT32_TO_LE (1); /* complete, reason 0 */
+  fake_send_graph_frame (fd, 5, id, 0, end, sizeof end);
+}
+
+typedef struct {
+  gboolean           done;
+  PymemdHeapSummary *summary;
+  PymemdHeapGraph   *graph;
+  char              *no_graph;
+  GError            *error;
+} GraphResult;
+
+static void
+graph_result_clear (GraphResult *result)
+{
+  g_clear_pointer (&result->summary, pymemd_heap_summary_free);
+  g_clear_pointer (&result->graph, pymemd_heap_graph_free);
+  g_clear_pointer (&result->no_graph, g_free);
+  g_clear_error (&result->error);
+  result->done = FALSE;
+}
+
+static void
+graph_request_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  GraphResult *result = data;
+
+  g_assert_false (result->done);
+  result->summary = pymemd_helper_channel_request_finish_graph (PYMEMD_HELPER_CHANNEL (source), res, &result->graph,
+                                                                &result->no_graph, &result->error);
+  g_assert_true ((result->summary == NULL) != (result->error == NULL));
+  result->done = TRUE;
+}
+
+/* A request for the object graph: it announces the objects and references
+ * the daemon takes; its id in ID. */
+static JsonObject *
+start_graph_request (Fixture *f, int fd, GraphResult *result, gint64 *id)
+{
+  PymemdHeapRequest request;
+  JsonObject *message, *graph;
+
+  pymemd_heap_request_init (&request);
+  request.graph_memory = 16 << 20;
+  pymemd_helper_channel_request_async (f->channel, f->pid, f->start_time, &request, 10, NULL, graph_request_done,
+                                       result);
+  message = fake_read_request (fd, id);
+  graph = json_object_get_object_member (message, "graph");
+  g_assert_nonnull (graph);
+  g_assert_cmpint (json_object_get_int_member (graph, "objects"), >, 0);
+  g_assert_cmpint (json_object_get_int_member (graph, "edges"), >, 0);
+  return message;
+}
+
+/* The graph's frames, then the summary: the request completes with both;
+ * a helper that sends no frames (older than the daemon) gets an answer
+ * that says why there is no graph; a request without one announces none. */
+static void
+test_graph (Fixture *f, gconstpointer data)
+{
+  int fd = fake_helper (f, NULL);
+  GraphResult result = { 0 };
+  gint64 id;
+
+  {
+    g_autoptr(JsonObject) request = start_graph_request (f, fd, &result, &id);
+    fake_send_graph_end (fd, (guint32) id);
+    fake_answer (f, fd, id);
+    WAIT_FOR (result.done);
+    g_assert_no_error (result.error);
+    g_assert_nonnull (result.graph);
+    g_assert_true (pymemd_heap_graph_is_ended (result.graph));
+    g_assert_null (result.no_graph);
+    graph_result_clear (&result);
+  }
+  {
+    g_autoptr(JsonObject) request = start_graph_request (f, fd, &result, &id);
+    fake_answer (f, fd, id);
+    WAIT_FOR (result.done);
+    g_assert_no_error (result.error);
+    g_assert_null (result.graph);
+    g_assert_nonnull (strstr (result.no_graph, "does not walk the object graph"));
+    graph_result_clear (&result);
+  }
+  {
+    Result plain = { 0 };
+    g_autoptr(JsonObject) request = NULL;
+
+    start_request (f, 10, NULL, &plain);
+    request = fake_read_request (fd, &id);
+    g_assert_false (json_object_has_member (request, "graph"));
+    fake_answer (f, fd, id);
+    WAIT_FOR (plain.done);
+    g_assert_no_error (plain.error);
+    result_clear (&plain);
+  }
+  g_assert_cmpuint (f->rejections->len, ==, 0);
+  close (fd);
+}
+
+/* Every malformed graph frame, and one sent out of turn, closes the
+ * connection with a Protocol error logged once, fails the request, and
+ * leaves the channel serving. */
+static void
+test_graph_bad (Fixture *f, gconstpointer data)
+{
+  static const struct {
+    const char *name;
+    gboolean    request; /* sent during a graph request */
+    const char *reason;
+  } cases[] = {
+    { "no-request", FALSE, "an object graph frame no request asked for" },
+    { "truncated", TRUE, "a nodes frame of 2 objects" },
+    { "other-request", TRUE, "a frame of request" },
+    { "unknown-kind", TRUE, "a frame of unknown kind 9" },
+    { "short", TRUE, "a binary frame of 5 bytes" },
+    { "end-miscounted", TRUE, "the end counts 3 objects" },
+    { "summary-before-end", TRUE, "the summary came before the object graph's end" },
+    { "names-for-summary", TRUE, "names answer a summary request" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      GraphResult result = { 0 };
+      g_autoptr(JsonObject) request = NULL;
+      gint64 id = 0;
+      int fd = fake_helper (f, NULL);
+
+      if (cases[i].request)
+        request = start_graph_request (f, fd, &result, &id);
+      switch (i)
+        {
+        case 0:
+          fake_send_graph_end (fd, 1);
+          break;
+        case 1:
+          {
+            guint64 address = GUINT64_TO_LE (0x100);
+            fake_send_graph_frame (fd, 2, (guint32) id, 2, &address, sizeof address);
+          }
+          break;
+        case 2:
+          fake_send_graph_end (fd, (guint32) id + 1);
+          break;
+        case 3:
+          fake_send_graph_frame (fd, 9, (guint32) id, 0, NULL, 0);
+          break;
+        case 4:
+          {
+            const guint8 five[5] = { 0, 'G', 5, 0, 1 };
+            fake_send_header (fd, sizeof five);
+            fake_write (fd, five, sizeof five);
+          }
+          break;
+        case 5:
+          {
+            guint32 end[10] = { GUINT32_TO_LE (3), 0 };
+            end[6] = GUINT32_TO_LE (1);
+            fake_send_graph_frame (fd, 5, (guint32) id, 0, end, sizeof end);
+          }
+          break;
+        case 6:
+          {
+            guint64 address = GUINT64_TO_LE (0x900);
+            fake_send_graph_frame (fd, 6, (guint32) id, 1, &address, sizeof address);
+            fake_answer (f, fd, id);
+          }
+          break;
+        case 7:
+          {
+            g_autofree char *names = g_strdup_printf ("{\"v\": 1, \"type\": \"names\", \"id\": %" G_GINT64_FORMAT
+                                                      ", \"names\": []}", id);
+            fake_send (fd, names);
+          }
+          break;
+        default:
+          g_assert_not_reached ();
+        }
+      assert_rejected (f, i + 1, cases[i].reason);
+      g_test_message ("%s: %s", cases[i].name, (const char *) g_ptr_array_index (f->rejections, i));
+      if (cases[i].request)
+        {
+          WAIT_FOR (result.done);
+          g_assert_error (result.error, PYMEMD_ERROR, PYMEMD_ERROR_PROTOCOL);
+          g_assert_null (result.graph);
+          graph_result_clear (&result);
+        }
+      fake_wait_closed (fd);
+      g_assert_cmpuint (f->disconnected, ==, i + 1);
+    }
+  /* The first message a binary frame: no hello. */
+  {
+    int fd = fake_connect (f);
+    fake_send_graph_end (fd, 1);
+    assert_rejected (f, G_N_ELEMENTS (cases) + 1, "the first message is a binary frame, not a hello");
+    fake_wait_closed (fd);
+  }
+  assert_still_serving (f);
+}
+
 /* A summary lists no more types and sites than asked for. */
 static void
 test_answer_over_request (Fixture *f, gconstpointer data)
@@ -1502,6 +1725,8 @@ main (int argc, char **argv)
   ADD ("limit-and-error", test_limit_and_error);
   ADD ("bad-answers", test_bad_answers);
   ADD ("answer-over-request", test_answer_over_request);
+  ADD ("graph", test_graph);
+  ADD ("graph-bad", test_graph_bad);
   ADD ("flood", test_flood);
   ADD ("connection-limits", test_connection_limits);
   ADD ("random-garbage", test_random_garbage);

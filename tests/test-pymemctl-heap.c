@@ -174,6 +174,9 @@ test_usage (void)
   USAGE ("“-1” is not a number of sites: --sites takes 0 to 1000", "heap", "1", "--sites", "-1");
   USAGE ("“1001” is not a number of sites", "heap", "1", "--sites", "1001");
   USAGE ("“1e3” is not a number of sites", "heap", "1", "--sites", "1e3");
+  USAGE ("--holders goes with --retained", "heap", "1", "--holders", "5");
+  USAGE ("“0” is not a number of holders: --holders takes 1 to 200", "heap", "1", "--retained", "--holders", "0");
+  USAGE ("“201” is not a number of holders", "heap", "1", "--retained", "--holders", "201");
 }
 
 static void
@@ -526,6 +529,79 @@ test_collect_and_trace (Fixture *fx, gconstpointer data)
   assert_contains (text.out, (const char *const[]){
                                "Collection (gc.collect () before the census)\nFreed ",
                                "Not tracing; run with --trace 1 and ask again later.\n", NULL });
+}
+
+/* --retained names the module global that holds the markers, with their
+ * retained size, in the text and in --json; the numbers are the daemon's. */
+static void
+test_retained (Fixture *fx, gconstpointer data)
+{
+  g_auto(PymemdTestRun) text = { 0 };
+  g_auto(PymemdTestRun) json = { 0 };
+  g_autofree char *pid = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  JsonObject *retained, *holder = NULL;
+  JsonArray *holders;
+
+  if (fx->skipped)
+    return;
+  pid = g_strdup_printf ("%d", fx->child.pid);
+  g_assert_cmpint (CLI (fx, &text, "heap", pid, "--retained"), ==, 0);
+  g_assert_cmpstr (text.err, ==, "");
+  assert_contains (text.out, (const char *const[]){
+                               "Who holds it (retained: what would be freed without it)\n",
+                               "  __main__.markers (list) → ", " retained, ", " objects\n",
+                               " objects (", " references, walked in ", NULL });
+  /* The holders come between the ledger and the types. */
+  g_assert_true (strstr (text.out, "Heap pages (") < strstr (text.out, "Who holds it"));
+  g_assert_true (strstr (text.out, "Who holds it") < strstr (text.out, "\n__main__.HeapMarker "));
+
+  g_assert_cmpint (CLI (fx, &json, "heap", pid, "--json", "--retained", "--holders", "3"), ==, 0);
+  root = pymemd_test_parse_json (json.out);
+  retained = json_object_get_object_member (json_node_get_object (root), "retained");
+  g_assert_nonnull (retained);
+  g_assert_true (json_object_get_boolean_member (retained, "complete"));
+  g_assert_cmpint (json_object_get_int_member (retained, "objects"), >, MARKERS);
+  holders = json_object_get_array_member (retained, "holders");
+  g_assert_cmpuint (json_array_get_length (holders), >=, 1);
+  g_assert_cmpuint (json_array_get_length (holders), <=, 3);
+  for (guint i = 0; i < json_array_get_length (holders); i++)
+    {
+      JsonObject *h = json_array_get_object_element (holders, i);
+      if (g_strcmp0 (json_object_get_string_member_with_default (h, "path", ""), "__main__.markers") == 0)
+        holder = h;
+    }
+  g_assert_nonnull (holder);
+  g_assert_cmpstr (json_object_get_string_member (holder, "type"), ==, "builtins.list");
+  /* The list and its markers, nothing else holds them. */
+  g_assert_cmpint (json_object_get_int_member (holder, "retained_objects"), ==, MARKERS + 1);
+  g_assert_cmpint (json_object_get_int_member (holder, "retained_bytes"), >=,
+                   (gint64) MARKERS * (16 + 4 * 8));
+
+  /* GetHeapSummary checks the options. */
+  {
+    const char *const bad[] = { "{'retained': <1>}", "{'retained': <true>, 'holders': <uint32 0>}",
+                                "{'retained': <true>, 'holders': <uint32 201>}", "{'holders': <5>}" };
+    for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+      {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) refused = daemon_summary (fx, g_variant_new_parsed (bad[i]), &error);
+        g_autofree char *name = NULL;
+
+        g_assert_null (refused);
+        name = g_dbus_error_get_remote_error (error);
+        g_assert_cmpstr (name, ==, "org.pymemd.Error.InvalidArgs");
+      }
+  }
+
+  /* Not without --retained. */
+  {
+    g_auto(PymemdTestRun) plain = { 0 };
+    g_autoptr(JsonNode) plain_root = NULL;
+    g_assert_cmpint (CLI (fx, &plain, "heap", pid, "--json"), ==, 0);
+    plain_root = pymemd_test_parse_json (plain.out);
+    g_assert_false (json_object_has_member (json_node_get_object (plain_root), "retained"));
+  }
 }
 
 /* After a summary, show has a Heap section and history lists it. */
@@ -1083,6 +1159,8 @@ main (int argc, char **argv)
               fixture_teardown);
   g_test_add ("/pymemctl-heap/collect-and-trace", Fixture, NULL, fixture_setup_helper,
               test_collect_and_trace, fixture_teardown);
+  g_test_add ("/pymemctl-heap/retained", Fixture, NULL, fixture_setup_helper, test_retained,
+              fixture_teardown);
   g_test_add ("/pymemctl-heap/show-and-history", Fixture, NULL, fixture_setup_helper,
               test_show_and_history, fixture_teardown);
   g_test_add ("/pymemctl-heap/not-attached", Fixture, NULL, fixture_setup_plain,

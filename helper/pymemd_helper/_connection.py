@@ -127,6 +127,8 @@ def _serve(helper, target):
 def _answer(sock, message, state):
     """Answers one request; False when MESSAGE was not one."""
     received = time.perf_counter()
+    if message.get("type") == "name":
+        return _answer_names(sock, message)
     request = _frames.parse_request(message)
     if request is None:
         return False
@@ -140,7 +142,27 @@ def _answer(sock, message, state):
         _frames.send(sock, _frames.error(
             request.id, "the summary failed: %s: %s" % (type(e).__name__, e)))
         return True
+    if request.graph is not None:
+        _walk_graph(sock, request)
     _frames.send(sock, _frames.summary(request.id, summary))
+    return True
+
+
+def _walk_graph(sock, request):
+    """The object graph's frames, before the summary that ends the answer;
+    the walk has the request's budget of its own."""
+    from pymemd_helper import _graph
+    from pymemd_helper._pacer import Pacer
+    _graph.walk(sock, request, Pacer(request.budget))
+
+
+def _answer_names(sock, message):
+    """Names the paths of a "name" request (the daemon's, after a graph)."""
+    from pymemd_helper import _names
+    request = _names.parse(message)
+    if request is None:
+        return False
+    _frames.send(sock, _names.answer(request))
     return True
 
 

@@ -13,6 +13,7 @@ VERSION = 1
 MAX_FRAME = 1024 * 1024
 MAX_ID = 2 ** 31 - 1
 MAX_MESSAGE = 1024
+MAX_GRAPH = 2 ** 31
 
 
 class ProtocolError(Exception):
@@ -56,6 +57,14 @@ def encode(message):
 
 def send(sock, message):
     sock.sendall(encode(message))
+
+
+def send_binary(sock, body):
+    """A binary frame (the object graph's): BODY begins with a NUL byte,
+    which no JSON body does."""
+    if not 1 <= len(body) <= MAX_FRAME or body[:1] != b"\0":
+        raise ValueError("a binary frame of %d bytes" % len(body))
+    sock.sendall(len(body).to_bytes(4, "big") + body)
 
 
 def _receive_exactly(sock, size):
@@ -147,6 +156,21 @@ class Request(object):
         self.budget = message.get("budget")
         if type(self.budget) not in (int, float) or not 0.05 <= self.budget <= 60:
             self._bad("budget")
+        self.graph = self._graph(message.get("graph"))
+
+    def _graph(self, graph):
+        """(most objects, most edges) of the object graph asked for, or
+        None: no graph."""
+        if graph is None:
+            return None
+        if type(graph) is not dict:
+            self._bad("graph")
+            return None
+        limits = (graph.get("objects"), graph.get("edges"))
+        if any(type(value) is not int or not 1 <= value <= MAX_GRAPH for value in limits):
+            self._bad("graph")
+            return None
+        return limits
 
     def _int(self, message, name, low, high):
         value = message.get(name)
