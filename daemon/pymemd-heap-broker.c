@@ -165,14 +165,12 @@ add_ledger_member (JsonBuilder *builder, const PymemdHeapLedger *ledger)
 {
   json_builder_set_member_name (builder, "ledger");
   json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "heap_private_dirty");
-  json_builder_add_int_value (builder, (gint64) ledger->heap_private_dirty);
-  json_builder_set_member_name (builder, "explained");
-  json_builder_add_int_value (builder, (gint64) ledger->explained);
-  json_builder_set_member_name (builder, "pymalloc_free");
-  json_builder_add_int_value (builder, (gint64) ledger->pymalloc_free);
-  json_builder_set_member_name (builder, "unexplained");
-  json_builder_add_int_value (builder, (gint64) ledger->unexplained);
+  for (guint i = 0; i < PYMEMD_HEAP_LEDGER_N_MEMBERS; i++)
+    {
+      json_builder_set_member_name (builder, pymemd_heap_ledger_members[i].name);
+      json_builder_add_int_value (builder,
+                                  (gint64) PYMEMD_HEAP_LEDGER_FIGURE (ledger, &pymemd_heap_ledger_members[i]));
+    }
   json_builder_end_object (builder);
 }
 
@@ -203,6 +201,7 @@ record_text (const PymemdHeapSummary *summary, const PymemdHeapLedger *ledger, c
   return json_to_string (root, FALSE);
 }
 
+/* A kept ledger; figures it does not hold (kept before they were) are 0. */
 static gboolean
 read_ledger (JsonObject *record, PymemdHeapLedger *ledger)
 {
@@ -211,10 +210,9 @@ read_ledger (JsonObject *record, PymemdHeapLedger *ledger)
   if (!json_object_has_member (record, "ledger") ||
       (o = json_object_get_object_member (record, "ledger")) == NULL)
     return FALSE;
-  ledger->heap_private_dirty = (guint64) MAX (json_object_get_int_member_with_default (o, "heap_private_dirty", 0), 0);
-  ledger->explained = (guint64) MAX (json_object_get_int_member_with_default (o, "explained", 0), 0);
-  ledger->pymalloc_free = (guint64) MAX (json_object_get_int_member_with_default (o, "pymalloc_free", 0), 0);
-  ledger->unexplained = (guint64) MAX (json_object_get_int_member_with_default (o, "unexplained", 0), 0);
+  for (guint i = 0; i < PYMEMD_HEAP_LEDGER_N_MEMBERS; i++)
+    PYMEMD_HEAP_LEDGER_FIGURE (ledger, &pymemd_heap_ledger_members[i]) =
+      (guint64) MAX (json_object_get_int_member_with_default (o, pymemd_heap_ledger_members[i].name, 0), 0);
   return TRUE;
 }
 

@@ -137,6 +137,7 @@ pymemd_heap_request_init (PymemdHeapRequest *request)
   request->trace = -1;
   request->collect = FALSE;
   request->budget = 5.0;
+  request->light = FALSE;
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -1319,6 +1320,11 @@ request_to_json (guint32 id, const PymemdHeapRequest *request)
   json_builder_add_boolean_value (builder, request->collect);
   json_builder_set_member_name (builder, "budget");
   json_builder_add_double_value (builder, request->budget);
+  if (request->light)
+    {
+      json_builder_set_member_name (builder, "light");
+      json_builder_add_boolean_value (builder, TRUE);
+    }
   json_builder_end_object (builder);
   root = json_builder_get_root (builder);
   return json_to_string (root, FALSE);

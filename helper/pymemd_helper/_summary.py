@@ -130,7 +130,7 @@ def take(request, received, helper_state=None):
     pacer = Pacer(request.budget, received)
     taken_at = time.time()
     collected = collect(pacer) if request.collect else None
-    census = _census.Census(pacer)
+    census = _census.Census(pacer, walk=not request.light)
     census.run()
     census_result = census.result(request.top)
     pacer.breathe()
