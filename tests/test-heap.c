@@ -192,14 +192,7 @@ skipped (Fixture *fx)
 static GVariant *
 get_heap (PymemdTestService *service, GPid pid, const char *options, GError **error)
 {
-  g_autoptr(GVariant) parsed = g_variant_parse (G_VARIANT_TYPE_VARDICT, options, NULL, NULL, NULL);
-  g_autoptr(GVariant) reply = NULL;
-
-  g_assert_nonnull (parsed);
-  reply = g_dbus_connection_call_sync (service->conn, BUS_NAME, BUS_PATH, BUS_IFACE, "GetHeapSummary",
-                                       g_variant_new ("(ut@a{sv})", (guint32) pid, (guint64) 0, parsed),
-                                       G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, 120000, NULL, error);
-  return reply != NULL ? g_variant_get_child_value (reply, 0) : NULL;
+  return pymemd_test_get_heap (service, pid, options, error);
 }
 
 static void
@@ -216,17 +209,7 @@ assert_heap_error (PymemdTestService *service, GPid pid, const char *options, Py
 static GVariant *
 wait_for_helper (PymemdTestService *service, GPid pid)
 {
-  for (int i = 0; i < 200; i++)
-    {
-      g_autoptr(GError) error = NULL;
-      GVariant *summary = get_heap (service, pid, "{}", &error);
-
-      if (summary != NULL)
-        return summary;
-      g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_NOT_ATTACHED);
-      g_usleep (50000);
-    }
-  g_assert_not_reached ();
+  return pymemd_test_wait_for_helper (service, pid, "{}");
 }
 
 /* The census count of types whose name contains PART. */
@@ -280,6 +263,9 @@ assert_ledger (GVariant *summary)
   g_assert_cmpuint (explained, >, 0);
   /* What is left is what the pages hold beyond the rest, never more. */
   g_assert_cmpuint (unexplained, <=, heap);
+  g_assert_cmpuint (explained + free_space + unexplained, ==, heap);
+  g_assert_true (g_variant_lookup (ledger, "small_allocations", "t", NULL));
+  g_assert_true (g_variant_lookup (ledger, "large_allocations", "t", NULL));
 }
 
 /* ---- started with the helper ---- */
@@ -1388,6 +1374,8 @@ static const char gtk_code[] =
   "window = Gtk.Window(title='pymemd test')\n"
   "box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL)\n"
   "labels = [Gtk.Label(label=str(i)) for i in range(2000)]\n"
+  "# The collector does not track it: the ledger must find it all the same.\n"
+  "pixels = bytearray(64 << 20)\n"
   "for label in labels[:20]:\n"
   "    box.add(label)\n"
   "window.add(box)\n"
@@ -1444,7 +1432,22 @@ test_gtk (void)
     {
       if (spawn_python (&child, &service, "/usr/bin/python3", display, gtk_code))
         {
+          g_autoptr(GVariant) summary = NULL;
+          g_autoptr(GVariant) ledger = NULL;
+          g_autoptr(GError) error = NULL;
+          guint64 large = 0;
+
           attach_and_check (&service, &child, "parked-thread", "Gtk.", 2000);
+          /* The 64 MiB bytearray, untracked, is a large allocation that
+           * the ledger explains, with its type. */
+          summary = get_heap (&service, child.pid, "{'top': <uint32 1000>}", &error);
+          g_assert_no_error (error);
+          assert_ledger (summary);
+          ledger = g_variant_lookup_value (summary, "ledger", G_VARIANT_TYPE_VARDICT);
+          g_assert_true (g_variant_lookup (ledger, "large_allocations", "t", &large));
+          g_assert_cmpuint (large, >=, 64 << 20);
+          g_assert_true (pymemd_test_census_type (summary, "builtins.bytearray", NULL, &large));
+          g_assert_cmpuint (large, >=, 64 << 20);
           assert_quits_cleanly (&child);
         }
       pymemd_test_child_stop (&child);

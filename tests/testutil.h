@@ -216,6 +216,24 @@ void     pymemd_test_service_wait_name_released (PymemdTestService *service);
 void     pymemd_test_service_wait_pid (PymemdTestService *service,
                                        GPid               pid);
 
+/* GetHeapSummary of PID with OPTIONS (a{sv} text) on SERVICE's daemon: the
+ * summary, or NULL with ERROR. */
+GVariant   *pymemd_test_get_heap (PymemdTestService *service,
+                                  GPid               pid,
+                                  const char        *options,
+                                  GError           **error);
+/* The summary (OPTIONS) of a process whose helper comes by itself, once it
+ * said hello (10 s at most). */
+GVariant   *pymemd_test_wait_for_helper (PymemdTestService *service,
+                                         GPid               pid,
+                                         const char        *options);
+/* The census entry of the type named NAME in SUMMARY (a{sv}): FALSE when
+ * it is not listed. */
+gboolean    pymemd_test_census_type (GVariant   *summary,
+                                     const char *name,
+                                     guint64    *count,
+                                     guint64    *bytes);
+
 /* The prefix of pyenv's build of Python SERIES ("2.7", "3.6"), such as
  * ~/.pyenv/versions/2.7.18 ($PYENV_ROOT/versions where set), or NULL. */
 char       *pymemd_test_pyenv_prefix (const char *series);
