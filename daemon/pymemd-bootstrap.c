@@ -50,7 +50,10 @@ pymemd_bootstrap_source (const char *helper_dir,
   /* The thread's code is a double-quoted literal with \n escapes; it
    * never reaches _thread's "Unhandled exception" print, which would go
    * to the process's stderr. Nothing runs on the borrowed thread but
-   * __import__ of a built-in module and start_new_thread. */
+   * __import__ of a built-in module and start_new_thread. The package is
+   * loaded with the import system's own frozen modules, always there:
+   * importlib.util would leave a dozen modules (contextlib, collections,
+   * functools...) in the process. */
   return g_strdup_printf (
     "try:\n"
     "    __import__('_thread').start_new_thread(exec, (\""
@@ -58,11 +61,15 @@ pymemd_bootstrap_source (const char *helper_dir,
     "    import sys\\n"
     "    h = sys.modules.get('pymemd_helper')\\n"
     "    if h is None:\\n"
-    "        import importlib.util\\n"
+    "        b = sys.modules.get('_frozen_importlib_external')\\n"
+    "        m = sys.modules.get('_frozen_importlib')\\n"
+    "        if b is None or m is None:\\n"
+    "            import importlib.util as b\\n"
+    "            m = b\\n"
     "        d = '%s/pymemd_helper'\\n"
-    "        s = importlib.util.spec_from_file_location('pymemd_helper', d + '/__init__.py', "
+    "        s = b.spec_from_file_location('pymemd_helper', d + '/__init__.py', "
     "submodule_search_locations=[d])\\n"
-    "        h = importlib.util.module_from_spec(s)\\n"
+    "        h = m.module_from_spec(s)\\n"
     "        sys.modules['pymemd_helper'] = h\\n"
     "        try:\\n"
     "            s.loader.exec_module(h)\\n"
