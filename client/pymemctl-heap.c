@@ -9,6 +9,7 @@
 #include "pymemctl-heap.h"
 #include "pymemctl-util.h"
 #include "pymemd-error.h"
+#include "pymemd-heap-growth.h"
 
 /* Attaching and a census under a budget of up to a minute can take long:
  * wait for the daemon's answer rather than for D-Bus's 25 s default. */
@@ -65,6 +66,27 @@ pymemctl_heap_json (GVariant *summary)
   replace_tuples (json_node_get_object (root), summary, "tracemalloc", "sites", "a(sutt)",
                   site_names);
   return root;
+}
+
+/* ---- what grew ---- */
+
+char *
+pymemctl_heap_growth_text (GVariant *grew)
+{
+  return pymemd_heap_growth_to_text (grew, pymemctl_printable);
+}
+
+GVariant *
+pymemctl_heap_growth (GVariant *summaries)
+{
+  g_autoptr(GVariant) since = NULL, now = NULL;
+  gsize first, last;
+
+  if (summaries == NULL || !pymemd_heap_growth_pick (summaries, &first, &last))
+    return NULL;
+  since = g_variant_get_child_value (summaries, first);
+  now = g_variant_get_child_value (summaries, last);
+  return g_variant_ref_sink (pymemd_heap_growth_compute (since, now, PYMEMD_HEAP_GROWTH_MAX));
 }
 
 /* ---- pieces for people ---- */

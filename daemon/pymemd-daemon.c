@@ -15,6 +15,7 @@
 #include "pymemd-daemon.h"
 #include "pymemd-dbus.h"
 #include "pymemd-heap-broker.h"
+#include "pymemd-heap-watch.h"
 #include "pymemd-monitor.h"
 #include "pymemd-recorder.h"
 
@@ -36,6 +37,7 @@ typedef struct {
   PymemdAuth                *auth;
   PymemdRecorder            *recorder;
   PymemdHeapBroker          *broker;
+  PymemdHeapWatch           *heap_watch;   /* NULL without the broker */
   char                      *temporary_runtime_dir;
   PymemdDbusService         *service;
   int                        status;
@@ -135,6 +137,8 @@ on_reload (gpointer data)
       pymemd_config_get_history (config, &history);
       pymemd_recorder_set_settings (daemon->recorder, &history);
       apply_helper_limits (daemon, config);
+      if (daemon->heap_watch != NULL)
+        pymemd_heap_watch_reschedule (daemon->heap_watch);
       g_message ("Configuration reloaded from %s", pymemd_config_get_path (config) != NULL
                                                       ? pymemd_config_get_path (config)
                                                       : "defaults");
@@ -279,7 +283,7 @@ start_broker (Daemon *daemon)
 int
 pymemd_daemon_run (const PymemdDaemonOptions *options)
 {
-  Daemon daemon = { options, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, EXIT_SUCCESS, FALSE };
+  Daemon daemon = { options, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, EXIT_SUCCESS, FALSE };
   g_autofree char *history = NULL;
   PymemdHistorySettings history_settings;
   g_autoptr(GError) error = NULL;
@@ -321,6 +325,8 @@ pymemd_daemon_run (const PymemdDaemonOptions *options)
   pymemd_config_get_history (config, &history_settings);
   daemon.recorder = pymemd_recorder_new (history, &history_settings);
   daemon.broker = start_broker (&daemon);
+  if (daemon.broker != NULL)
+    daemon.heap_watch = pymemd_heap_watch_new (daemon.monitor, daemon.broker);
   apply_helper_limits (&daemon, config);
   daemon.service = pymemd_dbus_service_new (daemon.connection, daemon.monitor, daemon.auth, daemon.recorder,
                                             daemon.broker, &error);
@@ -345,6 +351,7 @@ pymemd_daemon_run (const PymemdDaemonOptions *options)
 
   g_bus_unown_name (owner_id);
   g_clear_object (&daemon.service);
+  g_clear_object (&daemon.heap_watch);
   g_clear_object (&daemon.broker);
   if (daemon.temporary_runtime_dir != NULL)
     {

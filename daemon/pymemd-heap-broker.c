@@ -189,6 +189,11 @@ record_text (const PymemdHeapSummary *summary, const PymemdHeapLedger *ledger, c
   json_builder_add_value (builder, json_node_copy (summary->document));
   if (ledger != NULL)
     add_ledger_member (builder, ledger);
+  if (job->request.light)
+    {
+      json_builder_set_member_name (builder, "light");
+      json_builder_add_boolean_value (builder, TRUE);
+    }
   if (job->has_before)
     {
       json_builder_set_member_name (builder, "private_dirty_before");
@@ -199,6 +204,19 @@ record_text (const PymemdHeapSummary *summary, const PymemdHeapLedger *ledger, c
   json_builder_end_object (builder);
   root = json_builder_get_root (builder);
   return json_to_string (root, FALSE);
+}
+
+/* SUMMARY (a{sv}, taken) with "light": a periodic summary's census of the
+ * tracked objects alone. */
+static GVariant *
+with_light_mark (GVariant *summary)
+{
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, summary);
+  g_variant_unref (summary);
+  g_variant_dict_insert (&dict, "light", "b", TRUE);
+  return g_variant_ref_sink (g_variant_dict_end (&dict));
 }
 
 /* A kept ledger; figures it does not hold (kept before they were) are 0. */
@@ -246,6 +264,8 @@ pymemd_heap_broker_variant_from_record (const char *text, GError **error)
     return NULL;
   variant = g_variant_ref_sink (
     pymemd_heap_summary_to_variant (summary, read_ledger (record, &ledger) ? &ledger : NULL));
+  if (json_object_get_boolean_member_with_default (record, "light", FALSE))
+    variant = with_light_mark (variant);
   if (json_object_has_member (record, "private_dirty_before"))
     variant = with_collect_pages (
       variant, (guint64) MAX (json_object_get_int_member_with_default (record, "private_dirty_before", 0), 0),
@@ -307,8 +327,12 @@ answered (GObject *source, GAsyncResult *result, gpointer data)
   /* The ledger compares the summary with pages of the same moment, not
    * those of the last detail pass (up to its interval old). The smaps
    * read also gives the sample, and with it the private dirty after a
-   * collection: the process's page tables are walked once. */
-  if (pymemd_scanner_refresh_detail (pymemd_monitor_get_scanner (self->monitor), process, &detail_error))
+   * collection: the process's page tables are walked once. A light
+   * (periodic) summary reads no pages: walking a large process's page
+   * tables on a schedule would cost it more than its census. */
+  if (job->request.light)
+    ;
+  else if (pymemd_scanner_refresh_detail (pymemd_monitor_get_scanner (self->monitor), process, &detail_error))
     after = pymemd_process_get_rollup (process)->value[PYMEMD_FIELD_PRIVATE_DIRTY];
   else
     {
@@ -316,7 +340,9 @@ answered (GObject *source, GAsyncResult *result, gpointer data)
       if (job->has_before && !read_private_dirty (process, &after))
         job->has_before = FALSE;
     }
-  categories = pymemd_process_get_categories (process);
+  /* A light summary has no ledger: the pages of the last detail pass are
+   * of another moment than its census. */
+  categories = job->request.light ? NULL : pymemd_process_get_categories (process);
   if (categories != NULL)
     {
       guint64 private_dirty[PYMEMD_N_CATEGORIES];
@@ -330,7 +356,9 @@ answered (GObject *source, GAsyncResult *result, gpointer data)
   pymemd_recorder_add_heap_summary (self->recorder,
                                     pymemd_scanner_get_boot_id (pymemd_monitor_get_scanner (self->monitor)),
                                     job->pid, job->start_time, summary->taken_at_us, text);
-  pymemd_process_set_heap (process, g_steal_pointer (&summary), has_ledger ? &ledger : NULL);
+  /* The process's summary (GetProcessDetails) stays the last one asked for. */
+  if (!job->request.light)
+    pymemd_process_set_heap (process, g_steal_pointer (&summary), has_ledger ? &ledger : NULL);
   g_task_return_pointer (task, variant, (GDestroyNotify) g_variant_unref);
 }
 

@@ -23,7 +23,9 @@ PymemdHeapBroker *pymemd_heap_broker_new (PymemdMonitor  *monitor,
 PymemdHelperChannel *pymemd_heap_broker_get_channel (PymemdHeapBroker *self);
 
 /* A summary of PROCESS as GetHeapSummary answers it (a{sv}, see
- * data/org.pymemd.Monitor1.xml). Without a helper, ATTACH brings it in;
+ * data/org.pymemd.Monitor1.xml). A light REQUEST (the periodic summaries,
+ * [heap] in pymemd.conf(5)) reads no pages and has no ledger, is kept
+ * marked "light", and leaves the process's latest summary as it was. Without a helper, ATTACH brings it in;
  * otherwise PYMEMD_ERROR_NOT_ATTACHED. The caller has checked that the
  * asker, CALLER_UID, may do this. Attaches wait in their user's queue and
  * the users take turns ([limits] in pymemd.conf(5)): a user with

@@ -269,6 +269,114 @@ test_workload (gconstpointer data)
   pymemd_test_service_stop (&service);
 }
 
+/* ---- growth that names its cause ---- */
+
+/* Grows by about 2 MiB a second of tracked objects (dicts holding lists):
+ * what the light periodic census sees. */
+static const char grower_code[] =
+  "import sys, time, pymemd_helper\n"
+  "pymemd_helper.start()\n"
+  "grown = []\n"
+  "print('ready', flush=True)\n"
+  "i = 0\n"
+  "while True:\n"
+  "    grown.append([{'k': [i, i + 1]} for i in range(4000)])\n"
+  "    i += 1\n"
+  "    time.sleep(0.5)\n";
+
+static void
+on_growth (GDBusConnection *conn, const char *sender, const char *path, const char *iface, const char *signal,
+           GVariant *params, gpointer data)
+{
+  GVariant **grew = data;
+  guint32 sub, pid;
+  guint64 start_time;
+  double rate, window;
+  const char *object;
+  g_autoptr(GVariant) entries = NULL;
+
+  g_variant_get (params, "(u&outdd@aa{sv})", &sub, &object, &pid, &start_time, &rate, &window, &entries);
+  g_test_message ("GrowthSuspected: pid %u, %.0f bytes/h over %.0f s, %" G_GSIZE_FORMAT " named", pid, rate,
+                  window, g_variant_n_children (entries));
+  if (*grew == NULL && g_variant_n_children (entries) > 0)
+    *grew = g_variant_ref (entries);
+}
+
+/* [heap] interval: light summaries of a process whose helper is in are kept
+ * with its history, and GrowthSuspected and pymemctl history name the types
+ * that grew. */
+static void
+test_growth_named (void)
+{
+  const char *config = "[heap]\ninterval=10\nbudget-seconds=2\n"
+                       "[history]\ngrowth-window-minutes=1\ngrowth-threshold-mib-per-hour=64\n";
+  g_autoptr(GVariant) grew = NULL;
+  g_autoptr(GVariant) first = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *pid = NULL, *ready = NULL;
+  g_auto(GStrv) env = NULL;
+  g_auto(PymemdTestRun) history = { 0 };
+  PymemdTestService service;
+  PymemdTestChild child;
+  const char *argv[] = { "/usr/bin/python3", "-c", grower_code, NULL };
+  const char *name = NULL;
+  gint64 deadline;
+  guint signal_id;
+
+  if (!g_file_test (argv[0], G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("needs /usr/bin/python3");
+      return;
+    }
+  if (!pymemd_test_service_start_with_config (&service, "1", config))
+    return;
+  env = child_environ (&service);
+  g_assert_true (pymemd_test_child_spawn_env (&child, argv, (const char *const *) env, &ready, &error));
+  g_assert_no_error (error);
+  pymemd_test_service_wait_pid (&service, child.pid);
+  signal_id = g_dbus_connection_signal_subscribe (service.conn, "org.pymemd.Monitor1", "org.pymemd.Monitor1",
+                                                  "GrowthSuspected", "/org/pymemd/Monitor1", NULL,
+                                                  G_DBUS_SIGNAL_FLAGS_NONE, on_growth, &grew, NULL);
+  g_variant_unref (g_dbus_connection_call_sync (service.conn, "org.pymemd.Monitor1", "/org/pymemd/Monitor1",
+                                                "org.pymemd.Monitor1", "Subscribe",
+                                                g_variant_new_parsed ("(@a{sv} {},)"), G_VARIANT_TYPE ("(u)"),
+                                                G_DBUS_CALL_FLAGS_NONE, 10000, NULL, &error));
+  g_assert_no_error (error);
+  /* Light summaries every 10 s; growth measured every 15 s once 30 s are
+   * seen: the first signal with causes within two minutes. */
+  deadline = g_get_monotonic_time () + 150 * G_USEC_PER_SEC;
+  while (grew == NULL && g_get_monotonic_time () < deadline)
+    pymemd_test_iterate_for (0.5);
+  g_dbus_connection_signal_unsubscribe (service.conn, signal_id);
+  g_assert_nonnull (grew);
+  first = g_variant_get_child_value (grew, 0);
+  g_assert_true (g_variant_lookup (first, "name", "&s", &name));
+  g_assert_true (g_str_equal (name, "builtins.dict") || g_str_equal (name, "builtins.list"));
+  {
+    const char *kind = NULL;
+    gint64 bytes = 0;
+
+    g_assert_true (g_variant_lookup (first, "kind", "&s", &kind));
+    g_assert_cmpstr (kind, ==, "type");
+    g_assert_true (g_variant_lookup (first, "bytes", "x", &bytes));
+    g_assert_cmpint (bytes, >, 1 << 20);
+  }
+
+  /* pymemctl history says the same from the summaries it lists. */
+  pid = g_strdup_printf ("%d", child.pid);
+  {
+    g_auto(GStrv) cli_env = pymemd_test_cli_environ ();
+    const char *args[] = { "--address", service.address, "history", pid, "--since", "10m", NULL };
+
+    g_assert_cmpint (pymemd_test_run_pymemctl (&history, FALSE, cli_env, args), ==, 0);
+  }
+  g_test_message ("%s", history.out);
+  g_assert_nonnull (strstr (history.out, "Grew most between the first and the last heap summary: builtins."));
+
+  pymemd_test_child_stop (&child);
+  pymemd_test_service_stop (&service);
+}
+
 static const LedgerCase cases[] = {
   { "debian", "bytearray", "builtins.bytearray" },
   { "debian", "str", "builtins.str" },
@@ -304,5 +412,6 @@ main (int argc, char **argv)
       g_autofree char *path = g_strdup_printf ("/ledger/%s/%s", cases[i].python, cases[i].kind);
       g_test_add_data_func (path, &cases[i], test_workload);
     }
+  g_test_add_func ("/ledger/growth-named", test_growth_named);
   return g_test_run ();
 }
