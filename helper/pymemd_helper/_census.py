@@ -64,7 +64,7 @@ _PADDING = [-size % ALIGNMENT for size in range(SMALL_LIMIT + 1)]
 # How long one chunk should keep the GIL, in seconds.
 CHUNK_TARGET = 0.004
 MIN_CHUNK = 1024
-MAX_CHUNK = 1 << 18
+MAX_CHUNK = 1 << 16
 # Referents are handled in slices of this many at first, then sized like
 # chunks, growing at most twofold a step: a slice of shared small ints costs
 # a tenth of one of new strings.
@@ -415,12 +415,11 @@ class Census(object):
         return True
 
     def _adapt(self, took):
-        """Sizes the next chunk so that it lasts about CHUNK_TARGET; when
-        walking, a chunk's referents come with it and vary more."""
+        """Sizes the next chunk so that it lasts about CHUNK_TARGET, growing
+        at most twofold: the next chunk's types may cost more."""
         if took > 0:
             wanted = int(self.chunk * CHUNK_TARGET / took)
-            growth = 2 if self.walk else 4
-            self.chunk = max(MIN_CHUNK, min(MAX_CHUNK, wanted, self.chunk * growth))
+            self.chunk = max(MIN_CHUNK, min(MAX_CHUNK, wanted, self.chunk * 2))
 
     def _release(self, objects):
         """Drops the snapshot a piece at a time: the last reference to an
