@@ -101,9 +101,17 @@ def _functions():
     return fmemopen, fclose, stats, Char
 
 
+# _functions()'s, made once: ctypes keeps every array type made of a
+# character type, and a new character type each time would grow that cache
+# with every summary.
+_made = []
+
+
 def _report():
     """The C function's text, or None (no pymalloc, no such function)."""
-    fmemopen, fclose, stats, char = _functions()
+    if not _made:
+        _made.append(_functions())
+    fmemopen, fclose, stats, char = _made[0]
     size = _BUFFER
     while True:
         buffer = (char * size)()
