@@ -351,6 +351,11 @@ pymemd_daemon_run (const PymemdDaemonOptions *options)
 
   g_bus_unown_name (owner_id);
   g_clear_object (&daemon.service);
+  /* A light summary under way holds the watch, and the watch the broker:
+   * the watch lets go of it now, so that the broker's disposal fails that
+   * request and everything is freed. */
+  if (daemon.heap_watch != NULL)
+    g_object_run_dispose (G_OBJECT (daemon.heap_watch));
   g_clear_object (&daemon.heap_watch);
   g_clear_object (&daemon.broker);
   if (daemon.temporary_runtime_dir != NULL)
