@@ -21,6 +21,8 @@
 #define ANSWER_GRACE   30.0 /* seconds on top of the census budget */
 #define ROLLUP_BUFFER  8192
 #define RECORD_VERSION 1
+/* The oldest interpreter the helper runs in (major * 100 + minor). */
+#define MIN_HELPER_VERSION 306
 
 struct _PymemdHeapBroker
 {
@@ -778,6 +780,7 @@ pymemd_heap_broker_get_summary_async (PymemdHeapBroker        *self,
 {
   GTask *task = g_task_new (self, NULL, callback, user_data);
   Job *job = g_new0 (Job, 1);
+  guint version = pymemd_process_get_python_version (process);
 
   job->pid = pymemd_process_get_pid (process);
   job->start_time = pymemd_process_get_start_time (process);
@@ -792,6 +795,15 @@ pymemd_heap_broker_get_summary_async (PymemdHeapBroker        *self,
     {
       g_task_return_new_error (task, PYMEMD_ERROR, PYMEMD_ERROR_NOT_ATTACHED,
                                _("No helper runs in process %d; ask with attach to bring it in"), job->pid);
+      g_object_unref (task);
+    }
+  else if (version != 0 && version < MIN_HELPER_VERSION)
+    {
+      /* The helper is Python 3.6+ code: an older interpreter is refused
+       * here, before anything is injected that would only fail in it. */
+      g_task_return_new_error (task, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED,
+                               _("Process %d runs Python %u.%u: heap summaries need Python 3.6 or later"), job->pid,
+                               version / 100, version % 100);
       g_object_unref (task);
     }
   else

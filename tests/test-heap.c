@@ -662,6 +662,41 @@ test_refuse_stopped (Fixture *fx, gconstpointer data)
     }
 }
 
+/* Python 2 is listed but takes no summary (the helper is Python 3.6+):
+ * the refusal says so before anything is attempted, and the process
+ * runs on untouched. */
+static void
+test_refuse_python2 (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *python = g_build_filename (g_get_home_dir (), ".pyenv", "versions", "2.7.18", "bin", "python2.7",
+                                              NULL);
+  static const char code[] =
+    "import sys\n"
+    "sys.stdout.write('ready\\n'); sys.stdout.flush()\n"
+    "for line in iter(sys.stdin.readline, ''):\n"
+    "    if line.strip() == 'quit':\n"
+    "        break\n"
+    "    sys.stdout.write('pong\\n'); sys.stdout.flush()\n";
+
+  if (!g_file_test (python, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip_printf ("%s is not installed", python);
+      return;
+    }
+  if (skipped (fx))
+    return;
+  if (spawn_python (&fx->child, &fx->service, python, NULL, code))
+    {
+      pymemd_test_service_wait_pid (&fx->service, fx->child.pid);
+      assert_refused (&fx->service, fx->child.pid, "python 2.7");
+      assert_refused (&fx->service, fx->child.pid, "3.6 or later");
+      /* Nothing was attached on the way. */
+      assert_heap_error (&fx->service, fx->child.pid, "{}", PYMEMD_ERROR_NOT_ATTACHED);
+      assert_answers (&fx->child);
+      assert_quits_cleanly (&fx->child);
+    }
+}
+
 static void
 test_refuse_traced (Fixture *fx, gconstpointer data)
 {
@@ -1635,6 +1670,7 @@ main (int argc, char **argv)
   ADD ("/heap/attach/allocating", test_attach_allocating);
   ADD ("/heap/collect", test_collect);
   ADD ("/heap/refuse/stopped", test_refuse_stopped);
+  ADD ("/heap/refuse/python2", test_refuse_python2);
   ADD ("/heap/refuse/traced", test_refuse_traced);
   ADD ("/heap/refuse/futex", test_refuse_futex);
   g_test_add ("/heap/attach/exited-meanwhile", Fixture, NULL, fixture_setup_bare, test_attach_exited_meanwhile,
