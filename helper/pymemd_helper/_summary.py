@@ -130,16 +130,18 @@ def take(request, received, helper_state=None):
     pacer = Pacer(request.budget, received)
     taken_at = time.time()
     collected = collect(pacer) if request.collect else None
+    # pymalloc's figures are the program's: read before the census, whose
+    # tables take arenas that its result (allocated last, in the newest
+    # arenas) may keep from being released until the answer is sent.
+    pymalloc = _mallocstats.take()
+    pacer.breathe()
     census = _census.Census(pacer, walk=not request.light)
     census.run()
     census_result = census.result(request.top)
     census_complete = census.complete
-    # pymalloc's figures are the program's: the census's own tables go first.
     del census
     pacer.breathe()
     tracemalloc, sites_complete = tracemalloc_state(request, pacer)
-    pacer.breathe()
-    pymalloc = _mallocstats.take()
     pacer.breathe()
     threads = len(sys._current_frames())
     summary = {
