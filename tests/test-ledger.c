@@ -259,11 +259,12 @@ test_workload (gconstpointer data)
                   "allocated %.2f and %s)", free_ledger / MIB, free_stats / MIB,
                   figure (after, "pymalloc", "arena_bytes") / MIB, words[1],
                   figure (after, "pymalloc", "allocated_bytes") / MIB, words[2]);
-  /* The same figure, read a moment later. The helper reads it before its
-   * census; the census's own tables may leave behind the one empty arena
-   * pymalloc keeps (1 MiB on 3.10+). Read after the census instead, arenas
-   * its result pinned were counted and freed since: 3 MiB was seen. */
-  g_assert_cmpfloat (fabs (free_ledger - free_stats), <=, 2 * MIB + 0.02 * free_stats);
+  /* The same figure, read a moment later: equal when nothing of the
+   * helper's census pins an arena then. Its result did, made while its
+   * tables filled the newest arenas: 3 MiB more than a moment later was
+   * seen; read before the census, up to 2 MiB less (the arenas the census
+   * leaves, pymalloc's kept empty one among them). */
+  g_assert_cmpfloat (fabs (free_ledger - free_stats), <=, 0.5 * MIB + 0.02 * free_stats);
 
   pymemd_test_child_send (&child, "quit");
   pymemd_test_child_stop (&child);
