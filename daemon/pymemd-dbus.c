@@ -613,7 +613,7 @@ rescan_caller_known (GObject *source, GAsyncResult *result, gpointer data)
   g_autoptr(Call) call = data;
   PymemdDbusService *self = call->self;
   g_autoptr(GError) error = NULL;
-  PymemdViewer viewer;
+  g_auto(PymemdViewer) viewer = { 0 };
   double retry = 0;
 
   if (!pymemd_auth_get_viewer_finish (self->auth, result, &viewer, &error))
