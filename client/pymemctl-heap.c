@@ -9,6 +9,7 @@
 #include "pymemctl-heap.h"
 #include "pymemctl-util.h"
 #include "pymemd-error.h"
+#include "pymemd-heap-growth.h"
 
 /* Attaching and a census under a budget of up to a minute can take long:
  * wait for the daemon's answer rather than for D-Bus's 25 s default. */
@@ -65,6 +66,27 @@ pymemctl_heap_json (GVariant *summary)
   replace_tuples (json_node_get_object (root), summary, "tracemalloc", "sites", "a(sutt)",
                   site_names);
   return root;
+}
+
+/* ---- what grew ---- */
+
+char *
+pymemctl_heap_growth_text (GVariant *grew)
+{
+  return pymemd_heap_growth_to_text (grew, pymemctl_printable);
+}
+
+GVariant *
+pymemctl_heap_growth (GVariant *summaries)
+{
+  g_autoptr(GVariant) since = NULL, now = NULL;
+  gsize first, last;
+
+  if (summaries == NULL || !pymemd_heap_growth_pick (summaries, &first, &last))
+    return NULL;
+  since = g_variant_get_child_value (summaries, first);
+  now = g_variant_get_child_value (summaries, last);
+  return g_variant_ref_sink (pymemd_heap_growth_compute (since, now, PYMEMD_HEAP_GROWTH_MAX));
 }
 
 /* ---- pieces for people ---- */
@@ -168,11 +190,30 @@ tracing (GVariant *summary)
   return trace != NULL && g_variant_lookup (trace, "tracing", "b", &on) && on;
 }
 
+/* The census counted untracked objects too (not a light or older census). */
+static gboolean
+census_walked (GVariant *summary)
+{
+  g_autoptr(GVariant) census = lookup_dict (summary, "census");
+  gboolean walked = FALSE;
+
+  return census != NULL && g_variant_lookup (census, "walked", "b", &walked) && walked;
+}
+
+/* "  LABEL  SIZE — WHAT", the sizes lined up. */
+static void
+print_ledger_line (const char *label, const char *size, const char *what)
+{
+  g_print ("  %-22s %10s — %s\n", label, size, what);
+}
+
 void
 pymemctl_heap_print_ledger (GVariant *summary)
 {
   g_autoptr(GVariant) ledger = lookup_dict (summary, "ledger");
   g_autofree char *heap = NULL, *explained = NULL, *free_space = NULL, *unexplained = NULL;
+  g_autofree char *small = NULL, *large = NULL, *padding = NULL, *parts = NULL;
+  guint64 value = 0;
 
   if (ledger == NULL || !g_variant_lookup (ledger, "heap_private_dirty", "t", NULL))
     {
@@ -184,18 +225,38 @@ pymemctl_heap_print_ledger (GVariant *summary)
   explained = pymemctl_format_figure (ledger, "explained");
   free_space = pymemctl_format_figure (ledger, "pymalloc_free");
   unexplained = pymemctl_format_figure (ledger, "unexplained");
-  /* TRANSLATORS: the heap pages; what live objects, pymalloc's free space
-   * and nothing known explain of them */
-  g_print (_("Heap pages (pymalloc + native heap, private dirty): %s — live objects explain %s, "
-             "pymalloc free space %s, unexplained (C allocations, fragmentation, objects "
-             "outside the census) %s\n"),
-           heap, explained, free_space, unexplained);
+  g_print (_("Heap pages (pymalloc + native heap, private dirty): %s\n"), heap);
+  if (g_variant_lookup (ledger, "small_allocations", "t", &value))
+    {
+      small = pymemctl_format_figure (ledger, "small_allocations");
+      large = pymemctl_format_figure (ledger, "large_allocations");
+      padding = pymemctl_format_figure (ledger, "padding");
+      /* TRANSLATORS: what the live allocations are made of: pymalloc's blocks, of them the
+       * rounding up to block sizes, and the larger allocations */
+      parts = g_strdup_printf (_("small ones in pymalloc's blocks %s (%s of it rounding objects up to "
+                                 "the blocks' sizes), larger ones, each with the object that owns it, %s"),
+                               small, padding, large);
+    }
+  else
+    parts = g_strdup (_("pymalloc's allocated blocks and the census's objects over 512 bytes"));
+  print_ledger_line (_("live allocations"), explained, parts);
+  print_ledger_line (_("pymalloc free space"), free_space,
+                     _("free blocks, empty pools and the pools' overhead in pymalloc's arenas, kept "
+                       "for new objects"));
+  print_ledger_line (_("unexplained"), unexplained,
+                     _("malloc's memory that no Python object owns: C code's allocations, malloc's "
+                       "free space, objects only C code holds"));
+  if (!census_walked (summary))
+    g_print ("%s\n", _("This census counted only the objects the garbage collector tracks: large "
+                       "str, bytes, bytearray and numpy objects, and dicts of strings, are in "
+                       "unexplained."));
   if (!g_variant_lookup (summary, "pymalloc", "@a{sv}", NULL))
     g_print ("%s\n", tracing (summary)
                        ? _("Without pymalloc's figures (not obtainable while tracemalloc traces: it wraps the "
-                           "allocator), live objects are only those the census sees: stop tracing "
-                           "(--trace 0) for the full ledger.")
-                       : _("Without pymalloc's figures, live objects are only those the census sees."));
+                           "allocator), small allocations are only those of the census's objects: stop "
+                           "tracing (--trace 0) for the full ledger.")
+                       : _("Without pymalloc's figures, small allocations are only those of the census's "
+                           "objects."));
 }
 
 void
@@ -206,7 +267,7 @@ pymemctl_heap_print_census (GVariant *summary, guint max_types)
   g_autoptr(GVariant) types = NULL;
   g_autoptr(PymemctlTable) table = pymemctl_table_new (headers, "lrrr");
   g_autofree char *total = NULL;
-  guint64 objects = 0, bytes = 0, other_count = 0, other_bytes = 0;
+  guint64 objects = 0, bytes = 0, other_count = 0, other_bytes = 0, tracked = 0, untracked = 0;
 
   if (census == NULL)
     {
@@ -218,11 +279,20 @@ pymemctl_heap_print_census (GVariant *summary, guint max_types)
   g_variant_lookup (census, "other_count", "t", &other_count);
   g_variant_lookup (census, "other_bytes", "t", &other_bytes);
   total = pymemctl_format_size (bytes);
-  /* TRANSLATORS: the number of objects the garbage collector tracks, their size */
-  g_print (ngettext ("%llu object tracked by the garbage collector, %s (shallow sizes)\n",
-                     "%llu objects tracked by the garbage collector, %s (shallow sizes)\n",
-                     (unsigned long) objects),
-           (unsigned long long) objects, total);
+  if (g_variant_lookup (census, "tracked_objects", "t", &tracked) &&
+      g_variant_lookup (census, "untracked_objects", "t", &untracked) && census_walked (summary))
+    /* TRANSLATORS: objects in all, those the collector tracks, those reached from them, and
+     * the bytes of their allocations */
+    g_print (_("%llu objects: %llu tracked by the garbage collector and %llu more reached from "
+               "them, each once; %s in their allocations (each object and its buffers)\n"),
+             (unsigned long long) objects, (unsigned long long) tracked,
+             (unsigned long long) untracked, total);
+  else
+    /* TRANSLATORS: the number of objects the garbage collector tracks, their size */
+    g_print (ngettext ("%llu object tracked by the garbage collector, %s (their allocations)\n",
+                       "%llu objects tracked by the garbage collector, %s (their allocations)\n",
+                       (unsigned long) objects),
+             (unsigned long long) objects, total);
 
   types = g_variant_lookup_value (census, "types", G_VARIANT_TYPE ("a(stt)"));
   for (gsize i = 0; types != NULL && i < g_variant_n_children (types); i++)

@@ -31,4 +31,13 @@ gboolean pymemctl_heap_lookup_ledger (GVariant   *summary,
                                       const char *key,
                                       guint64    *value);
 
+/* "builtins.dict +40.0 MiB (+80000), …": what grew (aa{sv}, see
+ * GrowthSuspected) on one line; "" when nothing did. */
+char *pymemctl_heap_growth_text (GVariant *grew);
+
+/* What grew most from the first to the last of SUMMARIES (aa{sv}, oldest
+ * first) that can be compared, as GrowthSuspected's "grew"; NULL without
+ * two such summaries. */
+GVariant *pymemctl_heap_growth (GVariant *summaries);
+
 G_END_DECLS

@@ -250,6 +250,23 @@ print_heap_summaries (const History *history, gboolean long_range)
   pymemctl_table_print (table, stdout);
 }
 
+/* What grew most between the first and the last heap summary shown. */
+static void
+print_heap_growth (const History *history)
+{
+  g_autoptr(GVariant) grew = pymemctl_heap_growth (history->heap_summaries);
+  g_autofree char *text = NULL;
+
+  if (grew == NULL)
+    return;
+  text = pymemctl_heap_growth_text (grew);
+  if (*text == '\0')
+    g_print ("%s\n", _("No type grew between the first and the last heap summary."));
+  else
+    /* TRANSLATORS: types, with the bytes and objects each gained */
+    g_print (_("Grew most between the first and the last heap summary: %s\n"), text);
+}
+
 static void
 print_history (const History *history, gint64 since, gint64 until)
 {
@@ -294,12 +311,14 @@ print_history (const History *history, gint64 since, gint64 until)
   print_sparkline (history, _("USS"), USS_AVG, since, until, chart_width);
   print_sparkline (history, _("swap"), SWAP_AVG, since, until, chart_width);
   print_heap_summaries (history, until - since > G_GINT64_CONSTANT (24 * 3600) * G_USEC_PER_SEC);
+  print_heap_growth (history);
 }
 
 static JsonNode *
 history_json (const History *history, gint64 since, gint64 until)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(GVariant) grew = NULL;
 
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "info");
@@ -335,6 +354,12 @@ history_json (const History *history, gint64 since, gint64 until)
           json_builder_add_value (builder, pymemctl_heap_json (summary));
         }
       json_builder_end_array (builder);
+      grew = pymemctl_heap_growth (history->heap_summaries);
+      if (grew != NULL)
+        {
+          json_builder_set_member_name (builder, "grew");
+          json_builder_add_value (builder, pymemctl_json_from_variant (grew));
+        }
     }
   json_builder_end_object (builder);
   return json_builder_get_root (builder);

@@ -7,6 +7,7 @@
 #include <glib/gi18n.h>
 
 #include "pymemctl-commands.h"
+#include "pymemctl-heap.h"
 #include "pymemctl-util.h"
 
 typedef struct {
@@ -182,7 +183,7 @@ on_memory_changed (PymemdDbusMonitor1 *monitor, guint subscription, const char *
 static void
 on_growth_suspected (PymemdDbusMonitor1 *monitor, guint subscription, const char *path,
                      guint pid, guint64 start_time, double bytes_per_hour, double window,
-                     gpointer data)
+                     GVariant *grew, gpointer data)
 {
   Watch *watch = data;
   const char *name = accept_signal (watch, subscription, path);
@@ -198,17 +199,27 @@ on_growth_suspected (PymemdDbusMonitor1 *monitor, guint subscription, const char
       json_builder_add_double_value (builder, bytes_per_hour);
       json_builder_set_member_name (builder, "window");
       json_builder_add_double_value (builder, window);
+      json_builder_set_member_name (builder, "grew");
+      json_builder_add_value (builder, pymemctl_json_from_variant (grew));
       end_json_line (watch, builder);
     }
   else
     {
       g_autofree char *rate = pymemctl_format_size ((guint64) MAX (bytes_per_hour, 0));
       g_autofree char *span = pymemctl_format_duration ((gint64) window);
+      g_autofree char *causes = pymemctl_heap_growth_text (grew);
       /* TRANSLATORS: pid, program name, bytes per hour, the window ("10m") */
       g_autofree char *text = g_strdup_printf (_("%u %s: growth suspected, PSS +%s per hour over "
                                                  "the last %s"),
                                                pid, name, rate, span);
-      print_line (watch, text);
+
+      if (*causes != '\0')
+        {
+          g_autofree char *line = g_strdup_printf (_("%s; grew most: %s"), text, causes);
+          print_line (watch, line);
+        }
+      else
+        print_line (watch, text);
     }
 }
 

@@ -56,7 +56,10 @@ pymemd_bootstrap_source (const char *helper_dir,
    * bootstraps running at once (a PEP 768 script taken while a parked
    * thread runs the same bootstrap) load it once, and the helper keeps
    * one thread. Nothing runs on the borrowed thread but __import__ of a
-   * built-in module and start_new_thread. */
+   * built-in module and start_new_thread. The package is loaded with the
+   * import system's own frozen modules, always there: importlib.util would
+   * leave a dozen modules (contextlib, collections, functools...) in the
+   * process. */
   return g_strdup_printf (
     "try:\n"
     "    __import__('_thread').start_new_thread(exec, ('''\n"
@@ -66,11 +69,15 @@ pymemd_bootstrap_source (const char *helper_dir,
     "    try:\n"
     "        h = sys.modules.get('pymemd_helper')\n"
     "        if h is None:\n"
-    "            import importlib.util\n"
+    "            b = sys.modules.get('_frozen_importlib_external')\n"
+    "            u = sys.modules.get('_frozen_importlib')\n"
+    "            if b is None or u is None:\n"
+    "                import importlib.util as b\n"
+    "                u = b\n"
     "            d = '%1$s/pymemd_helper'\n"
-    "            s = importlib.util.spec_from_file_location('pymemd_helper', d + '/__init__.py', "
+    "            s = b.spec_from_file_location('pymemd_helper', d + '/__init__.py', "
     "submodule_search_locations=[d])\n"
-    "            h = importlib.util.module_from_spec(s)\n"
+    "            h = u.module_from_spec(s)\n"
     "            sys.modules['pymemd_helper'] = h\n"
     "            try:\n"
     "                s.loader.exec_module(h)\n"

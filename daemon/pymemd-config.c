@@ -37,6 +37,7 @@ struct _PymemdConfig
   guint              rescans_per_uid_per_minute;
   PymemdAttachLimits attach_limits;
   PymemdGraphLimits  graph_limits;
+  PymemdHeapWatchSettings heap_watch;
 };
 
 G_DEFINE_TYPE (PymemdConfig, pymemd_config, G_TYPE_OBJECT)
@@ -67,6 +68,8 @@ static const char *const limits_keys[] = {
   "graph-memory-mib", "graph-analyses", NULL
 };
 
+static const char *const heap_keys[] = { "interval", "budget-seconds", "processes-per-round", NULL };
+
 static const struct {
   const char        *name;
   const char *const *keys;
@@ -77,6 +80,7 @@ static const struct {
   { "access", access_keys },
   { "history", history_keys },
   { "limits", limits_keys },
+  { "heap", heap_keys },
 };
 
 static const char *const attach_names[] = {
@@ -132,6 +136,9 @@ pymemd_config_init (PymemdConfig *self)
   self->attach_limits.concurrent = 4;
   self->graph_limits.memory = 256 * MIB;
   self->graph_limits.concurrent = 2;
+  self->heap_watch.interval = 0;
+  self->heap_watch.budget = 0.5;
+  self->heap_watch.per_round = 32;
 }
 
 PymemdConfig *
@@ -337,7 +344,7 @@ check_names (const ConfigSource *src, GError **error)
         {
           g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,
                        _("%s: [%s]: unknown group; known groups are "
-                         "[monitor], [budget], [signals], [access], [history] and [limits]"),
+                         "[monitor], [budget], [signals], [access], [history], [limits] and [heap]"),
                        src->path, groups[g]);
           return FALSE;
         }
@@ -548,6 +555,25 @@ read_limits (PymemdConfig *self, const ConfigSource *src, GError **error)
   return TRUE;
 }
 
+/* [heap] interval is 0 (off), or from 10 seconds to a day: a light summary
+ * costs each process its census, and more often than every 10 s would be
+ * a profiler's job, not a monitor's. */
+static gboolean
+read_heap (PymemdConfig *self, const ConfigSource *src, GError **error)
+{
+  PymemdHeapWatchSettings *h = &self->heap_watch;
+
+  return read_double_within (src, "heap", "interval", 0, 86400,
+                             _("0 (no periodic summaries) or between 10 and 86400 seconds"), &h->interval,
+                             error) &&
+         (h->interval == 0 || h->interval >= 10 ||
+          read_double_within (src, "heap", "interval", 10, 86400,
+                              _("0 (no periodic summaries) or between 10 and 86400 seconds"), &h->interval,
+                              error)) &&
+         read_double (src, "heap", "budget-seconds", 0.05, 10, _("seconds"), &h->budget, error) &&
+         read_count (src, "heap", "processes-per-round", 1, 4096, &h->per_round, error);
+}
+
 static GKeyFile *
 read_key_file (const char *path, GError **error)
 {
@@ -607,7 +633,8 @@ pymemd_config_load (const char *path, gboolean missing_ok, GError **error)
       !read_signals (self, &src, error) ||
       !read_access (self, &src, error) ||
       !read_history (self, &src, error) ||
-      !read_limits (self, &src, error))
+      !read_limits (self, &src, error) ||
+      !read_heap (self, &src, error))
     return NULL;
   self->path = g_strdup (path);
   return g_steal_pointer (&self);
@@ -722,6 +749,12 @@ pymemd_config_get_graph_limits (PymemdConfig *self, PymemdGraphLimits *out)
   *out = self->graph_limits;
 }
 
+void
+pymemd_config_get_heap_watch (PymemdConfig *self, PymemdHeapWatchSettings *out)
+{
+  *out = self->heap_watch;
+}
+
 PymemdConfig *
 pymemd_config_with_intervals (PymemdConfig *self,
                               double        interval,
@@ -745,6 +778,7 @@ pymemd_config_with_intervals (PymemdConfig *self,
   copy->rescans_per_uid_per_minute = self->rescans_per_uid_per_minute;
   copy->attach_limits = self->attach_limits;
   copy->graph_limits = self->graph_limits;
+  copy->heap_watch = self->heap_watch;
   if (copy->interval < 0.5 || copy->interval > 3600)
     g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,
                  _("--interval %g: must be between 0.5 and 3600 seconds"), copy->interval);

@@ -42,6 +42,14 @@ typedef struct {
   guint concurrent;
 } PymemdGraphLimits;
 
+/* Light heap summaries of processes whose helper is in ([heap]; see
+ * pymemd(8), HEAP SUMMARIES). */
+typedef struct {
+  double interval;   /* seconds between rounds; 0: none */
+  double budget;     /* seconds one process's light census may take */
+  guint  per_round;  /* processes summarized per round, those waiting longest first */
+} PymemdHeapWatchSettings;
+
 #define PYMEMD_TYPE_CONFIG (pymemd_config_get_type ())
 G_DECLARE_FINAL_TYPE (PymemdConfig, pymemd_config, PYMEMD, CONFIG, GObject)
 
@@ -86,6 +94,9 @@ void          pymemd_config_get_attach_limits (PymemdConfig       *self,
                                                PymemdAttachLimits *out);
 void          pymemd_config_get_graph_limits (PymemdConfig      *self,
                                               PymemdGraphLimits *out);
+
+void          pymemd_config_get_heap_watch (PymemdConfig            *self,
+                                            PymemdHeapWatchSettings *out);
 
 /* [limits]: what one user may hold of what every user shares. */
 void          pymemd_config_get_helper_limits (PymemdConfig       *self,

@@ -15,6 +15,7 @@
 #include "pymemd-daemon.h"
 #include "pymemd-dbus.h"
 #include "pymemd-heap-broker.h"
+#include "pymemd-heap-watch.h"
 #include "pymemd-monitor.h"
 #include "pymemd-recorder.h"
 
@@ -39,6 +40,7 @@ typedef struct {
   PymemdAuth                *auth;
   PymemdRecorder            *recorder;
   PymemdHeapBroker          *broker;
+  PymemdHeapWatch           *heap_watch;   /* NULL without the broker */
   char                      *temporary_runtime_dir;
   PymemdDbusService         *service;
   int                        status;
@@ -141,6 +143,8 @@ on_reload (gpointer data)
       pymemd_config_get_history (config, &history);
       pymemd_recorder_set_settings (daemon->recorder, &history);
       apply_helper_limits (daemon, config);
+      if (daemon->heap_watch != NULL)
+        pymemd_heap_watch_reschedule (daemon->heap_watch);
       g_message ("Configuration reloaded from %s", pymemd_config_get_path (config) != NULL
                                                       ? pymemd_config_get_path (config)
                                                       : "defaults");
@@ -285,7 +289,7 @@ start_broker (Daemon *daemon)
 int
 pymemd_daemon_run (const PymemdDaemonOptions *options)
 {
-  Daemon daemon = { options, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, EXIT_SUCCESS, FALSE };
+  Daemon daemon = { options, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, EXIT_SUCCESS, FALSE };
   g_autofree char *history = NULL;
   PymemdHistorySettings history_settings;
   g_autoptr(GError) error = NULL;
@@ -327,6 +331,8 @@ pymemd_daemon_run (const PymemdDaemonOptions *options)
   pymemd_config_get_history (config, &history_settings);
   daemon.recorder = pymemd_recorder_new (history, &history_settings);
   daemon.broker = start_broker (&daemon);
+  if (daemon.broker != NULL)
+    daemon.heap_watch = pymemd_heap_watch_new (daemon.monitor, daemon.broker);
   apply_helper_limits (&daemon, config);
   daemon.service = pymemd_dbus_service_new (daemon.connection, daemon.monitor, daemon.auth, daemon.recorder,
                                             daemon.broker, &error);
@@ -351,6 +357,12 @@ pymemd_daemon_run (const PymemdDaemonOptions *options)
 
   g_bus_unown_name (owner_id);
   g_clear_object (&daemon.service);
+  /* A light summary under way holds the watch, and the watch the broker:
+   * the watch lets go of it now, so that the broker's disposal fails that
+   * request and everything is freed. */
+  if (daemon.heap_watch != NULL)
+    g_object_run_dispose (G_OBJECT (daemon.heap_watch));
+  g_clear_object (&daemon.heap_watch);
   g_clear_object (&daemon.broker);
   if (daemon.temporary_runtime_dir != NULL)
     {

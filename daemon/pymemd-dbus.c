@@ -10,6 +10,8 @@
 #include "pymemd-dbus-generated.h"
 #include "pymemd-error.h"
 #include "pymemd-heap-broker.h"
+#include "pymemd-heap-growth.h"
+#include "pymemd-heap-watch.h"
 #include "pymemd-rate-limit.h"
 #include "pymemd-recorder.h"
 #include "pymemd-report.h"
@@ -1435,10 +1437,28 @@ handle_get_heap_summaries (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *i
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* One GrowthSuspected, with what grew, to the subscriptions that want it. */
+typedef struct {
+  PymemdDbusService *self;
+  gint32             pid;
+  guint64            start_time;
+  GVariant          *grew; /* aa{sv} */
+} Growth;
+
+static void
+growth_free (Growth *growth)
+{
+  g_object_unref (growth->self);
+  g_clear_pointer (&growth->grew, g_variant_unref);
+  g_free (growth);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Growth, growth_free)
+
 static void
 emit_growth (const char *sender, guint id, PymemdProcess *process, gpointer data)
 {
-  PymemdDbusService *self = data;
+  Growth *growth = data;
+  PymemdDbusService *self = growth->self;
   g_autofree char *path = process_path (process);
   g_autoptr(GError) error = NULL;
   PymemdHistorySettings settings;
@@ -1449,24 +1469,59 @@ emit_growth (const char *sender, guint id, PymemdProcess *process, gpointer data
                                  pymemd_process_get_start_time (process), &rate, NULL);
   if (!g_dbus_connection_emit_signal (self->connection, sender, PYMEMD_DBUS_PATH, "org.pymemd.Monitor1",
                                       "GrowthSuspected",
-                                      g_variant_new ("(uoutdd)", id, path, (guint32) pymemd_process_get_pid (process),
+                                      g_variant_new ("(uoutdd@aa{sv})", id, path,
+                                                     (guint32) pymemd_process_get_pid (process),
                                                      pymemd_process_get_start_time (process), rate,
-                                                     (double) settings.growth_window_us / SECOND_US),
+                                                     (double) settings.growth_window_us / SECOND_US, growth->grew),
                                       &error))
     g_debug ("GrowthSuspected to %s: %s", sender, error->message);
+}
+
+static void
+growth_found (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(Growth) growth = data;
+  g_autoptr(GError) error = NULL;
+  PymemdDbusService *self = growth->self;
+  PymemdProcess *process;
+  g_autofree char *names = NULL;
+
+  growth->grew = pymemd_heap_watch_growth_finish (result, &error);
+  if (growth->grew == NULL)
+    {
+      g_debug ("What grew in %d is not known: %s", growth->pid, error->message);
+      growth->grew = g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE_VARDICT, NULL, 0));
+    }
+  process = pymemd_monitor_find (self->monitor, (guint) growth->pid);
+  if (process == NULL || pymemd_process_get_start_time (process) != growth->start_time)
+    return;
+  names = pymemd_heap_growth_to_text (growth->grew, NULL);
+  if (*names != '\0')
+    g_message (_("Process %d (%s): what grew most: %s"), growth->pid, exe_name (process), names);
+  pymemd_subscriptions_foreach_wanting (self->subscriptions, process, emit_growth, growth);
 }
 
 static void
 on_growth_suspected (PymemdRecorder *recorder, gint pid, guint64 start_time, double rate, PymemdDbusService *self)
 {
   PymemdProcess *process = pymemd_monitor_find (self->monitor, (guint) pid);
+  PymemdScanner *scanner = pymemd_monitor_get_scanner (self->monitor);
   g_autofree char *size = NULL;
+  PymemdHistorySettings settings;
+  Growth *growth;
 
   if (process == NULL || pymemd_process_get_start_time (process) != start_time)
     return;
   size = g_format_size_full ((guint64) MAX (rate, 0), G_FORMAT_SIZE_IEC_UNITS);
   g_message (_("Process %d (%s) grows by %s per hour"), pid, exe_name (process), size);
-  pymemd_subscriptions_foreach_wanting (self->subscriptions, process, emit_growth, self);
+  /* What grew comes from the heap summaries history keeps over the window. */
+  pymemd_config_get_history (pymemd_monitor_get_config (self->monitor), &settings);
+  growth = g_new0 (Growth, 1);
+  growth->self = g_object_ref (self);
+  growth->pid = pid;
+  growth->start_time = start_time;
+  pymemd_heap_watch_growth_async (self->recorder, pymemd_scanner_get_boot_id (scanner), pid, start_time,
+                                  g_get_real_time () - settings.growth_window_us, growth_found, growth);
 }
 
 static void

@@ -26,6 +26,8 @@
 #define SCRIPT_DIR_NAME "attach"
 /* The share of attach-timeout-seconds a PEP 768 request may be out. */
 #define PEP768_WAIT_SHARE 0.8
+/* The oldest interpreter the helper runs in (major * 100 + minor). */
+#define MIN_HELPER_VERSION 306
 
 struct _PymemdHeapBroker
 {
@@ -181,14 +183,12 @@ add_ledger_member (JsonBuilder *builder, const PymemdHeapLedger *ledger)
 {
   json_builder_set_member_name (builder, "ledger");
   json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "heap_private_dirty");
-  json_builder_add_int_value (builder, (gint64) ledger->heap_private_dirty);
-  json_builder_set_member_name (builder, "explained");
-  json_builder_add_int_value (builder, (gint64) ledger->explained);
-  json_builder_set_member_name (builder, "pymalloc_free");
-  json_builder_add_int_value (builder, (gint64) ledger->pymalloc_free);
-  json_builder_set_member_name (builder, "unexplained");
-  json_builder_add_int_value (builder, (gint64) ledger->unexplained);
+  for (guint i = 0; i < PYMEMD_HEAP_LEDGER_N_MEMBERS; i++)
+    {
+      json_builder_set_member_name (builder, pymemd_heap_ledger_members[i].name);
+      json_builder_add_int_value (builder,
+                                  (gint64) PYMEMD_HEAP_LEDGER_FIGURE (ledger, &pymemd_heap_ledger_members[i]));
+    }
   json_builder_end_object (builder);
 }
 
@@ -207,6 +207,11 @@ record_text (const Job *job)
   json_builder_add_value (builder, json_node_copy (job->summary->document));
   if (job->has_ledger)
     add_ledger_member (builder, &job->ledger);
+  if (job->request.light)
+    {
+      json_builder_set_member_name (builder, "light");
+      json_builder_add_boolean_value (builder, TRUE);
+    }
   if (job->has_before)
     {
       json_builder_set_member_name (builder, "private_dirty_before");
@@ -242,6 +247,20 @@ read_retained (JsonObject *record)
   return pymemd_retained_to_variant (retained);
 }
 
+/* SUMMARY (a{sv}, taken) with "light": a periodic summary's census of the
+ * tracked objects alone. */
+static GVariant *
+with_light_mark (GVariant *summary)
+{
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, summary);
+  g_variant_unref (summary);
+  g_variant_dict_insert (&dict, "light", "b", TRUE);
+  return g_variant_ref_sink (g_variant_dict_end (&dict));
+}
+
+/* A kept ledger; figures it does not hold (kept before they were) are 0. */
 static gboolean
 read_ledger (JsonObject *record, PymemdHeapLedger *ledger)
 {
@@ -250,10 +269,9 @@ read_ledger (JsonObject *record, PymemdHeapLedger *ledger)
   if (!json_object_has_member (record, "ledger") ||
       (o = json_object_get_object_member (record, "ledger")) == NULL)
     return FALSE;
-  ledger->heap_private_dirty = (guint64) MAX (json_object_get_int_member_with_default (o, "heap_private_dirty", 0), 0);
-  ledger->explained = (guint64) MAX (json_object_get_int_member_with_default (o, "explained", 0), 0);
-  ledger->pymalloc_free = (guint64) MAX (json_object_get_int_member_with_default (o, "pymalloc_free", 0), 0);
-  ledger->unexplained = (guint64) MAX (json_object_get_int_member_with_default (o, "unexplained", 0), 0);
+  for (guint i = 0; i < PYMEMD_HEAP_LEDGER_N_MEMBERS; i++)
+    PYMEMD_HEAP_LEDGER_FIGURE (ledger, &pymemd_heap_ledger_members[i]) =
+      (guint64) MAX (json_object_get_int_member_with_default (o, pymemd_heap_ledger_members[i].name, 0), 0);
   return TRUE;
 }
 
@@ -287,6 +305,8 @@ pymemd_heap_broker_variant_from_record (const char *text, GError **error)
     return NULL;
   variant = g_variant_ref_sink (
     pymemd_heap_summary_to_variant (summary, read_ledger (record, &ledger) ? &ledger : NULL));
+  if (json_object_get_boolean_member_with_default (record, "light", FALSE))
+    variant = with_light_mark (variant);
   if (json_object_has_member (record, "private_dirty_before"))
     variant = with_collect_pages (
       variant, (guint64) MAX (json_object_get_int_member_with_default (record, "private_dirty_before", 0), 0),
@@ -382,7 +402,8 @@ finish_answer (GTask *task)
   pymemd_recorder_add_heap_summary (self->recorder,
                                     pymemd_scanner_get_boot_id (pymemd_monitor_get_scanner (self->monitor)),
                                     job->pid, job->start_time, job->summary->taken_at_us, text);
-  if (process != NULL)
+  /* The process's summary (GetProcessDetails) stays the last one asked for. */
+  if (process != NULL && !job->request.light)
     pymemd_process_set_heap (process, g_steal_pointer (&job->summary), job->has_ledger ? &job->ledger : NULL);
   g_task_return_pointer (task, variant, (GDestroyNotify) g_variant_unref);
 }
@@ -483,6 +504,11 @@ measure_pages (PymemdHeapBroker *self, Job *job, PymemdProcess *process)
   g_autoptr(GError) detail_error = NULL;
   const PymemdCategoryUsage *categories;
 
+  /* A light (periodic) summary reads no pages and has no ledger: walking a
+   * large process's page tables on a schedule would cost it more than its
+   * census, and the pages of the last detail pass are of another moment. */
+  if (job->request.light)
+    return;
   if (pymemd_scanner_refresh_detail (pymemd_monitor_get_scanner (self->monitor), process, &detail_error))
     job->private_dirty_after = pymemd_process_get_rollup (process)->value[PYMEMD_FIELD_PRIVATE_DIRTY];
   else
@@ -954,6 +980,7 @@ pymemd_heap_broker_get_summary_async (PymemdHeapBroker        *self,
 {
   GTask *task = g_task_new (self, NULL, callback, user_data);
   Job *job = g_new0 (Job, 1);
+  guint version = pymemd_process_get_python_version (process);
 
   job->pid = pymemd_process_get_pid (process);
   job->start_time = pymemd_process_get_start_time (process);
@@ -969,6 +996,15 @@ pymemd_heap_broker_get_summary_async (PymemdHeapBroker        *self,
     {
       g_task_return_new_error (task, PYMEMD_ERROR, PYMEMD_ERROR_NOT_ATTACHED,
                                _("No helper runs in process %d; ask with attach to bring it in"), job->pid);
+      g_object_unref (task);
+    }
+  else if (version != 0 && version < MIN_HELPER_VERSION)
+    {
+      /* The helper is Python 3.6+ code: an older interpreter is refused
+       * here, before anything is injected that would only fail in it. */
+      g_task_return_new_error (task, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED,
+                               _("Process %d runs Python %u.%u: heap summaries need Python 3.6 or later"), job->pid,
+                               version / 100, version % 100);
       g_object_unref (task);
     }
   else

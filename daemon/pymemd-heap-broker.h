@@ -27,7 +27,10 @@ PymemdHelperChannel *pymemd_heap_broker_get_channel (PymemdHeapBroker *self);
  * data/org.pymemd.Monitor1.xml), with retained sizes and the HOLDERS
  * (1 … 200) that keep the most memory alive unless HOLDERS is 0: one
  * analysis at a time per CALLER_UID, [limits] graph-analyses in all, else
- * PYMEMD_ERROR_LIMIT_EXCEEDED. Without a helper, ATTACH brings it in;
+ * PYMEMD_ERROR_LIMIT_EXCEEDED. A light REQUEST (the periodic summaries,
+ * [heap] in pymemd.conf(5)) reads no pages and has no ledger, is kept
+ * marked "light", and leaves the process's latest summary as it was.
+ * Without a helper, ATTACH brings it in;
  * otherwise PYMEMD_ERROR_NOT_ATTACHED. The caller has checked that the
  * asker, CALLER_UID, may do this. Attaches wait in their user's queue and
  * the users take turns ([limits] in pymemd.conf(5)): a user with

@@ -53,6 +53,10 @@ struct Field {
 #define SECONDS(n)        { .name = (n), .kind = FIELD_FLOAT, .max = MAX_SECONDS }
 #define TIME(n, null)     { .name = (n), .kind = FIELD_FLOAT, .nullable = (null), .max = MAX_TIME }
 #define FLAG(n)           { .name = (n), .kind = FIELD_BOOL }
+/* Members a helper before the allocation ledger did not send (and history
+ * may keep summaries of): null when absent. */
+#define NEWER_COUNT(n)    { .name = (n), .kind = FIELD_INT, .nullable = TRUE, .max = MAX_COUNT }
+#define NEWER_FLAG(n)     { .name = (n), .kind = FIELD_BOOL, .nullable = TRUE }
 #define TEXT(n, m)        { .name = (n), .kind = FIELD_STRING, .max = (m) }
 #define OBJECT(n, null, f) { .name = (n), .kind = FIELD_OBJECT, .nullable = (null), .fields = (f) }
 #define LIST(n, lo, hi, e) { .name = (n), .kind = FIELD_LIST, .min = (lo), .max = (hi), .fields = (e) }
@@ -90,6 +94,10 @@ static const Field census_fields[] = {
   COUNT ("bytes"),
   COUNT ("small_bytes"),
   COUNT ("large_bytes"),
+  NEWER_COUNT ("padding_bytes"),
+  NEWER_COUNT ("tracked_objects"),
+  NEWER_COUNT ("untracked_objects"),
+  NEWER_FLAG ("walked"),
   LIST ("types", 0, PYMEMD_HEAP_SUMMARY_MAX_TYPES, &type_entry),
   OBJECT ("other", FALSE, other_fields),
   END,
@@ -351,6 +359,13 @@ member_count (JsonObject *object, const char *name)
   return (guint64) json_object_get_int_member (object, name);
 }
 
+/* A NEWER_COUNT member: 0 when null. */
+static guint64
+newer_count (JsonObject *object, const char *name)
+{
+  return json_object_get_null_member (object, name) ? 0 : member_count (object, name);
+}
+
 PymemdHeapSummary *
 pymemd_heap_summary_new_from_json (JsonNode *object, GError **error)
 {
@@ -369,6 +384,9 @@ pymemd_heap_summary_new_from_json (JsonNode *object, GError **error)
   summary->census_bytes = member_count (census, "bytes");
   summary->census_small_bytes = member_count (census, "small_bytes");
   summary->census_large_bytes = member_count (census, "large_bytes");
+  summary->census_padding_bytes = newer_count (census, "padding_bytes");
+  summary->census_walked = !json_object_get_null_member (census, "walked") &&
+                           json_object_get_boolean_member (census, "walked");
   pymalloc = member_object (root, "pymalloc");
   summary->has_pymalloc = pymalloc != NULL;
   if (pymalloc != NULL)
@@ -448,6 +466,18 @@ pymemd_heap_summary_to_text (const PymemdHeapSummary *summary)
   return json_to_string (summary->document, FALSE);
 }
 
+#define LEDGER_MEMBER(name) { #name, G_STRUCT_OFFSET (PymemdHeapLedger, name) }
+const PymemdHeapLedgerMember pymemd_heap_ledger_members[PYMEMD_HEAP_LEDGER_N_MEMBERS] = {
+  LEDGER_MEMBER (heap_private_dirty),
+  LEDGER_MEMBER (explained),
+  LEDGER_MEMBER (pymalloc_free),
+  LEDGER_MEMBER (unexplained),
+  LEDGER_MEMBER (small_allocations),
+  LEDGER_MEMBER (large_allocations),
+  LEDGER_MEMBER (padding),
+};
+G_STATIC_ASSERT (sizeof (PymemdHeapLedger) == PYMEMD_HEAP_LEDGER_N_MEMBERS * sizeof (guint64));
+
 static guint64
 saturating_add (guint64 a, guint64 b)
 {
@@ -455,29 +485,39 @@ saturating_add (guint64 a, guint64 b)
 }
 
 /* The ledger divides the heap pages, so its three parts always add up to
- * heap_private_dirty. A summary may claim more than the pages hold: arena
- * pages never touched or swapped out are no private dirty memory, and the
- * detail pass may be older than the summary (or not have run: all zero).
- * The claims then fill the pages in order of certainty: live objects first,
- * then pymalloc's free space, which is the likeliest not to be resident;
- * the raw claims stay in the summary itself. */
+ * heap_private_dirty. Live allocations are counted once each: the small
+ * ones from pymalloc's own figure (its allocated blocks hold every small
+ * object, tracked by the collector or not, and every small buffer), the
+ * large ones (malloc's) from the census, which gives each to the object
+ * that owns it. A summary may claim more than the pages hold: arena pages
+ * never touched or swapped out are no private dirty memory, and the detail
+ * pass may be older than the summary (or not have run: all zero). The
+ * claims then fill the pages in order of certainty: live allocations
+ * first, then pymalloc's free space, which is the likeliest not to be
+ * resident; the ledger keeps the claims as small_allocations and
+ * large_allocations. */
 void
 pymemd_heap_ledger_compute (const PymemdHeapSummary *summary,
                             const guint64           *category_private_dirty,
                             PymemdHeapLedger        *ledger)
 {
-  guint64 live, free_space;
+  guint64 free_space;
 
-  live = saturating_add (summary->has_pymalloc ? summary->pymalloc_allocated_bytes
-                                               : summary->census_small_bytes,
-                         summary->census_large_bytes);
+  /* Without pymalloc's figures (tracemalloc wraps the allocator), the
+   * census's small objects stand for them, rounded as pymalloc would. */
+  ledger->small_allocations = summary->has_pymalloc
+                                ? summary->pymalloc_allocated_bytes
+                                : saturating_add (summary->census_small_bytes, summary->census_padding_bytes);
+  ledger->large_allocations = summary->census_large_bytes;
+  ledger->padding = MIN (summary->census_padding_bytes, ledger->small_allocations);
   free_space = 0;
   if (summary->has_pymalloc && summary->pymalloc_arena_bytes > summary->pymalloc_allocated_bytes)
     free_space = summary->pymalloc_arena_bytes - summary->pymalloc_allocated_bytes;
 
   ledger->heap_private_dirty = saturating_add (category_private_dirty[PYMEMD_CATEGORY_PYMALLOC],
                                                category_private_dirty[PYMEMD_CATEGORY_NATIVE_HEAP]);
-  ledger->explained = MIN (live, ledger->heap_private_dirty);
+  ledger->explained = MIN (saturating_add (ledger->small_allocations, ledger->large_allocations),
+                           ledger->heap_private_dirty);
   ledger->pymalloc_free = MIN (free_space, ledger->heap_private_dirty - ledger->explained);
   ledger->unexplained = ledger->heap_private_dirty - ledger->explained - ledger->pymalloc_free;
 }
@@ -541,6 +581,20 @@ gc_to_variant (JsonObject *gc)
   return g_variant_builder_end (&dict);
 }
 
+/* The census members of the allocation ledger, when the helper sent them. */
+static void
+add_newer_members (GVariantBuilder *dict, JsonObject *census)
+{
+  static const char *const counts[] = { "padding_bytes", "tracked_objects", "untracked_objects", NULL };
+
+  for (const char *const *name = counts; *name != NULL; name++)
+    if (!json_object_get_null_member (census, *name))
+      g_variant_builder_add (dict, "{sv}", *name, g_variant_new_uint64 (member_count (census, *name)));
+  if (!json_object_get_null_member (census, "walked"))
+    g_variant_builder_add (dict, "{sv}", "walked",
+                           g_variant_new_boolean (json_object_get_boolean_member (census, "walked")));
+}
+
 static GVariant *
 census_to_variant (JsonObject *census)
 {
@@ -551,6 +605,7 @@ census_to_variant (JsonObject *census)
 
   g_variant_builder_init (&dict, G_VARIANT_TYPE_VARDICT);
   add_counts (&dict, census, counts);
+  add_newer_members (&dict, census);
   g_variant_builder_init (&list, G_VARIANT_TYPE ("a(stt)"));
   for (guint i = 0; i < json_array_get_length (types); i++)
     {
@@ -626,12 +681,9 @@ ledger_to_variant (const PymemdHeapLedger *ledger)
   GVariantBuilder dict;
 
   g_variant_builder_init (&dict, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&dict, "{sv}", "heap_private_dirty",
-                         g_variant_new_uint64 (ledger->heap_private_dirty));
-  g_variant_builder_add (&dict, "{sv}", "explained", g_variant_new_uint64 (ledger->explained));
-  g_variant_builder_add (&dict, "{sv}", "pymalloc_free",
-                         g_variant_new_uint64 (ledger->pymalloc_free));
-  g_variant_builder_add (&dict, "{sv}", "unexplained", g_variant_new_uint64 (ledger->unexplained));
+  for (guint i = 0; i < PYMEMD_HEAP_LEDGER_N_MEMBERS; i++)
+    g_variant_builder_add (&dict, "{sv}", pymemd_heap_ledger_members[i].name,
+                           g_variant_new_uint64 (PYMEMD_HEAP_LEDGER_FIGURE (ledger, &pymemd_heap_ledger_members[i])));
   return g_variant_builder_end (&dict);
 }
 

@@ -19,6 +19,8 @@ typedef struct {
   guint64   census_bytes;
   guint64   census_small_bytes;
   guint64   census_large_bytes;
+  guint64   census_padding_bytes; /* 0 from a helper that did not say */
+  gboolean  census_walked;        /* the census counted untracked objects too */
   gboolean  has_pymalloc;
   guint64   pymalloc_arena_bytes;
   guint64   pymalloc_allocated_bytes;
@@ -53,13 +55,35 @@ char              *pymemd_heap_summary_to_text (const PymemdHeapSummary *summary
 /* What the process's heap pages hold, in bytes. */
 typedef struct {
   guint64 heap_private_dirty;  /* pymalloc + native-heap categories' private dirty */
-  guint64 explained;           /* live objects: pymalloc's allocated blocks (or the
-                                  census's small objects) + the census's large objects */
+  guint64 explained;           /* live allocations: small + large below, as far as
+                                  the pages hold them */
   guint64 pymalloc_free;       /* arena bytes not in allocated blocks: free blocks,
                                   empty pools, overhead */
-  guint64 unexplained;         /* the rest: C allocations, fragmentation, objects the
-                                  census does not see */
+  guint64 unexplained;         /* the rest: malloc's allocations that no object owns
+                                  (C code's), malloc's free space, objects that only
+                                  C code holds */
+  /* What explained is made of, as claimed (the pages do not cap these): */
+  guint64 small_allocations;   /* pymalloc's allocated blocks, every small allocation
+                                  (objects tracked or not, their small buffers, C code's
+                                  PyObject_Malloc); without pymalloc's figures the
+                                  census's small objects rounded to blocks */
+  guint64 large_allocations;   /* allocations over 512 bytes (and numpy's data, always
+                                  malloc's), each once, with the object that owns it */
+  guint64 padding;             /* of small_allocations: what pymalloc's rounding to its
+                                  block sizes adds to the objects the census sized */
 } PymemdHeapLedger;
+
+/* The ledger's figures by name, as D-Bus and the history store spell
+ * them: PYMEMD_HEAP_LEDGER_N_MEMBERS of them. */
+typedef struct {
+  const char *name;
+  gsize       offset; /* of its guint64 in PymemdHeapLedger */
+} PymemdHeapLedgerMember;
+
+#define PYMEMD_HEAP_LEDGER_N_MEMBERS 7
+extern const PymemdHeapLedgerMember pymemd_heap_ledger_members[PYMEMD_HEAP_LEDGER_N_MEMBERS];
+
+#define PYMEMD_HEAP_LEDGER_FIGURE(ledger, member) G_STRUCT_MEMBER (guint64, (ledger), (member)->offset)
 
 /* CATEGORY_PRIVATE_DIRTY holds PYMEMD_N_CATEGORIES figures from the
  * process's latest detail pass. The three parts always add up to

@@ -144,6 +144,7 @@ pymemd_heap_request_init (PymemdHeapRequest *request)
   request->collect = FALSE;
   request->budget = 5.0;
   request->graph_memory = 0;
+  request->light = FALSE;
 }
 
 /* What a summary request completes with. */
@@ -1538,6 +1539,11 @@ request_to_json (guint32 id, const PymemdHeapRequest *request)
   json_builder_add_boolean_value (builder, request->collect);
   json_builder_set_member_name (builder, "budget");
   json_builder_add_double_value (builder, request->budget);
+  if (request->light)
+    {
+      json_builder_set_member_name (builder, "light");
+      json_builder_add_boolean_value (builder, TRUE);
+    }
   if (request->graph_memory > 0)
     {
       guint64 objects, edges;

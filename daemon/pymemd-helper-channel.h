@@ -17,13 +17,14 @@ typedef struct {
   int      trace;   /* -1 leave tracemalloc, 0 stop, 1..100 start with that many frames */
   gboolean collect; /* gc.collect () first */
   double   budget;  /* seconds the census may take, 0.05..60 */
+  gboolean light;   /* only the objects the collector tracks: the periodic summaries' census */
   /* The object graph for retained sizes, when GRAPH_MEMORY is not 0: the
    * bytes the daemon gives its analysis (which bounds the objects and
    * references the request announces). Not sent. */
   gsize    graph_memory;
 } PymemdHeapRequest;
 
-/* top 20, sites 10, trace -1, no collect, budget 5 s, no graph. */
+/* top 20, sites 10, trace -1, no collect, budget 5 s, not light, no graph. */
 void pymemd_heap_request_init (PymemdHeapRequest *request);
 
 /* What the channel lets connections hold: in all, and per uid, so that one

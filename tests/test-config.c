@@ -71,6 +71,7 @@ assert_limits (PymemdConfig *config,
 static void
 assert_defaults (PymemdConfig *config)
 {
+  PymemdHeapWatchSettings heap;
   PymemdAttachLimits limits;
   PymemdGraphLimits graph_limits;
   PymemdHistorySettings history;
@@ -103,6 +104,10 @@ assert_defaults (PymemdConfig *config)
   pymemd_config_get_graph_limits (config, &graph_limits);
   g_assert_cmpuint (graph_limits.memory, ==, 256 * MIB);
   g_assert_cmpuint (graph_limits.concurrent, ==, 2);
+  pymemd_config_get_heap_watch (config, &heap);
+  g_assert_cmpfloat (heap.interval, ==, 0);
+  g_assert_cmpfloat (heap.budget, ==, 0.5);
+  g_assert_cmpuint (heap.per_round, ==, 32);
 }
 
 static gboolean
@@ -184,6 +189,7 @@ test_every_key (void)
   g_autofree char *path = pymemd_test_data_path ("config/full.conf");
   g_autoptr(GError) error = NULL;
   g_autoptr(PymemdConfig) config = pymemd_config_load (path, FALSE, &error);
+  PymemdHeapWatchSettings heap;
   PymemdAttachLimits limits;
   PymemdHistorySettings history;
   PymemdScanBudget budget;
@@ -213,6 +219,10 @@ test_every_key (void)
   g_assert_cmpfloat (limits.timeout_seconds, ==, 2.5);
   g_assert_cmpuint (limits.per_uid, ==, 2);
   g_assert_cmpuint (limits.concurrent, ==, 8);
+  pymemd_config_get_heap_watch (config, &heap);
+  g_assert_cmpfloat (heap.interval, ==, 120);
+  g_assert_cmpfloat (heap.budget, ==, 0.25);
+  g_assert_cmpuint (heap.per_round, ==, 5);
   g_assert_cmpstr (pymemd_config_get_path (config), ==, path);
 }
 
@@ -224,6 +234,7 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
   g_autoptr(PymemdConfig) high = NULL;
   g_autoptr(PymemdConfig) partial = NULL;
   g_autoptr(PymemdConfig) empty = NULL;
+  PymemdHeapWatchSettings heap;
   PymemdAttachLimits limits;
   PymemdGraphLimits graph_limits;
   PymemdScanBudget budget;
@@ -239,7 +250,8 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
                  "helper-log-lines-per-uid-per-minute=1\nsubscriptions-per-uid=1\n"
                  "pids-per-subscription=1\nrescans-per-uid-per-minute=1\n"
                  "attach-timeout-seconds=1\nattaches-per-uid=1\nconcurrent-attaches=1\n"
-                 "graph-memory-mib=16\ngraph-analyses=1\n");
+                 "graph-memory-mib=16\ngraph-analyses=1\n"
+                 "[heap]\ninterval=10\nbudget-seconds=0.05\nprocesses-per-round=1\n");
   g_assert_cmpfloat (pymemd_config_get_interval (low), ==, 0.5);
   g_assert_cmpfloat (pymemd_config_get_detail_interval (low), ==, 0.5);
   pymemd_config_get_budget (low, &budget);
@@ -259,6 +271,10 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
   pymemd_config_get_graph_limits (low, &graph_limits);
   g_assert_cmpuint (graph_limits.memory, ==, 16 * MIB);
   g_assert_cmpuint (graph_limits.concurrent, ==, 1);
+  pymemd_config_get_heap_watch (low, &heap);
+  g_assert_cmpfloat (heap.interval, ==, 10);
+  g_assert_cmpfloat (heap.budget, ==, 0.05);
+  g_assert_cmpuint (heap.per_round, ==, 1);
 
   high = load_ok (f,
                   "[monitor]\ninterval=3600\ndetail-interval=86400\n"
@@ -271,7 +287,8 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
                   "helper-log-lines-per-uid-per-minute=100000\nsubscriptions-per-uid=4096\n"
                   "pids-per-subscription=4096\nrescans-per-uid-per-minute=3600\n"
                   "attach-timeout-seconds=600\nattaches-per-uid=64\nconcurrent-attaches=64\n"
-                  "graph-memory-mib=65536\ngraph-analyses=64\n");
+                  "graph-memory-mib=65536\ngraph-analyses=64\n"
+                  "[heap]\ninterval=86400\nbudget-seconds=10\nprocesses-per-round=4096\n");
   g_assert_cmpfloat (pymemd_config_get_interval (high), ==, 3600);
   g_assert_cmpfloat (pymemd_config_get_detail_interval (high), ==, 86400);
   pymemd_config_get_budget (high, &budget);
@@ -291,6 +308,15 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
   pymemd_config_get_graph_limits (high, &graph_limits);
   g_assert_cmpuint (graph_limits.memory, ==, (gsize) 65536 * MIB);
   g_assert_cmpuint (graph_limits.concurrent, ==, 64);
+  pymemd_config_get_heap_watch (high, &heap);
+  g_assert_cmpfloat (heap.interval, ==, 86400);
+  g_assert_cmpuint (heap.per_round, ==, 4096);
+  /* 0 is off, and is no value between 0 and 10. */
+  g_clear_object (&high);
+  high = load_ok (f, "[heap]\ninterval=0\n");
+  pymemd_config_get_heap_watch (high, &heap);
+  g_assert_cmpfloat (heap.interval, ==, 0);
+  assert_value_refused (f, "heap", "interval", "5");
 
   partial = load_ok (f, "# only one key\n[signals]\nmin-interval = 7 \n[budget]\n");
   g_assert_cmpfloat (pymemd_config_get_min_signal_interval (partial), ==, 7);
@@ -333,6 +359,9 @@ static const struct {
   { "limits", "concurrent-attaches", "0", "65" },
   { "limits", "graph-memory-mib", "15", "65537" },
   { "limits", "graph-analyses", "0", "65" },
+  { "heap", "interval", "9.5", "86400.5" },
+  { "heap", "budget-seconds", "0.04", "10.5" },
+  { "heap", "processes-per-round", "0", "4097" },
 };
 
 static void

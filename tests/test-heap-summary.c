@@ -199,6 +199,13 @@ test_valid_edges (void)
     { "tracemalloc.sites[0].line", "4294967295" },
     { "collect", "{\"freed\": 31000, \"duration\": 0.09, \"garbage\": 0}" },
     { "collect", NULL },
+    /* The allocation ledger's members; a helper before it sent none. */
+    { "census.padding_bytes", "9007199254740992" },
+    { "census.padding_bytes", "null" },
+    { "census.tracked_objects", "0" },
+    { "census.untracked_objects", NULL },
+    { "census.walked", "false" },
+    { "census.walked", NULL },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (edges); i++)
@@ -293,6 +300,11 @@ test_invalid (void)
     { "census.types[2]", "[]", "summary.census.types[2]" },
     { "census.other", NULL, "summary.census.other" },
     { "census.other.bytes", "1.0", "summary.census.other.bytes" },
+    { "census.padding_bytes", "-1", "summary.census.padding_bytes" },
+    { "census.padding_bytes", "9007199254740993", "summary.census.padding_bytes" },
+    { "census.tracked_objects", "\"many\"", "summary.census.tracked_objects" },
+    { "census.untracked_objects", "1.5", "summary.census.untracked_objects" },
+    { "census.walked", "1", "summary.census.walked" },
     { "pymalloc", "5", "summary.pymalloc" },
     { "pymalloc.arenas", "-1", "summary.pymalloc.arenas" },
     { "pymalloc.overhead_bytes", NULL, "summary.pymalloc.overhead_bytes" },
@@ -544,6 +556,90 @@ test_ledger (void)
     }
 }
 
+/* The census members of the allocation ledger: read when there, 0 and not
+ * walked from a helper that did not send them. */
+static void
+test_newer_members (void)
+{
+  g_autoptr(JsonNode) root = load_fixture ();
+  g_autoptr(JsonNode) old = load_fixture ();
+  g_autoptr(PymemdHeapSummary) summary = NULL;
+  g_autoptr(PymemdHeapSummary) old_summary = NULL;
+  g_autoptr(GVariant) dict = NULL, old_dict = NULL, census = NULL, old_census = NULL;
+  guint64 value = 0;
+  gboolean walked = FALSE;
+
+  set_path (root, "census.padding_bytes", "4096");
+  set_path (root, "census.tracked_objects", "700");
+  set_path (root, "census.untracked_objects", "300");
+  set_path (root, "census.walked", "true");
+  summary = summary_ok (root);
+  g_assert_cmpuint (summary->census_padding_bytes, ==, 4096);
+  g_assert_true (summary->census_walked);
+  dict = g_variant_ref_sink (pymemd_heap_summary_to_variant (summary, NULL));
+  census = g_variant_lookup_value (dict, "census", G_VARIANT_TYPE_VARDICT);
+  g_assert_true (g_variant_lookup (census, "padding_bytes", "t", &value));
+  g_assert_cmpuint (value, ==, 4096);
+  g_assert_true (g_variant_lookup (census, "untracked_objects", "t", &value));
+  g_assert_cmpuint (value, ==, 300);
+  g_assert_true (g_variant_lookup (census, "walked", "b", &walked));
+  g_assert_true (walked);
+
+  set_path (old, "census.padding_bytes", NULL);
+  set_path (old, "census.walked", NULL);
+  old_summary = summary_ok (old);
+  g_assert_cmpuint (old_summary->census_padding_bytes, ==, 0);
+  g_assert_false (old_summary->census_walked);
+  old_dict = g_variant_ref_sink (pymemd_heap_summary_to_variant (old_summary, NULL));
+  old_census = g_variant_lookup_value (old_dict, "census", G_VARIANT_TYPE_VARDICT);
+  g_assert_false (g_variant_lookup (old_census, "padding_bytes", "t", NULL));
+  g_assert_false (g_variant_lookup (old_census, "walked", "b", NULL));
+}
+
+/* What explained is made of: each allocation once. pymalloc's allocated
+ * blocks hold every small allocation, the census's small objects among
+ * them: those are not added again (the lists of lists the issue found
+ * counted twice); only the census's large allocations are. */
+static void
+test_ledger_parts (void)
+{
+  PymemdHeapSummary summary = { 0 };
+  guint64 pages[PYMEMD_N_CATEGORIES] = { 0 };
+  PymemdHeapLedger ledger;
+
+  /* 200 000 lists of 60: headers and item arrays all pymalloc's blocks. */
+  summary.has_pymalloc = TRUE;
+  summary.pymalloc_arena_bytes = 115 * MIB;
+  summary.pymalloc_allocated_bytes = 106 * MIB;
+  summary.census_small_bytes = 104 * MIB;
+  summary.census_padding_bytes = 1 * MIB;
+  summary.census_large_bytes = 2 * MIB;
+  pages[PYMEMD_CATEGORY_PYMALLOC] = 115 * MIB;
+  pages[PYMEMD_CATEGORY_NATIVE_HEAP] = 10 * MIB;
+  pymemd_heap_ledger_compute (&summary, pages, &ledger);
+  g_assert_cmpuint (ledger.small_allocations, ==, 106 * MIB);
+  g_assert_cmpuint (ledger.large_allocations, ==, 2 * MIB);
+  g_assert_cmpuint (ledger.padding, ==, 1 * MIB);
+  g_assert_cmpuint (ledger.explained, ==, 108 * MIB);
+  g_assert_cmpuint (ledger.pymalloc_free, ==, 9 * MIB);
+  g_assert_cmpuint (ledger.unexplained, ==, 8 * MIB);
+
+  /* Without pymalloc's figures: the census's small objects as blocks. */
+  summary.has_pymalloc = FALSE;
+  pymemd_heap_ledger_compute (&summary, pages, &ledger);
+  g_assert_cmpuint (ledger.small_allocations, ==, 105 * MIB);
+  g_assert_cmpuint (ledger.explained, ==, 107 * MIB);
+  g_assert_cmpuint (ledger.pymalloc_free, ==, 0);
+  g_assert_cmpuint (ledger.unexplained, ==, 18 * MIB);
+
+  /* Padding is part of the small allocations, never more than them. */
+  summary.has_pymalloc = TRUE;
+  summary.pymalloc_allocated_bytes = 1000;
+  summary.census_padding_bytes = 5000;
+  pymemd_heap_ledger_compute (&summary, pages, &ledger);
+  g_assert_cmpuint (ledger.padding, ==, 1000);
+}
+
 /* ---------------------------------------------------------------- a{sv} */
 
 static void
@@ -579,7 +675,7 @@ test_variant (void)
   static const guint64 uncollectable[] = { 0, 0, 2 };
   g_autoptr(JsonNode) root = load_fixture ();
   g_autoptr(PymemdHeapSummary) summary = summary_ok (root);
-  PymemdHeapLedger ledger = { 100, 60, 10, 30 };
+  PymemdHeapLedger ledger = { 100, 60, 10, 30, 50, 10, 4 };
   g_autoptr(GVariant) dict = g_variant_ref_sink (pymemd_heap_summary_to_variant (summary, &ledger));
   g_autoptr(GVariant) gc = NULL, census = NULL, pymalloc = NULL, tracemalloc = NULL, led = NULL;
   g_autoptr(GVariant) types = NULL, sites = NULL;
@@ -683,6 +779,12 @@ test_variant (void)
   g_assert_cmpuint (value, ==, 10);
   g_assert_true (g_variant_lookup (led, "unexplained", "t", &value));
   g_assert_cmpuint (value, ==, 30);
+  g_assert_true (g_variant_lookup (led, "small_allocations", "t", &value));
+  g_assert_cmpuint (value, ==, 50);
+  g_assert_true (g_variant_lookup (led, "large_allocations", "t", &value));
+  g_assert_cmpuint (value, ==, 10);
+  g_assert_true (g_variant_lookup (led, "padding", "t", &value));
+  g_assert_cmpuint (value, ==, 4);
 }
 
 /* Nulls are absent members; a collect is served when there was one. */
@@ -731,6 +833,8 @@ main (int argc, char **argv)
   g_test_add_func ("/heap-summary/text-round-trip", test_text_round_trip);
   g_test_add_func ("/heap-summary/printable-numbers", test_printable_numbers);
   g_test_add_func ("/heap-summary/ledger", test_ledger);
+  g_test_add_func ("/heap-summary/ledger-parts", test_ledger_parts);
+  g_test_add_func ("/heap-summary/newer-members", test_newer_members);
   g_test_add_func ("/heap-summary/variant", test_variant);
   g_test_add_func ("/heap-summary/variant-nulls", test_variant_nulls);
 

@@ -192,14 +192,7 @@ skipped (Fixture *fx)
 static GVariant *
 get_heap (PymemdTestService *service, GPid pid, const char *options, GError **error)
 {
-  g_autoptr(GVariant) parsed = g_variant_parse (G_VARIANT_TYPE_VARDICT, options, NULL, NULL, NULL);
-  g_autoptr(GVariant) reply = NULL;
-
-  g_assert_nonnull (parsed);
-  reply = g_dbus_connection_call_sync (service->conn, BUS_NAME, BUS_PATH, BUS_IFACE, "GetHeapSummary",
-                                       g_variant_new ("(ut@a{sv})", (guint32) pid, (guint64) 0, parsed),
-                                       G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, 120000, NULL, error);
-  return reply != NULL ? g_variant_get_child_value (reply, 0) : NULL;
+  return pymemd_test_get_heap (service, pid, options, error);
 }
 
 static void
@@ -216,17 +209,7 @@ assert_heap_error (PymemdTestService *service, GPid pid, const char *options, Py
 static GVariant *
 wait_for_helper (PymemdTestService *service, GPid pid)
 {
-  for (int i = 0; i < 200; i++)
-    {
-      g_autoptr(GError) error = NULL;
-      GVariant *summary = get_heap (service, pid, "{}", &error);
-
-      if (summary != NULL)
-        return summary;
-      g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_NOT_ATTACHED);
-      g_usleep (50000);
-    }
-  g_assert_not_reached ();
+  return pymemd_test_wait_for_helper (service, pid, "{}");
 }
 
 /* The census count of types whose name contains PART. */
@@ -280,6 +263,9 @@ assert_ledger (GVariant *summary)
   g_assert_cmpuint (explained, >, 0);
   /* What is left is what the pages hold beyond the rest, never more. */
   g_assert_cmpuint (unexplained, <=, heap);
+  g_assert_cmpuint (explained + free_space + unexplained, ==, heap);
+  g_assert_true (g_variant_lookup (ledger, "small_allocations", "t", NULL));
+  g_assert_true (g_variant_lookup (ledger, "large_allocations", "t", NULL));
 }
 
 /* ---- started with the helper ---- */
@@ -671,6 +657,41 @@ test_refuse_stopped (Fixture *fx, gconstpointer data)
       kill (fx->child.pid, SIGSTOP);
       assert_refused (&fx->service, fx->child.pid, "stopped");
       kill (fx->child.pid, SIGCONT);
+      assert_answers (&fx->child);
+      assert_quits_cleanly (&fx->child);
+    }
+}
+
+/* Python 2 is listed but takes no summary (the helper is Python 3.6+):
+ * the refusal says so before anything is attempted, and the process
+ * runs on untouched. */
+static void
+test_refuse_python2 (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *python = g_build_filename (g_get_home_dir (), ".pyenv", "versions", "2.7.18", "bin", "python2.7",
+                                              NULL);
+  static const char code[] =
+    "import sys\n"
+    "sys.stdout.write('ready\\n'); sys.stdout.flush()\n"
+    "for line in iter(sys.stdin.readline, ''):\n"
+    "    if line.strip() == 'quit':\n"
+    "        break\n"
+    "    sys.stdout.write('pong\\n'); sys.stdout.flush()\n";
+
+  if (!g_file_test (python, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip_printf ("%s is not installed", python);
+      return;
+    }
+  if (skipped (fx))
+    return;
+  if (spawn_python (&fx->child, &fx->service, python, NULL, code))
+    {
+      pymemd_test_service_wait_pid (&fx->service, fx->child.pid);
+      assert_refused (&fx->service, fx->child.pid, "python 2.7");
+      assert_refused (&fx->service, fx->child.pid, "3.6 or later");
+      /* Nothing was attached on the way. */
+      assert_heap_error (&fx->service, fx->child.pid, "{}", PYMEMD_ERROR_NOT_ATTACHED);
       assert_answers (&fx->child);
       assert_quits_cleanly (&fx->child);
     }
@@ -1374,6 +1395,8 @@ static const char gtk_code[] =
   "window = Gtk.Window(title='pymemd test')\n"
   "box = Gtk.Box(orientation=Gtk.Orientation.VERTICAL)\n"
   "labels = [Gtk.Label(label=str(i)) for i in range(2000)]\n"
+  "# The collector does not track it: the ledger must find it all the same.\n"
+  "pixels = bytearray(64 << 20)\n"
   "for label in labels[:20]:\n"
   "    box.add(label)\n"
   "window.add(box)\n"
@@ -1430,7 +1453,22 @@ test_gtk (void)
     {
       if (spawn_python (&child, &service, "/usr/bin/python3", display, gtk_code))
         {
+          g_autoptr(GVariant) summary = NULL;
+          g_autoptr(GVariant) ledger = NULL;
+          g_autoptr(GError) error = NULL;
+          guint64 large = 0;
+
           attach_and_check (&service, &child, "parked-thread", "Gtk.", 2000);
+          /* The 64 MiB bytearray, untracked, is a large allocation that
+           * the ledger explains, with its type. */
+          summary = get_heap (&service, child.pid, "{'top': <uint32 1000>}", &error);
+          g_assert_no_error (error);
+          assert_ledger (summary);
+          ledger = g_variant_lookup_value (summary, "ledger", G_VARIANT_TYPE_VARDICT);
+          g_assert_true (g_variant_lookup (ledger, "large_allocations", "t", &large));
+          g_assert_cmpuint (large, >=, 64 << 20);
+          g_assert_true (pymemd_test_census_type (summary, "builtins.bytearray", NULL, &large));
+          g_assert_cmpuint (large, >=, 64 << 20);
           assert_quits_cleanly (&child);
         }
       pymemd_test_child_stop (&child);
@@ -1751,6 +1789,7 @@ main (int argc, char **argv)
   ADD ("/heap/attach/allocating", test_attach_allocating);
   ADD ("/heap/collect", test_collect);
   ADD ("/heap/refuse/stopped", test_refuse_stopped);
+  ADD ("/heap/refuse/python2", test_refuse_python2);
   ADD ("/heap/refuse/traced", test_refuse_traced);
   ADD ("/heap/refuse/futex", test_refuse_futex);
   g_test_add ("/heap/attach/exited-meanwhile", Fixture, NULL, fixture_setup_bare, test_attach_exited_meanwhile,

@@ -1,4 +1,4 @@
-/* Runs the Python helper (helper/pymemd_helper) in every CPython 3.8+ on the machine against the real helper channel: its summaries and what they hold, tracemalloc, collect, the budget, reconnection, attach, the .pth start, and a process that goes on undisturbed and silent. */
+/* Runs the Python helper (helper/pymemd_helper) in every CPython 3.6+ on the machine against the real helper channel: its summaries and what they hold, tracemalloc, collect, the budget, reconnection, attach, the .pth start, and a process that goes on undisturbed and silent. */
 #include "config.h"
 
 #include <errno.h>
@@ -65,7 +65,7 @@ typedef struct {
 } Interpreter;
 
 static const Interpreter interpreters[] = {
-  { "debian", 0 }, { "3.8", 8 }, { "3.9", 9 }, { "3.10", 10 }, { "3.11", 11 },
+  { "debian", 0 }, { "3.6", 6 }, { "3.7", 7 }, { "3.8", 8 }, { "3.9", 9 }, { "3.10", 10 }, { "3.11", 11 },
   { "3.12", 12 }, { "3.13", 13 }, { "3.14", 14 },
 };
 

@@ -478,10 +478,15 @@ test_human (Fixture *fx, gconstpointer data)
                               "Helper: imported by the program\n",
                               "Census: complete\n",
                               "\nHeap pages (pymalloc + native heap, private dirty): ",
-                              " — live objects explain ",
-                              ", pymalloc free space ",
-                              ", unexplained (C allocations, fragmentation, objects outside the "
-                              "census) ",
+                              "\n  live allocations ",
+                              " — small ones in pymalloc's blocks ",
+                              " of it rounding objects up to the blocks' sizes), larger ones, each "
+                              "with the object that owns it, ",
+                              "\n  pymalloc free space ",
+                              "\n  unexplained ",
+                              " — malloc's memory that no Python object owns: ",
+                              " tracked by the garbage collector and ",
+                              " more reached from them, each once; ",
                               "TYPE", "% OF CENSUS",
                               "\n__main__.HeapMarker ",
                               "Garbage collector\nAutomatic collection: on",
@@ -629,7 +634,7 @@ test_show_and_history (Fixture *fx, gconstpointer data)
   g_assert_cmpint (CLI (fx, &show, "show", pid), ==, 0);
   assert_contains (show.out, (const char *const[]){
                                "\nHeap, from the helper's summary taken ",
-                               " objects tracked by the garbage collector, ",
+                               " tracked by the garbage collector and ",
                                "\n__main__.HeapMarker ",
                                "\nHeap pages (pymalloc + native heap, private dirty): ",
                                NULL });

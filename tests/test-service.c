@@ -2745,7 +2745,7 @@ on_growth (GDBusConnection *conn, const char *sender, const char *path, const ch
   double rate, window;
   const char *object;
 
-  g_variant_get (params, "(u&outdd)", &sub, &object, &pid, &start_time, &rate, &window);
+  g_variant_get (params, "(u&outdd*)", &sub, &object, &pid, &start_time, &rate, &window, NULL);
   g_test_message ("GrowthSuspected: pid %u, %.0f bytes/h over %.0f s", pid, rate, window);
   g_array_append_val (seen, pid);
 }

@@ -16,6 +16,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
+#include "pymemd-error.h"
 #include "pymemd-pidfiles.h"
 #include "testutil.h"
 
@@ -733,6 +734,62 @@ pymemd_test_service_wait_pid (PymemdTestService *service, GPid pid)
         g_error ("pymemd did not list pid %d within 30 s", pid);
       g_usleep (50000);
     }
+}
+
+GVariant *
+pymemd_test_get_heap (PymemdTestService *service, GPid pid, const char *options, GError **error)
+{
+  g_autoptr(GVariant) parsed = g_variant_parse (G_VARIANT_TYPE_VARDICT, options, NULL, NULL, NULL);
+  g_autoptr(GVariant) reply = NULL;
+
+  g_assert_nonnull (parsed);
+  /* An attach, then a census of a large heap under a loaded machine. */
+  reply = g_dbus_connection_call_sync (service->conn, "org.pymemd.Monitor1", "/org/pymemd/Monitor1",
+                                       "org.pymemd.Monitor1", "GetHeapSummary",
+                                       g_variant_new ("(ut@a{sv})", (guint32) pid, (guint64) 0, parsed),
+                                       G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, 180000, NULL, error);
+  return reply != NULL ? g_variant_get_child_value (reply, 0) : NULL;
+}
+
+GVariant *
+pymemd_test_wait_for_helper (PymemdTestService *service, GPid pid, const char *options)
+{
+  for (int i = 0; i < 200; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      GVariant *summary = pymemd_test_get_heap (service, pid, options, &error);
+
+      if (summary != NULL)
+        return summary;
+      g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_NOT_ATTACHED);
+      g_usleep (50000);
+    }
+  g_error ("the helper of process %d did not come within 10 s", pid);
+}
+
+gboolean
+pymemd_test_census_type (GVariant *summary, const char *name, guint64 *count, guint64 *bytes)
+{
+  g_autoptr(GVariant) census = g_variant_lookup_value (summary, "census", G_VARIANT_TYPE_VARDICT);
+  g_autoptr(GVariant) types = NULL;
+  GVariantIter iter;
+  const char *type;
+  guint64 n, size;
+
+  g_assert_nonnull (census);
+  types = g_variant_lookup_value (census, "types", G_VARIANT_TYPE ("a(stt)"));
+  g_assert_nonnull (types);
+  g_variant_iter_init (&iter, types);
+  while (g_variant_iter_next (&iter, "(&stt)", &type, &n, &size))
+    if (g_strcmp0 (type, name) == 0)
+      {
+        if (count != NULL)
+          *count = n;
+        if (bytes != NULL)
+          *bytes = size;
+        return TRUE;
+      }
+  return FALSE;
 }
 
 void

@@ -238,6 +238,23 @@ void     pymemd_test_service_wait_name_released (PymemdTestService *service);
 void     pymemd_test_service_wait_pid (PymemdTestService *service,
                                        GPid               pid);
 
+/* GetHeapSummary of PID with OPTIONS (a{sv} text) on SERVICE's daemon: the
+ * summary, or NULL with ERROR. */
+GVariant   *pymemd_test_get_heap (PymemdTestService *service,
+                                  GPid               pid,
+                                  const char        *options,
+                                  GError           **error);
+/* The summary (OPTIONS) of a process whose helper comes by itself, once it
+ * said hello (10 s at most). */
+GVariant   *pymemd_test_wait_for_helper (PymemdTestService *service,
+                                         GPid               pid,
+                                         const char        *options);
+/* The census entry of the type named NAME in SUMMARY (a{sv}): FALSE when
+ * it is not listed. */
+gboolean    pymemd_test_census_type (GVariant   *summary,
+                                     const char *name,
+                                     guint64    *count,
+                                     guint64    *bytes);
 /* Waits (30 s at most) until GetProcessDetails of PID has its categories:
  * a detail pass has reached it (Rescan asks for one now). */
 void     pymemd_test_service_wait_detail (PymemdTestService *service,

@@ -7,7 +7,7 @@ packages="build-essential autoconf automake autopoint gettext pkg-config
 libglib2.0-dev libglib2.0-dev-bin libjson-glib-dev libelf-dev libsystemd-dev
 libpolkit-gobject-1-dev libsqlite3-dev libdbus-1-dev systemd polkitd dbus-daemon python3 python3-dev
 python3-dbusmock python3-objgraph jq valgrind gdb util-linux bash-completion libncurses-dev smem tmux
-python3-gi gir1.2-gtk-3.0 xvfb strace libgtk-4-dev desktop-file-utils"
+python3-gi gir1.2-gtk-3.0 xvfb strace libgtk-4-dev desktop-file-utils python3-numpy"
 
 # prometheus (for promtool) and prometheus-node-exporter, for the tests of pymemctl export
 # against a real Prometheus: only where their services cannot start (PID 1 is not systemd

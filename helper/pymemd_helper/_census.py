@@ -1,5 +1,27 @@
-"""The census of the objects the cycle collector tracks: count and shallow
-size by type, in chunks that let other threads run.
+"""The census: every object the program holds, counted once, by type, and
+its memory split into allocations: small ones (pymalloc's, up to 512
+bytes, with their rounding to pymalloc's blocks) and large ones (malloc's),
+each with the object that owns it.
+
+What it counts (docs/helper-protocol.md, "census"):
+
+- the objects the cycle collector tracks (``gc.get_objects()``, and the
+  frames of the other threads, made objects first so that their locals are
+  seen);
+- and, unless the request is light, the objects it does not track (str,
+  bytes, bytearray, int, float, tuples and dicts of atomic values,
+  array.array, numpy arrays...), reached from tracked objects through
+  ``gc.get_referents()``, plus the keys of dictionaries (a dict's traversal
+  skips str keys) and the ``base`` of numpy arrays (an array does not
+  traverse it).  Each object once: one referenced once (its reference count
+  says so) cannot be reached twice; the others are remembered by id.
+
+An object's memory is its own allocation (``__sizeof__`` and the collector's
+header) and, for the types that keep their contents in a separate buffer
+(a list's item array, a dict's keys and values, a set's table, the buffers
+of bytearray, array.array, deque and io.BytesIO, a numpy array's data when
+it owns it), that buffer: a buffer an object only views (a memoryview, a
+numpy view) is counted with its owner.
 
 It never runs the program's own Python code:
 
@@ -7,23 +29,21 @@ It never runs the program's own Python code:
   metaclass's ``__getattribute__`` is never called;
 - types are dictionary keys only when no metaclass in the process defines
   ``__hash__`` or ``__eq__`` (the common case); otherwise their ids are;
-- a size is ``sys.getsizeof()`` only when the ``__sizeof__`` it would call is
-  implemented in C.  For a class with its own Python ``__sizeof__`` it is the
-  nearest C ``__sizeof__`` up the MRO (``object.__sizeof__``: the basic size
-  plus items) plus the GC header: the instance's basic size, not what the
-  class says it holds.  (3.11+'s managed-dict pre-header is not added for
-  those classes.)
+  objects are only ever compared by id;
+- a size is the C ``__sizeof__`` nearest in the MRO, called unbound
+  (``list.__sizeof__(o)``): a class's own Python ``__sizeof__`` is never
+  called; numpy's attributes are read through ndarray's C descriptors.
 
-The per-object work is done by C code (``map``, ``compress``, a dict
-counter) in chunks of a few milliseconds; Python loops run only over the
+The per-object work is done by C code (``map``, ``compress``, set
+operations) in chunks of a few milliseconds; Python loops run only over the
 objects of rare variable-size types.
 """
 
 import gc
 import sys
 import time
-from itertools import compress, repeat
-from _operator import eq, is_
+from itertools import chain, compress, filterfalse, repeat
+from _operator import eq, is_, is_not, not_
 
 from pymemd_helper._frames import cut
 
@@ -37,10 +57,21 @@ except ImportError:  # pragma: no cover - CPython always has it
 
 # pymalloc serves requests up to this size; larger ones go to malloc.
 SMALL_LIMIT = 512
+# pymalloc rounds a request up to a multiple of this (16 on 64-bit builds
+# since 3.8, 8 before).
+ALIGNMENT = 16 if sys.maxsize > 2 ** 32 and sys.version_info >= (3, 8) else 8
+_PADDING = [-size % ALIGNMENT for size in range(SMALL_LIMIT + 1)]
 # How long one chunk should keep the GIL, in seconds.
 CHUNK_TARGET = 0.004
 MIN_CHUNK = 1024
-MAX_CHUNK = 1 << 18
+MAX_CHUNK = 1 << 16
+# Referents are handled in slices of this many at first, then sized like
+# chunks, growing at most twofold a step: a slice of shared small ints costs
+# a tenth of one of new strings.
+FIRST_SLICE = 4096
+MAX_SLICE = 1 << 15
+# The ids remembered are kept in sets of at most this many.
+SEEN_SET = 1 << 16
 # A variable-size type gets its own C pass over a chunk when it has at least
 # this share of it; rarer ones are sized in one Python loop.
 DOMINANT_SHARE = 4
@@ -56,18 +87,64 @@ _QUALNAME = type.__dict__["__qualname__"].__get__
 _NAME = type.__dict__["__name__"].__get__
 _ITEMSIZE = type.__dict__["__itemsize__"].__get__
 _BASICSIZE = type.__dict__["__basicsize__"].__get__
+_FLAGS = type.__dict__["__flags__"].__get__
 _SUBCLASSES = type.__dict__["__subclasses__"]
 _OBJECT_SIZEOF = object.__dict__["__sizeof__"]
 _C_METHOD = type(_OBJECT_SIZEOF)
 _GC_HEADER = sys.getsizeof([]) - [].__sizeof__()
 _FREE_THREADED = "t" in getattr(sys, "abiflags", "")
-# gc.get_objects(generation=) came with 3.8; 3.6 and 3.7 give all at once.
-_BY_GENERATION = sys.version_info >= (3, 8)
+_HEAPTYPE = 1 << 9
+_HAVE_GC = 1 << 14
+# The flags that give an instance two pointers before its GC header
+# (3.11: a managed dict; 3.12+: also a managed weakref list).
+if sys.version_info >= (3, 12):
+    _PREHEADER_FLAGS = (1 << 4) | (1 << 3)
+elif sys.version_info >= (3, 11):
+    _PREHEADER_FLAGS = 1 << 4
+else:
+    _PREHEADER_FLAGS = 0
+_is_tracked = gc.is_tracked
+_get_referents = gc.get_referents
+_getrefcount = sys.getrefcount
 
-# What a type's instances cost: (CONSTANT, bytes, None) or
-# (VARIABLE, C __sizeof__, bytes it leaves out: the GC header and pre-header).
+
+def _buffer_owners():
+    """The C types whose __sizeof__ counts a buffer allocated apart from the
+    object, each with that __sizeof__.  Those of modules the program has not
+    imported cannot have instances: they are not imported here."""
+    import _collections
+    import _io
+    owners = [list, dict, set, frozenset, bytearray, _collections.deque, _io.BytesIO]
+    array = sys.modules.get("array")
+    if array is not None:
+        kind = getattr(array, "ArrayType", None)
+        if type(kind) is type:
+            owners.append(kind)
+    return {id(owner): owner for owner in owners}
+
+
+_BUFFER_OWNERS = _buffer_owners()
+
+# What a type's instances cost: a Kind, made by classify().
 CONSTANT = 0
 VARIABLE = 1
+
+
+class Kind(object):
+    """How instances of one type are sized and walked."""
+    __slots__ = ("variable", "sizeof", "extra", "size", "basic", "buffered",
+                 "raw_buffer", "is_dict", "base_of")
+
+    def __init__(self, variable, sizeof=None, extra=0, size=0):
+        self.variable = variable
+        self.sizeof = sizeof    # VARIABLE: the C __sizeof__ to call unbound
+        self.extra = extra      # VARIABLE: bytes it leaves out (GC header, pre-header)
+        self.size = size        # CONSTANT: bytes of one instance
+        self.basic = 0          # buffered: the type's basic size
+        self.buffered = False   # __sizeof__ - basic is a buffer of its own
+        self.raw_buffer = False  # ... allocated with malloc whatever its size
+        self.is_dict = False    # its keys are walked too
+        self.base_of = None     # a numpy array's "base" getter
 
 
 def _plain_metaclass(meta):
@@ -97,16 +174,66 @@ def metaclasses_plain():
     return True
 
 
+def _header_size(cls):
+    """What precedes an instance of CLS in its allocation: the GC header of
+    a GC type, and the pre-header of managed dicts and weakrefs."""
+    flags = _FLAGS(cls)
+    size = _GC_HEADER if flags & _HAVE_GC else 0
+    if flags & _PREHEADER_FLAGS:
+        size += 2 * _POINTER
+    return size
+
+
+_POINTER = 8 if sys.maxsize > 2 ** 32 else 4
+
+
 def _basic_size(cls):
-    return _BASICSIZE(cls) + _GC_HEADER
+    return _BASICSIZE(cls) + _header_size(cls)
+
+
+def _is_ndarray(cls):
+    """numpy's C array type, told by its names and by not being a class
+    statement's (a heap type)."""
+    try:
+        return (not _FLAGS(cls) & _HEAPTYPE and _NAME(cls) == "ndarray"
+                and _MODULE(cls) == "numpy")
+    except Exception:
+        return False
+
+
+def _buffer_kind(cls, mro, sample):
+    """The Kind of a type whose nearest known C base keeps a buffer apart
+    (a list, a dict, a numpy array...), or None."""
+    for base in mro:
+        owner = _BUFFER_OWNERS.get(id(base))
+        ndarray = owner is None and _is_ndarray(base)
+        if owner is base or ndarray:
+            namespace = _DICT(base)
+            sizeof = namespace["__sizeof__"]
+            kind = Kind(VARIABLE, sizeof, _header_size(cls))
+            kind.basic = _BASICSIZE(cls)
+            kind.buffered = True
+            kind.is_dict = base is dict
+            if ndarray:
+                # Data and shape are malloc'd (PyDataMem, PyDimMem), never
+                # pymalloc's; "base" is the array or buffer a view looks into.
+                kind.raw_buffer = True
+                kind.base_of = namespace["base"].__get__
+            sizeof(sample)  # a wrong guess fails here, not in the census
+            return kind
+    return None
 
 
 def classify(cls, sample):
     """How to size instances of CLS, from SAMPLE, one of them."""
     try:
+        mro = _MRO(cls)
+        kind = _buffer_kind(cls, mro, sample)
+        if kind is not None:
+            return kind
         first = c_sizeof = None
         found = False
-        for base in _MRO(cls):
+        for base in mro:
             namespace = _DICT(base)
             if "__sizeof__" in namespace:
                 method = namespace["__sizeof__"]
@@ -122,15 +249,15 @@ def classify(cls, sample):
             if in_c:
                 size = sys.getsizeof(sample)
             else:
-                size = _OBJECT_SIZEOF(sample) + _GC_HEADER
-            return (CONSTANT, size, None)
+                size = _OBJECT_SIZEOF(sample) + _header_size(cls)
+            return Kind(CONSTANT, size=size)
         if in_c:
             extra = sys.getsizeof(sample) - c_sizeof(sample)
         else:
-            extra = _GC_HEADER
-        return (VARIABLE, c_sizeof, max(extra, 0))
+            extra = _header_size(cls)
+        return Kind(VARIABLE, c_sizeof, max(extra, 0))
     except Exception:
-        return (CONSTANT, _basic_size(cls), None)
+        return Kind(CONSTANT, size=_basic_size(cls))
 
 
 def type_name(cls):
@@ -159,12 +286,35 @@ def _collections():
     return sum(generation["collections"] for generation in gc.get_stats())
 
 
+# gc.get_objects(generation=) is 3.8's.
+_BY_GENERATION = sys.version_info >= (3, 8) and not _FREE_THREADED
+
+
+def _other_threads_frames():
+    """The frames of the other threads' stacks, made objects (3.11+ keeps
+    a running function's frame as no object until asked): the collector
+    then tracks them, and the census sees their locals."""
+    frames = []
+    try:
+        import _thread
+        own = _thread.get_ident()
+        for ident, frame in sys._current_frames().items():
+            if ident == own:
+                continue
+            while frame is not None:
+                frames.append(frame)
+                frame = frame.f_back
+    except Exception:
+        pass
+    return frames
+
+
 def snapshot():
     """Lists of the objects the collector tracks, fetched per generation so
     that no list holds the others, again (at most twice) if a collection
     moved objects between the calls."""
-    if _FREE_THREADED or not _BY_GENERATION:
-        return [gc.get_objects()]  # generations mean nothing there, or cannot be asked for
+    if not _BY_GENERATION:
+        return [gc.get_objects()]
     for _ in range(3):
         before = _collections()
         young = gc.get_objects(generation=0)
@@ -175,24 +325,62 @@ def snapshot():
     return [old, middle, young]
 
 
-class Census(object):
-    """One census; PACER says when to breathe and when to stop."""
+def _refcounts(parent, start, stop):
+    """The objects of PARENT[START:STOP] by id, those of them the collector
+    does not track, and their reference counts as seen while PARENT, the
+    dictionary and the list returned hold them.  Referents repeat (None,
+    small ints, shared strings): each is looked at once per slice."""
+    piece = parent[start:stop]
+    unique = dict(zip(map(id, piece), piece))
+    del piece
+    untracked = list(filterfalse(_is_tracked, unique.values()))
+    return unique, untracked, list(map(_getrefcount, untracked))
 
-    def __init__(self, pacer):
+
+def _once_count():
+    """The count _refcounts() gives an object that one reference holds
+    (besides the census's own lists), or None where counts do not tell
+    (free-threaded builds defer and split them)."""
+    if _FREE_THREADED:
+        return None
+    holder = [float("nan")]  # a new object, untracked, held once
+    parent = _get_referents(holder)
+    _, _, counts = _refcounts(parent, 0, 1)
+    return counts[0] if counts and counts[0] >= 2 else None
+
+
+class Census(object):
+    """One census; PACER says when to breathe and when to stop.  WALK: also
+    count the untracked objects reached from the tracked ones."""
+
+    def __init__(self, pacer, walk=True):
         self.pacer = pacer
+        self.walk = walk
         self.by_id = not metaclasses_plain()
         self.same = eq if self.by_id else is_
-        self.kinds = {}       # key -> classify() result
+        self.kinds = {}       # key -> Kind
         self.classes = {}     # key -> the class
         self.counts = {}      # key -> instances
         self.var_bytes = {}   # key -> bytes, for VARIABLE kinds
-        self.var_large = {}   # key -> bytes in instances over SMALL_LIMIT
+        self.large = {}       # key -> bytes in allocations outside pymalloc
+        self.padding = {}     # key -> bytes pymalloc rounds small allocations up by
+        self.tracked = 0
+        self.untracked = 0
         self.complete = True
         self.chunk = 4 * MIN_CHUNK
+        self.slice = FIRST_SLICE
         self.usual = None     # keys of the types the last chunk held
+        self.seen = None      # sets of the ids of untracked objects counted that more than one reference holds
+        self.pending = None   # [list, next index, by id only]: referents still to count
+        self.once = _once_count()
 
     def run(self):
+        frames = _other_threads_frames() if self.walk else None
         lists = snapshot()
+        # The census's own containers are made after the snapshot, which
+        # therefore does not hold them: they are not the program's.
+        self.seen = [set()]
+        self.pending = []
         self.pacer.breathe()
         try:
             for objects in lists:
@@ -200,6 +388,9 @@ class Census(object):
                     self.complete = False
                     break
         finally:
+            del frames
+            self.pending = []
+            self.seen = []
             for objects in lists:
                 self._release(objects)
             del lists
@@ -212,17 +403,23 @@ class Census(object):
             began = time.perf_counter()
             chunk = objects[done:done + self.chunk]
             done += len(chunk)
+            self.tracked += len(chunk)
             self._count_chunk(chunk)
+            if self.walk:
+                self._queue_referents(chunk)
             del chunk
             self._adapt(time.perf_counter() - began)
             self.pacer.breathe()
+            if self.walk and not self._drain():
+                return False
         return True
 
     def _adapt(self, took):
-        """Sizes the next chunk so that it lasts about CHUNK_TARGET."""
+        """Sizes the next chunk so that it lasts about CHUNK_TARGET, growing
+        at most twofold: the next chunk's types may cost more."""
         if took > 0:
             wanted = int(self.chunk * CHUNK_TARGET / took)
-            self.chunk = max(MIN_CHUNK, min(MAX_CHUNK, wanted, self.chunk * 4))
+            self.chunk = max(MIN_CHUNK, min(MAX_CHUNK, wanted, self.chunk * 2))
 
     def _release(self, objects):
         """Drops the snapshot a piece at a time: the last reference to an
@@ -231,6 +428,89 @@ class Census(object):
         while objects:
             del objects[-step:]
             self.pacer.breathe()
+
+    # ---- the walk to the untracked objects ----
+
+    def _queue_referents(self, objects):
+        """Queues what OBJECTS refer to.  Called after _count_chunk(OBJECTS)
+        queued their dicts' keys: a key the traversal also gives is then
+        held twice by the census's lists, and goes by id."""
+        referents = _get_referents(*objects)
+        if referents:
+            self.pending.append([referents, 0, self.once is None])
+
+    def _queue_by_id(self, objects):
+        """Queues objects that the traversal of their holder does not give
+        (dict keys, a numpy array's base): they are told apart by id."""
+        if objects:
+            self.pending.append([objects, 0, True])
+
+    def _drain(self):
+        """Counts the queued referents, and theirs, a slice at a time;
+        False when the budget ran out."""
+        pending = self.pending
+        while pending:
+            if self.pacer.over_budget():
+                return False
+            began = time.perf_counter()
+            entry = pending[-1]
+            parent, start, by_id = entry
+            stop = start + self.slice
+            if stop >= len(parent):
+                pending.pop()
+            else:
+                entry[1] = stop
+            done = min(stop, len(parent)) - start
+            fresh = self._fresh(parent, start, stop, by_id)
+            del parent, entry
+            if fresh:
+                self.untracked += len(fresh)
+                self._count_chunk(fresh)
+                self._queue_referents(fresh)
+            del fresh
+            # Sized on what this slice held: the last of a list is short.
+            took = time.perf_counter() - began
+            if took > 0:
+                wanted = int(done * CHUNK_TARGET / took)
+                self.slice = max(MIN_CHUNK, min(MAX_SLICE, wanted, done * 2))
+            # Many slices are short (the referents of a few objects): a
+            # breath after each would cost more than the work.
+            if self.pacer.stretch() >= CHUNK_TARGET:
+                self.pacer.breathe()
+        return True
+
+    def _fresh(self, parent, start, stop, by_id):
+        """The untracked objects of PARENT[START:STOP] not counted yet."""
+        unique, untracked, counts = _refcounts(parent, start, stop)
+        if not untracked:
+            return untracked
+        if by_id:
+            once, several = [], untracked
+        else:
+            mask = list(map(self.once.__eq__, counts))
+            once = list(compress(untracked, mask))
+            several = list(compress(untracked, map(not_, mask)))
+        del untracked, counts
+        if several:
+            new = set(map(id, several))
+            # Not "-=": set's in-place difference walks the other set.
+            for seen in self.seen:
+                new = new.difference(seen)
+            if new:
+                self._remember(new)
+                once.extend(map(unique.__getitem__, new))
+        return once
+
+    def _remember(self, ids):
+        """Adds IDS to the ids seen, in sets of at most SEEN_SET: growing a
+        set copies it whole, which must not hold the GIL for long."""
+        last = self.seen[-1]
+        if len(last) + len(ids) > SEEN_SET:
+            last = set()
+            self.seen.append(last)
+        last |= ids
+
+    # ---- counting and sizing ----
 
     def _count_chunk(self, chunk):
         if self.by_id:
@@ -252,8 +532,11 @@ class Census(object):
         variable = []
         for key, n in here.items():
             counts[key] = counts.get(key, 0) + n
-            if kinds[key][0] == VARIABLE:
+            kind = kinds[key]
+            if kind.variable:
                 variable.append(key)
+            else:
+                self._add_constant(key, kind, n)
         if variable:
             self._size_variable(chunk, keys, here, variable)
 
@@ -265,21 +548,24 @@ class Census(object):
         found = []
         seen = 0
         for key in self.usual:
-            if self.kinds[key][0] == VARIABLE:
+            kind = self.kinds[key]
+            if kind.variable:
                 objects = list(compress(chunk, map(self.same, keys, repeat(key))))
-                found.append((key, len(objects), objects))
+                found.append((key, kind, len(objects), objects))
                 seen += len(objects)
             else:
                 n = keys.count(key)
-                found.append((key, n, None))
+                found.append((key, kind, n, None))
                 seen += n
         if seen != len(keys):
             return False
         counts = self.counts
-        for key, n, objects in found:
+        for key, kind, n, objects in found:
             counts[key] = counts.get(key, 0) + n
             if objects:
                 self._add_sizes(key, objects)
+            elif n and not kind.variable:
+                self._add_constant(key, kind, n)
         return True
 
     def _classify_new(self, new, keys, chunk):
@@ -292,6 +578,12 @@ class Census(object):
             cls = type(sample)
             self.classes[key] = cls
             self.kinds[key] = classify(cls, sample)
+
+    def _add_constant(self, key, kind, n):
+        if kind.size > SMALL_LIMIT:
+            self.large[key] = self.large.get(key, 0) + kind.size * n
+        else:
+            self.padding[key] = self.padding.get(key, 0) + _PADDING[kind.size] * n
 
     def _size_variable(self, chunk, keys, here, variable):
         n = len(chunk)
@@ -313,46 +605,98 @@ class Census(object):
 
     def _add_sizes(self, key, objects):
         """Sizes OBJECTS, all of KEY's class, with C calls only."""
-        _, sizeof, extra = self.kinds[key]
+        kind = self.kinds[key]
         try:
-            sizes = list(map(sizeof, objects))
+            sizes = list(map(kind.sizeof, objects))
         except Exception:
             self._add_sizes_mixed(repeat(key), objects)
             return
-        self.var_bytes[key] = self.var_bytes.get(key, 0) + sum(sizes) + extra * len(sizes)
-        large = list(filter((SMALL_LIMIT - extra).__lt__, sizes))
+        n = len(sizes)
+        total = sum(sizes)
+        self.var_bytes[key] = self.var_bytes.get(key, 0) + total + kind.extra * n
+        if kind.buffered:
+            large, padding = self._buffers(kind, sizes, total, n)
+        else:
+            # The object is one allocation of __sizeof__ + extra.
+            limit = SMALL_LIMIT - kind.extra
+            big = list(filter(limit.__lt__, sizes))
+            large = sum(big) + kind.extra * len(big)
+            padding = sum(map(_PADDING.__getitem__,
+                              map(kind.extra.__add__, filterfalse(limit.__lt__, sizes))))
         if large:
-            self.var_large[key] = self.var_large.get(key, 0) + sum(large) + extra * len(large)
+            self.large[key] = self.large.get(key, 0) + large
+        if padding:
+            self.padding[key] = self.padding.get(key, 0) + padding
+        if self.walk:
+            self._queue_hidden(kind, objects)
+
+    @staticmethod
+    def _buffers(kind, sizes, total, n):
+        """The large bytes and padding of N objects with a buffer apart,
+        whose __sizeof__ are SIZES (adding up to TOTAL)."""
+        own = kind.basic + kind.extra
+        large = padding = 0
+        if own > SMALL_LIMIT:
+            large += own * n
+        else:
+            padding += _PADDING[own] * n
+        basic = kind.basic
+        if kind.raw_buffer:
+            return large + total - basic * n, padding
+        limit = SMALL_LIMIT + basic
+        big = list(filter(limit.__lt__, sizes))
+        large += sum(big) - basic * len(big)
+        padding += sum(map(_PADDING.__getitem__,
+                           map(basic.__rsub__, filterfalse(limit.__lt__, sizes))))
+        return large, padding
+
+    def _queue_hidden(self, kind, objects):
+        """Queues what OBJECTS hold that their traversal does not give."""
+        try:
+            if kind.is_dict:
+                self._queue_by_id(list(chain.from_iterable(map(dict.keys, objects))))
+            elif kind.base_of is not None:
+                bases = list(map(kind.base_of, objects))
+                self._queue_by_id(list(compress(bases, map(is_not, bases, repeat(None)))))
+        except Exception:
+            pass
 
     def _add_sizes_mixed(self, keys, objects):
         """Sizes OBJECTS one at a time (KEYS are their classes' keys)."""
         kinds = self.kinds
-        var_bytes = self.var_bytes
-        var_large = self.var_large
         for key, obj in zip(keys, objects):
-            _, sizeof, extra = kinds[key]
+            kind = kinds[key]
             try:
-                size = sizeof(obj) + extra
+                size = kind.sizeof(obj)
             except Exception:
-                size = _basic_size(self.classes[key])
-            var_bytes[key] = var_bytes.get(key, 0) + size
-            if size > SMALL_LIMIT:
-                var_large[key] = var_large.get(key, 0) + size
+                size = _BASICSIZE(self.classes[key])
+            self.var_bytes[key] = self.var_bytes.get(key, 0) + size + kind.extra
+            if kind.buffered:
+                large, padding = self._buffers(kind, [size], size, 1)
+            elif size + kind.extra > SMALL_LIMIT:
+                large, padding = size + kind.extra, 0
+            else:
+                large, padding = 0, _PADDING[size + kind.extra]
+            if large:
+                self.large[key] = self.large.get(key, 0) + large
+            if padding:
+                self.padding[key] = self.padding.get(key, 0) + padding
+            if self.walk:
+                self._queue_hidden(kind, [obj])
 
     def result(self, top):
         """The "census" member of the summary, with TOP types listed."""
         by_name = {}
-        small = large = 0
+        total = large = padding = 0
         for key, count in self.counts.items():
             kind = self.kinds[key]
-            if kind[0] == CONSTANT:
-                size = kind[1] * count
-                over = size if kind[1] > SMALL_LIMIT else 0
-            else:
+            if kind.variable:
                 size = self.var_bytes.get(key, 0)
-                over = self.var_large.get(key, 0)
-            large += over
-            small += size - over
+            else:
+                size = kind.size * count
+            total += size
+            large += self.large.get(key, 0)
+            padding += self.padding.get(key, 0)
             name = type_name(self.classes[key])
             entry = by_name.get(name)
             if entry is None:
@@ -366,9 +710,13 @@ class Census(object):
         rest = ranked[top:]
         return {
             "objects": sum(self.counts.values()),
-            "bytes": small + large,
-            "small_bytes": small,
+            "bytes": total,
+            "small_bytes": total - large,
             "large_bytes": large,
+            "padding_bytes": padding,
+            "tracked_objects": self.tracked,
+            "untracked_objects": self.untracked,
+            "walked": self.walk,
             "types": types,
             "other": {"count": sum(entry[1][0] for entry in rest),
                       "bytes": sum(entry[1][1] for entry in rest)},

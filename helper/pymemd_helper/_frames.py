@@ -3,11 +3,19 @@ a 4-byte big-endian length, then that many bytes of UTF-8 JSON with "v": 1.
 
 Every bound the daemon checks is applied here, so that a summary is never
 rejected for a string one character too long.
+
+JSON is written and read by the json package's own C functions (``_json``)
+where the interpreter has them: the package itself imports ``re`` and with
+it a dozen modules that would stay in the process (pymemd(8), "HEAP
+SUMMARIES", says what the helper leaves).
 """
 
-import json
-import re
 import sys
+
+try:
+    import _json
+except ImportError:  # pragma: no cover - CPython builds it in
+    _json = None
 
 VERSION = 1
 MAX_FRAME = 1024 * 1024
@@ -22,7 +30,7 @@ class ProtocolError(Exception):
 
 # C0, DEL and C1: the daemon rejects a string holding one, since what the
 # helper says ends up on terminals (a class may be named "\x1b[5m").
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL = dict.fromkeys(list(range(0x20)) + list(range(0x7f, 0xa0)), "\ufffd")
 
 
 def cut(text, limit):
@@ -33,7 +41,7 @@ def cut(text, limit):
     the daemon counts; lone surrogates (undecodable file names) become '?',
     since they are not UTF-8 at all.
     """
-    data = _CONTROL.sub("\ufffd", text).encode("utf-8", "replace")
+    data = text.translate(_CONTROL).encode("utf-8", "replace")
     if len(data) <= limit:
         return data.decode("utf-8")
     return data[:limit].decode("utf-8", "ignore")
@@ -47,9 +55,60 @@ def implementation():
     return cut(sys.implementation.name, 32)
 
 
+def _refuse(value):
+    raise TypeError("%s is not JSON" % type(value).__name__)
+
+
+def _refuse_constant(name):
+    raise ValueError("%s is not a number" % name)
+
+
+_SPACE = " \t\n\r"
+
+
+class _Decoding(object):
+    """What _json's scanner reads of its context (json.JSONDecoder's)."""
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = staticmethod(_refuse_constant)
+    memo = None
+
+
+if _json is not None:
+    _encoder = _json.make_encoder(None, _refuse, _json.encode_basestring_ascii, None,
+                                  ":", ",", False, False, False)
+    _scanner = _json.make_scanner(_Decoding())
+
+    def dumps(message):
+        """MESSAGE as compact ASCII JSON; NaN and infinities refused."""
+        return "".join(_encoder(message, 0))
+
+    def loads(text):
+        """The JSON value TEXT holds; ValueError when it holds none."""
+        start = len(text) - len(text.lstrip(_SPACE))
+        try:
+            value, end = _scanner(text, start)
+        except StopIteration:
+            raise ValueError("no JSON value")
+        if text[end:].strip(_SPACE):
+            raise ValueError("extra data after the JSON value")
+        return value
+else:  # pragma: no cover
+    def dumps(message):
+        import json
+        return json.dumps(message, separators=(",", ":"), allow_nan=False)
+
+    def loads(text):
+        import json
+        return json.loads(text)
+
+
 def encode(message):
     """MESSAGE as a frame (ASCII JSON, so valid UTF-8 whatever it holds)."""
-    body = json.dumps(message, separators=(",", ":"), allow_nan=False).encode("ascii")
+    body = dumps(message).encode("ascii")
     if not 1 <= len(body) <= MAX_FRAME:
         raise ValueError("a message of %d bytes does not fit in a frame" % len(body))
     return len(body).to_bytes(4, "big") + body
@@ -91,7 +150,7 @@ def receive(sock):
     if body is None:
         return None
     try:
-        message = json.loads(body.decode("utf-8"))
+        message = loads(body.decode("utf-8"))
     except ValueError:
         return {}
     return message if type(message) is dict else {}
@@ -153,6 +212,9 @@ class Request(object):
         self.collect = message.get("collect")
         if type(self.collect) is not bool:
             self._bad("collect")
+        self.light = message.get("light", False)
+        if type(self.light) is not bool:
+            self._bad("light")
         self.budget = message.get("budget")
         if type(self.budget) not in (int, float) or not 0.05 <= self.budget <= 60:
             self._bad("budget")

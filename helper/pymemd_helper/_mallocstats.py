@@ -2,10 +2,13 @@
 sys._debugmallocstats(), made to write into memory (fmemopen) instead of
 the process's stderr.
 
-ctypes is imported only here, the first time a summary is taken: a program
-that is never asked for a summary never loads it.  The C function prints
-nothing (and we say null) when the allocator is not pymalloc itself, which
-includes while tracemalloc traces: its hooks wrap the allocator.
+The functions are called through ``_ctypes``, the C half of ctypes, alone:
+the ctypes package would bring struct, types and two more modules into the
+process for three calls.  ``_ctypes`` is imported only here, the first time
+a summary is taken: a program that is never asked for a summary never loads
+it.  The C function prints nothing (and we say null) when the allocator is
+not pymalloc itself, which includes while tracemalloc traces: its hooks
+wrap the allocator.
 """
 
 # The report's lines we read, and the member each one gives.
@@ -53,24 +56,65 @@ def parse(report):
     }
 
 
+class _Library(object):
+    """What _ctypes looks a function up in: the handle of the process's
+    own symbols (libc's fmemopen, the interpreter's functions)."""
+
+    def __init__(self, handle):
+        self._handle = handle
+
+
+def _functions():
+    """fmemopen, fclose and _PyObject_DebugMallocStats, callable."""
+    import _ctypes
+
+    class Pointer(_ctypes._SimpleCData):
+        _type_ = "P"
+
+    class Int(_ctypes._SimpleCData):
+        _type_ = "i"
+
+    class Size(_ctypes._SimpleCData):
+        _type_ = "L"
+
+    class Text(_ctypes._SimpleCData):
+        _type_ = "z"
+
+    class Char(_ctypes._SimpleCData):
+        _type_ = "c"
+
+    def prototype(flags, restype, *argtypes):
+        class Function(_ctypes.CFuncPtr):
+            _flags_ = flags
+            _restype_ = restype
+            _argtypes_ = argtypes
+        return Function
+
+    process = _Library(_ctypes.dlopen(None, _ctypes.RTLD_LOCAL))
+    cdecl = _ctypes.FUNCFLAG_CDECL
+    fmemopen = prototype(cdecl, Pointer, Pointer, Size, Text)(("fmemopen", process))
+    fclose = prototype(cdecl, Int, Pointer)(("fclose", process))
+    # As a Python API function it keeps the GIL during the call: it walks
+    # the interpreter's arenas.
+    stats = prototype(cdecl | _ctypes.FUNCFLAG_PYTHONAPI, Int, Pointer)(
+        ("_PyObject_DebugMallocStats", process))
+    return fmemopen, fclose, stats, Char
+
+
+# _functions()'s, made once: ctypes keeps every array type made of a
+# character type, and a new character type each time would grow that cache
+# with every summary.
+_made = []
+
+
 def _report():
     """The C function's text, or None (no pymalloc, no such function)."""
-    import ctypes
-
-    libc = ctypes.CDLL(None)
-    fmemopen = libc.fmemopen
-    fmemopen.restype = ctypes.c_void_p
-    fmemopen.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
-    fclose = libc.fclose
-    fclose.argtypes = [ctypes.c_void_p]
-    # pythonapi keeps the GIL during the call: the function walks the
-    # interpreter's arenas.
-    stats = ctypes.pythonapi._PyObject_DebugMallocStats
-    stats.restype = ctypes.c_int
-    stats.argtypes = [ctypes.c_void_p]
+    if not _made:
+        _made.append(_functions())
+    fmemopen, fclose, stats, char = _made[0]
     size = _BUFFER
     while True:
-        buffer = ctypes.create_string_buffer(size)
+        buffer = (char * size)()
         stream = fmemopen(buffer, size, b"w")
         if not stream:
             return None

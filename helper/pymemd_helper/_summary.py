@@ -7,7 +7,7 @@ import sys
 import time
 
 from pymemd_helper import _census, _mallocstats
-from pymemd_helper._frames import cut, implementation, python_version
+from pymemd_helper._frames import cut, dumps, implementation, loads, python_version
 from pymemd_helper._pacer import Pacer
 
 FILE_LIMIT = 4096
@@ -130,14 +130,23 @@ def take(request, received, helper_state=None):
     pacer = Pacer(request.budget, received)
     taken_at = time.time()
     collected = collect(pacer) if request.collect else None
-    census = _census.Census(pacer)
+    census = _census.Census(pacer, walk=not request.light)
     census.run()
-    census_result = census.result(request.top)
+    # The result is held as text while pymalloc's figures are read: made
+    # while the census's tables fill the newest arenas, its objects would
+    # keep those arenas from being released when the tables go, and the
+    # figures would count arenas the process gives back once the answer is
+    # sent. The text is one string, malloc's, outside the arenas.
+    census_text = dumps(census.result(request.top))
+    census_complete = census.complete
+    del census
     pacer.breathe()
     tracemalloc, sites_complete = tracemalloc_state(request, pacer)
     pacer.breathe()
     pymalloc = _mallocstats.take()
     pacer.breathe()
+    census_result = loads(census_text)
+    del census_text
     threads = len(sys._current_frames())
     summary = {
         "python": python_version(),
@@ -145,7 +154,7 @@ def take(request, received, helper_state=None):
         "taken_at": taken_at,
         "duration": 0.0,
         "gil_max_hold": 0.0,
-        "complete": census.complete and sites_complete,
+        "complete": census_complete and sites_complete,
         "threads": min(threads, 1000000),
         "modules": min(_length(sys.modules, dict), 10000000),
         "allocated_blocks": max(sys.getallocatedblocks(), 0),

@@ -20,6 +20,8 @@ import time
 
 from gi.repository import Gio, GLib
 
+from benchbus import call, connect, wait_listed
+
 GTK_APP = """
 import sys, gi
 gi.require_version('Gtk', '3.0')
@@ -45,23 +47,6 @@ def start_app(display, helper_dir):
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout.readline().strip() == b'ready'
     return proc
-
-
-def call(conn, method, args, reply_type, timeout_ms=120000):
-    return conn.call_sync('org.pymemd.Monitor1', '/org/pymemd/Monitor1',
-                          'org.pymemd.Monitor1', method, args,
-                          GLib.VariantType(reply_type), Gio.DBusCallFlags.NONE,
-                          timeout_ms, None)
-
-
-def wait_listed(conn, pid):
-    for _ in range(400):
-        pids = call(conn, 'GetSamples', None,
-                    '(auatauabatatatatat)').unpack()[0]
-        if pid in pids:
-            return
-        time.sleep(0.05)
-    raise RuntimeError('pymemd never listed %d' % pid)
 
 
 def heap(conn, pid, attach):
@@ -103,16 +88,7 @@ def main():
     daemon = subprocess.Popen([pymemd, '--address', address, '--interval', '2',
                                '--runtime-dir', tmp], env=env,
                               stderr=open(os.path.join(tmp, 'pymemd.log'), 'w'))
-    conn = Gio.DBusConnection.new_for_address_sync(
-        address, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT |
-        Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
-    for _ in range(200):
-        if conn.call_sync('org.freedesktop.DBus', '/org/freedesktop/DBus',
-                          'org.freedesktop.DBus', 'NameHasOwner',
-                          GLib.Variant('(s)', ('org.pymemd.Monitor1',)),
-                          None, 0, -1, None).unpack()[0]:
-            break
-        time.sleep(0.05)
+    conn = connect(address)
     attach, again, census, hold, gdb = [], [], [], [], []
     try:
         for _ in range(rounds):
