@@ -271,7 +271,8 @@ on_growth_suspected (PymemdAppletSource *self, GVariant *parameters)
   g_autofree char *key = NULL;
   PymemdAppletProcess *process;
 
-  g_variant_get (parameters, "(u&outdd)", &subscription, &path, &pid, &start_time, &rate, &window);
+  /* What grew (the last argument) the heap view shows in detail. */
+  g_variant_get (parameters, "(u&outdd@aa{sv})", &subscription, &path, &pid, &start_time, &rate, &window, NULL);
   key = pymemd_applet_process_key (pid, start_time);
   process = g_hash_table_lookup (self->by_key, key);
   if (subscription != self->subscription || process == NULL)
@@ -361,7 +362,7 @@ on_bus_signal (GDBusConnection *connection, const char *sender, const char *path
   if (g_str_equal (member, "MemoryChanged") && g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(uouta{st})")))
     on_memory_changed (self, parameters);
   else if (g_str_equal (member, "GrowthSuspected") &&
-           g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(uoutdd)")))
+           g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(uoutddaa{sv})")))
     on_growth_suspected (self, parameters);
   else if (g_str_equal (member, "InterfacesAdded") &&
            g_variant_is_of_type (parameters, G_VARIANT_TYPE ("(oa{sa{sv}})")))

@@ -1003,7 +1003,7 @@ pymemd_heap_broker_get_summary_async (PymemdHeapBroker        *self,
       /* The helper is Python 3.6+ code: an older interpreter is refused
        * here, before anything is injected that would only fail in it. */
       g_task_return_new_error (task, PYMEMD_ERROR, PYMEMD_ERROR_ATTACH_REFUSED,
-                               _("Process %d runs Python %u.%u: heap summaries need Python 3.6 or later"), job->pid,
+                               _("Process %d runs Python %u.%u: pymemd attaches only to Python 3.6 and later"), job->pid,
                                version / 100, version % 100);
       g_object_unref (task);
     }

@@ -1295,7 +1295,8 @@ test_thousands (void)
     Notification *growth;
 
     fake_emit (&fake, "org.pymemd.Monitor1", "GrowthSuspected", MANAGER_PATH,
-               g_variant_new ("(uoutdd)", 7, path, fake_pid (0), fake_start_time (0), 64.0 * MIB, 1800.0));
+               g_variant_new ("(uoutdd@aa{sv})", 7, path, fake_pid (0), fake_start_time (0), 64.0 * MIB, 1800.0,
+                              g_variant_new_array (G_VARIANT_TYPE_VARDICT, NULL, 0)));
     growth = wait_notification (&desktop, "(pid 1000)", &shown);
     g_assert_cmpstr (growth->summary, ==, "fake-0 keeps growing");
     g_assert_cmpstr (growth->body, ==, "Its memory (PSS) grew by 64.0\u00a0MiB an hour over the last 30 minutes "
