@@ -50,7 +50,8 @@ typedef struct {
 
 static const char *const monitor_keys[] = { "interval", "detail-interval", NULL };
 static const char *const budget_keys[] = {
-  "rollup-max-stall-ms", "detail-max-rss-mib", "detail-max-smaps-mib", "exact-max-mapped-gib", NULL
+  "rollup-max-stall-ms", "rollup-refresh-seconds", "detail-max-rss-mib", "detail-max-smaps-mib",
+  "exact-max-mapped-gib", NULL
 };
 static const char *const signals_keys[] = {
   "min-change-bytes", "min-interval", "max-subscriptions-per-client", NULL
@@ -116,6 +117,7 @@ pymemd_config_init (PymemdConfig *self)
   self->budget.detail_max_rss = 4096 * MIB;
   self->budget.detail_max_bytes = 256 * MIB;
   self->budget.exact_max_mapped = 64 * GIB;
+  self->budget.rollup_refresh_us = 30 * G_USEC_PER_SEC;
   self->min_change_bytes = MIB;
   self->min_signal_interval = 2;
   self->max_subscriptions_per_client = 16;
@@ -395,17 +397,21 @@ static gboolean
 read_budget (PymemdConfig *self, const ConfigSource *src, GError **error)
 {
   double stall_ms = self->budget.rollup_max_stall_us / 1000.0;
+  double refresh_s = (double) self->budget.rollup_refresh_us / G_USEC_PER_SEC;
   guint64 rss_mib = self->budget.detail_max_rss / MIB;
   guint64 smaps_mib = self->budget.detail_max_bytes / MIB;
   guint64 mapped_gib = self->budget.exact_max_mapped / GIB;
 
   if (!read_double (src, "budget", "rollup-max-stall-ms", 0.1, 1000, _("milliseconds"), &stall_ms,
                     error) ||
+      !read_double (src, "budget", "rollup-refresh-seconds", 0, 3600, _("seconds"), &refresh_s,
+                    error) ||
       !read_unsigned (src, "budget", "detail-max-rss-mib", 1, 1048576, "MiB", &rss_mib, error) ||
       !read_unsigned (src, "budget", "detail-max-smaps-mib", 1, 4096, "MiB", &smaps_mib, error) ||
       !read_unsigned (src, "budget", "exact-max-mapped-gib", 1, 65536, "GiB", &mapped_gib, error))
     return FALSE;
   self->budget.rollup_max_stall_us = (guint64) (stall_ms * 1000 + 0.5);
+  self->budget.rollup_refresh_us = (guint64) (refresh_s * G_USEC_PER_SEC + 0.5);
   self->budget.detail_max_rss = rss_mib * MIB;
   self->budget.detail_max_bytes = smaps_mib * MIB;
   self->budget.exact_max_mapped = mapped_gib * GIB;

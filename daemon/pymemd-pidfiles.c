@@ -102,12 +102,14 @@ pymemd_status_parse (const char *text, PymemdCredentials *credentials, GError **
 }
 
 gboolean
-pymemd_statm_parse_resident (const char *text, guint64 *pages, GError **error)
+pymemd_statm_parse (const char *text, PymemdStatm *statm, GError **error)
 {
-  g_auto(GStrv) fields = g_strsplit (text, " ", 3);
+  g_auto(GStrv) fields = g_strsplit (text, " ", 4);
 
-  if (g_strv_length (fields) < 3 ||
-      !g_ascii_string_to_unsigned (fields[1], 10, 0, G_MAXUINT64 / 65536, pages, NULL))
+  /* Page counts: bounded so that in bytes (pages up to 64 KiB) they fit. */
+  if (g_strv_length (fields) < 4 ||
+      !g_ascii_string_to_unsigned (fields[1], 10, 0, G_MAXUINT64 / 65536, &statm->resident, NULL) ||
+      !g_ascii_string_to_unsigned (fields[2], 10, 0, G_MAXUINT64 / 65536, &statm->shared, NULL))
     {
       g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE, _("statm: malformed"));
       return FALSE;

@@ -30,10 +30,17 @@ typedef struct {
 gboolean pymemd_status_parse (const char        *text,
                               PymemdCredentials *credentials,
                               GError           **error);
-/* The resident page count, field 2 of /proc/PID/statm. */
-gboolean pymemd_statm_parse_resident (const char *text,
-                                      guint64    *pages,
-                                      GError    **error);
+/* The counters of /proc/PID/statm that say whether a process's pages
+ * moved, in pages: the kernel keeps them as counters, so reading them
+ * walks no page table and takes no lock the process needs. */
+typedef struct {
+  guint64 resident; /* field 2: RssAnon + RssFile + RssShmem */
+  guint64 shared;   /* field 3: RssFile + RssShmem */
+} PymemdStatm;
+
+gboolean pymemd_statm_parse (const char  *text,
+                             PymemdStatm *statm,
+                             GError     **error);
 /* NUL-separated argv of LEN bytes as one line: NULs become spaces, other
  * control characters '?'; invalid UTF-8 is replaced. */
 char    *pymemd_cmdline_to_string (const char *data,

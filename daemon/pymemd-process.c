@@ -29,6 +29,9 @@ struct _PymemdProcess
   gint64         sampled_at;
   gint64         rollup_cost_us;
   guint64        rollup_due;
+  PymemdStatm    read_statm;   /* statm just before the last read */
+  gint64         read_at;      /* monotonic µs of the last read */
+  guint64        rollup_reads;
 
   gboolean            has_categories;
   PymemdCategoryUsage categories[PYMEMD_N_CATEGORIES];
@@ -250,6 +253,36 @@ pymemd_process_sum_rollups (GPtrArray *processes, PymemdCounters *totals)
     pymemd_counters_add (totals, pymemd_process_get_rollup (g_ptr_array_index (processes, i)));
   if (processes->len == 0)
     totals->present = (1u << PYMEMD_N_FIELDS) - 1;
+}
+
+void
+pymemd_process_set_read_statm (PymemdProcess     *self,
+                               const PymemdStatm *statm,
+                               gint64             read_at)
+{
+  self->read_statm = *statm;
+  self->read_at = read_at;
+  self->rollup_reads++;
+}
+
+const PymemdStatm *
+pymemd_process_get_read_statm (PymemdProcess *self, gint64 *read_at)
+{
+  *read_at = self->read_at;
+  return &self->read_statm;
+}
+
+guint64
+pymemd_process_get_rollup_reads (PymemdProcess *self)
+{
+  return self->rollup_reads;
+}
+
+void
+pymemd_process_confirm_rollup (PymemdProcess *self, gint64 when)
+{
+  if (self->has_rollup)
+    self->sampled_at = when;
 }
 
 gint64

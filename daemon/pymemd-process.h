@@ -78,7 +78,21 @@ guint64               pymemd_process_get_rollup_due (PymemdProcess *self);
 void                  pymemd_process_set_rollup_due (PymemdProcess *self,
                                                      guint64        tick);
 const PymemdCounters *pymemd_process_get_rollup (PymemdProcess *self);
+/* When the sample was last read, or vouched for by a tick that found the
+ * process's statm within the moved threshold of the read's (see
+ * pymemd_process_confirm_rollup ()): real-time µs. */
 gint64                pymemd_process_get_sampled_at (PymemdProcess *self);
+void                  pymemd_process_confirm_rollup (PymemdProcess *self,
+                                                     gint64         when);
+/* The statm read just before the sample was (monotonic READ_AT µs), to
+ * tell on later ticks whether the process's pages moved since; and how
+ * many samples were read in all. */
+void                  pymemd_process_set_read_statm (PymemdProcess     *self,
+                                                     const PymemdStatm *statm,
+                                                     gint64             read_at);
+const PymemdStatm    *pymemd_process_get_read_statm (PymemdProcess *self,
+                                                     gint64        *read_at);
+guint64               pymemd_process_get_rollup_reads (PymemdProcess *self);
 
 /* The latest detail pass: per-category usage, or why there is none. */
 void  pymemd_process_set_categories (PymemdProcess             *self,

@@ -25,7 +25,33 @@ typedef struct {
   guint64 detail_max_rss;     /* skip smaps of processes with more RSS (bytes) */
   guint64 detail_max_bytes;   /* stop reading a smaps file past this size */
   guint64 exact_max_mapped;   /* skip pagemap when resident mappings span more (bytes) */
+  guint64 rollup_refresh_us;  /* a rollup tick reads smaps_rollup again only where
+                                 the pages moved, or when the sample is this old;
+                                 0: on every tick */
 } PymemdScanBudget;
+
+/* A rollup tick reads a process's smaps_rollup again when its resident or
+ * shared page count (statm) moved by more than this many pages since the
+ * last read. */
+#define PYMEMD_MOVED_PAGES 16
+
+/* Why a rollup tick reads a process's smaps_rollup again (docs/pymemd.8,
+ * SAMPLING). */
+typedef enum {
+  PYMEMD_RESAMPLE_NONE,    /* its figures stand */
+  PYMEMD_RESAMPLE_FIRST,   /* no sample yet */
+  PYMEMD_RESAMPLE_MOVED,   /* statm moved by more than PYMEMD_MOVED_PAGES */
+  PYMEMD_RESAMPLE_SHARERS, /* an interpreter of the same image started or ended */
+  PYMEMD_RESAMPLE_AGE,     /* the sample is at least REFRESH_US old */
+} PymemdResample;
+
+/* The rule: THEN is statm at the last read (NULL: none), NOW this tick's,
+ * AGE_US the time since that read. */
+PymemdResample pymemd_scanner_resample_reason (const PymemdStatm *then,
+                                               const PymemdStatm *now,
+                                               gint64             age_us,
+                                               gboolean           sharers_changed,
+                                               guint64            refresh_us);
 
 #define PYMEMD_TYPE_SCANNER (pymemd_scanner_get_type ())
 G_DECLARE_FINAL_TYPE (PymemdScanner, pymemd_scanner, PYMEMD, SCANNER, GObject)

@@ -81,6 +81,7 @@ assert_defaults (PymemdConfig *config)
   g_assert_cmpfloat (pymemd_config_get_detail_interval (config), ==, 30);
   pymemd_config_get_budget (config, &budget);
   g_assert_cmpuint (budget.rollup_max_stall_us, ==, 5000);
+  g_assert_cmpuint (budget.rollup_refresh_us, ==, 30 * G_USEC_PER_SEC);
   g_assert_cmpuint (budget.detail_max_rss, ==, 4096 * MIB);
   g_assert_cmpuint (budget.detail_max_bytes, ==, 256 * MIB);
   g_assert_cmpuint (budget.exact_max_mapped, ==, 64 * GIB);
@@ -199,6 +200,7 @@ test_every_key (void)
   g_assert_cmpfloat (pymemd_config_get_detail_interval (config), ==, 45);
   pymemd_config_get_budget (config, &budget);
   g_assert_cmpuint (budget.rollup_max_stall_us, ==, 250);
+  g_assert_cmpuint (budget.rollup_refresh_us, ==, 12500000);
   g_assert_cmpuint (budget.detail_max_rss, ==, 8192 * MIB);
   g_assert_cmpuint (budget.detail_max_bytes, ==, 512 * MIB);
   g_assert_cmpuint (budget.exact_max_mapped, ==, 128 * GIB);
@@ -241,7 +243,7 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
 
   low = load_ok (f,
                  "[monitor]\ninterval=0.5\ndetail-interval=0.5\n"
-                 "[budget]\nrollup-max-stall-ms=0.1\ndetail-max-rss-mib=1\n"
+                 "[budget]\nrollup-max-stall-ms=0.1\nrollup-refresh-seconds=0\ndetail-max-rss-mib=1\n"
                  "detail-max-smaps-mib=1\nexact-max-mapped-gib=1\n"
                  "[signals]\nmin-change-bytes=0\nmin-interval=0\nmax-subscriptions-per-client=1\n"
                  "[access]\nattach=none\n"
@@ -256,6 +258,7 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
   g_assert_cmpfloat (pymemd_config_get_detail_interval (low), ==, 0.5);
   pymemd_config_get_budget (low, &budget);
   g_assert_cmpuint (budget.rollup_max_stall_us, ==, 100);
+  g_assert_cmpuint (budget.rollup_refresh_us, ==, 0);
   g_assert_cmpuint (budget.detail_max_rss, ==, MIB);
   g_assert_cmpuint (budget.detail_max_bytes, ==, MIB);
   g_assert_cmpuint (budget.exact_max_mapped, ==, GIB);
@@ -278,7 +281,7 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
 
   high = load_ok (f,
                   "[monitor]\ninterval=3600\ndetail-interval=86400\n"
-                  "[budget]\nrollup-max-stall-ms=1000\ndetail-max-rss-mib=1048576\n"
+                  "[budget]\nrollup-max-stall-ms=1000\nrollup-refresh-seconds=3600\ndetail-max-rss-mib=1048576\n"
                   "detail-max-smaps-mib=4096\nexact-max-mapped-gib=65536\n"
                   "[signals]\nmin-change-bytes=1099511627776\nmin-interval=86400\n"
                   "max-subscriptions-per-client=1024\n"
@@ -293,6 +296,7 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
   g_assert_cmpfloat (pymemd_config_get_detail_interval (high), ==, 86400);
   pymemd_config_get_budget (high, &budget);
   g_assert_cmpuint (budget.rollup_max_stall_us, ==, 1000000);
+  g_assert_cmpuint (budget.rollup_refresh_us, ==, G_GUINT64_CONSTANT (3600) * G_USEC_PER_SEC);
   g_assert_cmpuint (budget.detail_max_rss, ==, 1048576 * MIB);
   g_assert_cmpuint (budget.detail_max_bytes, ==, 4096 * MIB);
   g_assert_cmpuint (budget.exact_max_mapped, ==, 65536 * GIB);
@@ -333,6 +337,7 @@ static const struct {
   { "monitor", "interval", "0.4", "3601" },
   { "monitor", "detail-interval", "1.9", "86401" },
   { "budget", "rollup-max-stall-ms", "0.09", "1000.1" },
+  { "budget", "rollup-refresh-seconds", "-1", "3600.5" },
   { "budget", "detail-max-rss-mib", "0", "1048577" },
   { "budget", "detail-max-smaps-mib", "0", "4097" },
   { "budget", "exact-max-mapped-gib", "0", "65537" },

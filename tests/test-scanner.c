@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 
 #include "pymemd-error.h"
+#include "pymemd-pidfiles.h"
 #include "pymemd-scanner.h"
 #include "testutil.h"
 
@@ -251,12 +252,13 @@ test_vanishing (void)
   g_autoptr(PymemdScanner) scanner = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(GPtrArray) processes = NULL;
-  g_autofree char *rollup = NULL, *smaps = NULL;
+  g_autofree char *rollup = NULL, *smaps = NULL, *statm = NULL;
 
   if (!pymemd_test_need_fixture_python ())
     return;
   root = pymemd_test_copy_fixture ("proc-mixed");
   rollup = g_build_filename (root, "1002", "smaps_rollup", NULL);
+  statm = g_build_filename (root, "1002", "statm", NULL);
   smaps = g_build_filename (root, "1001", "smaps", NULL);
   scanner = scanner_for (root);
   /* Sample every process on every tick however slow the reads (valgrind
@@ -275,7 +277,10 @@ test_vanishing (void)
   g_assert_null (pymemd_scanner_get_python_set (scanner));
   g_clear_pointer (&processes, g_ptr_array_unref);
 
+  /* 1002 exits: an exited process's statm reads all zeros (its pages
+   * moved: the tick reads smaps_rollup again), its smaps_rollup is gone. */
   g_assert_cmpint (g_unlink (rollup), ==, 0);
+  g_assert_true (g_file_set_contents (statm, "0 0 0 0 0 0 0\n", -1, NULL));
   g_assert_true (pymemd_scanner_scan (scanner, PYMEMD_SCAN_ROLLUP, &error));
   g_assert_no_error (error);
   processes = pymemd_scanner_get_processes (scanner);
@@ -283,8 +288,8 @@ test_vanishing (void)
   g_assert_cmpint (pymemd_process_get_pid (g_ptr_array_index (processes, 0)), ==, 1001);
   g_clear_pointer (&processes, g_ptr_array_unref);
 
-  /* The full pass samples from smaps: 1002 is back (its smaps_rollup is
-   * not needed), 1001 without smaps is skipped. */
+  /* The full pass samples from smaps where there is no smaps_rollup: 1002
+   * is back, 1001 without smaps is skipped. */
   g_assert_cmpint (g_unlink (smaps), ==, 0);
   g_assert_true (pymemd_scanner_scan (scanner, PYMEMD_SCAN_ALL, &error));
   g_assert_no_error (error);
@@ -355,7 +360,8 @@ test_budget (void)
 }
 
 /* A process whose smaps_rollup read costs more than the stall budget is
- * sampled on fewer ticks; within budget, on every tick. */
+ * sampled on fewer ticks; within budget, on every tick (with a refresh of
+ * 0: every tick reads every process due, moved or not). */
 static void
 test_rollup_pacing (void)
 {
@@ -365,18 +371,23 @@ test_rollup_pacing (void)
   PymemdScanBudget budget;
   PymemdTestChild child;
   gint64 first, cost;
+  guint64 reads;
 
   if (!need_python ())
     return;
   g_assert_true (pymemd_test_child_spawn_python (&child, IDLE, NULL, &error));
   pymemd_scanner_get_budget (scanner, &budget);
   g_assert_cmpuint (budget.rollup_max_stall_us, >=, 1000);
+  budget.rollup_refresh_us = 0;
+  pymemd_scanner_set_budget (scanner, &budget);
 
   process = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP, child.pid);
   first = pymemd_process_get_sampled_at (process);
+  reads = pymemd_process_get_rollup_reads (process);
   g_clear_object (&process);
   process = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP, child.pid);
   g_assert_cmpint (pymemd_process_get_sampled_at (process), >, first);
+  g_assert_cmpuint (pymemd_process_get_rollup_reads (process), ==, reads + 1);
   cost = pymemd_process_get_rollup_cost (process);
   g_assert_cmpint (cost, >, 0);
   g_clear_object (&process);
@@ -386,10 +397,183 @@ test_rollup_pacing (void)
   pymemd_scanner_set_budget (scanner, &budget);
   process = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP, child.pid);
   first = pymemd_process_get_sampled_at (process);
+  reads = pymemd_process_get_rollup_reads (process);
   g_clear_object (&process);
   process = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP, child.pid);
   g_assert_cmpint (pymemd_process_get_sampled_at (process), ==, first);
+  g_assert_cmpuint (pymemd_process_get_rollup_reads (process), ==, reads);
   pymemd_test_child_stop (&child);
+}
+
+static void
+read_fixture_statm (PymemdStatm *statm)
+{
+  g_autofree char *path = g_test_build_filename (G_TEST_DIST, "data", "proc-mixed", "1002", "statm", NULL);
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, &error));
+  g_assert_true (pymemd_statm_parse (text, statm, &error));
+  g_assert_no_error (error);
+}
+
+/* The rule that decides which processes a tick reads again, on the
+ * captured statm of 1002 and that statm moved. */
+static void
+test_resample_rule (void)
+{
+  const guint64 refresh = 30 * G_USEC_PER_SEC;
+  const gint64 second = G_USEC_PER_SEC;
+  PymemdStatm then, now;
+  g_autoptr(GError) error = NULL;
+
+  read_fixture_statm (&then);
+  g_assert_cmpuint (then.resident, ==, 32240);
+  g_assert_cmpuint (then.shared, ==, 2779);
+
+  g_assert_cmpint (pymemd_scanner_resample_reason (NULL, &then, 0, FALSE, refresh), ==,
+                   PYMEMD_RESAMPLE_FIRST);
+  now = then;
+  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, second, FALSE, refresh), ==,
+                   PYMEMD_RESAMPLE_NONE);
+  /* Up to the threshold, either way, it stands; past it, it is read. */
+  now.resident = then.resident + PYMEMD_MOVED_PAGES;
+  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, second, FALSE, refresh), ==,
+                   PYMEMD_RESAMPLE_NONE);
+  now.resident = then.resident - PYMEMD_MOVED_PAGES;
+  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, second, FALSE, refresh), ==,
+                   PYMEMD_RESAMPLE_NONE);
+  now.resident = then.resident + PYMEMD_MOVED_PAGES + 1;
+  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, second, FALSE, refresh), ==,
+                   PYMEMD_RESAMPLE_MOVED);
+  now.resident = then.resident - PYMEMD_MOVED_PAGES - 1;
+  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, second, FALSE, refresh), ==,
+                   PYMEMD_RESAMPLE_MOVED);
+  /* File pages traded for anonymous ones: resident alone did not move. */
+  now = then;
+  now.shared = then.shared + PYMEMD_MOVED_PAGES + 1;
+  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, second, FALSE, refresh), ==,
+                   PYMEMD_RESAMPLE_MOVED);
+  now = then;
+  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, second, TRUE, refresh), ==,
+                   PYMEMD_RESAMPLE_SHARERS);
+  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, 30 * second - 1, FALSE, refresh), ==,
+                   PYMEMD_RESAMPLE_NONE);
+  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, 30 * second, FALSE, refresh), ==,
+                   PYMEMD_RESAMPLE_AGE);
+  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, -1, FALSE, refresh), ==,
+                   PYMEMD_RESAMPLE_AGE);
+  /* refresh 0: every tick reads every process. */
+  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, 0, FALSE, 0), ==,
+                   PYMEMD_RESAMPLE_AGE);
+
+  g_assert_false (pymemd_statm_parse ("89086 32240\n", &now, &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE);
+  g_clear_error (&error);
+  g_assert_false (pymemd_statm_parse ("89086 x 2779 691 0 36066 0\n", &now, &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE);
+}
+
+#define ALLOCATE_ON_REQUEST \
+  "import sys\n" \
+  "keep = []\n" \
+  "print('ready', flush=True)\n" \
+  "for line in sys.stdin:\n" \
+  "    b = bytearray(int(line))\n" \
+  "    for i in range(0, len(b), 4096): b[i] = 1\n" \
+  "    keep.append(b)\n" \
+  "    print('done', flush=True)\n"
+
+static guint64
+reads_of (PymemdScanner *scanner, GPid pid)
+{
+  g_autoptr(PymemdProcess) process = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP, pid);
+
+  g_assert_nonnull (process);
+  return pymemd_process_get_rollup_reads (process);
+}
+
+static guint64
+reads_now (PymemdScanner *scanner, GPid pid)
+{
+  g_autoptr(GPtrArray) processes = pymemd_scanner_get_processes (scanner);
+
+  for (guint i = 0; i < processes->len; i++)
+    if (pymemd_process_get_pid (g_ptr_array_index (processes, i)) == pid)
+      return pymemd_process_get_rollup_reads (g_ptr_array_index (processes, i));
+  g_assert_not_reached ();
+}
+
+/* Real interpreters of a python no one else runs (so that nobody else's
+ * start or exit counts as a change of sharers): a rollup tick reads again
+ * the one that allocated 1 MiB, not the idle one; both when a third
+ * starts or ends; every one once its sample is older than the refresh. */
+static void
+test_sample_what_moved (void)
+{
+  g_autoptr(PymemdScanner) scanner = scanner_for ("/proc");
+  g_autofree char *tmp = pymemd_test_mkdtemp ();
+  g_autofree char *python = NULL;
+  g_autofree char *line = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *argv[] = { NULL, "-c", ALLOCATE_ON_REQUEST, NULL };
+  PymemdTestChild busy, idle, third;
+  PymemdScanBudget budget;
+  g_autoptr(PymemdProcess) process = NULL;
+  gint64 confirmed;
+
+  if (!g_file_test ("/usr/bin/python3", G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("no /usr/bin/python3");
+      return;
+    }
+  python = pymemd_test_copy_file ("/usr/bin/python3", tmp, "python3");
+  argv[0] = python;
+  g_assert_true (pymemd_test_child_spawn (&busy, argv, NULL, &error));
+  g_assert_true (pymemd_test_child_spawn (&idle, argv, NULL, &error));
+  g_assert_no_error (error);
+
+  g_assert_cmpuint (reads_of (scanner, busy.pid), ==, 1);
+  g_assert_cmpuint (reads_now (scanner, idle.pid), ==, 1);
+  /* Nothing moved: the samples stand, vouched for by this tick. */
+  process = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP, idle.pid);
+  g_assert_cmpuint (pymemd_process_get_rollup_reads (process), ==, 1);
+  confirmed = pymemd_process_get_sampled_at (process);
+  g_assert_cmpint (confirmed, ==, pymemd_scanner_get_timestamp (scanner));
+  g_assert_cmpuint (reads_now (scanner, busy.pid), ==, 1);
+
+  pymemd_test_child_send (&busy, "1048576");
+  line = pymemd_test_child_read_line (&busy, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (line, ==, "done");
+  g_assert_cmpuint (reads_of (scanner, busy.pid), ==, 2);
+  g_assert_cmpuint (reads_now (scanner, idle.pid), ==, 1);
+
+  /* A third interpreter of the image: the others' PSS of it moved. */
+  g_assert_true (pymemd_test_child_spawn (&third, argv, NULL, &error));
+  g_assert_cmpuint (reads_of (scanner, busy.pid), ==, 3);
+  g_assert_cmpuint (reads_now (scanner, idle.pid), ==, 2);
+  g_assert_cmpuint (reads_of (scanner, idle.pid), ==, 2);
+  pymemd_test_child_stop (&third);
+  g_assert_cmpuint (reads_of (scanner, idle.pid), ==, 3);
+  g_assert_cmpuint (reads_now (scanner, busy.pid), ==, 4);
+
+  /* Older than the refresh: read again, moved or not. */
+  pymemd_scanner_get_budget (scanner, &budget);
+  g_assert_cmpuint (budget.rollup_refresh_us, ==, 30 * G_USEC_PER_SEC);
+  budget.rollup_refresh_us = 2 * G_USEC_PER_SEC; /* a scan of every interpreter here is far shorter */
+  pymemd_scanner_set_budget (scanner, &budget);
+  g_usleep (2100 * 1000);
+  g_assert_cmpuint (reads_of (scanner, idle.pid), ==, 4);
+  g_assert_cmpuint (reads_of (scanner, idle.pid), ==, 4);
+  /* A full pass reads everyone. */
+  g_clear_object (&process);
+  process = scan_and_find (scanner, PYMEMD_SCAN_ALL, idle.pid);
+  g_assert_cmpuint (pymemd_process_get_rollup_reads (process), ==, 5);
+
+  pymemd_test_child_stop (&busy);
+  pymemd_test_child_stop (&idle);
+  pymemd_test_rm_rf (tmp);
 }
 
 int
@@ -405,5 +589,7 @@ main (int argc, char **argv)
   g_test_add_func ("/scanner/churn", test_churn);
   g_test_add_func ("/scanner/budget", test_budget);
   g_test_add_func ("/scanner/rollup-pacing", test_rollup_pacing);
+  g_test_add_func ("/scanner/resample-rule", test_resample_rule);
+  g_test_add_func ("/scanner/sample-what-moved", test_sample_what_moved);
   return g_test_run ();
 }

@@ -34,6 +34,17 @@
  *                   (windows computed untimed beforehand), and the exact
  *                   pass against pagemap + both of those.
  *
+ *   --moved TICKS   sampling what moved (issue 15): TICKS rollup ticks
+ *                   --interval seconds apart (default 2), each timed, and
+ *                   after each the floor: open + read + close of every
+ *                   sampled process's smaps_rollup, timed, whose figures
+ *                   are then compared with the figures the tick let
+ *                   stand (the correctness check: RSS within
+ *                   PYMEMD_MOVED_PAGES pages, PSS shown against the full
+ *                   read; figures the tick read are full reads already).  Printed per tick and
+ *                   as medians: CPU per tick vs the floor, how many
+ *                   smaps_rollup the tick read.
+ *
  * Machine-readable lines start with "RESULT" (key=value), for run-bench.sh.
  *
  * Build by hand (from the repo root, after `make`):
@@ -662,11 +673,187 @@ mode_exact_only (PymemdProcfs *procfs, int pid, guint iterations, guint repeat)
   return 0;
 }
 
+/* ------------------------------------------------------ what moved */
+
+static guint64
+sum_reads (GPtrArray *processes, GHashTable *before)
+{
+  guint64 reads = 0;
+
+  for (guint i = 0; i < processes->len; i++)
+    {
+      PymemdProcess *process = g_ptr_array_index (processes, i);
+      gpointer then = g_hash_table_lookup (before, process);
+      reads += pymemd_process_get_rollup_reads (process) - (then != NULL ? GPOINTER_TO_SIZE (then) : 0);
+    }
+  return reads;
+}
+
+static gboolean
+read_statm_now (int pid, PymemdStatm *statm)
+{
+  char buf[256];
+  int fd = open_pid_file (pid, "statm");
+  gssize n;
+
+  if (fd < 0)
+    return FALSE;
+  n = read (fd, buf, sizeof buf - 1);
+  close (fd);
+  if (n <= 0)
+    return FALSE;
+  buf[n] = '\0';
+  return pymemd_statm_parse (buf, statm, NULL);
+}
+
+static gboolean
+statm_moved (const PymemdStatm *a, const PymemdStatm *b)
+{
+  return MAX (a->resident, b->resident) - MIN (a->resident, b->resident) > PYMEMD_MOVED_PAGES ||
+         MAX (a->shared, b->shared) - MIN (a->shared, b->shared) > PYMEMD_MOVED_PAGES;
+}
+
+static int
+mode_moved (PymemdScanner *scanner, guint ticks, double interval, gsize page_size)
+{
+  g_autofree Cost *tick_cost = g_new0 (Cost, ticks);
+  g_autofree Cost *floor_cost = g_new0 (Cost, ticks);
+  g_autofree double *read_share = g_new0 (double, ticks);
+  guint64 worst_rss = 0, worst_pss = 0, rss_over = 0, pss_over = 0, checked = 0;
+  guint64 paced = 0, moved_after = 0;
+  PymemdScanBudget budget;
+  double worst_pss_rel = 0;
+  g_autoptr(GError) error = NULL;
+  Cost mt, mf;
+
+  pymemd_scanner_get_budget (scanner, &budget);
+  if (!pymemd_scanner_scan (scanner, PYMEMD_SCAN_ROLLUP, &error))
+    {
+      fprintf (stderr, "bench-scan: %s\n", error->message);
+      return 1;
+    }
+  printf ("%-5s %8s %8s %9s %9s %7s %6s %10s %10s\n", "tick", "procs", "reads", "tick cpu",
+          "floor cpu", "ratio", "rss>", "max drss", "max dpss");
+  for (guint t = 0; t < ticks; t++)
+    {
+      g_autoptr(GPtrArray) before_list = pymemd_scanner_get_processes (scanner);
+      g_autoptr(GHashTable) before = g_hash_table_new (g_direct_hash, g_direct_equal);
+      g_autoptr(GPtrArray) processes = NULL;
+      guint64 tick_rss = 0, tick_pss = 0, tick_rss_over = 0, reads;
+      Stamp start;
+
+      for (guint i = 0; i < before_list->len; i++)
+        g_hash_table_insert (before, g_ptr_array_index (before_list, i),
+                             GSIZE_TO_POINTER (pymemd_process_get_rollup_reads (g_ptr_array_index (before_list, i))));
+      g_usleep ((gulong) (interval * G_USEC_PER_SEC));
+      stamp (&start);
+      if (!pymemd_scanner_scan (scanner, PYMEMD_SCAN_ROLLUP, &error))
+        {
+          fprintf (stderr, "bench-scan: %s\n", error->message);
+          return 1;
+        }
+      tick_cost[t] = cost_since (&start, 1);
+      processes = pymemd_scanner_get_processes (scanner);
+      reads = sum_reads (processes, before);
+      read_share[t] = processes->len > 0 ? (double) reads / processes->len : 0;
+
+      /* The floor: every watched process's smaps_rollup, read once. */
+      stamp (&start);
+      for (guint i = 0; i < processes->len; i++)
+        floor_rollup (pymemd_process_get_pid (g_ptr_array_index (processes, i)));
+      floor_cost[t] = cost_since (&start, 1);
+
+      for (guint i = 0; i < processes->len; i++)
+        {
+          PymemdProcess *process = g_ptr_array_index (processes, i);
+          const PymemdCounters *shown = pymemd_process_get_rollup (process);
+          gpointer then = g_hash_table_lookup (before, process);
+          PymemdCounters full;
+          PymemdStatm s1, s2;
+          gint64 read_at;
+          const PymemdStatm *at_read = pymemd_process_get_read_statm (process, &read_at);
+          char buf[8192];
+          guint64 drss, dpss;
+          gssize len;
+          int fd;
+
+          /* Only figures that stood: one read by this tick is a full read
+           * already, off only by what moved since (as any reader's). */
+          if (then == NULL || pymemd_process_get_rollup_reads (process) != GPOINTER_TO_SIZE (then))
+            continue;
+          /* Held back by the stall budget (docs/pymemd.8, BUDGETS): not
+           * the rule's doing; counted apart. */
+          if ((guint64) pymemd_process_get_rollup_cost (process) > budget.rollup_max_stall_us)
+            {
+              paced++;
+              continue;
+            }
+          /* The full read, between two statm reads: a process whose pages
+           * moved past the threshold since the tick moved after it. */
+          if (!read_statm_now (pymemd_process_get_pid (process), &s1))
+            continue;
+          fd = open_pid_file (pymemd_process_get_pid (process), "smaps_rollup");
+          len = fd >= 0 ? (gssize) drain (fd, buf, sizeof buf - 1) : -1;
+          if (fd >= 0)
+            close (fd);
+          if (len <= 0 || !read_statm_now (pymemd_process_get_pid (process), &s2) ||
+              !pymemd_rollup_parse (buf, (gsize) len, &full, NULL))
+            continue; /* exited meanwhile */
+          if (statm_moved (at_read, &s1) || statm_moved (at_read, &s2))
+            {
+              moved_after++;
+              continue;
+            }
+          drss = MAX (shown->value[PYMEMD_FIELD_RSS], full.value[PYMEMD_FIELD_RSS]) -
+                 MIN (shown->value[PYMEMD_FIELD_RSS], full.value[PYMEMD_FIELD_RSS]);
+          dpss = MAX (shown->value[PYMEMD_FIELD_PSS], full.value[PYMEMD_FIELD_PSS]) -
+                 MIN (shown->value[PYMEMD_FIELD_PSS], full.value[PYMEMD_FIELD_PSS]);
+          checked++;
+          tick_rss = MAX (tick_rss, drss);
+          tick_pss = MAX (tick_pss, dpss);
+          if (drss > PYMEMD_MOVED_PAGES * page_size)
+            tick_rss_over++;
+          if (dpss > PYMEMD_MOVED_PAGES * page_size)
+            pss_over++;
+          worst_pss_rel = MAX (worst_pss_rel, (double) dpss / MAX (full.value[PYMEMD_FIELD_PSS], 1));
+        }
+      worst_rss = MAX (worst_rss, tick_rss);
+      worst_pss = MAX (worst_pss, tick_pss);
+      rss_over += tick_rss_over;
+      printf ("%-5u %8u %8" G_GUINT64_FORMAT " %9.3f %9.3f %6.3fx %6" G_GUINT64_FORMAT
+              " %7.1f KiB %7.1f KiB\n",
+              t + 1, processes->len, reads, tick_cost[t].cpu_ms, floor_cost[t].cpu_ms,
+              tick_cost[t].cpu_ms / MAX (floor_cost[t].cpu_ms, 1e-9), tick_rss_over,
+              tick_rss / 1024.0, tick_pss / 1024.0);
+    }
+  mt = median_cost (tick_cost, ticks);
+  mf = median_cost (floor_cost, ticks);
+  printf ("medians over %u ticks: tick cpu %.3f ms wall %.3f ms; floor cpu %.3f ms wall %.3f ms; "
+          "ratio cpu %.3fx; share of processes read per tick %.3f\n",
+          ticks, mt.cpu_ms, mt.wall_ms, mf.cpu_ms, mf.wall_ms, mt.cpu_ms / MAX (mf.cpu_ms, 1e-9),
+          median (read_share, ticks));
+  printf ("check: %" G_GUINT64_FORMAT " figures that stood were checked (%" G_GUINT64_FORMAT
+          " more held back by the stall budget, %" G_GUINT64_FORMAT " more moved after the tick)\n",
+          checked, paced, moved_after);
+  printf ("check: %" G_GUINT64_FORMAT " figures; RSS off by more than %d pages: %" G_GUINT64_FORMAT
+          " (worst %.1f KiB); PSS off by more than %d pages: %" G_GUINT64_FORMAT
+          " (worst %.1f KiB, %.3f%%)\n",
+          checked, PYMEMD_MOVED_PAGES, rss_over, worst_rss / 1024.0, PYMEMD_MOVED_PAGES, pss_over,
+          worst_pss / 1024.0, worst_pss_rel * 100);
+  printf ("RESULT mode=moved ticks=%u tick_cpu_ms=%.3f floor_cpu_ms=%.3f ratio=%.3f read_share=%.3f "
+          "checked=%" G_GUINT64_FORMAT " rss_over=%" G_GUINT64_FORMAT " pss_over=%" G_GUINT64_FORMAT
+          " worst_pss_kib=%.1f worst_pss_pct=%.3f paced=%" G_GUINT64_FORMAT " moved_after=%" G_GUINT64_FORMAT "\n",
+          ticks, mt.cpu_ms, mf.cpu_ms, mt.cpu_ms / MAX (mf.cpu_ms, 1e-9), median (read_share, ticks),
+          checked, rss_over, pss_over, worst_pss / 1024.0, worst_pss_rel * 100, paced, moved_after);
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
   g_autofree char *root = NULL;
-  gint iterations = 100, repeat = 5, exact_pid = 0;
+  gint iterations = 100, repeat = 5, exact_pid = 0, moved = 0;
+  double interval = 2;
   gboolean detail = FALSE;
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
@@ -680,6 +867,8 @@ main (int argc, char **argv)
       "R" },
     { "detail", 0, 0, G_OPTION_ARG_NONE, &detail, "full pass (ALL) instead of rollup", NULL },
     { "exact-only", 0, 0, G_OPTION_ARG_INT, &exact_pid, "exact pass on one process", "PID" },
+    { "moved", 0, 0, G_OPTION_ARG_INT, &moved, "TICKS rollup ticks sampling what moved, checked", "TICKS" },
+    { "interval", 0, 0, G_OPTION_ARG_DOUBLE, &interval, "seconds between --moved ticks", "S" },
     { NULL }
   };
 
@@ -715,6 +904,8 @@ main (int argc, char **argv)
       fprintf (stderr, "bench-scan: %s\n", error->message);
       return 1;
     }
+  if (moved > 0)
+    return mode_moved (scanner, (guint) moved, interval, pymemd_procfs_get_page_size (procfs));
   return mode_scan (scanner, detail, (guint) iterations, (guint) repeat,
                     pymemd_procfs_get_page_size (procfs));
 }
