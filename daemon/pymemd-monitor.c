@@ -227,8 +227,8 @@ void
 pymemd_monitor_get_statistics (PymemdMonitor *self, PymemdMonitorStatistics *statistics)
 {
   struct rusage usage;
-  g_autofree char *statm = NULL;
-  guint64 pages = 0;
+  g_autofree char *text = NULL;
+  PymemdStatm statm;
 
   *statistics = self->statistics;
   if (getrusage (RUSAGE_SELF, &usage) == 0)
@@ -236,7 +236,6 @@ pymemd_monitor_get_statistics (PymemdMonitor *self, PymemdMonitorStatistics *sta
                          usage.ru_utime.tv_usec + usage.ru_stime.tv_usec;
   /* The daemon's own process, not one under the procfs root it watches
    * (a fixture tree in the tests). */
-  if (g_file_get_contents ("/proc/self/statm", &statm, NULL, NULL) &&
-      pymemd_statm_parse_resident (statm, &pages, NULL))
-    statistics->resident = pages * (guint64) sysconf (_SC_PAGESIZE);
+  if (g_file_get_contents ("/proc/self/statm", &text, NULL, NULL) && pymemd_statm_parse (text, &statm, NULL))
+    statistics->resident = statm.resident * (guint64) sysconf (_SC_PAGESIZE);
 }
