@@ -689,7 +689,7 @@ test_refuse_python2 (Fixture *fx, gconstpointer data)
     {
       pymemd_test_service_wait_pid (&fx->service, fx->child.pid);
       assert_refused (&fx->service, fx->child.pid, "python 2.7");
-      assert_refused (&fx->service, fx->child.pid, "only to Python 3.6 and later");
+      assert_refused (&fx->service, fx->child.pid, "only to python 3.6 and later");
       /* Nothing was attached on the way. */
       assert_heap_error (&fx->service, fx->child.pid, "{}", PYMEMD_ERROR_NOT_ATTACHED);
       assert_answers (&fx->child);
