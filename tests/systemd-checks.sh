@@ -267,6 +267,28 @@ done <"$work/processes"
 check "no PEP 768 script is left in /run/pymemd" \
   sh -c '! ls /run/pymemd/ | grep -v "^helper.sock$"'
 
+# ---- Prometheus: the export timer into node-exporter's textfile directory ----
+section "pymemd-export"
+textfile=/var/lib/prometheus/node-exporter
+# export_has PID...: node-exporter's file holds a PSS series of each.
+export_has() {
+  for p in "$@"; do
+    grep -q "^pymemd_process_pss_bytes{.*pid=\"$p\"" "$textfile/pymemd.prom" || return 1
+  done
+}
+mkdir -p "$textfile"
+rm -f "$textfile/pymemd.prom"
+check "systemctl start pymemd-export.service" systemctl start pymemd-export.service
+check "it wrote $textfile/pymemd.prom with every interpreter's PSS" \
+  export_has $(awk '{ print $2 }' "$work/processes")
+check "the file is readable by node-exporter (0644) and no temporary file of ours is left beside it" \
+  sh -c "test \"\$(stat -c %a '$textfile/pymemd.prom')\" = 644 && test \"\$(ls -A '$textfile' | grep pymemd)\" = pymemd.prom"
+rm -f "$textfile/pymemd.prom"
+check "systemctl enable --now pymemd-export.timer" systemctl enable --now pymemd-export.timer
+check "the timer writes the file again (every 15 s)" wait_for 40 test -s "$textfile/pymemd.prom"
+systemctl disable --now pymemd-export.timer >/dev/null 2>&1
+rm -f "$textfile/pymemd.prom"
+
 # ---- stop, D-Bus activation, watchdog ----
 section "stop"
 
