@@ -215,7 +215,7 @@ child_exited (GObject *source, GAsyncResult *result, gpointer data)
   run_step_done (task);
 }
 
-GPid
+gboolean
 pymemd_attach_child_run_async (const char         *program,
                                const char         *proc_root,
                                gint32              pid,
@@ -232,6 +232,7 @@ pymemd_attach_child_run_async (const char         *program,
   g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GError) error = NULL;
   Run *run = g_new0 (Run, 1);
+  const char *identifier;
 
   g_task_set_source_tag (task, pymemd_attach_child_run_async);
   run->bootstrap = g_bytes_new (bootstrap, strlen (bootstrap));
@@ -261,9 +262,12 @@ pymemd_attach_child_run_async (const char         *program,
     {
       g_task_return_new_error (task, PYMEMD_ERROR, PYMEMD_ERROR_FAILED, _("Cannot start %s: %s"), program,
                                error->message);
-      return 0;
+      return FALSE;
     }
-  run->pid = g_strdup (g_subprocess_get_identifier (run->child));
+  /* NULL once GLib has reaped the child: one that ended at once (a broken
+   * program) can be gone already; its pid is then only for the log. */
+  identifier = g_subprocess_get_identifier (run->child);
+  run->pid = g_strdup (identifier != NULL ? identifier : "?");
   run->pending = 3;
   g_output_stream_write_all_async (g_subprocess_get_stdin_pipe (run->child), g_bytes_get_data (run->bootstrap, NULL),
                                    g_bytes_get_size (run->bootstrap), G_PRIORITY_DEFAULT, NULL, bootstrap_written,
@@ -271,7 +275,7 @@ pymemd_attach_child_run_async (const char         *program,
   g_input_stream_read_bytes_async (g_subprocess_get_stdout_pipe (run->child), READ_CHUNK, G_PRIORITY_DEFAULT, NULL,
                                    reply_read, g_object_ref (task));
   g_subprocess_wait_async (run->child, NULL, child_exited, g_object_ref (task));
-  return (GPid) atoi (run->pid);
+  return TRUE;
 }
 
 gboolean

@@ -27,9 +27,9 @@ gboolean pymemd_attach_child_can_refuse_oom_killer (void);
  * would. Completes once the child
  * has answered and exited, however long that takes: the caller decides
  * how long it waits, the child never ends before it has given back any
- * thread it holds. Returns the child's pid, 0 if it could not be
- * started (the error then comes to CALLBACK). */
-GPid     pymemd_attach_child_run_async  (const char         *program,
+ * thread it holds. Returns whether it was started (if not, the error
+ * comes to CALLBACK). */
+gboolean pymemd_attach_child_run_async  (const char         *program,
                                          const char         *proc_root,
                                          gint32              pid,
                                          guint64             start_time,

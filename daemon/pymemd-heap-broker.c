@@ -70,7 +70,6 @@ typedef struct {
   gboolean           answered;   /* the daemon no longer waits: the slot is free */
   double             timeout;    /* seconds, [limits] attach-timeout-seconds */
   guint              deadline_source;
-  GPid               child_pid;
   gboolean           hello;
   PymemdAttachMethod method;
   GError            *attach_error;
@@ -856,9 +855,8 @@ start_attach (PymemdHeapBroker *self, GTask *task)
                                              g_object_ref (task), g_object_unref);
   /* A PEP 768 request the process has not taken is withdrawn with time
    * left for the child's reply to beat the deadline. */
-  job->child_pid = pymemd_attach_child_run_async (program, job->proc_root, job->pid, job->start_time, job->bootstrap,
-                                                  self->script_dir, job->timeout * PEP768_WAIT_SHARE, child_done,
-                                                  task);
+  pymemd_attach_child_run_async (program, job->proc_root, job->pid, job->start_time, job->bootstrap, self->script_dir,
+                                 job->timeout * PEP768_WAIT_SHARE, child_done, task);
   return TRUE;
 }
 

@@ -1263,8 +1263,8 @@ run_child (const char *program, GPid pid, guint64 start_time, const char *bootst
 {
   ChildRun run = { FALSE, FALSE, { 0 }, NULL };
 
-  g_assert_cmpint (pymemd_attach_child_run_async (program, "/proc", pid, start_time, bootstrap, NULL, 0,
-                                                  child_run_done, &run), >, 0);
+  g_assert_true (pymemd_attach_child_run_async (program, "/proc", pid, start_time, bootstrap, NULL, 0,
+                                                child_run_done, &run));
   PYMEMD_TEST_WAIT_FOR (run.done, 60);
   if (report != NULL)
     *report = run.report;
