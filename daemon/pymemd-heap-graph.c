@@ -1,6 +1,8 @@
 /* Stores a helper's object graph frame by frame, each checked before anything of it is kept, within the memory the analysis will need; then, in a worker thread, resolves the addresses, adds the roots, computes the dominator tree and picks the holders. */
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <string.h>
 
 #include <glib/gi18n.h>
@@ -292,7 +294,7 @@ add_types (PymemdHeapGraph *graph, const guint8 *p, gsize len, guint32 count, GE
       g_ptr_array_add (graph->type_names, g_steal_pointer (&name));
     }
   if (offset != len)
-    return protocol_error (error, _("a types frame has %" G_GSIZE_FORMAT " bytes after its types"), len - offset);
+    return protocol_error (error, _("a types frame has %zu bytes after its types"), len - offset);
   return TRUE;
 }
 
@@ -317,7 +319,7 @@ check_nodes (PymemdHeapGraph *graph, const guint8 *p, guint32 count, guint32 edg
       sum += read_u32 (counts + 4 * (gsize) i);
     }
   if (sum != edge_count)
-    return protocol_error (error, _("a nodes frame's objects have %" G_GUINT64_FORMAT " references, its header says %u"),
+    return protocol_error (error, _("a nodes frame's objects have %" PRIu64 " references, its header says %u"),
                            sum, edge_count);
   return TRUE;
 }
@@ -373,12 +375,12 @@ add_nodes (PymemdHeapGraph *graph, const guint8 *p, gsize len, guint32 count, gu
   if (count == 0)
     return protocol_error (error, _("a nodes frame declares no object"));
   if (len != (guint64) count * NODE_BYTES + (guint64) edge_count * EDGE_BYTES)
-    return protocol_error (error, _("a nodes frame of %u objects and %u references has %" G_GSIZE_FORMAT " bytes"),
+    return protocol_error (error, _("a nodes frame of %u objects and %u references has %zu bytes"),
                            count, edge_count, len + HEADER_BYTES);
   if (graph->nodes_declared + count > graph->max_objects)
-    return protocol_error (error, _("more objects than the %" G_GUINT64_FORMAT " announced"), graph->max_objects);
+    return protocol_error (error, _("more objects than the %" PRIu64 " announced"), graph->max_objects);
   if (graph->edges_declared + edge_count > graph->max_edges)
-    return protocol_error (error, _("more references than the %" G_GUINT64_FORMAT " announced"), graph->max_edges);
+    return protocol_error (error, _("more references than the %" PRIu64 " announced"), graph->max_edges);
   if (!check_nodes (graph, p, count, edge_count, error))
     return FALSE;
   graph->nodes_declared += count;
@@ -395,12 +397,12 @@ static gboolean
 add_edges (PymemdHeapGraph *graph, const guint8 *p, gsize len, guint32 count, GError **error)
 {
   if (count == 0 || len != (guint64) count * EDGE_BYTES)
-    return protocol_error (error, _("an edges frame of %u references has %" G_GSIZE_FORMAT " bytes"), count,
+    return protocol_error (error, _("an edges frame of %u references has %zu bytes"), count,
                            len + HEADER_BYTES);
   if (graph->last_kind != KIND_NODES && graph->last_kind != KIND_EDGES)
     return protocol_error (error, _("an edges frame does not follow a nodes frame"));
   if (graph->edges_declared + count > graph->max_edges)
-    return protocol_error (error, _("more references than the %" G_GUINT64_FORMAT " announced"), graph->max_edges);
+    return protocol_error (error, _("more references than the %" PRIu64 " announced"), graph->max_edges);
   graph->edges_declared += count;
   if (graph->last_node_stored && room_for (graph, 0, count, 0))
     {
@@ -418,10 +420,10 @@ add_roots (PymemdHeapGraph *graph, const guint8 *p, gsize len, guint32 count, GE
   const guint8 *containers = p, *nodes = p + 8 * (gsize) count, *kinds = p + 12 * (gsize) count;
 
   if (count == 0 || len != (guint64) count * ROOT_BYTES)
-    return protocol_error (error, _("a roots frame of %u roots has %" G_GSIZE_FORMAT " bytes"), count,
+    return protocol_error (error, _("a roots frame of %u roots has %zu bytes"), count,
                            len + HEADER_BYTES);
   if (graph->roots_declared + count > graph->max_objects)
-    return protocol_error (error, _("more roots than the %" G_GUINT64_FORMAT " objects announced"),
+    return protocol_error (error, _("more roots than the %" PRIu64 " objects announced"),
                            graph->max_objects);
   for (guint32 i = 0; i < count; i++)
     {
@@ -430,7 +432,7 @@ add_roots (PymemdHeapGraph *graph, const guint8 *p, gsize len, guint32 count, GE
       if (read_u64 (containers + 8 * (gsize) i) == 0)
         return protocol_error (error, _("a root in the object at address 0"));
       if (node >= graph->nodes_declared)
-        return protocol_error (error, _("a root refers to object %u, of %" G_GUINT64_FORMAT " declared"), node,
+        return protocol_error (error, _("a root refers to object %u, of %" PRIu64 " declared"), node,
                                graph->nodes_declared);
       if (kinds[i] < PYMEMD_ROOT_GLOBAL || kinds[i] > PYMEMD_ROOT_LOCAL)
         return protocol_error (error, _("a root of unknown kind %u"), kinds[i]);
@@ -457,7 +459,7 @@ static gboolean
 add_immortal (PymemdHeapGraph *graph, const guint8 *p, gsize len, guint32 count, GError **error)
 {
   if (count == 0 || len != (guint64) count * 8)
-    return protocol_error (error, _("an immortal frame of %u objects has %" G_GSIZE_FORMAT " bytes"), count,
+    return protocol_error (error, _("an immortal frame of %u objects has %zu bytes"), count,
                            len + HEADER_BYTES);
   if (g_hash_table_size (graph->immortal) + (guint64) count > MAX_IMMORTAL)
     return protocol_error (error, _("more than %d objects never freed"), MAX_IMMORTAL);
@@ -466,7 +468,7 @@ add_immortal (PymemdHeapGraph *graph, const guint8 *p, gsize len, guint32 count,
       guint64 address = read_u64 (p + 8 * (gsize) i);
 
       if (address == 0 || address > G_MAXSIZE)
-        return protocol_error (error, _("an object never freed at address %#" G_GINT64_MODIFIER "x"), address);
+        return protocol_error (error, _("an object never freed at address %#" PRIx64), address);
       g_hash_table_add (graph->immortal, GSIZE_TO_POINTER ((gsize) address));
     }
   graph->type_bytes += (gsize) count * IMMORTAL_BYTES;
@@ -479,13 +481,12 @@ add_end (PymemdHeapGraph *graph, const guint8 *p, gsize len, guint32 count, guin
   guint32 complete, reason;
 
   if (count != 0 || extra != 0 || len != END_BYTES)
-    return protocol_error (error, _("an end frame of %" G_GSIZE_FORMAT " bytes"), len + HEADER_BYTES);
+    return protocol_error (error, _("an end frame of %zu bytes"), len + HEADER_BYTES);
   if (read_u64 (p) != graph->nodes_declared || read_u64 (p + 8) != graph->edges_declared ||
       read_u64 (p + 16) != graph->roots_declared)
     return protocol_error (error,
-                           _("the end counts %" G_GUINT64_FORMAT " objects, %" G_GUINT64_FORMAT " references and %"
-                             G_GUINT64_FORMAT " roots; %" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT " and %"
-                             G_GUINT64_FORMAT " came"),
+                           _("the end counts %" PRIu64 " objects, %" PRIu64 " references and %" PRIu64
+                             " roots; %" PRIu64 ", %" PRIu64 " and %" PRIu64 " came"),
                            read_u64 (p), read_u64 (p + 8), read_u64 (p + 16), graph->nodes_declared,
                            graph->edges_declared, graph->roots_declared);
   complete = read_u32 (p + 24);
@@ -508,7 +509,7 @@ pymemd_heap_graph_add_frame (PymemdHeapGraph *graph, const guint8 *body, gsize l
   gboolean ok;
 
   if (len < HEADER_BYTES)
-    return protocol_error (error, _("a binary frame of %" G_GSIZE_FORMAT " bytes"), len);
+    return protocol_error (error, _("a binary frame of %zu bytes"), len);
   if (body[0] != 0 || body[1] != MARKER_GRAPH || body[3] != 0)
     return protocol_error (error, _("a binary frame that is no graph frame"));
   kind = body[2];
@@ -1174,11 +1175,11 @@ incomplete_reason (const PymemdHeapGraph *graph)
   switch (graph->helper_reason)
     {
     case REASON_OBJECTS:
-      return g_strdup_printf (_("the heap has more than the %" G_GUINT64_FORMAT " objects the daemon takes "
+      return g_strdup_printf (_("the heap has more than the %" PRIu64 " objects the daemon takes "
                                 "([limits] graph-memory-mib)"),
                               graph->max_objects);
     case REASON_EDGES:
-      return g_strdup_printf (_("the heap has more than the %" G_GUINT64_FORMAT " references the daemon takes "
+      return g_strdup_printf (_("the heap has more than the %" PRIu64 " references the daemon takes "
                                 "([limits] graph-memory-mib)"),
                               graph->max_edges);
     case REASON_TIME:

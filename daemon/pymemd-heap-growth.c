@@ -1,6 +1,8 @@
 /* What grew most between two heap summaries: the causes GrowthSuspected and pymemctl history name. */
 #include "config.h"
 
+#include <inttypes.h>
+
 #include <glib/gi18n.h>
 
 #include "pymemd-heap-growth.h"
@@ -153,7 +155,7 @@ pymemd_heap_growth_to_text (GVariant *grew, char *(*clean) (const char *text))
       size = g_format_size_full ((guint64) MAX (bytes, 0), G_FORMAT_SIZE_IEC_UNITS);
       shown = clean != NULL ? clean (name) : g_strdup (name);
       /* TRANSLATORS: a type, the bytes and the objects it gained: "builtins.dict +40.0 MiB (+80000)" */
-      g_string_append_printf (text, _("%s%s +%s (%+" G_GINT64_FORMAT ")"), text->len > 0 ? ", " : "", shown, size,
+      g_string_append_printf (text, _("%s%s +%s (%+" PRId64 ")"), text->len > 0 ? ", " : "", shown, size,
                               count);
       g_variant_unref (entry);
     }
