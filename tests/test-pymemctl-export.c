@@ -156,16 +156,9 @@ have_pymemctl (void)
 static void
 fixture_setup (Fixture *fx, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-
   memset (fx, 0, sizeof *fx);
-  if (!have_pymemctl () || !pymemd_test_service_start (&fx->service, INTERVAL))
-    return;
-  /* nobody must reach the bus socket in it. */
-  g_assert_cmpint (chmod (fx->service.tmp, 0755), ==, 0);
-  g_assert_true (pymemd_test_child_spawn_python (&fx->child, child_code, NULL, &error));
-  g_assert_no_error (error);
-  pymemd_test_service_wait_pid (&fx->service, fx->child.pid);
+  if (have_pymemctl ())
+    pymemd_test_service_start_with_child (&fx->service, INTERVAL, &fx->child, child_code);
 }
 
 static void

@@ -580,6 +580,21 @@ pymemd_test_service_start (PymemdTestService *service, const char *interval)
   return pymemd_test_service_start_with_config (service, interval, NULL);
 }
 
+gboolean
+pymemd_test_service_start_with_child (PymemdTestService *service, const char *interval, PymemdTestChild *child,
+                                      const char *code)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!pymemd_test_service_start (service, interval))
+    return FALSE;
+  g_assert_cmpint (g_chmod (service->tmp, 0755), ==, 0);
+  g_assert_true (pymemd_test_child_spawn_python (child, code, NULL, &error));
+  g_assert_no_error (error);
+  pymemd_test_service_wait_pid (service, child->pid);
+  return TRUE;
+}
+
 void
 pymemd_test_service_start_daemon (PymemdTestService *service, const char *interval)
 {

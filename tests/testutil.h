@@ -213,6 +213,13 @@ typedef struct {
  * skipped, without root, dbus-daemon, python3 or PYMEMD_BIN. */
 gboolean pymemd_test_service_start (PymemdTestService *service,
                                     const char        *interval);
+/* The same, its directory open to other users (nobody's pymemctl reaches
+ * the bus socket in it), with CHILD running python3 CODE, once the daemon
+ * watches it. FALSE, skipped, as pymemd_test_service_start (). */
+gboolean pymemd_test_service_start_with_child (PymemdTestService *service,
+                                               const char        *interval,
+                                               PymemdTestChild   *child,
+                                               const char        *code);
 /* The same, without the daemon: a test's own service takes the name (root
  * may own it under pymemd's policy). */
 gboolean pymemd_test_service_start_bus (PymemdTestService *service);
