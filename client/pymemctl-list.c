@@ -1,9 +1,10 @@
-/* pymemctl list: one line per Python process, from GetProcesses. */
+/* pymemctl list: one line per Python process, from GetTable and the identities kept between runs (pymemctl-processes.c). */
 #include "config.h"
 
 #include <glib/gi18n.h>
 
 #include "pymemctl-commands.h"
+#include "pymemctl-processes.h"
 #include "pymemctl-util.h"
 
 static void
@@ -57,7 +58,8 @@ pymemctl_list (int argc, char **argv)
   const GOptionEntry entries[] = { PYMEMCTL_JSON_OPTION (json), { NULL } };
   g_autoptr(GError) error = NULL;
   g_autoptr(PymemdDbusMonitor1) monitor = NULL;
-  g_autoptr(GVariant) processes = NULL;
+  g_autoptr(PymemctlProcesses) processes = NULL;
+  g_autoptr(GVariant) dicts = NULL;
   int exit_code;
 
   if (!pymemctl_parse_options (&argc, &argv, "list",
@@ -69,7 +71,7 @@ pymemctl_list (int argc, char **argv)
     return pymemctl_usage_error (_("Unexpected argument “%s”"), argv[1]);
 
   if ((monitor = pymemctl_monitor_connect (&error)) == NULL ||
-      !pymemd_dbus_monitor1_call_get_processes_sync (monitor, G_DBUS_CALL_FLAGS_NONE, -1, &processes, NULL, &error))
+      (processes = pymemctl_processes_get (monitor, &error)) == NULL)
     return pymemctl_print_error (error, 0);
 
   if (json)
@@ -79,11 +81,12 @@ pymemctl_list (int argc, char **argv)
 
       json_builder_begin_object (builder);
       json_builder_set_member_name (builder, "processes");
-      json_builder_add_value (builder, pymemctl_json_from_variant (processes));
+      json_builder_add_value (builder, pymemctl_processes_to_json (processes));
       json_builder_end_object (builder);
       root = json_builder_get_root (builder);
       return pymemctl_print_json_document (root);
     }
-  print_table (processes);
+  dicts = pymemctl_processes_to_variant (processes);
+  print_table (dicts);
   return PYMEMCTL_EXIT_OK;
 }

@@ -346,17 +346,6 @@ top_user (Top *top, guint32 uid)
 
 /* ---- GetSamples ---- */
 
-static gconstpointer
-sample_column (GVariant *column, gsize n, gsize element_size, gboolean *same_length)
-{
-  gsize length = 0;
-  gconstpointer data = g_variant_get_fixed_array (column, &length, element_size);
-
-  if (length != n)
-    *same_length = FALSE;
-  return data;
-}
-
 static gboolean
 top_fetch_samples (Top *top, GError **error)
 {
@@ -374,14 +363,14 @@ top_fetch_samples (Top *top, GError **error)
                                                    &swap, top->cancellable, error))
     return FALSE;
   pid_col = g_variant_get_fixed_array (pid, &n, sizeof (guint32));
-  start_col = sample_column (start_time, n, sizeof (guint64), &same_length);
-  uid_col = sample_column (uid, n, sizeof (guint32), &same_length);
-  restricted_col = sample_column (restricted, n, sizeof (guint8), &same_length);
-  rss_col = sample_column (rss, n, sizeof (guint64), &same_length);
-  pss_col = sample_column (pss, n, sizeof (guint64), &same_length);
-  uss_col = sample_column (uss, n, sizeof (guint64), &same_length);
-  dirty_col = sample_column (private_dirty, n, sizeof (guint64), &same_length);
-  swap_col = sample_column (swap, n, sizeof (guint64), &same_length);
+  start_col = pymemctl_column (start_time, n, sizeof (guint64), &same_length);
+  uid_col = pymemctl_column (uid, n, sizeof (guint32), &same_length);
+  restricted_col = pymemctl_column (restricted, n, sizeof (guint8), &same_length);
+  rss_col = pymemctl_column (rss, n, sizeof (guint64), &same_length);
+  pss_col = pymemctl_column (pss, n, sizeof (guint64), &same_length);
+  uss_col = pymemctl_column (uss, n, sizeof (guint64), &same_length);
+  dirty_col = pymemctl_column (private_dirty, n, sizeof (guint64), &same_length);
+  swap_col = pymemctl_column (swap, n, sizeof (guint64), &same_length);
   if (!same_length)
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,

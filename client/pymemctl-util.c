@@ -363,11 +363,24 @@ pymemctl_ellipsize (const char *text, guint width)
 char *
 pymemctl_user_name (guint32 uid)
 {
-  struct passwd *pw = getpwuid ((uid_t) uid);
+  /* Looked up once per uid: with NSS's files each getpwuid () reads
+   * /etc/passwd again, which was most of `pymemctl list`'s time for 200
+   * processes of one user. Called from the main thread only. */
+  static GHashTable *names;
+  const char *name;
 
-  if (pw != NULL && pw->pw_name != NULL)
-    return g_strdup (pw->pw_name);
-  return g_strdup_printf ("%u", uid);
+  if (names == NULL)
+    names = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  name = g_hash_table_lookup (names, GUINT_TO_POINTER (uid));
+  if (name == NULL)
+    {
+      struct passwd *pw = getpwuid ((uid_t) uid);
+      char *found = pw != NULL && pw->pw_name != NULL ? g_strdup (pw->pw_name) : g_strdup_printf ("%u", uid);
+
+      g_hash_table_insert (names, GUINT_TO_POINTER (uid), found);
+      name = found;
+    }
+  return g_strdup (name);
 }
 
 guint
@@ -387,6 +400,17 @@ pymemctl_use_color (FILE *stream)
 
   /* no-color.org: set and not empty. */
   return isatty (fileno (stream)) && (no_color == NULL || *no_color == '\0');
+}
+
+gconstpointer
+pymemctl_column (GVariant *column, gsize n, gsize element_size, gboolean *same_length)
+{
+  gsize length = 0;
+  gconstpointer data = g_variant_get_fixed_array (column, &length, element_size);
+
+  if (length != n)
+    *same_length = FALSE;
+  return data;
 }
 
 gboolean

@@ -104,6 +104,9 @@ gboolean pymemctl_use_color (FILE *stream);
 
 /* A figure of an a{sv} (t) or a{st} dictionary; FALSE when absent, as the
  * API leaves out what the kernel does not provide. */
+/* The elements of the fixed-size array COLUMN (ELEMENT_SIZE bytes each);
+ * *SAME_LENGTH becomes FALSE where there are not N of them. */
+gconstpointer pymemctl_column (GVariant *column, gsize n, gsize element_size, gboolean *same_length);
 gboolean pymemctl_lookup_size (GVariant   *dict,
                                const char *key,
                                guint64    *value);

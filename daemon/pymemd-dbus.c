@@ -38,6 +38,8 @@ struct _PymemdDbusService
   GVariant                  *full_reply;   /* GetProcesses as root sees it, this tick */
   GVariant                  *full_samples; /* GetSamples likewise */
   GVariant                  *full_breakdowns; /* GetBreakdowns likewise */
+  GVariant                  *full_table;   /* GetTable likewise */
+  char                      *instance;     /* this run, for the clients' identity caches */
 };
 
 G_DEFINE_TYPE (PymemdDbusService, pymemd_dbus_service, G_TYPE_OBJECT)
@@ -285,6 +287,7 @@ typedef struct {
   guint                  holders; /* retained sizes: the holders listed; 0: none asked */
   PymemdCredentials      target;  /* an attach: who the process ran as when asked */
   GArray                *ended;   /* GetEndedProcesses: the answer, held while the caller is resolved */
+  GVariant              *wanted;  /* GetIdentities: the a(ut) asked */
 } Call;
 
 static Call *
@@ -307,6 +310,7 @@ call_free (Call *call)
   g_clear_pointer (&call->reply, g_variant_unref);
   g_clear_error (&call->reply_error);
   g_clear_pointer (&call->ended, g_array_unref);
+  g_clear_pointer (&call->wanted, g_variant_unref);
   g_free (call);
 }
 
@@ -512,6 +516,203 @@ get_samples_done (GObject *source, GAsyncResult *result, gpointer data)
 
   if (finish_caller (call, result, &viewer, NULL, get_samples_done))
     return_view (call, &viewer, &call->self->full_samples, build_samples);
+}
+
+static GVariant *names_variant (const char *(*name_of) (guint index), guint n);
+
+/* GetTable's figures, in the order GetProcesses' dictionaries have them:
+ * what status shows everyone first, then the rest of the rollup, USS, and
+ * the exact pass's. */
+enum { TABLE_USS = G_N_ELEMENTS (sample_fields), TABLE_EXACT_USS, TABLE_EXACT_PSS, N_TABLE_FIGURES };
+G_STATIC_ASSERT (N_TABLE_FIGURES <= 64); /* present[] is a bit set in a guint64 */
+
+static const char *
+table_figure_name_at (guint index)
+{
+  static const char *const extra[] = { "uss", "exact_uss", "exact_pss" };
+
+  /* rss and swap, status' figures, come first, as in GetProcesses */
+  if (index == 0)
+    return pymemd_field_name (PYMEMD_FIELD_RSS);
+  if (index == 1)
+    return pymemd_field_name (PYMEMD_FIELD_SWAP);
+  if (index < TABLE_USS)
+    {
+      guint k = 1;
+
+      for (guint i = 0; i < G_N_ELEMENTS (sample_fields); i++)
+        if (sample_fields[i] != PYMEMD_FIELD_RSS && sample_fields[i] != PYMEMD_FIELD_SWAP && ++k == index)
+          return pymemd_field_name (sample_fields[i]);
+    }
+  return extra[index - TABLE_USS];
+}
+
+/* Fills ROW's values and presence bits as add_summary () adds the keys. */
+static guint64
+table_row (PymemdProcess *process, gboolean restricted, guint64 *row)
+{
+  const PymemdCounters *rollup = pymemd_process_get_rollup (process);
+  const PymemdExactFigures *exact = pymemd_process_get_exact (process);
+  guint64 present = 0;
+  guint f = 2;
+
+  row[0] = rollup->value[PYMEMD_FIELD_RSS];
+  row[1] = rollup->value[PYMEMD_FIELD_SWAP];
+  present = 3;
+  for (guint i = 0; i < G_N_ELEMENTS (sample_fields); i++)
+    {
+      if (sample_fields[i] == PYMEMD_FIELD_RSS || sample_fields[i] == PYMEMD_FIELD_SWAP)
+        continue;
+      if (!restricted && pymemd_counters_has (rollup, sample_fields[i]))
+        {
+          row[f] = rollup->value[sample_fields[i]];
+          present |= G_GUINT64_CONSTANT (1) << f;
+        }
+      f++;
+    }
+  if (restricted)
+    return present;
+  row[TABLE_USS] = pymemd_counters_uss (rollup);
+  present |= G_GUINT64_CONSTANT (1) << TABLE_USS;
+  if (exact != NULL)
+    {
+      row[TABLE_EXACT_USS] = exact->uss;
+      row[TABLE_EXACT_PSS] = exact->pss;
+      present |= (G_GUINT64_CONSTANT (1) << TABLE_EXACT_USS) | (G_GUINT64_CONSTANT (1) << TABLE_EXACT_PSS);
+    }
+  return present;
+}
+
+/* GetProcesses' figures without its strings, in columns of fixed-size
+ * numbers: what a client that keeps the identities asks on every call. */
+static GVariant *
+build_table (PymemdDbusService *self, const PymemdViewer *viewer)
+{
+  GPtrArray *processes = pymemd_monitor_get_processes (self->monitor);
+  gsize room = MAX (processes->len, 1);
+  g_autofree guint32 *pid = g_new (guint32, room);
+  g_autofree guint32 *uid = g_new (guint32, room);
+  g_autofree guint64 *start = g_new (guint64, room);
+  g_autofree guint8 *restricted = g_new (guint8, room);
+  g_autofree gint64 *sampled_at = g_new (gint64, room);
+  g_autofree guint64 *values = g_new0 (guint64, room * N_TABLE_FIGURES);
+  g_autofree guint64 *present = g_new (guint64, room);
+  g_autofree double *growth = g_new (double, room);
+  guint n = 0;
+
+  for (guint p = 0; p < processes->len; p++)
+    {
+      PymemdProcess *process = g_ptr_array_index (processes, p);
+      PymemdView view = view_of (self, viewer, process);
+      gboolean hide = view != PYMEMD_VIEW_DETAIL;
+      double rate = 0;
+
+      if (view == PYMEMD_VIEW_HIDDEN)
+        continue;
+      pid[n] = (guint32) pymemd_process_get_pid (process);
+      start[n] = pymemd_process_get_start_time (process);
+      uid[n] = pymemd_process_get_uid (process);
+      restricted[n] = hide ? 1 : 0;
+      sampled_at[n] = pymemd_process_get_sampled_at (process);
+      present[n] = table_row (process, hide, values + (gsize) n * N_TABLE_FIGURES);
+      growth[n] = NAN;
+      if (!hide && self->recorder != NULL &&
+          pymemd_recorder_lookup_growth (self->recorder, pid[n], start[n], &rate, NULL))
+        growth[n] = rate;
+      n++;
+    }
+#define COLUMN(type, data, count, size) \
+  g_variant_new_fixed_array (G_VARIANT_TYPE (type), data, count, size)
+  return g_variant_new ("(s@au@at@au@ab@ax@as@at@at@ad)", self->instance,
+                        COLUMN ("u", pid, n, sizeof (guint32)), COLUMN ("t", start, n, sizeof (guint64)),
+                        COLUMN ("u", uid, n, sizeof (guint32)), COLUMN ("b", restricted, n, 1),
+                        COLUMN ("x", sampled_at, n, sizeof (gint64)),
+                        names_variant (table_figure_name_at, N_TABLE_FIGURES),
+                        COLUMN ("t", values, (gsize) n * N_TABLE_FIGURES, sizeof (guint64)),
+                        COLUMN ("t", present, n, sizeof (guint64)), COLUMN ("d", growth, n, sizeof (double)));
+#undef COLUMN
+}
+
+static void
+get_table_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Call *call = data;
+  g_auto(PymemdViewer) viewer = { 0 };
+
+  if (finish_caller (call, result, &viewer, NULL, get_table_done))
+    return_view (call, &viewer, &call->self->full_table, build_table);
+}
+
+static gboolean
+handle_get_table (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation, PymemdDbusService *self)
+{
+  resolve_caller (call_new (self, invocation), get_table_done);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* At most this many processes in one GetIdentities: more than any host
+ * runs interpreters, and a bound on what one call makes the daemon do. */
+#define MAX_IDENTITIES_ASKED 65536
+
+static void
+get_identities_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Call *call = data;
+  g_auto(PymemdViewer) viewer = { 0 };
+  g_autoptr(GHashTable) done = NULL;
+  GVariantBuilder builder;
+  GVariantIter iter;
+  guint32 pid;
+  guint64 start_time;
+
+  if (!finish_caller (call, result, &viewer, NULL, get_identities_done))
+    return;
+  done = g_hash_table_new (NULL, NULL);
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(utbssso)"));
+  g_variant_iter_init (&iter, call->wanted);
+  while (g_variant_iter_next (&iter, "(ut)", &pid, &start_time))
+    {
+      PymemdProcess *process = pid <= G_MAXINT ? pymemd_monitor_find (call->self->monitor, (int) pid) : NULL;
+      PymemdView view;
+      gboolean restricted;
+      g_autofree char *path = NULL;
+      g_autofree char *version = NULL;
+
+      if (process == NULL || pymemd_process_get_start_time (process) != start_time ||
+          g_hash_table_contains (done, process))
+        continue;
+      view = view_of (call->self, &viewer, process);
+      if (view == PYMEMD_VIEW_HIDDEN)
+        continue;
+      g_hash_table_add (done, process);
+      restricted = view != PYMEMD_VIEW_DETAIL;
+      path = process_path (process);
+      version = python_version_string (process);
+      g_variant_builder_add (&builder, "(utb@s@sso)", pid, start_time, restricted,
+                             file_name_variant (shown_name (process, restricted)),
+                             g_variant_new_string (pymemd_process_get_cmdline (process)), version, path);
+    }
+  g_dbus_method_invocation_return_value (call->invocation, g_variant_new ("(a(utbssso))", &builder));
+  call_free (call);
+}
+
+static gboolean
+handle_get_identities (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation,
+                       GVariant *processes, PymemdDbusService *self)
+{
+  Call *call;
+
+  if (g_variant_n_children (processes) > MAX_IDENTITIES_ASKED)
+    {
+      g_dbus_method_invocation_return_error (invocation, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,
+                                             _("At most %d processes may be asked in one call, not %zu"),
+                                             MAX_IDENTITIES_ASKED, g_variant_n_children (processes));
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  call = call_new (self, invocation);
+  call->wanted = g_variant_ref (processes);
+  resolve_caller (call, get_identities_done);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
 /* The figures GetBreakdowns gives per category: the ones every smaps has
@@ -1706,6 +1907,7 @@ on_scanned (PymemdMonitor *monitor, gboolean full, PymemdDbusService *self)
   g_clear_pointer (&self->full_reply, g_variant_unref);
   g_clear_pointer (&self->full_samples, g_variant_unref);
   g_clear_pointer (&self->full_breakdowns, g_variant_unref);
+  g_clear_pointer (&self->full_table, g_variant_unref);
   pymemd_process_sum_rollups (processes, &totals);
   sync_objects (self, processes);
   update_manager (self, processes, &totals);
@@ -1736,6 +1938,8 @@ pymemd_dbus_service_finalize (GObject *object)
   g_clear_pointer (&self->full_reply, g_variant_unref);
   g_clear_pointer (&self->full_samples, g_variant_unref);
   g_clear_pointer (&self->full_breakdowns, g_variant_unref);
+  g_clear_pointer (&self->full_table, g_variant_unref);
+  g_free (self->instance);
   pymemd_subscriptions_free (self->subscriptions);
   pymemd_rate_limit_free (self->rescan_limit);
   g_object_unref (self->object_manager);
@@ -1758,6 +1962,7 @@ static void
 pymemd_dbus_service_init (PymemdDbusService *self)
 {
   self->exported = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->instance = g_uuid_string_random ();
   self->name_watches = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, remove_watch);
 }
 
@@ -1812,6 +2017,8 @@ pymemd_dbus_service_new (GDBusConnection *connection,
 
   g_signal_connect (self->manager, "handle-get-processes", G_CALLBACK (handle_get_processes), self);
   g_signal_connect (self->manager, "handle-get-samples", G_CALLBACK (handle_get_samples), self);
+  g_signal_connect (self->manager, "handle-get-table", G_CALLBACK (handle_get_table), self);
+  g_signal_connect (self->manager, "handle-get-identities", G_CALLBACK (handle_get_identities), self);
   g_signal_connect (self->manager, "handle-get-breakdowns", G_CALLBACK (handle_get_breakdowns), self);
   g_signal_connect (self->manager, "handle-get-statistics", G_CALLBACK (handle_get_statistics), self);
   g_signal_connect (self->manager, "handle-get-process-details",

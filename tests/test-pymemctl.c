@@ -254,6 +254,252 @@ table_has_row (const char *text, GPid pid)
   return FALSE;
 }
 
+/* The child's entry in the output of `pymemctl list --json`, run with
+ * the identity cache CACHE. */
+static JsonObject *
+list_entry (Fixture *fx, const char *cache, JsonNode **root)
+{
+  g_auto(PymemdTestRun) run = { 0 };
+  g_auto(GStrv) envp = g_environ_setenv (pymemd_test_cli_environ (), "PYMEMCTL_CACHE", cache, TRUE);
+  JsonArray *processes;
+
+  g_assert_cmpint (run_cli_envp (&run, FALSE, envp,
+                                 (const char *const[]){ "--address", fx->service.address, "list", "--json", NULL }),
+                   ==, 0);
+  g_assert_cmpstr (run.err, ==, "");
+  *root = pymemd_test_parse_json (run.out);
+  processes = json_object_get_array_member (json_node_get_object (*root), "processes");
+  for (guint i = 0; i < json_array_get_length (processes); i++)
+    {
+      JsonObject *object = json_array_get_object_element (processes, i);
+
+      if (json_object_get_int_member (object, "pid") == fx->child.pid)
+        return object;
+    }
+  g_error ("pymemctl list --json has no process %d:\n%s", fx->child.pid, run.out);
+}
+
+/* Rewrites the identity cache at PATH: the child's command line becomes
+ * CMDLINE, and the daemon instance it was written for INSTANCE (NULL:
+ * kept). */
+static void
+rewrite_cache (const char *path, GPid pid, const char *cmdline, const char *instance)
+{
+  g_autofree char *contents = NULL;
+  gsize length = 0;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GVariant) cache = NULL;
+  g_autoptr(GVariant) written = NULL;
+  g_autoptr(GVariantIter) iter = NULL;
+  const char *was_instance = NULL;
+  GVariantBuilder builder;
+  guint32 p;
+  guint64 start_time;
+  gboolean restricted;
+  const char *name, *line, *version, *object_path;
+  gboolean found = FALSE;
+
+  g_assert_true (g_file_get_contents (path, &contents, &length, &error));
+  g_assert_no_error (error);
+  bytes = g_bytes_new_take (g_steal_pointer (&contents), length);
+  cache = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE ("(sa(utbssso))"), bytes, FALSE));
+  g_assert_true (g_variant_is_normal_form (cache));
+  g_variant_get (cache, "(&sa(utbssso))", &was_instance, &iter);
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(utbssso)"));
+  while (g_variant_iter_next (iter, "(utb&s&s&s&o)", &p, &start_time, &restricted, &name, &line, &version,
+                              &object_path))
+    {
+      found |= p == (guint32) pid;
+      g_variant_builder_add (&builder, "(utbssso)", p, start_time, restricted, name,
+                             p == (guint32) pid ? cmdline : line, version, object_path);
+    }
+  g_assert_true (found);
+  written = g_variant_ref_sink (g_variant_new ("(sa(utbssso))", instance != NULL ? instance : was_instance,
+                                               &builder));
+  g_assert_true (g_file_set_contents (path, g_variant_get_data (written), (gssize) g_variant_get_size (written),
+                                      &error));
+  g_assert_no_error (error);
+}
+
+/* list takes names and command lines from GetIdentities once per process
+ * and keeps them between runs, for this daemon only; a cache that is not
+ * one is ignored and replaced, and the output is GetProcesses' in every
+ * key and its order. */
+static void
+test_list_identities (Fixture *fx, gconstpointer data)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *cache = NULL;
+  g_autoptr(JsonNode) root = NULL;
+  g_autoptr(GVariant) entry = NULL;
+  g_autoptr(GVariant) entry_after = NULL;
+  JsonObject *mine;
+  const char *cmdline = NULL;
+  GStatBuf st;
+
+  if (skipped (fx))
+    return;
+  dir = pymemd_test_mkdtemp ();
+  cache = g_build_filename (dir, "run", "identities", NULL);
+
+  /* The first run asks and writes the cache, the user's alone. */
+  entry = daemon_entry (fx, fx->child.pid);
+  mine = list_entry (fx, cache, &root);
+  entry_after = daemon_entry (fx, fx->child.pid);
+  assert_same_keys (mine, entry, entry_after);
+  assert_same_identity (mine, entry);
+  assert_figures_match (mine, entry, entry_after);
+  {
+    g_autoptr(GList) members = json_object_get_members (mine);
+    GVariantIter iter;
+    const char *key;
+    GList *l = members;
+
+    /* In GetProcesses' order, key by key. */
+    g_variant_iter_init (&iter, entry_after);
+    while (g_variant_iter_next (&iter, "{&s*}", &key, NULL))
+      {
+        g_assert_nonnull (l);
+        g_assert_cmpstr (l->data, ==, key);
+        l = l->next;
+      }
+    g_assert_null (l);
+  }
+  g_assert_true (g_variant_lookup (entry, "cmdline", "&s", &cmdline));
+  g_assert_cmpint (g_stat (cache, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, 0600);
+  g_clear_pointer (&root, json_node_unref);
+
+  /* The second takes the command line from the cache: a changed one shows. */
+  rewrite_cache (cache, fx->child.pid, "kept between runs", NULL);
+  mine = list_entry (fx, cache, &root);
+  g_assert_cmpstr (json_object_get_string_member (mine, "cmdline"), ==, "kept between runs");
+  g_clear_pointer (&root, json_node_unref);
+
+  /* Written for another run of the daemon: not taken, and replaced. */
+  rewrite_cache (cache, fx->child.pid, "another daemon's", "another-instance");
+  mine = list_entry (fx, cache, &root);
+  g_assert_cmpstr (json_object_get_string_member (mine, "cmdline"), ==, cmdline);
+  g_clear_pointer (&root, json_node_unref);
+  rewrite_cache (cache, fx->child.pid, "kept again", NULL);
+  mine = list_entry (fx, cache, &root);
+  g_assert_cmpstr (json_object_get_string_member (mine, "cmdline"), ==, "kept again");
+  g_clear_pointer (&root, json_node_unref);
+
+  /* Not a cache at all: ignored, then replaced by one. */
+  {
+    static const char garbage[] = "\xff\xff\xff\x7f not a cache \x01\x02";
+
+    g_assert_true (g_file_set_contents (cache, garbage, sizeof garbage, NULL));
+    mine = list_entry (fx, cache, &root);
+    g_assert_cmpstr (json_object_get_string_member (mine, "cmdline"), ==, cmdline);
+    g_clear_pointer (&root, json_node_unref);
+    rewrite_cache (cache, fx->child.pid, "a cache again", NULL);
+  }
+
+  /* Where it cannot be written, list works without it. */
+  {
+    g_autofree char *blocked = g_build_filename (dir, "file", "identities", NULL);
+    g_autofree char *file = g_build_filename (dir, "file", NULL);
+
+    g_assert_true (g_file_set_contents (file, "", 0, NULL));
+    mine = list_entry (fx, blocked, &root);
+    g_assert_cmpstr (json_object_get_string_member (mine, "cmdline"), ==, cmdline);
+    g_clear_pointer (&root, json_node_unref);
+  }
+  pymemd_test_rm_rf (dir);
+}
+
+/* GetTable and GetIdentities themselves: columns that fit, what a caller
+ * may not see left out, and a bound on what one call asks. */
+static void
+test_table_calls (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) table = NULL;
+  g_autoptr(GVariant) identities = NULL;
+  g_autoptr(GVariant) too_many = NULL;
+  g_autoptr(GVariant) pid = NULL, start = NULL, values = NULL, present = NULL;
+  g_autofree const char **names = NULL;
+  const guint32 *pids;
+  const guint64 *starts;
+  gsize n = 0, n_figures = 0, mine = G_MAXSIZE;
+  GVariantBuilder builder;
+
+  if (skipped (fx))
+    return;
+  table = call_manager (fx, "GetTable", NULL, "(sauatauabaxasatatad)", &error);
+  g_assert_no_error (error);
+  pid = g_variant_get_child_value (table, 1);
+  start = g_variant_get_child_value (table, 2);
+  values = g_variant_get_child_value (table, 7);
+  present = g_variant_get_child_value (table, 8);
+  pids = g_variant_get_fixed_array (pid, &n, sizeof (guint32));
+  starts = g_variant_get_fixed_array (start, &n, sizeof (guint64));
+  {
+    g_autoptr(GVariant) figure_names = g_variant_get_child_value (table, 6);
+
+    names = g_variant_get_strv (figure_names, &n_figures);
+  }
+  g_assert_cmpuint (n_figures, <=, 64);
+  g_assert_cmpuint (g_variant_n_children (values), ==, n * n_figures);
+  for (gsize i = 0; i < n; i++)
+    if (pids[i] == (guint32) fx->child.pid)
+      mine = i;
+  g_assert_cmpuint (mine, <, n);
+  /* Root sees the child in detail: pss among its figures. */
+  {
+    const guint64 *bits = g_variant_get_fixed_array (present, &n, sizeof (guint64));
+    const guint64 *cells = g_variant_get_fixed_array (values, &n_figures, sizeof (guint64));
+
+    n_figures /= MAX (n, 1);
+    for (gsize f = 0; f < n_figures; f++)
+      if (g_str_equal (names[f], "pss"))
+        {
+          g_assert_true (bits[mine] & (G_GUINT64_CONSTANT (1) << f));
+          g_assert_cmpuint (cells[mine * n_figures + f], >, 8 << 20);
+        }
+  }
+
+  /* Identities: the child once however often asked, a pid not watched or
+   * a wrong start time left out. */
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(ut)"));
+  g_variant_builder_add (&builder, "(ut)", pids[mine], starts[mine]);
+  g_variant_builder_add (&builder, "(ut)", pids[mine], starts[mine]);
+  g_variant_builder_add (&builder, "(ut)", pids[mine], starts[mine] + 1);
+  g_variant_builder_add (&builder, "(ut)", (guint32) G_MAXUINT32, starts[mine]);
+  identities = call_manager (fx, "GetIdentities", g_variant_new ("(a(ut))", &builder), "(a(utbssso))", &error);
+  g_assert_no_error (error);
+  {
+    g_autoptr(GVariant) list = g_variant_get_child_value (identities, 0);
+    guint32 p = 0;
+    gboolean restricted = TRUE;
+    const char *cmdline = NULL;
+
+    g_assert_cmpuint (g_variant_n_children (list), ==, 1);
+    g_variant_get_child (list, 0, "(utb&s&s&s&o)", &p, NULL, &restricted, NULL, &cmdline, NULL, NULL);
+    g_assert_cmpuint (p, ==, (guint32) fx->child.pid);
+    g_assert_false (restricted);
+    g_assert_nonnull (strstr (cmdline, "python"));
+  }
+
+  /* More than 65536 in one call: refused, the daemon still answers. */
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(ut)"));
+  for (guint i = 0; i < 65537; i++)
+    g_variant_builder_add (&builder, "(ut)", i, (guint64) i);
+  too_many = call_manager (fx, "GetIdentities", g_variant_new ("(a(ut))", &builder), "(a(utbssso))", &error);
+  g_assert_null (too_many);
+  {
+    g_autofree char *remote = g_dbus_error_get_remote_error (error);
+
+    g_assert_cmpstr (remote, ==, "org.pymemd.Error.InvalidArgs");
+  }
+  g_clear_error (&error);
+  g_variant_unref (call_manager (fx, "GetTable", NULL, "(sauatauabaxasatatad)", &error));
+  g_assert_no_error (error);
+}
+
 static void
 test_list (Fixture *fx, gconstpointer data)
 {
@@ -836,6 +1082,8 @@ main (int argc, char **argv)
 
   g_test_add_func ("/pymemctl/usage", test_usage);
   g_test_add ("/pymemctl/list", Fixture, NULL, fixture_setup, test_list, fixture_teardown);
+  g_test_add ("/pymemctl/list/identities", Fixture, NULL, fixture_setup, test_list_identities, fixture_teardown);
+  g_test_add ("/pymemctl/table-calls", Fixture, NULL, fixture_setup, test_table_calls, fixture_teardown);
   g_test_add ("/pymemctl/odd-names", Fixture, NULL, fixture_setup, test_odd_names, fixture_teardown);
   g_test_add ("/pymemctl/show", Fixture, NULL, fixture_setup, test_show, fixture_teardown);
   g_test_add ("/pymemctl/status", Fixture, NULL, fixture_setup, test_status, fixture_teardown);

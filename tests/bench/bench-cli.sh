@@ -4,7 +4,11 @@
 #
 #   pymemctl top -b -n 1       one batch frame (GetSamples, GetProcesses for
 #                              the names, GetGrowth per process)
-#   pymemctl list --json       every process as JSON
+#   pymemctl list --json       every process as JSON (GetTable; names and
+#                              command lines kept between runs, in
+#                              $WORK/identities: what a second run finds)
+#   list --json, none kept     the same with no identities kept
+#                              (PYMEMCTL_CACHE=): GetTable and GetIdentities
 #   smem -P python             the baseline: reads every process's smaps
 #
 # In each of $ROUNDS rounds smem runs once and each pymemctl command $PER_ROUND
@@ -61,15 +65,18 @@ top_rows=$("$PYMEMCTL" --address "$ADDR" top -b -n 1 | awk '$1 ~ /^[0-9]+$/' | w
 
 echo "timing: $ROUNDS rounds of smem -P python once, pymemctl top -b -n 1 and list --json" \
      "$PER_ROUND times each"
-# One warm-up each: page cache, the dynamic loader, the daemon's reply cache.
+# One warm-up each: page cache, the dynamic loader, the daemon's reply cache,
+# and list's identities (kept in this run's directory, not root's home).
+export PYMEMCTL_CACHE=$WORK/identities
 "$PYMEMCTL" --address "$ADDR" top -b -n 1 > /dev/null
 "$PYMEMCTL" --address "$ADDR" list --json > /dev/null
 smem -P python > /dev/null
-top_runs='' list_runs='' smem_runs=''
+top_runs='' list_runs='' bare_runs='' smem_runs=''
 for ((r = 0; r < ROUNDS; r++)); do
   smem_runs+=$(time_runs 1 smem -P python)$'\n'
   top_runs+=$(time_runs "$PER_ROUND" "$PYMEMCTL" --address "$ADDR" top -b -n 1)$'\n'
   list_runs+=$(time_runs "$PER_ROUND" "$PYMEMCTL" --address "$ADDR" list --json)$'\n'
+  bare_runs+=$(PYMEMCTL_CACHE='' time_runs "$PER_ROUND" "$PYMEMCTL" --address "$ADDR" list --json)$'\n'
 done
 
 smem_med=$(grep . <<< "$smem_runs" | median)
@@ -88,4 +95,5 @@ echo "== pymemctl vs smem: N=$N idle python3 (pymemctl top shows $top_rows rows,
 printf '%-24s %9s %9s %9s %9s   %s\n' command "median ms" "min ms" "med ratio" "min ratio" target
 row "pymemctl top -b -n 1" "$top_runs"
 row "pymemctl list --json" "$list_runs"
+row "list --json, none kept" "$bare_runs"
 printf '%-24s %9s %9s\n' "smem -P python" "$smem_med" "$smem_min"
