@@ -15,7 +15,11 @@
 #
 # Baseline: the same loop with no reader (run first and last, to see drift).
 # Cases: a reader loops, back to back, for the whole window:
-#   cat /proc/PID/smaps, cat /proc/PID/smaps_rollup, pymemd --once.
+#   cat /proc/PID/smaps, cat /proc/PID/smaps_rollup, pymemd --once;
+# and the daemon as it runs: `pymemd --interval 2` on a private bus, started
+# before its window (its first full pass done), ticking for DAEMON_WINDOW
+# seconds (default 60) with its detail and exact passes on their cadence;
+# its own baseline, no reader for the same DAEMON_WINDOW, comes right before.
 # Printed per case: the target loop's iterations, median, p99, p99.9 and max
 # latency (us), iterations over 1 ms and their summed time; the reader's runs and its median and max wall time per run
 # (ms, fork+exec included: `cat /dev/null` is shown as the exec overhead).
@@ -23,6 +27,7 @@ set -euo pipefail
 
 SIZE_GIB=${SIZE_GIB:-4}
 WINDOW=${WINDOW:-8}
+DAEMON_WINDOW=${DAEMON_WINDOW:-60}
 PYTHON=/usr/bin/python3
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PYMEMD=daemon/pymemd
@@ -33,9 +38,11 @@ die () { echo "smaps-stall: $*" >&2; exit 1; }
 [[ -x $PYTHON ]] || { apt-get update -qq && apt-get install -y -qq python3; }
 
 WORK=$(mktemp -d /tmp/pymemd-stall.XXXXXX)
-TPID=
+TPID= BUS= DPID=
 cleanup () {
   [[ -n $TPID ]] && kill "$TPID" 2>/dev/null
+  [[ -n $DPID ]] && kill "$DPID" 2>/dev/null
+  [[ -n $BUS ]] && kill "$BUS" 2>/dev/null
   wait 2>/dev/null
   rm -rf "$WORK"
 }
@@ -79,15 +86,15 @@ stats () {   # FILE of microseconds -> "runs median_ms max_ms"
 }
 
 ROWS=()
-run_case () {   # LABEL [CMD...]
-  local label=$1 result r=("-" "-" "-")
+run_case () {   # LABEL [CMD...]; the window is CASE_WINDOW (default WINDOW) s
+  local label=$1 result r=("-" "-" "-") window=${CASE_WINDOW:-$WINDOW}
   shift
-  echo "measure $WINDOW $label" >&"${TGT[1]}"
+  echo "measure $window $label" >&"${TGT[1]}"
   if (( $# )); then
     reader "$WORK/$label" "$@"
     read -r -a r < <(stats "$WORK/$label")
   fi
-  read -r -t $((WINDOW + 60)) result <&"${TGT[0]}" || die "no result for $label"
+  read -r -t $((window + 60)) result <&"${TGT[0]}" || die "no result for $label"
   f () { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<< "$result"; }
   ROWS+=("$(printf '%-18s %8s %7s %7s %9s %9s %7s %8s | %5s %8s %8s' "$label" "$(f n)" \
             "$(f median_us)" "$(f p99_us)" "$(f p999_us)" "$(f max_us)" "$(f stalls)" \
@@ -105,6 +112,20 @@ run_case "cat-smaps"        cat "/proc/$TPID/smaps"
 run_case "cat-smaps_rollup" cat "/proc/$TPID/smaps_rollup"
 run_case "pymemd-once"      "$PYMEMD" --once
 run_case "no-reader-again"
+
+# The daemon as it runs, against no reader over the same window.
+CASE_WINDOW=$DAEMON_WINDOW run_case "no-reader-${DAEMON_WINDOW}s"
+dbus-daemon --session --nofork --print-address > "$WORK/address" 2> "$WORK/bus.log" &
+BUS=$!
+for ((i = 0; i < 100; i++)); do [[ -s $WORK/address ]] && break; sleep 0.05; done
+read -r address < "$WORK/address" || die "dbus-daemon gave no address"
+"$PYMEMD" --address "$address" --interval 2 --state-dir "$WORK/state" --runtime-dir "$WORK/run" \
+  > "$WORK/pymemd.log" 2>&1 &
+DPID=$!
+sleep 5   # its first full pass, over every process, done before the window
+kill -0 "$DPID" 2>/dev/null || die "pymemd did not start: $(tail -n 3 "$WORK/pymemd.log")"
+CASE_WINDOW=$DAEMON_WINDOW run_case "pymemd-ticking"
+kill "$DPID"; wait "$DPID" 2>/dev/null; DPID=
 
 echo "quit" >&"${TGT[1]}"
 echo
