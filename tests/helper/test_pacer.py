@@ -1,0 +1,34 @@
+"""The GIL budget's clock (pymemd_helper._pacer)."""
+
+import time
+import unittest
+
+from pymemd_helper import _pacer
+
+
+class PacerTest(unittest.TestCase):
+    def test_longest_stretch_measured(self):
+        pacer = _pacer.Pacer(10)
+        time.sleep(0.05)
+        pacer.breathe()
+        time.sleep(0.001)
+        pacer.breathe()
+        self.assertGreaterEqual(pacer.max_hold, 0.05)
+        # The stretch began again at the last breath (a loaded machine may
+        # take a while to get back to us, never the whole second).
+        self.assertLess(pacer.stretch(), 1.0)
+
+    def test_budget(self):
+        self.assertFalse(_pacer.Pacer(60).over_budget())
+        pacer = _pacer.Pacer(0.05)
+        time.sleep(0.06)
+        self.assertTrue(pacer.over_budget())
+        self.assertGreaterEqual(pacer.elapsed(), 0.06)
+
+    def test_started_earlier(self):
+        pacer = _pacer.Pacer(1, started=time.perf_counter() - 2)
+        self.assertTrue(pacer.over_budget())
+
+
+if __name__ == "__main__":
+    unittest.main()
