@@ -595,6 +595,48 @@ test_daemon_events (void)
   pymemd_test_service_stop (&service);
 }
 
+/* While events work a tick does not list /proc; another listener's
+ * subscription (its acknowledgement comes to every listener) is a loss
+ * for the daemon, answered by one listing on the next tick. */
+static void
+test_daemon_loss (void)
+{
+  PymemdTestService service;
+  Heard heard = { 0 };
+  g_autoptr(PymemdProcEvents) other = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 listings, listings_after, losses, scans;
+
+  if (!pymemd_test_service_start (&service, "0.5"))
+    return;
+  if (!statistics_bool (&service, "process_events"))
+    {
+      g_test_skip ("the process events connector is not available here (see pymemd.log)");
+      pymemd_test_service_stop (&service);
+      return;
+    }
+  losses = statistics_uint64 (&service, "event_losses") + statistics_uint64 (&service, "event_overflows");
+  listings = statistics_uint64 (&service, "listings");
+  scans = statistics_uint64 (&service, "scans");
+  PYMEMD_TEST_WAIT_FOR (statistics_uint64 (&service, "scans") >= scans + 3, 30);
+  /* Three ticks, and no listing among them but for the 60 s safety net
+   * and one per loss (other daemons starting on this host, other tests'
+   * among them, cause some): not one per tick. Listings are read first:
+   * a loss is counted before the listing it causes. */
+  listings_after = statistics_uint64 (&service, "listings");
+  g_assert_cmpuint (listings_after - listings, <=,
+                    1 + statistics_uint64 (&service, "event_losses") +
+                    statistics_uint64 (&service, "event_overflows") - losses);
+
+  listings = statistics_uint64 (&service, "listings");
+  other = pymemd_proc_events_new (on_events, &heard);
+  g_assert_true (pymemd_proc_events_open (other, &error));
+  g_assert_no_error (error);
+  PYMEMD_TEST_WAIT_FOR (statistics_uint64 (&service, "event_losses") >= 1, 30);
+  PYMEMD_TEST_WAIT_FOR (statistics_uint64 (&service, "listings") >= listings + 1, 30);
+  pymemd_test_service_stop (&service);
+}
+
 /* Events turned off: /proc is listed on every tick, which finds the
  * interpreter; the reason is logged once, not on every tick. */
 static void
@@ -647,6 +689,7 @@ main (int argc, char **argv)
   g_test_add_func ("/proc-events/open/unprivileged", test_open_unprivileged);
   g_test_add_func ("/proc-events/open/real", test_open_real);
   g_test_add_func ("/proc-events/daemon/events", test_daemon_events);
+  g_test_add_func ("/proc-events/daemon/loss", test_daemon_loss);
   g_test_add_func ("/proc-events/daemon/fallback", test_daemon_fallback);
   return g_test_run ();
 }
