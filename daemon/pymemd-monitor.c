@@ -17,10 +17,11 @@
 /* Pids waiting to be looked at; more, and the events are dropped for one
  * listing of /proc on the next tick. */
 #define MAX_PENDING 1024
-/* Work on events takes at most this long at a time, and then waits
- * PAUSE_MS: a storm of execs costs at most a fifth of one CPU. */
-#define EVENT_WORK_US 5000
-#define EVENT_PAUSE_MS 20
+/* Pids looked at in one main loop iteration (the bus is served between),
+ * and in one second at most: a storm of execs (a fork bomb, a parallel
+ * build) costs a bounded part of one CPU (each look costs 0.1-0.5 ms). */
+#define EXAMS_PER_ITERATION 32
+#define EXAMS_PER_SECOND 500
 /* A process whose exec showed no interpreter is looked at again after
  * these delays (ms): its dynamic loader may not have mapped libpython
  * yet. A forked child of an interpreter is looked at from the second
@@ -44,6 +45,9 @@ struct _PymemdMonitor
   PymemdProcEvents *events;          /* NULL: listing /proc on every tick */
   char          *events_reason;      /* why not, the last said */
   GHashTable    *pending;            /* pid -> the recheck it is at, to look at now */
+  GQueue         order;              /* ... oldest first (pids gone from pending skipped) */
+  gint64         window_start;       /* monotonic µs: the second EXAMS_PER_SECOND counts */
+  guint          window_exams;
   GHashTable    *delayed;            /* pid -> Recheck, to look at later */
   guint          pending_source;
   guint          delayed_source;
@@ -81,6 +85,7 @@ pymemd_monitor_finalize (GObject *object)
   g_clear_object (&self->events);
   g_free (self->events_reason);
   g_hash_table_unref (self->pending);
+  g_queue_clear (&self->order);
   g_hash_table_unref (self->delayed);
   g_ptr_array_unref (self->rescans); /* empty: each task holds the monitor */
   g_clear_pointer (&self->processes, g_ptr_array_unref);
@@ -179,15 +184,25 @@ static gboolean process_pending (gpointer data);
 static void
 schedule_pending (PymemdMonitor *self, guint delay_ms)
 {
+  /* Only pids that exited before their turn are left in the queue. */
+  if (g_hash_table_size (self->pending) == 0)
+    g_queue_clear (&self->order);
   if (self->pending_source == 0 && g_hash_table_size (self->pending) > 0)
     self->pending_source = g_timeout_add (delay_ms, process_pending, self);
+}
+
+static void
+clear_pending (PymemdMonitor *self)
+{
+  g_hash_table_remove_all (self->pending);
+  g_queue_clear (&self->order);
 }
 
 /* The events are dropped for one listing of /proc on the next tick. */
 static void
 list_on_next_tick (PymemdMonitor *self)
 {
-  g_hash_table_remove_all (self->pending);
+  clear_pending (self);
   g_hash_table_remove_all (self->delayed);
   g_clear_handle_id (&self->delayed_source, g_source_remove);
   self->listing_due = TRUE;
@@ -206,11 +221,14 @@ add_pending (PymemdMonitor *self, int pid, guint attempt)
 {
   if (self->listing_due)
     return; /* the listing will see it */
-  if (g_hash_table_size (self->pending) >= MAX_PENDING)
+  /* The queue may also hold pids that left pending (they exited). */
+  if (g_hash_table_size (self->pending) >= MAX_PENDING || self->order.length >= 2 * MAX_PENDING)
     {
       overflow (self);
       return;
     }
+  if (!g_hash_table_contains (self->pending, GINT_TO_POINTER (pid)))
+    g_queue_push_tail (&self->order, GINT_TO_POINTER (pid));
   g_hash_table_insert (self->pending, GINT_TO_POINTER (pid), GUINT_TO_POINTER (attempt));
 }
 
@@ -283,48 +301,52 @@ on_delayed (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* Looks at the pending pids, EVENT_WORK_US at a time. */
+/* Looks at the pending pids, oldest first, EXAMS_PER_ITERATION at a time
+ * and EXAMS_PER_SECOND a second. */
 static gboolean
 process_pending (gpointer data)
 {
   PymemdMonitor *self = data;
-  PymemdScanner *scanner = self->scanner;
-  g_autoptr(GArray) pids = g_array_new (FALSE, FALSE, sizeof (int));
-  g_autoptr(GArray) attempts = g_array_new (FALSE, FALSE, sizeof (guint));
   g_autoptr(GArray) others = g_array_new (FALSE, FALSE, sizeof (int));
-  gint64 start = g_get_monotonic_time ();
+  gint64 now = g_get_monotonic_time ();
   gboolean changed = FALSE;
-  GHashTableIter iter;
-  gpointer key, value;
+  guint exams = 0;
 
   self->pending_source = 0;
-  g_hash_table_iter_init (&iter, self->pending);
-  while (g_hash_table_iter_next (&iter, &key, &value))
+  if (now - self->window_start >= G_USEC_PER_SEC)
     {
-      int pid = GPOINTER_TO_INT (key);
-      guint attempt = GPOINTER_TO_UINT (value);
-
-      g_array_append_val (pids, pid);
-      g_array_append_val (attempts, attempt);
+      self->window_start = now;
+      self->window_exams = 0;
     }
-  for (guint i = 0; i < pids->len && g_get_monotonic_time () - start < EVENT_WORK_US; i++)
+  while (exams < EXAMS_PER_ITERATION && self->window_exams < EXAMS_PER_SECOND &&
+         !g_queue_is_empty (&self->order))
     {
-      int pid = g_array_index (pids, int, i);
+      int pid = GPOINTER_TO_INT (g_queue_pop_head (&self->order));
+      gpointer value;
+      guint attempt;
 
+      if (!g_hash_table_lookup_extended (self->pending, GINT_TO_POINTER (pid), NULL, &value))
+        continue;
+      attempt = GPOINTER_TO_UINT (value);
       g_hash_table_remove (self->pending, GINT_TO_POINTER (pid));
       g_array_set_size (others, 0);
-      if (pymemd_scanner_examine_pids (scanner, &pid, 1, others))
+      if (pymemd_scanner_examine_pids (self->scanner, &pid, 1, others))
         changed = TRUE;
       if (others->len > 0)
-        add_delayed (self, pid, g_array_index (attempts, guint, i));
+        add_delayed (self, pid, attempt);
+      exams++;
+      self->window_exams++;
     }
   if (changed)
     {
       g_clear_pointer (&self->processes, g_ptr_array_unref);
-      self->processes = pymemd_scanner_get_processes (scanner);
+      self->processes = pymemd_scanner_get_processes (self->scanner);
       g_signal_emit (self, signals[SIGNAL_PROCESSES_CHANGED], 0);
     }
-  schedule_pending (self, EVENT_PAUSE_MS);
+  if (self->window_exams >= EXAMS_PER_SECOND)
+    schedule_pending (self, (guint) ((self->window_start + G_USEC_PER_SEC - now + 999) / 1000));
+  else
+    schedule_pending (self, 0);
   return G_SOURCE_REMOVE;
 }
 
@@ -396,7 +418,7 @@ update_events (PymemdMonitor *self)
   if (reason != NULL)
     {
       g_clear_object (&self->events);
-      g_hash_table_remove_all (self->pending);
+      clear_pending (self);
       g_hash_table_remove_all (self->delayed);
       g_clear_handle_id (&self->pending_source, g_source_remove);
       g_clear_handle_id (&self->delayed_source, g_source_remove);

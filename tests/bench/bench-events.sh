@@ -117,10 +117,13 @@ def pct(q):
 
 print("%s %.1f %.1f %.1f %d" % (name, pct(0.5), pct(0.99), lat[-1] if lat else float("nan"), missed))
 EOF
-  local events
-  events=$(dbus-send --bus="$addr" --print-reply --dest=org.pymemd.Monitor1 /org/pymemd/Monitor1 \
-    org.pymemd.Monitor1.GetStatistics 2>/dev/null | grep -A1 '"process_events"' | grep -o 'true\|false')
-  echo "  ($name: daemon says process_events=${events:-unknown}; $(grep -m1 -o 'Discovery[^(]*' "$work/$name.log"))"
+  local stats key figures=""
+  stats=$(dbus-send --bus="$addr" --print-reply --dest=org.pymemd.Monitor1 /org/pymemd/Monitor1 \
+    org.pymemd.Monitor1.GetStatistics 2>/dev/null)
+  for key in process_events events event_losses event_overflows listings scans cpu_seconds; do
+    figures+=" $key=$(grep -A1 "\"$key\"" <<<"$stats" | tail -n1 | awk '{ print $NF }')"
+  done
+  echo "  ($name:$figures; load $(cut -d" " -f1-3 /proc/loadavg))"
   kill "$daemon" "$bus" 2>/dev/null
   wait "$daemon" "$bus" 2>/dev/null
 }
