@@ -22,11 +22,14 @@
  * build) costs a bounded part of one CPU (each look costs 0.1-0.5 ms). */
 #define EXAMS_PER_ITERATION 32
 #define EXAMS_PER_SECOND 500
-/* A process whose exec showed no interpreter is looked at again after
- * these delays (ms): its dynamic loader may not have mapped libpython
- * yet. A forked child of an interpreter is looked at from the second
- * on: most run exec at once, and then are not interpreters. */
-static const guint recheck_ms[] = { 5, 50, 500 };
+/* A process whose exec showed no interpreter is looked at once more this
+ * much later (ms): its dynamic loader may not have mapped libpython yet
+ * (it does within a few ms). Once only: on a host running many short
+ * programs (a build) every look counts. A forked child of an interpreter
+ * is looked at after FORK_LOOK_MS: most run exec at once, and then are
+ * not interpreters. */
+#define EXEC_RECHECK_MS 20
+#define FORK_LOOK_MS 50
 
 struct _PymemdMonitor
 {
@@ -57,7 +60,7 @@ struct _PymemdMonitor
 };
 
 typedef struct {
-  guint  attempt; /* index of the next delay in recheck_ms */
+  guint  attempt; /* 0: the look at the exec; 1: a later one */
   gint64 due;     /* monotonic µs */
 } Recheck;
 
@@ -253,11 +256,11 @@ arm_delayed (PymemdMonitor *self)
 }
 
 static void
-add_delayed (PymemdMonitor *self, int pid, guint attempt)
+add_delayed (PymemdMonitor *self, int pid, guint attempt, guint delay_ms)
 {
   Recheck *recheck;
 
-  if (attempt >= G_N_ELEMENTS (recheck_ms) || self->listing_due)
+  if (self->listing_due)
     return;
   if (g_hash_table_size (self->delayed) >= MAX_PENDING)
     {
@@ -266,14 +269,14 @@ add_delayed (PymemdMonitor *self, int pid, guint attempt)
     }
   recheck = g_new (Recheck, 1);
   recheck->attempt = attempt;
-  recheck->due = g_get_monotonic_time () + recheck_ms[attempt] * 1000;
+  recheck->due = g_get_monotonic_time () + delay_ms * 1000;
   g_hash_table_replace (self->delayed, GINT_TO_POINTER (pid), recheck);
   /* The timer is for the earliest; the others wait for it to re-arm. */
   if (self->delayed_source == 0 || recheck->due < self->delayed_due)
     {
       g_clear_handle_id (&self->delayed_source, g_source_remove);
       self->delayed_due = recheck->due;
-      self->delayed_source = g_timeout_add (recheck_ms[attempt], on_delayed, self);
+      self->delayed_source = g_timeout_add (delay_ms, on_delayed, self);
     }
 }
 
@@ -290,7 +293,7 @@ on_delayed (gpointer data)
   while (g_hash_table_iter_next (&iter, &key, &value))
     if (((Recheck *) value)->due <= now + 500)
       {
-        guint attempt = ((Recheck *) value)->attempt + 1;
+        guint attempt = ((Recheck *) value)->attempt;
         g_hash_table_iter_remove (&iter);
         add_pending (self, GPOINTER_TO_INT (key), attempt);
         if (self->listing_due)
@@ -332,8 +335,8 @@ process_pending (gpointer data)
       g_array_set_size (others, 0);
       if (pymemd_scanner_examine_pids (self->scanner, &pid, 1, others))
         changed = TRUE;
-      if (others->len > 0)
-        add_delayed (self, pid, attempt);
+      if (others->len > 0 && attempt == 0)
+        add_delayed (self, pid, 1, EXEC_RECHECK_MS);
       exams++;
       self->window_exams++;
     }
@@ -375,13 +378,13 @@ on_proc_events (const PymemdProcEvent *events, guint n_events, gboolean lost, gp
         case PYMEMD_PROC_EVENT_FORK:
           /* A child of an interpreter is one too, until it runs exec. */
           if (pymemd_scanner_knows_pid (self->scanner, event->parent))
-            add_delayed (self, event->pid, 1);
+            add_delayed (self, event->pid, 1, FORK_LOOK_MS);
           break;
         case PYMEMD_PROC_EVENT_EXIT:
           g_hash_table_remove (self->delayed, GINT_TO_POINTER (event->pid));
           g_hash_table_remove (self->pending, GINT_TO_POINTER (event->pid));
           if (pymemd_scanner_knows_pid (self->scanner, event->pid))
-            add_pending (self, event->pid, G_N_ELEMENTS (recheck_ms));
+            add_pending (self, event->pid, 1);
           break;
         default:
           break;

@@ -22,7 +22,7 @@ set -u
 
 N=${1:-200}
 PYTHON=${PYTHON:-python3}
-SPACING_MS=${SPACING_MS:-25}
+SPACING_MS=${SPACING_MS:-100}
 WAIT_S=${WAIT_S:-10}
 PYMEMD=${PYMEMD:-daemon/pymemd}
 
