@@ -106,6 +106,8 @@ while time.monotonic() < deadline:
 with lock:
     lat = sorted((seen[p] - t0) * 1000 for p, t0 in started.items() if p in seen)
 missed = n - len(lat)
+if missed:
+    print("  (%s: not seen: pids %s)" % (name, " ".join(str(p) for p in started if p not in seen)))
 for child in children:
     child.stdin.close()
 for child in children:
