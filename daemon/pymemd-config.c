@@ -25,6 +25,7 @@ struct _PymemdConfig
   char              *path;
   double             interval;
   double             detail_interval;
+  gboolean           events;
   PymemdScanBudget   budget;
   guint64            min_change_bytes;
   double             min_signal_interval;
@@ -48,7 +49,8 @@ typedef struct {
   const char *path;
 } ConfigSource;
 
-static const char *const monitor_keys[] = { "interval", "detail-interval", NULL };
+static const char *const monitor_keys[] = { "interval", "detail-interval", "events", NULL };
+static const char *const boolean_names[] = { "false", "true", NULL };
 static const char *const budget_keys[] = {
   "rollup-max-stall-ms", "rollup-refresh-seconds", "detail-max-rss-mib", "detail-max-smaps-mib",
   "exact-max-mapped-gib", NULL
@@ -113,6 +115,7 @@ pymemd_config_init (PymemdConfig *self)
 {
   self->interval = 2;
   self->detail_interval = 30;
+  self->events = TRUE;
   self->budget.rollup_max_stall_us = 5000;
   self->budget.detail_max_rss = 4096 * MIB;
   self->budget.detail_max_bytes = 256 * MIB;
@@ -372,8 +375,12 @@ read_monitor (PymemdConfig *self, const ConfigSource *src, GError **error)
   g_autofree char *detail_allowed = NULL;
   g_autofree char *interval_value = NULL;
 
-  if (!read_double (src, "monitor", "interval", 0.5, 3600, _("seconds"), &self->interval, error))
+  guint events = self->events ? 1 : 0;
+
+  if (!read_double (src, "monitor", "interval", 0.5, 3600, _("seconds"), &self->interval, error) ||
+      !read_choice (src, "monitor", "events", boolean_names, &events, error))
     return FALSE;
+  self->events = events == 1;
   g_ascii_formatd (interval_text, sizeof interval_text, "%g", self->interval);
   detail_allowed = g_strdup_printf (_("at least interval (%s seconds) and at most 86400 seconds"),
                                     interval_text);
@@ -677,6 +684,12 @@ pymemd_config_get_interval (PymemdConfig *self)
   return self->interval;
 }
 
+gboolean
+pymemd_config_get_events (PymemdConfig *self)
+{
+  return self->events;
+}
+
 double
 pymemd_config_get_detail_interval (PymemdConfig *self)
 {
@@ -772,6 +785,7 @@ pymemd_config_with_intervals (PymemdConfig *self,
   copy->path = g_strdup (self->path);
   copy->interval = interval > 0 ? interval : self->interval;
   copy->detail_interval = detail_interval > 0 ? detail_interval : MAX (self->detail_interval, copy->interval);
+  copy->events = self->events;
   copy->budget = self->budget;
   copy->min_change_bytes = self->min_change_bytes;
   copy->min_signal_interval = self->min_signal_interval;

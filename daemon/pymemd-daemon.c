@@ -342,6 +342,7 @@ pymemd_daemon_run (const PymemdDaemonOptions *options)
       return EXIT_FAILURE;
     }
   g_signal_connect (daemon.monitor, "scanned", G_CALLBACK (on_scanned), &daemon);
+  g_signal_connect_swapped (daemon.monitor, "processes-changed", G_CALLBACK (notify_status), &daemon);
 
   daemon.loop = g_main_loop_new (NULL, FALSE);
   g_unix_signal_add (SIGTERM, on_quit, &daemon);

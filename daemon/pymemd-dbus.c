@@ -34,6 +34,7 @@ struct _PymemdDbusService
   GHashTable               *name_watches; /* sender -> watch id */
   PymemdRateLimit          *rescan_limit; /* Rescan calls per uid a minute */
   gulong                    scanned_id;
+  gulong                    changed_id;
   gulong                    recorder_ids[2];
   GVariant                  *full_reply;   /* GetProcesses as root sees it, this tick */
   GVariant                  *full_samples; /* GetSamples likewise */
@@ -835,6 +836,11 @@ handle_get_statistics (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invoc
   if (statistics.resident > 0)
     g_variant_dict_insert (&dict, "resident", "t", statistics.resident);
   g_variant_dict_insert (&dict, "started_at", "x", statistics.started_at);
+  g_variant_dict_insert (&dict, "process_events", "b", statistics.events_in_use);
+  g_variant_dict_insert (&dict, "events", "t", statistics.events);
+  g_variant_dict_insert (&dict, "event_losses", "t", statistics.event_losses);
+  g_variant_dict_insert (&dict, "event_overflows", "t", statistics.event_overflows);
+  g_variant_dict_insert (&dict, "listings", "t", statistics.listings);
   pymemd_dbus_monitor1_complete_get_statistics (manager, invocation, g_variant_dict_end (&dict));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -1898,8 +1904,10 @@ update_manager (PymemdDbusService *self, GPtrArray *processes, const PymemdCount
                                             pymemd_scanner_get_exact_error (scanner) == NULL);
 }
 
+/* Process events brought or took interpreters between ticks: their
+ * objects come and go now; the figures wait for the tick. */
 static void
-on_scanned (PymemdMonitor *monitor, gboolean full, PymemdDbusService *self)
+on_processes_changed (PymemdMonitor *monitor, PymemdDbusService *self)
 {
   GPtrArray *processes = pymemd_monitor_get_processes (monitor);
   PymemdCounters totals;
@@ -1911,6 +1919,16 @@ on_scanned (PymemdMonitor *monitor, gboolean full, PymemdDbusService *self)
   pymemd_process_sum_rollups (processes, &totals);
   sync_objects (self, processes);
   update_manager (self, processes, &totals);
+}
+
+static void
+on_scanned (PymemdMonitor *monitor, gboolean full, PymemdDbusService *self)
+{
+  GPtrArray *processes = pymemd_monitor_get_processes (monitor);
+  PymemdCounters totals;
+
+  on_processes_changed (monitor, self);
+  pymemd_process_sum_rollups (processes, &totals);
   pymemd_subscriptions_evaluate (self->subscriptions, processes, g_get_monotonic_time (),
                                  emit_memory_changed, self);
   record_tick (self, processes, &totals);
@@ -1930,6 +1948,7 @@ pymemd_dbus_service_finalize (GObject *object)
   PymemdDbusService *self = PYMEMD_DBUS_SERVICE (object);
 
   g_signal_handler_disconnect (self->monitor, self->scanned_id);
+  g_signal_handler_disconnect (self->monitor, self->changed_id);
   for (guint i = 0; i < G_N_ELEMENTS (self->recorder_ids); i++)
     g_signal_handler_disconnect (self->recorder, self->recorder_ids[i]);
   g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->manager));
@@ -2041,6 +2060,8 @@ pymemd_dbus_service_new (GDBusConnection *connection,
                                          PYMEMD_DBUS_PATH, error))
     return NULL;
   self->scanned_id = g_signal_connect (monitor, "scanned", G_CALLBACK (on_scanned), self);
+  self->changed_id = g_signal_connect (monitor, "processes-changed", G_CALLBACK (on_processes_changed),
+                                       self);
   on_scanned (monitor, TRUE, self);
   return g_steal_pointer (&self);
 }

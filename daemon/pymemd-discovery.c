@@ -330,7 +330,7 @@ still_same_interpreter (PymemdProcess *process)
   return alive && pymemd_process_same_exe (process, dev, inode);
 }
 
-static void
+static gboolean
 update_pid (PymemdDiscovery *self, int pid, GPtrArray *added, GPtrArray *removed)
 {
   PymemdProcess *known = g_hash_table_lookup (self->interpreters, GINT_TO_POINTER (pid));
@@ -344,7 +344,7 @@ update_pid (PymemdDiscovery *self, int pid, GPtrArray *added, GPtrArray *removed
   if (known != NULL)
     {
       if (still_same_interpreter (known))
-        return;
+        return TRUE;
       if (removed != NULL)
         g_ptr_array_add (removed, g_object_ref (known));
       g_hash_table_remove (self->interpreters, GINT_TO_POINTER (pid));
@@ -355,11 +355,11 @@ update_pid (PymemdDiscovery *self, int pid, GPtrArray *added, GPtrArray *removed
   other = g_hash_table_lookup (self->others, GINT_TO_POINTER (pid));
   if (other != NULL && other->exe_dev == dev && other->exe_inode == inode &&
       self->update_count - other->checked_at < self->recheck_interval)
-    return;
+    return FALSE;
   if (!alive)
     {
       g_hash_table_remove (self->others, GINT_TO_POINTER (pid));
-      return;
+      return FALSE;
     }
 
   process = pymemd_discovery_examine (self, pid, &error);
@@ -374,12 +374,44 @@ update_pid (PymemdDiscovery *self, int pid, GPtrArray *added, GPtrArray *removed
           !g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_GONE))
         g_debug ("pid %d: %s", pid, error->message);
       remember_other (self, pid, dev, inode);
-      return;
+      return FALSE;
     }
   g_hash_table_remove (self->others, GINT_TO_POINTER (pid));
   g_hash_table_insert (self->interpreters, GINT_TO_POINTER (pid), process);
   if (added != NULL)
     g_ptr_array_add (added, g_object_ref (process));
+  return TRUE;
+}
+
+gboolean
+pymemd_discovery_update_pid (PymemdDiscovery *self, int pid, GPtrArray *added, GPtrArray *removed)
+{
+  /* An event says something happened to it: what was found of it before
+   * (not Python) may no longer hold even with the same executable. */
+  g_hash_table_remove (self->others, GINT_TO_POINTER (pid));
+  return update_pid (self, pid, added, removed);
+}
+
+void
+pymemd_discovery_update_known (PymemdDiscovery *self, GPtrArray *removed)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->interpreters);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (!still_same_interpreter (value))
+      {
+        if (removed != NULL)
+          g_ptr_array_add (removed, g_object_ref (value));
+        g_hash_table_iter_remove (&iter);
+      }
+}
+
+gboolean
+pymemd_discovery_knows (PymemdDiscovery *self, int pid)
+{
+  return g_hash_table_contains (self->interpreters, GINT_TO_POINTER (pid));
 }
 
 gboolean

@@ -31,6 +31,22 @@ gboolean   pymemd_discovery_update (PymemdDiscovery *self,
                                     GPtrArray       *removed,
                                     GError         **error);
 
+/* Looks at PID now, whatever was found of it before (an event said it
+ * forked, ran exec or ended): TRUE if it is a watched interpreter after. */
+gboolean   pymemd_discovery_update_pid (PymemdDiscovery *self,
+                                        int              pid,
+                                        GPtrArray       *added,
+                                        GPtrArray       *removed);
+
+/* Drops the known interpreters that ended or ran another executable,
+ * without listing /proc (an fstatat each). */
+void       pymemd_discovery_update_known (PymemdDiscovery *self,
+                                          GPtrArray       *removed);
+
+/* Whether PID is a watched interpreter. */
+gboolean   pymemd_discovery_knows (PymemdDiscovery *self,
+                                   int              pid);
+
 /* The interpreters known now, sorted by pid (a new array of new refs). */
 GPtrArray *pymemd_discovery_get_processes (PymemdDiscovery *self);
 

@@ -4,8 +4,32 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <glib/gi18n.h>
+
 #include "pymemd-monitor.h"
 #include "pymemd-pidfiles.h"
+#include "pymemd-proc-events.h"
+
+/* With process events, /proc is still listed this often: a safety net
+ * for what events cannot show (a program that loads libpython long after
+ * its exec) and for a kernel that drops events without saying so. */
+#define LISTING_INTERVAL_US (60 * G_USEC_PER_SEC)
+/* Pids waiting to be looked at; more, and the events are dropped for one
+ * listing of /proc on the next tick. */
+#define MAX_PENDING 1024
+/* Pids looked at in one main loop iteration (the bus is served between),
+ * and in one second at most: a storm of execs (a fork bomb, a parallel
+ * build) costs a bounded part of one CPU (each look costs 0.1-0.5 ms). */
+#define EXAMS_PER_ITERATION 32
+#define EXAMS_PER_SECOND 500
+/* A process whose exec showed no interpreter is looked at once more this
+ * much later (ms): its dynamic loader may not have mapped libpython yet
+ * (it does within a few ms). Once only: on a host running many short
+ * programs (a build) every look counts. A forked child of an interpreter
+ * is looked at after FORK_LOOK_MS: most run exec at once, and then are
+ * not interpreters. */
+#define EXEC_RECHECK_MS 20
+#define FORK_LOOK_MS 50
 
 struct _PymemdMonitor
 {
@@ -21,9 +45,26 @@ struct _PymemdMonitor
   GPtrArray     *rescans;            /* GTask of callers waiting for the next full pass */
   guint          rescan_source;      /* that pass, due */
   PymemdMonitorStatistics statistics; /* the scan counts and durations */
+  PymemdProcEvents *events;          /* NULL: listing /proc on every tick */
+  char          *events_reason;      /* why not, the last said */
+  GHashTable    *pending;            /* pid -> the recheck it is at, to look at now */
+  GQueue         order;              /* ... oldest first (pids gone from pending skipped) */
+  gint64         window_start;       /* monotonic µs: the second EXAMS_PER_SECOND counts */
+  guint          window_exams;
+  GHashTable    *delayed;            /* pid -> Recheck, to look at later */
+  guint          pending_source;
+  guint          delayed_source;
+  gint64         delayed_due;        /* when it fires */
+  gboolean       listing_due;        /* events were lost: list on the next tick */
+  gint64         last_listing;       /* monotonic µs */
 };
 
-enum { SIGNAL_SCANNED, N_SIGNALS };
+typedef struct {
+  guint  attempt; /* 0: the look at the exec; 1: a later one */
+  gint64 due;     /* monotonic µs */
+} Recheck;
+
+enum { SIGNAL_SCANNED, SIGNAL_PROCESSES_CHANGED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 G_DEFINE_TYPE (PymemdMonitor, pymemd_monitor, G_TYPE_OBJECT)
@@ -42,6 +83,13 @@ pymemd_monitor_finalize (GObject *object)
 
   stop_timers (self);
   g_clear_handle_id (&self->rescan_source, g_source_remove);
+  g_clear_handle_id (&self->pending_source, g_source_remove);
+  g_clear_handle_id (&self->delayed_source, g_source_remove);
+  g_clear_object (&self->events);
+  g_free (self->events_reason);
+  g_hash_table_unref (self->pending);
+  g_queue_clear (&self->order);
+  g_hash_table_unref (self->delayed);
   g_ptr_array_unref (self->rescans); /* empty: each task holds the monitor */
   g_clear_pointer (&self->processes, g_ptr_array_unref);
   g_object_unref (self->scanner);
@@ -55,6 +103,10 @@ pymemd_monitor_class_init (PymemdMonitorClass *klass)
   G_OBJECT_CLASS (klass)->finalize = pymemd_monitor_finalize;
   signals[SIGNAL_SCANNED] = g_signal_new ("scanned", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                                           0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_BOOLEAN);
+  /* Interpreters came or went between ticks (process events). */
+  signals[SIGNAL_PROCESSES_CHANGED] = g_signal_new ("processes-changed", G_TYPE_FROM_CLASS (klass),
+                                                    G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                                    G_TYPE_NONE, 0);
 }
 
 static void
@@ -63,6 +115,8 @@ pymemd_monitor_init (PymemdMonitor *self)
   self->processes = g_ptr_array_new_with_free_func (g_object_unref);
   self->rescans = g_ptr_array_new_with_free_func (g_object_unref);
   self->statistics.started_at = g_get_real_time ();
+  self->pending = g_hash_table_new (NULL, NULL);
+  self->delayed = g_hash_table_new_full (NULL, NULL, NULL, g_free);
 }
 
 PymemdMonitor *
@@ -87,6 +141,17 @@ scan (PymemdMonitor *self, PymemdScanFlags flags)
   g_autoptr(GPtrArray) answered = NULL;
   gboolean full = (flags & PYMEMD_SCAN_DETAIL) != 0;
   gint64 start = g_get_monotonic_time ();
+
+  /* Events find new interpreters: /proc is listed only now and then. */
+  if (self->events != NULL && !self->listing_due && self->last_listing != 0 &&
+      start - self->last_listing < LISTING_INTERVAL_US)
+    flags |= PYMEMD_SCAN_KNOWN_ONLY;
+  if (!(flags & PYMEMD_SCAN_KNOWN_ONLY))
+    {
+      self->listing_due = FALSE;
+      self->last_listing = start;
+      self->statistics.listings++;
+    }
 
   /* Whoever asked before a full pass begins is answered by it, whichever
    * timer or caller started it. */
@@ -113,6 +178,266 @@ scan (PymemdMonitor *self, PymemdScanFlags flags)
   g_signal_emit (self, signals[SIGNAL_SCANNED], 0, full);
   for (guint i = 0; answered != NULL && i < answered->len; i++)
     g_task_return_boolean (g_ptr_array_index (answered, i), TRUE);
+}
+
+/* ---- process events ---- */
+
+static gboolean process_pending (gpointer data);
+
+static void
+schedule_pending (PymemdMonitor *self, guint delay_ms)
+{
+  /* Only pids that exited before their turn are left in the queue. */
+  if (g_hash_table_size (self->pending) == 0)
+    g_queue_clear (&self->order);
+  if (self->pending_source == 0 && g_hash_table_size (self->pending) > 0)
+    self->pending_source = g_timeout_add (delay_ms, process_pending, self);
+}
+
+static void
+clear_pending (PymemdMonitor *self)
+{
+  g_hash_table_remove_all (self->pending);
+  g_queue_clear (&self->order);
+}
+
+/* The events are dropped for one listing of /proc on the next tick. */
+static void
+list_on_next_tick (PymemdMonitor *self)
+{
+  clear_pending (self);
+  g_hash_table_remove_all (self->delayed);
+  g_clear_handle_id (&self->delayed_source, g_source_remove);
+  self->listing_due = TRUE;
+}
+
+/* Too much at once. */
+static void
+overflow (PymemdMonitor *self)
+{
+  list_on_next_tick (self);
+  self->statistics.event_overflows++;
+}
+
+static void
+add_pending (PymemdMonitor *self, int pid, guint attempt)
+{
+  if (self->listing_due)
+    return; /* the listing will see it */
+  /* The queue may also hold pids that left pending (they exited). */
+  if (g_hash_table_size (self->pending) >= MAX_PENDING || self->order.length >= 2 * MAX_PENDING)
+    {
+      overflow (self);
+      return;
+    }
+  if (!g_hash_table_contains (self->pending, GINT_TO_POINTER (pid)))
+    g_queue_push_tail (&self->order, GINT_TO_POINTER (pid));
+  g_hash_table_insert (self->pending, GINT_TO_POINTER (pid), GUINT_TO_POINTER (attempt));
+}
+
+static gboolean on_delayed (gpointer data);
+
+static void
+arm_delayed (PymemdMonitor *self)
+{
+  gint64 now = g_get_monotonic_time (), first = G_MAXINT64;
+  GHashTableIter iter;
+  gpointer value;
+
+  g_clear_handle_id (&self->delayed_source, g_source_remove);
+  g_hash_table_iter_init (&iter, self->delayed);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    first = MIN (first, ((Recheck *) value)->due);
+  if (first == G_MAXINT64)
+    return;
+  self->delayed_due = first;
+  self->delayed_source = g_timeout_add ((guint) ((MAX (first - now, 0) + 999) / 1000), on_delayed,
+                                        self);
+}
+
+static void
+add_delayed (PymemdMonitor *self, int pid, guint attempt, guint delay_ms)
+{
+  Recheck *recheck;
+
+  if (self->listing_due)
+    return;
+  if (g_hash_table_size (self->delayed) >= MAX_PENDING)
+    {
+      overflow (self);
+      return;
+    }
+  recheck = g_new (Recheck, 1);
+  recheck->attempt = attempt;
+  recheck->due = g_get_monotonic_time () + delay_ms * 1000;
+  g_hash_table_replace (self->delayed, GINT_TO_POINTER (pid), recheck);
+  /* The timer is for the earliest; the others wait for it to re-arm. */
+  if (self->delayed_source == 0 || recheck->due < self->delayed_due)
+    {
+      g_clear_handle_id (&self->delayed_source, g_source_remove);
+      self->delayed_due = recheck->due;
+      self->delayed_source = g_timeout_add (delay_ms, on_delayed, self);
+    }
+}
+
+static gboolean
+on_delayed (gpointer data)
+{
+  PymemdMonitor *self = data;
+  gint64 now = g_get_monotonic_time ();
+  GHashTableIter iter;
+  gpointer key, value;
+
+  self->delayed_source = 0;
+  g_hash_table_iter_init (&iter, self->delayed);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    if (((Recheck *) value)->due <= now + 500)
+      {
+        guint attempt = ((Recheck *) value)->attempt;
+        g_hash_table_iter_remove (&iter);
+        add_pending (self, GPOINTER_TO_INT (key), attempt);
+        if (self->listing_due)
+          return G_SOURCE_REMOVE; /* overflow emptied the table */
+      }
+  schedule_pending (self, 0);
+  arm_delayed (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Looks at the pending pids, oldest first, EXAMS_PER_ITERATION at a time
+ * and EXAMS_PER_SECOND a second. */
+static gboolean
+process_pending (gpointer data)
+{
+  PymemdMonitor *self = data;
+  g_autoptr(GArray) others = g_array_new (FALSE, FALSE, sizeof (int));
+  gint64 now = g_get_monotonic_time ();
+  gboolean changed = FALSE;
+  guint exams = 0;
+
+  self->pending_source = 0;
+  if (now - self->window_start >= G_USEC_PER_SEC)
+    {
+      self->window_start = now;
+      self->window_exams = 0;
+    }
+  while (exams < EXAMS_PER_ITERATION && self->window_exams < EXAMS_PER_SECOND &&
+         !g_queue_is_empty (&self->order))
+    {
+      int pid = GPOINTER_TO_INT (g_queue_pop_head (&self->order));
+      gpointer value;
+      guint attempt;
+
+      if (!g_hash_table_lookup_extended (self->pending, GINT_TO_POINTER (pid), NULL, &value))
+        continue;
+      attempt = GPOINTER_TO_UINT (value);
+      g_hash_table_remove (self->pending, GINT_TO_POINTER (pid));
+      g_array_set_size (others, 0);
+      if (pymemd_scanner_examine_pids (self->scanner, &pid, 1, others))
+        changed = TRUE;
+      if (others->len > 0 && attempt == 0)
+        add_delayed (self, pid, 1, EXEC_RECHECK_MS);
+      exams++;
+      self->window_exams++;
+    }
+  if (changed)
+    {
+      g_clear_pointer (&self->processes, g_ptr_array_unref);
+      self->processes = pymemd_scanner_get_processes (self->scanner);
+      g_signal_emit (self, signals[SIGNAL_PROCESSES_CHANGED], 0);
+    }
+  if (self->window_exams >= EXAMS_PER_SECOND)
+    schedule_pending (self, (guint) ((self->window_start + G_USEC_PER_SEC - now + 999) / 1000));
+  else
+    schedule_pending (self, 0);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_proc_events (const PymemdProcEvent *events, guint n_events, gboolean lost, gpointer data)
+{
+  PymemdMonitor *self = data;
+
+  self->statistics.events += n_events;
+  if (lost)
+    {
+      /* What we missed only a listing can show; once, on the next tick. */
+      self->statistics.event_losses++;
+      list_on_next_tick (self);
+    }
+  for (guint i = 0; i < n_events; i++)
+    {
+      const PymemdProcEvent *event = &events[i];
+
+      switch (event->kind)
+        {
+        case PYMEMD_PROC_EVENT_EXEC:
+          g_hash_table_remove (self->delayed, GINT_TO_POINTER (event->pid));
+          add_pending (self, event->pid, 0);
+          break;
+        case PYMEMD_PROC_EVENT_FORK:
+          /* A child of an interpreter is one too, until it runs exec. */
+          if (pymemd_scanner_knows_pid (self->scanner, event->parent))
+            add_delayed (self, event->pid, 1, FORK_LOOK_MS);
+          break;
+        case PYMEMD_PROC_EVENT_EXIT:
+          g_hash_table_remove (self->delayed, GINT_TO_POINTER (event->pid));
+          g_hash_table_remove (self->pending, GINT_TO_POINTER (event->pid));
+          if (pymemd_scanner_knows_pid (self->scanner, event->pid))
+            add_pending (self, event->pid, 1);
+          break;
+        default:
+          break;
+        }
+    }
+  schedule_pending (self, 0);
+}
+
+/* Starts or stops hearing process events as the configuration and the
+ * host allow; the reason they cannot be used is said once per reason. */
+static void
+update_events (PymemdMonitor *self)
+{
+  g_autoptr(GError) error = NULL;
+  const char *root = pymemd_procfs_get_root (pymemd_scanner_get_procfs (self->scanner));
+  g_autofree char *reason = NULL;
+  gboolean was = self->events != NULL;
+
+  if (!pymemd_config_get_events (self->config))
+    reason = g_strdup (_("turned off in the configuration ([monitor] events=false)"));
+  else if (g_strcmp0 (root, "/proc") != 0)
+    /* The kernel's pids are those of the initial namespace, not of a
+     * fixture tree or another procfs. */
+    reason = g_strdup_printf (_("processes are read from %s, not /proc"), root);
+  else if (self->events == NULL)
+    {
+      self->events = pymemd_proc_events_new (on_proc_events, self);
+      if (!pymemd_proc_events_open (self->events, &error))
+        {
+          g_clear_object (&self->events);
+          reason = g_strdup (error->message);
+        }
+    }
+  if (reason != NULL)
+    {
+      g_clear_object (&self->events);
+      clear_pending (self);
+      g_hash_table_remove_all (self->delayed);
+      g_clear_handle_id (&self->pending_source, g_source_remove);
+      g_clear_handle_id (&self->delayed_source, g_source_remove);
+      if (g_strcmp0 (reason, self->events_reason) != 0)
+        g_message (_("Discovery lists /proc on every tick: process events are not used (%s)"),
+                   reason);
+      g_free (self->events_reason);
+      self->events_reason = g_steal_pointer (&reason);
+    }
+  else if (!was)
+    {
+      g_clear_pointer (&self->events_reason, g_free);
+      g_message (_("Discovery hears the kernel's process events; /proc is listed every %d seconds"),
+                 (int) (LISTING_INTERVAL_US / G_USEC_PER_SEC));
+    }
+  self->statistics.events_in_use = self->events != NULL;
 }
 
 static gboolean
@@ -143,6 +468,8 @@ start_timers (PymemdMonitor *self)
 void
 pymemd_monitor_start (PymemdMonitor *self)
 {
+  /* Subscribed before the first listing: nothing starts unseen between. */
+  update_events (self);
   scan (self, PYMEMD_SCAN_ALL);
   start_timers (self);
 }
@@ -153,6 +480,7 @@ on_rescan (gpointer data)
   PymemdMonitor *self = data;
 
   self->rescan_source = 0;
+  self->listing_due = TRUE; /* asked for: everything, /proc listed too */
   scan (self, PYMEMD_SCAN_ALL);
   return G_SOURCE_REMOVE;
 }
@@ -193,7 +521,10 @@ pymemd_monitor_set_config (PymemdMonitor *self, PymemdConfig *config)
   pymemd_config_get_budget (config, &budget);
   pymemd_scanner_set_budget (self->scanner, &budget);
   if (running)
-    start_timers (self);
+    {
+      update_events (self);
+      start_timers (self);
+    }
 }
 
 PymemdConfig *

@@ -12,7 +12,9 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (PymemdMonitor, pymemd_monitor, PYMEMD, MONITOR, GObject)
 
 /* OWNER (-1: everyone) restricts watching to one user's processes
- * (session mode). Emits "scanned" after every scan. */
+ * (session mode). Emits "scanned" after every scan, and
+ * "processes-changed" when process events brought or took interpreters
+ * between scans. */
 PymemdMonitor *pymemd_monitor_new (PymemdProcfs *procfs,
                                    PymemdConfig *config,
                                    gint64        owner,
@@ -52,6 +54,11 @@ typedef struct {
   gint64  started_at;        /* µs since the epoch */
   gint64  cpu_us;            /* the process's user and system time, all threads */
   guint64 resident;          /* the process's resident bytes; 0 when unknown */
+  gboolean events_in_use;    /* discovery hears the kernel's process events */
+  guint64 events;            /* process events received (forks, execs, exits) */
+  guint64 event_losses;      /* times the kernel said it dropped some */
+  guint64 event_overflows;   /* times more came than could be looked at */
+  guint64 listings;          /* scans that listed /proc */
 } PymemdMonitorStatistics;
 
 void           pymemd_monitor_get_statistics (PymemdMonitor           *self,

@@ -615,7 +615,9 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
   gboolean exact;
   gint64 now;
 
-  if (!pymemd_discovery_update (self->discovery, NULL, NULL, error))
+  if (flags & PYMEMD_SCAN_KNOWN_ONLY)
+    pymemd_discovery_update_known (self->discovery, NULL);
+  else if (!pymemd_discovery_update (self->discovery, NULL, NULL, error))
     return FALSE;
   processes = pymemd_discovery_get_processes (self->discovery);
   self->timestamp = now = g_get_real_time ();
@@ -686,6 +688,44 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
   for (guint i = drop->len; i > 0; i--)
     g_ptr_array_remove_index (processes, g_array_index (drop, guint, i - 1));
   return TRUE;
+}
+
+gboolean
+pymemd_scanner_examine_pids (PymemdScanner *self, const int *pids, guint n_pids, GArray *others)
+{
+  g_autoptr(GPtrArray) added = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) removed = g_ptr_array_new_with_free_func (g_object_unref);
+  guint forgotten = 0;
+
+  for (guint i = 0; i < n_pids; i++)
+    if (!pymemd_discovery_update_pid (self->discovery, pids[i], added, removed) && others != NULL)
+      g_array_append_val (others, pids[i]);
+  /* A new interpreter gets its first sample now, as on a tick: it is
+   * announced with figures. */
+  for (guint i = 0; i < added->len; i++)
+    {
+      PymemdProcess *process = g_ptr_array_index (added, i);
+      g_autoptr(GError) error = NULL;
+      PymemdStatm statm;
+
+      if (pymemd_scanner_refresh_credentials (self, process, &error) &&
+          read_statm (process, &statm, &error) && sample_rollup (self, process, &statm, &error))
+        continue;
+      if (g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_GONE))
+        {
+          pymemd_discovery_forget (self->discovery, process);
+          forgotten++;
+        }
+      else
+        g_debug ("pid %d: %s", pymemd_process_get_pid (process), error->message);
+    }
+  return added->len > forgotten || removed->len > 0;
+}
+
+gboolean
+pymemd_scanner_knows_pid (PymemdScanner *self, int pid)
+{
+  return pymemd_discovery_knows (self->discovery, pid);
 }
 
 gboolean

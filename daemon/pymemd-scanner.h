@@ -13,6 +13,8 @@ typedef enum {
   PYMEMD_SCAN_ROLLUP = 1 << 0, /* smaps_rollup of every interpreter */
   PYMEMD_SCAN_DETAIL = 1 << 1, /* smaps, classified into categories */
   PYMEMD_SCAN_EXACT  = 1 << 2, /* pagemap + kpagecount; implies DETAIL */
+  PYMEMD_SCAN_KNOWN_ONLY = 1 << 3, /* no listing of /proc: the interpreters known
+                                      already (process events find new ones) */
 } PymemdScanFlags;
 
 #define PYMEMD_SCAN_ALL (PYMEMD_SCAN_ROLLUP | PYMEMD_SCAN_DETAIL | PYMEMD_SCAN_EXACT)
@@ -80,6 +82,17 @@ GPtrArray  *pymemd_scanner_get_processes (PymemdScanner *self);
 const PymemdPythonSet *pymemd_scanner_get_python_set (PymemdScanner *self);
 /* Why the exact pass cannot run here, or NULL. */
 const GError *pymemd_scanner_get_exact_error (PymemdScanner *self);
+
+/* Looks at PIDS (N of them) now, as process events ask, and samples the
+ * interpreters found among them. Appends to OTHERS (when not NULL) the
+ * pids that are alive and no interpreter. TRUE if the watched set changed. */
+gboolean    pymemd_scanner_examine_pids (PymemdScanner *self,
+                                         const int     *pids,
+                                         guint          n_pids,
+                                         GArray        *others);
+/* Whether PID is a watched interpreter. */
+gboolean    pymemd_scanner_knows_pid (PymemdScanner *self,
+                                      int            pid);
 
 /* Reads PROCESS's smaps now (within the detail budget): its categories,
  * top mappings and sample. One process's detail pass, out of turn. */

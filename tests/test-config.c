@@ -79,6 +79,7 @@ assert_defaults (PymemdConfig *config)
 
   g_assert_cmpfloat (pymemd_config_get_interval (config), ==, 2);
   g_assert_cmpfloat (pymemd_config_get_detail_interval (config), ==, 30);
+  g_assert_true (pymemd_config_get_events (config));
   pymemd_config_get_budget (config, &budget);
   g_assert_cmpuint (budget.rollup_max_stall_us, ==, 5000);
   g_assert_cmpuint (budget.rollup_refresh_us, ==, 30 * G_USEC_PER_SEC);
@@ -425,6 +426,28 @@ test_attach (Fixture *f, gconstpointer data)
   }
 }
 
+/* [monitor] events: true or false, nothing else. */
+static void
+test_events (Fixture *f, gconstpointer data)
+{
+  g_autoptr(PymemdConfig) off = load_ok (f, "[monitor]\nevents=false\n");
+  g_autoptr(PymemdConfig) on = load_ok (f, "[monitor]\nevents=true\n");
+  g_autoptr(PymemdConfig) copy = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *needles[] = { "events=yes", "false", "true", NULL };
+
+  g_assert_false (pymemd_config_get_events (off));
+  g_assert_true (pymemd_config_get_events (on));
+  /* --interval on the command line keeps the file's choice. */
+  copy = pymemd_config_with_intervals (off, 5, 0, &error);
+  g_assert_no_error (error);
+  g_assert_false (pymemd_config_get_events (copy));
+  assert_value_refused (f, "monitor", "events", "yes");
+  assert_value_refused (f, "monitor", "events", "1");
+  assert_value_refused (f, "monitor", "events", "");
+  assert_refused (f, "[monitor]\nevents=yes\n", PYMEMD_ERROR_INVALID_ARGS, needles);
+}
+
 static void
 test_detail_below_interval (Fixture *f, gconstpointer data)
 {
@@ -685,6 +708,7 @@ main (int argc, char **argv)
   ADD ("/config/junk", test_junk);
   ADD ("/config/helper-connections", test_helper_connections);
   ADD ("/config/attach", test_attach);
+  ADD ("/config/events", test_events);
   ADD ("/config/detail-below-interval", test_detail_below_interval);
   ADD ("/config/unknown-names", test_unknown_names);
   ADD ("/config/size-limit", test_size_limit);
