@@ -115,7 +115,8 @@ pymemd_config_init (PymemdConfig *self)
 {
   self->interval = 2;
   self->detail_interval = 30;
-  self->events = TRUE;
+  /* Off until the interpreters missed under load are explained (pymemd(8), DISCOVERY). */
+  self->events = FALSE;
   self->budget.rollup_max_stall_us = 5000;
   self->budget.detail_max_rss = 4096 * MIB;
   self->budget.detail_max_bytes = 256 * MIB;

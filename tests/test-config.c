@@ -79,7 +79,7 @@ assert_defaults (PymemdConfig *config)
 
   g_assert_cmpfloat (pymemd_config_get_interval (config), ==, 2);
   g_assert_cmpfloat (pymemd_config_get_detail_interval (config), ==, 30);
-  g_assert_true (pymemd_config_get_events (config));
+  g_assert_false (pymemd_config_get_events (config));
   pymemd_config_get_budget (config, &budget);
   g_assert_cmpuint (budget.rollup_max_stall_us, ==, 5000);
   g_assert_cmpuint (budget.rollup_refresh_us, ==, 30 * G_USEC_PER_SEC);

@@ -572,7 +572,7 @@ test_daemon_events (void)
   guint64 listings;
   guint sub;
 
-  if (!pymemd_test_service_start (&service, "600"))
+  if (!pymemd_test_service_start_with_config (&service, "600", "[monitor]\nevents=true\n"))
     return;
   log = g_build_filename (service.tmp, "pymemd.log", NULL);
   if (!statistics_bool (&service, "process_events"))
@@ -637,7 +637,7 @@ test_daemon_loss (void)
   g_autoptr(GError) error = NULL;
   guint64 listings, listings_after, losses, scans;
 
-  if (!pymemd_test_service_start (&service, "0.5"))
+  if (!pymemd_test_service_start_with_config (&service, "0.5", "[monitor]\nevents=true\n"))
     return;
   if (!statistics_bool (&service, "process_events"))
     {
