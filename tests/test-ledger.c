@@ -271,6 +271,97 @@ test_workload (gconstpointer data)
   pymemd_test_service_stop (&service);
 }
 
+/* ---- the helper is not among what it reports ---- */
+
+/* The holders SUMMARY lists (its "retained" part), asserted complete. */
+static GVariant *
+holders_of (GVariant *summary)
+{
+  g_autoptr(GVariant) retained = g_variant_lookup_value (summary, "retained", G_VARIANT_TYPE_VARDICT);
+  gboolean complete = FALSE;
+
+  g_assert_nonnull (retained);
+  g_assert_true (g_variant_lookup (retained, "complete", "b", &complete));
+  g_assert_true (complete);
+  return g_variant_lookup_value (retained, "holders", G_VARIANT_TYPE ("aa{sv}"));
+}
+
+/* A retained summary of an interpreter that holds nothing of its own: the
+ * helper's modules, its thread's frames and its buffers are not among the
+ * holders, and no root of its thread is counted. */
+static void
+test_retained_without_helper (void)
+{
+  g_autofree char *ready = NULL;
+  g_autoptr(GVariant) summary = NULL, holders = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) env = NULL;
+  PymemdTestService service;
+  PymemdTestChild child;
+  const char *argv[] = { "/usr/bin/python3", "-c", child_code, "measure", "bytearray", NULL };
+  GVariantIter iter;
+  GVariant *holder;
+
+  if (!g_file_test (argv[0], G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("needs /usr/bin/python3");
+      return;
+    }
+  if (!pymemd_test_service_start (&service, "0.5"))
+    return;
+  env = child_environ (&service);
+  g_assert_true (pymemd_test_child_spawn_env (&child, argv, (const char *const *) env, &ready, &error));
+  g_assert_no_error (error);
+  pymemd_test_service_wait_pid (&service, child.pid);
+  g_variant_unref (pymemd_test_wait_for_helper (&service, child.pid, HEAP_OPTIONS));
+  summary = pymemd_test_get_heap (&service, child.pid, "{'retained': <true>, 'holders': <uint32 200>, "
+                                                      "'budget': <60.0>}", &error);
+  g_assert_no_error (error);
+  /* Nor does the census count the instances of its classes. */
+  {
+    g_autoptr(GVariant) census = g_variant_lookup_value (summary, "census", G_VARIANT_TYPE_VARDICT);
+    g_autoptr(GVariant) types = g_variant_lookup_value (census, "types", G_VARIANT_TYPE ("a(stt)"));
+    GVariantIter types_iter;
+    const char *name;
+
+    g_assert_nonnull (types);
+    g_variant_iter_init (&types_iter, types);
+    while (g_variant_iter_next (&types_iter, "(&stt)", &name, NULL, NULL))
+      g_assert_false (g_str_has_prefix (name, "pymemd_helper."));
+  }
+  holders = holders_of (summary);
+  g_variant_iter_init (&iter, holders);
+  while ((holder = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      g_autoptr(GVariant) owned = holder;
+      g_autoptr(GVariant) root = g_variant_lookup_value (holder, "root", G_VARIANT_TYPE_STRING_ARRAY);
+      g_autofree char *printed = g_variant_print (holder, FALSE);
+      const char *path = "", *type = "", *root_kind = "";
+
+      g_test_message ("%s", printed);
+      /* The main thread waits in the module's body, which has no locals:
+       * a local would be the helper thread's. */
+      g_variant_lookup (holder, "root_kind", "&s", &root_kind);
+      g_assert_cmpstr (root_kind, !=, "local");
+      g_variant_lookup (holder, "path", "&s", &path);
+      g_variant_lookup (holder, "type", "&s", &type);
+      g_assert_null (strstr (path, "pymemd_helper"));
+      g_assert_false (g_str_has_prefix (type, "pymemd_helper."));
+      if (root != NULL)
+        for (gsize i = 0; i < g_variant_n_children (root); i++)
+          {
+            const char *name = NULL;
+
+            g_variant_get_child (root, i, "&s", &name);
+            g_assert_null (strstr (name, "pymemd_helper"));
+          }
+    }
+
+  pymemd_test_child_send (&child, "quit");
+  pymemd_test_child_stop (&child);
+  pymemd_test_service_stop (&service);
+}
+
 /* ---- growth that names its cause ---- */
 
 /* Grows by about 2 MiB a second of tracked objects (dicts holding lists):
@@ -549,6 +640,7 @@ main (int argc, char **argv)
       g_autofree char *path = g_strdup_printf ("/ledger/%s/%s", cases[i].python, cases[i].kind);
       g_test_add_data_func (path, &cases[i], test_workload);
     }
+  g_test_add_func ("/ledger/retained-without-helper", test_retained_without_helper);
   g_test_add_func ("/ledger/growth-named", test_growth_named);
   g_test_add_func ("/ledger/growth-holders", test_growth_holders);
   return g_test_run ();
