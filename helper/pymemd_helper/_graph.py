@@ -247,8 +247,9 @@ class Walk(object):
         self.metas = set()    # ids of metaclasses: their instances are classes
         self.own_thread = _thread.get_ident()
         # Left out: never freed, or the helper's own.
-        self.skip = _SKIP.union(_own_ids(self.own_thread))
-        self.recent = set(self.skip)  # ids of untracked objects declared lately
+        self.skip = set(_SKIP.union(_own_ids(self.own_thread)))
+        self.immortal = frozenset(self.skip)
+        self.recent = set(self.immortal)  # ids of untracked objects declared lately
         self.older = set()        # ... and before those
         self.nodes = 0
         self.edges = 0
@@ -450,7 +451,7 @@ class Walk(object):
         """Remembers the untracked objects of IDS (a set) as declared."""
         if len(self.recent) + len(ids) > RECENT_LIMIT:
             self.older = self.recent
-            self.recent = set(self.skip)
+            self.recent = set(self.immortal)
         self.recent.update(ids)
 
     def _declare_plain(self, objects, type_ids, tracked):
@@ -595,12 +596,17 @@ class Walk(object):
         # Edges frames go on with the node declared last: the untracked
         # items are declared once all of them are sent, a slice at a time
         # again.
+        # Within a slice, a chunk's worth at a time (as adapted to
+        # CHUNK_TARGET): a slice of dicts of strings took 100 ms at once.
         for piece in self._slices(obj, tid):
-            self._send_edges(array("Q", map(id, piece)))
+            for start in range(0, len(piece), self.chunk):
+                self._send_edges(array("Q", map(id, piece[start:start + self.chunk])))
+                self._pause()
             self.pacer.breathe()
         for piece in self._slices(obj, tid):
-            for start in range(0, len(piece), BATCH):
-                self._declare_untracked([piece[start:start + BATCH]])
+            for start in range(0, len(piece), self.chunk):
+                self._declare_untracked([piece[start:start + self.chunk]])
+                self._pause()
             self.pacer.breathe()
         return index
 
@@ -620,7 +626,10 @@ class Walk(object):
         """Declares TARGETS and sends them as roots of KIND held by
         CONTAINER: a root names a node by its index, and the daemon gives
         CONTAINER back when it asks for the root's name."""
-        targets = [target for target in targets if id(target) not in self.skip]
+        targets = [target for target in targets if id(target) not in self.immortal]
+        # Declared now, the tracked ones are not again when the walk meets
+        # them: a module's long list would be read twice.
+        self.skip.update(map(id, filter(_is_tracked, targets)))
         for start in range(0, len(targets), BATCH):
             indices = array("I", self._declare(targets[start:start + BATCH], None))
             per_frame = ROOM // ROOT_BYTES
@@ -643,7 +652,7 @@ class Walk(object):
                 namespace = _MODULE_DICT(module)
             except Exception:
                 continue
-            if type(namespace) is dict and id(namespace) not in self.skip:
+            if type(namespace) is dict and id(namespace) not in self.immortal:
                 self._send_roots(GLOBAL, id(namespace), list(dict.values(namespace)))
                 self._pause()
 
@@ -669,7 +678,7 @@ class Walk(object):
 
     def run(self, lists):
         """Walks LISTS, the collector's objects, which it empties."""
-        self.frames.frame(IMMORTAL, len(self.skip), 0, [_le(array("Q", self.skip))])
+        self.frames.frame(IMMORTAL, len(self.immortal), 0, [_le(array("Q", self.immortal))])
         try:
             self._module_roots()
             self._thread_roots()
