@@ -79,14 +79,16 @@ pymemctl_heap_growth_text (GVariant *grew)
 GVariant *
 pymemctl_heap_growth (GVariant *summaries)
 {
-  g_autoptr(GVariant) since = NULL, now = NULL;
+  g_autoptr(GVariant) grew = NULL;
   gsize first, last;
 
-  if (summaries == NULL || !pymemd_heap_growth_pick (summaries, &first, &last))
+  if (summaries == NULL)
     return NULL;
-  since = g_variant_get_child_value (summaries, first);
-  now = g_variant_get_child_value (summaries, last);
-  return g_variant_ref_sink (pymemd_heap_growth_compute (since, now, PYMEMD_HEAP_GROWTH_MAX));
+  grew = g_variant_ref_sink (pymemd_heap_growth_of_summaries (summaries, PYMEMD_HEAP_GROWTH_MAX));
+  /* Nothing to say without two summaries to compare or a holder named. */
+  if (g_variant_n_children (grew) == 0 && !pymemd_heap_growth_pick (summaries, &first, &last))
+    return NULL;
+  return g_steal_pointer (&grew);
 }
 
 /* ---- pieces for people ---- */

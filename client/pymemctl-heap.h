@@ -35,9 +35,10 @@ gboolean pymemctl_heap_lookup_ledger (GVariant   *summary,
  * GrowthSuspected) on one line; "" when nothing did. */
 char *pymemctl_heap_growth_text (GVariant *grew);
 
-/* What grew most from the first to the last of SUMMARIES (aa{sv}, oldest
- * first) that can be compared, as GrowthSuspected's "grew"; NULL without
- * two such summaries. */
+/* What grew most over SUMMARIES (aa{sv}, oldest first): the types from the
+ * first to the last that can be compared and the holders of the summaries
+ * with retained sizes, as GrowthSuspected's "grew"; NULL without two such
+ * summaries and without a holder named. */
 GVariant *pymemctl_heap_growth (GVariant *summaries);
 
 G_END_DECLS

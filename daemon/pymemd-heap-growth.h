@@ -18,7 +18,7 @@ gboolean  pymemd_heap_growth_pick (GVariant *summaries,
 
 /* The entries of NOW that grew most since SINCE (both a{sv} summaries), at
  * most MAX, the largest growth first, as aa{sv}:
- *   kind       s  "type" (a retained summary may add "holder" entries)
+ *   kind       s  "type"
  *   name       s  the type, "module.qualname"
  *   bytes      x  how many bytes its objects gained
  *   count      x  how many objects it gained (may be negative)
@@ -30,6 +30,26 @@ gboolean  pymemd_heap_growth_pick (GVariant *summaries,
 GVariant *pymemd_heap_growth_compute (GVariant *since,
                                       GVariant *now,
                                       guint     max);
+
+/* What grew most over SUMMARIES (a list as pymemd_heap_growth_pick () takes
+ * it), as GrowthSuspected and pymemctl history name it, aa{sv}: the types
+ * of pymemd_heap_growth_compute () between the pair it picks (none without
+ * a pair), then the holders, at most MAX of each:
+ *   kind       s  "holder"
+ *   name       s  its path and short type, "__main__.W (bytearray)", as
+ *                 pymemctl heap --retained shows it
+ *   path, type s  the two apart
+ *   bytes      x  its retained size in the latest summary with retained
+ *                 sizes, less its retained size in the earliest one (0 when
+ *                 that one does not list its path); with a single summary
+ *                 with retained sizes, its retained size there
+ *   count      x  the same for the objects it retains
+ *   bytes_now  t  its retained size in the latest
+ *   compared   b  whether two summaries were compared (bytes is growth)
+ * Only holders a path names, only growth, none under a hundredth of the
+ * first holder's, the largest first. Empty when nothing is named. */
+GVariant *pymemd_heap_growth_of_summaries (GVariant *summaries,
+                                           guint     max);
 
 /* GREW (as pymemd_heap_growth_compute () makes it) on one line:
  * "builtins.dict +40.0 MiB (+80000), …", each name passed through CLEAN

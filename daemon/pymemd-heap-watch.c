@@ -219,7 +219,6 @@ summaries_listed (GObject *source, GAsyncResult *result, gpointer data)
     pymemd_recorder_list_heap_summaries_finish (PYMEMD_RECORDER (source), result, &error);
   GVariantBuilder list;
   g_autoptr(GVariant) summaries = NULL;
-  gsize first, last;
 
   if (answer == NULL)
     {
@@ -237,18 +236,9 @@ summaries_listed (GObject *source, GAsyncResult *result, gpointer data)
         g_variant_builder_add_value (&list, summary);
     }
   summaries = g_variant_ref_sink (g_variant_builder_end (&list));
-  if (pymemd_heap_growth_pick (summaries, &first, &last))
-    {
-      g_autoptr(GVariant) since = g_variant_get_child_value (summaries, first);
-      g_autoptr(GVariant) now = g_variant_get_child_value (summaries, last);
-
-      g_task_return_pointer (task, g_variant_ref_sink (pymemd_heap_growth_compute (since, now,
+  g_task_return_pointer (task, g_variant_ref_sink (pymemd_heap_growth_of_summaries (summaries,
                                                                                    PYMEMD_HEAP_GROWTH_MAX)),
-                             (GDestroyNotify) g_variant_unref);
-    }
-  else
-    g_task_return_pointer (task, g_variant_ref_sink (g_variant_new_array (G_VARIANT_TYPE_VARDICT, NULL, 0)),
-                           (GDestroyNotify) g_variant_unref);
+                         (GDestroyNotify) g_variant_unref);
 }
 
 void

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pwd.h>
 #include <signal.h>
 #include <string.h>
@@ -1440,8 +1441,10 @@ start_xvfb (PymemdTestChild *xvfb, char **display)
   return TRUE;
 }
 
+/* Runs BODY with the service and the GTK app under Xvfb (skipped without
+ * them); BODY ends the app. */
 static void
-test_gtk (void)
+with_gtk_app (void (*body) (PymemdTestService *service, PymemdTestChild *child))
 {
   PymemdTestService service;
   PymemdTestChild xvfb, child;
@@ -1452,29 +1455,87 @@ test_gtk (void)
   if (pymemd_test_service_start (&service, "0.5"))
     {
       if (spawn_python (&child, &service, "/usr/bin/python3", display, gtk_code))
-        {
-          g_autoptr(GVariant) summary = NULL;
-          g_autoptr(GVariant) ledger = NULL;
-          g_autoptr(GError) error = NULL;
-          guint64 large = 0;
-
-          attach_and_check (&service, &child, "parked-thread", "Gtk.", 2000);
-          /* The 64 MiB bytearray, untracked, is a large allocation that
-           * the ledger explains, with its type. */
-          summary = get_heap (&service, child.pid, "{'top': <uint32 1000>}", &error);
-          g_assert_no_error (error);
-          assert_ledger (summary);
-          ledger = g_variant_lookup_value (summary, "ledger", G_VARIANT_TYPE_VARDICT);
-          g_assert_true (g_variant_lookup (ledger, "large_allocations", "t", &large));
-          g_assert_cmpuint (large, >=, 64 << 20);
-          g_assert_true (pymemd_test_census_type (summary, "builtins.bytearray", NULL, &large));
-          g_assert_cmpuint (large, >=, 64 << 20);
-          assert_quits_cleanly (&child);
-        }
+        body (&service, &child);
       pymemd_test_child_stop (&child);
       pymemd_test_service_stop (&service);
     }
   pymemd_test_child_stop (&xvfb);
+}
+
+static void
+gtk_ledger (PymemdTestService *service, PymemdTestChild *child)
+{
+  g_autoptr(GVariant) summary = NULL;
+  g_autoptr(GVariant) ledger = NULL;
+  g_autoptr(GError) error = NULL;
+  guint64 large = 0;
+
+  attach_and_check (service, child, "parked-thread", "Gtk.", 2000);
+  /* The 64 MiB bytearray, untracked, is a large allocation that the ledger
+   * explains, with its type. */
+  summary = get_heap (service, child->pid, "{'top': <uint32 1000>}", &error);
+  g_assert_no_error (error);
+  assert_ledger (summary);
+  ledger = g_variant_lookup_value (summary, "ledger", G_VARIANT_TYPE_VARDICT);
+  g_assert_true (g_variant_lookup (ledger, "large_allocations", "t", &large));
+  g_assert_cmpuint (large, >=, 64 << 20);
+  g_assert_true (pymemd_test_census_type (summary, "builtins.bytearray", NULL, &large));
+  g_assert_cmpuint (large, >=, 64 << 20);
+  assert_quits_cleanly (child);
+}
+
+static void
+test_gtk (void)
+{
+  with_gtk_app (gtk_ledger);
+}
+
+/* A summary with retained sizes of the idle GTK 3 app: it completes, the
+ * app keeps answering, the ledger adds up, and the module global that
+ * holds 64 MiB is named with its retained size. */
+static void
+gtk_retained (PymemdTestService *service, PymemdTestChild *child)
+{
+  g_autoptr(GVariant) summary = NULL, retained = NULL, holders = NULL, pixels = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean complete = FALSE;
+  guint64 bytes = 0;
+  GVariantIter iter;
+  GVariant *holder;
+
+  attach_and_check (service, child, "parked-thread", "Gtk.", 2000);
+  summary = get_heap (service, child->pid, "{'retained': <true>, 'budget': <60.0>}", &error);
+  g_assert_no_error (error);
+  assert_answers (child);
+  assert_ledger (summary);
+  retained = g_variant_lookup_value (summary, "retained", G_VARIANT_TYPE_VARDICT);
+  g_assert_nonnull (retained);
+  g_assert_true (g_variant_lookup (retained, "complete", "b", &complete));
+  g_assert_true (complete);
+  holders = g_variant_lookup_value (retained, "holders", G_VARIANT_TYPE ("aa{sv}"));
+  g_assert_nonnull (holders);
+  g_variant_iter_init (&iter, holders);
+  while (pixels == NULL && (holder = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      const char *path = "";
+
+      if (g_variant_lookup (holder, "path", "&s", &path) && g_str_equal (path, "__main__.pixels"))
+        pixels = g_variant_ref (holder);
+      g_variant_unref (holder);
+    }
+  g_assert_nonnull (pixels);
+  g_assert_true (g_variant_lookup (pixels, "retained_bytes", "t", &bytes));
+  g_test_message ("__main__.pixels retains %" G_GUINT64_FORMAT " bytes", bytes);
+  /* bytearray(64 << 20): its buffer and its header. */
+  g_assert_cmpfloat (fabs ((double) bytes - (double) (64 << 20)), <=, 0.05 * (double) (64 << 20));
+  assert_answers (child);
+  assert_quits_cleanly (child);
+}
+
+static void
+test_gtk_retained (void)
+{
+  with_gtk_app (gtk_retained);
 }
 
 static gboolean
@@ -1811,6 +1872,7 @@ main (int argc, char **argv)
   ADD314 ("/heap/attach/3.14/other-user-busy", &other_user_busy_314);
   g_test_add_func ("/heap/gtk", test_gtk);
   g_test_add_func ("/heap/gtk/attach-50", test_gtk_attach_50);
+  g_test_add_func ("/heap/gtk/retained", test_gtk_retained);
   {
     int status = g_test_run ();
     g_ptr_array_unref (pythons);

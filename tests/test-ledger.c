@@ -271,6 +271,97 @@ test_workload (gconstpointer data)
   pymemd_test_service_stop (&service);
 }
 
+/* ---- the helper is not among what it reports ---- */
+
+/* The holders SUMMARY lists (its "retained" part), asserted complete. */
+static GVariant *
+holders_of (GVariant *summary)
+{
+  g_autoptr(GVariant) retained = g_variant_lookup_value (summary, "retained", G_VARIANT_TYPE_VARDICT);
+  gboolean complete = FALSE;
+
+  g_assert_nonnull (retained);
+  g_assert_true (g_variant_lookup (retained, "complete", "b", &complete));
+  g_assert_true (complete);
+  return g_variant_lookup_value (retained, "holders", G_VARIANT_TYPE ("aa{sv}"));
+}
+
+/* A retained summary of an interpreter that holds nothing of its own: the
+ * helper's modules, its thread's frames and its buffers are not among the
+ * holders, and no root of its thread is counted. */
+static void
+test_retained_without_helper (void)
+{
+  g_autofree char *ready = NULL;
+  g_autoptr(GVariant) summary = NULL, holders = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) env = NULL;
+  PymemdTestService service;
+  PymemdTestChild child;
+  const char *argv[] = { "/usr/bin/python3", "-c", child_code, "measure", "bytearray", NULL };
+  GVariantIter iter;
+  GVariant *holder;
+
+  if (!g_file_test (argv[0], G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("needs /usr/bin/python3");
+      return;
+    }
+  if (!pymemd_test_service_start (&service, "0.5"))
+    return;
+  env = child_environ (&service);
+  g_assert_true (pymemd_test_child_spawn_env (&child, argv, (const char *const *) env, &ready, &error));
+  g_assert_no_error (error);
+  pymemd_test_service_wait_pid (&service, child.pid);
+  g_variant_unref (pymemd_test_wait_for_helper (&service, child.pid, HEAP_OPTIONS));
+  summary = pymemd_test_get_heap (&service, child.pid, "{'retained': <true>, 'holders': <uint32 200>, "
+                                                      "'budget': <60.0>}", &error);
+  g_assert_no_error (error);
+  /* Nor does the census count the instances of its classes. */
+  {
+    g_autoptr(GVariant) census = g_variant_lookup_value (summary, "census", G_VARIANT_TYPE_VARDICT);
+    g_autoptr(GVariant) types = g_variant_lookup_value (census, "types", G_VARIANT_TYPE ("a(stt)"));
+    GVariantIter types_iter;
+    const char *name;
+
+    g_assert_nonnull (types);
+    g_variant_iter_init (&types_iter, types);
+    while (g_variant_iter_next (&types_iter, "(&stt)", &name, NULL, NULL))
+      g_assert_false (g_str_has_prefix (name, "pymemd_helper."));
+  }
+  holders = holders_of (summary);
+  g_variant_iter_init (&iter, holders);
+  while ((holder = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      g_autoptr(GVariant) owned = holder;
+      g_autoptr(GVariant) root = g_variant_lookup_value (holder, "root", G_VARIANT_TYPE_STRING_ARRAY);
+      g_autofree char *printed = g_variant_print (holder, FALSE);
+      const char *path = "", *type = "", *root_kind = "";
+
+      g_test_message ("%s", printed);
+      /* The main thread waits in the module's body, which has no locals:
+       * a local would be the helper thread's. */
+      g_variant_lookup (holder, "root_kind", "&s", &root_kind);
+      g_assert_cmpstr (root_kind, !=, "local");
+      g_variant_lookup (holder, "path", "&s", &path);
+      g_variant_lookup (holder, "type", "&s", &type);
+      g_assert_null (strstr (path, "pymemd_helper"));
+      g_assert_false (g_str_has_prefix (type, "pymemd_helper."));
+      if (root != NULL)
+        for (gsize i = 0; i < g_variant_n_children (root); i++)
+          {
+            const char *name = NULL;
+
+            g_variant_get_child (root, i, "&s", &name);
+            g_assert_null (strstr (name, "pymemd_helper"));
+          }
+    }
+
+  pymemd_test_child_send (&child, "quit");
+  pymemd_test_child_stop (&child);
+  pymemd_test_service_stop (&service);
+}
+
 /* ---- growth that names its cause ---- */
 
 /* Grows by about 2 MiB a second of tracked objects (dicts holding lists):
@@ -285,6 +376,52 @@ static const char grower_code[] =
   "    grown.append([{'k': [i, i + 1]} for i in range(4000)])\n"
   "    i += 1\n"
   "    time.sleep(0.5)\n";
+
+/* A service with CONFIG and a /usr/bin/python3 child running CODE (which
+ * prints a line once its helper is in), subscribed to, with ON_GROWTH
+ * called for each GrowthSuspected (*SIGNAL_ID); FALSE when skipped. */
+static gboolean
+start_grower (PymemdTestService *service, PymemdTestChild *child, const char *config, const char *code,
+              GDBusSignalCallback on_growth, gpointer data, guint *signal_id)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *ready = NULL;
+  g_auto(GStrv) env = NULL;
+  const char *argv[] = { "/usr/bin/python3", "-c", code, NULL };
+
+  if (!g_file_test (argv[0], G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("needs /usr/bin/python3");
+      return FALSE;
+    }
+  if (!pymemd_test_service_start_with_config (service, "1", config))
+    return FALSE;
+  env = child_environ (service);
+  g_assert_true (pymemd_test_child_spawn_env (child, argv, (const char *const *) env, &ready, &error));
+  g_assert_no_error (error);
+  pymemd_test_service_wait_pid (service, child->pid);
+  *signal_id = g_dbus_connection_signal_subscribe (service->conn, "org.pymemd.Monitor1", "org.pymemd.Monitor1",
+                                                   "GrowthSuspected", "/org/pymemd/Monitor1", NULL,
+                                                   G_DBUS_SIGNAL_FLAGS_NONE, on_growth, data, NULL);
+  g_variant_unref (g_dbus_connection_call_sync (service->conn, "org.pymemd.Monitor1", "/org/pymemd/Monitor1",
+                                                "org.pymemd.Monitor1", "Subscribe",
+                                                g_variant_new_parsed ("(@a{sv} {},)"), G_VARIANT_TYPE ("(u)"),
+                                                G_DBUS_CALL_FLAGS_NONE, 10000, NULL, &error));
+  g_assert_no_error (error);
+  return TRUE;
+}
+
+/* pymemctl history PID --since 10m into HISTORY, which must succeed. */
+static void
+history_of (PymemdTestService *service, GPid pid, PymemdTestRun *history)
+{
+  g_autofree char *pid_text = g_strdup_printf ("%d", pid);
+  g_auto(GStrv) cli_env = pymemd_test_cli_environ ();
+  const char *args[] = { "--address", service->address, "history", pid_text, "--since", "10m", NULL };
+
+  g_assert_cmpint (pymemd_test_run_pymemctl (history, FALSE, cli_env, args), ==, 0);
+  g_test_message ("%s", history->out);
+}
 
 static void
 on_growth (GDBusConnection *conn, const char *sender, const char *path, const char *iface, const char *signal,
@@ -315,35 +452,15 @@ test_growth_named (void)
   g_autoptr(GVariant) grew = NULL;
   g_autoptr(GVariant) first = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *pid = NULL, *ready = NULL;
-  g_auto(GStrv) env = NULL;
   g_auto(PymemdTestRun) history = { 0 };
   PymemdTestService service;
   PymemdTestChild child;
-  const char *argv[] = { "/usr/bin/python3", "-c", grower_code, NULL };
   const char *name = NULL;
   gint64 deadline;
   guint signal_id;
 
-  if (!g_file_test (argv[0], G_FILE_TEST_IS_EXECUTABLE))
-    {
-      g_test_skip ("needs /usr/bin/python3");
-      return;
-    }
-  if (!pymemd_test_service_start_with_config (&service, "1", config))
+  if (!start_grower (&service, &child, config, grower_code, on_growth, &grew, &signal_id))
     return;
-  env = child_environ (&service);
-  g_assert_true (pymemd_test_child_spawn_env (&child, argv, (const char *const *) env, &ready, &error));
-  g_assert_no_error (error);
-  pymemd_test_service_wait_pid (&service, child.pid);
-  signal_id = g_dbus_connection_signal_subscribe (service.conn, "org.pymemd.Monitor1", "org.pymemd.Monitor1",
-                                                  "GrowthSuspected", "/org/pymemd/Monitor1", NULL,
-                                                  G_DBUS_SIGNAL_FLAGS_NONE, on_growth, &grew, NULL);
-  g_variant_unref (g_dbus_connection_call_sync (service.conn, "org.pymemd.Monitor1", "/org/pymemd/Monitor1",
-                                                "org.pymemd.Monitor1", "Subscribe",
-                                                g_variant_new_parsed ("(@a{sv} {},)"), G_VARIANT_TYPE ("(u)"),
-                                                G_DBUS_CALL_FLAGS_NONE, 10000, NULL, &error));
-  g_assert_no_error (error);
   /* Light summaries every 10 s; growth measured every 15 s once 30 s are
    * seen: the first signal with causes within two minutes. */
   deadline = g_get_monotonic_time () + 150 * G_USEC_PER_SEC;
@@ -365,15 +482,124 @@ test_growth_named (void)
   }
 
   /* pymemctl history says the same from the summaries it lists. */
-  pid = g_strdup_printf ("%d", child.pid);
-  {
-    g_auto(GStrv) cli_env = pymemd_test_cli_environ ();
-    const char *args[] = { "--address", service.address, "history", pid, "--since", "10m", NULL };
-
-    g_assert_cmpint (pymemd_test_run_pymemctl (&history, FALSE, cli_env, args), ==, 0);
-  }
-  g_test_message ("%s", history.out);
+  history_of (&service, child.pid, &history);
   g_assert_nonnull (strstr (history.out, "Grew most between the first and the last heap summary: builtins."));
+
+  pymemd_test_child_stop (&child);
+  pymemd_test_service_stop (&service);
+}
+
+/* ---- growth that names its holder ---- */
+
+/* Grows by 2 MiB a second of written bytearrays (pages the kernel counts),
+ * all held by the module global "grown". */
+static const char holder_grower_code[] =
+  "import sys, time, pymemd_helper\n"
+  "pymemd_helper.start()\n"
+  "grown = []\n"
+  "print('ready', flush=True)\n"
+  "while True:\n"
+  "    grown.append(bytearray(b'x') * (1 << 20))\n"
+  "    time.sleep(0.5)\n";
+
+typedef struct {
+  GVariant *holder;  /* the first "holder" entry a GrowthSuspected named */
+  gboolean  asking;  /* a retained summary is being taken */
+  guint     taken;
+} HolderWatch;
+
+static void
+on_growth_holder (GDBusConnection *conn, const char *sender, const char *path, const char *iface,
+                  const char *signal, GVariant *params, gpointer data)
+{
+  HolderWatch *watch = data;
+  g_autoptr(GVariant) entries = NULL;
+  GVariantIter iter;
+  GVariant *entry;
+
+  g_variant_get (params, "(u&outdd@aa{sv})", NULL, NULL, NULL, NULL, NULL, NULL, &entries);
+  g_variant_iter_init (&iter, entries);
+  while (watch->holder == NULL && (entry = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      const char *kind = "";
+
+      if (g_variant_lookup (entry, "kind", "&s", &kind) && g_str_equal (kind, "holder"))
+        watch->holder = g_variant_ref (entry);
+      g_variant_unref (entry);
+    }
+}
+
+static void
+retained_taken (GObject *source, GAsyncResult *result, gpointer data)
+{
+  HolderWatch *watch = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+
+  g_assert_no_error (error);
+  watch->taken++;
+  watch->asking = FALSE;
+}
+
+/* After retained summaries, GrowthSuspected and pymemctl history name the
+ * holder that grew: the module global, by its path. */
+static void
+test_growth_holders (void)
+{
+  const char *config = "[history]\ngrowth-window-minutes=1\ngrowth-threshold-mib-per-hour=64\n";
+  g_autoptr(GError) error = NULL;
+  g_auto(PymemdTestRun) history = { 0 };
+  PymemdTestService service;
+  PymemdTestChild child;
+  HolderWatch watch = { NULL, FALSE, 0 };
+  const char *name = NULL;
+  gint64 deadline, next = 0, bytes = 0, bytes_now = 0;
+  gboolean compared = FALSE;
+  guint signal_id;
+
+  if (!start_grower (&service, &child, config, holder_grower_code, on_growth_holder, &watch, &signal_id))
+    return;
+  /* A retained summary every 10 s; growth is measured every 15 s once 30 s
+   * are seen: the signal within two minutes, with two retained summaries
+   * in its one-minute window. */
+  deadline = g_get_monotonic_time () + 150 * G_USEC_PER_SEC;
+  while (watch.holder == NULL && g_get_monotonic_time () < deadline)
+    {
+      if (!watch.asking && g_get_monotonic_time () >= next)
+        {
+          watch.asking = TRUE;
+          next = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+          g_dbus_connection_call (service.conn, "org.pymemd.Monitor1", "/org/pymemd/Monitor1", "org.pymemd.Monitor1",
+                                  "GetHeapSummary",
+                                  g_variant_new_parsed ("(%u, @t 0, {'retained': <true>, 'budget': <60.0>})",
+                                                        (guint32) child.pid),
+                                  G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, 120000, NULL, retained_taken,
+                                  &watch);
+        }
+      pymemd_test_iterate_for (0.5);
+    }
+  PYMEMD_TEST_WAIT_FOR (!watch.asking, 120);
+  g_dbus_connection_signal_unsubscribe (service.conn, signal_id);
+  g_assert_nonnull (watch.holder);
+  {
+    g_autofree char *printed = g_variant_print (watch.holder, FALSE);
+
+    g_test_message ("%s", printed);
+  }
+  g_assert_true (g_variant_lookup (watch.holder, "name", "&s", &name));
+  g_assert_cmpstr (name, ==, "__main__.grown (list)");
+  g_assert_true (g_variant_lookup (watch.holder, "bytes", "x", &bytes));
+  g_assert_true (g_variant_lookup (watch.holder, "bytes_now", "t", &bytes_now));
+  g_assert_true (g_variant_lookup (watch.holder, "compared", "b", &compared));
+  /* Two summaries 10 s apart or more: 20 MiB more at least. */
+  g_assert_true (compared);
+  g_assert_cmpint (bytes, >=, 16 << 20);
+  g_assert_cmpint ((gint64) bytes_now, >, bytes);
+  g_clear_pointer (&watch.holder, g_variant_unref);
+
+  /* pymemctl history names it from the summaries it lists. */
+  history_of (&service, child.pid, &history);
+  g_assert_nonnull (strstr (history.out, "__main__.grown (list) +"));
 
   pymemd_test_child_stop (&child);
   pymemd_test_service_stop (&service);
@@ -414,6 +640,8 @@ main (int argc, char **argv)
       g_autofree char *path = g_strdup_printf ("/ledger/%s/%s", cases[i].python, cases[i].kind);
       g_test_add_data_func (path, &cases[i], test_workload);
     }
+  g_test_add_func ("/ledger/retained-without-helper", test_retained_without_helper);
   g_test_add_func ("/ledger/growth-named", test_growth_named);
+  g_test_add_func ("/ledger/growth-holders", test_growth_holders);
   return g_test_run ();
 }

@@ -93,6 +93,20 @@ _IMMORTAL = [None, True, False, Ellipsis, NotImplemented, (), "", b""]
 _IMMORTAL += list(range(-5, 257)) + [chr(i) for i in range(256)]
 _SKIP = frozenset(map(id, _IMMORTAL))
 
+# The helper's own objects are left out of the graph as the immortal ones
+# are, at most this many (the daemon takes 65536 addresses in all).
+MAX_OWN = 60000
+_PACKAGE = __name__.partition(".")[0]
+_FUNCTION = type(lambda: None)
+_FUNCTION_GLOBALS = _FUNCTION.__dict__["__globals__"].__get__
+_TYPE_MODULE = type.__dict__["__module__"].__get__
+# What the helper's namespaces hold is its own but for these (the
+# interpreter's, or another module's: a builtin function, a C type's
+# methods), modules, and the types and functions of other modules.
+_NOT_OWN = frozenset(map(id, (_MODULE_TYPE, type(len), type(dict.keys), type(dict.__len__), type([].__len__),
+                              type(_FUNCTION.__dict__["__globals__"]), type(_FUNCTION.__dict__["__code__"]),
+                              type(dict.__dict__["fromkeys"]))))
+
 
 def _le(values):
     """VALUES (an array) as little-endian bytes."""
@@ -149,6 +163,67 @@ class Frames(object):
         self.send(b"".join(body))
 
 
+def _is_own_module(name):
+    return type(name) is str and (name == _PACKAGE or name.startswith(_PACKAGE + "."))
+
+
+def _own_ids(own_thread):
+    """The ids of what is the helper's own and none of the program's: its
+    modules and their namespaces, the functions, tables and classes (and
+    their instances) these hold, and its own thread's frames and the
+    values of their locals (those not followed: they may be the walk's
+    lists).  Read with C code only, MAX_OWN at most."""
+    own = set()
+    others = set()  # namespaces of the other modules: never the helper's
+    namespaces = []
+    modules = sys.modules
+    if type(modules) is not dict:
+        return own
+    for name, module in list(dict.items(modules)):
+        if not any(map(is_, _MRO(type(module)), repeat(_MODULE_TYPE))):
+            continue
+        try:
+            namespace = _MODULE_DICT(module)
+        except Exception:
+            continue
+        if _is_own_module(name):
+            own.add(id(module))
+            namespaces.append(namespace)
+        else:
+            others.add(id(namespace))
+    todo = namespaces
+    while todo and len(own) < MAX_OWN:
+        obj = todo.pop()
+        if id(obj) in own or id(obj) in others or id(obj) in _SKIP:
+            continue
+        cls = type(obj)
+        if cls is _FUNCTION:
+            if id(_FUNCTION_GLOBALS(obj)) in others:
+                continue
+        elif any(map(is_, _MRO(cls), repeat(type))):
+            try:
+                module = _TYPE_MODULE(obj)
+            except Exception:
+                continue
+            if not _is_own_module(module):
+                continue
+        elif id(cls) in _NOT_OWN:
+            continue
+        own.add(id(obj))
+        if _is_tracked(obj):
+            todo.extend(_get_referents(obj))
+    frame = sys._current_frames().get(own_thread)
+    while frame is not None and len(own) < MAX_OWN:
+        own.add(id(frame))
+        try:
+            own.update(map(id, filter(_is_tracked, _frame_locals(frame))))
+        except Exception:
+            pass
+        frame = frame.f_back
+    own.difference_update(others)
+    return own
+
+
 class Stopped(Exception):
     """A limit (objects, edges, time) ended the walk."""
 
@@ -170,14 +245,17 @@ class Walk(object):
         self.leaves = set()   # ids of types the collector cannot track: no references
         self.ndarray_ids = set()  # ids of numpy's ndarray and its subclasses
         self.metas = set()    # ids of metaclasses: their instances are classes
-        self.recent = set(_SKIP)  # ids of untracked objects declared lately
+        self.own_thread = _thread.get_ident()
+        # Left out: never freed, or the helper's own.
+        self.skip = set(_SKIP.union(_own_ids(self.own_thread)))
+        self.immortal = frozenset(self.skip)
+        self.recent = set(self.immortal)  # ids of untracked objects declared lately
         self.older = set()        # ... and before those
         self.nodes = 0
         self.edges = 0
         self.roots = 0
         self.reason = REASON_NONE
         self.chunk = 4 * MIN_CHUNK
-        self.own_thread = _thread.get_ident()
         self.ndarray, self.ndarray_base = _ndarray()
         self.overflow = None  # the index standing for types past MAX_TYPES
 
@@ -373,7 +451,7 @@ class Walk(object):
         """Remembers the untracked objects of IDS (a set) as declared."""
         if len(self.recent) + len(ids) > RECENT_LIMIT:
             self.older = self.recent
-            self.recent = set(_SKIP)
+            self.recent = set(self.immortal)
         self.recent.update(ids)
 
     def _declare_plain(self, objects, type_ids, tracked):
@@ -518,12 +596,17 @@ class Walk(object):
         # Edges frames go on with the node declared last: the untracked
         # items are declared once all of them are sent, a slice at a time
         # again.
+        # Within a slice, a chunk's worth at a time (as adapted to
+        # CHUNK_TARGET): a slice of dicts of strings took 100 ms at once.
         for piece in self._slices(obj, tid):
-            self._send_edges(array("Q", map(id, piece)))
+            for start in range(0, len(piece), self.chunk):
+                self._send_edges(array("Q", map(id, piece[start:start + self.chunk])))
+                self._pause()
             self.pacer.breathe()
         for piece in self._slices(obj, tid):
-            for start in range(0, len(piece), BATCH):
-                self._declare_untracked([piece[start:start + BATCH]])
+            for start in range(0, len(piece), self.chunk):
+                self._declare_untracked([piece[start:start + self.chunk]])
+                self._pause()
             self.pacer.breathe()
         return index
 
@@ -543,7 +626,10 @@ class Walk(object):
         """Declares TARGETS and sends them as roots of KIND held by
         CONTAINER: a root names a node by its index, and the daemon gives
         CONTAINER back when it asks for the root's name."""
-        targets = [target for target in targets if id(target) not in _SKIP]
+        targets = [target for target in targets if id(target) not in self.immortal]
+        # Declared now, the tracked ones are not again when the walk meets
+        # them: a module's long list would be read twice.
+        self.skip.update(map(id, filter(_is_tracked, targets)))
         for start in range(0, len(targets), BATCH):
             indices = array("I", self._declare(targets[start:start + BATCH], None))
             per_frame = ROOM // ROOT_BYTES
@@ -566,7 +652,7 @@ class Walk(object):
                 namespace = _MODULE_DICT(module)
             except Exception:
                 continue
-            if type(namespace) is dict:
+            if type(namespace) is dict and id(namespace) not in self.immortal:
                 self._send_roots(GLOBAL, id(namespace), list(dict.values(namespace)))
                 self._pause()
 
@@ -592,7 +678,7 @@ class Walk(object):
 
     def run(self, lists):
         """Walks LISTS, the collector's objects, which it empties."""
-        self.frames.frame(IMMORTAL, len(_SKIP), 0, [_le(array("Q", _SKIP))])
+        self.frames.frame(IMMORTAL, len(self.immortal), 0, [_le(array("Q", self.immortal))])
         try:
             self._module_roots()
             self._thread_roots()
@@ -623,6 +709,8 @@ class Walk(object):
             self.pacer.breathe()
 
     def _walk_chunk(self, chunk):
+        if not self.skip.isdisjoint(map(id, chunk)):
+            chunk = [obj for obj in chunk if id(obj) not in self.skip]
         type_ids = list(map(id, map(type, chunk)))
         self._learn_types(chunk, type_ids)
         if not self.metas.isdisjoint(type_ids):
