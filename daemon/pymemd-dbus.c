@@ -12,6 +12,7 @@
 #include "pymemd-heap-broker.h"
 #include "pymemd-heap-growth.h"
 #include "pymemd-heap-watch.h"
+#include "pymemd-log.h"
 #include "pymemd-rate-limit.h"
 #include "pymemd-recorder.h"
 #include "pymemd-report.h"
@@ -1572,7 +1573,8 @@ on_growth_suspected (PymemdRecorder *recorder, gint pid, guint64 start_time, dou
   if (process == NULL || pymemd_process_get_start_time (process) != start_time)
     return;
   size = g_format_size_full ((guint64) MAX (rate, 0), G_FORMAT_SIZE_IEC_UNITS);
-  g_message (_("Process %d (%s) grows by %s per hour"), pid, exe_name (process), size);
+  pymemd_log_event (G_LOG_LEVEL_MESSAGE, PYMEMD_MESSAGE_GROWTH_SUSPECTED, pid, NULL,
+                    "Process %d (%s) grows by %s per hour", pid, exe_name (process), size);
   /* What grew comes from the heap summaries history keeps over the window. */
   pymemd_config_get_history (pymemd_monitor_get_config (self->monitor), &settings);
   growth = g_new0 (Growth, 1);
