@@ -1586,6 +1586,13 @@ on_growth_suspected (PymemdRecorder *recorder, gint pid, guint64 start_time, dou
 }
 
 static void
+publish_history_size (PymemdDbusService *self, guint64 size)
+{
+  pymemd_dbus_monitor1_set_history_size (self->manager, size);
+  self->history_size_published_at = g_get_monotonic_time ();
+}
+
+static void
 on_recorder_state (PymemdRecorder *recorder, PymemdDbusService *self)
 {
   const char *state = pymemd_recorder_state_to_string (pymemd_recorder_get_state (recorder));
@@ -1597,10 +1604,7 @@ on_recorder_state (PymemdRecorder *recorder, PymemdDbusService *self)
   /* The file grows on most ticks: like the Totals, not every time. */
   if (state_changed || figure_moved (self, pymemd_dbus_monitor1_get_history_size (self->manager), size,
                                      published_long_ago (self, self->history_size_published_at)))
-    {
-      pymemd_dbus_monitor1_set_history_size (self->manager, size);
-      self->history_size_published_at = g_get_monotonic_time ();
-    }
+    publish_history_size (self, size);
 }
 
 /* One tick's figures, handed to the recorder's thread. */
@@ -1795,8 +1799,11 @@ on_scanned (PymemdMonitor *monitor, gboolean full, PymemdDbusService *self)
   pymemd_process_sum_rollups (processes, &totals);
   sync_objects (self, processes);
   update_manager (self, processes, &totals);
-  /* A small growth held back earlier is published once it is due. */
-  on_recorder_state (self->recorder, self);
+  /* A small growth held back earlier is published once it is due, though
+   * the file has not grown since. */
+  if (pymemd_dbus_monitor1_get_history_size (self->manager) != pymemd_recorder_get_bytes (self->recorder) &&
+      published_long_ago (self, self->history_size_published_at))
+    publish_history_size (self, pymemd_recorder_get_bytes (self->recorder));
   pymemd_subscriptions_evaluate (self->subscriptions, processes, g_get_monotonic_time (),
                                  emit_memory_changed, self);
   record_tick (self, processes, &totals);
