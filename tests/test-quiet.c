@@ -127,6 +127,7 @@ fixture_set_up (Fixture *fx, gconstpointer data)
   g_autofree char *bus_config = NULL, *config_arg = NULL, *address = NULL, *pymemd_config = NULL;
   g_autofree char *state = NULL, *run = NULL, *log = NULL, *env_address = NULL;
   g_autofree char *line = NULL, *listen = NULL;
+  g_autofree char *dbus_daemon = g_find_program_in_path ("dbus-daemon");
   g_autoptr(GError) error = NULL;
   PymemdTestChild bus;
   int log_fd;
@@ -134,7 +135,7 @@ fixture_set_up (Fixture *fx, gconstpointer data)
   memset (fx, 0, sizeof *fx);
   fx->lock_fd = -1;
   if (!pymemd_test_is_root () || pymemd_test_setpriv () == NULL || pymemd_test_python () == NULL ||
-      g_getenv ("PYMEMD_BIN") == NULL || g_find_program_in_path ("dbus-daemon") == NULL)
+      g_getenv ("PYMEMD_BIN") == NULL || dbus_daemon == NULL)
     {
       g_test_skip ("needs root, setpriv, dbus-daemon, python3 and PYMEMD_BIN");
       return;
