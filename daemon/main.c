@@ -13,6 +13,7 @@
 
 #include "pymemd-daemon.h"
 #include "pymemd-error.h"
+#include "pymemd-log.h"
 #include "pymemd-report.h"
 #include "pymemd-scanner.h"
 
@@ -125,6 +126,7 @@ main (int argc, char **argv)
     }
   if (verbose)
     g_setenv ("G_MESSAGES_DEBUG", "all", TRUE);
+  pymemd_log_init ();
   raise_fd_limit ();
 
   if (once)

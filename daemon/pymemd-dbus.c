@@ -12,6 +12,7 @@
 #include "pymemd-heap-broker.h"
 #include "pymemd-heap-growth.h"
 #include "pymemd-heap-watch.h"
+#include "pymemd-log.h"
 #include "pymemd-rate-limit.h"
 #include "pymemd-recorder.h"
 #include "pymemd-report.h"
@@ -41,6 +42,10 @@ struct _PymemdDbusService
   GVariant                  *full_breakdowns; /* GetBreakdowns likewise */
   GVariant                  *full_table;   /* GetTable likewise */
   char                      *instance;     /* this run, for the clients' identity caches */
+  gint64                    totals_published_at;     /* monotonic µs Totals last changed */
+  gint64                    python_set_published_at; /* likewise PythonSet */
+  gint64                    history_size_published_at; /* and HistorySize */
+  guint64                   published_members; /* interpreter_set_hash () when they were */
 };
 
 G_DEFINE_TYPE (PymemdDbusService, pymemd_dbus_service, G_TYPE_OBJECT)
@@ -132,6 +137,61 @@ counters_variant (const PymemdCounters *c)
   g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{st}"));
   add_counters (&builder, c);
   return g_variant_builder_end (&builder);
+}
+
+/* Which interpreters PROCESSES holds, as one number that changes when one
+ * comes or goes (order does not matter). */
+static guint64
+interpreter_set_hash (GPtrArray *processes)
+{
+  guint64 hash = processes->len;
+
+  for (guint i = 0; i < processes->len; i++)
+    {
+      PymemdProcess *process = g_ptr_array_index (processes, i);
+
+      hash += ((guint64) pymemd_process_get_pid (process) << 32 ^ pymemd_process_get_start_time (process)) *
+              G_GUINT64_CONSTANT (0x9e3779b97f4a7c15);
+    }
+  return hash;
+}
+
+/* Whether a figure of the manager last set at PUBLISHED_AT (monotonic µs)
+ * is due for a change however small: once a detail interval. */
+static gboolean
+published_long_ago (PymemdDbusService *self, gint64 published_at)
+{
+  double detail_interval = pymemd_config_get_detail_interval (pymemd_monitor_get_config (self->monitor));
+
+  return g_get_monotonic_time () - published_at >= (gint64) (detail_interval * G_USEC_PER_SEC);
+}
+
+/* Whether a figure went from OLD to NOW by enough to be worth a
+ * PropertiesChanged, which wakes every client watching the manager: by
+ * [signals] min-change-bytes (at least a byte), or at all once STALE. */
+static gboolean
+figure_moved (PymemdDbusService *self, guint64 old, guint64 now, gboolean stale)
+{
+  guint64 threshold = pymemd_config_get_min_change_bytes (pymemd_monitor_get_config (self->monitor));
+
+  return (now > old ? now - old : old - now) >= MAX (threshold, 1) || (now != old && stale);
+}
+
+/* figure_moved () for an a{st} of figures: also when one came or went. */
+static gboolean
+figures_moved (PymemdDbusService *self, GVariant *published, GVariant *now, gboolean stale)
+{
+  GVariantIter iter;
+  const char *key;
+  guint64 value, old;
+
+  if (published == NULL || g_variant_n_children (published) != g_variant_n_children (now))
+    return TRUE;
+  g_variant_iter_init (&iter, now);
+  while (g_variant_iter_next (&iter, "{&st}", &key, &value))
+    if (!g_variant_lookup (published, key, "t", &old) || figure_moved (self, old, value, stale))
+      return TRUE;
+  return FALSE;
 }
 
 static void
@@ -1720,7 +1780,8 @@ on_growth_suspected (PymemdRecorder *recorder, gint pid, guint64 start_time, dou
   if (process == NULL || pymemd_process_get_start_time (process) != start_time)
     return;
   size = g_format_size_full ((guint64) MAX (rate, 0), G_FORMAT_SIZE_IEC_UNITS);
-  g_message (_("Process %d (%s) grows by %s per hour"), pid, exe_name (process), size);
+  pymemd_log_event (G_LOG_LEVEL_MESSAGE, PYMEMD_MESSAGE_GROWTH_SUSPECTED, pid, NULL,
+                    "Process %d (%s) grows by %s per hour", pid, exe_name (process), size);
   /* What grew comes from the heap summaries history keeps over the window. */
   pymemd_config_get_history (pymemd_monitor_get_config (self->monitor), &settings);
   growth = g_new0 (Growth, 1);
@@ -1732,12 +1793,25 @@ on_growth_suspected (PymemdRecorder *recorder, gint pid, guint64 start_time, dou
 }
 
 static void
+publish_history_size (PymemdDbusService *self, guint64 size)
+{
+  pymemd_dbus_monitor1_set_history_size (self->manager, size);
+  self->history_size_published_at = g_get_monotonic_time ();
+}
+
+static void
 on_recorder_state (PymemdRecorder *recorder, PymemdDbusService *self)
 {
-  pymemd_dbus_monitor1_set_history_state (self->manager,
-                                          pymemd_recorder_state_to_string (pymemd_recorder_get_state (recorder)));
+  const char *state = pymemd_recorder_state_to_string (pymemd_recorder_get_state (recorder));
+  guint64 size = pymemd_recorder_get_bytes (recorder);
+  gboolean state_changed = g_strcmp0 (pymemd_dbus_monitor1_get_history_state (self->manager), state) != 0;
+
+  pymemd_dbus_monitor1_set_history_state (self->manager, state);
   pymemd_dbus_monitor1_set_history_path (self->manager, pymemd_recorder_get_path (recorder));
-  pymemd_dbus_monitor1_set_history_size (self->manager, pymemd_recorder_get_bytes (recorder));
+  /* The file grows on most ticks: like the Totals, not every time. */
+  if (state_changed || figure_moved (self, pymemd_dbus_monitor1_get_history_size (self->manager), size,
+                                     published_long_ago (self, self->history_size_published_at)))
+    publish_history_size (self, size);
 }
 
 /* One tick's figures, handed to the recorder's thread. */
@@ -1895,11 +1969,27 @@ static void
 update_manager (PymemdDbusService *self, GPtrArray *processes, const PymemdCounters *totals)
 {
   PymemdScanner *scanner = pymemd_monitor_get_scanner (self->monitor);
+  guint64 members = interpreter_set_hash (processes);
+  /* An interpreter that came or went is news at once, with its figures. */
+  gboolean set_changed = members != self->published_members;
+  g_autoptr(GVariant) totals_now = g_variant_ref_sink (counters_variant (totals));
+  g_autoptr(GVariant) python_set_now =
+    g_variant_ref_sink (python_set_variant (pymemd_scanner_get_python_set (scanner)));
 
   pymemd_dbus_monitor1_set_process_count (self->manager, processes->len);
-  pymemd_dbus_monitor1_set_totals (self->manager, counters_variant (totals));
-  pymemd_dbus_monitor1_set_python_set (self->manager,
-                                       python_set_variant (pymemd_scanner_get_python_set (scanner)));
+  if (set_changed || figures_moved (self, pymemd_dbus_monitor1_get_totals (self->manager), totals_now,
+                                    published_long_ago (self, self->totals_published_at)))
+    {
+      pymemd_dbus_monitor1_set_totals (self->manager, totals_now);
+      self->totals_published_at = g_get_monotonic_time ();
+    }
+  if (set_changed || figures_moved (self, pymemd_dbus_monitor1_get_python_set (self->manager), python_set_now,
+                                    published_long_ago (self, self->python_set_published_at)))
+    {
+      pymemd_dbus_monitor1_set_python_set (self->manager, python_set_now);
+      self->python_set_published_at = g_get_monotonic_time ();
+    }
+  self->published_members = members;
   pymemd_dbus_monitor1_set_exact_available (self->manager,
                                             pymemd_scanner_get_exact_error (scanner) == NULL);
 }
@@ -1929,6 +2019,11 @@ on_scanned (PymemdMonitor *monitor, gboolean full, PymemdDbusService *self)
 
   on_processes_changed (monitor, self);
   pymemd_process_sum_rollups (processes, &totals);
+  /* A small growth held back earlier is published once it is due, though
+   * the file has not grown since. */
+  if (pymemd_dbus_monitor1_get_history_size (self->manager) != pymemd_recorder_get_bytes (self->recorder) &&
+      published_long_ago (self, self->history_size_published_at))
+    publish_history_size (self, pymemd_recorder_get_bytes (self->recorder));
   pymemd_subscriptions_evaluate (self->subscriptions, processes, g_get_monotonic_time (),
                                  emit_memory_changed, self);
   record_tick (self, processes, &totals);

@@ -13,6 +13,7 @@
 #include "pymemd-error.h"
 #include "pymemd-heap-broker.h"
 #include "pymemd-injector.h"
+#include "pymemd-log.h"
 #include "pymemd-pidfiles.h"
 #include "pymemd-procfs.h"
 #include "pymemd-smaps.h"
@@ -696,13 +697,16 @@ finish_attach (GTask *task)
     {
       job->attached = TRUE;
       job->attach_seconds = (double) (g_get_monotonic_time () - job->attach_started) / G_USEC_PER_SEC;
-      g_message ("Attached the helper to process %d (%s, %.3f s)", job->pid, pymemd_attach_method_name (job->method),
-                 job->attach_seconds);
+      pymemd_log_event (G_LOG_LEVEL_MESSAGE, PYMEMD_MESSAGE_ATTACHED, job->pid,
+                        pymemd_attach_method_name (job->method), "Attached the helper to process %d (%s, %.3f s)",
+                        job->pid, pymemd_attach_method_name (job->method), job->attach_seconds);
       ask (g_object_ref (task));
     }
   else
     {
-      g_message ("Not attached to process %d: %s", job->pid, job->attach_error->message);
+      /* Which way was tried is not known when the attach process failed. */
+      pymemd_log_event (G_LOG_LEVEL_MESSAGE, PYMEMD_MESSAGE_ATTACH_REFUSED, job->pid, NULL,
+                        "Not attached to process %d: %s", job->pid, job->attach_error->message);
       g_task_return_error (task, g_steal_pointer (&job->attach_error));
     }
   next_attach (self);
@@ -834,7 +838,8 @@ start_attach (PymemdHeapBroker *self, GTask *task)
       (job->bootstrap = pymemd_bootstrap_source (self->helper_dir, socket_path, job->nonce, &error)) == NULL ||
       (program = pymemd_attach_child_find_program (&error)) == NULL)
     {
-      g_message ("Not attached to process %d: %s", job->pid, error->message);
+      pymemd_log_event (G_LOG_LEVEL_MESSAGE, PYMEMD_MESSAGE_ATTACH_REFUSED, job->pid, NULL,
+                        "Not attached to process %d: %s", job->pid, error->message);
       g_task_return_error (task, error);
       g_object_unref (task);
       return FALSE;

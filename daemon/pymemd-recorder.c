@@ -9,6 +9,7 @@
 #include <glib/gi18n.h>
 
 #include "pymemd-error.h"
+#include "pymemd-log.h"
 #include "pymemd-recorder.h"
 
 #define SECOND_US G_GINT64_CONSTANT (1000000)
@@ -262,9 +263,10 @@ fall_back (PymemdRecorder *self, const GError *error)
       g_debug ("History store %s still cannot be used: %s", self->path, error->message);
       return;
     }
-  g_warning (_("History store %s cannot be used: %s; keeping history in memory and trying again "
-               "every %g seconds"),
-             self->path, error->message, self->settings.retry_seconds);
+  pymemd_log_event (G_LOG_LEVEL_WARNING, PYMEMD_MESSAGE_HISTORY_DEGRADED, 0, NULL,
+                    "History store %s cannot be used: %s; keeping history in memory and trying again "
+                    "every %g seconds",
+                    self->path, error->message, self->settings.retry_seconds);
   self->warned_at = g_get_monotonic_time ();
   self->warned = TRUE;
 }
@@ -288,14 +290,16 @@ file_failed (PymemdRecorder *self, PymemdHistoryDamage reported, const GError *e
   self->next_retry = g_get_monotonic_time () + (gint64) (self->settings.retry_seconds * SECOND_US);
   /* Each damage is said, once: it happens to a file once. */
   if (damage == PYMEMD_HISTORY_MOVED)
-    g_warning (_("History store %s was deleted or replaced while in use; keeping history in memory, answering "
-                 "from what the file still holds, and saving that into a fresh store in %g seconds"),
-               self->path, self->settings.retry_seconds);
+    pymemd_log_event (G_LOG_LEVEL_WARNING, PYMEMD_MESSAGE_HISTORY_DEGRADED, 0, NULL,
+                      "History store %s was deleted or replaced while in use; keeping history in memory, "
+                      "answering from what the file still holds, and saving that into a fresh store in %g seconds",
+                      self->path, self->settings.retry_seconds);
   else
-    g_warning (_("History store %s is damaged (%s); keeping history in memory, answering from what the file "
-                 "still holds, and saving that into a fresh store in %g seconds"),
-               self->path, error != NULL ? error->message : _("a reader found it corrupt"),
-               self->settings.retry_seconds);
+    pymemd_log_event (G_LOG_LEVEL_WARNING, PYMEMD_MESSAGE_HISTORY_DEGRADED, 0, NULL,
+                      "History store %s is damaged (%s); keeping history in memory, answering from what the "
+                      "file still holds, and saving that into a fresh store in %g seconds",
+                      self->path, error != NULL ? error->message : "a reader found it corrupt",
+                      self->settings.retry_seconds);
   self->warned_at = g_get_monotonic_time ();
   self->warned = TRUE;
 }
@@ -365,7 +369,8 @@ try_file (PymemdRecorder *self)
   set_older (self, NULL, PYMEMD_HISTORY_SOUND);
   g_atomic_int_set (&self->file_generation, (gint) ++self->file_opens);
   if (self->warned)
-    g_message (_("History store %s is written again"), self->path);
+    pymemd_log_event (G_LOG_LEVEL_MESSAGE, PYMEMD_MESSAGE_HISTORY_RESTORED, 0, NULL, "History store %s is written again",
+                      self->path);
   self->warned = FALSE;
 }
 

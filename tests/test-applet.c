@@ -49,31 +49,6 @@ python_has (const char *module_code)
          g_spawn_check_wait_status (status, NULL);
 }
 
-static void
-write_session_bus_config (Desktop *desktop, const char *path)
-{
-  g_autofree char *config = g_strdup_printf (
-    "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
-    " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-    "<busconfig>\n"
-    "  <type>session</type>\n"
-    "  <listen>unix:dir=%s</listen>\n"
-    "  <auth>EXTERNAL</auth>\n"
-    /* The person (nobody), and the test (root) that reads the notifier. */
-    "  <policy context=\"default\">\n"
-    "    <allow user=\"*\"/>\n"
-    "    <allow send_destination=\"*\" eavesdrop=\"true\"/>\n"
-    "    <allow eavesdrop=\"true\"/>\n"
-    "    <allow own=\"*\"/>\n"
-    "  </policy>\n"
-    "</busconfig>\n",
-    desktop->tmp);
-  g_autoptr(GError) error = NULL;
-
-  g_file_set_contents (path, config, -1, &error);
-  g_assert_no_error (error);
-}
-
 static gboolean
 name_has_owner (GDBusConnection *connection, const char *name)
 {
@@ -147,7 +122,12 @@ desktop_start (Desktop *desktop)
   g_clear_pointer (&line, g_free);
 
   config = g_build_filename (desktop->tmp, "session.conf", NULL);
-  write_session_bus_config (desktop, config);
+  {
+    g_autofree char *listen = g_strdup_printf ("unix:dir=%s", desktop->tmp);
+
+    /* The person (nobody), and the test (root) that reads the notifier. */
+    pymemd_test_write_session_bus_config (listen, config);
+  }
   config_arg = g_strconcat ("--config-file=", config, NULL);
   {
     const char *argv[] = { "dbus-daemon", config_arg, "--nofork", "--print-address", NULL };

@@ -464,6 +464,31 @@ pymemd_test_write_bus_config (const char *tmp, const char *path, const char *ext
   g_assert_true (g_file_set_contents (path, text, -1, NULL));
 }
 
+void
+pymemd_test_write_session_bus_config (const char *listen, const char *path)
+{
+  g_autofree char *escaped = g_markup_escape_text (listen, -1);
+  g_autofree char *config = g_strdup_printf (
+    "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+    " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+    "<busconfig>\n"
+    "  <type>session</type>\n"
+    "  <listen>%s</listen>\n"
+    "  <auth>EXTERNAL</auth>\n"
+    "  <policy context=\"default\">\n"
+    "    <allow user=\"*\"/>\n"
+    "    <allow send_destination=\"*\" eavesdrop=\"true\"/>\n"
+    "    <allow eavesdrop=\"true\"/>\n"
+    "    <allow own=\"*\"/>\n"
+    "  </policy>\n"
+    "</busconfig>\n",
+    escaped);
+  g_autoptr(GError) error = NULL;
+
+  g_file_set_contents (path, config, -1, &error);
+  g_assert_no_error (error);
+}
+
 static gboolean
 service_has_owner (PymemdTestService *service)
 {

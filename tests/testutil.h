@@ -193,6 +193,13 @@ void     pymemd_test_write_bus_config (const char *tmp,
                                        const char *path,
                                        const char *extra_policy);
 
+/* Writes to PATH a dbus-daemon configuration for a session bus listening on
+ * LISTEN (a D-Bus address such as unix:dir=TMP) that lets every user in and
+ * everyone own any name and eavesdrop: a test's person or daemon running as
+ * another user, and the test itself as root. */
+void     pymemd_test_write_session_bus_config (const char *listen,
+                                               const char *path);
+
 /* A private bus configured like the system bus with pymemd's real policy
  * (data/org.pymemd.Monitor1.conf), and the real daemon (PYMEMD_BIN) on it;
  * logs in TMP. */
