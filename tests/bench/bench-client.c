@@ -4,7 +4,7 @@
  *   bench-client wait ADDRESS [TIMEOUT_S]
  *       returns once org.pymemd.Monitor1 has an owner on the bus at ADDRESS.
  *   bench-client latency ADDRESS N PACE_MS [DAEMON_PID]
- *       on one connection: N calls of GetSamples, N of GetProcesses, then N calls of
+ *       on one connection: N calls of GetSamples, N of GetProcesses, N of GetTable, then N calls of
  *       Properties.Get (Monitor1.Version) as the baseline (a round trip
  *       through the daemon's main loop with a tiny reply), each timed with
  *       CLOCK_MONOTONIC; a call starts PACE_MS after the previous one
@@ -151,6 +151,15 @@ call_get_samples (GDBusConnection *c, GError **error)
                                       G_DBUS_CALL_FLAGS_NONE, 30000, NULL, error);
 }
 
+#define TABLE_TYPE "(sauatauabaxasatatad)"
+
+static GVariant *
+call_get_table (GDBusConnection *c, GError **error)
+{
+  return g_dbus_connection_call_sync (c, NAME, PATH, IFACE, "GetTable", NULL, G_VARIANT_TYPE (TABLE_TYPE),
+                                      G_DBUS_CALL_FLAGS_NONE, 30000, NULL, error);
+}
+
 static GVariant *
 call_get_version (GDBusConnection *c, GError **error)
 {
@@ -204,9 +213,12 @@ time_calls (GDBusConnection *c, const char *what, CallFunc call, guint n, double
         }
       bytes = g_variant_get_size (reply);
       if (g_variant_is_of_type (reply, G_VARIANT_TYPE ("(aa{sv})")) ||
-          g_variant_is_of_type (reply, G_VARIANT_TYPE ("(auatauabatatatatat)")))
+          g_variant_is_of_type (reply, G_VARIANT_TYPE ("(auatauabatatatatat)")) ||
+          g_variant_is_of_type (reply, G_VARIANT_TYPE (TABLE_TYPE)))
         {
-          g_autoptr(GVariant) array = g_variant_get_child_value (reply, 0);
+          /* The pids: GetTable's second column, the others' first. */
+          g_autoptr(GVariant) array =
+            g_variant_get_child_value (reply, g_variant_is_of_type (reply, G_VARIANT_TYPE (TABLE_TYPE)) ? 1 : 0);
           items = g_variant_n_children (array);
         }
     }
@@ -232,6 +244,7 @@ mode_latency (const char *address, guint n, double pace_ms, int pid)
 
   time_calls (c, "GetSamples", call_get_samples, n, pace_ms, pid);
   time_calls (c, "GetProcesses", call_get_processes, n, pace_ms, pid);
+  time_calls (c, "GetTable", call_get_table, n, pace_ms, pid);
   time_calls (c, "Get(Version)", call_get_version, n, pace_ms, pid);
   return 0;
 }

@@ -175,12 +175,13 @@ echo "b) latency: $CLIENT latency \$ADDR $CALLS $PACE_MS \$PID; then back to bac
 paced=$("$CLIENT" latency "$ADDR" "$CALLS" "$PACE_MS" "$DPID")
 b2b=$("$CLIENT" latency "$ADDR" "$CALLS" 0 "$DPID")
 # GetSamples is the bulk call top polls (columns of numbers); GetProcesses
-# adds names and command lines in dictionaries.
+# adds names and command lines in dictionaries; GetTable has every figure of
+# GetProcesses in columns, without the strings (pymemctl list's call).
 for mode in paced b2b; do
   out=${!mode}
   v=$(grep 'call=Get(Version)' <<< "$out")
   label="every ${PACE_MS} ms"; [[ $mode == b2b ]] && label="back to back"
-  for call in GetSamples GetProcesses; do
+  for call in GetSamples GetProcesses GetTable; do
     g=$(grep "call=$call " <<< "$out")
     row "$call p50 ms, $label" "$(field "$g" p50_ms)" "Get(Version) p50" \
         "$(field "$v" p50_ms)" "$(div "$(field "$g" p50_ms)" "$(field "$v" p50_ms)")x" "(info)"
