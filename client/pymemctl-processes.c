@@ -308,9 +308,12 @@ pymemctl_processes_get (PymemdDbusMonitor1 *monitor, GError **error)
   self->sampled_at = pymemctl_column (c[COL_SAMPLED], n, sizeof (gint64), &ok);
   self->present = pymemctl_column (c[COL_PRESENT], n, sizeof (guint64), &ok);
   self->growth = pymemctl_column (c[COL_GROWTH], n, sizeof (double), &ok);
+  /* (With no process at all every column is empty, and its data NULL.) */
   if (self->n_figures > 0 && self->n_figures <= 64 && n <= G_MAXSIZE / self->n_figures)
     self->values = pymemctl_column (c[COL_VALUES], n * self->n_figures, sizeof (guint64), &ok);
-  if (!ok || self->values == NULL)
+  else
+    ok = FALSE;
+  if (!ok)
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
                            _("pymemd answered GetTable with columns that do not fit together"));

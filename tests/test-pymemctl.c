@@ -411,6 +411,58 @@ test_list_identities (Fixture *fx, gconstpointer data)
   pymemd_test_rm_rf (dir);
 }
 
+/* No interpreter at all (a /proc of none): list says so, as a table and
+ * as JSON, where every column of GetTable is empty. The README's first
+ * command found this failing ("columns that do not fit together"). */
+static void
+test_list_empty (void)
+{
+  PymemdTestService service;
+  g_auto(PymemdTestRun) text = { 0 };
+  g_auto(PymemdTestRun) json = { 0 };
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *random = NULL;
+  g_autofree char *proc = NULL;
+
+  if (g_getenv ("PYMEMCTL_BIN") == NULL || !pymemd_test_service_start_bus (&service))
+    {
+      g_test_skip ("needs PYMEMCTL_BIN and the test bus");
+      return;
+    }
+  /* A procfs of no process: what the daemon reads besides the pids. */
+  proc = g_build_filename (service.tmp, "proc", NULL);
+  random = g_build_filename (proc, "sys", "kernel", "random", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (random, 0755), ==, 0);
+  {
+    g_autofree char *boot_id = g_build_filename (random, "boot_id", NULL);
+    g_autofree char *meminfo = g_build_filename (proc, "meminfo", NULL);
+    g_autofree char *real = NULL;
+
+    g_assert_true (g_file_get_contents ("/proc/meminfo", &real, NULL, NULL));
+    g_assert_true (g_file_set_contents (boot_id, "3b1f2c8e-0d6a-4f2e-9a51-6c2d1e0f7a11\n", -1, NULL));
+    g_assert_true (g_file_set_contents (meminfo, real, -1, NULL));
+  }
+  service.proc_dir = g_strdup (proc);
+  pymemd_test_service_start_daemon (&service, INTERVAL);
+  {
+    g_auto(GStrv) envp = pymemd_test_cli_environ ();
+
+    g_assert_cmpint (run_cli_envp (&text, FALSE, envp,
+                                   (const char *const[]){ "--address", service.address, "list", NULL }),
+                     ==, 0);
+    g_assert_cmpint (run_cli_envp (&json, FALSE, envp,
+                                   (const char *const[]){ "--address", service.address, "list", "--json", NULL }),
+                     ==, 0);
+  }
+  g_assert_cmpstr (text.err, ==, "");
+  g_assert_nonnull (strstr (text.out, "(no Python process is running)"));
+  g_assert_cmpstr (json.err, ==, "");
+  root = pymemd_test_parse_json (json.out);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (json_node_get_object (root), "processes")),
+                    ==, 0);
+  pymemd_test_service_stop (&service);
+}
+
 /* GetTable and GetIdentities themselves: columns that fit, what a caller
  * may not see left out, and a bound on what one call asks. */
 static void
@@ -1083,6 +1135,7 @@ main (int argc, char **argv)
   g_test_add_func ("/pymemctl/usage", test_usage);
   g_test_add ("/pymemctl/list", Fixture, NULL, fixture_setup, test_list, fixture_teardown);
   g_test_add ("/pymemctl/list/identities", Fixture, NULL, fixture_setup, test_list_identities, fixture_teardown);
+  g_test_add_func ("/pymemctl/list/empty", test_list_empty);
   g_test_add ("/pymemctl/table-calls", Fixture, NULL, fixture_setup, test_table_calls, fixture_teardown);
   g_test_add ("/pymemctl/odd-names", Fixture, NULL, fixture_setup, test_odd_names, fixture_teardown);
   g_test_add ("/pymemctl/show", Fixture, NULL, fixture_setup, test_show, fixture_teardown);

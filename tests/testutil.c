@@ -551,6 +551,11 @@ service_start_daemon (PymemdTestService *service, const char *interval)
     g_ptr_array_add (argv, (gpointer) *word);
   for (const char *const *word = args; *word != NULL; word++)
     g_ptr_array_add (argv, (gpointer) *word);
+  if (service->proc_dir != NULL)
+    {
+      g_ptr_array_add (argv, (gpointer) "--proc");
+      g_ptr_array_add (argv, service->proc_dir);
+    }
   g_ptr_array_add (argv, NULL);
   g_spawn_async_with_pipes_and_fds (NULL, (const char *const *) argv->pdata, (const char *const *) envp,
                                     G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH, die_with_parent, NULL, -1,
@@ -740,6 +745,7 @@ pymemd_test_service_stop (PymemdTestService *service)
   g_clear_pointer (&service->tmp, g_free);
   g_clear_pointer (&service->runtime_dir, g_free);
   g_clear_pointer (&service->config_path, g_free);
+  g_clear_pointer (&service->proc_dir, g_free);
   g_clear_pointer (&service->address, g_free);
 }
 

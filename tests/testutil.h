@@ -208,6 +208,7 @@ typedef struct {
   char            *address;
   char            *runtime_dir; /* TMP/run: the helper socket is runtime_dir/helper.sock */
   char            *config_path; /* TMP/pymemd.conf when started with a configuration, else NULL */
+  char            *proc_dir;    /* --proc for the daemon, when set before it starts; else /proc */
   GDBusConnection *conn;
   GPid             bus_pid;
   GPid             daemon_pid;
