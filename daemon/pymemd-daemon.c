@@ -326,7 +326,13 @@ pymemd_daemon_run (const PymemdDaemonOptions *options)
       return EXIT_FAILURE;
     }
   pymemd_monitor_start (daemon.monitor);
-  daemon.auth = pymemd_auth_new (options->bus != PYMEMD_BUS_SESSION);
+  /* polkit knows callers by their names on the system bus: a name on any
+   * other bus would be taken for whoever has it there (root's client, as
+   * a test saw once a system bus ran). So polkit is asked only for the
+   * system bus, or a bus named as it (DBUS_SYSTEM_BUS_ADDRESS). */
+  daemon.auth = pymemd_auth_new (options->bus == PYMEMD_BUS_SYSTEM ||
+                                 (options->bus == PYMEMD_BUS_ADDRESS && options->address != NULL &&
+                                  g_strcmp0 (g_getenv ("DBUS_SYSTEM_BUS_ADDRESS"), options->address) == 0));
   history = history_path (options);
   pymemd_config_get_history (config, &history_settings);
   daemon.recorder = pymemd_recorder_new (history, &history_settings);
