@@ -163,6 +163,22 @@ class Frames(object):
         self.send(b"".join(body))
 
 
+def _module_namespaces():
+    """(name, module, its namespace) of each module in sys.modules, read
+    with C code only; a module whose namespace cannot be read is left out."""
+    modules = sys.modules
+    if type(modules) is not dict:
+        return
+    for name, module in list(dict.items(modules)):
+        if not any(map(is_, _MRO(type(module)), repeat(_MODULE_TYPE))):
+            continue
+        try:
+            namespace = _MODULE_DICT(module)
+        except Exception:
+            continue
+        yield name, module, namespace
+
+
 def _is_own_module(name):
     return type(name) is str and (name == _PACKAGE or name.startswith(_PACKAGE + "."))
 
@@ -176,16 +192,9 @@ def _own_ids(own_thread):
     own = set()
     others = set()  # namespaces of the other modules: never the helper's
     namespaces = []
-    modules = sys.modules
-    if type(modules) is not dict:
+    if type(sys.modules) is not dict:
         return own
-    for name, module in list(dict.items(modules)):
-        if not any(map(is_, _MRO(type(module)), repeat(_MODULE_TYPE))):
-            continue
-        try:
-            namespace = _MODULE_DICT(module)
-        except Exception:
-            continue
+    for name, module, namespace in _module_namespaces():
         if _is_own_module(name):
             own.add(id(module))
             namespaces.append(namespace)
@@ -642,16 +651,7 @@ class Walk(object):
             self._pause()
 
     def _module_roots(self):
-        modules = sys.modules
-        if type(modules) is not dict:
-            return
-        for module in list(dict.values(modules)):
-            if not any(map(is_, _MRO(type(module)), repeat(_MODULE_TYPE))):
-                continue
-            try:
-                namespace = _MODULE_DICT(module)
-            except Exception:
-                continue
+        for _, _, namespace in _module_namespaces():
             if type(namespace) is dict and id(namespace) not in self.immortal:
                 self._send_roots(GLOBAL, id(namespace), list(dict.values(namespace)))
                 self._pause()
