@@ -1994,6 +1994,19 @@ update_manager (PymemdDbusService *self, GPtrArray *processes, const PymemdCount
                                             pymemd_scanner_get_exact_error (scanner) == NULL);
 }
 
+/* The processes and their sum as they stand: the replies built for them
+ * go, objects come and go, Monitor1's properties follow. */
+static void
+publish_processes (PymemdDbusService *self, GPtrArray *processes, const PymemdCounters *totals)
+{
+  g_clear_pointer (&self->full_reply, g_variant_unref);
+  g_clear_pointer (&self->full_samples, g_variant_unref);
+  g_clear_pointer (&self->full_breakdowns, g_variant_unref);
+  g_clear_pointer (&self->full_table, g_variant_unref);
+  sync_objects (self, processes);
+  update_manager (self, processes, totals);
+}
+
 /* Process events brought or took interpreters between ticks: their
  * objects come and go now; the figures wait for the tick. */
 static void
@@ -2002,13 +2015,8 @@ on_processes_changed (PymemdMonitor *monitor, PymemdDbusService *self)
   GPtrArray *processes = pymemd_monitor_get_processes (monitor);
   PymemdCounters totals;
 
-  g_clear_pointer (&self->full_reply, g_variant_unref);
-  g_clear_pointer (&self->full_samples, g_variant_unref);
-  g_clear_pointer (&self->full_breakdowns, g_variant_unref);
-  g_clear_pointer (&self->full_table, g_variant_unref);
   pymemd_process_sum_rollups (processes, &totals);
-  sync_objects (self, processes);
-  update_manager (self, processes, &totals);
+  publish_processes (self, processes, &totals);
 }
 
 static void
@@ -2017,8 +2025,8 @@ on_scanned (PymemdMonitor *monitor, gboolean full, PymemdDbusService *self)
   GPtrArray *processes = pymemd_monitor_get_processes (monitor);
   PymemdCounters totals;
 
-  on_processes_changed (monitor, self);
   pymemd_process_sum_rollups (processes, &totals);
+  publish_processes (self, processes, &totals);
   /* A small growth held back earlier is published once it is due, though
    * the file has not grown since. */
   if (pymemd_dbus_monitor1_get_history_size (self->manager) != pymemd_recorder_get_bytes (self->recorder) &&
