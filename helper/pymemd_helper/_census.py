@@ -42,7 +42,7 @@ objects of rare variable-size types.
 import gc
 import sys
 import time
-from itertools import chain, compress, filterfalse, repeat
+from itertools import chain, compress, filterfalse, islice, repeat
 from _operator import eq, is_, is_not, not_
 
 from pymemd_helper._frames import cut
@@ -66,10 +66,10 @@ CHUNK_TARGET = 0.004
 MIN_CHUNK = 1024
 MAX_CHUNK = 1 << 16
 # Referents are handled in slices of this many at first, then sized like
-# chunks, growing at most twofold a step: a slice of shared small ints costs
+# chunks, growing at most by half a step: a slice of shared small ints costs
 # a tenth of one of new strings.
 FIRST_SLICE = 4096
-MAX_SLICE = 1 << 15
+MAX_SLICE = 1 << 14
 # The ids remembered are kept in sets of at most this many.
 SEEN_SET = 1 << 16
 # A variable-size type gets its own C pass over a chunk when it has at least
@@ -81,6 +81,7 @@ NAME_LIMIT = 256
 USUAL_TYPES = 6
 
 _MRO = type.__dict__["__mro__"].__get__
+_GENERATOR = type(x for x in ())
 _DICT = type.__dict__["__dict__"].__get__
 _MODULE = type.__dict__["__module__"].__get__
 _QUALNAME = type.__dict__["__qualname__"].__get__
@@ -133,7 +134,7 @@ VARIABLE = 1
 class Kind(object):
     """How instances of one type are sized and walked."""
     __slots__ = ("variable", "sizeof", "extra", "size", "basic", "buffered",
-                 "raw_buffer", "is_dict", "base_of")
+                 "raw_buffer", "is_dict", "base_of", "slices")
 
     def __init__(self, variable, sizeof=None, extra=0, size=0):
         self.variable = variable
@@ -145,6 +146,7 @@ class Kind(object):
         self.raw_buffer = False  # ... allocated with malloc whatever its size
         self.is_dict = False    # its keys are walked too
         self.base_of = None     # a numpy array's "base" getter
+        self.slices = None      # builtin containers: what a long one refers to, a slice at a time
 
 
 def _plain_metaclass(meta):
@@ -260,6 +262,45 @@ def classify(cls, sample):
         return Kind(CONSTANT, size=_basic_size(cls))
 
 
+def _sequence_slices(getitem, length):
+    def slices(obj):
+        start = 0
+        while start < length(obj):
+            yield getitem(obj, slice(start, start + MAX_SLICE))
+            start += MAX_SLICE
+    return slices
+
+
+def _iterated_slices(*views):
+    def slices(obj):
+        for view in views:
+            iterator = iter(view(obj))
+            while True:
+                try:
+                    piece = list(islice(iterator, MAX_SLICE))
+                except RuntimeError:  # changed meanwhile: the rest is not read
+                    return
+                if not piece:
+                    break
+                yield piece
+    return slices
+
+
+# What an instance of these exact types refers to is its items (a dict's
+# values and keys): a long one is read a slice at a time, its traversal
+# would be one long C call (125 000 items: 6 ms).
+_SLICES = {
+    id(list): _sequence_slices(list.__getitem__, list.__len__),
+    id(tuple): _sequence_slices(tuple.__getitem__, tuple.__len__),
+    id(dict): _iterated_slices(dict.values, dict.keys),
+    id(set): _iterated_slices(set.__iter__),
+    id(frozenset): _iterated_slices(frozenset.__iter__),
+}
+# __sizeof__ past which such a container is read a slice at a time: a list
+# of MAX_SLICE items, a dict or a set of fewer.
+LONG_BYTES = 8 * MAX_SLICE
+
+
 def type_name(cls):
     """"module.qualname", from type's getters; only str results count."""
     try:
@@ -307,6 +348,32 @@ def _other_threads_frames():
     except Exception:
         pass
     return frames
+
+
+class PausedCollector(object):
+    """Automatic collections wait while the census or the graph walk holds
+    its lists (with gc.disable (), if the collector was on).
+
+    The lists gc.get_objects () returns are containers of every tracked
+    object, and the collector traverses each container of the generations
+    it collects: with them alive, every young collection would read a
+    million references (15 ms of GIL on 3.11), in whichever thread
+    allocated last.  Paused, no collection runs on the helper's thread
+    either, so neither the program's gc.callbacks nor the finalizers of its
+    garbage run there.  The collector is turned back on afterwards unless
+    something else turned it on meanwhile; a program that turns it off
+    during the census finds it on again (documented in pymemctl(1))."""
+
+    def __enter__(self):
+        self.was_enabled = gc.isenabled()
+        if self.was_enabled:
+            gc.disable()
+        return self
+
+    def __exit__(self, *exc):
+        if self.was_enabled and not gc.isenabled():
+            gc.enable()
+        return False
 
 
 def snapshot():
@@ -367,14 +434,19 @@ class Census(object):
         self.tracked = 0
         self.untracked = 0
         self.complete = True
-        self.chunk = 4 * MIN_CHUNK
+        self.chunk = MIN_CHUNK  # the first chunk meets every type cold
         self.slice = FIRST_SLICE
         self.usual = None     # keys of the types the last chunk held
         self.seen = None      # sets of the ids of untracked objects counted that more than one reference holds
         self.pending = None   # [list, next index, by id only]: referents still to count
         self.once = _once_count()
+        self.long = set()     # ids of the chunk's long containers, queued a slice at a time
 
     def run(self):
+        with PausedCollector():
+            self._run()
+
+    def _run(self):
         frames = _other_threads_frames() if self.walk else None
         lists = snapshot()
         # The census's own containers are made after the snapshot, which
@@ -389,8 +461,12 @@ class Census(object):
                     break
         finally:
             del frames
-            self.pending = []
-            self.seen = []
+            # Each piece freed on its own: the sets of ids hold up to
+            # SEEN_SET ints, the pending lists up to MAX_SLICE referents.
+            for held in (self.pending, self.seen):
+                while held:
+                    held.pop()
+                    self.pacer.breathe()
             for objects in lists:
                 self._release(objects)
             del lists
@@ -416,10 +492,11 @@ class Census(object):
 
     def _adapt(self, took):
         """Sizes the next chunk so that it lasts about CHUNK_TARGET, growing
-        at most twofold: the next chunk's types may cost more."""
+        at most by half: the next chunk's types may cost more (a chunk of
+        types met for the first time costs three times one of lists)."""
         if took > 0:
             wanted = int(self.chunk * CHUNK_TARGET / took)
-            self.chunk = max(MIN_CHUNK, min(MAX_CHUNK, wanted, self.chunk * 2))
+            self.chunk = max(MIN_CHUNK, min(MAX_CHUNK, wanted, self.chunk * 3 // 2))
 
     def _release(self, objects):
         """Drops the snapshot a piece at a time: the last reference to an
@@ -431,10 +508,25 @@ class Census(object):
 
     # ---- the walk to the untracked objects ----
 
+    def _queue_long(self, kind, objects, sizes):
+        """Queues what the long containers among OBJECTS (sized SIZES)
+        refer to, a slice at a time (kind.slices), and marks them for
+        _queue_referents to leave out: the others."""
+        long = list(compress(objects, map(LONG_BYTES.__lt__, sizes)))
+        by_id = self.once is None
+        for obj in long:
+            self.pending.append([kind.slices(obj), 0, by_id])
+        self.long.update(map(id, long))
+        return list(compress(objects, map(LONG_BYTES.__ge__, sizes)))
+
     def _queue_referents(self, objects):
         """Queues what OBJECTS refer to.  Called after _count_chunk(OBJECTS)
         queued their dicts' keys: a key the traversal also gives is then
-        held twice by the census's lists, and goes by id."""
+        held twice by the census's lists, and goes by id.  The long
+        containers _queue_long queued are left out."""
+        if self.long:
+            objects = list(compress(objects, map(not_, map(self.long.__contains__, map(id, objects)))))
+            self.long.clear()
         referents = _get_referents(*objects)
         if referents:
             self.pending.append([referents, 0, self.once is None])
@@ -455,6 +547,17 @@ class Census(object):
             began = time.perf_counter()
             entry = pending[-1]
             parent, start, by_id = entry
+            if type(parent) is _GENERATOR:  # a long container's slices
+                try:
+                    piece = next(parent, None)
+                except Exception:
+                    piece = None
+                if piece is None:
+                    pending.pop()
+                else:
+                    pending.append([piece, 0, by_id])
+                del parent, entry, piece
+                continue
             stop = start + self.slice
             if stop >= len(parent):
                 pending.pop()
@@ -472,10 +575,12 @@ class Census(object):
             took = time.perf_counter() - began
             if took > 0:
                 wanted = int(done * CHUNK_TARGET / took)
-                self.slice = max(MIN_CHUNK, min(MAX_SLICE, wanted, done * 2))
+                self.slice = max(MIN_CHUNK, min(MAX_SLICE, wanted, done * 3 // 2))
             # Many slices are short (the referents of a few objects): a
             # breath after each would cost more than the work.
-            if self.pacer.stretch() >= CHUNK_TARGET:
+            # Half the target: what is left of the stretch adds to the next
+            # chunk's.
+            if self.pacer.stretch() >= CHUNK_TARGET / 2:
                 self.pacer.breathe()
         return True
 
@@ -517,13 +622,23 @@ class Census(object):
             keys = list(map(id, map(type, chunk)))
         else:
             keys = list(map(type, chunk))
-        if self.usual is not None and self._count_usual(chunk, keys):
-            return
+        usual = self.usual
+        whole = len(chunk)
+        if usual is not None:
+            rest = self._count_usual(chunk, keys)
+            if rest is None:
+                return
+            chunk, keys = rest
         here = {}
         _count_elements(here, keys)
         # Heaps are mostly made of a few types, chunk after chunk: when this
-        # chunk held few, the next one tries them first.
-        self.usual = list(here) if len(here) <= USUAL_TYPES else None
+        # chunk held few, the next one tries them first.  A few others among
+        # them (the chunk where a program's lists give way to its dicts) are
+        # added, or counted apart.
+        if usual is None or len(chunk) * 2 > whole:
+            self.usual = list(here) if len(here) <= USUAL_TYPES else None
+        elif len(usual) + len(here) <= USUAL_TYPES:
+            self.usual = usual + list(here)
         kinds = self.kinds
         new = [key for key in here if key not in kinds]
         if new:
@@ -541,10 +656,10 @@ class Census(object):
             self._size_variable(chunk, keys, here, variable)
 
     def _count_usual(self, chunk, keys):
-        """Counts CHUNK with one C pass per usual type (list.count, or the
-        compress() that sizing needs anyway), cheaper than counting into a
-        dictionary; False, having changed nothing, when other types are in
-        it too."""
+        """Counts the objects of CHUNK of the usual types with one C pass
+        per type (list.count, or the compress() that sizing needs anyway),
+        cheaper than counting into a dictionary: None when that was all of
+        them, else the others and their keys."""
         found = []
         seen = 0
         for key in self.usual:
@@ -557,8 +672,6 @@ class Census(object):
                 n = keys.count(key)
                 found.append((key, kind, n, None))
                 seen += n
-        if seen != len(keys):
-            return False
         counts = self.counts
         for key, kind, n, objects in found:
             counts[key] = counts.get(key, 0) + n
@@ -566,7 +679,10 @@ class Census(object):
                 self._add_sizes(key, objects)
             elif n and not kind.variable:
                 self._add_constant(key, kind, n)
-        return True
+        if seen == len(keys):
+            return None
+        others = list(map(not_, map(set(self.usual).__contains__, keys)))
+        return list(compress(chunk, others)), list(compress(keys, others))
 
     def _classify_new(self, new, keys, chunk):
         if len(new) <= 4:
@@ -577,7 +693,9 @@ class Census(object):
             sample = samples[key]
             cls = type(sample)
             self.classes[key] = cls
-            self.kinds[key] = classify(cls, sample)
+            kind = classify(cls, sample)
+            kind.slices = _SLICES.get(id(cls))
+            self.kinds[key] = kind
 
     def _add_constant(self, key, kind, n):
         if kind.size > SMALL_LIMIT:
@@ -628,6 +746,8 @@ class Census(object):
         if padding:
             self.padding[key] = self.padding.get(key, 0) + padding
         if self.walk:
+            if kind.slices is not None and max(sizes) > LONG_BYTES:
+                objects = self._queue_long(kind, objects, sizes)
             self._queue_hidden(kind, objects)
 
     @staticmethod
@@ -682,7 +802,10 @@ class Census(object):
             if padding:
                 self.padding[key] = self.padding.get(key, 0) + padding
             if self.walk:
-                self._queue_hidden(kind, [obj])
+                if kind.slices is not None and size > LONG_BYTES:
+                    self._queue_long(kind, [obj], [size])
+                else:
+                    self._queue_hidden(kind, [obj])
 
     def result(self, top):
         """The "census" member of the summary, with TOP types listed."""

@@ -31,7 +31,7 @@ from itertools import accumulate, chain, compress, filterfalse, islice, repeat, 
 from _operator import add, is_, mul, not_
 
 from pymemd_helper import _frames
-from pymemd_helper._census import snapshot, type_name
+from pymemd_helper._census import PausedCollector, snapshot, type_name
 from pymemd_helper._frames import cut
 
 TYPES, NODES, EDGES, ROOTS, END, IMMORTAL = 1, 2, 3, 4, 5, 6
@@ -773,6 +773,7 @@ def walk(sock, request, pacer):
     most objects and edges the daemon takes."""
     # The collector's objects first: what the walk makes afterwards (its
     # sets and dicts) is not in the graph.
-    lists = snapshot()  # fetched so that no list holds another
-    pacer.breathe()
-    Walk(Frames(lambda body: _frames.send_binary(sock, body), request.id), request.graph, pacer).run(lists)
+    with PausedCollector():
+        lists = snapshot()  # fetched so that no list holds another
+        pacer.breathe()
+        Walk(Frames(lambda body: _frames.send_binary(sock, body), request.id), request.graph, pacer).run(lists)

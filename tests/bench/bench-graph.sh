@@ -10,6 +10,8 @@
 # records its longest stall (the GIL kept from it):
 #
 #   census        pymemd_helper's summary, what a plain request runs (the baseline)
+#   floor         gc.get_objects () of the same heap: the one C call inside
+#                 both that no chunking splits (the least GIL hold possible)
 #   graph walk    pymemd_helper._graph.walk (), what --retained adds, its frames
 #                 written to a file instead of the socket: wall time, the
 #                 helper's longest GIL hold, the main thread's longest stall,
@@ -138,7 +140,19 @@ with open(PATH, "wb") as f:
     _, walk_took, walk_stall = on_thread(lambda: _graph.walk(sock, graph_request, pacer))
     extra = status("VmHWM:") - rss
 
-print("N=%d python=%s tracked=%d" % (N, sys.version.split()[0], len(gc.get_objects())))
+# The floor under any GIL hold: the interpreter's gc.get_objects (), one C
+# call over every tracked object, which the census and the walk each make
+# once; timed here warm, after both (the census's own, first, is cold).
+floors = []
+for _ in range(3):
+    began = time.perf_counter()
+    tracked = gc.get_objects()
+    floors.append(time.perf_counter() - began)
+    count = len(tracked)
+    del tracked
+print("N=%d python=%s tracked=%d" % (N, sys.version.split()[0], count))
+print("  floor:      gc.get_objects () %.1f ms (least of 3, warm): one C call holding the GIL"
+      % (min(floors) * 1e3))
 print("  census:     %.3f s, GIL hold %.1f ms, main-thread stall %.1f ms, complete=%s"
       % (census_took, summary["gil_max_hold"] * 1e3, census_stall * 1e3, summary["complete"]))
 print("  graph walk: %.3f s, GIL hold %.1f ms, main-thread stall %.1f ms, frames %.1f MiB, "
