@@ -1,4 +1,4 @@
-/* Tests the dominator module (daemon/pymemd-dominators.c) on graphs whose dominators are known: chains, diamonds, cycles, unreachable parts, the Lengauer–Tarjan paper's example, random graphs against a slow reference, and a million nodes deep. */
+/* Tests the dominator module (daemon/inspect/pymemd-dominators.c) on graphs whose dominators are known: chains, diamonds, cycles, unreachable parts, the Lengauer–Tarjan paper's example, random graphs against a slow reference, and a million nodes deep. */
 #include "config.h"
 
 #include <string.h>

@@ -1,4 +1,4 @@
-/* Tests the object graph module (daemon/pymemd-heap-graph.c) and the holders it finds (daemon/pymemd-retained.c) on frames built here: retained sizes of known graphs, the roots, what nothing or no root reaches, duplicates and dangling references, every malformed frame, the memory budget, names, and a million objects. */
+/* Tests the object graph module (daemon/inspect/pymemd-heap-graph.c) and the holders it finds (daemon/inspect/pymemd-retained.c) on frames built here: retained sizes of known graphs, the roots, what nothing or no root reaches, duplicates and dangling references, every malformed frame, the memory budget, names, and a million objects. */
 #include "config.h"
 
 #include <string.h>

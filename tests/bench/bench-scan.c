@@ -48,8 +48,9 @@
  * Machine-readable lines start with "RESULT" (key=value), for run-bench.sh.
  *
  * Build by hand (from the repo root, after `make`):
- *   gcc -std=gnu11 -O2 -g -Wall -I. -Idaemon -o tests/bench/bench-scan \
- *       tests/bench/bench-scan.c daemon/libpymemd.a \
+ *   gcc -std=gnu11 -O2 -g -Wall -I. -Icommon -Idaemon/accounting -Idaemon/history
+ *       -Idaemon/inspect -Idaemon/service -o tests/bench/bench-scan \
+ *       tests/bench/bench-scan.c daemon/libpymemd.a common/libpymemd-common.a \
  *       $(pkg-config --cflags --libs glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libelf)
  * or with the rule in tests/bench/Makefile.am.inc.
  */

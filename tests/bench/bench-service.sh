@@ -70,9 +70,11 @@ fi
 
 # bench-scan: built by make (tests/bench/Makefile.am.inc) or here by hand.
 if [[ ! -x $BENCH || $HERE/bench-scan.c -nt $BENCH || daemon/libpymemd.a -nt $BENCH ]]; then
+  src=$HERE/../..
   # shellcheck disable=SC2046
-  gcc -std=gnu11 -O2 -g -Wall -I. -Idaemon -I"$HERE/../../daemon" -o "$BENCH" "$HERE/bench-scan.c" \
-      daemon/libpymemd.a \
+  gcc -std=gnu11 -O2 -g -Wall -I. -Icommon -I"$src/common" -I"$src/daemon/accounting" \
+      -I"$src/daemon/history" -I"$src/daemon/inspect" -I"$src/daemon/service" \
+      -o "$BENCH" "$HERE/bench-scan.c" daemon/libpymemd.a common/libpymemd-common.a \
       $(pkg-config --cflags --libs glib-2.0 gio-2.0 gio-unix-2.0 json-glib-1.0 libelf)
 fi
 if [[ ! -x $CLIENT || $HERE/bench-client.c -nt $CLIENT ]]; then
