@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "pymemd-applet-process.h"
+#include "pymemd-names.h"
 
 struct _PymemdAppletProcess {
   GObject parent_instance;
@@ -245,7 +246,7 @@ pymemd_applet_process_update_from_entry (PymemdAppletProcess *self, GVariant *en
   guint32 uid;
   gboolean restricted;
 
-  if (g_variant_lookup (entry, "uid", "u", &uid))
+  if (g_variant_lookup (entry, PYMEMD_KEY_UID, "u", &uid))
     self->uid = uid;
   if (g_variant_lookup (entry, "name", "&s", &text))
     replace_text (&self->name, text);
@@ -255,10 +256,10 @@ pymemd_applet_process_update_from_entry (PymemdAppletProcess *self, GVariant *en
     replace_text (&self->python_version, text);
   if (g_variant_lookup (entry, "restricted", "b", &restricted))
     self->restricted = restricted;
-  g_variant_lookup (entry, "rss", "t", &self->rss);
-  self->has_pss = !self->restricted && g_variant_lookup (entry, "pss", "t", &self->pss);
+  g_variant_lookup (entry, PYMEMD_KEY_RSS, "t", &self->rss);
+  self->has_pss = !self->restricted && g_variant_lookup (entry, PYMEMD_KEY_PSS, "t", &self->pss);
   self->has_private_dirty = !self->restricted &&
-                            g_variant_lookup (entry, "private_dirty", "t", &self->private_dirty);
+                            g_variant_lookup (entry, PYMEMD_KEY_PRIVATE_DIRTY, "t", &self->private_dirty);
   if (self->has_pss && self->history_state != PYMEMD_APPLET_HISTORY_LOADED)
     {
       gint64 sampled_at = 0;
@@ -291,14 +292,14 @@ pymemd_applet_process_update_from_sample (PymemdAppletProcess *self, GVariant *s
 
   /* Only processes the caller may see in detail are signalled. */
   self->restricted = FALSE;
-  if (g_variant_lookup (sample, "rss", "t", &value))
+  if (g_variant_lookup (sample, PYMEMD_KEY_RSS, "t", &value))
     self->rss = value;
-  if (g_variant_lookup (sample, "private_dirty", "t", &value))
+  if (g_variant_lookup (sample, PYMEMD_KEY_PRIVATE_DIRTY, "t", &value))
     {
       self->private_dirty = value;
       self->has_private_dirty = TRUE;
     }
-  if (g_variant_lookup (sample, "pss", "t", &value))
+  if (g_variant_lookup (sample, PYMEMD_KEY_PSS, "t", &value))
     {
       self->pss = value;
       self->has_pss = TRUE;

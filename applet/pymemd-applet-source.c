@@ -6,11 +6,8 @@
 #include <glib/gi18n.h>
 
 #include "pymemd-applet-source.h"
+#include "pymemd-names.h"
 
-#define BUS_NAME       "org.pymemd.Monitor1"
-#define MANAGER_PATH   "/org/pymemd/Monitor1"
-#define MANAGER_IFACE  "org.pymemd.Monitor1"
-#define PROCESS_IFACE  "org.pymemd.Process1"
 #define OBJECT_MANAGER "org.freedesktop.DBus.ObjectManager"
 #define PROPERTIES     "org.freedesktop.DBus.Properties"
 
@@ -285,7 +282,7 @@ on_growth_suspected (PymemdAppletSource *self, GVariant *parameters)
 static gboolean
 parse_process_path (const char *path, guint32 *pid, guint64 *start_time)
 {
-  const char *name = g_str_has_prefix (path, MANAGER_PATH "/process/") ? path + strlen (MANAGER_PATH "/process/") : NULL;
+  const char *name = g_str_has_prefix (path, PYMEMD_MANAGER_PATH "/process/") ? path + strlen (PYMEMD_MANAGER_PATH "/process/") : NULL;
   g_auto(GStrv) parts = name != NULL ? g_strsplit (name, "_", 3) : NULL;
   guint64 value;
 
@@ -307,7 +304,7 @@ on_interfaces_added (PymemdAppletSource *self, GVariant *parameters)
   guint64 start_time;
 
   g_variant_get (parameters, "(&o@a{sa{sv}})", &path, &interfaces);
-  properties = g_variant_lookup_value (interfaces, PROCESS_IFACE, G_VARIANT_TYPE_VARDICT);
+  properties = g_variant_lookup_value (interfaces, PYMEMD_PROCESS_INTERFACE, G_VARIANT_TYPE_VARDICT);
   if (!self->loaded || properties == NULL)
     return;
   process = g_hash_table_lookup (self->by_path, path);
@@ -334,7 +331,7 @@ on_interfaces_removed (PymemdAppletSource *self, GVariant *parameters)
 
   g_variant_get (parameters, "(&o^a&s)", &path, &interfaces);
   process = g_hash_table_lookup (self->by_path, path);
-  if (process != NULL && g_strv_contains (interfaces, PROCESS_IFACE))
+  if (process != NULL && g_strv_contains (interfaces, PYMEMD_PROCESS_INTERFACE))
     remove_process (self, process);
 }
 
@@ -380,13 +377,13 @@ subscribe_bus_signals (PymemdAppletSource *self)
   static const struct {
     const char *interface, *member, *path, *arg0;
   } wanted[N_BUS_SIGNALS] = {
-    [SIGNAL_MEMORY_CHANGED] = { MANAGER_IFACE, "MemoryChanged", MANAGER_PATH, NULL },
-    [SIGNAL_GROWTH_SUSPECTED] = { MANAGER_IFACE, "GrowthSuspected", MANAGER_PATH, NULL },
-    [SIGNAL_INTERFACES_ADDED] = { OBJECT_MANAGER, "InterfacesAdded", MANAGER_PATH, NULL },
-    [SIGNAL_INTERFACES_REMOVED] = { OBJECT_MANAGER, "InterfacesRemoved", MANAGER_PATH, NULL },
+    [SIGNAL_MEMORY_CHANGED] = { PYMEMD_MANAGER_INTERFACE, "MemoryChanged", PYMEMD_MANAGER_PATH, NULL },
+    [SIGNAL_GROWTH_SUSPECTED] = { PYMEMD_MANAGER_INTERFACE, "GrowthSuspected", PYMEMD_MANAGER_PATH, NULL },
+    [SIGNAL_INTERFACES_ADDED] = { OBJECT_MANAGER, "InterfacesAdded", PYMEMD_MANAGER_PATH, NULL },
+    [SIGNAL_INTERFACES_REMOVED] = { OBJECT_MANAGER, "InterfacesRemoved", PYMEMD_MANAGER_PATH, NULL },
     /* The processes' Rss, the figure restricted rows show; not the
      * manager's Totals, which change on every tick. */
-    [SIGNAL_PROPERTIES_CHANGED] = { PROPERTIES, "PropertiesChanged", NULL, PROCESS_IFACE },
+    [SIGNAL_PROPERTIES_CHANGED] = { PROPERTIES, "PropertiesChanged", NULL, PYMEMD_PROCESS_INTERFACE },
   };
 
   for (guint i = 0; i < N_BUS_SIGNALS; i++)
@@ -479,7 +476,7 @@ static void
 call_daemon (PymemdAppletSource *self, const char *method, GVariant *parameters, const char *reply_type,
              int timeout_ms, GAsyncReadyCallback callback, Call *call)
 {
-  g_dbus_connection_call (self->connection, self->owner, MANAGER_PATH, MANAGER_IFACE, method, parameters,
+  g_dbus_connection_call (self->connection, self->owner, PYMEMD_MANAGER_PATH, PYMEMD_MANAGER_INTERFACE, method, parameters,
                           G_VARIANT_TYPE (reply_type), G_DBUS_CALL_FLAGS_NO_AUTO_START, timeout_ms,
                           self->owner_cancellable, callback, call);
 }
@@ -509,7 +506,7 @@ got_processes (GObject *object, GAsyncResult *result, gpointer data)
       guint64 start_time;
       const char *path;
 
-      if (g_variant_lookup (entry, "pid", "u", &pid) && g_variant_lookup (entry, "start_time", "t", &start_time) &&
+      if (g_variant_lookup (entry, PYMEMD_KEY_PID, "u", &pid) && g_variant_lookup (entry, PYMEMD_KEY_START_TIME, "t", &start_time) &&
           g_variant_lookup (entry, "object_path", "&o", &path))
         {
           g_autofree char *key = pymemd_applet_process_key (pid, start_time);
@@ -590,7 +587,7 @@ got_connection (GObject *object, GAsyncResult *result, gpointer data)
   /* A bus that goes away is shown as such; the applet stays. */
   g_dbus_connection_set_exit_on_close (connection, FALSE);
   /* Started by the bus where it is activatable, as pymemctl does. */
-  self->watch_id = g_bus_watch_name_on_connection (connection, BUS_NAME, G_BUS_NAME_WATCHER_FLAGS_AUTO_START,
+  self->watch_id = g_bus_watch_name_on_connection (connection, PYMEMD_BUS_NAME, G_BUS_NAME_WATCHER_FLAGS_AUTO_START,
                                                    on_name_appeared, on_name_vanished, self, NULL);
 }
 
@@ -708,7 +705,7 @@ pymemd_applet_source_get_heap_summary (PymemdAppletSource *self, guint32 pid, gu
     }
   g_variant_builder_init (&options, G_VARIANT_TYPE_VARDICT);
   g_variant_builder_add (&options, "{sv}", "attach", g_variant_new_boolean (TRUE));
-  g_dbus_connection_call (self->connection, self->owner, MANAGER_PATH, MANAGER_IFACE, "GetHeapSummary",
+  g_dbus_connection_call (self->connection, self->owner, PYMEMD_MANAGER_PATH, PYMEMD_MANAGER_INTERFACE, "GetHeapSummary",
                           g_variant_new ("(ut@a{sv})", pid, start_time, g_variant_builder_end (&options)),
                           G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NO_AUTO_START, HEAP_TIMEOUT_MS, cancellable,
                           got_heap_summary, g_steal_pointer (&task));

@@ -8,6 +8,7 @@
 #include "pymemctl-commands.h"
 #include "pymemctl-metrics.h"
 #include "pymemctl-util.h"
+#include "pymemd-names.h"
 
 /* About 50 series a process (20 figures, 27 by category, 4 by sharing):
  * 100 processes stay near 5000 series, what one scrape target should not
@@ -27,21 +28,21 @@ static const struct {
   const char *what;
   gboolean    everyone;
 } figures[] = {
-  { "rss", "resident memory (VmRSS)", TRUE },
-  { "pss", "proportional set size (PSS): resident pages, each divided among the processes that map it", FALSE },
-  { "pss_dirty", "dirty part of the PSS", FALSE },
-  { "pss_anon", "anonymous part of the PSS", FALSE },
-  { "pss_file", "file-backed part of the PSS", FALSE },
-  { "pss_shmem", "shared memory part of the PSS", FALSE },
-  { "uss", "unique set size (USS): private clean and private dirty pages", FALSE },
-  { "shared_clean", "clean pages that other processes map too", FALSE },
-  { "shared_dirty", "dirty pages that other processes map too", FALSE },
-  { "private_clean", "clean pages no other process maps", FALSE },
-  { "private_dirty", "dirty pages no other process maps", FALSE },
-  { "anonymous", "anonymous memory", FALSE },
-  { "swap", "memory swapped out (VmSwap)", TRUE },
-  { "swap_pss", "swap, each page divided among the processes that map it", FALSE },
-  { "locked", "locked memory", FALSE },
+  { PYMEMD_KEY_RSS, "resident memory (VmRSS)", TRUE },
+  { PYMEMD_KEY_PSS, "proportional set size (PSS): resident pages, each divided among the processes that map it", FALSE },
+  { PYMEMD_KEY_PSS_DIRTY, "dirty part of the PSS", FALSE },
+  { PYMEMD_KEY_PSS_ANON, "anonymous part of the PSS", FALSE },
+  { PYMEMD_KEY_PSS_FILE, "file-backed part of the PSS", FALSE },
+  { PYMEMD_KEY_PSS_SHMEM, "shared memory part of the PSS", FALSE },
+  { PYMEMD_KEY_USS, "unique set size (USS): private clean and private dirty pages", FALSE },
+  { PYMEMD_KEY_SHARED_CLEAN, "clean pages that other processes map too", FALSE },
+  { PYMEMD_KEY_SHARED_DIRTY, "dirty pages that other processes map too", FALSE },
+  { PYMEMD_KEY_PRIVATE_CLEAN, "clean pages no other process maps", FALSE },
+  { PYMEMD_KEY_PRIVATE_DIRTY, "dirty pages no other process maps", FALSE },
+  { PYMEMD_KEY_ANONYMOUS, "anonymous memory", FALSE },
+  { PYMEMD_KEY_SWAP, "memory swapped out (VmSwap)", TRUE },
+  { PYMEMD_KEY_SWAP_PSS, "swap, each page divided among the processes that map it", FALSE },
+  { PYMEMD_KEY_LOCKED, "locked memory", FALSE },
   { "exact_uss", "USS from page frame map counts (the exact pass)", FALSE },
   { "exact_pss", "PSS from page frame map counts (the exact pass)", FALSE },
 };
@@ -54,9 +55,9 @@ static const struct {
   const char *key;
   const char *what;
 } category_figures[] = {
-  { "pss", "PSS" },
-  { "private_dirty", "private dirty memory" },
-  { "swap", "swap" },
+  { PYMEMD_KEY_PSS, "PSS" },
+  { PYMEMD_KEY_PRIVATE_DIRTY, "private dirty memory" },
+  { PYMEMD_KEY_SWAP, PYMEMD_KEY_SWAP },
 };
 
 static const char *const history_states[] = { "ok", "degraded", "disabled" };
@@ -273,14 +274,14 @@ process_entry_read (ProcessEntry *p, GVariant *entry)
                 p->figure[i] = g_variant_get_uint64 (value);
                 p->has_figure |= 1u << i;
               }
-          if (strcmp (key, "start_time") == 0)
+          if (strcmp (key, PYMEMD_KEY_START_TIME) == 0)
             p->start_time = g_variant_get_uint64 (value);
         }
       else if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT32))
         {
-          if (strcmp (key, "pid") == 0)
+          if (strcmp (key, PYMEMD_KEY_PID) == 0)
             p->pid = g_variant_get_uint32 (value);
-          else if (strcmp (key, "uid") == 0)
+          else if (strcmp (key, PYMEMD_KEY_UID) == 0)
             p->uid = g_variant_get_uint32 (value);
         }
       else if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING))
@@ -315,11 +316,11 @@ process_labels (Export *export, const ProcessEntry *p)
   char number[24];
 
   g_snprintf (number, sizeof number, "%u", p->pid);
-  pymemctl_metrics_append_label (labels, "pid", number);
+  pymemctl_metrics_append_label (labels, PYMEMD_KEY_PID, number);
   g_snprintf (number, sizeof number, "%" G_GUINT64_FORMAT, p->start_time);
-  pymemctl_metrics_append_label (labels, "start_time", number);
+  pymemctl_metrics_append_label (labels, PYMEMD_KEY_START_TIME, number);
   g_snprintf (number, sizeof number, "%u", p->uid);
-  pymemctl_metrics_append_label (labels, "uid", number);
+  pymemctl_metrics_append_label (labels, PYMEMD_KEY_UID, number);
   pymemctl_metrics_append_label (labels, "user", user_name (export, p->uid));
   pymemctl_metrics_append_label (labels, "name", p->name);
   pymemctl_metrics_append_label (labels, "python_version", p->version);

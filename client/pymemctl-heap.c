@@ -10,6 +10,7 @@
 #include "pymemctl-util.h"
 #include "pymemd-error.h"
 #include "pymemd-heap-growth.h"
+#include "pymemd-names.h"
 
 /* Attaching and a census under a budget of up to a minute can take long:
  * wait for the daemon's answer rather than for D-Bus's 25 s default. */
@@ -764,7 +765,7 @@ print_heap_error (const GError *error, guint32 pid)
   else if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED))
     message = g_strdup_printf (_("Not allowed to look into process %u: run pymemctl as the "
                                  "process's owner or as root, or be authorised for "
-                                 "org.pymemd.attach"),
+                                 PYMEMD_ACTION_ATTACH),
                                pid);
   else if (g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_PROTOCOL))
     message = g_strdup_printf (_("The helper in process %u answered wrongly: %s"), pid, reason);

@@ -9,6 +9,7 @@
 #include "pymemctl-heap.h"
 #include "pymemctl-util.h"
 #include "pymemd-error.h"
+#include "pymemd-names.h"
 
 #define TABLE_ROWS  12
 #define CHART_WIDTH 48
@@ -280,7 +281,7 @@ print_history (const History *history, gint64 since, gint64 until)
   guint width = pymemctl_terminal_width (stdout);
   gsize chart_width = width > 40 ? width - 32 : CHART_WIDTH;
 
-  g_variant_lookup (history->info, "pid", "u", &pid);
+  g_variant_lookup (history->info, PYMEMD_KEY_PID, "u", &pid);
   g_variant_lookup (history->info, "name", "&s", &name);
   g_variant_lookup (history->info, "tier", "&s", &tier);
   g_variant_lookup (history->info, "resolution", "d", &resolution);
@@ -388,7 +389,7 @@ call_get_heap_summaries (PymemdDbusMonitor1 *monitor, guint32 pid, gint64 since,
   g_autoptr(GError) local_error = NULL;
   guint64 start_time = 0;
 
-  g_variant_lookup (history->info, "start_time", "t", &start_time);
+  g_variant_lookup (history->info, PYMEMD_KEY_START_TIME, "t", &start_time);
   if (pymemd_dbus_monitor1_call_get_heap_summaries_sync (monitor, pid, start_time, since, 0,
                                                          G_DBUS_CALL_FLAGS_NONE, -1,
                                                          &history->heap_summaries, NULL,

@@ -6,6 +6,7 @@
 #include "pymemctl-commands.h"
 #include "pymemctl-processes.h"
 #include "pymemctl-util.h"
+#include "pymemd-names.h"
 
 static void
 print_table (GVariant *processes)
@@ -31,16 +32,16 @@ print_table (GVariant *processes)
       g_autofree char *pid_text = NULL, *user = NULL, *pss = NULL, *uss = NULL;
       g_autofree char *dirty = NULL, *swap = NULL, *command = NULL;
 
-      g_variant_lookup (entry, "pid", "u", &pid);
-      g_variant_lookup (entry, "uid", "u", &uid);
+      g_variant_lookup (entry, PYMEMD_KEY_PID, "u", &pid);
+      g_variant_lookup (entry, PYMEMD_KEY_UID, "u", &uid);
       g_variant_lookup (entry, "python_version", "&s", &version);
       g_variant_lookup (entry, "cmdline", "&s", &cmdline);
       pid_text = g_strdup_printf ("%u", pid);
       user = pymemctl_user_name (uid);
-      pss = pymemctl_format_figure (entry, "pss");
-      uss = pymemctl_format_figure (entry, "uss");
-      dirty = pymemctl_format_figure (entry, "private_dirty");
-      swap = pymemctl_format_figure (entry, "swap");
+      pss = pymemctl_format_figure (entry, PYMEMD_KEY_PSS);
+      uss = pymemctl_format_figure (entry, PYMEMD_KEY_USS);
+      dirty = pymemctl_format_figure (entry, PYMEMD_KEY_PRIVATE_DIRTY);
+      swap = pymemctl_format_figure (entry, PYMEMD_KEY_SWAP);
       /* On a terminal the command line fills what is left of the width. */
       command = pymemctl_ellipsize (cmdline, width > 80 ? width - 70 : width > 0 ? 10 : 0);
       pymemctl_table_add_row (table, pid_text, user, *version != '\0' ? version : "?", pss, uss,

@@ -10,6 +10,7 @@
 #include "pymemctl-processes.h"
 #include "pymemctl-util.h"
 #include "pymemd-error.h"
+#include "pymemd-names.h"
 
 /* The cache: (instance, identities as GetIdentities gives them). */
 #define CACHE_TYPE        "(sa(utbssso))"
@@ -189,9 +190,9 @@ row_variant (PymemctlProcesses *self, guint i)
 
   g_variant_get (identity, "(utb&s&s&s&o)", &pid, &start_time, NULL, &name, &cmdline, &version, &object_path);
   g_variant_builder_init (&builder, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&builder, "{sv}", "pid", g_variant_new_uint32 (pid));
-  g_variant_builder_add (&builder, "{sv}", "start_time", g_variant_new_uint64 (start_time));
-  g_variant_builder_add (&builder, "{sv}", "uid", g_variant_new_uint32 (self->uid[i]));
+  g_variant_builder_add (&builder, "{sv}", PYMEMD_KEY_PID, g_variant_new_uint32 (pid));
+  g_variant_builder_add (&builder, "{sv}", PYMEMD_KEY_START_TIME, g_variant_new_uint64 (start_time));
+  g_variant_builder_add (&builder, "{sv}", PYMEMD_KEY_UID, g_variant_new_uint32 (self->uid[i]));
   g_variant_builder_add (&builder, "{sv}", "name", g_variant_new_string (name));
   g_variant_builder_add (&builder, "{sv}", "cmdline", g_variant_new_string (cmdline));
   g_variant_builder_add (&builder, "{sv}", "python_version", g_variant_new_string (version));
@@ -220,9 +221,9 @@ row_json (PymemctlProcesses *self, guint i)
   const char *name, *cmdline, *version, *object_path;
 
   g_variant_get (identity, "(utb&s&s&s&o)", &pid, &start_time, NULL, &name, &cmdline, &version, &object_path);
-  json_object_set_int_member (object, "pid", pid);
-  json_object_set_int_member (object, "start_time", (gint64) start_time);
-  json_object_set_int_member (object, "uid", self->uid[i]);
+  json_object_set_int_member (object, PYMEMD_KEY_PID, pid);
+  json_object_set_int_member (object, PYMEMD_KEY_START_TIME, (gint64) start_time);
+  json_object_set_int_member (object, PYMEMD_KEY_UID, self->uid[i]);
   json_object_set_string_member (object, "name", name);
   json_object_set_string_member (object, "cmdline", cmdline);
   json_object_set_string_member (object, "python_version", version);

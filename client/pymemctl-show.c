@@ -6,6 +6,7 @@
 #include "pymemctl-commands.h"
 #include "pymemctl-heap.h"
 #include "pymemctl-util.h"
+#include "pymemd-names.h"
 
 #define BAR_WIDTH 30
 
@@ -52,15 +53,15 @@ print_header (GVariant *details)
     N_("ANONYMOUS"), NULL
   };
   const char *const keys[] = {
-    "rss", "pss", "pss_dirty", "uss", "private_dirty", "swap", "anonymous", NULL
+    PYMEMD_KEY_RSS, PYMEMD_KEY_PSS, PYMEMD_KEY_PSS_DIRTY, PYMEMD_KEY_USS, PYMEMD_KEY_PRIVATE_DIRTY, PYMEMD_KEY_SWAP, PYMEMD_KEY_ANONYMOUS, NULL
   };
   g_autoptr(PymemctlTable) table = pymemctl_table_new (headers, "rrrrrrr");
   guint32 pid = 0, uid = 0;
   const char *name = "", *version = "", *cmdline = "";
   g_autofree char *user = NULL, *name_text = NULL, *version_text = NULL, *cmdline_text = NULL;
 
-  g_variant_lookup (details, "pid", "u", &pid);
-  g_variant_lookup (details, "uid", "u", &uid);
+  g_variant_lookup (details, PYMEMD_KEY_PID, "u", &pid);
+  g_variant_lookup (details, PYMEMD_KEY_UID, "u", &uid);
   g_variant_lookup (details, "name", "&s", &name);
   g_variant_lookup (details, "python_version", "&s", &version);
   g_variant_lookup (details, "cmdline", "&s", &cmdline);
@@ -81,8 +82,8 @@ compare_pss (gconstpointer a, gconstpointer b)
 {
   guint64 pa = 0, pb = 0;
 
-  pymemctl_lookup_size (*(GVariant **) a, "pss", &pa);
-  pymemctl_lookup_size (*(GVariant **) b, "pss", &pb);
+  pymemctl_lookup_size (*(GVariant **) a, PYMEMD_KEY_PSS, &pa);
+  pymemctl_lookup_size (*(GVariant **) b, PYMEMD_KEY_PSS, &pb);
   return pa < pb ? 1 : pa > pb ? -1 : 0;
 }
 
@@ -127,7 +128,7 @@ print_categories (GVariant *details)
     N_("SHR DIRTY"), N_("SWAP"), NULL
   };
   const char *const keys[] = {
-    "pss", "private_clean", "private_dirty", "shared_clean", "shared_dirty", "swap", NULL
+    PYMEMD_KEY_PSS, PYMEMD_KEY_PRIVATE_CLEAN, PYMEMD_KEY_PRIVATE_DIRTY, PYMEMD_KEY_SHARED_CLEAN, PYMEMD_KEY_SHARED_DIRTY, PYMEMD_KEY_SWAP, NULL
   };
   g_autoptr(GVariant) categories = g_variant_lookup_value (details, "categories",
                                                            G_VARIANT_TYPE ("a{sa{st}}"));
@@ -169,7 +170,7 @@ print_exact (GVariant *details)
   const char *const exact_headers[] = {
     N_("USS"), N_("PSS"), N_("RESIDENT"), N_("SWAP"), NULL
   };
-  const char *const exact_keys[] = { "uss", "pss", "resident", "swap", NULL };
+  const char *const exact_keys[] = { PYMEMD_KEY_USS, PYMEMD_KEY_PSS, "resident", PYMEMD_KEY_SWAP, NULL };
   const char *const sharing_headers[] = { N_("MAPPED BY"), N_("RESIDENT"), "", NULL };
   const char *const buckets[] = { "1", "2-4", "5-16", "17+" };
   g_autoptr(GVariant) exact = g_variant_lookup_value (details, "exact", G_VARIANT_TYPE ("a{st}"));
@@ -234,10 +235,10 @@ print_mappings (GVariant *details)
   g_variant_iter_init (&iter, mappings);
   while (g_variant_iter_next (&iter, "(&stt@a{st})", &path, NULL, NULL, &figures))
     {
-      g_autofree char *pss = pymemctl_format_figure (figures, "pss");
-      g_autofree char *rss = pymemctl_format_figure (figures, "rss");
-      g_autofree char *dirty = pymemctl_format_figure (figures, "private_dirty");
-      g_autofree char *swap = pymemctl_format_figure (figures, "swap");
+      g_autofree char *pss = pymemctl_format_figure (figures, PYMEMD_KEY_PSS);
+      g_autofree char *rss = pymemctl_format_figure (figures, PYMEMD_KEY_RSS);
+      g_autofree char *dirty = pymemctl_format_figure (figures, PYMEMD_KEY_PRIVATE_DIRTY);
+      g_autofree char *swap = pymemctl_format_figure (figures, PYMEMD_KEY_SWAP);
 
       pymemctl_table_add_row (table, pss, rss, dirty, swap, path, NULL);
       g_variant_unref (figures);

@@ -5,6 +5,7 @@
 
 #include "pymemctl-commands.h"
 #include "pymemctl-util.h"
+#include "pymemd-names.h"
 
 static void
 print_field (const char *label, const char *value)
@@ -56,7 +57,7 @@ status_json (PymemdDbusMonitor1 *monitor)
   g_variant_dict_init (&history, NULL);
   g_variant_dict_insert (&history, "state", "s", state != NULL ? state : "");
   g_variant_dict_insert (&history, "path", "s", path != NULL ? path : "");
-  g_variant_dict_insert (&history, "size", "t", pymemd_dbus_monitor1_get_history_size (monitor));
+  g_variant_dict_insert (&history, PYMEMD_KEY_SIZE, "t", pymemd_dbus_monitor1_get_history_size (monitor));
   g_variant_dict_init (&dict, NULL);
   g_variant_dict_insert (&dict, "version", "s", version != NULL ? version : "");
   g_variant_dict_insert (&dict, "interval", "d", pymemd_dbus_monitor1_get_interval (monitor));
@@ -84,9 +85,9 @@ print_status (PymemdDbusMonitor1 *monitor)
   g_autofree char *interval = format_seconds (pymemd_dbus_monitor1_get_interval (monitor));
   g_autofree char *detail = format_seconds (pymemd_dbus_monitor1_get_detail_interval (monitor));
   g_autofree char *intervals = NULL, *count = NULL, *history = history_text (monitor);
-  g_autofree char *pss = pymemctl_format_figure (totals, "pss");
-  g_autofree char *uss = pymemctl_format_figure (totals, "uss");
-  g_autofree char *swap = pymemctl_format_figure (totals, "swap");
+  g_autofree char *pss = pymemctl_format_figure (totals, PYMEMD_KEY_PSS);
+  g_autofree char *uss = pymemctl_format_figure (totals, PYMEMD_KEY_USS);
+  g_autofree char *swap = pymemctl_format_figure (totals, PYMEMD_KEY_SWAP);
   g_autofree char *sums = NULL;
   const char *version = pymemd_dbus_monitor1_get_version (monitor);
 

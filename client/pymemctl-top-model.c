@@ -11,6 +11,7 @@
 
 #include "pymemctl-top-private.h"
 #include "pymemd-pidfiles.h"
+#include "pymemd-names.h"
 
 #define CALL_TIMEOUT_MSEC    10000
 /* The daemon's default [history] growth-window: it measures that window for
@@ -113,8 +114,8 @@ top_load_processes (Top *top, GError **error)
       guint32 pid;
       guint64 start_time;
 
-      if (!g_variant_lookup (entry, "pid", "u", &pid) ||
-          !g_variant_lookup (entry, "start_time", "t", &start_time))
+      if (!g_variant_lookup (entry, PYMEMD_KEY_PID, "u", &pid) ||
+          !g_variant_lookup (entry, PYMEMD_KEY_START_TIME, "t", &start_time))
         continue;
       key = process_key (pid, start_time);
       if (g_hash_table_contains (top->processes, key))
@@ -272,11 +273,11 @@ static void
 top_add_from_object (Top *top, guint32 pid, guint64 start_time)
 {
   GDBusConnection *bus = g_dbus_proxy_get_connection (G_DBUS_PROXY (top->monitor));
-  g_autofree char *path = g_strdup_printf (PYMEMCTL_MANAGER_PATH "/process/%u_%" G_GUINT64_FORMAT,
+  g_autofree char *path = g_strdup_printf (PYMEMD_MANAGER_PATH "/process/%u_%" G_GUINT64_FORMAT,
                                            pid, start_time);
   g_autoptr(GVariant) reply = g_dbus_connection_call_sync (
-    bus, PYMEMCTL_BUS_NAME, path, "org.freedesktop.DBus.Properties", "GetAll",
-    g_variant_new ("(s)", "org.pymemd.Process1"), G_VARIANT_TYPE ("(a{sv})"),
+    bus, PYMEMD_BUS_NAME, path, "org.freedesktop.DBus.Properties", "GetAll",
+    g_variant_new ("(s)", PYMEMD_PROCESS_INTERFACE), G_VARIANT_TYPE ("(a{sv})"),
     G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MSEC, top->cancellable, NULL);
   g_autoptr(GVariant) properties = NULL;
   const char *name = NULL, *cmdline = NULL;
@@ -676,10 +677,10 @@ top_header (Top *top)
   g_autoptr(GVariant) python_set = pymemd_dbus_monitor1_dup_python_set (top->monitor);
   g_autoptr(GDateTime) now = g_date_time_new_now_local ();
   g_autofree char *clock = g_date_time_format (now, "%H:%M:%S");
-  g_autofree char *pss = pymemctl_format_figure (totals, "pss");
-  g_autofree char *uss = pymemctl_format_figure (totals, "uss");
-  g_autofree char *dirty = pymemctl_format_figure (totals, "private_dirty");
-  g_autofree char *swap = pymemctl_format_figure (totals, "swap");
+  g_autofree char *pss = pymemctl_format_figure (totals, PYMEMD_KEY_PSS);
+  g_autofree char *uss = pymemctl_format_figure (totals, PYMEMD_KEY_USS);
+  g_autofree char *dirty = pymemctl_format_figure (totals, PYMEMD_KEY_PRIVATE_DIRTY);
+  g_autofree char *swap = pymemctl_format_figure (totals, PYMEMD_KEY_SWAP);
   g_autofree char *count = g_strdup_printf (ngettext ("%u Python process", "%u Python processes",
                                                       top->rows->len),
                                             top->rows->len);

@@ -11,6 +11,7 @@
 
 #include "pymemctl-top.h"
 #include "pymemctl-top-private.h"
+#include "pymemd-names.h"
 
 /* ---- batch mode ---- */
 
@@ -80,11 +81,11 @@ static void
 add_json_row (JsonBuilder *builder, const TopRow *row)
 {
   json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "pid");
+  json_builder_set_member_name (builder, PYMEMD_KEY_PID);
   json_builder_add_int_value (builder, row->pid);
-  json_builder_set_member_name (builder, "start_time");
+  json_builder_set_member_name (builder, PYMEMD_KEY_START_TIME);
   json_builder_add_int_value (builder, (gint64) row->start_time);
-  json_builder_set_member_name (builder, "uid");
+  json_builder_set_member_name (builder, PYMEMD_KEY_UID);
   json_builder_add_int_value (builder, row->uid);
   json_builder_set_member_name (builder, "user");
   json_builder_add_string_value (builder, row->user);
@@ -94,13 +95,13 @@ add_json_row (JsonBuilder *builder, const TopRow *row)
   json_builder_add_string_value (builder, row->process->cmdline);
   json_builder_set_member_name (builder, "restricted");
   json_builder_add_boolean_value (builder, row->restricted);
-  json_builder_set_member_name (builder, "rss");
+  json_builder_set_member_name (builder, PYMEMD_KEY_RSS);
   json_builder_add_int_value (builder, (gint64) row->rss);
-  add_row_size (builder, "pss", row, COLUMN_PSS);
-  add_row_size (builder, "uss", row, COLUMN_USS);
-  add_row_size (builder, "private_dirty", row, COLUMN_PRIVATE_DIRTY);
-  add_row_size (builder, "shared", row, COLUMN_SHARED);
-  add_row_size (builder, "swap", row, COLUMN_SWAP);
+  add_row_size (builder, PYMEMD_KEY_PSS, row, COLUMN_PSS);
+  add_row_size (builder, PYMEMD_KEY_USS, row, COLUMN_USS);
+  add_row_size (builder, PYMEMD_KEY_PRIVATE_DIRTY, row, COLUMN_PRIVATE_DIRTY);
+  add_row_size (builder, PYMEMD_KEY_SHARED, row, COLUMN_SHARED);
+  add_row_size (builder, PYMEMD_KEY_SWAP, row, COLUMN_SWAP);
   json_builder_set_member_name (builder, "growth_bytes_per_hour");
   if (row->process->growth_known)
     json_builder_add_double_value (builder, row->process->growth);

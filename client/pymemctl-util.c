@@ -13,6 +13,7 @@
 
 #include "pymemctl-util.h"
 #include "pymemd-error.h"
+#include "pymemd-names.h"
 
 /* The bus chosen by the global options, for pymemctl_bus_connect () and the messages. */
 static PymemctlBus chosen_bus = PYMEMCTL_BUS_SYSTEM;
@@ -67,7 +68,7 @@ pymemctl_monitor_new (GDBusConnection *bus, GError **error)
   g_autofree char *owner = NULL;
 
   monitor = pymemd_dbus_monitor1_proxy_new_sync (bus, G_DBUS_PROXY_FLAGS_NONE,
-                                                 PYMEMCTL_BUS_NAME, PYMEMCTL_MANAGER_PATH,
+                                                 PYMEMD_BUS_NAME, PYMEMD_MANAGER_PATH,
                                                  NULL, error);
   if (monitor == NULL)
     return NULL;
@@ -147,7 +148,7 @@ access_denied_message (guint32 pid)
   if (pid != 0)
     return g_strdup_printf (_("Not allowed to see process %u in detail: run pymemctl as the "
                               "process's owner or as root, or be authorised for "
-                              "org.pymemd.inspect-all"),
+                              PYMEMD_ACTION_INSPECT_ALL),
                             pid);
   return g_strdup (_("Not allowed: run pymemctl as the process's owner or as root, or be "
                      "authorised for org.pymemd.inspect-all"));
@@ -443,8 +444,8 @@ pymemctl_sort_by_size (GPtrArray *entries)
     {
       sized[i].entry = g_ptr_array_index (entries, i);
       sized[i].size = 0;
-      if (!pymemctl_lookup_size (sized[i].entry, "pss", &sized[i].size))
-        pymemctl_lookup_size (sized[i].entry, "rss", &sized[i].size);
+      if (!pymemctl_lookup_size (sized[i].entry, PYMEMD_KEY_PSS, &sized[i].size))
+        pymemctl_lookup_size (sized[i].entry, PYMEMD_KEY_RSS, &sized[i].size);
     }
   g_qsort_with_data (sized, (gint) entries->len, sizeof (SizedEntry), pymemctl_compare_size_first, NULL);
   for (guint i = 0; i < entries->len; i++)

@@ -7,6 +7,7 @@
 #include <json-glib/json-glib.h>
 
 #include "pymemd-dbus-generated.h"
+#include "pymemd-names.h"
 
 G_BEGIN_DECLS
 
@@ -15,8 +16,6 @@ G_BEGIN_DECLS
 #define PYMEMCTL_EXIT_FAILURE 1
 #define PYMEMCTL_EXIT_USAGE   2
 
-#define PYMEMCTL_BUS_NAME     "org.pymemd.Monitor1"
-#define PYMEMCTL_MANAGER_PATH "/org/pymemd/Monitor1"
 
 typedef enum {
   PYMEMCTL_BUS_SYSTEM,

@@ -9,6 +9,7 @@
 #include "pymemctl-commands.h"
 #include "pymemctl-heap.h"
 #include "pymemctl-util.h"
+#include "pymemd-names.h"
 
 typedef struct {
   PymemdDbusMonitor1 *monitor;
@@ -84,9 +85,9 @@ begin_json_line (const char *signal_name, const char *path, guint pid, guint64 s
   json_builder_add_string_value (builder, signal_name);
   json_builder_set_member_name (builder, "time");
   json_builder_add_int_value (builder, g_get_real_time ());
-  json_builder_set_member_name (builder, "pid");
+  json_builder_set_member_name (builder, PYMEMD_KEY_PID);
   json_builder_add_int_value (builder, pid);
-  json_builder_set_member_name (builder, "start_time");
+  json_builder_set_member_name (builder, PYMEMD_KEY_START_TIME);
   json_builder_add_int_value (builder, (gint64) start_time);
   json_builder_set_member_name (builder, "object_path");
   json_builder_add_string_value (builder, path);
@@ -128,12 +129,12 @@ print_line (Watch *watch, const char *text)
 static char *
 pss_change_text (Watch *watch, const char *path, GVariant *sample)
 {
-  g_autofree char *pss_text = pymemctl_format_figure (sample, "pss");
+  g_autofree char *pss_text = pymemctl_format_figure (sample, PYMEMD_KEY_PSS);
   guint64 *last = g_hash_table_lookup (watch->last_pss, path);
   guint64 pss = 0;
   g_autofree char *delta = NULL;
 
-  if (!pymemctl_lookup_size (sample, "pss", &pss))
+  if (!pymemctl_lookup_size (sample, PYMEMD_KEY_PSS, &pss))
     return g_strdup_printf (_("PSS %s"), pss_text);
   if (last != NULL)
     {
@@ -170,9 +171,9 @@ on_memory_changed (PymemdDbusMonitor1 *monitor, guint subscription, const char *
   else
     {
       g_autofree char *pss = pss_change_text (watch, path, sample);
-      g_autofree char *uss = pymemctl_format_figure (sample, "uss");
-      g_autofree char *dirty = pymemctl_format_figure (sample, "private_dirty");
-      g_autofree char *swap = pymemctl_format_figure (sample, "swap");
+      g_autofree char *uss = pymemctl_format_figure (sample, PYMEMD_KEY_USS);
+      g_autofree char *dirty = pymemctl_format_figure (sample, PYMEMD_KEY_PRIVATE_DIRTY);
+      g_autofree char *swap = pymemctl_format_figure (sample, PYMEMD_KEY_SWAP);
       /* TRANSLATORS: pid, program name, "PSS 1.0 MiB (+1.0 MiB)", USS, private dirty, swap */
       g_autofree char *text = g_strdup_printf (_("%u %s: %s, USS %s, private dirty %s, swap %s"),
                                                pid, name, pss, uss, dirty, swap);
