@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "pymemd-error.h"
+#include "pymemd-growth.h"
 #include "pymemd-history.h"
 #include "testutil.h"
 
@@ -1114,10 +1115,68 @@ test_random_damage (Fixture *f, gconstpointer data)
     }
 }
 
+/* The growth statistics alone: exact on a line, however many points (past
+ * PYMEMD_GROWTH_MAX_POINTS they are picked evenly), unmoved by a few
+ * outliers where a least-squares fit would be, and 0 without a slope. */
+static void
+test_growth_slope (void)
+{
+  g_autoptr(GArray) series = g_array_new (FALSE, FALSE, sizeof (PymemdGrowthPoint));
+  double mean_t = 0, mean_pss = 0, num = 0, den = 0;
+
+  for (guint n = 2; n <= 1000; n *= 3)
+    {
+      g_array_set_size (series, 0);
+      for (guint i = 0; i < n; i++)
+        {
+          /* 10 MiB an hour, a sample a minute. */
+          PymemdGrowthPoint p = { (double) i * MINUTE_US, 50e6 + (10 << 20) / 60.0 * i };
+          g_array_append_val (series, p);
+        }
+      g_assert_cmpfloat_with_epsilon (pymemd_growth_slope_per_hour (series), 10 << 20, 1);
+    }
+
+  /* Flat, but 5 of 60 samples caught a 500 MB burst at the end. */
+  g_array_set_size (series, 0);
+  for (guint i = 0; i < 60; i++)
+    {
+      PymemdGrowthPoint p = { (double) i * MINUTE_US, 80e6 + (i >= 55 ? 500e6 : 0) };
+      g_array_append_val (series, p);
+    }
+  g_assert_cmpfloat_with_epsilon (pymemd_growth_slope_per_hour (series), 0, 1);
+  /* What least squares would say of the same points: far from flat. */
+  for (guint i = 0; i < series->len; i++)
+    {
+      mean_t += g_array_index (series, PymemdGrowthPoint, i).t / series->len;
+      mean_pss += g_array_index (series, PymemdGrowthPoint, i).pss / series->len;
+    }
+  for (guint i = 0; i < series->len; i++)
+    {
+      PymemdGrowthPoint p = g_array_index (series, PymemdGrowthPoint, i);
+
+      num += (p.t - mean_t) * (p.pss - mean_pss);
+      den += (p.t - mean_t) * (p.t - mean_t);
+    }
+  g_assert_cmpfloat (num / den * HOUR_US, >, 100e6);
+
+  /* No slope: one point, or every point at the same time. */
+  g_array_set_size (series, 1);
+  g_assert_cmpfloat (pymemd_growth_slope_per_hour (series), ==, 0);
+  g_array_set_size (series, 0);
+  for (guint i = 0; i < 3; i++)
+    {
+      PymemdGrowthPoint p = { 1e6, 1e6 * i };
+      g_array_append_val (series, p);
+    }
+  g_assert_cmpfloat (pymemd_growth_slope_per_hour (series), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/history/growth-slope", test_growth_slope);
 
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
   ADD ("/history/tiers", test_tiers);

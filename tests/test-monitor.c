@@ -1,6 +1,7 @@
 /* Tests the monitor's passes on demand: Rescan callers share full passes, which start at most once a second however many callers ask. */
 #include "config.h"
 
+#include "pymemd-config.h"
 #include "pymemd-monitor.h"
 #include "testutil.h"
 
@@ -24,13 +25,15 @@ fixture_setup (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(PymemdProcfs) procfs = NULL;
   g_autoptr(PymemdConfig) config = pymemd_config_new ();
+  PymemdMonitorSettings settings;
 
   if (!pymemd_test_need_fixture_python ())
     return;
+  pymemd_config_get_monitor (config, &settings);
   f->root = pymemd_test_copy_fixture ("proc-mixed");
   procfs = pymemd_procfs_new (f->root, &error);
   g_assert_no_error (error);
-  f->monitor = pymemd_monitor_new (procfs, config, -1, &error);
+  f->monitor = pymemd_monitor_new (procfs, &settings, -1, &error);
   g_assert_no_error (error);
   g_signal_connect (f->monitor, "scanned", G_CALLBACK (on_scanned), f);
   pymemd_monitor_start (f->monitor);
@@ -97,14 +100,13 @@ test_shared_passes (Fixture *f, gconstpointer data)
 static void
 test_timer_pass_answers (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(PymemdConfig) fast = NULL;
+  PymemdMonitorSettings fast;
 
   if (f->monitor == NULL)
     return;
-  fast = pymemd_config_with_intervals (pymemd_monitor_get_config (f->monitor), 0.5, 0.5, &error);
-  g_assert_no_error (error);
-  pymemd_monitor_set_config (f->monitor, fast);
+  fast = *pymemd_monitor_get_settings (f->monitor);
+  fast.interval = fast.detail_interval = 0.5;
+  pymemd_monitor_set_settings (f->monitor, &fast);
   pymemd_monitor_rescan_async (f->monitor, rescanned, f);
   PYMEMD_TEST_WAIT_FOR (f->answered == 1, 30);
   g_assert_cmpuint (f->full_passes, ==, 2);

@@ -35,7 +35,7 @@ struct _PymemdMonitor
 {
   GObject        parent_instance;
   PymemdScanner *scanner;
-  PymemdConfig  *config;
+  PymemdMonitorSettings settings;
   gint64         owner;
   GPtrArray     *processes;
   guint          tick_source;
@@ -93,7 +93,6 @@ pymemd_monitor_finalize (GObject *object)
   g_ptr_array_unref (self->rescans); /* empty: each task holds the monitor */
   g_clear_pointer (&self->processes, g_ptr_array_unref);
   g_object_unref (self->scanner);
-  g_object_unref (self->config);
   G_OBJECT_CLASS (pymemd_monitor_parent_class)->finalize (object);
 }
 
@@ -120,7 +119,7 @@ pymemd_monitor_init (PymemdMonitor *self)
 }
 
 PymemdMonitor *
-pymemd_monitor_new (PymemdProcfs *procfs, PymemdConfig *config, gint64 owner, GError **error)
+pymemd_monitor_new (PymemdProcfs *procfs, const PymemdMonitorSettings *settings, gint64 owner, GError **error)
 {
   g_autoptr(PymemdMonitor) self = g_object_new (PYMEMD_TYPE_MONITOR, NULL);
 
@@ -129,8 +128,7 @@ pymemd_monitor_new (PymemdProcfs *procfs, PymemdConfig *config, gint64 owner, GE
     return NULL;
   self->owner = owner;
   pymemd_scanner_set_owner (self->scanner, owner);
-  self->config = g_object_ref (config);
-  pymemd_monitor_set_config (self, config);
+  pymemd_monitor_set_settings (self, settings);
   return g_steal_pointer (&self);
 }
 
@@ -403,7 +401,7 @@ update_events (PymemdMonitor *self)
   g_autofree char *reason = NULL;
   gboolean was = self->events != NULL;
 
-  if (!pymemd_config_get_events (self->config))
+  if (!self->settings.events)
     reason = g_strdup (_("turned off in the configuration ([monitor] events=false)"));
   else if (g_strcmp0 (root, "/proc") != 0)
     /* The kernel's pids are those of the initial namespace, not of a
@@ -457,8 +455,8 @@ on_detail (gpointer data)
 static void
 start_timers (PymemdMonitor *self)
 {
-  guint tick_ms = (guint) (pymemd_config_get_interval (self->config) * 1000);
-  guint detail_ms = (guint) (pymemd_config_get_detail_interval (self->config) * 1000);
+  guint tick_ms = (guint) (self->settings.interval * 1000);
+  guint detail_ms = (guint) (self->settings.detail_interval * 1000);
 
   stop_timers (self);
   self->tick_source = g_timeout_add (tick_ms, on_tick, self);
@@ -512,14 +510,12 @@ pymemd_monitor_rescan_finish (PymemdMonitor *self, GAsyncResult *result, GError 
 }
 
 void
-pymemd_monitor_set_config (PymemdMonitor *self, PymemdConfig *config)
+pymemd_monitor_set_settings (PymemdMonitor *self, const PymemdMonitorSettings *settings)
 {
-  PymemdScanBudget budget;
   gboolean running = self->tick_source != 0;
 
-  g_set_object (&self->config, config);
-  pymemd_config_get_budget (config, &budget);
-  pymemd_scanner_set_budget (self->scanner, &budget);
+  self->settings = *settings;
+  pymemd_scanner_set_budget (self->scanner, &self->settings.budget);
   if (running)
     {
       update_events (self);
@@ -527,10 +523,10 @@ pymemd_monitor_set_config (PymemdMonitor *self, PymemdConfig *config)
     }
 }
 
-PymemdConfig *
-pymemd_monitor_get_config (PymemdMonitor *self)
+const PymemdMonitorSettings *
+pymemd_monitor_get_settings (PymemdMonitor *self)
 {
-  return self->config;
+  return &self->settings;
 }
 
 PymemdScanner *

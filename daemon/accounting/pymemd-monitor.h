@@ -1,12 +1,20 @@
-/* The running service's heart: a scanner driven by two timers (rollup ticks, detail passes) and the live configuration. */
+/* The running service's heart: a scanner driven by two timers (rollup ticks, detail passes) and the kernel's process events, with the settings the configuration hands down. */
 #pragma once
 
-#include <glib-object.h>
+#include <gio/gio.h>
 
-#include "pymemd-config.h"
 #include "pymemd-scanner.h"
 
 G_BEGIN_DECLS
+
+/* What the monitor's timers and discovery follow ([monitor] of the
+ * configuration, which fills it). */
+typedef struct {
+  double           interval;        /* seconds between rollup ticks */
+  double           detail_interval; /* seconds between detail (and exact) passes */
+  gboolean         events;          /* discovery hears the kernel's process events */
+  PymemdScanBudget budget;
+} PymemdMonitorSettings;
 
 #define PYMEMD_TYPE_MONITOR (pymemd_monitor_get_type ())
 G_DECLARE_FINAL_TYPE (PymemdMonitor, pymemd_monitor, PYMEMD, MONITOR, GObject)
@@ -15,10 +23,10 @@ G_DECLARE_FINAL_TYPE (PymemdMonitor, pymemd_monitor, PYMEMD, MONITOR, GObject)
  * (session mode). Emits "scanned" after every scan, and
  * "processes-changed" when process events brought or took interpreters
  * between scans. */
-PymemdMonitor *pymemd_monitor_new (PymemdProcfs *procfs,
-                                   PymemdConfig *config,
-                                   gint64        owner,
-                                   GError      **error);
+PymemdMonitor *pymemd_monitor_new (PymemdProcfs                *procfs,
+                                   const PymemdMonitorSettings *settings,
+                                   gint64                       owner,
+                                   GError                     **error);
 
 /* Runs a full scan now and then keeps ticking. */
 void           pymemd_monitor_start (PymemdMonitor *self);
@@ -34,9 +42,9 @@ gboolean       pymemd_monitor_rescan_finish (PymemdMonitor *self,
                                              GAsyncResult  *result,
                                              GError       **error);
 /* Applies new intervals and budgets; the timers restart. */
-void           pymemd_monitor_set_config (PymemdMonitor *self,
-                                          PymemdConfig  *config);
-PymemdConfig  *pymemd_monitor_get_config (PymemdMonitor *self);
+void           pymemd_monitor_set_settings (PymemdMonitor               *self,
+                                            const PymemdMonitorSettings *settings);
+const PymemdMonitorSettings *pymemd_monitor_get_settings (PymemdMonitor *self);
 PymemdScanner *pymemd_monitor_get_scanner (PymemdMonitor *self);
 /* The interpreters with a sample, sorted by pid (borrowed, until the next scan). */
 GPtrArray     *pymemd_monitor_get_processes (PymemdMonitor *self);

@@ -44,10 +44,6 @@ struct _PymemdProcess
   gboolean           has_exact;
   PymemdExactFigures exact;
   GError            *exact_error;
-
-  PymemdHeapSummary *heap;
-  gboolean           has_heap_ledger;
-  PymemdHeapLedger   heap_ledger;
 };
 
 G_DEFINE_TYPE (PymemdProcess, pymemd_process, G_TYPE_OBJECT)
@@ -66,7 +62,6 @@ pymemd_process_finalize (GObject *object)
   g_clear_error (&self->pymalloc_error);
   g_clear_error (&self->exact_error);
   g_clear_pointer (&self->top_mappings, g_array_unref);
-  g_clear_pointer (&self->heap, pymemd_heap_summary_free);
   G_OBJECT_CLASS (pymemd_process_parent_class)->finalize (object);
 }
 
@@ -381,23 +376,4 @@ const GError *
 pymemd_process_get_exact_error (PymemdProcess *self)
 {
   return self->exact_error;
-}
-
-void
-pymemd_process_set_heap (PymemdProcess *self, PymemdHeapSummary *summary, const PymemdHeapLedger *ledger)
-{
-  g_return_if_fail (PYMEMD_IS_PROCESS (self));
-  g_clear_pointer (&self->heap, pymemd_heap_summary_free);
-  self->heap = summary;
-  self->has_heap_ledger = ledger != NULL;
-  if (ledger != NULL)
-    self->heap_ledger = *ledger;
-}
-
-const PymemdHeapSummary *
-pymemd_process_get_heap (PymemdProcess *self, const PymemdHeapLedger **ledger)
-{
-  g_return_val_if_fail (PYMEMD_IS_PROCESS (self), NULL);
-  *ledger = self->heap != NULL && self->has_heap_ledger ? &self->heap_ledger : NULL;
-  return self->heap;
 }

@@ -6,7 +6,6 @@
 #include "pymemd-classify.h"
 #include "pymemd-elf.h"
 #include "pymemd-exact.h"
-#include "pymemd-heap-summary.h"
 #include "pymemd-pidfiles.h"
 #include "pymemd-smaps.h"
 
@@ -125,13 +124,5 @@ const PymemdExactFigures *pymemd_process_get_exact (PymemdProcess *self);
 void  pymemd_process_set_exact_error (PymemdProcess *self,
                                       const GError  *error);
 const GError *pymemd_process_get_exact_error (PymemdProcess *self);
-
-/* The latest heap summary (taken over) and its ledger (NULL: none, the
- * process's pages were not read); NULL before the first summary. */
-void                     pymemd_process_set_heap (PymemdProcess           *self,
-                                                  PymemdHeapSummary       *summary,
-                                                  const PymemdHeapLedger  *ledger);
-const PymemdHeapSummary *pymemd_process_get_heap (PymemdProcess            *self,
-                                                  const PymemdHeapLedger **ledger);
 
 G_END_DECLS

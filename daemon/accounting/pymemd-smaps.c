@@ -7,6 +7,7 @@
 
 #include "pymemd-error.h"
 #include "pymemd-smaps.h"
+#include "pymemd-names.h"
 
 static const struct {
   const char *kernel;
@@ -14,24 +15,24 @@ static const struct {
   gsize       kernel_len;
 } fields[PYMEMD_N_FIELDS] = {
 #define F(k, n) { k, n, sizeof (k) - 1 }
-  F ("Size", "size"),
-  F ("Rss", "rss"),
-  F ("Pss", "pss"),
-  F ("Pss_Dirty", "pss_dirty"),
-  F ("Pss_Anon", "pss_anon"),
-  F ("Pss_File", "pss_file"),
-  F ("Pss_Shmem", "pss_shmem"),
-  F ("Shared_Clean", "shared_clean"),
-  F ("Shared_Dirty", "shared_dirty"),
-  F ("Private_Clean", "private_clean"),
-  F ("Private_Dirty", "private_dirty"),
-  F ("Referenced", "referenced"),
-  F ("Anonymous", "anonymous"),
-  F ("LazyFree", "lazy_free"),
-  F ("AnonHugePages", "anon_huge_pages"),
-  F ("Swap", "swap"),
-  F ("SwapPss", "swap_pss"),
-  F ("Locked", "locked"),
+  F ("Size", PYMEMD_KEY_SIZE),
+  F ("Rss", PYMEMD_KEY_RSS),
+  F ("Pss", PYMEMD_KEY_PSS),
+  F ("Pss_Dirty", PYMEMD_KEY_PSS_DIRTY),
+  F ("Pss_Anon", PYMEMD_KEY_PSS_ANON),
+  F ("Pss_File", PYMEMD_KEY_PSS_FILE),
+  F ("Pss_Shmem", PYMEMD_KEY_PSS_SHMEM),
+  F ("Shared_Clean", PYMEMD_KEY_SHARED_CLEAN),
+  F ("Shared_Dirty", PYMEMD_KEY_SHARED_DIRTY),
+  F ("Private_Clean", PYMEMD_KEY_PRIVATE_CLEAN),
+  F ("Private_Dirty", PYMEMD_KEY_PRIVATE_DIRTY),
+  F ("Referenced", PYMEMD_KEY_REFERENCED),
+  F ("Anonymous", PYMEMD_KEY_ANONYMOUS),
+  F ("LazyFree", PYMEMD_KEY_LAZY_FREE),
+  F ("AnonHugePages", PYMEMD_KEY_ANON_HUGE_PAGES),
+  F ("Swap", PYMEMD_KEY_SWAP),
+  F ("SwapPss", PYMEMD_KEY_SWAP_PSS),
+  F ("Locked", PYMEMD_KEY_LOCKED),
 #undef F
 };
 

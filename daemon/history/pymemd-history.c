@@ -13,6 +13,7 @@
 #include <sqlite3.h>
 
 #include "pymemd-error.h"
+#include "pymemd-growth.h"
 #include "pymemd-history.h"
 
 #define SCHEMA_VERSION 1
@@ -21,9 +22,7 @@
 #define MINUTE_US (60 * SECOND_US)
 #define HOUR_US (60 * MINUTE_US)
 
-/* Theil–Sen is quadratic in the points; 100 gives ~5 000 slopes, about
- * 0.3 ms for one process. */
-#define GROWTH_MAX_POINTS 100
+#define GROWTH_MAX_POINTS PYMEMD_GROWTH_MAX_POINTS
 
 /* Raw samples are clustered by time, not by process: a tick then dirties
  * a few adjacent pages instead of one page per process, and age retention
@@ -1533,10 +1532,7 @@ pymemd_history_list_ended (PymemdHistory *self, gint64 since_us, GError **error)
   return g_steal_pointer (&ended);
 }
 
-typedef struct {
-  double t;
-  double pss;
-} SeriesPoint;
+typedef PymemdGrowthPoint SeriesPoint;
 
 /* Appends the points of process ID in (SINCE, UNTIL] to SERIES, oldest
  * first; on failure, those read before it. */
@@ -1616,43 +1612,6 @@ load_layered_series (PymemdHistory *self, Stmt stmt, gint64 own_id, gint64 older
   return load_series (self, stmt, own_id, since, until, series, error);
 }
 
-/* The median of the slopes between every pair of points (Theil–Sen): a few
- * outliers move it little, unlike a least-squares fit. In units per µs. */
-static double
-theil_sen_slope (const SeriesPoint *points, guint n)
-{
-  g_autoptr(GArray) slopes = g_array_sized_new (FALSE, FALSE, sizeof (double), n * (n - 1) / 2);
-  guint m;
-
-  for (guint i = 0; i < n; i++)
-    for (guint j = i + 1; j < n; j++)
-      if (points[j].t != points[i].t)
-        {
-          double slope = (points[j].pss - points[i].pss) / (points[j].t - points[i].t);
-          g_array_append_val (slopes, slope);
-        }
-  if (slopes->len == 0)
-    return 0;
-  qsort (slopes->data, slopes->len, sizeof (double), compare_doubles);
-  m = slopes->len / 2;
-  if (slopes->len % 2 == 1)
-    return g_array_index (slopes, double, m);
-  return (g_array_index (slopes, double, m - 1) + g_array_index (slopes, double, m)) / 2;
-}
-
-/* The slope of SERIES (oldest first) in bytes per hour, over at most
- * GROWTH_MAX_POINTS of its points spread evenly. */
-static double
-series_slope (const GArray *series)
-{
-  SeriesPoint picked[GROWTH_MAX_POINTS];
-  guint n = MIN (series->len, GROWTH_MAX_POINTS);
-
-  for (guint i = 0; i < n; i++)
-    picked[i] = g_array_index (series, SeriesPoint, (guint64) i * (series->len - 1) / (n - 1));
-  return theil_sen_slope (picked, n) * (double) HOUR_US;
-}
-
 gboolean
 pymemd_history_growth (PymemdHistory *self,
                        const char    *boot_id,
@@ -1694,7 +1653,7 @@ pymemd_history_growth (PymemdHistory *self,
                    _("%u samples of pid %d in the window, a slope needs 3"), series->len, pid);
       return FALSE;
     }
-  *bytes_per_hour = series_slope (series);
+  *bytes_per_hour = pymemd_growth_slope_per_hour (series);
   if (samples != NULL)
     *samples = series->len;
   return TRUE;
@@ -1835,7 +1794,7 @@ pymemd_history_growth_all (PymemdHistory *self,
         continue;
       growth.pid = known->pid;
       growth.start_time = known->start_time;
-      growth.bytes_per_hour = series_slope (points);
+      growth.bytes_per_hour = pymemd_growth_slope_per_hour (points);
       growth.samples = one->n;
       g_array_append_val (result, growth);
     }

@@ -5,6 +5,17 @@
 
 G_BEGIN_DECLS
 
+/* The history store's settings ([history]). */
+typedef struct {
+  gint64  raw_keep_us;
+  gint64  minute_keep_us;
+  gint64  hour_keep_us;
+  guint64 max_bytes;
+  double  growth_threshold; /* bytes per hour; 0: no GrowthSuspected */
+  gint64  growth_window_us;
+  double  retry_seconds;    /* between attempts to write a store that failed */
+} PymemdHistorySettings;
+
 #define PYMEMD_TYPE_HISTORY (pymemd_history_get_type ())
 G_DECLARE_FINAL_TYPE (PymemdHistory, pymemd_history, PYMEMD, HISTORY, GObject)
 

@@ -163,6 +163,51 @@ point_clear (gpointer data)
   g_free ((char *) point->cmdline);
 }
 
+void
+pymemd_recorder_record_scan (PymemdRecorder         *self,
+                             const char             *boot_id,
+                             GPtrArray              *processes,
+                             PymemdRecorderOwnerFunc owner,
+                             gpointer                owner_data)
+{
+  PymemdCounters sum;
+  GArray *points = pymemd_recorder_points_new (processes->len + 1);
+  PymemdHistoryPoint totals = { 0 };
+  gint64 now = g_get_real_time (), latest = 0;
+
+  pymemd_process_sum_rollups (processes, &sum);
+  for (guint i = 0; i < processes->len; i++)
+    {
+      PymemdProcess *process = g_ptr_array_index (processes, i);
+      const PymemdCounters *c = pymemd_process_get_rollup (process);
+      PymemdHistoryPoint point = {
+        .pid = pymemd_process_get_pid (process),
+        .start_time = pymemd_process_get_start_time (process),
+        .uid = owner (process, owner_data),
+        .rss = c->value[PYMEMD_FIELD_RSS],
+        .pss = c->value[PYMEMD_FIELD_PSS],
+        .uss = pymemd_counters_uss (c),
+        .private_dirty = c->value[PYMEMD_FIELD_PRIVATE_DIRTY],
+        .swap = c->value[PYMEMD_FIELD_SWAP],
+        .sampled_at = pymemd_process_get_sampled_at (process),
+      };
+
+      latest = MAX (latest, point.sampled_at);
+      g_array_append_val (points, point);
+      pymemd_recorder_point_set_strings (&g_array_index (points, PymemdHistoryPoint, points->len - 1),
+                                         pymemd_process_get_exe (process), pymemd_process_get_cmdline (process));
+    }
+  totals.rss = sum.value[PYMEMD_FIELD_RSS];
+  totals.pss = sum.value[PYMEMD_FIELD_PSS];
+  totals.uss = pymemd_counters_uss (&sum);
+  totals.private_dirty = sum.value[PYMEMD_FIELD_PRIVATE_DIRTY];
+  totals.swap = sum.value[PYMEMD_FIELD_SWAP];
+  /* A scan that sampled nothing new writes no new totals either. */
+  totals.sampled_at = latest > 0 ? latest : now;
+  g_array_append_val (points, totals);
+  pymemd_recorder_add_tick (self, boot_id, now, points);
+}
+
 GArray *
 pymemd_recorder_points_new (guint reserved)
 {

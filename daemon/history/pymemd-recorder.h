@@ -3,8 +3,8 @@
 
 #include <gio/gio.h>
 
-#include "pymemd-config.h"
 #include "pymemd-history.h"
+#include "pymemd-process.h"
 
 G_BEGIN_DECLS
 
@@ -39,6 +39,20 @@ void pymemd_recorder_add_tick (PymemdRecorder *self,
                                const char     *boot_id,
                                gint64          timestamp_us,
                                GArray         *points);
+
+/* Who owns a process's rows (who may read them once it has ended): a uid,
+ * or 0 for root alone. The service decides (who may see what is its). */
+typedef guint32 (*PymemdRecorderOwnerFunc) (PymemdProcess *process,
+                                            gpointer       user_data);
+
+/* Queues one scan: a point for each of PROCESSES (the monitor's, after its
+ * "scanned" signal) with the owner OWNER says, and their sum as the
+ * totals. */
+void pymemd_recorder_record_scan (PymemdRecorder          *self,
+                                  const char              *boot_id,
+                                  GPtrArray               *processes,
+                                  PymemdRecorderOwnerFunc  owner,
+                                  gpointer                 owner_data);
 
 /* A GArray of PymemdHistoryPoint that frees its strings: what add_tick takes. */
 GArray *pymemd_recorder_points_new (guint reserved);

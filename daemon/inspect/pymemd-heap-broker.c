@@ -47,6 +47,8 @@ struct _PymemdHeapBroker
   char                *script_dir;   /* where attach children make PEP 768 scripts */
   GHashTable          *analysing;    /* uid → analyses of its requests (at most one) */
   guint                analyses;     /* retained-size analyses under way, of all users */
+  PymemdAttachLimits   attach_limits;
+  PymemdGraphLimits    graph_limits;
 };
 
 G_DEFINE_TYPE (PymemdHeapBroker, pymemd_heap_broker, G_TYPE_OBJECT)
@@ -356,7 +358,7 @@ take_analysis (PymemdHeapBroker *self, Job *job, GError **error)
   PymemdGraphLimits limits;
   gpointer uid = GUINT_TO_POINTER (job->uid);
 
-  pymemd_config_get_graph_limits (pymemd_monitor_get_config (self->monitor), &limits);
+  limits = self->graph_limits;
   if (g_hash_table_contains (self->analysing, uid))
     {
       g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED,
@@ -404,7 +406,7 @@ finish_answer (GTask *task)
                                     job->pid, job->start_time, job->summary->taken_at_us, text);
   /* The process's summary (GetProcessDetails) stays the last one asked for. */
   if (process != NULL && !job->request.light)
-    pymemd_process_set_heap (process, g_steal_pointer (&job->summary), job->has_ledger ? &job->ledger : NULL);
+    pymemd_heap_summary_keep (process, g_steal_pointer (&job->summary), job->has_ledger ? &job->ledger : NULL);
   g_task_return_pointer (task, variant, (GDestroyNotify) g_variant_unref);
 }
 
@@ -844,7 +846,7 @@ start_attach (PymemdHeapBroker *self, GTask *task)
       g_object_unref (task);
       return FALSE;
     }
-  pymemd_config_get_attach_limits (pymemd_monitor_get_config (self->monitor), &limits);
+  limits = self->attach_limits;
   job->timeout = limits.timeout_seconds;
   job->attach_started = g_get_monotonic_time ();
   job->wait_cancellable = g_cancellable_new ();
@@ -926,7 +928,7 @@ next_attach (PymemdHeapBroker *self)
       GList *link = self->turns.head;
 
       self->reschedule = FALSE;
-      pymemd_config_get_attach_limits (pymemd_monitor_get_config (self->monitor), &limits);
+      limits = self->attach_limits;
       while (link != NULL && self->running < limits.concurrent)
         {
           GList *next = link->next;
@@ -954,7 +956,7 @@ queue_attach (PymemdHeapBroker *self, GTask *task)
   UserAttaches *user = user_attaches (self, job->uid);
   PymemdAttachLimits limits;
 
-  pymemd_config_get_attach_limits (pymemd_monitor_get_config (self->monitor), &limits);
+  limits = self->attach_limits;
   if (g_queue_get_length (&user->waiting) + user->in_flight >= limits.per_uid)
     {
       g_task_return_new_error (task, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED,
@@ -1027,6 +1029,15 @@ pymemd_heap_broker_get_channel (PymemdHeapBroker *self)
   return self->channel;
 }
 
+void
+pymemd_heap_broker_set_limits (PymemdHeapBroker         *self,
+                               const PymemdAttachLimits *attach,
+                               const PymemdGraphLimits  *graph)
+{
+  self->attach_limits = *attach;
+  self->graph_limits = *graph;
+}
+
 static void
 pymemd_heap_broker_dispose (GObject *object)
 {
@@ -1074,11 +1085,13 @@ pymemd_heap_broker_init (PymemdHeapBroker *self)
 }
 
 PymemdHeapBroker *
-pymemd_heap_broker_new (PymemdMonitor  *monitor,
-                        PymemdRecorder *recorder,
-                        const char     *runtime_dir,
-                        const char     *helper_dir,
-                        GError        **error)
+pymemd_heap_broker_new (PymemdMonitor            *monitor,
+                        PymemdRecorder           *recorder,
+                        const char               *runtime_dir,
+                        const char               *helper_dir,
+                        const PymemdAttachLimits *attach_limits,
+                        const PymemdGraphLimits  *graph_limits,
+                        GError                  **error)
 {
   g_autoptr(PymemdHeapBroker) self = g_object_new (PYMEMD_TYPE_HEAP_BROKER, NULL);
   g_autofree char *socket_path = g_build_filename (runtime_dir, SOCKET_NAME, NULL);
@@ -1089,6 +1102,7 @@ pymemd_heap_broker_new (PymemdMonitor  *monitor,
   self->runtime_dir = g_strdup (runtime_dir);
   self->helper_dir = g_strdup (helper_dir);
   self->script_dir = g_build_filename (runtime_dir, SCRIPT_DIR_NAME, NULL);
+  pymemd_heap_broker_set_limits (self, attach_limits, graph_limits);
   self->channel = pymemd_helper_channel_new (socket_path, pymemd_procfs_get_root (procfs), error);
   if (self->channel == NULL)
     return NULL;

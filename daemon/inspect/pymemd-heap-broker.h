@@ -10,18 +10,40 @@
 
 G_BEGIN_DECLS
 
+/* How attaches share the daemon ([limits]; see pymemd(8), ATTACHING). */
+typedef struct {
+  double timeout_seconds; /* the daemon waits this long for one attach, then frees its slot */
+  guint  per_uid;         /* attaches one user may have queued or running */
+  guint  concurrent;      /* attaches running at once, of all users together */
+} PymemdAttachLimits;
+
+/* What retained-size analyses may take ([limits]; see pymemd(8)): each one's
+ * memory (the helper is told the objects and references that fit), how
+ * many at once of all users (one at a time per user). */
+typedef struct {
+  gsize memory;
+  guint concurrent;
+} PymemdGraphLimits;
+
 #define PYMEMD_TYPE_HEAP_BROKER (pymemd_heap_broker_get_type ())
 G_DECLARE_FINAL_TYPE (PymemdHeapBroker, pymemd_heap_broker, PYMEMD, HEAP_BROKER, GObject)
 
 /* Listens for helpers on RUNTIME_DIR/helper.sock; HELPER_DIR holds the
  * pymemd_helper package that attaching loads. */
-PymemdHeapBroker *pymemd_heap_broker_new (PymemdMonitor  *monitor,
-                                          PymemdRecorder *recorder,
-                                          const char     *runtime_dir,
-                                          const char     *helper_dir,
-                                          GError        **error);
+PymemdHeapBroker *pymemd_heap_broker_new (PymemdMonitor            *monitor,
+                                          PymemdRecorder           *recorder,
+                                          const char               *runtime_dir,
+                                          const char               *helper_dir,
+                                          const PymemdAttachLimits *attach_limits,
+                                          const PymemdGraphLimits  *graph_limits,
+                                          GError                  **error);
 
 PymemdHelperChannel *pymemd_heap_broker_get_channel (PymemdHeapBroker *self);
+
+/* Applies [limits]' attach and graph limits (at start and on reload). */
+void pymemd_heap_broker_set_limits (PymemdHeapBroker         *self,
+                                    const PymemdAttachLimits *attach,
+                                    const PymemdGraphLimits  *graph);
 
 /* A summary of PROCESS as GetHeapSummary answers it (a{sv}, see
  * data/org.pymemd.Monitor1.xml), with retained sizes and the HOLDERS

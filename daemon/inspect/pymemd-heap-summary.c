@@ -460,6 +460,49 @@ pymemd_heap_summary_free (PymemdHeapSummary *summary)
   g_free (summary);
 }
 
+typedef struct {
+  PymemdHeapSummary *summary;
+  gboolean           has_ledger;
+  PymemdHeapLedger   ledger;
+} Kept;
+
+static void
+kept_free (gpointer data)
+{
+  Kept *kept = data;
+
+  pymemd_heap_summary_free (kept->summary);
+  g_free (kept);
+}
+
+static GQuark
+kept_quark (void)
+{
+  return g_quark_from_static_string ("pymemd-heap-summary-kept");
+}
+
+void
+pymemd_heap_summary_keep (PymemdProcess *process, PymemdHeapSummary *summary, const PymemdHeapLedger *ledger)
+{
+  Kept *kept = g_new0 (Kept, 1);
+
+  g_return_if_fail (PYMEMD_IS_PROCESS (process));
+  kept->summary = summary;
+  kept->has_ledger = ledger != NULL;
+  if (ledger != NULL)
+    kept->ledger = *ledger;
+  g_object_set_qdata_full (G_OBJECT (process), kept_quark (), kept, kept_free);
+}
+
+const PymemdHeapSummary *
+pymemd_heap_summary_kept (PymemdProcess *process, const PymemdHeapLedger **ledger)
+{
+  Kept *kept = g_object_get_qdata (G_OBJECT (process), kept_quark ());
+
+  *ledger = kept != NULL && kept->has_ledger ? &kept->ledger : NULL;
+  return kept != NULL ? kept->summary : NULL;
+}
+
 char *
 pymemd_heap_summary_to_text (const PymemdHeapSummary *summary)
 {

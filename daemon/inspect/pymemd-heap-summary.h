@@ -4,6 +4,7 @@
 #include <json-glib/json-glib.h>
 
 #include "pymemd-classify.h"
+#include "pymemd-process.h"
 
 G_BEGIN_DECLS
 
@@ -99,5 +100,17 @@ void pymemd_heap_ledger_compute (const PymemdHeapSummary *summary,
  * LEDGER as "ledger" when not NULL. */
 GVariant *pymemd_heap_summary_to_variant (const PymemdHeapSummary *summary,
                                           const PymemdHeapLedger  *ledger);
+
+/* Keeps SUMMARY (taken over) with PROCESS as its latest, with its LEDGER
+ * (NULL: none, the process's pages were not read), until the next one or
+ * the process object's end. Accounting's process knows nothing of heaps:
+ * the summary rides on it as object data. */
+void                     pymemd_heap_summary_keep (PymemdProcess          *process,
+                                                   PymemdHeapSummary      *summary,
+                                                   const PymemdHeapLedger *ledger);
+/* The summary kept with PROCESS and its ledger (NULL: none); NULL before
+ * the first. */
+const PymemdHeapSummary *pymemd_heap_summary_kept (PymemdProcess           *process,
+                                                   const PymemdHeapLedger **ledger);
 
 G_END_DECLS

@@ -18,11 +18,13 @@ struct _PymemdHeapWatch
   GQueue            round;      /* "pid:start time" still to summarize this round */
   gboolean          asking;     /* a summary of the round is being taken */
   guint             summaries;
+  PymemdHeapWatchSettings settings;
 };
 
 G_DEFINE_TYPE (PymemdHeapWatch, pymemd_heap_watch, G_TYPE_OBJECT)
 
 static void next_in_round (PymemdHeapWatch *self);
+static void reschedule (PymemdHeapWatch *self);
 
 static char *
 process_key (PymemdProcess *process)
@@ -72,10 +74,8 @@ start_round (gpointer data)
   PymemdHelperChannel *channel = pymemd_heap_broker_get_channel (self->broker);
   GPtrArray *processes = pymemd_monitor_get_processes (self->monitor);
   g_autoptr(GPtrArray) with_helper = g_ptr_array_new ();
-  PymemdHeapWatchSettings settings;
 
   self->timer = 0;
-  pymemd_config_get_heap_watch (pymemd_monitor_get_config (self->monitor), &settings);
   forget_gone (self, processes);
   /* A round still going (a process slow to answer) is not doubled. */
   if (!self->asking && g_queue_is_empty (&self->round))
@@ -89,11 +89,11 @@ start_round (gpointer data)
             g_ptr_array_add (with_helper, process);
         }
       g_ptr_array_sort_with_data (with_helper, waited_longest_first, self);
-      for (guint i = 0; i < with_helper->len && i < settings.per_round; i++)
+      for (guint i = 0; i < with_helper->len && i < self->settings.per_round; i++)
         g_queue_push_tail (&self->round, process_key (g_ptr_array_index (with_helper, i)));
       next_in_round (self);
     }
-  pymemd_heap_watch_reschedule (self);
+  reschedule (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -118,9 +118,7 @@ light_taken (GObject *source, GAsyncResult *result, gpointer data)
 static void
 next_in_round (PymemdHeapWatch *self)
 {
-  PymemdHeapWatchSettings settings;
 
-  pymemd_config_get_heap_watch (pymemd_monitor_get_config (self->monitor), &settings);
   while (!self->asking && !g_queue_is_empty (&self->round))
     {
       g_autofree char *key = g_queue_pop_head (&self->round);
@@ -134,7 +132,7 @@ next_in_round (PymemdHeapWatch *self)
       pymemd_heap_request_init (&request);
       request.top = LIGHT_TOP;
       request.sites = 0;
-      request.budget = settings.budget;
+      request.budget = self->settings.budget;
       request.light = TRUE;
       when = g_new (gint64, 1);
       *when = g_get_monotonic_time ();
@@ -145,15 +143,13 @@ next_in_round (PymemdHeapWatch *self)
     }
 }
 
-void
-pymemd_heap_watch_reschedule (PymemdHeapWatch *self)
+static void
+reschedule (PymemdHeapWatch *self)
 {
-  PymemdHeapWatchSettings settings;
 
-  pymemd_config_get_heap_watch (pymemd_monitor_get_config (self->monitor), &settings);
   g_clear_handle_id (&self->timer, g_source_remove);
-  if (settings.interval > 0)
-    self->timer = g_timeout_add ((guint) (settings.interval * 1000), start_round, self);
+  if (self->settings.interval > 0)
+    self->timer = g_timeout_add ((guint) (self->settings.interval * 1000), start_round, self);
 }
 
 guint
@@ -198,14 +194,23 @@ pymemd_heap_watch_init (PymemdHeapWatch *self)
 }
 
 PymemdHeapWatch *
-pymemd_heap_watch_new (PymemdMonitor *monitor, PymemdHeapBroker *broker)
+pymemd_heap_watch_new (PymemdMonitor                 *monitor,
+                       PymemdHeapBroker              *broker,
+                       const PymemdHeapWatchSettings *settings)
 {
   PymemdHeapWatch *self = g_object_new (PYMEMD_TYPE_HEAP_WATCH, NULL);
 
   self->monitor = g_object_ref (monitor);
   self->broker = g_object_ref (broker);
-  pymemd_heap_watch_reschedule (self);
+  pymemd_heap_watch_set_settings (self, settings);
   return self;
+}
+
+void
+pymemd_heap_watch_set_settings (PymemdHeapWatch *self, const PymemdHeapWatchSettings *settings)
+{
+  self->settings = *settings;
+  reschedule (self);
 }
 
 /* ---- what grew ---- */

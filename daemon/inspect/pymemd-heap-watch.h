@@ -9,20 +9,29 @@
 
 G_BEGIN_DECLS
 
+/* Light heap summaries of processes whose helper is in ([heap]; see
+ * pymemd(8), HEAP SUMMARIES). */
+typedef struct {
+  double interval;   /* seconds between rounds; 0: none */
+  double budget;     /* seconds one process's light census may take */
+  guint  per_round;  /* processes summarized per round, those waiting longest first */
+} PymemdHeapWatchSettings;
+
 #define PYMEMD_TYPE_HEAP_WATCH (pymemd_heap_watch_get_type ())
 G_DECLARE_FINAL_TYPE (PymemdHeapWatch, pymemd_heap_watch, PYMEMD, HEAP_WATCH, GObject)
 
-/* Takes rounds of light summaries through BROKER as MONITOR's
- * configuration's [heap] says: every interval, of at most
- * processes-per-round processes with a helper connected (those summarized
- * longest ago first), one at a time, each census within budget-seconds.
- * No process is attached for them. */
-PymemdHeapWatch *pymemd_heap_watch_new (PymemdMonitor    *monitor,
-                                        PymemdHeapBroker *broker);
+/* Takes rounds of light summaries of MONITOR's processes through BROKER
+ * as SETTINGS say: every interval, of at most per_round processes with a
+ * helper connected (those summarized longest ago first), one at a time,
+ * each census within budget seconds. No process is attached for them. */
+PymemdHeapWatch *pymemd_heap_watch_new (PymemdMonitor                 *monitor,
+                                        PymemdHeapBroker              *broker,
+                                        const PymemdHeapWatchSettings *settings);
 
-/* Reads [heap] again (after a reload): the next round comes after the
- * new interval, or none when it is 0. */
-void             pymemd_heap_watch_reschedule (PymemdHeapWatch *self);
+/* New settings (after a reload): the next round comes after the new
+ * interval, or none when it is 0. */
+void             pymemd_heap_watch_set_settings (PymemdHeapWatch               *self,
+                                                 const PymemdHeapWatchSettings *settings);
 
 /* Rounds taken and summaries kept since the watch started (for tests and
  * the log). */

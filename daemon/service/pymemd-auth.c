@@ -78,6 +78,14 @@ pymemd_viewer_owner_of (const PymemdCredentials *credentials, guint32 *uid)
   return TRUE;
 }
 
+guint32
+pymemd_viewer_recorded_owner (PymemdProcess *process)
+{
+  guint32 owner;
+
+  return pymemd_viewer_owner_of (pymemd_process_get_credentials (process), &owner) ? owner : 0;
+}
+
 gboolean
 pymemd_viewer_owns (const PymemdViewer *viewer, const PymemdCredentials *credentials)
 {

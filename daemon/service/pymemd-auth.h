@@ -4,13 +4,12 @@
 #include <gio/gio.h>
 
 #include "pymemd-config.h"
+#include "pymemd-names.h"
 #include "pymemd-process.h"
 #include "pymemd-procfs.h"
 
 G_BEGIN_DECLS
 
-#define PYMEMD_ACTION_INSPECT_ALL "org.pymemd.inspect-all"
-#define PYMEMD_ACTION_ATTACH      "org.pymemd.attach"
 
 /* ---- what a caller may see: the rules, no I/O ---- */
 
@@ -43,6 +42,10 @@ typedef enum {
  * only root may. */
 gboolean   pymemd_viewer_owner_of (const PymemdCredentials *credentials,
                                    guint32                 *uid);
+/* The owner of PROCESS's history rows: pymemd_viewer_owner_of ()'s uid,
+ * or 0 (root alone) when there is none. What decides who sees its history
+ * once it has ended. */
+guint32    pymemd_viewer_recorded_owner (PymemdProcess *process);
 /* Whether VIEWER is that owner: its uid, and (when the bus told them) the
  * process's group among its own. */
 gboolean   pymemd_viewer_owns (const PymemdViewer      *viewer,

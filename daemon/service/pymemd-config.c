@@ -703,6 +703,15 @@ pymemd_config_get_budget (PymemdConfig *self, PymemdScanBudget *out)
   *out = self->budget;
 }
 
+void
+pymemd_config_get_monitor (PymemdConfig *self, PymemdMonitorSettings *out)
+{
+  out->interval = self->interval;
+  out->detail_interval = self->detail_interval;
+  out->events = self->events;
+  out->budget = self->budget;
+}
+
 guint64
 pymemd_config_get_min_change_bytes (PymemdConfig *self)
 {

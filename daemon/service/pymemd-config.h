@@ -1,10 +1,13 @@
-/* The daemon's settings: the defaults, overridden by a strictly validated pymemd.conf (see pymemd.conf(5)). */
+/* The daemon's settings: the defaults, overridden by a strictly validated pymemd.conf (see pymemd.conf(5)), handed down to each stage as its own settings struct. */
 #pragma once
 
 #include <glib-object.h>
 
+#include "pymemd-heap-broker.h"
+#include "pymemd-heap-watch.h"
 #include "pymemd-helper-channel.h"
-#include "pymemd-scanner.h"
+#include "pymemd-history.h"
+#include "pymemd-monitor.h"
 
 G_BEGIN_DECLS
 
@@ -15,40 +18,6 @@ typedef enum {
   PYMEMD_ATTACH_ADMIN, /* admins, to any process */
   PYMEMD_ATTACH_OWN,   /* a process's owner to it, and admins to any */
 } PymemdAttachPolicy;
-
-/* The history store's settings ([history]). */
-typedef struct {
-  gint64  raw_keep_us;
-  gint64  minute_keep_us;
-  gint64  hour_keep_us;
-  guint64 max_bytes;
-  double  growth_threshold; /* bytes per hour; 0: no GrowthSuspected */
-  gint64  growth_window_us;
-  double  retry_seconds;    /* between attempts to write a store that failed */
-} PymemdHistorySettings;
-
-/* How attaches share the daemon ([limits]; see pymemd(8), ATTACHING). */
-typedef struct {
-  double timeout_seconds; /* the daemon waits this long for one attach, then frees its slot */
-  guint  per_uid;         /* attaches one user may have queued or running */
-  guint  concurrent;      /* attaches running at once, of all users together */
-} PymemdAttachLimits;
-
-/* What retained-size analyses may take ([limits]; see pymemd(8)): each one's
- * memory (the helper is told the objects and references that fit), how
- * many at once of all users (one at a time per user). */
-typedef struct {
-  gsize memory;
-  guint concurrent;
-} PymemdGraphLimits;
-
-/* Light heap summaries of processes whose helper is in ([heap]; see
- * pymemd(8), HEAP SUMMARIES). */
-typedef struct {
-  double interval;   /* seconds between rounds; 0: none */
-  double budget;     /* seconds one process's light census may take */
-  guint  per_round;  /* processes summarized per round, those waiting longest first */
-} PymemdHeapWatchSettings;
 
 #define PYMEMD_TYPE_CONFIG (pymemd_config_get_type ())
 G_DECLARE_FINAL_TYPE (PymemdConfig, pymemd_config, PYMEMD, CONFIG, GObject)
@@ -84,6 +53,9 @@ double        pymemd_config_get_detail_interval (PymemdConfig *self);
 gboolean      pymemd_config_get_events (PymemdConfig *self);
 void          pymemd_config_get_budget (PymemdConfig     *self,
                                         PymemdScanBudget *out);
+/* What the monitor follows: the intervals, events and the budget. */
+void          pymemd_config_get_monitor (PymemdConfig          *self,
+                                         PymemdMonitorSettings *out);
 /* The change threshold of subscriptions that set none. */
 guint64       pymemd_config_get_min_change_bytes (PymemdConfig *self);
 /* Seconds: the floor for subscriptions' min-interval. */

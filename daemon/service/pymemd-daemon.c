@@ -18,6 +18,7 @@
 #include "pymemd-heap-watch.h"
 #include "pymemd-monitor.h"
 #include "pymemd-recorder.h"
+#include "pymemd-names.h"
 
 /* The administrator's file wins over the one installed with pymemd, which
  * an upgrade replaces: installing never writes to SYSCONFDIR. */
@@ -77,9 +78,19 @@ notify_status (Daemon *daemon)
               daemon->service != NULL ? pymemd_dbus_service_get_subscription_count (daemon->service) : 0);
 }
 
+static guint32
+history_owner (PymemdProcess *process, gpointer data)
+{
+  return pymemd_viewer_recorded_owner (process);
+}
+
+/* After each scan: its figures go to the history, the service publishes
+ * them (its own handler), systemd hears the status. */
 static void
 on_scanned (PymemdMonitor *monitor, gboolean full, Daemon *daemon)
 {
+  pymemd_recorder_record_scan (daemon->recorder, pymemd_scanner_get_boot_id (pymemd_monitor_get_scanner (monitor)),
+                               pymemd_monitor_get_processes (monitor), history_owner, NULL);
   notify_status (daemon);
 }
 
@@ -111,16 +122,34 @@ on_quit (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-/* The helper channel's share of the configuration ([limits]). */
+/* Hands each stage its share of CONFIG: the configuration sits at the top
+ * and the stages below it see only their own settings. */
 static void
-apply_helper_limits (Daemon *daemon, PymemdConfig *config)
+apply_config (Daemon *daemon, PymemdConfig *config)
 {
-  PymemdHelperLimits limits;
+  PymemdMonitorSettings monitor;
+  PymemdHistorySettings history;
 
-  if (daemon->broker == NULL)
-    return;
-  pymemd_config_get_helper_limits (config, &limits);
-  pymemd_helper_channel_set_limits (pymemd_heap_broker_get_channel (daemon->broker), &limits);
+  pymemd_config_get_monitor (config, &monitor);
+  pymemd_monitor_set_settings (daemon->monitor, &monitor);
+  pymemd_config_get_history (config, &history);
+  pymemd_recorder_set_settings (daemon->recorder, &history);
+  if (daemon->broker != NULL)
+    {
+      PymemdHelperLimits helper;
+      PymemdAttachLimits attach;
+      PymemdGraphLimits graph;
+      PymemdHeapWatchSettings watch;
+
+      pymemd_config_get_helper_limits (config, &helper);
+      pymemd_helper_channel_set_limits (pymemd_heap_broker_get_channel (daemon->broker), &helper);
+      pymemd_config_get_attach_limits (config, &attach);
+      pymemd_config_get_graph_limits (config, &graph);
+      pymemd_heap_broker_set_limits (daemon->broker, &attach, &graph);
+      pymemd_config_get_heap_watch (config, &watch);
+      pymemd_heap_watch_set_settings (daemon->heap_watch, &watch);
+    }
+  pymemd_dbus_service_set_config (daemon->service, config);
 }
 
 static gboolean
@@ -136,15 +165,7 @@ on_reload (gpointer data)
     g_warning ("Configuration not reloaded, keeping the old one: %s", error->message);
   else
     {
-      PymemdHistorySettings history;
-
-      pymemd_monitor_set_config (daemon->monitor, config);
-      pymemd_dbus_service_config_changed (daemon->service);
-      pymemd_config_get_history (config, &history);
-      pymemd_recorder_set_settings (daemon->recorder, &history);
-      apply_helper_limits (daemon, config);
-      if (daemon->heap_watch != NULL)
-        pymemd_heap_watch_reschedule (daemon->heap_watch);
+      apply_config (daemon, config);
       g_message ("Configuration reloaded from %s", pymemd_config_get_path (config) != NULL
                                                       ? pymemd_config_get_path (config)
                                                       : "defaults");
@@ -266,12 +287,14 @@ runtime_dir (const PymemdDaemonOptions *options, char **temporary)
 /* The helper socket and what answers heap summary requests; NULL (logged)
  * when the socket cannot be made: the rest of the daemon works on. */
 static PymemdHeapBroker *
-start_broker (Daemon *daemon)
+start_broker (Daemon *daemon, PymemdConfig *config)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *dir = runtime_dir (daemon->options, &daemon->temporary_runtime_dir);
   const char *helper_dir = g_getenv ("PYMEMD_HELPER_DIR") != NULL ? g_getenv ("PYMEMD_HELPER_DIR") : PYMEMD_HELPER_DIR;
   PymemdHeapBroker *broker;
+  PymemdAttachLimits attach;
+  PymemdGraphLimits graph;
 
   if (dir == NULL)
     return NULL;
@@ -280,7 +303,9 @@ start_broker (Daemon *daemon)
       g_warning (_("Cannot create the runtime directory %s: %s; no heap summaries"), dir, g_strerror (errno));
       return NULL;
     }
-  broker = pymemd_heap_broker_new (daemon->monitor, daemon->recorder, dir, helper_dir, &error);
+  pymemd_config_get_attach_limits (config, &attach);
+  pymemd_config_get_graph_limits (config, &graph);
+  broker = pymemd_heap_broker_new (daemon->monitor, daemon->recorder, dir, helper_dir, &attach, &graph, &error);
   if (broker == NULL)
     g_warning (_("No helper socket in %s: %s; no heap summaries"), dir, error->message);
   return broker;
@@ -292,6 +317,8 @@ pymemd_daemon_run (const PymemdDaemonOptions *options)
   Daemon daemon = { options, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, EXIT_SUCCESS, FALSE };
   g_autofree char *history = NULL;
   PymemdHistorySettings history_settings;
+  PymemdMonitorSettings monitor_settings;
+  PymemdHeapWatchSettings watch_settings;
   g_autoptr(GError) error = NULL;
   g_autoptr(PymemdConfig) config = NULL;
   g_autoptr(PymemdProcfs) procfs = NULL;
@@ -316,7 +343,8 @@ pymemd_daemon_run (const PymemdDaemonOptions *options)
       g_printerr ("pymemd: %s: %s\n", _("Cannot connect to the bus"), error->message);
       return EXIT_FAILURE;
     }
-  daemon.monitor = pymemd_monitor_new (procfs, config,
+  pymemd_config_get_monitor (config, &monitor_settings);
+  daemon.monitor = pymemd_monitor_new (procfs, &monitor_settings,
                                        options->bus == PYMEMD_BUS_SESSION ? (gint64) getuid () : -1,
                                        &error);
   if (daemon.monitor == NULL)
@@ -336,12 +364,18 @@ pymemd_daemon_run (const PymemdDaemonOptions *options)
   history = history_path (options);
   pymemd_config_get_history (config, &history_settings);
   daemon.recorder = pymemd_recorder_new (history, &history_settings);
-  daemon.broker = start_broker (&daemon);
+  daemon.broker = start_broker (&daemon, config);
   if (daemon.broker != NULL)
-    daemon.heap_watch = pymemd_heap_watch_new (daemon.monitor, daemon.broker);
-  apply_helper_limits (&daemon, config);
+    {
+      PymemdHelperLimits helper_limits;
+
+      pymemd_config_get_heap_watch (config, &watch_settings);
+      daemon.heap_watch = pymemd_heap_watch_new (daemon.monitor, daemon.broker, &watch_settings);
+      pymemd_config_get_helper_limits (config, &helper_limits);
+      pymemd_helper_channel_set_limits (pymemd_heap_broker_get_channel (daemon.broker), &helper_limits);
+    }
   daemon.service = pymemd_dbus_service_new (daemon.connection, daemon.monitor, daemon.auth, daemon.recorder,
-                                            daemon.broker, &error);
+                                            daemon.broker, config, &error);
   if (daemon.service == NULL)
     {
       g_printerr ("pymemd: %s\n", error->message);
@@ -357,7 +391,7 @@ pymemd_daemon_run (const PymemdDaemonOptions *options)
   start_watchdog ();
   if (options->replace)
     flags |= G_BUS_NAME_OWNER_FLAGS_REPLACE;
-  owner_id = g_bus_own_name_on_connection (daemon.connection, "org.pymemd.Monitor1", flags,
+  owner_id = g_bus_own_name_on_connection (daemon.connection, PYMEMD_MANAGER_INTERFACE, flags,
                                            on_name_acquired, on_name_lost, &daemon, NULL);
 
   g_main_loop_run (daemon.loop);

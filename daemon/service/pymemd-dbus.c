@@ -17,6 +17,7 @@
 #include "pymemd-recorder.h"
 #include "pymemd-report.h"
 #include "pymemd-subscriptions.h"
+#include "pymemd-names.h"
 
 #define PROCESS_PATH_PREFIX PYMEMD_DBUS_PATH "/process/"
 
@@ -28,6 +29,7 @@ struct _PymemdDbusService
   PymemdAuth               *auth;
   PymemdRecorder           *recorder;
   PymemdHeapBroker         *broker;     /* NULL: no helper socket */
+  PymemdConfig             *config;
   PymemdDbusMonitor1       *manager;
   GDBusObjectManagerServer *object_manager;
   GHashTable               *exported;   /* object path -> PymemdDbusObjectSkeleton */
@@ -125,7 +127,7 @@ add_counters (GVariantBuilder *builder, const PymemdCounters *c)
     if (pymemd_counters_has (c, sample_fields[i]))
       g_variant_builder_add (builder, "{st}", pymemd_field_name (sample_fields[i]),
                              c->value[sample_fields[i]]);
-  g_variant_builder_add (builder, "{st}", "uss", pymemd_counters_uss (c));
+  g_variant_builder_add (builder, "{st}", PYMEMD_KEY_USS, pymemd_counters_uss (c));
 }
 
 /* The a{st} of MemoryChanged and of the Totals property. */
@@ -161,7 +163,7 @@ interpreter_set_hash (GPtrArray *processes)
 static gboolean
 published_long_ago (PymemdDbusService *self, gint64 published_at)
 {
-  double detail_interval = pymemd_config_get_detail_interval (pymemd_monitor_get_config (self->monitor));
+  double detail_interval = pymemd_config_get_detail_interval (self->config);
 
   return g_get_monotonic_time () - published_at >= (gint64) (detail_interval * G_USEC_PER_SEC);
 }
@@ -172,7 +174,7 @@ published_long_ago (PymemdDbusService *self, gint64 published_at)
 static gboolean
 figure_moved (PymemdDbusService *self, guint64 old, guint64 now, gboolean stale)
 {
-  guint64 threshold = pymemd_config_get_min_change_bytes (pymemd_monitor_get_config (self->monitor));
+  guint64 threshold = pymemd_config_get_min_change_bytes (self->config);
 
   return (now > old ? now - old : old - now) >= MAX (threshold, 1) || (now != old && stale);
 }
@@ -202,9 +204,9 @@ add_summary (GVariantBuilder *builder, PymemdProcess *process, gboolean restrict
   g_autofree char *path = process_path (process);
   g_autofree char *version = python_version_string (process);
 
-  g_variant_builder_add (builder, "{sv}", "pid", g_variant_new_uint32 ((guint32) pymemd_process_get_pid (process)));
-  g_variant_builder_add (builder, "{sv}", "start_time", g_variant_new_uint64 (pymemd_process_get_start_time (process)));
-  g_variant_builder_add (builder, "{sv}", "uid", g_variant_new_uint32 (pymemd_process_get_uid (process)));
+  g_variant_builder_add (builder, "{sv}", PYMEMD_KEY_PID, g_variant_new_uint32 ((guint32) pymemd_process_get_pid (process)));
+  g_variant_builder_add (builder, "{sv}", PYMEMD_KEY_START_TIME, g_variant_new_uint64 (pymemd_process_get_start_time (process)));
+  g_variant_builder_add (builder, "{sv}", PYMEMD_KEY_UID, g_variant_new_uint32 (pymemd_process_get_uid (process)));
   g_variant_builder_add (builder, "{sv}", "name", file_name_variant (shown_name (process, restricted)));
   g_variant_builder_add (builder, "{sv}", "cmdline", g_variant_new_string (pymemd_process_get_cmdline (process)));
   g_variant_builder_add (builder, "{sv}", "python_version", g_variant_new_string (version));
@@ -212,8 +214,8 @@ add_summary (GVariantBuilder *builder, PymemdProcess *process, gboolean restrict
   g_variant_builder_add (builder, "{sv}", "sampled_at", g_variant_new_int64 (pymemd_process_get_sampled_at (process)));
   g_variant_builder_add (builder, "{sv}", "restricted", g_variant_new_boolean (restricted));
   /* What /proc/PID/status shows every user: VmRSS and VmSwap. */
-  g_variant_builder_add (builder, "{sv}", "rss", g_variant_new_uint64 (rollup->value[PYMEMD_FIELD_RSS]));
-  g_variant_builder_add (builder, "{sv}", "swap", g_variant_new_uint64 (rollup->value[PYMEMD_FIELD_SWAP]));
+  g_variant_builder_add (builder, "{sv}", PYMEMD_KEY_RSS, g_variant_new_uint64 (rollup->value[PYMEMD_FIELD_RSS]));
+  g_variant_builder_add (builder, "{sv}", PYMEMD_KEY_SWAP, g_variant_new_uint64 (rollup->value[PYMEMD_FIELD_SWAP]));
   if (restricted)
     return;
   for (guint i = 0; i < G_N_ELEMENTS (sample_fields); i++)
@@ -221,7 +223,7 @@ add_summary (GVariantBuilder *builder, PymemdProcess *process, gboolean restrict
         pymemd_counters_has (rollup, sample_fields[i]))
       g_variant_builder_add (builder, "{sv}", pymemd_field_name (sample_fields[i]),
                              g_variant_new_uint64 (rollup->value[sample_fields[i]]));
-  g_variant_builder_add (builder, "{sv}", "uss", g_variant_new_uint64 (pymemd_counters_uss (rollup)));
+  g_variant_builder_add (builder, "{sv}", PYMEMD_KEY_USS, g_variant_new_uint64 (pymemd_counters_uss (rollup)));
   if (exact != NULL)
     {
       g_variant_builder_add (builder, "{sv}", "exact_uss", g_variant_new_uint64 (exact->uss));
@@ -263,8 +265,8 @@ details_variant (PymemdProcess *process)
 
           g_variant_builder_init (&one, G_VARIANT_TYPE ("a{st}"));
           g_variant_builder_add (&one, "{st}", "mappings", (guint64) categories[i].n_mappings);
-          g_variant_builder_add (&one, "{st}", "size", c->value[PYMEMD_FIELD_SIZE]);
-          g_variant_builder_add (&one, "{st}", "shared",
+          g_variant_builder_add (&one, "{st}", PYMEMD_KEY_SIZE, c->value[PYMEMD_FIELD_SIZE]);
+          g_variant_builder_add (&one, "{st}", PYMEMD_KEY_SHARED,
                                  c->value[PYMEMD_FIELD_SHARED_CLEAN] + c->value[PYMEMD_FIELD_SHARED_DIRTY]);
           add_counters (&one, c);
           /* pymalloc says whether it is the interpreter's arenas (1) or a guess (0). */
@@ -292,10 +294,10 @@ details_variant (PymemdProcess *process)
       GVariantBuilder e, sharing;
 
       g_variant_builder_init (&e, G_VARIANT_TYPE ("a{st}"));
-      g_variant_builder_add (&e, "{st}", "uss", exact->uss);
-      g_variant_builder_add (&e, "{st}", "pss", exact->pss);
+      g_variant_builder_add (&e, "{st}", PYMEMD_KEY_USS, exact->uss);
+      g_variant_builder_add (&e, "{st}", PYMEMD_KEY_PSS, exact->pss);
       g_variant_builder_add (&e, "{st}", "resident", exact->resident);
-      g_variant_builder_add (&e, "{st}", "swap", exact->swapped);
+      g_variant_builder_add (&e, "{st}", PYMEMD_KEY_SWAP, exact->swapped);
       g_variant_builder_add (&builder, "{sv}", "exact", g_variant_builder_end (&e));
       g_variant_builder_init (&sharing, G_VARIANT_TYPE ("a{st}"));
       for (guint i = 0; i < PYMEMD_N_SHARING_BUCKETS; i++)
@@ -306,7 +308,7 @@ details_variant (PymemdProcess *process)
     g_variant_builder_add (&builder, "{sv}", "exact_error", g_variant_new_string (exact_error->message));
   {
     const PymemdHeapLedger *ledger;
-    const PymemdHeapSummary *heap = pymemd_process_get_heap (process, &ledger);
+    const PymemdHeapSummary *heap = pymemd_heap_summary_kept (process, &ledger);
     if (heap != NULL)
       g_variant_builder_add (&builder, "{sv}", "heap", pymemd_heap_summary_to_variant (heap, ledger));
   }
@@ -590,7 +592,7 @@ G_STATIC_ASSERT (N_TABLE_FIGURES <= 64); /* present[] is a bit set in a guint64 
 static const char *
 table_figure_name_at (guint index)
 {
-  static const char *const extra[] = { "uss", "exact_uss", "exact_pss" };
+  static const char *const extra[] = { PYMEMD_KEY_USS, "exact_uss", "exact_pss" };
 
   /* rss and swap, status' figures, come first, as in GetProcesses */
   if (index == 0)
@@ -1077,7 +1079,7 @@ subscribe_done (GObject *source, GAsyncResult *result, gpointer data)
 {
   g_autoptr(Call) call = data;
   PymemdDbusService *self = call->self;
-  PymemdConfig *config = pymemd_monitor_get_config (self->monitor);
+  PymemdConfig *config = self->config;
   const char *sender = g_dbus_method_invocation_get_sender (call->invocation);
   PymemdSubscriptionOptions options;
   g_autoptr(GError) error = NULL;
@@ -1154,17 +1156,6 @@ handle_unsubscribe (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocati
 
 /* ---- history ---- */
 
-/* The uid the history keeps for PROCESS: the user who may inspect it as
- * its owner, or 0 (root alone) when none may; what decides who sees its
- * history once it has ended. */
-static guint32
-recorded_owner (PymemdProcess *process)
-{
-  guint32 owner;
-
-  return pymemd_viewer_owner_of (pymemd_process_get_credentials (process), &owner) ? owner : 0;
-}
-
 #define SECOND_US G_GINT64_CONSTANT (1000000)
 /* Bounds of GetHistory and GetGrowth arguments. */
 #define HISTORY_MAX_RESOLUTION (366.0 * 86400)
@@ -1176,10 +1167,10 @@ recorded_owner (PymemdProcess *process)
 static void
 add_recorded_process (GVariantBuilder *builder, const PymemdHistoryProcess *p, gboolean restricted)
 {
-  g_variant_builder_add (builder, "{sv}", "pid", g_variant_new_uint32 ((guint32) p->pid));
-  g_variant_builder_add (builder, "{sv}", "start_time", g_variant_new_uint64 (p->start_time));
+  g_variant_builder_add (builder, "{sv}", PYMEMD_KEY_PID, g_variant_new_uint32 ((guint32) p->pid));
+  g_variant_builder_add (builder, "{sv}", PYMEMD_KEY_START_TIME, g_variant_new_uint64 (p->start_time));
   g_variant_builder_add (builder, "{sv}", "boot_id", g_variant_new_string (p->boot_id != NULL ? p->boot_id : ""));
-  g_variant_builder_add (builder, "{sv}", "uid", g_variant_new_uint32 (p->uid));
+  g_variant_builder_add (builder, "{sv}", PYMEMD_KEY_UID, g_variant_new_uint32 (p->uid));
   if (!restricted)
     {
       g_variant_builder_add (builder, "{sv}", "name", file_name_variant (basename_of (p->exe)));
@@ -1274,7 +1265,7 @@ query_done (GObject *source, GAsyncResult *result, gpointer data)
         .boot_id = g_strdup (pymemd_scanner_get_boot_id (scanner)),
         .pid = (gint32) call->pid,
         .start_time = call->start_time,
-        .uid = recorded_owner (live),
+        .uid = pymemd_viewer_recorded_owner (live),
         .exe = g_strdup (pymemd_process_get_exe (live)),
         .cmdline = g_strdup (pymemd_process_get_cmdline (live)),
         .first_seen = pymemd_process_get_sampled_at (live),
@@ -1445,13 +1436,13 @@ handle_get_growth (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocatio
   call->pid = pid;
   call->start_time = start_time = resolve_start_time (self, pid, start_time);
   live = pymemd_monitor_find (self->monitor, pid);
-  pymemd_config_get_history (pymemd_monitor_get_config (self->monitor), &settings);
+  pymemd_config_get_history (self->config, &settings);
   /* The configured window of a living process was measured this minute. */
   if (live != NULL && pymemd_process_get_start_time (live) == start_time &&
       (gint64) (window * SECOND_US) == settings.growth_window_us &&
       pymemd_recorder_lookup_growth (self->recorder, (gint32) pid, start_time, &rate, &samples))
     {
-      call->subject_uid = recorded_owner (live);
+      call->subject_uid = pymemd_viewer_recorded_owner (live);
       call->reply = g_variant_ref_sink (g_variant_new ("(du)", rate, samples));
       resolve_caller (call, history_caller_done);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
@@ -1544,7 +1535,7 @@ heap_auth_done (GObject *source, GAsyncResult *result, gpointer data)
   PymemdDbusService *self = call->self;
   g_autoptr(GError) error = NULL;
   g_auto(PymemdViewer) viewer = { 0 };
-  PymemdAttachPolicy policy = pymemd_config_get_attach (pymemd_monitor_get_config (self->monitor));
+  PymemdAttachPolicy policy = pymemd_config_get_attach (self->config);
   PymemdProcess *process;
   gboolean allowed = FALSE;
 
@@ -1644,7 +1635,7 @@ handle_get_heap_summary (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *inv
   call->target = *pymemd_process_get_credentials (process);
   pymemd_auth_may_attach_async (self->auth, self->connection, g_dbus_method_invocation_get_sender (invocation),
                                 &call->target,
-                                pymemd_config_get_attach (pymemd_monitor_get_config (self->monitor)), NULL,
+                                pymemd_config_get_attach (self->config), NULL,
                                 heap_auth_done, call);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -1731,10 +1722,10 @@ emit_growth (const char *sender, guint id, PymemdProcess *process, gpointer data
   PymemdHistorySettings settings;
   double rate = 0;
 
-  pymemd_config_get_history (pymemd_monitor_get_config (self->monitor), &settings);
+  pymemd_config_get_history (self->config, &settings);
   pymemd_recorder_lookup_growth (self->recorder, pymemd_process_get_pid (process),
                                  pymemd_process_get_start_time (process), &rate, NULL);
-  if (!g_dbus_connection_emit_signal (self->connection, sender, PYMEMD_DBUS_PATH, "org.pymemd.Monitor1",
+  if (!g_dbus_connection_emit_signal (self->connection, sender, PYMEMD_DBUS_PATH, PYMEMD_MANAGER_INTERFACE,
                                       "GrowthSuspected",
                                       g_variant_new ("(uoutdd@aa{sv})", id, path,
                                                      (guint32) pymemd_process_get_pid (process),
@@ -1783,7 +1774,7 @@ on_growth_suspected (PymemdRecorder *recorder, gint pid, guint64 start_time, dou
   pymemd_log_event (G_LOG_LEVEL_MESSAGE, PYMEMD_MESSAGE_GROWTH_SUSPECTED, pid, NULL,
                     "Process %d (%s) grows by %s per hour", pid, exe_name (process), size);
   /* What grew comes from the heap summaries history keeps over the window. */
-  pymemd_config_get_history (pymemd_monitor_get_config (self->monitor), &settings);
+  pymemd_config_get_history (self->config, &settings);
   growth = g_new0 (Growth, 1);
   growth->self = g_object_ref (self);
   growth->pid = pid;
@@ -1814,47 +1805,6 @@ on_recorder_state (PymemdRecorder *recorder, PymemdDbusService *self)
     publish_history_size (self, size);
 }
 
-/* One tick's figures, handed to the recorder's thread. */
-static void
-record_tick (PymemdDbusService *self, GPtrArray *processes, const PymemdCounters *sum)
-{
-  PymemdScanner *scanner = pymemd_monitor_get_scanner (self->monitor);
-  GArray *points = pymemd_recorder_points_new (processes->len + 1);
-  PymemdHistoryPoint totals = { 0 };
-  gint64 now = g_get_real_time (), latest = 0;
-
-  for (guint i = 0; i < processes->len; i++)
-    {
-      PymemdProcess *process = g_ptr_array_index (processes, i);
-      const PymemdCounters *c = pymemd_process_get_rollup (process);
-      PymemdHistoryPoint point = {
-        .pid = pymemd_process_get_pid (process),
-        .start_time = pymemd_process_get_start_time (process),
-        .uid = recorded_owner (process),
-        .rss = c->value[PYMEMD_FIELD_RSS],
-        .pss = c->value[PYMEMD_FIELD_PSS],
-        .uss = pymemd_counters_uss (c),
-        .private_dirty = c->value[PYMEMD_FIELD_PRIVATE_DIRTY],
-        .swap = c->value[PYMEMD_FIELD_SWAP],
-        .sampled_at = pymemd_process_get_sampled_at (process),
-      };
-
-      latest = MAX (latest, point.sampled_at);
-      g_array_append_val (points, point);
-      pymemd_recorder_point_set_strings (&g_array_index (points, PymemdHistoryPoint, points->len - 1),
-                                         pymemd_process_get_exe (process), pymemd_process_get_cmdline (process));
-    }
-  totals.rss = sum->value[PYMEMD_FIELD_RSS];
-  totals.pss = sum->value[PYMEMD_FIELD_PSS];
-  totals.uss = pymemd_counters_uss (sum);
-  totals.private_dirty = sum->value[PYMEMD_FIELD_PRIVATE_DIRTY];
-  totals.swap = sum->value[PYMEMD_FIELD_SWAP];
-  /* A scan that sampled nothing new writes no new totals either. */
-  totals.sampled_at = latest > 0 ? latest : now;
-  g_array_append_val (points, totals);
-  pymemd_recorder_add_tick (self->recorder, pymemd_scanner_get_boot_id (scanner), now, points);
-}
-
 /* ---- after each scan ---- */
 
 static void
@@ -1865,7 +1815,7 @@ emit_memory_changed (const char *sender, guint id, PymemdProcess *process, gpoin
   g_autoptr(GError) error = NULL;
 
   if (!g_dbus_connection_emit_signal (self->connection, sender, PYMEMD_DBUS_PATH,
-                                      "org.pymemd.Monitor1", "MemoryChanged",
+                                      PYMEMD_MANAGER_INTERFACE, "MemoryChanged",
                                       g_variant_new ("(uout@a{st})", id, path,
                                                      (guint32) pymemd_process_get_pid (process),
                                                      pymemd_process_get_start_time (process),
@@ -1878,7 +1828,7 @@ static void
 update_process_object (PymemdDbusService *self, PymemdDbusProcess1 *iface, PymemdProcess *process)
 {
   const PymemdCounters *rollup = pymemd_process_get_rollup (process);
-  guint64 threshold = pymemd_config_get_min_change_bytes (pymemd_monitor_get_config (self->monitor));
+  guint64 threshold = pymemd_config_get_min_change_bytes (self->config);
   guint64 old_rss = pymemd_dbus_process1_get_rss (iface);
   guint64 rss = rollup->value[PYMEMD_FIELD_RSS];
 
@@ -2034,7 +1984,6 @@ on_scanned (PymemdMonitor *monitor, gboolean full, PymemdDbusService *self)
     publish_history_size (self, pymemd_recorder_get_bytes (self->recorder));
   pymemd_subscriptions_evaluate (self->subscriptions, processes, g_get_monotonic_time (),
                                  emit_memory_changed, self);
-  record_tick (self, processes, &totals);
 }
 
 /* ---- lifecycle ---- */
@@ -2056,6 +2005,7 @@ pymemd_dbus_service_finalize (GObject *object)
     g_signal_handler_disconnect (self->recorder, self->recorder_ids[i]);
   g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->manager));
   g_hash_table_unref (self->name_watches);
+  g_clear_object (&self->config);
   g_hash_table_unref (self->exported);
   g_clear_pointer (&self->full_reply, g_variant_unref);
   g_clear_pointer (&self->full_samples, g_variant_unref);
@@ -2089,9 +2039,9 @@ pymemd_dbus_service_init (PymemdDbusService *self)
 }
 
 void
-pymemd_dbus_service_config_changed (PymemdDbusService *self)
+pymemd_dbus_service_set_config (PymemdDbusService *self, PymemdConfig *config)
 {
-  PymemdConfig *config = pymemd_monitor_get_config (self->monitor);
+  g_set_object (&self->config, config);
 
   pymemd_dbus_monitor1_set_interval (self->manager, pymemd_config_get_interval (config));
   pymemd_dbus_monitor1_set_detail_interval (self->manager, pymemd_config_get_detail_interval (config));
@@ -2116,6 +2066,7 @@ pymemd_dbus_service_new (GDBusConnection *connection,
                          PymemdAuth      *auth,
                          PymemdRecorder  *recorder,
                          PymemdHeapBroker *broker,
+                         PymemdConfig    *config,
                          GError         **error)
 {
   g_autoptr(PymemdDbusService) self = g_object_new (PYMEMD_TYPE_DBUS_SERVICE, NULL);
@@ -2128,14 +2079,14 @@ pymemd_dbus_service_new (GDBusConnection *connection,
   self->broker = broker != NULL ? g_object_ref (broker) : NULL;
   self->subscriptions = pymemd_subscriptions_new (16);
   self->rescan_limit = pymemd_rate_limit_new (
-    pymemd_config_get_rescans_per_uid_per_minute (pymemd_monitor_get_config (monitor)), 60, NULL,
+    pymemd_config_get_rescans_per_uid_per_minute (config), 60, NULL,
     NULL);
   self->manager = pymemd_dbus_monitor1_skeleton_new ();
   pymemd_dbus_monitor1_set_version (self->manager, PACKAGE_VERSION);
   pymemd_dbus_monitor1_set_boot_id (self->manager, pymemd_scanner_get_boot_id (scanner));
   pymemd_dbus_monitor1_set_totals (self->manager, counters_variant (&(PymemdCounters) { { 0 }, 0 }));
   pymemd_dbus_monitor1_set_python_set (self->manager, python_set_variant (NULL));
-  pymemd_dbus_service_config_changed (self);
+  pymemd_dbus_service_set_config (self, config);
 
   g_signal_connect (self->manager, "handle-get-processes", G_CALLBACK (handle_get_processes), self);
   g_signal_connect (self->manager, "handle-get-samples", G_CALLBACK (handle_get_samples), self);

@@ -4,13 +4,15 @@
 #include <gio/gio.h>
 
 #include "pymemd-auth.h"
+#include "pymemd-config.h"
 #include "pymemd-heap-broker.h"
 #include "pymemd-monitor.h"
+#include "pymemd-names.h"
 #include "pymemd-recorder.h"
 
 G_BEGIN_DECLS
 
-#define PYMEMD_DBUS_PATH "/org/pymemd/Monitor1"
+#define PYMEMD_DBUS_PATH PYMEMD_MANAGER_PATH
 
 #define PYMEMD_TYPE_DBUS_SERVICE (pymemd_dbus_service_get_type ())
 G_DECLARE_FINAL_TYPE (PymemdDbusService, pymemd_dbus_service, PYMEMD, DBUS_SERVICE, GObject)
@@ -23,10 +25,13 @@ PymemdDbusService *pymemd_dbus_service_new (GDBusConnection *connection,
                                             PymemdAuth      *auth,
                                             PymemdRecorder  *recorder,
                                             PymemdHeapBroker *broker,
+                                            PymemdConfig    *config,
                                             GError         **error);
 
-/* Applies the monitor's (new) configuration: intervals, subscription limits. */
-void               pymemd_dbus_service_config_changed (PymemdDbusService *self);
+/* Applies a (new) configuration: the intervals shown, subscription and
+ * rescan limits, the attach policy, the history's settings. */
+void               pymemd_dbus_service_set_config (PymemdDbusService *self,
+                                                   PymemdConfig      *config);
 
 guint              pymemd_dbus_service_get_subscription_count (PymemdDbusService *self);
 

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "pymemd-report.h"
+#include "pymemd-names.h"
 
 /* The rollup fields a report shows, beyond the derived ones. */
 static const PymemdField report_fields[] = {
@@ -37,7 +38,7 @@ add_counters (JsonBuilder *builder, const PymemdCounters *c)
   for (guint i = 0; i < G_N_ELEMENTS (report_fields); i++)
     add_field (builder, c, report_fields[i]);
   /* USS as smaps sees it: pages mapped once. */
-  add_size (builder, "uss", pymemd_counters_uss (c));
+  add_size (builder, PYMEMD_KEY_USS, pymemd_counters_uss (c));
 }
 
 static void
@@ -71,9 +72,9 @@ add_categories (JsonBuilder *builder, PymemdProcess *process)
       json_builder_set_member_name (builder, pymemd_category_name (i));
       json_builder_begin_object (builder);
       add_size (builder, "mappings", usage[i].n_mappings);
-      add_size (builder, "size", c->value[PYMEMD_FIELD_SIZE]);
+      add_size (builder, PYMEMD_KEY_SIZE, c->value[PYMEMD_FIELD_SIZE]);
       add_counters (builder, c);
-      add_size (builder, "shared",
+      add_size (builder, PYMEMD_KEY_SHARED,
                 c->value[PYMEMD_FIELD_SHARED_CLEAN] + c->value[PYMEMD_FIELD_SHARED_DIRTY]);
       /* pymalloc says whether it is the interpreter's arenas or a guess. */
       if (i == PYMEMD_CATEGORY_PYMALLOC)
@@ -99,10 +100,10 @@ add_exact (JsonBuilder *builder, const PymemdExactFigures *exact, const GError *
       return;
     }
   json_builder_begin_object (builder);
-  add_size (builder, "uss", exact->uss);
-  add_size (builder, "pss", exact->pss);
+  add_size (builder, PYMEMD_KEY_USS, exact->uss);
+  add_size (builder, PYMEMD_KEY_PSS, exact->pss);
   add_size (builder, "resident", exact->resident);
-  add_size (builder, "swap", exact->swapped);
+  add_size (builder, PYMEMD_KEY_SWAP, exact->swapped);
   json_builder_set_member_name (builder, "sharing");
   json_builder_begin_object (builder);
   for (guint i = 0; i < PYMEMD_N_SHARING_BUCKETS; i++)
@@ -124,9 +125,9 @@ build_process (JsonBuilder *builder, PymemdProcess *process)
   const GError *detail_error = pymemd_process_get_detail_error (process);
 
   json_builder_begin_object (builder);
-  add_size (builder, "pid", (guint64) pymemd_process_get_pid (process));
-  add_size (builder, "start_time", pymemd_process_get_start_time (process));
-  add_size (builder, "uid", pymemd_process_get_uid (process));
+  add_size (builder, PYMEMD_KEY_PID, (guint64) pymemd_process_get_pid (process));
+  add_size (builder, PYMEMD_KEY_START_TIME, pymemd_process_get_start_time (process));
+  add_size (builder, PYMEMD_KEY_UID, pymemd_process_get_uid (process));
   add_string (builder, "exe", pymemd_process_get_exe (process));
   add_string (builder, "cmdline", pymemd_process_get_cmdline (process));
   add_string (builder, "python_version", version);
