@@ -15,6 +15,7 @@
 #include "pymemd-log.h"
 #include "pymemd-rate-limit.h"
 #include "pymemd-recorder.h"
+#include "pymemd-view.h"
 #include "pymemd-report.h"
 #include "pymemd-subscriptions.h"
 #include "pymemd-names.h"
@@ -51,15 +52,6 @@ struct _PymemdDbusService
 };
 
 G_DEFINE_TYPE (PymemdDbusService, pymemd_dbus_service, G_TYPE_OBJECT)
-
-/* The figures GetProcesses gives for a process seen in detail. */
-static const PymemdField sample_fields[] = {
-  PYMEMD_FIELD_RSS,           PYMEMD_FIELD_PSS,          PYMEMD_FIELD_PSS_DIRTY,
-  PYMEMD_FIELD_PSS_ANON,      PYMEMD_FIELD_PSS_FILE,     PYMEMD_FIELD_PSS_SHMEM,
-  PYMEMD_FIELD_SWAP,          PYMEMD_FIELD_SWAP_PSS,     PYMEMD_FIELD_SHARED_CLEAN,
-  PYMEMD_FIELD_SHARED_DIRTY,  PYMEMD_FIELD_PRIVATE_CLEAN, PYMEMD_FIELD_PRIVATE_DIRTY,
-  PYMEMD_FIELD_ANONYMOUS,     PYMEMD_FIELD_LOCKED,
-};
 
 static char *
 process_path (PymemdProcess *process)
@@ -121,13 +113,29 @@ proc_visibility (PymemdDbusService *self)
 }
 
 static void
+variant_figure (gpointer out, const char *key, guint64 value)
+{
+  g_variant_builder_add (out, "{st}", key, value);
+}
+
+static void
+variant_missing (gpointer out, const char *key)
+{
+}
+
+static void
+variant_flag (gpointer out, const char *key, gboolean value)
+{
+  g_variant_builder_add (out, "{st}", key, (guint64) value);
+}
+
+/* An a{st}: a figure the kernel does not give is left out, a yes/no is 1/0. */
+static const PymemdViewWriter variant_writer = { variant_figure, variant_missing, variant_flag };
+
+static void
 add_counters (GVariantBuilder *builder, const PymemdCounters *c)
 {
-  for (guint i = 0; i < G_N_ELEMENTS (sample_fields); i++)
-    if (pymemd_counters_has (c, sample_fields[i]))
-      g_variant_builder_add (builder, "{st}", pymemd_field_name (sample_fields[i]),
-                             c->value[sample_fields[i]]);
-  g_variant_builder_add (builder, "{st}", PYMEMD_KEY_USS, pymemd_counters_uss (c));
+  pymemd_view_counters (c, &variant_writer, builder);
 }
 
 /* The a{st} of MemoryChanged and of the Totals property. */
@@ -218,11 +226,11 @@ add_summary (GVariantBuilder *builder, PymemdProcess *process, gboolean restrict
   g_variant_builder_add (builder, "{sv}", PYMEMD_KEY_SWAP, g_variant_new_uint64 (rollup->value[PYMEMD_FIELD_SWAP]));
   if (restricted)
     return;
-  for (guint i = 0; i < G_N_ELEMENTS (sample_fields); i++)
-    if (sample_fields[i] != PYMEMD_FIELD_RSS && sample_fields[i] != PYMEMD_FIELD_SWAP &&
-        pymemd_counters_has (rollup, sample_fields[i]))
-      g_variant_builder_add (builder, "{sv}", pymemd_field_name (sample_fields[i]),
-                             g_variant_new_uint64 (rollup->value[sample_fields[i]]));
+  for (guint i = 0; i < PYMEMD_VIEW_N_FIELDS; i++)
+    if (pymemd_view_fields[i] != PYMEMD_FIELD_RSS && pymemd_view_fields[i] != PYMEMD_FIELD_SWAP &&
+        pymemd_counters_has (rollup, pymemd_view_fields[i]))
+      g_variant_builder_add (builder, "{sv}", pymemd_field_name (pymemd_view_fields[i]),
+                             g_variant_new_uint64 (rollup->value[pymemd_view_fields[i]]));
   g_variant_builder_add (builder, "{sv}", PYMEMD_KEY_USS, g_variant_new_uint64 (pymemd_counters_uss (rollup)));
   if (exact != NULL)
     {
@@ -261,24 +269,9 @@ details_variant (PymemdProcess *process)
       for (guint i = 0; i < PYMEMD_N_CATEGORIES; i++)
         {
           GVariantBuilder one;
-          const PymemdCounters *c = &categories[i].counters;
 
           g_variant_builder_init (&one, G_VARIANT_TYPE ("a{st}"));
-          g_variant_builder_add (&one, "{st}", "mappings", (guint64) categories[i].n_mappings);
-          g_variant_builder_add (&one, "{st}", PYMEMD_KEY_SIZE, c->value[PYMEMD_FIELD_SIZE]);
-          g_variant_builder_add (&one, "{st}", PYMEMD_KEY_SHARED,
-                                 c->value[PYMEMD_FIELD_SHARED_CLEAN] + c->value[PYMEMD_FIELD_SHARED_DIRTY]);
-          add_counters (&one, c);
-          /* pymalloc says whether it is the interpreter's arenas (1) or a guess (0). */
-          if (i == PYMEMD_CATEGORY_PYMALLOC)
-            {
-              guint arenas;
-              gboolean from_table = pymemd_process_get_pymalloc_exact (process, &arenas);
-
-              g_variant_builder_add (&one, "{st}", "exact", (guint64) from_table);
-              if (from_table)
-                g_variant_builder_add (&one, "{st}", "arenas", (guint64) arenas);
-            }
+          pymemd_view_category (process, i, &variant_writer, &one);
           g_variant_builder_add (&cats, "{s@a{st}}", pymemd_category_name (i),
                                  g_variant_builder_end (&one));
         }
@@ -294,10 +287,7 @@ details_variant (PymemdProcess *process)
       GVariantBuilder e, sharing;
 
       g_variant_builder_init (&e, G_VARIANT_TYPE ("a{st}"));
-      g_variant_builder_add (&e, "{st}", PYMEMD_KEY_USS, exact->uss);
-      g_variant_builder_add (&e, "{st}", PYMEMD_KEY_PSS, exact->pss);
-      g_variant_builder_add (&e, "{st}", "resident", exact->resident);
-      g_variant_builder_add (&e, "{st}", PYMEMD_KEY_SWAP, exact->swapped);
+      pymemd_view_exact (exact, &variant_writer, &e);
       g_variant_builder_add (&builder, "{sv}", "exact", g_variant_builder_end (&e));
       g_variant_builder_init (&sharing, G_VARIANT_TYPE ("a{st}"));
       for (guint i = 0; i < PYMEMD_N_SHARING_BUCKETS; i++)
@@ -586,7 +576,7 @@ static GVariant *names_variant (const char *(*name_of) (guint index), guint n);
 /* GetTable's figures, in the order GetProcesses' dictionaries have them:
  * what status shows everyone first, then the rest of the rollup, USS, and
  * the exact pass's. */
-enum { TABLE_USS = G_N_ELEMENTS (sample_fields), TABLE_EXACT_USS, TABLE_EXACT_PSS, N_TABLE_FIGURES };
+enum { TABLE_USS = PYMEMD_VIEW_N_FIELDS, TABLE_EXACT_USS, TABLE_EXACT_PSS, N_TABLE_FIGURES };
 G_STATIC_ASSERT (N_TABLE_FIGURES <= 64); /* present[] is a bit set in a guint64 */
 
 static const char *
@@ -603,9 +593,9 @@ table_figure_name_at (guint index)
     {
       guint k = 1;
 
-      for (guint i = 0; i < G_N_ELEMENTS (sample_fields); i++)
-        if (sample_fields[i] != PYMEMD_FIELD_RSS && sample_fields[i] != PYMEMD_FIELD_SWAP && ++k == index)
-          return pymemd_field_name (sample_fields[i]);
+      for (guint i = 0; i < PYMEMD_VIEW_N_FIELDS; i++)
+        if (pymemd_view_fields[i] != PYMEMD_FIELD_RSS && pymemd_view_fields[i] != PYMEMD_FIELD_SWAP && ++k == index)
+          return pymemd_field_name (pymemd_view_fields[i]);
     }
   return extra[index - TABLE_USS];
 }
@@ -622,13 +612,13 @@ table_row (PymemdProcess *process, gboolean restricted, guint64 *row)
   row[0] = rollup->value[PYMEMD_FIELD_RSS];
   row[1] = rollup->value[PYMEMD_FIELD_SWAP];
   present = 3;
-  for (guint i = 0; i < G_N_ELEMENTS (sample_fields); i++)
+  for (guint i = 0; i < PYMEMD_VIEW_N_FIELDS; i++)
     {
-      if (sample_fields[i] == PYMEMD_FIELD_RSS || sample_fields[i] == PYMEMD_FIELD_SWAP)
+      if (pymemd_view_fields[i] == PYMEMD_FIELD_RSS || pymemd_view_fields[i] == PYMEMD_FIELD_SWAP)
         continue;
-      if (!restricted && pymemd_counters_has (rollup, sample_fields[i]))
+      if (!restricted && pymemd_counters_has (rollup, pymemd_view_fields[i]))
         {
-          row[f] = rollup->value[sample_fields[i]];
+          row[f] = rollup->value[pymemd_view_fields[i]];
           present |= G_GUINT64_CONSTANT (1) << f;
         }
       f++;

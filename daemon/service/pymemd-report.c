@@ -3,15 +3,7 @@
 
 #include "pymemd-report.h"
 #include "pymemd-names.h"
-
-/* The rollup fields a report shows, beyond the derived ones. */
-static const PymemdField report_fields[] = {
-  PYMEMD_FIELD_RSS,           PYMEMD_FIELD_PSS,           PYMEMD_FIELD_PSS_DIRTY,
-  PYMEMD_FIELD_PSS_ANON,      PYMEMD_FIELD_PSS_FILE,      PYMEMD_FIELD_PSS_SHMEM,
-  PYMEMD_FIELD_SWAP,          PYMEMD_FIELD_SWAP_PSS,      PYMEMD_FIELD_SHARED_CLEAN,
-  PYMEMD_FIELD_SHARED_DIRTY,  PYMEMD_FIELD_PRIVATE_CLEAN, PYMEMD_FIELD_PRIVATE_DIRTY,
-  PYMEMD_FIELD_ANONYMOUS,     PYMEMD_FIELD_LOCKED,
-};
+#include "pymemd-view.h"
 
 static void
 add_size (JsonBuilder *builder, const char *name, guint64 value)
@@ -21,24 +13,32 @@ add_size (JsonBuilder *builder, const char *name, guint64 value)
 }
 
 static void
-add_field (JsonBuilder *builder, const PymemdCounters *c, PymemdField field)
+json_figure (gpointer out, const char *key, guint64 value)
 {
-  if (!pymemd_counters_has (c, field))
-    {
-      json_builder_set_member_name (builder, pymemd_field_name (field));
-      json_builder_add_null_value (builder);
-      return;
-    }
-  add_size (builder, pymemd_field_name (field), c->value[field]);
+  add_size (out, key, value);
 }
+
+static void
+json_missing (gpointer out, const char *key)
+{
+  json_builder_set_member_name (out, key);
+  json_builder_add_null_value (out);
+}
+
+static void
+json_flag (gpointer out, const char *key, gboolean value)
+{
+  json_builder_set_member_name (out, key);
+  json_builder_add_boolean_value (out, value);
+}
+
+/* Absent kernel fields are null, never zero. */
+static const PymemdViewWriter json_writer = { json_figure, json_missing, json_flag };
 
 static void
 add_counters (JsonBuilder *builder, const PymemdCounters *c)
 {
-  for (guint i = 0; i < G_N_ELEMENTS (report_fields); i++)
-    add_field (builder, c, report_fields[i]);
-  /* USS as smaps sees it: pages mapped once. */
-  add_size (builder, PYMEMD_KEY_USS, pymemd_counters_uss (c));
+  pymemd_view_counters (c, &json_writer, builder);
 }
 
 static void
@@ -54,12 +54,8 @@ add_string (JsonBuilder *builder, const char *name, const char *value)
 static void
 add_categories (JsonBuilder *builder, PymemdProcess *process)
 {
-  const PymemdCategoryUsage *usage = pymemd_process_get_categories (process);
-  guint arenas;
-  gboolean exact = pymemd_process_get_pymalloc_exact (process, &arenas);
-
   json_builder_set_member_name (builder, "categories");
-  if (usage == NULL)
+  if (pymemd_process_get_categories (process) == NULL)
     {
       json_builder_add_null_value (builder);
       return;
@@ -67,23 +63,9 @@ add_categories (JsonBuilder *builder, PymemdProcess *process)
   json_builder_begin_object (builder);
   for (guint i = 0; i < PYMEMD_N_CATEGORIES; i++)
     {
-      const PymemdCounters *c = &usage[i].counters;
-
       json_builder_set_member_name (builder, pymemd_category_name (i));
       json_builder_begin_object (builder);
-      add_size (builder, "mappings", usage[i].n_mappings);
-      add_size (builder, PYMEMD_KEY_SIZE, c->value[PYMEMD_FIELD_SIZE]);
-      add_counters (builder, c);
-      add_size (builder, PYMEMD_KEY_SHARED,
-                c->value[PYMEMD_FIELD_SHARED_CLEAN] + c->value[PYMEMD_FIELD_SHARED_DIRTY]);
-      /* pymalloc says whether it is the interpreter's arenas or a guess. */
-      if (i == PYMEMD_CATEGORY_PYMALLOC)
-        {
-          json_builder_set_member_name (builder, "exact");
-          json_builder_add_boolean_value (builder, exact);
-          if (exact)
-            add_size (builder, "arenas", arenas);
-        }
+      pymemd_view_category (process, i, &json_writer, builder);
       json_builder_end_object (builder);
     }
   json_builder_end_object (builder);
@@ -100,10 +82,7 @@ add_exact (JsonBuilder *builder, const PymemdExactFigures *exact, const GError *
       return;
     }
   json_builder_begin_object (builder);
-  add_size (builder, PYMEMD_KEY_USS, exact->uss);
-  add_size (builder, PYMEMD_KEY_PSS, exact->pss);
-  add_size (builder, "resident", exact->resident);
-  add_size (builder, PYMEMD_KEY_SWAP, exact->swapped);
+  pymemd_view_exact (exact, &json_writer, builder);
   json_builder_set_member_name (builder, "sharing");
   json_builder_begin_object (builder);
   for (guint i = 0; i < PYMEMD_N_SHARING_BUCKETS; i++)
