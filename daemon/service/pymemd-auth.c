@@ -14,6 +14,7 @@ struct _PymemdAuth
   gboolean         use_polkit;
   PolkitAuthority *authority;
   gboolean         authority_failed;
+  GPtrArray       *authority_waiters; /* GTasks waiting for the authority: one request serves them all */
 };
 
 G_DEFINE_TYPE (PymemdAuth, pymemd_auth, G_TYPE_OBJECT)
@@ -221,12 +222,14 @@ ask_polkit (PymemdAuth *self, GTask *task)
                                         g_task_get_cancellable (task), check_done, task);
 }
 
+/* The authority, asked for once however many callers came before it was
+ * there: each of them is then asked about, or told there is no polkit. */
 static void
 authority_ready (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr(GTask) task = user_data;
-  PymemdAuth *self = g_task_get_source_object (task);
+  g_autoptr(PymemdAuth) self = user_data;
   g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) waiters = g_steal_pointer (&self->authority_waiters);
 
   self->authority = polkit_authority_get_finish (result, &error);
   if (self->authority == NULL)
@@ -235,10 +238,16 @@ authority_ready (GObject *source, GAsyncResult *result, gpointer user_data)
       g_warning ("polkit is not available (%s): only root sees other users' processes",
                  error->message);
       self->authority_failed = TRUE;
-      g_task_return_boolean (task, TRUE);
-      return;
     }
-  ask_polkit (self, g_steal_pointer (&task));
+  for (guint i = 0; i < waiters->len; i++)
+    {
+      GTask *task = g_ptr_array_index (waiters, i);
+
+      if (self->authority == NULL)
+        g_task_return_boolean (task, TRUE);
+      else
+        ask_polkit (self, g_object_ref (task));
+    }
 }
 
 /* The uid and groups of GetConnectionCredentials' REPLY. */
@@ -295,9 +304,16 @@ credentials_ready (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (self->authority == NULL)
     {
-      /* Not in one call: the order arguments are evaluated in is unspecified. */
-      GCancellable *cancellable = g_task_get_cancellable (task);
-      polkit_authority_get_async (cancellable, authority_ready, g_steal_pointer (&task));
+      gboolean first = self->authority_waiters == NULL;
+
+      if (first)
+        self->authority_waiters = g_ptr_array_new_with_free_func (g_object_unref);
+      g_ptr_array_add (self->authority_waiters, g_steal_pointer (&task));
+      /* One request for every caller until it is answered (two would leave
+       * one authority referenced forever), tied to none's cancellable: a
+       * caller that gives up must not make polkit look absent. */
+      if (first)
+        polkit_authority_get_async (NULL, authority_ready, g_object_ref (self));
     }
   else
     ask_polkit (self, g_steal_pointer (&task));
