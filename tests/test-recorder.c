@@ -275,6 +275,57 @@ test_flood (void)
   g_assert_cmpuint (g_array_index (history->rows, PymemdHistoryRow, history->rows->len - 1).pss_avg, ==, 11 * MIB);
 }
 
+/* ---- the last reference ---- */
+
+typedef struct {
+  gboolean answered;
+  GThread *answered_on;
+  GThread *disposed_on;
+} LastReference;
+
+static void
+last_reference_answered (GObject *source, GAsyncResult *result, gpointer data)
+{
+  LastReference *last = data;
+  g_autoptr(GError) error = NULL;
+  GArray *ended = pymemd_recorder_list_ended_finish (PYMEMD_RECORDER (source), result, &error);
+
+  g_assert_no_error (error);
+  g_array_unref (ended);
+  last->answered = TRUE;
+  last->answered_on = g_thread_self ();
+}
+
+static void
+last_reference_disposed (gpointer data, GObject *where)
+{
+  ((LastReference *) data)->disposed_on = g_thread_self ();
+}
+
+/* A question is the recorder's last holder: its task holds the recorder,
+ * and whichever thread drops the task's last reference disposes of the
+ * recorder, which joins the recorder's thread. That must be the main
+ * thread, where the answer comes: never the recorder's own thread. */
+static void
+test_last_reference (void)
+{
+  PymemdHistorySettings s = settings (0);
+
+  for (guint i = 0; i < 200; i++)
+    {
+      LastReference last = { 0 };
+      PymemdRecorder *recorder = pymemd_recorder_new (NULL, &s);
+
+      g_object_weak_ref (G_OBJECT (recorder), last_reference_disposed, &last);
+      pymemd_recorder_list_ended_async (recorder, 0, last_reference_answered, &last);
+      g_object_unref (recorder);
+      PYMEMD_TEST_WAIT_FOR (last.disposed_on != NULL, 30);
+      g_assert_true (last.answered);
+      g_assert_true (last.answered_on == g_thread_self ());
+      g_assert_true (last.disposed_on == g_thread_self ());
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -283,5 +334,6 @@ main (int argc, char **argv)
   g_test_add_func ("/recorder/growth-suspected", test_growth_suspected);
   g_test_add_func ("/recorder/degraded", test_degraded);
   g_test_add_func ("/recorder/flood", test_flood);
+  g_test_add_func ("/recorder/last-reference", test_last_reference);
   return g_test_run ();
 }

@@ -148,6 +148,50 @@ job_free (Job *job)
   g_free (job);
 }
 
+typedef struct {
+  GTask         *task;
+  gpointer       result;
+  GDestroyNotify result_free;
+  GError        *error;
+} Reply;
+
+static gboolean
+reply_on_main (gpointer data)
+{
+  Reply *reply = data;
+
+  if (reply->error != NULL)
+    g_task_return_error (reply->task, reply->error);
+  else
+    g_task_return_pointer (reply->task, reply->result, reply->result_free);
+  g_object_unref (reply->task);
+  g_free (reply);
+  return G_SOURCE_REMOVE;
+}
+
+/* Answers JOB (RESULT, freed with RESULT_FREE, or ERROR, both taken) from
+ * the thread its task was made on, which then drops the task's last
+ * reference. Dropped on the recorder's thread, it could take the
+ * recorder's own last reference with it, and dispose would join that
+ * thread from itself. */
+static void
+job_reply (Job *job, gpointer result, GDestroyNotify result_free, GError *error)
+{
+  Reply *reply = g_new0 (Reply, 1);
+  g_autoptr(GSource) source = g_idle_source_new ();
+
+  reply->task = g_steal_pointer (&job->task);
+  reply->result = result;
+  reply->result_free = result_free;
+  reply->error = error;
+  /* An idle source, not g_main_context_invoke (): that would run it here
+   * whenever this thread could acquire the context. */
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, reply_on_main, reply, NULL);
+  g_source_set_static_name (source, "[pymemd] recorder reply");
+  g_source_attach (source, g_task_get_context (reply->task));
+}
+
 static char *
 growth_key (gint32 pid, guint64 start_time)
 {
@@ -630,7 +674,7 @@ answer_query (PymemdHistory *store, Job *job, GError **error)
                                         history->resolution_us, error);
   if (history->rows == NULL)
     return FALSE;
-  g_task_return_pointer (job->task, g_steal_pointer (&history), (GDestroyNotify) pymemd_recorder_history_free);
+  job_reply (job, g_steal_pointer (&history), (GDestroyNotify) pymemd_recorder_history_free, NULL);
   return TRUE;
 }
 
@@ -641,7 +685,7 @@ answer_ended (PymemdHistory *store, Job *job, GError **error)
 
   if (no_store (store, error) || (ended = pymemd_history_list_ended (store, job->since, error)) == NULL)
     return FALSE;
-  g_task_return_pointer (job->task, ended, (GDestroyNotify) g_array_unref);
+  job_reply (job, ended, (GDestroyNotify) g_array_unref, NULL);
   return TRUE;
 }
 
@@ -682,7 +726,7 @@ answer_growth (PymemdHistory *store, Job *job, GError **error)
       g_propagate_error (error, g_steal_pointer (&answer->error));
       return FALSE;
     }
-  g_task_return_pointer (job->task, g_steal_pointer (&answer), (GDestroyNotify) growth_answer_free);
+  job_reply (job, g_steal_pointer (&answer), (GDestroyNotify) growth_answer_free, NULL);
   return TRUE;
 }
 
@@ -738,7 +782,7 @@ answer_heap_list (PymemdHistory *store, Job *job, GError **error)
   answer->uid = process.uid;
   answer->summaries = summaries;
   pymemd_history_process_clear (&process);
-  g_task_return_pointer (job->task, answer, (GDestroyNotify) heap_answer_free);
+  job_reply (job, answer, (GDestroyNotify) heap_answer_free, NULL);
   return TRUE;
 }
 
@@ -779,7 +823,7 @@ worker_answer (PymemdRecorder *self, Job *job)
       if (answer (active_store (self), job, &error))
         return;
     }
-  g_task_return_error (job->task, g_steal_pointer (&error));
+  job_reply (job, NULL, NULL, g_steal_pointer (&error));
 }
 
 static gpointer
@@ -890,7 +934,7 @@ reader_main (gpointer data)
           continue;
         }
       if (!answered)
-        g_task_return_error (job->task, g_steal_pointer (&error));
+        job_reply (job, NULL, NULL, g_steal_pointer (&error));
       job_free (job);
     }
   return NULL;
