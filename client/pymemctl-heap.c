@@ -765,7 +765,7 @@ print_heap_error (const GError *error, guint32 pid)
   else if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED))
     message = g_strdup_printf (_("Not allowed to look into process %u: run pymemctl as the "
                                  "process's owner or as root, or be authorised for "
-                                 PYMEMD_ACTION_ATTACH),
+                                 "org.pymemd.attach"),
                                pid);
   else if (g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_PROTOCOL))
     message = g_strdup_printf (_("The helper in process %u answered wrongly: %s"), pid, reason);

@@ -148,7 +148,7 @@ access_denied_message (guint32 pid)
   if (pid != 0)
     return g_strdup_printf (_("Not allowed to see process %u in detail: run pymemctl as the "
                               "process's owner or as root, or be authorised for "
-                              PYMEMD_ACTION_INSPECT_ALL),
+                              "org.pymemd.inspect-all"),
                             pid);
   return g_strdup (_("Not allowed: run pymemctl as the process's owner or as root, or be "
                      "authorised for org.pymemd.inspect-all"));

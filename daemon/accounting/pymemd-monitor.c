@@ -424,7 +424,7 @@ update_events (PymemdMonitor *self)
       g_clear_handle_id (&self->pending_source, g_source_remove);
       g_clear_handle_id (&self->delayed_source, g_source_remove);
       if (g_strcmp0 (reason, self->events_reason) != 0)
-        g_message (_("Discovery lists /proc on every tick: process events are not used (%s)"),
+        g_message ("Discovery lists /proc on every tick: process events are not used (%s)",
                    reason);
       g_free (self->events_reason);
       self->events_reason = g_steal_pointer (&reason);
@@ -432,7 +432,7 @@ update_events (PymemdMonitor *self)
   else if (!was)
     {
       g_clear_pointer (&self->events_reason, g_free);
-      g_message (_("Discovery hears the kernel's process events; /proc is listed every %d seconds"),
+      g_message ("Discovery hears the kernel's process events; /proc is listed every %d seconds",
                  (int) (LISTING_INTERVAL_US / G_USEC_PER_SEC));
     }
   self->statistics.events_in_use = self->events != NULL;

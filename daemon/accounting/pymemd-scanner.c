@@ -90,13 +90,13 @@ refresh_visibility (PymemdScanner *self)
   if (pymemd_procfs_refresh_visibility (self->procfs, &error))
     {
       if (self->visibility_error != NULL)
-        g_message (_("The options of %s can be read again"), pymemd_procfs_get_root (self->procfs));
+        g_message ("The options of %s can be read again", pymemd_procfs_get_root (self->procfs));
       g_clear_pointer (&self->visibility_error, g_free);
       return;
     }
   if (g_strcmp0 (self->visibility_error, error->message) != 0)
-    g_warning (_("Cannot tell which processes %s hides from users (%s): other users' processes are "
-                 "hidden from everyone but root"),
+    g_warning ("Cannot tell which processes %s hides from users (%s): other users' processes are "
+               "hidden from everyone but root",
                pymemd_procfs_get_root (self->procfs), error->message);
   g_free (self->visibility_error);
   self->visibility_error = g_strdup (error->message);

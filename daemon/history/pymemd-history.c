@@ -475,8 +475,8 @@ replace_corrupt (PymemdHistory *self, GError **error)
     }
   if (!rename_if_present (fresh_wal, wal, error))
     return FALSE;
-  g_message (_("%s: not a sound database, moved aside to %s; a fresh store holds what could be read of it: "
-               "%llu rows saved, %u damaged stretches skipped"),
+  g_message ("%s: not a sound database, moved aside to %s; a fresh store holds what could be read of it: "
+             "%llu rows saved, %u damaged stretches skipped",
              self->path, aside, (unsigned long long) saved.rows, saved.unreadable);
   return open_file (self, error);
 }

@@ -310,7 +310,7 @@ ensure_memory (PymemdRecorder *self)
     return;
   self->memory = pymemd_history_open_in_memory (self->path != NULL ? self->path : "(memory)", &error);
   if (self->memory == NULL)
-    g_warning (_("History cannot even be kept in memory: %s"), error->message);
+    g_warning ("History cannot even be kept in memory: %s", error->message);
 }
 
 /* STORE (NULL: none) is what the file's history is read from while the
@@ -411,12 +411,12 @@ salvage (PymemdRecorder *self, PymemdHistory *file, const char *aside, GError **
   if (!pymemd_history_salvage (file, self->older, &saved, error))
     return FALSE;
   if (aside != NULL)
-    g_message (_("History store %s: %llu rows saved from the damaged file into a fresh one, %u damaged "
-                 "stretches skipped; the damaged file is kept as %s"),
+    g_message ("History store %s: %llu rows saved from the damaged file into a fresh one, %u damaged "
+               "stretches skipped; the damaged file is kept as %s",
                self->path, (unsigned long long) saved.rows, saved.unreadable, aside);
   else
-    g_message (_("History store %s: %llu rows saved from the file deleted or replaced, %u damaged stretches "
-                 "skipped"),
+    g_message ("History store %s: %llu rows saved from the file deleted or replaced, %u damaged stretches "
+               "skipped",
                self->path, (unsigned long long) saved.rows, saved.unreadable);
   set_older (self, NULL, PYMEMD_HISTORY_SOUND);
   return TRUE;
@@ -1053,7 +1053,7 @@ pymemd_recorder_add_tick (PymemdRecorder *self, const char *boot_id, gint64 time
   if (g_atomic_int_get (&self->pending_ticks) >= MAX_PENDING_TICKS)
     {
       if (g_atomic_int_compare_and_exchange (&self->drop_logged, 0, 1))
-        g_warning (_("History store %s is more than %d ticks behind; dropping ticks until it catches up"),
+        g_warning ("History store %s is more than %d ticks behind; dropping ticks until it catches up",
                    self->path != NULL ? self->path : "(memory)", MAX_PENDING_TICKS);
       g_array_unref (points);
       return;

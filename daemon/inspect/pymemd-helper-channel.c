@@ -1419,7 +1419,7 @@ on_acceptable (int listen_fd, GIOCondition condition, gpointer data)
       if (fd < 0)
         {
           /* EMFILE, ENOBUFS…: the connection waits in the backlog. */
-          g_warning (_("Cannot accept helper connections for now: %s"), g_strerror (errno));
+          g_warning ("Cannot accept helper connections for now: %s", g_strerror (errno));
           pause_accepting (self, ACCEPT_ERROR_MS);
           return G_SOURCE_REMOVE;
         }

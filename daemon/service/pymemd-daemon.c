@@ -246,7 +246,7 @@ history_path (const PymemdDaemonOptions *options)
     g_auto(GStrv) dirs = g_strsplit (dir, ":", 2);
 
     if (g_mkdir_with_parents (dirs[0], 0700) != 0)
-      g_warning (_("Cannot create the state directory %s: %s"), dirs[0], g_strerror (errno));
+      g_warning ("Cannot create the state directory %s: %s", dirs[0], g_strerror (errno));
     return g_build_filename (dirs[0], HISTORY_FILE, NULL);
   }
 }
@@ -272,7 +272,7 @@ runtime_dir (const PymemdDaemonOptions *options, char **temporary)
       *temporary = g_dir_make_tmp ("pymemd-XXXXXX", &error);
       if (*temporary == NULL)
         {
-          g_warning (_("No runtime directory: %s"), error->message);
+          g_warning ("No runtime directory: %s", error->message);
           return NULL;
         }
       /* Helpers of every user connect to the socket inside. */
@@ -300,14 +300,14 @@ start_broker (Daemon *daemon, PymemdConfig *config)
     return NULL;
   if (g_mkdir_with_parents (dir, 0755) != 0)
     {
-      g_warning (_("Cannot create the runtime directory %s: %s; no heap summaries"), dir, g_strerror (errno));
+      g_warning ("Cannot create the runtime directory %s: %s; no heap summaries", dir, g_strerror (errno));
       return NULL;
     }
   pymemd_config_get_attach_limits (config, &attach);
   pymemd_config_get_graph_limits (config, &graph);
   broker = pymemd_heap_broker_new (daemon->monitor, daemon->recorder, dir, helper_dir, &attach, &graph, &error);
   if (broker == NULL)
-    g_warning (_("No helper socket in %s: %s; no heap summaries"), dir, error->message);
+    g_warning ("No helper socket in %s: %s; no heap summaries", dir, error->message);
   return broker;
 }
 

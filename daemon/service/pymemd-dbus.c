@@ -1745,7 +1745,7 @@ growth_found (GObject *source, GAsyncResult *result, gpointer data)
     return;
   names = pymemd_heap_growth_to_text (growth->grew, NULL);
   if (*names != '\0')
-    g_message (_("Process %d (%s): what grew most: %s"), growth->pid, exe_name (process), names);
+    g_message ("Process %d (%s): what grew most: %s", growth->pid, exe_name (process), names);
   pymemd_subscriptions_foreach_wanting (self->subscriptions, process, emit_growth, growth);
 }
 
