@@ -135,18 +135,6 @@ pymemd_helper_limits_init (PymemdHelperLimits *limits)
   limits->log_window = 60;
 }
 
-void
-pymemd_heap_request_init (PymemdHeapRequest *request)
-{
-  request->top = 20;
-  request->sites = 10;
-  request->trace = -1;
-  request->collect = FALSE;
-  request->budget = 5.0;
-  request->graph_memory = 0;
-  request->light = FALSE;
-}
-
 /* What a summary request completes with. */
 typedef struct {
   PymemdHeapSummary *summary;
@@ -649,45 +637,6 @@ arm_deadline (Helper *helper)
                                        deadline_passed, helper);
 }
 
-/* The integer member NAME of OBJECT from MIN to MAX, or FALSE. */
-static gboolean
-get_int_member (JsonObject *object, const char *name, gint64 min, gint64 max, gint64 *value)
-{
-  JsonNode *node = json_object_get_member (object, name);
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_INT64)
-    return FALSE;
-  *value = json_node_get_int (node);
-  return *value >= min && *value <= max;
-}
-
-/* The string member NAME of OBJECT of at most MAX_CHARS, without control
- * characters, or NULL. */
-static const char *
-get_string_member (JsonObject *object, const char *name, glong max_chars)
-{
-  JsonNode *node = json_object_get_member (object, name);
-  const char *text;
-
-  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
-      json_node_get_value_type (node) != G_TYPE_STRING)
-    return NULL;
-  text = json_node_get_string (node);
-  return pymemd_heap_text_ok (text, max_chars) ? text : NULL;
-}
-
-static gboolean
-nonce_is_valid (const char *nonce)
-{
-  gsize i;
-
-  for (i = 0; nonce[i] != '\0'; i++)
-    if (!g_ascii_isdigit (nonce[i]) && !(nonce[i] >= 'a' && nonce[i] <= 'f'))
-      return FALSE;
-  return i == 32;
-}
-
 /* The start time of process PID under the channel's procfs root, and
  * the uid /proc/PID belongs to (the process's effective uid). */
 static gboolean
@@ -786,20 +735,20 @@ check_peer (Helper *helper, JsonObject *message, const char *type, guint64 *star
   guint32 actual_uid = 0;
 
   *nonce = NULL;
-  if (!get_int_member (message, "pid", 1, G_MAXINT32, &pid))
+  if (!pymemd_helper_message_int (message, "pid", 1, G_MAXINT32, &pid))
     {
       helper_reject (helper, _("%s: “pid” must be an integer from 1 to %d"), type, G_MAXINT32);
       return FALSE;
     }
-  if (!get_int_member (message, "start_time", 1, G_MAXINT64, &claimed))
+  if (!pymemd_helper_message_int (message, "start_time", 1, G_MAXINT64, &claimed))
     {
       helper_reject (helper, _("%s: “start_time” must be an integer ≥ 1"), type);
       return FALSE;
     }
   if (nonce_node != NULL && !JSON_NODE_HOLDS_NULL (nonce_node))
     {
-      *nonce = get_string_member (message, "nonce", 32);
-      if (*nonce == NULL || !nonce_is_valid (*nonce))
+      *nonce = pymemd_helper_message_string (message, "nonce", 32);
+      if (*nonce == NULL || !pymemd_helper_nonce_is_valid (*nonce))
         {
           helper_reject (helper, _("%s: “nonce” must be null or 32 lowercase hex digits"), type);
           return FALSE;
@@ -847,9 +796,9 @@ handle_hello (Helper *helper, JsonObject *message)
     }
   if (!check_peer (helper, message, "hello", &start_time, &nonce))
     return;
-  python = get_string_member (message, "python", 64);
-  implementation = get_string_member (message, "implementation", 32);
-  how = get_string_member (message, "how", 8);
+  python = pymemd_helper_message_string (message, "python", 64);
+  implementation = pymemd_helper_message_string (message, "implementation", 32);
+  how = pymemd_helper_message_string (message, "how", 8);
   if (python == NULL || implementation == NULL)
     {
       helper_reject (helper, _("hello: “python” (≤ 64) and “implementation” (≤ 32 characters) "
@@ -891,7 +840,7 @@ handle_failed (Helper *helper, JsonObject *message)
 
   if (!check_peer (helper, message, "failed", &start_time, &nonce))
     return;
-  text = get_string_member (message, "message", 1024);
+  text = pymemd_helper_message_string (message, "message", 1024);
   if (nonce == NULL || text == NULL)
     {
       helper_reject (helper, _("failed: “nonce” must be 32 lowercase hex digits and “message” a string of at most "
@@ -923,7 +872,7 @@ check_answer_id (Helper *helper, JsonObject *answer, const char *type)
 {
   gint64 id;
 
-  if (!get_int_member (answer, "id", 1, G_MAXINT32, &id))
+  if (!pymemd_helper_message_int (answer, "id", 1, G_MAXINT32, &id))
     {
       helper_reject (helper, _("%s: “id” must be an integer from 1 to %d"), type, G_MAXINT32);
       return FALSE;
@@ -1067,7 +1016,7 @@ handle_error (Helper *helper, JsonObject *message)
 
   if (!check_answer_id (helper, message, "error"))
     return;
-  text = get_string_member (message, "message", 1024);
+  text = pymemd_helper_message_string (message, "message", 1024);
   if (text == NULL)
     {
       helper_reject (helper, _("error: “message” must be a string of at most 1024 characters, "
@@ -1119,13 +1068,13 @@ handle_frame (Helper *helper, const char *body, gsize len)
       return;
     }
   message = json_node_get_object (root);
-  if (!get_int_member (message, "v", PYMEMD_HELPER_PROTOCOL_VERSION,
+  if (!pymemd_helper_message_int (message, "v", PYMEMD_HELPER_PROTOCOL_VERSION,
                        PYMEMD_HELPER_PROTOCOL_VERSION, &version))
     {
       helper_reject (helper, _("protocol version (“v”) is not %d"), PYMEMD_HELPER_PROTOCOL_VERSION);
       return;
     }
-  type = get_string_member (message, "type", 16);
+  type = pymemd_helper_message_string (message, "type", 16);
   if (type == NULL || (strcmp (type, "hello") != 0 && strcmp (type, "summary") != 0 &&
                        strcmp (type, "error") != 0 && strcmp (type, "failed") != 0 &&
                        strcmp (type, "names") != 0))
@@ -1471,88 +1420,6 @@ request_cancelled (GCancellable *cancellable, gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-static gboolean
-request_is_valid (const PymemdHeapRequest *request, GError **error)
-{
-  if (request->top < 1 || request->top > PYMEMD_HEAP_SUMMARY_MAX_TYPES ||
-      request->sites > PYMEMD_HEAP_SUMMARY_MAX_SITES || request->trace < -1 ||
-      request->trace > 100 || !(request->budget >= 0.05 && request->budget <= 60))
-    {
-      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,
-                   _("A heap summary request needs top 1…1000, sites 0…1000, trace −1…100 "
-                     "and a budget of 0.05…60 seconds"));
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static void
-add_graph_member (JsonBuilder *builder, guint64 objects, guint64 edges)
-{
-  json_builder_set_member_name (builder, "graph");
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "objects");
-  json_builder_add_int_value (builder, (gint64) objects);
-  json_builder_set_member_name (builder, "edges");
-  json_builder_add_int_value (builder, (gint64) edges);
-  json_builder_end_object (builder);
-}
-
-/* A message to the helper: "v", TYPE and ID; its own members follow. */
-static JsonBuilder *
-message_begin (const char *type, guint32 id)
-{
-  JsonBuilder *builder = json_builder_new_immutable ();
-
-  json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "v");
-  json_builder_add_int_value (builder, PYMEMD_HELPER_PROTOCOL_VERSION);
-  json_builder_set_member_name (builder, "type");
-  json_builder_add_string_value (builder, type);
-  json_builder_set_member_name (builder, "id");
-  json_builder_add_int_value (builder, id);
-  return builder;
-}
-
-static char *
-message_end (JsonBuilder *builder)
-{
-  g_autoptr(JsonNode) root = NULL;
-
-  json_builder_end_object (builder);
-  root = json_builder_get_root (builder);
-  return json_to_string (root, FALSE);
-}
-
-static char *
-request_to_json (guint32 id, const PymemdHeapRequest *request)
-{
-  g_autoptr(JsonBuilder) builder = message_begin ("request", id);
-
-  json_builder_set_member_name (builder, "top");
-  json_builder_add_int_value (builder, request->top);
-  json_builder_set_member_name (builder, "sites");
-  json_builder_add_int_value (builder, request->sites);
-  json_builder_set_member_name (builder, "trace");
-  json_builder_add_int_value (builder, request->trace);
-  json_builder_set_member_name (builder, "collect");
-  json_builder_add_boolean_value (builder, request->collect);
-  json_builder_set_member_name (builder, "budget");
-  json_builder_add_double_value (builder, request->budget);
-  if (request->light)
-    {
-      json_builder_set_member_name (builder, "light");
-      json_builder_add_boolean_value (builder, TRUE);
-    }
-  if (request->graph_memory > 0)
-    {
-      guint64 objects, edges;
-      pymemd_heap_graph_limits_for_memory (request->graph_memory, &objects, &edges);
-      add_graph_member (builder, objects, edges);
-    }
-  return message_end (builder);
-}
-
 /* The helper of (PID, START_TIME) when it has no request outstanding;
  * otherwise TASK is answered with why not. */
 static gboolean
@@ -1613,7 +1480,7 @@ pymemd_helper_channel_request_async (PymemdHelperChannel     *self,
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, pymemd_helper_channel_request_async);
-  if (!request_is_valid (request, &error))
+  if (!pymemd_heap_request_validate (request, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
@@ -1629,7 +1496,7 @@ pymemd_helper_channel_request_async (PymemdHelperChannel     *self,
       pymemd_heap_graph_limits_for_memory (request->graph_memory, &objects, &edges);
       helper->graph = pymemd_heap_graph_new (helper->request_id, objects, edges, request->graph_memory);
     }
-  json = request_to_json (helper->request_id, request);
+  json = pymemd_helper_message_request (helper->request_id, request);
   helper_send (helper, json);
 }
 
@@ -1662,16 +1529,6 @@ pymemd_helper_channel_request_finish_graph (PymemdHelperChannel *self,
   return g_steal_pointer (&answer->summary);
 }
 
-static char *
-name_request_to_json (guint32 id, JsonNode *paths)
-{
-  g_autoptr(JsonBuilder) builder = message_begin ("name", id);
-
-  json_builder_set_member_name (builder, "paths");
-  json_builder_add_value (builder, json_node_copy (paths));
-  return message_end (builder);
-}
-
 void
 pymemd_helper_channel_name_async (PymemdHelperChannel *self,
                                   gint32               pid,
@@ -1696,7 +1553,7 @@ pymemd_helper_channel_name_async (PymemdHelperChannel *self,
     return;
   helper->name_steps = g_array_ref (steps);
   start_request (self, helper, g_steal_pointer (&task), timeout, cancellable);
-  json = name_request_to_json (helper->request_id, paths);
+  json = pymemd_helper_message_name (helper->request_id, paths);
   helper_send (helper, json);
 }
 

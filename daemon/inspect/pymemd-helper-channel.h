@@ -1,31 +1,14 @@
-/* The Unix socket helpers connect to: peer checks with SO_PEERCRED, framing, validation, and requests for heap summaries with their answers (docs/helper-protocol.md). */
+/* The Unix socket helpers connect to: peer checks with SO_PEERCRED, limits, framing, and requests for heap summaries paired with their answers (docs/helper-protocol.md; the messages themselves are pymemd-helper-messages'). */
 #pragma once
 
 #include <gio/gio.h>
 
 #include "pymemd-heap-graph.h"
 #include "pymemd-heap-summary.h"
+#include "pymemd-helper-messages.h"
 
 G_BEGIN_DECLS
 
-#define PYMEMD_HELPER_PROTOCOL_VERSION 1
-#define PYMEMD_HELPER_MAX_FRAME        (1024 * 1024)
-
-typedef struct {
-  guint    top;     /* types listed, 1..1000 */
-  guint    sites;   /* allocation sites listed, 0..1000 */
-  int      trace;   /* -1 leave tracemalloc, 0 stop, 1..100 start with that many frames */
-  gboolean collect; /* gc.collect () first */
-  double   budget;  /* seconds the census may take, 0.05..60 */
-  gboolean light;   /* only the objects the collector tracks: the periodic summaries' census */
-  /* The object graph for retained sizes, when GRAPH_MEMORY is not 0: the
-   * bytes the daemon gives its analysis (which bounds the objects and
-   * references the request announces). Not sent. */
-  gsize    graph_memory;
-} PymemdHeapRequest;
-
-/* top 20, sites 10, trace -1, no collect, budget 5 s, not light, no graph. */
-void pymemd_heap_request_init (PymemdHeapRequest *request);
 
 /* What the channel lets connections hold: in all, and per uid, so that one
  * user's processes never take what other users' need ([limits] in
