@@ -14,7 +14,9 @@
 #                 both that no chunking splits (the least GIL hold possible)
 #   graph walk    pymemd_helper._graph.walk (), what --retained adds, its frames
 #                 written to a file instead of the socket: wall time, the
-#                 helper's longest GIL hold, the main thread's longest stall,
+#                 helper's longest GIL hold (and the CPU time its thread had
+#                 in it: less means the machine kept it off a CPU while it
+#                 held the GIL), the main thread's longest stall,
 #                 the frames' bytes, and the process's extra resident memory
 #                 during the walk (VmHWM after clear_refs 5, minus VmRSS before)
 #
@@ -155,9 +157,11 @@ print("  floor:      gc.get_objects () %.1f ms (least of 3, warm): one C call ho
       % (min(floors) * 1e3))
 print("  census:     %.3f s, GIL hold %.1f ms, main-thread stall %.1f ms, complete=%s"
       % (census_took, summary["gil_max_hold"] * 1e3, census_stall * 1e3, summary["complete"]))
-print("  graph walk: %.3f s, GIL hold %.1f ms, main-thread stall %.1f ms, frames %.1f MiB, "
-      "extra resident %.1f MiB"
-      % (walk_took, pacer.max_hold * 1e3, walk_stall * 1e3, sock.bytes / 1048576.0, extra / 1048576.0))
+print("  graph walk: %.3f s, GIL hold %.1f ms (the helper's thread ran %s of it), main-thread stall %.1f ms, "
+      "frames %.1f MiB, extra resident %.1f MiB"
+      % (walk_took, pacer.max_hold * 1e3,
+         "?" if pacer.max_hold_cpu is None else "%.1f ms" % (pacer.max_hold_cpu * 1e3),
+         walk_stall * 1e3, sock.bytes / 1048576.0, extra / 1048576.0))
 EOF
   echo "  daemon:     $("$BENCH" "$TMP/graph.bin" "$MEMORY_MIB")"
 done

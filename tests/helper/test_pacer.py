@@ -18,6 +18,24 @@ class PacerTest(unittest.TestCase):
         # take a while to get back to us, never the whole second).
         self.assertLess(pacer.stretch(), 1.0)
 
+    def test_longest_stretch_cpu(self):
+        """The CPU time of the longest stretch: a sleep holds no CPU, a
+        busy loop all of it (3.7+: time.thread_time)."""
+        if not hasattr(time, "thread_time"):
+            self.skipTest("no time.thread_time before 3.7")
+        pacer = _pacer.Pacer(10)
+        time.sleep(0.05)
+        pacer.breathe()
+        self.assertLess(pacer.max_hold_cpu, 0.025)
+        began = time.perf_counter()
+        while time.perf_counter() - began < 0.2:
+            pass
+        pacer.breathe()
+        self.assertGreaterEqual(pacer.max_hold, 0.2)
+        # Busy the whole stretch, unless the machine took the CPU away.
+        self.assertGreater(pacer.max_hold_cpu, 0.0)
+        self.assertLessEqual(pacer.max_hold_cpu, pacer.max_hold + 0.01)
+
     def test_budget(self):
         self.assertFalse(_pacer.Pacer(60).over_budget())
         pacer = _pacer.Pacer(0.05)
