@@ -39,7 +39,7 @@
  *                   after each the floor: open + read + close of every
  *                   sampled process's smaps_rollup, timed, whose figures
  *                   are then compared with the figures the tick let
- *                   stand (the correctness check: RSS within
+ *                   stand or worked out from statm (the correctness check: RSS within
  *                   PYMEMD_MOVED_PAGES pages, PSS shown against the full
  *                   read; figures the tick read are full reads already).  Printed per tick and
  *                   as medians: CPU per tick vs the floor, how many
