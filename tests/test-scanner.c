@@ -697,7 +697,15 @@ test_sample_what_moved (void)
   g_assert_true (pymemd_test_child_spawn (&busy, argv, NULL, &error));
   g_assert_true (pymemd_test_child_spawn (&idle, argv, NULL, &error));
   g_assert_no_error (error);
-  ask (&busy, "4096"); /* the code that allocates, faulted in before the read */
+  /* The code that allocates, faulted in (file pages) before the read. */
+  ask (&busy, "1048576");
+  /* Each process's refresh comes at its own moment of the period, which
+   * may be right after its first read: an hour, so that none comes
+   * within this test unless asked for. */
+  pymemd_scanner_get_budget (scanner, &budget);
+  g_assert_cmpuint (budget.rollup_refresh_us, ==, 30 * G_USEC_PER_SEC);
+  budget.rollup_refresh_us = 3600 * (guint64) G_USEC_PER_SEC;
+  pymemd_scanner_set_budget (scanner, &budget);
 
   g_assert_cmpuint (reads_of (scanner, busy.pid), ==, 1);
   g_assert_cmpuint (reads_now (scanner, idle.pid), ==, 1);
@@ -727,13 +735,15 @@ test_sample_what_moved (void)
   g_assert_cmpuint (reads_of (scanner, idle.pid), ==, 3);
   g_assert_cmpuint (reads_now (scanner, busy.pid), ==, 3);
 
-  /* Older than the refresh: read again, moved or not. */
-  pymemd_scanner_get_budget (scanner, &budget);
-  g_assert_cmpuint (budget.rollup_refresh_us, ==, 30 * G_USEC_PER_SEC);
+  /* Older than the refresh: read again, moved or not (a period holds
+   * one of its refreshes, wherever its moment); then not again within
+   * the period. */
   budget.rollup_refresh_us = 2 * G_USEC_PER_SEC; /* a scan of every interpreter here is far shorter */
   pymemd_scanner_set_budget (scanner, &budget);
   g_usleep (2100 * 1000);
   g_assert_cmpuint (reads_of (scanner, idle.pid), ==, 4);
+  budget.rollup_refresh_us = 3600 * (guint64) G_USEC_PER_SEC;
+  pymemd_scanner_set_budget (scanner, &budget);
   g_assert_cmpuint (reads_of (scanner, idle.pid), ==, 4);
   /* A full pass reads everyone. */
   g_clear_object (&process);
@@ -768,7 +778,7 @@ test_stalling_process (void)
   g_assert_true (pymemd_test_child_spawn (&forking, argv, NULL, &error));
   g_assert_true (pymemd_test_child_spawn (&growing, argv, NULL, &error));
   g_assert_no_error (error);
-  ask (&growing, "4096"); /* the code that allocates, faulted in before the read */
+  ask (&growing, "1048576"); /* the code that allocates, faulted in before the read */
   f = reads_of (scanner, forking.pid);
   g = reads_now (scanner, growing.pid);
 
@@ -843,6 +853,10 @@ test_credentials_on_tick (void)
     return;
   g_assert_true (pymemd_test_child_spawn_python (&child, ON_REQUEST, NULL, &error));
   g_assert_no_error (error);
+  /* No refresh within the test unless asked for (see test_sample_what_moved). */
+  pymemd_scanner_get_budget (scanner, &budget);
+  budget.rollup_refresh_us = 3600 * (guint64) G_USEC_PER_SEC;
+  pymemd_scanner_set_budget (scanner, &budget);
   credentials = credentials_after_tick (scanner, child.pid, &process);
   g_assert_cmpuint (credentials->uid[0], ==, 0);
   name = g_strdup (credentials->name);
@@ -862,7 +876,6 @@ test_credentials_on_tick (void)
   g_assert_cmpstr (credentials->name, ==, "renamed");
 
   /* And at the refresh, whatever moved. */
-  pymemd_scanner_get_budget (scanner, &budget);
   budget.rollup_refresh_us = 0;
   pymemd_scanner_set_budget (scanner, &budget);
   credentials = credentials_after_tick (scanner, child.pid, &process);
