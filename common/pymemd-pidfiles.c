@@ -15,7 +15,7 @@ pymemd_stat_parse (const char *text, PymemdStat *stat, GError **error)
   const char *close = strrchr (text, ')'); /* comm may contain ')' */
   g_auto(GStrv) fields = NULL;
   gsize comm_len;
-  guint64 value;
+  guint64 value, ppid;
 
   memset (stat, 0, sizeof *stat);
   if (open == NULL || close == NULL || close < open || close[1] != ' ')
@@ -31,6 +31,7 @@ pymemd_stat_parse (const char *text, PymemdStat *stat, GError **error)
   /* After comm: field 3 (state) is fields[0], field 22 is fields[19]. */
   fields = g_strsplit (close + 2, " ", 24);
   if (g_strv_length (fields) < 21 || strlen (fields[0]) != 1 ||
+      !g_ascii_string_to_unsigned (fields[1], 10, 0, G_MAXINT, &ppid, NULL) ||
       !g_ascii_string_to_unsigned (fields[19], 10, 0, G_MAXUINT64, &value, NULL))
     {
       g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE,
@@ -38,6 +39,7 @@ pymemd_stat_parse (const char *text, PymemdStat *stat, GError **error)
       return FALSE;
     }
   stat->state = fields[0][0];
+  stat->ppid = (int) ppid;
   stat->start_time = value;
   return TRUE;
 }

@@ -8,6 +8,7 @@ G_BEGIN_DECLS
 typedef struct {
   char    comm[64];
   char    state;
+  int     ppid;       /* field 4 */
   guint64 start_time; /* field 22: clock ticks after boot */
 } PymemdStat;
 
@@ -24,6 +25,21 @@ typedef struct {
   guint32  gid[4];
   gboolean dumpable;
 } PymemdCredentials;
+
+/* What the kernel shows of a process's credentials without formatting
+ * its status: the owners it gives /proc/PID (its effective uid and gid,
+ * always) and /proc/PID/status (the same while it is dumpable, root's
+ * otherwise): task_dump_owner () in fs/proc/base.c, computed afresh on
+ * each stat (pid_getattr (), pid_revalidate ()). A process is some user's
+ * to see (pymemd_viewer_owner_of ()) only while dumpable with all its ids
+ * equal, and the kernel turns it non-dumpable when its effective or
+ * filesystem ids change (commit_creds ()): it cannot become or stop being
+ * a user's without this stamp moving, unless it holds CAP_SETUID or
+ * CAP_SETGID; see docs/pymemd.8, SAMPLING. */
+typedef struct {
+  guint32 uid, gid;               /* of /proc/PID: effective */
+  guint32 status_uid, status_gid; /* of its status: root's unless dumpable */
+} PymemdOwnerStamp;
 
 /* Fills the Name, Uid and Gid of CREDENTIALS from the text of
  * /proc/PID/status (its head is enough: they come before Groups). */

@@ -66,6 +66,7 @@ test_stat_weird_comm (void)
   g_assert_no_error (error);
   g_assert_cmpstr (stat.comm, ==, "py) thon) 1 2");
   g_assert_cmpint (stat.state, ==, 'S');
+  g_assert_cmpint (stat.ppid, ==, 1);
   /* everything after the comm is proc-mixed/1001/stat's */
   g_assert_cmpuint (stat.start_time, ==, 25589);
 }
@@ -85,6 +86,7 @@ test_stat_synthetic (void)
   g_assert_no_error (error);
   g_assert_cmpstr (stat.comm, ==, "a b");
   g_assert_cmpint (stat.state, ==, 'R');
+  g_assert_cmpint (stat.ppid, ==, 1);
   g_assert_cmpuint (stat.start_time, ==, G_GUINT64_CONSTANT (123456789012));
 
   g_assert_true (pymemd_stat_parse (empty_comm, &stat, &error));
@@ -122,6 +124,8 @@ test_stat_errors (void)
     "1001 (python3)",
     /* state longer than one letter */
     "1001 (python3) SS 1 4439 3552 0 -1 4194304 1124 0 1 0 1 0 0 0 20 0 1 0 25589 14405632\n",
+    /* ppid (field 4) not a number */
+    "1001 (python3) S x 4439 3552 0 -1 4194304 1124 0 1 0 1 0 0 0 20 0 1 0 25589 14405632\n",
     /* starttime not a number */
     "1001 (python3) S 1 4439 3552 0 -1 4194304 1124 0 1 0 1 0 0 0 20 0 1 0 x5589 14405632\n",
     /* starttime overflows 64 bits */

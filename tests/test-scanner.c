@@ -359,6 +359,41 @@ test_budget (void)
   pymemd_test_child_stop (&child);
 }
 
+#define ON_REQUEST \
+  "import os, sys\n" \
+  "keep = []\n" \
+  "print('ready', flush=True)\n" \
+  "for line in sys.stdin:\n" \
+  "    if line.startswith('fork'):\n" \
+  "        if os.fork() == 0:\n" \
+  "            sys.stdin.read(); os._exit(0)  # EOF when the test closes our stdin\n" \
+  "    elif line.startswith('uid'):\n" \
+  "        os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 65534)\n" \
+  "    elif line.startswith('map'):\n" \
+  "        import mmap; f = open(sys.executable, 'rb')\n" \
+  "        m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)\n" \
+  "        for i in range(0, len(m), 4096): m[i]\n" \
+  "        keep.append(m)\n" \
+  "    elif line.startswith('name'):\n" \
+  "        import ctypes; ctypes.CDLL(None).prctl(15, b'renamed', 0, 0, 0)\n" \
+  "    else:\n" \
+  "        b = bytearray(int(line))\n" \
+  "        for i in range(0, len(b), 4096): b[i] = 1\n" \
+  "        keep.append(b)\n" \
+  "    print('done', flush=True)\n"
+
+static void
+ask (PymemdTestChild *child, const char *what)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = NULL;
+
+  pymemd_test_child_send (child, what);
+  line = pymemd_test_child_read_line (child, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (line, ==, "done");
+}
+
 /* A process whose smaps_rollup read costs more than the stall budget is
  * sampled on fewer ticks; within budget, on every tick (with a refresh of
  * 0: every tick reads every process due, moved or not). */
@@ -375,7 +410,8 @@ test_rollup_pacing (void)
 
   if (!need_python ())
     return;
-  g_assert_true (pymemd_test_child_spawn_python (&child, IDLE, NULL, &error));
+  g_assert_true (pymemd_test_child_spawn_python (&child, ON_REQUEST, NULL, &error));
+  g_assert_no_error (error);
   pymemd_scanner_get_budget (scanner, &budget);
   g_assert_cmpuint (budget.rollup_max_stall_us, >=, 1000);
   budget.rollup_refresh_us = 0;
@@ -395,13 +431,18 @@ test_rollup_pacing (void)
   g_assert_cmpint (cost, >, 0);
   g_clear_object (&process);
 
-  /* A budget of 1 us: the next sample is due "cost" ticks later. */
+  /* A budget of 1 us: a read only where its pages moved (here its file
+   * pages: see test_stalling_process), and the next one due "cost" ticks
+   * later, moved or not. */
   budget.rollup_max_stall_us = 1;
   pymemd_scanner_set_budget (scanner, &budget);
+  ask (&child, "map");
   process = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP, child.pid);
+  g_assert_cmpuint (pymemd_process_get_rollup_reads (process), ==, reads + 2);
   first = pymemd_process_get_sampled_at (process);
   reads = pymemd_process_get_rollup_reads (process);
   g_clear_object (&process);
+  ask (&child, "map");
   process = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP, child.pid);
   g_assert_cmpint (pymemd_process_get_sampled_at (process), ==, first);
   g_assert_cmpuint (pymemd_process_get_rollup_reads (process), ==, reads);
@@ -434,42 +475,46 @@ test_resample_rule (void)
   g_assert_cmpuint (then.resident, ==, 32240);
   g_assert_cmpuint (then.shared, ==, 2779);
 
-  g_assert_cmpint (pymemd_scanner_resample_reason (NULL, &then, 0, FALSE, refresh), ==,
+  g_assert_cmpint (pymemd_scanner_resample_reason (NULL, &then, FALSE, FALSE), ==,
                    PYMEMD_RESAMPLE_FIRST);
   now = then;
-  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, second, FALSE, refresh), ==,
+  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, FALSE, FALSE), ==,
                    PYMEMD_RESAMPLE_NONE);
   /* Up to the threshold, either way, it stands; past it, it is read. */
   now.resident = then.resident + PYMEMD_MOVED_PAGES;
-  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, second, FALSE, refresh), ==,
+  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, FALSE, FALSE), ==,
                    PYMEMD_RESAMPLE_NONE);
   now.resident = then.resident - PYMEMD_MOVED_PAGES;
-  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, second, FALSE, refresh), ==,
+  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, FALSE, FALSE), ==,
                    PYMEMD_RESAMPLE_NONE);
   now.resident = then.resident + PYMEMD_MOVED_PAGES + 1;
-  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, second, FALSE, refresh), ==,
+  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, FALSE, FALSE), ==,
                    PYMEMD_RESAMPLE_MOVED);
   now.resident = then.resident - PYMEMD_MOVED_PAGES - 1;
-  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, second, FALSE, refresh), ==,
+  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, FALSE, FALSE), ==,
                    PYMEMD_RESAMPLE_MOVED);
   /* File pages traded for anonymous ones: resident alone did not move. */
   now = then;
   now.shared = then.shared + PYMEMD_MOVED_PAGES + 1;
-  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, second, FALSE, refresh), ==,
+  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, FALSE, FALSE), ==,
                    PYMEMD_RESAMPLE_MOVED);
   now = then;
-  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, second, TRUE, refresh), ==,
+  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, TRUE, FALSE), ==,
                    PYMEMD_RESAMPLE_SHARERS);
-  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, 30 * second - 1, FALSE, refresh), ==,
-                   PYMEMD_RESAMPLE_NONE);
-  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, 30 * second, FALSE, refresh), ==,
-                   PYMEMD_RESAMPLE_AGE);
-  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, -1, FALSE, refresh), ==,
-                   PYMEMD_RESAMPLE_AGE);
-  /* refresh 0: every tick reads every process. */
-  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, 0, FALSE, 0), ==,
+  g_assert_cmpint (pymemd_scanner_resample_reason (&then, &now, FALSE, TRUE), ==,
                    PYMEMD_RESAMPLE_AGE);
 
+  /* The refresh: due once its phase passed since the read, never later
+   * than a period after it; a period of 0 is every tick. */
+  /* (phase 5 s of 30: at 95, 125, 155 s ...) */
+  g_assert_false (pymemd_scanner_refresh_due (5 * second, 100 * second, 124 * second, refresh));
+  g_assert_true (pymemd_scanner_refresh_due (5 * second, 100 * second, 125 * second, refresh));
+  g_assert_false (pymemd_scanner_refresh_due (5 * second, 125 * second, 154 * second, refresh));
+  g_assert_true (pymemd_scanner_refresh_due (5 * second, 125 * second, 155 * second, refresh));
+  g_assert_true (pymemd_scanner_refresh_due (35 * second, 100 * second, 125 * second, refresh));
+  g_assert_true (pymemd_scanner_refresh_due (0, 100 * second, 130 * second, refresh));
+  g_assert_true (pymemd_scanner_refresh_due (0, 100 * second, 99 * second, refresh));
+  g_assert_true (pymemd_scanner_refresh_due (0, 100 * second, 100 * second, 0));
   g_assert_false (pymemd_statm_parse ("89086 32240\n", &now, &error));
   g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE);
   g_clear_error (&error);
@@ -477,15 +522,105 @@ test_resample_rule (void)
   g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE);
 }
 
-#define ALLOCATE_ON_REQUEST \
-  "import sys\n" \
-  "keep = []\n" \
-  "print('ready', flush=True)\n" \
-  "for line in sys.stdin:\n" \
-  "    b = bytearray(int(line))\n" \
-  "    for i in range(0, len(b), 4096): b[i] = 1\n" \
-  "    keep.append(b)\n" \
-  "    print('done', flush=True)\n"
+/* Working figures out from the last read: only where the process's own
+ * anonymous pages alone moved, all of them its alone and dirty. */
+static void
+test_estimate (void)
+{
+  PymemdCounters read = { { 0 }, 0 }, estimate, bad;
+  PymemdStatm then = { 2500, 1500 }, now = then;
+  const guint64 page = 4096;
+
+  for (guint f = 0; f < PYMEMD_N_FIELDS; f++)
+    read.present |= 1u << f;
+  read.value[PYMEMD_FIELD_RSS] = 2500 * page;
+  read.value[PYMEMD_FIELD_PSS] = 1200 * page;
+  read.value[PYMEMD_FIELD_PSS_DIRTY] = 1000 * page;
+  read.value[PYMEMD_FIELD_PSS_ANON] = read.value[PYMEMD_FIELD_ANONYMOUS] = 1000 * page;
+  read.value[PYMEMD_FIELD_PRIVATE_DIRTY] = 1000 * page;
+  read.value[PYMEMD_FIELD_SHARED_CLEAN] = 1500 * page;
+  read.value[PYMEMD_FIELD_PSS_FILE] = 200 * page;
+
+  /* 256 pages more of its own, and 10 file pages (within the threshold). */
+  now.resident = then.resident + 266;
+  now.shared = then.shared + 10;
+  g_assert_true (pymemd_scanner_estimate (&read, &then, &now, page, &estimate));
+  g_assert_cmpuint (estimate.value[PYMEMD_FIELD_RSS], ==, (2500 + 256) * page);
+  g_assert_cmpuint (estimate.value[PYMEMD_FIELD_PSS], ==, (1200 + 256) * page);
+  g_assert_cmpuint (estimate.value[PYMEMD_FIELD_PSS_ANON], ==, (1000 + 256) * page);
+  g_assert_cmpuint (estimate.value[PYMEMD_FIELD_ANONYMOUS], ==, (1000 + 256) * page);
+  g_assert_cmpuint (estimate.value[PYMEMD_FIELD_PRIVATE_DIRTY], ==, (1000 + 256) * page);
+  g_assert_cmpuint (estimate.value[PYMEMD_FIELD_PSS_DIRTY], ==, (1000 + 256) * page);
+  g_assert_cmpuint (estimate.value[PYMEMD_FIELD_SHARED_CLEAN], ==, 1500 * page);
+  g_assert_cmpuint (estimate.value[PYMEMD_FIELD_PSS_FILE], ==, 200 * page);
+  /* 500 freed. */
+  now.resident = then.resident - 500;
+  now.shared = then.shared;
+  g_assert_true (pymemd_scanner_estimate (&read, &then, &now, page, &estimate));
+  g_assert_cmpuint (estimate.value[PYMEMD_FIELD_PSS], ==, 700 * page);
+  /* More freed than it had: something else happened. */
+  now.resident = then.resident - 1001;
+  g_assert_false (pymemd_scanner_estimate (&read, &then, &now, page, &estimate));
+
+  now.resident = then.resident + 300;
+  now.shared = then.shared + PYMEMD_MOVED_PAGES + 1; /* its file pages moved */
+  g_assert_false (pymemd_scanner_estimate (&read, &then, &now, page, &estimate));
+  now.shared = then.shared;
+  bad = read; /* some anonymous pages shared with a forked child */
+  bad.value[PYMEMD_FIELD_PSS_ANON] -= 100 * page;
+  g_assert_false (pymemd_scanner_estimate (&bad, &then, &now, page, &estimate));
+  bad = read;
+  bad.value[PYMEMD_FIELD_SWAP] = page;
+  g_assert_false (pymemd_scanner_estimate (&bad, &then, &now, page, &estimate));
+  bad = read;
+  bad.value[PYMEMD_FIELD_LAZY_FREE] = page;
+  g_assert_false (pymemd_scanner_estimate (&bad, &then, &now, page, &estimate));
+  bad = read;
+  bad.value[PYMEMD_FIELD_ANON_HUGE_PAGES] = 512 * page;
+  g_assert_false (pymemd_scanner_estimate (&bad, &then, &now, page, &estimate));
+  bad = read; /* a kernel without Pss_Anon */
+  bad.present &= ~(1u << PYMEMD_FIELD_PSS_ANON);
+  g_assert_false (pymemd_scanner_estimate (&bad, &then, &now, page, &estimate));
+}
+
+/* 1000 processes read in one tick, their phases spread over a 30 s
+ * refresh, ticks every 2 s: each is read again within 32 s of its last
+ * read, at its own phase, never sooner than a period after the first
+ * refresh, and no tick reads more than its even share (1000 * 2 / 30)
+ * plus one. */
+static void
+test_refresh_spread (void)
+{
+  const guint64 period = 30 * G_USEC_PER_SEC;
+  const gint64 tick = 2 * G_USEC_PER_SEC, start = 1000 * G_USEC_PER_SEC;
+  g_autofree gint64 *last = g_new (gint64, 1000);
+  guint64 reads = 0;
+
+  for (guint i = 0; i < 1000; i++)
+    last[i] = start;
+  for (gint64 now = start + tick; now <= start + 10 * (gint64) period; now += tick)
+    {
+      guint due = 0;
+
+      for (guint i = 0; i < 1000; i++)
+        {
+          guint64 phase = (guint64) i * period / 1000;
+
+          g_assert_cmpint (now - last[i], <=, (gint64) period + tick);
+          if (pymemd_scanner_refresh_due (phase, last[i], now, period))
+            {
+              /* After the first, exactly a period apart. */
+              g_assert_true (last[i] == start || now - last[i] == (gint64) period);
+              last[i] = now;
+              due++;
+            }
+        }
+      g_assert_cmpuint (due, <=, 1000 * 2 / 30 + 1);
+      reads += due;
+    }
+  /* Ten periods: ten reads each. */
+  g_assert_cmpuint (reads, ==, 10 * 1000);
+}
 
 static guint64
 reads_of (PymemdScanner *scanner, GPid pid)
@@ -507,6 +642,40 @@ reads_now (PymemdScanner *scanner, GPid pid)
   g_assert_not_reached ();
 }
 
+/* A python no one else runs (so that nobody else's start or exit counts
+ * as a change of its sharers), in TMP; NULL (the test skipped) without one. */
+static char *
+copy_of_system_python (const char *tmp)
+{
+  if (!g_file_test ("/usr/bin/python3", G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("no /usr/bin/python3");
+      return NULL;
+    }
+  return pymemd_test_copy_file ("/usr/bin/python3", tmp, "python3");
+}
+
+/* PROCESS's figures against a read of its smaps_rollup now: RSS and PSS
+ * within 16 pages (docs/pymemd.8, SAMPLING). */
+static void
+assert_near_full_read (PymemdProcess *process)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/smaps_rollup", pymemd_process_get_pid (process));
+  g_autofree char *text = NULL;
+  g_autoptr(GError) error = NULL;
+  const PymemdCounters *shown = pymemd_process_get_rollup (process);
+  PymemdCounters full;
+  const gint64 bound = PYMEMD_MOVED_PAGES * 4096;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, &error));
+  g_assert_true (pymemd_rollup_parse (text, strlen (text), &full, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (ABS ((gint64) shown->value[PYMEMD_FIELD_RSS] - (gint64) full.value[PYMEMD_FIELD_RSS]), <=, bound);
+  g_assert_cmpint (ABS ((gint64) shown->value[PYMEMD_FIELD_PSS] - (gint64) full.value[PYMEMD_FIELD_PSS]), <=, bound);
+  g_assert_cmpint (ABS ((gint64) shown->value[PYMEMD_FIELD_PRIVATE_DIRTY] -
+                        (gint64) full.value[PYMEMD_FIELD_PRIVATE_DIRTY]), <=, bound);
+}
+
 /* Real interpreters of a python no one else runs (so that nobody else's
  * start or exit counts as a change of sharers): a rollup tick reads again
  * the one that allocated 1 MiB, not the idle one; both when a third
@@ -517,24 +686,29 @@ test_sample_what_moved (void)
   g_autoptr(PymemdScanner) scanner = scanner_for ("/proc");
   g_autofree char *tmp = pymemd_test_mkdtemp ();
   g_autofree char *python = NULL;
-  g_autofree char *line = NULL;
   g_autoptr(GError) error = NULL;
-  const char *argv[] = { NULL, "-c", ALLOCATE_ON_REQUEST, NULL };
+  const char *argv[] = { NULL, "-c", ON_REQUEST, NULL };
   PymemdTestChild busy, idle, third;
   PymemdScanBudget budget;
   g_autoptr(PymemdProcess) process = NULL;
   gint64 confirmed;
 
-  if (!g_file_test ("/usr/bin/python3", G_FILE_TEST_IS_EXECUTABLE))
-    {
-      g_test_skip ("no /usr/bin/python3");
-      return;
-    }
-  python = pymemd_test_copy_file ("/usr/bin/python3", tmp, "python3");
+  python = copy_of_system_python (tmp);
+  if (python == NULL)
+    return;
   argv[0] = python;
   g_assert_true (pymemd_test_child_spawn (&busy, argv, NULL, &error));
   g_assert_true (pymemd_test_child_spawn (&idle, argv, NULL, &error));
   g_assert_no_error (error);
+  /* The code that allocates, faulted in (file pages) before the read. */
+  ask (&busy, "1048576");
+  /* Each process's refresh comes at its own moment of the period, which
+   * may be right after its first read: an hour, so that none comes
+   * within this test unless asked for. */
+  pymemd_scanner_get_budget (scanner, &budget);
+  g_assert_cmpuint (budget.rollup_refresh_us, ==, 30 * G_USEC_PER_SEC);
+  budget.rollup_refresh_us = 3600 * (guint64) G_USEC_PER_SEC;
+  pymemd_scanner_set_budget (scanner, &budget);
 
   g_assert_cmpuint (reads_of (scanner, busy.pid), ==, 1);
   g_assert_cmpuint (reads_now (scanner, idle.pid), ==, 1);
@@ -545,29 +719,34 @@ test_sample_what_moved (void)
   g_assert_cmpint (confirmed, ==, pymemd_scanner_get_timestamp (scanner));
   g_assert_cmpuint (reads_now (scanner, busy.pid), ==, 1);
 
-  pymemd_test_child_send (&busy, "1048576");
-  line = pymemd_test_child_read_line (&busy, &error);
-  g_assert_no_error (error);
-  g_assert_cmpstr (line, ==, "done");
-  g_assert_cmpuint (reads_of (scanner, busy.pid), ==, 2);
+  ask (&busy, "1048576");
+  /* 1 MiB of its own anonymous pages: worked out from the read, not read;
+   * within 16 pages of what a read shows. */
+  g_clear_object (&process);
+  process = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP, busy.pid);
+  g_assert_cmpuint (pymemd_process_get_rollup_reads (process), ==, 1);
+  g_assert_cmpuint (pymemd_process_get_estimates (process), ==, 1);
+  assert_near_full_read (process);
   g_assert_cmpuint (reads_now (scanner, idle.pid), ==, 1);
 
   /* A third interpreter of the image: the others' PSS of it moved. */
   g_assert_true (pymemd_test_child_spawn (&third, argv, NULL, &error));
-  g_assert_cmpuint (reads_of (scanner, busy.pid), ==, 3);
+  g_assert_cmpuint (reads_of (scanner, busy.pid), ==, 2);
   g_assert_cmpuint (reads_now (scanner, idle.pid), ==, 2);
   g_assert_cmpuint (reads_of (scanner, idle.pid), ==, 2);
   pymemd_test_child_stop (&third);
   g_assert_cmpuint (reads_of (scanner, idle.pid), ==, 3);
-  g_assert_cmpuint (reads_now (scanner, busy.pid), ==, 4);
+  g_assert_cmpuint (reads_now (scanner, busy.pid), ==, 3);
 
-  /* Older than the refresh: read again, moved or not. */
-  pymemd_scanner_get_budget (scanner, &budget);
-  g_assert_cmpuint (budget.rollup_refresh_us, ==, 30 * G_USEC_PER_SEC);
+  /* Older than the refresh: read again, moved or not (a period holds
+   * one of its refreshes, wherever its moment); then not again within
+   * the period. */
   budget.rollup_refresh_us = 2 * G_USEC_PER_SEC; /* a scan of every interpreter here is far shorter */
   pymemd_scanner_set_budget (scanner, &budget);
   g_usleep (2100 * 1000);
   g_assert_cmpuint (reads_of (scanner, idle.pid), ==, 4);
+  budget.rollup_refresh_us = 3600 * (guint64) G_USEC_PER_SEC;
+  pymemd_scanner_set_budget (scanner, &budget);
   g_assert_cmpuint (reads_of (scanner, idle.pid), ==, 4);
   /* A full pass reads everyone. */
   g_clear_object (&process);
@@ -577,6 +756,134 @@ test_sample_what_moved (void)
   pymemd_test_child_stop (&busy);
   pymemd_test_child_stop (&idle);
   pymemd_test_rm_rf (tmp);
+}
+
+/* A process whose read stalls it past the budget (a huge mapping, here
+ * a budget of 1 us) is read again only where its own pages moved or it
+ * forked: not when another interpreter of its image comes, not at its
+ * refresh, not in a full pass that cannot read it in detail. */
+static void
+test_stalling_process (void)
+{
+  g_autoptr(PymemdScanner) scanner = scanner_for ("/proc");
+  g_autofree char *tmp = pymemd_test_mkdtemp ();
+  g_autofree char *python = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *argv[] = { NULL, "-c", ON_REQUEST, NULL };
+  PymemdTestChild forking, growing, third;
+  PymemdScanBudget budget;
+  guint64 f, g;
+
+  python = copy_of_system_python (tmp);
+  if (python == NULL)
+    return;
+  argv[0] = python;
+  g_assert_true (pymemd_test_child_spawn (&forking, argv, NULL, &error));
+  g_assert_true (pymemd_test_child_spawn (&growing, argv, NULL, &error));
+  g_assert_no_error (error);
+  ask (&growing, "1048576"); /* the code that allocates, faulted in before the read */
+  f = reads_of (scanner, forking.pid);
+  g = reads_now (scanner, growing.pid);
+
+  /* Their last reads (due on the next tick) now count as stalling. */
+  pymemd_scanner_get_budget (scanner, &budget);
+  budget.rollup_max_stall_us = 1;
+  budget.rollup_refresh_us = G_USEC_PER_SEC;
+  budget.detail_max_rss = 4096;
+  pymemd_scanner_set_budget (scanner, &budget);
+
+  g_assert_true (pymemd_test_child_spawn (&third, argv, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (reads_of (scanner, forking.pid), ==, f);
+  g_assert_cmpuint (reads_now (scanner, growing.pid), ==, g);
+  g_usleep (1100 * 1000);
+  g_assert_cmpuint (reads_of (scanner, forking.pid), ==, f);
+  g_assert_cmpuint (reads_now (scanner, growing.pid), ==, g);
+  {
+    g_autoptr(PymemdProcess) process = scan_and_find (scanner, PYMEMD_SCAN_ALL, forking.pid);
+    g_assert_error (pymemd_process_get_detail_error (process), PYMEMD_ERROR, PYMEMD_ERROR_BUDGET);
+    g_assert_cmpuint (pymemd_process_get_rollup_reads (process), ==, f);
+    g_assert_cmpuint (reads_now (scanner, growing.pid), ==, g);
+  }
+  pymemd_test_child_stop (&third);
+
+  /* Its own anonymous pages moved: worked out, still no read; its file
+   * pages moved: read. */
+  ask (&growing, "1048576");
+  g_assert_cmpuint (reads_of (scanner, growing.pid), ==, g);
+  ask (&growing, "map");
+  g_assert_cmpuint (reads_of (scanner, growing.pid), ==, g + 1);
+  g_assert_cmpuint (reads_now (scanner, forking.pid), ==, f);
+  /* It forked (an interpreter child): its anonymous pages are shared. */
+  ask (&forking, "fork");
+  g_assert_cmpuint (reads_of (scanner, forking.pid), ==, f + 1);
+
+  pymemd_test_child_stop (&forking);
+  pymemd_test_child_stop (&growing);
+  pymemd_test_rm_rf (tmp);
+}
+
+static const PymemdCredentials *
+credentials_after_tick (PymemdScanner *scanner, GPid pid, PymemdProcess **process)
+{
+  g_clear_object (process);
+  *process = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP, pid);
+  g_assert_nonnull (*process);
+  return pymemd_process_get_credentials (*process);
+}
+
+/* A tick reads a process's status only when the owner the kernel gives
+ * /proc/PID or its status moved, or at the refresh: a process that drops
+ * to nobody is seen as nobody's on the next tick; a name set with prctl
+ * (which moves no owner) at the refresh. */
+static void
+test_credentials_on_tick (void)
+{
+  g_autoptr(PymemdScanner) scanner = scanner_for ("/proc");
+  g_autoptr(PymemdProcess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  PymemdScanBudget budget;
+  PymemdTestChild child;
+  const PymemdCredentials *credentials;
+  g_autofree char *name = NULL;
+
+  if (!pymemd_test_is_root ())
+    {
+      g_test_skip ("needs root (the child changes its uid)");
+      return;
+    }
+  if (!need_python ())
+    return;
+  g_assert_true (pymemd_test_child_spawn_python (&child, ON_REQUEST, NULL, &error));
+  g_assert_no_error (error);
+  /* No refresh within the test unless asked for (see test_sample_what_moved). */
+  pymemd_scanner_get_budget (scanner, &budget);
+  budget.rollup_refresh_us = 3600 * (guint64) G_USEC_PER_SEC;
+  pymemd_scanner_set_budget (scanner, &budget);
+  credentials = credentials_after_tick (scanner, child.pid, &process);
+  g_assert_cmpuint (credentials->uid[0], ==, 0);
+  name = g_strdup (credentials->name);
+  g_assert_cmpstr (name, !=, "renamed");
+
+  ask (&child, "name");
+  credentials = credentials_after_tick (scanner, child.pid, &process);
+  g_assert_cmpstr (credentials->name, ==, name);
+
+  ask (&child, "uid");
+  credentials = credentials_after_tick (scanner, child.pid, &process);
+  for (guint i = 0; i < 4; i++)
+    {
+      g_assert_cmpuint (credentials->uid[i], ==, 65534);
+      g_assert_cmpuint (credentials->gid[i], ==, 65534);
+    }
+  g_assert_cmpstr (credentials->name, ==, "renamed");
+
+  /* And at the refresh, whatever moved. */
+  budget.rollup_refresh_us = 0;
+  pymemd_scanner_set_budget (scanner, &budget);
+  credentials = credentials_after_tick (scanner, child.pid, &process);
+  g_assert_cmpuint (credentials->uid[1], ==, 65534);
+  pymemd_test_child_stop (&child);
 }
 
 int
@@ -593,6 +900,10 @@ main (int argc, char **argv)
   g_test_add_func ("/scanner/budget", test_budget);
   g_test_add_func ("/scanner/rollup-pacing", test_rollup_pacing);
   g_test_add_func ("/scanner/resample-rule", test_resample_rule);
+  g_test_add_func ("/scanner/refresh-spread", test_refresh_spread);
+  g_test_add_func ("/scanner/estimate", test_estimate);
   g_test_add_func ("/scanner/sample-what-moved", test_sample_what_moved);
+  g_test_add_func ("/scanner/stalling-process", test_stalling_process);
+  g_test_add_func ("/scanner/credentials-on-tick", test_credentials_on_tick);
   return g_test_run ();
 }

@@ -13,8 +13,11 @@ struct _PymemdProcess
   int      pid;
   guint64  start_time;
   int      dir_fd;
+  int      statm_fd;  /* kept open: bound to this process, not to its pid number */
 
   PymemdCredentials credentials;
+  PymemdOwnerStamp  owner_stamp; /* taken just before CREDENTIALS were read */
+  gint64            credentials_at; /* monotonic µs of that read; 0: never */
   char    *exe;
   char    *cmdline;
   gboolean exe_is_python;
@@ -25,13 +28,16 @@ struct _PymemdProcess
   PymemdElfInfo interpreter_image;
 
   gboolean       has_rollup;
-  PymemdCounters rollup;
+  PymemdCounters rollup;       /* shown: the last read's, or estimated from it */
+  PymemdCounters read_rollup;  /* the last read's */
+  PymemdStatm    shown_statm;  /* the statm ROLLUP stands for */
   gint64         sampled_at;
   gint64         rollup_cost_us;
   guint64        rollup_due;
   PymemdStatm    read_statm;   /* statm just before the last read */
   gint64         read_at;      /* monotonic µs of the last read */
   guint64        rollup_reads;
+  guint64        estimates;
 
   gboolean            has_categories;
   PymemdCategoryUsage categories[PYMEMD_N_CATEGORIES];
@@ -55,6 +61,8 @@ pymemd_process_finalize (GObject *object)
 
   if (self->dir_fd >= 0)
     close (self->dir_fd);
+  if (self->statm_fd >= 0)
+    close (self->statm_fd);
   g_free (self->exe);
   g_free (self->cmdline);
   g_free (self->interpreter_path);
@@ -75,6 +83,7 @@ static void
 pymemd_process_init (PymemdProcess *self)
 {
   self->dir_fd = -1;
+  self->statm_fd = -1;
 }
 
 PymemdProcess *
@@ -129,6 +138,34 @@ void
 pymemd_process_set_credentials (PymemdProcess *self, const PymemdCredentials *credentials)
 {
   self->credentials = *credentials;
+}
+
+void
+pymemd_process_set_owner_stamp (PymemdProcess *self, const PymemdOwnerStamp *stamp, gint64 read_at)
+{
+  self->owner_stamp = *stamp;
+  self->credentials_at = read_at;
+}
+
+const PymemdOwnerStamp *
+pymemd_process_get_owner_stamp (PymemdProcess *self, gint64 *read_at)
+{
+  *read_at = self->credentials_at;
+  return self->credentials_at != 0 ? &self->owner_stamp : NULL;
+}
+
+int
+pymemd_process_get_statm_fd (PymemdProcess *self)
+{
+  return self->statm_fd;
+}
+
+void
+pymemd_process_set_statm_fd (PymemdProcess *self, int fd)
+{
+  if (self->statm_fd >= 0)
+    close (self->statm_fd);
+  self->statm_fd = fd;
 }
 
 const PymemdCredentials *
@@ -234,7 +271,7 @@ pymemd_process_set_rollup (PymemdProcess        *self,
                            gint64                when,
                            gint64                cost_us)
 {
-  self->rollup = *rollup;
+  self->rollup = self->read_rollup = *rollup;
   self->has_rollup = TRUE;
   self->sampled_at = when;
   self->rollup_cost_us = cost_us;
@@ -255,7 +292,7 @@ pymemd_process_set_read_statm (PymemdProcess     *self,
                                const PymemdStatm *statm,
                                gint64             read_at)
 {
-  self->read_statm = *statm;
+  self->read_statm = self->shown_statm = *statm;
   self->read_at = read_at;
   self->rollup_reads++;
 }
@@ -276,8 +313,42 @@ pymemd_process_get_rollup_reads (PymemdProcess *self)
 void
 pymemd_process_confirm_rollup (PymemdProcess *self, gint64 when)
 {
-  if (self->has_rollup)
-    self->sampled_at = when;
+  if (!self->has_rollup)
+    return;
+  self->sampled_at = when;
+  self->rollup = self->read_rollup;
+  self->shown_statm = self->read_statm;
+}
+
+void
+pymemd_process_set_estimate (PymemdProcess        *self,
+                             const PymemdCounters *estimate,
+                             const PymemdStatm    *statm,
+                             gint64                when)
+{
+  g_return_if_fail (self->has_rollup);
+  self->rollup = *estimate;
+  self->shown_statm = *statm;
+  self->sampled_at = when;
+  self->estimates++;
+}
+
+const PymemdCounters *
+pymemd_process_get_read_rollup (PymemdProcess *self)
+{
+  return self->has_rollup ? &self->read_rollup : NULL;
+}
+
+const PymemdStatm *
+pymemd_process_get_shown_statm (PymemdProcess *self)
+{
+  return &self->shown_statm;
+}
+
+guint64
+pymemd_process_get_estimates (PymemdProcess *self)
+{
+  return self->estimates;
 }
 
 gint64

@@ -41,6 +41,19 @@ void        pymemd_process_set_identity (PymemdProcess *self,
 void        pymemd_process_set_credentials (PymemdProcess           *self,
                                             const PymemdCredentials *credentials);
 const PymemdCredentials *pymemd_process_get_credentials (PymemdProcess *self);
+/* The owner stamp taken just before the credentials were last read in
+ * full, and when (monotonic µs); NULL before the first such read. */
+void        pymemd_process_set_owner_stamp (PymemdProcess          *self,
+                                            const PymemdOwnerStamp *stamp,
+                                            gint64                  read_at);
+const PymemdOwnerStamp *pymemd_process_get_owner_stamp (PymemdProcess *self,
+                                                        gint64        *read_at);
+/* /proc/PID/statm, kept open between ticks (-1: not yet); set closes the
+ * one held. An open procfs file belongs to the process it was opened for:
+ * once that exits it reads ESRCH, even if its pid is used again. */
+int         pymemd_process_get_statm_fd (PymemdProcess *self);
+void        pymemd_process_set_statm_fd (PymemdProcess *self,
+                                         int            fd);
 /* The real uid, and the Name of /proc/PID/status (what every user may read). */
 guint32     pymemd_process_get_uid (PymemdProcess *self);
 const char *pymemd_process_get_status_name (PymemdProcess *self);
@@ -83,6 +96,18 @@ const PymemdCounters *pymemd_process_get_rollup (PymemdProcess *self);
 gint64                pymemd_process_get_sampled_at (PymemdProcess *self);
 void                  pymemd_process_confirm_rollup (PymemdProcess *self,
                                                      gint64         when);
+/* Shows ESTIMATE, worked out from the last read for the process's STATM
+ * now (docs/pymemd.8, SAMPLING), as its sample at WHEN (real-time µs);
+ * confirm goes back to the read's figures. */
+void                  pymemd_process_set_estimate (PymemdProcess        *self,
+                                                   const PymemdCounters *estimate,
+                                                   const PymemdStatm    *statm,
+                                                   gint64                when);
+/* The last read's figures (NULL before the first), the statm the shown
+ * figures stand for, and how many estimates were shown in all. */
+const PymemdCounters *pymemd_process_get_read_rollup (PymemdProcess *self);
+const PymemdStatm    *pymemd_process_get_shown_statm (PymemdProcess *self);
+guint64               pymemd_process_get_estimates (PymemdProcess *self);
 /* The statm read just before the sample was (monotonic READ_AT µs), to
  * tell on later ticks whether the process's pages moved since; and how
  * many samples were read in all. */

@@ -24,6 +24,7 @@ struct _PymemdProcfs
   char                *root;
   int                  root_fd;
   gsize                page_size;
+  gboolean             is_procfs;  /* not a fixture tree */
   PymemdProcVisibility visibility;
 };
 
@@ -82,7 +83,17 @@ pymemd_procfs_new (const char *root, GError **error)
                    _("Cannot open procfs root %s: %s"), root, g_strerror (errsv));
       return NULL;
     }
+  {
+    struct statfs fs;
+    self->is_procfs = fstatfs (self->root_fd, &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC;
+  }
   return g_steal_pointer (&self);
+}
+
+gboolean
+pymemd_procfs_is_procfs (PymemdProcfs *self)
+{
+  return self->is_procfs;
 }
 
 const char *
@@ -405,6 +416,59 @@ read_at (int dirfd, const char *name, char *buf, gsize size, gboolean whole, GEr
     }
   close (fd);
   return (gssize) len;
+}
+
+gssize
+pymemd_procfs_pread_file (int fd, const char *name, char *buf, gsize size, GError **error)
+{
+  gssize n;
+  char probe;
+
+  g_return_val_if_fail (size > 1, -1);
+
+  /* A seq_file read at offset 0 starts the file afresh: the kernel
+   * formats it again from the process as it is now. */
+  do
+    n = pread (fd, buf, size - 1, 0);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    {
+      set_errno_error (error, errno, name);
+      return -1;
+    }
+  if ((gsize) n == size - 1 && pread (fd, &probe, 1, n) != 0)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_TOO_LARGE,
+                   _("%s is larger than %llu bytes"), name,
+                   (unsigned long long) (size - 1));
+      return -1;
+    }
+  buf[n] = '\0';
+  return n;
+}
+
+gboolean
+pymemd_procfs_read_owner_stamp (int dir_fd, PymemdOwnerStamp *stamp, GError **error)
+{
+  struct stat dir, status;
+
+  /* The directory's owner is computed on the stat itself; the status
+   * file's on its lookup. */
+  if (fstat (dir_fd, &dir) < 0)
+    {
+      set_errno_error (error, errno, "/proc/PID");
+      return FALSE;
+    }
+  if (fstatat (dir_fd, "status", &status, 0) < 0)
+    {
+      set_errno_error (error, errno, "status");
+      return FALSE;
+    }
+  stamp->uid = (guint32) dir.st_uid;
+  stamp->gid = (guint32) dir.st_gid;
+  stamp->status_uid = (guint32) status.st_uid;
+  stamp->status_gid = (guint32) status.st_gid;
+  return TRUE;
 }
 
 gssize

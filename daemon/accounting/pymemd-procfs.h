@@ -14,6 +14,9 @@ PymemdProcfs *pymemd_procfs_new (const char *root,
                                   GError    **error);
 const char   *pymemd_procfs_get_root (PymemdProcfs *self);
 int           pymemd_procfs_get_root_fd (PymemdProcfs *self);
+/* Whether the root is a procfs mount (not a tree of files standing for
+ * one, as in the tests: there a file rewritten is a new file). */
+gboolean      pymemd_procfs_is_procfs (PymemdProcfs *self);
 gsize         pymemd_procfs_get_page_size (PymemdProcfs *self);
 
 /* Numeric entries of the root, sorted. */
@@ -61,6 +64,22 @@ const PymemdProcVisibility *pymemd_procfs_get_visibility (PymemdProcfs *self);
 gboolean      pymemd_procfs_read_credentials (int                dir_fd,
                                               PymemdCredentials *credentials,
                                               GError           **error);
+
+/* Fills STAMP (pymemd-pidfiles.h) with two stats, of DIR_FD and of its
+ * status (no text). Fails with PYMEMD_ERROR_GONE once the process has
+ * exited. */
+gboolean      pymemd_procfs_read_owner_stamp (int               dir_fd,
+                                              PymemdOwnerStamp *stamp,
+                                              GError          **error);
+
+/* Reads FD from offset 0 into BUF (NUL-terminated): a procfs file kept
+ * open and read again (statm). Fails with PYMEMD_ERROR_TOO_LARGE if it
+ * does not fit in SIZE - 1 bytes. */
+gssize        pymemd_procfs_pread_file (int          fd,
+                                        const char  *name,
+                                        char        *buf,
+                                        gsize        size,
+                                        GError     **error);
 
 /* Reads the whole of DIRFD/NAME into BUF (NUL-terminated), failing with
  * PYMEMD_ERROR_TOO_LARGE if it does not fit in SIZE - 1 bytes. */

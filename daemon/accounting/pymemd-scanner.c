@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <glib/gi18n.h>
@@ -33,6 +34,7 @@ struct _PymemdScanner
   PymemdPythonSet  python_set;
   char            *visibility_error; /* the last one logged */
   GHashTable      *sharers;          /* interpreter path -> SharerDigest, last tick */
+  GHashTable      *seen;             /* pids watched at the last scan */
 };
 
 /* Who runs one interpreter image: how many, and a sum of their identities,
@@ -56,6 +58,7 @@ pymemd_scanner_finalize (GObject *object)
   g_free (self->boot_id);
   g_free (self->visibility_error);
   g_clear_pointer (&self->sharers, g_hash_table_unref);
+  g_clear_pointer (&self->seen, g_hash_table_unref);
   G_OBJECT_CLASS (pymemd_scanner_parent_class)->finalize (object);
 }
 
@@ -77,6 +80,7 @@ pymemd_scanner_init (PymemdScanner *self)
   self->budget.exact_max_mapped = G_GUINT64_CONSTANT (64) << 30;
   self->budget.rollup_refresh_us = 30 * G_USEC_PER_SEC;
   self->sharers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->seen = g_hash_table_new (NULL, NULL);
 }
 
 /* An administrator may remount /proc with other options at any time; the
@@ -190,15 +194,41 @@ set_sample (PymemdScanner *self, PymemdProcess *process, const PymemdCounters *c
                                  self->tick + (cost <= 0 ? 1 : ((guint64) cost - 1) / budget + 1));
 }
 
-/* statm's counters: no page-table walk, no lock the process needs. */
+/* statm's counters: no page-table walk, no lock the process needs. The
+ * file stays open from tick to tick (one pread a tick instead of open,
+ * read and close): it reads the process it was opened for, whose mm the
+ * kernel looks up on each read, and ESRCH once it is gone, whoever gets
+ * its pid next. */
 static gboolean
-read_statm (PymemdProcess *process, PymemdStatm *statm, GError **error)
+read_statm (PymemdScanner *self, PymemdProcess *process, PymemdStatm *statm, GError **error)
 {
   char buf[256];
+  int fd = pymemd_process_get_statm_fd (process);
 
-  return pymemd_procfs_read_file_at (pymemd_process_get_dir_fd (process), "statm", buf,
-                                     sizeof buf, error) >= 0 &&
+  if (!pymemd_procfs_is_procfs (self->procfs))
+    return pymemd_procfs_read_file_at (pymemd_process_get_dir_fd (process), "statm", buf,
+                                       sizeof buf, error) >= 0 &&
+           pymemd_statm_parse (buf, statm, error);
+  if (fd < 0)
+    {
+      fd = pymemd_procfs_open_at (pymemd_process_get_dir_fd (process), "statm", error);
+      if (fd < 0)
+        return FALSE;
+      pymemd_process_set_statm_fd (process, fd);
+    }
+  return pymemd_procfs_pread_file (fd, "statm", buf, sizeof buf, error) >= 0 &&
          pymemd_statm_parse (buf, statm, error);
+}
+
+/* This thread's CPU time, µs. */
+static gint64
+thread_cpu_us (void)
+{
+  struct timespec ts;
+
+  if (clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+    return 0;
+  return (gint64) ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
 }
 
 /* STATM was read just before: the next ticks compare theirs with it. */
@@ -209,12 +239,16 @@ sample_rollup (PymemdScanner *self, PymemdProcess *process, const PymemdStatm *s
   char buf[ROLLUP_BUFFER];
   PymemdCounters counters;
   gint64 start = g_get_monotonic_time ();
+  gint64 cpu = thread_cpu_us ();
   gint64 cost;
   gssize len;
 
   len = pymemd_procfs_read_file_at (pymemd_process_get_dir_fd (process), "smaps_rollup",
                                     buf, sizeof buf, error);
-  cost = g_get_monotonic_time () - start;
+  /* The kernel walks the page tables in this thread, holding the
+   * target's mmap lock: the read's CPU time is how long it held it (a
+   * busy host that preempts us makes the wall time longer, not the walk). */
+  cost = thread_cpu_us () - cpu;
   if (len < 0 || !pymemd_rollup_parse (buf, (gsize) len, &counters, error))
     return FALSE;
   set_sample (self, process, &counters, statm, start, cost);
@@ -402,7 +436,7 @@ read_detail (PymemdScanner *self, PymemdProcess *process, GError **error)
   gboolean ok;
   int fd;
 
-  if (!read_statm (process, &statm, error) || !within_detail_budget (self, &statm, error))
+  if (!read_statm (self, process, &statm, error) || !within_detail_budget (self, &statm, error))
     return NULL;
   fd = pymemd_procfs_open_at (pymemd_process_get_dir_fd (process), "smaps", error);
   if (fd < 0)
@@ -516,9 +550,8 @@ drop_failed (PymemdScanner *self, GArray *drop, guint index, PymemdProcess *proc
 PymemdResample
 pymemd_scanner_resample_reason (const PymemdStatm *then,
                                 const PymemdStatm *now,
-                                gint64             age_us,
                                 gboolean           sharers_changed,
-                                guint64            refresh_us)
+                                gboolean           refresh_due)
 {
   if (then == NULL)
     return PYMEMD_RESAMPLE_FIRST;
@@ -527,10 +560,104 @@ pymemd_scanner_resample_reason (const PymemdStatm *then,
     return PYMEMD_RESAMPLE_MOVED;
   if (sharers_changed)
     return PYMEMD_RESAMPLE_SHARERS;
-  /* A clock that went back (it is monotonic: never) counts as old too. */
-  if (age_us < 0 || (guint64) age_us >= refresh_us)
+  if (refresh_due)
     return PYMEMD_RESAMPLE_AGE;
   return PYMEMD_RESAMPLE_NONE;
+}
+
+gboolean
+pymemd_scanner_estimate (const PymemdCounters *read,
+                         const PymemdStatm    *then,
+                         const PymemdStatm    *now,
+                         gsize                 page_size,
+                         PymemdCounters       *estimate)
+{
+  static const PymemdField grown[] = {
+    PYMEMD_FIELD_RSS, PYMEMD_FIELD_PSS, PYMEMD_FIELD_PSS_DIRTY, PYMEMD_FIELD_PSS_ANON,
+    PYMEMD_FIELD_PRIVATE_DIRTY, PYMEMD_FIELD_ANONYMOUS,
+  };
+  const guint32 needed = (1u << PYMEMD_FIELD_RSS) | (1u << PYMEMD_FIELD_PSS) |
+                         (1u << PYMEMD_FIELD_PSS_ANON) | (1u << PYMEMD_FIELD_ANONYMOUS) |
+                         (1u << PYMEMD_FIELD_PRIVATE_DIRTY);
+  gint64 anon_then = (gint64) then->resident - (gint64) then->shared;
+  gint64 anon_now = (gint64) now->resident - (gint64) now->shared;
+  gint64 delta = (anon_now - anon_then) * (gint64) page_size;
+
+  /* Only anonymous pages moved (its file and shared memory pages within
+   * the threshold) ... */
+  if ((read->present & needed) != needed ||
+      MAX (then->shared, now->shared) - MIN (then->shared, now->shared) > PYMEMD_MOVED_PAGES)
+    return FALSE;
+  /* ... and at the read every anonymous page was this process's alone
+   * (none shared with a forked child: Pss_Anon is then Anonymous to the
+   * byte), all dirty (none in swap, none lazily freed, nothing in huge
+   * pages whose split we would not see): a page it adds is then one more
+   * page of its own, dirty, and a page it frees one less. */
+  if (read->value[PYMEMD_FIELD_PSS_ANON] != read->value[PYMEMD_FIELD_ANONYMOUS] ||
+      read->value[PYMEMD_FIELD_SWAP] != 0 || read->value[PYMEMD_FIELD_LAZY_FREE] != 0 ||
+      read->value[PYMEMD_FIELD_ANON_HUGE_PAGES] != 0 ||
+      (delta < 0 && (guint64) -delta > read->value[PYMEMD_FIELD_ANONYMOUS]))
+    return FALSE;
+  *estimate = *read;
+  for (guint i = 0; i < G_N_ELEMENTS (grown); i++)
+    if (estimate->present & (1u << grown[i]))
+      {
+        gint64 value = (gint64) estimate->value[grown[i]] + delta;
+        estimate->value[grown[i]] = (guint64) MAX (value, 0);
+      }
+  return TRUE;
+}
+
+gboolean
+pymemd_scanner_refresh_due (guint64 phase_us, gint64 last_us, gint64 now_us, guint64 period_us)
+{
+  guint64 last, now;
+
+  /* A clock that went back (it is monotonic: never) counts as due too. */
+  if (period_us == 0 || now_us < last_us || last_us < 0)
+    return TRUE;
+  /* The process's refresh instants are PHASE + k * PERIOD: due once one
+   * passed since LAST. Whatever the phase, one passes within any PERIOD;
+   * processes read at the same instant (all of them, at start) are due
+   * at their own phases, spread over the period, not all again at once. */
+  phase_us %= period_us;
+  last = (guint64) last_us + period_us - phase_us;
+  now = (guint64) now_us + period_us - phase_us;
+  return now / period_us > last / period_us;
+}
+
+/* Where in the refresh period PROCESS's refreshes fall, by its identity. */
+static guint64
+refresh_phase (PymemdProcess *process, guint64 period_us)
+{
+  guint64 h = ((guint64) pymemd_process_get_pid (process) ^
+               (pymemd_process_get_start_time (process) << 24)) * G_GUINT64_CONSTANT (0x9e3779b97f4a7c15);
+
+  return period_us == 0 ? 0 : (h >> 20) % period_us;
+}
+
+/* Whether reading PROCESS's smaps_rollup stalls it past the budget: its
+ * last read held the mmap lock longer. The kernel gives the lock up
+ * between mappings only, so this is a process with a huge mapping (or
+ * very many resident pages). */
+static gboolean
+read_stalls (PymemdScanner *self, PymemdProcess *process)
+{
+  return (guint64) pymemd_process_get_rollup_cost (process) > self->budget.rollup_max_stall_us;
+}
+
+/* Reads PROCESS's credentials in full; STAMP was taken just before, so
+ * that a change during the read moves the next tick's stamp. */
+static gboolean
+read_credentials (PymemdProcess *process, const PymemdOwnerStamp *stamp, GError **error)
+{
+  PymemdCredentials credentials;
+
+  if (!pymemd_procfs_read_credentials (pymemd_process_get_dir_fd (process), &credentials, error))
+    return FALSE;
+  pymemd_process_set_credentials (process, &credentials);
+  pymemd_process_set_owner_stamp (process, stamp, MAX (g_get_monotonic_time (), 1));
+  return TRUE;
 }
 
 static const char *
@@ -580,29 +707,106 @@ update_sharers (PymemdScanner *self, GPtrArray *processes)
   return changed; /* keys owned by self->sharers */
 }
 
-/* Whether PROCESS's sample stands for this tick: the rule, on statm. */
-static gboolean
-sample_stands (PymemdScanner *self, PymemdProcess *process, const PymemdStatm *statm,
-               GHashTable *changed_sharers)
+/* The parents of the interpreters watched since the last scan: a fork
+ * shares all its parent's anonymous pages with the child, which statm
+ * does not show. One small read of stat for each new one. */
+static GHashTable *
+new_parents (PymemdScanner *self, GPtrArray *processes)
+{
+  GHashTable *parents = g_hash_table_new (NULL, NULL);
+  g_autoptr(GHashTable) seen = g_hash_table_new (NULL, NULL);
+
+  for (guint i = 0; i < processes->len; i++)
+    {
+      PymemdProcess *process = g_ptr_array_index (processes, i);
+      gpointer pid = GINT_TO_POINTER (pymemd_process_get_pid (process));
+      char buf[1024];
+      PymemdStat stat_info;
+
+      g_hash_table_add (seen, pid);
+      if (!g_hash_table_contains (self->seen, pid) &&
+          pymemd_procfs_read_prefix_at (pymemd_process_get_dir_fd (process), "stat", buf,
+                                        sizeof buf, NULL) >= 0 &&
+          pymemd_stat_parse (buf, &stat_info, NULL))
+        g_hash_table_add (parents, GINT_TO_POINTER (stat_info.ppid));
+    }
+  g_hash_table_unref (self->seen);
+  self->seen = g_steal_pointer (&seen);
+  return parents;
+}
+
+typedef enum {
+  SAMPLE_STANDS,    /* the last read's figures */
+  SAMPLE_ESTIMATED, /* worked out from them and statm */
+  SAMPLE_READ,      /* smaps_rollup to be read */
+} SampleDecision;
+
+/* What PROCESS's sample is for this tick: the rule, on statm
+ * (docs/pymemd.8, SAMPLING). */
+static SampleDecision
+decide_sample (PymemdScanner *self, PymemdProcess *process, const PymemdStatm *statm,
+               GHashTable *changed_sharers, GHashTable *parents)
 {
   gint64 read_at;
   const PymemdStatm *then = pymemd_process_get_read_statm (process, &read_at);
-  PymemdResample reason;
-
+  const PymemdCounters *read = pymemd_process_get_read_rollup (process);
   guint64 refresh = self->budget.rollup_refresh_us;
-  guint64 spread = (guint64) pymemd_process_get_pid (process) * G_GUINT64_CONSTANT (0x9e3779b97f4a7c15);
+  gboolean sharers, due, forked;
+  PymemdCounters estimate;
 
-  if (pymemd_process_get_rollup (process) == NULL)
+  if (read == NULL)
+    return SAMPLE_READ;
+  forked = g_hash_table_contains (parents, GINT_TO_POINTER (pymemd_process_get_pid (process)));
+  sharers = g_hash_table_contains (changed_sharers, sharer_key (process));
+  due = pymemd_scanner_refresh_due (refresh_phase (process, refresh), read_at,
+                                    g_get_monotonic_time (), refresh);
+  /* A read that would stall the process past the budget is not made for
+   * what can move only its pages shared with others (another interpreter
+   * came or went, age): only where its own pages moved, or it forked. */
+  if (read_stalls (self, process))
+    {
+      sharers = sharers && forked;
+      due = FALSE;
+    }
+  switch (pymemd_scanner_resample_reason (then, statm, sharers || forked, due))
+    {
+    case PYMEMD_RESAMPLE_NONE:
+      return SAMPLE_STANDS;
+    case PYMEMD_RESAMPLE_MOVED:
+      /* Its own anonymous pages alone moved: worked out, no walk. */
+      if (!sharers && !forked && !due &&
+          pymemd_scanner_estimate (read, then, statm, pymemd_procfs_get_page_size (self->procfs),
+                                   &estimate))
+        {
+          pymemd_process_set_estimate (process, &estimate, statm, self->timestamp);
+          return SAMPLE_ESTIMATED;
+        }
+      return SAMPLE_READ;
+    default:
+      return SAMPLE_READ;
+    }
+}
+
+/* Who PROCESS runs as, for this tick: two stats show the owners the
+ * kernel gives /proc/PID and its status; status is read in full only when
+ * they moved, or at the refresh (a name set with prctl moves neither). */
+static gboolean
+tick_credentials (PymemdScanner *self, PymemdProcess *process, GError **error)
+{
+  guint64 refresh = self->budget.rollup_refresh_us;
+  PymemdOwnerStamp stamp;
+  const PymemdOwnerStamp *then;
+  gint64 read_at;
+
+  if (!pymemd_procfs_read_owner_stamp (pymemd_process_get_dir_fd (process), &stamp, error))
     return FALSE;
-  /* Each process's refresh falls between half the refresh and all of it,
-   * by its pid: processes read in the same tick (all of them, at start)
-   * are not all read again in one tick, over and over. */
-  refresh -= (refresh / 2) * (spread >> 48) / 65536;
-  reason = pymemd_scanner_resample_reason (then, statm, g_get_monotonic_time () - read_at,
-                                           g_hash_table_contains (changed_sharers,
-                                                                  sharer_key (process)),
-                                           refresh);
-  return reason == PYMEMD_RESAMPLE_NONE;
+  then = pymemd_process_get_owner_stamp (process, &read_at);
+  /* A fixture tree's owners are its files', not the kernel's. */
+  if (then != NULL && pymemd_procfs_is_procfs (self->procfs) && memcmp (then, &stamp, sizeof stamp) == 0 &&
+      !pymemd_scanner_refresh_due (refresh_phase (process, refresh), read_at,
+                                   g_get_monotonic_time (), refresh))
+    return TRUE;
+  return read_credentials (process, &stamp, error);
 }
 
 gboolean
@@ -611,6 +815,7 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
   g_autoptr(GPtrArray) processes = NULL;
   g_autoptr(GArray) drop = g_array_new (FALSE, FALSE, sizeof (guint));
   g_autoptr(GHashTable) changed_sharers = NULL;
+  g_autoptr(GHashTable) parents = NULL;
   gboolean detail = (flags & (PYMEMD_SCAN_DETAIL | PYMEMD_SCAN_EXACT)) != 0;
   gboolean exact;
   gint64 now;
@@ -624,6 +829,7 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
   self->tick++;
   refresh_visibility (self);
   changed_sharers = update_sharers (self, processes);
+  parents = new_parents (self, processes);
 
   exact = (flags & PYMEMD_SCAN_EXACT) && ensure_exact (self);
   if (exact)
@@ -635,7 +841,7 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
       g_autoptr(GError) local_error = NULL;
       PymemdStatm statm;
 
-      if (!pymemd_scanner_refresh_credentials (self, process, &local_error))
+      if (!tick_credentials (self, process, &local_error))
         {
           drop_failed (self, drop, i, process, local_error);
           continue;
@@ -660,20 +866,29 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
             }
           g_clear_error (&local_error);
         }
-      else if (!(flags & PYMEMD_SCAN_ROLLUP) ||
-               (pymemd_process_get_rollup_due (process) > self->tick &&
-                pymemd_process_get_rollup (process) != NULL))
+      else if (!(flags & PYMEMD_SCAN_ROLLUP))
         continue;
-      if (!read_statm (process, &statm, &local_error))
+      /* What a full pass could not read in detail (over the detail
+       * budget: a huge process) it samples as a tick does, within the
+       * stall budget. */
+      if (pymemd_process_get_rollup_due (process) > self->tick &&
+          pymemd_process_get_rollup (process) != NULL)
+        continue;
+      if (!read_statm (self, process, &statm, &local_error))
         {
           drop_failed (self, drop, i, process, local_error);
           continue;
         }
-      /* A full pass reads every process it could not read in detail. */
-      if (!detail && sample_stands (self, process, &statm, changed_sharers))
+      switch (decide_sample (self, process, &statm, changed_sharers, parents))
         {
+        case SAMPLE_STANDS:
           pymemd_process_confirm_rollup (process, now);
           continue;
+        case SAMPLE_ESTIMATED:
+          continue;
+        case SAMPLE_READ:
+        default:
+          break;
         }
       if (!sample_rollup (self, process, &statm, &local_error))
         drop_failed (self, drop, i, process, local_error);
@@ -709,7 +924,7 @@ pymemd_scanner_examine_pids (PymemdScanner *self, const int *pids, guint n_pids,
       PymemdStatm statm;
 
       if (pymemd_scanner_refresh_credentials (self, process, &error) &&
-          read_statm (process, &statm, &error) && sample_rollup (self, process, &statm, &error))
+          read_statm (self, process, &statm, &error) && sample_rollup (self, process, &statm, &error))
         continue;
       if (g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_GONE))
         {
@@ -739,10 +954,8 @@ pymemd_scanner_refresh_detail (PymemdScanner *self, PymemdProcess *process, GErr
 gboolean
 pymemd_scanner_refresh_credentials (PymemdScanner *self, PymemdProcess *process, GError **error)
 {
-  PymemdCredentials credentials;
+  PymemdOwnerStamp stamp;
 
-  if (!pymemd_procfs_read_credentials (pymemd_process_get_dir_fd (process), &credentials, error))
-    return FALSE;
-  pymemd_process_set_credentials (process, &credentials);
-  return TRUE;
+  return pymemd_procfs_read_owner_stamp (pymemd_process_get_dir_fd (process), &stamp, error) &&
+         read_credentials (process, &stamp, error);
 }

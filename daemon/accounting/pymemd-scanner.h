@@ -22,14 +22,15 @@ typedef enum {
 /* Per-process cost bounds (see docs/pymemd.8, BUDGETS). */
 typedef struct {
   guint64 rollup_max_stall_us; /* a process whose smaps_rollup read takes longer
-                                  is sampled on fewer ticks, keeping its stall
-                                  to this much per tick on average */
+                                  (CPU time: the lock hold) is sampled on fewer
+                                  ticks, keeping its stall to this much per tick
+                                  on average, and only when its own pages moved */
   guint64 detail_max_rss;     /* skip smaps of processes with more RSS (bytes) */
   guint64 detail_max_bytes;   /* stop reading a smaps file past this size */
   guint64 exact_max_mapped;   /* skip pagemap when resident mappings span more (bytes) */
   guint64 rollup_refresh_us;  /* a rollup tick reads smaps_rollup again only where
-                                 the pages moved, or when the sample is this old;
-                                 0: on every tick */
+                                 the pages moved, or at the latest this long after
+                                 the last read; 0: on every tick */
 } PymemdScanBudget;
 
 /* A rollup tick reads a process's smaps_rollup again when its resident or
@@ -44,16 +45,33 @@ typedef enum {
   PYMEMD_RESAMPLE_FIRST,   /* no sample yet */
   PYMEMD_RESAMPLE_MOVED,   /* statm moved by more than PYMEMD_MOVED_PAGES */
   PYMEMD_RESAMPLE_SHARERS, /* an interpreter of the same image started or ended */
-  PYMEMD_RESAMPLE_AGE,     /* the sample is at least REFRESH_US old */
+  PYMEMD_RESAMPLE_AGE,     /* its refresh came (pymemd_scanner_refresh_due ()) */
 } PymemdResample;
 
-/* The rule: THEN is statm at the last read (NULL: none), NOW this tick's,
- * AGE_US the time since that read. */
+/* The rule: THEN is statm at the last read (NULL: none), NOW this tick's. */
 PymemdResample pymemd_scanner_resample_reason (const PymemdStatm *then,
                                                const PymemdStatm *now,
-                                               gint64             age_us,
                                                gboolean           sharers_changed,
-                                               guint64            refresh_us);
+                                               gboolean           refresh_due);
+/* Whether a refresh of a process whose refreshes fall at PHASE_US + k *
+ * PERIOD_US (monotonic µs) came since its last read at LAST_US: never
+ * more than PERIOD_US after it, and for processes of distinct phases
+ * spread evenly over the period. A PERIOD_US of 0: always. */
+gboolean       pymemd_scanner_refresh_due (guint64 phase_us,
+                                           gint64  last_us,
+                                           gint64  now_us,
+                                           guint64 period_us);
+
+/* Works out from the last read READ (with statm THEN) what a read would
+ * show now (statm NOW) where only the process's own anonymous pages
+ * moved, all of them its alone and dirty at the read: RSS, PSS and the
+ * anonymous, dirty and private dirty figures move by the anonymous pages
+ * statm gained or lost. FALSE where that cannot be known: read then. */
+gboolean       pymemd_scanner_estimate (const PymemdCounters *read,
+                                        const PymemdStatm    *then,
+                                        const PymemdStatm    *now,
+                                        gsize                 page_size,
+                                        PymemdCounters       *estimate);
 
 #define PYMEMD_TYPE_SCANNER (pymemd_scanner_get_type ())
 G_DECLARE_FINAL_TYPE (PymemdScanner, pymemd_scanner, PYMEMD, SCANNER, GObject)

@@ -19,7 +19,8 @@
 
 #define EXIT_USAGE 2
 
-/* One directory fd is held per watched interpreter: allow many. */
+/* Two fds are held per watched interpreter (its /proc directory and its
+ * statm): allow many. */
 static void
 raise_fd_limit (void)
 {

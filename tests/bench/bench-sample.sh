@@ -8,16 +8,18 @@
 # --moved (pymemd's scanner in-process, as the daemon's tick runs it):
 #   tick CPU          CPU of pymemd_scanner_scan (PYMEMD_SCAN_ROLLUP), which
 #                     includes discovery (a readdir of /proc, one fstatat per
-#                     pid, ELF checks of new processes), each interpreter's
-#                     status (credentials) and statm, and the smaps_rollup
-#                     reads the rule asks for;
+#                     pid, ELF checks of new processes), two stats per
+#                     interpreter (who it runs as; its status only when they
+#                     moved or at its refresh), a pread of its statm, and the
+#                     smaps_rollup reads the rule asks for (the "reads"
+#                     column; "est." counts figures worked out from statm);
 #   floor CPU         right after each tick, open + read + close of the
 #                     smaps_rollup of every process the tick watches;
 #                                            target: tick <= 0.1x idle,
 #                                                    <= 0.3x with 10% active
 #   check             those reads compared with the figures the tick let
-#                     stand: RSS within 16 pages (docs/pymemd.8, SAMPLING),
-#                     PSS's worst difference shown.
+#                     stand or worked out: RSS within 16 pages (docs/pymemd.8,
+#                     SAMPLING), PSS's worst difference shown.
 # Also, once per phase: `cat` of the N interpreters' smaps_rollup, CPU from
 # bash `times` (the issue's baseline).
 #

@@ -39,7 +39,7 @@
  *                   after each the floor: open + read + close of every
  *                   sampled process's smaps_rollup, timed, whose figures
  *                   are then compared with the figures the tick let
- *                   stand (the correctness check: RSS within
+ *                   stand or worked out from statm (the correctness check: RSS within
  *                   PYMEMD_MOVED_PAGES pages, PSS shown against the full
  *                   read; figures the tick read are full reads already).  Printed per tick and
  *                   as medians: CPU per tick vs the floor, how many
@@ -721,7 +721,7 @@ mode_moved (PymemdScanner *scanner, guint ticks, double interval, gsize page_siz
   g_autofree Cost *floor_cost = g_new0 (Cost, ticks);
   g_autofree double *read_share = g_new0 (double, ticks);
   guint64 worst_rss = 0, worst_pss = 0, rss_over = 0, pss_over = 0, checked = 0;
-  guint64 paced = 0, moved_after = 0;
+  guint64 paced = 0, moved_after = 0, total_estimated = 0;
   PymemdScanBudget budget;
   double worst_pss_rel = 0;
   g_autoptr(GError) error = NULL;
@@ -733,19 +733,22 @@ mode_moved (PymemdScanner *scanner, guint ticks, double interval, gsize page_siz
       fprintf (stderr, "bench-scan: %s\n", error->message);
       return 1;
     }
-  printf ("%-5s %8s %8s %9s %9s %7s %6s %10s %10s\n", "tick", "procs", "reads", "tick cpu",
+  printf ("%-5s %8s %8s %6s %9s %9s %7s %6s %10s %10s\n", "tick", "procs", "reads", "est.", "tick cpu",
           "floor cpu", "ratio", "rss>", "max drss", "max dpss");
   for (guint t = 0; t < ticks; t++)
     {
       g_autoptr(GPtrArray) before_list = pymemd_scanner_get_processes (scanner);
       g_autoptr(GHashTable) before = g_hash_table_new (g_direct_hash, g_direct_equal);
       g_autoptr(GPtrArray) processes = NULL;
-      guint64 tick_rss = 0, tick_pss = 0, tick_rss_over = 0, reads;
+      guint64 tick_rss = 0, tick_pss = 0, tick_rss_over = 0, reads, estimates_before, estimated = 0;
       Stamp start;
 
       for (guint i = 0; i < before_list->len; i++)
         g_hash_table_insert (before, g_ptr_array_index (before_list, i),
                              GSIZE_TO_POINTER (pymemd_process_get_rollup_reads (g_ptr_array_index (before_list, i))));
+      estimates_before = 0;
+      for (guint i = 0; i < before_list->len; i++)
+        estimates_before += pymemd_process_get_estimates (g_ptr_array_index (before_list, i));
       g_usleep ((gulong) (interval * G_USEC_PER_SEC));
       stamp (&start);
       if (!pymemd_scanner_scan (scanner, PYMEMD_SCAN_ROLLUP, &error))
@@ -756,6 +759,11 @@ mode_moved (PymemdScanner *scanner, guint ticks, double interval, gsize page_siz
       tick_cost[t] = cost_since (&start, 1);
       processes = pymemd_scanner_get_processes (scanner);
       reads = sum_reads (processes, before);
+      for (guint i = 0; i < processes->len; i++)
+        if (g_hash_table_contains (before, g_ptr_array_index (processes, i)))
+          estimated += pymemd_process_get_estimates (g_ptr_array_index (processes, i));
+      estimated = estimated > estimates_before ? estimated - estimates_before : 0;
+      total_estimated += estimated;
       read_share[t] = processes->len > 0 ? (double) reads / processes->len : 0;
 
       /* The floor: every watched process's smaps_rollup, read once. */
@@ -771,8 +779,9 @@ mode_moved (PymemdScanner *scanner, guint ticks, double interval, gsize page_siz
           gpointer then = g_hash_table_lookup (before, process);
           PymemdCounters full;
           PymemdStatm s1, s2;
-          gint64 read_at;
-          const PymemdStatm *at_read = pymemd_process_get_read_statm (process, &read_at);
+          /* The statm the shown figures stand for: the read's, or the
+           * one an estimate was worked out for. */
+          const PymemdStatm *at_read = pymemd_process_get_shown_statm (process);
           char buf[8192];
           guint64 drss, dpss;
           gssize len;
@@ -821,9 +830,9 @@ mode_moved (PymemdScanner *scanner, guint ticks, double interval, gsize page_siz
       worst_rss = MAX (worst_rss, tick_rss);
       worst_pss = MAX (worst_pss, tick_pss);
       rss_over += tick_rss_over;
-      printf ("%-5u %8u %8" G_GUINT64_FORMAT " %9.3f %9.3f %6.3fx %6" G_GUINT64_FORMAT
+      printf ("%-5u %8u %8" G_GUINT64_FORMAT " %6" G_GUINT64_FORMAT " %9.3f %9.3f %6.3fx %6" G_GUINT64_FORMAT
               " %7.1f KiB %7.1f KiB\n",
-              t + 1, processes->len, reads, tick_cost[t].cpu_ms, floor_cost[t].cpu_ms,
+              t + 1, processes->len, reads, estimated, tick_cost[t].cpu_ms, floor_cost[t].cpu_ms,
               tick_cost[t].cpu_ms / MAX (floor_cost[t].cpu_ms, 1e-9), tick_rss_over,
               tick_rss / 1024.0, tick_pss / 1024.0);
     }
@@ -833,6 +842,8 @@ mode_moved (PymemdScanner *scanner, guint ticks, double interval, gsize page_siz
           "ratio cpu %.3fx; share of processes read per tick %.3f\n",
           ticks, mt.cpu_ms, mt.wall_ms, mf.cpu_ms, mf.wall_ms, mt.cpu_ms / MAX (mf.cpu_ms, 1e-9),
           median (read_share, ticks));
+  printf ("estimated (worked out from statm, no read): %" G_GUINT64_FORMAT " over %u ticks\n",
+          total_estimated, ticks);
   printf ("check: %" G_GUINT64_FORMAT " figures that stood were checked (%" G_GUINT64_FORMAT
           " more held back by the stall budget, %" G_GUINT64_FORMAT " more moved after the tick)\n",
           checked, paced, moved_after);
