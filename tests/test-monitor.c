@@ -187,14 +187,13 @@ test_ticks (Fixture *f, gconstpointer data)
 
 /* An interpreter that ends leaves the list at the next scan, one that
  * starts joins it (here the fixture's directories go and come back:
- * --proc fixtures need no real processes), a pid reused by a process
- * that is no interpreter is not listed. */
+ * --proc fixtures need no real processes). */
 static void
 test_add_remove (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(PymemdConfig) fast = NULL;
-  g_autofree char *src = NULL, *dir_1001 = NULL, *dir_1003 = NULL, *exe_target = NULL, *exe = NULL;
+  g_autofree char *src = NULL, *dir_1001 = NULL, *dir_1002 = NULL, *exe_target = NULL, *exe = NULL;
 
   if (f->monitor == NULL)
     return;
@@ -208,8 +207,7 @@ test_add_remove (Fixture *f, gconstpointer data)
   PYMEMD_TEST_WAIT_FOR (lists (f, "1002"), 30);
   g_assert_null (pymemd_monitor_find (f->monitor, 1001));
 
-  /* Back, as a new process (the start time in stat differs not: the same
-   * identity comes back, listed again). */
+  /* Back (the same pid and start time: listed again). */
   src = pymemd_test_data_path ("proc-mixed/1001");
   pymemd_test_copy_tree (src, dir_1001);
   exe_target = g_build_filename (dir_1001, "exe-target", NULL);
@@ -225,8 +223,8 @@ test_add_remove (Fixture *f, gconstpointer data)
 
   /* Both gone: an empty list, and the monitor keeps ticking. */
   pymemd_test_rm_rf (dir_1001);
-  dir_1003 = g_build_filename (f->root, "1002", NULL);
-  pymemd_test_rm_rf (dir_1003);
+  dir_1002 = g_build_filename (f->root, "1002", NULL);
+  pymemd_test_rm_rf (dir_1002);
   PYMEMD_TEST_WAIT_FOR (lists (f, ""), 30);
   {
     guint scans = f->scans;
