@@ -3347,6 +3347,61 @@ test_reply_leaks (Fixture *fx, gconstpointer data)
   pymemd_test_child_stop (&child);
 }
 
+/* ---- the daemon on a --proc fixture: no real process, any user ---- */
+
+/* The daemon on a copy of tests/data/proc-mixed serves its two
+ * interpreters (root's, captured) with the fixture's figures; a caller that
+ * is not root sees them as another user's (restricted, without PSS), root
+ * in detail. */
+static void
+test_proc_fixture (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) samples = NULL;
+  g_autoptr(GVariant) pids = NULL;
+  g_autoptr(GVariant) rss = NULL;
+  g_autoptr(GVariant) list = NULL;
+  g_autoptr(GVariant) entry = NULL;
+  g_autofree char *root = NULL;
+  const guint32 *pid_col;
+  const guint64 *rss_col;
+  gboolean restricted = FALSE;
+  guint64 pss = 0;
+  gsize n;
+
+  if (fx->skipped || !pymemd_test_need_fixture_python ())
+    return;
+  root = pymemd_test_copy_fixture ("proc-mixed");
+  daemon_wait_ready (fx, daemon_spawn (fx, "--proc", root, NULL));
+
+  samples = call_manager (fx, "GetSamples", NULL, "(auatauabatatatatat)", &error);
+  g_assert_no_error (error);
+  pids = g_variant_get_child_value (samples, 0);
+  rss = g_variant_get_child_value (samples, 4);
+  pid_col = g_variant_get_fixed_array (pids, &n, sizeof (guint32));
+  /* 1003 maps a file named like Python and is no interpreter. */
+  g_assert_cmpuint (n, ==, 2);
+  g_assert_cmpuint (pid_col[0], ==, 1001);
+  g_assert_cmpuint (pid_col[1], ==, 1002);
+  rss_col = g_variant_get_fixed_array (rss, &n, sizeof (guint64));
+  g_assert_cmpuint (rss_col[0], ==, 8872 * 1024);   /* smaps_rollup's Rss */
+  g_assert_cmpuint (rss_col[1], ==, 128960 * 1024);
+
+  list = get_processes (fx);
+  entry = find_entry (list, 1002);
+  g_assert_nonnull (entry);
+  g_assert_true (g_variant_lookup (entry, "restricted", "b", &restricted));
+  g_assert_cmpint (restricted, ==, !pymemd_test_is_root ());
+  if (pymemd_test_is_root ())
+    {
+      g_assert_true (g_variant_lookup (entry, "pss", "t", &pss));
+      g_assert_cmpuint (pss, ==, G_GUINT64_CONSTANT (124387) * 1024);
+    }
+  else
+    g_assert_false (g_variant_lookup (entry, "pss", "t", &pss));
+  pymemd_test_remove_fixture (g_steal_pointer (&root));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -3354,6 +3409,7 @@ main (int argc, char **argv)
   pymemd_test_service_require ();
   check_prerequisites ();
 
+  g_test_add ("/service/proc-fixture", Fixture, NULL, fixture_setup, test_proc_fixture, fixture_teardown);
   g_test_add ("/service/get-processes", Fixture, NULL, fixture_setup, test_get_processes,
               fixture_teardown);
   g_test_add ("/service/appear-disappear", Fixture, NULL, fixture_setup, test_appear_disappear,
