@@ -401,6 +401,11 @@ fixture_teardown (Fixture *fx, gconstpointer data)
     return;
   for (guint i = 0; i < fx->n_daemons; i++)
     daemon_stop (&fx->daemons[i]);
+  g_dbus_connection_close_sync (fx->service.conn, NULL, NULL);
+  g_clear_object (&fx->service.conn);
+  /* Let GLib drop what it still holds for the connection. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
   pymemd_test_service_stop (&fx->service);
 }
 

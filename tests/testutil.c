@@ -1002,9 +1002,6 @@ pymemd_test_service_stop (PymemdTestService *service)
   pymemd_test_terminate (&service->polkit_pid, 10);
   pymemd_test_terminate (&service->bus_pid, 10);
   close (service->bus_stdout);
-  /* Let GLib drop what it still holds for the connection. */
-  while (g_main_context_iteration (NULL, FALSE))
-    ;
   pymemd_test_forget_logs ();
   if (!g_test_failed ())
     pymemd_test_rm_rf (service->tmp);
