@@ -777,8 +777,8 @@ service_open (PymemdTestService *service, gboolean need_root)
       g_test_skip (missing);
       return FALSE;
     }
-  if (need_root && !pymemd_test_need_root ("pymemd_test_service_start () and its kind start the daemon as root "
-                                           "(pymemd_test_service_start_system_bus () runs as any user)"))
+  if (need_root && !pymemd_test_need_root ("this program's service cases are not checked as another user yet "
+                                           "(pymemd_test_service_start_system_bus () is the harness that is)"))
     return FALSE;
   service->tmp = pymemd_test_mkdtemp ();
   service->runtime_dir = g_build_filename (service->tmp, "run", NULL);
