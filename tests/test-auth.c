@@ -473,9 +473,273 @@ test_status_name (void)
   pymemd_test_rm_rf (tmp);
 }
 
+/* ---- who is calling: PymemdAuth on a private bus with the polkit mock ---- */
+
+/* One bus for every case below: polkit's authority and GDBus's system bus
+ * are singletons of the process, bound to the first DBUS_SYSTEM_BUS_ADDRESS. */
+static PymemdTestService bus;
+static gboolean bus_started;
+static gboolean bus_failed;
+
+/* A caller on the bus that is not root: a python3 run as nobody when we
+ * are root, as ourselves otherwise; it prints its unique name. */
+static const char caller_code[] =
+  "import sys, dbus\n"
+  "conn = dbus.bus.BusConnection(sys.argv[1])\n"
+  "print(conn.get_unique_name(), flush=True)\n"
+  "sys.stdin.read()\n";
+
+typedef struct {
+  PymemdTestChild child;
+  char           *name;
+  guint32         uid;
+} Caller;
+
+static gboolean
+bus_up (void)
+{
+  if (!bus_started && !bus_failed)
+    {
+      if (!pymemd_test_service_start_system_bus (&bus))
+        {
+          bus_failed = TRUE;
+          return FALSE;
+        }
+      bus_started = TRUE;
+      g_setenv ("DBUS_SYSTEM_BUS_ADDRESS", bus.address, TRUE);
+    }
+  if (bus_failed)
+    g_test_skip (pymemd_test_service_missing () != NULL ? pymemd_test_service_missing () : "no bus");
+  return bus_started;
+}
+
+static gboolean
+caller_start (Caller *caller)
+{
+  const char *const as_nobody[] = { "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", NULL };
+  g_autoptr(GError) error = NULL;
+
+  memset (caller, 0, sizeof *caller);
+  if (pymemd_test_is_root ())
+    {
+      struct passwd *pw = getpwnam ("nobody");
+      if (pymemd_test_setpriv () == NULL || pw == NULL)
+        {
+          g_test_skip ("as root this needs setpriv and the user nobody for a caller that is not root");
+          return FALSE;
+        }
+      caller->uid = pw->pw_uid;
+    }
+  else
+    caller->uid = getuid ();
+  {
+    g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+
+    for (guint i = 0; pymemd_test_is_root () && as_nobody[i] != NULL; i++)
+      g_ptr_array_add (argv, (gpointer) as_nobody[i]);
+    g_ptr_array_add (argv, (gpointer) pymemd_test_dbusmock_python ());
+    g_ptr_array_add (argv, (gpointer) "-c");
+    g_ptr_array_add (argv, (gpointer) caller_code);
+    g_ptr_array_add (argv, bus.address);
+    g_ptr_array_add (argv, NULL);
+    g_assert_true (pymemd_test_child_spawn (&caller->child, (const char *const *) argv->pdata, &caller->name,
+                                            &error));
+    g_assert_no_error (error);
+  }
+  g_strstrip (caller->name);
+  g_assert_true (g_str_has_prefix (caller->name, ":"));
+  return TRUE;
+}
+
+static void
+caller_stop (Caller *caller)
+{
+  pymemd_test_child_stop (&caller->child);
+  g_clear_pointer (&caller->name, g_free);
+}
+
+static void
+got_result (GObject *source, GAsyncResult *result, gpointer data)
+{
+  *(GAsyncResult **) data = g_object_ref (result);
+}
+
+static GAsyncResult *
+wait_result (GAsyncResult **slot)
+{
+  PYMEMD_TEST_WAIT_FOR (*slot != NULL, 20);
+  return *slot;
+}
+
+/* What PymemdAuth (with polkit or not) says of SENDER; FALSE with ERROR. */
+static gboolean
+viewer_of (gboolean use_polkit, const char *sender, gboolean want_all, PymemdViewer *viewer, GError **error)
+{
+  g_autoptr(PymemdAuth) auth = pymemd_auth_new (use_polkit);
+  g_autoptr(GAsyncResult) result = NULL;
+
+  pymemd_auth_get_viewer_async (auth, bus.conn, sender, want_all, NULL, got_result, &result);
+  return pymemd_auth_get_viewer_finish (auth, wait_result (&result), viewer, error);
+}
+
+static gboolean
+may_attach (gboolean use_polkit, const char *sender, const PymemdCredentials *target, PymemdAttachPolicy policy)
+{
+  g_autoptr(PymemdAuth) auth = pymemd_auth_new (use_polkit);
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(PymemdViewer) viewer = { 0 };
+  gboolean allowed = FALSE;
+
+  pymemd_auth_may_attach_async (auth, bus.conn, sender, target, policy, NULL, got_result, &result);
+  g_assert_true (pymemd_auth_may_attach_finish (auth, wait_result (&result), &viewer, &allowed, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (viewer.sees_all, ==, allowed);
+  return allowed;
+}
+
+/* The caller's uid and groups come from the bus; without polkit's yes it
+ * sees its own, whatever it wants. */
+static void
+test_viewer_credentials (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(PymemdViewer) viewer = { 0 };
+  Caller caller;
+
+  if (!bus_up () || !caller_start (&caller))
+    return;
+  pymemd_test_service_set_polkit_allowed (&bus, (const char *const[]){ NULL });
+  g_assert_true (viewer_of (TRUE, caller.name, FALSE, &viewer, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (viewer.uid, ==, caller.uid);
+  g_assert_false (viewer.sees_all);
+  g_assert_nonnull (viewer.groups);
+  g_assert_cmpuint (viewer.groups->len, >=, 1);
+  pymemd_viewer_clear (&viewer);
+
+  /* Wanting all is not having it: polkit (the mock) says no. */
+  g_assert_true (viewer_of (TRUE, caller.name, TRUE, &viewer, &error));
+  g_assert_no_error (error);
+  g_assert_false (viewer.sees_all);
+  caller_stop (&caller);
+}
+
+/* polkit's yes to org.pymemd.inspect-all, asked only when the caller wants
+ * all; another action does not count. */
+static void
+test_viewer_polkit (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(PymemdViewer) viewer = { 0 };
+  Caller caller;
+
+  if (!bus_up () || !caller_start (&caller))
+    return;
+  pymemd_test_service_set_polkit_allowed (&bus, (const char *const[]){ PYMEMD_ACTION_ATTACH, NULL });
+  g_assert_true (viewer_of (TRUE, caller.name, TRUE, &viewer, &error));
+  g_assert_false (viewer.sees_all);
+  pymemd_viewer_clear (&viewer);
+
+  pymemd_test_service_set_polkit_allowed (&bus, (const char *const[]){ PYMEMD_ACTION_INSPECT_ALL, NULL });
+  g_assert_true (viewer_of (TRUE, caller.name, TRUE, &viewer, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (viewer.uid, ==, caller.uid);
+  g_assert_true (viewer.sees_all);
+  pymemd_viewer_clear (&viewer);
+
+  g_assert_true (viewer_of (TRUE, caller.name, FALSE, &viewer, &error));
+  g_assert_false (viewer.sees_all);
+  pymemd_test_service_set_polkit_allowed (&bus, (const char *const[]){ NULL });
+  caller_stop (&caller);
+}
+
+/* On a bus that is not the system bus polkit is never asked (it knows
+ * callers by their system bus names): its yes grants nothing there. */
+static void
+test_viewer_private_bus (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(PymemdViewer) viewer = { 0 };
+  Caller caller;
+
+  if (!bus_up () || !caller_start (&caller))
+    return;
+  pymemd_test_service_set_polkit_allowed (&bus, (const char *const[]){ PYMEMD_ACTION_INSPECT_ALL,
+                                                                       PYMEMD_ACTION_ATTACH, NULL });
+  g_assert_true (viewer_of (FALSE, caller.name, TRUE, &viewer, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (viewer.uid, ==, caller.uid);
+  g_assert_false (viewer.sees_all);
+  {
+    PymemdCredentials others = plain (caller.uid + 1);
+    g_assert_false (may_attach (FALSE, caller.name, &others, PYMEMD_ATTACH_OWN));
+    g_assert_true (may_attach (TRUE, caller.name, &others, PYMEMD_ATTACH_OWN));
+  }
+  pymemd_test_service_set_polkit_allowed (&bus, (const char *const[]){ NULL });
+  caller_stop (&caller);
+}
+
+/* Attaching: the owner under "own" without polkit; another user's process
+ * with org.pymemd.attach only; "none" binds whatever polkit says. */
+static void
+test_attach_rights (void)
+{
+  PymemdCredentials own, others;
+  Caller caller;
+
+  if (!bus_up () || !caller_start (&caller))
+    return;
+  own = plain (caller.uid);
+  others = plain (caller.uid + 1);
+  pymemd_test_service_set_polkit_allowed (&bus, (const char *const[]){ PYMEMD_ACTION_INSPECT_ALL, NULL });
+  g_assert_true (may_attach (TRUE, caller.name, &own, PYMEMD_ATTACH_OWN));
+  g_assert_false (may_attach (TRUE, caller.name, &own, PYMEMD_ATTACH_ADMIN));
+  g_assert_false (may_attach (TRUE, caller.name, &others, PYMEMD_ATTACH_OWN));
+
+  pymemd_test_service_set_polkit_allowed (&bus, (const char *const[]){ PYMEMD_ACTION_ATTACH, NULL });
+  g_assert_true (may_attach (TRUE, caller.name, &others, PYMEMD_ATTACH_OWN));
+  g_assert_true (may_attach (TRUE, caller.name, &own, PYMEMD_ATTACH_ADMIN));
+  g_assert_false (may_attach (TRUE, caller.name, &own, PYMEMD_ATTACH_NONE));
+  pymemd_test_service_set_polkit_allowed (&bus, (const char *const[]){ NULL });
+  caller_stop (&caller);
+}
+
+/* Root sees all without asking polkit (which says no to everything). */
+static void
+test_viewer_root (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(PymemdViewer) viewer = { 0 };
+
+  if (!pymemd_test_need_root ("the caller must be root") || !bus_up ())
+    return;
+  pymemd_test_service_set_polkit_allowed (&bus, (const char *const[]){ NULL });
+  g_assert_true (viewer_of (FALSE, g_dbus_connection_get_unique_name (bus.conn), FALSE, &viewer, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (viewer.uid, ==, 0);
+  g_assert_true (viewer.sees_all);
+}
+
+/* A name the bus does not know: refused, with the reason. */
+static void
+test_viewer_unknown (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_auto(PymemdViewer) viewer = { 0 };
+
+  if (!bus_up ())
+    return;
+  g_assert_false (viewer_of (TRUE, ":1.99999", TRUE, &viewer, &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_ACCESS_DENIED);
+  g_assert_nonnull (strstr (error->message, "Cannot tell who is calling"));
+}
+
 int
 main (int argc, char **argv)
 {
+  int status;
+
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/auth/owner", test_owner);
@@ -484,10 +748,19 @@ main (int argc, char **argv)
   g_test_add_func ("/auth/hidepid", test_hidepid);
   g_test_add_func ("/auth/view-of-owner", test_view_of_owner);
   g_test_add_func ("/auth/may-attach", test_may_attach);
+  g_test_add_func ("/auth/bus/credentials", test_viewer_credentials);
+  g_test_add_func ("/auth/bus/polkit", test_viewer_polkit);
+  g_test_add_func ("/auth/bus/private-bus", test_viewer_private_bus);
+  g_test_add_func ("/auth/bus/attach", test_attach_rights);
+  g_test_add_func ("/auth/bus/root", test_viewer_root);
+  g_test_add_func ("/auth/bus/unknown", test_viewer_unknown);
   g_test_add_func ("/auth/visibility/parse", test_visibility_parse);
   g_test_add_func ("/auth/credentials", test_credentials);
   g_test_add_func ("/auth/status-name", test_status_name);
   /* Last: it leaves the program in a mount namespace of its own. */
   g_test_add_func ("/auth/visibility/mount", test_visibility_mount);
-  return g_test_run ();
+  status = g_test_run ();
+  if (bus_started)
+    pymemd_test_service_stop (&bus);
+  return status;
 }

@@ -30,8 +30,6 @@
 #define MANAGER_IFACE "org.pymemd.Monitor1"
 #define PROCESS_IFACE "org.pymemd.Process1"
 #define PROCESS_PREFIX MANAGER_PATH "/process/"
-#define POLKIT_NAME   "org.freedesktop.PolicyKit1"
-#define POLKIT_PATH   "/org/freedesktop/PolicyKit1/Authority"
 #define INSPECT_ALL   "org.pymemd.inspect-all"
 #define MIB           (G_GUINT64_CONSTANT (1) << 20)
 
@@ -61,159 +59,18 @@ static const char child_code[] =
   "    held.append(a)\n"
   "    print('done', flush=True)\n";
 
-/* ---- what to print when an assertion aborts the program ---- */
-
-#define MAX_LOGS 8
-static char abort_logs[MAX_LOGS][512];
-
-static void
-write_all (int fd, const char *data, size_t len)
-{
-  while (len > 0)
-    {
-      ssize_t n = write (fd, data, len);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        return;
-      data += n;
-      len -= (size_t) n;
-    }
-}
-
-/* Async-signal-safe: the logs of the bus, polkit and the daemons. */
-static void
-dump_logs_on_abort (int sig)
-{
-  for (guint i = 0; i < MAX_LOGS; i++)
-    {
-      char buf[4096];
-      ssize_t n;
-      int fd;
-
-      if (abort_logs[i][0] == '\0')
-        continue;
-      write_all (STDERR_FILENO, "\n----- ", 7);
-      write_all (STDERR_FILENO, abort_logs[i], strlen (abort_logs[i]));
-      write_all (STDERR_FILENO, " -----\n", 7);
-      fd = open (abort_logs[i], O_RDONLY | O_CLOEXEC);
-      if (fd < 0)
-        continue;
-      while ((n = read (fd, buf, sizeof buf)) > 0)
-        write_all (STDERR_FILENO, buf, (size_t) n);
-      close (fd);
-    }
-  signal (SIGABRT, SIG_DFL);
-  raise (SIGABRT);
-}
-
-static void
-register_log (const char *path)
-{
-  for (guint i = 0; i < MAX_LOGS; i++)
-    if (abort_logs[i][0] == '\0')
-      {
-        g_strlcpy (abort_logs[i], path, sizeof abort_logs[i]);
-        return;
-      }
-}
-
-static void
-forget_logs (void)
-{
-  memset (abort_logs, 0, sizeof abort_logs);
-}
-
 /* ---- prerequisites ---- */
 
-static const char *skip_reason;
 static const char *mock_python;
 static char *setpriv_path;
 static char *gdbus_path;
 
-static gboolean
-python_has_dbusmock (const char *python)
-{
-  const char *argv[] = { python, "-c", "import dbusmock", NULL };
-  int status;
-
-  return python != NULL &&
-         g_spawn_sync (NULL, (char **) argv, NULL,
-                       G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL,
-                       NULL, NULL, &status, NULL) &&
-         g_spawn_check_wait_status (status, NULL);
-}
-
 static void
 check_prerequisites (void)
 {
-  g_autofree char *dbus_daemon = g_find_program_in_path ("dbus-daemon");
-
   setpriv_path = g_find_program_in_path ("setpriv");
   gdbus_path = g_find_program_in_path ("gdbus");
-  if (!pymemd_test_is_root ())
-    skip_reason = "needs root (the daemon reads every process and page frame counts)";
-  else if (g_getenv ("PYMEMD_BIN") == NULL)
-    skip_reason = "PYMEMD_BIN is not set";
-  else if (dbus_daemon == NULL)
-    skip_reason = "needs dbus-daemon";
-  else if (pymemd_test_python () == NULL)
-    skip_reason = "needs python3";
-  else if (python_has_dbusmock (pymemd_test_python ()))
-    mock_python = pymemd_test_python ();
-  else if (python_has_dbusmock ("/usr/bin/python3"))
-    mock_python = "/usr/bin/python3";
-  else
-    skip_reason = "needs python3-dbusmock (for the polkit mock)";
-}
-
-/* ---- processes ---- */
-
-static void
-die_with_parent (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-/* Spawns ARGV with ENVP, stdin /dev/null, stdout and stderr appended to
- * LOG (stdout to *STDOUT_PIPE instead when not NULL). */
-static GPid
-spawn_logged (const char *const *argv,
-              const char *const *envp,
-              const char        *log,
-              int               *stdout_pipe)
-{
-  g_autoptr(GError) error = NULL;
-  int log_fd = open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  GPid pid = 0;
-
-  g_assert_cmpint (log_fd, >=, 0);
-  register_log (log);
-  g_spawn_async_with_pipes_and_fds (NULL, argv, envp, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH,
-                                    die_with_parent,
-                                    NULL, -1, stdout_pipe != NULL ? -1 : log_fd, log_fd, NULL,
-                                    NULL, 0, &pid, NULL, stdout_pipe, NULL, &error);
-  g_assert_no_error (error);
-  close (log_fd);
-  return pid;
-}
-
-/* SIGTERM, then SIGKILL after 5 s; returns the wait status. */
-static int
-terminate (GPid pid)
-{
-  int status = 0;
-
-  kill (pid, SIGTERM);
-  for (int i = 0; i < 500; i++)
-    {
-      if (waitpid (pid, &status, WNOHANG) == pid)
-        return status;
-      g_usleep (10000);
-    }
-  kill (pid, SIGKILL);
-  waitpid (pid, &status, 0);
-  return status;
+  mock_python = pymemd_test_dbusmock_python ();
 }
 
 static char *
@@ -257,40 +114,15 @@ typedef struct {
 } Daemon;
 
 typedef struct {
-  gboolean         skipped;
-  char            *tmp;
-  GPid             bus_pid;
-  int              bus_stdout;
-  char            *address;
-  GPid             polkit_pid;
-  GDBusConnection *conn;
-  double           patience; /* 1; more while a daemon runs under valgrind */
+  gboolean          skipped;
+  PymemdTestService service; /* the bus, the polkit mock, fx->service.conn */
+  double            patience; /* 1; more while a daemon runs under valgrind */
   Daemon           daemons[4];
   guint            n_daemons;
   guint            n_spawned; /* names each daemon's log and socket */
 } Fixture;
 
-static gboolean
-wake (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-typedef gboolean (*Condition) (gpointer data);
-
-/* Runs the main context until COND holds or SECONDS pass. */
-static gboolean
-wait_until (Condition cond, gpointer data, double seconds)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC);
-  guint tick = g_timeout_add (20, wake, NULL);
-  gboolean ok;
-
-  while (!(ok = cond (data)) && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  g_source_remove (tick);
-  return ok;
-}
+#define wait_until pymemd_test_wait_until
 
 static gboolean
 never (gpointer data)
@@ -309,7 +141,7 @@ static GVariant *
 call (Fixture *fx, const char *dest, const char *path, const char *iface, const char *method,
       GVariant *args, const char *reply_type, GError **error)
 {
-  return g_dbus_connection_call_sync (fx->conn, dest, path, iface, method, args,
+  return g_dbus_connection_call_sync (fx->service.conn, dest, path, iface, method, args,
                                       reply_type != NULL ? G_VARIANT_TYPE (reply_type) : NULL,
                                       G_DBUS_CALL_FLAGS_NONE, 10000, NULL, error);
 }
@@ -414,7 +246,7 @@ daemon_spawn (Fixture *fx, ...)
 {
   Daemon *d = &fx->daemons[fx->n_daemons];
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autofree char *notify_path = g_strdup_printf ("%s/notify-%u", fx->tmp, fx->n_spawned);
+  g_autofree char *notify_path = g_strdup_printf ("%s/notify-%u", fx->service.tmp, fx->n_spawned);
   g_auto(GStrv) envp = g_get_environ ();
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
   const char *arg;
@@ -422,7 +254,7 @@ daemon_spawn (Fixture *fx, ...)
 
   g_assert_cmpuint (fx->n_daemons, <, G_N_ELEMENTS (fx->daemons));
   fx->n_daemons++;
-  d->log = g_strdup_printf ("%s/pymemd-%u.log", fx->tmp, fx->n_spawned++);
+  d->log = g_strdup_printf ("%s/pymemd-%u.log", fx->service.tmp, fx->n_spawned++);
   d->notices = g_ptr_array_new_with_free_func (g_free);
   g_mutex_init (&d->notices_lock);
 
@@ -433,7 +265,7 @@ daemon_spawn (Fixture *fx, ...)
   g_assert_cmpint (bind (d->notify_fd, (struct sockaddr *) &addr, sizeof addr), ==, 0);
   d->notify_reader = g_thread_new ("notices", read_notices, d);
 
-  envp = g_environ_setenv (envp, "DBUS_SYSTEM_BUS_ADDRESS", fx->address, TRUE);
+  envp = g_environ_setenv (envp, "DBUS_SYSTEM_BUS_ADDRESS", fx->service.address, TRUE);
   envp = g_environ_setenv (envp, "NOTIFY_SOCKET", notify_path, TRUE);
   envp = g_environ_unsetenv (envp, "WATCHDOG_USEC");
   envp = g_environ_unsetenv (envp, "WATCHDOG_PID");
@@ -448,7 +280,7 @@ daemon_spawn (Fixture *fx, ...)
   d->valgrind = *pymemd_test_daemon_valgrind_argv () != NULL;
   g_ptr_array_add (argv, (gpointer) g_getenv ("PYMEMD_BIN"));
   g_ptr_array_add (argv, (gpointer) "--address");
-  g_ptr_array_add (argv, fx->address);
+  g_ptr_array_add (argv, fx->service.address);
   g_ptr_array_add (argv, (gpointer) "--interval");
   g_ptr_array_add (argv, (gpointer) "0.5");
   g_ptr_array_add (argv, (gpointer) "--detail-interval");
@@ -459,7 +291,7 @@ daemon_spawn (Fixture *fx, ...)
   va_end (args);
   g_ptr_array_add (argv, NULL);
 
-  d->pid = spawn_logged ((const char *const *) argv->pdata, (const char *const *) envp, d->log,
+  d->pid = pymemd_test_spawn_logged ((const char *const *) argv->pdata, (const char *const *) envp, d->log,
                          NULL);
   g_child_watch_add (d->pid, on_daemon_exit, d);
   return d;
@@ -554,84 +386,12 @@ daemon_stop (Daemon *d)
   memset (d, 0, sizeof *d);
 }
 
-static gboolean
-polkit_up (gpointer data)
-{
-  Fixture *fx = data;
-  g_autoptr(GVariant) reply = call (fx, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                    "org.freedesktop.DBus", "NameHasOwner",
-                                    g_variant_new ("(s)", POLKIT_NAME), "(b)", NULL);
-  gboolean has = FALSE;
-
-  if (reply != NULL)
-    g_variant_get (reply, "(b)", &has);
-  return has || waitpid (fx->polkit_pid, NULL, WNOHANG) == fx->polkit_pid;
-}
-
-/* The polkit mock may own polkit's name on the fixture's bus. */
-static const char polkit_policy[] =
-  "  <policy user=\"root\">\n"
-  "    <allow own=\"" POLKIT_NAME "\"/>\n"
-  "    <allow send_destination=\"" POLKIT_NAME "\"/>\n"
-  "  </policy>\n";
-
 static void
 fixture_setup (Fixture *fx, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
-  g_autofree char *config = NULL;
-  g_autofree char *bus_log = NULL;
-  g_autofree char *polkit_log = NULL;
-  g_autofree char *line = NULL;
-  g_auto(GStrv) envp = NULL;
-
   memset (fx, 0, sizeof *fx);
   fx->patience = 1;
-  if (skip_reason != NULL)
-    {
-      g_test_skip (skip_reason);
-      fx->skipped = TRUE;
-      return;
-    }
-  /* nobody must reach the bus socket in it. */
-  fx->tmp = pymemd_test_mkdtemp ();
-  g_assert_cmpint (chmod (fx->tmp, 0755), ==, 0);
-  g_test_message ("logs in %s", fx->tmp);
-
-  config = g_build_filename (fx->tmp, "bus.conf", NULL);
-  pymemd_test_write_bus_config (fx->tmp, config, polkit_policy);
-  bus_log = g_build_filename (fx->tmp, "dbus-daemon.log", NULL);
-  {
-    g_autofree char *config_arg = g_strconcat ("--config-file=", config, NULL);
-    const char *argv[] = { "dbus-daemon", config_arg, "--nofork",
-                           "--print-address", NULL };
-    PymemdTestChild reader = { 0 };
-
-    fx->bus_pid = spawn_logged (argv, NULL, bus_log, &fx->bus_stdout);
-    reader.pid = fx->bus_pid;
-    reader.stdout_fd = fx->bus_stdout;
-    line = pymemd_test_child_read_line (&reader, &error);
-    g_assert_no_error (error);
-  }
-  fx->address = g_strdup (g_strstrip (line));
-  g_assert_true (g_str_has_prefix (fx->address, "unix:path="));
-
-  fx->conn = g_dbus_connection_new_for_address_sync (
-    fx->address,
-    G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-    NULL, NULL, &error);
-  g_assert_no_error (error);
-
-  /* The polkit mock; by default it denies every action. */
-  polkit_log = g_build_filename (fx->tmp, "polkitd-mock.log", NULL);
-  envp = g_environ_setenv (g_get_environ (), "DBUS_SYSTEM_BUS_ADDRESS", fx->address, TRUE);
-  {
-    const char *argv[] = { mock_python, "-m", "dbusmock", "--system", "--template", "polkitd",
-                           NULL };
-    fx->polkit_pid = spawn_logged (argv, (const char *const *) envp, polkit_log, NULL);
-  }
-  g_assert_true (wait_until (polkit_up, fx, 20));
-  g_assert_cmpint (kill (fx->polkit_pid, 0), ==, 0);
+  fx->skipped = !pymemd_test_service_start_system_bus (&fx->service);
 }
 
 static void
@@ -641,29 +401,12 @@ fixture_teardown (Fixture *fx, gconstpointer data)
     return;
   for (guint i = 0; i < fx->n_daemons; i++)
     daemon_stop (&fx->daemons[i]);
-  if (fx->conn != NULL)
-    {
-      g_dbus_connection_close_sync (fx->conn, NULL, NULL);
-      g_clear_object (&fx->conn);
-    }
-  if (fx->polkit_pid != 0)
-    {
-      terminate (fx->polkit_pid);
-      g_spawn_close_pid (fx->polkit_pid);
-    }
-  if (fx->bus_pid != 0)
-    {
-      terminate (fx->bus_pid);
-      g_spawn_close_pid (fx->bus_pid);
-      close (fx->bus_stdout);
-    }
+  g_dbus_connection_close_sync (fx->service.conn, NULL, NULL);
+  g_clear_object (&fx->service.conn);
   /* Let GLib drop what it still holds for the connection. */
   while (g_main_context_iteration (NULL, FALSE))
     ;
-  forget_logs ();
-  pymemd_test_rm_rf (fx->tmp);
-  g_free (fx->tmp);
-  g_free (fx->address);
+  pymemd_test_service_stop (&fx->service);
 }
 
 /* ---- helpers on the API ---- */
@@ -752,7 +495,7 @@ connect_bus (Fixture *fx)
 {
   g_autoptr(GError) error = NULL;
   GDBusConnection *conn = g_dbus_connection_new_for_address_sync (
-    fx->address,
+    fx->service.address,
     G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
     NULL, NULL, &error);
 
@@ -852,7 +595,7 @@ test_get_processes (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (t, ==, pymemd_test_start_time (child.pid));
   g_assert_cmpuint (t, ==, (guint64) json_object_get_int_member (once, "start_time"));
   g_assert_true (g_variant_lookup (entry, "uid", "u", &u));
-  g_assert_cmpuint (u, ==, 0);
+  g_assert_cmpuint (u, ==, getuid ()); /* the child runs as the test's user */
   g_assert_cmpuint (u, ==, (guint64) json_object_get_int_member (once, "uid"));
   g_assert_true (g_variant_lookup (entry, "cmdline", "&s", &s));
   g_assert_cmpstr (s, ==, json_object_get_string_member (once, "cmdline"));
@@ -931,7 +674,7 @@ test_get_processes (Fixture *fx, gconstpointer data)
     g_assert_true (g_variant_lookup (props, "StartTime", "t", &t));
     g_assert_cmpuint (t, ==, pymemd_test_start_time (child.pid));
     g_assert_true (g_variant_lookup (props, "Uid", "u", &u));
-    g_assert_cmpuint (u, ==, 0);
+    g_assert_cmpuint (u, ==, getuid ());
     g_assert_true (g_variant_lookup (props, "Cmdline", "&s", &s));
     g_assert_cmpstr (s, ==, json_object_get_string_member (once, "cmdline"));
     g_assert_true (g_variant_lookup (props, "PythonVersion", "&s", &s));
@@ -939,7 +682,7 @@ test_get_processes (Fixture *fx, gconstpointer data)
     g_assert_true (g_variant_lookup (props, "Rss", "t", &t));
     assert_close ("Rss", t, (guint64) json_object_get_int_member (once, "rss"));
   }
-  process = pymemd_dbus_process1_proxy_new_sync (fx->conn, G_DBUS_PROXY_FLAGS_NONE, BUS_NAME, path,
+  process = pymemd_dbus_process1_proxy_new_sync (fx->service.conn, G_DBUS_PROXY_FLAGS_NONE, BUS_NAME, path,
                                                  NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (pymemd_dbus_process1_get_pid (process), ==, (guint) child.pid);
@@ -957,7 +700,7 @@ test_get_processes (Fixture *fx, gconstpointer data)
   g_object_unref (process);
 
   /* The manager's properties. */
-  manager = pymemd_dbus_monitor1_proxy_new_sync (fx->conn, G_DBUS_PROXY_FLAGS_NONE, BUS_NAME,
+  manager = pymemd_dbus_monitor1_proxy_new_sync (fx->service.conn, G_DBUS_PROXY_FLAGS_NONE, BUS_NAME,
                                                  MANAGER_PATH, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (pymemd_dbus_monitor1_get_version (manager), ==, PACKAGE_VERSION);
@@ -966,8 +709,10 @@ test_get_processes (Fixture *fx, gconstpointer data)
   g_assert_cmpuint (pymemd_dbus_monitor1_get_process_count (manager), >=, 1);
   g_assert_true (g_file_get_contents ("/proc/sys/kernel/random/boot_id", &boot_id, NULL, NULL));
   g_assert_cmpstr (pymemd_dbus_monitor1_get_boot_id (manager), ==, g_strstrip (boot_id));
-  g_assert_true (exact); /* root reads page frame counts */
-  g_assert_true (pymemd_dbus_monitor1_get_exact_available (manager));
+  /* Root reads page frame counts; another user's daemon cannot (the
+   * kernel hides PFNs and /proc/kpagecount), and says so. */
+  g_assert_cmpint (exact, ==, pymemd_test_is_root ());
+  g_assert_cmpint (pymemd_dbus_monitor1_get_exact_available (manager), ==, pymemd_test_is_root ());
   {
     g_autoptr(GVariant) totals = pymemd_dbus_monitor1_dup_totals (manager);
     guint64 rss = 0;
@@ -1037,7 +782,7 @@ test_appear_disappear (Fixture *fx, gconstpointer data)
     return;
   daemon_start (fx);
   ev.events = g_ptr_array_new_with_free_func (g_free);
-  sub = g_dbus_connection_signal_subscribe (fx->conn, NULL, "org.freedesktop.DBus.ObjectManager",
+  sub = g_dbus_connection_signal_subscribe (fx->service.conn, NULL, "org.freedesktop.DBus.ObjectManager",
                                             NULL, MANAGER_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
                                             on_object_manager_signal, &ev, NULL);
   /* The match rule is in place once a call has made the round trip. */
@@ -1061,7 +806,7 @@ test_appear_disappear (Fixture *fx, gconstpointer data)
   g_test_message ("gone after %.2f s", (g_get_monotonic_time () - start) / 1e6);
   g_assert_false (has_object (fx, path));
 
-  g_dbus_connection_signal_unsubscribe (fx->conn, sub);
+  g_dbus_connection_signal_unsubscribe (fx->service.conn, sub);
   g_free (ev.want);
   g_ptr_array_unref (ev.events);
 }
@@ -1174,12 +919,12 @@ test_memory_changed (Fixture *fx, gconstpointer data)
   /* A second client listening for the same signal must not get ours. */
   observer = connect_bus (fx);
   sub_theirs = subscribe_memory_changed (observer, theirs);
-  sub_mine = subscribe_memory_changed (fx->conn, mine);
+  sub_mine = subscribe_memory_changed (fx->service.conn, mine);
 
   list = get_processes (fx);
   entry = find_entry (list, busy.pid);
   baseline = entry_uint64 (entry, "pss");
-  id = subscribe (fx, fx->conn,
+  id = subscribe (fx, fx->service.conn,
                   g_variant_new_parsed ("{'pids': <[%u]>, 'min-change-bytes': <%t>}",
                                         (guint32) busy.pid, (guint64) (16 * MIB)),
                   &error);
@@ -1210,7 +955,7 @@ test_memory_changed (Fixture *fx, gconstpointer data)
   /* An idle process: nothing to tell for two seconds. (Its share of the
    * interpreter's pages, under 2 MiB with three interpreters sharing them,
    * moves as other tests start and stop interpreters: 4 MiB is above that.) */
-  quiet_id = subscribe (fx, fx->conn,
+  quiet_id = subscribe (fx, fx->service.conn,
                         g_variant_new_parsed ("{'pids': <[%u]>, 'min-change-bytes': <%t>}",
                                               (guint32) idle.pid, (guint64) (4 * MIB)),
                         &error);
@@ -1221,7 +966,7 @@ test_memory_changed (Fixture *fx, gconstpointer data)
   /* Unicast: the observer saw none of it. */
   g_assert_cmpuint (theirs->changes->len, ==, 0);
 
-  g_dbus_connection_signal_unsubscribe (fx->conn, sub_mine);
+  g_dbus_connection_signal_unsubscribe (fx->service.conn, sub_mine);
   g_dbus_connection_signal_unsubscribe (observer, sub_theirs);
   g_dbus_connection_close_sync (observer, NULL, NULL);
   changes_free (mine);
@@ -1275,7 +1020,7 @@ test_subscriber_leaves (Fixture *fx, gconstpointer data)
   g_assert_no_error (error);
   subscribe (fx, client, no_options (), &error);
   g_assert_no_error (error);
-  mine = subscribe (fx, fx->conn, no_options (), &error);
+  mine = subscribe (fx, fx->service.conn, no_options (), &error);
   g_assert_no_error (error);
   wait_status (d, ", 3 subscriptions");
 
@@ -1306,7 +1051,7 @@ gdbus_as_nobody_in (Fixture *fx, PymemdTestRun *run, const char *groups, const c
                     const char *arg)
 {
   const char *argv[] = { setpriv_path, "--reuid=nobody", "--regid=nogroup", groups,
-                         gdbus_path, "call", "--address", fx->address, "--dest", BUS_NAME,
+                         gdbus_path, "call", "--address", fx->service.address, "--dest", BUS_NAME,
                          "--object-path", path, "--method", method, arg, NULL };
   g_autoptr(GError) error = NULL;
 
@@ -1331,7 +1076,7 @@ gdbus_as_nobody_args (Fixture *fx, PymemdTestRun *run, const char *method, const
                       const char *a3, const char *a4, const char *a5)
 {
   const char *argv[] = { setpriv_path, "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                         gdbus_path, "call", "--address", fx->address, "--dest", BUS_NAME,
+                         gdbus_path, "call", "--address", fx->service.address, "--dest", BUS_NAME,
                          "--object-path", MANAGER_PATH, "--method", method, a1, a2, a3, a4, a5, NULL };
   g_autoptr(GError) error = NULL;
 
@@ -1359,11 +1104,7 @@ nobody_get_processes (Fixture *fx)
 static void
 set_allowed (Fixture *fx, const char *const *actions)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = call (fx, POLKIT_NAME, POLKIT_PATH, "org.freedesktop.DBus.Mock",
-                                    "SetAllowed", g_variant_new ("(^as)", actions), "()", &error);
-
-  g_assert_no_error (error);
+  pymemd_test_service_set_polkit_allowed (&fx->service, actions);
 }
 
 static const char *const detail_keys[] = {
@@ -1390,6 +1131,8 @@ test_access_control (Fixture *fx, gconstpointer data)
   guint32 uid;
 
   if (fx->skipped)
+    return;
+  if (!pymemd_test_need_root ("calls the daemon as nobody (setpriv --reuid)"))
     return;
   if (setpriv_path == NULL || gdbus_path == NULL)
     {
@@ -1537,7 +1280,7 @@ expect_subscribe_error (Fixture *fx, GVariant *options, const char *name)
   g_autofree char *text = g_variant_print (options, TRUE);
 
   g_variant_ref_sink (options);
-  g_assert_cmpuint (subscribe (fx, fx->conn, options, &error), ==, 0);
+  g_assert_cmpuint (subscribe (fx, fx->service.conn, options, &error), ==, 0);
   g_test_message ("Subscribe (%s): %s", text, error != NULL ? error->message : "no error");
   assert_dbus_error (error, name);
   g_variant_unref (options);
@@ -1595,7 +1338,7 @@ test_invalid_args (Fixture *fx, gconstpointer data)
   /* 16 subscriptions a client (the default), not 17. */
   for (guint i = 0; i < 16; i++)
     {
-      g_assert_cmpuint (subscribe (fx, fx->conn, no_options (), &error), >, 0);
+      g_assert_cmpuint (subscribe (fx, fx->service.conn, no_options (), &error), >, 0);
       g_assert_no_error (error);
     }
   expect_subscribe_error (fx, no_options (), "org.pymemd.Error.LimitExceeded");
@@ -1668,7 +1411,7 @@ test_reload (Fixture *fx, gconstpointer data)
 
   if (fx->skipped)
     return;
-  config = g_build_filename (fx->tmp, "pymemd.conf", NULL);
+  config = g_build_filename (fx->service.tmp, "pymemd.conf", NULL);
   g_assert_true (g_file_set_contents (config, "[signals]\nmax-subscriptions-per-client=16\n", -1,
                                       NULL));
   d = daemon_spawn (fx, "--config", config, NULL);
@@ -1702,10 +1445,10 @@ test_reload (Fixture *fx, gconstpointer data)
   g_assert_cmpfloat (get_interval (fx), ==, 0.5);
   for (guint i = 0; i < 2; i++)
     {
-      g_assert_cmpuint (subscribe (fx, fx->conn, no_options (), &error), >, 0);
+      g_assert_cmpuint (subscribe (fx, fx->service.conn, no_options (), &error), >, 0);
       g_assert_no_error (error);
     }
-  g_assert_cmpuint (subscribe (fx, fx->conn, no_options (), &error), ==, 0);
+  g_assert_cmpuint (subscribe (fx, fx->service.conn, no_options (), &error), ==, 0);
   assert_dbus_error (error, "org.pymemd.Error.LimitExceeded");
   g_clear_error (&error);
 
@@ -1717,7 +1460,10 @@ test_reload (Fixture *fx, gconstpointer data)
   g_assert_no_error (error);
   g_assert_cmpuint (subscribe (fx, client, no_options (), &error), ==, 0);
   assert_dbus_error (error, "org.pymemd.Error.LimitExceeded");
-  g_assert_nonnull (strstr (error->message, "uid 0 hold 3 subscriptions"));
+  {
+    g_autofree char *held = g_strdup_printf ("uid %u hold 3 subscriptions", (guint) getuid ());
+    g_assert_nonnull (strstr (error->message, held));
+  }
   g_dbus_connection_close_sync (client, NULL, NULL);
 }
 
@@ -1796,11 +1542,11 @@ static char *
 history_setup (Fixture *fx, const char *history_lines, char **config_path)
 {
   g_autoptr(GError) error = NULL;
-  char *state = g_build_filename (fx->tmp, "state", NULL);
+  char *state = g_build_filename (fx->service.tmp, "state", NULL);
   g_autofree char *text = g_strdup_printf ("[history]\n%s", history_lines);
 
   g_assert_cmpint (g_mkdir_with_parents (state, 0700), ==, 0);
-  *config_path = g_build_filename (fx->tmp, "pymemd.conf", NULL);
+  *config_path = g_build_filename (fx->service.tmp, "pymemd.conf", NULL);
   g_assert_true (g_file_set_contents (*config_path, text, -1, &error));
   g_assert_no_error (error);
   return state;
@@ -2650,6 +2396,8 @@ test_history_access (Fixture *fx, gconstpointer data)
 
   if (fx->skipped)
     return;
+  if (!pymemd_test_need_root ("calls the daemon as nobody (setpriv --reuid)"))
+    return;
   if (setpriv_path == NULL || gdbus_path == NULL)
     {
       g_test_skip ("needs setpriv and gdbus to call as nobody");
@@ -2779,10 +2527,10 @@ test_growth_suspected (Fixture *fx, gconstpointer data)
   spawn_child (&still);
   daemon_wait_ready (fx, daemon_spawn (fx, "--state-dir", state, "--config", config, NULL));
   wait_watched (fx, grower.pid);
-  signal_id = g_dbus_connection_signal_subscribe (fx->conn, BUS_NAME, MANAGER_IFACE, "GrowthSuspected",
+  signal_id = g_dbus_connection_signal_subscribe (fx->service.conn, BUS_NAME, MANAGER_IFACE, "GrowthSuspected",
                                                   MANAGER_PATH, NULL, G_DBUS_SIGNAL_FLAGS_NONE, on_growth, seen,
                                                   NULL);
-  g_assert_cmpuint (subscribe (fx, fx->conn, no_options (), &error), >, 0);
+  g_assert_cmpuint (subscribe (fx, fx->service.conn, no_options (), &error), >, 0);
   g_assert_no_error (error);
 
   /* 1 MiB a second: 3.5 GiB an hour. */
@@ -2796,7 +2544,7 @@ test_growth_suspected (Fixture *fx, gconstpointer data)
       g_assert_no_error (error);
       run_for (1.0);
     }
-  g_dbus_connection_signal_unsubscribe (fx->conn, signal_id);
+  g_dbus_connection_signal_unsubscribe (fx->service.conn, signal_id);
   if (!seen_pid (seen, grower.pid))
     fail ("no GrowthSuspected within 90 s of steady growth");
   /* The daemon watches the whole host: another growing interpreter may be
@@ -2868,6 +2616,8 @@ static gboolean
 needs_nobody (Fixture *fx)
 {
   if (fx->skipped)
+    return FALSE;
+  if (!pymemd_test_need_root ("runs processes and calls as nobody (setpriv --reuid)"))
     return FALSE;
   if (setpriv_path == NULL || gdbus_path == NULL || getpwnam ("nobody") == NULL)
     {
@@ -3125,13 +2875,13 @@ test_access_signals (Fixture *fx, gconstpointer data)
   start_with_children (fx, &undumpable, &setuid_like, &own);
   {
     const char *const argv[] = { setpriv_path, "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-                                 mock_python, "-c", subscriber_code, fx->address, NULL };
+                                 mock_python, "-c", subscriber_code, fx->service.address, NULL };
 
     g_assert_true (pymemd_test_child_spawn (&subscriber, argv, NULL, &error));
     g_assert_no_error (error);
   }
-  signal_id = subscribe_memory_changed (fx->conn, root_changes);
-  g_assert_cmpuint (subscribe (fx, fx->conn, no_options (), &error), !=, 0);
+  signal_id = subscribe_memory_changed (fx->service.conn, root_changes);
+  g_assert_cmpuint (subscribe (fx, fx->service.conn, no_options (), &error), !=, 0);
   g_assert_no_error (error);
 
   /* 4 MiB more each: past the default 1 MiB, a signal to whoever may see it. */
@@ -3159,7 +2909,7 @@ test_access_signals (Fixture *fx, gconstpointer data)
     g_assert_false (g_strv_contains ((const char *const *) pids, undumpable_pid));
     g_assert_false (g_strv_contains ((const char *const *) pids, setuid_pid));
   }
-  g_dbus_connection_signal_unsubscribe (fx->conn, signal_id);
+  g_dbus_connection_signal_unsubscribe (fx->service.conn, signal_id);
   changes_free (root_changes);
   pymemd_test_child_stop (&subscriber);
   pymemd_test_child_stop (&undumpable);
@@ -3172,7 +2922,7 @@ test_access_signals (Fixture *fx, gconstpointer data)
 static void
 test_access_status_name (Fixture *fx, gconstpointer data)
 {
-  g_autofree char *link = g_build_filename (fx->tmp, "quiet-service", NULL);
+  g_autofree char *link = g_build_filename (fx->service.tmp, "quiet-service", NULL);
   g_autofree char *real = NULL, *path = NULL;
   g_autoptr(GVariant) list = NULL, entry = NULL, root_list = NULL, root_entry = NULL;
   g_autoptr(GVariant) property = NULL, name = NULL;
@@ -3365,7 +3115,7 @@ test_access_hidepid (Fixture *fx, gconstpointer data)
    * procfs of its own; what is mounted there stays there. */
   if (!pymemd_test_unshare_mounts ())
     return;
-  proc = g_build_filename (fx->tmp, "proc", NULL);
+  proc = g_build_filename (fx->service.tmp, "proc", NULL);
   g_assert_cmpint (g_mkdir (proc, 0755), ==, 0);
   pymemd_test_mount_proc (proc, "hidepid=invisible", FALSE);
 
@@ -3510,13 +3260,13 @@ call_other_replies (Fixture *fx, GPid child)
   g_variant_unref (call (fx, BUS_NAME, MANAGER_PATH, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects",
                          NULL, NULL, &error));
   g_assert_no_error (error);
-  id = subscribe (fx, fx->conn, no_options (), &error);
+  id = subscribe (fx, fx->service.conn, no_options (), &error);
   g_assert_no_error (error);
   g_variant_unref (call_manager (fx, "Unsubscribe", g_variant_new ("(u)", id), "()", &error));
   g_assert_no_error (error);
-  if (setpriv_path == NULL || gdbus_path == NULL)
+  if (!pymemd_test_is_root () || setpriv_path == NULL || gdbus_path == NULL)
     {
-      g_test_message ("no setpriv or gdbus: no calls as nobody");
+      g_test_message ("not root, or no setpriv or gdbus: no calls as nobody");
       return;
     }
   {
@@ -3602,16 +3352,69 @@ test_reply_leaks (Fixture *fx, gconstpointer data)
   pymemd_test_child_stop (&child);
 }
 
+/* ---- the daemon on a --proc fixture: no real process, any user ---- */
+
+/* The daemon on a copy of tests/data/proc-mixed serves its two
+ * interpreters (root's, captured) with the fixture's figures; a caller that
+ * is not root sees them as another user's (restricted, without PSS), root
+ * in detail. */
+static void
+test_proc_fixture (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) samples = NULL;
+  g_autoptr(GVariant) pids = NULL;
+  g_autoptr(GVariant) rss = NULL;
+  g_autoptr(GVariant) list = NULL;
+  g_autoptr(GVariant) entry = NULL;
+  g_autofree char *root = NULL;
+  const guint32 *pid_col;
+  const guint64 *rss_col;
+  gboolean restricted = FALSE;
+  guint64 pss = 0;
+  gsize n;
+
+  if (fx->skipped || !pymemd_test_need_fixture_python ())
+    return;
+  root = pymemd_test_copy_fixture ("proc-mixed");
+  daemon_wait_ready (fx, daemon_spawn (fx, "--proc", root, NULL));
+
+  samples = call_manager (fx, "GetSamples", NULL, "(auatauabatatatatat)", &error);
+  g_assert_no_error (error);
+  pids = g_variant_get_child_value (samples, 0);
+  rss = g_variant_get_child_value (samples, 4);
+  pid_col = g_variant_get_fixed_array (pids, &n, sizeof (guint32));
+  /* 1003 maps a file named like Python and is no interpreter. */
+  g_assert_cmpuint (n, ==, 2);
+  g_assert_cmpuint (pid_col[0], ==, 1001);
+  g_assert_cmpuint (pid_col[1], ==, 1002);
+  rss_col = g_variant_get_fixed_array (rss, &n, sizeof (guint64));
+  g_assert_cmpuint (rss_col[0], ==, 8872 * 1024);   /* smaps_rollup's Rss */
+  g_assert_cmpuint (rss_col[1], ==, 128960 * 1024);
+
+  list = get_processes (fx);
+  entry = find_entry (list, 1002);
+  g_assert_nonnull (entry);
+  g_assert_true (g_variant_lookup (entry, "restricted", "b", &restricted));
+  g_assert_cmpint (restricted, ==, !pymemd_test_is_root ());
+  if (pymemd_test_is_root ())
+    {
+      g_assert_true (g_variant_lookup (entry, "pss", "t", &pss));
+      g_assert_cmpuint (pss, ==, G_GUINT64_CONSTANT (124387) * 1024);
+    }
+  else
+    g_assert_false (g_variant_lookup (entry, "pss", "t", &pss));
+  pymemd_test_remove_fixture (g_steal_pointer (&root));
+}
+
 int
 main (int argc, char **argv)
 {
-  struct sigaction action = { 0 };
-
   g_test_init (&argc, &argv, NULL);
+  pymemd_test_service_require ();
   check_prerequisites ();
-  action.sa_handler = dump_logs_on_abort;
-  sigaction (SIGABRT, &action, NULL);
 
+  g_test_add ("/service/proc-fixture", Fixture, NULL, fixture_setup, test_proc_fixture, fixture_teardown);
   g_test_add ("/service/get-processes", Fixture, NULL, fixture_setup, test_get_processes,
               fixture_teardown);
   g_test_add ("/service/appear-disappear", Fixture, NULL, fixture_setup, test_appear_disappear,

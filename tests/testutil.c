@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -490,11 +491,11 @@ pymemd_test_write_session_bus_config (const char *listen, const char *path)
 }
 
 static gboolean
-service_has_owner (PymemdTestService *service)
+name_has_owner (GDBusConnection *conn, const char *name)
 {
   g_autoptr(GVariant) reply = g_dbus_connection_call_sync (
-    service->conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-    "NameHasOwner", g_variant_new ("(s)", "org.pymemd.Monitor1"), G_VARIANT_TYPE ("(b)"),
+    conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+    "NameHasOwner", g_variant_new ("(s)", name), G_VARIANT_TYPE ("(b)"),
     G_DBUS_CALL_FLAGS_NONE, 10000, NULL, NULL);
   gboolean has = FALSE;
 
@@ -503,23 +504,226 @@ service_has_owner (PymemdTestService *service)
   return has;
 }
 
+static gboolean
+service_has_owner (PymemdTestService *service)
+{
+  return name_has_owner (service->conn, "org.pymemd.Monitor1");
+}
+
+/* ---- what the harness needs, and logs shown when a test aborts ---- */
+
+static gboolean
+python_has_dbusmock (const char *python)
+{
+  const char *argv[] = { python, "-c", "import dbusmock", NULL };
+  int status;
+
+  return python != NULL &&
+         g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL, NULL,
+                       NULL, NULL, NULL, &status, NULL) &&
+         g_spawn_check_wait_status (status, NULL);
+}
+
+const char *
+pymemd_test_dbusmock_python (void)
+{
+  static const char *python = NULL;
+  static gboolean looked = FALSE;
+
+  if (!looked)
+    {
+      looked = TRUE;
+      /* The tests' python3 may be a pyenv build without Debian's modules. */
+      if (python_has_dbusmock (pymemd_test_python ()))
+        python = pymemd_test_python ();
+      else if (python_has_dbusmock ("/usr/bin/python3"))
+        python = "/usr/bin/python3";
+    }
+  return python;
+}
+
+const char *
+pymemd_test_service_missing (void)
+{
+  g_autofree char *dbus_daemon = g_find_program_in_path ("dbus-daemon");
+
+  if (g_getenv ("PYMEMD_BIN") == NULL)
+    return "PYMEMD_BIN is not set";
+  if (dbus_daemon == NULL)
+    return "needs dbus-daemon";
+  if (pymemd_test_python () == NULL)
+    return "needs python3";
+  if (pymemd_test_dbusmock_python () == NULL)
+    return "needs python3-dbusmock (for the polkit mock)";
+  return NULL;
+}
+
+void
+pymemd_test_service_require (void)
+{
+  const char *missing = pymemd_test_service_missing ();
+
+  if (missing == NULL)
+    return;
+  /* A plan of no tests that says why: automake's TAP driver counts the
+   * program as skipped (tests/tap-test turns the 77 into 0 for it). */
+  g_print ("1..0 # SKIP %s\n", missing);
+  exit (77);
+}
+
+gboolean
+pymemd_test_need_root (const char *why)
+{
+  if (pymemd_test_is_root ())
+    return TRUE;
+  g_test_skip_printf ("root only: %s", why);
+  return FALSE;
+}
+
+#define MAX_ABORT_LOGS 8
+static char abort_logs[MAX_ABORT_LOGS][512];
+
 static void
-service_start_bus (PymemdTestService *service)
+write_all (int fd, const char *data, size_t len)
+{
+  while (len > 0)
+    {
+      ssize_t n = write (fd, data, len);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return;
+      data += n;
+      len -= (size_t) n;
+    }
+}
+
+/* Async-signal-safe: the logs of the bus, polkit and the daemons, after
+ * the assertion's own message. */
+static void
+dump_logs_on_abort (int sig)
+{
+  for (guint i = 0; i < MAX_ABORT_LOGS; i++)
+    {
+      char buf[4096];
+      ssize_t n;
+      int fd;
+
+      if (abort_logs[i][0] == '\0')
+        continue;
+      write_all (STDERR_FILENO, "\n----- ", 7);
+      write_all (STDERR_FILENO, abort_logs[i], strlen (abort_logs[i]));
+      write_all (STDERR_FILENO, " -----\n", 7);
+      fd = open (abort_logs[i], O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        continue;
+      while ((n = read (fd, buf, sizeof buf)) > 0)
+        write_all (STDERR_FILENO, buf, (size_t) n);
+      close (fd);
+    }
+  signal (SIGABRT, SIG_DFL);
+  raise (SIGABRT);
+}
+
+void
+pymemd_test_log_on_abort (const char *path)
+{
+  static gboolean installed = FALSE;
+
+  if (!installed)
+    {
+      struct sigaction action = { 0 };
+
+      action.sa_handler = dump_logs_on_abort;
+      sigaction (SIGABRT, &action, NULL);
+      installed = TRUE;
+    }
+  for (guint i = 0; i < MAX_ABORT_LOGS; i++)
+    if (abort_logs[i][0] == '\0' || strcmp (abort_logs[i], path) == 0)
+      {
+        g_strlcpy (abort_logs[i], path, sizeof abort_logs[i]);
+        return;
+      }
+}
+
+void
+pymemd_test_forget_logs (void)
+{
+  memset (abort_logs, 0, sizeof abort_logs);
+}
+
+GPid
+pymemd_test_spawn_logged (const char *const *argv, const char *const *envp, const char *log, int *stdout_pipe)
+{
+  g_autoptr(GError) error = NULL;
+  int log_fd = open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  GPid pid = 0;
+
+  g_assert_cmpint (log_fd, >=, 0);
+  pymemd_test_log_on_abort (log);
+  g_spawn_async_with_pipes_and_fds (NULL, argv, envp, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH,
+                                    die_with_parent, NULL, -1, stdout_pipe != NULL ? -1 : log_fd, log_fd, NULL,
+                                    NULL, 0, &pid, NULL, stdout_pipe, NULL, &error);
+  g_assert_no_error (error);
+  close (log_fd);
+  return pid;
+}
+
+static gboolean
+wake (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+gboolean
+pymemd_test_wait_until (PymemdTestCondition cond, gpointer data, double seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) (seconds * G_USEC_PER_SEC);
+  guint tick = g_timeout_add (20, wake, NULL);
+  gboolean ok;
+
+  while (!(ok = cond (data)) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (tick);
+  return ok;
+}
+
+/* ---- the bus, the polkit mock ---- */
+
+static void
+service_start_bus (PymemdTestService *service, const char *extra_policy)
 {
   g_autofree char *config = g_build_filename (service->tmp, "bus.conf", NULL);
   g_autofree char *config_arg = g_strconcat ("--config-file=", config, NULL);
+  g_autofree char *log = g_build_filename (service->tmp, "dbus-daemon.log", NULL);
   const char *argv[] = { "dbus-daemon", config_arg, "--nofork", "--print-address", NULL };
   g_autoptr(GError) error = NULL;
   g_autofree char *line = NULL;
-  PymemdTestChild bus;
+  g_autofree char *policy = NULL;
+  PymemdTestChild reader = { 0 };
 
-  pymemd_test_write_bus_config (service->tmp, config, NULL);
-  g_assert_true (pymemd_test_child_spawn (&bus, argv, &line, &error));
+  /* pymemd's policy lets root alone own its name; as another user the
+   * tests stand in for root there. */
+  if (!pymemd_test_is_root ())
+    {
+      g_autofree char *user = g_markup_escape_text (g_get_user_name (), -1);
+
+      policy = g_strdup_printf ("  <policy user=\"%s\">\n"
+                                "    <allow own=\"org.pymemd.Monitor1\"/>\n"
+                                "  </policy>\n"
+                                "%s",
+                                user, extra_policy != NULL ? extra_policy : "");
+      extra_policy = policy;
+    }
+  pymemd_test_write_bus_config (service->tmp, config, extra_policy);
+  service->bus_pid = pymemd_test_spawn_logged (argv, NULL, log, &service->bus_stdout);
+  reader.pid = service->bus_pid;
+  reader.stdout_fd = service->bus_stdout;
+  line = pymemd_test_child_read_line (&reader, &error);
   g_assert_no_error (error);
-  close (bus.stdin_fd);
-  service->bus_pid = bus.pid;
-  service->bus_stdout = bus.stdout_fd;
   service->address = g_strdup (g_strstrip (line));
+  g_assert_true (g_str_has_prefix (service->address, "unix:path="));
   service->conn = g_dbus_connection_new_for_address_sync (
     service->address,
     G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
@@ -543,10 +747,7 @@ service_start_daemon (PymemdTestService *service, const char *interval)
                                service->config_path != NULL ? "--config" : NULL, service->config_path,
                                NULL };
   g_auto(GStrv) envp = g_environ_unsetenv (g_get_environ (), "NOTIFY_SOCKET");
-  g_autoptr(GError) error = NULL;
-  int log_fd = open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 
-  g_assert_cmpint (log_fd, >=, 0);
   for (const char *const *word = pymemd_test_daemon_valgrind_argv (); *word != NULL; word++)
     g_ptr_array_add (argv, (gpointer) *word);
   for (const char *const *word = args; *word != NULL; word++)
@@ -557,33 +758,93 @@ service_start_daemon (PymemdTestService *service, const char *interval)
       g_ptr_array_add (argv, service->proc_dir);
     }
   g_ptr_array_add (argv, NULL);
-  g_spawn_async_with_pipes_and_fds (NULL, (const char *const *) argv->pdata, (const char *const *) envp,
-                                    G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH, die_with_parent, NULL, -1,
-                                    log_fd, log_fd, NULL, NULL, 0, &service->daemon_pid, NULL, NULL, NULL,
-                                    &error);
-  g_assert_no_error (error);
-  close (log_fd);
+  /* With the polkit mock the private bus is the system bus to the daemon:
+   * it asks polkit there. */
+  if (service->polkit_pid != 0)
+    envp = g_environ_setenv (envp, "DBUS_SYSTEM_BUS_ADDRESS", service->address, TRUE);
+  service->daemon_pid = pymemd_test_spawn_logged ((const char *const *) argv->pdata, (const char *const *) envp,
+                                                  log, NULL);
+}
+
+static gboolean
+service_open (PymemdTestService *service, gboolean need_root)
+{
+  const char *missing = pymemd_test_service_missing ();
+
+  memset (service, 0, sizeof *service);
+  if (missing != NULL)
+    {
+      g_test_skip (missing);
+      return FALSE;
+    }
+  if (need_root && !pymemd_test_need_root ("this program's service cases are not checked as another user yet "
+                                           "(pymemd_test_service_start_system_bus () is the harness that is)"))
+    return FALSE;
+  service->tmp = pymemd_test_mkdtemp ();
+  service->runtime_dir = g_build_filename (service->tmp, "run", NULL);
+  /* Helpers and clients of other users (the access tests' nobody) connect in there. */
+  g_chmod (service->tmp, 0755);
+  g_test_message ("bus and daemon logs in %s", service->tmp);
+  return TRUE;
 }
 
 gboolean
 pymemd_test_service_start_bus (PymemdTestService *service)
 {
-  g_autofree char *dbus_daemon = g_find_program_in_path ("dbus-daemon");
-
-  memset (service, 0, sizeof *service);
-  if (!pymemd_test_is_root () || dbus_daemon == NULL || pymemd_test_python () == NULL ||
-      g_getenv ("PYMEMD_BIN") == NULL)
-    {
-      g_test_skip ("needs root, dbus-daemon, python3 and PYMEMD_BIN");
-      return FALSE;
-    }
-  service->tmp = pymemd_test_mkdtemp ();
-  service->runtime_dir = g_build_filename (service->tmp, "run", NULL);
-  /* Helpers of other users (the access tests' nobody) connect in there. */
-  g_chmod (service->tmp, 0755);
-  g_test_message ("bus and daemon logs in %s", service->tmp);
-  service_start_bus (service);
+  if (!service_open (service, TRUE))
+    return FALSE;
+  service_start_bus (service, NULL);
   return TRUE;
+}
+
+static gboolean
+polkit_up_or_gone (gpointer data)
+{
+  PymemdTestService *service = data;
+
+  return name_has_owner (service->conn, PYMEMD_TEST_POLKIT_NAME) ||
+         waitpid (service->polkit_pid, NULL, WNOHANG) == service->polkit_pid;
+}
+
+gboolean
+pymemd_test_service_start_system_bus (PymemdTestService *service)
+{
+  g_autofree char *user = NULL;
+  g_autofree char *policy = NULL;
+  g_autofree char *log = NULL;
+  g_auto(GStrv) envp = NULL;
+  const char *argv[] = { pymemd_test_dbusmock_python (), "-m", "dbusmock", "--system", "--template", "polkitd",
+                         NULL };
+
+  if (!service_open (service, FALSE))
+    return FALSE;
+  /* The polkit mock, run by the test's user, may own polkit's name. */
+  user = g_markup_escape_text (g_get_user_name (), -1);
+  policy = g_strdup_printf ("  <policy user=\"%s\">\n"
+                            "    <allow own=\"" PYMEMD_TEST_POLKIT_NAME "\"/>\n"
+                            "    <allow send_destination=\"" PYMEMD_TEST_POLKIT_NAME "\"/>\n"
+                            "  </policy>\n",
+                            user);
+  service_start_bus (service, policy);
+  /* By default it denies every action. */
+  log = g_build_filename (service->tmp, "polkitd-mock.log", NULL);
+  envp = g_environ_setenv (g_get_environ (), "DBUS_SYSTEM_BUS_ADDRESS", service->address, TRUE);
+  service->polkit_pid = pymemd_test_spawn_logged (argv, (const char *const *) envp, log, NULL);
+  g_assert_true (pymemd_test_wait_until (polkit_up_or_gone, service, 20));
+  g_assert_cmpint (kill (service->polkit_pid, 0), ==, 0);
+  return TRUE;
+}
+
+void
+pymemd_test_service_set_polkit_allowed (PymemdTestService *service, const char *const *actions)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_sync (
+    service->conn, PYMEMD_TEST_POLKIT_NAME, "/org/freedesktop/PolicyKit1/Authority", "org.freedesktop.DBus.Mock",
+    "SetAllowed", g_variant_new ("(^as)", actions), G_VARIANT_TYPE ("()"), G_DBUS_CALL_FLAGS_NONE, 10000, NULL,
+    &error);
+
+  g_assert_no_error (error);
 }
 
 gboolean
@@ -738,8 +999,10 @@ pymemd_test_service_stop (PymemdTestService *service)
   if (service->conn != NULL)
     g_dbus_connection_close_sync (service->conn, NULL, NULL);
   g_clear_object (&service->conn);
+  pymemd_test_terminate (&service->polkit_pid, 10);
   pymemd_test_terminate (&service->bus_pid, 10);
   close (service->bus_stdout);
+  pymemd_test_forget_logs ();
   if (!g_test_failed ())
     pymemd_test_rm_rf (service->tmp);
   g_clear_pointer (&service->tmp, g_free);

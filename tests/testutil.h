@@ -212,8 +212,61 @@ typedef struct {
   GDBusConnection *conn;
   GPid             bus_pid;
   GPid             daemon_pid;
+  GPid             polkit_pid;  /* the polkit mock, when started by pymemd_test_service_start_system_bus () */
   int              bus_stdout;
 } PymemdTestService;
+
+#define PYMEMD_TEST_POLKIT_NAME "org.freedesktop.PolicyKit1"
+
+/* ---- the integration harness: what it needs, root-only cases, logs ----
+ *
+ * One harness for every test of the service: a private bus configured like
+ * the system bus (pymemd's real policy), python3-dbusmock's polkitd
+ * template as polkit, the real daemon (with --proc fixtures where a test
+ * needs no real processes), run by any user. */
+
+/* Why the service cannot be tested here (no PYMEMD_BIN, dbus-daemon,
+ * python3 or python3-dbusmock), or NULL. */
+const char *pymemd_test_service_missing (void);
+/* A python3 that has dbusmock (the tests' one, else Debian's), or NULL. */
+const char *pymemd_test_dbusmock_python (void);
+/* For a program whose every case needs the service: when
+ * pymemd_test_service_missing () names something, prints a TAP plan that
+ * skips the program with that reason and exits 77 (tests/tap-test makes
+ * that a skip for automake's TAP driver). */
+void        pymemd_test_service_require (void);
+/* TRUE as root; otherwise marks the test skipped as root-only, saying WHY
+ * it needs root. */
+gboolean    pymemd_test_need_root (const char *why);
+/* Prints the file PATH (a log of the bus, polkit or a daemon) on stderr
+ * when the program aborts (a failed assertion), up to 8 of them;
+ * pymemd_test_forget_logs () forgets them all. */
+void        pymemd_test_log_on_abort (const char *path);
+void        pymemd_test_forget_logs (void);
+/* Spawns ARGV in ENVP (NULL: ours), stdin /dev/null, stdout and stderr
+ * appended to LOG (stdout to *STDOUT_PIPE instead when not NULL), killed
+ * when the test dies; LOG is printed if the test aborts. Reaped by the
+ * caller. */
+GPid        pymemd_test_spawn_logged (const char *const *argv,
+                                      const char *const *envp,
+                                      const char        *log,
+                                      int               *stdout_pipe);
+typedef gboolean (*PymemdTestCondition) (gpointer data);
+/* Runs the thread-default main context until COND (DATA) holds or SECONDS
+ * pass: whether it holds. */
+gboolean    pymemd_test_wait_until (PymemdTestCondition cond,
+                                    gpointer            data,
+                                    double              seconds);
+
+/* The bus as pymemd_test_service_start_bus () starts it, for any user,
+ * and the polkit mock on it (denying every action until
+ * pymemd_test_service_set_polkit_allowed ()); daemons started on it take
+ * it for the system bus (DBUS_SYSTEM_BUS_ADDRESS) and ask polkit. FALSE,
+ * with the test marked skipped, as pymemd_test_service_missing () says. */
+gboolean pymemd_test_service_start_system_bus (PymemdTestService *service);
+/* Makes the polkit mock allow ACTIONS (NULL-terminated), and no others. */
+void     pymemd_test_service_set_polkit_allowed (PymemdTestService *service,
+                                                 const char *const *actions);
 
 /* Starts both, with pymemd --interval INTERVAL (under valgrind as
  * pymemd_test_valgrind_daemons () says), and waits (30 s at most, 120 s

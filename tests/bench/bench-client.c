@@ -11,6 +11,16 @@
  *       started (0: back to back).  Paced calls land on ticks as a real
  *       client's would: the daemon is single-threaded and a call that
  *       arrives during a tick waits for it.
+ *   bench-client mix ADDRESS SECONDS PACE_MS DAEMON_PID HISTORY_N PIDS_FILE
+ *       on one connection, for SECONDS, one call every PACE_MS in turn:
+ *       GetSamples, GetProcesses, GetHistory (a day at 60 s of one of the
+ *       HISTORY_N processes bench-history store wrote: pids 100000 + i,
+ *       start time 1000 + i), GetProcessDetails (of the pids in PIDS_FILE,
+ *       one a line: the script's own interpreters, which outlive the run,
+ *       in turn) and Properties.Get (Monitor1.Version),
+ *       the baseline on the same daemon at the same moments.  Per call
+ *       p50/p90/p99/max; the daemon's CPU (schedstat, all threads) and the
+ *       client's over the run.
  *   bench-client cpu PID SECONDS INTERVAL_S
  *       samples the CPU time of every thread of PID (/proc/PID/task/T/
  *       schedstat, ns) every 2 ms for SECONDS and splits it into bursts
@@ -501,6 +511,131 @@ mode_subscribe (const char *address, double seconds)
   return 0;
 }
 
+/* ------------------------------------------------------------------ mix */
+
+enum { MIX_SAMPLES, MIX_PROCESSES, MIX_HISTORY, MIX_DETAILS, MIX_GET, MIX_N };
+static const char *const mix_names[MIX_N] = { "GetSamples", "GetProcesses", "GetHistory", "GetProcessDetails",
+                                              "Get(Version)" };
+
+static int
+mode_mix (const char *address, double seconds, double pace_ms, int pid, guint history_n, const char *pids_file)
+{
+  g_autoptr(GDBusConnection) c = connect_to (address);
+  g_autoptr(GArray) live = g_array_new (FALSE, FALSE, sizeof (guint32));
+  GArray *t[MIX_N];
+  guint errors[MIX_N] = { 0 };
+  gsize bytes[MIX_N] = { 0 };
+  gint64 start = now_ns (), end = start + (gint64) (seconds * 1e9), next = start;
+  gint64 own0 = own_cpu_ns (), their0 = pid > 0 ? thread_cpu_ns (pid) : 0;
+  double stat0 = pid > 0 ? stat_cpu_ms (pid) : 0;
+  guint round = 0;
+  gsize listed = 0;
+
+  {
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+
+    if (!g_file_get_contents (pids_file, &text, NULL, NULL))
+      {
+        fprintf (stderr, "bench-client: cannot read %s\n", pids_file);
+        return 1;
+      }
+    lines = g_strsplit (text, "\n", -1);
+    for (guint i = 0; lines[i] != NULL; i++)
+      if (*lines[i] != '\0')
+        {
+          guint32 p = (guint32) g_ascii_strtoull (lines[i], NULL, 10);
+          g_array_append_val (live, p);
+        }
+  }
+  for (guint k = 0; k < MIX_N; k++)
+    t[k] = g_array_new (FALSE, FALSE, sizeof (gint64));
+  for (guint i = 0; now_ns () < end; i++)
+    {
+      guint k = i % MIX_N;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GVariant) reply = NULL;
+      gint64 t0, d;
+
+      if (k == 0)
+        round++;
+      sleep_until_ns (next);
+      next += (gint64) (pace_ms * 1e6);
+      t0 = now_ns ();
+      switch (k)
+        {
+        case MIX_SAMPLES:
+          reply = call_get_samples (c, &error);
+          break;
+        case MIX_PROCESSES:
+          reply = call_get_processes (c, &error);
+          break;
+        case MIX_HISTORY:
+          {
+            guint32 h = round % MAX (history_n, 1);
+            gint64 now = g_get_real_time ();
+
+            reply = g_dbus_connection_call_sync (
+              c, NAME, PATH, IFACE, "GetHistory",
+              g_variant_new ("(utxxd)", 100000 + h, (guint64) (1000 + h), now - G_GINT64_CONSTANT (86400000000),
+                             now, 60.0),
+              NULL, G_DBUS_CALL_FLAGS_NONE, 30000, NULL, &error);
+          }
+          break;
+        case MIX_DETAILS:
+          reply = g_dbus_connection_call_sync (
+            c, NAME, PATH, IFACE, "GetProcessDetails",
+            g_variant_new ("(u)", live->len > 0 ? g_array_index (live, guint32, round % live->len) : 1),
+            G_VARIANT_TYPE ("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, 30000, NULL, &error);
+          break;
+        default:
+          reply = call_get_version (c, &error);
+          break;
+        }
+      d = now_ns () - t0;
+      if (reply == NULL)
+        {
+          if (errors[k]++ == 0)
+            fprintf (stderr, "bench-client: %s: %s\n", mix_names[k], error->message);
+          continue;
+        }
+      g_array_append_val (t[k], d);
+      bytes[k] = g_variant_get_size (reply);
+      if (k == MIX_SAMPLES)
+        {
+          g_autoptr(GVariant) pids = g_variant_get_child_value (reply, 0);
+          listed = g_variant_n_children (pids);
+        }
+    }
+  {
+    double wall_s = (double) (now_ns () - start) / 1e9;
+
+    for (guint k = 0; k < MIX_N; k++)
+      {
+        guint n = t[k]->len;
+        gint64 *v = (gint64 *) (void *) t[k]->data;
+
+        if (n == 0)
+          {
+            printf ("RESULT call=%s n=0 errors=%u\n", mix_names[k], errors[k]);
+            continue;
+          }
+        qsort (v, n, sizeof *v, compare_gint64);
+        printf ("RESULT call=%s n=%u errors=%u reply_bytes=%zu p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f "
+                "max_ms=%.3f\n",
+                mix_names[k], n, errors[k], bytes[k], pct_ms (v, n, 50), pct_ms (v, n, 90), pct_ms (v, n, 99),
+                (double) v[n - 1] / 1e6);
+        g_array_unref (t[k]);
+      }
+    printf ("RESULT run wall_s=%.1f calls=%u listed=%zu detailed=%u daemon_cpu_ms=%.0f daemon_stat_cpu_ms=%.0f "
+            "client_cpu_ms=%.0f\n",
+            wall_s, round * MIX_N, listed, live->len,
+            pid > 0 ? (double) (thread_cpu_ns (pid) - their0) / 1e6 : -1,
+            pid > 0 ? stat_cpu_ms (pid) - stat0 : -1, (double) (own_cpu_ns () - own0) / 1e6);
+  }
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -512,11 +647,15 @@ main (int argc, char **argv)
                          argc == 6 ? atoi (argv[5]) : 0);
   if (argc == 5 && strcmp (argv[1], "cpu") == 0)
     return mode_cpu (atoi (argv[2]), g_ascii_strtod (argv[3], NULL), g_ascii_strtod (argv[4], NULL));
+  if (argc == 8 && strcmp (argv[1], "mix") == 0)
+    return mode_mix (argv[2], g_ascii_strtod (argv[3], NULL), g_ascii_strtod (argv[4], NULL), atoi (argv[5]),
+                     (guint) atoi (argv[6]), argv[7]);
   if (argc == 4 && strcmp (argv[1], "subscribe") == 0)
     return mode_subscribe (argv[2], g_ascii_strtod (argv[3], NULL));
   fprintf (stderr,
            "usage: bench-client wait ADDRESS [TIMEOUT_S]\n"
            "       bench-client latency ADDRESS N PACE_MS [DAEMON_PID]\n"
+           "       bench-client mix ADDRESS SECONDS PACE_MS DAEMON_PID HISTORY_N PIDS_FILE\n"
            "       bench-client cpu PID SECONDS INTERVAL_S\n"
            "       bench-client subscribe ADDRESS SECONDS\n");
   return 2;

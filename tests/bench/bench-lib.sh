@@ -3,7 +3,9 @@
 # PYTHON: the helpers they share, and bench_start_service, which starts the N
 # interpreters (PIDS), a private bus (`dbus-daemon --session`: its policy is fine
 # here) and the real daemon on it (DPID, `daemon/pymemd --address ADDR --interval
-# 2`). Everything they start is killed, and WORK removed, on exit.
+# 2` and the arguments given to bench_start_service, bench-latency.sh's
+# --state-dir and --detail-interval). Everything they start is killed, and WORK
+# removed, on exit.
 
 die () { echo "$BENCH: $*" >&2; exit 1; }
 
@@ -50,6 +52,6 @@ bench_start_service () {
   BUS=$!
   for ((i = 0; i < 100; i++)); do [[ -s $WORK/address ]] && break; sleep 0.05; done
   read -r ADDR < "$WORK/address" || die "dbus-daemon gave no address: $(cat "$WORK/bus.log")"
-  "${PYMEMD:-daemon/pymemd}" --address "$ADDR" --interval 2 > "$WORK/pymemd.log" 2>&1 &
+  "${PYMEMD:-daemon/pymemd}" --address "$ADDR" --interval 2 "$@" > "$WORK/pymemd.log" 2>&1 &
   DPID=$!
 }
