@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <glib/gstdio.h>
+#include <polkit/polkit.h>
 
 #include "pymemd-auth.h"
 #include "pymemd-error.h"
@@ -654,6 +655,46 @@ test_viewer_polkit (void)
   caller_stop (&caller);
 }
 
+/* Callers that come before polkit's authority is there wait on one request
+ * for it: each request used to leave one more reference to the authority,
+ * held forever. Both are answered, and the authority goes with the last
+ * PymemdAuth that held it. */
+static void
+test_viewer_polkit_once (void)
+{
+  PolkitAuthority *authority = NULL;
+  Caller caller;
+
+  if (!bus_up () || !caller_start (&caller))
+    return;
+  pymemd_test_service_set_polkit_allowed (&bus, (const char *const[]){ PYMEMD_ACTION_INSPECT_ALL, NULL });
+  {
+    g_autoptr(PymemdAuth) auth = pymemd_auth_new (TRUE);
+    g_autoptr(GAsyncResult) first = NULL;
+    g_autoptr(GAsyncResult) second = NULL;
+    g_autoptr(GError) error = NULL;
+    g_auto(PymemdViewer) one = { 0 };
+    g_auto(PymemdViewer) two = { 0 };
+
+    pymemd_auth_get_viewer_async (auth, bus.conn, caller.name, TRUE, NULL, got_result, &first);
+    pymemd_auth_get_viewer_async (auth, bus.conn, caller.name, TRUE, NULL, got_result, &second);
+    g_assert_true (pymemd_auth_get_viewer_finish (auth, wait_result (&first), &one, &error));
+    g_assert_no_error (error);
+    g_assert_true (pymemd_auth_get_viewer_finish (auth, wait_result (&second), &two, &error));
+    g_assert_no_error (error);
+    g_assert_true (one.sees_all);
+    g_assert_true (two.sees_all);
+    authority = polkit_authority_get_sync (NULL, &error);
+    g_assert_no_error (error);
+    g_object_add_weak_pointer (G_OBJECT (authority), (gpointer *) &authority);
+    g_object_unref (authority);
+    g_assert_nonnull (authority); /* the auth holds it */
+  }
+  g_assert_null (authority);
+  pymemd_test_service_set_polkit_allowed (&bus, (const char *const[]){ NULL });
+  caller_stop (&caller);
+}
+
 /* On a bus that is not the system bus polkit is never asked (it knows
  * callers by their system bus names): its yes grants nothing there. */
 static void
@@ -750,6 +791,7 @@ main (int argc, char **argv)
   g_test_add_func ("/auth/may-attach", test_may_attach);
   g_test_add_func ("/auth/bus/credentials", test_viewer_credentials);
   g_test_add_func ("/auth/bus/polkit", test_viewer_polkit);
+  g_test_add_func ("/auth/bus/polkit-once", test_viewer_polkit_once);
   g_test_add_func ("/auth/bus/private-bus", test_viewer_private_bus);
   g_test_add_func ("/auth/bus/attach", test_attach_rights);
   g_test_add_func ("/auth/bus/root", test_viewer_root);
