@@ -18,13 +18,19 @@
 /* Bounds on what one examination reads. */
 #define MAX_MAPS_BYTES (G_GUINT64_CONSTANT (64) << 20)
 #define MAX_CMDLINE 4096
+/* A process found not to be Python is looked at again by the listing of
+ * /proc after this long (it may dlopen libpython later): a time, not a
+ * count of listings, since with process events /proc is listed only
+ * every minute. */
+#define DEFAULT_RECHECK_INTERVAL (30 * G_USEC_PER_SEC)
 
 /* What we remember of a process that is not an interpreter: enough to
  * notice an exec (the executable changes) without reading anything. */
 typedef struct {
-  guint64 exe_dev;
-  guint64 exe_inode;
-  guint   checked_at;
+  guint64  exe_dev;
+  guint64  exe_inode;
+  gint64   checked_at; /* monotonic µs */
+  gboolean loading;    /* its executable links libpython, not mapped yet */
 } OtherProcess;
 
 struct _PymemdDiscovery
@@ -34,8 +40,7 @@ struct _PymemdDiscovery
   PymemdElfCache *elf_cache;
   GHashTable     *interpreters; /* pid -> PymemdProcess */
   GHashTable     *others;       /* pid -> OtherProcess */
-  guint           update_count;
-  guint           recheck_interval;
+  gint64          recheck_interval; /* µs */
   gint64          owner;
 };
 
@@ -64,7 +69,7 @@ pymemd_discovery_init (PymemdDiscovery *self)
 {
   self->interpreters = g_hash_table_new_full (NULL, NULL, NULL, g_object_unref);
   self->others = g_hash_table_new_full (NULL, NULL, NULL, g_free);
-  self->recheck_interval = 15;
+  self->recheck_interval = DEFAULT_RECHECK_INTERVAL;
   self->owner = -1;
 }
 
@@ -85,9 +90,9 @@ pymemd_discovery_set_owner (PymemdDiscovery *self, gint64 owner)
 }
 
 void
-pymemd_discovery_set_recheck_interval (PymemdDiscovery *self, guint updates)
+pymemd_discovery_set_recheck_interval (PymemdDiscovery *self, gint64 usec)
 {
-  self->recheck_interval = MAX (updates, 1);
+  self->recheck_interval = MAX (usec, 0);
 }
 
 static const char *
@@ -131,6 +136,7 @@ inspect_mapped_file (PymemdDiscovery     *self,
 typedef struct {
   gboolean      is_python;
   gboolean      exe_is_python;
+  gboolean      exe_links_libpython;
   guint         python_version;
   char         *image_path;   /* the interpreter image as maps names it */
   PymemdElfInfo image;
@@ -196,12 +202,14 @@ judge_exe (PymemdDiscovery *self, int dir_fd, const char *exe, const struct stat
   PymemdElfInfo info;
 
   pymemd_elf_key_from_stat (&key, st);
-  if (pymemd_elf_cache_lookup (self->elf_cache, &key, dir_fd, "exe", &info) &&
-      info.is_interpreter)
+  if (!pymemd_elf_cache_lookup (self->elf_cache, &key, dir_fd, "exe", &info))
+    return;
+  if (info.is_interpreter)
     {
       take_image (verdict, exe, &info);
       verdict->exe_is_python = TRUE;
     }
+  verdict->exe_links_libpython = info.links_libpython;
 }
 
 static GArray *
@@ -227,8 +235,10 @@ read_cmdline (int dir_fd)
   return len >= 0 ? pymemd_cmdline_to_string (buf, (gsize) len) : g_strdup ("");
 }
 
-PymemdProcess *
-pymemd_discovery_examine (PymemdDiscovery *self, int pid, GError **error)
+/* LOADING, when not NULL, is set when PID is no interpreter yet, but its
+ * executable links libpython: the dynamic loader has not mapped it. */
+static PymemdProcess *
+examine (PymemdDiscovery *self, int pid, gboolean *loading, GError **error)
 {
   char buf[4096];
   g_autoptr(GArray) mappings = NULL;
@@ -268,6 +278,8 @@ pymemd_discovery_examine (PymemdDiscovery *self, int pid, GError **error)
 
   if (!verdict.is_python)
     {
+      if (loading != NULL)
+        *loading = verdict.exe_links_libpython;
       g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_NOT_PYTHON,
                    _("Process %d (%s) is not a Python interpreter"), pid, stat_info.comm);
       goto fail;
@@ -289,6 +301,12 @@ fail:
   return NULL;
 }
 
+PymemdProcess *
+pymemd_discovery_examine (PymemdDiscovery *self, int pid, GError **error)
+{
+  return examine (self, pid, NULL, error);
+}
+
 /* The executable's (dev, inode), or zeros where there is none (kernel
  * threads, zombies) or we may not look. */
 static void
@@ -308,13 +326,14 @@ stat_exe (int dirfd, const char *name, guint64 *dev, guint64 *inode, gboolean *a
 }
 
 static void
-remember_other (PymemdDiscovery *self, int pid, guint64 dev, guint64 inode)
+remember_other (PymemdDiscovery *self, int pid, guint64 dev, guint64 inode, gboolean loading)
 {
   OtherProcess *other = g_new0 (OtherProcess, 1);
 
   other->exe_dev = dev;
   other->exe_inode = inode;
-  other->checked_at = self->update_count;
+  other->checked_at = g_get_monotonic_time ();
+  other->loading = loading;
   g_hash_table_replace (self->others, GINT_TO_POINTER (pid), other);
 }
 
@@ -339,6 +358,7 @@ update_pid (PymemdDiscovery *self, int pid, GPtrArray *added, GPtrArray *removed
   guint64 dev, inode;
   gboolean alive;
   g_autoptr(GError) error = NULL;
+  gboolean loading = FALSE;
   PymemdProcess *process;
 
   if (known != NULL)
@@ -353,8 +373,9 @@ update_pid (PymemdDiscovery *self, int pid, GPtrArray *added, GPtrArray *removed
   g_snprintf (name, sizeof name, "%d/exe", pid);
   stat_exe (pymemd_procfs_get_root_fd (self->procfs), name, &dev, &inode, &alive);
   other = g_hash_table_lookup (self->others, GINT_TO_POINTER (pid));
-  if (other != NULL && other->exe_dev == dev && other->exe_inode == inode &&
-      self->update_count - other->checked_at < self->recheck_interval)
+  /* One waiting for its loader to map libpython is looked at every time. */
+  if (other != NULL && !other->loading && other->exe_dev == dev && other->exe_inode == inode &&
+      g_get_monotonic_time () - other->checked_at < self->recheck_interval)
     return FALSE;
   if (!alive)
     {
@@ -362,7 +383,7 @@ update_pid (PymemdDiscovery *self, int pid, GPtrArray *added, GPtrArray *removed
       return FALSE;
     }
 
-  process = pymemd_discovery_examine (self, pid, &error);
+  process = examine (self, pid, &loading, &error);
   if (process != NULL && self->owner >= 0 && pymemd_process_get_uid (process) != self->owner)
     {
       g_clear_object (&process);
@@ -373,7 +394,7 @@ update_pid (PymemdDiscovery *self, int pid, GPtrArray *added, GPtrArray *removed
       if (!g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_NOT_PYTHON) &&
           !g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_GONE))
         g_debug ("pid %d: %s", pid, error->message);
-      remember_other (self, pid, dev, inode);
+      remember_other (self, pid, dev, inode, loading);
       return FALSE;
     }
   g_hash_table_remove (self->others, GINT_TO_POINTER (pid));
@@ -409,6 +430,14 @@ pymemd_discovery_update_known (PymemdDiscovery *self, GPtrArray *removed)
 }
 
 gboolean
+pymemd_discovery_awaits_loader (PymemdDiscovery *self, int pid)
+{
+  OtherProcess *other = g_hash_table_lookup (self->others, GINT_TO_POINTER (pid));
+
+  return other != NULL && other->loading;
+}
+
+gboolean
 pymemd_discovery_knows (PymemdDiscovery *self, int pid)
 {
   return g_hash_table_contains (self->interpreters, GINT_TO_POINTER (pid));
@@ -427,7 +456,6 @@ pymemd_discovery_update (PymemdDiscovery *self,
 
   if (pids == NULL)
     return FALSE;
-  self->update_count++;
 
   present = g_hash_table_new (NULL, NULL);
   for (guint i = 0; i < pids->len; i++)

@@ -15,10 +15,11 @@ G_DECLARE_FINAL_TYPE (PymemdDiscovery, pymemd_discovery, PYMEMD, DISCOVERY, GObj
 PymemdDiscovery *pymemd_discovery_new (PymemdProcfs   *procfs,
                                        PymemdElfCache *elf_cache);
 
-/* A process found not to be Python is looked at again (it may dlopen
- * libpython later) after this many updates. */
+/* A process found not to be Python is looked at again by
+ * pymemd_discovery_update () (it may dlopen libpython later) once this
+ * many µs have passed (default 30 s); 0: at every update. */
 void       pymemd_discovery_set_recheck_interval (PymemdDiscovery *self,
-                                                  guint            updates);
+                                                  gint64           usec);
 
 /* Only OWNER's interpreters are reported (-1, the default: everyone's). */
 void       pymemd_discovery_set_owner (PymemdDiscovery *self,
@@ -46,6 +47,11 @@ void       pymemd_discovery_update_known (PymemdDiscovery *self,
 /* Whether PID is a watched interpreter. */
 gboolean   pymemd_discovery_knows (PymemdDiscovery *self,
                                    int              pid);
+/* Whether PID was last found no interpreter while its executable links
+ * libpython: its dynamic loader had yet to map it (a look right after the
+ * exec), so it is worth another look soon. */
+gboolean   pymemd_discovery_awaits_loader (PymemdDiscovery *self,
+                                           int              pid);
 
 /* The interpreters known now, sorted by pid (a new array of new refs). */
 GPtrArray *pymemd_discovery_get_processes (PymemdDiscovery *self);

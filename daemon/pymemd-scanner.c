@@ -729,6 +729,12 @@ pymemd_scanner_knows_pid (PymemdScanner *self, int pid)
 }
 
 gboolean
+pymemd_scanner_awaits_loader (PymemdScanner *self, int pid)
+{
+  return pymemd_discovery_awaits_loader (self->discovery, pid);
+}
+
+gboolean
 pymemd_scanner_refresh_detail (PymemdScanner *self, PymemdProcess *process, GError **error)
 {
   g_autoptr(GArray) mappings = read_detail (self, process, error);

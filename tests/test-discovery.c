@@ -595,6 +595,108 @@ test_loader_started (void)
   assert_found_running (argv, 311, FALSE, "python3.11");
 }
 
+/* A pyenv build of SERIES, whose executable links libpython (a shared
+ * build): its program and library paths, or FALSE and the test skipped. */
+static gboolean
+need_shared_pyenv (const char *series, char **python, char **libpython)
+{
+  g_autofree char *prefix = pymemd_test_pyenv_prefix (series);
+  g_autofree char *lib = NULL;
+
+  if (prefix != NULL)
+    lib = g_strdup_printf ("%s/lib/libpython%s.so.1.0", prefix, series);
+  if (!pymemd_test_is_root () || lib == NULL || !g_file_test (lib, G_FILE_TEST_EXISTS))
+    {
+      g_test_skip_printf ("needs root (ptrace of a child) and a shared pyenv %s", series);
+      return FALSE;
+    }
+  *python = g_strdup_printf ("%s/bin/python%s", prefix, series);
+  *libpython = g_steal_pointer (&lib);
+  return TRUE;
+}
+
+/* Looked at right after its exec, a program that links libpython is no
+ * interpreter yet: its dynamic loader has not mapped libpython. That is
+ * not remembered like the verdict on other programs (looked at again only
+ * after the recheck interval): the next listing finds it. */
+static void
+test_loader_pending (void)
+{
+  g_autoptr(PymemdDiscovery) discovery = discovery_for ("/proc");
+  g_autoptr(GPtrArray) added = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autofree char *python = NULL, *libpython = NULL;
+  g_autoptr(GError) error = NULL;
+  GPid pid;
+
+  if (!need_shared_pyenv ("3.12", &python, &libpython))
+    return;
+  {
+    const char *argv[] = { python, "-c", "import time; time.sleep(600)", NULL };
+    pid = pymemd_test_spawn_stopped_at_exec (argv, NULL, &error);
+  }
+  g_assert_no_error (error);
+  g_assert_false (pymemd_test_maps_contain (pid, libpython));
+
+  update (discovery, NULL, NULL);
+  g_assert_false (pymemd_discovery_knows (discovery, pid));
+  g_assert_true (pymemd_discovery_awaits_loader (discovery, pid));
+
+  pymemd_test_release_stopped (pid);
+  PYMEMD_TEST_WAIT_FOR (pymemd_test_maps_contain (pid, libpython), 30);
+  update (discovery, added, NULL);
+  g_assert_true (pymemd_discovery_knows (discovery, pid));
+  g_assert_false (pymemd_discovery_awaits_loader (discovery, pid));
+  g_assert_nonnull (find_pid (added, pid));
+  g_assert_cmpstr (pymemd_process_get_interpreter_path (find_pid (added, pid)), ==, libpython);
+  pymemd_test_kill_stopped (pid);
+}
+
+/* A program that does not link libpython but maps it later (here through
+ * LD_PRELOAD, as an embedding program's dlopen would) is looked at again
+ * by the listing once the recheck interval has passed, however few
+ * listings came between (with process events /proc is listed once a
+ * minute). */
+static void
+test_recheck_by_time (void)
+{
+  g_autoptr(PymemdDiscovery) discovery = discovery_for ("/proc");
+  g_autofree char *python = NULL, *libpython = NULL, *preload = NULL;
+  g_autoptr(GError) error = NULL;
+  const gint64 interval = G_USEC_PER_SEC / 5;
+  gint64 looked;
+  GPid pid;
+
+  if (!need_shared_pyenv ("3.12", &python, &libpython))
+    return;
+  if (!g_file_test ("/bin/sleep", G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("needs /bin/sleep");
+      return;
+    }
+  preload = g_strconcat ("LD_PRELOAD=", libpython, NULL);
+  {
+    const char *argv[] = { "/bin/sleep", "600", NULL };
+    const char *envp[] = { preload, NULL };
+    pid = pymemd_test_spawn_stopped_at_exec (argv, envp, &error);
+  }
+  g_assert_no_error (error);
+  pymemd_discovery_set_recheck_interval (discovery, interval);
+
+  update (discovery, NULL, NULL);
+  looked = g_get_monotonic_time ();
+  g_assert_false (pymemd_discovery_knows (discovery, pid));
+  g_assert_false (pymemd_discovery_awaits_loader (discovery, pid));
+
+  pymemd_test_release_stopped (pid);
+  PYMEMD_TEST_WAIT_FOR (pymemd_test_maps_contain (pid, libpython), 30);
+  /* One listing, once the interval is over. */
+  while (g_get_monotonic_time () - looked <= interval)
+    g_usleep (10 * 1000);
+  update (discovery, NULL, NULL);
+  g_assert_true (pymemd_discovery_knows (discovery, pid));
+  pymemd_test_kill_stopped (pid);
+}
+
 static gboolean
 write_ns_last_pid (int value)
 {
@@ -712,6 +814,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/discovery/static-2.7", "2.7", test_static_old);
   g_test_add_data_func ("/discovery/static-3.6", "3.6", test_static_old);
   g_test_add_func ("/discovery/loader-started", test_loader_started);
+  g_test_add_func ("/discovery/loader-pending", test_loader_pending);
+  g_test_add_func ("/discovery/recheck-by-time", test_recheck_by_time);
   g_test_add_func ("/discovery/pid-reuse-real", test_pid_reuse_real);
   g_test_add_func ("/discovery/exit-real", test_exit_real);
   return g_test_run ();
