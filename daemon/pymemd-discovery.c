@@ -40,6 +40,7 @@ struct _PymemdDiscovery
   PymemdElfCache *elf_cache;
   GHashTable     *interpreters; /* pid -> PymemdProcess */
   GHashTable     *others;       /* pid -> OtherProcess */
+  GHashTable     *execed;       /* pids of interpreters that ran exec since their last look */
   gint64          recheck_interval; /* µs */
   gint64          owner;
 };
@@ -53,6 +54,7 @@ pymemd_discovery_finalize (GObject *object)
 
   g_hash_table_unref (self->interpreters);
   g_hash_table_unref (self->others);
+  g_hash_table_unref (self->execed);
   g_object_unref (self->procfs);
   g_object_unref (self->elf_cache);
   G_OBJECT_CLASS (pymemd_discovery_parent_class)->finalize (object);
@@ -69,6 +71,7 @@ pymemd_discovery_init (PymemdDiscovery *self)
 {
   self->interpreters = g_hash_table_new_full (NULL, NULL, NULL, g_object_unref);
   self->others = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  self->execed = g_hash_table_new (NULL, NULL);
   self->recheck_interval = DEFAULT_RECHECK_INTERVAL;
   self->owner = -1;
 }
@@ -359,11 +362,14 @@ update_pid (PymemdDiscovery *self, int pid, GPtrArray *added, GPtrArray *removed
   gboolean alive;
   g_autoptr(GError) error = NULL;
   gboolean loading = FALSE;
+  gboolean execed = g_hash_table_remove (self->execed, GINT_TO_POINTER (pid));
   PymemdProcess *process;
 
+  /* A new image, even of the same executable, is a new interpreter:
+   * its command line, its mappings, its runtime's address. */
   if (known != NULL)
     {
-      if (still_same_interpreter (known))
+      if (!execed && still_same_interpreter (known))
         return TRUE;
       if (removed != NULL)
         g_ptr_array_add (removed, g_object_ref (known));
@@ -411,6 +417,13 @@ pymemd_discovery_update_pid (PymemdDiscovery *self, int pid, GPtrArray *added, G
    * (not Python) may no longer hold even with the same executable. */
   g_hash_table_remove (self->others, GINT_TO_POINTER (pid));
   return update_pid (self, pid, added, removed);
+}
+
+void
+pymemd_discovery_note_exec (PymemdDiscovery *self, int pid)
+{
+  if (g_hash_table_contains (self->interpreters, GINT_TO_POINTER (pid)))
+    g_hash_table_add (self->execed, GINT_TO_POINTER (pid));
 }
 
 void
@@ -471,6 +484,7 @@ pymemd_discovery_update (PymemdDiscovery *self,
       {
         if (removed != NULL)
           g_ptr_array_add (removed, g_object_ref (value));
+        g_hash_table_remove (self->execed, key);
         g_hash_table_iter_remove (&iter);
       }
   g_hash_table_iter_init (&iter, self->others);
@@ -508,5 +522,8 @@ pymemd_discovery_forget (PymemdDiscovery *self, PymemdProcess *process)
   gpointer pid = GINT_TO_POINTER (pymemd_process_get_pid (process));
 
   if (g_hash_table_lookup (self->interpreters, pid) == process)
-    g_hash_table_remove (self->interpreters, pid);
+    {
+      g_hash_table_remove (self->interpreters, pid);
+      g_hash_table_remove (self->execed, pid);
+    }
 }

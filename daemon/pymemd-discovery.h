@@ -39,6 +39,13 @@ gboolean   pymemd_discovery_update_pid (PymemdDiscovery *self,
                                         GPtrArray       *added,
                                         GPtrArray       *removed);
 
+/* PID ran exec: if it is a known interpreter, its next look (by
+ * pymemd_discovery_update_pid () or a listing) replaces it with what its
+ * new image is, as if it had ended and another process had started, even
+ * where it runs the same executable. */
+void       pymemd_discovery_note_exec (PymemdDiscovery *self,
+                                       int              pid);
+
 /* Drops the known interpreters that ended or ran another executable,
  * without listing /proc (an fstatat each). */
 void       pymemd_discovery_update_known (PymemdDiscovery *self,

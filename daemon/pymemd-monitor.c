@@ -387,6 +387,9 @@ on_proc_events (const PymemdProcEvent *events, guint n_events, gboolean lost, gp
       switch (event->kind)
         {
         case PYMEMD_PROC_EVENT_EXEC:
+          /* Whatever it was, it is looked at afresh (a listing does if
+           * the events are dropped). */
+          pymemd_scanner_note_exec (self->scanner, event->pid);
           g_hash_table_remove (self->delayed, GINT_TO_POINTER (event->pid));
           add_pending (self, event->pid, 0);
           break;

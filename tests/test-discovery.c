@@ -764,6 +764,72 @@ test_pid_reuse_real (void)
   pymemd_test_child_stop (&second);
 }
 
+/* Whether the file PATH holds NEEDLE (NUL bytes and all). */
+static gboolean
+file_contains (const char *path, const char *needle)
+{
+  g_autofree char *text = NULL;
+  gsize len = 0;
+
+  return g_file_get_contents (path, &text, &len, NULL) &&
+         memmem (text, len, needle, strlen (needle)) != NULL;
+}
+
+/* An interpreter that runs exec, even of the same executable, is a new
+ * image: noted, its next look replaces it (the new command line) where it
+ * would otherwise keep the one known, whose executable is the same. */
+static void
+test_exec_same_executable (void)
+{
+  g_autoptr(PymemdDiscovery) discovery = discovery_for ("/proc");
+  g_autoptr(GPtrArray) added = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) removed = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autofree char *cmdline_path = NULL;
+  PymemdTestChild child;
+  g_autoptr(GError) error = NULL;
+  PymemdProcess *p;
+  GPid pid;
+
+  if (pymemd_test_python () == NULL)
+    {
+      g_test_skip ("no python3");
+      return;
+    }
+  g_assert_true (pymemd_test_child_spawn_python (
+    &child,
+    "import os, sys; print('ready', flush=True); sys.stdin.readline(); "
+    "os.execv(sys.executable, [sys.executable, '-c', 'import sys; sys.stdin.read()', 'again'])",
+    NULL, &error));
+  g_assert_no_error (error);
+  pid = child.pid;
+  cmdline_path = g_strdup_printf ("/proc/%d/cmdline", (int) pid);
+  update (discovery, NULL, NULL);
+  g_assert_true (pymemd_discovery_knows (discovery, pid));
+
+  pymemd_test_child_send (&child, "exec");
+  /* The new image is in place once its command line is. */
+  PYMEMD_TEST_WAIT_FOR (file_contains (cmdline_path, "again"), 30);
+  /* Without the note, nothing tells: same pid, start time and executable. */
+  g_assert_true (pymemd_discovery_update_pid (discovery, pid, added, removed));
+  g_assert_cmpuint (added->len, ==, 0);
+  g_assert_cmpuint (removed->len, ==, 0);
+
+  pymemd_discovery_note_exec (discovery, pid);
+  g_assert_true (pymemd_discovery_update_pid (discovery, pid, added, removed));
+  g_assert_nonnull (find_pid (removed, pid));
+  p = find_pid (added, pid);
+  g_assert_nonnull (p);
+  g_assert_nonnull (strstr (pymemd_process_get_cmdline (p), "again"));
+  g_assert_cmpuint (pymemd_process_get_start_time (p), ==,
+                    pymemd_process_get_start_time (find_pid (removed, pid)));
+  /* Noted once: the look after that keeps it. */
+  g_ptr_array_set_size (added, 0);
+  g_ptr_array_set_size (removed, 0);
+  g_assert_true (pymemd_discovery_update_pid (discovery, pid, added, removed));
+  g_assert_cmpuint (added->len + removed->len, ==, 0);
+  pymemd_test_child_stop (&child);
+}
+
 /* Exits show up as removals on the next update. */
 static void
 test_exit_real (void)
@@ -815,6 +881,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/discovery/static-3.6", "3.6", test_static_old);
   g_test_add_func ("/discovery/loader-started", test_loader_started);
   g_test_add_func ("/discovery/loader-pending", test_loader_pending);
+  g_test_add_func ("/discovery/exec-same-executable", test_exec_same_executable);
   g_test_add_func ("/discovery/recheck-by-time", test_recheck_by_time);
   g_test_add_func ("/discovery/pid-reuse-real", test_pid_reuse_real);
   g_test_add_func ("/discovery/exit-real", test_exit_real);
