@@ -557,6 +557,12 @@ pymemd_monitor_get_scanner (PymemdMonitor *self)
   return self->scanner;
 }
 
+PymemdProcEvents *
+pymemd_monitor_get_proc_events (PymemdMonitor *self)
+{
+  return self->events;
+}
+
 GPtrArray *
 pymemd_monitor_get_processes (PymemdMonitor *self)
 {

@@ -4,6 +4,7 @@
 #include <glib-object.h>
 
 #include "pymemd-config.h"
+#include "pymemd-proc-events.h"
 #include "pymemd-scanner.h"
 
 G_BEGIN_DECLS
@@ -38,6 +39,8 @@ void           pymemd_monitor_set_config (PymemdMonitor *self,
                                           PymemdConfig  *config);
 PymemdConfig  *pymemd_monitor_get_config (PymemdMonitor *self);
 PymemdScanner *pymemd_monitor_get_scanner (PymemdMonitor *self);
+/* The process events listener in use, or NULL (for tests, which feed it). */
+PymemdProcEvents *pymemd_monitor_get_proc_events (PymemdMonitor *self);
 /* The interpreters with a sample, sorted by pid (borrowed, until the next scan). */
 GPtrArray     *pymemd_monitor_get_processes (PymemdMonitor *self);
 PymemdProcess *pymemd_monitor_find (PymemdMonitor *self,

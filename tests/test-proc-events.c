@@ -13,6 +13,7 @@
 #include <linux/netlink.h>
 
 #include "pymemd-error.h"
+#include "pymemd-monitor.h"
 #include "pymemd-proc-events.h"
 #include "testutil.h"
 
@@ -381,6 +382,100 @@ test_loss (void)
   feed (events, &d);
   g_assert_cmpuint (heard.calls, ==, 0);
   g_assert_cmpuint (pymemd_proc_events_get_count (events), ==, 5);
+}
+
+/* ---- what a loss leads to in the monitor ---- */
+
+typedef struct {
+  PymemdMonitor *monitor;
+  guint64        scans;
+} MonitorFixture;
+
+static void
+count_scan (PymemdMonitor *monitor, gboolean full, MonitorFixture *f)
+{
+  f->scans++;
+}
+
+static PymemdMonitorStatistics
+monitor_statistics (MonitorFixture *f)
+{
+  PymemdMonitorStatistics statistics;
+
+  pymemd_monitor_get_statistics (f->monitor, &statistics);
+  return statistics;
+}
+
+/* After the loss just told (the kernel's losses counted in LOSSES before
+ * it), the next tick lists /proc, and the two ticks after do not but for
+ * losses the kernel itself caused meanwhile (other listeners on this host). */
+static void
+assert_one_listing (MonitorFixture *f, guint64 listings, guint64 losses)
+{
+  guint64 scans, after_listing;
+
+  g_assert_cmpuint (monitor_statistics (f).event_losses, ==, losses + 1);
+  PYMEMD_TEST_WAIT_FOR (monitor_statistics (f).listings > listings, 60);
+  after_listing = monitor_statistics (f).listings;
+  losses = monitor_statistics (f).event_losses;
+  scans = f->scans;
+  PYMEMD_TEST_WAIT_FOR (f->scans >= scans + 2, 60);
+  g_assert_cmpuint (monitor_statistics (f).listings - after_listing, <=,
+                    monitor_statistics (f).event_losses - losses);
+}
+
+/* ENOBUFS from the socket, and another listener's acknowledgement
+ * (PROC_EVENT_NONE with an ack that is not ours), each lead to one listing
+ * of /proc on the next tick, and no more. The monitor watches a uid that
+ * has no process, so that its ticks cost little on any host. */
+static void
+test_monitor_loss (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = NULL, *path = NULL;
+  g_autoptr(PymemdConfig) loaded = NULL, config = NULL;
+  g_autoptr(PymemdProcfs) procfs = NULL;
+  MonitorFixture f = { NULL, 0 };
+  PymemdMonitorStatistics statistics;
+  Datagram d = { { 0 }, 0 };
+
+  if (!pymemd_test_is_root ())
+    {
+      g_test_skip ("needs root (the process events connector)");
+      return;
+    }
+  dir = pymemd_test_mkdtemp ();
+  path = g_build_filename (dir, "pymemd.conf", NULL);
+  g_assert_true (g_file_set_contents (path, "[monitor]\nevents=true\n", -1, NULL));
+  loaded = pymemd_config_load (path, FALSE, &error);
+  g_assert_no_error (error);
+  config = pymemd_config_with_intervals (loaded, 0.5, 3600, &error);
+  g_assert_no_error (error);
+  procfs = pymemd_procfs_new ("/proc", &error);
+  g_assert_no_error (error);
+  f.monitor = pymemd_monitor_new (procfs, config, 3999999, &error);
+  g_assert_no_error (error);
+  g_signal_connect (f.monitor, "scanned", G_CALLBACK (count_scan), &f);
+  pymemd_monitor_start (f.monitor);
+  if (pymemd_monitor_get_proc_events (f.monitor) == NULL)
+    {
+      g_test_skip ("the process events connector is not available here");
+      g_clear_object (&f.monitor);
+      pymemd_test_rm_rf (dir);
+      return;
+    }
+
+  statistics = monitor_statistics (&f);
+  pymemd_proc_events_feed_error (pymemd_monitor_get_proc_events (f.monitor), ENOBUFS);
+  assert_one_listing (&f, statistics.listings, statistics.event_losses);
+
+  statistics = monitor_statistics (&f);
+  append_ack (&d, 0, 12345, 0);
+  pymemd_proc_events_feed (pymemd_monitor_get_proc_events (f.monitor), d.data, d.len);
+  assert_one_listing (&f, statistics.listings, statistics.event_losses);
+
+  g_clear_object (&f.monitor);
+  pymemd_test_rm_rf (dir);
 }
 
 /* ---- the real connector ---- */
@@ -782,6 +877,7 @@ main (int argc, char **argv)
   g_test_add_func ("/proc-events/parse/oversized", test_parse_oversized);
   g_test_add_func ("/proc-events/parse/none-overrun", test_parse_none_overrun);
   g_test_add_func ("/proc-events/loss", test_loss);
+  g_test_add_func ("/proc-events/monitor-loss", test_monitor_loss);
   g_test_add_func ("/proc-events/open/unprivileged", test_open_unprivileged);
   g_test_add_func ("/proc-events/open/real", test_open_real);
   g_test_add_func ("/proc-events/daemon/events", test_daemon_events);
