@@ -19,10 +19,11 @@
 #define MAX_MAPS_BYTES (G_GUINT64_CONSTANT (64) << 20)
 #define MAX_CMDLINE 4096
 /* A process found not to be Python is looked at again by the listing of
- * /proc after this long (it may dlopen libpython later): a time, not a
- * count of listings, since with process events /proc is listed only
- * every minute. */
+ * /proc after this long (it may dlopen libpython later), or after
+ * RECHECK_LISTINGS listings if they come sooner (short tick intervals): a
+ * time too, since with process events /proc is listed only every minute. */
 #define DEFAULT_RECHECK_INTERVAL (30 * G_USEC_PER_SEC)
+#define RECHECK_LISTINGS 15
 
 /* What we remember of a process that is not an interpreter: enough to
  * notice an exec (the executable changes) without reading anything. */
@@ -30,6 +31,7 @@ typedef struct {
   guint64  exe_dev;
   guint64  exe_inode;
   gint64   checked_at; /* monotonic µs */
+  guint    checked_in; /* the listing (update_count) it was looked at in */
   gboolean loading;    /* its executable links libpython, not mapped yet */
 } OtherProcess;
 
@@ -42,6 +44,7 @@ struct _PymemdDiscovery
   GHashTable     *others;       /* pid -> OtherProcess */
   GHashTable     *execed;       /* pids of interpreters that ran exec since their last look */
   gint64          recheck_interval; /* µs */
+  guint           update_count;     /* listings of /proc */
   gint64          owner;
 };
 
@@ -336,6 +339,7 @@ remember_other (PymemdDiscovery *self, int pid, guint64 dev, guint64 inode, gboo
   other->exe_dev = dev;
   other->exe_inode = inode;
   other->checked_at = g_get_monotonic_time ();
+  other->checked_in = self->update_count;
   other->loading = loading;
   g_hash_table_replace (self->others, GINT_TO_POINTER (pid), other);
 }
@@ -381,7 +385,8 @@ update_pid (PymemdDiscovery *self, int pid, GPtrArray *added, GPtrArray *removed
   other = g_hash_table_lookup (self->others, GINT_TO_POINTER (pid));
   /* One waiting for its loader to map libpython is looked at every time. */
   if (other != NULL && !other->loading && other->exe_dev == dev && other->exe_inode == inode &&
-      g_get_monotonic_time () - other->checked_at < self->recheck_interval)
+      g_get_monotonic_time () - other->checked_at < self->recheck_interval &&
+      self->update_count - other->checked_in < RECHECK_LISTINGS)
     return FALSE;
   if (!alive)
     {
@@ -469,6 +474,7 @@ pymemd_discovery_update (PymemdDiscovery *self,
 
   if (pids == NULL)
     return FALSE;
+  self->update_count++;
 
   present = g_hash_table_new (NULL, NULL);
   for (guint i = 0; i < pids->len; i++)

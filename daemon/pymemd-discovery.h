@@ -17,7 +17,8 @@ PymemdDiscovery *pymemd_discovery_new (PymemdProcfs   *procfs,
 
 /* A process found not to be Python is looked at again by
  * pymemd_discovery_update () (it may dlopen libpython later) once this
- * many µs have passed (default 30 s); 0: at every update. */
+ * many µs have passed (default 30 s; 0: at every update), or 15 updates,
+ * whichever comes first. */
 void       pymemd_discovery_set_recheck_interval (PymemdDiscovery *self,
                                                   gint64           usec);
 
