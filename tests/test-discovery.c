@@ -798,7 +798,7 @@ test_exec_same_executable (void)
   g_assert_true (pymemd_test_child_spawn_python (
     &child,
     "import os, sys; print('ready', flush=True); sys.stdin.readline(); "
-    "os.execv(sys.executable, [sys.executable, '-c', 'import sys; sys.stdin.read()', 'again'])",
+    "os.execv(sys.executable, [sys.executable, '-c', 'import sys; sys.stdin.read()', 'second' + '-image'])",
     NULL, &error));
   g_assert_no_error (error);
   pid = child.pid;
@@ -807,8 +807,9 @@ test_exec_same_executable (void)
   g_assert_true (pymemd_discovery_knows (discovery, pid));
 
   pymemd_test_child_send (&child, "exec");
-  /* The new image is in place once its command line is. */
-  PYMEMD_TEST_WAIT_FOR (file_contains (cmdline_path, "again"), 30);
+  /* The new image is in place once its command line is (the old one
+   * names the marker only in two halves). */
+  PYMEMD_TEST_WAIT_FOR (file_contains (cmdline_path, "second-image"), 30);
   /* Without the note, nothing tells: same pid, start time and executable. */
   g_assert_true (pymemd_discovery_update_pid (discovery, pid, added, removed));
   g_assert_cmpuint (added->len, ==, 0);
@@ -819,7 +820,7 @@ test_exec_same_executable (void)
   g_assert_nonnull (find_pid (removed, pid));
   p = find_pid (added, pid);
   g_assert_nonnull (p);
-  g_assert_nonnull (strstr (pymemd_process_get_cmdline (p), "again"));
+  g_assert_nonnull (strstr (pymemd_process_get_cmdline (p), "second-image"));
   g_assert_cmpuint (pymemd_process_get_start_time (p), ==,
                     pymemd_process_get_start_time (find_pid (removed, pid)));
   /* Noted once: the look after that keeps it. */
