@@ -595,6 +595,108 @@ test_loader_started (void)
   assert_found_running (argv, 311, FALSE, "python3.11");
 }
 
+/* A pyenv build of SERIES, whose executable links libpython (a shared
+ * build): its program and library paths, or FALSE and the test skipped. */
+static gboolean
+need_shared_pyenv (const char *series, char **python, char **libpython)
+{
+  g_autofree char *prefix = pymemd_test_pyenv_prefix (series);
+  g_autofree char *lib = NULL;
+
+  if (prefix != NULL)
+    lib = g_strdup_printf ("%s/lib/libpython%s.so.1.0", prefix, series);
+  if (!pymemd_test_is_root () || lib == NULL || !g_file_test (lib, G_FILE_TEST_EXISTS))
+    {
+      g_test_skip_printf ("needs root (ptrace of a child) and a shared pyenv %s", series);
+      return FALSE;
+    }
+  *python = g_strdup_printf ("%s/bin/python%s", prefix, series);
+  *libpython = g_steal_pointer (&lib);
+  return TRUE;
+}
+
+/* Looked at right after its exec, a program that links libpython is no
+ * interpreter yet: its dynamic loader has not mapped libpython. That is
+ * not remembered like the verdict on other programs (looked at again only
+ * after the recheck interval): the next listing finds it. */
+static void
+test_loader_pending (void)
+{
+  g_autoptr(PymemdDiscovery) discovery = discovery_for ("/proc");
+  g_autoptr(GPtrArray) added = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autofree char *python = NULL, *libpython = NULL;
+  g_autoptr(GError) error = NULL;
+  GPid pid;
+
+  if (!need_shared_pyenv ("3.12", &python, &libpython))
+    return;
+  {
+    const char *argv[] = { python, "-c", "import time; time.sleep(600)", NULL };
+    pid = pymemd_test_spawn_stopped_at_exec (argv, NULL, &error);
+  }
+  g_assert_no_error (error);
+  g_assert_false (pymemd_test_maps_contain (pid, libpython));
+
+  update (discovery, NULL, NULL);
+  g_assert_false (pymemd_discovery_knows (discovery, pid));
+  g_assert_true (pymemd_discovery_awaits_loader (discovery, pid));
+
+  pymemd_test_release_stopped (pid);
+  PYMEMD_TEST_WAIT_FOR (pymemd_test_maps_contain (pid, libpython), 30);
+  update (discovery, added, NULL);
+  g_assert_true (pymemd_discovery_knows (discovery, pid));
+  g_assert_false (pymemd_discovery_awaits_loader (discovery, pid));
+  g_assert_nonnull (find_pid (added, pid));
+  g_assert_cmpstr (pymemd_process_get_interpreter_path (find_pid (added, pid)), ==, libpython);
+  pymemd_test_kill_stopped (pid);
+}
+
+/* A program that does not link libpython but maps it later (here through
+ * LD_PRELOAD, as an embedding program's dlopen would) is looked at again
+ * by the listing once the recheck interval has passed, however few
+ * listings came between (with process events /proc is listed once a
+ * minute). */
+static void
+test_recheck_by_time (void)
+{
+  g_autoptr(PymemdDiscovery) discovery = discovery_for ("/proc");
+  g_autofree char *python = NULL, *libpython = NULL, *preload = NULL;
+  g_autoptr(GError) error = NULL;
+  const gint64 interval = G_USEC_PER_SEC / 5;
+  gint64 looked;
+  GPid pid;
+
+  if (!need_shared_pyenv ("3.12", &python, &libpython))
+    return;
+  if (!g_file_test ("/bin/sleep", G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("needs /bin/sleep");
+      return;
+    }
+  preload = g_strconcat ("LD_PRELOAD=", libpython, NULL);
+  {
+    const char *argv[] = { "/bin/sleep", "600", NULL };
+    const char *envp[] = { preload, NULL };
+    pid = pymemd_test_spawn_stopped_at_exec (argv, envp, &error);
+  }
+  g_assert_no_error (error);
+  pymemd_discovery_set_recheck_interval (discovery, interval);
+
+  update (discovery, NULL, NULL);
+  looked = g_get_monotonic_time ();
+  g_assert_false (pymemd_discovery_knows (discovery, pid));
+  g_assert_false (pymemd_discovery_awaits_loader (discovery, pid));
+
+  pymemd_test_release_stopped (pid);
+  PYMEMD_TEST_WAIT_FOR (pymemd_test_maps_contain (pid, libpython), 30);
+  /* One listing, once the interval is over. */
+  while (g_get_monotonic_time () - looked <= interval)
+    g_usleep (10 * 1000);
+  update (discovery, NULL, NULL);
+  g_assert_true (pymemd_discovery_knows (discovery, pid));
+  pymemd_test_kill_stopped (pid);
+}
+
 static gboolean
 write_ns_last_pid (int value)
 {
@@ -662,6 +764,73 @@ test_pid_reuse_real (void)
   pymemd_test_child_stop (&second);
 }
 
+/* Whether the file PATH holds NEEDLE (NUL bytes and all). */
+static gboolean
+file_contains (const char *path, const char *needle)
+{
+  g_autofree char *text = NULL;
+  gsize len = 0;
+
+  return g_file_get_contents (path, &text, &len, NULL) &&
+         memmem (text, len, needle, strlen (needle)) != NULL;
+}
+
+/* An interpreter that runs exec, even of the same executable, is a new
+ * image: noted, its next look replaces it (the new command line) where it
+ * would otherwise keep the one known, whose executable is the same. */
+static void
+test_exec_same_executable (void)
+{
+  g_autoptr(PymemdDiscovery) discovery = discovery_for ("/proc");
+  g_autoptr(GPtrArray) added = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) removed = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autofree char *cmdline_path = NULL;
+  PymemdTestChild child;
+  g_autoptr(GError) error = NULL;
+  PymemdProcess *p;
+  GPid pid;
+
+  if (pymemd_test_python () == NULL)
+    {
+      g_test_skip ("no python3");
+      return;
+    }
+  g_assert_true (pymemd_test_child_spawn_python (
+    &child,
+    "import os, sys; print('ready', flush=True); sys.stdin.readline(); "
+    "os.execv(sys.executable, [sys.executable, '-c', 'import sys; sys.stdin.read()', 'second' + '-image'])",
+    NULL, &error));
+  g_assert_no_error (error);
+  pid = child.pid;
+  cmdline_path = g_strdup_printf ("/proc/%d/cmdline", (int) pid);
+  update (discovery, NULL, NULL);
+  g_assert_true (pymemd_discovery_knows (discovery, pid));
+
+  pymemd_test_child_send (&child, "exec");
+  /* The new image is in place once its command line is (the old one
+   * names the marker only in two halves). */
+  PYMEMD_TEST_WAIT_FOR (file_contains (cmdline_path, "second-image"), 30);
+  /* Without the note, nothing tells: same pid, start time and executable. */
+  g_assert_true (pymemd_discovery_update_pid (discovery, pid, added, removed));
+  g_assert_cmpuint (added->len, ==, 0);
+  g_assert_cmpuint (removed->len, ==, 0);
+
+  pymemd_discovery_note_exec (discovery, pid);
+  g_assert_true (pymemd_discovery_update_pid (discovery, pid, added, removed));
+  g_assert_nonnull (find_pid (removed, pid));
+  p = find_pid (added, pid);
+  g_assert_nonnull (p);
+  g_assert_nonnull (strstr (pymemd_process_get_cmdline (p), "second-image"));
+  g_assert_cmpuint (pymemd_process_get_start_time (p), ==,
+                    pymemd_process_get_start_time (find_pid (removed, pid)));
+  /* Noted once: the look after that keeps it. */
+  g_ptr_array_set_size (added, 0);
+  g_ptr_array_set_size (removed, 0);
+  g_assert_true (pymemd_discovery_update_pid (discovery, pid, added, removed));
+  g_assert_cmpuint (added->len + removed->len, ==, 0);
+  pymemd_test_child_stop (&child);
+}
+
 /* Exits show up as removals on the next update. */
 static void
 test_exit_real (void)
@@ -712,6 +881,9 @@ main (int argc, char **argv)
   g_test_add_data_func ("/discovery/static-2.7", "2.7", test_static_old);
   g_test_add_data_func ("/discovery/static-3.6", "3.6", test_static_old);
   g_test_add_func ("/discovery/loader-started", test_loader_started);
+  g_test_add_func ("/discovery/loader-pending", test_loader_pending);
+  g_test_add_func ("/discovery/exec-same-executable", test_exec_same_executable);
+  g_test_add_func ("/discovery/recheck-by-time", test_recheck_by_time);
   g_test_add_func ("/discovery/pid-reuse-real", test_pid_reuse_real);
   g_test_add_func ("/discovery/exit-real", test_exit_real);
   return g_test_run ();

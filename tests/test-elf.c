@@ -111,6 +111,42 @@ test_inspect_python (void)
   g_assert_cmphex (info.runtime, !=, 0);
   g_assert_cmphex (info.arenas, ==, 0);
   g_assert_cmphex (info.load_vaddr, ==, 0x400000);
+  /* The interpreter is in the executable: it needs no libpython. */
+  g_assert_false (info.links_libpython);
+}
+
+/* A shared build's python holds no interpreter itself but names libpython
+ * among the libraries its loader maps: discovery keeps looking at it
+ * after its exec until that is mapped. */
+static void
+test_inspect_links_libpython (void)
+{
+  g_autofree char *prefix = pymemd_test_pyenv_prefix ("3.12");
+  g_autofree char *python = NULL;
+  g_autofree char *libpython = NULL;
+  g_autoptr(GError) error = NULL;
+  PymemdElfInfo info;
+
+  if (prefix != NULL)
+    {
+      python = g_build_filename (prefix, "bin", "python3.12", NULL);
+      libpython = g_build_filename (prefix, "lib", "libpython3.12.so.1.0", NULL);
+    }
+  if (python == NULL || !g_file_test (python, G_FILE_TEST_IS_REGULAR) ||
+      !g_file_test (libpython, G_FILE_TEST_IS_REGULAR))
+    {
+      g_test_skip ("needs a shared pyenv 3.12");
+      return;
+    }
+  init_libelf ();
+  g_assert_true (inspect_path (python, &info, &error));
+  g_assert_no_error (error);
+  g_assert_false (info.is_interpreter);
+  g_assert_true (info.links_libpython);
+  /* /bin/sleep links libc only. */
+  g_assert_true (inspect_path ("/bin/sleep", &info, &error));
+  g_assert_no_error (error);
+  g_assert_false (info.links_libpython);
 }
 
 static void
@@ -527,6 +563,7 @@ main (int argc, char **argv)
   g_test_add_func ("/elf/inspect/standalone", test_inspect_standalone);
   g_test_add_func ("/elf/inspect/python", test_inspect_python);
   g_test_add_func ("/elf/inspect/libpython", test_inspect_libpython);
+  g_test_add_func ("/elf/inspect/links-libpython", test_inspect_links_libpython);
   g_test_add_func ("/elf/inspect/not-python", test_inspect_not_python);
   g_test_add_func ("/elf/inspect/not-elf", test_inspect_not_elf);
   g_test_add_func ("/elf/inspect/empty", test_inspect_empty);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1211,6 +1212,76 @@ pymemd_test_parse_json (const char *text)
   json_parser_load_from_data (parser, text, -1, &error);
   g_assert_no_error (error);
   return json_node_ref (json_parser_get_root (parser));
+}
+
+GPid
+pymemd_test_spawn_stopped_at_exec (const char *const *argv, const char *const *envp,
+                                   GError **error)
+{
+  extern char **environ;
+  char *const *env = envp != NULL ? (char *const *) envp : environ;
+  int status = 0;
+  pid_t pid, waited;
+
+  pid = fork ();
+  if (pid < 0)
+    {
+      int errsv = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv), "fork: %s", g_strerror (errsv));
+      return -1;
+    }
+  if (pid == 0)
+    {
+      /* Only async-signal-safe calls here: the parent has threads. The
+       * kernel stops a traced process with SIGTRAP after a successful
+       * execve, before the first instruction of the new image ... */
+      /* ... and it dies with the test, should that fail before it kills it. */
+      if (prctl (PR_SET_PDEATHSIG, SIGKILL) == 0 && ptrace (PTRACE_TRACEME, 0, NULL, NULL) == 0)
+        execve (argv[0], (char *const *) argv, env);
+      _exit (127);
+    }
+  do
+    waited = waitpid (pid, &status, 0);
+  while (waited < 0 && errno == EINTR);
+  if (waited != pid || !WIFSTOPPED (status) || WSTOPSIG (status) != SIGTRAP)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                   "%s did not stop at its exec (wait status 0x%x)", argv[0], (unsigned) status);
+      if (waited == pid && WIFSTOPPED (status))
+        pymemd_test_kill_stopped (pid);
+      else if (waited != pid)
+        {
+          kill (pid, SIGKILL);
+          (void) waitpid (pid, NULL, 0);
+        }
+      return -1;
+    }
+  return pid;
+}
+
+void
+pymemd_test_release_stopped (GPid pid)
+{
+  g_assert_cmpint (ptrace (PTRACE_DETACH, pid, NULL, NULL), ==, 0);
+}
+
+void
+pymemd_test_kill_stopped (GPid pid)
+{
+  int status;
+
+  kill (pid, SIGKILL);
+  while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
+    ;
+}
+
+gboolean
+pymemd_test_maps_contain (GPid pid, const char *needle)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/maps", (int) pid);
+  g_autofree char *text = NULL;
+
+  return g_file_get_contents (path, &text, NULL, NULL) && strstr (text, needle) != NULL;
 }
 
 guint64

@@ -64,6 +64,20 @@ gboolean pymemd_test_child_spawn_env (PymemdTestChild    *child,
 int      pymemd_test_child_finish (PymemdTestChild *child,
                                    const char      *line,
                                    char           **stderr_text);
+/* Runs ARGV (argv[0] a path) in environment ENVP (NULL: ours), traced by
+ * us, and returns its pid once the kernel has stopped it right after its
+ * execve: the new image is in place, but its dynamic loader has not run
+ * (nothing it loads is mapped yet). -1 with ERROR on failure. */
+GPid     pymemd_test_spawn_stopped_at_exec (const char *const *argv,
+                                            const char *const *envp,
+                                            GError           **error);
+/* Lets a child of pymemd_test_spawn_stopped_at_exec () run on, untraced. */
+void     pymemd_test_release_stopped (GPid pid);
+/* Kills and reaps it. */
+void     pymemd_test_kill_stopped (GPid pid);
+/* Whether the maps of PID name a file whose name contains NEEDLE. */
+gboolean pymemd_test_maps_contain (GPid pid, const char *needle);
+
 /* The start time of process PID (/proc/PID/stat field 22), which must be
  * readable. */
 guint64  pymemd_test_start_time (GPid pid);

@@ -18,13 +18,21 @@
 /* Bounds on what one examination reads. */
 #define MAX_MAPS_BYTES (G_GUINT64_CONSTANT (64) << 20)
 #define MAX_CMDLINE 4096
+/* A process found not to be Python is looked at again by the listing of
+ * /proc after this long (it may dlopen libpython later), or after
+ * RECHECK_LISTINGS listings if they come sooner (short tick intervals): a
+ * time too, since with process events /proc is listed only every minute. */
+#define DEFAULT_RECHECK_INTERVAL (30 * G_USEC_PER_SEC)
+#define RECHECK_LISTINGS 15
 
 /* What we remember of a process that is not an interpreter: enough to
  * notice an exec (the executable changes) without reading anything. */
 typedef struct {
-  guint64 exe_dev;
-  guint64 exe_inode;
-  guint   checked_at;
+  guint64  exe_dev;
+  guint64  exe_inode;
+  gint64   checked_at; /* monotonic µs */
+  guint    checked_in; /* the listing (update_count) it was looked at in */
+  gboolean loading;    /* its executable links libpython, not mapped yet */
 } OtherProcess;
 
 struct _PymemdDiscovery
@@ -34,8 +42,9 @@ struct _PymemdDiscovery
   PymemdElfCache *elf_cache;
   GHashTable     *interpreters; /* pid -> PymemdProcess */
   GHashTable     *others;       /* pid -> OtherProcess */
-  guint           update_count;
-  guint           recheck_interval;
+  GHashTable     *execed;       /* pids of interpreters that ran exec since their last look */
+  gint64          recheck_interval; /* µs */
+  guint           update_count;     /* listings of /proc */
   gint64          owner;
 };
 
@@ -48,6 +57,7 @@ pymemd_discovery_finalize (GObject *object)
 
   g_hash_table_unref (self->interpreters);
   g_hash_table_unref (self->others);
+  g_hash_table_unref (self->execed);
   g_object_unref (self->procfs);
   g_object_unref (self->elf_cache);
   G_OBJECT_CLASS (pymemd_discovery_parent_class)->finalize (object);
@@ -64,7 +74,8 @@ pymemd_discovery_init (PymemdDiscovery *self)
 {
   self->interpreters = g_hash_table_new_full (NULL, NULL, NULL, g_object_unref);
   self->others = g_hash_table_new_full (NULL, NULL, NULL, g_free);
-  self->recheck_interval = 15;
+  self->execed = g_hash_table_new (NULL, NULL);
+  self->recheck_interval = DEFAULT_RECHECK_INTERVAL;
   self->owner = -1;
 }
 
@@ -85,9 +96,9 @@ pymemd_discovery_set_owner (PymemdDiscovery *self, gint64 owner)
 }
 
 void
-pymemd_discovery_set_recheck_interval (PymemdDiscovery *self, guint updates)
+pymemd_discovery_set_recheck_interval (PymemdDiscovery *self, gint64 usec)
 {
-  self->recheck_interval = MAX (updates, 1);
+  self->recheck_interval = MAX (usec, 0);
 }
 
 static const char *
@@ -131,6 +142,7 @@ inspect_mapped_file (PymemdDiscovery     *self,
 typedef struct {
   gboolean      is_python;
   gboolean      exe_is_python;
+  gboolean      exe_links_libpython;
   guint         python_version;
   char         *image_path;   /* the interpreter image as maps names it */
   PymemdElfInfo image;
@@ -196,12 +208,14 @@ judge_exe (PymemdDiscovery *self, int dir_fd, const char *exe, const struct stat
   PymemdElfInfo info;
 
   pymemd_elf_key_from_stat (&key, st);
-  if (pymemd_elf_cache_lookup (self->elf_cache, &key, dir_fd, "exe", &info) &&
-      info.is_interpreter)
+  if (!pymemd_elf_cache_lookup (self->elf_cache, &key, dir_fd, "exe", &info))
+    return;
+  if (info.is_interpreter)
     {
       take_image (verdict, exe, &info);
       verdict->exe_is_python = TRUE;
     }
+  verdict->exe_links_libpython = info.links_libpython;
 }
 
 static GArray *
@@ -227,8 +241,10 @@ read_cmdline (int dir_fd)
   return len >= 0 ? pymemd_cmdline_to_string (buf, (gsize) len) : g_strdup ("");
 }
 
-PymemdProcess *
-pymemd_discovery_examine (PymemdDiscovery *self, int pid, GError **error)
+/* LOADING, when not NULL, is set when PID is no interpreter yet, but its
+ * executable links libpython: the dynamic loader has not mapped it. */
+static PymemdProcess *
+examine (PymemdDiscovery *self, int pid, gboolean *loading, GError **error)
 {
   char buf[4096];
   g_autoptr(GArray) mappings = NULL;
@@ -268,6 +284,8 @@ pymemd_discovery_examine (PymemdDiscovery *self, int pid, GError **error)
 
   if (!verdict.is_python)
     {
+      if (loading != NULL)
+        *loading = verdict.exe_links_libpython;
       g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_NOT_PYTHON,
                    _("Process %d (%s) is not a Python interpreter"), pid, stat_info.comm);
       goto fail;
@@ -289,6 +307,12 @@ fail:
   return NULL;
 }
 
+PymemdProcess *
+pymemd_discovery_examine (PymemdDiscovery *self, int pid, GError **error)
+{
+  return examine (self, pid, NULL, error);
+}
+
 /* The executable's (dev, inode), or zeros where there is none (kernel
  * threads, zombies) or we may not look. */
 static void
@@ -308,13 +332,15 @@ stat_exe (int dirfd, const char *name, guint64 *dev, guint64 *inode, gboolean *a
 }
 
 static void
-remember_other (PymemdDiscovery *self, int pid, guint64 dev, guint64 inode)
+remember_other (PymemdDiscovery *self, int pid, guint64 dev, guint64 inode, gboolean loading)
 {
   OtherProcess *other = g_new0 (OtherProcess, 1);
 
   other->exe_dev = dev;
   other->exe_inode = inode;
-  other->checked_at = self->update_count;
+  other->checked_at = g_get_monotonic_time ();
+  other->checked_in = self->update_count;
+  other->loading = loading;
   g_hash_table_replace (self->others, GINT_TO_POINTER (pid), other);
 }
 
@@ -339,11 +365,15 @@ update_pid (PymemdDiscovery *self, int pid, GPtrArray *added, GPtrArray *removed
   guint64 dev, inode;
   gboolean alive;
   g_autoptr(GError) error = NULL;
+  gboolean loading = FALSE;
+  gboolean execed = g_hash_table_remove (self->execed, GINT_TO_POINTER (pid));
   PymemdProcess *process;
 
+  /* A new image, even of the same executable, is a new interpreter:
+   * its command line, its mappings, its runtime's address. */
   if (known != NULL)
     {
-      if (still_same_interpreter (known))
+      if (!execed && still_same_interpreter (known))
         return TRUE;
       if (removed != NULL)
         g_ptr_array_add (removed, g_object_ref (known));
@@ -353,8 +383,10 @@ update_pid (PymemdDiscovery *self, int pid, GPtrArray *added, GPtrArray *removed
   g_snprintf (name, sizeof name, "%d/exe", pid);
   stat_exe (pymemd_procfs_get_root_fd (self->procfs), name, &dev, &inode, &alive);
   other = g_hash_table_lookup (self->others, GINT_TO_POINTER (pid));
-  if (other != NULL && other->exe_dev == dev && other->exe_inode == inode &&
-      self->update_count - other->checked_at < self->recheck_interval)
+  /* One waiting for its loader to map libpython is looked at every time. */
+  if (other != NULL && !other->loading && other->exe_dev == dev && other->exe_inode == inode &&
+      g_get_monotonic_time () - other->checked_at < self->recheck_interval &&
+      self->update_count - other->checked_in < RECHECK_LISTINGS)
     return FALSE;
   if (!alive)
     {
@@ -362,7 +394,7 @@ update_pid (PymemdDiscovery *self, int pid, GPtrArray *added, GPtrArray *removed
       return FALSE;
     }
 
-  process = pymemd_discovery_examine (self, pid, &error);
+  process = examine (self, pid, &loading, &error);
   if (process != NULL && self->owner >= 0 && pymemd_process_get_uid (process) != self->owner)
     {
       g_clear_object (&process);
@@ -373,7 +405,7 @@ update_pid (PymemdDiscovery *self, int pid, GPtrArray *added, GPtrArray *removed
       if (!g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_NOT_PYTHON) &&
           !g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_GONE))
         g_debug ("pid %d: %s", pid, error->message);
-      remember_other (self, pid, dev, inode);
+      remember_other (self, pid, dev, inode, loading);
       return FALSE;
     }
   g_hash_table_remove (self->others, GINT_TO_POINTER (pid));
@@ -393,6 +425,13 @@ pymemd_discovery_update_pid (PymemdDiscovery *self, int pid, GPtrArray *added, G
 }
 
 void
+pymemd_discovery_note_exec (PymemdDiscovery *self, int pid)
+{
+  if (g_hash_table_contains (self->interpreters, GINT_TO_POINTER (pid)))
+    g_hash_table_add (self->execed, GINT_TO_POINTER (pid));
+}
+
+void
 pymemd_discovery_update_known (PymemdDiscovery *self, GPtrArray *removed)
 {
   GHashTableIter iter;
@@ -406,6 +445,14 @@ pymemd_discovery_update_known (PymemdDiscovery *self, GPtrArray *removed)
           g_ptr_array_add (removed, g_object_ref (value));
         g_hash_table_iter_remove (&iter);
       }
+}
+
+gboolean
+pymemd_discovery_awaits_loader (PymemdDiscovery *self, int pid)
+{
+  OtherProcess *other = g_hash_table_lookup (self->others, GINT_TO_POINTER (pid));
+
+  return other != NULL && other->loading;
 }
 
 gboolean
@@ -443,6 +490,7 @@ pymemd_discovery_update (PymemdDiscovery *self,
       {
         if (removed != NULL)
           g_ptr_array_add (removed, g_object_ref (value));
+        g_hash_table_remove (self->execed, key);
         g_hash_table_iter_remove (&iter);
       }
   g_hash_table_iter_init (&iter, self->others);
@@ -480,5 +528,8 @@ pymemd_discovery_forget (PymemdDiscovery *self, PymemdProcess *process)
   gpointer pid = GINT_TO_POINTER (pymemd_process_get_pid (process));
 
   if (g_hash_table_lookup (self->interpreters, pid) == process)
-    g_hash_table_remove (self->interpreters, pid);
+    {
+      g_hash_table_remove (self->interpreters, pid);
+      g_hash_table_remove (self->execed, pid);
+    }
 }

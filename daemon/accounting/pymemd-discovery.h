@@ -15,10 +15,12 @@ G_DECLARE_FINAL_TYPE (PymemdDiscovery, pymemd_discovery, PYMEMD, DISCOVERY, GObj
 PymemdDiscovery *pymemd_discovery_new (PymemdProcfs   *procfs,
                                        PymemdElfCache *elf_cache);
 
-/* A process found not to be Python is looked at again (it may dlopen
- * libpython later) after this many updates. */
+/* A process found not to be Python is looked at again by
+ * pymemd_discovery_update () (it may dlopen libpython later) once this
+ * many µs have passed (default 30 s; 0: at every update), or 15 updates,
+ * whichever comes first. */
 void       pymemd_discovery_set_recheck_interval (PymemdDiscovery *self,
-                                                  guint            updates);
+                                                  gint64           usec);
 
 /* Only OWNER's interpreters are reported (-1, the default: everyone's). */
 void       pymemd_discovery_set_owner (PymemdDiscovery *self,
@@ -38,6 +40,13 @@ gboolean   pymemd_discovery_update_pid (PymemdDiscovery *self,
                                         GPtrArray       *added,
                                         GPtrArray       *removed);
 
+/* PID ran exec: if it is a known interpreter, its next look (by
+ * pymemd_discovery_update_pid () or a listing) replaces it with what its
+ * new image is, as if it had ended and another process had started, even
+ * where it runs the same executable. */
+void       pymemd_discovery_note_exec (PymemdDiscovery *self,
+                                       int              pid);
+
 /* Drops the known interpreters that ended or ran another executable,
  * without listing /proc (an fstatat each). */
 void       pymemd_discovery_update_known (PymemdDiscovery *self,
@@ -46,6 +55,11 @@ void       pymemd_discovery_update_known (PymemdDiscovery *self,
 /* Whether PID is a watched interpreter. */
 gboolean   pymemd_discovery_knows (PymemdDiscovery *self,
                                    int              pid);
+/* Whether PID was last found no interpreter while its executable links
+ * libpython: its dynamic loader had yet to map it (a look right after the
+ * exec), so it is worth another look soon. */
+gboolean   pymemd_discovery_awaits_loader (PymemdDiscovery *self,
+                                           int              pid);
 
 /* The interpreters known now, sorted by pid (a new array of new refs). */
 GPtrArray *pymemd_discovery_get_processes (PymemdDiscovery *self);

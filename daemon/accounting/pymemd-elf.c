@@ -357,6 +357,33 @@ fill_info (Elf *elf, const Marks *seen, gboolean has_runtime_section, PymemdElfI
     }
 }
 
+/* Whether the dynamic section SCN names a libpython among the libraries
+ * the loader must map. */
+static gboolean
+needs_libpython (Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr)
+{
+  Elf_Data *data = elf_getdata (scn, NULL);
+  size_t n;
+
+  if (data == NULL || shdr->sh_entsize == 0)
+    return FALSE;
+  n = MIN (shdr->sh_size / shdr->sh_entsize, data->d_size / sizeof (Elf64_Dyn));
+  for (size_t i = 0; i < n; i++)
+    {
+      GElf_Dyn dyn;
+      const char *name;
+
+      if (gelf_getdyn (data, (int) MIN (i, (size_t) G_MAXINT), &dyn) == NULL || dyn.d_tag == DT_NULL)
+        break;
+      if (dyn.d_tag != DT_NEEDED)
+        continue;
+      name = elf_strptr (elf, shdr->sh_link, dyn.d_un.d_val);
+      if (name != NULL && g_str_has_prefix (name, "libpython"))
+        return TRUE;
+    }
+  return FALSE;
+}
+
 gboolean
 pymemd_elf_inspect_fd (int fd, PymemdElfInfo *info, GError **error)
 {
@@ -365,7 +392,7 @@ pymemd_elf_inspect_fd (int fd, PymemdElfInfo *info, GError **error)
   Elf_Scn *scn = NULL;
   size_t shstrndx;
   Marks seen = { 0 };
-  gboolean has_runtime_section = FALSE;
+  gboolean has_runtime_section = FALSE, links_libpython = FALSE;
 
   memset (info, 0, sizeof *info);
   elf_version (EV_CURRENT); /* libelf refuses to work until told; idempotent */
@@ -399,8 +426,11 @@ pymemd_elf_inspect_fd (int fd, PymemdElfInfo *info, GError **error)
         has_runtime_section = TRUE;
       if (shdr.sh_type == SHT_DYNSYM || shdr.sh_type == SHT_SYMTAB)
         scan_symbols (elf, scn, &shdr, &seen);
+      else if (shdr.sh_type == SHT_DYNAMIC && !links_libpython)
+        links_libpython = needs_libpython (elf, scn, &shdr);
     }
   fill_info (elf, &seen, has_runtime_section, info);
+  info->links_libpython = links_libpython;
   elf_end (elf);
   return TRUE;
 }

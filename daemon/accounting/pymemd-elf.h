@@ -28,6 +28,10 @@ typedef struct {
   guint64  arenas;
   guint64  maxarenas;
   guint64  narenas;
+  /* Names a libpython*.so among its DT_NEEDED: a program that runs the
+   * interpreter from libpython, which its dynamic loader maps only after
+   * the exec (pyenv's --enable-shared builds, embedding programs). */
+  gboolean links_libpython;
 } PymemdElfInfo;
 
 /* What identifies a file's contents for the cache: a file rewritten in

@@ -23,13 +23,22 @@
 #define EXAMS_PER_ITERATION 32
 #define EXAMS_PER_SECOND 500
 /* A process whose exec showed no interpreter is looked at once more this
- * much later (ms): its dynamic loader may not have mapped libpython yet
- * (it does within a few ms). Once only: on a host running many short
- * programs (a build) every look counts. A forked child of an interpreter
- * is looked at after FORK_LOOK_MS: most run exec at once, and then are
- * not interpreters. */
+ * much later (ms), in case it loads libpython itself soon. Once only: on
+ * a host running many short programs (a build) every look counts. A
+ * forked child of an interpreter is looked at after FORK_LOOK_MS: most
+ * run exec at once, and then are not interpreters. */
 #define EXEC_RECHECK_MS 20
 #define FORK_LOOK_MS 50
+/* A program that links libpython (pyenv's shared builds, embedding
+ * programs) is an interpreter only once its dynamic loader has mapped
+ * libpython, after the exec: a few ms on an idle host, seconds on a
+ * loaded one. It is looked at again LOADER_FIRST_MS later, twice as late
+ * each time up to LOADER_MAX_MS apart, LOADER_LOOKS times at most (about
+ * 12 s), until it is found, exits or runs exec again; after that the
+ * listing of /proc looks at it every time. */
+#define LOADER_FIRST_MS 2
+#define LOADER_MAX_MS 1000
+#define LOADER_LOOKS 20
 
 struct _PymemdMonitor
 {
@@ -60,7 +69,7 @@ struct _PymemdMonitor
 };
 
 typedef struct {
-  guint  attempt; /* 0: the look at the exec; 1: a later one */
+  guint  attempt; /* 0: the look at the exec; more: later ones */
   gint64 due;     /* monotonic µs */
 } Recheck;
 
@@ -333,7 +342,13 @@ process_pending (gpointer data)
       g_array_set_size (others, 0);
       if (pymemd_scanner_examine_pids (self->scanner, &pid, 1, others))
         changed = TRUE;
-      if (others->len > 0 && attempt == 0)
+      if (others->len > 0 && pymemd_scanner_awaits_loader (self->scanner, pid))
+        {
+          if (attempt < LOADER_LOOKS)
+            add_delayed (self, pid, attempt + 1,
+                         MIN ((guint) LOADER_FIRST_MS << MIN (attempt, 16u), (guint) LOADER_MAX_MS));
+        }
+      else if (others->len > 0 && attempt == 0)
         add_delayed (self, pid, 1, EXEC_RECHECK_MS);
       exams++;
       self->window_exams++;
@@ -370,6 +385,9 @@ on_proc_events (const PymemdProcEvent *events, guint n_events, gboolean lost, gp
       switch (event->kind)
         {
         case PYMEMD_PROC_EVENT_EXEC:
+          /* Whatever it was, it is looked at afresh (a listing does if
+           * the events are dropped). */
+          pymemd_scanner_note_exec (self->scanner, event->pid);
           g_hash_table_remove (self->delayed, GINT_TO_POINTER (event->pid));
           add_pending (self, event->pid, 0);
           break;
@@ -533,6 +551,12 @@ PymemdScanner *
 pymemd_monitor_get_scanner (PymemdMonitor *self)
 {
   return self->scanner;
+}
+
+PymemdProcEvents *
+pymemd_monitor_get_proc_events (PymemdMonitor *self)
+{
+  return self->events;
 }
 
 GPtrArray *

@@ -3,6 +3,7 @@
 
 #include <gio/gio.h>
 
+#include "pymemd-proc-events.h"
 #include "pymemd-scanner.h"
 
 G_BEGIN_DECLS
@@ -46,6 +47,8 @@ void           pymemd_monitor_set_settings (PymemdMonitor               *self,
                                             const PymemdMonitorSettings *settings);
 const PymemdMonitorSettings *pymemd_monitor_get_settings (PymemdMonitor *self);
 PymemdScanner *pymemd_monitor_get_scanner (PymemdMonitor *self);
+/* The process events listener in use, or NULL (for tests, which feed it). */
+PymemdProcEvents *pymemd_monitor_get_proc_events (PymemdMonitor *self);
 /* The interpreters with a sample, sorted by pid (borrowed, until the next scan). */
 GPtrArray     *pymemd_monitor_get_processes (PymemdMonitor *self);
 PymemdProcess *pymemd_monitor_find (PymemdMonitor *self,

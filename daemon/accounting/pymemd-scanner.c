@@ -943,6 +943,18 @@ pymemd_scanner_knows_pid (PymemdScanner *self, int pid)
   return pymemd_discovery_knows (self->discovery, pid);
 }
 
+void
+pymemd_scanner_note_exec (PymemdScanner *self, int pid)
+{
+  pymemd_discovery_note_exec (self->discovery, pid);
+}
+
+gboolean
+pymemd_scanner_awaits_loader (PymemdScanner *self, int pid)
+{
+  return pymemd_discovery_awaits_loader (self->discovery, pid);
+}
+
 gboolean
 pymemd_scanner_refresh_detail (PymemdScanner *self, PymemdProcess *process, GError **error)
 {

@@ -111,6 +111,13 @@ gboolean    pymemd_scanner_examine_pids (PymemdScanner *self,
 /* Whether PID is a watched interpreter. */
 gboolean    pymemd_scanner_knows_pid (PymemdScanner *self,
                                       int            pid);
+/* PID ran exec: its next look replaces a known interpreter there. */
+void        pymemd_scanner_note_exec (PymemdScanner *self,
+                                      int            pid);
+/* Whether PID, no interpreter yet, runs a program that links libpython,
+ * which its dynamic loader has not mapped yet. */
+gboolean    pymemd_scanner_awaits_loader (PymemdScanner *self,
+                                          int            pid);
 
 /* Reads PROCESS's smaps now (within the detail budget): its categories,
  * top mappings and sample. One process's detail pass, out of turn. */

@@ -17,7 +17,12 @@
 # apart, taking time.monotonic() just before each spawn (so fork and exec
 # count against pymemd), and takes it again when dbus-monitor's line naming
 # that pid's object comes out of the pipe.  Reported: p50, p99 and max over
-# the N, and how many never came within $WAIT_S s after the last spawn.
+# the N, and how many never came within $WAIT_S s after the last spawn, with
+# the daemon's own figures (GetStatistics: its CPU time, time spent in ticks,
+# the interpreters it watched, which include every other one on the host).
+# PYMEMD_ARGS adds options to the daemon's command line (-v for its debug
+# log); KEEP_LOG=PREFIX keeps each run's daemon log as PREFIX.events and
+# PREFIX.baseline.
 set -u
 
 N=${1:-200}
@@ -57,7 +62,7 @@ run() {
   for _ in $(seq 100); do [[ -s $work/$name.addr ]] && break; sleep 0.05; done
   addr=$(head -n1 "$work/$name.addr")
   mkdir -p "$work/$name.state" "$work/$name.run"
-  "$PYMEMD" --address "$addr" --interval 2 --config "$work/$name.conf" \
+  "$PYMEMD" ${PYMEMD_ARGS:-} --address "$addr" --interval 2 --config "$work/$name.conf" \
     --state-dir "$work/$name.state" --runtime-dir "$work/$name.run" > "$work/$name.log" 2>&1 &
   daemon=$!
   pids+=("$daemon")
@@ -122,12 +127,14 @@ EOF
   local stats key figures=""
   stats=$(dbus-send --bus="$addr" --print-reply --dest=org.pymemd.Monitor1 /org/pymemd/Monitor1 \
     org.pymemd.Monitor1.GetStatistics 2>/dev/null)
-  for key in process_events events event_losses event_overflows listings scans cpu_seconds; do
+  for key in process_events events event_losses event_overflows listings scans scan_seconds \
+             last_full_scan_seconds processes cpu_seconds; do
     figures+=" $key=$(grep -A1 "\"$key\"" <<<"$stats" | tail -n1 | awk '{ print $NF }')"
   done
   echo "  ($name:$figures; load $(cut -d" " -f1-3 /proc/loadavg))"
   kill "$daemon" "$bus" 2>/dev/null
   wait "$daemon" "$bus" 2>/dev/null
+  if [[ -n ${KEEP_LOG:-} ]]; then cp "$work/$name.log" "$KEEP_LOG.$name"; fi
 }
 
 echo "bench-events: $N x $PYTHON, one every $SPACING_MS ms; exec -> InterfacesAdded, ms"
