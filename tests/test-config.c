@@ -68,6 +68,16 @@ assert_limits (PymemdConfig *config,
                     rescans_per_uid_per_minute);
 }
 
+/* What CONFIG hands the monitor: its intervals, events and budget. */
+static PymemdMonitorSettings
+monitor_of (PymemdConfig *config)
+{
+  PymemdMonitorSettings settings;
+
+  pymemd_config_get_monitor (config, &settings);
+  return settings;
+}
+
 static void
 assert_defaults (PymemdConfig *config)
 {
@@ -79,8 +89,8 @@ assert_defaults (PymemdConfig *config)
 
   g_assert_cmpfloat (pymemd_config_get_interval (config), ==, 2);
   g_assert_cmpfloat (pymemd_config_get_detail_interval (config), ==, 30);
-  g_assert_false (pymemd_config_get_events (config));
-  pymemd_config_get_budget (config, &budget);
+  g_assert_false (monitor_of (config).events);
+  budget = monitor_of (config).budget;
   g_assert_cmpuint (budget.rollup_max_stall_us, ==, 5000);
   g_assert_cmpuint (budget.rollup_refresh_us, ==, 30 * G_USEC_PER_SEC);
   g_assert_cmpuint (budget.detail_max_rss, ==, 4096 * MIB);
@@ -199,7 +209,7 @@ test_every_key (void)
   g_assert_no_error (error);
   g_assert_cmpfloat (pymemd_config_get_interval (config), ==, 1.5);
   g_assert_cmpfloat (pymemd_config_get_detail_interval (config), ==, 45);
-  pymemd_config_get_budget (config, &budget);
+  budget = monitor_of (config).budget;
   g_assert_cmpuint (budget.rollup_max_stall_us, ==, 250);
   g_assert_cmpuint (budget.rollup_refresh_us, ==, 12500000);
   g_assert_cmpuint (budget.detail_max_rss, ==, 8192 * MIB);
@@ -257,7 +267,7 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
                  "[heap]\ninterval=10\nbudget-seconds=0.05\nprocesses-per-round=1\n");
   g_assert_cmpfloat (pymemd_config_get_interval (low), ==, 0.5);
   g_assert_cmpfloat (pymemd_config_get_detail_interval (low), ==, 0.5);
-  pymemd_config_get_budget (low, &budget);
+  budget = monitor_of (low).budget;
   g_assert_cmpuint (budget.rollup_max_stall_us, ==, 100);
   g_assert_cmpuint (budget.rollup_refresh_us, ==, 0);
   g_assert_cmpuint (budget.detail_max_rss, ==, MIB);
@@ -295,7 +305,7 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
                   "[heap]\ninterval=86400\nbudget-seconds=10\nprocesses-per-round=4096\n");
   g_assert_cmpfloat (pymemd_config_get_interval (high), ==, 3600);
   g_assert_cmpfloat (pymemd_config_get_detail_interval (high), ==, 86400);
-  pymemd_config_get_budget (high, &budget);
+  budget = monitor_of (high).budget;
   g_assert_cmpuint (budget.rollup_max_stall_us, ==, 1000000);
   g_assert_cmpuint (budget.rollup_refresh_us, ==, G_GUINT64_CONSTANT (3600) * G_USEC_PER_SEC);
   g_assert_cmpuint (budget.detail_max_rss, ==, 1048576 * MIB);
@@ -436,12 +446,12 @@ test_events (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   const char *needles[] = { "events=yes", "false", "true", NULL };
 
-  g_assert_false (pymemd_config_get_events (off));
-  g_assert_true (pymemd_config_get_events (on));
+  g_assert_false (monitor_of (off).events);
+  g_assert_true (monitor_of (on).events);
   /* --interval on the command line keeps the file's choice. */
   copy = pymemd_config_with_intervals (off, 5, 0, &error);
   g_assert_no_error (error);
-  g_assert_false (pymemd_config_get_events (copy));
+  g_assert_false (monitor_of (copy).events);
   assert_value_refused (f, "monitor", "events", "yes");
   assert_value_refused (f, "monitor", "events", "1");
   assert_value_refused (f, "monitor", "events", "");

@@ -685,22 +685,10 @@ pymemd_config_get_interval (PymemdConfig *self)
   return self->interval;
 }
 
-gboolean
-pymemd_config_get_events (PymemdConfig *self)
-{
-  return self->events;
-}
-
 double
 pymemd_config_get_detail_interval (PymemdConfig *self)
 {
   return self->detail_interval;
-}
-
-void
-pymemd_config_get_budget (PymemdConfig *self, PymemdScanBudget *out)
-{
-  *out = self->budget;
 }
 
 void

@@ -49,11 +49,8 @@ const char   *pymemd_config_get_path (PymemdConfig *self);
 double        pymemd_config_get_interval (PymemdConfig *self);
 /* Seconds between detail (and exact) passes; at least the interval. */
 double        pymemd_config_get_detail_interval (PymemdConfig *self);
-/* Whether discovery hears the kernel's process events ([monitor] events). */
-gboolean      pymemd_config_get_events (PymemdConfig *self);
-void          pymemd_config_get_budget (PymemdConfig     *self,
-                                        PymemdScanBudget *out);
-/* What the monitor follows: the intervals, events and the budget. */
+/* What the monitor follows: the intervals, whether discovery hears the
+ * kernel's process events ([monitor] events), the scan budget. */
 void          pymemd_config_get_monitor (PymemdConfig          *self,
                                          PymemdMonitorSettings *out);
 /* The change threshold of subscriptions that set none. */
