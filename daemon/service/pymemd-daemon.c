@@ -122,6 +122,16 @@ on_quit (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* The helper channel's share of the configuration ([limits]). */
+static void
+apply_helper_limits (Daemon *daemon, PymemdConfig *config)
+{
+  PymemdHelperLimits limits;
+
+  pymemd_config_get_helper_limits (config, &limits);
+  pymemd_helper_channel_set_limits (pymemd_heap_broker_get_channel (daemon->broker), &limits);
+}
+
 /* Hands each stage its share of CONFIG: the configuration sits at the top
  * and the stages below it see only their own settings. */
 static void
@@ -136,13 +146,11 @@ apply_config (Daemon *daemon, PymemdConfig *config)
   pymemd_recorder_set_settings (daemon->recorder, &history);
   if (daemon->broker != NULL)
     {
-      PymemdHelperLimits helper;
       PymemdAttachLimits attach;
       PymemdGraphLimits graph;
       PymemdHeapWatchSettings watch;
 
-      pymemd_config_get_helper_limits (config, &helper);
-      pymemd_helper_channel_set_limits (pymemd_heap_broker_get_channel (daemon->broker), &helper);
+      apply_helper_limits (daemon, config);
       pymemd_config_get_attach_limits (config, &attach);
       pymemd_config_get_graph_limits (config, &graph);
       pymemd_heap_broker_set_limits (daemon->broker, &attach, &graph);
@@ -367,12 +375,9 @@ pymemd_daemon_run (const PymemdDaemonOptions *options)
   daemon.broker = start_broker (&daemon, config);
   if (daemon.broker != NULL)
     {
-      PymemdHelperLimits helper_limits;
-
       pymemd_config_get_heap_watch (config, &watch_settings);
       daemon.heap_watch = pymemd_heap_watch_new (daemon.monitor, daemon.broker, &watch_settings);
-      pymemd_config_get_helper_limits (config, &helper_limits);
-      pymemd_helper_channel_set_limits (pymemd_heap_broker_get_channel (daemon.broker), &helper_limits);
+      apply_helper_limits (&daemon, config);
     }
   daemon.service = pymemd_dbus_service_new (daemon.connection, daemon.monitor, daemon.auth, daemon.recorder,
                                             daemon.broker, config, &error);
