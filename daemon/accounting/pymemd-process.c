@@ -10,6 +10,7 @@ struct _PymemdProcess
 {
   GObject  parent_instance;
 
+  PymemdProcess *origin; /* a snapshot's: the process the scanner keeps; NULL in that one */
   int      pid;
   guint64  start_time;
   int      dir_fd;
@@ -59,8 +60,10 @@ pymemd_process_finalize (GObject *object)
 {
   PymemdProcess *self = PYMEMD_PROCESS (object);
 
-  if (self->dir_fd >= 0)
+  /* A snapshot borrows its origin's directory, which it keeps open. */
+  if (self->dir_fd >= 0 && self->origin == NULL)
     close (self->dir_fd);
+  g_clear_object (&self->origin);
   if (self->statm_fd >= 0)
     close (self->statm_fd);
   g_free (self->exe);
@@ -95,6 +98,34 @@ pymemd_process_new (int pid, guint64 start_time, int dir_fd)
   self->start_time = start_time;
   self->dir_fd = dir_fd;
   return self;
+}
+
+PymemdProcess *
+pymemd_process_snapshot (PymemdProcess *self)
+{
+  PymemdProcess *copy = g_object_new (PYMEMD_TYPE_PROCESS, NULL);
+  PymemdProcess *origin = self->origin != NULL ? self->origin : self;
+
+  /* Every figure by value; what the strings, errors and the mapping
+   * array point to is copied or (the array, never changed once set)
+   * shared. Only the statm file, read on ticks, stays with the origin. */
+  memcpy (&copy->origin, &self->origin, sizeof *self - G_STRUCT_OFFSET (PymemdProcess, origin));
+  copy->origin = g_object_ref (origin);
+  copy->statm_fd = -1;
+  copy->exe = g_strdup (self->exe);
+  copy->cmdline = g_strdup (self->cmdline);
+  copy->interpreter_path = g_strdup (self->interpreter_path);
+  copy->detail_error = self->detail_error != NULL ? g_error_copy (self->detail_error) : NULL;
+  copy->pymalloc_error = self->pymalloc_error != NULL ? g_error_copy (self->pymalloc_error) : NULL;
+  copy->exact_error = self->exact_error != NULL ? g_error_copy (self->exact_error) : NULL;
+  copy->top_mappings = self->top_mappings != NULL ? g_array_ref (self->top_mappings) : NULL;
+  return copy;
+}
+
+PymemdProcess *
+pymemd_process_get_origin (PymemdProcess *self)
+{
+  return self->origin != NULL ? self->origin : self;
 }
 
 int

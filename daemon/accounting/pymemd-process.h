@@ -24,6 +24,14 @@ PymemdProcess *pymemd_process_new (int         pid,
                                    guint64     start_time,
                                    int         dir_fd);
 
+/* A copy of every figure SELF holds now, for readers on another thread
+ * than the scanner's: the scanner goes on changing SELF, never the copy.
+ * The copy reads /proc through SELF's directory, which it keeps open. */
+PymemdProcess *pymemd_process_snapshot (PymemdProcess *self);
+/* The process a snapshot was taken of (SELF if it is none): the one that
+ * lives from scan to scan, to hang what outlives a scan on. */
+PymemdProcess *pymemd_process_get_origin (PymemdProcess *self);
+
 int         pymemd_process_get_pid (PymemdProcess *self);
 guint64     pymemd_process_get_start_time (PymemdProcess *self);
 int         pymemd_process_get_dir_fd (PymemdProcess *self);

@@ -491,13 +491,15 @@ pymemd_heap_summary_keep (PymemdProcess *process, PymemdHeapSummary *summary, co
   kept->has_ledger = ledger != NULL;
   if (ledger != NULL)
     kept->ledger = *ledger;
-  g_object_set_qdata_full (G_OBJECT (process), kept_quark (), kept, kept_free);
+  /* On the process the scanner keeps from scan to scan, not on one scan's
+   * snapshot of it. */
+  g_object_set_qdata_full (G_OBJECT (pymemd_process_get_origin (process)), kept_quark (), kept, kept_free);
 }
 
 const PymemdHeapSummary *
 pymemd_heap_summary_kept (PymemdProcess *process, const PymemdHeapLedger **ledger)
 {
-  Kept *kept = g_object_get_qdata (G_OBJECT (process), kept_quark ());
+  Kept *kept = g_object_get_qdata (G_OBJECT (pymemd_process_get_origin (process)), kept_quark ());
 
   *ledger = kept != NULL && kept->has_ledger ? &kept->ledger : NULL;
   return kept != NULL ? kept->summary : NULL;
