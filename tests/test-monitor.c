@@ -1,4 +1,4 @@
-/* Tests the monitor on --proc fixtures: its ticks and detail passes and their "scanned" signal, interpreters coming and going, and passes on demand (Rescan callers share full passes, which start at most once a second however many callers ask). */
+/* Tests the monitor on --proc fixtures: its ticks and detail passes and their "scanned" signal, passes on a worker that the main loop never waits for, interpreters coming and going, and passes on demand (Rescan callers share full passes, which start at most once a second however many callers ask). */
 #include "config.h"
 
 #include <unistd.h>
@@ -237,12 +237,61 @@ test_add_remove (Fixture *f, gconstpointer data)
   g_assert_true (lists (f, ""));
 }
 
+/* A pass runs on a worker: while one waits for a file (1002's smaps, a
+ * named pipe here), the main loop goes on, and the last pass's snapshot
+ * is what it serves; ticks due meanwhile run after it, not beside it, and
+ * the callers of a rescan are answered by that pass once it is done. */
+static void
+test_worker (Fixture *f, gconstpointer data)
+{
+  g_autofree char *smaps = NULL;
+  g_autoptr(PymemdTestFifo) fifo = NULL;
+  PymemdMonitorStatistics stats;
+  GPtrArray *before;
+  gint64 blocked;
+  guint scans;
+
+  if (f->monitor == NULL)
+    return;
+  set_intervals (f, 0.5, 3600);
+  smaps = g_build_filename (f->root, "1002", "smaps", NULL);
+  fifo = pymemd_test_fifo_new (smaps, 20);
+  pymemd_monitor_rescan_async (f->monitor, rescanned, f);
+  /* The pass reading the pipe was started from this thread's main loop. */
+  PYMEMD_TEST_WAIT_FOR (pymemd_test_fifo_has_reader (fifo) || pymemd_test_fifo_guard_fed (fifo), 30);
+  g_assert_false (pymemd_test_fifo_guard_fed (fifo));
+
+  /* Blocked there, for three ticks' time: nothing published, nobody
+   * answered, the same snapshot served. */
+  scans = f->scans;
+  before = pymemd_monitor_get_processes (f->monitor);
+  blocked = g_get_monotonic_time ();
+  PYMEMD_TEST_WAIT_FOR (g_get_monotonic_time () - blocked > 1500000, 30);
+  g_assert_false (pymemd_test_fifo_guard_fed (fifo));
+  g_assert_cmpuint (f->scans, ==, scans);
+  g_assert_cmpuint (f->answered, ==, 0);
+  g_assert_true (pymemd_monitor_get_processes (f->monitor) == before);
+  g_assert_true (lists (f, "1001 1002"));
+  g_assert_nonnull (pymemd_process_get_rollup (pymemd_monitor_find (f->monitor, 1002)));
+
+  /* Fed: the pass is published and answers; one tick, for all those that
+   * came meanwhile, follows. */
+  pymemd_test_fifo_feed (fifo);
+  PYMEMD_TEST_WAIT_FOR (f->answered == 1, 30);
+  g_assert_cmpuint (f->scans, ==, scans + 1);
+  g_assert_nonnull (pymemd_process_get_categories (pymemd_monitor_find (f->monitor, 1002)));
+  PYMEMD_TEST_WAIT_FOR (f->scans >= scans + 2, 30);
+  pymemd_monitor_get_statistics (f->monitor, &stats);
+  g_assert_cmpuint (stats.scans, ==, f->scans);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/monitor/ticks", Fixture, NULL, fixture_setup, test_ticks, fixture_teardown);
   g_test_add ("/monitor/add-remove", Fixture, NULL, fixture_setup, test_add_remove, fixture_teardown);
+  g_test_add ("/monitor/worker", Fixture, NULL, fixture_setup, test_worker, fixture_teardown);
   g_test_add ("/monitor/rescan/shared-passes", Fixture, NULL, fixture_setup, test_shared_passes,
               fixture_teardown);
   g_test_add ("/monitor/rescan/timer-pass-answers", Fixture, NULL, fixture_setup,

@@ -3416,6 +3416,68 @@ test_proc_fixture (Fixture *fx, gconstpointer data)
   pymemd_test_remove_fixture (g_steal_pointer (&root));
 }
 
+static void
+on_rescan_reply (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = g_dbus_connection_call_finish (G_DBUS_CONNECTION (source), result, &error);
+
+  g_assert_no_error (error);
+  *(gboolean *) data = TRUE;
+}
+
+/* No call waits for a pass: while a full pass is stuck on a file (1002's
+ * smaps, a named pipe here), the daemon answers from the last pass's
+ * figures; Rescan, which asks for a pass, is answered once it is done. */
+static void
+test_no_wait_for_scans (Fixture *fx, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) samples = NULL;
+  g_autoptr(GVariant) list = NULL;
+  g_autoptr(GVariant) pids = NULL;
+  g_autoptr(PymemdTestFifo) fifo = NULL;
+  g_autofree char *root = NULL;
+  g_autofree char *smaps = NULL;
+  gboolean rescanned = FALSE;
+  gint64 start;
+  gsize n = 0;
+
+  if (fx->skipped || !pymemd_test_need_fixture_python ())
+    return;
+  root = pymemd_test_copy_fixture ("proc-mixed");
+  daemon_wait_ready (fx, daemon_spawn (fx, "--proc", root, NULL));
+  smaps = g_build_filename (root, "1002", "smaps", NULL);
+  fifo = pymemd_test_fifo_new (smaps, 40);
+  g_dbus_connection_call (fx->service.conn, BUS_NAME, MANAGER_PATH, MANAGER_IFACE, "Rescan", NULL, NULL,
+                          G_DBUS_CALL_FLAGS_NONE, 60000, NULL, on_rescan_reply, &rescanned);
+  PYMEMD_TEST_WAIT_FOR (pymemd_test_fifo_has_reader (fifo) || pymemd_test_fifo_guard_fed (fifo), 30);
+
+  /* The pass is stuck: calls are answered all the same, at once. */
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < 20; i++)
+    {
+      g_clear_pointer (&samples, g_variant_unref);
+      g_clear_pointer (&list, g_variant_unref);
+      samples = call_manager (fx, "GetSamples", NULL, "(auatauabatatatatat)", &error);
+      g_assert_no_error (error);
+      list = get_processes (fx);
+    }
+  g_test_message ("20 GetSamples and GetProcesses while a pass waited: %.1f ms",
+                  (g_get_monotonic_time () - start) / 1000.0);
+  if (pymemd_test_fifo_guard_fed (fifo))
+    fail ("the calls were answered only once the pass was unblocked: they waited for it");
+  pids = g_variant_get_child_value (samples, 0);
+  g_variant_get_fixed_array (pids, &n, sizeof (guint32));
+  g_assert_cmpuint (n, ==, 2);
+  g_assert_nonnull (find_entry (list, 1002));
+  g_assert_false (rescanned);
+
+  pymemd_test_fifo_feed (fifo);
+  PYMEMD_TEST_WAIT_FOR (rescanned, 30);
+  pymemd_test_remove_fixture (g_steal_pointer (&root));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -3424,6 +3486,7 @@ main (int argc, char **argv)
   check_prerequisites ();
 
   g_test_add ("/service/proc-fixture", Fixture, NULL, fixture_setup, test_proc_fixture, fixture_teardown);
+  g_test_add ("/service/no-wait-for-scans", Fixture, NULL, fixture_setup, test_no_wait_for_scans, fixture_teardown);
   g_test_add ("/service/get-processes", Fixture, NULL, fixture_setup, test_get_processes,
               fixture_teardown);
   g_test_add ("/service/appear-disappear", Fixture, NULL, fixture_setup, test_appear_disappear,

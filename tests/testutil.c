@@ -12,6 +12,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1368,4 +1369,148 @@ pymemd_test_socket_closed (int fd)
   ssize_t n = recv (fd, buf, sizeof buf, MSG_DONTWAIT);
 
   return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* ---- a fixture file that blocks its reader ---- */
+
+struct _PymemdTestFifo
+{
+  char    *path;
+  GBytes  *contents;
+  int      writer;      /* open once a reader is seen */
+  GMutex   lock;
+  gboolean fed;
+  gboolean guard_fed;
+  GCond    done;        /* fed: the guard stops waiting */
+  GThread *guard;
+  gint64   guard_us;
+};
+
+/* A writer, if a reader has the pipe open; blocking once open (the
+ * contents may be more than the pipe holds). */
+static void
+fifo_open_writer (PymemdTestFifo *fifo)
+{
+  if (fifo->writer >= 0)
+    return;
+  fifo->writer = open (fifo->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fifo->writer >= 0)
+    g_assert_cmpint (fcntl (fifo->writer, F_SETFL, 0), ==, 0);
+}
+
+static void
+fifo_feed_locked (PymemdTestFifo *fifo)
+{
+  gsize size;
+  const char *data = g_bytes_get_data (fifo->contents, &size);
+  g_autoptr(GError) error = NULL;
+
+  if (fifo->fed)
+    return;
+  fifo->fed = TRUE;
+  /* No reader now: nobody to unblock, the file goes back at once. */
+  fifo_open_writer (fifo);
+  while (fifo->writer >= 0 && size > 0)
+    {
+      gssize n = write (fifo->writer, data, size);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        break; /* the reader went: it wanted no more */
+      data += n;
+      size -= (gsize) n;
+    }
+  if (fifo->writer >= 0)
+    close (fifo->writer);
+  fifo->writer = -1;
+  /* Renamed over the pipe: a later reader opens the file. */
+  g_file_set_contents (fifo->path, g_bytes_get_data (fifo->contents, NULL),
+                       (gssize) g_bytes_get_size (fifo->contents), &error);
+  g_assert_no_error (error);
+  g_cond_broadcast (&fifo->done);
+}
+
+static gpointer
+fifo_guard (gpointer data)
+{
+  PymemdTestFifo *fifo = data;
+  gint64 end = g_get_monotonic_time () + fifo->guard_us;
+
+  g_mutex_lock (&fifo->lock);
+  while (!fifo->fed)
+    if (!g_cond_wait_until (&fifo->done, &fifo->lock, end))
+      {
+        fifo->guard_fed = !fifo->fed;
+        fifo_feed_locked (fifo);
+      }
+  g_mutex_unlock (&fifo->lock);
+  return NULL;
+}
+
+PymemdTestFifo *
+pymemd_test_fifo_new (const char *path, double guard_seconds)
+{
+  PymemdTestFifo *fifo = g_new0 (PymemdTestFifo, 1);
+  g_autoptr(GError) error = NULL;
+  char *data = NULL;
+  gsize size = 0;
+
+  g_assert_true (g_file_get_contents (path, &data, &size, &error));
+  g_assert_no_error (error);
+  fifo->path = g_strdup (path);
+  fifo->contents = g_bytes_new_take (data, size);
+  fifo->writer = -1;
+  fifo->guard_us = (gint64) (guard_seconds * G_USEC_PER_SEC);
+  g_mutex_init (&fifo->lock);
+  g_cond_init (&fifo->done);
+  g_assert_cmpint (g_unlink (path), ==, 0);
+  g_assert_cmpint (mkfifo (path, 0644), ==, 0);
+  signal (SIGPIPE, SIG_IGN); /* a reader may stop short of the end */
+  fifo->guard = g_thread_new ("fifo-guard", fifo_guard, fifo);
+  return fifo;
+}
+
+gboolean
+pymemd_test_fifo_has_reader (PymemdTestFifo *fifo)
+{
+  gboolean has;
+
+  g_mutex_lock (&fifo->lock);
+  /* A writer's non-blocking open fails (ENXIO) while nobody reads. */
+  if (!fifo->fed)
+    fifo_open_writer (fifo);
+  has = fifo->writer >= 0;
+  g_mutex_unlock (&fifo->lock);
+  return has;
+}
+
+void
+pymemd_test_fifo_feed (PymemdTestFifo *fifo)
+{
+  g_mutex_lock (&fifo->lock);
+  fifo_feed_locked (fifo);
+  g_mutex_unlock (&fifo->lock);
+}
+
+gboolean
+pymemd_test_fifo_guard_fed (PymemdTestFifo *fifo)
+{
+  gboolean fed;
+
+  g_mutex_lock (&fifo->lock);
+  fed = fifo->guard_fed;
+  g_mutex_unlock (&fifo->lock);
+  return fed;
+}
+
+void
+pymemd_test_fifo_free (PymemdTestFifo *fifo)
+{
+  pymemd_test_fifo_feed (fifo);
+  g_thread_join (fifo->guard);
+  g_mutex_clear (&fifo->lock);
+  g_cond_clear (&fifo->done);
+  g_bytes_unref (fifo->contents);
+  g_free (fifo->path);
+  g_free (fifo);
 }

@@ -350,4 +350,21 @@ char       *pymemd_test_copy_file (const char *from,
                                    const char *dir,
                                    const char *name);
 
+/* A file of a --proc fixture replaced by a named pipe with its contents:
+ * whoever reads it blocks until the test feeds it, which shows who waits
+ * for a pass. A guard feeds it after GUARD_SECONDS whatever the test does,
+ * so that code reading it on the test's own thread fails the test instead
+ * of hanging it. */
+typedef struct _PymemdTestFifo PymemdTestFifo;
+PymemdTestFifo *pymemd_test_fifo_new (const char *path,
+                                      double      guard_seconds);
+/* Whether a reader has opened it (and now waits for its contents). */
+gboolean    pymemd_test_fifo_has_reader (PymemdTestFifo *fifo);
+/* Writes the contents, closes (EOF), and puts the file back as it was. */
+void        pymemd_test_fifo_feed (PymemdTestFifo *fifo);
+/* Whether the guard fed it, the test not. */
+gboolean    pymemd_test_fifo_guard_fed (PymemdTestFifo *fifo);
+void        pymemd_test_fifo_free (PymemdTestFifo *fifo);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PymemdTestFifo, pymemd_test_fifo_free)
+
 G_END_DECLS

@@ -1,4 +1,4 @@
-/* Schedules the scanner's passes and tells listeners when a scan is done; it does no accounting itself. */
+/* Schedules the scanner's passes on a worker thread and swaps in each pass's snapshot on the main loop; it does no accounting itself. */
 #include "config.h"
 
 #include <sys/resource.h>
@@ -66,7 +66,31 @@ struct _PymemdMonitor
   gint64         delayed_due;        /* when it fires */
   gboolean       listing_due;        /* events were lost: list on the next tick */
   gint64         last_listing;       /* monotonic µs */
+
+  /* A scan runs on a worker thread; while it does, the scanner and the
+   * processes it keeps are the worker's, and the main loop touches
+   * neither: it serves the last scan's snapshots. */
+  gboolean       scanning;
+  GCancellable  *cancellable;        /* cancelled when the monitor goes: drop the pass */
+  PymemdScanFlags queued;            /* passes asked for meanwhile, run next */
+  GArray        *held_events;        /* process events heard meanwhile */
+  gboolean       held_lost;          /* ... and the kernel said it dropped some */
+  gboolean       budget_due;         /* new settings' budget, for the scanner once idle */
+  PymemdPythonSet python_set;        /* the last exact pass's, as published */
+  gboolean       has_python_set;
+  GError        *exact_error;        /* why the exact pass cannot run, as published */
 };
+
+/* What a scan on the worker gives back to the main loop. */
+typedef struct {
+  PymemdScanner  *scanner;    /* kept by the pass: the monitor may go first */
+  PymemdScanFlags flags;
+  gint64          start;      /* monotonic µs */
+  gint64          duration;   /* µs */
+  GPtrArray      *snapshots;  /* the interpreters with a sample, as the scan left them */
+  GPtrArray      *answered;   /* GTask of rescan callers this pass answers */
+  GError         *error;
+} ScanJob;
 
 typedef struct {
   guint  attempt; /* 0: the look at the exec; more: later ones */
@@ -91,6 +115,8 @@ pymemd_monitor_finalize (GObject *object)
   PymemdMonitor *self = PYMEMD_MONITOR (object);
 
   stop_timers (self);
+  g_cancellable_cancel (self->cancellable);
+  g_object_unref (self->cancellable);
   g_clear_handle_id (&self->rescan_source, g_source_remove);
   g_clear_handle_id (&self->pending_source, g_source_remove);
   g_clear_handle_id (&self->delayed_source, g_source_remove);
@@ -101,6 +127,8 @@ pymemd_monitor_finalize (GObject *object)
   g_hash_table_unref (self->delayed);
   g_ptr_array_unref (self->rescans); /* empty: each task holds the monitor */
   g_clear_pointer (&self->processes, g_ptr_array_unref);
+  g_array_unref (self->held_events);
+  g_clear_error (&self->exact_error);
   g_object_unref (self->scanner);
   G_OBJECT_CLASS (pymemd_monitor_parent_class)->finalize (object);
 }
@@ -125,6 +153,8 @@ pymemd_monitor_init (PymemdMonitor *self)
   self->statistics.started_at = g_get_real_time ();
   self->pending = g_hash_table_new (NULL, NULL);
   self->delayed = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  self->held_events = g_array_new (FALSE, FALSE, sizeof (PymemdProcEvent));
+  self->cancellable = g_cancellable_new ();
 }
 
 PymemdMonitor *
@@ -142,13 +172,129 @@ pymemd_monitor_new (PymemdProcfs *procfs, const PymemdMonitorSettings *settings,
 }
 
 static void
-scan (PymemdMonitor *self, PymemdScanFlags flags)
+scan_job_free (ScanJob *job)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) answered = NULL;
-  gboolean full = (flags & PYMEMD_SCAN_DETAIL) != 0;
+  g_clear_object (&job->scanner);
+  g_clear_pointer (&job->snapshots, g_ptr_array_unref);
+  g_clear_pointer (&job->answered, g_ptr_array_unref);
+  g_clear_error (&job->error);
+  g_free (job);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ScanJob, scan_job_free)
+
+/* Copies of the scanner's processes with a sample, for the main loop. */
+static GPtrArray *
+take_snapshots (PymemdScanner *scanner)
+{
+  g_autoptr(GPtrArray) processes = pymemd_scanner_get_processes (scanner);
+  GPtrArray *snapshots = g_ptr_array_new_full (processes->len, g_object_unref);
+
+  for (guint i = 0; i < processes->len; i++)
+    g_ptr_array_add (snapshots, pymemd_process_snapshot (g_ptr_array_index (processes, i)));
+  return snapshots;
+}
+
+/* The scan itself, on the worker (or, the first, on the main loop before
+ * anything else runs): the scanner's own state is touched by nobody else
+ * meanwhile. */
+static void
+run_scan (PymemdScanner *scanner, ScanJob *job)
+{
+  job->start = g_get_monotonic_time ();
+  if (!pymemd_scanner_scan (scanner, job->flags, &job->error))
+    g_prefix_error (&job->error, "Scan failed: ");
+  job->snapshots = take_snapshots (scanner);
+  job->duration = g_get_monotonic_time () - job->start;
+}
+
+static void
+scan_in_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  ScanJob *job = data;
+
+  run_scan (job->scanner, job);
+  g_task_return_boolean (task, TRUE);
+}
+
+static void process_held_events (PymemdMonitor *self);
+static void schedule_pending (PymemdMonitor *self, guint delay_ms);
+static void scan (PymemdMonitor *self, PymemdScanFlags flags);
+
+/* Back on the main loop: the pass's snapshot replaces the last one. */
+static void
+publish (PymemdMonitor *self, ScanJob *job)
+{
+  gboolean full = (job->flags & PYMEMD_SCAN_DETAIL) != 0;
+  const PymemdPythonSet *python_set;
+
+  self->scanning = FALSE;
+  if (job->error != NULL)
+    g_warning ("%s", job->error->message); /* the snapshot keeps the last figures */
+  g_clear_pointer (&self->processes, g_ptr_array_unref);
+  self->processes = g_steal_pointer (&job->snapshots);
+  python_set = pymemd_scanner_get_python_set (self->scanner);
+  self->has_python_set = python_set != NULL;
+  if (python_set != NULL)
+    self->python_set = *python_set;
+  g_clear_error (&self->exact_error);
+  if (pymemd_scanner_get_exact_error (self->scanner) != NULL)
+    self->exact_error = g_error_copy (pymemd_scanner_get_exact_error (self->scanner));
+  if (self->budget_due)
+    {
+      pymemd_scanner_set_budget (self->scanner, &self->settings.budget);
+      self->budget_due = FALSE;
+    }
+  self->statistics.last_scan_us = job->duration;
+  self->statistics.scan_us += job->duration;
+  self->statistics.scans++;
+  if (full)
+    {
+      self->last_full_scan = job->start + job->duration;
+      self->last_full_duration = job->duration;
+      self->statistics.last_full_scan_us = job->duration;
+      self->statistics.full_scans++;
+    }
+  g_signal_emit (self, signals[SIGNAL_SCANNED], 0, full);
+  for (guint i = 0; job->answered != NULL && i < job->answered->len; i++)
+    g_task_return_boolean (g_ptr_array_index (job->answered, i), TRUE);
+  /* What waited for the worker: events first, then a pass asked for. */
+  process_held_events (self);
+  schedule_pending (self, 0);
+  if (self->queued != 0)
+    {
+      PymemdScanFlags queued = self->queued;
+
+      self->queued = 0;
+      scan (self, queued);
+    }
+}
+
+static void
+on_scan_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  /* The monitor was finalized meanwhile (on this thread): the pass is
+   * nobody's. */
+  if (g_cancellable_is_cancelled (g_task_get_cancellable (G_TASK (result))))
+    return;
+  publish (data, g_task_get_task_data (G_TASK (result)));
+}
+
+/* Starts a pass of FLAGS on the worker; one asked for while another runs
+ * runs after it (passes asked for meanwhile merge into one). With SYNC,
+ * runs it here and now (the first pass, before the main loop). */
+static void
+scan_full (PymemdMonitor *self, PymemdScanFlags flags, gboolean sync)
+{
+  g_autoptr(ScanJob) job = g_new0 (ScanJob, 1);
+  g_autoptr(GTask) task = NULL;
   gint64 start = g_get_monotonic_time ();
 
+  if (self->scanning)
+    {
+      self->queued |= flags;
+      return;
+    }
   /* Events find new interpreters: /proc is listed only now and then. */
   if (self->events != NULL && !self->listing_due && self->last_listing != 0 &&
       start - self->last_listing < LISTING_INTERVAL_US)
@@ -159,32 +305,38 @@ scan (PymemdMonitor *self, PymemdScanFlags flags)
       self->last_listing = start;
       self->statistics.listings++;
     }
-
+  job->flags = flags;
   /* Whoever asked before a full pass begins is answered by it, whichever
    * timer or caller started it. */
-  if (full)
+  if (flags & PYMEMD_SCAN_DETAIL)
     {
-      answered = g_steal_pointer (&self->rescans);
+      job->answered = g_steal_pointer (&self->rescans);
       self->rescans = g_ptr_array_new_with_free_func (g_object_unref);
       g_clear_handle_id (&self->rescan_source, g_source_remove);
     }
-  if (!pymemd_scanner_scan (self->scanner, flags, &error))
-    g_warning ("Scan failed: %s", error->message); /* keep the last figures */
-  g_clear_pointer (&self->processes, g_ptr_array_unref);
-  self->processes = pymemd_scanner_get_processes (self->scanner);
-  self->statistics.last_scan_us = g_get_monotonic_time () - start;
-  self->statistics.scan_us += self->statistics.last_scan_us;
-  self->statistics.scans++;
-  if (full)
+  /* Which processes /proc hides from whom is the service's to read (its
+   * callers' access), so it is read here, not on the worker. */
+  pymemd_scanner_refresh_visibility (self->scanner);
+  self->scanning = TRUE;
+  if (sync)
     {
-      self->last_full_scan = start + self->statistics.last_scan_us;
-      self->last_full_duration = self->statistics.last_scan_us;
-      self->statistics.last_full_scan_us = self->statistics.last_scan_us;
-      self->statistics.full_scans++;
+      run_scan (self->scanner, job);
+      publish (self, job);
+      return;
     }
-  g_signal_emit (self, signals[SIGNAL_SCANNED], 0, full);
-  for (guint i = 0; answered != NULL && i < answered->len; i++)
-    g_task_return_boolean (g_ptr_array_index (answered, i), TRUE);
+  /* The task holds no reference to the monitor: one dropped by its owner
+   * stops ticking at once, and the worker's pass, done, is dropped. */
+  job->scanner = g_object_ref (self->scanner);
+  task = g_task_new (NULL, self->cancellable, on_scan_done, self);
+  g_task_set_source_tag (task, scan_full);
+  g_task_set_task_data (task, g_steal_pointer (&job), (GDestroyNotify) scan_job_free);
+  g_task_run_in_thread (task, scan_in_thread);
+}
+
+static void
+scan (PymemdMonitor *self, PymemdScanFlags flags)
+{
+  scan_full (self, flags, FALSE);
 }
 
 /* ---- process events ---- */
@@ -323,6 +475,10 @@ process_pending (gpointer data)
   guint exams = 0;
 
   self->pending_source = 0;
+  /* The scanner is the worker's until its pass is published, which
+   * looks at the pending pids then. */
+  if (self->scanning)
+    return G_SOURCE_REMOVE;
   if (now - self->window_start >= G_USEC_PER_SEC)
     {
       self->window_start = now;
@@ -356,7 +512,7 @@ process_pending (gpointer data)
   if (changed)
     {
       g_clear_pointer (&self->processes, g_ptr_array_unref);
-      self->processes = pymemd_scanner_get_processes (self->scanner);
+      self->processes = take_snapshots (self->scanner);
       g_signal_emit (self, signals[SIGNAL_PROCESSES_CHANGED], 0);
     }
   if (self->window_exams >= EXAMS_PER_SECOND)
@@ -366,12 +522,48 @@ process_pending (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static void handle_events (PymemdMonitor *self, const PymemdProcEvent *events, guint n_events, gboolean lost);
+
 static void
 on_proc_events (const PymemdProcEvent *events, guint n_events, gboolean lost, gpointer data)
 {
   PymemdMonitor *self = data;
 
   self->statistics.events += n_events;
+  if (!self->scanning)
+    {
+      handle_events (self, events, n_events, lost);
+      return;
+    }
+  /* Events ask the scanner what it knows: they wait for the worker's
+   * pass, as many as the pids looked at would; more, and the next tick
+   * lists /proc instead. */
+  self->held_lost |= lost;
+  if (self->held_events->len + n_events > MAX_PENDING)
+    {
+      g_array_set_size (self->held_events, 0);
+      self->held_lost = FALSE;
+      overflow (self);
+      return;
+    }
+  g_array_append_vals (self->held_events, events, n_events);
+}
+
+static void
+process_held_events (PymemdMonitor *self)
+{
+  g_autoptr(GArray) held = g_steal_pointer (&self->held_events);
+  gboolean lost = self->held_lost;
+
+  self->held_events = g_array_new (FALSE, FALSE, sizeof (PymemdProcEvent));
+  self->held_lost = FALSE;
+  if (held->len > 0 || lost)
+    handle_events (self, (const PymemdProcEvent *) (gpointer) held->data, held->len, lost);
+}
+
+static void
+handle_events (PymemdMonitor *self, const PymemdProcEvent *events, guint n_events, gboolean lost)
+{
   if (lost)
     {
       /* What we missed only a listing can show; once, on the next tick. */
@@ -486,7 +678,8 @@ pymemd_monitor_start (PymemdMonitor *self)
 {
   /* Subscribed before the first listing: nothing starts unseen between. */
   update_events (self);
-  scan (self, PYMEMD_SCAN_ALL);
+  /* The first figures are there before anyone can ask. */
+  scan_full (self, PYMEMD_SCAN_ALL, TRUE);
   start_timers (self);
 }
 
@@ -533,7 +726,12 @@ pymemd_monitor_set_settings (PymemdMonitor *self, const PymemdMonitorSettings *s
   gboolean running = self->tick_source != 0;
 
   self->settings = *settings;
-  pymemd_scanner_set_budget (self->scanner, &self->settings.budget);
+  /* Not under a pass on the worker: the budget reaches the scanner when it
+   * is published. */
+  if (self->scanning)
+    self->budget_due = TRUE;
+  else
+    pymemd_scanner_set_budget (self->scanner, &self->settings.budget);
   if (running)
     {
       update_events (self);
@@ -545,6 +743,18 @@ const PymemdMonitorSettings *
 pymemd_monitor_get_settings (PymemdMonitor *self)
 {
   return &self->settings;
+}
+
+const PymemdPythonSet *
+pymemd_monitor_get_python_set (PymemdMonitor *self)
+{
+  return self->has_python_set ? &self->python_set : NULL;
+}
+
+const GError *
+pymemd_monitor_get_exact_error (PymemdMonitor *self)
+{
+  return self->exact_error;
 }
 
 PymemdScanner *

@@ -29,7 +29,9 @@ PymemdMonitor *pymemd_monitor_new (PymemdProcfs                *procfs,
                                    gint64                       owner,
                                    GError                     **error);
 
-/* Runs a full scan now and then keeps ticking. */
+/* Runs a full scan now (on the calling thread), then keeps ticking: each
+ * later pass runs on a worker thread and is published from the main
+ * loop, which never waits for one. */
 void           pymemd_monitor_start (PymemdMonitor *self);
 /* Completes once a full pass (discovery, detail, exact) that began after
  * the call has ended. Callers share passes: one asked for this way starts
@@ -46,10 +48,20 @@ gboolean       pymemd_monitor_rescan_finish (PymemdMonitor *self,
 void           pymemd_monitor_set_settings (PymemdMonitor               *self,
                                             const PymemdMonitorSettings *settings);
 const PymemdMonitorSettings *pymemd_monitor_get_settings (PymemdMonitor *self);
+/* The scanner runs its passes on a worker thread: from the main loop only
+ * what does not change (its boot id, its procfs) and the reads it makes
+ * of one process (pymemd_scanner_refresh_detail () and _credentials ()
+ * on a process of pymemd_monitor_get_processes ()) may be used. */
 PymemdScanner *pymemd_monitor_get_scanner (PymemdMonitor *self);
+/* The last exact pass's, as published with its snapshot (NULL: none). */
+const PymemdPythonSet *pymemd_monitor_get_python_set (PymemdMonitor *self);
+/* Why the exact pass cannot run here, or NULL. */
+const GError  *pymemd_monitor_get_exact_error (PymemdMonitor *self);
 /* The process events listener in use, or NULL (for tests, which feed it). */
 PymemdProcEvents *pymemd_monitor_get_proc_events (PymemdMonitor *self);
-/* The interpreters with a sample, sorted by pid (borrowed, until the next scan). */
+/* The interpreters with a sample, sorted by pid, as the last scan left
+ * them: snapshots (pymemd_process_snapshot ()) that only the main loop
+ * uses (borrowed, until the next scan is published). */
 GPtrArray     *pymemd_monitor_get_processes (PymemdMonitor *self);
 PymemdProcess *pymemd_monitor_find (PymemdMonitor *self,
                                     guint          pid);

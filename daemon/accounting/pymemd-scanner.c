@@ -86,8 +86,8 @@ pymemd_scanner_init (PymemdScanner *self)
 /* An administrator may remount /proc with other options at any time; the
  * mount namespace the daemon runs in need not hear of it (the unit's is
  * not the host's), so it is read again on every scan. Said once per cause. */
-static void
-refresh_visibility (PymemdScanner *self)
+void
+pymemd_scanner_refresh_visibility (PymemdScanner *self)
 {
   g_autoptr(GError) error = NULL;
 
@@ -117,7 +117,7 @@ pymemd_scanner_new (PymemdProcfs *procfs, GError **error)
   if (self->boot_id == NULL)
     return NULL;
   self->discovery = pymemd_discovery_new (procfs, elf_cache);
-  refresh_visibility (self);
+  pymemd_scanner_refresh_visibility (self);
   return g_steal_pointer (&self);
 }
 
@@ -180,9 +180,10 @@ pymemd_scanner_get_processes (PymemdScanner *self)
   return processes;
 }
 
+/* TICK is the scanner's tick of the pass the sample belongs to. */
 static void
 set_sample (PymemdScanner *self, PymemdProcess *process, const PymemdCounters *counters,
-            const PymemdStatm *statm, gint64 start, gint64 cost)
+            const PymemdStatm *statm, gint64 start, gint64 cost, guint64 tick)
 {
   guint64 budget = MAX (self->budget.rollup_max_stall_us, 1);
 
@@ -191,7 +192,7 @@ set_sample (PymemdScanner *self, PymemdProcess *process, const PymemdCounters *c
   /* A huge process stalls for the whole read: sample it on every k-th tick
    * so that its stall stays within budget on average. */
   pymemd_process_set_rollup_due (process,
-                                 self->tick + (cost <= 0 ? 1 : ((guint64) cost - 1) / budget + 1));
+                                 tick + (cost <= 0 ? 1 : ((guint64) cost - 1) / budget + 1));
 }
 
 /* statm's counters: no page-table walk, no lock the process needs. The
@@ -233,7 +234,7 @@ thread_cpu_us (void)
 
 /* STATM was read just before: the next ticks compare theirs with it. */
 static gboolean
-sample_rollup (PymemdScanner *self, PymemdProcess *process, const PymemdStatm *statm,
+sample_rollup (PymemdScanner *self, PymemdProcess *process, const PymemdStatm *statm, guint64 tick,
                GError **error)
 {
   char buf[ROLLUP_BUFFER];
@@ -251,7 +252,7 @@ sample_rollup (PymemdScanner *self, PymemdProcess *process, const PymemdStatm *s
   cost = thread_cpu_us () - cpu;
   if (len < 0 || !pymemd_rollup_parse (buf, (gsize) len, &counters, error))
     return FALSE;
-  set_sample (self, process, &counters, statm, start, cost);
+  set_sample (self, process, &counters, statm, start, cost, tick);
   return TRUE;
 }
 
@@ -426,7 +427,7 @@ within_detail_budget (PymemdScanner *self, const PymemdStatm *statm, GError **er
  * rollup are the mappings' figures summed instead. The second walk costs
  * a small part of the smaps read (no text per mapping). */
 static GArray *
-read_detail (PymemdScanner *self, PymemdProcess *process, GError **error)
+read_detail (PymemdScanner *self, PymemdProcess *process, guint64 tick, GError **error)
 {
   g_autoptr(GArray) mappings = pymemd_mapping_array_new ();
   g_autoptr(GError) rollup_error = NULL;
@@ -451,7 +452,7 @@ read_detail (PymemdScanner *self, PymemdProcess *process, GError **error)
 
   /* No smaps_rollup (a kernel before 4.14, or the process just exited
    * and smaps is all there is of it): the mappings' sum. */
-  if (!sample_rollup (self, process, &statm, &rollup_error))
+  if (!sample_rollup (self, process, &statm, tick, &rollup_error))
     {
       if (!g_error_matches (rollup_error, PYMEMD_ERROR, PYMEMD_ERROR_GONE))
         {
@@ -460,7 +461,7 @@ read_detail (PymemdScanner *self, PymemdProcess *process, GError **error)
         }
       for (guint i = 0; i < mappings->len; i++)
         pymemd_counters_add (&sum, &g_array_index (mappings, PymemdMapping, i).counters);
-      set_sample (self, process, &sum, &statm, start, cost);
+      set_sample (self, process, &sum, &statm, start, cost, tick);
     }
   summarise_categories (self, process, mappings);
   keep_top_mappings (process, mappings);
@@ -827,7 +828,6 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
   processes = pymemd_discovery_get_processes (self->discovery);
   self->timestamp = now = g_get_real_time ();
   self->tick++;
-  refresh_visibility (self);
   changed_sharers = update_sharers (self, processes);
   parents = new_parents (self, processes);
 
@@ -848,7 +848,7 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
         }
       if (detail)
         {
-          g_autoptr(GArray) mappings = read_detail (self, process, &local_error);
+          g_autoptr(GArray) mappings = read_detail (self, process, self->tick, &local_error);
 
           if (mappings != NULL)
             {
@@ -890,7 +890,7 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
         default:
           break;
         }
-      if (!sample_rollup (self, process, &statm, &local_error))
+      if (!sample_rollup (self, process, &statm, self->tick, &local_error))
         drop_failed (self, drop, i, process, local_error);
     }
 
@@ -924,7 +924,7 @@ pymemd_scanner_examine_pids (PymemdScanner *self, const int *pids, guint n_pids,
       PymemdStatm statm;
 
       if (pymemd_scanner_refresh_credentials (self, process, &error) &&
-          read_statm (self, process, &statm, &error) && sample_rollup (self, process, &statm, &error))
+          read_statm (self, process, &statm, &error) && sample_rollup (self, process, &statm, self->tick, &error))
         continue;
       if (g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_GONE))
         {
@@ -958,7 +958,10 @@ pymemd_scanner_awaits_loader (PymemdScanner *self, int pid)
 gboolean
 pymemd_scanner_refresh_detail (PymemdScanner *self, PymemdProcess *process, GError **error)
 {
-  g_autoptr(GArray) mappings = read_detail (self, process, error);
+  /* Out of turn, and on another thread than a pass may be running on:
+   * nothing of the scanner's own changes (its tick is not read; PROCESS,
+   * a snapshot, is read again on the next tick anyway). */
+  g_autoptr(GArray) mappings = read_detail (self, process, 0, error);
 
   return mappings != NULL;
 }

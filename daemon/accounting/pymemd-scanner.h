@@ -84,6 +84,11 @@ void        pymemd_scanner_get_budget (PymemdScanner    *self,
 void        pymemd_scanner_set_budget (PymemdScanner          *self,
                                        const PymemdScanBudget *budget);
 
+/* Reads again which processes the procfs hides from whom (its mount
+ * options), for the service's access decisions; the caller's thread must
+ * be the one that reads them (pymemd_procfs_get_visibility ()). */
+void        pymemd_scanner_refresh_visibility (PymemdScanner *self);
+
 gboolean    pymemd_scanner_scan (PymemdScanner   *self,
                                  PymemdScanFlags  flags,
                                  GError         **error);

@@ -1908,13 +1908,12 @@ python_set_variant (const PymemdPythonSet *set)
 static void
 update_manager (PymemdDbusService *self, GPtrArray *processes, const PymemdCounters *totals)
 {
-  PymemdScanner *scanner = pymemd_monitor_get_scanner (self->monitor);
   guint64 members = interpreter_set_hash (processes);
   /* An interpreter that came or went is news at once, with its figures. */
   gboolean set_changed = members != self->published_members;
   g_autoptr(GVariant) totals_now = g_variant_ref_sink (counters_variant (totals));
   g_autoptr(GVariant) python_set_now =
-    g_variant_ref_sink (python_set_variant (pymemd_scanner_get_python_set (scanner)));
+    g_variant_ref_sink (python_set_variant (pymemd_monitor_get_python_set (self->monitor)));
 
   pymemd_dbus_monitor1_set_process_count (self->manager, processes->len);
   if (set_changed || figures_moved (self, pymemd_dbus_monitor1_get_totals (self->manager), totals_now,
@@ -1931,7 +1930,7 @@ update_manager (PymemdDbusService *self, GPtrArray *processes, const PymemdCount
     }
   self->published_members = members;
   pymemd_dbus_monitor1_set_exact_available (self->manager,
-                                            pymemd_scanner_get_exact_error (scanner) == NULL);
+                                            pymemd_monitor_get_exact_error (self->monitor) == NULL);
 }
 
 /* The processes and their sum as they stand: the replies built for them
