@@ -3436,6 +3436,7 @@ test_no_wait_for_scans (Fixture *fx, gconstpointer data)
   g_autoptr(GVariant) samples = NULL;
   g_autoptr(GVariant) list = NULL;
   g_autoptr(GVariant) pids = NULL;
+  g_autoptr(GVariant) entry = NULL;
   g_autoptr(PymemdTestFifo) fifo = NULL;
   g_autofree char *root = NULL;
   g_autofree char *smaps = NULL;
@@ -3470,7 +3471,8 @@ test_no_wait_for_scans (Fixture *fx, gconstpointer data)
   pids = g_variant_get_child_value (samples, 0);
   g_variant_get_fixed_array (pids, &n, sizeof (guint32));
   g_assert_cmpuint (n, ==, 2);
-  g_assert_nonnull (find_entry (list, 1002));
+  entry = find_entry (list, 1002);
+  g_assert_nonnull (entry);
   g_assert_false (rescanned);
 
   pymemd_test_fifo_feed (fifo);
