@@ -20,6 +20,8 @@
 #   check             those reads compared with the figures the tick let
 #                     stand or worked out: RSS within 16 pages (docs/pymemd.8,
 #                     SAMPLING), PSS's worst difference shown.
+# With KNOWN_ONLY=1 the ticks do not list /proc, as the daemon's do when it
+# hears process events ([monitor] events=true: a listing once a minute).
 # Also, once per phase: `cat` of the N interpreters' smaps_rollup, CPU from
 # bash `times` (the issue's baseline).
 #
@@ -76,8 +78,8 @@ cat_floor () {
 phase () {   # NAME
   local procs=() p out
   for p in "${PIDS[@]}"; do procs+=("/proc/$p"); done
-  echo "== $1: $BENCH --moved $TICKS --interval 2 =="
-  out=$("$BENCH" --moved "$TICKS" --interval 2)
+  echo "== $1: $BENCH --moved $TICKS --interval 2 ${KNOWN_ONLY:+--known-only} =="
+  out=$("$BENCH" --moved "$TICKS" --interval 2 ${KNOWN_ONLY:+--known-only})
   echo "$out"
   echo "cat of the ${#procs[@]} interpreters' smaps_rollup: $(cat_floor "${procs[@]}") ms CPU"
   echo
