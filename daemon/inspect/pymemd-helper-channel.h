@@ -1,4 +1,4 @@
-/* The Unix socket helpers connect to: peer checks with SO_PEERCRED, limits, framing, and requests for heap summaries paired with their answers (docs/helper-protocol.md; the messages themselves are pymemd-helper-messages'). */
+/* The Unix socket helpers connect to: who may connect (SO_PEERCRED, limits per user and process), whose hello to believe, the waits for one, and requests for heap summaries handed to the connection that answers them (docs/helper-protocol.md; a frame is pymemd-helper-frames', one connection pymemd-helper-connection's, the messages pymemd-helper-messages'). */
 #pragma once
 
 #include <gio/gio.h>
