@@ -138,9 +138,13 @@ on_get_processes (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* The process object's PymemdDetailsFunc. */
 static gboolean
-on_get_details (PymemdDbusProcess1 *object, GDBusMethodInvocation *invocation, Fixture *fx)
+details_of (GDBusMethodInvocation *invocation, guint pid, gpointer data)
 {
+  Fixture *fx = data;
+
+  g_assert_cmpuint (pid, ==, 1);
   return return_empty_dict (fx, invocation);
 }
 
@@ -151,6 +155,7 @@ setup_gate (Fixture *fx, const PymemdMethodAccess *table, guint length)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *address = NULL;
+  g_autoptr(PymemdProcess) process = pymemd_process_new (1, 2, -1);
 
   fx->bus = g_test_dbus_new (G_TEST_DBUS_NONE);
   g_test_dbus_up (fx->bus);
@@ -171,8 +176,10 @@ setup_gate (Fixture *fx, const PymemdMethodAccess *table, guint length)
   g_assert_true (g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (fx->manager), fx->server,
                                                    PYMEMD_MANAGER_PATH, &error));
   g_assert_no_error (error);
-  fx->process = pymemd_process_object_new (&fx->gate);
-  g_signal_connect (fx->process, "handle-get-details", G_CALLBACK (on_get_details), fx);
+  pymemd_process_set_rollup (process, &(PymemdCounters) { { 0 }, 0 }, 0, 0);
+  fx->process = pymemd_process_object_new (process, 0, &fx->gate, details_of, fx);
+  g_assert_cmpuint (pymemd_dbus_process1_get_pid (PYMEMD_DBUS_PROCESS1 (fx->process)), ==, 1);
+  g_assert_cmpuint (pymemd_dbus_process1_get_start_time (PYMEMD_DBUS_PROCESS1 (fx->process)), ==, 2);
   g_assert_true (g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (fx->process), fx->server,
                                                    PROCESS_PATH, &error));
   g_assert_no_error (error);

@@ -898,11 +898,11 @@ handle_get_process_details (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *
   return return_details (self, invocation, pid);
 }
 
+/* Process1.GetDetails, as the process object asks (PymemdDetailsFunc). */
 static gboolean
-handle_process_get_details (PymemdDbusProcess1 *object, GDBusMethodInvocation *invocation,
-                            PymemdDbusService *self)
+return_details_of (GDBusMethodInvocation *invocation, guint pid, gpointer data)
 {
-  return return_details (self, invocation, pymemd_dbus_process1_get_pid (object));
+  return return_details (data, invocation, pid);
 }
 
 static void
@@ -1949,40 +1949,14 @@ emit_memory_changed (const char *sender, guint id, PymemdProcess *process, gpoin
 }
 
 static void
-update_process_object (PymemdDbusService *self, PymemdDbusProcess1 *iface, PymemdProcess *process)
-{
-  const PymemdCounters *rollup = pymemd_process_get_rollup (process);
-  guint64 threshold = pymemd_config_get_min_change_bytes (self->config);
-  guint64 old_rss = pymemd_dbus_process1_get_rss (iface);
-  guint64 rss = rollup->value[PYMEMD_FIELD_RSS];
-
-  /* PropertiesChanged goes to every client: only for changes that matter. */
-  if ((rss > old_rss ? rss - old_rss : old_rss - rss) >= MAX (threshold, 1) || old_rss == 0)
-    pymemd_dbus_process1_set_rss (iface, rss);
-  if (pymemd_dbus_process1_get_uid (iface) != pymemd_process_get_uid (process))
-    pymemd_dbus_process1_set_uid (iface, pymemd_process_get_uid (process));
-  if (g_strcmp0 (pymemd_dbus_process1_get_name (iface), pymemd_process_get_status_name (process)) != 0)
-    pymemd_dbus_process1_set_name (iface, pymemd_process_get_status_name (process));
-  if (pymemd_dbus_process1_get_swap (iface) != rollup->value[PYMEMD_FIELD_SWAP])
-    pymemd_dbus_process1_set_swap (iface, rollup->value[PYMEMD_FIELD_SWAP]);
-}
-
-static void
 export_process (PymemdDbusService *self, const char *path, PymemdProcess *process)
 {
   g_autoptr(PymemdDbusObjectSkeleton) object = pymemd_dbus_object_skeleton_new (path);
-  PymemdDbusProcess1 *iface = PYMEMD_DBUS_PROCESS1 (pymemd_process_object_new (&self->gate));
-  g_autofree char *version = python_version_string (process);
+  g_autoptr(PymemdProcessObject) iface =
+    pymemd_process_object_new (process, pymemd_config_get_min_change_bytes (self->config), &self->gate,
+                               return_details_of, self);
 
-  /* The properties go to every client: only what status shows every user. */
-  pymemd_dbus_process1_set_pid (iface, (guint) pymemd_process_get_pid (process));
-  pymemd_dbus_process1_set_start_time (iface, pymemd_process_get_start_time (process));
-  pymemd_dbus_process1_set_cmdline (iface, pymemd_process_get_cmdline (process));
-  pymemd_dbus_process1_set_python_version (iface, version);
-  update_process_object (self, iface, process);
-  g_signal_connect (iface, "handle-get-details", G_CALLBACK (handle_process_get_details), self);
-  pymemd_dbus_object_skeleton_set_process1 (object, iface);
-  g_object_unref (iface);
+  pymemd_dbus_object_skeleton_set_process1 (object, PYMEMD_DBUS_PROCESS1 (iface));
   g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (object));
   g_hash_table_insert (self->exported, g_strdup (path), g_object_ref (object));
 }
@@ -2008,9 +1982,9 @@ sync_objects (PymemdDbusService *self, GPtrArray *processes)
         export_process (self, path, process);
       else
         {
-          PymemdDbusProcess1 *iface = pymemd_dbus_object_get_process1 (object);
-          update_process_object (self, iface, process);
-          g_object_unref (iface);
+          g_autoptr(PymemdProcessObject) iface = PYMEMD_PROCESS_OBJECT (pymemd_dbus_object_get_process1 (object));
+
+          pymemd_process_object_update (iface, process, pymemd_config_get_min_change_bytes (self->config));
         }
       g_hash_table_add (current, path);
     }
