@@ -13,6 +13,9 @@
 #include "pymemd-heap-growth.h"
 #include "pymemd-heap-watch.h"
 #include "pymemd-log.h"
+#include "pymemd-manager.h"
+#include "pymemd-method-access.h"
+#include "pymemd-process-object.h"
 #include "pymemd-rate-limit.h"
 #include "pymemd-recorder.h"
 #include "pymemd-view.h"
@@ -31,7 +34,8 @@ struct _PymemdDbusService
   PymemdRecorder           *recorder;
   PymemdHeapBroker         *broker;     /* NULL: no helper socket */
   PymemdConfig             *config;
-  PymemdDbusMonitor1       *manager;
+  PymemdDbusMonitor1       *manager;    /* a PymemdManager */
+  PymemdMethodGate          gate;       /* what each method needs: pymemd_method_access_table */
   GDBusObjectManagerServer *object_manager;
   GHashTable               *exported;   /* object path -> PymemdDbusObjectSkeleton */
   PymemdSubscriptions      *subscriptions;
@@ -317,15 +321,14 @@ details_variant (PymemdProcess *process)
   return g_variant_builder_end (&builder);
 }
 
-/* ---- method calls: each resolves the caller first, off the main loop ---- */
+/* ---- method calls: the gate (below) has decided what the caller may, before a handler runs ---- */
 
 #define SUBJECT_ANYONE (-2)
 
-typedef struct {
+typedef struct _Call {
   PymemdDbusService     *self;
   GDBusMethodInvocation *invocation;
   guint                  pid;
-  GVariant              *options;
   gboolean               asked_polkit;
   /* A history call: the owner of the process it is about (SUBJECT_ANYONE:
    * everyone's, as the totals are), and the answer, held while the caller
@@ -338,9 +341,9 @@ typedef struct {
   PymemdHeapRequest      heap_request;
   gboolean               attach;
   guint                  holders; /* retained sizes: the holders listed; 0: none asked */
-  PymemdCredentials      target;  /* an attach: who the process ran as when asked */
   GArray                *ended;   /* GetEndedProcesses: the answer, held while the caller is resolved */
-  GVariant              *wanted;  /* GetIdentities: the a(ut) asked */
+  /* A history call: how to answer once the caller may see the record. */
+  void                 (*answer) (struct _Call *call, const PymemdViewer *viewer);
 } Call;
 
 static Call *
@@ -359,11 +362,9 @@ call_free (Call *call)
 {
   g_object_unref (call->self);
   g_object_unref (call->invocation);
-  g_clear_pointer (&call->options, g_variant_unref);
   g_clear_pointer (&call->reply, g_variant_unref);
   g_clear_error (&call->reply_error);
   g_clear_pointer (&call->ended, g_array_unref);
-  g_clear_pointer (&call->wanted, g_variant_unref);
   g_free (call);
 }
 
@@ -384,8 +385,7 @@ needs_polkit (PymemdDbusService *self, const PymemdViewer *viewer, PymemdProcess
   return FALSE;
 }
 
-/* First the caller's uid alone; polkit only on a second round, when the
- * uid is not enough (see finish_caller). */
+/* The caller again, polkit asked this time (see decide_record). */
 static void
 resolve_caller (Call *call, GAsyncReadyCallback done)
 {
@@ -408,10 +408,10 @@ subject_view (Call *call, const PymemdViewer *viewer)
   return pymemd_viewer_get_view_of_owner (viewer, proc_visibility (call->self), (guint32) call->subject_uid);
 }
 
-/* Whether VIEWER lacks the right to see in detail something the call is
- * about (ONLY, or every process when NULL): only then is polkit worth asking. */
+/* Whether VIEWER lacks the right to see in detail what a history call
+ * read: only then is polkit worth asking. */
 static gboolean
-call_needs_polkit (Call *call, const PymemdViewer *viewer, PymemdProcess *only)
+record_needs_polkit (Call *call, const PymemdViewer *viewer)
 {
   if (call->ended != NULL)
     {
@@ -422,33 +422,42 @@ call_needs_polkit (Call *call, const PymemdViewer *viewer, PymemdProcess *only)
           return TRUE;
       return FALSE;
     }
-  if (call->subject_uid != -1)
-    return subject_view (call, viewer) != PYMEMD_VIEW_DETAIL;
-  return needs_polkit (call->self, viewer, only);
+  return subject_view (call, viewer) != PYMEMD_VIEW_DETAIL;
 }
 
-/* FALSE when the call was answered (an error) or went for polkit (DONE
- * runs again): the caller of finish_caller then just returns. ONLY is the
- * process the call is about, or NULL for all. */
-static gboolean
-finish_caller (Call *call, GAsyncResult *result, PymemdViewer *viewer, PymemdProcess *only,
-               GAsyncReadyCallback done)
+static void
+record_caller_known (GObject *source, GAsyncResult *result, gpointer data)
 {
+  Call *call = data;
   g_autoptr(GError) error = NULL;
+  g_auto(PymemdViewer) viewer = { 0 };
 
-  if (!pymemd_auth_get_viewer_finish (call->self->auth, result, viewer, &error))
+  if (!pymemd_auth_get_viewer_finish (call->self->auth, result, &viewer, &error))
     {
       g_dbus_method_invocation_return_gerror (call->invocation, error);
       call_free (call);
-      return FALSE;
+      return;
     }
-  if (!call->asked_polkit && call_needs_polkit (call, viewer, only))
+  call->answer (call, &viewer);
+}
+
+/* The second half of PYMEMD_NEED_SEE_RECORD, once a history call has read
+ * its answer (and with it whose it is): ANSWER gives the caller what it
+ * may see of it, as the gate found the caller, or as polkit's
+ * org.pymemd.inspect-all lets it when that would show more. */
+static void
+decide_record (Call *call, void (*answer) (Call *call, const PymemdViewer *viewer))
+{
+  const PymemdViewer *viewer = pymemd_method_access_get_viewer (call->invocation);
+
+  call->answer = answer;
+  if (!record_needs_polkit (call, viewer))
     {
-      call->asked_polkit = TRUE;
-      resolve_caller (call, done);
-      return FALSE;
+      answer (call, viewer);
+      return;
     }
-  return TRUE;
+  call->asked_polkit = TRUE;
+  resolve_caller (call, record_caller_known);
 }
 
 /* What VIEWER sees of PROCESS; NULL: one who sees every process. */
@@ -487,13 +496,13 @@ typedef GVariant *(*BuildReply) (PymemdDbusService *self, const PymemdViewer *vi
 
 /* Whoever sees every process gets the same answer until the next scan:
  * built and serialised once into CACHE, not per call. */
-static void
-return_view (Call *call, const PymemdViewer *viewer, GVariant **cache, BuildReply build)
+static gboolean
+return_view (PymemdDbusService *self, GDBusMethodInvocation *invocation, GVariant **cache, BuildReply build)
 {
-  PymemdDbusService *self = call->self;
+  const PymemdViewer *viewer = pymemd_method_access_get_viewer (invocation);
 
   if (needs_polkit (self, viewer, NULL))
-    g_dbus_method_invocation_return_value (call->invocation, build (self, viewer));
+    g_dbus_method_invocation_return_value (invocation, build (self, viewer));
   else
     {
       if (*cache == NULL)
@@ -501,19 +510,9 @@ return_view (Call *call, const PymemdViewer *viewer, GVariant **cache, BuildRepl
           *cache = g_variant_ref_sink (build (self, NULL));
           g_variant_get_data (*cache);
         }
-      g_dbus_method_invocation_return_value (call->invocation, *cache);
+      g_dbus_method_invocation_return_value (invocation, *cache);
     }
-  call_free (call);
-}
-
-static void
-get_processes_done (GObject *source, GAsyncResult *result, gpointer data)
-{
-  Call *call = data;
-  g_auto(PymemdViewer) viewer = { 0 };
-
-  if (finish_caller (call, result, &viewer, NULL, get_processes_done))
-    return_view (call, &viewer, &call->self->full_reply, build_processes);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
 /* Columns of fixed-size numbers: GDBus copies each as one block. */
@@ -559,16 +558,6 @@ build_samples (PymemdDbusService *self, const PymemdViewer *viewer)
                         COLUMN ("t", uss, sizeof (guint64)), COLUMN ("t", dirty, sizeof (guint64)),
                         COLUMN ("t", swap, sizeof (guint64)));
 #undef COLUMN
-}
-
-static void
-get_samples_done (GObject *source, GAsyncResult *result, gpointer data)
-{
-  Call *call = data;
-  g_auto(PymemdViewer) viewer = { 0 };
-
-  if (finish_caller (call, result, &viewer, NULL, get_samples_done))
-    return_view (call, &viewer, &call->self->full_samples, build_samples);
 }
 
 static GVariant *names_variant (const char *(*name_of) (guint index), guint n);
@@ -686,46 +675,48 @@ build_table (PymemdDbusService *self, const PymemdViewer *viewer)
 #undef COLUMN
 }
 
-static void
-get_table_done (GObject *source, GAsyncResult *result, gpointer data)
-{
-  Call *call = data;
-  g_auto(PymemdViewer) viewer = { 0 };
-
-  if (finish_caller (call, result, &viewer, NULL, get_table_done))
-    return_view (call, &viewer, &call->self->full_table, build_table);
-}
-
 static gboolean
 handle_get_table (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation, PymemdDbusService *self)
 {
-  resolve_caller (call_new (self, invocation), get_table_done);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
+  return return_view (self, invocation, &self->full_table, build_table);
 }
 
 /* At most this many processes in one GetIdentities: more than any host
  * runs interpreters, and a bound on what one call makes the daemon do. */
 #define MAX_IDENTITIES_ASKED 65536
 
-static void
-get_identities_done (GObject *source, GAsyncResult *result, gpointer data)
+static gboolean
+check_identities (PymemdDbusService *self, GVariant *parameters, GError **error)
 {
-  Call *call = data;
-  g_auto(PymemdViewer) viewer = { 0 };
+  g_autoptr(GVariant) processes = g_variant_get_child_value (parameters, 0);
+
+  if (g_variant_n_children (processes) > MAX_IDENTITIES_ASKED)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,
+                   _("At most %d processes may be asked in one call, not %zu"), MAX_IDENTITIES_ASKED,
+                   g_variant_n_children (processes));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+handle_get_identities (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation,
+                       GVariant *processes, PymemdDbusService *self)
+{
+  const PymemdViewer *viewer = pymemd_method_access_get_viewer (invocation);
   g_autoptr(GHashTable) done = NULL;
   GVariantBuilder builder;
   GVariantIter iter;
   guint32 pid;
   guint64 start_time;
 
-  if (!finish_caller (call, result, &viewer, NULL, get_identities_done))
-    return;
   done = g_hash_table_new (NULL, NULL);
   g_variant_builder_init (&builder, G_VARIANT_TYPE ("a(utbssso)"));
-  g_variant_iter_init (&iter, call->wanted);
+  g_variant_iter_init (&iter, processes);
   while (g_variant_iter_next (&iter, "(ut)", &pid, &start_time))
     {
-      PymemdProcess *process = pid <= G_MAXINT ? pymemd_monitor_find (call->self->monitor, (int) pid) : NULL;
+      PymemdProcess *process = pid <= G_MAXINT ? pymemd_monitor_find (self->monitor, (int) pid) : NULL;
       PymemdView view;
       gboolean restricted;
       g_autofree char *path = NULL;
@@ -734,7 +725,7 @@ get_identities_done (GObject *source, GAsyncResult *result, gpointer data)
       if (process == NULL || pymemd_process_get_start_time (process) != start_time ||
           g_hash_table_contains (done, process))
         continue;
-      view = view_of (call->self, &viewer, process);
+      view = view_of (self, viewer, process);
       if (view == PYMEMD_VIEW_HIDDEN)
         continue;
       g_hash_table_add (done, process);
@@ -745,26 +736,7 @@ get_identities_done (GObject *source, GAsyncResult *result, gpointer data)
                              file_name_variant (shown_name (process, restricted)),
                              g_variant_new_string (pymemd_process_get_cmdline (process)), version, path);
     }
-  g_dbus_method_invocation_return_value (call->invocation, g_variant_new ("(a(utbssso))", &builder));
-  call_free (call);
-}
-
-static gboolean
-handle_get_identities (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation,
-                       GVariant *processes, PymemdDbusService *self)
-{
-  Call *call;
-
-  if (g_variant_n_children (processes) > MAX_IDENTITIES_ASKED)
-    {
-      g_dbus_method_invocation_return_error (invocation, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS,
-                                             _("At most %d processes may be asked in one call, not %zu"),
-                                             MAX_IDENTITIES_ASKED, g_variant_n_children (processes));
-      return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
-  call = call_new (self, invocation);
-  call->wanted = g_variant_ref (processes);
-  resolve_caller (call, get_identities_done);
+  g_dbus_method_invocation_return_value (invocation, g_variant_new ("(a(utbssso))", &builder));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -848,25 +820,14 @@ build_breakdowns (PymemdDbusService *self, const PymemdViewer *viewer)
 #undef COLUMN
 }
 
-static void
-get_breakdowns_done (GObject *source, GAsyncResult *result, gpointer data)
-{
-  Call *call = data;
-  g_auto(PymemdViewer) viewer = { 0 };
-
-  if (finish_caller (call, result, &viewer, NULL, get_breakdowns_done))
-    return_view (call, &viewer, &call->self->full_breakdowns, build_breakdowns);
-}
-
 static gboolean
 handle_get_breakdowns (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation,
                        PymemdDbusService *self)
 {
-  resolve_caller (call_new (self, invocation), get_breakdowns_done);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
+  return return_view (self, invocation, &self->full_breakdowns, build_breakdowns);
 }
 
-/* The daemon's own figures are everyone's: no caller to resolve. */
+/* The daemon's own figures are everyone's (PYMEMD_NEED_NOTHING). */
 static gboolean
 handle_get_statistics (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation,
                        PymemdDbusService *self)
@@ -901,95 +862,47 @@ static gboolean
 handle_get_samples (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation,
                     PymemdDbusService *self)
 {
-  resolve_caller (call_new (self, invocation), get_samples_done);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
+  return return_view (self, invocation, &self->full_samples, build_samples);
 }
 
 static gboolean
 handle_get_processes (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation,
                       PymemdDbusService *self)
 {
-  Call *call = call_new (self, invocation);
-
-  resolve_caller (call, get_processes_done);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
+  return return_view (self, invocation, &self->full_reply, build_processes);
 }
 
 /* The answer for a pid that is not watched, or that /proc hides from the
  * caller: the same, so that it does not tell one from the other. */
-static void
-no_such_process (GDBusMethodInvocation *invocation, guint pid)
+static GError *
+no_such_process_error (guint pid)
 {
-  g_dbus_method_invocation_return_error (invocation, PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS,
-                                         _("No Python process with pid %u is watched"), pid);
+  return g_error_new (PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS, _("No Python process with pid %u is watched"), pid);
 }
 
-static void
-details_done (GObject *source, GAsyncResult *result, gpointer data)
-{
-  Call *call = data;
-  PymemdProcess *process = pymemd_monitor_find (call->self->monitor, call->pid);
-  g_auto(PymemdViewer) viewer = { 0 };
-  PymemdView view;
-
-  /* Who it runs as now, not at the last scan: it may have turned
-   * non-dumpable since. */
-  if (process != NULL &&
-      !pymemd_scanner_refresh_credentials (pymemd_monitor_get_scanner (call->self->monitor), process, NULL))
-    process = NULL;
-  if (!finish_caller (call, result, &viewer, process, details_done))
-    return;
-  view = process != NULL ? pymemd_viewer_get_view (&viewer, proc_visibility (call->self), process)
-                         : PYMEMD_VIEW_HIDDEN;
-  if (process == NULL) /* exited while we asked polkit */
-    g_dbus_method_invocation_return_error (call->invocation, PYMEMD_ERROR,
-                                           PYMEMD_ERROR_NO_SUCH_PROCESS,
-                                           _("Process %u has exited"), call->pid);
-  else if (view == PYMEMD_VIEW_HIDDEN) /* as if it were not there, as in /proc */
-    no_such_process (call->invocation, call->pid);
-  else if (view == PYMEMD_VIEW_STATUS)
-    g_dbus_method_invocation_return_error (call->invocation, PYMEMD_ERROR,
-                                           PYMEMD_ERROR_ACCESS_DENIED,
-                                           _("Process %u is not the caller's as the kernel counts it "
-                                             "(another user's, set-user-ID, or not dumpable): seeing it in "
-                                             "detail needs root or the %s authorization"),
-                                           call->pid, PYMEMD_ACTION_INSPECT_ALL);
-  else
-    g_dbus_method_invocation_return_value (call->invocation,
-                                           g_variant_new ("(@a{sv})", details_variant (process)));
-  call_free (call);
-}
-
-static void
-start_details (PymemdDbusService *self, GDBusMethodInvocation *invocation, guint pid)
+/* The gate has just found PID's process, and the caller may see it in
+ * detail (PYMEMD_NEED_SEE_TARGET). */
+static gboolean
+return_details (PymemdDbusService *self, GDBusMethodInvocation *invocation, guint pid)
 {
   PymemdProcess *process = pymemd_monitor_find (self->monitor, pid);
-  Call *call;
 
-  if (process == NULL)
-    {
-      no_such_process (invocation, pid);
-      return;
-    }
-  call = call_new (self, invocation);
-  call->pid = pid;
-  resolve_caller (call, details_done);
+  g_dbus_method_invocation_return_value (invocation, g_variant_new ("(@a{sv})", details_variant (process)));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
 static gboolean
 handle_get_process_details (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation,
                             guint pid, PymemdDbusService *self)
 {
-  start_details (self, invocation, pid);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
+  return return_details (self, invocation, pid);
 }
 
+/* Process1.GetDetails, as the process object asks (PymemdDetailsFunc). */
 static gboolean
-handle_process_get_details (PymemdDbusProcess1 *object, GDBusMethodInvocation *invocation,
-                            PymemdDbusService *self)
+return_details_of (GDBusMethodInvocation *invocation, guint pid, gpointer data)
 {
-  start_details (self, invocation, pymemd_dbus_process1_get_pid (object));
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
+  return return_details (data, invocation, pid);
 }
 
 static void
@@ -1004,41 +917,13 @@ rescan_done (GObject *source, GAsyncResult *result, gpointer data)
     g_dbus_method_invocation_return_gerror (invocation, error);
 }
 
-/* Each user has its own budget of Rescan calls: one calling in a loop
- * neither takes the others' nor makes full passes run back to back (the
- * monitor shares one pass among the callers that wait for it). */
-static void
-rescan_caller_known (GObject *source, GAsyncResult *result, gpointer data)
-{
-  g_autoptr(Call) call = data;
-  PymemdDbusService *self = call->self;
-  g_autoptr(GError) error = NULL;
-  g_auto(PymemdViewer) viewer = { 0 };
-  double retry = 0;
-
-  if (!pymemd_auth_get_viewer_finish (self->auth, result, &viewer, &error))
-    {
-      g_dbus_method_invocation_return_gerror (call->invocation, error);
-      return;
-    }
-  if (!pymemd_rate_limit_take (self->rescan_limit, viewer.uid, &retry))
-    {
-      g_dbus_method_invocation_return_error (call->invocation, PYMEMD_ERROR,
-                                             PYMEMD_ERROR_LIMIT_EXCEEDED,
-                                             _("A user may ask for %u rescans a minute; try again "
-                                               "in %.0f s"),
-                                             pymemd_rate_limit_get_per_window (self->rescan_limit),
-                                             ceil (retry));
-      return;
-    }
-  pymemd_monitor_rescan_async (self->monitor, rescan_done, g_object_ref (call->invocation));
-}
-
+/* The caller had a rescan left in its budget (PYMEMD_NEED_BUDGET); the
+ * monitor shares one pass among the callers that wait for it. */
 static gboolean
 handle_rescan (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation,
                PymemdDbusService *self)
 {
-  resolve_caller (call_new (self, invocation), rescan_caller_known);
+  pymemd_monitor_rescan_async (self->monitor, rescan_done, g_object_ref (invocation));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -1064,63 +949,49 @@ watch_sender (PymemdDbusService *self, const char *sender)
   g_hash_table_insert (self->name_watches, g_strdup (sender), GUINT_TO_POINTER (id));
 }
 
-static void
-subscribe_done (GObject *source, GAsyncResult *result, gpointer data)
+/* Bad options are refused before anyone is asked anything. */
+static gboolean
+check_subscribe (PymemdDbusService *self, GVariant *parameters, GError **error)
 {
-  g_autoptr(Call) call = data;
-  PymemdDbusService *self = call->self;
-  PymemdConfig *config = self->config;
-  const char *sender = g_dbus_method_invocation_get_sender (call->invocation);
-  PymemdSubscriptionOptions options;
-  g_autoptr(GError) error = NULL;
-  g_auto(PymemdViewer) viewer = { 0 };
-  guint id;
+  g_autoptr(GVariant) options = g_variant_get_child_value (parameters, 0);
+  PymemdSubscriptionOptions parsed;
 
-  if (!pymemd_auth_get_viewer_finish (self->auth, result, &viewer, &error))
-    {
-      g_dbus_method_invocation_return_gerror (call->invocation, error);
-      return;
-    }
-  if (!pymemd_subscription_options_parse (
-        call->options, pymemd_config_get_min_change_bytes (config),
-        (gint64) (pymemd_config_get_min_signal_interval (config) * G_USEC_PER_SEC), &options,
-        &error))
-    {
-      g_dbus_method_invocation_return_gerror (call->invocation, error);
-      return;
-    }
-  id = pymemd_subscriptions_add (self->subscriptions, sender, &viewer, &options,
-                                 pymemd_monitor_get_processes (self->monitor), &error);
-  if (id == 0)
-    {
-      pymemd_subscription_options_clear (&options);
-      g_dbus_method_invocation_return_gerror (call->invocation, error);
-      return;
-    }
-  watch_sender (self, sender);
-  pymemd_dbus_monitor1_complete_subscribe (self->manager, call->invocation, id);
+  if (!pymemd_subscription_options_parse (options, 0, 0, &parsed, error))
+    return FALSE;
+  pymemd_subscription_options_clear (&parsed);
+  return TRUE;
 }
 
+/* The caller as polkit's org.pymemd.inspect-all lets it see: processes of
+ * other users may start later (PYMEMD_NEED_VIEWER_ASKED). */
 static gboolean
 handle_subscribe (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation,
                   GVariant *options, PymemdDbusService *self)
 {
+  PymemdConfig *config = self->config;
+  const char *sender = g_dbus_method_invocation_get_sender (invocation);
   PymemdSubscriptionOptions parsed;
   g_autoptr(GError) error = NULL;
-  Call *call;
+  guint id;
 
-  /* Reject bad options before asking anyone anything. */
-  if (!pymemd_subscription_options_parse (options, 0, 0, &parsed, &error))
+  if (!pymemd_subscription_options_parse (
+        options, pymemd_config_get_min_change_bytes (config),
+        (gint64) (pymemd_config_get_min_signal_interval (config) * G_USEC_PER_SEC), &parsed,
+        &error))
     {
       g_dbus_method_invocation_return_gerror (invocation, error);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
-  pymemd_subscription_options_clear (&parsed);
-  call = call_new (self, invocation);
-  call->options = g_variant_ref (options);
-  /* Processes of other users may start later: ask polkit now. */
-  call->asked_polkit = TRUE;
-  resolve_caller (call, subscribe_done);
+  id = pymemd_subscriptions_add (self->subscriptions, sender, pymemd_method_access_get_viewer (invocation), &parsed,
+                                 pymemd_monitor_get_processes (self->monitor), &error);
+  if (id == 0)
+    {
+      pymemd_subscription_options_clear (&parsed);
+      g_dbus_method_invocation_return_gerror (invocation, error);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  watch_sender (self, sender);
+  pymemd_dbus_monitor1_complete_subscribe (manager, invocation, id);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -1205,17 +1076,12 @@ history_reply (const PymemdRecorderHistory *h)
 #undef COLUMN
 }
 
-/* Answers a history call whose reply is ready, once the caller may see it. */
+/* Answers a history call whose reply is ready, as VIEWER may see it. */
 static void
-history_caller_done (GObject *source, GAsyncResult *result, gpointer data)
+answer_record (Call *call, const PymemdViewer *viewer)
 {
-  Call *call = data;
-  g_auto(PymemdViewer) viewer = { 0 };
-  PymemdView view;
+  PymemdView view = subject_view (call, viewer);
 
-  if (!finish_caller (call, result, &viewer, NULL, history_caller_done))
-    return;
-  view = subject_view (call, &viewer);
   if (view == PYMEMD_VIEW_HIDDEN)
     g_dbus_method_invocation_return_error (call->invocation, PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS,
                                            _("No history of process %u is kept"), call->pid);
@@ -1275,7 +1141,7 @@ query_done (GObject *source, GAsyncResult *result, gpointer data)
   /* The totals are everyone's, as the Totals property is. */
   call->subject_uid = history->process.pid == 0 ? SUBJECT_ANYONE : (gint64) history->process.uid;
   call->reply = g_variant_ref_sink (history_reply (history));
-  resolve_caller (call, history_caller_done);
+  decide_record (call, answer_record);
 }
 
 /* The start time a call means: its own, or that of the live process. */
@@ -1291,10 +1157,45 @@ resolve_start_time (PymemdDbusService *self, guint pid, guint64 start_time)
 }
 
 static gboolean
-invalid_args (GDBusMethodInvocation *invocation, const char *message)
+invalid_args (GError **error, const char *message)
 {
-  g_dbus_method_invocation_return_error_literal (invocation, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS, message);
-  return G_DBUS_METHOD_INVOCATION_HANDLED;
+  g_set_error_literal (error, PYMEMD_ERROR, PYMEMD_ERROR_INVALID_ARGS, message);
+  return FALSE;
+}
+
+static gboolean
+check_pid (guint pid, gboolean zero_too, GError **error)
+{
+  if ((pid == 0 && !zero_too) || pid > G_MAXINT32)
+    return invalid_args (error, _("pid is out of range"));
+  return TRUE;
+}
+
+static gboolean
+check_span (gint64 since, gint64 until, GError **error)
+{
+  if (until == 0)
+    until = g_get_real_time ();
+  if (since < 0 || until < 0 || since >= until)
+    return invalid_args (error, _("since and until are µs since the epoch, since before until"));
+  return TRUE;
+}
+
+static gboolean
+check_history (PymemdDbusService *self, GVariant *parameters, GError **error)
+{
+  guint pid;
+  guint64 start_time;
+  gint64 since, until;
+  double resolution;
+
+  g_variant_get (parameters, "(utxxd)", &pid, &start_time, &since, &until, &resolution);
+  if (!check_pid (pid, TRUE, error) || !check_span (since, until, error))
+    return FALSE;
+  if (!isfinite (resolution) || resolution < 0 || resolution > HISTORY_MAX_RESOLUTION ||
+      (resolution > 0 && resolution < 1))
+    return invalid_args (error, _("resolution is 0 (the daemon picks) or 1 to 31622400 seconds"));
+  return TRUE;
 }
 
 static gboolean
@@ -1305,15 +1206,8 @@ handle_get_history (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocati
   gint64 resolution_us;
   Call *call;
 
-  if (pid > G_MAXINT32)
-    return invalid_args (invocation, _("pid is out of range"));
   if (until == 0)
     until = g_get_real_time ();
-  if (since < 0 || until < 0 || since >= until)
-    return invalid_args (invocation, _("since and until are µs since the epoch, since before until"));
-  if (!isfinite (resolution) || resolution < 0 || resolution > HISTORY_MAX_RESOLUTION ||
-      (resolution > 0 && resolution < 1))
-    return invalid_args (invocation, _("resolution is 0 (the daemon picks) or 1 to 31622400 seconds"));
   resolution_us = (gint64) (resolution * SECOND_US);
   call = call_new (self, invocation);
   call->pid = pid;
@@ -1350,14 +1244,9 @@ ended_reply (Call *call, const PymemdViewer *viewer)
 }
 
 static void
-ended_caller_done (GObject *source, GAsyncResult *result, gpointer data)
+answer_ended (Call *call, const PymemdViewer *viewer)
 {
-  Call *call = data;
-  g_auto(PymemdViewer) viewer = { 0 };
-
-  if (!finish_caller (call, result, &viewer, NULL, ended_caller_done))
-    return;
-  g_dbus_method_invocation_return_value (call->invocation, ended_reply (call, &viewer));
+  g_dbus_method_invocation_return_value (call->invocation, ended_reply (call, viewer));
   call_free (call);
 }
 
@@ -1374,15 +1263,22 @@ ended_done (GObject *source, GAsyncResult *result, gpointer data)
       call_free (call);
       return;
     }
-  resolve_caller (call, ended_caller_done);
+  decide_record (call, answer_ended);
+}
+
+static gboolean
+check_ended_processes (PymemdDbusService *self, GVariant *parameters, GError **error)
+{
+  gint64 since;
+
+  g_variant_get (parameters, "(x)", &since);
+  return since >= 0 || invalid_args (error, _("since is µs since the epoch"));
 }
 
 static gboolean
 handle_get_ended_processes (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation, gint64 since,
                             PymemdDbusService *self)
 {
-  if (since < 0)
-    return invalid_args (invocation, _("since is µs since the epoch"));
   pymemd_recorder_list_ended_async (self->recorder, since, ended_done, call_new (self, invocation));
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -1404,7 +1300,22 @@ growth_done (GObject *source, GAsyncResult *result, gpointer data)
     }
   call->subject_uid = uid;
   call->reply = g_variant_ref_sink (g_variant_new ("(du)", rate, samples));
-  resolve_caller (call, history_caller_done);
+  decide_record (call, answer_record);
+}
+
+static gboolean
+check_growth (PymemdDbusService *self, GVariant *parameters, GError **error)
+{
+  guint pid;
+  guint64 start_time;
+  double window;
+
+  g_variant_get (parameters, "(utd)", &pid, &start_time, &window);
+  if (!check_pid (pid, FALSE, error))
+    return FALSE;
+  if (!isfinite (window) || window < GROWTH_MIN_WINDOW || window > GROWTH_MAX_WINDOW)
+    return invalid_args (error, _("window is 60 to 604800 seconds"));
+  return TRUE;
 }
 
 static gboolean
@@ -1418,10 +1329,6 @@ handle_get_growth (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocatio
   double rate = 0;
   guint samples = 0;
 
-  if (pid == 0 || pid > G_MAXINT32)
-    return invalid_args (invocation, _("pid is out of range"));
-  if (!isfinite (window) || window < GROWTH_MIN_WINDOW || window > GROWTH_MAX_WINDOW)
-    return invalid_args (invocation, _("window is 60 to 604800 seconds"));
   call = call_new (self, invocation);
   call->pid = pid;
   call->start_time = start_time = resolve_start_time (self, pid, start_time);
@@ -1434,7 +1341,7 @@ handle_get_growth (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocatio
     {
       call->subject_uid = pymemd_viewer_recorded_owner (live);
       call->reply = g_variant_ref_sink (g_variant_new ("(du)", rate, samples));
-      resolve_caller (call, history_caller_done);
+      decide_record (call, answer_record);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
   pymemd_recorder_growth_async (self->recorder, pymemd_scanner_get_boot_id (scanner), (gint32) pid, start_time,
@@ -1518,115 +1425,33 @@ heap_done (GObject *source, GAsyncResult *result, gpointer data)
     g_dbus_method_invocation_return_value (call->invocation, g_variant_new ("(@a{sv})", summary));
 }
 
-static void
-heap_auth_done (GObject *source, GAsyncResult *result, gpointer data)
+static gboolean
+check_heap_summary (PymemdDbusService *self, GVariant *parameters, GError **error)
 {
-  g_autoptr(Call) call = data;
-  PymemdDbusService *self = call->self;
-  g_autoptr(GError) error = NULL;
-  g_auto(PymemdViewer) viewer = { 0 };
-  PymemdAttachPolicy policy = pymemd_config_get_attach (self->config);
-  PymemdProcess *process;
-  gboolean allowed = FALSE;
+  g_autoptr(GVariant) options = NULL;
+  PymemdHeapRequest request;
+  gboolean attach;
+  guint pid, holders;
+  guint64 start_time;
 
-  if (!pymemd_auth_may_attach_finish (self->auth, result, &viewer, &allowed, &error))
-    {
-      g_dbus_method_invocation_return_gerror (call->invocation, error);
-      return;
-    }
-  process = pymemd_monitor_find (self->monitor, call->pid);
-  if (process != NULL && (pymemd_process_get_start_time (process) != call->start_time ||
-                          !pymemd_scanner_refresh_credentials (pymemd_monitor_get_scanner (self->monitor),
-                                                               process, NULL)))
-    process = NULL;
-  if (!allowed)
-    {
-      if (process != NULL &&
-          pymemd_viewer_get_view (&viewer, proc_visibility (self), process) == PYMEMD_VIEW_HIDDEN)
-        no_such_process (call->invocation, call->pid);
-      else if (policy == PYMEMD_ATTACH_NONE)
-        g_dbus_method_invocation_return_error_literal (
-          call->invocation, PYMEMD_ERROR, PYMEMD_ERROR_ACCESS_DENIED,
-          _("Heap summaries are switched off ([access] attach=none in pymemd.conf)"));
-      else
-        g_dbus_method_invocation_return_error (call->invocation, PYMEMD_ERROR, PYMEMD_ERROR_ACCESS_DENIED,
-                                               policy == PYMEMD_ATTACH_OWN
-                                                 ? _("Process %u is not the caller's as the kernel counts it "
-                                                     "(another user's, set-user-ID, or not dumpable): its heap "
-                                                     "needs root or the %s authorization")
-                                                 : _("Looking into process %u needs root or the %s authorization "
-                                                     "([access] attach=admin)"),
-                                               call->pid, PYMEMD_ACTION_ATTACH);
-      return;
-    }
-  if (process == NULL)
-    {
-      g_dbus_method_invocation_return_error (call->invocation, PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS,
-                                             _("Process %u has exited"), call->pid);
-      return;
-    }
-  /* Allowed as the owner of the process as it ran when asked: not if it
-   * has changed since (turned non-dumpable, or another user's). */
-  if (pymemd_viewer_may_attach (&viewer, policy, &call->target) == PYMEMD_ATTACH_GRANTED &&
-      pymemd_viewer_may_attach (&viewer, policy, pymemd_process_get_credentials (process)) != PYMEMD_ATTACH_GRANTED)
-    {
-      g_dbus_method_invocation_return_error (call->invocation, PYMEMD_ERROR, PYMEMD_ERROR_ACCESS_DENIED,
-                                             _("Process %u changed who it runs as while it was asked for"),
-                                             call->pid);
-      return;
-    }
-  {
-    /* Not in one call: the order arguments are evaluated in is unspecified. */
-    Call *owned = g_steal_pointer (&call);
-    pymemd_heap_broker_get_summary_async (self->broker, process, &owned->heap_request, owned->attach, owned->holders,
-                                          viewer.uid,
-                                          heap_done, owned);
-  }
+  g_variant_get (parameters, "(ut@a{sv})", &pid, &start_time, &options);
+  return check_pid (pid, FALSE, error) && read_heap_options (options, &request, &attach, &holders, error);
 }
 
+/* The gate has just found the process as asked, and let the caller look
+ * into it (PYMEMD_NEED_ATTACH). */
 static gboolean
 handle_get_heap_summary (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invocation, guint pid,
                          guint64 start_time, GVariant *options, PymemdDbusService *self)
 {
-  g_autoptr(GError) error = NULL;
-  PymemdProcess *process;
-  Call *call;
-  PymemdHeapRequest request;
-  gboolean attach;
-  guint holders;
+  PymemdProcess *process = pymemd_monitor_find (self->monitor, pid);
+  Call *call = call_new (self, invocation);
 
-  if (pid == 0 || pid > G_MAXINT32)
-    return invalid_args (invocation, _("pid is out of range"));
-  if (!read_heap_options (options, &request, &attach, &holders, &error))
-    {
-      g_dbus_method_invocation_return_gerror (invocation, error);
-      return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
-  process = pymemd_monitor_find (self->monitor, pid);
-  /* Who it runs as now: the attach is decided on that. */
-  if (process == NULL || (start_time != 0 && pymemd_process_get_start_time (process) != start_time) ||
-      !pymemd_scanner_refresh_credentials (pymemd_monitor_get_scanner (self->monitor), process, NULL))
-    {
-      no_such_process (invocation, pid);
-      return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
-  if (self->broker == NULL)
-    {
-      g_dbus_method_invocation_return_error_literal (invocation, PYMEMD_ERROR, PYMEMD_ERROR_FAILED,
-                                                     _("This daemon has no helper socket"));
-      return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
-  call = call_new (self, invocation);
   call->pid = pid;
-  call->start_time = pymemd_process_get_start_time (process);
-  call->heap_request = request;
-  call->attach = attach;
-  call->holders = holders;
-  call->target = *pymemd_process_get_credentials (process);
-  pymemd_auth_may_attach_async (self->auth, self->connection, g_dbus_method_invocation_get_sender (invocation),
-                                &call->target,
-                                pymemd_config_get_attach (self->config), NULL,
-                                heap_auth_done, call);
+  /* Checked at the gate: cannot fail. */
+  read_heap_options (options, &call->heap_request, &call->attach, &call->holders, NULL);
+  pymemd_heap_broker_get_summary_async (self->broker, process, &call->heap_request, call->attach, call->holders,
+                                        pymemd_method_access_get_viewer (invocation)->uid, heap_done, call);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -1661,7 +1486,18 @@ heap_list_done (GObject *source, GAsyncResult *result, gpointer data)
     }
   call->subject_uid = answer->uid;
   call->reply = g_variant_ref_sink (g_variant_new ("(@aa{sv})", g_variant_builder_end (&builder)));
-  resolve_caller (call, history_caller_done);
+  decide_record (call, answer_record);
+}
+
+static gboolean
+check_heap_summaries (PymemdDbusService *self, GVariant *parameters, GError **error)
+{
+  guint pid;
+  guint64 start_time;
+  gint64 since, until;
+
+  g_variant_get (parameters, "(utxx)", &pid, &start_time, &since, &until);
+  return check_pid (pid, FALSE, error) && check_span (since, until, error);
 }
 
 static gboolean
@@ -1671,12 +1507,8 @@ handle_get_heap_summaries (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *i
   PymemdScanner *scanner = pymemd_monitor_get_scanner (self->monitor);
   Call *call;
 
-  if (pid == 0 || pid > G_MAXINT32)
-    return invalid_args (invocation, _("pid is out of range"));
   if (until == 0)
     until = g_get_real_time ();
-  if (since < 0 || until < 0 || since >= until)
-    return invalid_args (invocation, _("since and until are µs since the epoch, since before until"));
   call = call_new (self, invocation);
   call->pid = pid;
   call->start_time = resolve_start_time (self, pid, start_time);
@@ -1795,6 +1627,308 @@ on_recorder_state (PymemdRecorder *recorder, PymemdDbusService *self)
     publish_history_size (self, size);
 }
 
+/* ---- the gate: what each method needs (pymemd-method-access.c), decided here before its handler runs ---- */
+
+/* A method's arguments, checked before anything else: bad input is
+ * refused before anyone is asked anything. */
+static const struct {
+  const char *method;
+  gboolean  (*check) (PymemdDbusService *self, GVariant *parameters, GError **error);
+} argument_checks[] = {
+  { "GetIdentities", check_identities },
+  { "Subscribe", check_subscribe },
+  { "GetHistory", check_history },
+  { "GetGrowth", check_growth },
+  { "GetEndedProcesses", check_ended_processes },
+  { "GetHeapSummaries", check_heap_summaries },
+  { "GetHeapSummary", check_heap_summary },
+};
+
+static gboolean
+check_arguments (PymemdDbusService *self, GDBusMethodInvocation *invocation, GError **error)
+{
+  const char *method = g_dbus_method_invocation_get_method_name (invocation);
+
+  if (g_strcmp0 (g_dbus_method_invocation_get_interface_name (invocation), PYMEMD_MANAGER_INTERFACE) != 0)
+    return TRUE;
+  for (guint i = 0; i < G_N_ELEMENTS (argument_checks); i++)
+    if (g_str_equal (argument_checks[i].method, method))
+      return argument_checks[i].check (self, g_dbus_method_invocation_get_parameters (invocation), error);
+  return TRUE;
+}
+
+/* One call's need being decided: who calls, and (for one about a process)
+ * which. */
+typedef struct {
+  PymemdDbusService *self;
+  PymemdMethodCall  *call;
+  gboolean           asked_polkit;
+  guint              pid;        /* SEE_TARGET, ATTACH: the process */
+  guint64            start_time; /* ATTACH: the one asked about */
+  PymemdCredentials  target;     /* ATTACH: who it ran as when asked */
+} Decision;
+
+static void
+decision_free (Decision *decision)
+{
+  g_object_unref (decision->self);
+  g_free (decision);
+}
+
+static void
+decision_refuse (Decision *decision, GError *error)
+{
+  pymemd_method_call_refuse (decision->call, error);
+  g_error_free (error);
+  decision_free (decision);
+}
+
+static void viewer_known (GObject *source, GAsyncResult *result, gpointer data);
+
+static void
+resolve_viewer (Decision *decision)
+{
+  GDBusMethodInvocation *invocation = pymemd_method_call_get_invocation (decision->call);
+
+  pymemd_auth_get_viewer_async (decision->self->auth, decision->self->connection,
+                                g_dbus_method_invocation_get_sender (invocation), decision->asked_polkit, NULL,
+                                viewer_known, decision);
+}
+
+/* Whether VIEWER sees TARGET (the process a call is about; NULL: gone)
+ * in detail; if not, ERROR says why as /proc would: a process hidden
+ * from the caller is one that is not there. */
+static gboolean
+sees_target (Decision *decision, const PymemdViewer *viewer, PymemdProcess *target, GError **error)
+{
+  PymemdView view = target != NULL ? pymemd_viewer_get_view (viewer, proc_visibility (decision->self), target)
+                                   : PYMEMD_VIEW_HIDDEN;
+
+  if (target == NULL) /* exited while we asked polkit */
+    g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS, _("Process %u has exited"), decision->pid);
+  else if (view == PYMEMD_VIEW_HIDDEN) /* as if it were not there, as in /proc */
+    g_propagate_error (error, no_such_process_error (decision->pid));
+  else if (view == PYMEMD_VIEW_STATUS)
+    g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_ACCESS_DENIED,
+                 _("Process %u is not the caller's as the kernel counts it "
+                   "(another user's, set-user-ID, or not dumpable): seeing it in "
+                   "detail needs root or the %s authorization"),
+                 decision->pid, PYMEMD_ACTION_INSPECT_ALL);
+  return view == PYMEMD_VIEW_DETAIL;
+}
+
+/* Each user has its own budget of calls such as Rescan: one calling in a
+ * loop neither takes the others' nor makes full passes run back to back. */
+static gboolean
+within_budget (Decision *decision, const PymemdViewer *viewer, GError **error)
+{
+  PymemdRateLimit *limit = decision->self->rescan_limit;
+  double retry = 0;
+
+  if (pymemd_rate_limit_take (limit, viewer->uid, &retry))
+    return TRUE;
+  g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_LIMIT_EXCEEDED,
+               _("A user may ask for %u rescans a minute; try again in %.0f s"),
+               pymemd_rate_limit_get_per_window (limit), ceil (retry));
+  return FALSE;
+}
+
+/* The caller is known (and, on a second round, what polkit says). */
+static void
+viewer_known (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Decision *decision = data;
+  PymemdDbusService *self = decision->self;
+  PymemdNeed need = pymemd_method_call_get_need (decision->call);
+  g_auto(PymemdViewer) viewer = { 0 };
+  GError *error = NULL;
+  PymemdProcess *target = NULL;
+  gboolean polkit_would_show_more = FALSE;
+
+  if (!pymemd_auth_get_viewer_finish (self->auth, result, &viewer, &error))
+    {
+      decision_refuse (decision, error);
+      return;
+    }
+  if (need == PYMEMD_NEED_SEE_TARGET)
+    {
+      PymemdProcess *process = pymemd_monitor_find (self->monitor, decision->pid);
+
+      /* Who it runs as now, not at the last scan: it may have turned
+       * non-dumpable since. */
+      if (process != NULL &&
+          !pymemd_scanner_refresh_credentials (pymemd_monitor_get_scanner (self->monitor), process, NULL))
+        process = NULL;
+      target = process;
+    }
+  if (need == PYMEMD_NEED_VIEWER || need == PYMEMD_NEED_SEE_TARGET)
+    polkit_would_show_more = needs_polkit (self, &viewer, target);
+  if (!decision->asked_polkit && polkit_would_show_more)
+    {
+      decision->asked_polkit = TRUE;
+      resolve_viewer (decision);
+      return;
+    }
+  if ((need == PYMEMD_NEED_SEE_TARGET && !sees_target (decision, &viewer, target, &error)) ||
+      (need == PYMEMD_NEED_BUDGET && !within_budget (decision, &viewer, &error)))
+    {
+      decision_refuse (decision, error);
+      return;
+    }
+  pymemd_method_call_grant (decision->call, &viewer);
+  decision_free (decision);
+}
+
+/* Why VIEWER, not allowed to look into the target, may not: as if it
+ * were not there where /proc hides it, the policy otherwise. */
+static GError *
+attach_refusal (Decision *decision, const PymemdViewer *viewer, PymemdProcess *process)
+{
+  PymemdAttachPolicy policy = pymemd_config_get_attach (decision->self->config);
+
+  if (process != NULL &&
+      pymemd_viewer_get_view (viewer, proc_visibility (decision->self), process) == PYMEMD_VIEW_HIDDEN)
+    return no_such_process_error (decision->pid);
+  if (policy == PYMEMD_ATTACH_NONE)
+    return g_error_new_literal (PYMEMD_ERROR, PYMEMD_ERROR_ACCESS_DENIED,
+                                _("Heap summaries are switched off ([access] attach=none in pymemd.conf)"));
+  return g_error_new (PYMEMD_ERROR, PYMEMD_ERROR_ACCESS_DENIED,
+                      policy == PYMEMD_ATTACH_OWN
+                        ? _("Process %u is not the caller's as the kernel counts it "
+                            "(another user's, set-user-ID, or not dumpable): its heap "
+                            "needs root or the %s authorization")
+                        : _("Looking into process %u needs root or the %s authorization "
+                            "([access] attach=admin)"),
+                      decision->pid, PYMEMD_ACTION_ATTACH);
+}
+
+static void
+attach_decided (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Decision *decision = data;
+  PymemdDbusService *self = decision->self;
+  GError *error = NULL;
+  g_auto(PymemdViewer) viewer = { 0 };
+  PymemdAttachPolicy policy = pymemd_config_get_attach (self->config);
+  PymemdProcess *process;
+  gboolean allowed = FALSE;
+
+  if (!pymemd_auth_may_attach_finish (self->auth, result, &viewer, &allowed, &error))
+    {
+      decision_refuse (decision, error);
+      return;
+    }
+  process = pymemd_monitor_find (self->monitor, decision->pid);
+  if (process != NULL && (pymemd_process_get_start_time (process) != decision->start_time ||
+                          !pymemd_scanner_refresh_credentials (pymemd_monitor_get_scanner (self->monitor),
+                                                               process, NULL)))
+    process = NULL;
+  if (!allowed)
+    error = attach_refusal (decision, &viewer, process);
+  else if (process == NULL)
+    error = g_error_new (PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS, _("Process %u has exited"), decision->pid);
+  /* Allowed as the owner of the process as it ran when asked: not if it
+   * has changed since (turned non-dumpable, or another user's). */
+  else if (pymemd_viewer_may_attach (&viewer, policy, &decision->target) == PYMEMD_ATTACH_GRANTED &&
+           pymemd_viewer_may_attach (&viewer, policy, pymemd_process_get_credentials (process)) !=
+             PYMEMD_ATTACH_GRANTED)
+    error = g_error_new (PYMEMD_ERROR, PYMEMD_ERROR_ACCESS_DENIED,
+                         _("Process %u changed who it runs as while it was asked for"), decision->pid);
+  if (error != NULL)
+    {
+      decision_refuse (decision, error);
+      return;
+    }
+  pymemd_method_call_grant (decision->call, &viewer);
+  decision_free (decision);
+}
+
+/* PYMEMD_NEED_ATTACH: the process asked about, as it runs now (the
+ * attach is decided on that), then pymemd_auth_may_attach_async (). */
+static void
+decide_attach (Decision *decision)
+{
+  PymemdDbusService *self = decision->self;
+  GDBusMethodInvocation *invocation = pymemd_method_call_get_invocation (decision->call);
+  PymemdProcess *process;
+  guint64 start_time;
+
+  g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(ut@a{sv})", &decision->pid, &start_time,
+                 NULL);
+  process = pymemd_monitor_find (self->monitor, decision->pid);
+  /* Who it runs as now: the attach is decided on that. */
+  if (process == NULL || (start_time != 0 && pymemd_process_get_start_time (process) != start_time) ||
+      !pymemd_scanner_refresh_credentials (pymemd_monitor_get_scanner (self->monitor), process, NULL))
+    {
+      decision_refuse (decision, no_such_process_error (decision->pid));
+      return;
+    }
+  /* Nothing to look into with: no need to ask anyone. */
+  if (self->broker == NULL)
+    {
+      decision_refuse (decision, g_error_new_literal (PYMEMD_ERROR, PYMEMD_ERROR_FAILED,
+                                                      _("This daemon has no helper socket")));
+      return;
+    }
+  decision->start_time = pymemd_process_get_start_time (process);
+  decision->target = *pymemd_process_get_credentials (process);
+  pymemd_auth_may_attach_async (self->auth, self->connection, g_dbus_method_invocation_get_sender (invocation),
+                                &decision->target, pymemd_config_get_attach (self->config), NULL, attach_decided,
+                                decision);
+}
+
+/* The gate's authorize function: every method call but those that need
+ * nothing comes here first; its handler runs only if this lets it. */
+static void
+authorize_method (PymemdMethodCall *call, gpointer data)
+{
+  PymemdDbusService *self = data;
+  GDBusMethodInvocation *invocation = pymemd_method_call_get_invocation (call);
+  GDBusInterfaceSkeleton *skeleton = pymemd_method_call_get_skeleton (call);
+  PymemdNeed need = pymemd_method_call_get_need (call);
+  GError *error = NULL;
+  Decision *decision;
+
+  if (!check_arguments (self, invocation, &error))
+    {
+      pymemd_method_call_refuse (call, error);
+      g_error_free (error);
+      return;
+    }
+  decision = g_new0 (Decision, 1);
+  decision->self = g_object_ref (self);
+  decision->call = call;
+  switch (need)
+    {
+    case PYMEMD_NEED_ATTACH:
+      decide_attach (decision);
+      return;
+    case PYMEMD_NEED_SEE_TARGET:
+      if (PYMEMD_DBUS_IS_PROCESS1 (skeleton))
+        decision->pid = pymemd_dbus_process1_get_pid (PYMEMD_DBUS_PROCESS1 (skeleton));
+      else
+        g_variant_get (g_dbus_method_invocation_get_parameters (invocation), "(u)", &decision->pid);
+      if (pymemd_monitor_find (self->monitor, decision->pid) == NULL)
+        {
+          decision_refuse (decision, no_such_process_error (decision->pid));
+          return;
+        }
+      break;
+    case PYMEMD_NEED_VIEWER_ASKED:
+      decision->asked_polkit = TRUE;
+      break;
+    case PYMEMD_NEED_NOTHING: /* never comes here */
+    case PYMEMD_NEED_BUDGET:
+    case PYMEMD_NEED_VIEWER:
+    case PYMEMD_NEED_SEE_RECORD: /* the record, once read: decide_record () */
+    default:
+      break;
+    }
+  /* First the caller's uid alone; polkit only on a second round, when
+   * the uid is not enough. */
+  resolve_viewer (decision);
+}
+
 /* ---- after each scan ---- */
 
 static void
@@ -1815,40 +1949,14 @@ emit_memory_changed (const char *sender, guint id, PymemdProcess *process, gpoin
 }
 
 static void
-update_process_object (PymemdDbusService *self, PymemdDbusProcess1 *iface, PymemdProcess *process)
-{
-  const PymemdCounters *rollup = pymemd_process_get_rollup (process);
-  guint64 threshold = pymemd_config_get_min_change_bytes (self->config);
-  guint64 old_rss = pymemd_dbus_process1_get_rss (iface);
-  guint64 rss = rollup->value[PYMEMD_FIELD_RSS];
-
-  /* PropertiesChanged goes to every client: only for changes that matter. */
-  if ((rss > old_rss ? rss - old_rss : old_rss - rss) >= MAX (threshold, 1) || old_rss == 0)
-    pymemd_dbus_process1_set_rss (iface, rss);
-  if (pymemd_dbus_process1_get_uid (iface) != pymemd_process_get_uid (process))
-    pymemd_dbus_process1_set_uid (iface, pymemd_process_get_uid (process));
-  if (g_strcmp0 (pymemd_dbus_process1_get_name (iface), pymemd_process_get_status_name (process)) != 0)
-    pymemd_dbus_process1_set_name (iface, pymemd_process_get_status_name (process));
-  if (pymemd_dbus_process1_get_swap (iface) != rollup->value[PYMEMD_FIELD_SWAP])
-    pymemd_dbus_process1_set_swap (iface, rollup->value[PYMEMD_FIELD_SWAP]);
-}
-
-static void
 export_process (PymemdDbusService *self, const char *path, PymemdProcess *process)
 {
   g_autoptr(PymemdDbusObjectSkeleton) object = pymemd_dbus_object_skeleton_new (path);
-  PymemdDbusProcess1 *iface = pymemd_dbus_process1_skeleton_new ();
-  g_autofree char *version = python_version_string (process);
+  g_autoptr(PymemdProcessObject) iface =
+    pymemd_process_object_new (process, pymemd_config_get_min_change_bytes (self->config), &self->gate,
+                               return_details_of, self);
 
-  /* The properties go to every client: only what status shows every user. */
-  pymemd_dbus_process1_set_pid (iface, (guint) pymemd_process_get_pid (process));
-  pymemd_dbus_process1_set_start_time (iface, pymemd_process_get_start_time (process));
-  pymemd_dbus_process1_set_cmdline (iface, pymemd_process_get_cmdline (process));
-  pymemd_dbus_process1_set_python_version (iface, version);
-  update_process_object (self, iface, process);
-  g_signal_connect (iface, "handle-get-details", G_CALLBACK (handle_process_get_details), self);
-  pymemd_dbus_object_skeleton_set_process1 (object, iface);
-  g_object_unref (iface);
+  pymemd_dbus_object_skeleton_set_process1 (object, PYMEMD_DBUS_PROCESS1 (iface));
   g_dbus_object_manager_server_export (self->object_manager, G_DBUS_OBJECT_SKELETON (object));
   g_hash_table_insert (self->exported, g_strdup (path), g_object_ref (object));
 }
@@ -1874,9 +1982,9 @@ sync_objects (PymemdDbusService *self, GPtrArray *processes)
         export_process (self, path, process);
       else
         {
-          PymemdDbusProcess1 *iface = pymemd_dbus_object_get_process1 (object);
-          update_process_object (self, iface, process);
-          g_object_unref (iface);
+          g_autoptr(PymemdProcessObject) iface = PYMEMD_PROCESS_OBJECT (pymemd_dbus_object_get_process1 (object));
+
+          pymemd_process_object_update (iface, process, pymemd_config_get_min_change_bytes (self->config));
         }
       g_hash_table_add (current, path);
     }
@@ -2070,7 +2178,9 @@ pymemd_dbus_service_new (GDBusConnection *connection,
   self->rescan_limit = pymemd_rate_limit_new (
     pymemd_config_get_rescans_per_uid_per_minute (config), 60, NULL,
     NULL);
-  self->manager = pymemd_dbus_monitor1_skeleton_new ();
+  self->gate = (PymemdMethodGate) { pymemd_method_access_table, pymemd_method_access_table_length,
+                                    authorize_method, self };
+  self->manager = PYMEMD_DBUS_MONITOR1 (pymemd_manager_new (&self->gate));
   pymemd_dbus_monitor1_set_version (self->manager, PACKAGE_VERSION);
   pymemd_dbus_monitor1_set_boot_id (self->manager, pymemd_scanner_get_boot_id (scanner));
   pymemd_dbus_monitor1_set_totals (self->manager, counters_variant (&(PymemdCounters) { { 0 }, 0 }));
