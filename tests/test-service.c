@@ -2232,8 +2232,10 @@ test_history_damaged (Fixture *fx, gconstpointer data)
 
   if (fx->skipped)
     return;
-  /* Salvage waits for the retry, so that the degraded state can be seen. */
-  state = history_setup (fx, "retry-seconds=8\n", &config);
+  /* Salvage waits for the retry, so that the degraded state can be seen:
+   * long enough for the test to ask while degraded on a loaded machine
+   * (the damage was seen 6.5 s late once, under ASan at load 10). */
+  state = history_setup (fx, "retry-seconds=20\n", &config);
   path = g_build_filename (state, "history.db", NULL);
   before = start_with_history (fx, state, config, &child, start, &d);
 
@@ -2263,7 +2265,7 @@ test_history_damaged (Fixture *fx, gconstpointer data)
          * past its busy timeout (valgrind makes the insert slow) and gone
          * to memory until its retry: the damage is to be found by a store
          * that is in use again, with a tick written after the insert. */
-        wait_state (fx, "ok", 30);
+        wait_state (fx, "ok", 45);
         wait_samples (fx, child.pid, g_get_real_time (), 2);
         totals = history_times (fx, 0, start, 1, NULL, &error);
         g_assert_no_error (error);
@@ -2299,7 +2301,7 @@ test_history_damaged (Fixture *fx, gconstpointer data)
   }
 
   /* Then saved into a fresh store at the same path, the damaged file kept. */
-  wait_state (fx, "ok", 30);
+  wait_state (fx, "ok", 45);
   wait_samples (fx, child.pid, g_get_real_time (), 2);
   after = history_times (fx, (guint32) child.pid, start, 1, NULL, &error);
   g_assert_no_error (error);
