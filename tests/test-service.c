@@ -2226,6 +2226,7 @@ test_history_damaged (Fixture *fx, gconstpointer data)
   g_autoptr(GBytes) garbage = NULL;
   PymemdTestChild child = { 0 };
   gint64 start = g_get_real_time (), broken, noticed;
+  guint written_again;
   goffset offset = 0;
   LogWait log_wait;
   Daemon *d;
@@ -2239,6 +2240,9 @@ test_history_damaged (Fixture *fx, gconstpointer data)
   path = g_build_filename (state, "history.db", NULL);
   before = start_with_history (fx, state, config, &child, start, &d);
 
+  /* A tick's write can have waited past the busy timeout behind the
+   * test's own insert, below, and been written again already. */
+  written_again = count_in_log (d, "is written again");
   broken = g_get_real_time ();
   switch (damage)
     {
@@ -2269,6 +2273,7 @@ test_history_damaged (Fixture *fx, gconstpointer data)
         wait_samples (fx, child.pid, g_get_real_time (), 2);
         totals = history_times (fx, 0, start, 1, NULL, &error);
         g_assert_no_error (error);
+        written_again = count_in_log (d, "is written again");
         broken = g_get_real_time ();
         garbage = overwrite (path, offset, (gsize) page_size);
         totals_during = history_times (fx, 0, start - 30 * 60 * SECOND_US, 1, NULL, &error);
@@ -2317,7 +2322,7 @@ test_history_damaged (Fixture *fx, gconstpointer data)
       assert_holds (aside, offset, garbage);
     }
   g_assert_cmpuint (count_in_log (d, said), ==, 1);
-  g_assert_cmpuint (count_in_log (d, "is written again"), ==, 1);
+  g_assert_cmpuint (count_in_log (d, "is written again"), ==, written_again + 1);
 
   daemon_stop (d);
   pymemd_test_child_stop (&child);
