@@ -1,4 +1,4 @@
-/* Tests the recorder on its own, without the daemon: ticks go to the store on its thread and come back as history, growth past the threshold is signalled once a window, a store that cannot be written keeps history in memory, and a flood of ticks is bounded. */
+/* Tests the recorder on its own, without the daemon: ticks go to the store on its thread and come back as history, growth past the threshold is signalled once a window, a store that cannot be written keeps history in memory, a flood of ticks is bounded, and a heap summary that comes before its process's first tick waits for it. */
 #include "config.h"
 
 #include <string.h>
@@ -326,6 +326,73 @@ test_last_reference (void)
     }
 }
 
+static guint
+heap_summaries (PymemdRecorder *recorder, gint32 pid, GError **error)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(PymemdRecorderHeapSummaries) answer = NULL;
+
+  pymemd_recorder_list_heap_summaries_async (recorder, BOOT, pid, START, 0, G_MAXINT64, on_ready, &result);
+  answer = pymemd_recorder_list_heap_summaries_finish (recorder, wait_result (&result), error);
+  return answer != NULL ? answer->summaries->len : 0;
+}
+
+/* A process found at its exec can have its first heap summary before the
+ * tick that records it: the summary waits for that tick (three at most,
+ * eight summaries at most), and is kept then. */
+static void
+test_heap_before_first_tick (void)
+{
+  g_autofree char *dir = pymemd_test_mkdtemp ();
+  g_autofree char *path = g_build_filename (dir, "history.db", NULL);
+  PymemdHistorySettings s = settings (0);
+  g_autoptr(PymemdRecorder) recorder = pymemd_recorder_new (path, &s);
+  g_autoptr(GError) error = NULL;
+  gint64 t0 = g_get_real_time () - 60 * SECOND;
+
+  /* Ten summaries of PID and one of a process no tick will have for four
+   * ticks, all before any tick. */
+  for (guint i = 0; i < 10; i++)
+    pymemd_recorder_add_heap_summary (recorder, BOOT, PID, START, t0 + i, "{\"objects\": {}}");
+  pymemd_recorder_flush (recorder);
+  g_assert_cmpuint (heap_summaries (recorder, PID, &error), ==, 0);
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS);
+  g_clear_error (&error);
+
+  /* The tick that records PID keeps the last eight that waited. */
+  add_tick (recorder, t0 + SECOND, 100 * MIB);
+  pymemd_recorder_flush (recorder);
+  g_assert_cmpuint (heap_summaries (recorder, PID, &error), ==, 8);
+  g_assert_no_error (error);
+  /* A summary of a known process is kept at once. */
+  pymemd_recorder_add_heap_summary (recorder, BOOT, PID + 1, START, t0 + 2 * SECOND, "{}");
+  pymemd_recorder_flush (recorder);
+  g_assert_cmpuint (heap_summaries (recorder, PID + 1, &error), ==, 1);
+  g_assert_no_error (error);
+
+  /* One whose process is in none of the next three ticks is dropped. */
+  pymemd_recorder_add_heap_summary (recorder, BOOT, PID + 2, START, t0 + 3 * SECOND, "{}");
+  for (guint i = 0; i < 3; i++)
+    add_tick (recorder, t0 + (4 + i) * SECOND, 100 * MIB);
+  pymemd_recorder_flush (recorder);
+  {
+    GArray *points = pymemd_recorder_points_new (1);
+    PymemdHistoryPoint late = { .pid = PID + 2, .start_time = START, .uid = 1000, .rss = MIB, .pss = MIB };
+
+    g_array_append_val (points, late);
+    pymemd_recorder_point_set_strings (&g_array_index (points, PymemdHistoryPoint, 0), "/usr/bin/python3.11",
+                                       "python3 late.py");
+    pymemd_recorder_add_tick (recorder, BOOT, t0 + 8 * SECOND, points);
+  }
+  pymemd_recorder_flush (recorder);
+  g_assert_cmpuint (heap_summaries (recorder, PID + 2, &error), ==, 0);
+  g_assert_no_error (error);
+  g_assert_cmpint (pymemd_recorder_get_state (recorder), ==, PYMEMD_RECORDER_OK);
+
+  g_clear_object (&recorder);
+  pymemd_test_rm_rf (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -335,5 +402,6 @@ main (int argc, char **argv)
   g_test_add_func ("/recorder/degraded", test_degraded);
   g_test_add_func ("/recorder/flood", test_flood);
   g_test_add_func ("/recorder/last-reference", test_last_reference);
+  g_test_add_func ("/recorder/heap-before-first-tick", test_heap_before_first_tick);
   return g_test_run ();
 }

@@ -27,6 +27,10 @@
 #define MEMORY_MAX_BYTES (G_GUINT64_CONSTANT (32) << 20)
 /* An automatic resolution aims at this many buckets. */
 #define AUTO_BUCKETS 500
+/* Heap summaries of processes the store does not know yet, kept for the
+ * ticks that record them: at most this many, for at most this many ticks. */
+#define HEAP_WAITING_MAX 8
+#define HEAP_WAITING_TICKS 3
 
 typedef enum {
   JOB_TICK,
@@ -54,6 +58,7 @@ typedef struct {
    * generation GENERATION found. */
   PymemdHistoryDamage   damage;
   gint                  generation;
+  guint                 ticks_waited; /* JOB_HEAP_ADD, waiting for its process */
   /* JOB_FLUSH */
   GMutex               *mutex;
   GCond                *cond;
@@ -130,6 +135,7 @@ struct _PymemdRecorder
   GHashTable           *alerted;        /* "pid start_time" -> gint64 tick time of the last alert */
   gint64                warned_at;     /* monotonic µs of the last warning, 0: never */
   gboolean              warned;        /* a warning not yet followed by "written again" */
+  GQueue                heap_waiting;  /* JOB_HEAP_ADD jobs whose process has no row yet */
   guint                 file_opens;    /* the generation of the file now open */
 };
 
@@ -730,10 +736,11 @@ answer_growth (PymemdHistory *store, Job *job, GError **error)
   return TRUE;
 }
 
-/* A summary of a process the store does not know yet (its first tick is
- * still queued) is lost, and said so in the debug log only: the next
- * summary will find it. */
-static void
+/* Keeps JOB's summary with its process's history. A process the store does
+ * not know yet (found at its exec, its first tick still to come) has its
+ * summary wait for the ticks that record it: TRUE when JOB was kept for
+ * that, and is the waiting list's now. */
+static gboolean
 worker_add_heap (PymemdRecorder *self, Job *job)
 {
   g_autoptr(GError) error = NULL;
@@ -743,12 +750,42 @@ worker_add_heap (PymemdRecorder *self, Job *job)
   if (self->file == NULL)
     ensure_memory (self);
   store = active_store (self);
-  if (store != NULL &&
-      !pymemd_history_add_heap_summary (store, job->boot_id, job->pid, job->start_time, job->timestamp, job->text,
-                                        &error))
+  if (store == NULL ||
+      pymemd_history_add_heap_summary (store, job->boot_id, job->pid, job->start_time, job->timestamp, job->text,
+                                       &error))
+    return FALSE;
+  if (g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS) &&
+      job->ticks_waited < HEAP_WAITING_TICKS)
     {
-      g_debug ("Heap summary of %d not kept: %s", job->pid, error->message);
-      check_damage (self, error);
+      if (self->heap_waiting.length >= HEAP_WAITING_MAX)
+        {
+          Job *oldest = g_queue_pop_head (&self->heap_waiting);
+
+          g_debug ("Heap summary of %d not kept: too many wait for their process's first tick", oldest->pid);
+          job_free (oldest);
+        }
+      g_queue_push_tail (&self->heap_waiting, job);
+      return TRUE;
+    }
+  g_debug ("Heap summary of %d not kept: %s", job->pid, error->message);
+  check_damage (self, error);
+  return FALSE;
+}
+
+/* After a tick: the summaries that waited for it, again. */
+static void
+worker_retry_heap (PymemdRecorder *self)
+{
+  GQueue waiting = self->heap_waiting;
+
+  g_queue_init (&self->heap_waiting);
+  while (waiting.length > 0)
+    {
+      Job *job = g_queue_pop_head (&waiting);
+
+      job->ticks_waited++;
+      if (!worker_add_heap (self, job))
+        job_free (job);
     }
 }
 
@@ -843,6 +880,7 @@ worker_main (gpointer data)
         {
         case JOB_TICK:
           worker_tick (self, job);
+          worker_retry_heap (self);
           break;
         case JOB_QUERY:
         case JOB_ENDED:
@@ -851,7 +889,8 @@ worker_main (gpointer data)
           worker_answer (self, job);
           break;
         case JOB_HEAP_ADD:
-          worker_add_heap (self, job);
+          if (worker_add_heap (self, job))
+            job = NULL;
           break;
         case JOB_SETTINGS:
           self->settings = job->settings;
@@ -866,10 +905,11 @@ worker_main (gpointer data)
         case JOB_STOP:
           break;
         }
-      job_free (job);
+      g_clear_pointer (&job, job_free);
       if (kind == JOB_STOP)
         break;
     }
+  g_queue_clear_full (&self->heap_waiting, (GDestroyNotify) job_free);
   g_clear_object (&self->file);
   g_clear_object (&self->memory);
   g_clear_object (&self->older);

@@ -135,7 +135,9 @@ gboolean pymemd_recorder_growth_finish (PymemdRecorder *self,
                                         GError        **growth_error,
                                         GError        **error);
 
-/* Queues SUMMARY (JSON text) of a process to be kept with its history. */
+/* Queues SUMMARY (JSON text) of a process to be kept with its history; a
+ * process with no history yet (found at its exec) has it wait for the next
+ * three ticks, eight summaries at most. */
 void pymemd_recorder_add_heap_summary (PymemdRecorder *self,
                                        const char     *boot_id,
                                        gint32          pid,
