@@ -449,6 +449,7 @@ entry_uint64 (GVariant *entry, const char *key)
 typedef struct {
   Fixture *fx;
   GPid     pid;
+  gint64   since;
 } Watched;
 
 static gboolean
@@ -457,14 +458,17 @@ is_watched (gpointer data)
   Watched *w = data;
   g_autoptr(GVariant) list = get_processes (w->fx);
   g_autoptr(GVariant) entry = find_entry (list, w->pid);
+  gint64 sampled_at = 0;
 
-  return entry != NULL;
+  return entry != NULL && g_variant_lookup (entry, "sampled_at", "x", &sampled_at) && sampled_at >= w->since;
 }
 
+/* Until PID is listed with a sample taken since it was ready: one found
+ * at its exec is listed at once with a sample of the program just started. */
 static void
 wait_watched (Fixture *fx, GPid pid)
 {
-  Watched w = { fx, pid };
+  Watched w = { fx, pid, pymemd_test_ready_time (pid) };
 
   if (!wait_until (is_watched, &w, 5))
     fail ("pid %d was not watched within 5 s", pid);

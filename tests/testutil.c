@@ -138,6 +138,36 @@ die_with_parent (gpointer data)
   prctl (PR_SET_PDEATHSIG, SIGKILL);
 }
 
+/* When each child spawned here said it was ready (real time, µs), by pid:
+ * a sample of it taken before then is of the program still starting. */
+static GMutex ready_lock;
+static GHashTable *ready_times;
+
+static void
+note_ready (GPid pid)
+{
+  gint64 now = g_get_real_time ();
+
+  g_mutex_lock (&ready_lock);
+  if (ready_times == NULL)
+    ready_times = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  g_hash_table_insert (ready_times, GINT_TO_POINTER (pid), g_memdup2 (&now, sizeof now));
+  g_mutex_unlock (&ready_lock);
+}
+
+gint64
+pymemd_test_ready_time (GPid pid)
+{
+  gint64 *at;
+  gint64 result;
+
+  g_mutex_lock (&ready_lock);
+  at = ready_times != NULL ? g_hash_table_lookup (ready_times, GINT_TO_POINTER (pid)) : NULL;
+  result = at != NULL ? *at : 0;
+  g_mutex_unlock (&ready_lock);
+  return result;
+}
+
 /* Spawns ARGV in ENVP (NULL: ours), keeping stderr in a pipe when
  * STDERR_FD is not NULL, and waits for its ready line. */
 static gboolean
@@ -163,6 +193,7 @@ child_spawn (PymemdTestChild    *child,
       pymemd_test_child_stop (child);
       return FALSE;
     }
+  note_ready (child->pid);
   if (ready_line != NULL)
     *ready_line = g_steal_pointer (&line);
   return TRUE;
@@ -1018,35 +1049,56 @@ pymemd_test_service_stop (PymemdTestService *service)
   g_clear_pointer (&service->address, g_free);
 }
 
+/* Whether the service lists PID with a sample taken at SINCE (real time,
+ * µs) or later. */
 static gboolean
-service_lists_pid (PymemdTestService *service, GPid pid)
+service_sampled_pid (PymemdTestService *service, GPid pid, gint64 since, gint64 *sampled)
 {
   g_autoptr(GVariant) reply = g_dbus_connection_call_sync (
     service->conn, "org.pymemd.Monitor1", "/org/pymemd/Monitor1", "org.pymemd.Monitor1",
-    "GetSamples", NULL, NULL, G_DBUS_CALL_FLAGS_NONE, 10000, NULL, NULL);
-  g_autoptr(GVariant) pids = NULL;
-  const guint32 *column;
-  gsize n = 0;
+    "GetProcesses", NULL, G_VARIANT_TYPE ("(aa{sv})"), G_DBUS_CALL_FLAGS_NONE, 10000, NULL, NULL);
+  g_autoptr(GVariant) list = NULL;
+  GVariantIter iter;
+  GVariant *entry;
 
   if (reply == NULL)
     return FALSE;
-  pids = g_variant_get_child_value (reply, 0);
-  column = g_variant_get_fixed_array (pids, &n, sizeof (guint32));
-  for (gsize i = 0; i < n; i++)
-    if (column[i] == (guint32) pid)
-      return TRUE;
+  list = g_variant_get_child_value (reply, 0);
+  g_variant_iter_init (&iter, list);
+  while ((entry = g_variant_iter_next_value (&iter)) != NULL)
+    {
+      guint32 listed = 0;
+      gint64 sampled_at = 0;
+
+      g_variant_lookup (entry, "pid", "u", &listed);
+      g_variant_lookup (entry, "sampled_at", "x", &sampled_at);
+      g_variant_unref (entry);
+      if (listed == (guint32) pid)
+        {
+          *sampled = sampled_at;
+          return sampled_at >= since;
+        }
+    }
   return FALSE;
 }
 
 void
 pymemd_test_service_wait_pid (PymemdTestService *service, GPid pid)
 {
+  /* An interpreter found at its exec (process events) is listed at once
+   * with a sample of the program just started, which the tests that read
+   * its figures must not take: a sample taken once it said it was ready. */
+  gint64 since = pymemd_test_ready_time (pid);
   gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  gint64 sampled = -1;
 
-  while (!service_lists_pid (service, pid))
+  while (!service_sampled_pid (service, pid, since, &sampled))
     {
-      if (g_get_monotonic_time () > deadline)
+      if (g_get_monotonic_time () > deadline && sampled < 0)
         g_error ("pymemd did not list pid %d within 30 s", pid);
+      if (g_get_monotonic_time () > deadline)
+        g_error ("pymemd listed pid %d with a sample %.3f s older than the wait, none newer within 30 s", pid,
+                 (since - sampled) / 1e6);
       g_usleep (50000);
     }
 }

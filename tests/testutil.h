@@ -316,7 +316,12 @@ void     pymemd_test_service_start_daemon (PymemdTestService *service,
 /* Waits (10 s at most) until nobody owns org.pymemd.Monitor1: the bus may
  * notice a daemon's exit after waitpid does. */
 void     pymemd_test_service_wait_name_released (PymemdTestService *service);
-/* Waits (30 s at most) until GetSamples lists PID. */
+/* When child PID, spawned by pymemd_test_child_spawn*(), printed its ready
+ * line (real time, µs); 0 for any other process. */
+gint64   pymemd_test_ready_time (GPid pid);
+/* Waits (30 s at most) until GetProcesses lists PID with a sample taken
+ * since it was ready (a child found at its exec is listed with a sample of
+ * the program just started). */
 void     pymemd_test_service_wait_pid (PymemdTestService *service,
                                        GPid               pid);
 
