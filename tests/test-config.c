@@ -89,7 +89,7 @@ assert_defaults (PymemdConfig *config)
 
   g_assert_cmpfloat (pymemd_config_get_interval (config), ==, 2);
   g_assert_cmpfloat (pymemd_config_get_detail_interval (config), ==, 30);
-  g_assert_false (monitor_of (config).events);
+  g_assert_true (monitor_of (config).events);
   budget = monitor_of (config).budget;
   g_assert_cmpuint (budget.rollup_max_stall_us, ==, 5000);
   g_assert_cmpuint (budget.rollup_refresh_us, ==, 30 * G_USEC_PER_SEC);

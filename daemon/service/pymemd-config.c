@@ -115,8 +115,7 @@ pymemd_config_init (PymemdConfig *self)
 {
   self->interval = 2;
   self->detail_interval = 30;
-  /* Off until the tests allow for the sample taken at an exec (pymemd(8), DISCOVERY). */
-  self->events = FALSE;
+  self->events = TRUE;
   self->budget.rollup_max_stall_us = 5000;
   self->budget.detail_max_rss = 4096 * MIB;
   self->budget.detail_max_bytes = 256 * MIB;
