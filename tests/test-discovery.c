@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -83,6 +84,68 @@ test_fixture (void)
   update (discovery, added, NULL);
   g_assert_cmpuint (added->len, ==, 0);
   pymemd_test_remove_fixture (root);
+}
+
+/* An exit forgets what was found of a process that was no interpreter
+ * (with process events /proc is listed once a minute: a host running many
+ * short programs would have them all remembered until then), and leaves
+ * an interpreter to the tick that finds it gone. */
+static void
+die_with_test (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static gboolean
+runs_another_program (GPid pid)
+{
+  g_autofree char *link = g_strdup_printf ("/proc/%d/exe", pid);
+  g_autofree char *exe = g_file_read_link (link, NULL);
+  g_autofree char *own = g_file_read_link ("/proc/self/exe", NULL);
+
+  return exe != NULL && g_strcmp0 (exe, own) != 0;
+}
+
+static void
+test_exit_forgets_others (void)
+{
+  g_autoptr(PymemdDiscovery) discovery = discovery_for ("/proc");
+  g_autoptr(GError) error = NULL;
+  const char *argv[] = { "/bin/sleep", "600", NULL };
+  PymemdTestChild python;
+  GPid sleeper;
+  guint others;
+
+  if (!g_file_test (argv[0], G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("needs /bin/sleep");
+      return;
+    }
+  if (!pymemd_test_child_spawn_python (&python, WAIT_FOR_STDIN, NULL, &error))
+    {
+      g_test_skip_printf ("no python3: %s", error->message);
+      return;
+    }
+  g_assert_true (g_spawn_async (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, die_with_test, NULL,
+                                &sleeper, &error));
+  g_assert_no_error (error);
+  /* Once its exec is done: before it, it is this program's fork. */
+  PYMEMD_TEST_WAIT_FOR (runs_another_program (sleeper), 30);
+  update (discovery, NULL, NULL);
+  others = pymemd_discovery_count_others (discovery);
+  g_assert_cmpuint (others, >=, 1);
+  g_assert_true (pymemd_discovery_knows (discovery, python.pid));
+
+  pymemd_discovery_note_exit (discovery, sleeper);
+  g_assert_cmpuint (pymemd_discovery_count_others (discovery), ==, others - 1);
+  pymemd_discovery_note_exit (discovery, python.pid);
+  g_assert_cmpuint (pymemd_discovery_count_others (discovery), ==, others - 1);
+  g_assert_true (pymemd_discovery_knows (discovery, python.pid));
+
+  kill (sleeper, SIGKILL);
+  waitpid (sleeper, NULL, 0);
+  g_spawn_close_pid (sleeper);
+  pymemd_test_child_stop (&python);
 }
 
 /* Whether PATH is, here, the very file PID of fixture ROOT mapped (its
@@ -866,6 +929,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/discovery/fixture", test_fixture);
+  g_test_add_func ("/discovery/exit-forgets-others", test_exit_forgets_others);
   g_test_add_func ("/discovery/pid-reuse-fixture", test_pid_reuse_fixture);
   g_test_add_func ("/discovery/detect-fixture", test_detect_fixture);
   g_test_add_func ("/discovery/exec-fixture", test_exec_fixture);

@@ -431,6 +431,18 @@ pymemd_discovery_note_exec (PymemdDiscovery *self, int pid)
     g_hash_table_add (self->execed, GINT_TO_POINTER (pid));
 }
 
+guint
+pymemd_discovery_count_others (PymemdDiscovery *self)
+{
+  return g_hash_table_size (self->others);
+}
+
+void
+pymemd_discovery_note_exit (PymemdDiscovery *self, int pid)
+{
+  g_hash_table_remove (self->others, GINT_TO_POINTER (pid));
+}
+
 void
 pymemd_discovery_update_known (PymemdDiscovery *self, GPtrArray *removed)
 {

@@ -64,6 +64,16 @@ gboolean   pymemd_discovery_awaits_loader (PymemdDiscovery *self,
 /* The interpreters known now, sorted by pid (a new array of new refs). */
 GPtrArray *pymemd_discovery_get_processes (PymemdDiscovery *self);
 
+/* Drops what is remembered of PID, which exited, when it was no
+ * interpreter: what is kept of other processes then lasts only as long as
+ * they do, not until the next listing. */
+void       pymemd_discovery_note_exit (PymemdDiscovery *self,
+                                       int              pid);
+
+/* How many processes found no interpreter are remembered (so that a
+ * listing does not look at them again before their recheck is due). */
+guint      pymemd_discovery_count_others (PymemdDiscovery *self);
+
 /* Drops PROCESS, which the caller found gone (its reads failed). */
 void       pymemd_discovery_forget (PymemdDiscovery *self,
                                     PymemdProcess   *process);

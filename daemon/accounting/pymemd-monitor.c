@@ -593,6 +593,10 @@ handle_events (PymemdMonitor *self, const PymemdProcEvent *events, guint n_event
           g_hash_table_remove (self->pending, GINT_TO_POINTER (event->pid));
           if (pymemd_scanner_knows_pid (self->scanner, event->pid))
             add_pending (self, event->pid, 1);
+          else
+            /* A host that runs many short programs would otherwise
+             * have them remembered until the next listing. */
+            pymemd_scanner_note_exit (self->scanner, event->pid);
           break;
         default:
           break;

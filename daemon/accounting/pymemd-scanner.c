@@ -949,6 +949,12 @@ pymemd_scanner_note_exec (PymemdScanner *self, int pid)
   pymemd_discovery_note_exec (self->discovery, pid);
 }
 
+void
+pymemd_scanner_note_exit (PymemdScanner *self, int pid)
+{
+  pymemd_discovery_note_exit (self->discovery, pid);
+}
+
 gboolean
 pymemd_scanner_awaits_loader (PymemdScanner *self, int pid)
 {

@@ -119,6 +119,9 @@ gboolean    pymemd_scanner_knows_pid (PymemdScanner *self,
 /* PID ran exec: its next look replaces a known interpreter there. */
 void        pymemd_scanner_note_exec (PymemdScanner *self,
                                       int            pid);
+/* PID, no interpreter, exited: what was found of it is forgotten. */
+void        pymemd_scanner_note_exit (PymemdScanner *self,
+                                      int            pid);
 /* Whether PID, no interpreter yet, runs a program that links libpython,
  * which its dynamic loader has not mapped yet. */
 gboolean    pymemd_scanner_awaits_loader (PymemdScanner *self,
