@@ -23,8 +23,6 @@
 #include "pymemd-subscriptions.h"
 #include "pymemd-names.h"
 
-#define PROCESS_PATH_PREFIX PYMEMD_DBUS_PATH "/process/"
-
 struct _PymemdDbusService
 {
   GObject                   parent_instance;
@@ -57,36 +55,6 @@ struct _PymemdDbusService
 
 G_DEFINE_TYPE (PymemdDbusService, pymemd_dbus_service, G_TYPE_OBJECT)
 
-static char *
-process_path (PymemdProcess *process)
-{
-  return g_strdup_printf (PROCESS_PATH_PREFIX "%d_%" G_GUINT64_FORMAT,
-                          pymemd_process_get_pid (process),
-                          pymemd_process_get_start_time (process));
-}
-
-static char *
-python_version_string (PymemdProcess *process)
-{
-  guint v = pymemd_process_get_python_version (process);
-  return v != 0 ? g_strdup_printf ("%u.%u", v / 100, v % 100) : g_strdup ("");
-}
-
-/* The executable's file name: what its owner may read of /proc/PID/exe. */
-static const char *
-basename_of (const char *exe)
-{
-  const char *slash = exe != NULL ? strrchr (exe, '/') : NULL;
-
-  return slash != NULL ? slash + 1 : (exe != NULL ? exe : "");
-}
-
-static const char *
-exe_name (PymemdProcess *process)
-{
-  return basename_of (pymemd_process_get_exe (process));
-}
-
 /* A file name or path as a D-Bus string must be: valid UTF-8, each byte
  * that is not a U+FFFD. A file name is any bytes but '/' and NUL, so a
  * user's python copied to a name such as "\xff" would otherwise make the
@@ -107,50 +75,13 @@ file_name_variant (const char *name)
 static const char *
 shown_name (PymemdProcess *process, gboolean restricted)
 {
-  return restricted ? pymemd_process_get_status_name (process) : exe_name (process);
+  return restricted ? pymemd_process_get_status_name (process) : pymemd_view_exe_name (process);
 }
 
 static const PymemdProcVisibility *
 proc_visibility (PymemdDbusService *self)
 {
   return pymemd_procfs_get_visibility (pymemd_scanner_get_procfs (pymemd_monitor_get_scanner (self->monitor)));
-}
-
-static void
-variant_figure (gpointer out, const char *key, guint64 value)
-{
-  g_variant_builder_add (out, "{st}", key, value);
-}
-
-static void
-variant_missing (gpointer out, const char *key)
-{
-}
-
-static void
-variant_flag (gpointer out, const char *key, gboolean value)
-{
-  g_variant_builder_add (out, "{st}", key, (guint64) value);
-}
-
-/* An a{st}: a figure the kernel does not give is left out, a yes/no is 1/0. */
-static const PymemdViewWriter variant_writer = { variant_figure, variant_missing, variant_flag };
-
-static void
-add_counters (GVariantBuilder *builder, const PymemdCounters *c)
-{
-  pymemd_view_counters (c, &variant_writer, builder);
-}
-
-/* The a{st} of MemoryChanged and of the Totals property. */
-static GVariant *
-counters_variant (const PymemdCounters *c)
-{
-  GVariantBuilder builder;
-
-  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{st}"));
-  add_counters (&builder, c);
-  return g_variant_builder_end (&builder);
 }
 
 /* Which interpreters PROCESSES holds, as one number that changes when one
@@ -213,8 +144,8 @@ add_summary (GVariantBuilder *builder, PymemdProcess *process, gboolean restrict
 {
   const PymemdCounters *rollup = pymemd_process_get_rollup (process);
   const PymemdExactFigures *exact = pymemd_process_get_exact (process);
-  g_autofree char *path = process_path (process);
-  g_autofree char *version = python_version_string (process);
+  g_autofree char *path = pymemd_view_object_path (process);
+  g_autofree char *version = pymemd_view_python_version (process);
 
   g_variant_builder_add (builder, "{sv}", PYMEMD_KEY_PID, g_variant_new_uint32 ((guint32) pymemd_process_get_pid (process)));
   g_variant_builder_add (builder, "{sv}", PYMEMD_KEY_START_TIME, g_variant_new_uint64 (pymemd_process_get_start_time (process)));
@@ -275,7 +206,7 @@ details_variant (PymemdProcess *process)
           GVariantBuilder one;
 
           g_variant_builder_init (&one, G_VARIANT_TYPE ("a{st}"));
-          pymemd_view_category (process, i, &variant_writer, &one);
+          pymemd_view_category (process, i, &pymemd_view_variant_writer, &one);
           g_variant_builder_add (&cats, "{s@a{st}}", pymemd_category_name (i),
                                  g_variant_builder_end (&one));
         }
@@ -291,7 +222,7 @@ details_variant (PymemdProcess *process)
       GVariantBuilder e, sharing;
 
       g_variant_builder_init (&e, G_VARIANT_TYPE ("a{st}"));
-      pymemd_view_exact (exact, &variant_writer, &e);
+      pymemd_view_exact (exact, &pymemd_view_variant_writer, &e);
       g_variant_builder_add (&builder, "{sv}", "exact", g_variant_builder_end (&e));
       g_variant_builder_init (&sharing, G_VARIANT_TYPE ("a{st}"));
       for (guint i = 0; i < PYMEMD_N_SHARING_BUCKETS; i++)
@@ -314,7 +245,7 @@ details_variant (PymemdProcess *process)
         {
           const PymemdMapping *m = &g_array_index (top, PymemdMapping, i);
           g_variant_builder_add (&maps, "(@stt@a{st})", file_name_variant (m->path != NULL ? m->path : "[anon]"),
-                                 m->start, m->end, counters_variant (&m->counters));
+                                 m->start, m->end, pymemd_view_counters_variant (&m->counters));
         }
       g_variant_builder_add (&builder, "{sv}", "mappings", g_variant_builder_end (&maps));
     }
@@ -730,8 +661,8 @@ handle_get_identities (PymemdDbusMonitor1 *manager, GDBusMethodInvocation *invoc
         continue;
       g_hash_table_add (done, process);
       restricted = view != PYMEMD_VIEW_DETAIL;
-      path = process_path (process);
-      version = python_version_string (process);
+      path = pymemd_view_object_path (process);
+      version = pymemd_view_python_version (process);
       g_variant_builder_add (&builder, "(utb@s@sso)", pid, start_time, restricted,
                              file_name_variant (shown_name (process, restricted)),
                              g_variant_new_string (pymemd_process_get_cmdline (process)), version, path);
@@ -1034,7 +965,7 @@ add_recorded_process (GVariantBuilder *builder, const PymemdHistoryProcess *p, g
   g_variant_builder_add (builder, "{sv}", PYMEMD_KEY_UID, g_variant_new_uint32 (p->uid));
   if (!restricted)
     {
-      g_variant_builder_add (builder, "{sv}", "name", file_name_variant (basename_of (p->exe)));
+      g_variant_builder_add (builder, "{sv}", "name", file_name_variant (pymemd_view_file_name (p->exe)));
       g_variant_builder_add (builder, "{sv}", "cmdline", g_variant_new_string (p->cmdline != NULL ? p->cmdline : ""));
     }
   g_variant_builder_add (builder, "{sv}", "first_seen", g_variant_new_int64 (p->first_seen));
@@ -1539,7 +1470,7 @@ emit_growth (const char *sender, guint id, PymemdProcess *process, gpointer data
 {
   Growth *growth = data;
   PymemdDbusService *self = growth->self;
-  g_autofree char *path = process_path (process);
+  g_autofree char *path = pymemd_view_object_path (process);
   g_autoptr(GError) error = NULL;
   PymemdHistorySettings settings;
   double rate = 0;
@@ -1577,7 +1508,7 @@ growth_found (GObject *source, GAsyncResult *result, gpointer data)
     return;
   names = pymemd_heap_growth_to_text (growth->grew, NULL);
   if (*names != '\0')
-    g_message ("Process %d (%s): what grew most: %s", growth->pid, exe_name (process), names);
+    g_message ("Process %d (%s): what grew most: %s", growth->pid, pymemd_view_exe_name (process), names);
   pymemd_subscriptions_foreach_wanting (self->subscriptions, process, emit_growth, growth);
 }
 
@@ -1594,7 +1525,7 @@ on_growth_suspected (PymemdRecorder *recorder, gint pid, guint64 start_time, dou
     return;
   size = g_format_size_full ((guint64) MAX (rate, 0), G_FORMAT_SIZE_IEC_UNITS);
   pymemd_log_event (G_LOG_LEVEL_MESSAGE, PYMEMD_MESSAGE_GROWTH_SUSPECTED, pid, NULL,
-                    "Process %d (%s) grows by %s per hour", pid, exe_name (process), size);
+                    "Process %d (%s) grows by %s per hour", pid, pymemd_view_exe_name (process), size);
   /* What grew comes from the heap summaries history keeps over the window. */
   pymemd_config_get_history (self->config, &settings);
   growth = g_new0 (Growth, 1);
@@ -1935,7 +1866,7 @@ static void
 emit_memory_changed (const char *sender, guint id, PymemdProcess *process, gpointer data)
 {
   PymemdDbusService *self = data;
-  g_autofree char *path = process_path (process);
+  g_autofree char *path = pymemd_view_object_path (process);
   g_autoptr(GError) error = NULL;
 
   if (!g_dbus_connection_emit_signal (self->connection, sender, PYMEMD_DBUS_PATH,
@@ -1943,7 +1874,7 @@ emit_memory_changed (const char *sender, guint id, PymemdProcess *process, gpoin
                                       g_variant_new ("(uout@a{st})", id, path,
                                                      (guint32) pymemd_process_get_pid (process),
                                                      pymemd_process_get_start_time (process),
-                                                     counters_variant (pymemd_process_get_rollup (process))),
+                                                     pymemd_view_counters_variant (pymemd_process_get_rollup (process))),
                                       &error))
     g_debug ("MemoryChanged to %s: %s", sender, error->message);
 }
@@ -1975,7 +1906,7 @@ sync_objects (PymemdDbusService *self, GPtrArray *processes)
   for (guint i = 0; i < processes->len && !hidden; i++)
     {
       PymemdProcess *process = g_ptr_array_index (processes, i);
-      char *path = process_path (process);
+      char *path = pymemd_view_object_path (process);
       PymemdDbusObject *object = g_hash_table_lookup (self->exported, path);
 
       if (object == NULL)
@@ -2019,7 +1950,7 @@ update_manager (PymemdDbusService *self, GPtrArray *processes, const PymemdCount
   guint64 members = interpreter_set_hash (processes);
   /* An interpreter that came or went is news at once, with its figures. */
   gboolean set_changed = members != self->published_members;
-  g_autoptr(GVariant) totals_now = g_variant_ref_sink (counters_variant (totals));
+  g_autoptr(GVariant) totals_now = g_variant_ref_sink (pymemd_view_counters_variant (totals));
   g_autoptr(GVariant) python_set_now =
     g_variant_ref_sink (python_set_variant (pymemd_monitor_get_python_set (self->monitor)));
 
@@ -2183,7 +2114,7 @@ pymemd_dbus_service_new (GDBusConnection *connection,
   self->manager = PYMEMD_DBUS_MONITOR1 (pymemd_manager_new (&self->gate));
   pymemd_dbus_monitor1_set_version (self->manager, PACKAGE_VERSION);
   pymemd_dbus_monitor1_set_boot_id (self->manager, pymemd_scanner_get_boot_id (scanner));
-  pymemd_dbus_monitor1_set_totals (self->manager, counters_variant (&(PymemdCounters) { { 0 }, 0 }));
+  pymemd_dbus_monitor1_set_totals (self->manager, pymemd_view_counters_variant (&(PymemdCounters) { { 0 }, 0 }));
   pymemd_dbus_monitor1_set_python_set (self->manager, python_set_variant (NULL));
   pymemd_dbus_service_set_config (self, config);
 
