@@ -105,6 +105,15 @@ pymemd_viewer_may_see (const PymemdViewer *viewer, PymemdProcess *process)
          pymemd_viewer_owns (viewer, pymemd_process_get_credentials (process));
 }
 
+gboolean
+pymemd_viewer_may_see_all (const PymemdViewer *viewer, GPtrArray *processes)
+{
+  for (guint i = 0; i < processes->len; i++)
+    if (!pymemd_viewer_may_see (viewer, g_ptr_array_index (processes, i)))
+      return FALSE;
+  return TRUE;
+}
+
 /* Whether /proc hides from VIEWER the processes it may not ptrace
  * (has_pid_permissions() in fs/proc/base.c). */
 static gboolean

@@ -53,6 +53,10 @@ gboolean   pymemd_viewer_owns (const PymemdViewer      *viewer,
 /* Whether VIEWER sees PROCESS in detail (whatever /proc hides). */
 gboolean   pymemd_viewer_may_see (const PymemdViewer *viewer,
                                   PymemdProcess      *process);
+/* Whether VIEWER sees each of PROCESSES in detail: when not, asking
+ * polkit (org.pymemd.inspect-all) may show it more. */
+gboolean   pymemd_viewer_may_see_all (const PymemdViewer *viewer,
+                                      GPtrArray          *processes);
 PymemdView pymemd_viewer_get_view (const PymemdViewer         *viewer,
                                    const PymemdProcVisibility *visibility,
                                    PymemdProcess              *process);

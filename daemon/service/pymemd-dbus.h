@@ -1,4 +1,4 @@
-/* The D-Bus face of the monitor: org.pymemd.Monitor1, one org.pymemd.Process1 object per interpreter, subscriptions. */
+/* The D-Bus face of the monitor: org.pymemd.Monitor1 (answered by the manager), one org.pymemd.Process1 object per interpreter, the gate, the signals after each scan. */
 #pragma once
 
 #include <gio/gio.h>

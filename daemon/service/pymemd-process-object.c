@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "pymemd-process-object.h"
+#include "pymemd-view.h"
 
 struct _PymemdProcessObject
 {
@@ -65,9 +66,7 @@ pymemd_process_object_new (PymemdProcess *process, guint64 min_change, const Pym
 {
   PymemdProcessObject *self = g_object_new (PYMEMD_TYPE_PROCESS_OBJECT, NULL);
   PymemdDbusProcess1 *iface = PYMEMD_DBUS_PROCESS1 (self);
-  guint version = pymemd_process_get_python_version (process);
-  g_autofree char *version_string = version != 0 ? g_strdup_printf ("%u.%u", version / 100, version % 100)
-                                                 : g_strdup ("");
+  g_autofree char *version_string = pymemd_view_python_version (process);
 
   pymemd_method_gate_set (G_DBUS_INTERFACE_SKELETON (self), gate);
   self->details = details;

@@ -1,5 +1,7 @@
-/* What a process shows, whatever it is written as: the figures of the D-Bus replies (GVariant) and of `pymemd --once` (JSON) are named, chosen and derived here once. */
+/* What a process shows, whatever it is written as: the figures of the D-Bus replies (GVariant) and of `pymemd --once` (JSON) are named, chosen and derived here once, as are a process's object path, executable name and version string. */
 #include "config.h"
+
+#include <string.h>
 
 #include "pymemd-names.h"
 #include "pymemd-view.h"
@@ -63,4 +65,62 @@ pymemd_view_exact (const PymemdExactFigures *exact, const PymemdViewWriter *writ
   writer->figure (out, PYMEMD_KEY_PSS, exact->pss);
   writer->figure (out, "resident", exact->resident);
   writer->figure (out, PYMEMD_KEY_SWAP, exact->swapped);
+}
+
+char *
+pymemd_view_object_path (PymemdProcess *process)
+{
+  return g_strdup_printf (PYMEMD_MANAGER_PATH "/process/%d_%" G_GUINT64_FORMAT, pymemd_process_get_pid (process),
+                          pymemd_process_get_start_time (process));
+}
+
+char *
+pymemd_view_python_version (PymemdProcess *process)
+{
+  guint version = pymemd_process_get_python_version (process);
+
+  return version != 0 ? g_strdup_printf ("%u.%u", version / 100, version % 100) : g_strdup ("");
+}
+
+const char *
+pymemd_view_file_name (const char *path)
+{
+  const char *slash = path != NULL ? strrchr (path, '/') : NULL;
+
+  return slash != NULL ? slash + 1 : (path != NULL ? path : "");
+}
+
+const char *
+pymemd_view_exe_name (PymemdProcess *process)
+{
+  return pymemd_view_file_name (pymemd_process_get_exe (process));
+}
+
+static void
+variant_figure (gpointer out, const char *key, guint64 value)
+{
+  g_variant_builder_add (out, "{st}", key, value);
+}
+
+static void
+variant_missing (gpointer out, const char *key)
+{
+}
+
+static void
+variant_flag (gpointer out, const char *key, gboolean value)
+{
+  g_variant_builder_add (out, "{st}", key, (guint64) value);
+}
+
+const PymemdViewWriter pymemd_view_variant_writer = { variant_figure, variant_missing, variant_flag };
+
+GVariant *
+pymemd_view_counters_variant (const PymemdCounters *counters)
+{
+  GVariantBuilder builder;
+
+  g_variant_builder_init (&builder, G_VARIANT_TYPE ("a{st}"));
+  pymemd_view_counters (counters, &pymemd_view_variant_writer, &builder);
+  return g_variant_builder_end (&builder);
 }

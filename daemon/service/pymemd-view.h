@@ -1,4 +1,4 @@
-/* What a process shows, whatever it is written as: the figures of the D-Bus replies (GVariant) and of `pymemd --once` (JSON) are named, chosen and derived here once. */
+/* What a process shows, whatever it is written as: the figures of the D-Bus replies (GVariant) and of `pymemd --once` (JSON) are named, chosen and derived here once, as are a process's object path, executable name and version string. */
 #pragma once
 
 #include <glib.h>
@@ -37,5 +37,23 @@ void pymemd_view_category (PymemdProcess          *process,
 void pymemd_view_exact (const PymemdExactFigures *exact,
                         const PymemdViewWriter   *writer,
                         gpointer                  out);
+
+/* ---- the D-Bus replies' and signals' spelling ---- */
+
+/* PROCESS's org.pymemd.Process1 object: PYMEMD_MANAGER_PATH/process/<pid>_<starttime>. */
+char       *pymemd_view_object_path    (PymemdProcess *process);
+/* "3.11", or "" when the version is not known. */
+char       *pymemd_view_python_version (PymemdProcess *process);
+/* The last part of PATH (NULL: ""): what the owner of a process may read
+ * of /proc/PID/exe is its executable's file name. */
+const char *pymemd_view_file_name      (const char *path);
+const char *pymemd_view_exe_name       (PymemdProcess *process);
+
+/* Writes into a GVariantBuilder of a{st}: a figure the kernel does not
+ * give is left out, a yes/no is 1/0. */
+extern const PymemdViewWriter pymemd_view_variant_writer;
+/* COUNTERS as an a{st}: the figures of MemoryChanged and of the Totals
+ * property. */
+GVariant   *pymemd_view_counters_variant (const PymemdCounters *counters);
 
 G_END_DECLS
