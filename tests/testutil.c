@@ -977,8 +977,10 @@ pymemd_test_under_valgrind (void)
 const char *const *
 pymemd_test_valgrind_argv (void)
 {
-  static const char *const valgrind[] = { "valgrind", "-q", "--leak-check=full", "--errors-for-leak-kinds=definite",
-                                          "--show-leak-kinds=definite", "--error-exitcode=9", NULL };
+  /* --vgdb=no: see tests/tap-test. */
+  static const char *const valgrind[] = { "valgrind", "-q", "--vgdb=no", "--leak-check=full",
+                                          "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
+                                          "--error-exitcode=9", NULL };
 
   return pymemd_test_under_valgrind () ? valgrind : valgrind + G_N_ELEMENTS (valgrind) - 1;
 }
