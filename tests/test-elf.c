@@ -149,6 +149,30 @@ test_inspect_links_libpython (void)
   g_assert_false (info.links_libpython);
 }
 
+/* The dynamic loader run as a program maps the program it is given after
+ * its exec: it says so by its DT_SONAME; a program and a library do not. */
+static void
+test_inspect_dynamic_loader (void)
+{
+  const char *loader = "/lib64/ld-linux-x86-64.so.2";
+  g_autoptr(GError) error = NULL;
+  PymemdElfInfo info;
+
+  if (!g_file_test (loader, G_FILE_TEST_EXISTS))
+    {
+      g_test_skip_printf ("needs %s", loader);
+      return;
+    }
+  init_libelf ();
+  g_assert_true (inspect_path (loader, &info, &error));
+  g_assert_no_error (error);
+  g_assert_true (info.is_dynamic_loader);
+  g_assert_false (info.is_interpreter);
+  g_assert_true (inspect_path ("/bin/sleep", &info, &error));
+  g_assert_no_error (error);
+  g_assert_false (info.is_dynamic_loader);
+}
+
 static void
 test_inspect_libpython (void)
 {
@@ -564,6 +588,7 @@ main (int argc, char **argv)
   g_test_add_func ("/elf/inspect/python", test_inspect_python);
   g_test_add_func ("/elf/inspect/libpython", test_inspect_libpython);
   g_test_add_func ("/elf/inspect/links-libpython", test_inspect_links_libpython);
+  g_test_add_func ("/elf/inspect/dynamic-loader", test_inspect_dynamic_loader);
   g_test_add_func ("/elf/inspect/not-python", test_inspect_not_python);
   g_test_add_func ("/elf/inspect/not-elf", test_inspect_not_elf);
   g_test_add_func ("/elf/inspect/empty", test_inspect_empty);

@@ -32,7 +32,7 @@ typedef struct {
   guint64  exe_inode;
   gint64   checked_at; /* monotonic µs */
   guint    checked_in; /* the listing (update_count) it was looked at in */
-  gboolean loading;    /* its executable links libpython, not mapped yet */
+  gboolean loading;    /* its executable links libpython (or is the loader), not mapped yet */
 } OtherProcess;
 
 struct _PymemdDiscovery
@@ -215,7 +215,9 @@ judge_exe (PymemdDiscovery *self, int dir_fd, const char *exe, const struct stat
       take_image (verdict, exe, &info);
       verdict->exe_is_python = TRUE;
     }
-  verdict->exe_links_libpython = info.links_libpython;
+  /* Either maps the interpreter only after the exec: a shared build's
+   * loader maps libpython, a loader run as a program maps the program. */
+  verdict->exe_links_libpython = info.links_libpython || info.is_dynamic_loader;
 }
 
 static GArray *

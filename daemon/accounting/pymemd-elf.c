@@ -357,16 +357,23 @@ fill_info (Elf *elf, const Marks *seen, gboolean has_runtime_section, PymemdElfI
     }
 }
 
-/* Whether the dynamic section SCN names a libpython among the libraries
- * the loader must map. */
 static gboolean
-needs_libpython (Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr)
+is_loader_soname (const char *name)
+{
+  return g_str_has_prefix (name, "ld-linux") || g_str_has_prefix (name, "ld64.so") ||
+         g_str_has_prefix (name, "ld.so") || g_str_has_prefix (name, "ld-musl");
+}
+
+/* Reads the dynamic section SCN: whether it names a libpython among the
+ * libraries the loader must map, and whether the file is the loader. */
+static void
+read_dynamic (Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, gboolean *links_libpython, gboolean *is_loader)
 {
   Elf_Data *data = elf_getdata (scn, NULL);
   size_t n;
 
   if (data == NULL || shdr->sh_entsize == 0)
-    return FALSE;
+    return;
   n = MIN (shdr->sh_size / shdr->sh_entsize, data->d_size / sizeof (Elf64_Dyn));
   for (size_t i = 0; i < n; i++)
     {
@@ -375,13 +382,16 @@ needs_libpython (Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr)
 
       if (gelf_getdyn (data, (int) MIN (i, (size_t) G_MAXINT), &dyn) == NULL || dyn.d_tag == DT_NULL)
         break;
-      if (dyn.d_tag != DT_NEEDED)
+      if (dyn.d_tag != DT_NEEDED && dyn.d_tag != DT_SONAME)
         continue;
       name = elf_strptr (elf, shdr->sh_link, dyn.d_un.d_val);
-      if (name != NULL && g_str_has_prefix (name, "libpython"))
-        return TRUE;
+      if (name == NULL)
+        continue;
+      if (dyn.d_tag == DT_NEEDED && g_str_has_prefix (name, "libpython"))
+        *links_libpython = TRUE;
+      else if (dyn.d_tag == DT_SONAME && is_loader_soname (name))
+        *is_loader = TRUE;
     }
-  return FALSE;
 }
 
 gboolean
@@ -392,7 +402,7 @@ pymemd_elf_inspect_fd (int fd, PymemdElfInfo *info, GError **error)
   Elf_Scn *scn = NULL;
   size_t shstrndx;
   Marks seen = { 0 };
-  gboolean has_runtime_section = FALSE, links_libpython = FALSE;
+  gboolean has_runtime_section = FALSE, links_libpython = FALSE, is_loader = FALSE;
 
   memset (info, 0, sizeof *info);
   elf_version (EV_CURRENT); /* libelf refuses to work until told; idempotent */
@@ -426,11 +436,12 @@ pymemd_elf_inspect_fd (int fd, PymemdElfInfo *info, GError **error)
         has_runtime_section = TRUE;
       if (shdr.sh_type == SHT_DYNSYM || shdr.sh_type == SHT_SYMTAB)
         scan_symbols (elf, scn, &shdr, &seen);
-      else if (shdr.sh_type == SHT_DYNAMIC && !links_libpython)
-        links_libpython = needs_libpython (elf, scn, &shdr);
+      else if (shdr.sh_type == SHT_DYNAMIC)
+        read_dynamic (elf, scn, &shdr, &links_libpython, &is_loader);
     }
   fill_info (elf, &seen, has_runtime_section, info);
   info->links_libpython = links_libpython;
+  info->is_dynamic_loader = is_loader;
   elf_end (elf);
   return TRUE;
 }

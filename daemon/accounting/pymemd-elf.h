@@ -32,6 +32,10 @@ typedef struct {
    * interpreter from libpython, which its dynamic loader maps only after
    * the exec (pyenv's --enable-shared builds, embedding programs). */
   gboolean links_libpython;
+  /* Is the dynamic loader itself (its DT_SONAME is ld-linux*, ld64.so*,
+   * ld.so* or ld-musl*): run as a program, it maps the program it is
+   * given only after the exec (a python started through the loader). */
+  gboolean is_dynamic_loader;
 } PymemdElfInfo;
 
 /* What identifies a file's contents for the cache: a file rewritten in
