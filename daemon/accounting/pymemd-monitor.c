@@ -65,6 +65,7 @@ struct _PymemdMonitor
   guint          delayed_source;
   gint64         delayed_due;        /* when it fires */
   gboolean       listing_due;        /* events were lost: list on the next tick */
+  gboolean       overflowed;         /* too many waited: none kept until that listing */
   gint64         last_listing;       /* monotonic µs */
 
   /* A scan runs on a worker thread; while it does, the scanner and the
@@ -302,6 +303,7 @@ scan_full (PymemdMonitor *self, PymemdScanFlags flags, gboolean sync)
   if (!(flags & PYMEMD_SCAN_KNOWN_ONLY))
     {
       self->listing_due = FALSE;
+      self->overflowed = FALSE;
       self->last_listing = start;
       self->statistics.listings++;
     }
@@ -370,18 +372,20 @@ list_on_next_tick (PymemdMonitor *self)
   self->listing_due = TRUE;
 }
 
-/* Too much at once. */
+/* Too much at once: what waits is dropped, and nothing more is kept
+ * until the listing. */
 static void
 overflow (PymemdMonitor *self)
 {
   list_on_next_tick (self);
+  self->overflowed = TRUE;
   self->statistics.event_overflows++;
 }
 
 static void
 add_pending (PymemdMonitor *self, int pid, guint attempt)
 {
-  if (self->listing_due)
+  if (self->overflowed)
     return; /* the listing will see it */
   /* The queue may also hold pids that left pending (they exited). */
   if (g_hash_table_size (self->pending) >= MAX_PENDING || self->order.length >= 2 * MAX_PENDING)
@@ -419,7 +423,7 @@ add_delayed (PymemdMonitor *self, int pid, guint attempt, guint delay_ms)
 {
   Recheck *recheck;
 
-  if (self->listing_due)
+  if (self->overflowed)
     return;
   if (g_hash_table_size (self->delayed) >= MAX_PENDING)
     {
@@ -455,7 +459,7 @@ on_delayed (gpointer data)
         guint attempt = ((Recheck *) value)->attempt;
         g_hash_table_iter_remove (&iter);
         add_pending (self, GPOINTER_TO_INT (key), attempt);
-        if (self->listing_due)
+        if (self->overflowed)
           return G_SOURCE_REMOVE; /* overflow emptied the table */
       }
   schedule_pending (self, 0);
@@ -566,9 +570,12 @@ handle_events (PymemdMonitor *self, const PymemdProcEvent *events, guint n_event
 {
   if (lost)
     {
-      /* What we missed only a listing can show; once, on the next tick. */
+      /* What we missed only a listing can show; once, on the next tick.
+       * What was heard still holds: the looks it asked for (a program
+       * whose loader has yet to map libpython) go on, as the listing
+       * would look at such a process only once. */
       self->statistics.event_losses++;
-      list_on_next_tick (self);
+      self->listing_due = TRUE;
     }
   for (guint i = 0; i < n_events; i++)
     {
