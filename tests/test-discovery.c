@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -91,22 +90,6 @@ test_fixture (void)
  * short programs would have them all remembered until then), and leaves
  * an interpreter to the tick that finds it gone. */
 static void
-die_with_test (gpointer data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
-static gboolean
-runs_another_program (GPid pid)
-{
-  g_autofree char *link = g_strdup_printf ("/proc/%d/exe", pid);
-  g_autofree char *exe = g_file_read_link (link, NULL);
-  g_autofree char *own = g_file_read_link ("/proc/self/exe", NULL);
-
-  return exe != NULL && g_strcmp0 (exe, own) != 0;
-}
-
-static void
 test_exit_forgets_others (void)
 {
   g_autoptr(PymemdDiscovery) discovery = discovery_for ("/proc");
@@ -126,11 +109,9 @@ test_exit_forgets_others (void)
       g_test_skip_printf ("no python3: %s", error->message);
       return;
     }
-  g_assert_true (g_spawn_async (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, die_with_test, NULL,
-                                &sleeper, &error));
+  /* Held just past its exec: it runs sleep already. */
+  sleeper = pymemd_test_spawn_stopped_at_exec (argv, NULL, &error);
   g_assert_no_error (error);
-  /* Once its exec is done: before it, it is this program's fork. */
-  PYMEMD_TEST_WAIT_FOR (runs_another_program (sleeper), 30);
   update (discovery, NULL, NULL);
   others = pymemd_discovery_count_others (discovery);
   g_assert_cmpuint (others, >=, 1);
@@ -142,9 +123,7 @@ test_exit_forgets_others (void)
   g_assert_cmpuint (pymemd_discovery_count_others (discovery), ==, others - 1);
   g_assert_true (pymemd_discovery_knows (discovery, python.pid));
 
-  kill (sleeper, SIGKILL);
-  waitpid (sleeper, NULL, 0);
-  g_spawn_close_pid (sleeper);
+  pymemd_test_kill_stopped (sleeper);
   pymemd_test_child_stop (&python);
 }
 

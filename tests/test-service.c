@@ -449,18 +449,18 @@ entry_uint64 (GVariant *entry, const char *key)
 typedef struct {
   Fixture *fx;
   GPid     pid;
-  gint64   since;
 } Watched;
 
 static gboolean
 is_watched (gpointer data)
 {
   Watched *w = data;
-  g_autoptr(GVariant) list = get_processes (w->fx);
-  g_autoptr(GVariant) entry = find_entry (list, w->pid);
-  gint64 sampled_at = 0;
+  g_autoptr(GError) error = NULL;
+  gint64 sampled_at = pymemd_test_service_sampled_at (&w->fx->service, w->pid, &error);
 
-  return entry != NULL && g_variant_lookup (entry, "sampled_at", "x", &sampled_at) && sampled_at >= w->since;
+  g_assert_no_error (error);
+  /* -1, not listed, is before any ready time (0 for a child not spawned by testutil). */
+  return sampled_at >= pymemd_test_ready_time (w->pid);
 }
 
 /* Until PID is listed with a sample taken since it was ready: one found
@@ -468,7 +468,7 @@ is_watched (gpointer data)
 static void
 wait_watched (Fixture *fx, GPid pid)
 {
-  Watched w = { fx, pid, pymemd_test_ready_time (pid) };
+  Watched w = { fx, pid };
 
   if (!wait_until (is_watched, &w, 5))
     fail ("pid %d was not watched within 5 s", pid);

@@ -1051,20 +1051,18 @@ pymemd_test_service_stop (PymemdTestService *service)
   g_clear_pointer (&service->address, g_free);
 }
 
-/* Whether the service lists PID with a sample taken at SINCE (real time,
- * µs) or later. */
-static gboolean
-service_sampled_pid (PymemdTestService *service, GPid pid, gint64 since, gint64 *sampled)
+gint64
+pymemd_test_service_sampled_at (PymemdTestService *service, GPid pid, GError **error)
 {
   g_autoptr(GVariant) reply = g_dbus_connection_call_sync (
     service->conn, "org.pymemd.Monitor1", "/org/pymemd/Monitor1", "org.pymemd.Monitor1",
-    "GetProcesses", NULL, G_VARIANT_TYPE ("(aa{sv})"), G_DBUS_CALL_FLAGS_NONE, 10000, NULL, NULL);
+    "GetProcesses", NULL, G_VARIANT_TYPE ("(aa{sv})"), G_DBUS_CALL_FLAGS_NONE, 10000, NULL, error);
   g_autoptr(GVariant) list = NULL;
   GVariantIter iter;
   GVariant *entry;
 
   if (reply == NULL)
-    return FALSE;
+    return -1;
   list = g_variant_get_child_value (reply, 0);
   g_variant_iter_init (&iter, list);
   while ((entry = g_variant_iter_next_value (&iter)) != NULL)
@@ -1076,12 +1074,9 @@ service_sampled_pid (PymemdTestService *service, GPid pid, gint64 since, gint64 
       g_variant_lookup (entry, "sampled_at", "x", &sampled_at);
       g_variant_unref (entry);
       if (listed == (guint32) pid)
-        {
-          *sampled = sampled_at;
-          return sampled_at >= since;
-        }
+        return sampled_at;
     }
-  return FALSE;
+  return -1;
 }
 
 void
@@ -1092,14 +1087,14 @@ pymemd_test_service_wait_pid (PymemdTestService *service, GPid pid)
    * its figures must not take: a sample taken once it said it was ready. */
   gint64 since = pymemd_test_ready_time (pid);
   gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
-  gint64 sampled = -1;
+  gint64 sampled;
 
-  while (!service_sampled_pid (service, pid, since, &sampled))
+  while ((sampled = pymemd_test_service_sampled_at (service, pid, NULL)) < since)
     {
       if (g_get_monotonic_time () > deadline && sampled < 0)
         g_error ("pymemd did not list pid %d within 30 s", pid);
       if (g_get_monotonic_time () > deadline)
-        g_error ("pymemd listed pid %d with a sample %.3f s older than the wait, none newer within 30 s", pid,
+        g_error ("pymemd listed pid %d with a sample %.3f s older than its ready line, none newer within 30 s", pid,
                  (since - sampled) / 1e6);
       g_usleep (50000);
     }

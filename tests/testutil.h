@@ -319,6 +319,11 @@ void     pymemd_test_service_wait_name_released (PymemdTestService *service);
 /* When child PID, spawned by pymemd_test_child_spawn*(), printed its ready
  * line (real time, µs); 0 for any other process. */
 gint64   pymemd_test_ready_time (GPid pid);
+/* When the sample of PID that GetProcesses lists was taken (real time,
+ * µs); -1 when it lists none, or with ERROR when the call failed. */
+gint64   pymemd_test_service_sampled_at (PymemdTestService *service,
+                                         GPid               pid,
+                                         GError           **error);
 /* Waits (30 s at most) until GetProcesses lists PID with a sample taken
  * since it was ready (a child found at its exec is listed with a sample of
  * the program just started). */
