@@ -362,22 +362,15 @@ clear_pending (PymemdMonitor *self)
   g_queue_clear (&self->order);
 }
 
-/* The events are dropped for one listing of /proc on the next tick. */
+/* Too much at once: what waits is dropped for one listing of /proc on
+ * the next tick, and nothing more is kept until then. */
 static void
-list_on_next_tick (PymemdMonitor *self)
+overflow (PymemdMonitor *self)
 {
   clear_pending (self);
   g_hash_table_remove_all (self->delayed);
   g_clear_handle_id (&self->delayed_source, g_source_remove);
   self->listing_due = TRUE;
-}
-
-/* Too much at once: what waits is dropped, and nothing more is kept
- * until the listing. */
-static void
-overflow (PymemdMonitor *self)
-{
-  list_on_next_tick (self);
   self->overflowed = TRUE;
   self->statistics.event_overflows++;
 }
