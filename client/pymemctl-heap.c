@@ -871,7 +871,7 @@ pymemctl_heap (int argc, char **argv)
   if (retained && holders == 0)
     holders = 20;
 
-  if ((monitor = pymemctl_monitor_connect (&error)) == NULL)
+  if ((monitor = pymemctl_monitor_connect_for_calls (&error)) == NULL)
     return pymemctl_print_error (error, pid);
   if (!pymemd_dbus_monitor1_call_get_heap_summary_sync (
         monitor, pid, 0, build_options (attach, trace, collect, top, sites, holders),

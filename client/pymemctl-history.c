@@ -439,7 +439,7 @@ pymemctl_history (int argc, char **argv)
     return pymemctl_usage_error ("%s", _("--resolution is a number of seconds, 0 or more"));
 
   since = now - since_seconds * G_USEC_PER_SEC;
-  if ((monitor = pymemctl_monitor_connect (&error)) == NULL ||
+  if ((monitor = pymemctl_monitor_connect_for_calls (&error)) == NULL ||
       !call_get_history (monitor, pid, since, resolution, &history, &error) ||
       !call_get_heap_summaries (monitor, pid, since, &history, &error))
     {

@@ -52,6 +52,12 @@ print_table (GVariant *processes)
     g_print ("%s\n", _("(no Python process is running)"));
 }
 
+static JsonNode *
+row_to_json (gpointer processes, guint i)
+{
+  return pymemctl_processes_row_to_json (processes, i);
+}
+
 int
 pymemctl_list (int argc, char **argv)
 {
@@ -71,22 +77,13 @@ pymemctl_list (int argc, char **argv)
   if (argc > 1)
     return pymemctl_usage_error (_("Unexpected argument “%s”"), argv[1]);
 
-  if ((monitor = pymemctl_monitor_connect (&error)) == NULL ||
+  if ((monitor = pymemctl_monitor_connect_for_calls (&error)) == NULL ||
       (processes = pymemctl_processes_get (monitor, &error)) == NULL)
     return pymemctl_print_error (error, 0);
 
   if (json)
-    {
-      g_autoptr(JsonBuilder) builder = json_builder_new ();
-      g_autoptr(JsonNode) root = NULL;
-
-      json_builder_begin_object (builder);
-      json_builder_set_member_name (builder, "processes");
-      json_builder_add_value (builder, pymemctl_processes_to_json (processes));
-      json_builder_end_object (builder);
-      root = json_builder_get_root (builder);
-      return pymemctl_print_json_document (root);
-    }
+    return pymemctl_print_json_array_document ("processes", pymemctl_processes_count (processes),
+                                               row_to_json, processes);
   dicts = pymemctl_processes_to_variant (processes);
   print_table (dicts);
   return PYMEMCTL_EXIT_OK;

@@ -253,21 +253,22 @@ pymemctl_processes_to_variant (PymemctlProcesses *self)
   return g_variant_ref_sink (g_variant_builder_end (&builder));
 }
 
-JsonNode *
-pymemctl_processes_to_json (PymemctlProcesses *self)
+guint
+pymemctl_processes_count (PymemctlProcesses *self)
 {
-  JsonArray *array;
-  JsonNode *node;
+  return self->legacy != NULL ? (guint) g_variant_n_children (self->legacy) : self->rows->len;
+}
 
+JsonNode *
+pymemctl_processes_row_to_json (PymemctlProcesses *self, guint i)
+{
   if (self->legacy != NULL)
-    return json_gvariant_serialize (self->legacy);
-  array = json_array_sized_new (self->rows->len);
-  for (guint i = 0; i < self->rows->len; i++)
-    if (g_ptr_array_index (self->rows, i) != NULL)
-      json_array_add_element (array, row_json (self, i));
-  node = json_node_new (JSON_NODE_ARRAY);
-  json_node_take_array (node, array);
-  return node;
+    {
+      g_autoptr(GVariant) entry = g_variant_get_child_value (self->legacy, i);
+
+      return json_gvariant_serialize (entry);
+    }
+  return g_ptr_array_index (self->rows, i) != NULL ? row_json (self, i) : NULL;
 }
 
 PymemctlProcesses *

@@ -17,8 +17,11 @@ typedef struct _PymemctlProcesses PymemctlProcesses;
 PymemctlProcesses *pymemctl_processes_get (PymemdDbusMonitor1 *monitor, GError **error);
 /* GetProcesses' aa{sv}. */
 GVariant *pymemctl_processes_to_variant (PymemctlProcesses *self);
-/* The same as json_gvariant_serialize () makes of it. */
-JsonNode *pymemctl_processes_to_json (PymemctlProcesses *self);
+/* How many rows there are, and row I as json_gvariant_serialize () makes
+ * of its dictionary: NULL for a process that ended (or went out of sight)
+ * between GetTable and GetIdentities, which is left out. */
+guint pymemctl_processes_count (PymemctlProcesses *self);
+JsonNode *pymemctl_processes_row_to_json (PymemctlProcesses *self, guint i);
 void pymemctl_processes_free (PymemctlProcesses *self);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PymemctlProcesses, pymemctl_processes_free)

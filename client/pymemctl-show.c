@@ -328,7 +328,7 @@ pymemctl_show (int argc, char **argv)
   if (!pymemctl_parse_pid (argv[1], &pid, &error))
     return pymemctl_usage_error ("%s", error->message);
 
-  if ((monitor = pymemctl_monitor_connect (&error)) == NULL ||
+  if ((monitor = pymemctl_monitor_connect_for_calls (&error)) == NULL ||
       !pymemd_dbus_monitor1_call_get_process_details_sync (monitor, pid, G_DBUS_CALL_FLAGS_NONE,
                                                           -1, &details, NULL, &error))
     return pymemctl_print_error (error, pid);

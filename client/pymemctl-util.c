@@ -61,13 +61,13 @@ pymemctl_bus_connect (GError **error)
   return connection;
 }
 
-PymemdDbusMonitor1 *
-pymemctl_monitor_new (GDBusConnection *bus, GError **error)
+static PymemdDbusMonitor1 *
+monitor_new (GDBusConnection *bus, GDBusProxyFlags flags, GError **error)
 {
   g_autoptr(PymemdDbusMonitor1) monitor = NULL;
   g_autofree char *owner = NULL;
 
-  monitor = pymemd_dbus_monitor1_proxy_new_sync (bus, G_DBUS_PROXY_FLAGS_NONE,
+  monitor = pymemd_dbus_monitor1_proxy_new_sync (bus, flags,
                                                  PYMEMD_BUS_NAME, PYMEMD_MANAGER_PATH,
                                                  NULL, error);
   if (monitor == NULL)
@@ -83,11 +83,29 @@ pymemctl_monitor_new (GDBusConnection *bus, GError **error)
 }
 
 PymemdDbusMonitor1 *
+pymemctl_monitor_new (GDBusConnection *bus, GError **error)
+{
+  return monitor_new (bus, G_DBUS_PROXY_FLAGS_NONE, error);
+}
+
+PymemdDbusMonitor1 *
 pymemctl_monitor_connect (GError **error)
 {
   g_autoptr(GDBusConnection) bus = pymemctl_bus_connect (error);
 
-  return bus != NULL ? pymemctl_monitor_new (bus, error) : NULL;
+  return bus != NULL ? monitor_new (bus, G_DBUS_PROXY_FLAGS_NONE, error) : NULL;
+}
+
+PymemdDbusMonitor1 *
+pymemctl_monitor_connect_for_calls (GError **error)
+{
+  g_autoptr(GDBusConnection) bus = pymemctl_bus_connect (error);
+
+  return bus != NULL ? monitor_new (bus,
+                                    G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES |
+                                      G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS,
+                                    error)
+                     : NULL;
 }
 
 /* Nobody answers for org.pymemd.Monitor1, and activation (if any) failed. */
@@ -660,24 +678,75 @@ json_escape_controls (const char *text)
   return g_string_free (out, FALSE);
 }
 
-gboolean
-pymemctl_print_json (JsonNode *node, gboolean one_line)
+/* NODE as pymemctl prints it: valid numbers, escaped controls. */
+static char *
+json_text (JsonNode *node, gboolean one_line)
 {
   g_autoptr(JsonGenerator) generator = json_generator_new ();
   g_autofree char *generated = NULL;
-  g_autofree char *text = NULL;
 
   json_make_numbers_valid (node);
   json_generator_set_pretty (generator, !one_line);
   json_generator_set_root (generator, node);
   generated = json_generator_to_data (generator, NULL);
-  text = json_escape_controls (generated);
+  return json_escape_controls (generated);
+}
+
+gboolean
+pymemctl_print_json (JsonNode *node, gboolean one_line)
+{
+  g_autofree char *text = json_text (node, one_line);
+
   if (fputs (text, stdout) == EOF || fputc ('\n', stdout) == EOF || fflush (stdout) != 0)
     {
       pymemctl_stdout_failed ();
       return FALSE;
     }
   return TRUE;
+}
+
+int
+pymemctl_print_json_array_document (const char              *member,
+                                    guint                    n,
+                                    PymemctlJsonElementFunc  element,
+                                    gpointer                 data)
+{
+  g_autoptr(JsonNode) name = json_node_init_string (json_node_alloc (), member);
+  g_autofree char *quoted = json_text (name, TRUE);
+  gboolean first = TRUE;
+
+  /* json-glib's pretty form of the whole, {"MEMBER": [ ... ]}: two spaces
+   * a level, each element on lines of its own. */
+  fprintf (stdout, "{\n  %s : [", quoted);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(JsonNode) node = element (data, i);
+      g_autofree char *text = NULL;
+
+      if (node == NULL)
+        continue;
+      text = json_text (node, FALSE);
+      fputs (first ? "\n    " : ",\n    ", stdout);
+      first = FALSE;
+      for (const char *line = text, *end; *line != '\0'; line = end + 1)
+        {
+          if ((end = strchr (line, '\n')) == NULL)
+            {
+              fputs (line, stdout);
+              break;
+            }
+          fwrite (line, 1, (gsize) (end - line), stdout);
+          fputs ("\n    ", stdout);
+        }
+    }
+  /* (An empty array is "[]".) */
+  fputs (first ? "]\n}\n" : "\n  ]\n}\n", stdout);
+  if (ferror (stdout) || fflush (stdout) != 0)
+    {
+      pymemctl_stdout_failed ();
+      return PYMEMCTL_EXIT_FAILURE;
+    }
+  return PYMEMCTL_EXIT_OK;
 }
 
 void

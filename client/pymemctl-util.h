@@ -38,6 +38,10 @@ PymemdDbusMonitor1 *pymemctl_monitor_new (GDBusConnection *bus,
 
 /* pymemctl_bus_connect () and pymemctl_monitor_new () in one. */
 PymemdDbusMonitor1 *pymemctl_monitor_connect (GError **error);
+/* The same for a command that only calls methods: no properties loaded,
+ * no signals subscribed to (two round trips fewer, and what comes with
+ * them). */
+PymemdDbusMonitor1 *pymemctl_monitor_connect_for_calls (GError **error);
 
 /* Every data command's --json. */
 #define PYMEMCTL_JSON_OPTION(flag) \
@@ -159,6 +163,18 @@ void pymemctl_stdout_failed (void);
 
 /* pymemctl_print_json () of one document, as an exit code. */
 int pymemctl_print_json_document (JsonNode *node);
+
+/* Element I of a list, a new node; NULL leaves it out. */
+typedef JsonNode *(*PymemctlJsonElementFunc) (gpointer data,
+                                              guint    i);
+/* Prints the document {"MEMBER": [ELEMENT (DATA, 0), …, ELEMENT (DATA, N-1)]}
+ * exactly as pymemctl_print_json_document () would print it, one element
+ * at a time: a long list never has its whole tree or text in memory (its
+ * pages are most of what a one-shot command costs). An exit code. */
+int pymemctl_print_json_array_document (const char              *member,
+                                        guint                    n,
+                                        PymemctlJsonElementFunc  element,
+                                        gpointer                 data);
 
 /* The generated interface type has no cleanup function of its own. */
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PymemdDbusMonitor1, g_object_unref)

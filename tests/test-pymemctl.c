@@ -254,6 +254,19 @@ table_has_row (const char *text, GPid pid)
   return FALSE;
 }
 
+/* OUT is what json-glib's pretty generator makes of OUT's own document,
+ * byte for byte, and a newline: `list --json` writes one process at a
+ * time what it used to generate from the whole tree. */
+static void
+assert_pretty_form (const char *out)
+{
+  g_autoptr(JsonNode) root = pymemd_test_parse_json (out);
+  g_autofree char *generated = json_to_string (root, TRUE);
+  g_autofree char *expected = g_strconcat (generated, "\n", NULL);
+
+  g_assert_cmpstr (out, ==, expected);
+}
+
 /* The child's entry in the output of `pymemctl list --json`, run with
  * the identity cache CACHE. */
 static JsonObject *
@@ -457,6 +470,7 @@ test_list_empty (void)
   g_assert_cmpstr (text.err, ==, "");
   g_assert_nonnull (strstr (text.out, "(no Python process is running)"));
   g_assert_cmpstr (json.err, ==, "");
+  assert_pretty_form (json.out);
   root = pymemd_test_parse_json (json.out);
   g_assert_cmpuint (json_array_get_length (json_object_get_array_member (json_node_get_object (root), "processes")),
                     ==, 0);
@@ -569,6 +583,7 @@ test_list (Fixture *fx, gconstpointer data)
   g_assert_cmpint (CLI (fx, &run, "list", "--json"), ==, 0);
   g_assert_cmpstr (run.err, ==, "");
   entry_after = daemon_entry (fx, fx->child.pid);
+  assert_pretty_form (run.out);
   root = pymemd_test_parse_json (run.out);
   processes = json_object_get_array_member (json_node_get_object (root), "processes");
   for (guint i = 0; i < json_array_get_length (processes); i++)
