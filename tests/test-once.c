@@ -6,6 +6,7 @@
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
+#include "pymemd-report.h"
 #include "testutil.h"
 
 static const char *
@@ -183,6 +184,63 @@ test_fixture_report (void)
   /* Without frame counts only pages mapped once are vouched for. */
   g_assert_true (json_object_get_null_member (json_object_get_object_member (report, "python_set"),
                                               "shared_only_python"));
+  pymemd_test_remove_fixture (root);
+}
+
+/* The report of ROOT as --once writes it, one process at a time, and as
+ * the text of the whole tree: the same bytes. */
+static void
+assert_streamed_is_tree (const char *root, guint expected_processes)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PymemdProcfs) procfs = pymemd_procfs_new (root, &error);
+  g_autoptr(PymemdScanner) scanner = NULL;
+  g_autoptr(JsonNode) tree = NULL;
+  g_autofree char *whole = NULL;
+  g_autofree char *streamed = NULL;
+  g_autofree char *expected = NULL;
+  gsize length = 0;
+  FILE *out;
+
+  g_assert_no_error (error);
+  scanner = pymemd_scanner_new (procfs, &error);
+  g_assert_no_error (error);
+  g_assert_true (pymemd_scanner_scan (scanner, PYMEMD_SCAN_ALL, &error));
+  g_assert_no_error (error);
+  tree = pymemd_report_build (scanner);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (json_node_get_object (tree),
+                                                                         "processes")),
+                    ==, expected_processes);
+  whole = json_to_string (tree, TRUE);
+  expected = g_strconcat (whole, "\n", NULL);
+  out = open_memstream (&streamed, &length);
+  g_assert_nonnull (out);
+  g_assert_true (pymemd_report_write (scanner, out));
+  g_assert_cmpint (fclose (out), ==, 0);
+  g_assert_cmpstr (streamed, ==, expected);
+}
+
+static void
+test_streamed (void)
+{
+  g_autoptr(GDir) dir = NULL;
+  const char *name;
+  char *root;
+
+  if (!pymemd_test_need_fixture_python ())
+    return;
+  root = pymemd_test_copy_fixture ("proc-mixed");
+  assert_streamed_is_tree (root, 2);
+  /* With the interpreters gone: an empty list. */
+  dir = g_dir_open (root, 0, NULL);
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    if (g_ascii_isdigit (name[0]))
+      {
+        g_autofree char *path = g_build_filename (root, name, NULL);
+        pymemd_test_rm_rf (path);
+      }
+  assert_streamed_is_tree (root, 0);
   pymemd_test_remove_fixture (root);
 }
 
@@ -557,6 +615,7 @@ main (int argc, char **argv)
   g_test_add_func ("/once/service-usage", test_service_usage);
   g_test_add_func ("/once/bad-proc-root", test_bad_proc_root);
   g_test_add_func ("/once/fixture-report", test_fixture_report);
+  g_test_add_func ("/once/streamed", test_streamed);
   g_test_add_func ("/once/no-rollup", test_no_rollup);
   g_test_add_func ("/once/absent-fields", test_absent_fields);
   g_test_add_func ("/once/rollup-figures", test_rollup_figures);

@@ -39,8 +39,6 @@ run_once (const char *proc_root)
   g_autoptr(GError) error = NULL;
   g_autoptr(PymemdProcfs) procfs = pymemd_procfs_new (proc_root, &error);
   g_autoptr(PymemdScanner) scanner = NULL;
-  g_autoptr(JsonNode) report = NULL;
-  g_autofree char *text = NULL;
 
   if (procfs != NULL)
     scanner = pymemd_scanner_new (procfs, &error);
@@ -49,9 +47,7 @@ run_once (const char *proc_root)
       g_printerr ("pymemd: %s\n", error->message);
       return EXIT_FAILURE;
     }
-  report = pymemd_report_build (scanner);
-  text = json_to_string (report, TRUE);
-  if (fputs (text, stdout) == EOF || fputc ('\n', stdout) == EOF || fflush (stdout) != 0)
+  if (!pymemd_report_write (scanner, stdout))
     {
       g_printerr ("pymemd: %s\n", _("Cannot write the report to standard output"));
       return EXIT_FAILURE;

@@ -1,6 +1,8 @@
 /* Serialises scan results as JSON; absent kernel fields become null, never zero. */
 #include "config.h"
 
+#include <string.h>
+
 #include "pymemd-report.h"
 #include "pymemd-names.h"
 #include "pymemd-view.h"
@@ -155,18 +157,16 @@ add_python_set (JsonBuilder *builder, const PymemdPythonSet *set, guint64 uss_su
   json_builder_end_object (builder);
 }
 
-JsonNode *
-pymemd_report_build (PymemdScanner *scanner)
+/* Every member of the report but the list of processes, which comes last. */
+static void
+build_head (JsonBuilder *builder, PymemdScanner *scanner, GPtrArray *processes)
 {
-  g_autoptr(JsonBuilder) builder = json_builder_new ();
-  g_autoptr(GPtrArray) processes = pymemd_scanner_get_processes (scanner);
   const GError *exact_error = pymemd_scanner_get_exact_error (scanner);
   const PymemdPythonSet *set = pymemd_scanner_get_python_set (scanner);
   PymemdCounters totals;
 
   pymemd_process_sum_rollups (processes, &totals);
 
-  json_builder_begin_object (builder);
   add_size (builder, "version", PYMEMD_REPORT_VERSION);
   add_size (builder, "timestamp", (guint64) pymemd_scanner_get_timestamp (scanner) / G_USEC_PER_SEC);
   add_string (builder, "boot_id", pymemd_scanner_get_boot_id (scanner));
@@ -183,7 +183,16 @@ pymemd_report_build (PymemdScanner *scanner)
   json_builder_end_object (builder);
 
   add_python_set (builder, set, pymemd_counters_uss (&totals));
+}
 
+JsonNode *
+pymemd_report_build (PymemdScanner *scanner)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(GPtrArray) processes = pymemd_scanner_get_processes (scanner);
+
+  json_builder_begin_object (builder);
+  build_head (builder, scanner, processes);
   json_builder_set_member_name (builder, "processes");
   json_builder_begin_array (builder);
   for (guint i = 0; i < processes->len; i++)
@@ -191,4 +200,55 @@ pymemd_report_build (PymemdScanner *scanner)
   json_builder_end_array (builder);
   json_builder_end_object (builder);
   return json_builder_get_root (builder);
+}
+
+/* TEXT with each of its lines but the first indented by INDENT. */
+static void
+write_indented (FILE *out, const char *text, const char *indent)
+{
+  for (const char *line = text, *end; *line != '\0'; line = end + 1)
+    {
+      if ((end = strchr (line, '\n')) == NULL)
+        {
+          fputs (line, out);
+          return;
+        }
+      fwrite (line, 1, (gsize) (end - line + 1), out);
+      fputs (indent, out);
+    }
+}
+
+gboolean
+pymemd_report_write (PymemdScanner *scanner, FILE *out)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
+  g_autoptr(GPtrArray) processes = pymemd_scanner_get_processes (scanner);
+  g_autoptr(JsonNode) head = NULL;
+  g_autofree char *head_text = NULL;
+  gsize head_length;
+
+  json_builder_begin_object (builder);
+  build_head (builder, scanner, processes);
+  json_builder_end_object (builder);
+  head = json_builder_get_root (builder);
+  head_text = json_to_string (head, TRUE);
+  /* json-glib's pretty form: "{\n  member : value,\n …\n}", two spaces a
+   * level; the processes go where its closing brace is. */
+  head_length = strlen (head_text);
+  g_return_val_if_fail (head_length >= 2 && g_str_has_suffix (head_text, "\n}"), FALSE);
+  fwrite (head_text, 1, head_length - 2, out);
+  /* (An empty array is "[]".) */
+  fputs (processes->len > 0 ? ",\n  \"processes\" : [\n" : ",\n  \"processes\" : []\n}\n", out);
+  for (guint i = 0; i < processes->len; i++)
+    {
+      g_autoptr(JsonNode) node = pymemd_report_build_process (g_ptr_array_index (processes, i));
+      g_autofree char *text = json_to_string (node, TRUE);
+
+      fputs ("    ", out);
+      write_indented (out, text, "    ");
+      fputs (i + 1 < processes->len ? ",\n" : "\n", out);
+    }
+  if (processes->len > 0)
+    fputs ("  ]\n}\n", out);
+  return !ferror (out) && fflush (out) == 0;
 }
