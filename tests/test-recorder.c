@@ -353,7 +353,7 @@ test_heap_before_first_tick (void)
   /* Ten summaries of PID and one of a process no tick will have for four
    * ticks, all before any tick. */
   for (guint i = 0; i < 10; i++)
-    pymemd_recorder_add_heap_summary (recorder, BOOT, PID, START, t0 + i, "{\"objects\": {}}");
+    pymemd_recorder_add_heap_summary (recorder, BOOT, PID, START, t0 + i, 1000, "{\"objects\": {}}");
   pymemd_recorder_flush (recorder);
   g_assert_cmpuint (heap_summaries (recorder, PID, &error), ==, 0);
   g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS);
@@ -365,13 +365,13 @@ test_heap_before_first_tick (void)
   g_assert_cmpuint (heap_summaries (recorder, PID, &error), ==, 8);
   g_assert_no_error (error);
   /* A summary of a known process is kept at once. */
-  pymemd_recorder_add_heap_summary (recorder, BOOT, PID + 1, START, t0 + 2 * SECOND, "{}");
+  pymemd_recorder_add_heap_summary (recorder, BOOT, PID + 1, START, t0 + 2 * SECOND, 1000, "{}");
   pymemd_recorder_flush (recorder);
   g_assert_cmpuint (heap_summaries (recorder, PID + 1, &error), ==, 1);
   g_assert_no_error (error);
 
   /* One whose process is in none of the next three ticks is dropped. */
-  pymemd_recorder_add_heap_summary (recorder, BOOT, PID + 2, START, t0 + 3 * SECOND, "{}");
+  pymemd_recorder_add_heap_summary (recorder, BOOT, PID + 2, START, t0 + 3 * SECOND, 1000, "{}");
   for (guint i = 0; i < 3; i++)
     add_tick (recorder, t0 + (4 + i) * SECOND, 100 * MIB);
   pymemd_recorder_flush (recorder);
@@ -393,6 +393,87 @@ test_heap_before_first_tick (void)
   pymemd_test_rm_rf (dir);
 }
 
+/* The summaries waiting for their processes' first tick are bounded per
+ * owner: one user's many cannot push out another's (eight of one owner,
+ * 32 of all, the oldest going first). */
+static void
+test_heap_waiting_per_owner (void)
+{
+  g_autofree char *dir = pymemd_test_mkdtemp ();
+  g_autofree char *path = g_build_filename (dir, "history.db", NULL);
+  PymemdHistorySettings s = settings (0);
+  g_autoptr(PymemdRecorder) recorder = pymemd_recorder_new (path, &s);
+  g_autoptr(GArray) points = pymemd_recorder_points_new (6);
+  g_autoptr(GError) error = NULL;
+  gint64 t0 = g_get_real_time () - 60 * SECOND;
+
+  /* One summary of uid 2000's process, then 40 of uid 1000's processes
+   * (PID + 1 and PID + 2), then one each of uids 3000 to 3005's. */
+  pymemd_recorder_add_heap_summary (recorder, BOOT, PID, START, t0, 2000, "{}");
+  for (guint i = 0; i < 40; i++)
+    pymemd_recorder_add_heap_summary (recorder, BOOT, PID + 1 + i % 2, START, t0 + 1 + i, 1000, "{}");
+  for (guint i = 0; i < 6; i++)
+    pymemd_recorder_add_heap_summary (recorder, BOOT, PID + 3 + i, START, t0 + 100 + i, 3000 + i, "{}");
+  pymemd_recorder_flush (recorder);
+
+  /* A tick that records them all. */
+  for (guint i = 0; i < 9; i++)
+    {
+      PymemdHistoryPoint point = { .pid = PID + i, .start_time = START, .uid = 1000, .rss = MIB, .pss = MIB };
+
+      g_array_append_val (points, point);
+      pymemd_recorder_point_set_strings (&g_array_index (points, PymemdHistoryPoint, i), "/usr/bin/python3.11",
+                                         "python3 waiting.py");
+    }
+  pymemd_recorder_add_tick (recorder, BOOT, t0 + SECOND, g_steal_pointer (&points));
+  pymemd_recorder_flush (recorder);
+
+  /* uid 2000's waited its turn; of uid 1000's 40 the last eight, four of
+   * each process; each of the six others'. */
+  g_assert_cmpuint (heap_summaries (recorder, PID, &error), ==, 1);
+  g_assert_no_error (error);
+  g_assert_cmpuint (heap_summaries (recorder, PID + 1, &error), ==, 4);
+  g_assert_no_error (error);
+  g_assert_cmpuint (heap_summaries (recorder, PID + 2, &error), ==, 4);
+  g_assert_no_error (error);
+  for (guint i = 0; i < 6; i++)
+    {
+      g_assert_cmpuint (heap_summaries (recorder, PID + 3 + i, &error), ==, 1);
+      g_assert_no_error (error);
+    }
+
+  /* Past 32 in all, the oldest go whoever they are: 33 owners with one
+   * each leave the first owner's out. */
+  for (guint i = 0; i < 33; i++)
+    pymemd_recorder_add_heap_summary (recorder, BOOT, PID + 100 + i, START, t0 + 200 + i, 5000 + i, "{}");
+  pymemd_recorder_flush (recorder);
+  {
+    GArray *late = pymemd_recorder_points_new (33);
+
+    for (guint i = 0; i < 33; i++)
+      {
+        PymemdHistoryPoint point = { .pid = PID + 100 + i, .start_time = START, .uid = 5000 + i, .rss = MIB,
+                                     .pss = MIB };
+
+        g_array_append_val (late, point);
+        pymemd_recorder_point_set_strings (&g_array_index (late, PymemdHistoryPoint, i), "/usr/bin/python3.11",
+                                           "python3 late.py");
+      }
+    pymemd_recorder_add_tick (recorder, BOOT, t0 + 2 * SECOND, late);
+  }
+  pymemd_recorder_flush (recorder);
+  g_assert_cmpuint (heap_summaries (recorder, PID + 100, &error), ==, 0);
+  g_assert_no_error (error);
+  for (guint i = 1; i < 33; i++)
+    {
+      g_assert_cmpuint (heap_summaries (recorder, PID + 100 + i, &error), ==, 1);
+      g_assert_no_error (error);
+    }
+
+  g_clear_object (&recorder);
+  pymemd_test_rm_rf (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -403,5 +484,6 @@ main (int argc, char **argv)
   g_test_add_func ("/recorder/flood", test_flood);
   g_test_add_func ("/recorder/last-reference", test_last_reference);
   g_test_add_func ("/recorder/heap-before-first-tick", test_heap_before_first_tick);
+  g_test_add_func ("/recorder/heap-waiting-per-owner", test_heap_waiting_per_owner);
   return g_test_run ();
 }

@@ -29,7 +29,8 @@
 #define AUTO_BUCKETS 500
 /* Heap summaries of processes the store does not know yet, kept for the
  * ticks that record them: at most this many, for at most this many ticks. */
-#define HEAP_WAITING_MAX 8
+#define HEAP_WAITING_PER_OWNER 8   /* summaries of one user's processes */
+#define HEAP_WAITING_MAX 32        /* of everyone's (each up to a helper frame, 1 MiB) */
 #define HEAP_WAITING_TICKS 3
 
 typedef enum {
@@ -59,6 +60,7 @@ typedef struct {
   PymemdHistoryDamage   damage;
   gint                  generation;
   guint                 ticks_waited; /* JOB_HEAP_ADD, waiting for its process */
+  guint32               owner;        /* JOB_HEAP_ADD: the uid its process runs as */
   /* JOB_FLUSH */
   GMutex               *mutex;
   GCond                *cond;
@@ -736,6 +738,32 @@ answer_growth (PymemdHistory *store, Job *job, GError **error)
   return TRUE;
 }
 
+/* Makes room in the waiting list for one more summary of OWNER's: one
+ * user's processes can push out only that user's summaries, and all
+ * users' together the oldest of all. */
+static void
+drop_waiting_over_bounds (PymemdRecorder *self, guint32 owner)
+{
+  GList *oldest_of_owner = NULL;
+  guint of_owner = 0;
+  GList *drop;
+  Job *dropped;
+
+  for (GList *l = self->heap_waiting.head; l != NULL; l = l->next)
+    if (((Job *) l->data)->owner == owner && of_owner++ == 0)
+      oldest_of_owner = l;
+  if (of_owner >= HEAP_WAITING_PER_OWNER)
+    drop = oldest_of_owner;
+  else if (self->heap_waiting.length >= HEAP_WAITING_MAX)
+    drop = self->heap_waiting.head;
+  else
+    return;
+  dropped = drop->data;
+  g_queue_delete_link (&self->heap_waiting, drop);
+  g_debug ("Heap summary of %d not kept: too many wait for their process's first tick", dropped->pid);
+  job_free (dropped);
+}
+
 /* Keeps JOB's summary with its process's history. A process the store does
  * not know yet (found at its exec, its first tick still to come) has its
  * summary wait for the ticks that record it: TRUE when JOB was kept for
@@ -757,13 +785,7 @@ worker_add_heap (PymemdRecorder *self, Job *job)
   if (g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_NO_SUCH_PROCESS) &&
       job->ticks_waited < HEAP_WAITING_TICKS)
     {
-      if (self->heap_waiting.length >= HEAP_WAITING_MAX)
-        {
-          Job *oldest = g_queue_pop_head (&self->heap_waiting);
-
-          g_debug ("Heap summary of %d not kept: too many wait for their process's first tick", oldest->pid);
-          job_free (oldest);
-        }
+      drop_waiting_over_bounds (self, job->owner);
       g_queue_push_tail (&self->heap_waiting, job);
       return TRUE;
     }
@@ -1297,6 +1319,7 @@ pymemd_recorder_add_heap_summary (PymemdRecorder *self,
                                   gint32          pid,
                                   guint64         start_time,
                                   gint64          timestamp_us,
+                                  guint32         owner,
                                   const char     *summary)
 {
   Job *job;
@@ -1308,6 +1331,7 @@ pymemd_recorder_add_heap_summary (PymemdRecorder *self,
   job->pid = pid;
   job->start_time = start_time;
   job->timestamp = timestamp_us;
+  job->owner = owner;
   job->text = g_strdup (summary);
   push (self, job);
 }

@@ -135,14 +135,16 @@ gboolean pymemd_recorder_growth_finish (PymemdRecorder *self,
                                         GError        **growth_error,
                                         GError        **error);
 
-/* Queues SUMMARY (JSON text) of a process to be kept with its history; a
- * process with no history yet (found at its exec) has it wait for the next
- * three ticks, eight summaries at most. */
+/* Queues SUMMARY (JSON text) of a process OWNER runs as to be kept with
+ * its history; a process with no history yet (found at its exec) has it
+ * wait for the next three ticks: eight summaries of one owner's processes
+ * at most (the oldest go first), 32 of all. */
 void pymemd_recorder_add_heap_summary (PymemdRecorder *self,
                                        const char     *boot_id,
                                        gint32          pid,
                                        guint64         start_time,
                                        gint64          timestamp_us,
+                                       guint32         owner,
                                        const char     *summary);
 
 /* What a heap summaries query answers: the process's owner, for the

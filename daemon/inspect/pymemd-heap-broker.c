@@ -401,9 +401,12 @@ finish_answer (GTask *task)
   g_autofree char *text = record_text (job);
   GVariant *variant = answer_variant (self, job);
 
+  /* (Its owner bounds how many of its summaries wait for the process's
+   * first tick; one that has ended since counts as the caller's.) */
   pymemd_recorder_add_heap_summary (self->recorder,
                                     pymemd_scanner_get_boot_id (pymemd_monitor_get_scanner (self->monitor)),
-                                    job->pid, job->start_time, job->summary->taken_at_us, text);
+                                    job->pid, job->start_time, job->summary->taken_at_us,
+                                    process != NULL ? pymemd_process_get_uid (process) : job->uid, text);
   /* The process's summary (GetProcessDetails) stays the last one asked for. */
   if (process != NULL && !job->request.light)
     pymemd_heap_summary_keep (process, g_steal_pointer (&job->summary), job->has_ledger ? &job->ledger : NULL);
