@@ -48,6 +48,24 @@ add_tick (PymemdRecorder *recorder, gint64 t, guint64 pss)
   pymemd_recorder_add_tick (recorder, BOOT, t, points);
 }
 
+/* Queues a tick of N processes, pids FIRST to FIRST + N - 1, 1 MiB each. */
+static void
+add_tick_of_pids (PymemdRecorder *recorder, gint64 t, gint32 first, guint n)
+{
+  GArray *points = pymemd_recorder_points_new (n);
+
+  for (guint i = 0; i < n; i++)
+    {
+      PymemdHistoryPoint point = { .pid = first + (gint32) i, .start_time = START, .uid = 1000, .rss = MIB,
+                                   .pss = MIB };
+
+      g_array_append_val (points, point);
+      pymemd_recorder_point_set_strings (&g_array_index (points, PymemdHistoryPoint, i), "/usr/bin/python3.11",
+                                         "python3 late.py");
+    }
+  pymemd_recorder_add_tick (recorder, BOOT, t, points);
+}
+
 static void
 on_ready (GObject *source, GAsyncResult *result, gpointer data)
 {
@@ -375,15 +393,7 @@ test_heap_before_first_tick (void)
   for (guint i = 0; i < 3; i++)
     add_tick (recorder, t0 + (4 + i) * SECOND, 100 * MIB);
   pymemd_recorder_flush (recorder);
-  {
-    GArray *points = pymemd_recorder_points_new (1);
-    PymemdHistoryPoint late = { .pid = PID + 2, .start_time = START, .uid = 1000, .rss = MIB, .pss = MIB };
-
-    g_array_append_val (points, late);
-    pymemd_recorder_point_set_strings (&g_array_index (points, PymemdHistoryPoint, 0), "/usr/bin/python3.11",
-                                       "python3 late.py");
-    pymemd_recorder_add_tick (recorder, BOOT, t0 + 8 * SECOND, points);
-  }
+  add_tick_of_pids (recorder, t0 + 8 * SECOND, PID + 2, 1);
   pymemd_recorder_flush (recorder);
   g_assert_cmpuint (heap_summaries (recorder, PID + 2, &error), ==, 0);
   g_assert_no_error (error);
@@ -403,7 +413,6 @@ test_heap_waiting_per_owner (void)
   g_autofree char *path = g_build_filename (dir, "history.db", NULL);
   PymemdHistorySettings s = settings (0);
   g_autoptr(PymemdRecorder) recorder = pymemd_recorder_new (path, &s);
-  g_autoptr(GArray) points = pymemd_recorder_points_new (6);
   g_autoptr(GError) error = NULL;
   gint64 t0 = g_get_real_time () - 60 * SECOND;
 
@@ -417,15 +426,7 @@ test_heap_waiting_per_owner (void)
   pymemd_recorder_flush (recorder);
 
   /* A tick that records them all. */
-  for (guint i = 0; i < 9; i++)
-    {
-      PymemdHistoryPoint point = { .pid = PID + i, .start_time = START, .uid = 1000, .rss = MIB, .pss = MIB };
-
-      g_array_append_val (points, point);
-      pymemd_recorder_point_set_strings (&g_array_index (points, PymemdHistoryPoint, i), "/usr/bin/python3.11",
-                                         "python3 waiting.py");
-    }
-  pymemd_recorder_add_tick (recorder, BOOT, t0 + SECOND, g_steal_pointer (&points));
+  add_tick_of_pids (recorder, t0 + SECOND, PID, 9);
   pymemd_recorder_flush (recorder);
 
   /* uid 2000's waited its turn; of uid 1000's 40 the last eight, four of
@@ -447,20 +448,7 @@ test_heap_waiting_per_owner (void)
   for (guint i = 0; i < 33; i++)
     pymemd_recorder_add_heap_summary (recorder, BOOT, PID + 100 + i, START, t0 + 200 + i, 5000 + i, "{}");
   pymemd_recorder_flush (recorder);
-  {
-    GArray *late = pymemd_recorder_points_new (33);
-
-    for (guint i = 0; i < 33; i++)
-      {
-        PymemdHistoryPoint point = { .pid = PID + 100 + i, .start_time = START, .uid = 5000 + i, .rss = MIB,
-                                     .pss = MIB };
-
-        g_array_append_val (late, point);
-        pymemd_recorder_point_set_strings (&g_array_index (late, PymemdHistoryPoint, i), "/usr/bin/python3.11",
-                                           "python3 late.py");
-      }
-    pymemd_recorder_add_tick (recorder, BOOT, t0 + 2 * SECOND, late);
-  }
+  add_tick_of_pids (recorder, t0 + 2 * SECOND, PID + 100, 33);
   pymemd_recorder_flush (recorder);
   g_assert_cmpuint (heap_summaries (recorder, PID + 100, &error), ==, 0);
   g_assert_no_error (error);
