@@ -1,6 +1,7 @@
 /* Tests the scanner's figures against real processes with known memory, and its behaviour when processes vanish. */
 #include "config.h"
 
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -886,6 +887,70 @@ test_credentials_on_tick (void)
   pymemd_test_child_stop (&child);
 }
 
+/* Whether PID's /proc/PID/stat says it is a zombie (it exited, nobody has
+ * reaped it yet). */
+static gboolean
+is_zombie (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
+  g_autofree char *text = NULL;
+  const char *end;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL) || (end = strrchr (text, ')')) == NULL)
+    return FALSE;
+  return g_str_has_prefix (end, ") Z");
+}
+
+/* A pass without a listing (the daemon's, while it hears process events)
+ * finds no new interpreter and stats no executable: an interpreter that
+ * exited, reaped or not, is forgotten because its reads fail. */
+static void
+test_known_only (void)
+{
+  g_autoptr(PymemdScanner) scanner = scanner_for ("/proc");
+  g_autoptr(GError) error = NULL;
+  const char *code = "import sys\nprint('ready', flush=True)\nsys.stdin.read()\n";
+  PymemdTestChild zombie, reaped, late;
+  PymemdProcess *found;
+  GPid reaped_pid;
+
+  if (!need_python ())
+    return;
+  g_assert_true (pymemd_test_child_spawn_python (&zombie, code, NULL, &error));
+  g_assert_true (pymemd_test_child_spawn_python (&reaped, code, NULL, &error));
+  g_assert_no_error (error);
+  found = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP, zombie.pid);
+  g_assert_nonnull (found);
+  g_object_unref (found);
+  found = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP | PYMEMD_SCAN_KNOWN_ONLY, reaped.pid);
+  g_assert_nonnull (found);
+  g_object_unref (found);
+
+  /* A new one is found by a listing only. */
+  g_assert_true (pymemd_test_child_spawn_python (&late, code, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_null (scan_and_find (scanner, PYMEMD_SCAN_ROLLUP | PYMEMD_SCAN_KNOWN_ONLY, late.pid));
+  found = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP, late.pid);
+  g_assert_nonnull (found);
+  g_object_unref (found);
+
+  /* One exits and stays a zombie, the other is reaped. */
+  g_assert_cmpint (kill (zombie.pid, SIGKILL), ==, 0);
+  for (guint i = 0; i < 3000 && !is_zombie (zombie.pid); i++)
+    g_usleep (1000);
+  g_assert_true (is_zombie (zombie.pid));
+  reaped_pid = reaped.pid;
+  pymemd_test_child_stop (&reaped);
+  found = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP | PYMEMD_SCAN_KNOWN_ONLY, late.pid);
+  g_assert_nonnull (found);
+  g_object_unref (found);
+  g_assert_false (pymemd_scanner_knows_pid (scanner, zombie.pid));
+  g_assert_false (pymemd_scanner_knows_pid (scanner, reaped_pid));
+
+  pymemd_test_child_stop (&zombie);
+  pymemd_test_child_stop (&late);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -905,5 +970,6 @@ main (int argc, char **argv)
   g_test_add_func ("/scanner/sample-what-moved", test_sample_what_moved);
   g_test_add_func ("/scanner/stalling-process", test_stalling_process);
   g_test_add_func ("/scanner/credentials-on-tick", test_credentials_on_tick);
+  g_test_add_func ("/scanner/known-only", test_known_only);
   return g_test_run ();
 }

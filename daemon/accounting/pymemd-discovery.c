@@ -445,22 +445,6 @@ pymemd_discovery_note_exit (PymemdDiscovery *self, int pid)
   g_hash_table_remove (self->others, GINT_TO_POINTER (pid));
 }
 
-void
-pymemd_discovery_update_known (PymemdDiscovery *self, GPtrArray *removed)
-{
-  GHashTableIter iter;
-  gpointer value;
-
-  g_hash_table_iter_init (&iter, self->interpreters);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (!still_same_interpreter (value))
-      {
-        if (removed != NULL)
-          g_ptr_array_add (removed, g_object_ref (value));
-        g_hash_table_iter_remove (&iter);
-      }
-}
-
 gboolean
 pymemd_discovery_awaits_loader (PymemdDiscovery *self, int pid)
 {

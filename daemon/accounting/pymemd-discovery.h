@@ -47,11 +47,6 @@ gboolean   pymemd_discovery_update_pid (PymemdDiscovery *self,
 void       pymemd_discovery_note_exec (PymemdDiscovery *self,
                                        int              pid);
 
-/* Drops the known interpreters that ended or ran another executable,
- * without listing /proc (an fstatat each). */
-void       pymemd_discovery_update_known (PymemdDiscovery *self,
-                                          GPtrArray       *removed);
-
 /* Whether PID is a watched interpreter. */
 gboolean   pymemd_discovery_knows (PymemdDiscovery *self,
                                    int              pid);

@@ -821,9 +821,11 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
   gboolean exact;
   gint64 now;
 
-  if (flags & PYMEMD_SCAN_KNOWN_ONLY)
-    pymemd_discovery_update_known (self->discovery, NULL);
-  else if (!pymemd_discovery_update (self->discovery, NULL, NULL, error))
+  /* Without a listing, the interpreters known are looked at no more than
+   * their samples need: an exec is heard (the monitor looks at the
+   * process again), an exit shows as the reads below failing (the process
+   * is forgotten), both without a stat of each executable a tick. */
+  if (!(flags & PYMEMD_SCAN_KNOWN_ONLY) && !pymemd_discovery_update (self->discovery, NULL, NULL, error))
     return FALSE;
   processes = pymemd_discovery_get_processes (self->discovery);
   self->timestamp = now = g_get_real_time ();

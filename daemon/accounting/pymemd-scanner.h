@@ -14,7 +14,8 @@ typedef enum {
   PYMEMD_SCAN_DETAIL = 1 << 1, /* smaps, classified into categories */
   PYMEMD_SCAN_EXACT  = 1 << 2, /* pagemap + kpagecount; implies DETAIL */
   PYMEMD_SCAN_KNOWN_ONLY = 1 << 3, /* no listing of /proc: the interpreters known
-                                      already (process events find new ones) */
+                                      already (process events find new ones and
+                                      their execs; an exit fails the reads) */
 } PymemdScanFlags;
 
 #define PYMEMD_SCAN_ALL (PYMEMD_SCAN_ROLLUP | PYMEMD_SCAN_DETAIL | PYMEMD_SCAN_EXACT)
