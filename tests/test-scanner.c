@@ -951,6 +951,73 @@ test_known_only (void)
   pymemd_test_child_stop (&late);
 }
 
+/* Without a listing, an interpreter whose exec was heard is looked at
+ * again by the pass itself (the monitor's own look may come after it): it
+ * is not sampled as the program it ran before. And one the stall budget
+ * keeps from being read on this tick is still found to have exited. */
+static void
+test_known_only_exec_and_paced (void)
+{
+  g_autoptr(PymemdScanner) scanner = scanner_for ("/proc");
+  g_autoptr(PymemdScanner) pacing = scanner_for ("/proc");
+  g_autoptr(GError) error = NULL;
+  const char *execs = "import os, sys\nprint('ready', flush=True)\nsys.stdin.readline()\n"
+                      "os.execv('/bin/sleep', ['sleep', '60'])\n";
+  const char *idle = "import sys\nprint('ready', flush=True)\nsys.stdin.read()\n";
+  g_autofree char *exe_link = NULL;
+  PymemdTestChild execing, paced;
+  PymemdScanBudget budget;
+  PymemdProcess *found;
+
+  if (!need_python () || !g_file_test ("/bin/sleep", G_FILE_TEST_IS_EXECUTABLE))
+    return;
+  /* For PACING every read counts as stalling its process: each is read
+   * again only many ticks later. */
+  pymemd_scanner_get_budget (pacing, &budget);
+  budget.rollup_max_stall_us = 1;
+  pymemd_scanner_set_budget (pacing, &budget);
+  g_assert_true (pymemd_test_child_spawn_python (&execing, execs, NULL, &error));
+  g_assert_true (pymemd_test_child_spawn_python (&paced, idle, NULL, &error));
+  g_assert_no_error (error);
+  found = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP, execing.pid);
+  g_assert_nonnull (found);
+  g_object_unref (found);
+  found = scan_and_find (pacing, PYMEMD_SCAN_ROLLUP, paced.pid);
+  g_assert_nonnull (found);
+  g_object_unref (found);
+
+  /* It runs sleep now; the exec is noted as the monitor notes its event. */
+  g_assert_cmpint (write (execing.stdin_fd, "go\n", 3), ==, 3);
+  exe_link = g_strdup_printf ("/proc/%d/exe", execing.pid);
+  for (guint i = 0; i < 3000; i++)
+    {
+      g_autofree char *target = g_file_read_link (exe_link, NULL);
+
+      if (target != NULL && g_str_has_suffix (target, "/sleep"))
+        break;
+      g_usleep (1000);
+    }
+  pymemd_scanner_note_exec (scanner, execing.pid);
+  g_assert_null (scan_and_find (scanner, PYMEMD_SCAN_ROLLUP | PYMEMD_SCAN_KNOWN_ONLY, execing.pid));
+  g_assert_false (pymemd_scanner_knows_pid (scanner, execing.pid));
+
+  /* The paced one is not read on the next tick, then exits and stays a
+   * zombie. */
+  found = scan_and_find (pacing, PYMEMD_SCAN_ROLLUP | PYMEMD_SCAN_KNOWN_ONLY, paced.pid);
+  g_assert_nonnull (found);
+  g_assert_cmpuint (pymemd_process_get_rollup_due (found), >, 2);
+  g_object_unref (found);
+  g_assert_cmpint (kill (paced.pid, SIGKILL), ==, 0);
+  for (guint i = 0; i < 3000 && !is_zombie (paced.pid); i++)
+    g_usleep (1000);
+  g_assert_true (is_zombie (paced.pid));
+  g_assert_null (scan_and_find (pacing, PYMEMD_SCAN_ROLLUP | PYMEMD_SCAN_KNOWN_ONLY, paced.pid));
+  g_assert_false (pymemd_scanner_knows_pid (pacing, paced.pid));
+
+  pymemd_test_child_stop (&execing);
+  pymemd_test_child_stop (&paced);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -971,5 +1038,6 @@ main (int argc, char **argv)
   g_test_add_func ("/scanner/stalling-process", test_stalling_process);
   g_test_add_func ("/scanner/credentials-on-tick", test_credentials_on_tick);
   g_test_add_func ("/scanner/known-only", test_known_only);
+  g_test_add_func ("/scanner/known-only/exec-and-paced", test_known_only_exec_and_paced);
   return g_test_run ();
 }

@@ -348,8 +348,8 @@ remember_other (PymemdDiscovery *self, int pid, guint64 dev, guint64 inode, gboo
 
 /* Is the known interpreter at PID still that same process, running the
  * same executable? Its directory fd fails once it has exited. */
-static gboolean
-still_same_interpreter (PymemdProcess *process)
+gboolean
+pymemd_discovery_still_same (PymemdProcess *process)
 {
   guint64 dev, inode;
   gboolean alive;
@@ -375,7 +375,7 @@ update_pid (PymemdDiscovery *self, int pid, GPtrArray *added, GPtrArray *removed
    * its command line, its mappings, its runtime's address. */
   if (known != NULL)
     {
-      if (!execed && still_same_interpreter (known))
+      if (!execed && pymemd_discovery_still_same (known))
         return TRUE;
       if (removed != NULL)
         g_ptr_array_add (removed, g_object_ref (known));
@@ -443,6 +443,19 @@ void
 pymemd_discovery_note_exit (PymemdDiscovery *self, int pid)
 {
   g_hash_table_remove (self->others, GINT_TO_POINTER (pid));
+}
+
+void
+pymemd_discovery_update_execed (PymemdDiscovery *self)
+{
+  g_autofree gpointer *pids = NULL;
+  guint n = 0;
+
+  if (g_hash_table_size (self->execed) == 0)
+    return;
+  pids = g_hash_table_get_keys_as_array (self->execed, &n);
+  for (guint i = 0; i < n; i++)
+    update_pid (self, GPOINTER_TO_INT (pids[i]), NULL, NULL);
 }
 
 gboolean

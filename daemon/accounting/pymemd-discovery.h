@@ -47,6 +47,15 @@ gboolean   pymemd_discovery_update_pid (PymemdDiscovery *self,
 void       pymemd_discovery_note_exec (PymemdDiscovery *self,
                                        int              pid);
 
+/* Looks again, as pymemd_discovery_update_pid () does, at each known
+ * interpreter whose exec was noted since its last look: what it runs now
+ * replaces it. For a pass that lists no /proc, so that it samples no
+ * process as the program it ran before its exec. */
+void       pymemd_discovery_update_execed (PymemdDiscovery *self);
+/* Whether PROCESS is alive and runs the executable it was found running
+ * (one stat of its exe). */
+gboolean   pymemd_discovery_still_same (PymemdProcess *process);
+
 /* Whether PID is a watched interpreter. */
 gboolean   pymemd_discovery_knows (PymemdDiscovery *self,
                                    int              pid);

@@ -822,10 +822,13 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
   gint64 now;
 
   /* Without a listing, the interpreters known are looked at no more than
-   * their samples need: an exec is heard (the monitor looks at the
-   * process again), an exit shows as the reads below failing (the process
-   * is forgotten), both without a stat of each executable a tick. */
-  if (!(flags & PYMEMD_SCAN_KNOWN_ONLY) && !pymemd_discovery_update (self->discovery, NULL, NULL, error))
+   * their samples need, without a stat of each executable a tick: one
+   * whose exec was heard is looked at again now (the monitor's own look
+   * may come after this pass), and an exit shows as the reads below
+   * failing (the process is forgotten). */
+  if (flags & PYMEMD_SCAN_KNOWN_ONLY)
+    pymemd_discovery_update_execed (self->discovery);
+  else if (!pymemd_discovery_update (self->discovery, NULL, NULL, error))
     return FALSE;
   processes = pymemd_discovery_get_processes (self->discovery);
   self->timestamp = now = g_get_real_time ();
@@ -875,7 +878,16 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
        * stall budget. */
       if (pymemd_process_get_rollup_due (process) > self->tick &&
           pymemd_process_get_rollup (process) != NULL)
-        continue;
+        {
+          /* It is read on no tick of these: without a listing, one stat
+           * says that it has not exited (a zombie's two stats above pass). */
+          if ((flags & PYMEMD_SCAN_KNOWN_ONLY) && !pymemd_discovery_still_same (process))
+            {
+              g_set_error_literal (&local_error, PYMEMD_ERROR, PYMEMD_ERROR_GONE, "exited");
+              drop_failed (self, drop, i, process, local_error);
+            }
+          continue;
+        }
       if (!read_statm (self, process, &statm, &local_error))
         {
           drop_failed (self, drop, i, process, local_error);
