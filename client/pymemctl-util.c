@@ -13,6 +13,7 @@
 
 #include "pymemctl-util.h"
 #include "pymemd-error.h"
+#include "pymemd-json-stream.h"
 #include "pymemd-names.h"
 
 /* The bus chosen by the global options, for pymemctl_bus_connect () and the messages. */
@@ -88,24 +89,25 @@ pymemctl_monitor_new (GDBusConnection *bus, GError **error)
   return monitor_new (bus, G_DBUS_PROXY_FLAGS_NONE, error);
 }
 
-PymemdDbusMonitor1 *
-pymemctl_monitor_connect (GError **error)
+static PymemdDbusMonitor1 *
+monitor_connect (GDBusProxyFlags flags, GError **error)
 {
   g_autoptr(GDBusConnection) bus = pymemctl_bus_connect (error);
 
-  return bus != NULL ? monitor_new (bus, G_DBUS_PROXY_FLAGS_NONE, error) : NULL;
+  return bus != NULL ? monitor_new (bus, flags, error) : NULL;
+}
+
+PymemdDbusMonitor1 *
+pymemctl_monitor_connect (GError **error)
+{
+  return monitor_connect (G_DBUS_PROXY_FLAGS_NONE, error);
 }
 
 PymemdDbusMonitor1 *
 pymemctl_monitor_connect_for_calls (GError **error)
 {
-  g_autoptr(GDBusConnection) bus = pymemctl_bus_connect (error);
-
-  return bus != NULL ? monitor_new (bus,
-                                    G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES |
-                                      G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS,
-                                    error)
-                     : NULL;
+  return monitor_connect (G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES | G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS,
+                          error);
 }
 
 /* Nobody answers for org.pymemd.Monitor1, and activation (if any) failed. */
@@ -705,43 +707,29 @@ pymemctl_print_json (JsonNode *node, gboolean one_line)
   return TRUE;
 }
 
+typedef struct {
+  PymemctlJsonElementFunc element;
+  gpointer                data;
+} ElementText;
+
+static char *
+element_text (gpointer data, guint i)
+{
+  ElementText *source = data;
+  g_autoptr(JsonNode) node = source->element (source->data, i);
+
+  return node != NULL ? json_text (node, FALSE) : NULL;
+}
+
 int
 pymemctl_print_json_array_document (const char              *member,
                                     guint                    n,
                                     PymemctlJsonElementFunc  element,
                                     gpointer                 data)
 {
-  g_autoptr(JsonNode) name = json_node_init_string (json_node_alloc (), member);
-  g_autofree char *quoted = json_text (name, TRUE);
-  gboolean first = TRUE;
+  ElementText source = { element, data };
 
-  /* json-glib's pretty form of the whole, {"MEMBER": [ ... ]}: two spaces
-   * a level, each element on lines of its own. */
-  fprintf (stdout, "{\n  %s : [", quoted);
-  for (guint i = 0; i < n; i++)
-    {
-      g_autoptr(JsonNode) node = element (data, i);
-      g_autofree char *text = NULL;
-
-      if (node == NULL)
-        continue;
-      text = json_text (node, FALSE);
-      fputs (first ? "\n    " : ",\n    ", stdout);
-      first = FALSE;
-      for (const char *line = text, *end; *line != '\0'; line = end + 1)
-        {
-          if ((end = strchr (line, '\n')) == NULL)
-            {
-              fputs (line, stdout);
-              break;
-            }
-          fwrite (line, 1, (gsize) (end - line), stdout);
-          fputs ("\n    ", stdout);
-        }
-    }
-  /* (An empty array is "[]".) */
-  fputs (first ? "]\n}\n" : "\n  ]\n}\n", stdout);
-  if (ferror (stdout) || fflush (stdout) != 0)
+  if (!pymemd_json_stream_array (stdout, NULL, member, n, element_text, &source))
     {
       pymemctl_stdout_failed ();
       return PYMEMCTL_EXIT_FAILURE;

@@ -168,7 +168,8 @@ int pymemctl_print_json_document (JsonNode *node);
 typedef JsonNode *(*PymemctlJsonElementFunc) (gpointer data,
                                               guint    i);
 /* Prints the document {"MEMBER": [ELEMENT (DATA, 0), …, ELEMENT (DATA, N-1)]}
- * exactly as pymemctl_print_json_document () would print it, one element
+ * (MEMBER a name JSON need not escape) exactly as
+ * pymemctl_print_json_document () would print it, one element
  * at a time: a long list never has its whole tree or text in memory (its
  * pages are most of what a one-shot command costs). An exit code. */
 int pymemctl_print_json_array_document (const char              *member,

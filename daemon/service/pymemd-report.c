@@ -1,9 +1,8 @@
 /* Serialises scan results as JSON; absent kernel fields become null, never zero. */
 #include "config.h"
 
-#include <string.h>
-
 #include "pymemd-report.h"
+#include "pymemd-json-stream.h"
 #include "pymemd-names.h"
 #include "pymemd-view.h"
 
@@ -202,20 +201,13 @@ pymemd_report_build (PymemdScanner *scanner)
   return json_builder_get_root (builder);
 }
 
-/* TEXT with each of its lines but the first indented by INDENT. */
-static void
-write_indented (FILE *out, const char *text, const char *indent)
+/* Process I of the GPtrArray DATA, as json_to_string () writes it. */
+static char *
+process_text (gpointer data, guint i)
 {
-  for (const char *line = text, *end; *line != '\0'; line = end + 1)
-    {
-      if ((end = strchr (line, '\n')) == NULL)
-        {
-          fputs (line, out);
-          return;
-        }
-      fwrite (line, 1, (gsize) (end - line + 1), out);
-      fputs (indent, out);
-    }
+  g_autoptr(JsonNode) node = pymemd_report_build_process (g_ptr_array_index ((GPtrArray *) data, i));
+
+  return json_to_string (node, TRUE);
 }
 
 gboolean
@@ -225,30 +217,11 @@ pymemd_report_write (PymemdScanner *scanner, FILE *out)
   g_autoptr(GPtrArray) processes = pymemd_scanner_get_processes (scanner);
   g_autoptr(JsonNode) head = NULL;
   g_autofree char *head_text = NULL;
-  gsize head_length;
 
   json_builder_begin_object (builder);
   build_head (builder, scanner, processes);
   json_builder_end_object (builder);
   head = json_builder_get_root (builder);
   head_text = json_to_string (head, TRUE);
-  /* json-glib's pretty form: "{\n  member : value,\n …\n}", two spaces a
-   * level; the processes go where its closing brace is. */
-  head_length = strlen (head_text);
-  g_return_val_if_fail (head_length >= 2 && g_str_has_suffix (head_text, "\n}"), FALSE);
-  fwrite (head_text, 1, head_length - 2, out);
-  /* (An empty array is "[]".) */
-  fputs (processes->len > 0 ? ",\n  \"processes\" : [\n" : ",\n  \"processes\" : []\n}\n", out);
-  for (guint i = 0; i < processes->len; i++)
-    {
-      g_autoptr(JsonNode) node = pymemd_report_build_process (g_ptr_array_index (processes, i));
-      g_autofree char *text = json_to_string (node, TRUE);
-
-      fputs ("    ", out);
-      write_indented (out, text, "    ");
-      fputs (i + 1 < processes->len ? ",\n" : "\n", out);
-    }
-  if (processes->len > 0)
-    fputs ("  ]\n}\n", out);
-  return !ferror (out) && fflush (out) == 0;
+  return pymemd_json_stream_array (out, head_text, "processes", processes->len, process_text, processes);
 }
