@@ -887,18 +887,34 @@ test_credentials_on_tick (void)
   pymemd_test_child_stop (&child);
 }
 
-/* Whether PID's /proc/PID/stat says it is a zombie (it exited, nobody has
- * reaped it yet). */
-static gboolean
-is_zombie (GPid pid)
+/* Kills PID and waits until /proc/PID/stat says it is a zombie (it
+ * exited, and nobody has reaped it yet). */
+static void
+kill_to_zombie (GPid pid)
 {
   g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
-  g_autofree char *text = NULL;
-  const char *end;
 
-  if (!g_file_get_contents (path, &text, NULL, NULL) || (end = strrchr (text, ')')) == NULL)
-    return FALSE;
-  return g_str_has_prefix (end, ") Z");
+  g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
+  for (guint i = 0; i < 3000; i++)
+    {
+      g_autofree char *text = NULL;
+      const char *end;
+
+      if (g_file_get_contents (path, &text, NULL, NULL) && (end = strrchr (text, ')')) != NULL &&
+          g_str_has_prefix (end, ") Z"))
+        return;
+      g_usleep (1000);
+    }
+  g_error ("pid %d is no zombie 3 s after SIGKILL", pid);
+}
+
+/* A pass of FLAGS lists PID. */
+static void
+assert_scan_finds (PymemdScanner *scanner, PymemdScanFlags flags, int pid)
+{
+  g_autoptr(PymemdProcess) process = scan_and_find (scanner, flags, pid);
+
+  g_assert_nonnull (process);
 }
 
 /* A pass without a listing (the daemon's, while it hears process events)
@@ -911,7 +927,6 @@ test_known_only (void)
   g_autoptr(GError) error = NULL;
   const char *code = "import sys\nprint('ready', flush=True)\nsys.stdin.read()\n";
   PymemdTestChild zombie, reaped, late;
-  PymemdProcess *found;
   GPid reaped_pid;
 
   if (!need_python ())
@@ -919,31 +934,20 @@ test_known_only (void)
   g_assert_true (pymemd_test_child_spawn_python (&zombie, code, NULL, &error));
   g_assert_true (pymemd_test_child_spawn_python (&reaped, code, NULL, &error));
   g_assert_no_error (error);
-  found = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP, zombie.pid);
-  g_assert_nonnull (found);
-  g_object_unref (found);
-  found = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP | PYMEMD_SCAN_KNOWN_ONLY, reaped.pid);
-  g_assert_nonnull (found);
-  g_object_unref (found);
+  assert_scan_finds (scanner, PYMEMD_SCAN_ROLLUP, zombie.pid);
+  assert_scan_finds (scanner, PYMEMD_SCAN_ROLLUP | PYMEMD_SCAN_KNOWN_ONLY, reaped.pid);
 
   /* A new one is found by a listing only. */
   g_assert_true (pymemd_test_child_spawn_python (&late, code, NULL, &error));
   g_assert_no_error (error);
   g_assert_null (scan_and_find (scanner, PYMEMD_SCAN_ROLLUP | PYMEMD_SCAN_KNOWN_ONLY, late.pid));
-  found = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP, late.pid);
-  g_assert_nonnull (found);
-  g_object_unref (found);
+  assert_scan_finds (scanner, PYMEMD_SCAN_ROLLUP, late.pid);
 
   /* One exits and stays a zombie, the other is reaped. */
-  g_assert_cmpint (kill (zombie.pid, SIGKILL), ==, 0);
-  for (guint i = 0; i < 3000 && !is_zombie (zombie.pid); i++)
-    g_usleep (1000);
-  g_assert_true (is_zombie (zombie.pid));
+  kill_to_zombie (zombie.pid);
   reaped_pid = reaped.pid;
   pymemd_test_child_stop (&reaped);
-  found = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP | PYMEMD_SCAN_KNOWN_ONLY, late.pid);
-  g_assert_nonnull (found);
-  g_object_unref (found);
+  assert_scan_finds (scanner, PYMEMD_SCAN_ROLLUP | PYMEMD_SCAN_KNOWN_ONLY, late.pid);
   g_assert_false (pymemd_scanner_knows_pid (scanner, zombie.pid));
   g_assert_false (pymemd_scanner_knows_pid (scanner, reaped_pid));
 
@@ -967,7 +971,6 @@ test_known_only_exec_and_paced (void)
   g_autofree char *exe_link = NULL;
   PymemdTestChild execing, paced;
   PymemdScanBudget budget;
-  PymemdProcess *found;
 
   if (!need_python () || !g_file_test ("/bin/sleep", G_FILE_TEST_IS_EXECUTABLE))
     return;
@@ -979,12 +982,8 @@ test_known_only_exec_and_paced (void)
   g_assert_true (pymemd_test_child_spawn_python (&execing, execs, NULL, &error));
   g_assert_true (pymemd_test_child_spawn_python (&paced, idle, NULL, &error));
   g_assert_no_error (error);
-  found = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP, execing.pid);
-  g_assert_nonnull (found);
-  g_object_unref (found);
-  found = scan_and_find (pacing, PYMEMD_SCAN_ROLLUP, paced.pid);
-  g_assert_nonnull (found);
-  g_object_unref (found);
+  assert_scan_finds (scanner, PYMEMD_SCAN_ROLLUP, execing.pid);
+  assert_scan_finds (pacing, PYMEMD_SCAN_ROLLUP, paced.pid);
 
   /* It runs sleep now; the exec is noted as the monitor notes its event. */
   g_assert_cmpint (write (execing.stdin_fd, "go\n", 3), ==, 3);
@@ -1003,14 +1002,13 @@ test_known_only_exec_and_paced (void)
 
   /* The paced one is not read on the next tick, then exits and stays a
    * zombie. */
-  found = scan_and_find (pacing, PYMEMD_SCAN_ROLLUP | PYMEMD_SCAN_KNOWN_ONLY, paced.pid);
-  g_assert_nonnull (found);
-  g_assert_cmpuint (pymemd_process_get_rollup_due (found), >, 2);
-  g_object_unref (found);
-  g_assert_cmpint (kill (paced.pid, SIGKILL), ==, 0);
-  for (guint i = 0; i < 3000 && !is_zombie (paced.pid); i++)
-    g_usleep (1000);
-  g_assert_true (is_zombie (paced.pid));
+  {
+    g_autoptr(PymemdProcess) found = scan_and_find (pacing, PYMEMD_SCAN_ROLLUP | PYMEMD_SCAN_KNOWN_ONLY, paced.pid);
+
+    g_assert_nonnull (found);
+    g_assert_cmpuint (pymemd_process_get_rollup_due (found), >, 2);
+  }
+  kill_to_zombie (paced.pid);
   g_assert_null (scan_and_find (pacing, PYMEMD_SCAN_ROLLUP | PYMEMD_SCAN_KNOWN_ONLY, paced.pid));
   g_assert_false (pymemd_scanner_knows_pid (pacing, paced.pid));
 
