@@ -52,9 +52,8 @@ until busctl --system status org.pymemd.Monitor1 >/dev/null 2>&1; do
   sleep 0.2
 done
 
+# With none running, pymemctl list says so itself.
 /usr/local/bin/pymemctl list
-[ "$(busctl --system get-property org.pymemd.Monitor1 /org/pymemd/Monitor1 \
-      org.pymemd.Monitor1 ProcessCount)" != "u 0" ] || echo "(no Python process is running now)"
 echo
 echo "Next: pymemctl top (q quits, h for help) · pymemctl show PID · pymemctl history PID --since 1h"
 echo "      pymemctl heap --attach PID: what the objects inside a Python process are"
