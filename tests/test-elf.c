@@ -1,6 +1,7 @@
 /* Tests CPython detection in ELF files (current, older, stripped builds and decoys), version parsing from file names, and the file-identity cache. */
 #include "config.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -401,6 +402,80 @@ test_inspect_decoy (void)
   g_assert_cmpuint (info.python_version, ==, 0);
 }
 
+/* The Py_Version entry of the .dynsym in the ELF image DATA, and its section's header. */
+static void
+find_py_version (char *data, gsize len, Elf64_Sym **sym, Elf64_Shdr **section)
+{
+  Elf64_Ehdr *ehdr = (Elf64_Ehdr *) (void *) data; /* g_malloc'd: aligned */
+  Elf64_Shdr *shdrs;
+
+  g_assert_cmpuint (len, >, sizeof *ehdr);
+  g_assert_cmpuint (ehdr->e_shoff + (guint64) ehdr->e_shnum * sizeof (Elf64_Shdr), <=, len);
+  shdrs = (Elf64_Shdr *) (void *) (data + ehdr->e_shoff);
+  for (guint i = 0; i < ehdr->e_shnum; i++)
+    {
+      Elf64_Shdr *strtab = &shdrs[shdrs[i].sh_link];
+
+      if (shdrs[i].sh_type != SHT_DYNSYM)
+        continue;
+      for (guint64 k = 0; k < shdrs[i].sh_size / sizeof (Elf64_Sym); k++)
+        {
+          Elf64_Sym *entry = (Elf64_Sym *) (void *) (data + shdrs[i].sh_offset) + k;
+
+          if (entry->st_shndx != SHN_UNDEF && entry->st_shndx < ehdr->e_shnum &&
+              strcmp (data + strtab->sh_offset + entry->st_name, "Py_Version") == 0)
+            {
+              *sym = entry;
+              *section = &shdrs[entry->st_shndx];
+              return;
+            }
+        }
+    }
+  g_assert_not_reached ();
+}
+
+/* A Py_Version that points outside its section (anyone can run such a
+ * file) is no version, whatever its offset: near 2^64 the end of the read
+ * wraps around. The section is placed at the file's first byte, so that a
+ * read before it leaves the mapping. */
+static void
+test_inspect_py_version_outside (void)
+{
+  static const guint64 values[] = {
+    G_MAXUINT64, G_MAXUINT64 - 1, G_MAXUINT64 - 2, G_MAXUINT64 - 3, G_MAXUINT64 - 4096,
+    G_MAXUINT64 / 2, G_MAXUINT32,
+  };
+  g_autofree char *data = NULL;
+  gsize len;
+
+  init_libelf ();
+  if (!pymemd_test_need_fixture_python ())
+    return;
+  g_assert_true (g_file_get_contents (PYTHON311, &data, &len, NULL));
+  for (guint i = 0; i < G_N_ELEMENTS (values); i++)
+    {
+      g_autofree char *path = NULL;
+      g_autoptr(GError) error = NULL;
+      PymemdElfInfo info;
+      Elf64_Sym *sym;
+      Elf64_Shdr *section;
+
+      find_py_version (data, len, &sym, &section);
+      section->sh_addr = 0;
+      section->sh_offset = 0;
+      sym->st_value = values[i];
+      path = temp_file_with (data, len);
+      g_test_message ("Py_Version at %#" G_GINT64_MODIFIER "x", values[i]);
+      g_assert_true (inspect_path (path, &info, &error));
+      g_assert_no_error (error);
+      /* Still an interpreter (_PyRuntime), its version from the API it
+       * exports (PyModule_AddObjectRef: 3.10 at least), not from the bytes. */
+      g_assert_true (info.is_interpreter);
+      g_assert_cmpuint (info.python_version, ==, 310);
+      g_unlink (path);
+    }
+}
+
 /* --- PymemdElfCache --- */
 
 static void
@@ -596,6 +671,7 @@ main (int argc, char **argv)
   g_test_add_func ("/elf/inspect/truncated", test_inspect_truncated);
   g_test_add_func ("/elf/inspect/old-versions", test_inspect_old_versions);
   g_test_add_func ("/elf/inspect/decoy", test_inspect_decoy);
+  g_test_add_func ("/elf/inspect/py-version-outside", test_inspect_py_version_outside);
   g_test_add_func ("/elf/version-from-name", test_version_from_name);
   g_test_add_func ("/elf/cache/lookup-twice", test_cache_lookup_twice);
   g_test_add_func ("/elf/cache/wrong-file", test_cache_wrong_file);

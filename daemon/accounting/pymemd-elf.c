@@ -137,7 +137,8 @@ read_py_version (Elf *elf, const GElf_Sym *sym)
       if (data == NULL || sym->st_value < shdr.sh_addr)
         return 0;
       offset = sym->st_value - shdr.sh_addr;
-      if (offset + 4 > data->d_size)
+      /* Not offset + 4 > d_size: a file may put the symbol near 2^64. */
+      if (data->d_size < sizeof hex || offset > data->d_size - sizeof hex)
         return 0;
       /* PY_VERSION_HEX: 0xMMmmppLS; the low 32 bits on little-endian hosts. */
       memcpy (&hex, (const char *) data->d_buf + offset, sizeof hex);
