@@ -180,6 +180,14 @@ test_detect_fixture (void)
     { 3005, "/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0", 311 },
     { 3006, "/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0", 311 },
   };
+  static const struct {
+    int         pid;
+    const char *program;
+    const char *name;
+  } renamed[] = {
+    { 3001, "/root/.pyenv/versions/2.7.18/bin/python2.7", "myapp" },
+    { 3002, "/root/.pyenv/versions/3.6.15/bin/python3.6", "myapp36" },
+  };
 
   for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
     if (!need_captured_file (root, expected[i].pid, expected[i].image))
@@ -191,6 +199,24 @@ test_detect_fixture (void)
   /* The captured decoy is gone; a new copy of /bin/sleep stands in. */
   g_assert_cmpint (g_unlink (exe_link), ==, 0);
   g_assert_cmpint (symlink (decoy, exe_link), ==, 0);
+  /* So are the renamed copies of pyenv's 2.7 and 3.6 the capture ran:
+   * new copies stand in (the libpythons they link are pyenv's own). */
+  for (guint i = 0; i < G_N_ELEMENTS (renamed); i++)
+    {
+      g_autofree char *copy = NULL;
+      g_autofree char *link = g_strdup_printf ("%s/%d/exe", root, renamed[i].pid);
+
+      if (!g_file_test (renamed[i].program, G_FILE_TEST_IS_EXECUTABLE))
+        {
+          g_test_skip_printf ("%s is not installed", renamed[i].program);
+          pymemd_test_remove_fixture (root);
+          pymemd_test_rm_rf (decoy_dir);
+          return;
+        }
+      copy = pymemd_test_copy_file (renamed[i].program, decoy_dir, renamed[i].name);
+      g_assert_cmpint (g_unlink (link), ==, 0);
+      g_assert_cmpint (symlink (copy, link), ==, 0);
+    }
 
   discovery = discovery_for (root);
   update (discovery, NULL, NULL);
