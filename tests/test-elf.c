@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gio/gio.h>
 #include <glib/gstdio.h>
 
 #include "pymemd-elf.h"
@@ -402,6 +403,33 @@ test_inspect_decoy (void)
   g_assert_cmpuint (info.python_version, ==, 0);
 }
 
+/* The bytes of python3.11, for tests that change them; FALSE (the test
+ * skipped) where it is not installed. */
+static gboolean
+python311_image (char **data, gsize *len)
+{
+  init_libelf ();
+  if (!pymemd_test_need_fixture_python ())
+    return FALSE;
+  g_assert_true (g_file_get_contents (PYTHON311, data, len, NULL));
+  return TRUE;
+}
+
+/* That the ELF image DATA (LEN bytes) is an interpreter of VERSION. */
+static void
+assert_interpreter (const char *data, gsize len, guint version)
+{
+  g_autofree char *path = temp_file_with (data, len);
+  g_autoptr(GError) error = NULL;
+  PymemdElfInfo info;
+
+  g_assert_true (inspect_path (path, &info, &error));
+  g_assert_no_error (error);
+  g_assert_true (info.is_interpreter);
+  g_assert_cmpuint (info.python_version, ==, version);
+  g_unlink (path);
+}
+
 /* The Py_Version entry of the .dynsym in the ELF image DATA, and its section's header. */
 static void
 find_py_version (char *data, gsize len, Elf64_Sym **sym, Elf64_Shdr **section)
@@ -448,15 +476,10 @@ test_inspect_py_version_outside (void)
   g_autofree char *data = NULL;
   gsize len;
 
-  init_libelf ();
-  if (!pymemd_test_need_fixture_python ())
+  if (!python311_image (&data, &len))
     return;
-  g_assert_true (g_file_get_contents (PYTHON311, &data, &len, NULL));
   for (guint i = 0; i < G_N_ELEMENTS (values); i++)
     {
-      g_autofree char *path = NULL;
-      g_autoptr(GError) error = NULL;
-      PymemdElfInfo info;
       Elf64_Sym *sym;
       Elf64_Shdr *section;
 
@@ -464,16 +487,96 @@ test_inspect_py_version_outside (void)
       section->sh_addr = 0;
       section->sh_offset = 0;
       sym->st_value = values[i];
-      path = temp_file_with (data, len);
       g_test_message ("Py_Version at %#" G_GINT64_MODIFIER "x", values[i]);
-      g_assert_true (inspect_path (path, &info, &error));
-      g_assert_no_error (error);
       /* Still an interpreter (_PyRuntime), its version from the API it
        * exports (PyModule_AddObjectRef: 3.10 at least), not from the bytes. */
-      g_assert_true (info.is_interpreter);
-      g_assert_cmpuint (info.python_version, ==, 310);
-      g_unlink (path);
+      assert_interpreter (data, len, 310);
     }
+}
+
+/* The .dynsym's string table of the ELF image DATA, stored again zlib
+ * compressed (SHF_COMPRESSED) at the end of the image, whose new length
+ * is returned; not loaded, as a .symtab's .strtab. */
+static gsize
+compress_dynstr (char **data, gsize len)
+{
+  Elf64_Ehdr *ehdr = (Elf64_Ehdr *) (void *) *data;
+  Elf64_Shdr *shdrs = (Elf64_Shdr *) (void *) (*data + ehdr->e_shoff);
+  g_autoptr(GZlibCompressor) zlib = g_zlib_compressor_new (G_ZLIB_COMPRESSOR_FORMAT_ZLIB, 9);
+  Elf64_Chdr chdr = { ELFCOMPRESS_ZLIB, 0, 0, 1 };
+
+  for (guint i = 0; i < ehdr->e_shnum; i++)
+    {
+      Elf64_Shdr *strtab;
+      gsize read = 0, written = 0, room, at;
+      g_autoptr(GError) error = NULL;
+
+      if (shdrs[i].sh_type != SHT_DYNSYM)
+        continue;
+      strtab = &shdrs[shdrs[i].sh_link];
+      room = strtab->sh_size + 1024;
+      at = (len + 7) & ~(gsize) 7;
+      *data = g_realloc (*data, at + sizeof chdr + room);
+      ehdr = (Elf64_Ehdr *) (void *) *data;
+      shdrs = (Elf64_Shdr *) (void *) (*data + ehdr->e_shoff);
+      strtab = &shdrs[shdrs[i].sh_link];
+      g_assert_cmpint (g_converter_convert (G_CONVERTER (zlib), *data + strtab->sh_offset, strtab->sh_size,
+                                            *data + at + sizeof chdr, room, G_CONVERTER_INPUT_AT_END, &read,
+                                            &written, &error),
+                       ==, G_CONVERTER_FINISHED);
+      g_assert_no_error (error);
+      chdr.ch_size = strtab->sh_size;
+      memcpy (*data + at, &chdr, sizeof chdr);
+      /* libelf inflates only what is not loaded (as .strtab is not). */
+      strtab->sh_flags = (strtab->sh_flags & ~(guint64) SHF_ALLOC) | SHF_COMPRESSED;
+      strtab->sh_offset = at;
+      strtab->sh_size = sizeof chdr + written;
+      return at + sizeof chdr + written;
+    }
+  g_assert_not_reached ();
+}
+
+/* A compressed string table would be inflated to whatever size its header
+ * claims (a file of 1 MB made the daemon take 1 GB): it is not read. The
+ * file is still an interpreter (.PyRuntime), of 3.7 or later as far as
+ * what is read tells. */
+static void
+test_inspect_compressed_names (void)
+{
+  g_autofree char *data = NULL;
+  gsize len;
+
+  if (!python311_image (&data, &len))
+    return;
+  len = compress_dynstr (&data, len);
+  assert_interpreter (data, len, 307);
+}
+
+/* A file in the other byte order would be converted into copies of its
+ * tables: no process of this host runs one, and it is not read. */
+static void
+test_inspect_other_byte_order (void)
+{
+  g_autofree char *data = NULL;
+  g_autofree char *path = NULL;
+  g_autoptr(GError) error = NULL;
+  PymemdElfInfo info;
+  gsize len;
+  int fd;
+
+  if (!python311_image (&data, &len))
+    return;
+  data[EI_DATA] = G_BYTE_ORDER == G_LITTLE_ENDIAN ? ELFDATA2MSB : ELFDATA2LSB;
+  path = temp_file_with (data, len);
+  g_assert_false (inspect_path (path, &info, &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE);
+  g_assert_false (info.is_interpreter);
+  g_clear_error (&error);
+  fd = open_or_die (path);
+  g_assert_false (pymemd_elf_find_section (fd, ".PyRuntime", &(guint64) { 0 }, &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE);
+  close (fd);
+  g_unlink (path);
 }
 
 /* --- PymemdElfCache --- */
@@ -672,6 +775,8 @@ main (int argc, char **argv)
   g_test_add_func ("/elf/inspect/old-versions", test_inspect_old_versions);
   g_test_add_func ("/elf/inspect/decoy", test_inspect_decoy);
   g_test_add_func ("/elf/inspect/py-version-outside", test_inspect_py_version_outside);
+  g_test_add_func ("/elf/inspect/compressed-names", test_inspect_compressed_names);
+  g_test_add_func ("/elf/inspect/other-byte-order", test_inspect_other_byte_order);
   g_test_add_func ("/elf/version-from-name", test_version_from_name);
   g_test_add_func ("/elf/cache/lookup-twice", test_cache_lookup_twice);
   g_test_add_func ("/elf/cache/wrong-file", test_cache_wrong_file);

@@ -19,6 +19,11 @@
 #define MAX_ELF_SIZE (G_GUINT64_CONSTANT (1) << 31)
 /* Bounds the cache: a host rarely has more distinct mapped binaries. */
 #define MAX_CACHE_ENTRIES 16384
+/* Any local user can make a file that pymemd inspects (by running or
+ * mapping it), so the work one file costs is bounded: real files have tens
+ * of sections and at most some 10^5 symbols and dynamic entries. */
+#define MAX_SECTIONS 65536
+#define MAX_ENTRIES (1u << 22)
 
 struct _PymemdElfCache
 {
@@ -114,6 +119,56 @@ pymemd_python_version_from_name (const char *basename)
   return (guint) (major * 100 + minor);
 }
 
+/* The data of the section SCN (header SHDR), or NULL where reading it
+ * would cost more than the file: a compressed section (libelf inflates it
+ * to whatever size its header claims) or one whose entries are not aligned
+ * in the file (libelf copies it). Only files in this host's byte order get
+ * here, so nothing is converted. */
+static Elf_Data *
+section_data (Elf_Scn *scn, const GElf_Shdr *shdr)
+{
+  if ((shdr->sh_flags & SHF_COMPRESSED) || shdr->sh_type == SHT_NOBITS ||
+      (shdr->sh_entsize > 1 && shdr->sh_offset % MIN (shdr->sh_entsize, 8) != 0))
+    return NULL;
+  return elf_getdata (scn, NULL);
+}
+
+/* A string table, read directly: elf_strptr () checks each string by
+ * scanning back from the table's end, so that N names in a table of S
+ * bytes with no NUL at its end would cost N × S. */
+typedef struct {
+  const char *text;
+  gsize       size;
+} Strings;
+
+static gboolean
+strings_of (Elf *elf, size_t index, Strings *strings)
+{
+  Elf_Scn *scn = elf_getscn (elf, index);
+  GElf_Shdr shdr;
+  Elf_Data *data;
+
+  strings->text = NULL;
+  strings->size = 0;
+  if (scn == NULL || gelf_getshdr (scn, &shdr) == NULL || shdr.sh_type != SHT_STRTAB ||
+      (data = section_data (scn, &shdr)) == NULL || data->d_buf == NULL)
+    return FALSE;
+  strings->text = data->d_buf;
+  strings->size = data->d_size;
+  return TRUE;
+}
+
+/* Whether the string at OFFSET of STRINGS starts with PREFIX, or (EXACT)
+ * is NAME itself: at most strlen (NAME) + 1 bytes are looked at. */
+static gboolean
+string_is (const Strings *strings, guint64 offset, const char *name, gboolean exact)
+{
+  gsize len = strlen (name) + (exact ? 1 : 0);
+
+  return offset < strings->size && strings->size - offset >= len &&
+         memcmp (strings->text + offset, name, len) == 0;
+}
+
 /* Py_Version (3.11+) is a const in the file: read its value from the
  * section that holds it, so renamed builds still tell their version. */
 static guint
@@ -131,10 +186,10 @@ read_py_version (Elf *elf, const GElf_Sym *sym)
       guint64 offset;
       guint32 hex;
 
-      if (gelf_getshdr (scn, &shdr) == NULL || shdr.sh_type == SHT_NOBITS)
+      if (gelf_getshdr (scn, &shdr) == NULL)
         return 0;
-      data = elf_getdata (scn, NULL);
-      if (data == NULL || sym->st_value < shdr.sh_addr)
+      data = section_data (scn, &shdr);
+      if (data == NULL || data->d_buf == NULL || sym->st_value < shdr.sh_addr)
         return 0;
       offset = sym->st_value - shdr.sh_addr;
       /* Not offset + 4 > d_size: a file may put the symbol near 2^64. */
@@ -270,27 +325,28 @@ note_mark (Elf *elf, const GElf_Sym *sym, const Mark *mark, gboolean local, Mark
 static void
 scan_symbols (Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, Marks *seen)
 {
-  Elf_Data *data = elf_getdata (scn, NULL);
+  Elf_Data *data = section_data (scn, shdr);
+  Strings names;
   gsize count;
 
-  if (data == NULL || shdr->sh_entsize == 0)
+  if (data == NULL || shdr->sh_entsize == 0 || !strings_of (elf, shdr->sh_link, &names))
     return;
-  count = shdr->sh_size / shdr->sh_entsize;
+  count = MIN (shdr->sh_size / shdr->sh_entsize, MAX_ENTRIES);
   for (gsize i = 0; i < count; i++)
     {
       GElf_Sym sym;
-      const char *name;
+      char first;
 
       /* Undefined symbols are what a file imports: a program linked
        * against libpython is not the interpreter, libpython is. */
-      if (gelf_getsym (data, (int) i, &sym) == NULL || sym.st_shndx == SHN_UNDEF)
+      if (gelf_getsym (data, (int) i, &sym) == NULL || sym.st_shndx == SHN_UNDEF ||
+          sym.st_name >= names.size)
         continue;
-      name = elf_strptr (elf, shdr->sh_link, sym.st_name);
-      if (name == NULL || (name[0] != '_' && name[0] != 'P' && name[0] != 'a' &&
-                           name[0] != 'm' && name[0] != 'n'))
+      first = names.text[sym.st_name];
+      if (first != '_' && first != 'P' && first != 'a' && first != 'm' && first != 'n')
         continue;
       for (guint m = 0; m < G_N_ELEMENTS (marks); m++)
-        if (strcmp (name, marks[m].name) == 0)
+        if (string_is (&names, sym.st_name, marks[m].name, TRUE))
           {
             note_mark (elf, &sym, &marks[m], GELF_ST_BIND (sym.st_info) == STB_LOCAL, seen);
             break;
@@ -358,41 +414,46 @@ fill_info (Elf *elf, const Marks *seen, gboolean has_runtime_section, PymemdElfI
     }
 }
 
-static gboolean
-is_loader_soname (const char *name)
-{
-  return g_str_has_prefix (name, "ld-linux") || g_str_has_prefix (name, "ld64.so") ||
-         g_str_has_prefix (name, "ld.so") || g_str_has_prefix (name, "ld-musl");
-}
-
 /* Reads the dynamic section SCN: whether it names a libpython among the
  * libraries the loader must map, and whether the file is the loader. */
 static void
 read_dynamic (Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, gboolean *links_libpython, gboolean *is_loader)
 {
-  Elf_Data *data = elf_getdata (scn, NULL);
+  static const char *const loaders[] = { "ld-linux", "ld64.so", "ld.so", "ld-musl" };
+  Elf_Data *data = section_data (scn, shdr);
+  Strings names;
   size_t n;
 
-  if (data == NULL || shdr->sh_entsize == 0)
+  if (data == NULL || shdr->sh_entsize == 0 || !strings_of (elf, shdr->sh_link, &names))
     return;
-  n = MIN (shdr->sh_size / shdr->sh_entsize, data->d_size / sizeof (Elf64_Dyn));
+  n = MIN (MIN (shdr->sh_size / shdr->sh_entsize, data->d_size / sizeof (Elf64_Dyn)), MAX_ENTRIES);
   for (size_t i = 0; i < n; i++)
     {
       GElf_Dyn dyn;
-      const char *name;
 
-      if (gelf_getdyn (data, (int) MIN (i, (size_t) G_MAXINT), &dyn) == NULL || dyn.d_tag == DT_NULL)
+      if (gelf_getdyn (data, (int) i, &dyn) == NULL || dyn.d_tag == DT_NULL)
         break;
-      if (dyn.d_tag != DT_NEEDED && dyn.d_tag != DT_SONAME)
-        continue;
-      name = elf_strptr (elf, shdr->sh_link, dyn.d_un.d_val);
-      if (name == NULL)
-        continue;
-      if (dyn.d_tag == DT_NEEDED && g_str_has_prefix (name, "libpython"))
+      if (dyn.d_tag == DT_NEEDED && string_is (&names, dyn.d_un.d_val, "libpython", FALSE))
         *links_libpython = TRUE;
-      else if (dyn.d_tag == DT_SONAME && is_loader_soname (name))
-        *is_loader = TRUE;
+      else if (dyn.d_tag == DT_SONAME)
+        for (guint l = 0; l < G_N_ELEMENTS (loaders); l++)
+          if (string_is (&names, dyn.d_un.d_val, loaders[l], FALSE))
+            *is_loader = TRUE;
     }
+}
+
+/* Whether libelf may read the file ELF without costing more than the file
+ * itself: in this host's byte order (else every table is converted into a
+ * copy; no process here runs such a file natively) and with a bounded
+ * number of sections. */
+static gboolean
+readable_cheaply (Elf *elf)
+{
+  const char *ident = elf_getident (elf, NULL);
+  size_t shnum;
+
+  return ident != NULL && ident[EI_DATA] == (G_BYTE_ORDER == G_LITTLE_ENDIAN ? ELFDATA2LSB : ELFDATA2MSB) &&
+         elf_getshdrnum (elf, &shnum) == 0 && shnum <= MAX_SECTIONS;
 }
 
 gboolean
@@ -402,6 +463,7 @@ pymemd_elf_inspect_fd (int fd, PymemdElfInfo *info, GError **error)
   Elf *elf;
   Elf_Scn *scn = NULL;
   size_t shstrndx;
+  Strings section_names;
   Marks seen = { 0 };
   gboolean has_runtime_section = FALSE, links_libpython = FALSE, is_loader = FALSE;
 
@@ -422,18 +484,25 @@ pymemd_elf_inspect_fd (int fd, PymemdElfInfo *info, GError **error)
         elf_end (elf);
       return FALSE;
     }
+  if (!readable_cheaply (elf))
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE,
+                   _("Not an ELF file of this host's byte order with at most %d sections"), MAX_SECTIONS);
+      elf_end (elf);
+      return FALSE;
+    }
+  if (!strings_of (elf, shstrndx, &section_names))
+    section_names = (Strings) { NULL, 0 };
 
   /* .dynsym is enough for dynamic builds; a static or stripped build may
    * only have the .PyRuntime section (3.11+) or a full .symtab. */
   while ((scn = elf_nextscn (elf, scn)) != NULL)
     {
       GElf_Shdr shdr;
-      const char *name;
 
       if (gelf_getshdr (scn, &shdr) == NULL)
         continue;
-      name = elf_strptr (elf, shstrndx, shdr.sh_name);
-      if (name != NULL && strcmp (name, ".PyRuntime") == 0)
+      if (string_is (&section_names, shdr.sh_name, ".PyRuntime", TRUE))
         has_runtime_section = TRUE;
       if (shdr.sh_type == SHT_DYNSYM || shdr.sh_type == SHT_SYMTAB)
         scan_symbols (elf, scn, &shdr, &seen);
@@ -516,6 +585,13 @@ begin_elf64 (int fd, GError **error)
         elf_end (elf);
       return NULL;
     }
+  if (!readable_cheaply (elf))
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE,
+                   _("Not an ELF file of this host's byte order with at most %d sections"), MAX_SECTIONS);
+      elf_end (elf);
+      return NULL;
+    }
   return elf;
 }
 
@@ -528,27 +604,25 @@ lookup_in_table (Elf *elf, GElf_Word table_type, const char *const *names, guint
     {
       GElf_Shdr shdr;
       Elf_Data *data;
+      Strings strings;
       gsize count;
 
       if (gelf_getshdr (scn, &shdr) == NULL || shdr.sh_type != table_type ||
-          shdr.sh_entsize == 0 || (data = elf_getdata (scn, NULL)) == NULL)
+          shdr.sh_entsize == 0 || (data = section_data (scn, &shdr)) == NULL ||
+          !strings_of (elf, shdr.sh_link, &strings))
         continue;
-      count = shdr.sh_size / shdr.sh_entsize;
+      count = MIN (shdr.sh_size / shdr.sh_entsize, MAX_ENTRIES);
       for (gsize i = 0; i < count; i++)
         {
           GElf_Sym sym;
-          const char *name;
 
           /* Local symbols may share a name across files: only the one
            * global definition is unambiguous. */
           if (gelf_getsym (data, (int) i, &sym) == NULL || sym.st_shndx == SHN_UNDEF ||
               sym.st_value == 0 || GELF_ST_BIND (sym.st_info) == STB_LOCAL)
             continue;
-          name = elf_strptr (elf, shdr.sh_link, sym.st_name);
-          if (name == NULL)
-            continue;
           for (guint n = 0; names[n] != NULL; n++)
-            if (values[n] == 0 && strcmp (name, names[n]) == 0)
+            if (values[n] == 0 && string_is (&strings, sym.st_name, names[n], TRUE))
               values[n] = sym.st_value;
         }
     }
@@ -577,20 +651,19 @@ pymemd_elf_find_section (int fd, const char *name, guint64 *address, GError **er
   Elf *elf = begin_elf64 (fd, error);
   Elf_Scn *scn = NULL;
   size_t shstrndx;
+  Strings section_names;
 
   if (elf == NULL)
     return FALSE;
   *address = 0;
-  if (elf_getshdrstrndx (elf, &shstrndx) == 0)
+  if (elf_getshdrstrndx (elf, &shstrndx) == 0 && strings_of (elf, shstrndx, &section_names))
     while ((scn = elf_nextscn (elf, scn)) != NULL)
       {
         GElf_Shdr shdr;
-        const char *section_name;
 
         if (gelf_getshdr (scn, &shdr) == NULL)
           continue;
-        section_name = elf_strptr (elf, shstrndx, shdr.sh_name);
-        if (section_name != NULL && strcmp (section_name, name) == 0)
+        if (string_is (&section_names, shdr.sh_name, name, TRUE))
           {
             *address = shdr.sh_addr;
             break;
