@@ -389,6 +389,43 @@ test_depth (void)
   g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PROTOCOL);
 }
 
+/* What json-glib reads besides strict JSON ('strings', comments) could
+ * hide a '"' from the count, and the nesting after it: refused, every way
+ * a helper could write it. What Python's json module writes still passes. */
+static void
+test_depth_hidden (void)
+{
+  static const struct {
+    const char *before, *after;
+  } hiding[] = {
+    { "{'a': '\"', 'b': ", "}" },
+    { "{\"a\": 1 /* \" */, \"b\": ", "}" },
+    { "{\"a\": 1 // \"\n, \"b\": ", "}" },
+    { "# \"\n", "" },
+    { "{\"a\": 1, \"b\": ", "}\x01" },
+  };
+  g_autofree char *deep = nested (200000, '[', ']');
+
+  for (guint i = 0; i < G_N_ELEMENTS (hiding); i++)
+    {
+      g_autofree char *text = g_strconcat (hiding[i].before, deep, hiding[i].after, NULL);
+      g_autoptr(GError) error = NULL;
+
+      g_test_message ("%s", hiding[i].before);
+      g_assert_false (pymemd_heap_json_depth_ok (text, strlen (text)));
+      g_assert_null (pymemd_heap_summary_new_from_text (text, &error));
+      g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PROTOCOL);
+    }
+  /* A NUL ends nothing: the length given is what is read. */
+  g_assert_false (pymemd_heap_json_depth_ok ("[1,\0\"]", 6));
+  {
+    const char *python = "{\"a\": [1, -2.5e+3, 1E-7, true, false, null, NaN, Infinity, -Infinity],\n"
+                         " \"b\": {\"c\": \"'/* // \\\" [[[\"}}\r\n\t";
+
+    g_assert_true (pymemd_heap_json_depth_ok (python, strlen (python)));
+  }
+}
+
 /* Random bytes changed in the fixture's text: accepted or PROTOCOL, never
  * a crash or a leak. */
 static void
@@ -829,6 +866,7 @@ main (int argc, char **argv)
   g_test_add_func ("/heap-summary/invalid", test_invalid);
   g_test_add_func ("/heap-summary/not-an-object", test_not_an_object);
   g_test_add_func ("/heap-summary/depth", test_depth);
+  g_test_add_func ("/heap-summary/depth/hidden", test_depth_hidden);
   g_test_add_func ("/heap-summary/random-mutations", test_random_mutations);
   g_test_add_func ("/heap-summary/text-round-trip", test_text_round_trip);
   g_test_add_func ("/heap-summary/printable-numbers", test_printable_numbers);

@@ -423,8 +423,16 @@ pymemd_heap_json_depth_ok (const char *text, gsize len)
           if (++depth > PYMEMD_HEAP_JSON_MAX_DEPTH)
             return FALSE;
         }
-      else if ((c == ']' || c == '}') && depth > 0)
-        depth--;
+      else if (c == ']' || c == '}')
+        {
+          if (depth > 0)
+            depth--;
+        }
+      /* json-glib also reads 'strings' and comments, in which a '"'
+       * would hide the nesting that follows from the count above: only
+       * what strict JSON has outside its strings may be there. */
+      else if (c == '\0' || (!g_ascii_isalnum (c) && strchr (" \t\n\r,:.+-", c) == NULL))
+        return FALSE;
     }
   return TRUE;
 }

@@ -41,7 +41,10 @@ PymemdHeapSummary *pymemd_heap_summary_new_from_json (JsonNode *object,
 /* json-glib's parser recurses once per level of nesting and overflows the
  * stack on deep input (100 000 levels fit in a frame); a summary is five
  * levels deep. Whether TEXT (LEN bytes) nests arrays and objects at most
- * PYMEMD_HEAP_JSON_MAX_DEPTH deep: check before parsing anything untrusted. */
+ * PYMEMD_HEAP_JSON_MAX_DEPTH deep and has outside its strings nothing but
+ * strict JSON (no 'strings' or comments, which json-glib also reads and
+ * which could hide nesting from this count): check before parsing anything
+ * untrusted. */
 #define PYMEMD_HEAP_JSON_MAX_DEPTH 32
 gboolean           pymemd_heap_json_depth_ok (const char *text,
                                               gsize       len);
