@@ -798,11 +798,95 @@ test_million_chain (void)
   g_assert_cmpuint (retained->memory_peak, <=, 64 * (guint64) n);
 }
 
+/* A holder with more referrers than the backward search looks at gets the
+ * depth-first tree's path, from a root's object down to it. Here X (1 GiB)
+ * is held by a chain of 10 lists from one global and by each of 70 000
+ * lists that a list held by another global holds.
+ *
+ *   G 0x1000 → c1 → … → c10 → X 0x2000;  H 0x3000 → L 0x3008 → w1 … w70000 → X
+ */
+static void
+test_path_past_search (void)
+{
+  const guint chain = 10, wide = 70000;
+  const guint n = chain + 4 + wide; /* G, c1..c10, X, H, L, w1..w70000 */
+  const guint32 roots[] = { 0, chain + 2 };
+  PymemdHeapGraph *graph = pymemd_heap_graph_new (ID, n, 2 * n, (gsize) 64 << 20);
+  g_autoptr(PymemdRetained) retained = NULL;
+  const PymemdHolder *x;
+  GByteArray *frame;
+  guint64 address[4] = { 0x1000, 0x2000, 0x3000, 0x3008 };
+  const guint first_w = chain + 4;
+
+#define ADDRESS(i) ((i) == 0 ? address[0] : (i) <= chain ? address[0] + 64 * (guint64) (i) : \
+                    (i) == chain + 1 ? address[1] : (i) == chain + 2 ? address[2] : (i) == chain + 3 ? address[3] : \
+                    0x100000 + 64 * (guint64) (i))
+  add_ok (graph, types_frame (type_names));
+  /* G, the chain, X, H and L, with their references. */
+  frame = frame_begin (2, first_w, chain + 1 + 1 + wide);
+  for (guint i = 0; i < first_w; i++)
+    put_u64 (frame, ADDRESS (i));
+  for (guint i = 0; i < first_w; i++)
+    put_u64 (frame, i == chain + 1 ? G_GUINT64_CONSTANT (1) << 30 : 64);
+  for (guint i = 0; i < first_w; i++)
+    put_u32 (frame, LIST | TRACKED);
+  for (guint i = 0; i < first_w; i++)
+    put_u32 (frame, i <= chain ? 1 : i == chain + 2 ? 1 : i == chain + 3 ? wide : 0);
+  for (guint i = 0; i <= chain; i++)
+    put_u64 (frame, ADDRESS (i + 1));
+  put_u64 (frame, ADDRESS (chain + 3));
+  for (guint i = first_w; i < n; i++)
+    put_u64 (frame, ADDRESS (i));
+  add_ok (graph, frame);
+  /* w1..w70000, each referring to X. */
+  for (guint first = first_w; first < n; first += 20000)
+    {
+      guint count = MIN (20000, n - first);
+
+      frame = frame_begin (2, count, count);
+      for (guint i = first; i < first + count; i++)
+        put_u64 (frame, ADDRESS (i));
+      for (guint i = first; i < first + count; i++)
+        put_u64 (frame, 64);
+      for (guint i = first; i < first + count; i++)
+        put_u32 (frame, LIST | TRACKED);
+      for (guint i = first; i < first + count; i++)
+        put_u32 (frame, 1);
+      for (guint i = first; i < first + count; i++)
+        put_u64 (frame, ADDRESS (chain + 1));
+      add_ok (graph, frame);
+    }
+  add_ok (graph, roots_frame (1, 0xabc, roots, G_N_ELEMENTS (roots)));
+  add_ok (graph, end_frame (n, chain + 2 + 2 * (guint64) wide, G_N_ELEMENTS (roots), 0));
+  retained = analyse (graph, 20);
+
+  x = holder_at (retained, address[1]);
+  g_test_message ("%s", x->path_text);
+  g_assert_cmpuint (x->path->len, >=, 2);
+  g_assert_cmpuint (x->path->len, <=, 4 + chain);
+  /* From a global's object down to X, each step a reference. */
+  g_assert_true (g_array_index (x->path, guint64, 0) == address[0] ||
+                 g_array_index (x->path, guint64, 0) == address[2]);
+  g_assert_cmpuint (g_array_index (x->path, guint64, x->path->len - 1), ==, address[1]);
+  for (guint k = 0; k + 1 < x->path->len; k++)
+    {
+      guint64 from = g_array_index (x->path, guint64, k), to = g_array_index (x->path, guint64, k + 1);
+
+      g_assert_true ((from < 0x100000 && from != address[2] && from != address[3] && to == from + 64) ||
+                     (from == address[0] + 64 * chain && to == address[1]) ||
+                     (from == address[2] && to == address[3]) ||
+                     (from == address[3] && to >= 0x100000) ||
+                     (from >= 0x100000 && to == address[1]));
+    }
+#undef ADDRESS
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/heap-graph/retained", test_retained);
+  g_test_add_func ("/heap-graph/path-past-search", test_path_past_search);
   g_test_add_func ("/heap-graph/groups", test_groups);
   g_test_add_func ("/heap-graph/duplicates-and-dangling", test_duplicates_and_dangling);
   g_test_add_func ("/heap-graph/edges-frames", test_edges_frames);

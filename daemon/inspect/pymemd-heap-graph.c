@@ -1019,8 +1019,17 @@ find_path (const Analysis *a, guint32 to)
       }
   else
     {
+      /* Appended and turned around: prepending would cost the square of
+       * the depth, which a helper chooses (a chain of a million objects). */
       for (guint32 i = to; i > 1; i = parent[i])
-        g_array_prepend_val (path, i);
+        g_array_append_val (path, i);
+      for (guint k = 0; k < path->len / 2; k++)
+        {
+          guint32 swap = g_array_index (path, guint32, k);
+
+          g_array_index (path, guint32, k) = g_array_index (path, guint32, path->len - 1 - k);
+          g_array_index (path, guint32, path->len - 1 - k) = swap;
+        }
     }
   return path;
 }
