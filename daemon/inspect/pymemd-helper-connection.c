@@ -689,6 +689,26 @@ frame_received (PymemdHelperConnection *self, const guint8 *data, gsize len)
       reject (self, "%s", error->message);
       return;
     }
+  /* A frame no request asked for, or a first frame longer than any hello,
+   * is refused on its header: a peer looping on them costs no reading or
+   * parsing of a body. */
+  if (!in_body && pymemd_helper_frame_reader_in_body (&self->reader))
+    {
+      gsize announced = pymemd_helper_frame_reader_wanted (&self->reader);
+
+      if (self->key == NULL && announced > PYMEMD_HELPER_MAX_FIRST_FRAME)
+        {
+          reject (self, _("the first frame announces %" G_GSIZE_FORMAT " bytes (a hello has at most %d)"),
+                  announced, PYMEMD_HELPER_MAX_FIRST_FRAME);
+          return;
+        }
+      if (self->key != NULL && self->request_id == 0)
+        {
+          reject (self, _("an unsolicited frame of %" G_GSIZE_FORMAT " bytes (no request is outstanding)"),
+                  announced);
+          return;
+        }
+    }
   if (frame == NULL)
     return;
 

@@ -10,6 +10,9 @@ G_BEGIN_DECLS
 
 #define PYMEMD_HELPER_PROTOCOL_VERSION 1
 #define PYMEMD_HELPER_MAX_FRAME        (1024 * 1024)
+/* A hello, or a bootstrap's "failed", is a few hundred bytes; its longest
+ * members (1024 characters of message) escaped as JSON fit in this. */
+#define PYMEMD_HELPER_MAX_FIRST_FRAME  (16 * 1024)
 
 typedef struct {
   guint    top;     /* types listed, 1..1000 */

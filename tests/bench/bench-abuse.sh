@@ -15,7 +15,7 @@
 # The attacks (tests/abuse, run as nobody by setpriv):
 #   1. hellos: 256 helper connections with valid hellos; root's helper probe.
 #   2. frames: 256 connections, each a valid hello, then a 1 MiB frame header
-#      and 1 MiB - 1 bytes;
+#      and 1 MiB - 1 bytes (no request asked for it: refused on its header);
 #      the daemon's RSS before, during and $SETTLE s after they leave; twice
 #      (the second round is served from what the first left to malloc).
 #   3. flood: connect + "\xff\xff\xff\xff" + close in a loop for $FLOOD s; log
