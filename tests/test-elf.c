@@ -579,6 +579,72 @@ test_inspect_other_byte_order (void)
   g_unlink (path);
 }
 
+/* Many section headers may name one table: what a file's tables cost is
+ * bounded for the file, not for each. Here 2^22 / n + 1 headers in front
+ * name python3.11's .dynsym (n symbols) with other names, and its own
+ * header comes last: it is not read, and Py_Version (3.11) is not seen. */
+static void
+test_inspect_tables_budget (void)
+{
+  g_autofree char *data = NULL;
+  Elf64_Ehdr *ehdr;
+  Elf64_Shdr *shdrs, *dynsym = NULL, *table;
+  gsize len, at;
+  guint decoys, n;
+
+  if (!python311_image (&data, &len))
+    return;
+  ehdr = (Elf64_Ehdr *) (void *) data;
+  shdrs = (Elf64_Shdr *) (void *) (data + ehdr->e_shoff);
+  for (guint i = 0; i < ehdr->e_shnum; i++)
+    if (shdrs[i].sh_type == SHT_DYNSYM)
+      dynsym = &shdrs[i];
+  g_assert_nonnull (dynsym);
+  decoys = (1u << 22) / (guint) (dynsym->sh_size / sizeof (Elf64_Sym)) + 1;
+  n = ehdr->e_shnum + decoys + 1;
+  g_assert_cmpuint (n, <, SHN_LORESERVE);
+  at = (len + 7) & ~(gsize) 7;
+  data = g_realloc (data, at + n * sizeof (Elf64_Shdr));
+  ehdr = (Elf64_Ehdr *) (void *) data;
+  table = (Elf64_Shdr *) (void *) (data + at);
+  memcpy (table, data + ehdr->e_shoff, ehdr->e_shnum * sizeof (Elf64_Shdr));
+  for (guint i = 0; i < ehdr->e_shnum; i++)
+    if (table[i].sh_type == SHT_DYNSYM)
+      {
+        for (guint k = 0; k <= decoys; k++)
+          {
+            table[ehdr->e_shnum + k] = table[i];
+            if (k < decoys)
+              table[ehdr->e_shnum + k].sh_link = ehdr->e_shstrndx;
+          }
+        table[i].sh_type = SHT_NULL;
+      }
+  ehdr->e_shoff = at;
+  ehdr->e_shnum = (Elf64_Half) n;
+  assert_interpreter (data, at + n * sizeof (Elf64_Shdr), 307);
+}
+
+/* A 32-bit file's tables are aligned to 4 bytes, not 8 (its .dynamic at
+ * 4 mod 8 in Debian's): they are read all the same. */
+static void
+test_inspect_32_bit (void)
+{
+  const char *path = "/lib32/ld-linux.so.2";
+  g_autoptr(GError) error = NULL;
+  PymemdElfInfo info;
+
+  init_libelf ();
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_test_skip ("no 32-bit loader (libc6-i386) is installed");
+      return;
+    }
+  g_assert_true (inspect_path (path, &info, &error));
+  g_assert_no_error (error);
+  g_assert_false (info.is_interpreter);
+  g_assert_true (info.is_dynamic_loader);
+}
+
 /* --- PymemdElfCache --- */
 
 static void
@@ -777,6 +843,8 @@ main (int argc, char **argv)
   g_test_add_func ("/elf/inspect/py-version-outside", test_inspect_py_version_outside);
   g_test_add_func ("/elf/inspect/compressed-names", test_inspect_compressed_names);
   g_test_add_func ("/elf/inspect/other-byte-order", test_inspect_other_byte_order);
+  g_test_add_func ("/elf/inspect/32-bit", test_inspect_32_bit);
+  g_test_add_func ("/elf/inspect/tables-budget", test_inspect_tables_budget);
   g_test_add_func ("/elf/version-from-name", test_version_from_name);
   g_test_add_func ("/elf/cache/lookup-twice", test_cache_lookup_twice);
   g_test_add_func ("/elf/cache/wrong-file", test_cache_wrong_file);

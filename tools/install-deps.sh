@@ -9,6 +9,9 @@ libpolkit-gobject-1-dev libsqlite3-dev libdbus-1-dev systemd polkitd dbus-daemon
 python3-dbusmock python3-objgraph jq valgrind gdb util-linux bash-completion libncurses-dev smem tmux
 python3-gi gir1.2-gtk-3.0 xvfb strace libgtk-4-dev desktop-file-utils python3-numpy"
 
+# A 32-bit loader, for the test that 32-bit ELF files (i386 Pythons on amd64) are read.
+[ "$(dpkg --print-architecture)" != amd64 ] || packages="$packages libc6-i386"
+
 # prometheus (for promtool) and prometheus-node-exporter, for the tests of pymemctl export
 # against a real Prometheus: only where their services cannot start (PID 1 is not systemd
 # and policy-rc.d forbids starting services, as in containers and CI), since on a host

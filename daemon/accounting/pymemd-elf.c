@@ -21,7 +21,8 @@
 #define MAX_CACHE_ENTRIES 16384
 /* Any local user can make a file that pymemd inspects (by running or
  * mapping it), so the work one file costs is bounded: real files have tens
- * of sections and at most some 10^5 symbols and dynamic entries. */
+ * of sections and program headers and at most some 10^5 symbols and
+ * dynamic entries, in all of their tables. */
 #define MAX_SECTIONS 65536
 #define MAX_ENTRIES (1u << 22)
 
@@ -119,18 +120,37 @@ pymemd_python_version_from_name (const char *basename)
   return (guint) (major * 100 + minor);
 }
 
-/* The data of the section SCN (header SHDR), or NULL where reading it
- * would cost more than the file: a compressed section (libelf inflates it
- * to whatever size its header claims) or one whose entries are not aligned
- * in the file (libelf copies it). Only files in this host's byte order get
- * here, so nothing is converted. */
+/* The entries of the table SCN (header SHDR) of TYPE (ELF_T_SYM or
+ * ELF_T_DYN), and in *COUNT how many of them to read, taken from *BUDGET
+ * (what the file has left: many headers may name one table). NULL where
+ * reading it would cost more than the file: a compressed section (libelf
+ * inflates it to whatever size its header claims), entries of another size
+ * or not aligned for their class (libelf copies them). Only files in this
+ * host's byte order get here, so nothing is converted. */
 static Elf_Data *
-section_data (Elf_Scn *scn, const GElf_Shdr *shdr)
+table_data (Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, Elf_Type type, gsize *budget, gsize *count)
 {
-  if ((shdr->sh_flags & SHF_COMPRESSED) || shdr->sh_type == SHT_NOBITS ||
-      (shdr->sh_entsize > 1 && shdr->sh_offset % MIN (shdr->sh_entsize, 8) != 0))
+  size_t size = gelf_fsize (elf, type, 1, EV_CURRENT);
+  guint64 align = gelf_getclass (elf) == ELFCLASS64 ? 8 : 4;
+  Elf_Data *data;
+
+  if ((shdr->sh_flags & SHF_COMPRESSED) || shdr->sh_type == SHT_NOBITS || size == 0 ||
+      shdr->sh_entsize != size || shdr->sh_offset % align != 0 || *budget == 0 ||
+      (data = elf_getdata (scn, NULL)) == NULL)
     return NULL;
-  return elf_getdata (scn, NULL);
+  *count = MIN (data->d_size / size, *budget);
+  *budget -= *count;
+  return data;
+}
+
+/* The bytes of the section SCN (header SHDR) as the file holds them, never
+ * converted or inflated: NULL for a compressed section. */
+static Elf_Data *
+section_bytes (Elf_Scn *scn, const GElf_Shdr *shdr)
+{
+  if ((shdr->sh_flags & SHF_COMPRESSED) || shdr->sh_type == SHT_NOBITS)
+    return NULL;
+  return elf_rawdata (scn, NULL);
 }
 
 /* A string table, read directly: elf_strptr () checks each string by
@@ -151,7 +171,7 @@ strings_of (Elf *elf, size_t index, Strings *strings)
   strings->text = NULL;
   strings->size = 0;
   if (scn == NULL || gelf_getshdr (scn, &shdr) == NULL || shdr.sh_type != SHT_STRTAB ||
-      (data = section_data (scn, &shdr)) == NULL || data->d_buf == NULL)
+      (data = section_bytes (scn, &shdr)) == NULL || data->d_buf == NULL)
     return FALSE;
   strings->text = data->d_buf;
   strings->size = data->d_size;
@@ -188,7 +208,7 @@ read_py_version (Elf *elf, const GElf_Sym *sym)
 
       if (gelf_getshdr (scn, &shdr) == NULL)
         return 0;
-      data = section_data (scn, &shdr);
+      data = section_bytes (scn, &shdr);
       if (data == NULL || data->d_buf == NULL || sym->st_value < shdr.sh_addr)
         return 0;
       offset = sym->st_value - shdr.sh_addr;
@@ -323,15 +343,14 @@ note_mark (Elf *elf, const GElf_Sym *sym, const Mark *mark, gboolean local, Mark
 }
 
 static void
-scan_symbols (Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, Marks *seen)
+scan_symbols (Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, Marks *seen, gsize *budget)
 {
-  Elf_Data *data = section_data (scn, shdr);
   Strings names;
-  gsize count;
+  gsize count = 0;
+  Elf_Data *data = table_data (elf, scn, shdr, ELF_T_SYM, budget, &count);
 
-  if (data == NULL || shdr->sh_entsize == 0 || !strings_of (elf, shdr->sh_link, &names))
+  if (data == NULL || !strings_of (elf, shdr->sh_link, &names))
     return;
-  count = MIN (shdr->sh_size / shdr->sh_entsize, MAX_ENTRIES);
   for (gsize i = 0; i < count; i++)
     {
       GElf_Sym sym;
@@ -417,17 +436,17 @@ fill_info (Elf *elf, const Marks *seen, gboolean has_runtime_section, PymemdElfI
 /* Reads the dynamic section SCN: whether it names a libpython among the
  * libraries the loader must map, and whether the file is the loader. */
 static void
-read_dynamic (Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, gboolean *links_libpython, gboolean *is_loader)
+read_dynamic (Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, gsize *budget, gboolean *links_libpython,
+              gboolean *is_loader)
 {
   static const char *const loaders[] = { "ld-linux", "ld64.so", "ld.so", "ld-musl" };
-  Elf_Data *data = section_data (scn, shdr);
   Strings names;
-  size_t n;
+  gsize n = 0;
+  Elf_Data *data = table_data (elf, scn, shdr, ELF_T_DYN, budget, &n);
 
-  if (data == NULL || shdr->sh_entsize == 0 || !strings_of (elf, shdr->sh_link, &names))
+  if (data == NULL || !strings_of (elf, shdr->sh_link, &names))
     return;
-  n = MIN (MIN (shdr->sh_size / shdr->sh_entsize, data->d_size / sizeof (Elf64_Dyn)), MAX_ENTRIES);
-  for (size_t i = 0; i < n; i++)
+  for (gsize i = 0; i < n; i++)
     {
       GElf_Dyn dyn;
 
@@ -445,15 +464,16 @@ read_dynamic (Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, gboolean *links_lib
 /* Whether libelf may read the file ELF without costing more than the file
  * itself: in this host's byte order (else every table is converted into a
  * copy; no process here runs such a file natively) and with a bounded
- * number of sections. */
+ * number of section and program headers. */
 static gboolean
 readable_cheaply (Elf *elf)
 {
   const char *ident = elf_getident (elf, NULL);
-  size_t shnum;
+  size_t shnum, phnum;
 
   return ident != NULL && ident[EI_DATA] == (G_BYTE_ORDER == G_LITTLE_ENDIAN ? ELFDATA2LSB : ELFDATA2MSB) &&
-         elf_getshdrnum (elf, &shnum) == 0 && shnum <= MAX_SECTIONS;
+         elf_getshdrnum (elf, &shnum) == 0 && shnum <= MAX_SECTIONS && elf_getphdrnum (elf, &phnum) == 0 &&
+         phnum <= MAX_SECTIONS;
 }
 
 gboolean
@@ -464,6 +484,7 @@ pymemd_elf_inspect_fd (int fd, PymemdElfInfo *info, GError **error)
   Elf_Scn *scn = NULL;
   size_t shstrndx;
   Strings section_names;
+  gsize budget = MAX_ENTRIES;
   Marks seen = { 0 };
   gboolean has_runtime_section = FALSE, links_libpython = FALSE, is_loader = FALSE;
 
@@ -505,9 +526,9 @@ pymemd_elf_inspect_fd (int fd, PymemdElfInfo *info, GError **error)
       if (string_is (&section_names, shdr.sh_name, ".PyRuntime", TRUE))
         has_runtime_section = TRUE;
       if (shdr.sh_type == SHT_DYNSYM || shdr.sh_type == SHT_SYMTAB)
-        scan_symbols (elf, scn, &shdr, &seen);
+        scan_symbols (elf, scn, &shdr, &seen, &budget);
       else if (shdr.sh_type == SHT_DYNAMIC)
-        read_dynamic (elf, scn, &shdr, &links_libpython, &is_loader);
+        read_dynamic (elf, scn, &shdr, &budget, &links_libpython, &is_loader);
     }
   fill_info (elf, &seen, has_runtime_section, info);
   info->links_libpython = links_libpython;
@@ -596,7 +617,7 @@ begin_elf64 (int fd, GError **error)
 }
 
 static void
-lookup_in_table (Elf *elf, GElf_Word table_type, const char *const *names, guint64 *values)
+lookup_in_table (Elf *elf, GElf_Word table_type, const char *const *names, guint64 *values, gsize *budget)
 {
   Elf_Scn *scn = NULL;
 
@@ -605,13 +626,12 @@ lookup_in_table (Elf *elf, GElf_Word table_type, const char *const *names, guint
       GElf_Shdr shdr;
       Elf_Data *data;
       Strings strings;
-      gsize count;
+      gsize count = 0;
 
       if (gelf_getshdr (scn, &shdr) == NULL || shdr.sh_type != table_type ||
-          shdr.sh_entsize == 0 || (data = section_data (scn, &shdr)) == NULL ||
+          (data = table_data (elf, scn, &shdr, ELF_T_SYM, budget, &count)) == NULL ||
           !strings_of (elf, shdr.sh_link, &strings))
         continue;
-      count = MIN (shdr.sh_size / shdr.sh_entsize, MAX_ENTRIES);
       for (gsize i = 0; i < count; i++)
         {
           GElf_Sym sym;
@@ -632,6 +652,7 @@ gboolean
 pymemd_elf_lookup_symbols (int fd, const char *const *names, guint64 *values, GError **error)
 {
   Elf *elf = begin_elf64 (fd, error);
+  gsize budget = MAX_ENTRIES;
 
   if (elf == NULL)
     return FALSE;
@@ -639,8 +660,8 @@ pymemd_elf_lookup_symbols (int fd, const char *const *names, guint64 *values, GE
     values[n] = 0;
   /* The exported table first: it is what the dynamic linker binds to;
    * .symtab (when not stripped) adds hidden and static builds' names. */
-  lookup_in_table (elf, SHT_DYNSYM, names, values);
-  lookup_in_table (elf, SHT_SYMTAB, names, values);
+  lookup_in_table (elf, SHT_DYNSYM, names, values, &budget);
+  lookup_in_table (elf, SHT_SYMTAB, names, values, &budget);
   elf_end (elf);
   return TRUE;
 }
