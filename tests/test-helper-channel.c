@@ -1544,6 +1544,26 @@ test_uid_buffer (Fixture *f, gconstpointer data)
   nobody_helpers_end (8, fds, pids, results);
 }
 
+/* A first frame of 16 KiB exactly (a hello padded with blanks) is a
+ * hello like any other. */
+static void
+test_first_frame_at_bound (Fixture *f, gconstpointer data)
+{
+  g_autofree char *hello = hello_json (f->pid, f->start_time, NULL, "env");
+  g_autofree char *padded = g_malloc (PYMEMD_HELPER_MAX_FIRST_FRAME);
+  gsize len = strlen (hello);
+  int fd = fake_connect (f);
+
+  memcpy (padded, hello, len);
+  memset (padded + len, ' ', PYMEMD_HELPER_MAX_FIRST_FRAME - len);
+  fake_send_header (fd, PYMEMD_HELPER_MAX_FIRST_FRAME);
+  fake_write (fd, padded, PYMEMD_HELPER_MAX_FIRST_FRAME);
+  WAIT_FOR (f->connected == 1);
+  g_assert_cmpuint (f->rejections->len, ==, 0);
+  request_round_trip (f, fd);
+  close (fd);
+}
+
 /* After the hello, a begun frame must end within the read timeout, or the
  * connection is closed; a helper idle between frames stays. */
 static void
@@ -1832,6 +1852,7 @@ main (int argc, char **argv)
   ADD ("dispose-busy", test_dispose_busy);
   ADD ("limits/uid-connections", test_uid_connections);
   ADD ("limits/uid-buffer", test_uid_buffer);
+  ADD ("limits/first-frame-at-bound", test_first_frame_at_bound);
   ADD ("limits/frame-deadline", test_frame_deadline);
   ADD ("limits/log-flood", test_log_flood);
   ADD ("limits/dispose-frame", test_dispose_frame);

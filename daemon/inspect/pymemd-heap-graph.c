@@ -38,6 +38,7 @@
 #define MAX_DEPTH       8
 /* Nodes a search for a holder's path visits at most. */
 #define PATH_SEARCH     (1 << 16)
+#define PATH_EXAMINED   (G_GUINT64_CONSTANT (1) << 22)
 #define MAX_PATH        64
 #define NONE            G_MAXUINT32
 
@@ -980,8 +981,8 @@ is_root_child (const Analysis *a, guint32 i)
 }
 
 /* The shortest path (by number) from a child of R to number TO, found
- * backwards over the predecessors, PATH_SEARCH numbers at most; then the
- * depth-first tree's path. */
+ * backwards over the predecessors, PATH_SEARCH numbers and PATH_EXAMINED
+ * references at most; else the depth-first tree's path. */
 static GArray *
 find_path (const Analysis *a, guint32 to)
 {
@@ -992,18 +993,24 @@ find_path (const Analysis *a, guint32 to)
   g_autoptr(GArray) queue = g_array_new (FALSE, FALSE, sizeof (guint32));
   GArray *path = g_array_new (FALSE, FALSE, sizeof (guint32));
   guint32 found = 0;
+  guint64 examined = 0;
 
   g_array_append_val (queue, to);
   g_hash_table_insert (came_from, GUINT_TO_POINTER (to), GUINT_TO_POINTER (to));
-  for (guint head = 0; head < queue->len && found == 0 && queue->len < PATH_SEARCH; head++)
+  /* Bounded in references looked at too: one object may have millions of
+   * referrers (a helper chooses), each looked at twice. */
+  for (guint head = 0; head < queue->len && found == 0 && queue->len < PATH_SEARCH && examined < PATH_EXAMINED;
+       head++)
     {
       guint32 i = g_array_index (queue, guint32, head);
+
+      examined += 2 * (guint64) (pred_start[i + 1] - pred_start[i]);
       if (is_root_child (a, i))
         {
           found = i;
           break;
         }
-      for (guint32 e = pred_start[i]; e < pred_start[i + 1]; e++)
+      for (guint32 e = pred_start[i]; e < pred_start[i + 1] && queue->len < PATH_SEARCH; e++)
         if (pred[e] != 1 && !g_hash_table_contains (came_from, GUINT_TO_POINTER (pred[e])))
           {
             g_hash_table_insert (came_from, GUINT_TO_POINTER (pred[e]), GUINT_TO_POINTER (i));
