@@ -624,6 +624,45 @@ test_inspect_tables_budget (void)
   assert_interpreter (data, at + n * sizeof (Elf64_Shdr), 307);
 }
 
+/* Extended numbering (the count of section headers in the first one's
+ * sh_size, program headers' in its sh_info) would let a file claim
+ * millions, for which libelf allocates before anything can be checked: no
+ * interpreter needs it, and such a file is not read. */
+static void
+test_inspect_extended_numbering (void)
+{
+  for (guint kind = 0; kind < 2; kind++)
+    {
+      g_autofree char *data = NULL;
+      g_autofree char *path = NULL;
+      g_autoptr(GError) error = NULL;
+      PymemdElfInfo info;
+      Elf64_Ehdr *ehdr;
+      Elf64_Shdr *first;
+      gsize len;
+
+      if (!python311_image (&data, &len))
+        return;
+      ehdr = (Elf64_Ehdr *) (void *) data;
+      first = (Elf64_Shdr *) (void *) (data + ehdr->e_shoff);
+      if (kind == 0)
+        {
+          first->sh_size = ehdr->e_shnum;
+          ehdr->e_shnum = 0;
+        }
+      else
+        {
+          first->sh_info = ehdr->e_phnum;
+          ehdr->e_phnum = PN_XNUM;
+        }
+      path = temp_file_with (data, len);
+      g_assert_false (inspect_path (path, &info, &error));
+      g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE);
+      g_assert_false (info.is_interpreter);
+      g_unlink (path);
+    }
+}
+
 /* A 32-bit file's tables are aligned to 4 bytes, not 8 (its .dynamic at
  * 4 mod 8 in Debian's): they are read all the same. */
 static void
@@ -845,6 +884,7 @@ main (int argc, char **argv)
   g_test_add_func ("/elf/inspect/other-byte-order", test_inspect_other_byte_order);
   g_test_add_func ("/elf/inspect/32-bit", test_inspect_32_bit);
   g_test_add_func ("/elf/inspect/tables-budget", test_inspect_tables_budget);
+  g_test_add_func ("/elf/inspect/extended-numbering", test_inspect_extended_numbering);
   g_test_add_func ("/elf/version-from-name", test_version_from_name);
   g_test_add_func ("/elf/cache/lookup-twice", test_cache_lookup_twice);
   g_test_add_func ("/elf/cache/wrong-file", test_cache_wrong_file);

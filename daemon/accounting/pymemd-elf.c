@@ -23,7 +23,7 @@
  * mapping it), so the work one file costs is bounded: real files have tens
  * of sections and program headers and at most some 10^5 symbols and
  * dynamic entries, in all of their tables. */
-#define MAX_SECTIONS 65536
+#define MAX_SECTIONS (SHN_LORESERVE - 1)
 #define MAX_ENTRIES (1u << 22)
 
 struct _PymemdElfCache
@@ -461,19 +461,45 @@ read_dynamic (Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, gsize *budget, gboo
     }
 }
 
-/* Whether libelf may read the file ELF without costing more than the file
- * itself: in this host's byte order (else every table is converted into a
- * copy; no process here runs such a file natively) and with a bounded
- * number of section and program headers. */
+/* Whether libelf may read FD without costing more than the file itself:
+ * if it is ELF, in this host's byte order (else every table is converted
+ * into a copy; no process here runs such a file natively) and without
+ * extended numbering (more than MAX_SECTIONS section or program headers,
+ * which no interpreter needs). Checked before elf_begin (), which
+ * allocates for every section header the file claims. */
 static gboolean
-readable_cheaply (Elf *elf)
+header_bounded (int fd)
 {
-  const char *ident = elf_getident (elf, NULL);
-  size_t shnum, phnum;
+  union {
+    unsigned char ident[EI_NIDENT];
+    Elf64_Ehdr    e64;
+    Elf32_Ehdr    e32;
+  } h;
+  ssize_t n = pread (fd, &h, sizeof h, 0);
+  guint64 shoff;
+  guint shnum, phnum, shstrndx;
 
-  return ident != NULL && ident[EI_DATA] == (G_BYTE_ORDER == G_LITTLE_ENDIAN ? ELFDATA2LSB : ELFDATA2MSB) &&
-         elf_getshdrnum (elf, &shnum) == 0 && shnum <= MAX_SECTIONS && elf_getphdrnum (elf, &phnum) == 0 &&
-         phnum <= MAX_SECTIONS;
+  if (n < EI_NIDENT || memcmp (h.ident, ELFMAG, SELFMAG) != 0)
+    return TRUE; /* not ELF: libelf says so */
+  if (h.ident[EI_DATA] != (G_BYTE_ORDER == G_LITTLE_ENDIAN ? ELFDATA2LSB : ELFDATA2MSB))
+    return FALSE;
+  if (h.ident[EI_CLASS] == ELFCLASS64 && n >= (ssize_t) sizeof h.e64)
+    {
+      shoff = h.e64.e_shoff;
+      shnum = h.e64.e_shnum;
+      phnum = h.e64.e_phnum;
+      shstrndx = h.e64.e_shstrndx;
+    }
+  else if (h.ident[EI_CLASS] == ELFCLASS32 && n >= (ssize_t) sizeof h.e32)
+    {
+      shoff = h.e32.e_shoff;
+      shnum = h.e32.e_shnum;
+      phnum = h.e32.e_phnum;
+      shstrndx = h.e32.e_shstrndx;
+    }
+  else
+    return TRUE; /* truncated or of no class: libelf refuses it */
+  return phnum != PN_XNUM && !(shnum == 0 && shoff != 0) && shstrndx != SHN_XINDEX;
 }
 
 gboolean
@@ -496,6 +522,12 @@ pymemd_elf_inspect_fd (int fd, PymemdElfInfo *info, GError **error)
                    _("Not a regular file of reasonable size"));
       return FALSE;
     }
+  if (!header_bounded (fd))
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE,
+                   _("Not an ELF file of this host's byte order with at most %d sections"), (int) MAX_SECTIONS);
+      return FALSE;
+    }
   elf = elf_begin (fd, ELF_C_READ_MMAP, NULL);
   if (elf == NULL || elf_kind (elf) != ELF_K_ELF || elf_getshdrstrndx (elf, &shstrndx) != 0)
     {
@@ -503,13 +535,6 @@ pymemd_elf_inspect_fd (int fd, PymemdElfInfo *info, GError **error)
                    elf_errmsg (-1));
       if (elf != NULL)
         elf_end (elf);
-      return FALSE;
-    }
-  if (!readable_cheaply (elf))
-    {
-      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE,
-                   _("Not an ELF file of this host's byte order with at most %d sections"), MAX_SECTIONS);
-      elf_end (elf);
       return FALSE;
     }
   if (!strings_of (elf, shstrndx, &section_names))
@@ -597,6 +622,12 @@ begin_elf64 (int fd, GError **error)
                    _("Not a regular file of reasonable size"));
       return NULL;
     }
+  if (!header_bounded (fd))
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE,
+                   _("Not an ELF file of this host's byte order with at most %d sections"), (int) MAX_SECTIONS);
+      return NULL;
+    }
   elf = elf_begin (fd, ELF_C_READ_MMAP, NULL);
   if (elf == NULL || elf_kind (elf) != ELF_K_ELF || gelf_getclass (elf) != ELFCLASS64)
     {
@@ -604,13 +635,6 @@ begin_elf64 (int fd, GError **error)
                    elf_errmsg (-1));
       if (elf != NULL)
         elf_end (elf);
-      return NULL;
-    }
-  if (!readable_cheaply (elf))
-    {
-      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE,
-                   _("Not an ELF file of this host's byte order with at most %d sections"), MAX_SECTIONS);
-      elf_end (elf);
       return NULL;
     }
   return elf;

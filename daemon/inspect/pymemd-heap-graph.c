@@ -38,7 +38,7 @@
 #define MAX_DEPTH       8
 /* Nodes a search for a holder's path visits at most. */
 #define PATH_SEARCH     (1 << 16)
-#define PATH_EXAMINED   (G_GUINT64_CONSTANT (1) << 22)
+#define PATH_EXAMINED   (G_GUINT64_CONSTANT (1) << 20)
 #define MAX_PATH        64
 #define NONE            G_MAXUINT32
 
@@ -967,17 +967,15 @@ pick_holders (Analysis *a, guint max_holders)
 }
 
 /* Whether number I is a child of R in the graph: a root's object, or one
- * of O and U. */
+ * of O and U. Predecessors are listed by increasing number
+ * (build_predecessors ()), so R (1) is first where it is one. */
 static gboolean
 is_root_child (const Analysis *a, guint32 i)
 {
   const guint32 *pred_start = PYMEMD_BIG_ARRAY_U32 (&a->dom.pred_start);
   const guint32 *pred = PYMEMD_BIG_ARRAY_U32 (&a->dom.pred);
 
-  for (guint32 e = pred_start[i]; e < pred_start[i + 1]; e++)
-    if (pred[e] == 1)
-      return TRUE;
-  return FALSE;
+  return pred_start[i] < pred_start[i + 1] && pred[pred_start[i]] == 1;
 }
 
 /* The shortest path (by number) from a child of R to number TO, found
@@ -998,19 +996,19 @@ find_path (const Analysis *a, guint32 to)
   g_array_append_val (queue, to);
   g_hash_table_insert (came_from, GUINT_TO_POINTER (to), GUINT_TO_POINTER (to));
   /* Bounded in references looked at too: one object may have millions of
-   * referrers (a helper chooses), each looked at twice. */
+   * referrers (a helper chooses). */
   for (guint head = 0; head < queue->len && found == 0 && queue->len < PATH_SEARCH && examined < PATH_EXAMINED;
        head++)
     {
       guint32 i = g_array_index (queue, guint32, head);
 
-      examined += 2 * (guint64) (pred_start[i + 1] - pred_start[i]);
       if (is_root_child (a, i))
         {
           found = i;
           break;
         }
-      for (guint32 e = pred_start[i]; e < pred_start[i + 1] && queue->len < PATH_SEARCH; e++)
+      for (guint32 e = pred_start[i]; e < pred_start[i + 1] && queue->len < PATH_SEARCH && examined < PATH_EXAMINED;
+           e++, examined++)
         if (pred[e] != 1 && !g_hash_table_contains (came_from, GUINT_TO_POINTER (pred[e])))
           {
             g_hash_table_insert (came_from, GUINT_TO_POINTER (pred[e]), GUINT_TO_POINTER (i));
