@@ -20,6 +20,13 @@
 #      (the second round is served from what the first left to malloc).
 #   3. flood: connect + "\xff\xff\xff\xff" + close in a loop for $FLOOD s; log
 #      lines per second and the daemon's CPU (utime+stime) over the loop.
+#      bigframes: the same with a 1 MiB first frame (a JSON text) for $FLOOD s:
+#      the daemon's CPU per connection, beside flood's 4-byte refused header.
+#   elf: programs run by nobody whose ELF files cost the daemon what its
+#      readers let them (a string table N symbols name, with no NUL at its
+#      end; a compressed string table that claims 1 GiB), beside the same
+#      program unchanged: the daemon's CPU and RSS from each one's start to
+#      2 s after root's call, made 1 s in, and that call's latency.
 #   4. subscriptions: 256 bus connections x 16 Subscribe x 4096 pids; root's
 #      Subscribe and `pymemctl watch`; RSS.
 #   5. rescan: 8 connections calling Rescan back to back for $RESCAN s; calls
@@ -159,6 +166,93 @@ echo "3. flood: $(result "$WORK/flood"); log lines/s $(awk -v a="$lines0" -v b="
      "daemon CPU $(awk -v a="$cpu0" -v b="$cpu1" -v s="$t0" -v e="$t1" -v hz="$hz" 'BEGIN { printf "%.0f%%", 100 * (b - a) / hz / (e - s) }');" \
      "root's helper during it: $served"
 sleep 1
+}
+
+bigframes () {
+local flooders=() i
+cpu0=$(cpu_ticks); t0=$(date +%s.%N)
+for i in 1 2 3 4; do
+  as_nobody $PYTHON - "$SOCKET" "$FLOOD" > "$WORK/bigframes.$i" 2>&1 <<'PY' &
+import socket, struct, sys, time
+body = b'{"v": 1, "type": "hello", "pad": [' + b",".join([b"0"] * 500000) + b']}'
+frame = struct.pack(">I", len(body)) + body
+end, n = time.monotonic() + float(sys.argv[2]), 0
+while time.monotonic() < end:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(sys.argv[1]); s.sendall(frame); s.shutdown(socket.SHUT_WR)
+        s.settimeout(5)
+        while s.recv(4096):
+            pass
+    except OSError:
+        pass
+    s.close(); n += 1
+print("connections", n)
+PY
+  flooders+=($!)
+done
+sleep "$(awk -v f="$FLOOD" 'BEGIN { print f / 2 }')"
+served=$(probe)
+wait "${flooders[@]}" 2>/dev/null || true
+cpu1=$(cpu_ticks); t1=$(date +%s.%N)
+n=$(cat "$WORK"/bigframes.* | awk '/^connections/ { s += $2 } END { print s + 0 }')
+echo "3b. bigframes: $n connections, each a 1 MiB first frame; daemon CPU" \
+     "$(awk -v a="$cpu0" -v b="$cpu1" -v s="$t0" -v e="$t1" -v hz="$hz" 'BEGIN { printf "%.0f%%", 100 * (b - a) / hz / (e - s) }')," \
+     "$(awk -v a="$cpu0" -v b="$cpu1" -v n="$n" -v hz="$hz" 'BEGIN { printf "%.3f ms", n ? 1000 * (b - a) / hz / n : 0 }') a connection;" \
+     "root's helper during it: $served"
+sleep 1
+}
+
+elf () {
+local kind cpu0 rss0 call prog
+printf '#include <unistd.h>\nint main (void) { pause (); return 0; }\n' > "$WORK/wait.c"
+cc -o "$WORK/plain" "$WORK/wait.c" || die "needs cc"
+for kind in strtab zstrtab; do
+  $PYTHON - "$WORK/plain" "$WORK/$kind" "$kind" <<'PY'
+import struct, sys, zlib
+src, dst, kind = sys.argv[1:]
+b = bytearray(open(src, "rb").read())
+shoff, = struct.unpack_from("<Q", b, 0x28)
+shentsize, shnum = struct.unpack_from("<HH", b, 0x3a)
+header = lambda i: shoff + i * shentsize
+for i in range(shnum):
+    if struct.unpack_from("<I", b, header(i) + 4)[0] != 2:  # SHT_SYMTAB
+        continue
+    strtab = header(struct.unpack_from("<I", b, header(i) + 40)[0])
+    nsyms, size = (300000, 4000000) if kind == "strtab" else (20000, 1 << 30)
+    b += bytes(-len(b) % 8)
+    symbols = len(b)
+    # Each names offset 0 of its string table, whose only NUL is its first byte.
+    b += struct.pack("<IBBHQQ", 0, 0x11, 0, 1, 0, 0) * nsyms
+    struct.pack_into("<QQ", b, header(i) + 24, symbols, nsyms * 24)
+    b += bytes(-len(b) % 8)
+    strings = len(b)
+    if kind == "strtab":
+        b += b"\0" + b"P" * (size - 1)
+    else:
+        z = zlib.compressobj(9)
+        data = z.compress(b"\0") + b"".join(z.compress(b"P" * (1 << 20)) for _ in range(size >> 20)) + z.flush()
+        b += struct.pack("<IIQQ", 1, 0, size, 1) + data  # Elf64_Chdr: zlib
+        flags, = struct.unpack_from("<Q", b, strtab + 8)
+        struct.pack_into("<Q", b, strtab + 8, flags | 0x800)  # SHF_COMPRESSED
+    struct.pack_into("<QQ", b, strtab + 24, strings, len(b) - strings)
+open(dst, "wb").write(b)
+PY
+done
+chmod 755 "$WORK/plain" "$WORK/strtab" "$WORK/zstrtab"
+for prog in plain strtab zstrtab; do
+  cpu0=$(cpu_ticks); rss0=$(rss_kib)
+  # Not through as_nobody: $! must be the program (setpriv execs it).
+  setpriv --reuid=nobody --regid=nogroup --clear-groups "$WORK/$prog" &
+  prog_pid=$!
+  PIDS+=("$prog_pid")
+  sleep 1
+  call=$(root_call GetStatistics)
+  sleep 2
+  echo "elf $prog ($(stat -c %s "$WORK/$prog") bytes): daemon CPU $(awk -v a="$cpu0" -v b="$(cpu_ticks)" -v hz="$hz" 'BEGIN { printf "%.2f s", (b - a) / hz }')" \
+       "from its start to 2 s after root's call; RSS $(mib "$rss0") -> $(mib "$(rss_kib)"); root's GetStatistics 1 s in: $call"
+  kill "$prog_pid"; wait "$prog_pid" 2>/dev/null || true
+done
 }
 
 subscriptions () {
