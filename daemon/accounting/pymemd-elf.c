@@ -134,9 +134,8 @@ table_data (Elf *elf, Elf_Scn *scn, const GElf_Shdr *shdr, Elf_Type type, gsize 
   guint64 align = gelf_getclass (elf) == ELFCLASS64 ? 8 : 4;
   Elf_Data *data;
 
-  if ((shdr->sh_flags & SHF_COMPRESSED) || shdr->sh_type == SHT_NOBITS || size == 0 ||
-      shdr->sh_entsize != size || shdr->sh_offset % align != 0 || *budget == 0 ||
-      (data = elf_getdata (scn, NULL)) == NULL)
+  if ((shdr->sh_flags & SHF_COMPRESSED) || size == 0 || shdr->sh_entsize != size || shdr->sh_offset % align != 0 ||
+      *budget == 0 || (data = elf_getdata (scn, NULL)) == NULL)
     return NULL;
   *count = MIN (data->d_size / size, *budget);
   *budget -= *count;
@@ -502,10 +501,32 @@ header_bounded (int fd)
   return phnum != PN_XNUM && !(shnum == 0 && shoff != 0) && shstrndx != SHN_XINDEX;
 }
 
+/* Whether FD is a regular file of reasonable size that libelf may read
+ * (header_bounded ()); readies libelf (which refuses to work until told
+ * its version; idempotent). */
+static gboolean
+readable_cheaply (int fd, GError **error)
+{
+  struct stat st;
+
+  elf_version (EV_CURRENT);
+  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || (guint64) st.st_size > MAX_ELF_SIZE)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED, _("Not a regular file of reasonable size"));
+      return FALSE;
+    }
+  if (!header_bounded (fd))
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE,
+                   _("Not an ELF file of this host's byte order with at most %d sections"), (int) MAX_SECTIONS);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 gboolean
 pymemd_elf_inspect_fd (int fd, PymemdElfInfo *info, GError **error)
 {
-  struct stat st;
   Elf *elf;
   Elf_Scn *scn = NULL;
   size_t shstrndx;
@@ -515,19 +536,8 @@ pymemd_elf_inspect_fd (int fd, PymemdElfInfo *info, GError **error)
   gboolean has_runtime_section = FALSE, links_libpython = FALSE, is_loader = FALSE;
 
   memset (info, 0, sizeof *info);
-  elf_version (EV_CURRENT); /* libelf refuses to work until told; idempotent */
-  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || (guint64) st.st_size > MAX_ELF_SIZE)
-    {
-      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED,
-                   _("Not a regular file of reasonable size"));
-      return FALSE;
-    }
-  if (!header_bounded (fd))
-    {
-      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE,
-                   _("Not an ELF file of this host's byte order with at most %d sections"), (int) MAX_SECTIONS);
-      return FALSE;
-    }
+  if (!readable_cheaply (fd, error))
+    return FALSE;
   elf = elf_begin (fd, ELF_C_READ_MMAP, NULL);
   if (elf == NULL || elf_kind (elf) != ELF_K_ELF || elf_getshdrstrndx (elf, &shstrndx) != 0)
     {
@@ -537,8 +547,7 @@ pymemd_elf_inspect_fd (int fd, PymemdElfInfo *info, GError **error)
         elf_end (elf);
       return FALSE;
     }
-  if (!strings_of (elf, shstrndx, &section_names))
-    section_names = (Strings) { NULL, 0 };
+  (void) strings_of (elf, shstrndx, &section_names); /* none: no name matches */
 
   /* .dynsym is enough for dynamic builds; a static or stripped build may
    * only have the .PyRuntime section (3.11+) or a full .symtab. */
@@ -612,22 +621,10 @@ pymemd_elf_cache_lookup (PymemdElfCache     *self,
 static Elf *
 begin_elf64 (int fd, GError **error)
 {
-  struct stat st;
   Elf *elf;
 
-  elf_version (EV_CURRENT);
-  if (fstat (fd, &st) < 0 || !S_ISREG (st.st_mode) || (guint64) st.st_size > MAX_ELF_SIZE)
-    {
-      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED,
-                   _("Not a regular file of reasonable size"));
-      return NULL;
-    }
-  if (!header_bounded (fd))
-    {
-      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE,
-                   _("Not an ELF file of this host's byte order with at most %d sections"), (int) MAX_SECTIONS);
-      return NULL;
-    }
+  if (!readable_cheaply (fd, error))
+    return NULL;
   elf = elf_begin (fd, ELF_C_READ_MMAP, NULL);
   if (elf == NULL || elf_kind (elf) != ELF_K_ELF || gelf_getclass (elf) != ELFCLASS64)
     {
