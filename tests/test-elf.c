@@ -61,6 +61,27 @@ inspect_path (const char *path, PymemdElfInfo *info, GError **error)
   return ok;
 }
 
+/* That the file of LEN bytes of DATA is refused as unreadable (PARSE),
+ * by the inspection and by the injector's section look-up alike. */
+static void
+assert_refused (const char *data, gsize len)
+{
+  g_autofree char *path = temp_file_with (data, len);
+  g_autoptr(GError) error = NULL;
+  PymemdElfInfo info;
+  int fd;
+
+  g_assert_false (inspect_path (path, &info, &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE);
+  g_assert_false (info.is_interpreter);
+  g_clear_error (&error);
+  fd = open_or_die (path);
+  g_assert_false (pymemd_elf_find_section (fd, ".PyRuntime", &(guint64) { 0 }, &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE);
+  close (fd);
+  g_unlink (path);
+}
+
 /* --- pymemd_elf_inspect_fd --- */
 
 /* The documented contract has no set-up step: inspecting a file must work
@@ -237,15 +258,8 @@ test_inspect_not_elf (void)
 static void
 test_inspect_empty (void)
 {
-  g_autofree char *path = temp_file_with ("", 0);
-  g_autoptr(GError) error = NULL;
-  PymemdElfInfo info;
-
   init_libelf ();
-  g_assert_false (inspect_path (path, &info, &error));
-  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE);
-  g_assert_false (info.is_interpreter);
-  g_unlink (path);
+  assert_refused ("", 0);
 }
 
 static void
@@ -558,25 +572,12 @@ static void
 test_inspect_other_byte_order (void)
 {
   g_autofree char *data = NULL;
-  g_autofree char *path = NULL;
-  g_autoptr(GError) error = NULL;
-  PymemdElfInfo info;
   gsize len;
-  int fd;
 
   if (!python311_image (&data, &len))
     return;
   data[EI_DATA] = G_BYTE_ORDER == G_LITTLE_ENDIAN ? ELFDATA2MSB : ELFDATA2LSB;
-  path = temp_file_with (data, len);
-  g_assert_false (inspect_path (path, &info, &error));
-  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE);
-  g_assert_false (info.is_interpreter);
-  g_clear_error (&error);
-  fd = open_or_die (path);
-  g_assert_false (pymemd_elf_find_section (fd, ".PyRuntime", &(guint64) { 0 }, &error));
-  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE);
-  close (fd);
-  g_unlink (path);
+  assert_refused (data, len);
 }
 
 /* Many section headers may name one table: what a file's tables cost is
@@ -634,9 +635,6 @@ test_inspect_extended_numbering (void)
   for (guint kind = 0; kind < 2; kind++)
     {
       g_autofree char *data = NULL;
-      g_autofree char *path = NULL;
-      g_autoptr(GError) error = NULL;
-      PymemdElfInfo info;
       Elf64_Ehdr *ehdr;
       Elf64_Shdr *first;
       gsize len;
@@ -655,11 +653,7 @@ test_inspect_extended_numbering (void)
           first->sh_info = ehdr->e_phnum;
           ehdr->e_phnum = PN_XNUM;
         }
-      path = temp_file_with (data, len);
-      g_assert_false (inspect_path (path, &info, &error));
-      g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE);
-      g_assert_false (info.is_interpreter);
-      g_unlink (path);
+      assert_refused (data, len);
     }
 }
 

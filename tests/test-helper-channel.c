@@ -1319,17 +1319,36 @@ test_random_garbage (Fixture *f, gconstpointer data)
 
 #define NOBODY 65534
 
-/* Connects N sockets (into FDS) to the channel as uid nobody, PER_PROCESS
- * from each of a series of short-lived processes: SO_PEERCRED is taken at
- * connect(), and the connections outlive their processes. */
-static void
-connect_as_nobody (Fixture *f, int *fds, guint n, guint per_process)
+/* The channel's address, which uid nobody may now connect to (processes
+ * other than this one will). */
+static struct sockaddr_un
+address_for_nobody (Fixture *f)
 {
   struct sockaddr_un sun = { .sun_family = AF_UNIX };
 
   g_strlcpy (sun.sun_path, f->path, sizeof sun.sun_path);
   g_assert_cmpint (g_chmod (f->tmp, 0755), ==, 0);
   f->others = TRUE;
+  return sun;
+}
+
+/* In a child of this process, which has threads (system calls only): no
+ * groups, and uid and gid nobody. */
+static gboolean
+become_nobody (void)
+{
+  return setgroups (0, NULL) == 0 && setresgid (NOBODY, NOBODY, NOBODY) == 0 &&
+         setresuid (NOBODY, NOBODY, NOBODY) == 0;
+}
+
+/* Connects N sockets (into FDS) to the channel as uid nobody, PER_PROCESS
+ * from each of a series of short-lived processes: SO_PEERCRED is taken at
+ * connect(), and the connections outlive their processes. */
+static void
+connect_as_nobody (Fixture *f, int *fds, guint n, guint per_process)
+{
+  struct sockaddr_un sun = address_for_nobody (f);
+
   for (guint i = 0; i < n; i++)
     {
       fds[i] = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -1343,9 +1362,7 @@ connect_as_nobody (Fixture *f, int *fds, guint n, guint per_process)
       g_assert_cmpint (pid, >=, 0);
       if (pid == 0)
         {
-          /* System calls only: this process has threads. */
-          if (setgroups (0, NULL) < 0 || setresgid (NOBODY, NOBODY, NOBODY) < 0 ||
-              setresuid (NOBODY, NOBODY, NOBODY) < 0)
+          if (!become_nobody ())
             _exit (100);
           for (guint i = first; i < MIN (first + per_process, n); i++)
             if (connect (fds[i], (struct sockaddr *) &sun, sizeof sun) < 0)
@@ -1436,12 +1453,9 @@ test_uid_connections (Fixture *f, gconstpointer data)
 static void
 nobody_helpers_asked (Fixture *f, guint n, int *fds, GPid *pids, Result *results)
 {
-  struct sockaddr_un sun = { .sun_family = AF_UNIX };
+  struct sockaddr_un sun = address_for_nobody (f);
   guint connected = f->connected;
 
-  g_strlcpy (sun.sun_path, f->path, sizeof sun.sun_path);
-  g_assert_cmpint (g_chmod (f->tmp, 0755), ==, 0);
-  f->others = TRUE;
   for (guint i = 0; i < n; i++)
     {
       int ready[2];
@@ -1454,10 +1468,7 @@ nobody_helpers_asked (Fixture *f, guint n, int *fds, GPid *pids, Result *results
       g_assert_cmpint (pids[i], >=, 0);
       if (pids[i] == 0)
         {
-          /* System calls only: this process has threads. */
-          if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0 || setgroups (0, NULL) < 0 ||
-              setresgid (NOBODY, NOBODY, NOBODY) < 0 ||
-              setresuid (NOBODY, NOBODY, NOBODY) < 0 ||
+          if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0 || !become_nobody () ||
               connect (fds[i], (struct sockaddr *) &sun, sizeof sun) < 0 || write (ready[1], "", 1) != 1)
             _exit (100);
           for (;;)
