@@ -694,6 +694,23 @@ test_memory_merge (Fixture *f, gconstpointer data)
 /* Writes LENGTH random bytes at OFFSET of PATH from another process, as
  * another program would: a descriptor of this process on the file, once
  * closed, would drop SQLite's locks. Returns the bytes. */
+static void
+overwrite_with (const char *path, goffset offset, const guint8 *bytes, gsize length)
+{
+  int status = 0;
+  pid_t pid = fork ();
+
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      int fd = open (path, O_WRONLY);
+
+      _exit (fd >= 0 && pwrite (fd, bytes, length, offset) == (ssize_t) length ? 0 : 1);
+    }
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+}
+
 static GBytes *
 overwrite (const char *path, goffset offset, gsize length)
 {
@@ -1115,6 +1132,89 @@ test_random_damage (Fixture *f, gconstpointer data)
     }
 }
 
+/* Whether DIR holds a store moved aside as corrupt. */
+static gboolean
+kept_aside (const char *dir_path)
+{
+  g_autoptr(GDir) dir = g_dir_open (dir_path, 0, NULL);
+  const char *name;
+
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    if (g_str_has_prefix (name, "history.db.corrupt-"))
+      return TRUE;
+  return FALSE;
+}
+
+/* Every byte of the file header (the first 100 bytes) set to 0x00, 0xff and
+ * to itself with one bit flipped: whatever SQLite makes of the header (not a
+ * database, a read-only or unsupported format, a schema it cannot load, a
+ * schema version that does not match the tables), the store opens, takes a
+ * tick and is sound; only a later schema version is refused. */
+static void
+test_header_damage (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *pristine = NULL;
+  gsize size = 0;
+  guint replaced = 0, refused = 0;
+
+  write_hour (f);
+  g_clear_object (&f->history);
+  g_assert_true (g_file_get_contents (f->path, &pristine, &size, &error));
+  g_assert_cmpuint (size, >, 100);
+  for (guint offset = 0; offset < 100; offset++)
+    for (guint variant = 0; variant < 3; variant++)
+      {
+        guint8 original = (guint8) pristine[offset];
+        guint8 value = variant == 0 ? 0x00 : variant == 1 ? 0xff : original ^ (guint8) (1u << (offset % 8));
+        PymemdHistoryPoint p = point (42, 7, 5000);
+        gint32 version;
+
+        if (value == original)
+          continue;
+        pymemd_test_rm_rf (f->dir);
+        g_assert_cmpint (g_mkdir (f->dir, 0700), ==, 0);
+        g_assert_true (g_file_set_contents (f->path, pristine, (gssize) size, &error));
+        overwrite_with (f->path, offset, &value, 1);
+        /* The user version, big-endian at 60. */
+        memcpy (&version, pristine + 60, 4);
+        if (offset >= 60 && offset < 64)
+          ((guint8 *) &version)[offset - 60] = value;
+
+        f->history = pymemd_history_open (f->path, &error);
+        if (offset >= 60 && offset < 64 && GINT32_FROM_BE (version) > 1)
+          {
+            g_autofree char *after = NULL;
+            gsize after_size = 0;
+
+            /* A later schema version may be a newer pymemd's store: refused,
+             * and left as it is. */
+            g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED);
+            g_assert_nonnull (strstr (error->message, "schema version"));
+            g_assert_null (f->history);
+            g_clear_error (&error);
+            g_assert_true (g_file_get_contents (f->path, &after, &after_size, &error));
+            g_assert_cmpuint (after_size, ==, size);
+            g_assert_cmpmem (after, offset, pristine, offset);
+            g_assert_cmpuint ((guint8) after[offset], ==, value);
+            g_assert_cmpmem (after + offset + 1, size - offset - 1, pristine + offset + 1, size - offset - 1);
+            refused++;
+            continue;
+          }
+        if (error != NULL)
+          g_error ("byte %u set to 0x%02x: %s", offset, value, error->message);
+        if (!pymemd_history_add_tick (f->history, BOOT, BASE_US + HOUR_US, &p, 1, &error))
+          g_error ("byte %u set to 0x%02x, then a tick: %s", offset, value, error->message);
+        g_clear_object (&f->history);
+        assert_sound (f->path);
+        replaced += kept_aside (f->dir);
+      }
+  g_test_message ("%u damaged headers set aside, %u refused as a later schema", replaced, refused);
+  g_assert_cmpuint (replaced, >, 0);
+  g_assert_cmpuint (refused, >, 0);
+}
+
 /* The growth statistics alone: exact on a line, however many points (past
  * PYMEMD_GROWTH_MAX_POINTS they are picked evenly), unmoved by a few
  * outliers where a least-squares fit would be, and 0 without a slope. */
@@ -1202,6 +1302,7 @@ main (int argc, char **argv)
   ADD ("/history/damage/bad-page-read", test_bad_page_read);
   ADD ("/history/damage/salvage-at-open", test_salvage_at_open);
   ADD ("/history/damage/random", test_random_damage);
+  ADD ("/history/damage/header", test_header_damage);
 #undef ADD
   return g_test_run ();
 }

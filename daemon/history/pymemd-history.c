@@ -320,7 +320,72 @@ typedef enum {
   CHECK_FAILED,
 } CheckResult;
 
-/* Whether the file opened as DB is a database SQLite can trust. */
+/* The first 100 bytes of SELF's file, read through SQLite's own descriptor:
+ * closing one of ours would drop the locks SQLite holds on it. SQLITE_OK,
+ * SQLITE_IOERR_SHORT_READ for a shorter file, or another error; SQLITE_OK
+ * with *READ FALSE when the file cannot be reached that way. */
+static int
+read_header (PymemdHistory *self, guint8 header[100], gboolean *read)
+{
+  sqlite3_file *file = NULL;
+
+  *read = FALSE;
+  if (sqlite3_file_control (self->db, "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK || file == NULL ||
+      file->pMethods == NULL)
+    return SQLITE_OK;
+  *read = TRUE;
+  return file->pMethods->xRead (file, header, 100, 0);
+}
+
+static gboolean
+unknown_schema (PymemdHistory *self, gint64 version, GError **error)
+{
+  g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED, _("%s: schema version %lld is not the %d this pymemd knows"),
+               self->path, (long long) version, SCHEMA_VERSION);
+  return FALSE;
+}
+
+/* Whether what SQLite found readable is also a store pymemd can write and
+ * understand: a header whose format bytes agree and allow writing (SQLite
+ * opens a higher write version read-only, and keeps a mismatched pair as it
+ * is, which pymemd_history_check_file () would then refuse at every tick),
+ * and a schema version that is ours or 0 for an empty file. A later one is
+ * an error. */
+static CheckResult
+check_store (PymemdHistory *self, GError **error)
+{
+  guint8 header[100];
+  gboolean read = FALSE;
+  gint64 version = 0, tables = 0;
+  int rc = read_header (self, header, &read);
+
+  if (rc == SQLITE_IOERR_SHORT_READ)
+    return CHECK_SOUND; /* a new, empty file */
+  if (rc != SQLITE_OK)
+    {
+      set_sqlite_error (self->path, NULL, rc, "reading the file's header", error);
+      return CHECK_FAILED;
+    }
+  if (read && (header[18] != header[19] || header[18] < 1 || header[18] > 2))
+    return CHECK_CORRUPT;
+  if (!query_int (self, "PRAGMA user_version", &version, error) ||
+      !query_int (self, "SELECT count(*) FROM sqlite_master", &tables, error))
+    return CHECK_FAILED;
+  /* The schema and its version are written in one transaction. */
+  if (version < 0 || (version == 0 && tables > 0) || (version > 0 && tables == 0))
+    return CHECK_CORRUPT;
+  /* Perhaps a later pymemd's store: refused before anything is written. */
+  if (version > SCHEMA_VERSION)
+    {
+      unknown_schema (self, version, error);
+      return CHECK_FAILED;
+    }
+  return CHECK_SOUND;
+}
+
+/* Whether the file opened as DB is a database SQLite can trust. A file
+ * whose schema SQLite cannot load (SQLITE_ERROR: an unsupported schema
+ * format, say) is as unreadable as a corrupt one. */
 static CheckResult
 check_database (PymemdHistory *self, GError **error)
 {
@@ -337,7 +402,7 @@ check_database (PymemdHistory *self, GError **error)
       if (g_strcmp0 (verdict, "ok") != 0)
         result = CHECK_CORRUPT;
     }
-  else if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT)
+  else if (is_damage (rc) || rc == SQLITE_ERROR || rc == SQLITE_FORMAT)
     result = CHECK_CORRUPT;
   else if (rc != SQLITE_DONE)
     {
@@ -345,6 +410,8 @@ check_database (PymemdHistory *self, GError **error)
       result = CHECK_FAILED;
     }
   sqlite3_finalize (s);
+  if (result == CHECK_SOUND)
+    result = check_store (self, error);
   return result;
 }
 
@@ -529,14 +596,6 @@ set_wal (PymemdHistory *self, GError **error)
       return FALSE;
     }
   return TRUE;
-}
-
-static gboolean
-unknown_schema (PymemdHistory *self, gint64 version, GError **error)
-{
-  g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED, _("%s: schema version %lld is not the %d this pymemd knows"),
-               self->path, (long long) version, SCHEMA_VERSION);
-  return FALSE;
 }
 
 static gboolean
@@ -803,8 +862,8 @@ header_is_sound (const guint8 header[100], gint64 page_size)
 gboolean
 pymemd_history_check_file (PymemdHistory *self, GError **error)
 {
-  sqlite3_file *file = NULL;
   guint8 header[100];
+  gboolean read = FALSE;
   int moved = 0, rc;
 
   g_return_val_if_fail (PYMEMD_IS_HISTORY (self), FALSE);
@@ -819,12 +878,9 @@ pymemd_history_check_file (PymemdHistory *self, GError **error)
       self->damage = PYMEMD_HISTORY_MOVED;
       return damaged_error (self, error);
     }
-  /* Read through SQLite's own descriptor of the file: closing one of ours
-   * would drop the locks SQLite holds on it. */
-  if (sqlite3_file_control (self->db, "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK || file == NULL ||
-      file->pMethods == NULL)
+  rc = read_header (self, header, &read);
+  if (!read)
     return TRUE;
-  rc = file->pMethods->xRead (file, header, sizeof header, 0);
   if (rc != SQLITE_OK && rc != SQLITE_IOERR_SHORT_READ)
     return history_error (self, rc, "reading the file's header", error);
   if (rc == SQLITE_IOERR_SHORT_READ || !header_is_sound (header, self->page_size))
