@@ -345,18 +345,63 @@ unknown_schema (PymemdHistory *self, gint64 version, GError **error)
   return FALSE;
 }
 
+/* DB's schema as text, its entries in order: SQLite keeps each CREATE
+ * statement as it was written. */
+static int
+schema_text (sqlite3 *db, GString *text)
+{
+  sqlite3_stmt *s = NULL;
+  int rc = sqlite3_prepare_v2 (db, "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name", -1,
+                               &s, NULL);
+
+  while (rc == SQLITE_OK && (rc = sqlite3_step (s)) == SQLITE_ROW)
+    {
+      for (int i = 0; i < 4; i++)
+        {
+          g_string_append_len (text, (const char *) sqlite3_column_text (s, i), sqlite3_column_bytes (s, i));
+          g_string_append_c (text, '\x1f');
+        }
+      g_string_append_c (text, '\x1e');
+      rc = SQLITE_OK;
+    }
+  sqlite3_finalize (s);
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* The schema text of a store this pymemd makes. */
+static char *
+expected_schema_text (void)
+{
+  g_autoptr(GString) text = g_string_new (NULL);
+  sqlite3 *db = NULL;
+  int rc = sqlite3_open_v2 (":memory:", &db, SQLITE_OPEN_READWRITE, NULL);
+
+  if (rc == SQLITE_OK)
+    rc = sqlite3_exec (db, schema_sql, NULL, NULL, NULL);
+  if (rc == SQLITE_OK)
+    rc = schema_text (db, text);
+  sqlite3_close (db);
+  return rc == SQLITE_OK ? g_string_free (g_steal_pointer (&text), FALSE) : NULL;
+}
+
 /* Whether what SQLite found readable is also a store pymemd can write and
- * understand: a header whose format bytes agree and allow writing (SQLite
- * opens a higher write version read-only, and keeps a mismatched pair as it
- * is, which pymemd_history_check_file () would then refuse at every tick),
- * and a schema version that is ours or 0 for an empty file. A later one is
- * an error. */
+ * understand:
+ * - a header whose format bytes agree and allow writing (SQLite opens a
+ *   higher write version read-only, and keeps a mismatched pair as it is,
+ *   which pymemd_history_check_file () would then refuse at every tick);
+ * - a schema version that is ours, with the schema this pymemd makes, or 0
+ *   with no schema at all (a new file): a column renamed by a flipped bit
+ *   passes SQLite's checks, and only this pymemd's statements would fail.
+ * A later schema version, up to PYMEMD_HISTORY_PLAUSIBLE_SCHEMA_VERSION,
+ * may be a newer pymemd's store: an error, before anything is written. */
 static CheckResult
 check_store (PymemdHistory *self, GError **error)
 {
+  g_autoptr(GString) schema = g_string_new (NULL);
+  g_autofree char *expected = NULL;
   guint8 header[100];
   gboolean read = FALSE;
-  gint64 version = 0, tables = 0;
+  gint64 version = 0;
   int rc = read_header (self, header, &read);
 
   if (rc == SQLITE_IOERR_SHORT_READ)
@@ -368,19 +413,46 @@ check_store (PymemdHistory *self, GError **error)
     }
   if (read && (header[18] != header[19] || header[18] < 1 || header[18] > 2))
     return CHECK_CORRUPT;
-  if (!query_int (self, "PRAGMA user_version", &version, error) ||
-      !query_int (self, "SELECT count(*) FROM sqlite_master", &tables, error))
-    return CHECK_FAILED;
-  /* The schema and its version are written in one transaction. */
-  if (version < 0 || (version == 0 && tables > 0) || (version > 0 && tables == 0))
+  /* The version and the schema from one snapshot of the file. */
+  rc = sqlite3_exec (self->db, "BEGIN", NULL, NULL, NULL);
+  if (rc == SQLITE_OK)
+    {
+      sqlite3_stmt *s = NULL;
+
+      rc = sqlite3_prepare_v2 (self->db, "PRAGMA user_version", -1, &s, NULL);
+      if (rc == SQLITE_OK && (rc = sqlite3_step (s)) == SQLITE_ROW)
+        {
+          version = sqlite3_column_int64 (s, 0);
+          rc = SQLITE_OK;
+        }
+      sqlite3_finalize (s);
+      if (rc == SQLITE_OK)
+        rc = schema_text (self->db, schema);
+      sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL);
+    }
+  if (is_damage (rc) || rc == SQLITE_ERROR)
     return CHECK_CORRUPT;
-  /* Perhaps a later pymemd's store: refused before anything is written. */
-  if (version > SCHEMA_VERSION)
+  if (rc != SQLITE_OK)
+    {
+      set_sqlite_error (self->path, self->db, rc, "checking the schema", error);
+      return CHECK_FAILED;
+    }
+  if (version == 0 && schema->len == 0)
+    return CHECK_SOUND;
+  if (version > SCHEMA_VERSION && version <= PYMEMD_HISTORY_PLAUSIBLE_SCHEMA_VERSION)
     {
       unknown_schema (self, version, error);
       return CHECK_FAILED;
     }
-  return CHECK_SOUND;
+  if (version != SCHEMA_VERSION)
+    return CHECK_CORRUPT;
+  expected = expected_schema_text ();
+  if (expected == NULL)
+    {
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED, _("%s: checking the schema: out of memory"), self->path);
+      return CHECK_FAILED;
+    }
+  return g_strcmp0 (schema->str, expected) == 0 ? CHECK_SOUND : CHECK_CORRUPT;
 }
 
 /* Whether the file opened as DB is a database SQLite can trust. A file
@@ -562,6 +634,8 @@ open_sound_file (PymemdHistory *self, GError **error)
     return TRUE;
   if (check == CHECK_FAILED)
     {
+      /* Nothing written, not even a checkpoint of a WAL found there. */
+      retire_connection (self->db);
       close_file (self);
       return FALSE;
     }

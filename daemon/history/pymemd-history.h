@@ -22,6 +22,9 @@ G_DECLARE_FINAL_TYPE (PymemdHistory, pymemd_history, PYMEMD, HISTORY, GObject)
 /* The identity (boot id "", pid 0, start time 0) that holds the system totals. */
 #define PYMEMD_HISTORY_TOTALS_BOOT_ID ""
 #define PYMEMD_HISTORY_TOTALS_PID 0
+/* A store of a later schema version up to this is refused as a newer
+ * pymemd's; a larger version is taken for damage. */
+#define PYMEMD_HISTORY_PLAUSIBLE_SCHEMA_VERSION 1000
 
 /* One process in one tick. A point with pid 0 is the system totals: it is
  * stored under the totals identity whatever the tick's boot id. */
