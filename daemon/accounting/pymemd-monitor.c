@@ -1,4 +1,4 @@
-/* Schedules the scanner's passes on a worker thread and swaps in each pass's snapshot on the main loop; it does no accounting itself. */
+/* Schedules the scanner's passes and looks at processes on a worker thread and swaps in what they find on the main loop; it does no accounting itself. */
 #include "config.h"
 
 #include <sys/resource.h>
@@ -22,6 +22,9 @@
  * build) costs a bounded part of one CPU (each look costs 0.1-0.5 ms). */
 #define EXAMS_PER_ITERATION 32
 #define EXAMS_PER_SECOND 500
+/* A batch of looks on the worker stops after this much time (µs), the
+ * rest waiting for the next: ticks queued behind it wait no longer. */
+#define LOOKS_BUDGET_US (20 * 1000)
 /* A process whose exec showed no interpreter is looked at once more this
  * much later (ms), in case it loads libpython itself soon. Once only: on
  * a host running many short programs (a build) every look counts. A
@@ -460,16 +463,131 @@ on_delayed (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
-/* Looks at the pending pids, oldest first, EXAMS_PER_ITERATION at a time
- * and EXAMS_PER_SECOND a second. */
+/* One look at a pid, on the worker, and what came of it. */
+typedef struct {
+  int      pid;
+  guint    attempt;
+  gboolean others;         /* a process that is no interpreter (yet) */
+  gboolean awaits_loader;  /* ... whose loader may map libpython yet */
+} Look;
+
+/* Looks taken to the worker together. */
+typedef struct {
+  PymemdScanner *scanner;  /* kept by the job: the monitor may go first */
+  GArray        *looks;    /* Look; those not reached come back unlooked */
+  guint          done;     /* how many of them were looked at */
+  gboolean       changed;  /* the scanner's interpreters changed */
+  GPtrArray     *snapshots; /* then, its processes as they are */
+} LookJob;
+
+static void
+look_job_free (LookJob *job)
+{
+  g_clear_object (&job->scanner);
+  g_clear_pointer (&job->looks, g_array_unref);
+  g_clear_pointer (&job->snapshots, g_ptr_array_unref);
+  g_free (job);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (LookJob, look_job_free)
+
+/* On the worker: the job's looks in order, until LOOKS_BUDGET_US is spent
+ * (one look may cost far more than most: a process with a long maps file
+ * whose mapped files are all new). */
+static void
+look_in_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  LookJob *job = data;
+  g_autoptr(GArray) others = g_array_new (FALSE, FALSE, sizeof (int));
+  gint64 start = g_get_monotonic_time ();
+
+  for (; job->done < job->looks->len; job->done++)
+    {
+      Look *look = &g_array_index (job->looks, Look, job->done);
+
+      if (job->done > 0 && g_get_monotonic_time () - start >= LOOKS_BUDGET_US)
+        break;
+      g_array_set_size (others, 0);
+      if (pymemd_scanner_examine_pids (job->scanner, &look->pid, 1, others))
+        job->changed = TRUE;
+      look->others = others->len > 0;
+      look->awaits_loader = look->others && pymemd_scanner_awaits_loader (job->scanner, look->pid);
+    }
+  if (job->changed)
+    job->snapshots = take_snapshots (job->scanner);
+  g_task_return_boolean (task, TRUE);
+}
+
+/* Back on the main loop: what the looks found, the looks they ask for,
+ * and what waited for the worker meanwhile. */
+static void
+on_looks_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+  PymemdMonitor *self = data;
+  LookJob *job;
+
+  if (g_cancellable_is_cancelled (g_task_get_cancellable (G_TASK (result))))
+    return; /* the monitor is gone */
+  job = g_task_get_task_data (G_TASK (result));
+  self->scanning = FALSE;
+  if (self->budget_due)
+    {
+      pymemd_scanner_set_budget (self->scanner, &self->settings.budget);
+      self->budget_due = FALSE;
+    }
+  for (guint i = 0; i < job->looks->len; i++)
+    {
+      const Look *look = &g_array_index (job->looks, Look, i);
+
+      if (i >= job->done)
+        {
+          /* Not reached: first in line again, unless heard of since. */
+          if (!g_hash_table_contains (self->pending, GINT_TO_POINTER (look->pid)))
+            {
+              g_hash_table_insert (self->pending, GINT_TO_POINTER (look->pid), GUINT_TO_POINTER (look->attempt));
+              g_queue_push_head (&self->order, GINT_TO_POINTER (look->pid));
+            }
+          continue;
+        }
+      if (look->awaits_loader)
+        {
+          if (look->attempt < LOADER_LOOKS)
+            add_delayed (self, look->pid, look->attempt + 1,
+                         MIN ((guint) LOADER_FIRST_MS << MIN (look->attempt, 16u), (guint) LOADER_MAX_MS));
+        }
+      else if (look->others && look->attempt == 0)
+        add_delayed (self, look->pid, 1, EXEC_RECHECK_MS);
+    }
+  if (job->changed)
+    {
+      g_clear_pointer (&self->processes, g_ptr_array_unref);
+      self->processes = g_steal_pointer (&job->snapshots);
+      g_signal_emit (self, signals[SIGNAL_PROCESSES_CHANGED], 0);
+    }
+  process_held_events (self);
+  if (self->queued != 0)
+    {
+      PymemdScanFlags queued = self->queued;
+
+      self->queued = 0;
+      scan (self, queued);
+    }
+  else
+    schedule_pending (self, 0);
+}
+
+/* Takes the pending pids, oldest first, EXAMS_PER_ITERATION at a time and
+ * EXAMS_PER_SECOND a second, to the worker: a look reads the process's
+ * maps and checks the files it maps, whose cost its owner chooses, and
+ * the bus is never kept waiting for it. A pass asked for meanwhile runs
+ * after the looks, and looks wait for a pass. */
 static gboolean
 process_pending (gpointer data)
 {
   PymemdMonitor *self = data;
-  g_autoptr(GArray) others = g_array_new (FALSE, FALSE, sizeof (int));
+  g_autoptr(LookJob) job = NULL;
+  g_autoptr(GTask) task = NULL;
   gint64 now = g_get_monotonic_time ();
-  gboolean changed = FALSE;
-  guint exams = 0;
 
   self->pending_source = 0;
   /* The scanner is the worker's until its pass is published, which
@@ -481,41 +599,35 @@ process_pending (gpointer data)
       self->window_start = now;
       self->window_exams = 0;
     }
-  while (exams < EXAMS_PER_ITERATION && self->window_exams < EXAMS_PER_SECOND &&
+  job = g_new0 (LookJob, 1);
+  job->looks = g_array_new (FALSE, FALSE, sizeof (Look));
+  while (job->looks->len < EXAMS_PER_ITERATION && self->window_exams < EXAMS_PER_SECOND &&
          !g_queue_is_empty (&self->order))
     {
-      int pid = GPOINTER_TO_INT (g_queue_pop_head (&self->order));
+      Look look = { .pid = GPOINTER_TO_INT (g_queue_pop_head (&self->order)) };
       gpointer value;
-      guint attempt;
 
-      if (!g_hash_table_lookup_extended (self->pending, GINT_TO_POINTER (pid), NULL, &value))
+      if (!g_hash_table_lookup_extended (self->pending, GINT_TO_POINTER (look.pid), NULL, &value))
         continue;
-      attempt = GPOINTER_TO_UINT (value);
-      g_hash_table_remove (self->pending, GINT_TO_POINTER (pid));
-      g_array_set_size (others, 0);
-      if (pymemd_scanner_examine_pids (self->scanner, &pid, 1, others))
-        changed = TRUE;
-      if (others->len > 0 && pymemd_scanner_awaits_loader (self->scanner, pid))
-        {
-          if (attempt < LOADER_LOOKS)
-            add_delayed (self, pid, attempt + 1,
-                         MIN ((guint) LOADER_FIRST_MS << MIN (attempt, 16u), (guint) LOADER_MAX_MS));
-        }
-      else if (others->len > 0 && attempt == 0)
-        add_delayed (self, pid, 1, EXEC_RECHECK_MS);
-      exams++;
+      look.attempt = GPOINTER_TO_UINT (value);
+      g_hash_table_remove (self->pending, GINT_TO_POINTER (look.pid));
+      g_array_append_val (job->looks, look);
       self->window_exams++;
     }
-  if (changed)
+  if (job->looks->len == 0)
     {
-      g_clear_pointer (&self->processes, g_ptr_array_unref);
-      self->processes = take_snapshots (self->scanner);
-      g_signal_emit (self, signals[SIGNAL_PROCESSES_CHANGED], 0);
+      if (self->window_exams >= EXAMS_PER_SECOND)
+        schedule_pending (self, (guint) ((self->window_start + G_USEC_PER_SEC - now + 999) / 1000));
+      else
+        schedule_pending (self, 0);
+      return G_SOURCE_REMOVE;
     }
-  if (self->window_exams >= EXAMS_PER_SECOND)
-    schedule_pending (self, (guint) ((self->window_start + G_USEC_PER_SEC - now + 999) / 1000));
-  else
-    schedule_pending (self, 0);
+  self->scanning = TRUE;
+  job->scanner = g_object_ref (self->scanner);
+  task = g_task_new (NULL, self->cancellable, on_looks_done, self);
+  g_task_set_source_tag (task, process_pending);
+  g_task_set_task_data (task, g_steal_pointer (&job), (GDestroyNotify) look_job_free);
+  g_task_run_in_thread (task, look_in_thread);
   return G_SOURCE_REMOVE;
 }
 
