@@ -27,6 +27,12 @@
 #      end; a compressed string table that claims 1 GiB), beside the same
 #      program unchanged: the daemon's CPU and RSS from each one's start to
 #      2 s after root's call, made 1 s in, and that call's latency.
+#   looks: a program run by nobody through the dynamic loader (so pymemd
+#      looks at it again and again for libpython) that maps $LOOK_FILES
+#      sparse ELF files, each with a symbol table of 2^22 entries, and
+#      touches them every 300 ms (a new mtime: no cached verdict); root's
+#      GetStatistics every 0.25 s for 10 s: median and worst latency with
+#      and without the program, and the daemon's CPU.
 #   4. subscriptions: 256 bus connections x 16 Subscribe x 4096 pids; root's
 #      Subscribe and `pymemctl watch`; RSS.
 #   5. rescan: 8 connections calling Rescan back to back for $RESCAN s; calls
@@ -38,6 +44,7 @@ TARGETS=${TARGETS:-10}
 FLOOD=${FLOOD:-10}
 RESCAN=${RESCAN:-5}
 SETTLE=${SETTLE:-15}
+LOOK_FILES=${LOOK_FILES:-20}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PYMEMD=${PYMEMD:-daemon/pymemd}
 PYMEMCTL=${PYMEMCTL:-client/pymemctl}
@@ -253,6 +260,68 @@ for prog in plain strtab zstrtab; do
        "from its start to 2 s after root's call; RSS $(mib "$rss0") -> $(mib "$(rss_kib)"); root's GetStatistics 1 s in: $call"
   kill "$prog_pid"; wait "$prog_pid" 2>/dev/null || true
 done
+}
+
+# Root's GetStatistics every 0.25 s for 10 s: "median M ms, worst W ms".
+call_latencies () {
+  local ms=()
+  for _ in $(seq 40); do
+    ms+=("$(root_call GetStatistics | sed -n 's/.*ms=\([0-9.]*\).*/\1/p')")
+    sleep 0.25
+  done
+  printf '%s\n' "${ms[@]}" | sort -n | awk '{ v[NR] = $1 } END { printf "median %s ms, worst %s ms", v[int((NR + 1) / 2)], v[NR] }'
+}
+
+looks () {
+local before cpu0 t0 during cpu1 t1 i
+mkdir -p "$WORK/elfs"
+chmod 777 "$WORK/elfs"
+cat > "$WORK/mapelf.c" <<'C'
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+/* Maps each file named, executable, then touches them all every 300 ms. */
+int main (int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    int fd = open (argv[i], O_RDONLY);
+    if (fd < 0 || mmap (NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0) == MAP_FAILED) return 1;
+    close (fd);
+  }
+  for (;;) {
+    usleep (300 * 1000);
+    for (int i = 1; i < argc; i++) utimensat (AT_FDCWD, argv[i], NULL, 0);
+  }
+}
+C
+cc -o "$WORK/mapelf" "$WORK/mapelf.c" || die "needs cc"
+as_nobody $PYTHON - "$WORK/elfs" "$LOOK_FILES" <<'PY'
+import struct, sys
+d, count = sys.argv[1], int(sys.argv[2])
+strtab = b"\0.symtab\0.strtab\0"
+symoff, symsize = 4096, (1 << 22) * 24
+ehdr = b"\x7fELF" + bytes([2, 1, 1, 0]) + bytes(8) + struct.pack("<HHIQQQIHHHHHH", 3, 62, 1, 0, 0, 64, 0, 64, 56, 0, 64, 3, 2)
+def sh(name, typ, off, size, link, entsize):
+    return struct.pack("<IIQQQQIIQQ", name, typ, 0, 0, off, size, link, 0, 8, entsize)
+shdrs = sh(0, 0, 0, 0, 0, 0) + sh(1, 2, symoff, symsize, 2, 24) + sh(9, 3, 256, len(strtab), 0, 0)
+for i in range(count):
+    with open(f"{d}/e{i}", "wb") as f:
+        f.write(ehdr); f.write(shdrs); f.seek(256); f.write(strtab); f.truncate(symoff + symsize)
+PY
+before=$(call_latencies)
+cpu0=$(cpu_ticks); t0=$(date +%s.%N)
+setpriv --reuid=nobody --regid=nogroup --clear-groups /lib64/ld-linux-x86-64.so.2 "$WORK/mapelf" \
+  $(for i in $(seq 0 $((LOOK_FILES - 1))); do echo "$WORK/elfs/e$i"; done) &
+PIDS+=($!)
+i=$!
+during=$(call_latencies)
+cpu1=$(cpu_ticks); t1=$(date +%s.%N)
+kill "$i"; wait "$i" 2>/dev/null || true
+echo "looks: root's GetStatistics without the program: $before; with it ($LOOK_FILES files): $during;" \
+     "daemon CPU with it $(awk -v a="$cpu0" -v b="$cpu1" -v s="$t0" -v e="$t1" -v hz="$hz" 'BEGIN { printf "%.0f%%", 100 * (b - a) / hz / (e - s) }')"
+rm -rf "$WORK/elfs"
 }
 
 subscriptions () {
