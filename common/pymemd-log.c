@@ -86,17 +86,61 @@ write_with_fields (GLogLevelFlags level, const GLogField *fields, gsize n_fields
   return G_LOG_WRITER_HANDLED;
 }
 
+char *
+pymemd_log_escape (const char *text, gssize length)
+{
+  GString *escaped;
+  gsize n = length < 0 ? strlen (text) : (gsize) length;
+
+  escaped = g_string_sized_new (n);
+  for (gsize i = 0; i < n; i++)
+    {
+      guchar c = (guchar) text[i];
+
+      if (c == '\n')
+        g_string_append (escaped, "\\n");
+      else if (c == '\r')
+        g_string_append (escaped, "\\r");
+      else if ((c < 0x20 && c != '\t') || c == 0x7f)
+        g_string_append_printf (escaped, "\\x%02x", c);
+      else
+        g_string_append_c (escaped, (char) c);
+    }
+  return g_string_free (escaped, FALSE);
+}
+
+static gboolean fields_wanted;
+
+/* Every entry's message is one line, whoever wrote it: a name a user chose
+ * (an executable's, a type's in a heap summary) may hold a newline, which
+ * would otherwise make a line of its own in a plain log, one that looks
+ * like pymemd's. */
 static GLogWriterOutput
 write_log (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
 {
+  g_autofree GLogField *copy = g_new (GLogField, n_fields);
+  g_autofree char *message = NULL;
+
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      copy[i] = fields[i];
+      if (message == NULL && strcmp (fields[i].key, "MESSAGE") == 0 && fields[i].value != NULL)
+        {
+          message = pymemd_log_escape (fields[i].value, fields[i].length);
+          copy[i].value = message;
+          copy[i].length = -1;
+        }
+    }
+  if (!fields_wanted)
+    return g_log_writer_default (level, copy, n_fields, user_data);
   if (g_log_writer_is_journald (fileno (stderr)))
-    return g_log_writer_journald (level, fields, n_fields, user_data);
-  return write_with_fields (level, fields, n_fields, user_data);
+    return g_log_writer_journald (level, copy, n_fields, user_data);
+  return write_with_fields (level, copy, n_fields, user_data);
 }
 
 void
 pymemd_log_init (void)
 {
-  if (g_strcmp0 (g_getenv ("PYMEMD_LOG_FIELDS"), "1") == 0)
-    g_log_set_writer_func (write_log, NULL, NULL);
+  fields_wanted = g_strcmp0 (g_getenv ("PYMEMD_LOG_FIELDS"), "1") == 0;
+  g_log_set_writer_func (write_log, NULL, NULL);
 }

@@ -45,6 +45,41 @@ test_writer_plain (void)
   g_test_trap_assert_stderr_unmatched ("*MESSAGE_ID=*");
 }
 
+/* A name a user chose, with a newline and a line of pymemd's after it, in
+ * a message (an event's and a plain g_message's), with and without the
+ * fields: one line each, the newline escaped, nothing else changed. */
+static void
+test_writer_one_line (void)
+{
+  const char *forged = "python3\npymemd-Message: 23:59:59.000: Attached the helper to process 1\r\x1b[2K";
+
+  if (g_test_subprocess ())
+    {
+      if (g_strcmp0 (g_getenv ("TEST_FIELDS"), "1") == 0)
+        g_setenv ("PYMEMD_LOG_FIELDS", "1", TRUE);
+      else
+        g_unsetenv ("PYMEMD_LOG_FIELDS");
+      pymemd_log_init ();
+      pymemd_log_event (G_LOG_LEVEL_MESSAGE, PYMEMD_MESSAGE_GROWTH_SUSPECTED, 4242, NULL,
+                        "Process %d (%s) grows by %s per hour", 4242, forged, "7.0 GiB");
+      g_message ("Process %d (%s): what grew most: %s", 4242, forged, "dict\ttuple");
+      return;
+    }
+  for (guint fields = 0; fields < 2; fields++)
+    {
+      /* The child inherits it. */
+      g_setenv ("TEST_FIELDS", fields ? "1" : "0", TRUE);
+      g_test_trap_subprocess (NULL, 0, 0);
+      g_test_trap_assert_passed ();
+      g_test_trap_assert_stderr ("*Process 4242 (python3\\npymemd-Message: 23:59:59.000: Attached the helper to "
+                                 "process 1\\r\\x1b[2K) grows by 7.0 GiB per hour*");
+      g_test_trap_assert_stderr ("*Process 4242 (python3\\npymemd-Message: 23:59:59.000: Attached the helper to "
+                                 "process 1\\r\\x1b[2K): what grew most: dict\ttuple\n*");
+      g_test_trap_assert_stderr_unmatched ("*\npymemd-Message: 23:59:59.000*");
+    }
+  g_unsetenv ("TEST_FIELDS");
+}
+
 /* The real daemon attaching to a real interpreter: its log says so, with
  * the attach's MESSAGE_ID, the pid and the way. */
 static void
@@ -91,6 +126,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/log/writer-fields", test_writer_fields);
   g_test_add_func ("/log/writer-plain", test_writer_plain);
+  g_test_add_func ("/log/writer-one-line", test_writer_one_line);
   g_test_add_func ("/log/daemon-attach", test_daemon_attach);
   return g_test_run ();
 }
