@@ -10,6 +10,7 @@
 #include "pymemd-config.h"
 #include "pymemd-error.h"
 #include "pymemd-heap-broker.h"
+#include "pymemd-log.h"
 #include "testutil.h"
 
 /* A helper that says hello like the real one, then answers each request
@@ -351,13 +352,70 @@ test_analysis_limit (Fixture *f, gconstpointer data)
   answer_clear (&third);
 }
 
+static guint refusals_logged;
+
+/* Counts the entries about refused attaches, and lets GLib write them all. */
+static GLogWriterOutput
+count_refusals (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
+{
+  for (gsize i = 0; i < n_fields; i++)
+    if (strcmp (fields[i].key, "MESSAGE_ID") == 0 && fields[i].length < 0 &&
+        strcmp (fields[i].value, PYMEMD_MESSAGE_ATTACH_REFUSED) == 0)
+      refusals_logged++;
+  return g_log_writer_default (level, fields, n_fields, user_data);
+}
+
+/* Attaches asked for again and again, each refused at once (the helper's
+ * package is not there): each caller's refusals are answered, but only
+ * the first 20 a minute of each uid that asked are logged. */
+static void
+test_refusals_logged (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PymemdHeapBroker) broker = NULL;
+  g_autoptr(PymemdConfig) config = pymemd_config_new ();
+  g_autofree char *runtime_dir = NULL;
+  PymemdAttachLimits attach_limits;
+  PymemdGraphLimits graph_limits;
+  guint before = refusals_logged;
+
+  if (f->runtime_dir == NULL)
+    return;
+  runtime_dir = pymemd_test_mkdtemp ();
+  pymemd_config_get_attach_limits (config, &attach_limits);
+  pymemd_config_get_graph_limits (config, &graph_limits);
+  broker = pymemd_heap_broker_new (f->monitor, f->recorder, runtime_dir, "/nonexistent/pymemd-helper",
+                                   &attach_limits, &graph_limits, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < 31; i++)
+    {
+      Answer answer = { 0 };
+      PymemdHeapRequest request;
+
+      pymemd_heap_request_init (&request);
+      pymemd_heap_broker_get_summary_async (broker, f->process, &request, TRUE, 0, i < 30 ? getuid () : 4242,
+                                            got_summary, &answer);
+      wait_answer (&answer);
+      g_assert_nonnull (answer.error);
+      answer_clear (&answer);
+    }
+  g_assert_cmpuint (refusals_logged - before, ==, 21);
+  g_clear_object (&broker);
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+  pymemd_test_rm_rf (runtime_dir);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_log_set_writer_func (count_refusals, NULL, NULL);
   g_test_add ("/heap-broker/not-attached", Fixture, NULL, fixture_setup, test_not_attached, fixture_teardown);
   g_test_add ("/heap-broker/answer-matched", Fixture, NULL, fixture_setup, test_answer_matched, fixture_teardown);
   g_test_add ("/heap-broker/analysis-limit", Fixture, NULL, fixture_setup, test_analysis_limit, fixture_teardown);
+  g_test_add ("/heap-broker/refusals-logged", Fixture, NULL, fixture_setup, test_refusals_logged,
+              fixture_teardown);
   g_test_add ("/heap-broker/bad/wrong-id", Fixture, "wrong-id", fixture_setup, test_bad_messages, fixture_teardown);
   g_test_add ("/heap-broker/bad/version", Fixture, "version", fixture_setup, test_bad_messages, fixture_teardown);
   g_test_add ("/heap-broker/bad/not-json", Fixture, "not-json", fixture_setup, test_bad_messages, fixture_teardown);

@@ -16,6 +16,7 @@
 #include "pymemd-log.h"
 #include "pymemd-pidfiles.h"
 #include "pymemd-procfs.h"
+#include "pymemd-rate-limit.h"
 #include "pymemd-smaps.h"
 
 #define SOCKET_NAME    "helper.sock"
@@ -29,6 +30,10 @@
 #define PEP768_WAIT_SHARE 0.8
 /* The oldest interpreter the helper runs in (major * 100 + minor). */
 #define MIN_HELPER_VERSION 306
+/* Lines about refused attaches, per uid that asked, per window (s): one
+ * user asking again and again cannot flood the journal. */
+#define REFUSALS_LOGGED_PER_UID 20
+#define REFUSAL_LOG_WINDOW 60
 
 struct _PymemdHeapBroker
 {
@@ -49,6 +54,7 @@ struct _PymemdHeapBroker
   guint                analyses;     /* retained-size analyses under way, of all users */
   PymemdAttachLimits   attach_limits;
   PymemdGraphLimits    graph_limits;
+  PymemdRateLimit     *refusal_log;  /* lines about refused attaches, per uid that asked */
 };
 
 G_DEFINE_TYPE (PymemdHeapBroker, pymemd_heap_broker, G_TYPE_OBJECT)
@@ -678,6 +684,23 @@ visible_to (PymemdProcess *process, const char *path, GError **error)
   return FALSE;
 }
 
+/* Logs that the attach of JOB was refused, unless the uid that asked has
+ * had its lines for the window. */
+static void
+log_refused (PymemdHeapBroker *self, Job *job, const GError *error)
+{
+  if (pymemd_rate_limit_take (self->refusal_log, job->uid, NULL))
+    pymemd_log_event (G_LOG_LEVEL_MESSAGE, PYMEMD_MESSAGE_ATTACH_REFUSED, job->pid, NULL,
+                      "Not attached to process %d: %s", job->pid, error->message);
+}
+
+static void
+log_refusals_held (guint32 uid, guint refused, double window_seconds, gpointer user_data)
+{
+  g_message ("%u more refused attaches asked for by uid %u were not logged in the last %g s", refused, uid,
+             window_seconds);
+}
+
 /* The daemon stops waiting for the attach of TASK (its helper said hello,
  * it failed, or its deadline passed) and frees its slot; the answer goes
  * on or the error is returned. Once only. */
@@ -710,8 +733,7 @@ finish_attach (GTask *task)
   else
     {
       /* Which way was tried is not known when the attach process failed. */
-      pymemd_log_event (G_LOG_LEVEL_MESSAGE, PYMEMD_MESSAGE_ATTACH_REFUSED, job->pid, NULL,
-                        "Not attached to process %d: %s", job->pid, job->attach_error->message);
+      log_refused (self, job, job->attach_error);
       g_task_return_error (task, g_steal_pointer (&job->attach_error));
     }
   next_attach (self);
@@ -843,8 +865,7 @@ start_attach (PymemdHeapBroker *self, GTask *task)
       (job->bootstrap = pymemd_bootstrap_source (self->helper_dir, socket_path, job->nonce, &error)) == NULL ||
       (program = pymemd_attach_child_find_program (&error)) == NULL)
     {
-      pymemd_log_event (G_LOG_LEVEL_MESSAGE, PYMEMD_MESSAGE_ATTACH_REFUSED, job->pid, NULL,
-                        "Not attached to process %d: %s", job->pid, error->message);
+      log_refused (self, job, error);
       g_task_return_error (task, error);
       g_object_unref (task);
       return FALSE;
@@ -1068,6 +1089,7 @@ pymemd_heap_broker_finalize (GObject *object)
   g_hash_table_unref (self->busy);
   g_hash_table_unref (self->analysing);
   g_queue_clear (&self->turns);
+  pymemd_rate_limit_free (self->refusal_log);
   G_OBJECT_CLASS (pymemd_heap_broker_parent_class)->finalize (object);
 }
 
@@ -1085,6 +1107,7 @@ pymemd_heap_broker_init (PymemdHeapBroker *self)
   self->busy = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->analysing = g_hash_table_new (NULL, NULL);
   g_queue_init (&self->turns);
+  self->refusal_log = pymemd_rate_limit_new (REFUSALS_LOGGED_PER_UID, REFUSAL_LOG_WINDOW, log_refusals_held, NULL);
 }
 
 PymemdHeapBroker *
