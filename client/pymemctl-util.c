@@ -15,6 +15,7 @@
 #include "pymemd-error.h"
 #include "pymemd-json-stream.h"
 #include "pymemd-names.h"
+#include "pymemd-pidfiles.h"
 
 /* The bus chosen by the global options, for pymemctl_bus_connect () and the messages. */
 static PymemctlBus chosen_bus = PYMEMCTL_BUS_SYSTEM;
@@ -365,7 +366,13 @@ pymemctl_printable (const char *text)
   for (const char *p = valid; *p != '\0'; p = g_utf8_next_char (p))
     {
       gunichar c = g_utf8_get_char (p);
-      g_string_append_unichar (out, g_unichar_iscntrl (c) ? ' ' : c);
+
+      if (g_unichar_iscntrl (c))
+        g_string_append_c (out, ' ');
+      else if (pymemd_unichar_is_hidden (c))
+        g_string_append_c (out, '?');
+      else
+        g_string_append_unichar (out, c);
     }
   return g_string_free (out, FALSE);
 }

@@ -87,7 +87,10 @@ gboolean pymemctl_parse_duration (const char *text,
 char *pymemctl_format_duration (gint64 seconds);
 
 /* TEXT made safe for a terminal, on one line: valid UTF-8, each control
- * character (newline, tab, ESC, the C1 range…) a space. For every string
+ * character (newline, tab, ESC, the C1 range…) a space, each character
+ * that changes how the text around it reads (a bidirectional override, a
+ * zero-width character, a line separator: pymemd_unichar_is_hidden ())
+ * '?'. For every string
  * pymemctl prints that came from elsewhere: a helper, a process's command
  * line or name, a path. */
 char *pymemctl_printable (const char *text);

@@ -119,10 +119,27 @@ pymemd_statm_parse (const char *text, PymemdStatm *statm, GError **error)
   return TRUE;
 }
 
+gboolean
+pymemd_unichar_is_hidden (gunichar c)
+{
+  switch (g_unichar_type (c))
+    {
+    case G_UNICODE_CONTROL:
+    case G_UNICODE_FORMAT:
+    case G_UNICODE_LINE_SEPARATOR:
+    case G_UNICODE_PARAGRAPH_SEPARATOR:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
 char *
 pymemd_cmdline_to_string (const char *data, gsize len)
 {
   g_autofree char *copy = g_malloc (len + 1);
+  g_autofree char *valid = NULL;
+  GString *shown;
 
   memcpy (copy, data, len); /* not g_strndup: that stops at the first NUL */
 
@@ -137,5 +154,16 @@ pymemd_cmdline_to_string (const char *data, gsize len)
         copy[i] = '?';
     }
   copy[len] = '\0';
-  return g_utf8_make_valid (copy, -1);
+  valid = g_utf8_make_valid (copy, -1);
+  shown = g_string_sized_new (strlen (valid));
+  for (const char *p = valid; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (pymemd_unichar_is_hidden (c))
+        g_string_append_c (shown, '?');
+      else
+        g_string_append_unichar (shown, c);
+    }
+  return g_string_free (shown, FALSE);
 }

@@ -57,8 +57,15 @@ typedef struct {
 gboolean pymemd_statm_parse (const char  *text,
                              PymemdStatm *statm,
                              GError     **error);
+/* Whether C, shown, would change how the text around it reads rather than
+ * show itself: a control character (C0 or C1), a format character (the
+ * bidirectional overrides and isolates, zero-width ones, the BOM) or a
+ * line or paragraph separator. A name with U+202E reads backwards. */
+gboolean pymemd_unichar_is_hidden (gunichar c);
+
 /* NUL-separated argv of LEN bytes as one line: NULs become spaces, other
- * control characters '?'; invalid UTF-8 is replaced. */
+ * control characters and what pymemd_unichar_is_hidden () names '?';
+ * invalid UTF-8 is replaced. */
 char    *pymemd_cmdline_to_string (const char *data,
                                    gsize       len);
 

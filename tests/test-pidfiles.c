@@ -310,6 +310,10 @@ test_cmdline_synthetic (void)
     C ("\0x\0", " x"),
     /* control characters */
     C ("a\tb\nc\rd\x1b[31m\x7f" "e\0", "a?b?c?d?[31m?e"),
+    /* C1 controls, bidirectional overrides and isolates, zero-width and
+     * format characters, line separators: a name that reads as another */
+    C ("\xc2\x9b" "31m\0\xe2\x80\xae" "fdp.txt\xe2\x80\xac\0\xe2\x81\xa6x\xe2\x81\xa9\xe2\x80\x8b\xef\xbb\xbf\xe2\x80\xa8",
+       "?31m ?fdp.txt? ?x????"),
     /* valid UTF-8 is kept */
     C ("caf\xc3\xa9\0\xe2\x82\xac\0", "caf\xc3\xa9 \xe2\x82\xac"),
     /* invalid UTF-8 is replaced with U+FFFD */

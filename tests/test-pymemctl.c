@@ -640,8 +640,10 @@ test_odd_names (Fixture *fx, gconstpointer data)
     }
   dir = g_build_filename (fx->service.tmp, "\xff\xfe dir", NULL);
   g_assert_cmpint (g_mkdir (dir, 0755), ==, 0);
-  python = pymemd_test_copy_file ("/usr/bin/python3", dir, "py\xe9\033[5m");
-  mapped = g_build_filename (dir, "\xe9t\xe9\033]0;x\007.bin", NULL);
+  /* U+202E and U+2066 (a right-to-left override and isolate) would make
+   * what follows them read backwards. */
+  python = pymemd_test_copy_file ("/usr/bin/python3", dir, "py\xe9\033[5m\xe2\x80\xae");
+  mapped = g_build_filename (dir, "\xe9t\xe9\033]0;x\007\xe2\x81\xa6.bin", NULL);
   g_assert_true (g_file_set_contents (mapped, "data", 4, &error));
   g_assert_true (pymemd_test_child_spawn (&odd, (const char *const[]){ python, "-c", code, mapped, NULL },
                                           NULL, &error));
@@ -659,6 +661,13 @@ test_odd_names (Fixture *fx, gconstpointer data)
   g_assert_cmpint (CLI (fx, &show, "show", pid), ==, 0);
   assert_human_output (show.out, (const char *const[]){ "t\357\277\275", NULL });
   g_assert_null (strchr (show.out, '\007'));
+  for (guint i = 0; i < 2; i++)
+    {
+      const char *out = i == 0 ? list.out : show.out;
+
+      g_assert_null (strstr (out, "\xe2\x80\xae"));
+      g_assert_null (strstr (out, "\xe2\x81\xa6"));
+    }
   pymemd_test_child_stop (&odd);
 }
 
