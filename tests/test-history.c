@@ -277,6 +277,42 @@ test_size_cap (Fixture *f, gconstpointer data)
     }
 }
 
+/* Many processes that each live for one tick, each with a 4 KiB command
+ * line (one user's churn): their own rows outweigh their figures, and the
+ * cap still holds, the oldest going first, the newest still answered. */
+static void
+test_size_cap_churn (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *wal = g_strconcat (f->path, "-wal", NULL);
+  g_autofree char *cmdline = g_strnfill (4096, 'x');
+  g_autoptr(GArray) newest = NULL;
+  g_autoptr(GArray) oldest = NULL;
+  const guint64 max_bytes = 1024 * 1024;
+  const guint n_ticks = 2400;
+  gint64 last = BASE_US + (gint64) (n_ticks - 1) * 2 * SECOND_US;
+
+  for (guint tick = 0; tick < n_ticks; tick++)
+    {
+      PymemdHistoryPoint p = point (10000 + (gint32) tick, 5, 1000000);
+
+      p.cmdline = cmdline;
+      g_assert_true (pymemd_history_add_tick (f->history, BOOT, BASE_US + (gint64) tick * 2 * SECOND_US, &p, 1,
+                                              &error));
+      g_assert_no_error (error);
+    }
+  g_assert_cmpuint (file_size (f->path) + file_size (wal), >, 4 * max_bytes);
+
+  g_assert_true (pymemd_history_enforce_retention (f->history, last, 24 * HOUR_US, 24 * HOUR_US, 24 * HOUR_US,
+                                                   max_bytes, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (file_size (f->path) + file_size (wal), <=, max_bytes);
+  newest = query (f, 10000 + (gint32) n_ticks - 1, 5, BASE_US, last + 1, SECOND_US);
+  g_assert_cmpuint (newest->len, ==, 1);
+  oldest = query (f, 10000, 5, BASE_US, last + 1, SECOND_US);
+  g_assert_cmpuint (oldest->len, ==, 0);
+}
+
 static void
 test_pid_reuse (Fixture *f, gconstpointer data)
 {
@@ -1350,6 +1386,7 @@ main (int argc, char **argv)
   ADD ("/history/query-picks-tier", test_query_tier);
   ADD ("/history/retention-age", test_retention_age);
   ADD ("/history/size-cap", test_size_cap);
+  ADD ("/history/size-cap/churn", test_size_cap_churn);
   ADD ("/history/pid-reuse", test_pid_reuse);
   ADD ("/history/reopen", test_reopen);
   ADD ("/history/corrupt", test_corrupt);

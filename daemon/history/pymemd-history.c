@@ -2483,7 +2483,16 @@ shrink_file (PymemdHistory *self, GError **error)
          exec_sql (self, "PRAGMA wal_checkpoint(TRUNCATE)", error);
 }
 
-/* Deletes about an eighth of TABLE's rows, the oldest, at a time, until the
+/* Processes of the past that nothing refers to any more: the living stay,
+ * their ids remembered for the next tick. */
+static const char delete_orphans_sql[] =
+  "DELETE FROM processes WHERE id NOT IN (SELECT process FROM samples"
+  " UNION SELECT process FROM minutes UNION SELECT process FROM hours"
+  " UNION SELECT process FROM heap_summaries) AND ended IS NOT NULL";
+
+/* Deletes about an eighth of TABLE's rows, the oldest, at a time, and the
+ * processes left with no rows at all (a short-lived process's own row,
+ * with its command line, may weigh more than its figures), until the
  * store fits in MAX_BYTES or TABLE is empty. */
 static gboolean
 trim_oldest (PymemdHistory *self, const char *table, const char *column, gint64 before, guint64 max_bytes,
@@ -2503,7 +2512,8 @@ trim_oldest (PymemdHistory *self, const char *table, const char *column, gint64 
         return FALSE;
       if (rows == 0)
         break;
-      if (!exec_sql (self, sql, error) || !shrink_file (self, error) || !store_bytes (self, bytes, error))
+      if (!exec_sql (self, sql, error) || !exec_sql (self, delete_orphans_sql, error) ||
+          !shrink_file (self, error) || !store_bytes (self, bytes, error))
         return FALSE;
     }
   return TRUE;
@@ -2539,8 +2549,12 @@ pymemd_history_enforce_retention (PymemdHistory *self,
     return FALSE;
   if (max_bytes > 0 && bytes > max_bytes)
     {
+      /* The finest first; heap summaries and hours only where that was
+       * not enough (processes that each lived a moment, many of them). */
       if (!trim_oldest (self, "samples", "t", self->consolidated_until, max_bytes, &bytes, error) ||
-          !trim_oldest (self, "minutes", "bucket", G_MAXINT64, max_bytes, &bytes, error))
+          !trim_oldest (self, "minutes", "bucket", G_MAXINT64, max_bytes, &bytes, error) ||
+          !trim_oldest (self, "heap_summaries", "t", G_MAXINT64, max_bytes, &bytes, error) ||
+          !trim_oldest (self, "hours", "bucket", G_MAXINT64, max_bytes, &bytes, error))
         return FALSE;
       /* Pages left half full by the deletions are only given back by a
        * full rebuild. */
@@ -2548,11 +2562,5 @@ pymemd_history_enforce_retention (PymemdHistory *self,
         return FALSE;
     }
 
-  /* The living stay: their ids are remembered for the next tick. */
-  return exec_sql (self,
-                   "DELETE FROM processes WHERE id NOT IN (SELECT process FROM samples"
-                   " UNION SELECT process FROM minutes UNION SELECT process FROM hours"
-                   " UNION SELECT process FROM heap_summaries) AND ended IS NOT NULL",
-                   error) &&
-         shrink_file (self, error);
+  return exec_sql (self, delete_orphans_sql, error) && shrink_file (self, error);
 }
