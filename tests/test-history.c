@@ -240,11 +240,25 @@ file_size (const char *path)
   return (guint64) st.st_size;
 }
 
+/* A store well over MAX_BYTES, file and WAL, fits in it after retention
+ * at NOW (ages of a day for every tier: only size deletes). */
+static void
+assert_retention_fits (Fixture *f, gint64 now, guint64 max_bytes)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *wal = g_strconcat (f->path, "-wal", NULL);
+
+  g_assert_cmpuint (file_size (f->path) + file_size (wal), >, 4 * max_bytes);
+  g_assert_true (pymemd_history_enforce_retention (f->history, now, 24 * HOUR_US, 24 * HOUR_US, 24 * HOUR_US,
+                                                   max_bytes, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (file_size (f->path) + file_size (wal), <=, max_bytes);
+}
+
 static void
 test_size_cap (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *wal = g_strconcat (f->path, "-wal", NULL);
   const guint64 max_bytes = 256 * 1024;
   const guint n_procs = 20, n_ticks = 1500;
   PymemdHistoryPoint points[20];
@@ -258,12 +272,7 @@ test_size_cap (Fixture *f, gconstpointer data)
                                               n_procs, &error));
       g_assert_no_error (error);
     }
-  g_assert_cmpuint (file_size (f->path) + file_size (wal), >, 4 * max_bytes);
-
-  g_assert_true (pymemd_history_enforce_retention (f->history, last, 24 * HOUR_US, 24 * HOUR_US, 24 * HOUR_US,
-                                                   max_bytes, &error));
-  g_assert_no_error (error);
-  g_assert_cmpuint (file_size (f->path) + file_size (wal), <=, max_bytes);
+  assert_retention_fits (f, last, max_bytes);
 
   for (guint p = 0; p < n_procs; p++)
     {
@@ -284,7 +293,6 @@ static void
 test_size_cap_churn (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree char *wal = g_strconcat (f->path, "-wal", NULL);
   g_autofree char *cmdline = g_strnfill (4096, 'x');
   g_autoptr(GArray) newest = NULL;
   g_autoptr(GArray) oldest = NULL;
@@ -301,12 +309,7 @@ test_size_cap_churn (Fixture *f, gconstpointer data)
                                               &error));
       g_assert_no_error (error);
     }
-  g_assert_cmpuint (file_size (f->path) + file_size (wal), >, 4 * max_bytes);
-
-  g_assert_true (pymemd_history_enforce_retention (f->history, last, 24 * HOUR_US, 24 * HOUR_US, 24 * HOUR_US,
-                                                   max_bytes, &error));
-  g_assert_no_error (error);
-  g_assert_cmpuint (file_size (f->path) + file_size (wal), <=, max_bytes);
+  assert_retention_fits (f, last, max_bytes);
   newest = query (f, 10000 + (gint32) n_ticks - 1, 5, BASE_US, last + 1, SECOND_US);
   g_assert_cmpuint (newest->len, ==, 1);
   oldest = query (f, 10000, 5, BASE_US, last + 1, SECOND_US);
