@@ -225,6 +225,35 @@ static void process_held_events (PymemdMonitor *self);
 static void schedule_pending (PymemdMonitor *self, guint delay_ms);
 static void scan (PymemdMonitor *self, PymemdScanFlags flags);
 
+/* The worker's job (a pass or looks) is done: the scanner is the main
+ * loop's again, and new settings' budget reaches it. */
+static void
+worker_idle (PymemdMonitor *self)
+{
+  self->scanning = FALSE;
+  if (self->budget_due)
+    {
+      pymemd_scanner_set_budget (self->scanner, &self->settings.budget);
+      self->budget_due = FALSE;
+    }
+}
+
+/* What waited for the worker: events first, then the looks, then a pass
+ * asked for. */
+static void
+after_worker (PymemdMonitor *self)
+{
+  process_held_events (self);
+  schedule_pending (self, 0);
+  if (self->queued != 0)
+    {
+      PymemdScanFlags queued = self->queued;
+
+      self->queued = 0;
+      scan (self, queued);
+    }
+}
+
 /* Back on the main loop: the pass's snapshot replaces the last one. */
 static void
 publish (PymemdMonitor *self, ScanJob *job)
@@ -232,7 +261,7 @@ publish (PymemdMonitor *self, ScanJob *job)
   gboolean full = (job->flags & PYMEMD_SCAN_DETAIL) != 0;
   const PymemdPythonSet *python_set;
 
-  self->scanning = FALSE;
+  worker_idle (self);
   if (job->error != NULL)
     g_warning ("%s", job->error->message); /* the snapshot keeps the last figures */
   g_clear_pointer (&self->processes, g_ptr_array_unref);
@@ -244,11 +273,6 @@ publish (PymemdMonitor *self, ScanJob *job)
   g_clear_error (&self->exact_error);
   if (pymemd_scanner_get_exact_error (self->scanner) != NULL)
     self->exact_error = g_error_copy (pymemd_scanner_get_exact_error (self->scanner));
-  if (self->budget_due)
-    {
-      pymemd_scanner_set_budget (self->scanner, &self->settings.budget);
-      self->budget_due = FALSE;
-    }
   self->statistics.last_scan_us = job->duration;
   self->statistics.scan_us += job->duration;
   self->statistics.scans++;
@@ -262,16 +286,7 @@ publish (PymemdMonitor *self, ScanJob *job)
   g_signal_emit (self, signals[SIGNAL_SCANNED], 0, full);
   for (guint i = 0; job->answered != NULL && i < job->answered->len; i++)
     g_task_return_boolean (g_ptr_array_index (job->answered, i), TRUE);
-  /* What waited for the worker: events first, then a pass asked for. */
-  process_held_events (self);
-  schedule_pending (self, 0);
-  if (self->queued != 0)
-    {
-      PymemdScanFlags queued = self->queued;
-
-      self->queued = 0;
-      scan (self, queued);
-    }
+  after_worker (self);
 }
 
 static void
@@ -529,20 +544,16 @@ on_looks_done (GObject *source, GAsyncResult *result, gpointer data)
   if (g_cancellable_is_cancelled (g_task_get_cancellable (G_TASK (result))))
     return; /* the monitor is gone */
   job = g_task_get_task_data (G_TASK (result));
-  self->scanning = FALSE;
-  if (self->budget_due)
-    {
-      pymemd_scanner_set_budget (self->scanner, &self->settings.budget);
-      self->budget_due = FALSE;
-    }
+  worker_idle (self);
   for (guint i = 0; i < job->looks->len; i++)
     {
       const Look *look = &g_array_index (job->looks, Look, i);
 
       if (i >= job->done)
         {
-          /* Not reached: first in line again, unless heard of since. */
-          if (!g_hash_table_contains (self->pending, GINT_TO_POINTER (look->pid)))
+          /* Not reached: first in line again, unless heard of since or
+           * left to the listing an overflow asked for. */
+          if (!self->overflowed && !g_hash_table_contains (self->pending, GINT_TO_POINTER (look->pid)))
             {
               g_hash_table_insert (self->pending, GINT_TO_POINTER (look->pid), GUINT_TO_POINTER (look->attempt));
               g_queue_push_head (&self->order, GINT_TO_POINTER (look->pid));
@@ -564,16 +575,7 @@ on_looks_done (GObject *source, GAsyncResult *result, gpointer data)
       self->processes = g_steal_pointer (&job->snapshots);
       g_signal_emit (self, signals[SIGNAL_PROCESSES_CHANGED], 0);
     }
-  process_held_events (self);
-  if (self->queued != 0)
-    {
-      PymemdScanFlags queued = self->queued;
-
-      self->queued = 0;
-      scan (self, queued);
-    }
-  else
-    schedule_pending (self, 0);
+  after_worker (self);
 }
 
 /* Takes the pending pids, oldest first, EXAMS_PER_ITERATION at a time and
