@@ -360,21 +360,7 @@ pymemctl_format_duration (gint64 seconds)
 char *
 pymemctl_printable (const char *text)
 {
-  g_autofree char *valid = g_utf8_make_valid (text, -1);
-  GString *out = g_string_sized_new (strlen (valid));
-
-  for (const char *p = valid; *p != '\0'; p = g_utf8_next_char (p))
-    {
-      gunichar c = g_utf8_get_char (p);
-
-      if (g_unichar_iscntrl (c))
-        g_string_append_c (out, ' ');
-      else if (pymemd_unichar_is_hidden (c))
-        g_string_append_c (out, '?');
-      else
-        g_string_append_unichar (out, c);
-    }
-  return g_string_free (out, FALSE);
+  return pymemd_text_for_people (text, ' ', '?');
 }
 
 char *

@@ -135,11 +135,29 @@ pymemd_unichar_is_hidden (gunichar c)
 }
 
 char *
+pymemd_text_for_people (const char *text, char control, char hidden)
+{
+  g_autofree char *valid = g_utf8_make_valid (text, -1);
+  GString *shown = g_string_sized_new (strlen (valid));
+
+  for (const char *p = valid; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (g_unichar_iscntrl (c))
+        g_string_append_c (shown, control);
+      else if (pymemd_unichar_is_hidden (c))
+        g_string_append_c (shown, hidden);
+      else
+        g_string_append_unichar (shown, c);
+    }
+  return g_string_free (shown, FALSE);
+}
+
+char *
 pymemd_cmdline_to_string (const char *data, gsize len)
 {
   g_autofree char *copy = g_malloc (len + 1);
-  g_autofree char *valid = NULL;
-  GString *shown;
 
   memcpy (copy, data, len); /* not g_strndup: that stops at the first NUL */
 
@@ -147,23 +165,8 @@ pymemd_cmdline_to_string (const char *data, gsize len)
   while (len > 0 && data[len - 1] == '\0')
     len--;
   for (gsize i = 0; i < len; i++)
-    {
-      if (copy[i] == '\0')
-        copy[i] = ' ';
-      else if ((guchar) copy[i] < 0x20 || copy[i] == 0x7f)
-        copy[i] = '?';
-    }
+    if (copy[i] == '\0')
+      copy[i] = ' ';
   copy[len] = '\0';
-  valid = g_utf8_make_valid (copy, -1);
-  shown = g_string_sized_new (strlen (valid));
-  for (const char *p = valid; *p != '\0'; p = g_utf8_next_char (p))
-    {
-      gunichar c = g_utf8_get_char (p);
-
-      if (pymemd_unichar_is_hidden (c))
-        g_string_append_c (shown, '?');
-      else
-        g_string_append_unichar (shown, c);
-    }
-  return g_string_free (shown, FALSE);
+  return pymemd_text_for_people (copy, '?', '?');
 }

@@ -63,6 +63,13 @@ gboolean pymemd_statm_parse (const char  *text,
  * line or paragraph separator. A name with U+202E reads backwards. */
 gboolean pymemd_unichar_is_hidden (gunichar c);
 
+/* TEXT as valid UTF-8 (what is not replaced by U+FFFD) for people to read:
+ * each control character CONTROL, each other character
+ * pymemd_unichar_is_hidden () names HIDDEN. */
+char    *pymemd_text_for_people (const char *text,
+                                 char        control,
+                                 char        hidden);
+
 /* NUL-separated argv of LEN bytes as one line: NULs become spaces, other
  * control characters and what pymemd_unichar_is_hidden () names '?';
  * invalid UTF-8 is replaced. */
