@@ -86,8 +86,11 @@ write_with_fields (GLogLevelFlags level, const GLogField *fields, gsize n_fields
   return G_LOG_WRITER_HANDLED;
 }
 
-char *
-pymemd_log_escape (const char *text, gssize length)
+/* TEXT (LENGTH bytes, or up to its NUL when -1) with newlines, carriage
+ * returns, other control characters but tab, and DEL written as \n, \r
+ * and \xNN: one line, whatever it held. */
+static char *
+log_escape (const char *text, gssize length)
 {
   GString *escaped;
   gsize n = length < 0 ? strlen (text) : (gsize) length;
@@ -126,7 +129,7 @@ write_log (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpoint
       copy[i] = fields[i];
       if (message == NULL && strcmp (fields[i].key, "MESSAGE") == 0 && fields[i].value != NULL)
         {
-          message = pymemd_log_escape (fields[i].value, fields[i].length);
+          message = log_escape (fields[i].value, fields[i].length);
           copy[i].value = message;
           copy[i].length = -1;
         }

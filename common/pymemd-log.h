@@ -31,17 +31,12 @@ void pymemd_log_event_at (GLogLevelFlags level,
                           const char    *format,
                           ...) G_GNUC_PRINTF (8, 9);
 
-/* Installs pymemd's log writer: every message one line, its control
- * characters escaped (pymemd_log_escape ()); where $PYMEMD_LOG_FIELDS is 1,
+/* Installs pymemd's log writer: every message one line, its newlines,
+ * carriage returns and other control characters but tab written as \n, \r
+ * and \xNN; where $PYMEMD_LOG_FIELDS is 1,
  * unless stderr is the journal (which keeps the fields itself), each line
  * on stderr is followed by the entry's MESSAGE_ID and PYMEMD_* fields as
  * KEY=VALUE. */
 void pymemd_log_init (void);
-
-/* TEXT (LENGTH bytes, or up to its NUL when -1) with newlines, carriage
- * returns, other control characters but tab, and DEL written as \n, \r
- * and \xNN: one line, whatever it held. */
-char *pymemd_log_escape (const char *text,
-                         gssize      length);
 
 G_END_DECLS
