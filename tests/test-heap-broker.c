@@ -78,6 +78,24 @@ rescanned (GObject *source, GAsyncResult *result, gpointer data)
   *done = TRUE;
 }
 
+/* A broker on F's monitor and recorder with the default limits. */
+static PymemdHeapBroker *
+new_broker (Fixture *f, const char *runtime_dir, const char *helper_dir)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PymemdConfig) config = pymemd_config_new ();
+  PymemdAttachLimits attach_limits;
+  PymemdGraphLimits graph_limits;
+  PymemdHeapBroker *broker;
+
+  pymemd_config_get_attach_limits (config, &attach_limits);
+  pymemd_config_get_graph_limits (config, &graph_limits);
+  broker = pymemd_heap_broker_new (f->monitor, f->recorder, runtime_dir, helper_dir, &attach_limits, &graph_limits,
+                                   &error);
+  g_assert_no_error (error);
+  return broker;
+}
+
 static void
 fixture_setup (Fixture *f, gconstpointer data)
 {
@@ -87,8 +105,6 @@ fixture_setup (Fixture *f, gconstpointer data)
   g_autofree char *socket_path = NULL;
   PymemdHistorySettings settings;
   PymemdMonitorSettings monitor_settings;
-  PymemdAttachLimits attach_limits;
-  PymemdGraphLimits graph_limits;
   gboolean done = FALSE;
 
   memset (f, 0, sizeof *f);
@@ -106,11 +122,7 @@ fixture_setup (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   pymemd_config_get_history (config, &settings);
   f->recorder = pymemd_recorder_new (NULL, &settings);
-  pymemd_config_get_attach_limits (config, &attach_limits);
-  pymemd_config_get_graph_limits (config, &graph_limits);
-  f->broker = pymemd_heap_broker_new (f->monitor, f->recorder, f->runtime_dir, g_getenv ("PYMEMD_HELPER_DIR"),
-                                      &attach_limits, &graph_limits, &error);
-  g_assert_no_error (error);
+  f->broker = new_broker (f, f->runtime_dir, g_getenv ("PYMEMD_HELPER_DIR"));
 
   socket_path = g_build_filename (f->runtime_dir, "helper.sock", NULL);
   {
@@ -371,22 +383,14 @@ count_refusals (GLogLevelFlags level, const GLogField *fields, gsize n_fields, g
 static void
 test_refusals_logged (Fixture *f, gconstpointer data)
 {
-  g_autoptr(GError) error = NULL;
   g_autoptr(PymemdHeapBroker) broker = NULL;
-  g_autoptr(PymemdConfig) config = pymemd_config_new ();
   g_autofree char *runtime_dir = NULL;
-  PymemdAttachLimits attach_limits;
-  PymemdGraphLimits graph_limits;
   guint before = refusals_logged;
 
   if (f->runtime_dir == NULL)
     return;
   runtime_dir = pymemd_test_mkdtemp ();
-  pymemd_config_get_attach_limits (config, &attach_limits);
-  pymemd_config_get_graph_limits (config, &graph_limits);
-  broker = pymemd_heap_broker_new (f->monitor, f->recorder, runtime_dir, "/nonexistent/pymemd-helper",
-                                   &attach_limits, &graph_limits, &error);
-  g_assert_no_error (error);
+  broker = new_broker (f, runtime_dir, "/nonexistent/pymemd-helper");
   for (guint i = 0; i < 31; i++)
     {
       Answer answer = { 0 };
