@@ -1016,6 +1016,154 @@ test_known_only_exec_and_paced (void)
   pymemd_test_child_stop (&paced);
 }
 
+/* An interpreter that runs as UID (the test must be root to drop to it). */
+#define AS_UID(uid) \
+  "import os, sys\n" \
+  "os.setresgid(" #uid ", " #uid ", " #uid "); os.setresuid(" #uid ", " #uid ", " #uid ")\n" \
+  "print('ready', flush=True)\n" \
+  "sys.stdin.read()\n"
+
+static PymemdProcess *
+find_pid (GPtrArray *processes, int pid)
+{
+  for (guint i = 0; i < processes->len; i++)
+    if (pymemd_process_get_pid (g_ptr_array_index (processes, i)) == pid)
+      return g_ptr_array_index (processes, i);
+  g_error ("pid %d not among the processes scanned", pid);
+  return NULL;
+}
+
+/* A pass with a share so small that one read takes a user's whole
+ * balance (the balances start full again whenever the share changes). */
+static GPtrArray *
+pass_with_share (PymemdScanner *scanner, guint64 share_us)
+{
+  g_autoptr(GError) error = NULL;
+  PymemdScanBudget budget;
+
+  pymemd_scanner_get_budget (scanner, &budget);
+  budget.detail_share_us = share_us;
+  pymemd_scanner_set_budget (scanner, &budget);
+  g_assert_true (pymemd_scanner_scan (scanner, PYMEMD_SCAN_ROLLUP | PYMEMD_SCAN_DETAIL, &error));
+  g_assert_no_error (error);
+  return pymemd_scanner_get_processes (scanner);
+}
+
+static gboolean
+was_deferred (PymemdProcess *process)
+{
+  const GError *error = pymemd_process_get_detail_error (process);
+
+  return g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_BUDGET) &&
+         strstr (error->message, "Deferred") != NULL;
+}
+
+/* Each user's detail reading is charged to its share: once one user's
+ * is spent, its other processes wait (with their rollup samples, and
+ * the reason), another user's do not; and those that waited are read
+ * first on the next pass, so each gets its turn. */
+static void
+test_detail_share (void)
+{
+  g_autoptr(PymemdScanner) scanner = scanner_for ("/proc");
+  g_autoptr(GError) error = NULL;
+  PymemdTestChild same[3], other;
+  gboolean read_before[3] = { FALSE, FALSE, FALSE };
+
+  if (!pymemd_test_is_root ())
+    {
+      g_test_skip ("needs root (the children run as two users of their own)");
+      return;
+    }
+  if (!need_python ())
+    return;
+  /* Users nothing else runs as: the share is per uid. */
+  for (guint i = 0; i < 3; i++)
+    {
+      g_assert_true (pymemd_test_child_spawn_python (&same[i], AS_UID (54322), NULL, &error));
+      g_assert_no_error (error);
+    }
+  g_assert_true (pymemd_test_child_spawn_python (&other, AS_UID (54321), NULL, &error));
+  g_assert_no_error (error);
+
+  /* Shares of 1, 2 and 3 µs a second: 30-90 µs at once, less than one read. */
+  for (guint64 pass = 1; pass <= 3; pass++)
+    {
+      g_autoptr(GPtrArray) processes = pass_with_share (scanner, pass);
+      guint read_now = 0, first_read = 3;
+      PymemdProcess *theirs = find_pid (processes, other.pid);
+
+      for (guint i = 0; i < 3; i++)
+        {
+          PymemdProcess *process = find_pid (processes, same[i].pid);
+
+          /* Waiting or not, each has this pass's rollup sample. */
+          g_assert_nonnull (pymemd_process_get_rollup (process));
+          if (pymemd_process_get_detail_tick (process) > 0 && !was_deferred (process))
+            {
+              g_assert_nonnull (pymemd_process_get_categories (process));
+              read_now++;
+              first_read = i;
+              continue;
+            }
+          g_assert_true (was_deferred (process));
+          g_assert_null (pymemd_process_get_exact (process));
+          /* One read on an earlier pass keeps its categories, beside the reason. */
+          g_assert_true ((pymemd_process_get_categories (process) != NULL) == read_before[i]);
+        }
+      /* One read per pass for the user, and not one read twice before
+       * every one was read once. */
+      g_assert_cmpuint (read_now, ==, 1);
+      g_assert_false (read_before[first_read]);
+      read_before[first_read] = TRUE;
+      /* The other user's share is its own. */
+      g_assert_nonnull (pymemd_process_get_categories (theirs));
+      g_assert_false (was_deferred (theirs));
+    }
+  g_assert_true (read_before[0] && read_before[1] && read_before[2]);
+
+  for (guint i = 0; i < 3; i++)
+    pymemd_test_child_stop (&same[i]);
+  pymemd_test_child_stop (&other);
+}
+
+/* One smaps read is given up once it has cost more CPU time than its
+ * budget: the process has no categories, says why, and keeps its
+ * rollup sample. */
+static void
+test_detail_cpu_budget (void)
+{
+  g_autoptr(PymemdScanner) scanner = scanner_for ("/proc");
+  g_autoptr(PymemdProcess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  const GError *detail_error;
+  PymemdScanBudget budget;
+  PymemdTestChild child;
+
+  if (!need_python ())
+    return;
+  g_assert_true (pymemd_test_child_spawn_python (&child, IDLE, NULL, &error));
+  g_assert_no_error (error);
+  pymemd_scanner_get_budget (scanner, &budget);
+  budget.detail_max_cpu_us = 1;
+  pymemd_scanner_set_budget (scanner, &budget);
+  process = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP | PYMEMD_SCAN_DETAIL, child.pid);
+  g_assert_nonnull (process);
+  g_assert_nonnull (pymemd_process_get_rollup (process));
+  g_assert_null (pymemd_process_get_categories (process));
+  detail_error = pymemd_process_get_detail_error (process);
+  g_assert_error (detail_error, PYMEMD_ERROR, PYMEMD_ERROR_BUDGET);
+  g_assert_nonnull (strstr (detail_error->message, "CPU time"));
+  g_clear_object (&process);
+
+  budget.detail_max_cpu_us = G_USEC_PER_SEC;
+  pymemd_scanner_set_budget (scanner, &budget);
+  process = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP | PYMEMD_SCAN_DETAIL, child.pid);
+  g_assert_nonnull (pymemd_process_get_categories (process));
+  g_assert_null (pymemd_process_get_detail_error (process));
+  pymemd_test_child_stop (&child);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1037,5 +1185,7 @@ main (int argc, char **argv)
   g_test_add_func ("/scanner/credentials-on-tick", test_credentials_on_tick);
   g_test_add_func ("/scanner/known-only", test_known_only);
   g_test_add_func ("/scanner/known-only/exec-and-paced", test_known_only_exec_and_paced);
+  g_test_add_func ("/scanner/detail-share", test_detail_share);
+  g_test_add_func ("/scanner/detail-cpu-budget", test_detail_cpu_budget);
   return g_test_run ();
 }

@@ -43,6 +43,7 @@ struct _PymemdProcess
   gboolean            has_categories;
   PymemdCategoryUsage categories[PYMEMD_N_CATEGORIES];
   GError             *detail_error;
+  guint64             detail_tick;
   GArray             *top_mappings;
   gboolean            pymalloc_exact;
   guint               pymalloc_arenas;
@@ -437,6 +438,18 @@ const GError *
 pymemd_process_get_detail_error (PymemdProcess *self)
 {
   return self->detail_error;
+}
+
+guint64
+pymemd_process_get_detail_tick (PymemdProcess *self)
+{
+  return self->detail_tick;
+}
+
+void
+pymemd_process_set_detail_tick (PymemdProcess *self, guint64 tick)
+{
+  self->detail_tick = tick;
 }
 
 void

@@ -133,6 +133,11 @@ const PymemdCategoryUsage *pymemd_process_get_categories (PymemdProcess *self);
 void  pymemd_process_set_detail_error (PymemdProcess *self,
                                        const GError  *error);
 const GError *pymemd_process_get_detail_error (PymemdProcess *self);
+/* The scanner's tick of the last detail read that succeeded (0: none):
+ * a pass reads those waiting longest first. */
+guint64       pymemd_process_get_detail_tick (PymemdProcess *self);
+void          pymemd_process_set_detail_tick (PymemdProcess *self,
+                                              guint64        tick);
 
 /* How the latest detail pass told pymalloc's arenas: EXACT when from the
  * interpreter's own table (ARENAS of them), else guessed from the

@@ -130,4 +130,9 @@ gboolean pymemd_line_reader_next (PymemdLineReader *reader,
                                   GError          **error);
 void     pymemd_line_reader_clear (PymemdLineReader *reader);
 
+/* This thread's CPU time, µs (0 where the clock is missing): what a read
+ * of a procfs file cost, the kernel's walk included, whatever else the
+ * host runs meanwhile. */
+gint64   pymemd_thread_cpu_us (void);
+
 G_END_DECLS

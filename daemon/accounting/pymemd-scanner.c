@@ -1,14 +1,16 @@
 /* Turns discovery results into samples: reads each interpreter's procfs files once per pass and records the figures. */
 #include "config.h"
 
+#include <malloc.h>
+#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <glib/gi18n.h>
 
 #include "pymemd-arenas.h"
 #include "pymemd-classify.h"
+#include "pymemd-cpu-share.h"
 #include "pymemd-error.h"
 #include "pymemd-pidfiles.h"
 #include "pymemd-scanner.h"
@@ -35,6 +37,8 @@ struct _PymemdScanner
   char            *visibility_error; /* the last one logged */
   GHashTable      *sharers;          /* interpreter path -> SharerDigest, last tick */
   GHashTable      *seen;             /* pids watched at the last scan */
+  PymemdCpuShare  *detail_share;     /* each uid's share of detail reading */
+  GHashTable      *deferred_uids;    /* uids some of whose detail reads waited, last pass */
 };
 
 /* Who runs one interpreter image: how many, and a sum of their identities,
@@ -59,6 +63,8 @@ pymemd_scanner_finalize (GObject *object)
   g_free (self->visibility_error);
   g_clear_pointer (&self->sharers, g_hash_table_unref);
   g_clear_pointer (&self->seen, g_hash_table_unref);
+  g_clear_pointer (&self->detail_share, pymemd_cpu_share_free);
+  g_clear_pointer (&self->deferred_uids, g_hash_table_unref);
   G_OBJECT_CLASS (pymemd_scanner_parent_class)->finalize (object);
 }
 
@@ -79,6 +85,13 @@ pymemd_scanner_init (PymemdScanner *self)
   self->budget.detail_max_bytes = G_GUINT64_CONSTANT (256) << 20;
   self->budget.exact_max_mapped = G_GUINT64_CONSTANT (64) << 30;
   self->budget.rollup_refresh_us = 30 * G_USEC_PER_SEC;
+  /* A detail read is about 1 ms of CPU for an interpreter with a few
+   * hundred mappings; a user's 2.5% of one CPU is 750 ms a 30 s pass. */
+  self->budget.detail_max_cpu_us = G_USEC_PER_SEC;
+  self->budget.detail_share_us = 25000;
+  self->detail_share = pymemd_cpu_share_new (self->budget.detail_share_us,
+                                             self->budget.detail_share_us * PYMEMD_SHARE_BURST_SECONDS);
+  self->deferred_uids = g_hash_table_new (NULL, NULL);
   self->sharers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->seen = g_hash_table_new (NULL, NULL);
 }
@@ -130,6 +143,9 @@ pymemd_scanner_get_budget (PymemdScanner *self, PymemdScanBudget *budget)
 void
 pymemd_scanner_set_budget (PymemdScanner *self, const PymemdScanBudget *budget)
 {
+  if (budget->detail_share_us != self->budget.detail_share_us)
+    pymemd_cpu_share_set (self->detail_share, budget->detail_share_us,
+                          budget->detail_share_us * PYMEMD_SHARE_BURST_SECONDS);
   self->budget = *budget;
 }
 
@@ -221,17 +237,6 @@ read_statm (PymemdScanner *self, PymemdProcess *process, PymemdStatm *statm, GEr
          pymemd_statm_parse (buf, statm, error);
 }
 
-/* This thread's CPU time, µs. */
-static gint64
-thread_cpu_us (void)
-{
-  struct timespec ts;
-
-  if (clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
-    return 0;
-  return (gint64) ts.tv_sec * G_USEC_PER_SEC + ts.tv_nsec / 1000;
-}
-
 /* STATM was read just before: the next ticks compare theirs with it. */
 static gboolean
 sample_rollup (PymemdScanner *self, PymemdProcess *process, const PymemdStatm *statm, guint64 tick,
@@ -240,7 +245,7 @@ sample_rollup (PymemdScanner *self, PymemdProcess *process, const PymemdStatm *s
   char buf[ROLLUP_BUFFER];
   PymemdCounters counters;
   gint64 start = g_get_monotonic_time ();
-  gint64 cpu = thread_cpu_us ();
+  gint64 cpu = pymemd_thread_cpu_us ();
   gint64 cost;
   gssize len;
 
@@ -249,7 +254,7 @@ sample_rollup (PymemdScanner *self, PymemdProcess *process, const PymemdStatm *s
   /* The kernel walks the page tables in this thread, holding the
    * target's mmap lock: the read's CPU time is how long it held it (a
    * busy host that preempts us makes the wall time longer, not the walk). */
-  cost = thread_cpu_us () - cpu;
+  cost = pymemd_thread_cpu_us () - cpu;
   if (len < 0 || !pymemd_rollup_parse (buf, (gsize) len, &counters, error))
     return FALSE;
   set_sample (self, process, &counters, statm, start, cost, tick);
@@ -443,8 +448,8 @@ read_detail (PymemdScanner *self, PymemdProcess *process, guint64 tick, GError *
   if (fd < 0)
     return NULL;
   start = g_get_monotonic_time ();
-  ok = pymemd_smaps_parse_fd (fd, "smaps", self->budget.detail_max_bytes, FALSE, mappings,
-                              error);
+  ok = pymemd_smaps_parse_fd_within (fd, "smaps", self->budget.detail_max_bytes,
+                                     self->budget.detail_max_cpu_us, FALSE, mappings, error);
   cost = g_get_monotonic_time () - start;
   close (fd);
   if (!ok)
@@ -465,6 +470,8 @@ read_detail (PymemdScanner *self, PymemdProcess *process, guint64 tick, GError *
     }
   summarise_categories (self, process, mappings);
   keep_top_mappings (process, mappings);
+  if (tick > 0)
+    pymemd_process_set_detail_tick (process, tick);
   return g_steal_pointer (&mappings);
 }
 
@@ -810,6 +817,116 @@ tick_credentials (PymemdScanner *self, PymemdProcess *process, GError **error)
   return read_credentials (process, &stamp, error);
 }
 
+/* The order of a detail pass: the processes whose last detail read is
+ * oldest first (never read: first of all), then by pid. A user whose
+ * share runs out within a pass has the processes that waited read first
+ * on the next: each gets its turn. */
+typedef struct {
+  guint64 detail_tick;
+  guint   index;
+} DetailTurn;
+
+static int
+compare_turns (const void *a, const void *b)
+{
+  const DetailTurn *x = a, *y = b;
+
+  if (x->detail_tick != y->detail_tick)
+    return x->detail_tick < y->detail_tick ? -1 : 1;
+  return (x->index > y->index) - (x->index < y->index);
+}
+
+static guint *
+detail_order (GPtrArray *processes)
+{
+  g_autofree DetailTurn *turns = g_new (DetailTurn, MAX (processes->len, 1));
+  guint *order = g_new (guint, MAX (processes->len, 1));
+
+  for (guint i = 0; i < processes->len; i++)
+    {
+      turns[i].detail_tick = pymemd_process_get_detail_tick (g_ptr_array_index (processes, i));
+      turns[i].index = i;
+    }
+  qsort (turns, processes->len, sizeof *turns, compare_turns);
+  for (guint i = 0; i < processes->len; i++)
+    order[i] = turns[i].index;
+  return order;
+}
+
+/* PROCESS's owner has used up its share of detail reading: it is not read
+ * in detail on this pass (its rollup sample goes on), and says why. The
+ * categories of an earlier pass, if any, stay, with the reason beside
+ * them; its exact figures, which belong to one pass's set, go. */
+static void
+defer_detail (PymemdScanner *self, PymemdProcess *process, GHashTable *deferred)
+{
+  guint32 uid = pymemd_process_get_uid (process);
+  g_autoptr(GError) error = NULL;
+
+  g_set_error (&error, PYMEMD_ERROR, PYMEMD_ERROR_BUDGET,
+               _("Deferred: the processes of uid %u used their share of detail reading "
+                 "(%.1f%% of a CPU); read on a later pass"),
+               (unsigned) uid, (double) self->budget.detail_share_us / 10000.0);
+  pymemd_process_set_detail_error (process, error);
+  pymemd_process_set_exact_error (process, error);
+  g_hash_table_replace (deferred, GUINT_TO_POINTER (uid),
+                        GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (deferred, GUINT_TO_POINTER (uid))) + 1));
+}
+
+/* Says once when a user's detail reads start waiting, and once when none
+ * waits any more: at most two lines a user for each time it overspends. */
+static void
+report_deferred (PymemdScanner *self, GHashTable *deferred)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, deferred);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    if (!g_hash_table_contains (self->deferred_uids, key))
+      g_message ("Detail reads of uid %u's processes wait: they used the user's share of reading "
+                 "time (%.1f%% of a CPU); %u of them not read this pass",
+                 GPOINTER_TO_UINT (key), (double) self->budget.detail_share_us / 10000.0,
+                 GPOINTER_TO_UINT (value));
+  g_hash_table_iter_init (&iter, self->deferred_uids);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    if (!g_hash_table_contains (deferred, key))
+      g_message ("Detail reads of uid %u's processes no longer wait", GPOINTER_TO_UINT (key));
+  g_hash_table_remove_all (self->deferred_uids);
+  g_hash_table_iter_init (&iter, deferred);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_hash_table_add (self->deferred_uids, key);
+  pymemd_cpu_share_prune (self->detail_share, g_get_monotonic_time ());
+}
+
+/* Reads PROCESS in detail if its owner's share allows, charging the
+ * share what the read cost this thread. */
+static GArray *
+read_detail_shared (PymemdScanner *self, PymemdProcess *process, GHashTable *deferred,
+                    GError **error)
+{
+  guint32 uid = pymemd_process_get_uid (process);
+  GArray *mappings;
+  gint64 cpu;
+
+  if (!pymemd_cpu_share_may_spend (self->detail_share, uid, g_get_monotonic_time ()))
+    {
+      defer_detail (self, process, deferred);
+      return NULL;
+    }
+  cpu = pymemd_thread_cpu_us ();
+  mappings = read_detail (self, process, self->tick, error);
+  pymemd_cpu_share_spend (self->detail_share, uid, pymemd_thread_cpu_us () - cpu, g_get_monotonic_time ());
+  return mappings;
+}
+
+static gint
+compare_uint_descending (gconstpointer a, gconstpointer b)
+{
+  guint x = *(const guint *) a, y = *(const guint *) b;
+  return (x < y) - (x > y);
+}
+
 gboolean
 pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
 {
@@ -817,6 +934,8 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
   g_autoptr(GArray) drop = g_array_new (FALSE, FALSE, sizeof (guint));
   g_autoptr(GHashTable) changed_sharers = NULL;
   g_autoptr(GHashTable) parents = NULL;
+  g_autoptr(GHashTable) deferred = g_hash_table_new (NULL, NULL);
+  g_autofree guint *order = NULL;
   gboolean detail = (flags & (PYMEMD_SCAN_DETAIL | PYMEMD_SCAN_EXACT)) != 0;
   gboolean exact;
   gint64 now;
@@ -839,9 +958,12 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
   exact = (flags & PYMEMD_SCAN_EXACT) && ensure_exact (self);
   if (exact)
     pymemd_exact_begin (self->exact, processes->len);
+  if (detail)
+    order = detail_order (processes);
 
-  for (guint i = 0; i < processes->len; i++)
+  for (guint k = 0; k < processes->len; k++)
     {
+      guint i = order != NULL ? order[k] : k;
       PymemdProcess *process = g_ptr_array_index (processes, i);
       g_autoptr(GError) local_error = NULL;
       PymemdStatm statm;
@@ -853,7 +975,7 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
         }
       if (detail)
         {
-          g_autoptr(GArray) mappings = read_detail (self, process, self->tick, &local_error);
+          g_autoptr(GArray) mappings = read_detail_shared (self, process, deferred, &local_error);
 
           if (mappings != NULL)
             {
@@ -861,15 +983,19 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
                 add_to_exact (self, i, process, mappings);
               continue;
             }
-          pymemd_process_set_detail_error (process, local_error);
-          pymemd_process_set_exact_error (process, local_error);
-          /* Over budget: it still gets its (paced) rollup sample below. */
-          if (!g_error_matches (local_error, PYMEMD_ERROR, PYMEMD_ERROR_BUDGET))
+          /* Deferred (its owner's share is spent) or over budget: it
+           * still gets its (paced) rollup sample below. */
+          if (local_error != NULL)
             {
-              drop_failed (self, drop, i, process, local_error);
-              continue;
+              pymemd_process_set_detail_error (process, local_error);
+              pymemd_process_set_exact_error (process, local_error);
+              if (!g_error_matches (local_error, PYMEMD_ERROR, PYMEMD_ERROR_BUDGET))
+                {
+                  drop_failed (self, drop, i, process, local_error);
+                  continue;
+                }
+              g_clear_error (&local_error);
             }
-          g_clear_error (&local_error);
         }
       else if (!(flags & PYMEMD_SCAN_ROLLUP))
         continue;
@@ -913,9 +1039,20 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
   else if (detail && self->exact_error != NULL)
     for (guint i = 0; i < processes->len; i++)
       pymemd_process_set_exact_error (g_ptr_array_index (processes, i), self->exact_error);
-  /* Slots are indices: drop processes only once the exact pass is done. */
-  for (guint i = drop->len; i > 0; i--)
-    g_ptr_array_remove_index (processes, g_array_index (drop, guint, i - 1));
+  /* glibc keeps what was freed for later use: after a process with tens
+   * of thousands of mappings of a long path was read (a hundred MiB of
+   * text and paths), that is memory the daemon does not need again. A
+   * trim of a heap with nothing to give back costs well under a ms. */
+  if (detail)
+    {
+      report_deferred (self, deferred);
+      malloc_trim (0);
+    }
+  /* Slots are indices: drop processes only once the exact pass is done,
+   * from the last (a detail pass visits them out of order). */
+  g_array_sort (drop, compare_uint_descending);
+  for (guint i = 0; i < drop->len; i++)
+    g_ptr_array_remove_index (processes, g_array_index (drop, guint, i));
   return TRUE;
 }
 

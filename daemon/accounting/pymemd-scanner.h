@@ -32,7 +32,16 @@ typedef struct {
   guint64 rollup_refresh_us;  /* a rollup tick reads smaps_rollup again only where
                                  the pages moved, or at the latest this long after
                                  the last read; 0: on every tick */
+  guint64 detail_max_cpu_us;  /* give up one smaps read past this much CPU time */
+  guint64 detail_share_us;    /* each user's share of detail reading: this much CPU
+                                 time a second, spent ahead by up to
+                                 PYMEMD_SHARE_BURST_SECONDS' worth; a user over it
+                                 waits, the others do not */
 } PymemdScanBudget;
+
+/* How many seconds of its share a user may spend at once: a detail
+ * interval's worth at the default interval. */
+#define PYMEMD_SHARE_BURST_SECONDS 30
 
 /* A rollup tick reads a process's smaps_rollup again when its resident or
  * shared page count (statm) moved by more than this many pages since the

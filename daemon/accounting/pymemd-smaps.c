@@ -318,6 +318,19 @@ pymemd_smaps_parse_fd (int          fd,
                        GArray      *mappings,
                        GError     **error)
 {
+  return pymemd_smaps_parse_fd_within (fd, name, max_bytes, 0, headers_only, mappings, error);
+}
+
+gboolean
+pymemd_smaps_parse_fd_within (int          fd,
+                              const char  *name,
+                              guint64      max_bytes,
+                              guint64      max_cpu_us,
+                              gboolean     headers_only,
+                              GArray      *mappings,
+                              GError     **error)
+{
+  gint64 cpu_start = max_cpu_us > 0 ? pymemd_thread_cpu_us () : 0;
   PymemdLineReader reader;
   g_autoptr(GError) local_error = NULL;
   PymemdMapping *current = NULL;
@@ -331,6 +344,16 @@ pymemd_smaps_parse_fd (int          fd,
 
   while (pymemd_line_reader_next (&reader, &line, &len, &local_error))
     {
+      /* The kernel writes the text as we read it: the reads' CPU time
+       * (its walk and ours) is checked every thousand lines. */
+      if (max_cpu_us > 0 && reader.line_no % 1024 == 0 &&
+          (guint64) (pymemd_thread_cpu_us () - cpu_start) > max_cpu_us)
+        {
+          g_set_error (&local_error, PYMEMD_ERROR, PYMEMD_ERROR_BUDGET,
+                       _("Reading took more than %llu ms of CPU time, the budget of one read"),
+                       (unsigned long long) (max_cpu_us / 1000));
+          break;
+        }
       if (headers_only || is_header_start (line[0]))
         {
           PymemdMapping mapping;

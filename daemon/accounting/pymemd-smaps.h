@@ -95,5 +95,14 @@ gboolean pymemd_smaps_parse_fd (int          fd,
                                 gboolean     headers_only,
                                 GArray      *mappings,
                                 GError     **error);
+/* The same, and fails with PYMEMD_ERROR_BUDGET once reading has cost this
+ * thread more than MAX_CPU_US of CPU time (0: unbounded). */
+gboolean pymemd_smaps_parse_fd_within (int          fd,
+                                       const char  *name,
+                                       guint64      max_bytes,
+                                       guint64      max_cpu_us,
+                                       gboolean     headers_only,
+                                       GArray      *mappings,
+                                       GError     **error);
 
 G_END_DECLS
