@@ -33,6 +33,13 @@
 #      touches them every 300 ms (a new mtime: no cached verdict); root's
 #      GetStatistics every 0.25 s for 10 s: median and worst latency with
 #      and without the program, and the daemon's CPU.
+#   fatsmaps: $FAT interpreters run by nobody, each with $FAT_MAPS resident
+#      mappings of one file whose path is about 3.8 KB long (a smaps file of
+#      about 5 KB a mapping, RSS tiny); root's own idle interpreters' sample
+#      age (now - sampled_at in `pymemctl list --json`, every 0.5 s for
+#      $FAT_SECONDS s, two detail passes at the default 30 s) without them
+#      and with them, the daemon's CPU meanwhile, its RSS after, and the log
+#      lines about nobody's reads waiting.
 #   4. subscriptions: 256 bus connections x 16 Subscribe x 4096 pids; root's
 #      Subscribe and `pymemctl watch`; RSS.
 #   5. rescan: 8 connections calling Rescan back to back for $RESCAN s; calls
@@ -45,6 +52,9 @@ FLOOD=${FLOOD:-10}
 RESCAN=${RESCAN:-5}
 SETTLE=${SETTLE:-15}
 LOOK_FILES=${LOOK_FILES:-20}
+FAT=${FAT:-10}
+FAT_MAPS=${FAT_MAPS:-32000}
+FAT_SECONDS=${FAT_SECONDS:-60}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 PYMEMD=${PYMEMD:-daemon/pymemd}
 PYMEMCTL=${PYMEMCTL:-client/pymemctl}
@@ -322,6 +332,63 @@ kill "$i"; wait "$i" 2>/dev/null || true
 echo "looks: root's GetStatistics without the program: $before; with it ($LOOK_FILES files): $during;" \
      "daemon CPU with it $(awk -v a="$cpu0" -v b="$cpu1" -v s="$t0" -v e="$t1" -v hz="$hz" 'BEGIN { printf "%.0f%%", 100 * (b - a) / hz / (e - s) }')"
 rm -rf "$WORK/elfs"
+}
+
+# Root's interpreters' worst and median sample age over $1 seconds.
+sample_ages () {
+  local end=$((SECONDS + $1))
+  while ((SECONDS < end)); do
+    "$PYMEMCTL" --address "$ADDRESS" list --json 2>/dev/null |
+      $PYTHON -c 'import json, sys, time
+now = time.time() * 1e6
+ages = [now - p["sampled_at"] for p in json.load(sys.stdin)["processes"] if p.get("uid") == 0 and "sampled_at" in p]
+print(max(ages) / 1e6 if ages else "")' || true
+    sleep 0.5
+  done | sort -n | awk 'NF { v[++n] = $1 } END { if (!n) { print "no samples"; exit }
+    printf "median %.1f s, worst %.1f s", v[int((n + 1) / 2)], v[n] }'
+}
+
+fatsmaps () {
+local long file before cpu0 t0 during cpu1 t1 i waits
+# A path of about 3.8 KB: 15 directories of 250 characters.
+long=$WORK/fat
+for i in $(seq 15); do long=$long/$(printf 'p%.0s' $(seq 250)); done
+mkdir -p "$long"
+file=$long/f
+head -c 4096 /dev/zero > "$file"
+chmod -R a+rX "$WORK/fat"
+cat > "$WORK/fatsmaps.py" <<'PY'
+import ctypes, sys, time
+f = open(sys.argv[1], "rb")
+fd = f.fileno()
+libc = ctypes.CDLL(None)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+for _ in range(int(sys.argv[2])):
+    p = libc.mmap(None, 4096, 1, 2, fd, 0)
+    if p in (None, ctypes.c_void_p(-1).value):
+        sys.exit("mmap failed: %s" % ctypes.get_errno())
+    ctypes.c_char.from_address(p).value  # resident: not merged, each a mapping
+print("ready", flush=True)
+time.sleep(100000)
+PY
+before=$(sample_ages "$FAT_SECONDS")
+for i in $(seq "$FAT"); do
+  as_nobody $PYTHON "$WORK/fatsmaps.py" "$file" "$FAT_MAPS" > "$WORK/fat.$i" 2>&1 & PIDS+=($!)
+done
+for i in $(seq "$FAT"); do
+  for _ in $(seq 600); do grep -q '^ready' "$WORK/fat.$i" && break; sleep 0.1; done
+  grep -q '^ready' "$WORK/fat.$i" || die "nobody's interpreter $i not ready: $(head -c 300 "$WORK/fat.$i")"
+done
+cpu0=$(cpu_ticks); t0=$(date +%s.%N)
+during=$(sample_ages "$FAT_SECONDS")
+cpu1=$(cpu_ticks); t1=$(date +%s.%N)
+waits=$(grep -c "processes wait" "$WORK/pymemd.log" || true)
+echo "fatsmaps: root's sample age without nobody's $FAT interpreters: $before; with them" \
+     "($FAT_MAPS mappings each, smaps $(awk -v n="$FAT_MAPS" 'BEGIN { printf "~%.0f MiB", n * 5000 / 1048576 }') each): $during;" \
+     "daemon CPU with them $(awk -v a="$cpu0" -v b="$cpu1" -v s="$t0" -v e="$t1" -v hz="$hz" 'BEGIN { printf "%.0f%%", 100 * (b - a) / hz / (e - s) }');" \
+     "RSS after $(mib "$(rss_kib)"); 'reads wait' log lines: $waits"
+pkill -u nobody -f "$WORK/fatsmaps.py" || true
 }
 
 subscriptions () {
