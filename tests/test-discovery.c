@@ -928,6 +928,64 @@ test_exit_real (void)
   g_assert_null (find_pid (processes, pid));
 }
 
+/* An interpreter that runs as UID (the test must be root to drop to it). */
+#define AS_UID(uid) \
+  "import os, sys\n" \
+  "os.setresgid(" #uid ", " #uid ", " #uid "); os.setresuid(" #uid ", " #uid ", " #uid ")\n" \
+  "print('ready', flush=True)\n" \
+  "sys.stdin.read()\n"
+
+/* The CPU time of each look is charged to the user who started the
+ * process: once a user's share is spent, that user's new processes are
+ * not looked at (the event's look fails), another user's are; the next
+ * listing looks at those that waited, whenever their last look was. */
+static void
+test_look_share (void)
+{
+  g_autoptr(PymemdDiscovery) discovery = discovery_for ("/proc");
+  g_autoptr(PymemdProcess) waited = NULL;
+  g_autoptr(GError) error = NULL;
+  PymemdTestChild first, second, other;
+
+  if (!pymemd_test_is_root ())
+    {
+      g_test_skip ("needs root (the children run as two users of their own)");
+      return;
+    }
+  if (pymemd_test_python () == NULL)
+    {
+      g_test_skip ("no python3");
+      return;
+    }
+  g_assert_true (pymemd_test_child_spawn_python (&first, AS_UID (54323), NULL, &error));
+  g_assert_true (pymemd_test_child_spawn_python (&second, AS_UID (54323), NULL, &error));
+  g_assert_true (pymemd_test_child_spawn_python (&other, AS_UID (54324), NULL, &error));
+  g_assert_no_error (error);
+
+  /* 1 µs at once and nothing more: one look spends it, whatever it cost. */
+  pymemd_discovery_set_look_share (discovery, 0, 1);
+  g_assert_true (pymemd_discovery_update_pid (discovery, first.pid, NULL, NULL));
+  g_assert_false (pymemd_discovery_update_pid (discovery, second.pid, NULL, NULL));
+  g_assert_false (pymemd_discovery_knows (discovery, second.pid));
+  waited = pymemd_discovery_examine (discovery, second.pid, &error);
+  g_assert_null (waited);
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_BUDGET);
+  g_clear_error (&error);
+  /* Another user's share is its own. */
+  g_assert_true (pymemd_discovery_update_pid (discovery, other.pid, NULL, NULL));
+
+  /* A listing before the usual recheck interval looks at the one that
+   * waited, once the share allows (new settings: full balances). */
+  pymemd_discovery_set_recheck_interval (discovery, G_MAXINT64);
+  pymemd_discovery_set_look_share (discovery, G_USEC_PER_SEC, G_USEC_PER_SEC);
+  update (discovery, NULL, NULL);
+  g_assert_true (pymemd_discovery_knows (discovery, second.pid));
+
+  pymemd_test_child_stop (&first);
+  pymemd_test_child_stop (&second);
+  pymemd_test_child_stop (&other);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -955,5 +1013,6 @@ main (int argc, char **argv)
   g_test_add_func ("/discovery/recheck-by-time", test_recheck_by_time);
   g_test_add_func ("/discovery/pid-reuse-real", test_pid_reuse_real);
   g_test_add_func ("/discovery/exit-real", test_exit_real);
+  g_test_add_func ("/discovery/look-share", test_look_share);
   return g_test_run ();
 }

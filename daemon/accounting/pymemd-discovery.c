@@ -10,6 +10,7 @@
 
 #include <glib/gi18n.h>
 
+#include "pymemd-cpu-share.h"
 #include "pymemd-discovery.h"
 #include "pymemd-error.h"
 #include "pymemd-pidfiles.h"
@@ -24,6 +25,15 @@
  * time too, since with process events /proc is listed only every minute. */
 #define DEFAULT_RECHECK_INTERVAL (30 * G_USEC_PER_SEC)
 #define RECHECK_LISTINGS 15
+/* Each user's share of looking at processes: a look costs 0.1-0.5 ms; a
+ * program that maps files whose ELF is costly to read (huge symbol
+ * tables, touched so that no verdict stays cached) may cost far more.
+ * 10% of one CPU a user, a second of it at once; a user over it has its
+ * new processes looked at later, the others' at once. */
+#define LOOK_SHARE_US_PER_SECOND 100000
+#define LOOK_SHARE_BURST_US G_USEC_PER_SEC
+/* A user whose looks wait is logged at most this often (µs). */
+#define LOOK_WAIT_LOG_INTERVAL (600 * G_USEC_PER_SEC)
 
 /* What we remember of a process that is not an interpreter: enough to
  * notice an exec (the executable changes) without reading anything. */
@@ -46,6 +56,9 @@ struct _PymemdDiscovery
   gint64          recheck_interval; /* µs */
   guint           update_count;     /* listings of /proc */
   gint64          owner;
+  PymemdCpuShare *look_share;   /* each uid's share of looking */
+  guint64         look_rate;    /* its rate, CPU µs a second */
+  GHashTable     *wait_logged;  /* uid -> monotonic µs its looks' wait was last logged */
 };
 
 G_DEFINE_TYPE (PymemdDiscovery, pymemd_discovery, G_TYPE_OBJECT)
@@ -58,6 +71,8 @@ pymemd_discovery_finalize (GObject *object)
   g_hash_table_unref (self->interpreters);
   g_hash_table_unref (self->others);
   g_hash_table_unref (self->execed);
+  g_hash_table_unref (self->wait_logged);
+  pymemd_cpu_share_free (self->look_share);
   g_object_unref (self->procfs);
   g_object_unref (self->elf_cache);
   G_OBJECT_CLASS (pymemd_discovery_parent_class)->finalize (object);
@@ -77,6 +92,9 @@ pymemd_discovery_init (PymemdDiscovery *self)
   self->execed = g_hash_table_new (NULL, NULL);
   self->recheck_interval = DEFAULT_RECHECK_INTERVAL;
   self->owner = -1;
+  self->look_rate = LOOK_SHARE_US_PER_SECOND;
+  self->look_share = pymemd_cpu_share_new (LOOK_SHARE_US_PER_SECOND, LOOK_SHARE_BURST_US);
+  self->wait_logged = g_hash_table_new_full (NULL, NULL, NULL, g_free);
 }
 
 PymemdDiscovery *
@@ -93,6 +111,13 @@ void
 pymemd_discovery_set_owner (PymemdDiscovery *self, gint64 owner)
 {
   self->owner = owner;
+}
+
+void
+pymemd_discovery_set_look_share (PymemdDiscovery *self, guint64 us_per_second, guint64 burst_us)
+{
+  self->look_rate = us_per_second;
+  pymemd_cpu_share_set (self->look_share, us_per_second, burst_us);
 }
 
 void
@@ -243,10 +268,40 @@ read_cmdline (int dir_fd)
   return len >= 0 ? pymemd_cmdline_to_string (buf, (gsize) len) : g_strdup ("");
 }
 
-/* LOADING, when not NULL, is set when PID is no interpreter yet, but its
- * executable links libpython: the dynamic loader has not mapped it. */
+/* Whether UID's looks may go on now; when not, says so in ERROR and, at
+ * most every LOOK_WAIT_LOG_INTERVAL, in the log. */
+static gboolean
+may_look (PymemdDiscovery *self, guint32 uid, GError **error)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint64 *logged;
+
+  if (pymemd_cpu_share_may_spend (self->look_share, uid, now))
+    return TRUE;
+  logged = g_hash_table_lookup (self->wait_logged, GUINT_TO_POINTER (uid));
+  if (logged == NULL || now - *logged >= LOOK_WAIT_LOG_INTERVAL)
+    {
+      g_message ("Looks at uid %u's new processes wait: they used the user's share of looking time "
+                 "(%.1f%% of a CPU); said at most once in %d minutes",
+                 (unsigned) uid, (double) self->look_rate / 10000.0,
+                 (int) (LOOK_WAIT_LOG_INTERVAL / G_USEC_PER_SEC / 60));
+      if (logged == NULL)
+        {
+          logged = g_new (gint64, 1);
+          g_hash_table_insert (self->wait_logged, GUINT_TO_POINTER (uid), logged);
+        }
+      *logged = now;
+    }
+  g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_BUDGET,
+               _("Looks at the processes of uid %u wait: they used the user's share"), (unsigned) uid);
+  return FALSE;
+}
+
+/* The look itself: DIR_FD (taken: closed on failure) is PID's; CREDENTIALS
+ * were read just before, or NULL where they could not be. */
 static PymemdProcess *
-examine (PymemdDiscovery *self, int pid, gboolean *loading, GError **error)
+judge (PymemdDiscovery *self, int pid, int dir_fd, const PymemdCredentials *credentials_read,
+       gboolean *loading, GError **error)
 {
   char buf[4096];
   g_autoptr(GArray) mappings = NULL;
@@ -257,11 +312,6 @@ examine (PymemdDiscovery *self, int pid, gboolean *loading, GError **error)
   PymemdCredentials credentials;
   PymemdProcess *process;
   struct stat st;
-  int dir_fd;
-
-  dir_fd = pymemd_procfs_open_pid_dir (self->procfs, pid, error);
-  if (dir_fd < 0)
-    return NULL;
 
   exe = pymemd_procfs_readlink_at (dir_fd, "exe", error);
   if (exe == NULL || pymemd_procfs_read_file_at (dir_fd, "stat", buf, sizeof buf, error) < 0 ||
@@ -292,7 +342,9 @@ examine (PymemdDiscovery *self, int pid, gboolean *loading, GError **error)
                    _("Process %d (%s) is not a Python interpreter"), pid, stat_info.comm);
       goto fail;
     }
-  if (!pymemd_procfs_read_credentials (dir_fd, &credentials, error))
+  if (credentials_read != NULL)
+    credentials = *credentials_read;
+  else if (!pymemd_procfs_read_credentials (dir_fd, &credentials, error))
     goto fail;
   cmdline = read_cmdline (dir_fd);
 
@@ -307,6 +359,38 @@ examine (PymemdDiscovery *self, int pid, gboolean *loading, GError **error)
 fail:
   close (dir_fd);
   return NULL;
+}
+
+/* LOADING, when not NULL, is set when PID is no interpreter yet, but its
+ * executable links libpython: the dynamic loader has not mapped it. The
+ * look's CPU time is charged to the user who started PID; a user over
+ * the share fails with PYMEMD_ERROR_BUDGET, looked at later. */
+static PymemdProcess *
+examine (PymemdDiscovery *self, int pid, gboolean *loading, GError **error)
+{
+  PymemdCredentials credentials;
+  gboolean have_credentials;
+  PymemdProcess *process;
+  int dir_fd;
+  gint64 cpu;
+
+  dir_fd = pymemd_procfs_open_pid_dir (self->procfs, pid, error);
+  if (dir_fd < 0)
+    return NULL;
+  /* Who started it (its real uid: one that made it non-dumpable, or ran
+   * a set-uid program, is still that user) pays for the look. */
+  have_credentials = pymemd_procfs_read_credentials (dir_fd, &credentials, NULL);
+  if (have_credentials && !may_look (self, credentials.uid[0], error))
+    {
+      close (dir_fd);
+      return NULL;
+    }
+  cpu = pymemd_thread_cpu_us ();
+  process = judge (self, pid, dir_fd, have_credentials ? &credentials : NULL, loading, error);
+  if (have_credentials)
+    pymemd_cpu_share_spend (self->look_share, credentials.uid[0], pymemd_thread_cpu_us () - cpu,
+                            g_get_monotonic_time ());
+  return process;
 }
 
 PymemdProcess *
@@ -408,6 +492,14 @@ update_pid (PymemdDiscovery *self, int pid, GPtrArray *added, GPtrArray *removed
           !g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_GONE))
         g_debug ("pid %d: %s", pid, error->message);
       remember_other (self, pid, dev, inode, loading);
+      /* Not looked at (its user's share was spent): the next listing
+       * looks, whenever the last look was. */
+      if (g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_BUDGET))
+        {
+          OtherProcess *waiting = g_hash_table_lookup (self->others, GINT_TO_POINTER (pid));
+          waiting->checked_at = G_MININT64 / 2;
+          waiting->checked_in = self->update_count - RECHECK_LISTINGS;
+        }
       return FALSE;
     }
   g_hash_table_remove (self->others, GINT_TO_POINTER (pid));

@@ -22,6 +22,14 @@ PymemdDiscovery *pymemd_discovery_new (PymemdProcfs   *procfs,
 void       pymemd_discovery_set_recheck_interval (PymemdDiscovery *self,
                                                   gint64           usec);
 
+/* Each user's share of looking at processes (CPU µs a second, and how
+ * much at once; 100 ms and 1 s by default): the CPU time of each look is
+ * charged to the real uid of the process looked at, and the new processes
+ * of a user over it are looked at later, by a listing, others' at once. */
+void       pymemd_discovery_set_look_share (PymemdDiscovery *self,
+                                            guint64          us_per_second,
+                                            guint64          burst_us);
+
 /* Only OWNER's interpreters are reported (-1, the default: everyone's). */
 void       pymemd_discovery_set_owner (PymemdDiscovery *self,
                                        gint64           owner);
