@@ -287,6 +287,14 @@ may_look (PymemdDiscovery *self, guint32 uid, GError **error)
                  (int) (LOOK_WAIT_LOG_INTERVAL / G_USEC_PER_SEC / 60));
       if (logged == NULL)
         {
+          GHashTableIter iter;
+          gpointer value;
+
+          /* Only the users logged within the interval are held. */
+          g_hash_table_iter_init (&iter, self->wait_logged);
+          while (g_hash_table_iter_next (&iter, NULL, &value))
+            if (now - *(gint64 *) value >= LOOK_WAIT_LOG_INTERVAL)
+              g_hash_table_iter_remove (&iter);
           logged = g_new (gint64, 1);
           g_hash_table_insert (self->wait_logged, GUINT_TO_POINTER (uid), logged);
         }

@@ -18,6 +18,8 @@
 
 /* smaps_rollup is under 1 KiB today; room for many new fields. */
 #define ROLLUP_BUFFER 8192
+/* A user whose detail reads wait is logged at most this often (µs). */
+#define WAIT_LOG_INTERVAL (600 * G_USEC_PER_SEC)
 /* How many of its largest mappings a process keeps between detail passes. */
 #define TOP_MAPPINGS 16
 
@@ -38,7 +40,7 @@ struct _PymemdScanner
   GHashTable      *sharers;          /* interpreter path -> SharerDigest, last tick */
   GHashTable      *seen;             /* pids watched at the last scan */
   PymemdCpuShare  *detail_share;     /* each uid's share of detail reading */
-  GHashTable      *deferred_uids;    /* uids some of whose detail reads waited, last pass */
+  GHashTable      *wait_logged;      /* uid -> monotonic µs its detail reads' wait was last logged */
 };
 
 /* Who runs one interpreter image: how many, and a sum of their identities,
@@ -64,7 +66,7 @@ pymemd_scanner_finalize (GObject *object)
   g_clear_pointer (&self->sharers, g_hash_table_unref);
   g_clear_pointer (&self->seen, g_hash_table_unref);
   g_clear_pointer (&self->detail_share, pymemd_cpu_share_free);
-  g_clear_pointer (&self->deferred_uids, g_hash_table_unref);
+  g_clear_pointer (&self->wait_logged, g_hash_table_unref);
   G_OBJECT_CLASS (pymemd_scanner_parent_class)->finalize (object);
 }
 
@@ -91,7 +93,7 @@ pymemd_scanner_init (PymemdScanner *self)
   self->budget.detail_share_us = 25000;
   self->detail_share = pymemd_cpu_share_new (self->budget.detail_share_us,
                                              self->budget.detail_share_us * PYMEMD_SHARE_BURST_SECONDS);
-  self->deferred_uids = g_hash_table_new (NULL, NULL);
+  self->wait_logged = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   self->sharers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->seen = g_hash_table_new (NULL, NULL);
 }
@@ -873,30 +875,39 @@ defer_detail (PymemdScanner *self, PymemdProcess *process, GHashTable *deferred)
                         GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (deferred, GUINT_TO_POINTER (uid))) + 1));
 }
 
-/* Says once when a user's detail reads start waiting, and once when none
- * waits any more: at most two lines a user for each time it overspends. */
+/* Says that a user's detail reads wait, at most every WAIT_LOG_INTERVAL
+ * for each user, however often its share runs out. */
 static void
 report_deferred (PymemdScanner *self, GHashTable *deferred)
 {
+  gint64 now = g_get_monotonic_time ();
   GHashTableIter iter;
   gpointer key, value;
 
   g_hash_table_iter_init (&iter, deferred);
   while (g_hash_table_iter_next (&iter, &key, &value))
-    if (!g_hash_table_contains (self->deferred_uids, key))
+    {
+      gint64 *logged = g_hash_table_lookup (self->wait_logged, key);
+
+      if (logged != NULL && now - *logged < WAIT_LOG_INTERVAL)
+        continue;
       g_message ("Detail reads of uid %u's processes wait: they used the user's share of reading "
-                 "time (%.1f%% of a CPU); %u of them not read this pass",
-                 GPOINTER_TO_UINT (key), (double) self->budget.detail_share_us / 10000.0,
-                 GPOINTER_TO_UINT (value));
-  g_hash_table_iter_init (&iter, self->deferred_uids);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    if (!g_hash_table_contains (deferred, key))
-      g_message ("Detail reads of uid %u's processes no longer wait", GPOINTER_TO_UINT (key));
-  g_hash_table_remove_all (self->deferred_uids);
-  g_hash_table_iter_init (&iter, deferred);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    g_hash_table_add (self->deferred_uids, key);
-  pymemd_cpu_share_prune (self->detail_share, g_get_monotonic_time ());
+                 "time (%.1f%% of a CPU); %u of them not read this pass; said at most once in %d "
+                 "minutes", GPOINTER_TO_UINT (key), (double) self->budget.detail_share_us / 10000.0,
+                 GPOINTER_TO_UINT (value), (int) (WAIT_LOG_INTERVAL / G_USEC_PER_SEC / 60));
+      if (logged == NULL)
+        {
+          logged = g_new (gint64, 1);
+          g_hash_table_insert (self->wait_logged, key, logged);
+        }
+      *logged = now;
+    }
+  /* Only the users logged within the interval are held. */
+  g_hash_table_iter_init (&iter, self->wait_logged);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (now - *(gint64 *) value >= WAIT_LOG_INTERVAL)
+      g_hash_table_iter_remove (&iter);
+  pymemd_cpu_share_prune (self->detail_share, now);
 }
 
 /* Reads PROCESS in detail if its owner's share allows, charging the
