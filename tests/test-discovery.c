@@ -957,12 +957,26 @@ test_look_share (void)
       g_test_skip ("no python3");
       return;
     }
+  update (discovery, NULL, NULL);
+  update (discovery, NULL, NULL);
   g_assert_true (pymemd_test_child_spawn_python (&first, AS_UID (54323), NULL, &error));
   g_assert_true (pymemd_test_child_spawn_python (&second, AS_UID (54323), NULL, &error));
   g_assert_true (pymemd_test_child_spawn_python (&other, AS_UID (54324), NULL, &error));
   g_assert_no_error (error);
 
-  /* 1 µs at once and nothing more: one look spends it, whatever it cost. */
+  /* The first listing (the daemon's start) looks at every process, share
+   * or not: none is left for the next. */
+  {
+    g_autoptr(PymemdDiscovery) starting = discovery_for ("/proc");
+
+    pymemd_discovery_set_look_share (starting, 0, 1);
+    update (starting, NULL, NULL);
+    g_assert_true (pymemd_discovery_knows (starting, first.pid));
+    g_assert_true (pymemd_discovery_knows (starting, second.pid));
+  }
+
+  /* Later (its listings were before the children started): 1 µs at once
+   * and nothing more: one look spends it, whatever it cost. */
   pymemd_discovery_set_look_share (discovery, 0, 1);
   g_assert_true (pymemd_discovery_update_pid (discovery, first.pid, NULL, NULL));
   g_assert_false (pymemd_discovery_update_pid (discovery, second.pid, NULL, NULL));

@@ -345,6 +345,9 @@ test_budget (void)
   g_assert_null (pymemd_process_get_categories (process));
   g_assert_error (pymemd_process_get_detail_error (process), PYMEMD_ERROR, PYMEMD_ERROR_BUDGET);
   g_assert_null (pymemd_process_get_exact (process));
+  /* It had its turn: a read that always fails does not go first on every
+   * pass, ahead of its user's other processes. */
+  g_assert_cmpuint (pymemd_process_get_detail_tick (process), >, 0);
   g_clear_object (&process);
 
   if (pymemd_test_is_root ())
@@ -1044,9 +1047,20 @@ pass_with_share (PymemdScanner *scanner, guint64 share_us)
   pymemd_scanner_get_budget (scanner, &budget);
   budget.detail_share_us = share_us;
   pymemd_scanner_set_budget (scanner, &budget);
-  g_assert_true (pymemd_scanner_scan (scanner, PYMEMD_SCAN_ROLLUP | PYMEMD_SCAN_DETAIL, &error));
+  g_assert_true (pymemd_scanner_scan (scanner, PYMEMD_SCAN_ALL, &error));
   g_assert_no_error (error);
   return pymemd_scanner_get_processes (scanner);
+}
+
+/* PROCESS has this pass's exact figures, where the host allows exact
+ * passes at all. */
+static void
+assert_exact (PymemdScanner *scanner, PymemdProcess *process)
+{
+  if (pymemd_scanner_get_exact_error (scanner) != NULL)
+    return;
+  g_assert_no_error (pymemd_process_get_exact_error (process));
+  g_assert_nonnull (pymemd_process_get_exact (process));
 }
 
 static gboolean
@@ -1061,7 +1075,8 @@ was_deferred (PymemdProcess *process)
 /* Each user's detail reading is charged to its share: once one user's
  * is spent, its other processes wait (with their rollup samples, and
  * the reason), another user's do not; and those that waited are read
- * first on the next pass, so each gets its turn. */
+ * first on the next pass, so each gets its turn, with its exact figures
+ * (a deferral of an earlier pass does not stick). */
 static void
 test_detail_share (void)
 {
@@ -1102,6 +1117,7 @@ test_detail_share (void)
           if (pymemd_process_get_detail_tick (process) > 0 && !was_deferred (process))
             {
               g_assert_nonnull (pymemd_process_get_categories (process));
+              assert_exact (scanner, process);
               read_now++;
               first_read = i;
               continue;
@@ -1119,6 +1135,7 @@ test_detail_share (void)
       /* The other user's share is its own. */
       g_assert_nonnull (pymemd_process_get_categories (theirs));
       g_assert_false (was_deferred (theirs));
+      assert_exact (scanner, theirs);
     }
   g_assert_true (read_before[0] && read_before[1] && read_before[2]);
 

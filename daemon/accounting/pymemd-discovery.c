@@ -276,7 +276,9 @@ may_look (PymemdDiscovery *self, guint32 uid, GError **error)
   gint64 now = g_get_monotonic_time ();
   gint64 *logged;
 
-  if (pymemd_cpu_share_may_spend (self->look_share, uid, now))
+  /* The first listing looks at every process of the host, most of them
+   * root's: all are looked at (and charged), none left to the next. */
+  if (self->update_count <= 1 || pymemd_cpu_share_may_spend (self->look_share, uid, now))
     return TRUE;
   logged = g_hash_table_lookup (self->wait_logged, GUINT_TO_POINTER (uid));
   if (logged == NULL || now - *logged >= LOOK_WAIT_LOG_INTERVAL)
@@ -608,6 +610,8 @@ pymemd_discovery_update (PymemdDiscovery *self,
   while (g_hash_table_iter_next (&iter, &key, NULL))
     if (!g_hash_table_contains (present, key))
       g_hash_table_iter_remove (&iter);
+  /* Only the users whose balance is not full again are held. */
+  pymemd_cpu_share_prune (self->look_share, g_get_monotonic_time ());
   return TRUE;
 }
 

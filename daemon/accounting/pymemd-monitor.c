@@ -844,6 +844,10 @@ pymemd_monitor_set_settings (PymemdMonitor *self, const PymemdMonitorSettings *s
   gboolean running = self->tick_source != 0;
 
   self->settings = *settings;
+  /* A user may spend a detail interval's worth of its share at once (30 s
+   * at least): a longer interval does not shrink the share per pass. */
+  self->settings.budget.detail_share_burst_us =
+    (guint64) ((double) settings->budget.detail_share_us * MAX (settings->detail_interval, PYMEMD_SHARE_BURST_SECONDS));
   /* Not under a pass on the worker: the budget reaches the scanner when it
    * is published. */
   if (self->scanning)

@@ -52,6 +52,14 @@ typedef struct {
 
 G_DEFINE_TYPE (PymemdScanner, pymemd_scanner, G_TYPE_OBJECT)
 
+/* What a user may spend of its detail share at once. */
+static guint64
+share_burst (const PymemdScanBudget *budget)
+{
+  return budget->detail_share_burst_us > 0 ? budget->detail_share_burst_us
+                                            : budget->detail_share_us * PYMEMD_SHARE_BURST_SECONDS;
+}
+
 static void
 pymemd_scanner_finalize (GObject *object)
 {
@@ -91,8 +99,7 @@ pymemd_scanner_init (PymemdScanner *self)
    * hundred mappings; a user's 2.5% of one CPU is 750 ms a 30 s pass. */
   self->budget.detail_max_cpu_us = G_USEC_PER_SEC;
   self->budget.detail_share_us = 25000;
-  self->detail_share = pymemd_cpu_share_new (self->budget.detail_share_us,
-                                             self->budget.detail_share_us * PYMEMD_SHARE_BURST_SECONDS);
+  self->detail_share = pymemd_cpu_share_new (self->budget.detail_share_us, share_burst (&self->budget));
   self->wait_logged = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   self->sharers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->seen = g_hash_table_new (NULL, NULL);
@@ -137,6 +144,12 @@ pymemd_scanner_new (PymemdProcfs *procfs, GError **error)
 }
 
 void
+pymemd_scanner_set_look_share (PymemdScanner *self, guint64 us_per_second, guint64 burst_us)
+{
+  pymemd_discovery_set_look_share (self->discovery, us_per_second, burst_us);
+}
+
+void
 pymemd_scanner_get_budget (PymemdScanner *self, PymemdScanBudget *budget)
 {
   *budget = self->budget;
@@ -145,9 +158,9 @@ pymemd_scanner_get_budget (PymemdScanner *self, PymemdScanBudget *budget)
 void
 pymemd_scanner_set_budget (PymemdScanner *self, const PymemdScanBudget *budget)
 {
-  if (budget->detail_share_us != self->budget.detail_share_us)
-    pymemd_cpu_share_set (self->detail_share, budget->detail_share_us,
-                          budget->detail_share_us * PYMEMD_SHARE_BURST_SECONDS);
+  if (budget->detail_share_us != self->budget.detail_share_us ||
+      budget->detail_share_burst_us != self->budget.detail_share_burst_us)
+    pymemd_cpu_share_set (self->detail_share, budget->detail_share_us, share_burst (budget));
   self->budget = *budget;
 }
 
@@ -472,8 +485,6 @@ read_detail (PymemdScanner *self, PymemdProcess *process, guint64 tick, GError *
     }
   summarise_categories (self, process, mappings);
   keep_top_mappings (process, mappings);
-  if (tick > 0)
-    pymemd_process_set_detail_tick (process, tick);
   return g_steal_pointer (&mappings);
 }
 
@@ -499,8 +510,12 @@ ensure_exact (PymemdScanner *self)
   return self->exact != NULL;
 }
 
+/* ADDED[SLOT] says whether PROCESS's pages are in this pass's exact set:
+ * only those get this pass's figures (an error of an earlier pass, a
+ * deferral, or a process left out of the pass gets none). */
 static void
-add_to_exact (PymemdScanner *self, guint slot, PymemdProcess *process, GArray *mappings)
+add_to_exact (PymemdScanner *self, guint slot, PymemdProcess *process, GArray *mappings,
+              gboolean *added)
 {
   g_autoptr(GError) error = NULL;
   guint64 span = resident_span (mappings);
@@ -514,6 +529,8 @@ add_to_exact (PymemdScanner *self, guint slot, PymemdProcess *process, GArray *m
                               mappings, &error);
   if (error != NULL)
     pymemd_process_set_exact_error (process, error);
+  else
+    added[slot] = TRUE;
   /* Hidden PFNs are a property of the host, not the process. */
   if (g_error_matches (error, PYMEMD_ERROR, PYMEMD_ERROR_ACCESS_DENIED))
     {
@@ -524,7 +541,7 @@ add_to_exact (PymemdScanner *self, guint slot, PymemdProcess *process, GArray *m
 }
 
 static void
-finish_exact (PymemdScanner *self, GPtrArray *processes)
+finish_exact (PymemdScanner *self, GPtrArray *processes, const gboolean *added)
 {
   g_autofree PymemdExactFigures *figures = g_new0 (PymemdExactFigures, MAX (processes->len, 1));
   g_autoptr(GError) error = NULL;
@@ -538,9 +555,8 @@ finish_exact (PymemdScanner *self, GPtrArray *processes)
   self->has_python_set = TRUE;
   for (guint i = 0; i < processes->len; i++)
     {
-      PymemdProcess *process = g_ptr_array_index (processes, i);
-      if (pymemd_process_get_exact_error (process) == NULL)
-        pymemd_process_set_exact (process, &figures[i]);
+      if (added[i])
+        pymemd_process_set_exact (g_ptr_array_index (processes, i), &figures[i]);
     }
 }
 
@@ -927,6 +943,9 @@ read_detail_shared (PymemdScanner *self, PymemdProcess *process, GHashTable *def
     }
   cpu = pymemd_thread_cpu_us ();
   mappings = read_detail (self, process, self->tick, error);
+  /* Its turn came, whatever the read gave: one that always fails (over
+   * a budget) must not go first on every pass. */
+  pymemd_process_set_detail_tick (process, self->tick);
   pymemd_cpu_share_spend (self->detail_share, uid, pymemd_thread_cpu_us () - cpu, g_get_monotonic_time ());
   return mappings;
 }
@@ -947,6 +966,7 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
   g_autoptr(GHashTable) parents = NULL;
   g_autoptr(GHashTable) deferred = g_hash_table_new (NULL, NULL);
   g_autofree guint *order = NULL;
+  g_autofree gboolean *added = NULL;
   gboolean detail = (flags & (PYMEMD_SCAN_DETAIL | PYMEMD_SCAN_EXACT)) != 0;
   gboolean exact;
   gint64 now;
@@ -969,6 +989,7 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
   exact = (flags & PYMEMD_SCAN_EXACT) && ensure_exact (self);
   if (exact)
     pymemd_exact_begin (self->exact, processes->len);
+  added = g_new0 (gboolean, MAX (processes->len, 1));
   if (detail)
     order = detail_order (processes);
 
@@ -991,7 +1012,7 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
           if (mappings != NULL)
             {
               if (exact && self->exact != NULL)
-                add_to_exact (self, i, process, mappings);
+                add_to_exact (self, i, process, mappings, added);
               continue;
             }
           /* Deferred (its owner's share is spent) or over budget: it
@@ -1046,7 +1067,7 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
     }
 
   if (exact && self->exact != NULL)
-    finish_exact (self, processes);
+    finish_exact (self, processes, added);
   else if (detail && self->exact_error != NULL)
     for (guint i = 0; i < processes->len; i++)
       pymemd_process_set_exact_error (g_ptr_array_index (processes, i), self->exact_error);

@@ -34,13 +34,14 @@ typedef struct {
                                  the last read; 0: on every tick */
   guint64 detail_max_cpu_us;  /* give up one smaps read past this much CPU time */
   guint64 detail_share_us;    /* each user's share of detail reading: this much CPU
-                                 time a second, spent ahead by up to
-                                 PYMEMD_SHARE_BURST_SECONDS' worth; a user over it
-                                 waits, the others do not */
+                                 time a second; a user over it waits, the others
+                                 do not */
+  guint64 detail_share_burst_us; /* ... of which a user may spend this much at
+                                    once; 0: PYMEMD_SHARE_BURST_SECONDS' worth */
 } PymemdScanBudget;
 
-/* How many seconds of its share a user may spend at once: a detail
- * interval's worth at the default interval. */
+/* How many seconds of its share a user may spend at once, unless the
+ * budget says: a detail interval's worth at the default interval. */
 #define PYMEMD_SHARE_BURST_SECONDS 30
 
 /* A rollup tick reads a process's smaps_rollup again when its resident or
@@ -102,6 +103,11 @@ void        pymemd_scanner_refresh_visibility (PymemdScanner *self);
 gboolean    pymemd_scanner_scan (PymemdScanner   *self,
                                  PymemdScanFlags  flags,
                                  GError         **error);
+
+/* Each user's share of looks at processes (pymemd_discovery_set_look_share ()). */
+void        pymemd_scanner_set_look_share (PymemdScanner *self,
+                                           guint64        us_per_second,
+                                           guint64        burst_us);
 
 /* Watch only OWNER's processes (session mode); -1: everyone's. */
 void        pymemd_scanner_set_owner (PymemdScanner *self,

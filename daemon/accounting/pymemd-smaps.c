@@ -321,6 +321,19 @@ pymemd_smaps_parse_fd (int          fd,
   return pymemd_smaps_parse_fd_within (fd, name, max_bytes, 0, headers_only, mappings, error);
 }
 
+/* Whether this thread spent more than MAX_CPU_US (0: no bound) since
+ * CPU_START, the error then set. */
+static gboolean
+over_cpu_budget (gint64 cpu_start, guint64 max_cpu_us, GError **error)
+{
+  if (max_cpu_us == 0 || (guint64) (pymemd_thread_cpu_us () - cpu_start) <= max_cpu_us)
+    return FALSE;
+  g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_BUDGET,
+               _("Reading took more than %g ms of CPU time, the budget of one read"),
+               (double) max_cpu_us / 1000.0);
+  return TRUE;
+}
+
 gboolean
 pymemd_smaps_parse_fd_within (int          fd,
                               const char  *name,
@@ -346,14 +359,8 @@ pymemd_smaps_parse_fd_within (int          fd,
     {
       /* The kernel writes the text as we read it: the reads' CPU time
        * (its walk and ours) is checked every thousand lines. */
-      if (max_cpu_us > 0 && reader.line_no % 1024 == 0 &&
-          (guint64) (pymemd_thread_cpu_us () - cpu_start) > max_cpu_us)
-        {
-          g_set_error (&local_error, PYMEMD_ERROR, PYMEMD_ERROR_BUDGET,
-                       _("Reading took more than %llu ms of CPU time, the budget of one read"),
-                       (unsigned long long) (max_cpu_us / 1000));
-          break;
-        }
+      if (reader.line_no % 1024 == 0 && over_cpu_budget (cpu_start, max_cpu_us, &local_error))
+        break;
       if (headers_only || is_header_start (line[0]))
         {
           PymemdMapping mapping;
@@ -377,6 +384,9 @@ pymemd_smaps_parse_fd_within (int          fd,
         break;
     }
 
+  /* A file shorter than the check's period is held to the budget too. */
+  if (local_error == NULL)
+    over_cpu_budget (cpu_start, max_cpu_us, &local_error);
   if (local_error == NULL && reader.unterminated)
     g_set_error (&local_error, PYMEMD_ERROR, PYMEMD_ERROR_PARSE,
                  _("The last line has no newline: truncated"));

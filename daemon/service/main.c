@@ -42,6 +42,19 @@ run_once (const char *proc_root)
 
   if (procfs != NULL)
     scanner = pymemd_scanner_new (procfs, &error);
+  if (scanner != NULL)
+    {
+      PymemdScanBudget budget;
+
+      /* One pass has no later one for a user's reads to wait for: the
+       * shares are a whole CPU, an hour of it at once (each read is still
+       * bounded by the budget's own limits). */
+      pymemd_scanner_get_budget (scanner, &budget);
+      budget.detail_share_us = G_USEC_PER_SEC;
+      budget.detail_share_burst_us = (guint64) 3600 * G_USEC_PER_SEC;
+      pymemd_scanner_set_budget (scanner, &budget);
+      pymemd_scanner_set_look_share (scanner, G_USEC_PER_SEC, (guint64) 3600 * G_USEC_PER_SEC);
+    }
   if (scanner == NULL || !pymemd_scanner_scan (scanner, PYMEMD_SCAN_ALL, &error))
     {
       g_printerr ("pymemd: %s\n", error->message);

@@ -361,7 +361,7 @@ cat > "$WORK/fatsmaps.py" <<'PY'
 import ctypes, sys, time
 f = open(sys.argv[1], "rb")
 fd = f.fileno()
-libc = ctypes.CDLL(None)
+libc = ctypes.CDLL(None, use_errno=True)
 libc.mmap.restype = ctypes.c_void_p
 libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
 for _ in range(int(sys.argv[2])):
@@ -383,11 +383,11 @@ done
 cpu0=$(cpu_ticks); t0=$(date +%s.%N)
 during=$(sample_ages "$FAT_SECONDS")
 cpu1=$(cpu_ticks); t1=$(date +%s.%N)
-waits=$(grep -c "processes wait" "$WORK/pymemd.log" || true)
+waits=$(grep -c "Detail reads of uid .* wait" "$WORK/pymemd.log" || true)
 echo "fatsmaps: root's sample age without nobody's $FAT interpreters: $before; with them" \
      "($FAT_MAPS mappings each, smaps $(awk -v n="$FAT_MAPS" 'BEGIN { printf "~%.0f MiB", n * 5000 / 1048576 }') each): $during;" \
      "daemon CPU with them $(awk -v a="$cpu0" -v b="$cpu1" -v s="$t0" -v e="$t1" -v hz="$hz" 'BEGIN { printf "%.0f%%", 100 * (b - a) / hz / (e - s) }');" \
-     "RSS after $(mib "$(rss_kib)"); 'reads wait' log lines: $waits"
+     "RSS after $(mib "$(rss_kib)"); 'Detail reads ... wait' log lines: $waits"
 pkill -u nobody -f "$WORK/fatsmaps.py" || true
 }
 
