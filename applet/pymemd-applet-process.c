@@ -3,6 +3,7 @@
 
 #include "pymemd-applet-process.h"
 #include "pymemd-names.h"
+#include "pymemd-pidfiles.h"
 
 struct _PymemdAppletProcess {
   GObject parent_instance;
@@ -192,16 +193,13 @@ pymemd_applet_process_set_history_state (PymemdAppletProcess *self, PymemdApplet
 }
 
 /* Text a program chose, fit for one line of a label: valid UTF-8 without
- * control characters (a newline in a process name would break the row). */
+ * control characters (a newline in a process name would break the row),
+ * and without what would change how the text around it reads (a name
+ * with U+202E reads backwards in a GTK label): '?' as pymemctl shows it. */
 static char *
 one_line (const char *text)
 {
-  g_autofree char *valid = g_utf8_make_valid (text, -1);
-
-  for (char *p = valid; *p != '\0'; p = g_utf8_next_char (p))
-    if (g_unichar_iscntrl (g_utf8_get_char (p)))
-      *p = ' '; /* every control character is one byte in UTF-8 */
-  return g_steal_pointer (&valid);
+  return pymemd_text_for_people (text, ' ', '?');
 }
 
 static void

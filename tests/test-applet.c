@@ -1252,7 +1252,8 @@ test_thousands (void)
   for (guint i = 2 * MANY; i < 2 * MANY + 100; i++)
     {
       g_autofree char *path = fake_path (i);
-      g_autofree char *name = g_strdup_printf ("new-%u", i);
+      /* The first named to read backwards from U+202E on (“new-10000exe.png”). */
+      g_autofree char *name = g_strdup_printf (i == 2 * MANY ? "new-%u\u202egnp.exe" : "new-%u", i);
 
       fake_emit (&fake, "org.freedesktop.DBus.ObjectManager", "InterfacesAdded", MANAGER_PATH,
                  g_variant_new_parsed ("(%o, {'org.pymemd.Process1': {'Pid': <%u>, 'StartTime': <%t>, "
@@ -1265,8 +1266,9 @@ test_thousands (void)
   flood_from = from;
   wait_batches (&applet, &from, G_STRUCT_OFFSET (Batch, added), 100, "the new ones");
   /* Root's, as InterfacesAdded gives them to everyone: RSS alone; on top,
-   * where the person looks. */
-  applet_wait (&applet, &flood_from, contains, "row pid=11000 name=new-10000 shows “RSS 20.0", 30, "a new row");
+   * where the person looks; the override shown as '?', as pymemctl does. */
+  applet_wait (&applet, &flood_from, contains, "row pid=11000 name=new-10000?gnp.exe shows “RSS 20.0", 30,
+               "a new row");
 
   /* Growth of one: the notification, and its button to the heap. */
   {
