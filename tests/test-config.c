@@ -98,6 +98,7 @@ assert_defaults (PymemdConfig *config)
   g_assert_cmpuint (budget.exact_max_mapped, ==, 64 * GIB);
   g_assert_cmpuint (budget.detail_max_cpu_us, ==, G_USEC_PER_SEC);
   g_assert_cmpuint (budget.detail_share_us, ==, 25000);
+  g_assert_cmpuint (budget.rollup_share_us, ==, 100000);
   g_assert_cmpuint (pymemd_config_get_min_change_bytes (config), ==, 1048576);
   g_assert_cmpfloat (pymemd_config_get_min_signal_interval (config), ==, 2);
   g_assert_cmpuint (pymemd_config_get_max_subscriptions_per_client (config), ==, 16);
@@ -219,6 +220,7 @@ test_every_key (void)
   g_assert_cmpuint (budget.exact_max_mapped, ==, 128 * GIB);
   g_assert_cmpuint (budget.detail_max_cpu_us, ==, 250500);
   g_assert_cmpuint (budget.detail_share_us, ==, 50000);
+  g_assert_cmpuint (budget.rollup_share_us, ==, 20000);
   g_assert_cmpuint (pymemd_config_get_min_change_bytes (config), ==, 4096);
   g_assert_cmpfloat (pymemd_config_get_min_signal_interval (config), ==, 0.25);
   g_assert_cmpuint (pymemd_config_get_max_subscriptions_per_client (config), ==, 64);
@@ -260,7 +262,7 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
                  "[monitor]\ninterval=0.5\ndetail-interval=0.5\n"
                  "[budget]\nrollup-max-stall-ms=0.1\nrollup-refresh-seconds=0\ndetail-max-rss-mib=1\n"
                  "detail-max-smaps-mib=1\nexact-max-mapped-gib=1\ndetail-max-cpu-ms=1\n"
-                 "detail-share-percent=0.1\n"
+                 "detail-share-percent=0.1\nrollup-share-percent=0.1\n"
                  "[signals]\nmin-change-bytes=0\nmin-interval=0\nmax-subscriptions-per-client=1\n"
                  "[access]\nattach=none\n"
                  "[limits]\nhelper-connections=1\nhelper-connections-per-uid=1\n"
@@ -280,6 +282,7 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
   g_assert_cmpuint (budget.exact_max_mapped, ==, GIB);
   g_assert_cmpuint (budget.detail_max_cpu_us, ==, 1000);
   g_assert_cmpuint (budget.detail_share_us, ==, 1000);
+  g_assert_cmpuint (budget.rollup_share_us, ==, 1000);
   g_assert_cmpuint (pymemd_config_get_min_change_bytes (low), ==, 0);
   g_assert_cmpfloat (pymemd_config_get_min_signal_interval (low), ==, 0);
   g_assert_cmpuint (pymemd_config_get_max_subscriptions_per_client (low), ==, 1);
@@ -301,7 +304,7 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
                   "[monitor]\ninterval=3600\ndetail-interval=86400\n"
                   "[budget]\nrollup-max-stall-ms=1000\nrollup-refresh-seconds=3600\ndetail-max-rss-mib=1048576\n"
                   "detail-max-smaps-mib=4096\nexact-max-mapped-gib=65536\ndetail-max-cpu-ms=60000\n"
-                  "detail-share-percent=100\n"
+                  "detail-share-percent=100\nrollup-share-percent=100\n"
                   "[signals]\nmin-change-bytes=1099511627776\nmin-interval=86400\n"
                   "max-subscriptions-per-client=1024\n"
                   "[limits]\nhelper-connections=65536\nhelper-connections-per-uid=65536\n"
@@ -321,6 +324,7 @@ test_bounds_accepted (Fixture *f, gconstpointer data)
   g_assert_cmpuint (budget.exact_max_mapped, ==, 65536 * GIB);
   g_assert_cmpuint (budget.detail_max_cpu_us, ==, 60000000);
   g_assert_cmpuint (budget.detail_share_us, ==, 1000000);
+  g_assert_cmpuint (budget.rollup_share_us, ==, 1000000);
   g_assert_cmpuint (pymemd_config_get_min_change_bytes (high), ==, G_GUINT64_CONSTANT (1) << 40);
   g_assert_cmpfloat (pymemd_config_get_min_signal_interval (high), ==, 86400);
   g_assert_cmpuint (pymemd_config_get_max_subscriptions_per_client (high), ==, 1024);
@@ -364,6 +368,7 @@ static const struct {
   { "budget", "exact-max-mapped-gib", "0", "65537" },
   { "budget", "detail-max-cpu-ms", "0.9", "60000.1" },
   { "budget", "detail-share-percent", "0.09", "100.1" },
+  { "budget", "rollup-share-percent", "0.09", "100.1" },
   { "signals", "min-change-bytes", NULL, "1099511627777" },
   { "signals", "min-interval", NULL, "86400.5" },
   { "signals", "max-subscriptions-per-client", "0", "1025" },

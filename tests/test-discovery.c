@@ -928,12 +928,6 @@ test_exit_real (void)
   g_assert_null (find_pid (processes, pid));
 }
 
-/* An interpreter that runs as UID (the test must be root to drop to it). */
-#define AS_UID(uid) \
-  "import os, sys\n" \
-  "os.setresgid(" #uid ", " #uid ", " #uid "); os.setresuid(" #uid ", " #uid ", " #uid ")\n" \
-  "print('ready', flush=True)\n" \
-  "sys.stdin.read()\n"
 
 /* The CPU time of each look is charged to the user who started the
  * process: once a user's share is spent, that user's new processes are
@@ -947,21 +941,13 @@ test_look_share (void)
   g_autoptr(GError) error = NULL;
   PymemdTestChild first, second, other;
 
-  if (!pymemd_test_is_root ())
-    {
-      g_test_skip ("needs root (the children run as two users of their own)");
-      return;
-    }
-  if (pymemd_test_python () == NULL)
-    {
-      g_test_skip ("no python3");
-      return;
-    }
+  if (!pymemd_test_need_root_and_python ())
+    return;
   update (discovery, NULL, NULL);
   update (discovery, NULL, NULL);
-  g_assert_true (pymemd_test_child_spawn_python (&first, AS_UID (54323), NULL, &error));
-  g_assert_true (pymemd_test_child_spawn_python (&second, AS_UID (54323), NULL, &error));
-  g_assert_true (pymemd_test_child_spawn_python (&other, AS_UID (54324), NULL, &error));
+  g_assert_true (pymemd_test_child_spawn_python (&first, PYMEMD_TEST_AS_UID (54323), NULL, &error));
+  g_assert_true (pymemd_test_child_spawn_python (&second, PYMEMD_TEST_AS_UID (54323), NULL, &error));
+  g_assert_true (pymemd_test_child_spawn_python (&other, PYMEMD_TEST_AS_UID (54324), NULL, &error));
   g_assert_no_error (error);
 
   /* The first listing (the daemon's start) looks at every process, share

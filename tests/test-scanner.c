@@ -1019,12 +1019,6 @@ test_known_only_exec_and_paced (void)
   pymemd_test_child_stop (&paced);
 }
 
-/* An interpreter that runs as UID (the test must be root to drop to it). */
-#define AS_UID(uid) \
-  "import os, sys\n" \
-  "os.setresgid(" #uid ", " #uid ", " #uid "); os.setresuid(" #uid ", " #uid ", " #uid ")\n" \
-  "print('ready', flush=True)\n" \
-  "sys.stdin.read()\n"
 
 static PymemdProcess *
 find_pid (GPtrArray *processes, int pid)
@@ -1085,20 +1079,15 @@ test_detail_share (void)
   PymemdTestChild same[3], other;
   gboolean read_before[3] = { FALSE, FALSE, FALSE };
 
-  if (!pymemd_test_is_root ())
-    {
-      g_test_skip ("needs root (the children run as two users of their own)");
-      return;
-    }
-  if (!need_python ())
+  if (!pymemd_test_need_root_and_python ())
     return;
   /* Users nothing else runs as: the share is per uid. */
   for (guint i = 0; i < 3; i++)
     {
-      g_assert_true (pymemd_test_child_spawn_python (&same[i], AS_UID (54322), NULL, &error));
+      g_assert_true (pymemd_test_child_spawn_python (&same[i], PYMEMD_TEST_AS_UID (54322), NULL, &error));
       g_assert_no_error (error);
     }
-  g_assert_true (pymemd_test_child_spawn_python (&other, AS_UID (54321), NULL, &error));
+  g_assert_true (pymemd_test_child_spawn_python (&other, PYMEMD_TEST_AS_UID (54321), NULL, &error));
   g_assert_no_error (error);
 
   /* Shares of 1, 2 and 3 µs a second: 30-90 µs at once, less than one read. */
@@ -1181,6 +1170,98 @@ test_detail_cpu_budget (void)
   pymemd_test_child_stop (&child);
 }
 
+/* An interpreter that runs as UID and, on each "map" line, maps its
+ * executable and touches every page (its resident and shared counts
+ * move: a tick reads its smaps_rollup again). */
+#define AS_UID_MAPPING(uid) \
+  "import mmap, os, sys\n" \
+  "os.setresgid(" #uid ", " #uid ", " #uid "); os.setresuid(" #uid ", " #uid ", " #uid ")\n" \
+  "keep = []\n" \
+  "print('ready', flush=True)\n" \
+  "for line in sys.stdin:\n" \
+  "    f = open(sys.executable, 'rb')\n" \
+  "    m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)\n" \
+  "    for i in range(0, len(m), 4096): m[i]\n" \
+  "    keep.append(m)\n" \
+  "    print('done', flush=True)\n"
+
+/* Each user's share of the ticks' reads: once one user's is spent, its
+ * other processes' figures stand as of their last read (sampled_at
+ * unchanged), another user's are read. */
+static void
+test_rollup_share (void)
+{
+  g_autoptr(PymemdScanner) scanner = scanner_for ("/proc");
+  g_autoptr(GError) error = NULL;
+  PymemdTestChild same[2], other;
+  PymemdTestChild *all[3] = { &same[0], &same[1], &other };
+  gint64 sampled[3];
+  guint64 rss[3];
+  PymemdScanBudget budget;
+  guint read_now = 0;
+
+  if (!pymemd_test_need_root_and_python ())
+    return;
+  for (guint i = 0; i < 2; i++)
+    g_assert_true (pymemd_test_child_spawn_python (&same[i], AS_UID_MAPPING (54325), NULL, &error));
+  g_assert_true (pymemd_test_child_spawn_python (&other, AS_UID_MAPPING (54326), NULL, &error));
+  g_assert_no_error (error);
+
+  /* No refresh within the test: a read is for pages that moved. */
+  pymemd_scanner_get_budget (scanner, &budget);
+  budget.rollup_refresh_us = 3600 * (guint64) G_USEC_PER_SEC;
+  pymemd_scanner_set_budget (scanner, &budget);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr(PymemdProcess) process = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP, all[i]->pid);
+
+      g_assert_nonnull (process);
+    }
+  {
+    g_autoptr(GPtrArray) processes = pymemd_scanner_get_processes (scanner);
+
+    for (guint i = 0; i < 3; i++)
+      {
+        PymemdProcess *process = find_pid (processes, all[i]->pid);
+
+        sampled[i] = pymemd_process_get_sampled_at (process);
+        rss[i] = pymemd_process_get_rollup (process)->value[PYMEMD_FIELD_RSS];
+      }
+  }
+
+  /* 1 µs a second, 10 µs at once: one read spends it. */
+  budget.rollup_share_us = 1;
+  pymemd_scanner_set_budget (scanner, &budget);
+  for (guint i = 0; i < 3; i++)
+    ask (all[i], "map");
+  {
+    g_autoptr(GPtrArray) processes = NULL;
+
+    g_assert_true (pymemd_scanner_scan (scanner, PYMEMD_SCAN_ROLLUP, &error));
+    g_assert_no_error (error);
+    processes = pymemd_scanner_get_processes (scanner);
+    for (guint i = 0; i < 3; i++)
+      {
+        PymemdProcess *process = find_pid (processes, all[i]->pid);
+        guint64 now_rss = pymemd_process_get_rollup (process)->value[PYMEMD_FIELD_RSS];
+
+        if (i == 2 || pymemd_process_get_sampled_at (process) != sampled[i])
+          {
+            /* Read: the executable's pages are in. */
+            g_assert_cmpint (pymemd_process_get_sampled_at (process), >, sampled[i]);
+            g_assert_cmpuint (now_rss, >, rss[i] + PYMEMD_MOVED_PAGES * 4096);
+            read_now += i < 2;
+          }
+        else
+          g_assert_cmpuint (now_rss, ==, rss[i]); /* as of its last read */
+      }
+  }
+  g_assert_cmpuint (read_now, ==, 1);
+
+  for (guint i = 0; i < 3; i++)
+    pymemd_test_child_stop (all[i]);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1204,5 +1285,6 @@ main (int argc, char **argv)
   g_test_add_func ("/scanner/known-only/exec-and-paced", test_known_only_exec_and_paced);
   g_test_add_func ("/scanner/detail-share", test_detail_share);
   g_test_add_func ("/scanner/detail-cpu-budget", test_detail_cpu_budget);
+  g_test_add_func ("/scanner/rollup-share", test_rollup_share);
   return g_test_run ();
 }

@@ -83,6 +83,18 @@ pymemd_test_is_root (void)
 }
 
 gboolean
+pymemd_test_need_root_and_python (void)
+{
+  if (!pymemd_test_is_root ())
+    g_test_skip ("needs root (the children run as users of their own)");
+  else if (pymemd_test_python () == NULL)
+    g_test_skip ("no python3");
+  else
+    return TRUE;
+  return FALSE;
+}
+
+gboolean
 pymemd_test_need_fixture_python (void)
 {
   if (g_file_test ("/usr/bin/python3.11", G_FILE_TEST_EXISTS))

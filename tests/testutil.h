@@ -20,6 +20,19 @@ const char *pymemd_test_python314 (const char **why);
 
 gboolean pymemd_test_is_root (void);
 
+/* Python code for an interpreter that drops to UID (and as many gids)
+ * first, then prints "ready" and waits for its stdin to close: a user of
+ * the test's own, which nothing else on the host runs as. */
+#define PYMEMD_TEST_AS_UID(uid) \
+  "import os, sys\n" \
+  "os.setresgid(" #uid ", " #uid ", " #uid "); os.setresuid(" #uid ", " #uid ", " #uid ")\n" \
+  "print('ready', flush=True)\n" \
+  "sys.stdin.read()\n"
+
+/* TRUE for root and where a python3 runs: what a test whose children run
+ * as users of their own needs; otherwise the test is marked skipped. */
+gboolean pymemd_test_need_root_and_python (void);
+
 /* The captured fixtures' exe links point at Debian 12's interpreter; FALSE
  * (and the test marked skipped) where it is not installed. */
 gboolean pymemd_test_need_fixture_python (void);

@@ -41,6 +41,8 @@ struct _PymemdScanner
   GHashTable      *seen;             /* pids watched at the last scan */
   PymemdCpuShare  *detail_share;     /* each uid's share of detail reading */
   GHashTable      *wait_logged;      /* uid -> monotonic µs its detail reads' wait was last logged */
+  PymemdCpuShare  *rollup_share;     /* each uid's share of the ticks' smaps_rollup reads */
+  GHashTable      *rollup_wait_logged; /* uid -> when its samples' wait was last logged */
 };
 
 /* Who runs one interpreter image: how many, and a sum of their identities,
@@ -75,6 +77,8 @@ pymemd_scanner_finalize (GObject *object)
   g_clear_pointer (&self->seen, g_hash_table_unref);
   g_clear_pointer (&self->detail_share, pymemd_cpu_share_free);
   g_clear_pointer (&self->wait_logged, g_hash_table_unref);
+  g_clear_pointer (&self->rollup_share, pymemd_cpu_share_free);
+  g_clear_pointer (&self->rollup_wait_logged, g_hash_table_unref);
   G_OBJECT_CLASS (pymemd_scanner_parent_class)->finalize (object);
 }
 
@@ -101,6 +105,12 @@ pymemd_scanner_init (PymemdScanner *self)
   self->budget.detail_share_us = 25000;
   self->detail_share = pymemd_cpu_share_new (self->budget.detail_share_us, share_burst (&self->budget));
   self->wait_logged = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  /* A tick's read costs 0.1-0.5 ms; an interpreter that moves on every
+   * tick costs 50-250 µs a second: a user's 10% of one CPU is 400 of them. */
+  self->budget.rollup_share_us = 100000;
+  self->rollup_share = pymemd_cpu_share_new (self->budget.rollup_share_us,
+                                             self->budget.rollup_share_us * PYMEMD_ROLLUP_BURST_SECONDS);
+  self->rollup_wait_logged = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   self->sharers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->seen = g_hash_table_new (NULL, NULL);
 }
@@ -161,6 +171,9 @@ pymemd_scanner_set_budget (PymemdScanner *self, const PymemdScanBudget *budget)
   if (budget->detail_share_us != self->budget.detail_share_us ||
       budget->detail_share_burst_us != self->budget.detail_share_burst_us)
     pymemd_cpu_share_set (self->detail_share, budget->detail_share_us, share_burst (budget));
+  if (budget->rollup_share_us != self->budget.rollup_share_us)
+    pymemd_cpu_share_set (self->rollup_share, budget->rollup_share_us,
+                          budget->rollup_share_us * PYMEMD_ROLLUP_BURST_SECONDS);
   self->budget = *budget;
 }
 
@@ -871,6 +884,15 @@ detail_order (GPtrArray *processes)
   return order;
 }
 
+/* One more of UID's reads waited (WAITED: uid -> how many). */
+static void
+count_wait (GHashTable *waited, guint32 uid)
+{
+  gpointer key = GUINT_TO_POINTER (uid);
+
+  g_hash_table_replace (waited, key, GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (waited, key)) + 1));
+}
+
 /* PROCESS's owner has used up its share of detail reading: it is not read
  * in detail on this pass (its rollup sample goes on), and says why. The
  * categories of an earlier pass, if any, stay, with the reason beside
@@ -887,43 +909,44 @@ defer_detail (PymemdScanner *self, PymemdProcess *process, GHashTable *deferred)
                (unsigned) uid, (double) self->budget.detail_share_us / 10000.0);
   pymemd_process_set_detail_error (process, error);
   pymemd_process_set_exact_error (process, error);
-  g_hash_table_replace (deferred, GUINT_TO_POINTER (uid),
-                        GUINT_TO_POINTER (GPOINTER_TO_UINT (g_hash_table_lookup (deferred, GUINT_TO_POINTER (uid))) + 1));
+  count_wait (deferred, uid);
 }
 
-/* Says that a user's detail reads wait, at most every WAIT_LOG_INTERVAL
- * for each user, however often its share runs out. */
+/* Says that a user's READS (what waited) wait, at most every
+ * WAIT_LOG_INTERVAL for each user (LOGGED: when each was), however often
+ * its share (PERCENT of one CPU) runs out; WAITED: uid -> how many. */
 static void
-report_deferred (PymemdScanner *self, GHashTable *deferred)
+report_waits (GHashTable *waited, GHashTable *logged_at, PymemdCpuShare *share, const char *reads,
+              double percent)
 {
   gint64 now = g_get_monotonic_time ();
   GHashTableIter iter;
   gpointer key, value;
 
-  g_hash_table_iter_init (&iter, deferred);
+  g_hash_table_iter_init (&iter, waited);
   while (g_hash_table_iter_next (&iter, &key, &value))
     {
-      gint64 *logged = g_hash_table_lookup (self->wait_logged, key);
+      gint64 *logged = g_hash_table_lookup (logged_at, key);
 
       if (logged != NULL && now - *logged < WAIT_LOG_INTERVAL)
         continue;
-      g_message ("Detail reads of uid %u's processes wait: they used the user's share of reading "
-                 "time (%.1f%% of a CPU); %u of them not read this pass; said at most once in %d "
-                 "minutes", GPOINTER_TO_UINT (key), (double) self->budget.detail_share_us / 10000.0,
-                 GPOINTER_TO_UINT (value), (int) (WAIT_LOG_INTERVAL / G_USEC_PER_SEC / 60));
+      g_message ("%s of uid %u's processes wait: they used the user's share of reading time "
+                 "(%.1f%% of a CPU); %u of them not read this time; said at most once in %d "
+                 "minutes", reads, GPOINTER_TO_UINT (key), percent, GPOINTER_TO_UINT (value),
+                 (int) (WAIT_LOG_INTERVAL / G_USEC_PER_SEC / 60));
       if (logged == NULL)
         {
           logged = g_new (gint64, 1);
-          g_hash_table_insert (self->wait_logged, key, logged);
+          g_hash_table_insert (logged_at, key, logged);
         }
       *logged = now;
     }
   /* Only the users logged within the interval are held. */
-  g_hash_table_iter_init (&iter, self->wait_logged);
+  g_hash_table_iter_init (&iter, logged_at);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     if (now - *(gint64 *) value >= WAIT_LOG_INTERVAL)
       g_hash_table_iter_remove (&iter);
-  pymemd_cpu_share_prune (self->detail_share, now);
+  pymemd_cpu_share_prune (share, now);
 }
 
 /* Reads PROCESS in detail if its owner's share allows, charging the
@@ -950,6 +973,31 @@ read_detail_shared (PymemdScanner *self, PymemdProcess *process, GHashTable *def
   return mappings;
 }
 
+/* A tick's read of PROCESS's smaps_rollup, if its user's share allows,
+ * charged to it: otherwise its figures stand as of their last read (its
+ * sampled_at says when) and FALSE without an error. A first sample, and
+ * a process whose statm reads no page (it exited: the read fails and it
+ * is forgotten), are read whatever the share. */
+static gboolean
+sample_rollup_shared (PymemdScanner *self, PymemdProcess *process, const PymemdStatm *statm,
+                      GHashTable *waits, GError **error)
+{
+  guint32 uid = pymemd_process_get_uid (process);
+  gboolean ok;
+  gint64 cpu;
+
+  if (pymemd_process_get_read_rollup (process) != NULL && statm->resident > 0 &&
+      !pymemd_cpu_share_may_spend (self->rollup_share, uid, g_get_monotonic_time ()))
+    {
+      count_wait (waits, uid);
+      return FALSE;
+    }
+  cpu = pymemd_thread_cpu_us ();
+  ok = sample_rollup (self, process, statm, self->tick, error);
+  pymemd_cpu_share_spend (self->rollup_share, uid, pymemd_thread_cpu_us () - cpu, g_get_monotonic_time ());
+  return ok;
+}
+
 static gint
 compare_uint_descending (gconstpointer a, gconstpointer b)
 {
@@ -965,6 +1013,7 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
   g_autoptr(GHashTable) changed_sharers = NULL;
   g_autoptr(GHashTable) parents = NULL;
   g_autoptr(GHashTable) deferred = g_hash_table_new (NULL, NULL);
+  g_autoptr(GHashTable) rollup_waits = g_hash_table_new (NULL, NULL);
   g_autofree guint *order = NULL;
   g_autofree gboolean *added = NULL;
   gboolean detail = (flags & (PYMEMD_SCAN_DETAIL | PYMEMD_SCAN_EXACT)) != 0;
@@ -1062,9 +1111,12 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
         default:
           break;
         }
-      if (!sample_rollup (self, process, &statm, self->tick, &local_error))
+      if (!sample_rollup_shared (self, process, &statm, rollup_waits, &local_error) &&
+          local_error != NULL)
         drop_failed (self, drop, i, process, local_error);
     }
+  report_waits (rollup_waits, self->rollup_wait_logged, self->rollup_share, "Samples",
+                (double) self->budget.rollup_share_us / 10000.0);
 
   if (exact && self->exact != NULL)
     finish_exact (self, processes, added);
@@ -1077,7 +1129,8 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
    * trim of a heap with nothing to give back costs well under a ms. */
   if (detail)
     {
-      report_deferred (self, deferred);
+      report_waits (deferred, self->wait_logged, self->detail_share, "Detail reads",
+                    (double) self->budget.detail_share_us / 10000.0);
       malloc_trim (0);
     }
   /* Slots are indices: drop processes only once the exact pass is done,

@@ -38,7 +38,14 @@ typedef struct {
                                  do not */
   guint64 detail_share_burst_us; /* ... of which a user may spend this much at
                                     once; 0: PYMEMD_SHARE_BURST_SECONDS' worth */
+  guint64 rollup_share_us;    /* each user's share of the ticks' smaps_rollup
+                                 reads, CPU µs a second, PYMEMD_ROLLUP_BURST_SECONDS'
+                                 worth at once; a user over it has its figures
+                                 stand as of their last read */
 } PymemdScanBudget;
+
+/* How many seconds of its rollup share a user may spend at once. */
+#define PYMEMD_ROLLUP_BURST_SECONDS 10
 
 /* How many seconds of its share a user may spend at once, unless the
  * budget says: a detail interval's worth at the default interval. */

@@ -53,7 +53,7 @@ static const char *const monitor_keys[] = { "interval", "detail-interval", "even
 static const char *const boolean_names[] = { "false", "true", NULL };
 static const char *const budget_keys[] = {
   "rollup-max-stall-ms", "rollup-refresh-seconds", "detail-max-rss-mib", "detail-max-smaps-mib",
-  "exact-max-mapped-gib", "detail-max-cpu-ms", "detail-share-percent", NULL
+  "exact-max-mapped-gib", "detail-max-cpu-ms", "detail-share-percent", "rollup-share-percent", NULL
 };
 static const char *const signals_keys[] = {
   "min-change-bytes", "min-interval", "max-subscriptions-per-client", NULL
@@ -123,6 +123,7 @@ pymemd_config_init (PymemdConfig *self)
   self->budget.rollup_refresh_us = 30 * G_USEC_PER_SEC;
   self->budget.detail_max_cpu_us = G_USEC_PER_SEC;
   self->budget.detail_share_us = 25000; /* 2.5% of one CPU per user */
+  self->budget.rollup_share_us = 100000; /* 10% */
   self->min_change_bytes = MIB;
   self->min_signal_interval = 2;
   self->max_subscriptions_per_client = 16;
@@ -412,6 +413,7 @@ read_budget (PymemdConfig *self, const ConfigSource *src, GError **error)
   guint64 mapped_gib = self->budget.exact_max_mapped / GIB;
   double cpu_ms = self->budget.detail_max_cpu_us / 1000.0;
   double share_percent = self->budget.detail_share_us / 10000.0;
+  double rollup_percent = self->budget.rollup_share_us / 10000.0;
 
   if (!read_double (src, "budget", "rollup-max-stall-ms", 0.1, 1000, _("milliseconds"), &stall_ms,
                     error) ||
@@ -422,6 +424,8 @@ read_budget (PymemdConfig *self, const ConfigSource *src, GError **error)
       !read_unsigned (src, "budget", "exact-max-mapped-gib", 1, 65536, "GiB", &mapped_gib, error) ||
       !read_double (src, "budget", "detail-max-cpu-ms", 1, 60000, _("milliseconds"), &cpu_ms, error) ||
       !read_double (src, "budget", "detail-share-percent", 0.1, 100, _("percent"), &share_percent,
+                    error) ||
+      !read_double (src, "budget", "rollup-share-percent", 0.1, 100, _("percent"), &rollup_percent,
                     error))
     return FALSE;
   self->budget.rollup_max_stall_us = (guint64) (stall_ms * 1000 + 0.5);
@@ -431,6 +435,7 @@ read_budget (PymemdConfig *self, const ConfigSource *src, GError **error)
   self->budget.exact_max_mapped = mapped_gib * GIB;
   self->budget.detail_max_cpu_us = (guint64) (cpu_ms * 1000 + 0.5);
   self->budget.detail_share_us = (guint64) (share_percent * 10000 + 0.5);
+  self->budget.rollup_share_us = (guint64) (rollup_percent * 10000 + 0.5);
   return TRUE;
 }
 
