@@ -39,7 +39,9 @@
 #      age (now - sampled_at in `pymemctl list --json`, every 0.5 s for
 #      $FAT_SECONDS s, two detail passes at the default 30 s) without them
 #      and with them, the daemon's CPU meanwhile, its RSS after, and the log
-#      lines about nobody's reads waiting.
+#      lines about nobody's reads waiting. FAT_ACTIVE=1: each of them also
+#      adds 32 pages of shared memory every 0.5 s (statm moves on every tick:
+#      each tick reads its smaps_rollup).
 #   4. subscriptions: 256 bus connections x 16 Subscribe x 4096 pids; root's
 #      Subscribe and `pymemctl watch`; RSS.
 #   5. rescan: 8 connections calling Rescan back to back for $RESCAN s; calls
@@ -370,11 +372,27 @@ for _ in range(int(sys.argv[2])):
         sys.exit("mmap failed: %s" % ctypes.get_errno())
     ctypes.c_char.from_address(p).value  # resident: not merged, each a mapping
 print("ready", flush=True)
-time.sleep(100000)
+if len(sys.argv) < 4:
+    time.sleep(100000)
+# Active: 32 more shared pages every 0.5 s (anonymous shared memory), all
+# given back every 50 s, so that statm's shared count moves on every tick
+# and each tick reads smaps_rollup, a walk of all the mappings.
+import mmap
+held = []
+while True:
+    for _ in range(100):
+        m = mmap.mmap(-1, 32 * 4096)
+        m[::4096] = b"x" * 32
+        held.append(m)
+        time.sleep(0.5)
+    for m in held:
+        m.close()
+    held = []
 PY
 before=$(sample_ages "$FAT_SECONDS")
 for i in $(seq "$FAT"); do
-  as_nobody $PYTHON "$WORK/fatsmaps.py" "$file" "$FAT_MAPS" > "$WORK/fat.$i" 2>&1 & PIDS+=($!)
+  as_nobody $PYTHON "$WORK/fatsmaps.py" "$file" "$FAT_MAPS" ${FAT_ACTIVE:+active} > "$WORK/fat.$i" 2>&1 &
+  PIDS+=($!)
 done
 for i in $(seq "$FAT"); do
   for _ in $(seq 600); do grep -q '^ready' "$WORK/fat.$i" && break; sleep 0.1; done
@@ -383,11 +401,11 @@ done
 cpu0=$(cpu_ticks); t0=$(date +%s.%N)
 during=$(sample_ages "$FAT_SECONDS")
 cpu1=$(cpu_ticks); t1=$(date +%s.%N)
-waits=$(grep -c "Detail reads of uid .* wait" "$WORK/pymemd.log" || true)
-echo "fatsmaps: root's sample age without nobody's $FAT interpreters: $before; with them" \
+waits=$(grep -c "reads of uid .* wait\|Samples of uid .* wait" "$WORK/pymemd.log" || true)
+echo "fatsmaps${FAT_ACTIVE:+ (active)}: root's sample age without nobody's $FAT interpreters: $before; with them" \
      "($FAT_MAPS mappings each, smaps $(awk -v n="$FAT_MAPS" 'BEGIN { printf "~%.0f MiB", n * 5000 / 1048576 }') each): $during;" \
      "daemon CPU with them $(awk -v a="$cpu0" -v b="$cpu1" -v s="$t0" -v e="$t1" -v hz="$hz" 'BEGIN { printf "%.0f%%", 100 * (b - a) / hz / (e - s) }');" \
-     "RSS after $(mib "$(rss_kib)"); 'Detail reads ... wait' log lines: $waits"
+     "RSS after $(mib "$(rss_kib)"); '... wait' log lines: $waits"
 pkill -u nobody -f "$WORK/fatsmaps.py" || true
 }
 
