@@ -374,9 +374,10 @@ test_usage (void)
 
 /* The export's figures are GetProcesses' for the same sample: the same
  * where the sample is the same (sampled_at), else between the daemon's
- * before and after, give or take 5 % or 256 KiB. */
-static void
-assert_figure (const char *text, GPid pid, const char *key, GVariant *before, GVariant *after)
+ * before and after, give or take 5 % or 256 KiB. NULL where they are,
+ * else what differs (a failure at once for the same sample). */
+static char *
+figure_differs (const char *text, GPid pid, const char *key, GVariant *before, GVariant *after)
 {
   g_autofree char *metric = g_strdup_printf ("pymemd_process_%s_bytes", key);
   g_autofree char *prefix = pid_prefix (pid);
@@ -390,18 +391,23 @@ assert_figure (const char *text, GPid pid, const char *key, GVariant *before, GV
   g_assert_true (g_variant_lookup (before, "sampled_at", "x", &at_before));
   g_assert_true (g_variant_lookup (after, "sampled_at", "x", &at_after));
   if (fabs (sampled - (double) at_before / G_USEC_PER_SEC) < 1e-5)
-    g_assert_cmpfloat (exported, ==, (double) a);
+    lo = hi = a, slack = 0;
   else if (fabs (sampled - (double) at_after / G_USEC_PER_SEC) < 1e-5)
-    g_assert_cmpfloat (exported, ==, (double) b);
+    lo = hi = b, slack = 0;
   else
     {
       lo = MIN (a, b);
       hi = MAX (a, b);
       slack = MAX (hi / 20, 256 * 1024);
-      if (exported + (double) slack < (double) lo || exported > (double) (hi + slack))
-        g_error ("%s: %.0f exported, %" G_GUINT64_FORMAT " and %" G_GUINT64_FORMAT " from the daemon", key,
-                 exported, a, b);
     }
+  if (exported + (double) slack >= (double) lo && exported <= (double) (hi + slack))
+    return NULL;
+  /* The same sample must give the same figure, whatever moved since. */
+  if (slack == 0)
+    g_error ("%s: %.0f exported, %" G_GUINT64_FORMAT " from the daemon for the same sample", key,
+             exported, lo);
+  return g_strdup_printf ("%s: %.0f exported, %" G_GUINT64_FORMAT " and %" G_GUINT64_FORMAT
+                          " from the daemon", key, exported, a, b);
 }
 
 /* GetBreakdowns gives what GetProcessDetails does, category by category:
@@ -461,17 +467,33 @@ test_live (Fixture *fx, gconstpointer data)
   if (skipped (fx))
     return;
   pymemd_test_service_wait_detail (&fx->service, fx->child.pid);
-  before = daemon_entry (fx, fx->child.pid);
-  /* Every process: the host may run more interpreters than the default
-   * bound, larger than ours (test-bound tests the bound). */
-  g_assert_cmpint (CLI (fx, &run, "export", "--max-processes", "100000"), ==, 0);
-  after = daemon_entry (fx, fx->child.pid);
-  g_assert_cmpstr (run.err, ==, "");
-  assert_well_formed (run.out);
+  /* Every figure of the process as the daemon gave it. Between two
+   * samples the PSS of an idle interpreter moves when another of the
+   * same image starts or ends (tests run two at a time, and a slow run
+   * under valgrind leaves seconds between before and after) and may move
+   * back: a figure out of the bracket is taken again, a few times. */
+  for (guint attempt = 1;; attempt++)
+    {
+      g_autofree char *differs = NULL;
 
-  /* Every figure of the process as the daemon gave it. */
-  for (guint i = 0; i < G_N_ELEMENTS (detail_keys); i++)
-    assert_figure (run.out, fx->child.pid, detail_keys[i], before, after);
+      pymemd_test_run_clear (&run);
+      g_clear_pointer (&before, g_variant_unref);
+      g_clear_pointer (&after, g_variant_unref);
+      before = daemon_entry (fx, fx->child.pid);
+      /* Every process: the host may run more interpreters than the
+       * default bound, larger than ours (test-bound tests the bound). */
+      g_assert_cmpint (CLI (fx, &run, "export", "--max-processes", "100000"), ==, 0);
+      after = daemon_entry (fx, fx->child.pid);
+      g_assert_cmpstr (run.err, ==, "");
+      assert_well_formed (run.out);
+      for (guint i = 0; i < G_N_ELEMENTS (detail_keys) && differs == NULL; i++)
+        differs = figure_differs (run.out, fx->child.pid, detail_keys[i], before, after);
+      if (differs == NULL)
+        break;
+      if (attempt == 5)
+        g_error ("%s, five times", differs);
+      g_test_message ("%s; again", differs);
+    }
   prefix = pid_prefix (fx->child.pid);
   pw = getpwuid (getuid ());
   user = g_strdup (pw->pw_name);
