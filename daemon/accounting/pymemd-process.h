@@ -133,7 +133,7 @@ const PymemdCategoryUsage *pymemd_process_get_categories (PymemdProcess *self);
 void  pymemd_process_set_detail_error (PymemdProcess *self,
                                        const GError  *error);
 const GError *pymemd_process_get_detail_error (PymemdProcess *self);
-/* The scanner's tick of the last detail read that succeeded (0: none):
+/* The scanner's tick of the last detail read made, whatever it gave (0: none):
  * a pass reads those waiting longest first. */
 guint64       pymemd_process_get_detail_tick (PymemdProcess *self);
 void          pymemd_process_set_detail_tick (PymemdProcess *self,

@@ -848,10 +848,10 @@ tick_credentials (PymemdScanner *self, PymemdProcess *process, GError **error)
   return read_credentials (process, &stamp, error);
 }
 
-/* The order of a detail pass: the processes whose last detail read is
- * oldest first (never read: first of all), then by pid. A user whose
- * share runs out within a pass has the processes that waited read first
- * on the next: each gets its turn. */
+/* The order of a detail pass: the processes whose turn (their last detail
+ * read, made or failed) is oldest first (never: first of all), then by
+ * pid. A user whose share runs out within a pass has the processes that
+ * waited read first on the next: each gets its turn. */
 typedef struct {
   guint64 detail_tick;
   guint   index;
