@@ -1,4 +1,4 @@
-/* Tests the per-uid CPU share: balances refill at their rate up to the burst, debt is paid before a uid reads again, one uid's spending takes nothing from another's, and only indebted uids are held. */
+/* Tests the per-uid CPU share: balances refill at their rate up to the burst, debt is paid before a uid reads again, one uid's spending takes nothing from another's, and only indebted uids are held; a wait is said once in an interval. */
 #include "config.h"
 
 #include "pymemd-cpu-share.h"
@@ -91,6 +91,26 @@ test_prune_and_set (void)
   g_assert_cmpuint (pymemd_cpu_share_prune (share, t + 3600 * SECOND), ==, 1);
 }
 
+/* A uid's wait is said at most once in the interval, each uid on its own;
+ * those said longer ago are said again. */
+static void
+test_report (void)
+{
+  g_autoptr(PymemdCpuShare) share = pymemd_cpu_share_new (1000, 5000);
+  gint64 t = 7 * SECOND;
+
+  g_assert_true (pymemd_cpu_share_take_report (share, 1000, t));
+  g_assert_false (pymemd_cpu_share_take_report (share, 1000, t + 1));
+  g_assert_true (pymemd_cpu_share_take_report (share, 1001, t + 1));
+  g_assert_false (pymemd_cpu_share_take_report (share, 1000, t + PYMEMD_CPU_SHARE_REPORT_INTERVAL - 1));
+  g_assert_true (pymemd_cpu_share_take_report (share, 1000, t + PYMEMD_CPU_SHARE_REPORT_INTERVAL));
+  g_assert_false (pymemd_cpu_share_take_report (share, 1000, t + PYMEMD_CPU_SHARE_REPORT_INTERVAL + 1));
+  /* New settings start the balances again, not what was said. */
+  pymemd_cpu_share_set (share, 2000, 5000);
+  g_assert_false (pymemd_cpu_share_take_report (share, 1001, t + 2));
+  g_assert_cmpuint (pymemd_cpu_share_get_rate (share), ==, 2000);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -99,5 +119,6 @@ main (int argc, char **argv)
   g_test_add_func ("/cpu-share/often", test_often);
   g_test_add_func ("/cpu-share/per-uid", test_per_uid);
   g_test_add_func ("/cpu-share/prune-and-set", test_prune_and_set);
+  g_test_add_func ("/cpu-share/report", test_report);
   return g_test_run ();
 }

@@ -13,6 +13,7 @@ struct _PymemdCpuShare
   guint64     rate;  /* µs of balance a second */
   guint64     burst; /* µs */
   GHashTable *accounts; /* uid -> Account; a uid absent has a full balance */
+  GHashTable *reported; /* uid -> monotonic µs its wait was last said, within the interval */
 };
 
 PymemdCpuShare *
@@ -21,6 +22,7 @@ pymemd_cpu_share_new (guint64 rate_us_per_second, guint64 burst_us)
   PymemdCpuShare *self = g_new0 (PymemdCpuShare, 1);
 
   self->accounts = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  self->reported = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   pymemd_cpu_share_set (self, rate_us_per_second, burst_us);
   return self;
 }
@@ -31,6 +33,7 @@ pymemd_cpu_share_free (PymemdCpuShare *self)
   if (self == NULL)
     return;
   g_hash_table_unref (self->accounts);
+  g_hash_table_unref (self->reported);
   g_free (self);
 }
 
@@ -101,6 +104,36 @@ pymemd_cpu_share_spend (PymemdCpuShare *self, guint32 uid, gint64 cost_us, gint6
    * balance stays far from overflowing. */
   cost_us = CLAMP (cost_us, 1, (gint64) 3600 * G_USEC_PER_SEC);
   account->balance = MAX (account->balance - cost_us, -(gint64) 3600 * G_USEC_PER_SEC);
+}
+
+guint64
+pymemd_cpu_share_get_rate (PymemdCpuShare *self)
+{
+  return self->rate;
+}
+
+gboolean
+pymemd_cpu_share_take_report (PymemdCpuShare *self, guint32 uid, gint64 now_us)
+{
+  gint64 *said = g_hash_table_lookup (self->reported, GUINT_TO_POINTER (uid));
+
+  if (said != NULL && now_us - *said < PYMEMD_CPU_SHARE_REPORT_INTERVAL)
+    return FALSE;
+  if (said == NULL)
+    {
+      GHashTableIter iter;
+      gpointer value;
+
+      /* Only the uids said within the interval are held. */
+      g_hash_table_iter_init (&iter, self->reported);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        if (now_us - *(gint64 *) value >= PYMEMD_CPU_SHARE_REPORT_INTERVAL)
+          g_hash_table_iter_remove (&iter);
+      said = g_new (gint64, 1);
+      g_hash_table_insert (self->reported, GUINT_TO_POINTER (uid), said);
+    }
+  *said = now_us;
+  return TRUE;
 }
 
 guint

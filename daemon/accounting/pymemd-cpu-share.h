@@ -35,6 +35,18 @@ void     pymemd_cpu_share_spend (PymemdCpuShare *self,
 gint64   pymemd_cpu_share_get_balance (PymemdCpuShare *self,
                                        guint32         uid,
                                        gint64          now_us);
+/* The rate, CPU µs a second. */
+guint64  pymemd_cpu_share_get_rate (PymemdCpuShare *self);
+
+/* How often a uid's wait is to be said, at most (µs). */
+#define PYMEMD_CPU_SHARE_REPORT_INTERVAL (600 * G_USEC_PER_SEC)
+/* Whether UID's wait is to be said (logged) at NOW_US: TRUE at most once
+ * every PYMEMD_CPU_SHARE_REPORT_INTERVAL for each uid, however often its
+ * share runs out; those said longer ago are forgotten. */
+gboolean pymemd_cpu_share_take_report (PymemdCpuShare *self,
+                                       guint32         uid,
+                                       gint64          now_us);
+
 /* Forgets the uids whose balance is full again at NOW_US: it holds only
  * those that spent lately. Returns how many uids it still holds. */
 guint    pymemd_cpu_share_prune (PymemdCpuShare *self,

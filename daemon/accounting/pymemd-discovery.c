@@ -32,8 +32,6 @@
  * new processes looked at later, the others' at once. */
 #define LOOK_SHARE_US_PER_SECOND 100000
 #define LOOK_SHARE_BURST_US G_USEC_PER_SEC
-/* A user whose looks wait is logged at most this often (µs). */
-#define LOOK_WAIT_LOG_INTERVAL (600 * G_USEC_PER_SEC)
 
 /* What we remember of a process that is not an interpreter: enough to
  * notice an exec (the executable changes) without reading anything. */
@@ -57,8 +55,6 @@ struct _PymemdDiscovery
   guint           update_count;     /* listings of /proc */
   gint64          owner;
   PymemdCpuShare *look_share;   /* each uid's share of looking */
-  guint64         look_rate;    /* its rate, CPU µs a second */
-  GHashTable     *wait_logged;  /* uid -> monotonic µs its looks' wait was last logged */
 };
 
 G_DEFINE_TYPE (PymemdDiscovery, pymemd_discovery, G_TYPE_OBJECT)
@@ -71,7 +67,6 @@ pymemd_discovery_finalize (GObject *object)
   g_hash_table_unref (self->interpreters);
   g_hash_table_unref (self->others);
   g_hash_table_unref (self->execed);
-  g_hash_table_unref (self->wait_logged);
   pymemd_cpu_share_free (self->look_share);
   g_object_unref (self->procfs);
   g_object_unref (self->elf_cache);
@@ -92,9 +87,7 @@ pymemd_discovery_init (PymemdDiscovery *self)
   self->execed = g_hash_table_new (NULL, NULL);
   self->recheck_interval = DEFAULT_RECHECK_INTERVAL;
   self->owner = -1;
-  self->look_rate = LOOK_SHARE_US_PER_SECOND;
   self->look_share = pymemd_cpu_share_new (LOOK_SHARE_US_PER_SECOND, LOOK_SHARE_BURST_US);
-  self->wait_logged = g_hash_table_new_full (NULL, NULL, NULL, g_free);
 }
 
 PymemdDiscovery *
@@ -116,7 +109,6 @@ pymemd_discovery_set_owner (PymemdDiscovery *self, gint64 owner)
 void
 pymemd_discovery_set_look_share (PymemdDiscovery *self, guint64 us_per_second, guint64 burst_us)
 {
-  self->look_rate = us_per_second;
   pymemd_cpu_share_set (self->look_share, us_per_second, burst_us);
 }
 
@@ -269,39 +261,21 @@ read_cmdline (int dir_fd)
 }
 
 /* Whether UID's looks may go on now; when not, says so in ERROR and, at
- * most every LOOK_WAIT_LOG_INTERVAL, in the log. */
+ * most every PYMEMD_CPU_SHARE_REPORT_INTERVAL, in the log. */
 static gboolean
 may_look (PymemdDiscovery *self, guint32 uid, GError **error)
 {
   gint64 now = g_get_monotonic_time ();
-  gint64 *logged;
 
   /* The first listing looks at every process of the host, most of them
    * root's: all are looked at (and charged), none left to the next. */
   if (self->update_count <= 1 || pymemd_cpu_share_may_spend (self->look_share, uid, now))
     return TRUE;
-  logged = g_hash_table_lookup (self->wait_logged, GUINT_TO_POINTER (uid));
-  if (logged == NULL || now - *logged >= LOOK_WAIT_LOG_INTERVAL)
-    {
-      g_message ("Looks at uid %u's new processes wait: they used the user's share of looking time "
-                 "(%.1f%% of a CPU); said at most once in %d minutes",
-                 (unsigned) uid, (double) self->look_rate / 10000.0,
-                 (int) (LOOK_WAIT_LOG_INTERVAL / G_USEC_PER_SEC / 60));
-      if (logged == NULL)
-        {
-          GHashTableIter iter;
-          gpointer value;
-
-          /* Only the users logged within the interval are held. */
-          g_hash_table_iter_init (&iter, self->wait_logged);
-          while (g_hash_table_iter_next (&iter, NULL, &value))
-            if (now - *(gint64 *) value >= LOOK_WAIT_LOG_INTERVAL)
-              g_hash_table_iter_remove (&iter);
-          logged = g_new (gint64, 1);
-          g_hash_table_insert (self->wait_logged, GUINT_TO_POINTER (uid), logged);
-        }
-      *logged = now;
-    }
+  if (pymemd_cpu_share_take_report (self->look_share, uid, now))
+    g_message ("Looks at uid %u's new processes wait: they used the user's share of looking time "
+               "(%.1f%% of a CPU); said at most once in %d minutes",
+               (unsigned) uid, (double) pymemd_cpu_share_get_rate (self->look_share) / 10000.0,
+               (int) (PYMEMD_CPU_SHARE_REPORT_INTERVAL / G_USEC_PER_SEC / 60));
   g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_BUDGET,
                _("Looks at the processes of uid %u wait: they used the user's share"), (unsigned) uid);
   return FALSE;

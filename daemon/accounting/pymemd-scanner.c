@@ -18,8 +18,6 @@
 
 /* smaps_rollup is under 1 KiB today; room for many new fields. */
 #define ROLLUP_BUFFER 8192
-/* A user whose detail reads wait is logged at most this often (µs). */
-#define WAIT_LOG_INTERVAL (600 * G_USEC_PER_SEC)
 /* How many of its largest mappings a process keeps between detail passes. */
 #define TOP_MAPPINGS 16
 
@@ -40,9 +38,7 @@ struct _PymemdScanner
   GHashTable      *sharers;          /* interpreter path -> SharerDigest, last tick */
   GHashTable      *seen;             /* pids watched at the last scan */
   PymemdCpuShare  *detail_share;     /* each uid's share of detail reading */
-  GHashTable      *wait_logged;      /* uid -> monotonic µs its detail reads' wait was last logged */
   PymemdCpuShare  *rollup_share;     /* each uid's share of the ticks' smaps_rollup reads */
-  GHashTable      *rollup_wait_logged; /* uid -> when its samples' wait was last logged */
 };
 
 /* Who runs one interpreter image: how many, and a sum of their identities,
@@ -76,9 +72,7 @@ pymemd_scanner_finalize (GObject *object)
   g_clear_pointer (&self->sharers, g_hash_table_unref);
   g_clear_pointer (&self->seen, g_hash_table_unref);
   g_clear_pointer (&self->detail_share, pymemd_cpu_share_free);
-  g_clear_pointer (&self->wait_logged, g_hash_table_unref);
   g_clear_pointer (&self->rollup_share, pymemd_cpu_share_free);
-  g_clear_pointer (&self->rollup_wait_logged, g_hash_table_unref);
   G_OBJECT_CLASS (pymemd_scanner_parent_class)->finalize (object);
 }
 
@@ -104,13 +98,11 @@ pymemd_scanner_init (PymemdScanner *self)
   self->budget.detail_max_cpu_us = G_USEC_PER_SEC;
   self->budget.detail_share_us = 25000;
   self->detail_share = pymemd_cpu_share_new (self->budget.detail_share_us, share_burst (&self->budget));
-  self->wait_logged = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   /* A tick's read costs 0.1-0.5 ms; an interpreter that moves on every
    * tick costs 50-250 µs a second: a user's 10% of one CPU is 400 of them. */
   self->budget.rollup_share_us = 100000;
   self->rollup_share = pymemd_cpu_share_new (self->budget.rollup_share_us,
                                              self->budget.rollup_share_us * PYMEMD_ROLLUP_BURST_SECONDS);
-  self->rollup_wait_logged = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   self->sharers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->seen = g_hash_table_new (NULL, NULL);
 }
@@ -913,11 +905,10 @@ defer_detail (PymemdScanner *self, PymemdProcess *process, GHashTable *deferred)
 }
 
 /* Says that a user's READS (what waited) wait, at most every
- * WAIT_LOG_INTERVAL for each user (LOGGED: when each was), however often
- * its share (PERCENT of one CPU) runs out; WAITED: uid -> how many. */
+ * PYMEMD_CPU_SHARE_REPORT_INTERVAL for each user, however often its
+ * SHARE runs out; WAITED: uid -> how many. */
 static void
-report_waits (GHashTable *waited, GHashTable *logged_at, PymemdCpuShare *share, const char *reads,
-              double percent)
+report_waits (GHashTable *waited, PymemdCpuShare *share, const char *reads)
 {
   gint64 now = g_get_monotonic_time ();
   GHashTableIter iter;
@@ -925,27 +916,12 @@ report_waits (GHashTable *waited, GHashTable *logged_at, PymemdCpuShare *share, 
 
   g_hash_table_iter_init (&iter, waited);
   while (g_hash_table_iter_next (&iter, &key, &value))
-    {
-      gint64 *logged = g_hash_table_lookup (logged_at, key);
-
-      if (logged != NULL && now - *logged < WAIT_LOG_INTERVAL)
-        continue;
+    if (pymemd_cpu_share_take_report (share, GPOINTER_TO_UINT (key), now))
       g_message ("%s of uid %u's processes wait: they used the user's share of reading time "
                  "(%.1f%% of a CPU); %u of them not read this time; said at most once in %d "
-                 "minutes", reads, GPOINTER_TO_UINT (key), percent, GPOINTER_TO_UINT (value),
-                 (int) (WAIT_LOG_INTERVAL / G_USEC_PER_SEC / 60));
-      if (logged == NULL)
-        {
-          logged = g_new (gint64, 1);
-          g_hash_table_insert (logged_at, key, logged);
-        }
-      *logged = now;
-    }
-  /* Only the users logged within the interval are held. */
-  g_hash_table_iter_init (&iter, logged_at);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (now - *(gint64 *) value >= WAIT_LOG_INTERVAL)
-      g_hash_table_iter_remove (&iter);
+                 "minutes", reads, GPOINTER_TO_UINT (key),
+                 (double) pymemd_cpu_share_get_rate (share) / 10000.0, GPOINTER_TO_UINT (value),
+                 (int) (PYMEMD_CPU_SHARE_REPORT_INTERVAL / G_USEC_PER_SEC / 60));
   pymemd_cpu_share_prune (share, now);
 }
 
@@ -1115,8 +1091,7 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
           local_error != NULL)
         drop_failed (self, drop, i, process, local_error);
     }
-  report_waits (rollup_waits, self->rollup_wait_logged, self->rollup_share, "Samples",
-                (double) self->budget.rollup_share_us / 10000.0);
+  report_waits (rollup_waits, self->rollup_share, "Samples");
 
   if (exact && self->exact != NULL)
     finish_exact (self, processes, added);
@@ -1129,8 +1104,7 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
    * trim of a heap with nothing to give back costs well under a ms. */
   if (detail)
     {
-      report_waits (deferred, self->wait_logged, self->detail_share, "Detail reads",
-                    (double) self->budget.detail_share_us / 10000.0);
+      report_waits (deferred, self->detail_share, "Detail reads");
       malloc_trim (0);
     }
   /* Slots are indices: drop processes only once the exact pass is done,
