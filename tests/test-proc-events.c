@@ -167,15 +167,60 @@ test_parse_exec_thread (void)
 }
 
 static void
+append_change (Datagram *d, guint32 what, guint32 seq, guint32 pid, guint32 tgid, gsize len)
+{
+  struct proc_event ev = make_event (what, 0);
+
+  /* id and comm begin alike: the thread's pid, then its tgid. */
+  if (what == PROC_EVENT_COMM)
+    {
+      ev.event_data.comm.process_pid = (int) pid;
+      ev.event_data.comm.process_tgid = (int) tgid;
+    }
+  else
+    {
+      ev.event_data.id.process_pid = (int) pid;
+      ev.event_data.id.process_tgid = (int) tgid;
+    }
+  append_msg (d, CN_IDX_PROC, seq, 0, &ev, len);
+}
+
+/* A uid, gid or name change of a process's main thread is a change of
+ * the process (its status, its ptrace checks); another thread's, of its
+ * own credentials only. One too short for its pids is malformed. */
+static void
+test_parse_changes (void)
+{
+  Datagram d = { { 0 }, 0 };
+  PymemdProcEventBatch batch;
+  gsize header = offsetof (struct proc_event, event_data);
+  guint32 kinds[] = { PROC_EVENT_UID, PROC_EVENT_GID, PROC_EVENT_COMM };
+
+  for (guint i = 0; i < G_N_ELEMENTS (kinds); i++)
+    {
+      d.len = 0;
+      append_change (&d, kinds[i], 0, 300, 300, sizeof (struct proc_event));
+      append_change (&d, kinds[i], 1, 301, 300, sizeof (struct proc_event)); /* a thread */
+      append_change (&d, kinds[i], 2, 302, 302, header + 4);
+      parse (&d, &batch);
+      assert_counts (&batch, 1, 1, 1, FALSE);
+      g_assert_cmpint (event_at (&batch, 0)->kind, ==, PYMEMD_PROC_EVENT_CHANGE);
+      g_assert_cmpint (event_at (&batch, 0)->pid, ==, 300);
+      pymemd_proc_event_batch_clear (&batch);
+    }
+}
+
+static void
 test_parse_unknown (void)
 {
   Datagram d = { { 0 }, 0 };
   PymemdProcEventBatch batch;
-  struct proc_event uid = make_event (PROC_EVENT_UID, 0);
+  struct proc_event sid = make_event (PROC_EVENT_SID, 0);
   struct proc_event future = make_event (0x00100000, 0);
   struct proc_event exec = make_event (PROC_EVENT_EXEC, 0);
 
-  append_msg (&d, CN_IDX_PROC, 0, 0, &uid, sizeof uid);
+  sid.event_data.sid.process_pid = sid.event_data.sid.process_tgid = 55;
+  append_msg (&d, CN_IDX_PROC, 0, 0, &sid, sizeof sid);
   append_msg (&d, CN_IDX_PROC, 1, 0, &future, sizeof future);
   /* Another connector's message (not process events). */
   exec.event_data.exec.process_tgid = 77;
@@ -553,6 +598,12 @@ test_open_real (void)
 /* An interpreter that says it is ready and waits. */
 #define READY_CODE "import sys; print('ready', flush=True); sys.stdin.read()"
 #define MANAGER_PATH "/org/pymemd/Monitor1"
+#define RENAME_CODE \
+  "import ctypes, sys\n" \
+  "print('ready', flush=True)\n" \
+  "for line in sys.stdin:\n" \
+  "    ctypes.CDLL(None).prctl(15, b'renamed', 0, 0, 0)\n" \
+  "    print('done', flush=True)\n"
 
 typedef struct {
   char *added;
@@ -703,6 +754,72 @@ test_daemon_events (void)
   g_test_message ("%" G_GUINT64_FORMAT " events, %" G_GUINT64_FORMAT " losses",
                   statistics_uint64 (&service, "events"), statistics_uint64 (&service, "event_losses"));
 
+  g_dbus_connection_signal_unsubscribe (service.conn, sub);
+  g_free (ev.added);
+  g_free (ev.removed);
+  pymemd_test_service_stop (&service);
+}
+
+static char *
+process_name (PymemdTestService *service, const char *object)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) reply = NULL;
+  g_autoptr(GVariant) value = NULL;
+
+  reply = g_dbus_connection_call_sync (service->conn, BUS_NAME, object,
+                                       "org.freedesktop.DBus.Properties", "Get",
+                                       g_variant_new ("(ss)", "org.pymemd.Process1", "Name"),
+                                       G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE, 10000, NULL,
+                                       &error);
+  g_assert_no_error (error);
+  g_variant_get (reply, "(v)", &value);
+  return g_variant_dup_string (value, NULL);
+}
+
+/* A name set with prctl moves no owner the kernel gives /proc/PID: with
+ * the refresh an hour away, only the connector's comm event can have the
+ * daemon read the process's status again, on its next tick. */
+static void
+test_daemon_changes (void)
+{
+  PymemdTestService service;
+  PymemdTestChild child;
+  ObjectEvents ev = { NULL, NULL, 0 };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = NULL;
+  guint sub;
+
+  if (!pymemd_test_service_start_with_config (&service, "0.5",
+                                              "[monitor]\nevents=true\n"
+                                              "[budget]\nrollup-refresh-seconds=3600\n"))
+    return;
+  if (!statistics_bool (&service, "process_events"))
+    {
+      g_test_skip ("the process events connector is not available here (see pymemd.log)");
+      pymemd_test_service_stop (&service);
+      return;
+    }
+  sub = subscribe (&service, &ev);
+  g_assert_true (pymemd_test_child_spawn_python (&child, RENAME_CODE, NULL, &error));
+  g_assert_no_error (error);
+  ev.pid = child.pid;
+  PYMEMD_TEST_WAIT_FOR (ev.added != NULL, 30);
+  name = process_name (&service, ev.added);
+  g_assert_cmpstr (name, !=, "renamed");
+
+  pymemd_test_child_send (&child, "rename");
+  g_free (pymemd_test_child_read_line (&child, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < 300 && g_strcmp0 (name, "renamed") != 0; i++)
+    {
+      g_usleep (100 * 1000);
+      g_free (name);
+      name = process_name (&service, ev.added);
+    }
+  g_assert_cmpstr (name, ==, "renamed");
+
+  pymemd_test_child_stop (&child);
   g_dbus_connection_signal_unsubscribe (service.conn, sub);
   g_free (ev.added);
   g_free (ev.removed);
@@ -911,6 +1028,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/proc-events/parse/events", test_parse_events);
   g_test_add_func ("/proc-events/parse/exec-thread", test_parse_exec_thread);
+  g_test_add_func ("/proc-events/parse/changes", test_parse_changes);
   g_test_add_func ("/proc-events/parse/unknown", test_parse_unknown);
   g_test_add_func ("/proc-events/parse/truncated", test_parse_truncated);
   g_test_add_func ("/proc-events/parse/oversized", test_parse_oversized);
@@ -925,6 +1043,7 @@ main (int argc, char **argv)
   g_test_add_data_func ("/proc-events/daemon/loader-after-loss", GINT_TO_POINTER (SHARED_BUILD_AND_LOSS),
                         test_daemon_loader);
   g_test_add_func ("/proc-events/daemon/no-listing", test_daemon_no_listing);
+  g_test_add_func ("/proc-events/daemon/changes", test_daemon_changes);
   g_test_add_func ("/proc-events/daemon/fallback", test_daemon_fallback);
   return g_test_run ();
 }

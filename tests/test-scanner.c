@@ -373,6 +373,12 @@ test_budget (void)
   "            sys.stdin.read(); os._exit(0)  # EOF when the test closes our stdin\n" \
   "    elif line.startswith('uid'):\n" \
   "        os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 65534)\n" \
+  "    elif line.startswith('suid'):\n" \
+  "        os.setresuid(-1, -1, 65534)\n" \
+  "    elif line.startswith('nodump'):\n" \
+  "        import ctypes; ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)\n" \
+  "    elif line.startswith('dump'):\n" \
+  "        import ctypes; ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)\n" \
   "    elif line.startswith('map'):\n" \
   "        import mmap; f = open(sys.executable, 'rb')\n" \
   "        m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)\n" \
@@ -836,6 +842,29 @@ credentials_after_tick (PymemdScanner *scanner, GPid pid, PymemdProcess **proces
   return pymemd_process_get_credentials (*process);
 }
 
+/* As root, an ON_REQUEST child (which may change its uid), with the
+ * scanner's refresh at REFRESH_US; FALSE (the test skipped) otherwise. */
+static gboolean
+spawn_root_child (PymemdScanner *scanner, PymemdTestChild *child, guint64 refresh_us)
+{
+  g_autoptr(GError) error = NULL;
+  PymemdScanBudget budget;
+
+  if (!pymemd_test_is_root ())
+    {
+      g_test_skip ("needs root (the child changes its uid)");
+      return FALSE;
+    }
+  if (!need_python ())
+    return FALSE;
+  g_assert_true (pymemd_test_child_spawn_python (child, ON_REQUEST, NULL, &error));
+  g_assert_no_error (error);
+  pymemd_scanner_get_budget (scanner, &budget);
+  budget.rollup_refresh_us = refresh_us;
+  pymemd_scanner_set_budget (scanner, &budget);
+  return TRUE;
+}
+
 /* A tick reads a process's status only when the owner the kernel gives
  * /proc/PID or its status moved, or at the refresh: a process that drops
  * to nobody is seen as nobody's on the next tick; a name set with prctl
@@ -845,25 +874,15 @@ test_credentials_on_tick (void)
 {
   g_autoptr(PymemdScanner) scanner = scanner_for ("/proc");
   g_autoptr(PymemdProcess) process = NULL;
-  g_autoptr(GError) error = NULL;
   PymemdScanBudget budget;
   PymemdTestChild child;
   const PymemdCredentials *credentials;
   g_autofree char *name = NULL;
 
-  if (!pymemd_test_is_root ())
-    {
-      g_test_skip ("needs root (the child changes its uid)");
-      return;
-    }
-  if (!need_python ())
-    return;
-  g_assert_true (pymemd_test_child_spawn_python (&child, ON_REQUEST, NULL, &error));
-  g_assert_no_error (error);
   /* No refresh within the test unless asked for (see test_sample_what_moved). */
+  if (!spawn_root_child (scanner, &child, 3600 * (guint64) G_USEC_PER_SEC))
+    return;
   pymemd_scanner_get_budget (scanner, &budget);
-  budget.rollup_refresh_us = 3600 * (guint64) G_USEC_PER_SEC;
-  pymemd_scanner_set_budget (scanner, &budget);
   credentials = credentials_after_tick (scanner, child.pid, &process);
   g_assert_cmpuint (credentials->uid[0], ==, 0);
   name = g_strdup (credentials->name);
@@ -887,6 +906,76 @@ test_credentials_on_tick (void)
   pymemd_scanner_set_budget (scanner, &budget);
   credentials = credentials_after_tick (scanner, child.pid, &process);
   g_assert_cmpuint (credentials->uid[1], ==, 65534);
+  pymemd_test_child_stop (&child);
+}
+
+/* Where process events are heard, a tick reads a process's status when
+ * an event said its ids or name changed (or events were lost), or when
+ * the owner the kernel gives its status moved (it turned non-dumpable,
+ * which sends no event), and never for the refresh alone. */
+static void
+test_credentials_heard (void)
+{
+  g_autoptr(PymemdScanner) scanner = scanner_for ("/proc");
+  g_autoptr(PymemdProcess) process = NULL;
+  const PymemdScanFlags heard = PYMEMD_SCAN_ROLLUP | PYMEMD_SCAN_HEARD;
+  PymemdTestChild child;
+  const PymemdCredentials *credentials;
+  g_autofree char *name = NULL;
+
+  /* A refresh on every tick: heard, it reads nothing. */
+  if (!spawn_root_child (scanner, &child, 0))
+    return;
+  process = scan_and_find (scanner, heard, child.pid);
+  g_assert_nonnull (process);
+  credentials = pymemd_process_get_credentials (process);
+  name = g_strdup (credentials->name);
+  g_assert_true (credentials->dumpable);
+
+  ask (&child, "name");
+  g_clear_object (&process);
+  process = scan_and_find (scanner, heard, child.pid);
+  g_assert_cmpstr (pymemd_process_get_credentials (process)->name, ==, name);
+  /* Another pid's event is not this one's. */
+  pymemd_scanner_note_change (scanner, child.pid + 1);
+  g_clear_object (&process);
+  process = scan_and_find (scanner, heard, child.pid);
+  g_assert_cmpstr (pymemd_process_get_credentials (process)->name, ==, name);
+  pymemd_scanner_note_change (scanner, child.pid);
+  g_clear_object (&process);
+  process = scan_and_find (scanner, heard, child.pid);
+  g_assert_cmpstr (pymemd_process_get_credentials (process)->name, ==, "renamed");
+
+  /* Its saved uid alone: no owner moves. Events lost: every status. */
+  ask (&child, "suid");
+  g_clear_object (&process);
+  process = scan_and_find (scanner, heard, child.pid);
+  g_assert_cmpuint (pymemd_process_get_credentials (process)->uid[2], ==, 0);
+  pymemd_scanner_note_change (scanner, 0);
+  g_clear_object (&process);
+  process = scan_and_find (scanner, heard, child.pid);
+  g_assert_cmpuint (pymemd_process_get_credentials (process)->uid[2], ==, 65534);
+  g_assert_true (pymemd_process_get_credentials (process)->dumpable);
+
+  /* Nobody's: the kernel turns it non-dumpable (its status is root's,
+   * as before), so only the event tells. */
+  ask (&child, "uid");
+  pymemd_scanner_note_change (scanner, child.pid);
+  g_clear_object (&process);
+  process = scan_and_find (scanner, heard, child.pid);
+  g_assert_cmpuint (pymemd_process_get_credentials (process)->uid[1], ==, 65534);
+  g_assert_false (pymemd_process_get_credentials (process)->dumpable);
+
+  /* Dumpable again, and not, with prctl: no event, its status's owner
+   * moves (nobody's, root's). */
+  ask (&child, "dump");
+  g_clear_object (&process);
+  process = scan_and_find (scanner, heard, child.pid);
+  g_assert_true (pymemd_process_get_credentials (process)->dumpable);
+  ask (&child, "nodump");
+  g_clear_object (&process);
+  process = scan_and_find (scanner, heard, child.pid);
+  g_assert_false (pymemd_process_get_credentials (process)->dumpable);
   pymemd_test_child_stop (&child);
 }
 
@@ -1281,6 +1370,7 @@ main (int argc, char **argv)
   g_test_add_func ("/scanner/sample-what-moved", test_sample_what_moved);
   g_test_add_func ("/scanner/stalling-process", test_stalling_process);
   g_test_add_func ("/scanner/credentials-on-tick", test_credentials_on_tick);
+  g_test_add_func ("/scanner/credentials-heard", test_credentials_heard);
   g_test_add_func ("/scanner/known-only", test_known_only);
   g_test_add_func ("/scanner/known-only/exec-and-paced", test_known_only_exec_and_paced);
   g_test_add_func ("/scanner/detail-share", test_detail_share);

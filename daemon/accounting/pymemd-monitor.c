@@ -68,6 +68,9 @@ struct _PymemdMonitor
   guint          delayed_source;
   gint64         delayed_due;        /* when it fires */
   gboolean       listing_due;        /* events were lost: list on the next tick */
+  gboolean       changes_missed;     /* events were lost, dropped or not heard
+                                        before: the next pass reads every
+                                        process's status */
   gboolean       overflowed;         /* too many waited: none kept until that listing */
   gint64         last_listing;       /* monotonic µs */
 
@@ -318,6 +321,13 @@ scan_full (PymemdMonitor *self, PymemdScanFlags flags, gboolean sync)
   if (self->events != NULL && !self->listing_due && self->last_listing != 0 &&
       start - self->last_listing < LISTING_INTERVAL_US)
     flags |= PYMEMD_SCAN_KNOWN_ONLY;
+  if (self->events != NULL)
+    flags |= PYMEMD_SCAN_HEARD;
+  if (self->changes_missed)
+    {
+      pymemd_scanner_note_change (self->scanner, 0);
+      self->changes_missed = FALSE;
+    }
   if (!(flags & PYMEMD_SCAN_KNOWN_ONLY))
     {
       self->listing_due = FALSE;
@@ -390,6 +400,8 @@ overflow (PymemdMonitor *self)
   g_clear_handle_id (&self->delayed_source, g_source_remove);
   self->listing_due = TRUE;
   self->overflowed = TRUE;
+  /* Dropped events may have said that ids or names changed. */
+  self->changes_missed = TRUE;
   self->statistics.event_overflows++;
 }
 
@@ -683,6 +695,8 @@ handle_events (PymemdMonitor *self, const PymemdProcEvent *events, guint n_event
        * would look at such a process only once. */
       self->statistics.event_losses++;
       self->listing_due = TRUE;
+      /* ... and which of the processes known changed ids or name. */
+      self->changes_missed = TRUE;
     }
   for (guint i = 0; i < n_events; i++)
     {
@@ -701,6 +715,10 @@ handle_events (PymemdMonitor *self, const PymemdProcEvent *events, guint n_event
           /* A child of an interpreter is one too, until it runs exec. */
           if (pymemd_scanner_knows_pid (self->scanner, event->parent))
             add_delayed (self, event->pid, 1, FORK_LOOK_MS);
+          break;
+        case PYMEMD_PROC_EVENT_CHANGE:
+          /* Who it runs as, or its name: its next tick reads its status. */
+          pymemd_scanner_note_change (self->scanner, event->pid);
           break;
         case PYMEMD_PROC_EVENT_EXIT:
           g_hash_table_remove (self->delayed, GINT_TO_POINTER (event->pid));
@@ -760,6 +778,8 @@ update_events (PymemdMonitor *self)
   else if (!was)
     {
       g_clear_pointer (&self->events_reason, g_free);
+      /* What changed before they were heard, the next pass reads. */
+      self->changes_missed = TRUE;
       g_message ("Discovery hears the kernel's process events; /proc is listed every %d seconds",
                  (int) (LISTING_INTERVAL_US / G_USEC_PER_SEC));
     }

@@ -99,6 +99,18 @@ check_sequence (GHashTable *next_seq, guint32 cpu, guint32 seq, PymemdProcEventB
   g_hash_table_insert (next_seq, GUINT_TO_POINTER (cpu), GUINT_TO_POINTER (seq + 1));
 }
 
+/* Credentials are a thread's, and /proc/PID's status, name and ptrace
+ * checks are its main thread's: what another thread does to its own is
+ * not PID's. */
+static void
+add_leader_change (PymemdProcEventBatch *batch, guint32 pid, guint32 tgid)
+{
+  if (pid != tgid)
+    batch->ignored++;
+  else
+    add_event (batch, PYMEMD_PROC_EVENT_CHANGE, tgid, 0);
+}
+
 /* One connector message of LEN bytes (cn_msg and its data). */
 static void
 parse_cn_msg (const guint8 *data, gsize len, guint32 subscribe_seq, GHashTable *next_seq,
@@ -170,9 +182,25 @@ parse_cn_msg (const guint8 *data, gsize len, guint32 subscribe_seq, GHashTable *
       else
         add_event (batch, PYMEMD_PROC_EVENT_EXIT, (guint32) ev.event_data.exit.process_tgid, 0);
       return;
+    case PROC_EVENT_UID:
+    case PROC_EVENT_GID:
+      /* ruid/euid (rgid/egid) here; any of its ids (saved, fs too) moved. */
+      if (ev_len < header + sizeof ev.event_data.id)
+        break;
+      check_sequence (next_seq, ev.cpu, msg.seq, batch);
+      add_leader_change (batch, (guint32) ev.event_data.id.process_pid,
+                         (guint32) ev.event_data.id.process_tgid);
+      return;
+    case PROC_EVENT_COMM:
+      if (ev_len < header + sizeof ev.event_data.comm)
+        break;
+      check_sequence (next_seq, ev.cpu, msg.seq, batch);
+      add_leader_change (batch, (guint32) ev.event_data.comm.process_pid,
+                         (guint32) ev.event_data.comm.process_tgid);
+      return;
     default:
       check_sequence (next_seq, ev.cpu, msg.seq, batch);
-      batch->ignored++; /* uid, gid, sid, ptrace, comm, coredump, and kinds to come */
+      batch->ignored++; /* sid, ptrace, coredump, and kinds to come */
       return;
     }
   batch->malformed++; /* a known kind, too short for its fields */

@@ -1,4 +1,5 @@
-/* Hears the kernel's process events connector (fork, exec, exit) so that discovery need not list /proc on every tick. */
+/* Hears the kernel's process events connector (fork, exec, exit, id and
+ * name changes) so that discovery need not list /proc on every tick. */
 #pragma once
 
 #include <glib-object.h>
@@ -9,6 +10,8 @@ typedef enum {
   PYMEMD_PROC_EVENT_FORK, /* PID is a new process (not a thread), PARENT its parent's tgid */
   PYMEMD_PROC_EVENT_EXEC, /* PID ran execve: a new image */
   PYMEMD_PROC_EVENT_EXIT, /* PID, a whole process (its main thread), ended */
+  PYMEMD_PROC_EVENT_CHANGE, /* PID's main thread changed its uids, gids or
+                               name (setresuid, prctl PR_SET_NAME, ...) */
 } PymemdProcEventKind;
 
 typedef struct {
@@ -24,7 +27,7 @@ typedef struct {
                              listener's subscription ack, a sequence gap) */
   gboolean acked;         /* the answer to our own subscription came */
   gint32   ack_error;     /* ... with this errno (0: subscribed) */
-  guint    ignored;       /* kinds we do not need (uid, comm, ...) and threads */
+  guint    ignored;       /* kinds we do not need (sid, ptrace, ...) and threads */
   guint    malformed;     /* messages cut short or of a shape we do not know */
 } PymemdProcEventBatch;
 

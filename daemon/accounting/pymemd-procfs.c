@@ -451,7 +451,7 @@ pymemd_procfs_pread_file (int fd, const char *name, char *buf, gsize size, GErro
 gboolean
 pymemd_procfs_read_owner_stamp (int dir_fd, PymemdOwnerStamp *stamp, GError **error)
 {
-  struct stat dir, status;
+  struct stat dir;
 
   /* The directory's owner is computed on the stat itself; the status
    * file's on its lookup. */
@@ -460,15 +460,25 @@ pymemd_procfs_read_owner_stamp (int dir_fd, PymemdOwnerStamp *stamp, GError **er
       set_errno_error (error, errno, "/proc/PID");
       return FALSE;
     }
+  if (!pymemd_procfs_read_dump_owner (dir_fd, &stamp->status_uid, &stamp->status_gid, error))
+    return FALSE;
+  stamp->uid = (guint32) dir.st_uid;
+  stamp->gid = (guint32) dir.st_gid;
+  return TRUE;
+}
+
+gboolean
+pymemd_procfs_read_dump_owner (int dir_fd, guint32 *uid, guint32 *gid, GError **error)
+{
+  struct stat status;
+
   if (fstatat (dir_fd, "status", &status, 0) < 0)
     {
       set_errno_error (error, errno, "status");
       return FALSE;
     }
-  stamp->uid = (guint32) dir.st_uid;
-  stamp->gid = (guint32) dir.st_gid;
-  stamp->status_uid = (guint32) status.st_uid;
-  stamp->status_gid = (guint32) status.st_gid;
+  *uid = (guint32) status.st_uid;
+  *gid = (guint32) status.st_gid;
   return TRUE;
 }
 

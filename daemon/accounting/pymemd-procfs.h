@@ -72,6 +72,14 @@ gboolean      pymemd_procfs_read_owner_stamp (int               dir_fd,
                                               PymemdOwnerStamp *stamp,
                                               GError          **error);
 
+/* The owner the kernel gives DIR_FD's status, with one stat: the
+ * process's effective uid and gid while it is dumpable, root (of its user
+ * namespace) otherwise. Fails with PYMEMD_ERROR_GONE once it has exited. */
+gboolean      pymemd_procfs_read_dump_owner (int       dir_fd,
+                                             guint32  *uid,
+                                             guint32  *gid,
+                                             GError  **error);
+
 /* Reads FD from offset 0 into BUF (NUL-terminated): a procfs file kept
  * open and read again (statm). Fails with PYMEMD_ERROR_TOO_LARGE if it
  * does not fit in SIZE - 1 bytes. */

@@ -37,6 +37,8 @@ struct _PymemdScanner
   char            *visibility_error; /* the last one logged */
   GHashTable      *sharers;          /* interpreter path -> SharerDigest, last tick */
   GHashTable      *seen;             /* pids watched at the last scan */
+  GHashTable      *changed;          /* pids whose ids or name changed (events) */
+  gboolean         all_changed;      /* ... every one's (events were lost) */
   PymemdCpuShare  *detail_share;     /* each uid's share of detail reading */
   PymemdCpuShare  *rollup_share;     /* each uid's share of the ticks' smaps_rollup reads */
 };
@@ -71,6 +73,7 @@ pymemd_scanner_finalize (GObject *object)
   g_free (self->visibility_error);
   g_clear_pointer (&self->sharers, g_hash_table_unref);
   g_clear_pointer (&self->seen, g_hash_table_unref);
+  g_clear_pointer (&self->changed, g_hash_table_unref);
   g_clear_pointer (&self->detail_share, pymemd_cpu_share_free);
   g_clear_pointer (&self->rollup_share, pymemd_cpu_share_free);
   G_OBJECT_CLASS (pymemd_scanner_parent_class)->finalize (object);
@@ -105,6 +108,7 @@ pymemd_scanner_init (PymemdScanner *self)
                                              self->budget.rollup_share_us * PYMEMD_ROLLUP_BURST_SECONDS);
   self->sharers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->seen = g_hash_table_new (NULL, NULL);
+  self->changed = g_hash_table_new (NULL, NULL);
 }
 
 /* An administrator may remount /proc with other options at any time; the
@@ -820,20 +824,39 @@ decide_sample (PymemdScanner *self, PymemdProcess *process, const PymemdStatm *s
 
 /* Who PROCESS runs as, for this tick: two stats show the owners the
  * kernel gives /proc/PID and its status; status is read in full only when
- * they moved, or at the refresh (a name set with prctl moves neither). */
+ * they moved, or at the refresh (a name set with prctl moves neither).
+ *
+ * Where process events are heard (HEARD), a change of its uids, gids or
+ * name comes as one (pymemd_scanner_note_change ()), and what the stats
+ * would miss (a saved uid alone) too: one stat of its status, whose owner
+ * is root's once it is not dumpable (prctl sends no event), is all a tick
+ * needs, and no refresh. */
 static gboolean
-tick_credentials (PymemdScanner *self, PymemdProcess *process, GError **error)
+tick_credentials (PymemdScanner *self, PymemdProcess *process, gboolean heard, GError **error)
 {
   guint64 refresh = self->budget.rollup_refresh_us;
   PymemdOwnerStamp stamp;
   const PymemdOwnerStamp *then;
   gint64 read_at;
+  /* A fixture tree's owners are its files', not the kernel's. */
+  gboolean procfs = pymemd_procfs_is_procfs (self->procfs);
 
+  then = pymemd_process_get_owner_stamp (process, &read_at);
+  if (heard)
+    {
+      gboolean noted = g_hash_table_remove (self->changed,
+                                            GINT_TO_POINTER (pymemd_process_get_pid (process)));
+      guint32 uid, gid;
+
+      if (!pymemd_procfs_read_dump_owner (pymemd_process_get_dir_fd (process), &uid, &gid, error))
+        return FALSE;
+      if (then != NULL && procfs && !noted && !self->all_changed &&
+          then->status_uid == uid && then->status_gid == gid)
+        return TRUE;
+    }
   if (!pymemd_procfs_read_owner_stamp (pymemd_process_get_dir_fd (process), &stamp, error))
     return FALSE;
-  then = pymemd_process_get_owner_stamp (process, &read_at);
-  /* A fixture tree's owners are its files', not the kernel's. */
-  if (then != NULL && pymemd_procfs_is_procfs (self->procfs) && memcmp (then, &stamp, sizeof stamp) == 0 &&
+  if (!heard && then != NULL && procfs && memcmp (then, &stamp, sizeof stamp) == 0 &&
       !pymemd_scanner_refresh_due (refresh_phase (process, refresh), read_at,
                                    g_get_monotonic_time (), refresh))
     return TRUE;
@@ -1025,7 +1048,7 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
       g_autoptr(GError) local_error = NULL;
       PymemdStatm statm;
 
-      if (!tick_credentials (self, process, &local_error))
+      if (!tick_credentials (self, process, (flags & PYMEMD_SCAN_HEARD) != 0, &local_error))
         {
           drop_failed (self, drop, i, process, local_error);
           continue;
@@ -1092,6 +1115,9 @@ pymemd_scanner_scan (PymemdScanner *self, PymemdScanFlags flags, GError **error)
         drop_failed (self, drop, i, process, local_error);
     }
   report_waits (rollup_waits, self->rollup_share, "Samples");
+  /* Each process here had its tick's look at who it runs as. */
+  self->all_changed = FALSE;
+  g_hash_table_remove_all (self->changed);
 
   if (exact && self->exact != NULL)
     finish_exact (self, processes, added);
@@ -1157,6 +1183,15 @@ void
 pymemd_scanner_note_exec (PymemdScanner *self, int pid)
 {
   pymemd_discovery_note_exec (self->discovery, pid);
+}
+
+void
+pymemd_scanner_note_change (PymemdScanner *self, int pid)
+{
+  if (pid == 0)
+    self->all_changed = TRUE;
+  else if (pymemd_discovery_knows (self->discovery, pid))
+    g_hash_table_add (self->changed, GINT_TO_POINTER (pid));
 }
 
 void

@@ -16,6 +16,9 @@ typedef enum {
   PYMEMD_SCAN_KNOWN_ONLY = 1 << 3, /* no listing of /proc: the interpreters known
                                       already (process events find new ones and
                                       their execs; an exit fails the reads) */
+  PYMEMD_SCAN_HEARD = 1 << 4, /* process events are heard: a change of a
+                                 process's ids or name comes as one
+                                 (pymemd_scanner_note_change ()) */
 } PymemdScanFlags;
 
 #define PYMEMD_SCAN_ALL (PYMEMD_SCAN_ROLLUP | PYMEMD_SCAN_DETAIL | PYMEMD_SCAN_EXACT)
@@ -142,6 +145,10 @@ gboolean    pymemd_scanner_knows_pid (PymemdScanner *self,
 /* PID ran exec: its next look replaces a known interpreter there. */
 void        pymemd_scanner_note_exec (PymemdScanner *self,
                                       int            pid);
+/* PID's ids or name changed (a process event): its next tick reads its
+ * status. PID 0: events were lost, every process's status is read. */
+void        pymemd_scanner_note_change (PymemdScanner *self,
+                                        int            pid);
 /* PID, no interpreter, exited: what was found of it is forgotten. */
 void        pymemd_scanner_note_exit (PymemdScanner *self,
                                       int            pid);
