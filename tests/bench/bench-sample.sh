@@ -10,7 +10,9 @@
 #                     includes discovery (a readdir of /proc, one fstatat per
 #                     pid, ELF checks of new processes), two stats per
 #                     interpreter (who it runs as; its status only when they
-#                     moved or at its refresh), a pread of its statm, and the
+#                     moved or at its refresh; one stat and no refresh with
+#                     KNOWN_ONLY, where events say what changed), a pread of
+#                     its statm, and the
 #                     smaps_rollup reads the rule asks for (the "reads"
 #                     column; "est." counts figures worked out from statm);
 #   floor CPU         right after each tick, open + read + close of the
@@ -21,7 +23,9 @@
 #                     stand or worked out: RSS within 16 pages (docs/pymemd.8,
 #                     SAMPLING), PSS's worst difference shown.
 # With KNOWN_ONLY=1 the ticks do not list /proc, as the daemon's do when it
-# hears process events ([monitor] events=true: a listing once a minute).
+# hears process events ([monitor] events=true: a listing once a minute);
+# UNHEARD=1 as well has them look at who each runs as the way they do
+# without events (bench-scan --unheard), for comparison.
 # Also, once per phase: `cat` of the N interpreters' smaps_rollup, CPU from
 # bash `times` (the issue's baseline).
 #
@@ -78,8 +82,8 @@ cat_floor () {
 phase () {   # NAME
   local procs=() p out
   for p in "${PIDS[@]}"; do procs+=("/proc/$p"); done
-  echo "== $1: $BENCH --moved $TICKS --interval 2 ${KNOWN_ONLY:+--known-only} =="
-  out=$("$BENCH" --moved "$TICKS" --interval 2 ${KNOWN_ONLY:+--known-only})
+  echo "== $1: $BENCH --moved $TICKS --interval 2 ${KNOWN_ONLY:+--known-only} ${UNHEARD:+--unheard} =="
+  out=$("$BENCH" --moved "$TICKS" --interval 2 ${KNOWN_ONLY:+--known-only} ${UNHEARD:+--unheard})
   echo "$out"
   echo "cat of the ${#procs[@]} interpreters' smaps_rollup: $(cat_floor "${procs[@]}") ms CPU"
   echo

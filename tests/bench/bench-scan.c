@@ -716,10 +716,14 @@ statm_moved (const PymemdStatm *a, const PymemdStatm *b)
 }
 
 static int
-mode_moved (PymemdScanner *scanner, guint ticks, double interval, gboolean known_only, gsize page_size)
+mode_moved (PymemdScanner *scanner, guint ticks, double interval, gboolean known_only,
+            gboolean unheard, gsize page_size)
 {
-  /* With process events the daemon lists /proc once a minute, not on a tick. */
-  PymemdScanFlags flags = PYMEMD_SCAN_ROLLUP | (known_only ? PYMEMD_SCAN_KNOWN_ONLY : 0);
+  /* With process events the daemon lists /proc once a minute, not on a
+   * tick, and hears of changed ids and names. */
+  PymemdScanFlags flags = PYMEMD_SCAN_ROLLUP |
+                          (known_only ? PYMEMD_SCAN_KNOWN_ONLY : 0) |
+                          (known_only && !unheard ? PYMEMD_SCAN_HEARD : 0);
   g_autofree Cost *tick_cost = g_new0 (Cost, ticks);
   g_autofree Cost *floor_cost = g_new0 (Cost, ticks);
   g_autofree Cost *snapshot_cost = g_new0 (Cost, ticks);
@@ -886,7 +890,7 @@ main (int argc, char **argv)
   g_autofree char *root = NULL;
   gint iterations = 100, repeat = 5, exact_pid = 0, moved = 0;
   double interval = 2;
-  gboolean detail = FALSE, known_only = FALSE;
+  gboolean detail = FALSE, known_only = FALSE, unheard = FALSE;
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(PymemdProcfs) procfs = NULL;
@@ -903,6 +907,8 @@ main (int argc, char **argv)
     { "interval", 0, 0, G_OPTION_ARG_DOUBLE, &interval, "seconds between --moved ticks", "S" },
     { "known-only", 0, 0, G_OPTION_ARG_NONE, &known_only,
       "--moved ticks do not list /proc (as with process events)", NULL },
+    { "unheard", 0, 0, G_OPTION_ARG_NONE, &unheard,
+      "--known-only ticks stat /proc/PID too and read status at the refresh (as before id events)", NULL },
     { NULL }
   };
 
@@ -939,7 +945,8 @@ main (int argc, char **argv)
       return 1;
     }
   if (moved > 0)
-    return mode_moved (scanner, (guint) moved, interval, known_only, pymemd_procfs_get_page_size (procfs));
+    return mode_moved (scanner, (guint) moved, interval, known_only, unheard,
+                       pymemd_procfs_get_page_size (procfs));
   return mode_scan (scanner, detail, (guint) iterations, (guint) repeat,
                     pymemd_procfs_get_page_size (procfs));
 }
