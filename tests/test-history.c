@@ -144,6 +144,143 @@ test_tiers (Fixture *f, gconstpointer data)
   g_assert_cmpint (ROW (hours, 1)->t, ==, BASE_US + HOUR_US);
 }
 
+/* What a query answered before it summed its buckets itself: SQLite's
+ * GROUP BY over the tier's rows and the raw samples the tier does not
+ * hold yet (?1 process, ?2 since, ?3 until, ?4 resolution, ?5 the end of
+ * the minutes consolidated). */
+#define REF_RAW_AS_TIER \
+  "SELECT process, t AS bucket, 1 AS count, pss AS pss_min, pss AS pss_sum, pss AS pss_max," \
+  " uss AS uss_min, uss AS uss_sum, uss AS uss_max," \
+  " swap AS swap_min, swap AS swap_sum, swap AS swap_max FROM samples"
+#define REF_TIER(source, width) \
+  "SELECT bucket - bucket % ?4 AS b, min (pss_min), sum (pss_sum) / sum (count), max (pss_max)," \
+  " min (uss_min), sum (uss_sum) / sum (count), max (uss_max)," \
+  " min (swap_min), sum (swap_sum) / sum (count), max (swap_max), sum (count)" \
+  " FROM (SELECT * FROM " source " WHERE process = ?1 AND bucket > ?2 - " width " AND bucket < ?3" \
+  " UNION ALL " REF_RAW_AS_TIER " WHERE process = ?1 AND t >= max (?5, ?2) AND t < ?3)" \
+  " GROUP BY b ORDER BY b"
+#define REF_RAW \
+  "SELECT t - t % ?4 AS b, min (pss), sum (pss) / count (*), max (pss), min (uss), sum (uss) / count (*)," \
+  " max (uss), min (swap), sum (swap) / count (*), max (swap), count (*)" \
+  " FROM samples WHERE process = ?1 AND t >= ?2 AND t < ?3 GROUP BY b ORDER BY b"
+
+static GArray *
+reference_query (sqlite3 *db, gint32 pid, guint64 start_time, gint64 since, gint64 until, gint64 resolution)
+{
+  GArray *rows = g_array_new (FALSE, FALSE, sizeof (PymemdHistoryRow));
+  const char *sql = resolution < MINUTE_US ? REF_RAW :
+                    resolution < HOUR_US ? REF_TIER ("minutes", "60000000") : REF_TIER ("hours", "3600000000");
+  sqlite3_stmt *s = NULL;
+  gint64 id = 0, last = -1;
+
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT id FROM processes WHERE pid = ?1 AND start_time = ?2", -1, &s,
+                                       NULL), ==, SQLITE_OK);
+  sqlite3_bind_int (s, 1, pid);
+  sqlite3_bind_int64 (s, 2, (gint64) start_time);
+  g_assert_cmpint (sqlite3_step (s), ==, SQLITE_ROW);
+  id = sqlite3_column_int64 (s, 0);
+  sqlite3_finalize (s);
+  g_assert_cmpint (sqlite3_prepare_v2 (db, "SELECT coalesce (max (bucket), -1) FROM minutes", -1, &s, NULL), ==,
+                   SQLITE_OK);
+  g_assert_cmpint (sqlite3_step (s), ==, SQLITE_ROW);
+  last = sqlite3_column_int64 (s, 0);
+  sqlite3_finalize (s);
+
+  g_assert_cmpint (sqlite3_prepare_v2 (db, sql, -1, &s, NULL), ==, SQLITE_OK);
+  sqlite3_bind_int64 (s, 1, id);
+  sqlite3_bind_int64 (s, 2, since);
+  sqlite3_bind_int64 (s, 3, until);
+  sqlite3_bind_int64 (s, 4, MAX (resolution, 1));
+  if (resolution >= MINUTE_US)
+    sqlite3_bind_int64 (s, 5, last < 0 ? 0 : last + MINUTE_US);
+  while (sqlite3_step (s) == SQLITE_ROW)
+    {
+      PymemdHistoryRow row = {
+        .t = sqlite3_column_int64 (s, 0),
+        .pss_min = (guint64) sqlite3_column_int64 (s, 1),
+        .pss_avg = (guint64) sqlite3_column_int64 (s, 2),
+        .pss_max = (guint64) sqlite3_column_int64 (s, 3),
+        .uss_min = (guint64) sqlite3_column_int64 (s, 4),
+        .uss_avg = (guint64) sqlite3_column_int64 (s, 5),
+        .uss_max = (guint64) sqlite3_column_int64 (s, 6),
+        .swap_min = (guint64) sqlite3_column_int64 (s, 7),
+        .swap_avg = (guint64) sqlite3_column_int64 (s, 8),
+        .swap_max = (guint64) sqlite3_column_int64 (s, 9),
+        .count = (guint32) sqlite3_column_int64 (s, 10),
+      };
+      g_array_append_val (rows, row);
+    }
+  g_assert_cmpint (sqlite3_finalize (s), ==, SQLITE_OK);
+  return rows;
+}
+
+/* A query sums its buckets as its rows stream by: every bucket, for
+ * every tier, span and resolution (aligned to the tiers or not), is what
+ * SQLite's GROUP BY over the same rows gives. Three processes, ticks
+ * 1-3 s apart for three hours and a half, random figures; the store is
+ * opened again so that both read the same consolidated minutes. */
+static void
+test_query_as_sql (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  const gint64 end = BASE_US + 3 * HOUR_US + 30 * MINUTE_US;
+  const gint64 resolutions[] = {
+    0, SECOND_US, 7 * SECOND_US, 20 * SECOND_US, MINUTE_US, 90 * SECOND_US, 25 * MINUTE_US,
+    HOUR_US, 2 * HOUR_US, 3 * HOUR_US + 7 * SECOND_US,
+  };
+  const gint64 spans[][2] = {
+    { BASE_US, end },
+    { BASE_US - HOUR_US, end + HOUR_US },
+    { BASE_US + 13 * MINUTE_US + 7 * SECOND_US, end - 11 * MINUTE_US - 3 * SECOND_US },
+    { end - 5 * MINUTE_US, end },
+    { BASE_US + 30 * SECOND_US, BASE_US + 31 * SECOND_US },
+  };
+  sqlite3 *db = NULL;
+  guint compared = 0;
+
+  for (gint64 t = BASE_US; t < end; t += g_test_rand_int_range (1, 4) * SECOND_US)
+    {
+      PymemdHistoryPoint p[3];
+
+      for (guint i = 0; i < G_N_ELEMENTS (p); i++)
+        p[i] = point (40 + (gint32) i, 7, (guint64) g_test_rand_int_range (1, 1 << 30) * 8);
+      g_assert_true (pymemd_history_add_tick (f->history, BOOT, t, p, G_N_ELEMENTS (p), &error));
+      g_assert_no_error (error);
+    }
+  g_clear_object (&f->history);
+  f->history = pymemd_history_open (f->path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (sqlite3_open_v2 (f->path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+
+  for (gint32 pid = 40; pid < 43; pid++)
+    for (guint r = 0; r < G_N_ELEMENTS (resolutions); r++)
+      for (guint sp = 0; sp < G_N_ELEMENTS (spans); sp++)
+        {
+          g_autoptr(GArray) got = query (f, pid, 7, spans[sp][0], spans[sp][1], resolutions[r]);
+          g_autoptr(GArray) want = reference_query (db, pid, 7, spans[sp][0], spans[sp][1], resolutions[r]);
+
+          g_assert_cmpuint (got->len, ==, want->len);
+          for (guint i = 0; i < got->len; i++)
+            {
+              g_assert_cmpint (ROW (got, i)->t, ==, ROW (want, i)->t);
+              g_assert_cmpuint (ROW (got, i)->count, ==, ROW (want, i)->count);
+              g_assert_cmpuint (ROW (got, i)->pss_min, ==, ROW (want, i)->pss_min);
+              g_assert_cmpuint (ROW (got, i)->pss_avg, ==, ROW (want, i)->pss_avg);
+              g_assert_cmpuint (ROW (got, i)->pss_max, ==, ROW (want, i)->pss_max);
+              g_assert_cmpuint (ROW (got, i)->uss_min, ==, ROW (want, i)->uss_min);
+              g_assert_cmpuint (ROW (got, i)->uss_avg, ==, ROW (want, i)->uss_avg);
+              g_assert_cmpuint (ROW (got, i)->uss_max, ==, ROW (want, i)->uss_max);
+              g_assert_cmpuint (ROW (got, i)->swap_min, ==, ROW (want, i)->swap_min);
+              g_assert_cmpuint (ROW (got, i)->swap_avg, ==, ROW (want, i)->swap_avg);
+              g_assert_cmpuint (ROW (got, i)->swap_max, ==, ROW (want, i)->swap_max);
+            }
+          compared += got->len;
+        }
+  g_test_message ("%u buckets compared", compared);
+  g_assert_cmpuint (compared, >, 1000);
+  sqlite3_close (db);
+}
+
 static void
 test_query_tier (Fixture *f, gconstpointer data)
 {
@@ -1387,6 +1524,7 @@ main (int argc, char **argv)
 #define ADD(path, fn) g_test_add (path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
   ADD ("/history/tiers", test_tiers);
   ADD ("/history/query-picks-tier", test_query_tier);
+  ADD ("/history/query-as-sql", test_query_as_sql);
   ADD ("/history/retention-age", test_retention_age);
   ADD ("/history/size-cap", test_size_cap);
   ADD ("/history/size-cap/churn", test_size_cap_churn);

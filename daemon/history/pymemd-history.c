@@ -72,23 +72,15 @@ static const char schema_sql[] =
 
 /* ?1 process, ?2 since, ?3 until, ?4 resolution, ?5 the first raw sample
  * not yet in SOURCE; WIDTH keeps the bucket that straddles SINCE. */
-#define TIER_QUERY(source, width) \
-  "SELECT bucket - bucket % ?4 AS b, min (pss_min), sum (pss_sum) / sum (count), max (pss_max)," \
-  " min (uss_min), sum (uss_sum) / sum (count), max (uss_max)," \
-  " min (swap_min), sum (swap_sum) / sum (count), max (swap_max), sum (count)" \
-  " FROM (SELECT * FROM " source " WHERE process = ?1 AND bucket > ?2 - " width " AND bucket < ?3" \
-  " UNION ALL " RAW_AS_TIER " WHERE process = ?1 AND t >= max (?5, ?2) AND t < ?3)" \
-  " GROUP BY b ORDER BY b"
+/* A query's rows, in the order its buckets are summed in (query_rows ()):
+ * a tier's for the span, and the raw samples it does not hold yet. */
+#define TIER_ROWS(source, width) \
+  "SELECT bucket, count, pss_min, pss_sum, pss_max, uss_min, uss_sum, uss_max," \
+  " swap_min, swap_sum, swap_max FROM " source \
+  " WHERE process = ?1 AND bucket > ?2 - " width " AND bucket < ?3 ORDER BY bucket"
 
-#define RAW_AS_TIER \
-  "SELECT process, t AS bucket, 1 AS count, pss AS pss_min, pss AS pss_sum, pss AS pss_max," \
-  " uss AS uss_min, uss AS uss_sum, uss AS uss_max," \
-  " swap AS swap_min, swap AS swap_sum, swap AS swap_max FROM samples"
-
-#define RAW_QUERY \
-  "SELECT t - t % ?4 AS b, min (pss), sum (pss) / count (*), max (pss), min (uss), sum (uss) / count (*)," \
-  " max (uss), min (swap), sum (swap) / count (*), max (swap), count (*)" \
-  " FROM samples WHERE process = ?1 AND t >= ?2 AND t < ?3 GROUP BY b ORDER BY b"
+#define RAW_ROWS \
+  "SELECT t, pss, uss, swap FROM samples WHERE process = ?1 AND t >= ?2 AND t < ?3 ORDER BY t"
 
 /* A writer waits this long for a lock another process holds, then gives
  * up on the tick: the daemon's own writes never wait on each other. */
@@ -107,9 +99,9 @@ typedef enum {
   STMT_FIND_PROCESS,
   STMT_FIND_LATEST,
   STMT_GET_PROCESS,
-  STMT_QUERY_RAW,
-  STMT_QUERY_MINUTES,
-  STMT_QUERY_HOURS,
+  STMT_RAW_ROWS,
+  STMT_MINUTE_ROWS,
+  STMT_HOUR_ROWS,
   STMT_LIST_ENDED,
   STMT_SERIES_RAW,
   STMT_SERIES_MINUTES,
@@ -140,9 +132,9 @@ static const char *const stmt_sql[N_STMTS] = {
     "SELECT start_time FROM processes WHERE boot_id = ?1 AND pid = ?2"
     " ORDER BY ended IS NULL DESC, last_seen DESC LIMIT 1",
   [STMT_GET_PROCESS] = "SELECT " PROCESS_COLUMNS " FROM processes WHERE id = ?1",
-  [STMT_QUERY_RAW] = RAW_QUERY,
-  [STMT_QUERY_MINUTES] = TIER_QUERY ("minutes", "60000000"),
-  [STMT_QUERY_HOURS] = TIER_QUERY ("hours", "3600000000"),
+  [STMT_RAW_ROWS] = RAW_ROWS,
+  [STMT_MINUTE_ROWS] = TIER_ROWS ("minutes", "60000000"),
+  [STMT_HOUR_ROWS] = TIER_ROWS ("hours", "3600000000"),
   [STMT_LIST_ENDED] =
     "SELECT " PROCESS_COLUMNS " FROM processes WHERE ended >= ?1 AND pid != 0 ORDER BY ended",
   [STMT_SERIES_RAW] = "SELECT t, pss FROM samples WHERE process = ?1 AND t > ?2 AND t <= ?3 ORDER BY t",
@@ -1402,49 +1394,160 @@ static Stmt
 query_stmt (gint64 resolution_us)
 {
   if (resolution_us < MINUTE_US)
-    return STMT_QUERY_RAW;
-  return resolution_us < HOUR_US ? STMT_QUERY_MINUTES : STMT_QUERY_HOURS;
+    return STMT_RAW_ROWS;
+  return resolution_us < HOUR_US ? STMT_MINUTE_ROWS : STMT_HOUR_ROWS;
+}
+
+/* The bucket being summed while a query's rows stream by, in the order of
+ * their times: pss, uss and swap's least, sum and greatest, as SQLite's
+ * min (), sum () and max () over integers would give them. */
+typedef struct {
+  gboolean open;
+  gint64   b;
+  gint64   count;
+  gint64   min[3], sum[3], max[3];
+} Bucket;
+
+static void
+bucket_close (Bucket *bucket, GArray *rows)
+{
+  PymemdHistoryRow row;
+  gint64 count = MAX (bucket->count, 1);
+
+  if (!bucket->open)
+    return;
+  row = (PymemdHistoryRow) {
+    .t = bucket->b,
+    .pss_min = (guint64) bucket->min[0],
+    .pss_avg = (guint64) (bucket->sum[0] / count),
+    .pss_max = (guint64) bucket->max[0],
+    .uss_min = (guint64) bucket->min[1],
+    .uss_avg = (guint64) (bucket->sum[1] / count),
+    .uss_max = (guint64) bucket->max[1],
+    .swap_min = (guint64) bucket->min[2],
+    .swap_avg = (guint64) (bucket->sum[2] / count),
+    .swap_max = (guint64) bucket->max[2],
+    .count = (guint32) bucket->count,
+  };
+  g_array_append_val (rows, row);
+  bucket->open = FALSE;
+}
+
+/* Adds one row at KEY (a tier's bucket, or a raw sample's time, never
+ * less than the last one's) of COUNT samples; FALSE where a sum overflows,
+ * which SQLite's sum () refuses too. */
+static gboolean
+bucket_add (Bucket *bucket, GArray *rows, gint64 key, gint64 resolution_us, gint64 count,
+            const gint64 min[3], const gint64 sum[3], const gint64 max[3])
+{
+  gint64 b = key - key % resolution_us;
+
+  if (bucket->open && b != bucket->b)
+    bucket_close (bucket, rows);
+  if (!bucket->open)
+    {
+      *bucket = (Bucket) { .open = TRUE, .b = b, .count = count };
+      memcpy (bucket->min, min, sizeof bucket->min);
+      memcpy (bucket->sum, sum, sizeof bucket->sum);
+      memcpy (bucket->max, max, sizeof bucket->max);
+      return TRUE;
+    }
+  if (__builtin_add_overflow (bucket->count, count, &bucket->count))
+    return FALSE;
+  for (guint i = 0; i < 3; i++)
+    {
+      bucket->min[i] = MIN (bucket->min[i], min[i]);
+      bucket->max[i] = MAX (bucket->max[i], max[i]);
+      if (__builtin_add_overflow (bucket->sum[i], sum[i], &bucket->sum[i]))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+add_tier_row (Bucket *bucket, GArray *rows, sqlite3_stmt *s, gint64 resolution_us)
+{
+  gint64 min[3], sum[3], max[3];
+
+  for (guint i = 0; i < 3; i++)
+    {
+      min[i] = sqlite3_column_int64 (s, 2 + 3 * (int) i);
+      sum[i] = sqlite3_column_int64 (s, 3 + 3 * (int) i);
+      max[i] = sqlite3_column_int64 (s, 4 + 3 * (int) i);
+    }
+  return bucket_add (bucket, rows, sqlite3_column_int64 (s, 0), resolution_us,
+                     sqlite3_column_int64 (s, 1), min, sum, max);
+}
+
+static gboolean
+add_raw_row (Bucket *bucket, GArray *rows, sqlite3_stmt *s, gint64 resolution_us)
+{
+  gint64 v[3];
+
+  for (guint i = 0; i < 3; i++)
+    v[i] = sqlite3_column_int64 (s, 1 + (int) i);
+  return bucket_add (bucket, rows, sqlite3_column_int64 (s, 0), resolution_us, 1, v, v, v);
 }
 
 /* Appends the buckets of process ID in [SINCE_US, UNTIL_US) to ROWS; on
- * failure, none. */
+ * failure, none. Each bucket (start time a multiple of the resolution)
+ * sums the rows of the tier the resolution reads (raw samples, minutes,
+ * hours) that begin in it, and the raw samples the tier does not hold
+ * yet; both come ordered by time from their primary keys, and are summed
+ * here as they come, without a sort. */
 static gboolean
 query_rows (PymemdHistory *self, gint64 id, gint64 since_us, gint64 until_us, gint64 resolution_us, GArray *rows,
             GError **error)
 {
   Stmt stmt = query_stmt (resolution_us);
-  sqlite3_stmt *s = self->stmts[stmt];
+  sqlite3_stmt *tier = stmt != STMT_RAW_ROWS ? self->stmts[stmt] : NULL;
+  sqlite3_stmt *raw = self->stmts[STMT_RAW_ROWS];
+  gint64 resolution = MAX (resolution_us, 1);
+  Bucket bucket = { FALSE, 0, 0, { 0 }, { 0 }, { 0 } };
   guint had = rows->len;
-  int rc;
+  gboolean summed = TRUE;
+  int tier_rc = SQLITE_DONE, raw_rc;
 
-  sqlite3_bind_int64 (s, 1, id);
-  sqlite3_bind_int64 (s, 2, since_us);
-  sqlite3_bind_int64 (s, 3, until_us);
-  sqlite3_bind_int64 (s, 4, MAX (resolution_us, 1));
-  if (stmt != STMT_QUERY_RAW)
-    sqlite3_bind_int64 (s, 5, self->consolidated_until);
-  while ((rc = sqlite3_step (s)) == SQLITE_ROW)
+  if (tier != NULL)
     {
-      PymemdHistoryRow row = {
-        .t = sqlite3_column_int64 (s, 0),
-        .pss_min = (guint64) sqlite3_column_int64 (s, 1),
-        .pss_avg = (guint64) sqlite3_column_int64 (s, 2),
-        .pss_max = (guint64) sqlite3_column_int64 (s, 3),
-        .uss_min = (guint64) sqlite3_column_int64 (s, 4),
-        .uss_avg = (guint64) sqlite3_column_int64 (s, 5),
-        .uss_max = (guint64) sqlite3_column_int64 (s, 6),
-        .swap_min = (guint64) sqlite3_column_int64 (s, 7),
-        .swap_avg = (guint64) sqlite3_column_int64 (s, 8),
-        .swap_max = (guint64) sqlite3_column_int64 (s, 9),
-        .count = (guint32) sqlite3_column_int64 (s, 10),
-      };
-      g_array_append_val (rows, row);
+      sqlite3_bind_int64 (tier, 1, id);
+      sqlite3_bind_int64 (tier, 2, since_us);
+      sqlite3_bind_int64 (tier, 3, until_us);
+      tier_rc = sqlite3_step (tier);
     }
-  sqlite3_reset (s);
-  if (rc != SQLITE_DONE)
+  sqlite3_bind_int64 (raw, 1, id);
+  sqlite3_bind_int64 (raw, 2, tier != NULL ? MAX (self->consolidated_until, since_us) : since_us);
+  sqlite3_bind_int64 (raw, 3, until_us);
+  raw_rc = sqlite3_step (raw);
+  while (summed && (tier_rc == SQLITE_ROW || raw_rc == SQLITE_ROW))
+    {
+      if (tier_rc == SQLITE_ROW &&
+          (raw_rc != SQLITE_ROW || sqlite3_column_int64 (tier, 0) <= sqlite3_column_int64 (raw, 0)))
+        {
+          summed = add_tier_row (&bucket, rows, tier, resolution);
+          tier_rc = sqlite3_step (tier);
+        }
+      else
+        {
+          summed = add_raw_row (&bucket, rows, raw, resolution);
+          raw_rc = sqlite3_step (raw);
+        }
+    }
+  bucket_close (&bucket, rows);
+  if (tier != NULL)
+    sqlite3_reset (tier);
+  sqlite3_reset (raw);
+  if (!summed)
     {
       g_array_set_size (rows, had);
-      return history_error (self, rc, "querying history", error);
+      g_set_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED, "History store %s: querying history: integer overflow",
+                   self->path);
+      return FALSE;
+    }
+  if (tier_rc != SQLITE_DONE || raw_rc != SQLITE_DONE)
+    {
+      g_array_set_size (rows, had);
+      return history_error (self, tier_rc != SQLITE_DONE ? tier_rc : raw_rc, "querying history", error);
     }
   return TRUE;
 }
@@ -1474,7 +1577,7 @@ query_readable (PymemdHistory *self, gint64 id, gint64 since_us, gint64 until_us
                 GArray *rows)
 {
   g_autoptr(GArray) ranges = g_array_new (FALSE, FALSE, sizeof (gint64) * 2);
-  gint64 tier = query_stmt (resolution_us) == STMT_QUERY_RAW ? 1 : resolution_us < HOUR_US ? MINUTE_US : HOUR_US;
+  gint64 tier = query_stmt (resolution_us) == STMT_RAW_ROWS ? 1 : resolution_us < HOUR_US ? MINUTE_US : HOUR_US;
   gint64 res = MAX (resolution_us, 1), unit = res / gcd (res, tier);
   gint64 range[2] = { since_us, until_us };
   guint reads = 0;
