@@ -668,6 +668,25 @@ statistics_uint64 (PymemdTestService *service, const char *key)
   return value;
 }
 
+/* The real daemon ticking every INTERVAL seconds, hearing process events
+ * ([monitor] events=true, and MORE_CONFIG); FALSE (the test skipped) where
+ * it does not start or the connector is not available. */
+static gboolean
+start_hearing (PymemdTestService *service, const char *interval, const char *more_config)
+{
+  g_autofree char *config = g_strconcat ("[monitor]\nevents=true\n", more_config, NULL);
+
+  if (!pymemd_test_service_start_with_config (service, interval, config))
+    return FALSE;
+  if (!statistics_bool (service, "process_events"))
+    {
+      g_test_skip ("the process events connector is not available here (see pymemd.log)");
+      pymemd_test_service_stop (service);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static guint
 subscribe (PymemdTestService *service, ObjectEvents *ev)
 {
@@ -707,15 +726,9 @@ test_daemon_events (void)
   guint64 listings;
   guint sub;
 
-  if (!pymemd_test_service_start_with_config (&service, "600", "[monitor]\nevents=true\n"))
+  if (!start_hearing (&service, "600", ""))
     return;
   log = g_build_filename (service.tmp, "pymemd.log", NULL);
-  if (!statistics_bool (&service, "process_events"))
-    {
-      g_test_skip ("the process events connector is not available here (see pymemd.log)");
-      pymemd_test_service_stop (&service);
-      return;
-    }
   g_assert_cmpuint (count_occurrences (log, "hears the kernel's process events"), ==, 1);
   listings = statistics_uint64 (&service, "listings");
   sub = subscribe (&service, &ev);
@@ -760,21 +773,78 @@ test_daemon_events (void)
   pymemd_test_service_stop (&service);
 }
 
+/* OBJECT's Process1 property NAME, or NULL (and ERROR) where it has none. */
+static GVariant *
+process_property (PymemdTestService *service, const char *object, const char *name, GError **error)
+{
+  g_autoptr(GVariant) reply = NULL;
+  GVariant *value = NULL;
+
+  reply = g_dbus_connection_call_sync (service->conn, BUS_NAME, object,
+                                       "org.freedesktop.DBus.Properties", "Get",
+                                       g_variant_new ("(ss)", "org.pymemd.Process1", name),
+                                       G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE, 10000, NULL,
+                                       error);
+  if (reply != NULL)
+    g_variant_get (reply, "(v)", &value);
+  return value;
+}
+
 static char *
 process_name (PymemdTestService *service, const char *object)
 {
   g_autoptr(GError) error = NULL;
-  g_autoptr(GVariant) reply = NULL;
-  g_autoptr(GVariant) value = NULL;
+  g_autoptr(GVariant) value = process_property (service, object, "Name", &error);
 
-  reply = g_dbus_connection_call_sync (service->conn, BUS_NAME, object,
-                                       "org.freedesktop.DBus.Properties", "Get",
-                                       g_variant_new ("(ss)", "org.pymemd.Process1", "Name"),
-                                       G_VARIANT_TYPE ("(v)"), G_DBUS_CALL_FLAGS_NONE, 10000, NULL,
-                                       &error);
   g_assert_no_error (error);
-  g_variant_get (reply, "(v)", &value);
   return g_variant_dup_string (value, NULL);
+}
+
+/* The exit event of a process's main thread, while another thread runs,
+ * is no end of the process: with ticks an hour apart, its object stays
+ * (read through the live thread), with its memory. An interpreter started
+ * after it is announced after the look at that exit, in the events'
+ * order. */
+static void
+test_daemon_leader_exited (void)
+{
+  PymemdTestService service;
+  PymemdTestChild child, later;
+  ObjectEvents ev = { NULL, NULL, 0 }, later_ev = { NULL, NULL, 0 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GVariant) rss = NULL;
+  guint sub, later_sub;
+
+  if (!start_hearing (&service, "3600", ""))
+    return;
+  sub = subscribe (&service, &ev);
+  later_sub = subscribe (&service, &later_ev);
+  g_assert_true (pymemd_test_child_spawn_python (&child, PYMEMD_TEST_LEADER_EXITS, NULL, &error));
+  g_assert_no_error (error);
+  ev.pid = child.pid;
+  PYMEMD_TEST_WAIT_FOR (ev.added != NULL, 30);
+
+  pymemd_test_child_send (&child, "exit");
+  pymemd_test_wait_for_state (child.pid, 'Z');
+  g_assert_true (pymemd_test_child_spawn_python (&later, READY_CODE, NULL, &error));
+  g_assert_no_error (error);
+  later_ev.pid = later.pid;
+  PYMEMD_TEST_WAIT_FOR (later_ev.added != NULL, 30);
+
+  g_assert_null (ev.removed);
+  rss = process_property (&service, ev.added, "Rss", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_variant_get_uint64 (rss), >, 1024 * 1024);
+
+  pymemd_test_child_stop (&later);
+  g_dbus_connection_signal_unsubscribe (service.conn, later_sub);
+  g_free (later_ev.added);
+  g_free (later_ev.removed);
+  pymemd_test_child_stop (&child);
+  g_dbus_connection_signal_unsubscribe (service.conn, sub);
+  g_free (ev.added);
+  g_free (ev.removed);
+  pymemd_test_service_stop (&service);
 }
 
 /* A name set with prctl moves no owner the kernel gives /proc/PID: with
@@ -790,16 +860,8 @@ test_daemon_changes (void)
   g_autofree char *name = NULL;
   guint sub;
 
-  if (!pymemd_test_service_start_with_config (&service, "0.5",
-                                              "[monitor]\nevents=true\n"
-                                              "[budget]\nrollup-refresh-seconds=3600\n"))
+  if (!start_hearing (&service, "0.5", "[budget]\nrollup-refresh-seconds=3600\n"))
     return;
-  if (!statistics_bool (&service, "process_events"))
-    {
-      g_test_skip ("the process events connector is not available here (see pymemd.log)");
-      pymemd_test_service_stop (&service);
-      return;
-    }
   sub = subscribe (&service, &ev);
   g_assert_true (pymemd_test_child_spawn_python (&child, RENAME_CODE, NULL, &error));
   g_assert_no_error (error);
@@ -886,14 +948,8 @@ test_daemon_loader (gconstpointer data)
         }
       python = g_build_filename (prefix, "bin", "python3.12", NULL);
     }
-  if (!pymemd_test_service_start_with_config (&service, "600", "[monitor]\nevents=true\n"))
+  if (!start_hearing (&service, "600", ""))
     return;
-  if (!statistics_bool (&service, "process_events"))
-    {
-      g_test_skip ("the process events connector is not available here (see pymemd.log)");
-      pymemd_test_service_stop (&service);
-      return;
-    }
   losses = losses_and_overflows (&service);
   listings = statistics_uint64 (&service, "listings");
   sub = subscribe (&service, &ev);
@@ -961,14 +1017,8 @@ test_daemon_no_listing (void)
   PymemdTestService service;
   guint64 listings, listings_after, losses, scans;
 
-  if (!pymemd_test_service_start_with_config (&service, "0.5", "[monitor]\nevents=true\n"))
+  if (!start_hearing (&service, "0.5", ""))
     return;
-  if (!statistics_bool (&service, "process_events"))
-    {
-      g_test_skip ("the process events connector is not available here (see pymemd.log)");
-      pymemd_test_service_stop (&service);
-      return;
-    }
   losses = statistics_uint64 (&service, "event_losses") + statistics_uint64 (&service, "event_overflows");
   listings = statistics_uint64 (&service, "listings");
   scans = statistics_uint64 (&service, "scans");
@@ -1044,6 +1094,7 @@ main (int argc, char **argv)
                         test_daemon_loader);
   g_test_add_func ("/proc-events/daemon/no-listing", test_daemon_no_listing);
   g_test_add_func ("/proc-events/daemon/changes", test_daemon_changes);
+  g_test_add_func ("/proc-events/daemon/leader-exited", test_daemon_leader_exited);
   g_test_add_func ("/proc-events/daemon/fallback", test_daemon_fallback);
   return g_test_run ();
 }

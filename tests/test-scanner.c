@@ -979,25 +979,52 @@ test_credentials_heard (void)
   pymemd_test_child_stop (&child);
 }
 
+/* A process whose main thread has exited while another runs has no memory
+ * to read through /proc/PID (its statm is zeros, its smaps_rollup fails):
+ * it is read through its live thread's /proc/PID/task/TID, known by its
+ * own start time, on ticks with and without a listing. */
+static void
+test_leader_exited (void)
+{
+  g_autoptr(PymemdScanner) scanner = scanner_for ("/proc");
+  g_autoptr(PymemdProcess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  PymemdTestChild child;
+  guint64 start_time;
+  const PymemdScanFlags ticks[] = { PYMEMD_SCAN_ROLLUP, PYMEMD_SCAN_ROLLUP | PYMEMD_SCAN_KNOWN_ONLY,
+                                    PYMEMD_SCAN_ALL };
+
+  if (!need_python ())
+    return;
+  g_assert_true (pymemd_test_child_spawn_python (&child, PYMEMD_TEST_LEADER_EXITS, NULL, &error));
+  g_assert_no_error (error);
+  process = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP, child.pid);
+  g_assert_nonnull (process);
+  start_time = pymemd_process_get_start_time (process);
+
+  pymemd_test_child_send (&child, "exit");
+  pymemd_test_wait_for_state (child.pid, 'Z');
+  for (guint i = 0; i < G_N_ELEMENTS (ticks); i++)
+    {
+      g_clear_object (&process);
+      process = scan_and_find (scanner, ticks[i], child.pid);
+      g_assert_nonnull (process);
+      g_assert_cmpuint (pymemd_process_get_start_time (process), ==, start_time);
+      g_assert_nonnull (pymemd_process_get_rollup (process));
+      g_assert_cmpuint (pymemd_process_get_rollup (process)->value[PYMEMD_FIELD_PSS], >, 1024 * 1024);
+    }
+  g_assert_nonnull (pymemd_process_get_categories (process));
+  g_assert_null (pymemd_process_get_detail_error (process));
+  pymemd_test_child_stop (&child);
+}
+
 /* Kills PID and waits until /proc/PID/stat says it is a zombie (it
  * exited, and nobody has reaped it yet). */
 static void
 kill_to_zombie (GPid pid)
 {
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
-
   g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
-  for (guint i = 0; i < 3000; i++)
-    {
-      g_autofree char *text = NULL;
-      const char *end;
-
-      if (g_file_get_contents (path, &text, NULL, NULL) && (end = strrchr (text, ')')) != NULL &&
-          g_str_has_prefix (end, ") Z"))
-        return;
-      g_usleep (1000);
-    }
-  g_error ("pid %d is no zombie 3 s after SIGKILL", pid);
+  pymemd_test_wait_for_state (pid, 'Z');
 }
 
 /* A pass of FLAGS lists PID. */
@@ -1371,6 +1398,7 @@ main (int argc, char **argv)
   g_test_add_func ("/scanner/stalling-process", test_stalling_process);
   g_test_add_func ("/scanner/credentials-on-tick", test_credentials_on_tick);
   g_test_add_func ("/scanner/credentials-heard", test_credentials_heard);
+  g_test_add_func ("/scanner/leader-exited", test_leader_exited);
   g_test_add_func ("/scanner/known-only", test_known_only);
   g_test_add_func ("/scanner/known-only/exec-and-paced", test_known_only_exec_and_paced);
   g_test_add_func ("/scanner/detail-share", test_detail_share);

@@ -368,6 +368,24 @@ pymemd_test_child_stop (PymemdTestChild *child)
   child->stdin_fd = child->stdout_fd = child->stderr_fd = -1;
 }
 
+void
+pymemd_test_wait_for_state (GPid pid, char state)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", pid);
+
+  for (guint i = 0; i < 3000; i++)
+    {
+      g_autofree char *text = NULL;
+      const char *end;
+
+      if (g_file_get_contents (path, &text, NULL, NULL) && (end = strrchr (text, ')')) != NULL &&
+          end[1] == ' ' && end[2] == state)
+        return;
+      g_usleep (1000);
+    }
+  g_error ("pid %d is not in state %c after 3 s", pid, state);
+}
+
 char *
 pymemd_test_mkdtemp (void)
 {

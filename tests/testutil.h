@@ -126,6 +126,19 @@ void     pymemd_test_child_send (PymemdTestChild *child,
 guint    pymemd_test_count_threads (GPid pid);
 /* SIGKILLs the child if alive and reaps it. */
 void     pymemd_test_child_stop (PymemdTestChild *child);
+/* Waits (3 s at most) until /proc/PID/stat shows STATE ('Z': a zombie, or
+ * a main thread that exited while others run). */
+void     pymemd_test_wait_for_state (GPid pid,
+                                     char state);
+
+/* Python code whose main thread exits (pthread_exit) on a line of input,
+ * while another thread runs on. */
+#define PYMEMD_TEST_LEADER_EXITS \
+  "import ctypes, sys, threading, time\n" \
+  "threading.Thread(target=lambda: time.sleep(1e6)).start()\n" \
+  "print('ready', flush=True)\n" \
+  "sys.stdin.readline()\n" \
+  "ctypes.CDLL(None).pthread_exit(None)\n"
 
 /* Moves the calling thread, and what it spawns from then on, into a mount
  * namespace of its own from which nothing propagates back; FALSE (and the

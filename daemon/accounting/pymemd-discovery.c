@@ -281,11 +281,13 @@ may_look (PymemdDiscovery *self, guint32 uid, GError **error)
   return FALSE;
 }
 
-/* The look itself: DIR_FD (taken: closed on failure) is PID's; CREDENTIALS
- * were read just before, or NULL where they could not be. */
+/* The look itself: DIR_FD (taken: closed on failure) is PID's, or one of
+ * its live threads' (THROUGH_THREAD: its main thread has exited, and the
+ * process is known by that one's start time); CREDENTIALS were read just
+ * before, or NULL where they could not be. */
 static PymemdProcess *
-judge (PymemdDiscovery *self, int pid, int dir_fd, const PymemdCredentials *credentials_read,
-       gboolean *loading, GError **error)
+judge (PymemdDiscovery *self, int pid, int dir_fd, gboolean through_thread,
+       const PymemdCredentials *credentials_read, gboolean *loading, GError **error)
 {
   char buf[4096];
   g_autoptr(GArray) mappings = NULL;
@@ -298,7 +300,8 @@ judge (PymemdDiscovery *self, int pid, int dir_fd, const PymemdCredentials *cred
   struct stat st;
 
   exe = pymemd_procfs_readlink_at (dir_fd, "exe", error);
-  if (exe == NULL || pymemd_procfs_read_file_at (dir_fd, "stat", buf, sizeof buf, error) < 0 ||
+  if (exe == NULL ||
+      pymemd_procfs_read_file_at (dir_fd, through_thread ? "../../stat" : "stat", buf, sizeof buf, error) < 0 ||
       !pymemd_stat_parse (buf, &stat_info, error))
     goto fail;
   /* An unreadable exe target (deleted, other mount namespace) still has a name. */
@@ -354,11 +357,12 @@ examine (PymemdDiscovery *self, int pid, gboolean *loading, GError **error)
 {
   PymemdCredentials credentials;
   gboolean have_credentials;
+  gboolean through_thread;
   PymemdProcess *process;
   int dir_fd;
   gint64 cpu;
 
-  dir_fd = pymemd_procfs_open_pid_dir (self->procfs, pid, error);
+  dir_fd = pymemd_procfs_open_process_dir (self->procfs, pid, &through_thread, error);
   if (dir_fd < 0)
     return NULL;
   /* Who started it (its real uid: one that made it non-dumpable, or ran
@@ -370,7 +374,7 @@ examine (PymemdDiscovery *self, int pid, gboolean *loading, GError **error)
       return NULL;
     }
   cpu = pymemd_thread_cpu_us ();
-  process = judge (self, pid, dir_fd, have_credentials ? &credentials : NULL, loading, error);
+  process = judge (self, pid, dir_fd, through_thread, have_credentials ? &credentials : NULL, loading, error);
   if (have_credentials)
     pymemd_cpu_share_spend (self->look_share, credentials.uid[0], pymemd_thread_cpu_us () - cpu,
                             g_get_monotonic_time ());
@@ -399,6 +403,20 @@ stat_exe (int dirfd, const char *name, guint64 *dev, guint64 *inode, gboolean *a
     }
   *dev = *inode = 0;
   *alive = errno != ESRCH && errno != ENOENT;
+}
+
+/* Whether PID, which shows no executable, has threads besides its main
+ * one: its main thread exited (pthread_exit) while they run. The kernel
+ * counts a process's threads in the links of its task directory (two and
+ * one a thread): one stat. */
+static gboolean
+has_other_threads (PymemdDiscovery *self, int pid)
+{
+  char name[48];
+  struct stat st;
+
+  g_snprintf (name, sizeof name, "%d/task", pid);
+  return fstatat (pymemd_procfs_get_root_fd (self->procfs), name, &st, 0) == 0 && st.st_nlink > 3;
 }
 
 static void
@@ -458,7 +476,7 @@ update_pid (PymemdDiscovery *self, int pid, GPtrArray *added, GPtrArray *removed
       g_get_monotonic_time () - other->checked_at < self->recheck_interval &&
       self->update_count - other->checked_in < RECHECK_LISTINGS)
     return FALSE;
-  if (!alive)
+  if (!alive && !(dev == 0 && has_other_threads (self, pid)))
     {
       g_hash_table_remove (self->others, GINT_TO_POINTER (pid));
       return FALSE;

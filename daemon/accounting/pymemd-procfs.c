@@ -173,6 +173,72 @@ pymemd_procfs_open_pid_dir (PymemdProcfs *self, int pid, GError **error)
   return fd;
 }
 
+/* The threads looked at for a live one, at most. */
+#define MAX_THREADS_TRIED 64
+
+/* A live thread's directory under DIR_FD (/proc/PID) other than the main
+ * one, or -1. */
+static int
+open_live_thread (int dir_fd, int pid)
+{
+  int task_fd = openat (dir_fd, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR *task;
+  struct dirent *entry;
+  guint tried = 0;
+  int found = -1;
+
+  if (task_fd < 0)
+    return -1;
+  task = fdopendir (task_fd);
+  if (task == NULL)
+    {
+      close (task_fd);
+      return -1;
+    }
+  while (found < 0 && (entry = readdir (task)) != NULL && tried < MAX_THREADS_TRIED)
+    {
+      guint64 tid;
+      struct stat st;
+      int fd;
+
+      if (!g_ascii_string_to_unsigned (entry->d_name, 10, 1, G_MAXINT32, &tid, NULL) || (int) tid == pid)
+        continue;
+      tried++;
+      fd = openat (dirfd (task), entry->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0)
+        continue;
+      /* A thread that shares the process's memory shows its executable. */
+      if (fstatat (fd, "exe", &st, 0) == 0)
+        found = fd;
+      else
+        close (fd);
+    }
+  closedir (task);
+  return found;
+}
+
+int
+pymemd_procfs_open_process_dir (PymemdProcfs *self, int pid, gboolean *through_thread, GError **error)
+{
+  int fd = pymemd_procfs_open_pid_dir (self, pid, error);
+  struct stat st;
+  int thread_fd;
+
+  *through_thread = FALSE;
+  if (fd < 0)
+    return -1;
+  /* No executable: a kernel thread, a zombie, or a process whose main
+   * thread exited before the others (its memory is theirs to read). */
+  if (fstatat (fd, "exe", &st, 0) == 0 || errno != ENOENT)
+    return fd;
+  thread_fd = open_live_thread (fd, pid);
+  if (thread_fd < 0)
+    return fd;
+  close (fd);
+  *through_thread = TRUE;
+  return thread_fd;
+}
+
 gboolean
 pymemd_proc_visibility_parse (const char *options, PymemdProcVisibility *visibility, GError **error)
 {

@@ -27,6 +27,15 @@ GArray       *pymemd_procfs_list_pids (PymemdProcfs *self,
 int           pymemd_procfs_open_pid_dir (PymemdProcfs *self,
                                           int           pid,
                                           GError      **error);
+/* Like pymemd_procfs_open_pid_dir (), for reading PID's memory: a process
+ * whose main thread has exited while other threads run (a zombie leader,
+ * pthread_exit) has no memory to read through /proc/PID, so this is then
+ * /proc/PID/task/TID of one of its live threads (THROUGH_THREAD set; its
+ * stat and status are that thread's, "../../stat" the process's). */
+int           pymemd_procfs_open_process_dir (PymemdProcfs *self,
+                                              int           pid,
+                                              gboolean     *through_thread,
+                                              GError      **error);
 char         *pymemd_procfs_read_boot_id (PymemdProcfs *self,
                                           GError      **error);
 
