@@ -405,18 +405,20 @@ stat_exe (int dirfd, const char *name, guint64 *dev, guint64 *inode, gboolean *a
   *alive = errno != ESRCH && errno != ENOENT;
 }
 
-/* Whether PID, which shows no executable, has threads besides its main
- * one: its main thread exited (pthread_exit) while they run. The kernel
- * counts a process's threads in the links of its task directory (two and
- * one a thread): one stat. */
-static gboolean
-has_other_threads (PymemdDiscovery *self, int pid)
+/* How many threads PID, which shows no executable, has: more than one
+ * when its main thread exited (pthread_exit) while others run; one for a
+ * kernel thread or a zombie; none once it is gone. The kernel counts them
+ * in the links of its task directory (two, and one a thread): one stat. */
+static guint
+count_threads (PymemdDiscovery *self, int pid)
 {
   char name[48];
   struct stat st;
 
   g_snprintf (name, sizeof name, "%d/task", pid);
-  return fstatat (pymemd_procfs_get_root_fd (self->procfs), name, &st, 0) == 0 && st.st_nlink > 3;
+  if (fstatat (pymemd_procfs_get_root_fd (self->procfs), name, &st, 0) < 0 || st.st_nlink < 3)
+    return 0;
+  return (guint) MIN (st.st_nlink - 2, G_MAXUINT);
 }
 
 static void
@@ -476,10 +478,18 @@ update_pid (PymemdDiscovery *self, int pid, GPtrArray *added, GPtrArray *removed
       g_get_monotonic_time () - other->checked_at < self->recheck_interval &&
       self->update_count - other->checked_in < RECHECK_LISTINGS)
     return FALSE;
-  if (!alive && !(dev == 0 && has_other_threads (self, pid)))
+  if (!alive)
     {
-      g_hash_table_remove (self->others, GINT_TO_POINTER (pid));
-      return FALSE;
+      guint threads = dev == 0 ? count_threads (self, pid) : 0;
+
+      /* A kernel thread (or a zombie) is remembered, as a process that is
+       * not Python, until its pid shows an executable. */
+      if (threads == 1)
+        remember_other (self, pid, 0, 0, FALSE);
+      else if (threads == 0)
+        g_hash_table_remove (self->others, GINT_TO_POINTER (pid));
+      if (threads <= 1)
+        return FALSE;
     }
 
   process = examine (self, pid, &loading, &error);
