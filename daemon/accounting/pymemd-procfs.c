@@ -122,38 +122,52 @@ compare_int (gconstpointer a, gconstpointer b)
   return (x > y) - (x < y);
 }
 
-GArray *
-pymemd_procfs_list_pids (PymemdProcfs *self, GError **error)
+/* The entries of NAME under DIR_FD that are pids (or thread ids), in
+ * order; NULL, errno set, where it cannot be read. */
+static GArray *
+list_ids (int dir_fd, const char *name)
 {
-  g_autoptr(GArray) pids = g_array_new (FALSE, FALSE, sizeof (int));
-  int fd = openat (self->root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = openat (dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  GArray *ids;
   DIR *dir;
   struct dirent *entry;
 
-  if (fd < 0 || (dir = fdopendir (fd)) == NULL)
+  if (fd < 0)
+    return NULL;
+  if ((dir = fdopendir (fd)) == NULL)
     {
       int errsv = errno;
-      if (fd >= 0)
-        close (fd);
-      set_errno_error (error, errsv, self->root);
+      close (fd);
+      errno = errsv;
       return NULL;
     }
+  ids = g_array_new (FALSE, FALSE, sizeof (int));
 
   while ((entry = readdir (dir)) != NULL)
     {
       guint64 value;
-      int pid;
+      int id;
 
       if (entry->d_name[0] < '1' || entry->d_name[0] > '9')
         continue;
       if (!g_ascii_string_to_unsigned (entry->d_name, 10, 1, G_MAXINT, &value, NULL))
         continue;
-      pid = (int) value;
-      g_array_append_val (pids, pid);
+      id = (int) value;
+      g_array_append_val (ids, id);
     }
   closedir (dir);
-  g_array_sort (pids, compare_int);
-  return g_steal_pointer (&pids);
+  g_array_sort (ids, compare_int);
+  return ids;
+}
+
+GArray *
+pymemd_procfs_list_pids (PymemdProcfs *self, GError **error)
+{
+  GArray *pids = list_ids (self->root_fd, ".");
+
+  if (pids == NULL)
+    set_errno_error (error, errno, self->root);
+  return pids;
 }
 
 int
@@ -181,40 +195,29 @@ pymemd_procfs_open_pid_dir (PymemdProcfs *self, int pid, GError **error)
 static int
 open_live_thread (int dir_fd, int pid)
 {
-  int task_fd = openat (dir_fd, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  DIR *task;
-  struct dirent *entry;
+  g_autoptr(GArray) tids = list_ids (dir_fd, "task");
   guint tried = 0;
-  int found = -1;
 
-  if (task_fd < 0)
-    return -1;
-  task = fdopendir (task_fd);
-  if (task == NULL)
+  for (guint i = 0; tids != NULL && i < tids->len && tried < MAX_THREADS_TRIED; i++)
     {
-      close (task_fd);
-      return -1;
-    }
-  while (found < 0 && (entry = readdir (task)) != NULL && tried < MAX_THREADS_TRIED)
-    {
-      guint64 tid;
+      int tid = g_array_index (tids, int, i);
+      char name[32];
       struct stat st;
       int fd;
 
-      if (!g_ascii_string_to_unsigned (entry->d_name, 10, 1, G_MAXINT32, &tid, NULL) || (int) tid == pid)
+      if (tid == pid)
         continue;
       tried++;
-      fd = openat (dirfd (task), entry->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      g_snprintf (name, sizeof name, "task/%d", tid);
+      fd = openat (dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (fd < 0)
         continue;
       /* A thread that shares the process's memory shows its executable. */
       if (fstatat (fd, "exe", &st, 0) == 0)
-        found = fd;
-      else
-        close (fd);
+        return fd;
+      close (fd);
     }
-  closedir (task);
-  return found;
+  return -1;
 }
 
 int
