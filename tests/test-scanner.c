@@ -834,10 +834,10 @@ test_stalling_process (void)
 }
 
 static const PymemdCredentials *
-credentials_after_tick (PymemdScanner *scanner, GPid pid, PymemdProcess **process)
+credentials_after_tick (PymemdScanner *scanner, PymemdScanFlags flags, GPid pid, PymemdProcess **process)
 {
   g_clear_object (process);
-  *process = scan_and_find (scanner, PYMEMD_SCAN_ROLLUP, pid);
+  *process = scan_and_find (scanner, flags, pid);
   g_assert_nonnull (*process);
   return pymemd_process_get_credentials (*process);
 }
@@ -883,17 +883,17 @@ test_credentials_on_tick (void)
   if (!spawn_root_child (scanner, &child, 3600 * (guint64) G_USEC_PER_SEC))
     return;
   pymemd_scanner_get_budget (scanner, &budget);
-  credentials = credentials_after_tick (scanner, child.pid, &process);
+  credentials = credentials_after_tick (scanner, PYMEMD_SCAN_ROLLUP, child.pid, &process);
   g_assert_cmpuint (credentials->uid[0], ==, 0);
   name = g_strdup (credentials->name);
   g_assert_cmpstr (name, !=, "renamed");
 
   ask (&child, "name");
-  credentials = credentials_after_tick (scanner, child.pid, &process);
+  credentials = credentials_after_tick (scanner, PYMEMD_SCAN_ROLLUP, child.pid, &process);
   g_assert_cmpstr (credentials->name, ==, name);
 
   ask (&child, "uid");
-  credentials = credentials_after_tick (scanner, child.pid, &process);
+  credentials = credentials_after_tick (scanner, PYMEMD_SCAN_ROLLUP, child.pid, &process);
   for (guint i = 0; i < 4; i++)
     {
       g_assert_cmpuint (credentials->uid[i], ==, 65534);
@@ -904,7 +904,7 @@ test_credentials_on_tick (void)
   /* And at the refresh, whatever moved. */
   budget.rollup_refresh_us = 0;
   pymemd_scanner_set_budget (scanner, &budget);
-  credentials = credentials_after_tick (scanner, child.pid, &process);
+  credentials = credentials_after_tick (scanner, PYMEMD_SCAN_ROLLUP, child.pid, &process);
   g_assert_cmpuint (credentials->uid[1], ==, 65534);
   pymemd_test_child_stop (&child);
 }
@@ -926,56 +926,38 @@ test_credentials_heard (void)
   /* A refresh on every tick: heard, it reads nothing. */
   if (!spawn_root_child (scanner, &child, 0))
     return;
-  process = scan_and_find (scanner, heard, child.pid);
-  g_assert_nonnull (process);
-  credentials = pymemd_process_get_credentials (process);
+  credentials = credentials_after_tick (scanner, heard, child.pid, &process);
   name = g_strdup (credentials->name);
   g_assert_true (credentials->dumpable);
 
   ask (&child, "name");
-  g_clear_object (&process);
-  process = scan_and_find (scanner, heard, child.pid);
-  g_assert_cmpstr (pymemd_process_get_credentials (process)->name, ==, name);
+  g_assert_cmpstr (credentials_after_tick (scanner, heard, child.pid, &process)->name, ==, name);
   /* Another pid's event is not this one's. */
   pymemd_scanner_note_change (scanner, child.pid + 1);
-  g_clear_object (&process);
-  process = scan_and_find (scanner, heard, child.pid);
-  g_assert_cmpstr (pymemd_process_get_credentials (process)->name, ==, name);
+  g_assert_cmpstr (credentials_after_tick (scanner, heard, child.pid, &process)->name, ==, name);
   pymemd_scanner_note_change (scanner, child.pid);
-  g_clear_object (&process);
-  process = scan_and_find (scanner, heard, child.pid);
-  g_assert_cmpstr (pymemd_process_get_credentials (process)->name, ==, "renamed");
+  g_assert_cmpstr (credentials_after_tick (scanner, heard, child.pid, &process)->name, ==, "renamed");
 
   /* Its saved uid alone: no owner moves. Events lost: every status. */
   ask (&child, "suid");
-  g_clear_object (&process);
-  process = scan_and_find (scanner, heard, child.pid);
-  g_assert_cmpuint (pymemd_process_get_credentials (process)->uid[2], ==, 0);
+  g_assert_cmpuint (credentials_after_tick (scanner, heard, child.pid, &process)->uid[2], ==, 0);
   pymemd_scanner_note_change (scanner, 0);
-  g_clear_object (&process);
-  process = scan_and_find (scanner, heard, child.pid);
-  g_assert_cmpuint (pymemd_process_get_credentials (process)->uid[2], ==, 65534);
+  g_assert_cmpuint (credentials_after_tick (scanner, heard, child.pid, &process)->uid[2], ==, 65534);
   g_assert_true (pymemd_process_get_credentials (process)->dumpable);
 
   /* Nobody's: the kernel turns it non-dumpable (its status is root's,
    * as before), so only the event tells. */
   ask (&child, "uid");
   pymemd_scanner_note_change (scanner, child.pid);
-  g_clear_object (&process);
-  process = scan_and_find (scanner, heard, child.pid);
-  g_assert_cmpuint (pymemd_process_get_credentials (process)->uid[1], ==, 65534);
+  g_assert_cmpuint (credentials_after_tick (scanner, heard, child.pid, &process)->uid[1], ==, 65534);
   g_assert_false (pymemd_process_get_credentials (process)->dumpable);
 
   /* Dumpable again, and not, with prctl: no event, its status's owner
    * moves (nobody's, root's). */
   ask (&child, "dump");
-  g_clear_object (&process);
-  process = scan_and_find (scanner, heard, child.pid);
-  g_assert_true (pymemd_process_get_credentials (process)->dumpable);
+  g_assert_true (credentials_after_tick (scanner, heard, child.pid, &process)->dumpable);
   ask (&child, "nodump");
-  g_clear_object (&process);
-  process = scan_and_find (scanner, heard, child.pid);
-  g_assert_false (pymemd_process_get_credentials (process)->dumpable);
+  g_assert_false (credentials_after_tick (scanner, heard, child.pid, &process)->dumpable);
   pymemd_test_child_stop (&child);
 }
 
