@@ -281,6 +281,28 @@ test_query_as_sql (Fixture *f, gconstpointer data)
   sqlite3_close (db);
 }
 
+/* A bucket whose sum would not fit in 64 bits (a damaged or forged
+ * store) fails the query with an error, as SQLite's sum () did, and
+ * changes nothing: its samples still answer one by one. */
+static void
+test_query_overflow (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) rows = NULL;
+  g_autoptr(GArray) raw = NULL;
+
+  add_one (f, BASE_US, 42, 7, G_MAXINT64);
+  add_one (f, BASE_US + 2 * SECOND_US, 42, 7, G_MAXINT64);
+  rows = pymemd_history_query (f->history, BOOT, 42, 7, BASE_US, BASE_US + MINUTE_US, 10 * SECOND_US, &error);
+  g_assert_null (rows);
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "integer overflow"));
+
+  raw = query (f, 42, 7, BASE_US, BASE_US + MINUTE_US, SECOND_US);
+  g_assert_cmpuint (raw->len, ==, 2);
+  g_assert_cmpuint (ROW (raw, 1)->pss_max, ==, (guint64) G_MAXINT64);
+}
+
 static void
 test_query_tier (Fixture *f, gconstpointer data)
 {
@@ -1525,6 +1547,7 @@ main (int argc, char **argv)
   ADD ("/history/tiers", test_tiers);
   ADD ("/history/query-picks-tier", test_query_tier);
   ADD ("/history/query-as-sql", test_query_as_sql);
+  ADD ("/history/query-overflow", test_query_overflow);
   ADD ("/history/retention-age", test_retention_age);
   ADD ("/history/size-cap", test_size_cap);
   ADD ("/history/size-cap/churn", test_size_cap_churn);
