@@ -28,7 +28,7 @@ N=${1:-200}
 ROUNDS=${ROUNDS:-7}
 PER_ROUND=${PER_ROUND:-3}
 PYTHON=/usr/bin/python3
-PYMEMD=daemon/pymemd
+PYMEMD=${PYMEMD:-daemon/pymemd}   # another build to compare: PYMEMD=/path/to/pymemd
 PYMEMCTL=client/pymemctl
 
 BENCH=bench-cli

@@ -517,6 +517,50 @@ enum { MIX_SAMPLES, MIX_PROCESSES, MIX_HISTORY, MIX_DETAILS, MIX_GET, MIX_N };
 static const char *const mix_names[MIX_N] = { "GetSamples", "GetProcesses", "GetHistory", "GetProcessDetails",
                                               "Get(Version)" };
 
+/* What GDBus alone spends on REPLY (a method return's body, as received)
+ * with no bus and no daemon: g_dbus_message_to_blob () as the daemon's
+ * reply is sent, g_dbus_message_new_from_blob () as the client's is read.
+ * Both walk the body one value at a time.  Medians of WIRE_ROUNDS, after
+ * the mix, on a machine as loaded as during it. */
+#define WIRE_ROUNDS 21
+
+static void
+print_wire_floor (const char *call, GVariant *reply)
+{
+  gint64 out[WIRE_ROUNDS], in[WIRE_ROUNDS];
+  gsize size = 0;
+
+  for (guint r = 0; r < WIRE_ROUNDS; r++)
+    {
+      g_autoptr(GDBusMessage) message = g_dbus_message_new_method_call (":1.1", PATH, IFACE, call);
+      g_autoptr(GDBusMessage) parsed = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autofree guchar *blob = NULL;
+      gint64 t0, t1;
+
+      g_dbus_message_set_message_type (message, G_DBUS_MESSAGE_TYPE_METHOD_RETURN);
+      g_dbus_message_set_reply_serial (message, 1);
+      g_dbus_message_set_serial (message, 2);
+      g_dbus_message_set_body (message, reply);
+      t0 = now_ns ();
+      blob = g_dbus_message_to_blob (message, &size, G_DBUS_CAPABILITY_FLAGS_NONE, &error);
+      t1 = now_ns ();
+      if (blob != NULL)
+        parsed = g_dbus_message_new_from_blob (blob, size, G_DBUS_CAPABILITY_FLAGS_NONE, &error);
+      if (parsed == NULL)
+        {
+          fprintf (stderr, "bench-client: %s's reply does not go through GDBus: %s\n", call, error->message);
+          return;
+        }
+      out[r] = t1 - t0;
+      in[r] = now_ns () - t1;
+    }
+  qsort (out, WIRE_ROUNDS, sizeof *out, compare_gint64);
+  qsort (in, WIRE_ROUNDS, sizeof *in, compare_gint64);
+  printf ("RESULT wire call=%s bytes=%zu serialise_ms=%.3f parse_ms=%.3f\n", call, size,
+          (double) out[WIRE_ROUNDS / 2] / 1e6, (double) in[WIRE_ROUNDS / 2] / 1e6);
+}
+
 static int
 mode_mix (const char *address, double seconds, double pace_ms, int pid, guint history_n, const char *pids_file)
 {
@@ -530,6 +574,7 @@ mode_mix (const char *address, double seconds, double pace_ms, int pid, guint hi
   double stat0 = pid > 0 ? stat_cpu_ms (pid) : 0;
   guint round = 0;
   gsize listed = 0;
+  g_autoptr(GVariant) last_processes = NULL;
 
   {
     g_autofree char *text = NULL;
@@ -601,6 +646,11 @@ mode_mix (const char *address, double seconds, double pace_ms, int pid, guint hi
         }
       g_array_append_val (t[k], d);
       bytes[k] = g_variant_get_size (reply);
+      if (k == MIX_PROCESSES)
+        {
+          g_clear_pointer (&last_processes, g_variant_unref);
+          last_processes = g_variant_ref (reply);
+        }
       if (k == MIX_SAMPLES)
         {
           g_autoptr(GVariant) pids = g_variant_get_child_value (reply, 0);
@@ -633,6 +683,8 @@ mode_mix (const char *address, double seconds, double pace_ms, int pid, guint hi
             pid > 0 ? (double) (thread_cpu_ns (pid) - their0) / 1e6 : -1,
             pid > 0 ? stat_cpu_ms (pid) - stat0 : -1, (double) (own_cpu_ns () - own0) / 1e6);
   }
+  if (last_processes != NULL)
+    print_wire_floor ("GetProcesses", last_processes);
   return 0;
 }
 

@@ -7,8 +7,10 @@
 # Properties.Get (Version), in turn, one call every $PACE_MS ms, for SECONDS
 # (default 300).  Printed: p50/p90/p99/max of each, the daemon's CPU time
 # (schedstat and utime+stime) and the client's over the run, the load
-# average before and after.  Targets (read, never enforced): p99 <= 5 ms
-# for GetSamples, <= 10 ms for the others.
+# average before and after, and what GDBus alone spends serialising and
+# parsing the last GetProcesses reply (no bus, no daemon: the floor of that
+# call's shape).  Targets (read, never enforced): p99 <= 5 ms for
+# GetSamples, <= 10 ms for the others.
 #
 # The history: tests/bench/bench-history store writes $HISTORY_N processes
 # (pids 100000 + i, start time 1000 + i) of 24 hours of 2 s ticks, with the
@@ -79,5 +81,13 @@ done
 echo "daemon CPU over the run: $(field "$run" daemon_cpu_ms) ms (schedstat), $(field "$run" daemon_stat_cpu_ms) ms" \
      "(utime+stime); client CPU $(field "$run" client_cpu_ms) ms;" \
      "$(field "$run" listed) processes listed (the machine's other interpreters too), $(field "$run" detailed) detailed in turn"
+wire=$(grep '^RESULT wire' <<< "$out" || true)
+if [[ -n $wire ]]; then
+  # The part of GetProcesses' time no daemon can save: GDBus's own
+  # serialising (the daemon's side) and parsing (the client's) of the same
+  # reply, one value at a time, with no bus in between.
+  echo "GetProcesses' reply through GDBus alone, no bus ($(field "$wire" bytes) bytes, median of 21):" \
+       "serialise $(field "$wire" serialise_ms) ms + parse $(field "$wire" parse_ms) ms"
+fi
 echo "-- history store --"; cat "$WORK/store.out"
 if grep -qv '^$' "$WORK/pymemd.log"; then echo "-- pymemd.log (last 20 lines) --"; tail -n 20 "$WORK/pymemd.log"; fi
