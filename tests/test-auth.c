@@ -572,15 +572,23 @@ wait_result (GAsyncResult **slot)
   return *slot;
 }
 
-/* What PymemdAuth (with polkit or not) says of SENDER; FALSE with ERROR. */
+/* What AUTH says of SENDER; FALSE with ERROR. */
 static gboolean
-viewer_of (gboolean use_polkit, const char *sender, gboolean want_all, PymemdViewer *viewer, GError **error)
+auth_viewer (PymemdAuth *auth, const char *sender, gboolean want_all, PymemdViewer *viewer, GError **error)
 {
-  g_autoptr(PymemdAuth) auth = pymemd_auth_new (use_polkit);
   g_autoptr(GAsyncResult) result = NULL;
 
   pymemd_auth_get_viewer_async (auth, bus.conn, sender, want_all, NULL, got_result, &result);
   return pymemd_auth_get_viewer_finish (auth, wait_result (&result), viewer, error);
+}
+
+/* What a new PymemdAuth (with polkit or not) says of SENDER. */
+static gboolean
+viewer_of (gboolean use_polkit, const char *sender, gboolean want_all, PymemdViewer *viewer, GError **error)
+{
+  g_autoptr(PymemdAuth) auth = pymemd_auth_new (use_polkit);
+
+  return auth_viewer (auth, sender, want_all, viewer, error);
 }
 
 static gboolean
@@ -776,6 +784,96 @@ test_viewer_unknown (void)
   g_assert_nonnull (strstr (error->message, "Cannot tell who is calling"));
 }
 
+static gboolean
+name_gone (gpointer name)
+{
+  g_autoptr(GVariant) reply = g_dbus_connection_call_sync (
+    bus.conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner",
+    g_variant_new ("(s)", (const char *) name), G_VARIANT_TYPE ("(b)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
+  gboolean owned = TRUE;
+
+  if (reply != NULL)
+    g_variant_get (reply, "(b)", &owned);
+  return !owned;
+}
+
+/* A caller's uid and groups are asked of the bus once per unique name and
+ * kept, PYMEMD_AUTH_CALLERS_KEPT at most, the oldest dropped first; polkit
+ * is asked every time. */
+static void
+test_viewer_callers_kept (void)
+{
+  g_autoptr(PymemdAuth) auth = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(PymemdViewer) viewer = { 0 };
+  g_autofree char *first = NULL;
+  g_autofree char *last = NULL;
+  guint32 uid;
+  Caller caller;
+
+  if (!bus_up () || !caller_start (&caller))
+    return;
+  auth = pymemd_auth_new (TRUE);
+  first = g_strdup (caller.name);
+  uid = caller.uid;
+  pymemd_test_service_set_polkit_allowed (&bus, (const char *const[]){ PYMEMD_ACTION_INSPECT_ALL, NULL });
+  g_assert_true (auth_viewer (auth, first, TRUE, &viewer, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (viewer.uid, ==, uid);
+  g_assert_true (viewer.sees_all);
+  g_assert_nonnull (viewer.groups);
+  g_assert_cmpuint (pymemd_auth_count_callers (auth), ==, 1);
+  pymemd_viewer_clear (&viewer);
+
+  /* Known now, it is still polkit that says whether it sees all. */
+  pymemd_test_service_set_polkit_allowed (&bus, (const char *const[]){ NULL });
+  g_assert_true (auth_viewer (auth, first, TRUE, &viewer, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (viewer.uid, ==, uid);
+  g_assert_false (viewer.sees_all);
+  g_assert_nonnull (viewer.groups);
+  pymemd_viewer_clear (&viewer);
+
+  /* Gone from the bus, which no longer knows it, the name is still known
+   * here: the bus was not asked again. */
+  caller_stop (&caller);
+  g_assert_true (pymemd_test_wait_until (name_gone, first, 20));
+  g_assert_false (viewer_of (TRUE, first, FALSE, &viewer, &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_ACCESS_DENIED);
+  g_clear_error (&error);
+  g_assert_true (auth_viewer (auth, first, FALSE, &viewer, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (viewer.uid, ==, uid);
+  pymemd_viewer_clear (&viewer);
+
+  /* As many again, each connected, asked about and gone: the first is
+   * dropped, the newest kept. */
+  for (guint i = 0; i < PYMEMD_AUTH_CALLERS_KEPT; i++)
+    {
+      g_autoptr(GDBusConnection) c = g_dbus_connection_new_for_address_sync (
+        bus.address, G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+        NULL, NULL, &error);
+
+      g_assert_no_error (error);
+      g_assert_true (auth_viewer (auth, g_dbus_connection_get_unique_name (c), FALSE, &viewer, &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (viewer.uid, ==, getuid ());
+      pymemd_viewer_clear (&viewer);
+      g_free (last);
+      last = g_strdup (g_dbus_connection_get_unique_name (c));
+      g_assert_true (g_dbus_connection_close_sync (c, NULL, NULL));
+    }
+  g_assert_cmpuint (pymemd_auth_count_callers (auth), ==, PYMEMD_AUTH_CALLERS_KEPT);
+  g_assert_false (auth_viewer (auth, first, FALSE, &viewer, &error));
+  g_assert_error (error, PYMEMD_ERROR, PYMEMD_ERROR_ACCESS_DENIED);
+  g_clear_error (&error);
+  g_assert_true (pymemd_test_wait_until (name_gone, last, 20));
+  g_assert_true (auth_viewer (auth, last, FALSE, &viewer, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (viewer.uid, ==, getuid ());
+  g_assert_cmpuint (pymemd_auth_count_callers (auth), ==, PYMEMD_AUTH_CALLERS_KEPT);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -796,6 +894,7 @@ main (int argc, char **argv)
   g_test_add_func ("/auth/bus/attach", test_attach_rights);
   g_test_add_func ("/auth/bus/root", test_viewer_root);
   g_test_add_func ("/auth/bus/unknown", test_viewer_unknown);
+  g_test_add_func ("/auth/bus/callers-kept", test_viewer_callers_kept);
   g_test_add_func ("/auth/visibility/parse", test_visibility_parse);
   g_test_add_func ("/auth/credentials", test_credentials);
   g_test_add_func ("/auth/status-name", test_status_name);

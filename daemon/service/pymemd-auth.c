@@ -15,7 +15,34 @@ struct _PymemdAuth
   PolkitAuthority *authority;
   gboolean         authority_failed;
   GPtrArray       *authority_waiters; /* GTasks waiting for the authority: one request serves them all */
+  /* Callers' uid and groups as the bus told them, by unique name, so that
+   * a client calling every tick (top, the applet) costs the bus one
+   * GetConnectionCredentials, not one a call. The D-Bus specification
+   * gives a unique name to one connection only, ever, and the bus reads a
+   * connection's credentials once, when it connects: an answer stays true
+   * for the name's life, and one kept after the name is gone is never
+   * asked for. At most PYMEMD_AUTH_CALLERS_KEPT, the oldest dropped first
+   * (a dropped caller's next call asks the bus again). */
+  GHashTable      *callers;           /* unique name -> KnownCaller */
+  GQueue           callers_order;     /* the names (the table's keys), oldest first */
+  char            *callers_bus;       /* the guid of the bus they are on */
 };
+
+typedef struct {
+  guint32  uid;
+  GArray  *groups; /* guint32, or NULL: the bus did not say */
+} KnownCaller;
+
+#define CALLER_GROUPS_KEPT 256
+
+static void
+known_caller_free (gpointer data)
+{
+  KnownCaller *caller = data;
+
+  g_clear_pointer (&caller->groups, g_array_unref);
+  g_free (caller);
+}
 
 G_DEFINE_TYPE (PymemdAuth, pymemd_auth, G_TYPE_OBJECT)
 
@@ -173,6 +200,9 @@ pymemd_auth_finalize (GObject *object)
   PymemdAuth *self = PYMEMD_AUTH (object);
 
   g_clear_object (&self->authority);
+  g_queue_clear (&self->callers_order);
+  g_hash_table_unref (self->callers);
+  g_free (self->callers_bus);
   G_OBJECT_CLASS (pymemd_auth_parent_class)->finalize (object);
 }
 
@@ -185,6 +215,68 @@ pymemd_auth_class_init (PymemdAuthClass *klass)
 static void
 pymemd_auth_init (PymemdAuth *self)
 {
+  self->callers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, known_caller_free);
+}
+
+/* The callers kept for CONNECTION's bus; none kept from another bus. */
+static void
+callers_for_bus (PymemdAuth *self, GDBusConnection *connection)
+{
+  const char *guid = g_dbus_connection_get_guid (connection);
+
+  if (g_strcmp0 (guid, self->callers_bus) == 0)
+    return;
+  g_queue_clear (&self->callers_order);
+  g_hash_table_remove_all (self->callers);
+  g_free (self->callers_bus);
+  self->callers_bus = g_strdup (guid);
+}
+
+static void
+keep_caller (PymemdAuth *self, GDBusConnection *connection, const char *sender, const PymemdViewer *viewer)
+{
+  KnownCaller *caller;
+  char *name;
+
+  /* Only unique names are a connection's for good; a caller in a great
+   * many groups asks the bus every time, so that what is kept stays
+   * within PYMEMD_AUTH_CALLERS_KEPT * CALLER_GROUPS_KEPT ids. */
+  if (sender == NULL || sender[0] != ':' || (viewer->groups != NULL && viewer->groups->len > CALLER_GROUPS_KEPT))
+    return;
+  callers_for_bus (self, connection);
+  if (g_hash_table_contains (self->callers, sender))
+    return;
+  if (g_hash_table_size (self->callers) >= PYMEMD_AUTH_CALLERS_KEPT)
+    g_hash_table_remove (self->callers, g_queue_pop_head (&self->callers_order));
+  caller = g_new0 (KnownCaller, 1);
+  caller->uid = viewer->uid;
+  caller->groups = viewer->groups != NULL ? g_array_ref (viewer->groups) : NULL;
+  name = g_strdup (sender);
+  g_hash_table_insert (self->callers, name, caller);
+  g_queue_push_tail (&self->callers_order, name);
+}
+
+/* SENDER's uid and groups as the bus told them before, into VIEWER. */
+static gboolean
+known_caller (PymemdAuth *self, GDBusConnection *connection, const char *sender, PymemdViewer *viewer)
+{
+  KnownCaller *caller;
+
+  if (sender == NULL)
+    return FALSE;
+  callers_for_bus (self, connection);
+  caller = g_hash_table_lookup (self->callers, sender);
+  if (caller == NULL)
+    return FALSE;
+  viewer->uid = caller->uid;
+  viewer->groups = caller->groups != NULL ? g_array_ref (caller->groups) : NULL;
+  return TRUE;
+}
+
+guint
+pymemd_auth_count_callers (PymemdAuth *self)
+{
+  return g_hash_table_size (self->callers);
 }
 
 PymemdAuth *
@@ -279,6 +371,8 @@ read_credentials (GVariant *reply, PymemdViewer *viewer)
   return TRUE;
 }
 
+static void credentials_known (PymemdAuth *self, GTask *task);
+
 static void
 credentials_ready (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -296,6 +390,18 @@ credentials_ready (GObject *source, GAsyncResult *result, gpointer user_data)
                                error != NULL ? error->message : _("the bus did not say"));
       return;
     }
+  keep_caller (self, G_DBUS_CONNECTION (source), request->sender, &request->viewer);
+  credentials_known (self, g_steal_pointer (&task));
+}
+
+/* TASK's caller's uid and groups are known: what polkit is to say, if
+ * anything. */
+static void
+credentials_known (PymemdAuth *self, GTask *task_in)
+{
+  g_autoptr(GTask) task = task_in;
+  ViewerRequest *request = g_task_get_task_data (task);
+
   request->viewer.sees_all = request->viewer.uid == 0;
   if (request->attach)
     {
@@ -343,6 +449,13 @@ ask_uid (PymemdAuth         *self,
 
   request->sender = g_strdup (sender);
   g_task_set_task_data (task, request, viewer_request_free);
+  /* Answered from what the bus said before: the task returns no sooner
+   * than the next main loop iteration (GTask sees to it). */
+  if (known_caller (self, connection, sender, &request->viewer))
+    {
+      credentials_known (self, task);
+      return;
+    }
   g_dbus_connection_call (connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
                           "org.freedesktop.DBus", "GetConnectionCredentials",
                           g_variant_new ("(s)", sender), G_VARIANT_TYPE ("(a{sv})"),

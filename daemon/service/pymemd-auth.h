@@ -87,10 +87,16 @@ G_DECLARE_FINAL_TYPE (PymemdAuth, pymemd_auth, PYMEMD, AUTH, GObject)
  * which on a session bus is all of them. */
 PymemdAuth *pymemd_auth_new (gboolean use_polkit);
 
+/* How many callers' uid and groups are kept at most, and now. */
+#define PYMEMD_AUTH_CALLERS_KEPT 512
+guint       pymemd_auth_count_callers (PymemdAuth *self);
+
 /* Finds SENDER's uid and groups and, when WANT_ALL and it is not root,
  * asks polkit (without interaction) whether it holds
  * org.pymemd.inspect-all. Never blocks the main loop. VIEWER is to be
- * cleared. */
+ * cleared. A unique name's uid and groups are asked of the bus once and
+ * kept (at most PYMEMD_AUTH_CALLERS_KEPT names); polkit is asked every
+ * time. */
 void     pymemd_auth_get_viewer_async (PymemdAuth         *self,
                                        GDBusConnection    *connection,
                                        const char         *sender,
