@@ -575,6 +575,7 @@ mode_mix (const char *address, double seconds, double pace_ms, int pid, guint hi
   guint round = 0;
   gsize listed = 0;
   g_autoptr(GVariant) last_processes = NULL;
+  g_autoptr(GVariant) last_history = NULL;
 
   {
     g_autofree char *text = NULL;
@@ -646,10 +647,12 @@ mode_mix (const char *address, double seconds, double pace_ms, int pid, guint hi
         }
       g_array_append_val (t[k], d);
       bytes[k] = g_variant_get_size (reply);
-      if (k == MIX_PROCESSES)
+      if (k == MIX_PROCESSES || k == MIX_HISTORY)
         {
-          g_clear_pointer (&last_processes, g_variant_unref);
-          last_processes = g_variant_ref (reply);
+          GVariant **last = k == MIX_PROCESSES ? &last_processes : &last_history;
+
+          g_clear_pointer (last, g_variant_unref);
+          *last = g_variant_ref (reply);
         }
       if (k == MIX_SAMPLES)
         {
@@ -685,6 +688,8 @@ mode_mix (const char *address, double seconds, double pace_ms, int pid, guint hi
   }
   if (last_processes != NULL)
     print_wire_floor ("GetProcesses", last_processes);
+  if (last_history != NULL)
+    print_wire_floor ("GetHistory", last_history);
   return 0;
 }
 

@@ -8,8 +8,8 @@
 # (default 300).  Printed: p50/p90/p99/max of each, the daemon's CPU time
 # (schedstat and utime+stime) and the client's over the run, the load
 # average before and after, and what GDBus alone spends serialising and
-# parsing the last GetProcesses reply (no bus, no daemon: the floor of that
-# call's shape).  Targets (read, never enforced): p99 <= 5 ms for
+# parsing the last GetProcesses and GetHistory replies (no bus, no daemon:
+# the floor of those calls' shapes).  Targets (read, never enforced): p99 <= 5 ms for
 # GetSamples, <= 10 ms for the others.
 #
 # The history: tests/bench/bench-history store writes $HISTORY_N processes
@@ -81,13 +81,14 @@ done
 echo "daemon CPU over the run: $(field "$run" daemon_cpu_ms) ms (schedstat), $(field "$run" daemon_stat_cpu_ms) ms" \
      "(utime+stime); client CPU $(field "$run" client_cpu_ms) ms;" \
      "$(field "$run" listed) processes listed (the machine's other interpreters too), $(field "$run" detailed) detailed in turn"
-wire=$(grep '^RESULT wire' <<< "$out" || true)
-if [[ -n $wire ]]; then
-  # The part of GetProcesses' time no daemon can save: GDBus's own
-  # serialising (the daemon's side) and parsing (the client's) of the same
-  # reply, one value at a time, with no bus in between.
-  echo "GetProcesses' reply through GDBus alone, no bus ($(field "$wire" bytes) bytes, median of 21):" \
+# The part of a call's time no daemon can save: GDBus's own serialising
+# (the daemon's side) and parsing (the client's) of the same reply, one
+# value at a time, with no bus in between.
+for call in GetProcesses GetHistory; do
+  wire=$(grep "^RESULT wire call=$call " <<< "$out" || true)
+  [[ -n $wire ]] || continue
+  echo "$call's reply through GDBus alone, no bus ($(field "$wire" bytes) bytes, median of 21):" \
        "serialise $(field "$wire" serialise_ms) ms + parse $(field "$wire" parse_ms) ms"
-fi
+done
 echo "-- history store --"; cat "$WORK/store.out"
 if grep -qv '^$' "$WORK/pymemd.log"; then echo "-- pymemd.log (last 20 lines) --"; tail -n 20 "$WORK/pymemd.log"; fi
