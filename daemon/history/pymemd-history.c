@@ -778,8 +778,14 @@ connect_reader (PymemdHistory *self, gboolean immutable, GError **error)
         return FALSE;
       uri = g_strconcat (file_uri, "?immutable=1", NULL);
     }
+  /* NOMUTEX: a reader is one thread's at a time (pymemd_history_open_reader
+   * ()), so SQLite need not lock the connection on every call: GetHistory
+   * of a day at 1 min (1441 rows of 11 columns) cost the reader thread
+   * 0.68 ms with the lock, 0.53-0.56 ms without. */
   rc = sqlite3_open_v2 (immutable ? uri : self->path, &self->db,
-                        immutable ? SQLITE_OPEN_READONLY | SQLITE_OPEN_URI : SQLITE_OPEN_READWRITE, NULL);
+                        (immutable ? SQLITE_OPEN_READONLY | SQLITE_OPEN_URI : SQLITE_OPEN_READWRITE) |
+                          SQLITE_OPEN_NOMUTEX,
+                        NULL);
   if (rc != SQLITE_OK)
     return set_sqlite_error (self->path, self->db, rc, "opening", error);
   /* The writer checkpoints; a reader closing last must not (see

@@ -101,7 +101,8 @@ PymemdHistory *pymemd_history_open_in_memory (const char *name,
 /* A second connection to the store a writer opened at PATH, for queries
  * on another thread: it reads WAL snapshots while the writer writes, and
  * never checkpoints. On a read-only file system it reads the file as it
- * is. Each query (or group of them) goes between read_begin and read_end. */
+ * is. Each query (or group of them) goes between read_begin and read_end.
+ * It is one thread's at a time: SQLite does not lock it (NOMUTEX). */
 PymemdHistory *pymemd_history_open_reader (const char *path,
                                            GError    **error);
 gboolean       pymemd_history_read_begin (PymemdHistory *self,
