@@ -23,26 +23,12 @@ struct _PymemdAuth
    * for the name's life, and one kept after the name is gone is never
    * asked for. At most PYMEMD_AUTH_CALLERS_KEPT, the oldest dropped first
    * (a dropped caller's next call asks the bus again). */
-  GHashTable      *callers;           /* unique name -> KnownCaller */
+  GHashTable      *callers;           /* unique name -> PymemdViewer (uid and groups) */
   GQueue           callers_order;     /* the names (the table's keys), oldest first */
   char            *callers_bus;       /* the guid of the bus they are on */
 };
 
-typedef struct {
-  guint32  uid;
-  GArray  *groups; /* guint32, or NULL: the bus did not say */
-} KnownCaller;
-
 #define CALLER_GROUPS_KEPT 256
-
-static void
-known_caller_free (gpointer data)
-{
-  KnownCaller *caller = data;
-
-  g_clear_pointer (&caller->groups, g_array_unref);
-  g_free (caller);
-}
 
 G_DEFINE_TYPE (PymemdAuth, pymemd_auth, G_TYPE_OBJECT)
 
@@ -213,9 +199,16 @@ pymemd_auth_class_init (PymemdAuthClass *klass)
 }
 
 static void
+kept_viewer_free (gpointer data)
+{
+  pymemd_viewer_clear (data);
+  g_free (data);
+}
+
+static void
 pymemd_auth_init (PymemdAuth *self)
 {
-  self->callers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, known_caller_free);
+  self->callers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, kept_viewer_free);
 }
 
 /* The callers kept for CONNECTION's bus; none kept from another bus. */
@@ -235,7 +228,7 @@ callers_for_bus (PymemdAuth *self, GDBusConnection *connection)
 static void
 keep_caller (PymemdAuth *self, GDBusConnection *connection, const char *sender, const PymemdViewer *viewer)
 {
-  KnownCaller *caller;
+  PymemdViewer *kept;
   char *name;
 
   /* Only unique names are a connection's for good; a caller in a great
@@ -248,11 +241,12 @@ keep_caller (PymemdAuth *self, GDBusConnection *connection, const char *sender, 
     return;
   if (g_hash_table_size (self->callers) >= PYMEMD_AUTH_CALLERS_KEPT)
     g_hash_table_remove (self->callers, g_queue_pop_head (&self->callers_order));
-  caller = g_new0 (KnownCaller, 1);
-  caller->uid = viewer->uid;
-  caller->groups = viewer->groups != NULL ? g_array_ref (viewer->groups) : NULL;
+  /* sees_all is not kept: each call works it out again. */
+  kept = g_new0 (PymemdViewer, 1);
+  pymemd_viewer_copy (kept, viewer);
+  kept->sees_all = FALSE;
   name = g_strdup (sender);
-  g_hash_table_insert (self->callers, name, caller);
+  g_hash_table_insert (self->callers, name, kept);
   g_queue_push_tail (&self->callers_order, name);
 }
 
@@ -260,16 +254,15 @@ keep_caller (PymemdAuth *self, GDBusConnection *connection, const char *sender, 
 static gboolean
 known_caller (PymemdAuth *self, GDBusConnection *connection, const char *sender, PymemdViewer *viewer)
 {
-  KnownCaller *caller;
+  const PymemdViewer *kept;
 
   if (sender == NULL)
     return FALSE;
   callers_for_bus (self, connection);
-  caller = g_hash_table_lookup (self->callers, sender);
-  if (caller == NULL)
+  kept = g_hash_table_lookup (self->callers, sender);
+  if (kept == NULL)
     return FALSE;
-  viewer->uid = caller->uid;
-  viewer->groups = caller->groups != NULL ? g_array_ref (caller->groups) : NULL;
+  pymemd_viewer_copy (viewer, kept);
   return TRUE;
 }
 
