@@ -49,20 +49,6 @@ python_has (const char *module_code)
          g_spawn_check_wait_status (status, NULL);
 }
 
-static gboolean
-name_has_owner (GDBusConnection *connection, const char *name)
-{
-  g_autoptr(GVariant) reply = g_dbus_connection_call_sync (connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                                           "org.freedesktop.DBus", "NameHasOwner",
-                                                           g_variant_new ("(s)", name), G_VARIANT_TYPE ("(b)"),
-                                                           G_DBUS_CALL_FLAGS_NONE, 5000, NULL, NULL);
-  gboolean has = FALSE;
-
-  if (reply != NULL)
-    g_variant_get (reply, "(b)", &has);
-  return has;
-}
-
 static void
 start_notifier (Desktop *desktop)
 {
@@ -74,7 +60,7 @@ start_notifier (Desktop *desktop)
   g_spawn_async (NULL, (char **) argv, env, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
                  &desktop->notifier, &error);
   g_assert_no_error (error);
-  while (!name_has_owner (desktop->session, NOTIFY_NAME))
+  while (!pymemd_test_name_has_owner (desktop->session, NOTIFY_NAME))
     {
       g_assert_cmpint (waitpid (desktop->notifier, NULL, WNOHANG), ==, 0);
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);

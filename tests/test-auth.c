@@ -787,14 +787,7 @@ test_viewer_unknown (void)
 static gboolean
 name_gone (gpointer name)
 {
-  g_autoptr(GVariant) reply = g_dbus_connection_call_sync (
-    bus.conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner",
-    g_variant_new ("(s)", (const char *) name), G_VARIANT_TYPE ("(b)"), G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL);
-  gboolean owned = TRUE;
-
-  if (reply != NULL)
-    g_variant_get (reply, "(b)", &owned);
-  return !owned;
+  return !pymemd_test_name_has_owner (bus.conn, name);
 }
 
 /* A caller's uid and groups are asked of the bus once per unique name and

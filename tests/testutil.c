@@ -557,8 +557,8 @@ pymemd_test_write_session_bus_config (const char *listen, const char *path)
   g_assert_no_error (error);
 }
 
-static gboolean
-name_has_owner (GDBusConnection *conn, const char *name)
+gboolean
+pymemd_test_name_has_owner (GDBusConnection *conn, const char *name)
 {
   g_autoptr(GVariant) reply = g_dbus_connection_call_sync (
     conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
@@ -574,7 +574,7 @@ name_has_owner (GDBusConnection *conn, const char *name)
 static gboolean
 service_has_owner (PymemdTestService *service)
 {
-  return name_has_owner (service->conn, "org.pymemd.Monitor1");
+  return pymemd_test_name_has_owner (service->conn, "org.pymemd.Monitor1");
 }
 
 /* ---- what the harness needs, and logs shown when a test aborts ---- */
@@ -869,7 +869,7 @@ polkit_up_or_gone (gpointer data)
 {
   PymemdTestService *service = data;
 
-  return name_has_owner (service->conn, PYMEMD_TEST_POLKIT_NAME) ||
+  return pymemd_test_name_has_owner (service->conn, PYMEMD_TEST_POLKIT_NAME) ||
          waitpid (service->polkit_pid, NULL, WNOHANG) == service->polkit_pid;
 }
 

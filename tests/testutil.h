@@ -291,6 +291,10 @@ GPid        pymemd_test_spawn_logged (const char *const *argv,
                                       const char *const *envp,
                                       const char        *log,
                                       int               *stdout_pipe);
+/* Whether NAME has an owner on CONN's bus (FALSE where the bus does not
+ * answer). */
+gboolean    pymemd_test_name_has_owner (GDBusConnection *conn,
+                                        const char      *name);
 typedef gboolean (*PymemdTestCondition) (gpointer data);
 /* Runs the thread-default main context until COND (DATA) holds or SECONDS
  * pass: whether it holds. */
